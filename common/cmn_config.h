@@ -1,0 +1,96 @@
+/* cmn_config: options from environment variables and long flags.
+ *
+ * Every option has a long flag (`--queue-capacity 5000` or
+ * `--queue-capacity=5000`) and an environment variable
+ * (`MDS_QUEUE_CAPACITY`); a flag wins over a variable, a variable over the
+ * default. Values are parsed and range-checked at load time, so that a bad
+ * value stops start-up with exit code 2 and a message naming the flag or
+ * variable it came from and the value. `--help` lists every option with its
+ * variable and default; `--version` prints the version. Arguments that are not
+ * flags (e.g. `dlq replay FILE`) are kept as positionals, in order. */
+#ifndef CMN_CONFIG_H
+#define CMN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of both services. */
+#define CMN_EXIT_OK 0
+#define CMN_EXIT_FAILURE 1
+#define CMN_EXIT_USAGE 2
+
+typedef enum {
+    CMN_OPT_STRING,
+    CMN_OPT_INT,    /* int64 with [min, max] */
+    CMN_OPT_DOUBLE, /* double with [min, max] */
+    CMN_OPT_BOOL,   /* true/false/1/0/yes/no/on/off */
+    CMN_OPT_CHOICE, /* one of `choices` (case-insensitive) */
+} cmn_opt_type_t;
+
+typedef struct {
+    const char *flag;          /* long flag without "--", e.g. "queue-capacity" */
+    const char *env;           /* environment variable, e.g. "MDS_QUEUE_CAPACITY" */
+    cmn_opt_type_t type;       /* how the value is parsed */
+    const char *default_value; /* as text; NULL means "unset" (strings only) */
+    const char *help;          /* one line for --help */
+    double min;                /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range */
+    double max;
+    const char *const *choices; /* CMN_OPT_CHOICE: NULL-terminated list */
+} cmn_option_t;
+
+typedef struct _cmn_config_t cmn_config_t;
+
+/* Result of cmn_config_load() other than 0 / -1. */
+#define CMN_CONFIG_EXIT 1 /* --help or --version was printed: exit 0 */
+
+/* A configuration for `program` (used in messages) with the given options
+ * (copied; the table may be temporary). Caller owns the result. */
+cmn_config_t *cmn_config_new(const char *program, const char *version,
+                             const char *summary, const cmn_option_t *options,
+                             size_t option_count);
+
+/* Destroys the configuration; tolerates NULL and sets *self_p to NULL. */
+void cmn_config_destroy(cmn_config_t **self_p);
+
+/* Adds one more option (copied, strings included): for options whose names
+ * depend on other options, such as MDP_RATE_<PROVIDER>_CAPACITY. Call before
+ * cmn_config_load(). */
+void cmn_config_add(cmn_config_t *self, const cmn_option_t *option);
+
+/* Reads the environment (envp-style via getenv) and argv (argv[0] skipped).
+ * Returns 0 when every value is valid, CMN_CONFIG_EXIT after printing --help
+ * or --version to stdout, and -1 after printing to stderr one message naming
+ * the bad flag or variable and value (unknown flags included); the caller
+ * then exits with CMN_EXIT_USAGE. */
+int cmn_config_load(cmn_config_t *self, int argc, char **argv);
+
+/* Typed accessors by flag name; assert that the option exists and has that
+ * type. Strings belong to the configuration; NULL when unset. */
+const char *cmn_config_string(cmn_config_t *self, const char *flag);
+int64_t cmn_config_int(cmn_config_t *self, const char *flag);
+double cmn_config_double(cmn_config_t *self, const char *flag);
+bool cmn_config_bool(cmn_config_t *self, const char *flag);
+/* The index of the chosen value in `choices`. */
+int cmn_config_choice(cmn_config_t *self, const char *flag);
+
+/* Where a value came from, for messages: "--flag", "VARIABLE" or "default". */
+const char *cmn_config_source(cmn_config_t *self, const char *flag);
+
+/* Positional (non-flag) arguments, in order. */
+size_t cmn_config_positional_count(cmn_config_t *self);
+const char *cmn_config_positional(cmn_config_t *self, size_t index);
+
+/* Prints "program: invalid SOURCE=VALUE: reason" to stderr for a value that
+ * passed its own check but fails a cross-option rule (e.g. low watermark above
+ * high). The caller then exits with CMN_EXIT_USAGE. */
+void cmn_config_reject(cmn_config_t *self, const char *flag,
+                       const char *reason);
+
+/* Looks up a raw value before loading (flag in argv wins over the variable),
+ * for options that decide which other options exist (MDP_PROVIDERS). Returns
+ * a pointer into argv or the environment, or `fallback`. */
+const char *cmn_config_peek(int argc, char **argv, const char *flag,
+                            const char *env, const char *fallback);
+
+#endif

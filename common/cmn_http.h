@@ -1,0 +1,80 @@
+/* cmn_http: the embedded HTTP server (civetweb) both services use.
+ *
+ * Serves `/metrics` from a registry and whatever routes the service adds
+ * (`/health`, `/ready`, `/status`, admin endpoints). No file serving, no
+ * directory listing, no TLS (civetweb's TLS crashes with Debian 12's OpenSSL
+ * 3). Requests are limited in size and time; `tcp_nodelay` is on. Handlers
+ * run on civetweb's worker threads: they may only read atomics (metrics,
+ * published snapshots) or talk to actors through their own sockets. A route
+ * marked admin answers 404 while no admin token is configured, and 401
+ * without `Authorization: Bearer <token>`. */
+#ifndef CMN_HTTP_H
+#define CMN_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cmn_json.h"
+#include "cmn_metrics.h"
+
+typedef struct _cmn_http_t cmn_http_t;
+
+typedef struct {
+    const char *bind_address;  /* e.g. "0.0.0.0" or "127.0.0.1" */
+    int port;                  /* 0 picks a free port: see cmn_http_port() */
+    int threads;               /* worker threads (civetweb num_threads) */
+    size_t max_request_bytes;  /* larger bodies answer 413 */
+    int request_timeout_ms;    /* civetweb request_timeout_ms */
+    const char *admin_token;   /* NULL or "" disables admin routes */
+} cmn_http_config_t;
+
+#define CMN_HTTP_THREADS_DEFAULT 4
+#define CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT 16384
+#define CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT 5000
+
+typedef struct {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* without the query string */
+    const char *query;        /* NULL when absent */
+    const char *body;         /* NUL-terminated; NULL when empty */
+    size_t body_length;
+} cmn_http_request_t;
+
+typedef struct _cmn_http_response_t cmn_http_response_t;
+
+/* A route handler. It must call one of the cmn_http_respond* functions once;
+ * if it does not, the client gets 500. */
+typedef void(cmn_http_handler_fn)(const cmn_http_request_t *request,
+                                  cmn_http_response_t *response, void *arg);
+
+/* A server for `config` (copied) exposing `metrics` on GET /metrics (the
+ * registry is borrowed and must outlive the server). Not started yet. Caller
+ * owns the result. */
+cmn_http_t *cmn_http_new(const cmn_http_config_t *config,
+                         cmn_metrics_t *metrics);
+
+/* Stops the server if running and frees it; tolerates NULL and sets *self_p
+ * to NULL. Takes about 2 s once a request has been served (civetweb). */
+void cmn_http_destroy(cmn_http_t **self_p);
+
+/* Adds a route for an exact method and path; `admin` routes need the bearer
+ * token. Call before cmn_http_start(). */
+void cmn_http_route(cmn_http_t *self, const char *method, const char *path,
+                    bool admin, cmn_http_handler_fn *handler, void *arg);
+
+/* Starts listening. Returns 0, or -1 (logged) when the port cannot be bound. */
+int cmn_http_start(cmn_http_t *self);
+
+/* The port actually bound (useful when the configured port was 0). */
+int cmn_http_port(cmn_http_t *self);
+
+/* Answers with a status, a content type and a body (copied). */
+void cmn_http_respond(cmn_http_response_t *response, int status,
+                      const char *content_type, const char *body,
+                      size_t length);
+
+/* Answers with a JSON body from a writer (copied). */
+void cmn_http_respond_json(cmn_http_response_t *response, int status,
+                           cmn_json_t *json);
+
+#endif

@@ -1,0 +1,53 @@
+/* cmn_log: one line per event, `module: event key=value ...`, to stderr.
+ *
+ * Plain text (default) or JSON lines for log collectors. The level and format
+ * are set once at start-up by cmn_log_setup(); logging is thread-safe (one
+ * write(2) per line). In JSON mode the key=value pairs of the message become
+ * JSON members; a value may be double-quoted to contain spaces. */
+#ifndef CMN_LOG_H
+#define CMN_LOG_H
+
+#include <stdbool.h>
+
+typedef enum {
+    CMN_LOG_ERROR = 0,
+    CMN_LOG_WARNING = 1,
+    CMN_LOG_INFO = 2,
+    CMN_LOG_DEBUG = 3,
+} cmn_log_level_t;
+
+typedef enum {
+    CMN_LOG_TEXT = 0,
+    CMN_LOG_JSON = 1,
+} cmn_log_format_t;
+
+/* Sets the service name (first field of every line), the level and format.
+ * Call once from main before any thread starts. */
+void cmn_log_setup(const char *service, cmn_log_level_t level,
+                   cmn_log_format_t format);
+
+/* Parses "error", "warning" (or "warn"), "info", "debug". Returns 0 or -1. */
+int cmn_log_level_parse(const char *name, cmn_log_level_t *level);
+
+/* Parses "text" or "json". Returns 0 or -1. */
+int cmn_log_format_parse(const char *name, cmn_log_format_t *format);
+
+/* True when events at this level are written (to skip costly formatting). */
+bool cmn_log_enabled(cmn_log_level_t level);
+
+/* Writes one event. `fields` is a printf format producing `key=value ...`
+ * (may be NULL or ""). Any thread. */
+void cmn_log_event(cmn_log_level_t level, const char *module,
+                   const char *event, const char *fields, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define cmn_log_error(module, event, ...)                                      \
+    cmn_log_event(CMN_LOG_ERROR, module, event, __VA_ARGS__)
+#define cmn_log_warning(module, event, ...)                                    \
+    cmn_log_event(CMN_LOG_WARNING, module, event, __VA_ARGS__)
+#define cmn_log_info(module, event, ...)                                       \
+    cmn_log_event(CMN_LOG_INFO, module, event, __VA_ARGS__)
+#define cmn_log_debug(module, event, ...)                                      \
+    cmn_log_event(CMN_LOG_DEBUG, module, event, __VA_ARGS__)
+
+#endif

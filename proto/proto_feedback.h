@@ -1,0 +1,63 @@
+/* proto_feedback: the feedback channel's event (feedback.md).
+ *
+ * A feedback message is two ZeroMQ frames: the topic (see
+ * proto_feedback_topic) and a msgpack map. The decoder is strict about the
+ * required keys and their types and ignores unknown keys. */
+#ifndef PROTO_FEEDBACK_H
+#define PROTO_FEEDBACK_H
+
+#include <msgpack.h>
+
+#include "proto_common.h"
+
+/* The topic prefix every coordinator publishes under. */
+#define PROTO_FEEDBACK_TOPIC_PREFIX "mds.fb/"
+/* Bytes needed for any topic, NUL included. */
+#define PROTO_FEEDBACK_TOPIC_MAX (sizeof(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX + 1)
+
+typedef enum {
+    PROTO_FEEDBACK_TRANSITION = 0,
+    PROTO_FEEDBACK_HEARTBEAT = 1,
+    PROTO_FEEDBACK_SNAPSHOT = 2,
+} proto_feedback_type_t;
+
+/* "transition", "heartbeat", "snapshot". */
+const char *proto_feedback_type_name(proto_feedback_type_t type);
+
+typedef struct {
+    proto_feedback_type_t type;
+    char coordinator_id[PROTO_ID_MAX + 1];
+    uint64_t epoch;       /* this run of the coordinator */
+    uint64_t seq;         /* per epoch, +1 per message */
+    int64_t ts_ns;        /* wall clock at publication */
+    proto_level_t level;
+    proto_level_t prev_level;
+    uint64_t queue_size;
+    uint64_t capacity;
+    uint64_t low_wm;
+    uint64_t high_wm;
+    double utilization;   /* queue_size / capacity, 0..1 */
+    double scale_hint;    /* 0..1 */
+    uint32_t ttl_ms;      /* how long this state may be trusted */
+    bool has_reason;
+    char reason[PROTO_REASON_MAX + 1];
+    bool has_drain_rate;
+    double drain_rate;    /* records/s */
+} proto_feedback_t;
+
+/* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into
+ * `out` (PROTO_FEEDBACK_TOPIC_MAX bytes). Returns its length, or -1 when the
+ * id is empty, too long or contains '/'. */
+int proto_feedback_topic(const char *coordinator_id, char *out,
+                         size_t capacity);
+
+/* Appends the msgpack map of `event` to `out`. Returns 0, or -1 when a field
+ * is out of range (asserted in debug builds: encoding our own data). */
+int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out);
+
+/* Decodes one msgpack map. Returns 0, or -1 with `error` naming the bad or
+ * missing key. Never reads past `size`. */
+int proto_feedback_decode(const void *data, size_t size,
+                          proto_feedback_t *event, proto_error_t *error);
+
+#endif

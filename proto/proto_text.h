@@ -1,0 +1,30 @@
+/* proto_text: records as text lines, for file replay and the dead-letter
+ * file.
+ *
+ * Two line formats (ingest.md, "Records as text"): NDJSON, one object per
+ * line with the record's keys spelled out, and CSV with a fixed column order
+ * per kind. Both readers are strict and report what is wrong; blank lines and
+ * lines starting with '#' are the caller's to skip. */
+#ifndef PROTO_TEXT_H
+#define PROTO_TEXT_H
+
+#include "proto_common.h"
+
+/* Parses one NDJSON object into `record`. Unknown keys are ignored (so a
+ * dead-letter line's "reason" does not get in the way). Returns 0 or -1 with
+ * `error`. */
+int proto_text_parse_json(const char *line, proto_record_t *record,
+                          proto_error_t *error);
+
+/* Parses one CSV line: kind,provider,symbol,ts_ns,fields... Returns 0 or -1
+ * with `error`. A header line (first field "kind") returns 1. */
+int proto_text_parse_csv(const char *line, proto_record_t *record,
+                         proto_error_t *error);
+
+/* Writes `record` as one NDJSON object (no newline) into `out`; when `reason`
+ * is not NULL it is added as "reason". Returns the length written, or -1 when
+ * `capacity` is too small. */
+int proto_text_format_json(const proto_record_t *record, const char *reason,
+                           char *out, size_t capacity);
+
+#endif

@@ -1,0 +1,61 @@
+/* sink: where a worker writes batches of records — SQLite, PostgreSQL, or
+ * nothing (benchmarks).
+ *
+ * A sink is chosen by URI: `sqlite:PATH`, `postgres://...` (or
+ * `postgresql://...`, any libpq connection URI), `null:`. Each worker owns
+ * one sink (one connection); a sink is not thread-safe. The connection and
+ * the schema are made lazily on the first write or ping, so a database that
+ * is down at start-up is a transient error handled by the worker's retries
+ * and breaker, not a crash. Every record's key is (kind, provider, symbol,
+ * ts_ns): writing a record that is already stored counts as a duplicate and
+ * changes nothing. */
+#ifndef SC_SINK_H
+#define SC_SINK_H
+
+#include <stddef.h>
+
+#include "proto_common.h"
+
+typedef struct _sc_sink_t sc_sink_t;
+
+typedef enum {
+    SC_SINK_OK = 0,
+    SC_SINK_TRANSIENT = 1, /* busy/locked, connection lost, serialization:
+                              retrying the same batch may succeed */
+    SC_SINK_PERMANENT = 2, /* the database rejects the data itself (a
+                              constraint): retrying cannot succeed */
+} sc_sink_status_t;
+
+typedef struct {
+    size_t written;    /* rows newly inserted */
+    size_t duplicates; /* rows whose key was already stored */
+} sc_sink_counts_t;
+
+/* Checks a sink URI without connecting. Returns 0, or -1 with a message in
+ * `error` naming what is wrong (for start-up validation, exit 2). */
+int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity);
+
+/* A sink for `uri` (must have passed sc_sink_check_uri). Does not connect.
+ * Caller owns the result. */
+sc_sink_t *sc_sink_new(const char *uri);
+
+/* Closes the connection and frees; tolerates NULL, sets *self_p to NULL. */
+void sc_sink_destroy(sc_sink_t **self_p);
+
+/* Writes `count` records in one transaction (connecting and creating the
+ * schema first if needed). On SC_SINK_OK `counts` says how many rows were new
+ * and how many were duplicates; on any error nothing of the batch is stored
+ * and sc_sink_error() says why. */
+sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
+                               size_t count, sc_sink_counts_t *counts);
+
+/* Checks that the database is reachable (connecting if needed). */
+sc_sink_status_t sc_sink_ping(sc_sink_t *self);
+
+/* The last error's text ("" when none). Belongs to the sink. */
+const char *sc_sink_error(sc_sink_t *self);
+
+/* "sqlite", "postgres" or "null". */
+const char *sc_sink_kind(sc_sink_t *self);
+
+#endif
