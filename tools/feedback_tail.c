@@ -372,11 +372,10 @@ int main(int argc, char **argv)
     void *socket = NULL;
     cmn_clock_t *clock = NULL;
 
-    cmn_log_level_t level = CMN_LOG_INFO;
-    cmn_log_format_t format = CMN_LOG_TEXT;
-    cmn_log_level_parse(cmn_config_string(config, "log-level"), &level);
-    cmn_log_format_parse(cmn_config_string(config, "log-format"), &format);
-    cmn_log_setup(FT_PROGRAM, level, format);
+    /* The choice lists are in the order of the enums. */
+    cmn_log_setup(FT_PROGRAM,
+                  (cmn_log_level_t)cmn_config_choice(config, "log-level"),
+                  (cmn_log_format_t)cmn_config_choice(config, "log-format"));
 
     if (cmn_config_positional_count(config) > 0) {
         fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n",
