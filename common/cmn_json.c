@@ -5,6 +5,7 @@
  * valid UTF-8 become U+FFFD so the output is always valid JSON. If memory
  * runs out the writer stops appending (the text stays NUL-terminated). */
 #include "cmn_json.h"
+#include "cmn_utf8.h"
 
 #include <assert.h>
 #include <math.h>
@@ -238,9 +239,7 @@ void cmn_json_reset(cmn_json_t *self)
     self->failed = false;
 }
 
-/* Length of the valid UTF-8 sequence at `bytes`, or 0 if it is invalid
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t s_utf8_length(const unsigned char *bytes)
+size_t cmn_utf8_length(const unsigned char *bytes)
 {
     unsigned char lead = bytes[0];
     size_t length;
@@ -290,7 +289,7 @@ size_t cmn_json_escape(const char *value, char *out, size_t capacity)
             piece_length = 6;
         } else if (byte < 0x80) {
             piece[0] = (char)byte, piece_length = 1;
-        } else if ((consumed = s_utf8_length(at)) > 0) {
+        } else if ((consumed = cmn_utf8_length(at)) > 0) {
             memcpy(piece, at, consumed), piece_length = consumed;
         } else {
             consumed = 1;
