@@ -5,6 +5,7 @@
  * valid UTF-8 become U+FFFD so the output is always valid JSON. If memory
  * runs out the writer stops appending (the text stays NUL-terminated). */
 #include "cmn_json.h"
+#include "cmn_utf8.h"
 
 #include <assert.h>
 #include <math.h>
@@ -12,19 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMN_JSON_MAX_DEPTH 64         /* nesting levels (bits of `has_member`) */
-#define CMN_JSON_INITIAL_BYTES 256    /* first allocation */
-#define CMN_JSON_NUMBER_BYTES 32      /* longest %.17g plus sign and exponent */
-#define CMN_JSON_DOUBLE_SHORT_DIGITS 15 /* tried first for a short round-trip */
+#define CMN_JSON_MAX_DEPTH 64      /* nesting levels (bits of `has_member`) */
+#define CMN_JSON_INITIAL_BYTES 256 /* first allocation */
+#define CMN_JSON_NUMBER_BYTES 32   /* longest %.17g plus sign and exponent */
+#define CMN_JSON_DOUBLE_SHORT_DIGITS 15 /* tried first for a short round-trip  \
+                                         */
 #define CMN_JSON_DOUBLE_EXACT_DIGITS 17 /* always round-trips */
 
 struct _cmn_json_t {
-    char *text;           /* the output, NUL-terminated */
-    size_t length;        /* bytes used, without the NUL */
-    size_t capacity;      /* bytes allocated */
-    int depth;            /* open objects and arrays */
-    uint64_t has_member;  /* bit d: a value was written at depth d */
-    bool failed;          /* allocation failed: appends are dropped */
+    char *text;          /* the output, NUL-terminated */
+    size_t length;       /* bytes used, without the NUL */
+    size_t capacity;     /* bytes allocated */
+    int depth;           /* open objects and arrays */
+    uint64_t has_member; /* bit d: a value was written at depth d */
+    bool failed;         /* allocation failed: appends are dropped */
 };
 
 cmn_json_t *cmn_json_new(void)
@@ -157,8 +159,8 @@ void cmn_json_string(cmn_json_t *self, const char *key, const char *value)
     s_append_string(self, value);
 }
 
-static void s_append_number(cmn_json_t *self, const char *key,
-                            const char *text, int length)
+static void s_append_number(cmn_json_t *self, const char *key, const char *text,
+                            int length)
 {
     s_begin_value(self, key);
     if (length > 0)
@@ -177,8 +179,7 @@ void cmn_json_uint(cmn_json_t *self, const char *key, uint64_t value)
 {
     assert(self);
     char text[CMN_JSON_NUMBER_BYTES];
-    int length =
-        snprintf(text, sizeof text, "%llu", (unsigned long long)value);
+    int length = snprintf(text, sizeof text, "%llu", (unsigned long long)value);
     s_append_number(self, key, text, length);
 }
 
@@ -238,9 +239,7 @@ void cmn_json_reset(cmn_json_t *self)
     self->failed = false;
 }
 
-/* Length of the valid UTF-8 sequence at `bytes`, or 0 if it is invalid
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t s_utf8_length(const unsigned char *bytes)
+size_t cmn_utf8_length(const unsigned char *bytes)
 {
     unsigned char lead = bytes[0];
     size_t length;
@@ -290,7 +289,7 @@ size_t cmn_json_escape(const char *value, char *out, size_t capacity)
             piece_length = 6;
         } else if (byte < 0x80) {
             piece[0] = (char)byte, piece_length = 1;
-        } else if ((consumed = s_utf8_length(at)) > 0) {
+        } else if ((consumed = cmn_utf8_length(at)) > 0) {
             memcpy(piece, at, consumed), piece_length = consumed;
         } else {
             consumed = 1;
