@@ -19,10 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define CMN_HTTP_OPTION_BYTES 64    /* "255.255.255.255:65535", numbers */
-#define CMN_HTTP_LENGTH_BYTES 24    /* a Content-Length value */
-#define CMN_HTTP_ALLOW_BYTES 128    /* the Allow header of a 405 */
-#define CMN_HTTP_MAX_LISTENERS 4    /* ports asked of mg_get_server_ports */
+#define CMN_HTTP_OPTION_BYTES 64 /* "255.255.255.255:65535", numbers */
+#define CMN_HTTP_LENGTH_BYTES 24 /* a Content-Length value */
+#define CMN_HTTP_ALLOW_BYTES 128 /* the Allow header of a 405 */
+#define CMN_HTTP_MAX_LISTENERS 4 /* ports asked of mg_get_server_ports */
 #define CMN_HTTP_STATUS_OK 200
 #define CMN_HTTP_STATUS_BAD_REQUEST 400
 #define CMN_HTTP_STATUS_UNAUTHORIZED 401
@@ -37,20 +37,20 @@
 typedef struct {
     char *method;
     char *path;
-    bool admin;                   /* needs the bearer token */
+    bool admin; /* needs the bearer token */
     cmn_http_handler_fn *handler;
     void *arg;
 } s_route_t;
 
 struct _cmn_http_t {
-    cmn_http_config_t config;     /* copy; strings below are owned */
+    cmn_http_config_t config; /* copy; strings below are owned */
     char *bind_address;
-    char *admin_token;            /* NULL when admin routes are disabled */
-    cmn_metrics_t *metrics;       /* borrowed */
-    s_route_t *routes;            /* fixed once started */
+    char *admin_token;      /* NULL when admin routes are disabled */
+    cmn_metrics_t *metrics; /* borrowed */
+    s_route_t *routes;      /* fixed once started */
     size_t route_count;
-    struct mg_context *context;   /* NULL until started */
-    int port;                     /* bound port once started */
+    struct mg_context *context; /* NULL until started */
+    int port;                   /* bound port once started */
 };
 
 struct _cmn_http_response_t {
@@ -58,8 +58,8 @@ struct _cmn_http_response_t {
     char *content_type;
     char *body;
     size_t length;
-    bool responded;               /* a respond function was called */
-    bool failed;                  /* out of memory copying the answer */
+    bool responded; /* a respond function was called */
+    bool failed;    /* out of memory copying the answer */
 };
 
 static pthread_once_t s_library_once = PTHREAD_ONCE_INIT;
@@ -106,8 +106,7 @@ cmn_http_t *cmn_http_new(const cmn_http_config_t *config,
         cmn_http_destroy(&self);
         return NULL;
     }
-    cmn_http_route(self, "GET", "/metrics", false, s_metrics_handler,
-                   metrics);
+    cmn_http_route(self, "GET", "/metrics", false, s_metrics_handler, metrics);
     return self;
 }
 
@@ -149,8 +148,7 @@ void cmn_http_route(cmn_http_t *self, const char *method, const char *path,
 }
 
 void cmn_http_respond(cmn_http_response_t *response, int status,
-                      const char *content_type, const char *body,
-                      size_t length)
+                      const char *content_type, const char *body, size_t length)
 {
     assert(response && content_type && (body || length == 0));
     assert(!response->responded); /* exactly once per request */
@@ -172,8 +170,8 @@ void cmn_http_respond_json(cmn_http_response_t *response, int status,
                            cmn_json_t *json)
 {
     assert(json);
-    cmn_http_respond(response, status, "application/json",
-                     cmn_json_text(json), cmn_json_length(json));
+    cmn_http_respond(response, status, "application/json", cmn_json_text(json),
+                     cmn_json_length(json));
 }
 
 /* Sends a complete answer with Content-Length; no body for HEAD. */
@@ -194,8 +192,8 @@ static void s_send(struct mg_connection *connection, bool head, int status,
         mg_write(connection, body, length);
 }
 
-static void s_send_text(struct mg_connection *connection, bool head,
-                        int status, const char *text, const char *extra_name,
+static void s_send_text(struct mg_connection *connection, bool head, int status,
+                        const char *text, const char *extra_name,
                         const char *extra_value)
 {
     s_send(connection, head, status, CMN_HTTP_TEXT_CONTENT_TYPE, text,
@@ -205,8 +203,8 @@ static void s_send_text(struct mg_connection *connection, bool head,
 /* Answers an error and closes the connection afterwards, so civetweb does
  * not wait to read (and discard) a body we refused. mg_send_http_error
  * marks the connection to be closed; a Connection header alone does not. */
-static void s_send_error_and_close(struct mg_connection *connection,
-                                   int status, const char *text)
+static void s_send_error_and_close(struct mg_connection *connection, int status,
+                                   const char *text)
 {
     mg_send_http_error(connection, status, "%s\n", text);
 }
@@ -235,9 +233,8 @@ static bool s_authorized(const cmn_http_t *self,
 
 /* Reads the body into a new NUL-terminated buffer. Returns 0, or the status
  * to answer with (413 over the limit, 400 when the client stops short). */
-static int s_read_body(const cmn_http_t *self,
-                       struct mg_connection *connection, long long declared,
-                       char **body, size_t *length)
+static int s_read_body(const cmn_http_t *self, struct mg_connection *connection,
+                       long long declared, char **body, size_t *length)
 {
     size_t limit = self->config.max_request_bytes;
     const char *encoding = mg_get_header(connection, "Transfer-Encoding");
@@ -281,9 +278,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
     const char *path = info->local_uri ? info->local_uri : "";
     bool head = strcmp(method, "HEAD") == 0;
 
-    if (info->content_length > 0 &&
-        (unsigned long long)info->content_length >
-            self->config.max_request_bytes) {
+    if (info->content_length > 0 && (unsigned long long)info->content_length >
+                                        self->config.max_request_bytes) {
         s_send_error_and_close(connection, CMN_HTTP_STATUS_TOO_LARGE,
                                "request body too large");
         return CMN_HTTP_STATUS_TOO_LARGE;
@@ -305,8 +301,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
             route = candidate;
     }
     if (!path_known) {
-        s_send_text(connection, head, CMN_HTTP_STATUS_NOT_FOUND,
-                    "not found\n", NULL, NULL);
+        s_send_text(connection, head, CMN_HTTP_STATUS_NOT_FOUND, "not found\n",
+                    NULL, NULL);
         return CMN_HTTP_STATUS_NOT_FOUND;
     }
     if (!route) {
@@ -321,9 +317,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
     }
     char *body = NULL;
     size_t body_length = 0;
-    int status =
-        s_read_body(self, connection, info->content_length, &body,
-                    &body_length);
+    int status = s_read_body(self, connection, info->content_length, &body,
+                             &body_length);
     if (status != 0) {
         s_send_error_and_close(connection, status,
                                status == CMN_HTTP_STATUS_TOO_LARGE
@@ -341,10 +336,9 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
     cmn_http_response_t response = {0};
     route->handler(&request, &response, route->arg);
     if (!response.responded || response.failed) {
-        cmn_log_error("http", "handler_failed", "method=%s path=%s %s",
-                      method, path,
-                      response.failed ? "reason=out_of_memory"
-                                      : "reason=no_response");
+        cmn_log_error(
+            "http", "handler_failed", "method=%s path=%s %s", method, path,
+            response.failed ? "reason=out_of_memory" : "reason=no_response");
         s_send_text(connection, head, CMN_HTTP_STATUS_INTERNAL_ERROR,
                     "internal error\n", NULL, NULL);
         status = CMN_HTTP_STATUS_INTERNAL_ERROR;
@@ -379,6 +373,8 @@ int cmn_http_start(cmn_http_t *self)
     snprintf(threads, sizeof threads, "%d", self->config.threads);
     snprintf(timeout, sizeof timeout, "%d", self->config.request_timeout_ms);
     /* No document_root: nothing is ever served from disk. */
+    /* Name, value pairs. */
+    // clang-format off
     const char *options[] = {
         "listening_ports", listening,
         "num_threads", threads,
@@ -388,6 +384,7 @@ int cmn_http_start(cmn_http_t *self)
         "enable_directory_listing", "no",
         NULL,
     };
+    // clang-format on
     struct mg_callbacks callbacks = {.log_message = s_log_message};
     self->context = mg_start(&callbacks, self, options);
     if (!self->context) {
@@ -396,8 +393,8 @@ int cmn_http_start(cmn_http_t *self)
     }
     mg_set_request_handler(self->context, "/", s_dispatch, self);
     struct mg_server_port ports[CMN_HTTP_MAX_LISTENERS];
-    int count = mg_get_server_ports(self->context, CMN_HTTP_MAX_LISTENERS,
-                                    ports);
+    int count =
+        mg_get_server_ports(self->context, CMN_HTTP_MAX_LISTENERS, ports);
     self->port = count > 0 ? ports[0].port : self->config.port;
     cmn_log_info("http", "listening", "address=%s port=%d threads=%d",
                  self->bind_address, self->port, self->config.threads);

@@ -18,7 +18,8 @@
 #include "cmn_log.h"
 
 #define RESPONSE_BYTES 65536
-#define SOCKET_TIMEOUT_SEC 10 /* a broken server fails the test, never hangs */
+#define SOCKET_TIMEOUT_SEC 10 /* a broken server fails the test, never hangs   \
+                               */
 #define MAX_BODY_BYTES 1024
 #define ADMIN_TOKEN "s3cret-token"
 
@@ -116,8 +117,8 @@ static int s_connect(int port)
     struct sockaddr_in address = {.sin_family = AF_INET,
                                   .sin_port = htons((uint16_t)port)};
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(
-        connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&address, sizeof address),
+                     0);
     return fd;
 }
 
@@ -129,8 +130,8 @@ static int s_exchange(int port, const char *request, size_t request_length,
     int fd = s_connect(port);
     size_t sent = 0;
     while (sent < request_length) {
-        ssize_t count = send(fd, request + sent, request_length - sent,
-                             MSG_NOSIGNAL);
+        ssize_t count =
+            send(fd, request + sent, request_length - sent, MSG_NOSIGNAL);
         if (count <= 0)
             break; /* the server may answer early and close */
         sent += (size_t)count;
@@ -148,8 +149,7 @@ static int s_exchange(int port, const char *request, size_t request_length,
     return status;
 }
 
-static int s_request(int port, const char *request, char *response,
-                     size_t size)
+static int s_request(int port, const char *request, char *response, size_t size)
 {
     return s_exchange(port, request, strlen(request), response, size);
 }
@@ -200,8 +200,10 @@ static void test_keep_alive_serves_two_requests(void **state)
     size_t length = 0;
     const char *body = NULL;
     long content_length = -1;
-    while (!body || (size_t)(response + length - body) < (size_t)content_length) {
-        ssize_t count = recv(fd, response + length, sizeof response - 1 - length, 0);
+    while (!body ||
+           (size_t)(response + length - body) < (size_t)content_length) {
+        ssize_t count =
+            recv(fd, response + length, sizeof response - 1 - length, 0);
         assert_true(count > 0);
         length += (size_t)count;
         response[length] = '\0';
@@ -217,7 +219,8 @@ static void test_keep_alive_serves_two_requests(void **state)
                      (ssize_t)strlen(second));
     length = 0;
     ssize_t count;
-    while ((count = recv(fd, response + length, sizeof response - 1 - length, 0)) > 0)
+    while ((count = recv(fd, response + length, sizeof response - 1 - length,
+                         0)) > 0)
         length += (size_t)count;
     response[length] = '\0';
     close(fd);
@@ -309,9 +312,9 @@ static void test_oversized_body_is_refused(void **state)
     length += 2 * MAX_BODY_BYTES;
     length += snprintf(chunked + length, sizeof chunked - (size_t)length,
                        "\r\n0\r\n\r\n");
-    assert_int_equal(s_exchange(port, chunked, (size_t)length, response,
-                                sizeof response),
-                     413);
+    assert_int_equal(
+        s_exchange(port, chunked, (size_t)length, response, sizeof response),
+        413);
     /* Exactly the limit is fine. */
     static char exact[4 * MAX_BODY_BYTES];
     length = snprintf(exact, sizeof exact,
@@ -331,13 +334,12 @@ static void test_garbage_then_still_serving(void **state)
     fixture_t *fixture = *state;
     char response[RESPONSE_BYTES];
     int port = cmn_http_port(fixture->open);
-    int status = s_request(port, "\x01\x02 garbage\r\n\r\n", response,
-                           sizeof response);
+    int status =
+        s_request(port, "\x01\x02 garbage\r\n\r\n", response, sizeof response);
     assert_true(status == 0 || status >= 400);
     status = s_request(port, "GET\r\n\r\n", response, sizeof response);
     assert_true(status == 0 || status >= 400);
-    status = s_request(port,
-                       "GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
+    status = s_request(port, "GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
                        response, sizeof response);
     assert_true(status == 0 || status >= 400);
     assert_int_equal(s_request(port,
