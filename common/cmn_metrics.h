@@ -26,8 +26,10 @@ cmn_metrics_t *cmn_metrics_new(void);
 void cmn_metrics_destroy(cmn_metrics_t **self_p);
 
 /* Registers a family. `label_names` is a comma-separated list ("" or NULL for
- * none). Registering an existing name with the same type returns the existing
- * family. The registry owns the family. */
+ * none; at most 8). `help` must not be empty. Registering an existing name
+ * with the same type returns the existing family. A family without labels
+ * gets its one series at once (renders 0). The registry owns the family;
+ * NULL only if memory ran out. */
 cmn_metric_t *cmn_metrics_counter(cmn_metrics_t *self, const char *name,
                                   const char *help, const char *label_names);
 cmn_metric_t *cmn_metrics_gauge(cmn_metrics_t *self, const char *name,
@@ -40,7 +42,9 @@ cmn_metric_t *cmn_metrics_histogram(cmn_metrics_t *self, const char *name,
 
 /* Returns the series for these label values (as many as the family has label
  * names, NULL-terminated varargs), creating it at 0 if needed. The registry
- * owns it; the pointer stays valid until the registry is destroyed. */
+ * owns it; the pointer stays valid until the registry is destroyed (NULL only
+ * if memory ran out). Takes the registry mutex: look series up once and keep
+ * the pointer rather than calling this per update. */
 cmn_series_t *cmn_metric_series(cmn_metric_t *metric, ...);
 
 /* Counter: adds n. Any thread. */
@@ -59,9 +63,10 @@ double cmn_series_value(cmn_series_t *self);
 /* Histogram sum of observations (0 for other types). */
 double cmn_series_sum(cmn_series_t *self);
 
-/* Renders every family in registration order. Returns a NUL-terminated
- * string the caller frees, and its length in *length if not NULL. Any
- * thread. */
+/* Renders every family in registration order (a family without series
+ * prints its HELP and TYPE lines only). Returns a NUL-terminated string the
+ * caller frees, and its length in *length if not NULL; NULL if memory ran
+ * out. Any thread. */
 char *cmn_metrics_render(cmn_metrics_t *self, size_t *length);
 
 /* Common bucket bounds in seconds, from 100 us to 10 s. */

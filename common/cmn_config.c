@@ -1,0 +1,471 @@
+/* cmn_config: typed options from long flags and environment variables.
+ *
+ * cmn_config_load() first scans argv (help and version win over anything,
+ * unknown flags are refused), then settles each option from the first of:
+ * its flag, its variable, its default, and parses only that winning value.
+ * An empty environment variable counts as unset. Every refusal is one line
+ * on stderr naming where the value came from, so operators can fix it. */
+#include "cmn_config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CMN_CONFIG_SOURCE_BYTES 128      /* "--" + flag, or a variable name */
+#define CMN_CONFIG_REASON_BYTES 512      /* "must be one of: a, b, c" */
+#define CMN_CONFIG_DEFAULT_COLUMN_MAX 24 /* wider defaults are not aligned */
+
+typedef struct {
+    cmn_option_t option; /* deep copy of the caller's description */
+    char **choices;      /* owned copy behind option.choices */
+    char source[CMN_CONFIG_SOURCE_BYTES]; /* "--flag", "VARIABLE", "default" */
+    char *text;             /* the winning value as text (owned), or NULL */
+    const char *flag_value; /* from argv during load (borrowed) */
+    int64_t int_value;
+    double double_value;
+    bool bool_value;
+    int choice_index;
+} s_entry_t;
+
+struct _cmn_config_t {
+    char *program;      /* for messages, e.g. "mds-coordinator" */
+    char *version;      /* printed by --version */
+    char *summary;      /* first lines of --help */
+    s_entry_t *entries; /* options in declaration order */
+    size_t count;
+    size_t capacity;
+    char **positionals; /* non-flag arguments, copied */
+    size_t positional_count;
+};
+
+static char *s_strdup_or_null(const char *text)
+{
+    return text ? strdup(text) : NULL;
+}
+
+cmn_config_t *cmn_config_new(const char *program, const char *version,
+                             const char *summary, const cmn_option_t *options,
+                             size_t option_count)
+{
+    assert(program);
+    cmn_config_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->program = strdup(program);
+    self->version = strdup(version ? version : "");
+    self->summary = strdup(summary ? summary : "");
+    for (size_t index = 0; index < option_count; index++)
+        cmn_config_add(self, &options[index]);
+    return self;
+}
+
+void cmn_config_destroy(cmn_config_t **self_p)
+{
+    assert(self_p);
+    cmn_config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t index = 0; index < self->count; index++) {
+        s_entry_t *entry = &self->entries[index];
+        free((char *)entry->option.flag);
+        free((char *)entry->option.env);
+        free((char *)entry->option.default_value);
+        free((char *)entry->option.help);
+        for (char **choice = entry->choices; choice && *choice; choice++)
+            free(*choice);
+        free(entry->choices);
+        free(entry->text);
+    }
+    for (size_t index = 0; index < self->positional_count; index++)
+        free(self->positionals[index]);
+    free(self->positionals);
+    free(self->entries);
+    free(self->program);
+    free(self->version);
+    free(self->summary);
+    free(self);
+    *self_p = NULL;
+}
+
+static s_entry_t *s_find(cmn_config_t *self, const char *flag)
+{
+    for (size_t index = 0; index < self->count; index++)
+        if (strcmp(self->entries[index].option.flag, flag) == 0)
+            return &self->entries[index];
+    return NULL;
+}
+
+/* Finds the entry for a flag given as `--name` or `--name=value`. */
+static s_entry_t *s_find_prefix(cmn_config_t *self, const char *name,
+                                size_t length)
+{
+    for (size_t index = 0; index < self->count; index++) {
+        const char *flag = self->entries[index].option.flag;
+        if (strlen(flag) == length && memcmp(flag, name, length) == 0)
+            return &self->entries[index];
+    }
+    return NULL;
+}
+
+void cmn_config_add(cmn_config_t *self, const cmn_option_t *option)
+{
+    assert(self && option && option->flag && option->env);
+    assert(!s_find(self, option->flag)); /* each flag once */
+    assert(option->type != CMN_OPT_CHOICE || option->choices);
+    if (self->count == self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 16;
+        s_entry_t *entries = realloc(self->entries, capacity * sizeof *entries);
+        assert(entries); /* start-up only: out of memory here is fatal */
+        self->entries = entries;
+        self->capacity = capacity;
+    }
+    s_entry_t *entry = &self->entries[self->count++];
+    memset(entry, 0, sizeof *entry);
+    entry->option = *option;
+    entry->option.flag = strdup(option->flag);
+    entry->option.env = strdup(option->env);
+    entry->option.default_value = s_strdup_or_null(option->default_value);
+    entry->option.help = strdup(option->help ? option->help : "");
+    if (option->choices) {
+        size_t choice_count = 0;
+        while (option->choices[choice_count])
+            choice_count++;
+        entry->choices = calloc(choice_count + 1, sizeof *entry->choices);
+        assert(entry->choices);
+        for (size_t index = 0; index < choice_count; index++)
+            entry->choices[index] = strdup(option->choices[index]);
+        entry->option.choices = (const char *const *)entry->choices;
+    }
+}
+
+/* Parses a boolean word; returns 0 or -1. */
+static int s_parse_bool(const char *text, bool *value)
+{
+    static const char *const truths[] = {"true", "1", "yes", "on"};
+    static const char *const lies[] = {"false", "0", "no", "off"};
+    for (size_t index = 0; index < sizeof truths / sizeof *truths; index++) {
+        if (strcasecmp(text, truths[index]) == 0) {
+            *value = true;
+            return 0;
+        }
+        if (strcasecmp(text, lies[index]) == 0) {
+            *value = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Parses `text` for `entry`; on failure writes the reason and returns -1. */
+static int s_parse(s_entry_t *entry, const char *text, char *reason,
+                   size_t reason_size)
+{
+    const cmn_option_t *option = &entry->option;
+    char *end = NULL;
+    switch (option->type) {
+    case CMN_OPT_STRING:
+        return 0;
+    case CMN_OPT_INT: {
+        errno = 0;
+        long long value = strtoll(text, &end, 10);
+        if (end == text || *end || errno == ERANGE || *text == ' ' ||
+            (double)value < option->min || (double)value > option->max) {
+            snprintf(reason, reason_size,
+                     "must be an integer in [%.17g, %.17g]", option->min,
+                     option->max);
+            return -1;
+        }
+        entry->int_value = value;
+        return 0;
+    }
+    case CMN_OPT_DOUBLE: {
+        errno = 0;
+        double value = strtod(text, &end);
+        if (end == text || *end || !isfinite(value) || *text == ' ' ||
+            value < option->min || value > option->max) {
+            snprintf(reason, reason_size, "must be a number in [%.17g, %.17g]",
+                     option->min, option->max);
+            return -1;
+        }
+        entry->double_value = value;
+        return 0;
+    }
+    case CMN_OPT_BOOL:
+        if (s_parse_bool(text, &entry->bool_value) != 0) {
+            snprintf(reason, reason_size,
+                     "must be a boolean (true/false, yes/no, on/off, 1/0)");
+            return -1;
+        }
+        return 0;
+    case CMN_OPT_CHOICE: {
+        for (int index = 0; option->choices[index]; index++) {
+            if (strcasecmp(text, option->choices[index]) == 0) {
+                entry->choice_index = index;
+                return 0;
+            }
+        }
+        size_t length =
+            (size_t)snprintf(reason, reason_size, "must be one of:");
+        for (int index = 0; option->choices[index] && length < reason_size;
+             index++)
+            length +=
+                (size_t)snprintf(reason + length, reason_size - length, "%s %s",
+                                 index ? "," : "", option->choices[index]);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+static void s_print_help(cmn_config_t *self)
+{
+    printf("Usage: %s [OPTION]...\n", self->program);
+    if (*self->summary)
+        printf("%s\n", self->summary);
+    printf("\nEach option is a long flag and an environment variable; the "
+           "flag wins.\n\n");
+    size_t flag_width = strlen("--version"), env_width = strlen("VARIABLE");
+    size_t default_width = strlen("DEFAULT");
+    for (size_t index = 0; index < self->count; index++) {
+        const cmn_option_t *option = &self->entries[index].option;
+        size_t width = strlen(option->flag) + 2;
+        if (width > flag_width)
+            flag_width = width;
+        if (strlen(option->env) > env_width)
+            env_width = strlen(option->env);
+        width = option->default_value ? strlen(option->default_value) : 1;
+        if (width > default_width && width <= CMN_CONFIG_DEFAULT_COLUMN_MAX)
+            default_width = width;
+    }
+    printf("  %-*s  %-*s  %-*s  %s\n", (int)flag_width, "FLAG", (int)env_width,
+           "VARIABLE", (int)default_width, "DEFAULT", "DESCRIPTION");
+    for (size_t index = 0; index < self->count; index++) {
+        const cmn_option_t *option = &self->entries[index].option;
+        printf("  --%-*s  %-*s  %-*s  %s", (int)flag_width - 2, option->flag,
+               (int)env_width, option->env, (int)default_width,
+               option->default_value ? option->default_value : "-",
+               option->help);
+        if (option->type == CMN_OPT_INT || option->type == CMN_OPT_DOUBLE)
+            printf(" [%.17g, %.17g]", option->min, option->max);
+        if (option->type == CMN_OPT_CHOICE) {
+            printf(" (");
+            for (size_t choice = 0; option->choices[choice]; choice++)
+                printf("%s%s", choice ? "|" : "", option->choices[choice]);
+            printf(")");
+        }
+        if (option->type == CMN_OPT_BOOL)
+            printf(" (true/false)");
+        printf("\n");
+    }
+    printf("  %-*s  %s\n  %-*s  %s\n", (int)flag_width, "--help",
+           "print this help and exit", (int)flag_width, "--version",
+           "print the version and exit");
+}
+
+/* Records the flags of argv on the entries and keeps the positionals.
+ * Returns 0, or -1 after printing a message. */
+static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
+{
+    bool flags_done = false; /* after "--" everything is positional */
+    for (int index = 1; index < argc; index++) {
+        const char *arg = argv[index];
+        if (flags_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            char **positionals =
+                realloc(self->positionals,
+                        (self->positional_count + 1) * sizeof *positionals);
+            char *copy = strdup(arg);
+            if (!positionals || !copy) {
+                free(copy);
+                if (positionals)
+                    self->positionals = positionals;
+                fprintf(stderr, "%s: out of memory reading arguments\n",
+                        self->program);
+                return -1;
+            }
+            self->positionals = positionals;
+            self->positionals[self->positional_count++] = copy;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            flags_done = true;
+            continue;
+        }
+        const char *name = arg + 2;
+        const char *equals = strchr(arg, '=');
+        size_t name_length = equals ? (size_t)(equals - name) : strlen(name);
+        s_entry_t *entry = NULL;
+        if (arg[1] == '-')
+            entry = s_find_prefix(self, name, name_length);
+        if (!entry) {
+            int shown = equals ? (int)(equals - arg) : (int)strlen(arg);
+            fprintf(stderr, "%s: unknown option %.*s (see --help)\n",
+                    self->program, shown, arg);
+            return -1;
+        }
+        if (equals) {
+            entry->flag_value = equals + 1;
+        } else if (entry->option.type == CMN_OPT_BOOL) {
+            /* A bare boolean flag means true; a following boolean word is
+             * its value (`--enable-feedback false`). */
+            bool ignored;
+            if (index + 1 < argc &&
+                s_parse_bool(argv[index + 1], &ignored) == 0)
+                entry->flag_value = argv[++index];
+            else
+                entry->flag_value = "true";
+        } else if (index + 1 < argc) {
+            entry->flag_value = argv[++index];
+        } else {
+            fprintf(stderr, "%s: option --%s needs a value (see --help)\n",
+                    self->program, entry->option.flag);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmn_config_load(cmn_config_t *self, int argc, char **argv)
+{
+    assert(self);
+    for (int index = 1; index < argc && strcmp(argv[index], "--"); index++) {
+        if (strcmp(argv[index], "--help") == 0 ||
+            strcmp(argv[index], "-h") == 0) {
+            s_print_help(self);
+            return CMN_CONFIG_EXIT;
+        }
+        if (strcmp(argv[index], "--version") == 0) {
+            printf("%s %s\n", self->program, self->version);
+            return CMN_CONFIG_EXIT;
+        }
+    }
+    for (size_t index = 0; index < self->count; index++)
+        self->entries[index].flag_value = NULL;
+    if (s_scan_argv(self, argc, argv) != 0)
+        return -1;
+
+    for (size_t index = 0; index < self->count; index++) {
+        s_entry_t *entry = &self->entries[index];
+        const char *env_value = getenv(entry->option.env);
+        const char *text;
+        if (entry->flag_value) {
+            text = entry->flag_value;
+            snprintf(entry->source, sizeof entry->source, "--%s",
+                     entry->option.flag);
+        } else if (env_value && *env_value) {
+            text = env_value;
+            snprintf(entry->source, sizeof entry->source, "%s",
+                     entry->option.env);
+        } else {
+            text = entry->option.default_value;
+            snprintf(entry->source, sizeof entry->source, "default");
+        }
+        entry->flag_value = NULL; /* argv is only borrowed during load */
+        free(entry->text);
+        entry->text = s_strdup_or_null(text);
+        if (!entry->text) {
+            /* Only strings may be unset; a missing typed default is a bug. */
+            assert(!text && entry->option.type == CMN_OPT_STRING);
+            continue;
+        }
+        char reason[CMN_CONFIG_REASON_BYTES];
+        if (s_parse(entry, text, reason, sizeof reason) != 0) {
+            cmn_config_reject(self, entry->option.flag, reason);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Finds an option that must exist with this type (API misuse otherwise). */
+static s_entry_t *s_expect(cmn_config_t *self, const char *flag,
+                           cmn_opt_type_t type)
+{
+    assert(self && flag);
+    s_entry_t *entry = s_find(self, flag);
+    assert(entry && entry->option.type == type);
+    return entry;
+}
+
+const char *cmn_config_string(cmn_config_t *self, const char *flag)
+{
+    return s_expect(self, flag, CMN_OPT_STRING)->text;
+}
+
+int64_t cmn_config_int(cmn_config_t *self, const char *flag)
+{
+    return s_expect(self, flag, CMN_OPT_INT)->int_value;
+}
+
+double cmn_config_double(cmn_config_t *self, const char *flag)
+{
+    return s_expect(self, flag, CMN_OPT_DOUBLE)->double_value;
+}
+
+bool cmn_config_bool(cmn_config_t *self, const char *flag)
+{
+    return s_expect(self, flag, CMN_OPT_BOOL)->bool_value;
+}
+
+int cmn_config_choice(cmn_config_t *self, const char *flag)
+{
+    return s_expect(self, flag, CMN_OPT_CHOICE)->choice_index;
+}
+
+const char *cmn_config_source(cmn_config_t *self, const char *flag)
+{
+    assert(self && flag);
+    s_entry_t *entry = s_find(self, flag);
+    assert(entry);
+    return entry->source[0] ? entry->source : "default";
+}
+
+size_t cmn_config_positional_count(cmn_config_t *self)
+{
+    assert(self);
+    return self->positional_count;
+}
+
+const char *cmn_config_positional(cmn_config_t *self, size_t index)
+{
+    assert(self && index < self->positional_count);
+    return self->positionals[index];
+}
+
+void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
+{
+    assert(self && flag && reason);
+    s_entry_t *entry = s_find(self, flag);
+    assert(entry);
+    const char *value = entry->text ? entry->text : "";
+    if (strcmp(cmn_config_source(self, flag), "default") == 0)
+        fprintf(stderr, "%s: invalid default --%s='%s': %s\n", self->program,
+                flag, value, reason);
+    else
+        fprintf(stderr, "%s: invalid %s='%s': %s\n", self->program,
+                entry->source, value, reason);
+}
+
+const char *cmn_config_peek(int argc, char **argv, const char *flag,
+                            const char *env, const char *fallback)
+{
+    assert(flag);
+    size_t length = strlen(flag);
+    const char *found = NULL;
+    for (int index = 1; index < argc && strcmp(argv[index], "--"); index++) {
+        const char *arg = argv[index];
+        if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, flag, length) != 0)
+            continue;
+        if (arg[2 + length] == '=')
+            found = arg + 3 + length; /* the last occurrence wins, as in load */
+        else if (arg[2 + length] == '\0' && index + 1 < argc)
+            found = argv[++index];
+    }
+    if (found)
+        return found;
+    const char *value = env ? getenv(env) : NULL;
+    return value && *value ? value : fallback;
+}

@@ -1,0 +1,248 @@
+/* proto_feedback: encoder and strict decoder of the feedback event
+ * (feedback.md). */
+#include "proto_feedback.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "proto_reader.h"
+
+static const char *const s_type_names[] = {"transition", "heartbeat",
+                                           "snapshot"};
+static const char *const s_level_names[] = {"ok", "soft", "hard"};
+
+#define S_TYPE_COUNT (sizeof s_type_names / sizeof s_type_names[0])
+#define S_LEVEL_COUNT (sizeof s_level_names / sizeof s_level_names[0])
+
+/* Keys of the map, in the order the encoder writes them. */
+enum {
+    KEY_V,
+    KEY_TYPE,
+    KEY_COORDINATOR_ID,
+    KEY_EPOCH,
+    KEY_SEQ,
+    KEY_TS_NS,
+    KEY_LEVEL,
+    KEY_PREV_LEVEL,
+    KEY_QUEUE_SIZE,
+    KEY_CAPACITY,
+    KEY_LOW_WM,
+    KEY_HIGH_WM,
+    KEY_UTILIZATION,
+    KEY_SCALE_HINT,
+    KEY_TTL_MS,
+    KEY_REQUIRED_COUNT, /* the keys above are required */
+    KEY_REASON = KEY_REQUIRED_COUNT,
+    KEY_DRAIN_RATE,
+    KEY_COUNT
+};
+
+static const char *const s_key_names[KEY_COUNT] = {
+    "v", "type", "coordinator_id", "epoch", "seq", "ts_ns", "level",
+    "prev_level", "queue_size", "capacity", "low_wm", "high_wm",
+    "utilization", "scale_hint", "ttl_ms", "reason", "drain_rate"};
+
+const char *proto_feedback_type_name(proto_feedback_type_t type)
+{
+    assert(type >= PROTO_FEEDBACK_TRANSITION &&
+           type <= PROTO_FEEDBACK_SNAPSHOT);
+    return s_type_names[type];
+}
+
+/* A coordinator id is 1..PROTO_ID_MAX bytes without '/' (the topic's
+ * terminator) and without control characters. */
+static bool s_id_valid(const char *id)
+{
+    size_t length = strnlen(id, PROTO_ID_MAX + 1);
+    if (length == 0 || length > PROTO_ID_MAX)
+        return false;
+    for (size_t index = 0; index < length; index++) {
+        unsigned char byte = (unsigned char) id[index];
+        if (byte == '/' || byte < 0x20 || byte == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+int proto_feedback_topic(const char *coordinator_id, char *out,
+                         size_t capacity)
+{
+    if (!s_id_valid(coordinator_id))
+        return -1;
+    size_t prefix = strlen(PROTO_FEEDBACK_TOPIC_PREFIX);
+    size_t length = prefix + strlen(coordinator_id) + 1;
+    if (length + 1 > capacity)
+        return -1;
+    memcpy(out, PROTO_FEEDBACK_TOPIC_PREFIX, prefix);
+    memcpy(out + prefix, coordinator_id, length - prefix - 1);
+    out[length - 1] = '/';
+    out[length] = '\0';
+    return (int) length;
+}
+
+static bool s_fraction_valid(double value)
+{
+    return isfinite(value) && value >= 0.0 && value <= 1.0;
+}
+
+static int s_pack_key(msgpack_packer *packer, int key)
+{
+    return msgpack_pack_str_with_body(packer, s_key_names[key],
+                                      strlen(s_key_names[key]));
+}
+
+static int s_pack_text(msgpack_packer *packer, const char *text)
+{
+    return msgpack_pack_str_with_body(packer, text, strlen(text));
+}
+
+int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
+{
+    if (event->type < PROTO_FEEDBACK_TRANSITION ||
+        event->type > PROTO_FEEDBACK_SNAPSHOT ||
+        event->level < PROTO_LEVEL_OK || event->level > PROTO_LEVEL_HARD ||
+        event->prev_level < PROTO_LEVEL_OK ||
+        event->prev_level > PROTO_LEVEL_HARD ||
+        !s_id_valid(event->coordinator_id) ||
+        !s_fraction_valid(event->utilization) ||
+        !s_fraction_valid(event->scale_hint) ||
+        (event->has_reason &&
+         strnlen(event->reason, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX) ||
+        (event->has_drain_rate &&
+         !(isfinite(event->drain_rate) && event->drain_rate >= 0.0)))
+        return -1;
+
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    size_t entries = KEY_REQUIRED_COUNT + (event->has_reason ? 1 : 0) +
+                     (event->has_drain_rate ? 1 : 0);
+    int failed = msgpack_pack_map(&packer, entries);
+    failed |= s_pack_key(&packer, KEY_V);
+    failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
+    failed |= s_pack_key(&packer, KEY_TYPE);
+    failed |= s_pack_text(&packer, s_type_names[event->type]);
+    failed |= s_pack_key(&packer, KEY_COORDINATOR_ID);
+    failed |= s_pack_text(&packer, event->coordinator_id);
+    failed |= s_pack_key(&packer, KEY_EPOCH);
+    failed |= msgpack_pack_uint64(&packer, event->epoch);
+    failed |= s_pack_key(&packer, KEY_SEQ);
+    failed |= msgpack_pack_uint64(&packer, event->seq);
+    failed |= s_pack_key(&packer, KEY_TS_NS);
+    failed |= msgpack_pack_int64(&packer, event->ts_ns);
+    failed |= s_pack_key(&packer, KEY_LEVEL);
+    failed |= s_pack_text(&packer, s_level_names[event->level]);
+    failed |= s_pack_key(&packer, KEY_PREV_LEVEL);
+    failed |= s_pack_text(&packer, s_level_names[event->prev_level]);
+    failed |= s_pack_key(&packer, KEY_QUEUE_SIZE);
+    failed |= msgpack_pack_uint64(&packer, event->queue_size);
+    failed |= s_pack_key(&packer, KEY_CAPACITY);
+    failed |= msgpack_pack_uint64(&packer, event->capacity);
+    failed |= s_pack_key(&packer, KEY_LOW_WM);
+    failed |= msgpack_pack_uint64(&packer, event->low_wm);
+    failed |= s_pack_key(&packer, KEY_HIGH_WM);
+    failed |= msgpack_pack_uint64(&packer, event->high_wm);
+    failed |= s_pack_key(&packer, KEY_UTILIZATION);
+    failed |= msgpack_pack_double(&packer, event->utilization);
+    failed |= s_pack_key(&packer, KEY_SCALE_HINT);
+    failed |= msgpack_pack_double(&packer, event->scale_hint);
+    failed |= s_pack_key(&packer, KEY_TTL_MS);
+    failed |= msgpack_pack_uint32(&packer, event->ttl_ms);
+    if (event->has_reason) {
+        failed |= s_pack_key(&packer, KEY_REASON);
+        failed |= s_pack_text(&packer, event->reason);
+    }
+    if (event->has_drain_rate) {
+        failed |= s_pack_key(&packer, KEY_DRAIN_RATE);
+        failed |= msgpack_pack_double(&packer, event->drain_rate);
+    }
+    return failed ? -1 : 0;
+}
+
+/* A fraction key: a number within 0..1. */
+static int s_fraction(const proto_reader_t *reader, const proto_key_t *key,
+                      double *value, proto_error_t *error)
+{
+    if (proto_key_number(reader, key, value, error) != 0)
+        return -1;
+    if (!s_fraction_valid(*value))
+        return proto_error_set(error, "key '%s': expected a number in 0..1",
+                               key->name);
+    return 0;
+}
+
+int proto_feedback_decode(const void *data, size_t size,
+                          proto_feedback_t *event, proto_error_t *error)
+{
+    proto_key_t keys[KEY_COUNT];
+    for (int key = 0; key < KEY_COUNT; key++)
+        keys[key].name = s_key_names[key];
+    memset(event, 0, sizeof *event);
+
+    proto_reader_t reader;
+    proto_reader_init(&reader, data, size);
+    if (proto_reader_scan_map(&reader, "message", keys, KEY_COUNT, error) != 0)
+        return -1;
+    if (proto_reader_left(&reader) != 0)
+        return proto_error_set(error, "message: %zu bytes after the map",
+                               proto_reader_left(&reader));
+
+    int type, level, prev_level;
+    uint64_t ttl_ms;
+    if (proto_key_version(&reader, &keys[KEY_V], error) != 0 ||
+        proto_key_enum(&reader, &keys[KEY_TYPE], s_type_names, S_TYPE_COUNT,
+                       &type, error) != 0 ||
+        proto_key_str(&reader, &keys[KEY_COORDINATOR_ID], 1, PROTO_ID_MAX,
+                      event->coordinator_id, error) != 0)
+        return -1;
+    if (!s_id_valid(event->coordinator_id))
+        return proto_error_set(error,
+                               "key 'coordinator_id': must not contain '/' "
+                               "or control characters");
+    if (proto_key_uint(&reader, &keys[KEY_EPOCH], UINT64_MAX, &event->epoch,
+                       error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_SEQ], UINT64_MAX, &event->seq,
+                       error) != 0 ||
+        proto_key_int(&reader, &keys[KEY_TS_NS], &event->ts_ns, error) != 0 ||
+        proto_key_enum(&reader, &keys[KEY_LEVEL], s_level_names,
+                       S_LEVEL_COUNT, &level, error) != 0 ||
+        proto_key_enum(&reader, &keys[KEY_PREV_LEVEL], s_level_names,
+                       S_LEVEL_COUNT, &prev_level, error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_QUEUE_SIZE], UINT64_MAX,
+                       &event->queue_size, error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_CAPACITY], UINT64_MAX,
+                       &event->capacity, error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_LOW_WM], UINT64_MAX,
+                       &event->low_wm, error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_HIGH_WM], UINT64_MAX,
+                       &event->high_wm, error) != 0 ||
+        s_fraction(&reader, &keys[KEY_UTILIZATION], &event->utilization,
+                   error) != 0 ||
+        s_fraction(&reader, &keys[KEY_SCALE_HINT], &event->scale_hint,
+                   error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_TTL_MS], UINT32_MAX, &ttl_ms,
+                       error) != 0)
+        return -1;
+    event->type = (proto_feedback_type_t) type;
+    event->level = (proto_level_t) level;
+    event->prev_level = (proto_level_t) prev_level;
+    event->ttl_ms = (uint32_t) ttl_ms;
+
+    if (keys[KEY_REASON].seen) {
+        if (proto_key_str(&reader, &keys[KEY_REASON], 0, PROTO_REASON_MAX,
+                          event->reason, error) != 0)
+            return -1;
+        event->has_reason = true;
+    }
+    if (keys[KEY_DRAIN_RATE].seen) {
+        if (proto_key_number(&reader, &keys[KEY_DRAIN_RATE],
+                             &event->drain_rate, error) != 0)
+            return -1;
+        if (!(isfinite(event->drain_rate) && event->drain_rate >= 0.0))
+            return proto_error_set(error,
+                                   "key 'drain_rate': expected a finite "
+                                   "number >= 0");
+        event->has_drain_rate = true;
+    }
+    return 0;
+}

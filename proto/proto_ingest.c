@@ -1,0 +1,449 @@
+/* proto_ingest: encoder and strict decoder of the data channel's batch,
+ * ack and nack (ingest.md).
+ *
+ * The batch path is the hot one (a million records a second and more): the
+ * encoder packs straight onto the sbuffer and the decoder walks the bytes in
+ * place into the caller's record array, with no allocation. */
+#include "proto_ingest.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto_reader.h"
+
+static const char *const s_kind_names[] = {"trade", "quote", "bar"};
+static const char *const s_reason_names[] = {"full", "malformed", "draining"};
+static const char *const s_reply_names[] = {"ack", "nack"};
+static const char *const s_batch_names[] = {"batch"};
+
+#define S_REASON_COUNT (sizeof s_reason_names / sizeof s_reason_names[0])
+#define S_REPLY_COUNT (sizeof s_reply_names / sizeof s_reply_names[0])
+
+/* Elements of a record array, kind included, and its number fields (the
+ * four leading elements are kind, provider, symbol, ts_ns). */
+#define S_RECORD_HEAD 4
+static const uint32_t s_record_elements[PROTO_RECORD_KIND_COUNT] = {6, 8, 9};
+#define S_FIELDS_MAX 5
+static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][S_FIELDS_MAX] = {
+    {"price", "size"},
+    {"bid", "bid_size", "ask", "ask_size"},
+    {"open", "high", "low", "close", "volume"},
+};
+
+const char *proto_nack_reason_name(proto_nack_reason_t reason)
+{
+    assert(reason >= PROTO_NACK_FULL && reason <= PROTO_NACK_DRAINING);
+    return s_reason_names[reason];
+}
+
+/* Copies a record's number fields into `values` (price / bid / open
+ * first, in wire order). */
+static void s_fields_get(const proto_record_t *record, double *values)
+{
+    switch (record->kind) {
+    case PROTO_RECORD_TRADE:
+        values[0] = record->u.trade.price;
+        values[1] = record->u.trade.size;
+        break;
+    case PROTO_RECORD_QUOTE:
+        values[0] = record->u.quote.bid;
+        values[1] = record->u.quote.bid_size;
+        values[2] = record->u.quote.ask;
+        values[3] = record->u.quote.ask_size;
+        break;
+    default:
+        values[0] = record->u.bar.open;
+        values[1] = record->u.bar.high;
+        values[2] = record->u.bar.low;
+        values[3] = record->u.bar.close;
+        values[4] = record->u.bar.volume;
+        break;
+    }
+}
+
+/* The reverse of s_fields_get. */
+static void s_fields_set(proto_record_t *record, const double *values)
+{
+    switch (record->kind) {
+    case PROTO_RECORD_TRADE:
+        record->u.trade.price = values[0];
+        record->u.trade.size = values[1];
+        break;
+    case PROTO_RECORD_QUOTE:
+        record->u.quote.bid = values[0];
+        record->u.quote.bid_size = values[1];
+        record->u.quote.ask = values[2];
+        record->u.quote.ask_size = values[3];
+        break;
+    default:
+        record->u.bar.open = values[0];
+        record->u.bar.high = values[1];
+        record->u.bar.low = values[2];
+        record->u.bar.close = values[3];
+        record->u.bar.volume = values[4];
+        break;
+    }
+}
+
+/* True for the fields that are sizes or volume (>= 0); the others are
+ * prices (> 0). */
+static bool s_field_is_size(proto_record_kind_t kind, size_t index)
+{
+    switch (kind) {
+    case PROTO_RECORD_TRADE: return index == 1;
+    case PROTO_RECORD_QUOTE: return index == 1 || index == 3;
+    default: return index == 4;
+    }
+}
+
+/* Checks a provider or symbol: 1..max bytes, no control characters. */
+static int s_name_check(const char *name, size_t max, const char *what,
+                        proto_error_t *error)
+{
+    size_t length = strnlen(name, max + 1);
+    if (length == 0)
+        return proto_error_set(error, "field '%s' is empty", what);
+    if (length > max)
+        return proto_error_set(error, "field '%s' is longer than %zu bytes",
+                               what, max);
+    for (size_t index = 0; index < length; index++) {
+        unsigned char byte = (unsigned char) name[index];
+        if (byte < 0x20 || byte == 0x7f)
+            return proto_error_set(error,
+                                   "field '%s' contains a control character",
+                                   what);
+    }
+    return 0;
+}
+
+int proto_record_validate(const proto_record_t *record, proto_error_t *error)
+{
+    if (record->kind < PROTO_RECORD_TRADE || record->kind > PROTO_RECORD_BAR)
+        return proto_error_set(error, "field 'kind' is not trade|quote|bar");
+    if (s_name_check(record->provider, PROTO_NAME_MAX, "provider", error) ||
+        s_name_check(record->symbol, PROTO_SYMBOL_MAX, "symbol", error))
+        return -1;
+    if (record->ts_ns <= 0)
+        return proto_error_set(error, "field 'ts_ns' must be > 0");
+    double values[S_FIELDS_MAX];
+    s_fields_get(record, values);
+    size_t fields = s_record_elements[record->kind] - S_RECORD_HEAD;
+    for (size_t index = 0; index < fields; index++) {
+        double value = values[index];
+        const char *name = s_field_names[record->kind][index];
+        if (!isfinite(value))
+            return proto_error_set(error, "field '%s' must be finite", name);
+        if (s_field_is_size(record->kind, index) ? value < 0.0 : value <= 0.0)
+            return proto_error_set(error, "field '%s' must be %s", name,
+                                   s_field_is_size(record->kind, index)
+                                       ? ">= 0"
+                                       : "> 0");
+    }
+    if (record->kind == PROTO_RECORD_BAR &&
+        record->u.bar.high < record->u.bar.low)
+        return proto_error_set(error, "field 'high' must be >= 'low'");
+    return 0;
+}
+
+static int s_pack_text(msgpack_packer *packer, const char *text)
+{
+    return msgpack_pack_str_with_body(packer, text, strlen(text));
+}
+
+/* Writes a short key (a literal). */
+#define S_PACK_KEY(packer, literal) \
+    msgpack_pack_str_with_body((packer), (literal), sizeof(literal) - 1)
+
+int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
+                       const proto_record_t *records, size_t count,
+                       msgpack_sbuffer *out)
+{
+    size_t id_length = strnlen(producer_id, PROTO_ID_MAX + 1);
+    if (count == 0 || count > PROTO_BATCH_RECORDS_MAX || id_length == 0 ||
+        id_length > PROTO_ID_MAX)
+        return -1;
+    for (size_t index = 0; index < count; index++)
+        if (proto_record_validate(&records[index], NULL) != 0)
+            return -1;
+
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    int failed = msgpack_pack_map(&packer, 5);
+    failed |= S_PACK_KEY(&packer, "v");
+    failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
+    failed |= S_PACK_KEY(&packer, "type");
+    failed |= S_PACK_KEY(&packer, "batch");
+    failed |= S_PACK_KEY(&packer, "producer_id");
+    failed |= msgpack_pack_str_with_body(&packer, producer_id, id_length);
+    failed |= S_PACK_KEY(&packer, "batch_seq");
+    failed |= msgpack_pack_uint64(&packer, batch_seq);
+    failed |= S_PACK_KEY(&packer, "records");
+    failed |= msgpack_pack_array(&packer, count);
+    for (size_t index = 0; index < count && !failed; index++) {
+        const proto_record_t *record = &records[index];
+        failed |= msgpack_pack_array(&packer, s_record_elements[record->kind]);
+        failed |= s_pack_text(&packer, s_kind_names[record->kind]);
+        failed |= s_pack_text(&packer, record->provider);
+        failed |= s_pack_text(&packer, record->symbol);
+        failed |= msgpack_pack_int64(&packer, record->ts_ns);
+        switch (record->kind) {
+        case PROTO_RECORD_TRADE:
+            failed |= msgpack_pack_double(&packer, record->u.trade.price);
+            failed |= msgpack_pack_double(&packer, record->u.trade.size);
+            break;
+        case PROTO_RECORD_QUOTE:
+            failed |= msgpack_pack_double(&packer, record->u.quote.bid);
+            failed |= msgpack_pack_double(&packer, record->u.quote.bid_size);
+            failed |= msgpack_pack_double(&packer, record->u.quote.ask);
+            failed |= msgpack_pack_double(&packer, record->u.quote.ask_size);
+            break;
+        default:
+            failed |= msgpack_pack_double(&packer, record->u.bar.open);
+            failed |= msgpack_pack_double(&packer, record->u.bar.high);
+            failed |= msgpack_pack_double(&packer, record->u.bar.low);
+            failed |= msgpack_pack_double(&packer, record->u.bar.close);
+            failed |= msgpack_pack_double(&packer, record->u.bar.volume);
+            break;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* Decodes the record at the reader into `record`; `index` is its position
+ * in the batch, for the error. */
+static int s_record_decode(proto_reader_t *reader, size_t index,
+                           proto_record_t *record, proto_error_t *error)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "record %zu", index);
+    uint32_t elements;
+    proto_read_t result = proto_reader_array(reader, &elements);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(reader, result, prefix, "an array", error);
+    if (elements < 1)
+        return proto_error_set(error, "%s: empty array", prefix);
+
+    const char *text;
+    uint32_t length;
+    snprintf(prefix, sizeof prefix, "record %zu: field 'kind'", index);
+    result = proto_reader_str(reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(reader, result, prefix, "trade|quote|bar",
+                                 error);
+    int kind = -1;
+    for (int candidate = 0; candidate < PROTO_RECORD_KIND_COUNT; candidate++) {
+        if (strlen(s_kind_names[candidate]) == length &&
+            memcmp(s_kind_names[candidate], text, length) == 0)
+            kind = candidate;
+    }
+    if (kind < 0)
+        return proto_error_set(error, "%s: expected trade|quote|bar", prefix);
+    record->kind = (proto_record_kind_t) kind;
+    if (elements != s_record_elements[kind])
+        return proto_error_set(error,
+                               "record %zu: a %s has %u elements, got %u",
+                               index, s_kind_names[kind],
+                               (unsigned) s_record_elements[kind],
+                               (unsigned) elements);
+
+    snprintf(prefix, sizeof prefix, "record %zu: field 'provider'", index);
+    result = proto_reader_str(reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(reader, result, prefix, "a str", error);
+    if (proto_copy_str(text, length, 1, PROTO_NAME_MAX, record->provider,
+                       prefix, error) != 0)
+        return -1;
+    snprintf(prefix, sizeof prefix, "record %zu: field 'symbol'", index);
+    result = proto_reader_str(reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(reader, result, prefix, "a str", error);
+    if (proto_copy_str(text, length, 1, PROTO_SYMBOL_MAX, record->symbol,
+                       prefix, error) != 0)
+        return -1;
+    result = proto_reader_int(reader, &record->ts_ns);
+    if (result != PROTO_READ_OK) {
+        snprintf(prefix, sizeof prefix, "record %zu: field 'ts_ns'", index);
+        return proto_reader_fail(reader, result, prefix, "an integer", error);
+    }
+    double values[S_FIELDS_MAX];
+    size_t fields = s_record_elements[kind] - S_RECORD_HEAD;
+    for (size_t field = 0; field < fields; field++) {
+        result = proto_reader_number(reader, &values[field]);
+        if (result != PROTO_READ_OK) {
+            snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index,
+                     s_field_names[kind][field]);
+            return proto_reader_fail(reader, result, prefix, "a number",
+                                     error);
+        }
+    }
+    s_fields_set(record, values);
+    proto_error_t invalid;
+    if (proto_record_validate(record, &invalid) != 0)
+        return proto_error_set(error, "record %zu: %s", index, invalid.text);
+    return 0;
+}
+
+enum { BATCH_V, BATCH_TYPE, BATCH_PRODUCER_ID, BATCH_SEQ, BATCH_RECORDS,
+       BATCH_KEY_COUNT };
+
+int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
+                       proto_record_t *records, size_t records_capacity,
+                       proto_error_t *error)
+{
+    proto_key_t keys[BATCH_KEY_COUNT] = {
+        {.name = "v"}, {.name = "type"}, {.name = "producer_id"},
+        {.name = "batch_seq"}, {.name = "records"}};
+    memset(batch, 0, sizeof *batch);
+
+    proto_reader_t reader;
+    proto_reader_init(&reader, data, size);
+    if (size > PROTO_MESSAGE_BYTES_MAX)
+        return proto_error_set(error, "message: %zu bytes, more than %d",
+                               size, PROTO_MESSAGE_BYTES_MAX);
+    if (proto_reader_scan_map(&reader, "message", keys, BATCH_KEY_COUNT,
+                              error) != 0)
+        return -1;
+    if (proto_reader_left(&reader) != 0)
+        return proto_error_set(error, "message: %zu bytes after the map",
+                               proto_reader_left(&reader));
+    int type;
+    /* batch_seq first: a nack can echo it even when the rest is bad. */
+    if (proto_key_version(&reader, &keys[BATCH_V], error) != 0 ||
+        proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, 1, &type,
+                       error) != 0 ||
+        proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX,
+                       &batch->batch_seq, error) != 0 ||
+        proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,
+                      batch->producer_id, error) != 0)
+        return -1;
+    if (!keys[BATCH_RECORDS].seen)
+        return proto_error_set(error, "missing key 'records'");
+
+    proto_reader_t at_records = reader;
+    at_records.pos = keys[BATCH_RECORDS].offset;
+    uint32_t count;
+    proto_read_t result = proto_reader_array(&at_records, &count);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&at_records, result, "key 'records'",
+                                 "an array", error);
+    if (count == 0)
+        return proto_error_set(error, "key 'records': empty");
+    if (count > PROTO_BATCH_RECORDS_MAX)
+        return proto_error_set(error, "key 'records': %u records, more than %d",
+                               (unsigned) count, PROTO_BATCH_RECORDS_MAX);
+    if (count > records_capacity)
+        return proto_error_set(error,
+                               "key 'records': %u records, more than the "
+                               "%zu this reader holds",
+                               (unsigned) count, records_capacity);
+    for (uint32_t index = 0; index < count; index++)
+        if (s_record_decode(&at_records, index, &records[index], error) != 0)
+            return -1;
+    batch->count = count;
+    return 0;
+}
+
+enum { REPLY_V, REPLY_TYPE, REPLY_BATCH_SEQ, REPLY_WRITTEN, REPLY_DUPLICATES,
+       REPLY_DEAD_LETTERED, REPLY_REASON, REPLY_RETRY_AFTER_MS, REPLY_DETAIL,
+       REPLY_KEY_COUNT };
+
+int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
+{
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    int failed;
+    if (reply->type == PROTO_REPLY_ACK) {
+        failed = msgpack_pack_map(&packer, 6);
+        failed |= S_PACK_KEY(&packer, "v");
+        failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
+        failed |= S_PACK_KEY(&packer, "type");
+        failed |= S_PACK_KEY(&packer, "ack");
+        failed |= S_PACK_KEY(&packer, "batch_seq");
+        failed |= msgpack_pack_uint64(&packer, reply->batch_seq);
+        failed |= S_PACK_KEY(&packer, "written");
+        failed |= msgpack_pack_uint32(&packer, reply->written);
+        failed |= S_PACK_KEY(&packer, "duplicates");
+        failed |= msgpack_pack_uint32(&packer, reply->duplicates);
+        failed |= S_PACK_KEY(&packer, "dead_lettered");
+        failed |= msgpack_pack_uint32(&packer, reply->dead_lettered);
+        return failed ? -1 : 0;
+    }
+    if (reply->type != PROTO_REPLY_NACK || reply->reason < PROTO_NACK_FULL ||
+        reply->reason > PROTO_NACK_DRAINING ||
+        strnlen(reply->detail, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX)
+        return -1;
+    failed = msgpack_pack_map(&packer, 6);
+    failed |= S_PACK_KEY(&packer, "v");
+    failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
+    failed |= S_PACK_KEY(&packer, "type");
+    failed |= S_PACK_KEY(&packer, "nack");
+    failed |= S_PACK_KEY(&packer, "batch_seq");
+    failed |= msgpack_pack_uint64(&packer, reply->batch_seq);
+    failed |= S_PACK_KEY(&packer, "reason");
+    failed |= s_pack_text(&packer, s_reason_names[reply->reason]);
+    failed |= S_PACK_KEY(&packer, "retry_after_ms");
+    failed |= msgpack_pack_uint32(&packer, reply->retry_after_ms);
+    failed |= S_PACK_KEY(&packer, "detail");
+    failed |= s_pack_text(&packer, reply->detail);
+    return failed ? -1 : 0;
+}
+
+int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
+                       proto_error_t *error)
+{
+    proto_key_t keys[REPLY_KEY_COUNT] = {
+        {.name = "v"}, {.name = "type"}, {.name = "batch_seq"},
+        {.name = "written"}, {.name = "duplicates"},
+        {.name = "dead_lettered"}, {.name = "reason"},
+        {.name = "retry_after_ms"}, {.name = "detail"}};
+    memset(reply, 0, sizeof *reply);
+
+    proto_reader_t reader;
+    proto_reader_init(&reader, data, size);
+    if (proto_reader_scan_map(&reader, "message", keys, REPLY_KEY_COUNT,
+                              error) != 0)
+        return -1;
+    if (proto_reader_left(&reader) != 0)
+        return proto_error_set(error, "message: %zu bytes after the map",
+                               proto_reader_left(&reader));
+    int type;
+    if (proto_key_version(&reader, &keys[REPLY_V], error) != 0 ||
+        proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names,
+                       S_REPLY_COUNT, &type, error) != 0 ||
+        proto_key_uint(&reader, &keys[REPLY_BATCH_SEQ], UINT64_MAX,
+                       &reply->batch_seq, error) != 0)
+        return -1;
+    reply->type = (proto_reply_type_t) type;
+    uint64_t value;
+    if (reply->type == PROTO_REPLY_ACK) {
+        if (proto_key_uint(&reader, &keys[REPLY_WRITTEN], UINT32_MAX, &value,
+                           error) != 0)
+            return -1;
+        reply->written = (uint32_t) value;
+        if (proto_key_uint(&reader, &keys[REPLY_DUPLICATES], UINT32_MAX,
+                           &value, error) != 0)
+            return -1;
+        reply->duplicates = (uint32_t) value;
+        if (proto_key_uint(&reader, &keys[REPLY_DEAD_LETTERED], UINT32_MAX,
+                           &value, error) != 0)
+            return -1;
+        reply->dead_lettered = (uint32_t) value;
+        return 0;
+    }
+    int reason;
+    if (proto_key_enum(&reader, &keys[REPLY_REASON], s_reason_names,
+                       S_REASON_COUNT, &reason, error) != 0 ||
+        proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX,
+                       &value, error) != 0)
+        return -1;
+    reply->reason = (proto_nack_reason_t) reason;
+    reply->retry_after_ms = (uint32_t) value;
+    /* detail is optional on the wire (always written by our encoder). */
+    if (keys[REPLY_DETAIL].seen &&
+        proto_key_str(&reader, &keys[REPLY_DETAIL], 0, PROTO_REASON_MAX,
+                      reply->detail, error) != 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,639 @@
+/* proto_reader: a bounded, allocation-free msgpack reader (see the header). */
+#include "proto_reader.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* msgpack format bytes (msgpack spec, "Formats"). */
+#define MP_POSITIVE_FIXINT_MAX 0x7f
+#define MP_FIXMAP 0x80
+#define MP_FIXARRAY 0x90
+#define MP_FIXSTR 0xa0
+#define MP_FIXSTR_LAST 0xbf
+#define MP_NIL 0xc0
+#define MP_NEVER_USED 0xc1
+#define MP_FALSE 0xc2
+#define MP_TRUE 0xc3
+#define MP_BIN8 0xc4
+#define MP_BIN16 0xc5
+#define MP_BIN32 0xc6
+#define MP_EXT8 0xc7
+#define MP_EXT16 0xc8
+#define MP_EXT32 0xc9
+#define MP_FLOAT32 0xca
+#define MP_FLOAT64 0xcb
+#define MP_UINT8 0xcc
+#define MP_UINT16 0xcd
+#define MP_UINT32 0xce
+#define MP_UINT64 0xcf
+#define MP_INT8 0xd0
+#define MP_INT16 0xd1
+#define MP_INT32 0xd2
+#define MP_INT64 0xd3
+#define MP_FIXEXT1 0xd4
+#define MP_FIXEXT2 0xd5
+#define MP_FIXEXT4 0xd6
+#define MP_FIXEXT8 0xd7
+#define MP_FIXEXT16 0xd8
+#define MP_STR8 0xd9
+#define MP_STR16 0xda
+#define MP_STR32 0xdb
+#define MP_ARRAY16 0xdc
+#define MP_ARRAY32 0xdd
+#define MP_MAP16 0xde
+#define MP_MAP32 0xdf
+#define MP_NEGATIVE_FIXINT 0xe0
+
+#define MP_FIX_COUNT_MASK 0x0f  /* fixmap, fixarray: low 4 bits */
+#define MP_FIXSTR_LENGTH_MASK 0x1f
+
+void proto_reader_init(proto_reader_t *self, const void *data, size_t size)
+{
+    self->data = data;
+    self->size = size;
+    self->pos = 0;
+}
+
+size_t proto_reader_left(const proto_reader_t *self)
+{
+    return self->size - self->pos;
+}
+
+/* Reads a big-endian unsigned integer of `width` bytes at `at`; the caller
+ * has checked that the bytes exist. */
+static uint64_t s_big_endian(const uint8_t *at, size_t width)
+{
+    uint64_t value = 0;
+    for (size_t index = 0; index < width; index++)
+        value = (value << 8) | at[index];
+    return value;
+}
+
+/* Reads a length of `width` bytes that follows the format byte. Returns
+ * PROTO_READ_OK and sets `value`, or PROTO_READ_END. */
+static proto_read_t s_length(const proto_reader_t *self, size_t width,
+                             uint64_t *value)
+{
+    if (proto_reader_left(self) < 1 + width)
+        return PROTO_READ_END;
+    *value = s_big_endian(self->data + self->pos + 1, width);
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    uint64_t entries;
+    size_t header;
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXMAP) {
+        entries = format & MP_FIX_COUNT_MASK;
+        header = 1;
+    } else if (format == MP_MAP16 || format == MP_MAP32) {
+        size_t width = format == MP_MAP16 ? 2 : 4;
+        if (s_length(self, width, &entries) != PROTO_READ_OK)
+            return PROTO_READ_END;
+        header = 1 + width;
+    } else
+        return PROTO_READ_TYPE;
+    /* Each entry needs a key and a value, one byte at least each. */
+    if (entries > (proto_reader_left(self) - header) / 2)
+        return PROTO_READ_END;
+    self->pos += header;
+    *count = (uint32_t) entries;
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    uint64_t elements;
+    size_t header;
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXARRAY) {
+        elements = format & MP_FIX_COUNT_MASK;
+        header = 1;
+    } else if (format == MP_ARRAY16 || format == MP_ARRAY32) {
+        size_t width = format == MP_ARRAY16 ? 2 : 4;
+        if (s_length(self, width, &elements) != PROTO_READ_OK)
+            return PROTO_READ_END;
+        header = 1 + width;
+    } else
+        return PROTO_READ_TYPE;
+    if (elements > proto_reader_left(self) - header)
+        return PROTO_READ_END;
+    self->pos += header;
+    *count = (uint32_t) elements;
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
+                              uint32_t *length)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    uint64_t bytes;
+    size_t header;
+    if (format >= MP_FIXSTR && format <= MP_FIXSTR_LAST) {
+        bytes = format & MP_FIXSTR_LENGTH_MASK;
+        header = 1;
+    } else if (format == MP_STR8 || format == MP_STR16 || format == MP_STR32) {
+        size_t width = format == MP_STR8 ? 1 : format == MP_STR16 ? 2 : 4;
+        if (s_length(self, width, &bytes) != PROTO_READ_OK)
+            return PROTO_READ_END;
+        header = 1 + width;
+    } else
+        return PROTO_READ_TYPE;
+    if (bytes > proto_reader_left(self) - header)
+        return PROTO_READ_END;
+    *text = (const char *) self->data + self->pos + header;
+    *length = (uint32_t) bytes;
+    self->pos += header + (size_t) bytes;
+    return PROTO_READ_OK;
+}
+
+/* Reads any integer. Sets `negative` and either `magnitude` (the value when
+ * not negative) or `signed_value` (when negative), and the bytes used. */
+static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
+                              uint64_t *magnitude, int64_t *signed_value,
+                              size_t *used)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    if (format <= MP_POSITIVE_FIXINT_MAX) {
+        *negative = false;
+        *magnitude = format;
+        *used = 1;
+        return PROTO_READ_OK;
+    }
+    if (format >= MP_NEGATIVE_FIXINT) {
+        *negative = true;
+        *signed_value = (int8_t) format;
+        *used = 1;
+        return PROTO_READ_OK;
+    }
+    size_t width;
+    bool is_signed;
+    switch (format) {
+    case MP_UINT8: width = 1; is_signed = false; break;
+    case MP_UINT16: width = 2; is_signed = false; break;
+    case MP_UINT32: width = 4; is_signed = false; break;
+    case MP_UINT64: width = 8; is_signed = false; break;
+    case MP_INT8: width = 1; is_signed = true; break;
+    case MP_INT16: width = 2; is_signed = true; break;
+    case MP_INT32: width = 4; is_signed = true; break;
+    case MP_INT64: width = 8; is_signed = true; break;
+    default: return PROTO_READ_TYPE;
+    }
+    uint64_t raw;
+    if (s_length(self, width, &raw) != PROTO_READ_OK)
+        return PROTO_READ_END;
+    *used = 1 + width;
+    if (!is_signed) {
+        *negative = false;
+        *magnitude = raw;
+        return PROTO_READ_OK;
+    }
+    /* Sign-extend a two's complement value of `width` bytes. */
+    int64_t value;
+    switch (width) {
+    case 1: value = (int8_t) (uint8_t) raw; break;
+    case 2: value = (int16_t) (uint16_t) raw; break;
+    case 4: value = (int32_t) (uint32_t) raw; break;
+    default: {
+        int64_t wide;
+        memcpy(&wide, &raw, sizeof wide);
+        value = wide;
+        break;
+    }
+    }
+    if (value < 0) {
+        *negative = true;
+        *signed_value = value;
+    } else {
+        *negative = false;
+        *magnitude = (uint64_t) value;
+    }
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_uint(proto_reader_t *self, uint64_t *value)
+{
+    bool negative;
+    uint64_t magnitude = 0;
+    int64_t signed_value = 0;
+    size_t used;
+    proto_read_t result =
+        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    if (result != PROTO_READ_OK)
+        return result;
+    if (negative)
+        return PROTO_READ_RANGE;
+    *value = magnitude;
+    self->pos += used;
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value)
+{
+    bool negative;
+    uint64_t magnitude = 0;
+    int64_t signed_value = 0;
+    size_t used;
+    proto_read_t result =
+        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    if (result != PROTO_READ_OK)
+        return result;
+    if (negative)
+        *value = signed_value;
+    else if (magnitude > INT64_MAX)
+        return PROTO_READ_RANGE;
+    else
+        *value = (int64_t) magnitude;
+    self->pos += used;
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_number(proto_reader_t *self, double *value)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    if (format == MP_FLOAT32 || format == MP_FLOAT64) {
+        size_t width = format == MP_FLOAT32 ? 4 : 8;
+        uint64_t raw;
+        if (s_length(self, width, &raw) != PROTO_READ_OK)
+            return PROTO_READ_END;
+        if (width == 4) {
+            uint32_t bits = (uint32_t) raw;
+            float single;
+            memcpy(&single, &bits, sizeof single);
+            *value = single;
+        } else
+            memcpy(value, &raw, sizeof *value);
+        self->pos += 1 + width;
+        return PROTO_READ_OK;
+    }
+    bool negative;
+    uint64_t magnitude = 0;
+    int64_t signed_value = 0;
+    size_t used;
+    proto_read_t result =
+        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    if (result != PROTO_READ_OK)
+        return result;
+    *value = negative ? (double) signed_value : (double) magnitude;
+    self->pos += used;
+    return PROTO_READ_OK;
+}
+
+/* For one object starting at `at`: the bytes of its header and payload
+ * (`bytes`) and the number of child objects that follow (`children`). */
+static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
+                                    uint64_t *bytes, uint64_t *children)
+{
+    const uint8_t *data = self->data;
+    size_t left = self->size - at;
+    uint8_t format = data[at];
+    *children = 0;
+    if (format <= MP_POSITIVE_FIXINT_MAX || format >= MP_NEGATIVE_FIXINT ||
+        format == MP_NIL || format == MP_FALSE || format == MP_TRUE) {
+        *bytes = 1;
+        return PROTO_READ_OK;
+    }
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXMAP) {
+        *bytes = 1;
+        *children = 2u * (format & MP_FIX_COUNT_MASK);
+        return PROTO_READ_OK;
+    }
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXARRAY) {
+        *bytes = 1;
+        *children = format & MP_FIX_COUNT_MASK;
+        return PROTO_READ_OK;
+    }
+    if (format >= MP_FIXSTR && format <= MP_FIXSTR_LAST) {
+        *bytes = 1u + (format & MP_FIXSTR_LENGTH_MASK);
+        return PROTO_READ_OK;
+    }
+    /* Formats with a length field: (width of the length, what it counts). */
+    size_t width = 0;
+    uint64_t fixed = 0; /* payload bytes beyond the header, when fixed */
+    enum { LENGTH_NONE, LENGTH_BYTES, LENGTH_EXT, LENGTH_ARRAY, LENGTH_MAP }
+        meaning = LENGTH_NONE;
+    switch (format) {
+    case MP_NEVER_USED: return PROTO_READ_BAD;
+    case MP_BIN8: case MP_STR8: width = 1; meaning = LENGTH_BYTES; break;
+    case MP_BIN16: case MP_STR16: width = 2; meaning = LENGTH_BYTES; break;
+    case MP_BIN32: case MP_STR32: width = 4; meaning = LENGTH_BYTES; break;
+    case MP_EXT8: width = 1; meaning = LENGTH_EXT; break;
+    case MP_EXT16: width = 2; meaning = LENGTH_EXT; break;
+    case MP_EXT32: width = 4; meaning = LENGTH_EXT; break;
+    case MP_FLOAT32: case MP_UINT32: case MP_INT32: fixed = 4; break;
+    case MP_FLOAT64: case MP_UINT64: case MP_INT64: fixed = 8; break;
+    case MP_UINT8: case MP_INT8: fixed = 1; break;
+    case MP_UINT16: case MP_INT16: fixed = 2; break;
+    case MP_FIXEXT1: fixed = 2; break;  /* type byte + 1 */
+    case MP_FIXEXT2: fixed = 3; break;
+    case MP_FIXEXT4: fixed = 5; break;
+    case MP_FIXEXT8: fixed = 9; break;
+    case MP_FIXEXT16: fixed = 17; break;
+    case MP_ARRAY16: width = 2; meaning = LENGTH_ARRAY; break;
+    case MP_ARRAY32: width = 4; meaning = LENGTH_ARRAY; break;
+    case MP_MAP16: width = 2; meaning = LENGTH_MAP; break;
+    case MP_MAP32: width = 4; meaning = LENGTH_MAP; break;
+    default: return PROTO_READ_BAD;
+    }
+    if (meaning == LENGTH_NONE) {
+        *bytes = 1 + fixed;
+        return PROTO_READ_OK;
+    }
+    if (left < 1 + width)
+        return PROTO_READ_END;
+    uint64_t length = s_big_endian(data + at + 1, width);
+    switch (meaning) {
+    case LENGTH_BYTES: *bytes = 1 + width + length; break;
+    case LENGTH_EXT: *bytes = 1 + width + 1 + length; break; /* + type */
+    case LENGTH_ARRAY: *bytes = 1 + width; *children = length; break;
+    default: *bytes = 1 + width; *children = 2 * length; break;
+    }
+    return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_skip(proto_reader_t *self)
+{
+    size_t at = self->pos;
+    /* Objects still to skip. Each needs at least one byte, so `pending`
+     * never exceeds the bytes left: the loop runs at most `size` times. */
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (at >= self->size)
+            return PROTO_READ_END;
+        uint64_t bytes, children;
+        proto_read_t result = s_object_extent(self, at, &bytes, &children);
+        if (result != PROTO_READ_OK)
+            return result;
+        if (bytes > self->size - at)
+            return PROTO_READ_END;
+        at += (size_t) bytes;
+        pending = pending - 1 + children;
+        if (pending > self->size - at)
+            return PROTO_READ_END;
+    }
+    self->pos = at;
+    return PROTO_READ_OK;
+}
+
+const char *proto_reader_type_name(const proto_reader_t *self)
+{
+    if (proto_reader_left(self) < 1)
+        return "nothing";
+    uint8_t format = self->data[self->pos];
+    if (format <= MP_POSITIVE_FIXINT_MAX || format >= MP_NEGATIVE_FIXINT)
+        return "integer";
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXMAP)
+        return "map";
+    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXARRAY)
+        return "array";
+    if (format >= MP_FIXSTR && format <= MP_FIXSTR_LAST)
+        return "str";
+    switch (format) {
+    case MP_NIL: return "nil";
+    case MP_FALSE: case MP_TRUE: return "bool";
+    case MP_BIN8: case MP_BIN16: case MP_BIN32: return "bin";
+    case MP_EXT8: case MP_EXT16: case MP_EXT32: case MP_FIXEXT1:
+    case MP_FIXEXT2: case MP_FIXEXT4: case MP_FIXEXT8: case MP_FIXEXT16:
+        return "ext";
+    case MP_FLOAT32: case MP_FLOAT64: return "float";
+    case MP_UINT8: case MP_UINT16: case MP_UINT32: case MP_UINT64:
+    case MP_INT8: case MP_INT16: case MP_INT32: case MP_INT64:
+        return "integer";
+    case MP_STR8: case MP_STR16: case MP_STR32: return "str";
+    case MP_ARRAY16: case MP_ARRAY32: return "array";
+    case MP_MAP16: case MP_MAP32: return "map";
+    default: return "invalid byte 0xc1";
+    }
+}
+
+int proto_error_set(proto_error_t *error, const char *format, ...)
+{
+    if (error) {
+        va_list arguments;
+        va_start(arguments, format);
+        vsnprintf(error->text, sizeof error->text, format, arguments);
+        va_end(arguments);
+    }
+    return -1;
+}
+
+int proto_reader_fail(const proto_reader_t *self, proto_read_t result,
+                      const char *prefix, const char *what,
+                      proto_error_t *error)
+{
+    switch (result) {
+    case PROTO_READ_TYPE:
+        return proto_error_set(error, "%s: expected %s, got %s", prefix, what,
+                               proto_reader_type_name(self));
+    case PROTO_READ_RANGE:
+        return proto_error_set(error, "%s: expected %s, out of range", prefix,
+                               what);
+    case PROTO_READ_BAD:
+        return proto_error_set(error, "%s: invalid msgpack byte", prefix);
+    default:
+        return proto_error_set(error, "%s: message truncated", prefix);
+    }
+}
+
+int proto_reader_scan_map(proto_reader_t *self, const char *what,
+                          proto_key_t *keys, size_t key_count,
+                          proto_error_t *error)
+{
+    for (size_t index = 0; index < key_count; index++)
+        keys[index].seen = false;
+    uint32_t entries;
+    proto_read_t result = proto_reader_map(self, &entries);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(self, result, what, "a map", error);
+    for (uint32_t entry = 0; entry < entries; entry++) {
+        const char *name;
+        uint32_t length;
+        result = proto_reader_str(self, &name, &length);
+        if (result != PROTO_READ_OK) {
+            char prefix[48];
+            snprintf(prefix, sizeof prefix, "%s: map key %u", what,
+                     (unsigned) entry);
+            return proto_reader_fail(self, result, prefix, "a str", error);
+        }
+        proto_key_t *known = NULL;
+        for (size_t index = 0; index < key_count; index++) {
+            if (strlen(keys[index].name) == length &&
+                memcmp(keys[index].name, name, length) == 0) {
+                known = &keys[index];
+                break;
+            }
+        }
+        if (known) {
+            if (known->seen)
+                return proto_error_set(error, "duplicate key '%s'",
+                                       known->name);
+            known->seen = true;
+            known->offset = self->pos;
+        }
+        size_t value_at = self->pos;
+        result = proto_reader_skip(self);
+        if (result != PROTO_READ_OK) {
+            proto_reader_t at_value = *self;
+            at_value.pos = value_at;
+            char prefix[96];
+            snprintf(prefix, sizeof prefix, "key '%.*s'",
+                     (int) (length > 32 ? 32 : length), name);
+            return proto_reader_fail(&at_value, result, prefix, "a value",
+                                     error);
+        }
+    }
+    return 0;
+}
+
+/* A reader positioned at the key's value. */
+static proto_reader_t s_at(const proto_reader_t *self, const proto_key_t *key)
+{
+    proto_reader_t reader = *self;
+    reader.pos = key->offset;
+    return reader;
+}
+
+static int s_missing(const proto_key_t *key, proto_error_t *error)
+{
+    return proto_error_set(error, "missing key '%s'", key->name);
+}
+
+int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
+                   uint64_t max, uint64_t *value, proto_error_t *error)
+{
+    if (!key->seen)
+        return s_missing(key, error);
+    proto_reader_t reader = s_at(self, key);
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_read_t result = proto_reader_uint(&reader, value);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&reader, result, prefix,
+                                 "an unsigned integer", error);
+    if (*value > max)
+        return proto_error_set(error, "key '%s': %llu is more than %llu",
+                               key->name, (unsigned long long) *value,
+                               (unsigned long long) max);
+    return 0;
+}
+
+int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
+                  int64_t *value, proto_error_t *error)
+{
+    if (!key->seen)
+        return s_missing(key, error);
+    proto_reader_t reader = s_at(self, key);
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_read_t result = proto_reader_int(&reader, value);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&reader, result, prefix, "an integer",
+                                 error);
+    return 0;
+}
+
+int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
+                     double *value, proto_error_t *error)
+{
+    if (!key->seen)
+        return s_missing(key, error);
+    proto_reader_t reader = s_at(self, key);
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_read_t result = proto_reader_number(&reader, value);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&reader, result, prefix, "a number", error);
+    return 0;
+}
+
+int proto_copy_str(const char *text, uint32_t length, size_t min_length,
+                   size_t max_length, char *out, const char *what,
+                   proto_error_t *error)
+{
+    if (length < min_length)
+        return proto_error_set(error, "%s: empty", what);
+    if (length > max_length)
+        return proto_error_set(error, "%s: longer than %zu bytes", what,
+                               max_length);
+    if (memchr(text, '\0', length))
+        return proto_error_set(error, "%s: contains a NUL byte", what);
+    memcpy(out, text, length);
+    out[length] = '\0';
+    return 0;
+}
+
+int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
+                  size_t min_length, size_t max_length, char *out,
+                  proto_error_t *error)
+{
+    if (!key->seen)
+        return s_missing(key, error);
+    proto_reader_t reader = s_at(self, key);
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    const char *text;
+    uint32_t length;
+    proto_read_t result = proto_reader_str(&reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&reader, result, prefix, "a str", error);
+    return proto_copy_str(text, length, min_length, max_length, out, prefix,
+                          error);
+}
+
+int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
+                   const char *const *names, size_t count, int *index,
+                   proto_error_t *error)
+{
+    if (!key->seen)
+        return s_missing(key, error);
+    proto_reader_t reader = s_at(self, key);
+    char expected[96] = "one of ";
+    for (size_t name = 0; name < count; name++) {
+        if (name > 0)
+            strncat(expected, "|", sizeof expected - strlen(expected) - 1);
+        strncat(expected, names[name], sizeof expected - strlen(expected) - 1);
+    }
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    const char *text;
+    uint32_t length;
+    proto_read_t result = proto_reader_str(&reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return proto_reader_fail(&reader, result, prefix, expected, error);
+    for (size_t name = 0; name < count; name++) {
+        if (strlen(names[name]) == length &&
+            memcmp(names[name], text, length) == 0) {
+            *index = (int) name;
+            return 0;
+        }
+    }
+    return proto_error_set(error, "key '%s': expected %s", key->name,
+                           expected);
+}
+
+int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
+                      proto_error_t *error)
+{
+    uint64_t version;
+    if (proto_key_uint(self, key, UINT64_MAX, &version, error) != 0)
+        return -1;
+    if (version != PROTO_VERSION)
+        return proto_error_set(error,
+                               "key 'v': unsupported version %llu "
+                               "(this decoder reads %d)",
+                               (unsigned long long) version, PROTO_VERSION);
+    return 0;
+}

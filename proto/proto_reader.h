@@ -1,0 +1,116 @@
+/* proto_reader: a bounded, allocation-free msgpack reader for the decoders.
+ *
+ * Internal to the codec (not part of the public interface). Why not
+ * msgpack_unpack: msgpack-c builds an object tree and allocates
+ * count * sizeof(msgpack_object) for an array or map as soon as it reads the
+ * header, so five bytes claiming 2^32-1 elements ask for ~96 GiB before a
+ * single element is checked. This reader walks the bytes in place, checks
+ * every declared count against the bytes that remain, never recurses, never
+ * allocates and never reads past `size`. Strings it returns point into the
+ * caller's buffer (not NUL-terminated): copy them. */
+#ifndef PROTO_READER_H
+#define PROTO_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_common.h"
+
+typedef struct {
+    const uint8_t *data; /* the message, not owned */
+    size_t size;         /* bytes in data */
+    size_t pos;          /* next byte to read */
+} proto_reader_t;
+
+/* Results of every read. On anything but PROTO_READ_OK nothing is consumed. */
+typedef enum {
+    PROTO_READ_OK = 0,
+    PROTO_READ_TYPE = -1,  /* the next object has another type */
+    PROTO_READ_END = -2,   /* the message ends inside the object */
+    PROTO_READ_RANGE = -3, /* an integer does not fit the target */
+    PROTO_READ_BAD = -4,   /* a byte that is not valid msgpack (0xc1) */
+} proto_read_t;
+
+void proto_reader_init(proto_reader_t *self, const void *data, size_t size);
+
+/* Bytes left to read. */
+size_t proto_reader_left(const proto_reader_t *self);
+
+/* A map header: `count` entries (each entry needs at least two bytes, so a
+ * count larger than half the remaining bytes is PROTO_READ_END). */
+proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count);
+/* An array header; a count larger than the remaining bytes is
+ * PROTO_READ_END. */
+proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count);
+/* A str (not bin): `text` points into the message, `length` bytes. */
+proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
+                              uint32_t *length);
+/* Any msgpack integer that is >= 0 and fits uint64. */
+proto_read_t proto_reader_uint(proto_reader_t *self, uint64_t *value);
+/* Any msgpack integer that fits int64. */
+proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value);
+/* float32, float64, or any integer (converted). */
+proto_read_t proto_reader_number(proto_reader_t *self, double *value);
+/* Skips one whole object, containers included (iteratively). */
+proto_read_t proto_reader_skip(proto_reader_t *self);
+
+/* A short name of the next object's type ("str", "map", "float"...) or
+ * "nothing" at the end, for error texts. */
+const char *proto_reader_type_name(const proto_reader_t *self);
+
+/* Writes "<prefix>: expected <what>, got <type>" (or the truncation text)
+ * into `error` for a failed read. Always returns -1. */
+int proto_reader_fail(const proto_reader_t *self, proto_read_t result,
+                      const char *prefix, const char *what,
+                      proto_error_t *error);
+
+/* One key a decoder knows: where its value starts once the map is scanned. */
+typedef struct {
+    const char *name; /* the key, NUL-terminated */
+    bool seen;        /* present in the map */
+    size_t offset;    /* where its value starts (when seen) */
+} proto_key_t;
+
+/* Reads a map header and every key, recording where the value of each key
+ * in `keys` starts and skipping every value. Keys not in `keys` are ignored;
+ * a key that is not a str or a known key given twice is an error. On return
+ * the reader is after the map. Returns 0, or -1 with `error`. */
+int proto_reader_scan_map(proto_reader_t *self, const char *what,
+                          proto_key_t *keys, size_t key_count,
+                          proto_error_t *error);
+
+/* Field readers for a scanned key: each reads the key's value, checks its
+ * type and range and returns 0, or -1 with an `error` naming the key
+ * ("missing key 'seq'", "key 'seq': expected an unsigned integer, got str").
+ */
+int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
+                   uint64_t max, uint64_t *value, proto_error_t *error);
+int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
+                  int64_t *value, proto_error_t *error);
+int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
+                     double *value, proto_error_t *error);
+/* A str of `min_length`..`max_length` bytes without NUL, copied into `out`
+ * (max_length + 1 bytes) and NUL-terminated. */
+int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
+                  size_t min_length, size_t max_length, char *out,
+                  proto_error_t *error);
+/* The str value matched against `names` (`count` of them): sets `index`.
+ * The error lists the names ("expected one of ok|soft|hard"). */
+int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
+                   const char *const *names, size_t count, int *index,
+                   proto_error_t *error);
+/* Checks `v`: present, an unsigned integer, and PROTO_VERSION. */
+int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
+                      proto_error_t *error);
+
+/* Copies a str of `length` bytes into `out` after checking `min_length`,
+ * `max_length` and NUL bytes; `what` names it in the error. */
+int proto_copy_str(const char *text, uint32_t length, size_t min_length,
+                   size_t max_length, char *out, const char *what,
+                   proto_error_t *error);
+
+/* printf into `error`. Always returns -1. */
+int proto_error_set(proto_error_t *error, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

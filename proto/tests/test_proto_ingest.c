@@ -1,0 +1,507 @@
+/* Unit tests of the ingest codec: batches of every record kind, acks and
+ * nacks, record validation, missing and ill-typed keys, limits. */
+#include <setjmp.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "proto_ingest.h"
+#include "test_builder.h"
+
+static proto_record_t s_trade(int64_t ts_ns)
+{
+    proto_record_t record = {.kind = PROTO_RECORD_TRADE, .ts_ns = ts_ns};
+    strcpy(record.provider, "ibkr");
+    strcpy(record.symbol, "AAPL");
+    record.u.trade.price = 189.5;
+    record.u.trade.size = 100;
+    return record;
+}
+
+static proto_record_t s_quote(int64_t ts_ns)
+{
+    proto_record_t record = {.kind = PROTO_RECORD_QUOTE, .ts_ns = ts_ns};
+    strcpy(record.provider, "polygon");
+    strcpy(record.symbol, "MSFT");
+    record.u.quote.bid = 370.25;
+    record.u.quote.bid_size = 300;
+    record.u.quote.ask = 370.3;
+    record.u.quote.ask_size = 0;
+    return record;
+}
+
+static proto_record_t s_bar(int64_t ts_ns)
+{
+    proto_record_t record = {.kind = PROTO_RECORD_BAR, .ts_ns = ts_ns};
+    strcpy(record.provider, "synthetic");
+    strcpy(record.symbol, "ES=F");
+    record.u.bar.open = 4500.25;
+    record.u.bar.high = 4510;
+    record.u.bar.low = 4490.5;
+    record.u.bar.close = 4505.75;
+    record.u.bar.volume = 12345.5;
+    return record;
+}
+
+static void s_assert_record_equal(const proto_record_t *a,
+                                  const proto_record_t *b)
+{
+    assert_int_equal(a->kind, b->kind);
+    assert_string_equal(a->provider, b->provider);
+    assert_string_equal(a->symbol, b->symbol);
+    assert_true(a->ts_ns == b->ts_ns);
+    assert_memory_equal(&a->u, &b->u, sizeof a->u);
+}
+
+static void test_batch_round_trip(void **state)
+{
+    (void) state;
+    enum { COUNT = 300 };
+    proto_record_t *sent = calloc(COUNT, sizeof *sent);
+    proto_record_t *received = calloc(COUNT, sizeof *received);
+    assert_non_null(sent);
+    assert_non_null(received);
+    for (int index = 0; index < COUNT; index++) {
+        int64_t ts_ns = 1700000000000000000LL + index;
+        sent[index] = index % 3 == 0   ? s_trade(ts_ns)
+                      : index % 3 == 1 ? s_quote(ts_ns)
+                                       : s_bar(ts_ns);
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_batch_encode("producer-7", 99, sent, COUNT, &buffer),
+                     0);
+    proto_batch_t batch;
+    proto_error_t error = {{0}};
+    int rc = proto_batch_decode(buffer.data, buffer.size, &batch, received,
+                                COUNT, &error);
+    if (rc != 0)
+        fail_msg("decode: %s", error.text);
+    assert_string_equal(batch.producer_id, "producer-7");
+    assert_true(batch.batch_seq == 99);
+    assert_int_equal(batch.count, COUNT);
+    for (int index = 0; index < COUNT; index++)
+        s_assert_record_equal(&sent[index], &received[index]);
+    /* A reader with too little room says so. */
+    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+                                        received, COUNT - 1, &error),
+                     -1);
+    assert_string_equal(error.text, "key 'records': 300 records, more than "
+                                    "the 299 this reader holds");
+    msgpack_sbuffer_destroy(&buffer);
+    free(sent);
+    free(received);
+}
+
+static void test_batch_limits(void **state)
+{
+    (void) state;
+    size_t count = PROTO_BATCH_RECORDS_MAX + 1;
+    proto_record_t *records = calloc(count, sizeof *records);
+    assert_non_null(records);
+    for (size_t index = 0; index < count; index++)
+        records[index] = s_trade(1 + (int64_t) index);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_batch_encode("p", 1, records, count, &buffer), -1);
+    assert_int_equal(proto_batch_encode("p", 1, records, 0, &buffer), -1);
+    assert_int_equal(proto_batch_encode("", 1, records, 1, &buffer), -1);
+    assert_int_equal(buffer.size, 0);
+    /* The largest batch goes through and fits the message limit. */
+    assert_int_equal(proto_batch_encode("p", 1, records, count - 1, &buffer),
+                     0);
+    assert_true(buffer.size < PROTO_MESSAGE_BYTES_MAX);
+    proto_batch_t batch;
+    proto_error_t error;
+    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+                                        records, count, &error),
+                     0);
+    assert_int_equal(batch.count, count - 1);
+    msgpack_sbuffer_destroy(&buffer);
+
+    /* A batch claiming more records than the limit, refused from the
+     * header (the bytes for them are there). */
+    msgpack_sbuffer_init(&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map(&packer, 5);
+    msgpack_pack_str_with_body(&packer, "v", 1);
+    msgpack_pack_uint8(&packer, 1);
+    msgpack_pack_str_with_body(&packer, "type", 4);
+    msgpack_pack_str_with_body(&packer, "batch", 5);
+    msgpack_pack_str_with_body(&packer, "producer_id", 11);
+    msgpack_pack_str_with_body(&packer, "p", 1);
+    msgpack_pack_str_with_body(&packer, "batch_seq", 9);
+    msgpack_pack_uint8(&packer, 3);
+    msgpack_pack_str_with_body(&packer, "records", 7);
+    msgpack_pack_array(&packer, count);
+    for (size_t index = 0; index < count; index++)
+        msgpack_pack_nil(&packer);
+    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+                                        records, count, &error),
+                     -1);
+    assert_string_equal(error.text,
+                        "key 'records': 10001 records, more than 10000");
+    assert_true(batch.batch_seq == 3);
+    msgpack_sbuffer_destroy(&buffer);
+    free(records);
+}
+
+/* The header keys of a batch whose records are packed by `records_raw`. */
+static int s_decode_batch(const char *skip, const char *wrong,
+                          const void *records_raw, size_t records_size,
+                          proto_batch_t *batch, proto_error_t *error)
+{
+    entry_t entries[] = {
+        {.key = "v", .kind = ENTRY_UINT, .u = 1},
+        {.key = "type", .kind = ENTRY_STR, .s = "batch"},
+        {.key = "producer_id", .kind = ENTRY_STR, .s = "prod-1"},
+        {.key = "batch_seq", .kind = ENTRY_UINT, .u = 12},
+        {.key = "records", .kind = ENTRY_RAW, .raw = records_raw,
+         .raw_size = records_size},
+    };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 5, skip, wrong);
+    proto_record_t records[4];
+    int rc = proto_batch_decode(buffer.data, buffer.size, batch, records, 4,
+                                error);
+    msgpack_sbuffer_destroy(&buffer);
+    return rc;
+}
+
+/* One packed trade record ["trade","ibkr","AAPL",5,10.5,2]. */
+static const uint8_t s_one_trade[] = {
+    0x91, 0x96, 0xa5, 't', 'r', 'a', 'd', 'e', 0xa4, 'i', 'b', 'k', 'r',
+    0xa4, 'A', 'A', 'P', 'L', 0x05, 0xcb, 0x40, 0x25, 0, 0, 0, 0, 0, 0, 0x02};
+
+static void test_batch_header_errors(void **state)
+{
+    (void) state;
+    proto_batch_t batch;
+    proto_error_t error;
+    assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade,
+                                    sizeof s_one_trade, &batch, &error),
+                     0);
+    assert_int_equal(batch.count, 1);
+    const char *keys[] = {"v", "type", "producer_id", "batch_seq", "records"};
+    for (size_t index = 0; index < 5; index++) {
+        assert_int_equal(s_decode_batch(keys[index], NULL, s_one_trade,
+                                        sizeof s_one_trade, &batch, &error),
+                         -1);
+        char expected[64];
+        snprintf(expected, sizeof expected, "missing key '%s'", keys[index]);
+        assert_string_equal(error.text, expected);
+        assert_int_equal(s_decode_batch(NULL, keys[index], s_one_trade,
+                                        sizeof s_one_trade, &batch, &error),
+                         -1);
+        snprintf(expected, sizeof expected, "key '%s': expected ",
+                 keys[index]);
+        if (strncmp(error.text, expected, strlen(expected)) != 0)
+            fail_msg("key %s: error '%s'", keys[index], error.text);
+    }
+    static const uint8_t empty[] = {0x90};
+    assert_int_equal(
+        s_decode_batch(NULL, NULL, empty, sizeof empty, &batch, &error), -1);
+    assert_string_equal(error.text, "key 'records': empty");
+}
+
+/* Decodes a batch holding one record packed from `entries` (an array). */
+static int s_decode_record(const entry_t *elements, size_t count,
+                           proto_batch_t *batch, proto_error_t *error)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array(&packer, 2);
+    /* A valid record 0, then the one under test as record 1. */
+    msgpack_sbuffer_write(&buffer, (const char *) s_one_trade + 1,
+                          sizeof s_one_trade - 1);
+    msgpack_pack_array(&packer, count);
+    for (size_t index = 0; index < count; index++)
+        builder_pack_value(&packer, &elements[index]);
+    int rc = s_decode_batch(NULL, NULL, buffer.data, buffer.size, batch,
+                            error);
+    msgpack_sbuffer_destroy(&buffer);
+    return rc;
+}
+
+#define S_STR(text) {.kind = ENTRY_STR, .s = (text)}
+#define S_INT(value) {.kind = ENTRY_INT, .i = (value)}
+#define S_DOUBLE(value) {.kind = ENTRY_DOUBLE, .d = (value)}
+#define S_NIL {.kind = ENTRY_NIL}
+
+static void test_record_errors(void **state)
+{
+    (void) state;
+    struct {
+        entry_t elements[10];
+        size_t count;
+        const char *text;
+    } cases[] = {
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(1)}, 6, NULL},
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
+          S_INT(2), S_INT(1), S_INT(2), S_INT(0)}, 9, NULL},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
+          S_DOUBLE(1.0)}, 5, "record 1: a trade has 6 elements, got 5"},
+        {{S_STR("tick"), S_STR("ibkr")}, 2,
+         "record 1: field 'kind': expected trade|quote|bar"},
+        {{S_INT(1)}, 1,
+         "record 1: field 'kind': expected trade|quote|bar, got integer"},
+        {{S_STR("trade"), S_STR(""), S_STR("AAPL"), S_INT(5), S_DOUBLE(1.0),
+          S_INT(1)}, 6, "record 1: field 'provider': empty"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("012345678901234567890123456789"
+                                               "012"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)}, 6,
+         "record 1: field 'symbol': longer than 32 bytes"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("A\tB"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(1)}, 6,
+         "record 1: field 'symbol' contains a control character"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_DOUBLE(5),
+          S_DOUBLE(1.0), S_INT(1)}, 6,
+         "record 1: field 'ts_ns': expected an integer, got float"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(0),
+          S_DOUBLE(1.0), S_INT(1)}, 6, "record 1: field 'ts_ns' must be > 0"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5), S_STR("1"),
+          S_INT(1)}, 6,
+         "record 1: field 'price': expected a number, got str"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
+          S_DOUBLE(0.0), S_INT(1)}, 6, "record 1: field 'price' must be > 0"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(-1)}, 6, "record 1: field 'size' must be >= 0"},
+        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
+          S_INT(1), S_DOUBLE(NAN), S_INT(1)}, 8,
+         "record 1: field 'ask' must be finite"},
+        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
+          S_INT(1), S_INT(1), S_NIL}, 8,
+         "record 1: field 'ask_size': expected a number, got nil"},
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
+          S_INT(1), S_INT(2), S_INT(1), S_INT(0)}, 9,
+         "record 1: field 'high' must be >= 'low'"},
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
+          S_INT(2), S_INT(1), S_INT(1), S_DOUBLE(INFINITY)}, 9,
+         "record 1: field 'volume' must be finite"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        proto_batch_t batch;
+        proto_error_t error = {{0}};
+        int rc = s_decode_record(cases[index].elements, cases[index].count,
+                                 &batch, &error);
+        if (!cases[index].text) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", index, error.text);
+            continue;
+        }
+        assert_int_equal(rc, -1);
+        assert_string_equal(error.text, cases[index].text);
+        /* The header was read: a nack can echo the batch. */
+        assert_true(batch.batch_seq == 12);
+        assert_string_equal(batch.producer_id, "prod-1");
+    }
+    /* A record that is not an array. */
+    static const uint8_t not_array[] = {0x92, 0xc0};
+    proto_batch_t batch;
+    proto_error_t error;
+    assert_int_equal(s_decode_batch(NULL, NULL, not_array, sizeof not_array,
+                                    &batch, &error),
+                     -1);
+    /* (0x92 claims two records and only one byte follows: truncated.) */
+    static const uint8_t nil_record[] = {0x91, 0xc0};
+    assert_int_equal(s_decode_batch(NULL, NULL, nil_record, sizeof nil_record,
+                                    &batch, &error),
+                     -1);
+    assert_string_equal(error.text, "record 0: expected an array, got nil");
+}
+
+static void test_record_validate(void **state)
+{
+    (void) state;
+    proto_error_t error;
+    proto_record_t record = s_bar(1);
+    assert_int_equal(proto_record_validate(&record, &error), 0);
+    record.u.bar.low = -1;
+    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_string_equal(error.text, "field 'low' must be > 0");
+    record = s_quote(1);
+    record.provider[0] = '\0';
+    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_string_equal(error.text, "field 'provider' is empty");
+    record = s_trade(-5);
+    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_string_equal(error.text, "field 'ts_ns' must be > 0");
+    /* NULL error is allowed. */
+    assert_int_equal(proto_record_validate(&record, NULL), -1);
+}
+
+static void test_reply_round_trip(void **state)
+{
+    (void) state;
+    proto_reply_t replies[4] = {
+        {.type = PROTO_REPLY_ACK, .batch_seq = UINT64_MAX, .written = 9990,
+         .duplicates = 7, .dead_lettered = 3},
+        {.type = PROTO_REPLY_NACK, .batch_seq = 5, .reason = PROTO_NACK_FULL,
+         .retry_after_ms = 250, .detail = "queue full (10000 records)"},
+        {.type = PROTO_REPLY_NACK, .batch_seq = 0,
+         .reason = PROTO_NACK_MALFORMED, .retry_after_ms = 0,
+         .detail = "record 3: field 'price' must be > 0"},
+        {.type = PROTO_REPLY_NACK, .batch_seq = 6,
+         .reason = PROTO_NACK_DRAINING, .retry_after_ms = UINT32_MAX,
+         .detail = ""},
+    };
+    for (size_t index = 0; index < 4; index++) {
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init(&buffer);
+        assert_int_equal(proto_reply_encode(&replies[index], &buffer), 0);
+        proto_reply_t received;
+        proto_error_t error = {{0}};
+        int rc = proto_reply_decode(buffer.data, buffer.size, &received,
+                                    &error);
+        if (rc != 0)
+            fail_msg("reply %zu: %s", index, error.text);
+        assert_int_equal(received.type, replies[index].type);
+        assert_true(received.batch_seq == replies[index].batch_seq);
+        assert_int_equal(received.written, replies[index].written);
+        assert_int_equal(received.duplicates, replies[index].duplicates);
+        assert_int_equal(received.dead_lettered, replies[index].dead_lettered);
+        assert_int_equal(received.reason, replies[index].reason);
+        assert_int_equal(received.retry_after_ms,
+                         replies[index].retry_after_ms);
+        assert_string_equal(received.detail, replies[index].detail);
+        msgpack_sbuffer_destroy(&buffer);
+    }
+    assert_string_equal(proto_nack_reason_name(PROTO_NACK_DRAINING),
+                        "draining");
+}
+
+static const entry_t s_ack[] = {
+    {.key = "v", .kind = ENTRY_UINT, .u = 1},
+    {.key = "type", .kind = ENTRY_STR, .s = "ack"},
+    {.key = "batch_seq", .kind = ENTRY_UINT, .u = 4},
+    {.key = "written", .kind = ENTRY_UINT, .u = 10},
+    {.key = "duplicates", .kind = ENTRY_UINT, .u = 0},
+    {.key = "dead_lettered", .kind = ENTRY_UINT, .u = 0},
+};
+static const entry_t s_nack[] = {
+    {.key = "v", .kind = ENTRY_UINT, .u = 1},
+    {.key = "type", .kind = ENTRY_STR, .s = "nack"},
+    {.key = "batch_seq", .kind = ENTRY_UINT, .u = 4},
+    {.key = "reason", .kind = ENTRY_STR, .s = "full"},
+    {.key = "retry_after_ms", .kind = ENTRY_UINT, .u = 100},
+    {.key = "detail", .kind = ENTRY_STR, .s = "queue full"},
+};
+
+static void s_reply_key_errors(const entry_t *entries, size_t count,
+                               size_t required)
+{
+    for (size_t index = 0; index < count; index++) {
+        msgpack_sbuffer buffer;
+        proto_reply_t reply;
+        proto_error_t error = {{0}};
+        char expected[64];
+        if (index < required) {
+            msgpack_sbuffer_init(&buffer);
+            builder_pack_map(&buffer, entries, count, entries[index].key,
+                             NULL);
+            assert_int_equal(
+                proto_reply_decode(buffer.data, buffer.size, &reply, &error),
+                -1);
+            snprintf(expected, sizeof expected, "missing key '%s'",
+                     entries[index].key);
+            assert_string_equal(error.text, expected);
+            msgpack_sbuffer_destroy(&buffer);
+        }
+        msgpack_sbuffer_init(&buffer);
+        builder_pack_map(&buffer, entries, count, NULL, entries[index].key);
+        assert_int_equal(
+            proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+        snprintf(expected, sizeof expected, "key '%s': expected ",
+                 entries[index].key);
+        if (strncmp(error.text, expected, strlen(expected)) != 0)
+            fail_msg("key %s: error '%s'", entries[index].key, error.text);
+        msgpack_sbuffer_destroy(&buffer);
+    }
+}
+
+static void test_reply_key_errors(void **state)
+{
+    (void) state;
+    s_reply_key_errors(s_ack, 6, 6);
+    s_reply_key_errors(s_nack, 6, 5);
+    /* detail is optional, unknown keys are ignored, v=2 is refused. */
+    entry_t entries[7];
+    memcpy(entries, s_nack, sizeof s_nack);
+    entries[5] = (entry_t){.key = "hint", .kind = ENTRY_DOUBLE, .d = 1};
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 6, NULL, NULL);
+    proto_reply_t reply;
+    proto_error_t error;
+    assert_int_equal(
+        proto_reply_decode(buffer.data, buffer.size, &reply, &error), 0);
+    assert_string_equal(reply.detail, "");
+    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    msgpack_sbuffer_destroy(&buffer);
+    memcpy(entries, s_ack, sizeof s_ack);
+    entries[0].u = 2;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 6, NULL, NULL);
+    assert_int_equal(
+        proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+    assert_string_equal(error.text,
+                        "key 'v': unsupported version 2 (this decoder reads 1)");
+    msgpack_sbuffer_destroy(&buffer);
+    /* A batch is not a reply. */
+    memcpy(entries, s_ack, sizeof s_ack);
+    entries[1].s = "batch";
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 6, NULL, NULL);
+    assert_int_equal(
+        proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+    assert_string_equal(error.text, "key 'type': expected one of ack|nack");
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+static void test_batch_version_rejected(void **state)
+{
+    (void) state;
+    entry_t entries[] = {
+        {.key = "v", .kind = ENTRY_UINT, .u = 2},
+        {.key = "type", .kind = ENTRY_STR, .s = "batch"},
+        {.key = "producer_id", .kind = ENTRY_STR, .s = "p"},
+        {.key = "batch_seq", .kind = ENTRY_UINT, .u = 1},
+        {.key = "records", .kind = ENTRY_RAW, .raw = s_one_trade,
+         .raw_size = sizeof s_one_trade},
+    };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 5, NULL, NULL);
+    proto_record_t records[1];
+    proto_batch_t batch;
+    proto_error_t error;
+    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+                                        records, 1, &error),
+                     -1);
+    assert_string_equal(error.text,
+                        "key 'v': unsupported version 2 (this decoder reads 1)");
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_round_trip),
+        cmocka_unit_test(test_batch_limits),
+        cmocka_unit_test(test_batch_header_errors),
+        cmocka_unit_test(test_record_errors),
+        cmocka_unit_test(test_record_validate),
+        cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_reply_key_errors),
+        cmocka_unit_test(test_batch_version_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,158 @@
+/* sink: picks the backend for a sink URI and keeps the last error's text.
+ *
+ * The backends (sink_null.c, sink_sqlite.c, sink_postgres.c) implement the
+ * table in sink_impl.h; this file only dispatches, so the worker sees one
+ * type whatever the database. */
+#include "sink.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_impl.h"
+
+struct _sc_sink_t {
+    const sc_sink_backend_t *backend; /* chosen from the URI's scheme */
+    void *state;                      /* the backend's own, owned */
+    sc_sink_error_t error;            /* last error, "" when none */
+};
+
+/* URI prefixes and the backend each selects. */
+static const struct {
+    const char *prefix;
+    const sc_sink_backend_t *backend;
+} s_schemes[] = {
+    {"sqlite:", &sc_sink_sqlite_backend},
+    {"postgres://", &sc_sink_postgres_backend},
+    {"postgresql://", &sc_sink_postgres_backend},
+    {"null:", &sc_sink_null_backend},
+};
+
+#define S_SCHEME_COUNT (sizeof(s_schemes) / sizeof(s_schemes[0]))
+
+static const sc_sink_backend_t *s_backend_for(const char *uri)
+{
+    for (size_t index = 0; index < S_SCHEME_COUNT; index++) {
+        const char *prefix = s_schemes[index].prefix;
+        if (strncmp(uri, prefix, strlen(prefix)) == 0)
+            return s_schemes[index].backend;
+    }
+    return NULL;
+}
+
+void sc_sink_error_set(sc_sink_error_t *error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error->text, sizeof(error->text), format, args);
+    va_end(args);
+}
+
+const char *sc_sink_table_name(proto_record_kind_t kind)
+{
+    switch (kind) {
+    case PROTO_RECORD_TRADE:
+        return "trades";
+    case PROTO_RECORD_QUOTE:
+        return "quotes";
+    case PROTO_RECORD_BAR:
+        return "bars";
+    }
+    return "unknown";
+}
+
+int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity)
+{
+    assert(error != NULL || error_capacity == 0);
+    if (uri == NULL || uri[0] == '\0') {
+        snprintf(error, error_capacity,
+                 "sink URI is empty; expected sqlite:PATH, "
+                 "postgres://... or null:");
+        return -1;
+    }
+    const sc_sink_backend_t *backend = s_backend_for(uri);
+    if (backend == NULL) {
+        snprintf(error, error_capacity,
+                 "sink URI '%.200s' has an unknown scheme; expected "
+                 "sqlite:PATH, postgres://..., postgresql://... or null:",
+                 uri);
+        return -1;
+    }
+    return backend->check(uri, error, error_capacity);
+}
+
+sc_sink_t *sc_sink_new(const char *uri)
+{
+    assert(uri != NULL);
+    const sc_sink_backend_t *backend = s_backend_for(uri);
+    assert(backend != NULL); /* callers check the URI at start-up */
+    if (backend == NULL)
+        return NULL;
+    sc_sink_t *self = calloc(1, sizeof(*self));
+    if (self == NULL)
+        return NULL;
+    self->backend = backend;
+    self->state = backend->open(uri);
+    if (self->state == NULL) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void sc_sink_destroy(sc_sink_t **self_p)
+{
+    assert(self_p != NULL);
+    sc_sink_t *self = *self_p;
+    if (self == NULL)
+        return;
+    self->backend->close(self->state);
+    free(self);
+    *self_p = NULL;
+}
+
+sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
+                               size_t count, sc_sink_counts_t *counts)
+{
+    assert(self != NULL);
+    assert(counts != NULL);
+    assert(records != NULL || count == 0);
+    counts->written = 0;
+    counts->duplicates = 0;
+    self->error.text[0] = '\0';
+    sc_sink_status_t status =
+        self->backend->write(self->state, records, count, counts, &self->error);
+    if (status != SC_SINK_OK) {
+        /* The contract: on error nothing of the batch is stored. */
+        counts->written = 0;
+        counts->duplicates = 0;
+        if (self->error.text[0] == '\0')
+            sc_sink_error_set(&self->error, "%s: unknown error",
+                              self->backend->kind);
+    }
+    return status;
+}
+
+sc_sink_status_t sc_sink_ping(sc_sink_t *self)
+{
+    assert(self != NULL);
+    self->error.text[0] = '\0';
+    sc_sink_status_t status = self->backend->ping(self->state, &self->error);
+    if (status != SC_SINK_OK && self->error.text[0] == '\0')
+        sc_sink_error_set(&self->error, "%s: unknown error",
+                          self->backend->kind);
+    return status;
+}
+
+const char *sc_sink_error(sc_sink_t *self)
+{
+    assert(self != NULL);
+    return self->error.text;
+}
+
+const char *sc_sink_kind(sc_sink_t *self)
+{
+    assert(self != NULL);
+    return self->backend->kind;
+}
