@@ -38,6 +38,35 @@ static const char s_feedback_hex[] =
     "6f 77 20 77 61 74 65 72 6d 61 72 6b aa 64 72 61\n"
     "69 6e 5f 72 61 74 65 cb 40 c8 6a 40 00 00 00 00\n";
 
+/* The examples of ingest.md, section 6. */
+static const char s_batch_hex[] =
+    "85 a1 76 01 a4 74 79 70 65 a5 62 61 74 63 68 ab\n"
+    "70 72 6f 64 75 63 65 72 5f 69 64 ab 66 65 65 64\n"
+    "2d 69 62 6b 72 2d 31 a9 62 61 74 63 68 5f 73 65\n"
+    "71 07 a7 72 65 63 6f 72 64 73 93 96 a5 74 72 61\n"
+    "64 65 a4 69 62 6b 72 a4 41 41 50 4c cf 17 97 9c\n"
+    "fe 36 2a 00 00 cb 40 67 b0 00 00 00 00 00 cb 40\n"
+    "59 00 00 00 00 00 00 98 a5 71 75 6f 74 65 a4 69\n"
+    "62 6b 72 a4 41 41 50 4c cf 17 97 9c fe 36 2a 00\n"
+    "01 cb 40 67 af ae 14 7a e1 48 cb 40 72 c0 00 00\n"
+    "00 00 00 cb 40 67 b0 51 eb 85 1e b8 cb 40 69 00\n"
+    "00 00 00 00 00 99 a3 62 61 72 a4 69 62 6b 72 a4\n"
+    "41 41 50 4c cf 17 97 9c f0 3d e2 a8 00 cb 40 67\n"
+    "a0 00 00 00 00 00 cb 40 67 c8 00 00 00 00 00 cb\n"
+    "40 67 98 00 00 00 00 00 cb 40 67 b0 00 00 00 00\n"
+    "00 cb 40 fe 84 80 00 00 00 00\n";
+static const char s_ack_hex[] =
+    "86 a1 76 01 a4 74 79 70 65 a3 61 63 6b a9 62 61\n"
+    "74 63 68 5f 73 65 71 07 a7 77 72 69 74 74 65 6e\n"
+    "03 aa 64 75 70 6c 69 63 61 74 65 73 00 ad 64 65\n"
+    "61 64 5f 6c 65 74 74 65 72 65 64 00\n";
+static const char s_nack_hex[] =
+    "86 a1 76 01 a4 74 79 70 65 a4 6e 61 63 6b a9 62\n"
+    "61 74 63 68 5f 73 65 71 08 a6 72 65 61 73 6f 6e\n"
+    "a4 66 75 6c 6c ae 72 65 74 72 79 5f 61 66 74 65\n"
+    "72 5f 6d 73 cc c8 a6 64 65 74 61 69 6c aa 71 75\n"
+    "65 75 65 20 66 75 6c 6c\n";
+
 /* Parses hex pairs separated by white space. Returns the byte count. */
 static size_t s_hex_parse(const char *text, size_t text_length, uint8_t *out,
                           size_t capacity)
@@ -137,6 +166,105 @@ static void test_feedback_golden(void **state)
     assert_string_equal(topic, "mds.fb/coord-1/");
 }
 
+/* The bytes under `name` in `path`, checked against the copy kept here. */
+static size_t s_golden(const char *path, const char *name, const char *kept_hex,
+                       uint8_t *out, size_t capacity)
+{
+    size_t size = s_doc_hex(path, name, out, capacity);
+    uint8_t kept[HEX_BYTES_MAX];
+    size_t kept_size =
+        s_hex_parse(kept_hex, strlen(kept_hex), kept, sizeof kept);
+    assert_int_equal(size, kept_size);
+    assert_memory_equal(out, kept, kept_size);
+    return size;
+}
+
+static void test_batch_golden(void **state)
+{
+    (void) state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    size_t size = s_golden(s_ingest_md, "batch", s_batch_hex, bytes,
+                           sizeof bytes);
+    assert_int_equal(size, 234);
+    proto_batch_t batch;
+    proto_record_t records[3];
+    proto_error_t error = {{0}};
+    if (proto_batch_decode(bytes, size, &batch, records, 3, &error))
+        fail_msg("decode: %s", error.text);
+    assert_string_equal(batch.producer_id, "feed-ibkr-1");
+    assert_true(batch.batch_seq == 7);
+    assert_int_equal(batch.count, 3);
+    for (int index = 0; index < 3; index++) {
+        assert_string_equal(records[index].provider, "ibkr");
+        assert_string_equal(records[index].symbol, "AAPL");
+    }
+    assert_int_equal(records[0].kind, PROTO_RECORD_TRADE);
+    assert_true(records[0].ts_ns == 1700000000000000000LL);
+    assert_true(records[0].u.trade.price == 189.5);
+    assert_true(records[0].u.trade.size == 100.0);
+    assert_int_equal(records[1].kind, PROTO_RECORD_QUOTE);
+    assert_true(records[1].ts_ns == 1700000000000000001LL);
+    assert_true(records[1].u.quote.bid == 189.49);
+    assert_true(records[1].u.quote.bid_size == 300.0);
+    assert_true(records[1].u.quote.ask == 189.51);
+    assert_true(records[1].u.quote.ask_size == 200.0);
+    assert_int_equal(records[2].kind, PROTO_RECORD_BAR);
+    assert_true(records[2].ts_ns == 1699999940000000000LL);
+    assert_true(records[2].u.bar.open == 189.0);
+    assert_true(records[2].u.bar.high == 190.25);
+    assert_true(records[2].u.bar.low == 188.75);
+    assert_true(records[2].u.bar.close == 189.5);
+    assert_true(records[2].u.bar.volume == 125000.0);
+
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_batch_encode(batch.producer_id, batch.batch_seq,
+                                        records, batch.count, &buffer),
+                     0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+static void test_replies_golden(void **state)
+{
+    (void) state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    proto_reply_t reply;
+    proto_error_t error = {{0}};
+    msgpack_sbuffer buffer;
+
+    size_t size = s_golden(s_ingest_md, "ack", s_ack_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 60);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("ack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_ACK);
+    assert_true(reply.batch_seq == 7);
+    assert_int_equal(reply.written, 3);
+    assert_int_equal(reply.duplicates, 0);
+    assert_int_equal(reply.dead_lettered, 0);
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+
+    size = s_golden(s_ingest_md, "nack", s_nack_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 72);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("nack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_NACK);
+    assert_true(reply.batch_seq == 8);
+    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    assert_int_equal(reply.retry_after_ms, 200);
+    assert_string_equal(reply.detail, "queue full");
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -147,6 +275,8 @@ int main(int argc, char **argv)
     s_ingest_md = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_feedback_golden),
+        cmocka_unit_test(test_batch_golden),
+        cmocka_unit_test(test_replies_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
