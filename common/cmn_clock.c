@@ -7,9 +7,9 @@
 #include <time.h>
 
 struct _cmn_clock_t {
-    bool is_virtual;          /* true: readings move only by advance() */
-    _Atomic int64_t mono_ns;  /* virtual monotonic reading */
-    _Atomic int64_t wall_ns;  /* virtual wall-clock reading */
+    bool is_virtual;         /* true: readings move only by advance() */
+    _Atomic int64_t mono_ns; /* virtual monotonic reading */
+    _Atomic int64_t wall_ns; /* virtual wall-clock reading */
 };
 
 static int64_t s_read(clockid_t id)

@@ -15,16 +15,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define CMN_CONFIG_SOURCE_BYTES 128 /* "--" + flag, or a variable name */
-#define CMN_CONFIG_REASON_BYTES 512 /* "must be one of: a, b, c" */
+#define CMN_CONFIG_SOURCE_BYTES 128      /* "--" + flag, or a variable name */
+#define CMN_CONFIG_REASON_BYTES 512      /* "must be one of: a, b, c" */
 #define CMN_CONFIG_DEFAULT_COLUMN_MAX 24 /* wider defaults are not aligned */
 
 typedef struct {
-    cmn_option_t option;      /* deep copy of the caller's description */
-    char **choices;           /* owned copy behind option.choices */
+    cmn_option_t option; /* deep copy of the caller's description */
+    char **choices;      /* owned copy behind option.choices */
     char source[CMN_CONFIG_SOURCE_BYTES]; /* "--flag", "VARIABLE", "default" */
-    char *text;               /* the winning value as text (owned), or NULL */
-    const char *flag_value;   /* from argv during load (borrowed) */
+    char *text;             /* the winning value as text (owned), or NULL */
+    const char *flag_value; /* from argv during load (borrowed) */
     int64_t int_value;
     double double_value;
     bool bool_value;
@@ -32,13 +32,13 @@ typedef struct {
 } s_entry_t;
 
 struct _cmn_config_t {
-    char *program;        /* for messages, e.g. "mds-coordinator" */
-    char *version;        /* printed by --version */
-    char *summary;        /* first lines of --help */
-    s_entry_t *entries;   /* options in declaration order */
+    char *program;      /* for messages, e.g. "mds-coordinator" */
+    char *version;      /* printed by --version */
+    char *summary;      /* first lines of --help */
+    s_entry_t *entries; /* options in declaration order */
     size_t count;
     size_t capacity;
-    char **positionals;   /* non-flag arguments, copied */
+    char **positionals; /* non-flag arguments, copied */
     size_t positional_count;
 };
 
@@ -118,8 +118,7 @@ void cmn_config_add(cmn_config_t *self, const cmn_option_t *option)
     assert(option->type != CMN_OPT_CHOICE || option->choices);
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 16;
-        s_entry_t *entries =
-            realloc(self->entries, capacity * sizeof *entries);
+        s_entry_t *entries = realloc(self->entries, capacity * sizeof *entries);
         assert(entries); /* start-up only: out of memory here is fatal */
         self->entries = entries;
         self->capacity = capacity;
@@ -175,8 +174,9 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
         long long value = strtoll(text, &end, 10);
         if (end == text || *end || errno == ERANGE || *text == ' ' ||
             (double)value < option->min || (double)value > option->max) {
-            snprintf(reason, reason_size, "must be an integer in [%.17g, %.17g]",
-                     option->min, option->max);
+            snprintf(reason, reason_size,
+                     "must be an integer in [%.17g, %.17g]", option->min,
+                     option->max);
             return -1;
         }
         entry->int_value = value;
@@ -208,12 +208,13 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
                 return 0;
             }
         }
-        size_t length = (size_t)snprintf(reason, reason_size, "must be one of:");
+        size_t length =
+            (size_t)snprintf(reason, reason_size, "must be one of:");
         for (int index = 0; option->choices[index] && length < reason_size;
              index++)
-            length += (size_t)snprintf(reason + length, reason_size - length,
-                                       "%s %s", index ? "," : "",
-                                       option->choices[index]);
+            length +=
+                (size_t)snprintf(reason + length, reason_size - length, "%s %s",
+                                 index ? "," : "", option->choices[index]);
         return -1;
     }
     }
@@ -311,7 +312,8 @@ static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
             /* A bare boolean flag means true; a following boolean word is
              * its value (`--enable-feedback false`). */
             bool ignored;
-            if (index + 1 < argc && s_parse_bool(argv[index + 1], &ignored) == 0)
+            if (index + 1 < argc &&
+                s_parse_bool(argv[index + 1], &ignored) == 0)
                 entry->flag_value = argv[++index];
             else
                 entry->flag_value = "true";
@@ -433,8 +435,7 @@ const char *cmn_config_positional(cmn_config_t *self, size_t index)
     return self->positionals[index];
 }
 
-void cmn_config_reject(cmn_config_t *self, const char *flag,
-                       const char *reason)
+void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
 {
     assert(self && flag && reason);
     s_entry_t *entry = s_find(self, flag);

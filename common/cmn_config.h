@@ -7,7 +7,10 @@
  * value stops start-up with exit code 2 and a message naming the flag or
  * variable it came from and the value. `--help` lists every option with its
  * variable and default; `--version` prints the version. Arguments that are not
- * flags (e.g. `dlq replay FILE`) are kept as positionals, in order. */
+ * flags (e.g. `dlq replay FILE`) are kept as positionals, in order; `--` ends
+ * the flags. An empty environment variable counts as unset. A boolean flag
+ * may be given bare (`--enable-feedback` means true). Only the winning value
+ * of each option is parsed (a bad variable overridden by a flag is ignored). */
 #ifndef CMN_CONFIG_H
 #define CMN_CONFIG_H
 

@@ -7,7 +7,11 @@
  * run on civetweb's worker threads: they may only read atomics (metrics,
  * published snapshots) or talk to actors through their own sockets. A route
  * marked admin answers 404 while no admin token is configured, and 401
- * without `Authorization: Bearer <token>`. */
+ * without `Authorization: Bearer <token>` (compared in constant time).
+ * Unknown paths answer 404, a known path with another method 405 (with
+ * Allow); HEAD is served by a GET route without the body. A body larger than
+ * max_request_bytes answers 413 (from Content-Length, before reading) and
+ * closes the connection. Keep-alive is on. */
 #ifndef CMN_HTTP_H
 #define CMN_HTTP_H
 

@@ -13,19 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMN_JSON_MAX_DEPTH 64         /* nesting levels (bits of `has_member`) */
-#define CMN_JSON_INITIAL_BYTES 256    /* first allocation */
-#define CMN_JSON_NUMBER_BYTES 32      /* longest %.17g plus sign and exponent */
-#define CMN_JSON_DOUBLE_SHORT_DIGITS 15 /* tried first for a short round-trip */
+#define CMN_JSON_MAX_DEPTH 64      /* nesting levels (bits of `has_member`) */
+#define CMN_JSON_INITIAL_BYTES 256 /* first allocation */
+#define CMN_JSON_NUMBER_BYTES 32   /* longest %.17g plus sign and exponent */
+#define CMN_JSON_DOUBLE_SHORT_DIGITS 15 /* tried first for a short round-trip  \
+                                         */
 #define CMN_JSON_DOUBLE_EXACT_DIGITS 17 /* always round-trips */
 
 struct _cmn_json_t {
-    char *text;           /* the output, NUL-terminated */
-    size_t length;        /* bytes used, without the NUL */
-    size_t capacity;      /* bytes allocated */
-    int depth;            /* open objects and arrays */
-    uint64_t has_member;  /* bit d: a value was written at depth d */
-    bool failed;          /* allocation failed: appends are dropped */
+    char *text;          /* the output, NUL-terminated */
+    size_t length;       /* bytes used, without the NUL */
+    size_t capacity;     /* bytes allocated */
+    int depth;           /* open objects and arrays */
+    uint64_t has_member; /* bit d: a value was written at depth d */
+    bool failed;         /* allocation failed: appends are dropped */
 };
 
 cmn_json_t *cmn_json_new(void)
@@ -158,8 +159,8 @@ void cmn_json_string(cmn_json_t *self, const char *key, const char *value)
     s_append_string(self, value);
 }
 
-static void s_append_number(cmn_json_t *self, const char *key,
-                            const char *text, int length)
+static void s_append_number(cmn_json_t *self, const char *key, const char *text,
+                            int length)
 {
     s_begin_value(self, key);
     if (length > 0)
@@ -178,8 +179,7 @@ void cmn_json_uint(cmn_json_t *self, const char *key, uint64_t value)
 {
     assert(self);
     char text[CMN_JSON_NUMBER_BYTES];
-    int length =
-        snprintf(text, sizeof text, "%llu", (unsigned long long)value);
+    int length = snprintf(text, sizeof text, "%llu", (unsigned long long)value);
     s_append_number(self, key, text, length);
 }
 

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CMN_LOG_SERVICE_BYTES 64  /* longest service name kept */
-#define CMN_LOG_STACK_BYTES 1024  /* lines shorter than this avoid malloc */
+#define CMN_LOG_SERVICE_BYTES 64   /* longest service name kept */
+#define CMN_LOG_STACK_BYTES 1024   /* lines shorter than this avoid malloc */
 #define CMN_LOG_TIMESTAMP_BYTES 32 /* "2026-11-23T10:00:00.123Z" */
 #define CMN_LOG_NS_PER_MS 1000000L
 
@@ -85,8 +85,8 @@ static bool s_line_reserve(s_line_t *line, size_t more)
     size_t capacity = line->capacity ? line->capacity * 2 : CMN_LOG_STACK_BYTES;
     while (capacity < line->length + more)
         capacity *= 2;
-    char *text = line->on_heap ? realloc(line->text, capacity)
-                               : malloc(capacity);
+    char *text =
+        line->on_heap ? realloc(line->text, capacity) : malloc(capacity);
     if (!text)
         return false;
     if (!line->on_heap)
@@ -126,7 +126,8 @@ static void s_line_add_json(s_line_t *line, const char *text, size_t count)
     free(copy);
 }
 
-/* Adds text-mode content, escaping line breaks so an event stays on one line. */
+/* Adds text-mode content, escaping line breaks so an event stays on one line.
+ */
 static void s_line_add_flat(s_line_t *line, const char *text)
 {
     for (const char *at = text; *at; at++) {
@@ -219,8 +220,8 @@ static void s_write_all(const char *text, size_t length)
     }
 }
 
-void cmn_log_event(cmn_log_level_t level, const char *module,
-                   const char *event, const char *fields, ...)
+void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
+                   const char *fields, ...)
 {
     if (!cmn_log_enabled(level))
         return;
@@ -232,8 +233,8 @@ void cmn_log_event(cmn_log_level_t level, const char *module,
     if (fields && *fields) {
         va_list args;
         va_start(args, fields);
-        int length = vsnprintf(field_storage, sizeof field_storage, fields,
-                               args);
+        int length =
+            vsnprintf(field_storage, sizeof field_storage, fields, args);
         va_end(args);
         if (length >= (int)sizeof field_storage) {
             char *heap = malloc((size_t)length + 1);

@@ -35,8 +35,11 @@ int cmn_log_format_parse(const char *name, cmn_log_format_t *format);
 /* True when events at this level are written (to skip costly formatting). */
 bool cmn_log_enabled(cmn_log_level_t level);
 
-/* Writes one event. `fields` is a printf format producing `key=value ...`
- * (may be NULL or ""). Any thread. */
+/* Writes one event. `fields` is a printf format producing `key=value ...`,
+ * or NULL for none (a literal "" trips -Wformat-zero-length under -Wall).
+ * Line breaks in text mode are written as \n so an event stays one line;
+ * in JSON mode a word without '=' goes into a "msg" member. Preserves errno.
+ * Any thread. */
 void cmn_log_event(cmn_log_level_t level, const char *module,
                    const char *event, const char *fields, ...)
     __attribute__((format(printf, 4, 5)));

@@ -22,16 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMN_METRICS_MAX_LABELS 8        /* label names per family */
-#define CMN_METRICS_NUMBER_BYTES 40     /* a formatted number */
+#define CMN_METRICS_MAX_LABELS 8    /* label names per family */
+#define CMN_METRICS_NUMBER_BYTES 40 /* a formatted number */
 #define CMN_METRICS_RENDER_INITIAL_BYTES 4096
-#define CMN_METRICS_SHORT_DIGITS 15     /* tried first for a short round-trip */
-#define CMN_METRICS_EXACT_DIGITS 17     /* always round-trips */
+#define CMN_METRICS_SHORT_DIGITS 15 /* tried first for a short round-trip */
+#define CMN_METRICS_EXACT_DIGITS 17 /* always round-trips */
 #define CMN_METRICS_EXACT_INTEGER_LIMIT 9007199254740992.0 /* 2^53 */
 
 const double CMN_METRICS_LATENCY_BOUNDS[] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10,
 };
 const size_t CMN_METRICS_LATENCY_BOUND_COUNT =
     sizeof CMN_METRICS_LATENCY_BOUNDS / sizeof CMN_METRICS_LATENCY_BOUNDS[0];
@@ -45,31 +45,31 @@ typedef enum {
 static const char *const s_type_names[] = {"counter", "gauge", "histogram"};
 
 struct _cmn_series_t {
-    cmn_metric_t *metric;     /* the family: type and bucket bounds */
-    char **label_values;      /* raw values, for lookup */
-    char *labels;             /* `a="x",b="y"` escaped, "" without labels */
-    _Atomic uint64_t value;   /* counter total, or gauge double bits */
-    _Atomic uint64_t sum;     /* histogram: double bits of the sum */
-    cmn_series_t *next;       /* creation order */
+    cmn_metric_t *metric;       /* the family: type and bucket bounds */
+    char **label_values;        /* raw values, for lookup */
+    char *labels;               /* `a="x",b="y"` escaped, "" without labels */
+    _Atomic uint64_t value;     /* counter total, or gauge double bits */
+    _Atomic uint64_t sum;       /* histogram: double bits of the sum */
+    cmn_series_t *next;         /* creation order */
     _Atomic uint64_t buckets[]; /* histogram: per-bucket counts, +Inf last */
 };
 
 struct _cmn_metric_t {
-    cmn_metrics_t *registry;  /* owner, for its mutex */
+    cmn_metrics_t *registry; /* owner, for its mutex */
     char *name;
-    char *help;               /* escaped for the HELP line */
+    char *help; /* escaped for the HELP line */
     s_type_t type;
     char *label_names[CMN_METRICS_MAX_LABELS];
     size_t label_count;
-    double *bounds;           /* histogram bucket upper bounds, no +Inf */
+    double *bounds; /* histogram bucket upper bounds, no +Inf */
     size_t bound_count;
-    cmn_series_t *series;     /* head, in creation order */
-    cmn_series_t *last;       /* tail, for appending */
-    cmn_metric_t *next;       /* registration order */
+    cmn_series_t *series; /* head, in creation order */
+    cmn_series_t *last;   /* tail, for appending */
+    cmn_metric_t *next;   /* registration order */
 };
 
 struct _cmn_metrics_t {
-    pthread_mutex_t mutex;    /* guards the lists, never the values */
+    pthread_mutex_t mutex; /* guards the lists, never the values */
     cmn_metric_t *families;
     cmn_metric_t *last;
 };
@@ -87,8 +87,8 @@ static void s_text_add(s_text_t *out, const char *bytes, size_t count)
     if (out->failed)
         return;
     if (out->length + count + 1 > out->capacity) {
-        size_t capacity = out->capacity ? out->capacity
-                                        : CMN_METRICS_RENDER_INITIAL_BYTES;
+        size_t capacity =
+            out->capacity ? out->capacity : CMN_METRICS_RENDER_INITIAL_BYTES;
         while (out->length + count + 1 > capacity)
             capacity *= 2;
         char *text = realloc(out->text, capacity);
@@ -275,8 +275,8 @@ static cmn_series_t *s_series_new(cmn_metric_t *metric,
         s_series_destroy(series, metric->label_count);
         return NULL;
     }
-    atomic_init(&series->value, metric->type == S_GAUGE ? s_double_to_bits(0)
-                                                        : 0);
+    atomic_init(&series->value,
+                metric->type == S_GAUGE ? s_double_to_bits(0) : 0);
     atomic_init(&series->sum, s_double_to_bits(0));
     for (size_t index = 0; index < bucket_count; index++)
         atomic_init(&series->buckets[index], 0);
@@ -292,8 +292,7 @@ static cmn_series_t *s_series_new(cmn_metric_t *metric,
 static cmn_series_t *s_series_get(cmn_metric_t *metric,
                                   const char *const *values)
 {
-    for (cmn_series_t *series = metric->series; series;
-         series = series->next) {
+    for (cmn_series_t *series = metric->series; series; series = series->next) {
         size_t index = 0;
         while (index < metric->label_count &&
                strcmp(series->label_values[index], values[index]) == 0)
@@ -315,8 +314,7 @@ static cmn_metric_t *s_register(cmn_metrics_t *self, s_type_t type,
            (strlen(name) > strlen("_total") &&
             strcmp(name + strlen(name) - strlen("_total"), "_total") == 0));
     pthread_mutex_lock(&self->mutex);
-    for (cmn_metric_t *metric = self->families; metric;
-         metric = metric->next) {
+    for (cmn_metric_t *metric = self->families; metric; metric = metric->next) {
         if (strcmp(metric->name, name) == 0) {
             assert(metric->type == type); /* one name, one type */
             pthread_mutex_unlock(&self->mutex);
@@ -352,8 +350,8 @@ static cmn_metric_t *s_register(cmn_metrics_t *self, s_type_t type,
     if (!failed && type == S_HISTOGRAM) {
         for (size_t index = 1; index < bound_count; index++)
             assert(bounds[index] > bounds[index - 1]);
-        metric->bounds = malloc((bound_count ? bound_count : 1) *
-                                sizeof *metric->bounds);
+        metric->bounds =
+            malloc((bound_count ? bound_count : 1) * sizeof *metric->bounds);
         failed = !metric->bounds;
         if (!failed && bound_count)
             memcpy(metric->bounds, bounds, bound_count * sizeof *bounds);
@@ -466,8 +464,8 @@ static uint64_t s_histogram_count(cmn_series_t *self)
 {
     uint64_t total = 0;
     for (size_t index = 0; index <= self->metric->bound_count; index++)
-        total += atomic_load_explicit(&self->buckets[index],
-                                      memory_order_relaxed);
+        total +=
+            atomic_load_explicit(&self->buckets[index], memory_order_relaxed);
     return total;
 }
 
@@ -496,9 +494,9 @@ double cmn_series_sum(cmn_series_t *self)
 }
 
 /* Adds `name{labels,extra} value\n`; braces only when there are labels. */
-static void s_render_sample(s_text_t *out, const char *name,
-                            const char *suffix, const char *labels,
-                            const char *extra, const char *value)
+static void s_render_sample(s_text_t *out, const char *name, const char *suffix,
+                            const char *labels, const char *extra,
+                            const char *value)
 {
     s_text_add_string(out, name);
     s_text_add_string(out, suffix);
@@ -525,8 +523,8 @@ static void s_render_histogram(s_text_t *out, cmn_metric_t *metric,
     char le[CMN_METRICS_NUMBER_BYTES + sizeof "le=\"\""];
     uint64_t cumulative = 0;
     for (size_t index = 0; index <= metric->bound_count; index++) {
-        cumulative += atomic_load_explicit(&series->buckets[index],
-                                           memory_order_relaxed);
+        cumulative +=
+            atomic_load_explicit(&series->buckets[index], memory_order_relaxed);
         if (index < metric->bound_count)
             s_format_double(metric->bounds[index], bound, sizeof bound);
         else
@@ -548,8 +546,7 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
     s_text_t out = {NULL, 0, 0, false};
     s_text_add(&out, "", 0);
     pthread_mutex_lock(&self->mutex);
-    for (cmn_metric_t *metric = self->families; metric;
-         metric = metric->next) {
+    for (cmn_metric_t *metric = self->families; metric; metric = metric->next) {
         s_text_add_string(&out, "# HELP ");
         s_text_add_string(&out, metric->name);
         s_text_add(&out, " ", 1);
@@ -569,8 +566,7 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
             uint64_t bits =
                 atomic_load_explicit(&series->value, memory_order_relaxed);
             if (metric->type == S_COUNTER)
-                snprintf(value, sizeof value, "%llu",
-                         (unsigned long long)bits);
+                snprintf(value, sizeof value, "%llu", (unsigned long long)bits);
             else
                 s_format_double(s_bits_to_double(bits), value, sizeof value);
             s_render_sample(&out, metric->name, "", series->labels, NULL,

@@ -11,24 +11,42 @@ static const char *const s_levels[] = {"error", "warning", "info", "debug",
 int main(int argc, char **argv)
 {
     const cmn_option_t options[] = {
-        {.flag = "queue-capacity", .env = "MDS_QUEUE_CAPACITY",
-         .type = CMN_OPT_INT, .default_value = "10000",
-         .help = "records the queue holds", .min = 1, .max = 10000000},
-        {.flag = "low-watermark", .env = "MDS_LOW_WATERMARK",
-         .type = CMN_OPT_DOUBLE, .default_value = "0.5",
-         .help = "utilisation that ends soft backpressure", .min = 0, .max = 1},
-        {.flag = "high-watermark", .env = "MDS_HIGH_WATERMARK",
-         .type = CMN_OPT_DOUBLE, .default_value = "0.8",
-         .help = "utilisation that starts soft backpressure", .min = 0,
+        {.flag = "queue-capacity",
+         .env = "MDS_QUEUE_CAPACITY",
+         .type = CMN_OPT_INT,
+         .default_value = "10000",
+         .help = "records the queue holds",
+         .min = 1,
+         .max = 10000000},
+        {.flag = "low-watermark",
+         .env = "MDS_LOW_WATERMARK",
+         .type = CMN_OPT_DOUBLE,
+         .default_value = "0.5",
+         .help = "utilisation that ends soft backpressure",
+         .min = 0,
          .max = 1},
-        {.flag = "log-level", .env = "MDS_LOG_LEVEL", .type = CMN_OPT_CHOICE,
-         .default_value = "info", .help = "least severe level logged",
+        {.flag = "high-watermark",
+         .env = "MDS_HIGH_WATERMARK",
+         .type = CMN_OPT_DOUBLE,
+         .default_value = "0.8",
+         .help = "utilisation that starts soft backpressure",
+         .min = 0,
+         .max = 1},
+        {.flag = "log-level",
+         .env = "MDS_LOG_LEVEL",
+         .type = CMN_OPT_CHOICE,
+         .default_value = "info",
+         .help = "least severe level logged",
          .choices = s_levels},
-        {.flag = "enable-feedback", .env = "MDS_ENABLE_FEEDBACK",
-         .type = CMN_OPT_BOOL, .default_value = "true",
+        {.flag = "enable-feedback",
+         .env = "MDS_ENABLE_FEEDBACK",
+         .type = CMN_OPT_BOOL,
+         .default_value = "true",
          .help = "publish feedback"},
-        {.flag = "admin-token", .env = "MDS_ADMIN_TOKEN",
-         .type = CMN_OPT_STRING, .default_value = NULL,
+        {.flag = "admin-token",
+         .env = "MDS_ADMIN_TOKEN",
+         .type = CMN_OPT_STRING,
+         .default_value = NULL,
          .help = "bearer token for admin routes"},
     };
     cmn_config_t *config =
@@ -50,10 +68,8 @@ int main(int argc, char **argv)
            (long long)cmn_config_int(config, "queue-capacity"),
            cmn_config_source(config, "queue-capacity"));
     printf("low-watermark=%g\n", cmn_config_double(config, "low-watermark"));
-    printf("log-level=%s\n",
-           s_levels[cmn_config_choice(config, "log-level")]);
-    printf("enable-feedback=%d\n",
-           cmn_config_bool(config, "enable-feedback"));
+    printf("log-level=%s\n", s_levels[cmn_config_choice(config, "log-level")]);
+    printf("enable-feedback=%d\n", cmn_config_bool(config, "enable-feedback"));
     printf("admin-token=%s\n", token ? token : "(unset)");
     for (size_t index = 0; index < cmn_config_positional_count(config); index++)
         printf("positional=%s\n", cmn_config_positional(config, index));

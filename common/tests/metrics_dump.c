@@ -14,21 +14,20 @@ int main(int argc, char **argv)
         return 2;
     }
     cmn_metrics_t *metrics = cmn_metrics_new();
-    cmn_metric_t *records = cmn_metrics_counter(
-        metrics, "mds_records_total", "Records by sink and outcome.",
-        "sink,outcome");
+    cmn_metric_t *records =
+        cmn_metrics_counter(metrics, "mds_records_total",
+                            "Records by sink and outcome.", "sink,outcome");
     cmn_series_add(cmn_metric_series(records, "sqlite", "ok", NULL), 1234);
-    cmn_series_inc(cmn_metric_series(records, "pg \"main\"", "fail\\ed\n",
-                                     NULL));
+    cmn_series_inc(
+        cmn_metric_series(records, "pg \"main\"", "fail\\ed\n", NULL));
     cmn_series_inc(cmn_metric_series(records, "caf\xc3\xa9", "\xff", NULL));
     cmn_metrics_counter(metrics, "mds_dlq_records_total",
                         "Help with \\ backslash\nand newline.", "reason");
-    cmn_metric_t *level = cmn_metrics_gauge(
-        metrics, "mds_backpressure_level", "0 ok, 1 soft, 2 hard.", NULL);
+    cmn_metric_t *level = cmn_metrics_gauge(metrics, "mds_backpressure_level",
+                                            "0 ok, 1 soft, 2 hard.", NULL);
     cmn_series_set(cmn_metric_series(level, NULL), 1);
-    cmn_metric_t *values =
-        cmn_metrics_gauge(metrics, "test_special_values", "Odd doubles.",
-                          "kind");
+    cmn_metric_t *values = cmn_metrics_gauge(metrics, "test_special_values",
+                                             "Odd doubles.", "kind");
     cmn_series_set(cmn_metric_series(values, "nan", NULL), NAN);
     cmn_series_set(cmn_metric_series(values, "inf", NULL), INFINITY);
     cmn_series_set(cmn_metric_series(values, "minus_inf", NULL), -INFINITY);
@@ -41,9 +40,9 @@ int main(int argc, char **argv)
     for (int index = 0; index < 100; index++)
         cmn_series_observe(sqlite, index * 0.003);
     cmn_metric_series(latency, "postgres", NULL); /* no observations yet */
-    cmn_metric_t *plain = cmn_metrics_histogram(
-        metrics, "pl_batch_size_records", "Batch sizes.", NULL,
-        (const double[]){1, 10, 100}, 3);
+    cmn_metric_t *plain =
+        cmn_metrics_histogram(metrics, "pl_batch_size_records", "Batch sizes.",
+                              NULL, (const double[]){1, 10, 100}, 3);
     cmn_series_observe(cmn_metric_series(plain, NULL), 42);
 
     size_t length = 0;

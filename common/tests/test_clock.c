@@ -49,7 +49,8 @@ static void test_system_clock_reads_the_os(void **state)
     assert_true(later > first);
     assert_true(cmn_clock_now_mono_ns() >= later);
     /* Wall clock is after 2020-01-01 (1577836800 s). */
-    assert_true(cmn_clock_wall_ns(clock) > INT64_C(1577836800) * CMN_NS_PER_SEC);
+    assert_true(cmn_clock_wall_ns(clock) >
+                INT64_C(1577836800) * CMN_NS_PER_SEC);
     cmn_clock_destroy(&clock);
 }
 

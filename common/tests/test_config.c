@@ -14,16 +14,36 @@
 static const char *const s_modes[] = {"sqlite", "postgres", NULL};
 
 static const cmn_option_t s_options[] = {
-    {.flag = "capacity", .env = "CMN_TEST_CAPACITY", .type = CMN_OPT_INT,
-     .default_value = "100", .help = "records", .min = 1, .max = 1000},
-    {.flag = "ratio", .env = "CMN_TEST_RATIO", .type = CMN_OPT_DOUBLE,
-     .default_value = "0.5", .help = "a fraction", .min = 0, .max = 1},
-    {.flag = "verbose", .env = "CMN_TEST_VERBOSE", .type = CMN_OPT_BOOL,
-     .default_value = "false", .help = "say more"},
-    {.flag = "sink", .env = "CMN_TEST_SINK", .type = CMN_OPT_CHOICE,
-     .default_value = "sqlite", .help = "where to", .choices = s_modes},
-    {.flag = "name", .env = "CMN_TEST_NAME", .type = CMN_OPT_STRING,
-     .default_value = NULL, .help = "a name"},
+    {.flag = "capacity",
+     .env = "CMN_TEST_CAPACITY",
+     .type = CMN_OPT_INT,
+     .default_value = "100",
+     .help = "records",
+     .min = 1,
+     .max = 1000},
+    {.flag = "ratio",
+     .env = "CMN_TEST_RATIO",
+     .type = CMN_OPT_DOUBLE,
+     .default_value = "0.5",
+     .help = "a fraction",
+     .min = 0,
+     .max = 1},
+    {.flag = "verbose",
+     .env = "CMN_TEST_VERBOSE",
+     .type = CMN_OPT_BOOL,
+     .default_value = "false",
+     .help = "say more"},
+    {.flag = "sink",
+     .env = "CMN_TEST_SINK",
+     .type = CMN_OPT_CHOICE,
+     .default_value = "sqlite",
+     .help = "where to",
+     .choices = s_modes},
+    {.flag = "name",
+     .env = "CMN_TEST_NAME",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "a name"},
 };
 #define OPTION_COUNT (sizeof s_options / sizeof *s_options)
 
@@ -68,8 +88,8 @@ static void test_environment_and_flags(void **state)
     setenv("CMN_TEST_SINK", "POSTGRES", 1);
     setenv("CMN_TEST_NAME", "", 1); /* empty counts as unset */
     cmn_config_t *config = s_config();
-    char *argv[] = {"demo", "--capacity", "9", "replay", "--ratio=1",
-                    "file.msgpack", NULL};
+    char *argv[] = {"demo",      "--capacity",   "9", "replay",
+                    "--ratio=1", "file.msgpack", NULL};
     assert_int_equal(cmn_config_load(config, 6, argv), 0);
     assert_int_equal(cmn_config_int(config, "capacity"), 9);
     assert_string_equal(cmn_config_source(config, "capacity"), "--capacity");
@@ -150,10 +170,12 @@ static void test_added_option_and_reject(void **state)
     char flag[32], env[32];
     snprintf(flag, sizeof flag, "rate-%s-capacity", "alpha");
     snprintf(env, sizeof env, "CMN_TEST_RATE_%s", "ALPHA");
-    cmn_config_add(config, &(cmn_option_t){.flag = flag, .env = env,
+    cmn_config_add(config, &(cmn_option_t){.flag = flag,
+                                           .env = env,
                                            .type = CMN_OPT_INT,
                                            .default_value = "5",
-                                           .help = "bucket", .min = 0,
+                                           .help = "bucket",
+                                           .min = 0,
                                            .max = 50});
     memset(flag, 0, sizeof flag); /* the option was copied */
     setenv("CMN_TEST_RATE_ALPHA", "12", 1);
@@ -181,23 +203,25 @@ static void test_help_and_version_return_exit(void **state)
 static void test_peek(void **state)
 {
     (void)state;
-    char *argv[] = {"demo", "--providers", "a,b", "--other=x",
-                    "--providers=c", "--", "--providers=d", NULL};
-    assert_string_equal(cmn_config_peek(7, argv, "providers",
-                                        "CMN_TEST_NAME", "z"), "c");
-    assert_string_equal(cmn_config_peek(3, argv, "providers",
-                                        "CMN_TEST_NAME", "z"), "a,b");
-    assert_string_equal(cmn_config_peek(1, argv, "providers",
-                                        "CMN_TEST_NAME", "z"), "z");
+    char *argv[] = {
+        "demo",          "--providers", "a,b",           "--other=x",
+        "--providers=c", "--",          "--providers=d", NULL};
+    assert_string_equal(
+        cmn_config_peek(7, argv, "providers", "CMN_TEST_NAME", "z"), "c");
+    assert_string_equal(
+        cmn_config_peek(3, argv, "providers", "CMN_TEST_NAME", "z"), "a,b");
+    assert_string_equal(
+        cmn_config_peek(1, argv, "providers", "CMN_TEST_NAME", "z"), "z");
     setenv("CMN_TEST_NAME", "envval", 1);
-    assert_string_equal(cmn_config_peek(1, argv, "providers",
-                                        "CMN_TEST_NAME", "z"), "envval");
-    assert_string_equal(cmn_config_peek(4, argv, "other", "CMN_TEST_NAME",
-                                        NULL), "x");
+    assert_string_equal(
+        cmn_config_peek(1, argv, "providers", "CMN_TEST_NAME", "z"), "envval");
+    assert_string_equal(
+        cmn_config_peek(4, argv, "other", "CMN_TEST_NAME", NULL), "x");
     /* A flag sharing a prefix is not the flag. */
     char *prefix[] = {"demo", "--providers-extra=q", NULL};
-    assert_string_equal(cmn_config_peek(2, prefix, "providers",
-                                        "CMN_TEST_NAME", "z"), "envval");
+    assert_string_equal(
+        cmn_config_peek(2, prefix, "providers", "CMN_TEST_NAME", "z"),
+        "envval");
 }
 
 int main(void)

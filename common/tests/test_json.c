@@ -55,7 +55,9 @@ static void test_string_escaping(void **state)
     cmn_json_object_begin(json, NULL);
     cmn_json_string(json, "q\"k", "a\"b\\c\nd\re\tf\x01g/\x7f");
     cmn_json_string(json, "utf8", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-    cmn_json_string(json, "bad", "x\xff" "y\xc0\xafz\xed\xa0\x80");
+    cmn_json_string(json, "bad",
+                    "x\xff"
+                    "y\xc0\xafz\xed\xa0\x80");
     cmn_json_object_end(json);
     assert_string_equal(
         cmn_json_text(json),

@@ -84,19 +84,22 @@ static void test_json_format(void **state)
     cmn_log_setup("mdp-pipeline", CMN_LOG_DEBUG, CMN_LOG_JSON);
     s_capture_start(&capture);
     cmn_log_debug("bucket", "refill", "tokens=%d rate=%.1f", 12, 2.5);
-    cmn_log_info("policy", "scale", "reason=\"queue is \\\"soft\\\" now\" "
-                                    "path=C:\\\\x note ok=1 tail");
+    cmn_log_info("policy", "scale",
+                 "reason=\"queue is \\\"soft\\\" now\" "
+                 "path=C:\\\\x note ok=1 tail");
     cmn_log_error("sink", "down", NULL);
     s_capture_end(&capture, out, sizeof out);
     s_assert_matches(
         out,
-        "^\\{\"ts\":\"" TS "\",\"level\":\"debug\",\"service\":\"mdp-pipeline\","
+        "^\\{\"ts\":\"" TS
+        "\",\"level\":\"debug\",\"service\":\"mdp-pipeline\","
         "\"module\":\"bucket\",\"event\":\"refill\",\"tokens\":\"12\","
         "\"rate\":\"2.5\"\\}\n"
         "\\{\"ts\":\"" TS "\",\"level\":\"info\",\"service\":\"mdp-pipeline\","
         "\"module\":\"policy\",\"event\":\"scale\","
         "\"reason\":\"queue is \\\\\"soft\\\\\" now\","
-        "\"path\":\"C:\\\\\\\\\\\\\\\\x\",\"ok\":\"1\",\"msg\":\"note tail\"\\}\n"
+        "\"path\":\"C:\\\\\\\\\\\\\\\\x\",\"ok\":\"1\",\"msg\":\"note "
+        "tail\"\\}\n"
         "\\{\"ts\":\"" TS "\",\"level\":\"error\",\"service\":\"mdp-pipeline\","
         "\"module\":\"sink\",\"event\":\"down\"\\}\n$");
 }

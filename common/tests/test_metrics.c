@@ -124,7 +124,7 @@ static void test_render_exact(void **state)
 }
 
 typedef struct {
-    cmn_metric_t *counter;   /* family: each thread looks its series up */
+    cmn_metric_t *counter; /* family: each thread looks its series up */
     cmn_series_t *gauge;
     cmn_series_t *histogram;
 } s_shared_t;
@@ -150,10 +150,10 @@ static void test_concurrent_updates_sum_exactly(void **state)
         .counter = cmn_metrics_counter(metrics, "hits_total", "Hits.", "k"),
         .gauge = cmn_metric_series(
             cmn_metrics_gauge(metrics, "level", "Level.", NULL), NULL),
-        .histogram = cmn_metric_series(
-            cmn_metrics_histogram(metrics, "spread", "Spread.", NULL, bounds,
-                                  2),
-            NULL),
+        .histogram =
+            cmn_metric_series(cmn_metrics_histogram(metrics, "spread",
+                                                    "Spread.", NULL, bounds, 2),
+                              NULL),
     };
     pthread_t threads[THREAD_COUNT];
     for (int index = 0; index < THREAD_COUNT; index++)
@@ -190,8 +190,8 @@ static void test_latency_bounds(void **state)
     (void)state;
     assert_true(CMN_METRICS_LATENCY_BOUND_COUNT > 2);
     assert_true(CMN_METRICS_LATENCY_BOUNDS[0] == 0.0001);
-    assert_true(CMN_METRICS_LATENCY_BOUNDS[CMN_METRICS_LATENCY_BOUND_COUNT -
-                                           1] == 10);
+    assert_true(
+        CMN_METRICS_LATENCY_BOUNDS[CMN_METRICS_LATENCY_BOUND_COUNT - 1] == 10);
     for (size_t index = 1; index < CMN_METRICS_LATENCY_BOUND_COUNT; index++)
         assert_true(CMN_METRICS_LATENCY_BOUNDS[index] >
                     CMN_METRICS_LATENCY_BOUNDS[index - 1]);

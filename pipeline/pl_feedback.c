@@ -1,0 +1,226 @@
+/* pl_feedback: what the pipeline knows about each coordinator's pressure. */
+#include "pl_feedback.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A feedback message: topic frame and msgpack body. */
+#define PL_FEEDBACK_FRAMES 2
+/* The codec's text for a version it does not read (proto_reader.c). */
+#define PL_FEEDBACK_VERSION_ERROR "unsupported version"
+
+struct _pl_feedback_t {
+    cmn_clock_t *clock;          /* borrowed */
+    pl_feedback_config_t config;
+    pl_coordinator_view_t coordinators[PL_FEEDBACK_COORDINATORS_MAX];
+    size_t count;
+    pl_feedback_counters_t counters;
+};
+
+pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
+                               const pl_feedback_config_t *config)
+{
+    assert(clock && config);
+    pl_feedback_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->clock = clock;
+    self->config = *config;
+    return self;
+}
+
+void pl_feedback_destroy(pl_feedback_t **self_p)
+{
+    assert(self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int64_t s_ttl_ns(const pl_coordinator_view_t *view)
+{
+    uint32_t ttl_ms = view->ttl_ms ? view->ttl_ms : PL_FEEDBACK_TTL_MS_DEFAULT;
+    return (int64_t)ttl_ms * CMN_NS_PER_MS;
+}
+
+static proto_level_t s_max_level(proto_level_t a, proto_level_t b)
+{
+    return a > b ? a : b;
+}
+
+static void s_update_stale(pl_feedback_t *self, pl_coordinator_view_t *view,
+                           int64_t now)
+{
+    view->stale = now - view->heard_ns > s_ttl_ns(view);
+    view->effective = view->stale
+                          ? s_max_level(view->level, self->config.stale_level)
+                          : view->level;
+}
+
+static pl_coordinator_view_t *s_find(pl_feedback_t *self, const char *id)
+{
+    for (size_t k = 0; k < self->count; k++)
+        if (strcmp(self->coordinators[k].id, id) == 0)
+            return &self->coordinators[k];
+    return NULL;
+}
+
+static void s_copy_state(pl_coordinator_view_t *view,
+                         const proto_feedback_t *event, int64_t now)
+{
+    view->seq = event->seq;
+    view->level = event->level;
+    view->queue_size = event->queue_size;
+    view->capacity = event->capacity;
+    view->utilization = event->utilization;
+    view->scale_hint = event->scale_hint;
+    view->ttl_ms = event->ttl_ms;
+    view->heard_ns = now;
+    view->event_ts_ns = event->ts_ns;
+    view->stale = false;
+    view->effective = event->level;
+}
+
+pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
+                                              const proto_feedback_t *event)
+{
+    assert(self && event);
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    pl_coordinator_view_t *view = s_find(self, event->coordinator_id);
+    if (!view) {
+        if (self->count == PL_FEEDBACK_COORDINATORS_MAX) {
+            self->counters.table_full++;
+            return PL_FEEDBACK_TABLE_FULL;
+        }
+        view = &self->coordinators[self->count++];
+        memset(view, 0, sizeof *view);
+        memcpy(view->id, event->coordinator_id, sizeof view->id);
+        view->epoch = event->epoch;
+    } else if (view->epoch != event->epoch) {
+        /* A restart: a new seq space, not a gap. */
+        view->epoch = event->epoch;
+        view->restarts++;
+        self->counters.restarts++;
+    } else if (event->seq <= view->seq &&
+               !(event->type == PROTO_FEEDBACK_SNAPSHOT &&
+                 event->seq == view->seq)) {
+        self->counters.old++;
+        return PL_FEEDBACK_OLD;
+    } else if (event->seq > view->seq + 1 &&
+               event->type != PROTO_FEEDBACK_SNAPSHOT) {
+        view->gaps++;
+        self->counters.gaps++;
+        self->counters.missed += event->seq - view->seq - 1;
+    }
+    s_copy_state(view, event, now);
+    self->counters.applied++;
+    self->counters.by_level[event->level]++;
+    self->counters.by_type[event->type]++;
+    return PL_FEEDBACK_APPLIED;
+}
+
+pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
+                                                const void *const *frames,
+                                                const size_t *sizes,
+                                                size_t frame_count,
+                                                proto_feedback_t *event)
+{
+    assert(self && (frames || frame_count == 0));
+    proto_feedback_t decoded;
+    proto_error_t error;
+    if (frame_count != PL_FEEDBACK_FRAMES) {
+        self->counters.malformed++;
+        return PL_FEEDBACK_MALFORMED;
+    }
+    if (proto_feedback_decode(frames[1], sizes[1], &decoded, &error) != 0) {
+        if (strstr(error.text, PL_FEEDBACK_VERSION_ERROR)) {
+            self->counters.version++;
+            return PL_FEEDBACK_VERSION;
+        }
+        self->counters.malformed++;
+        return PL_FEEDBACK_MALFORMED;
+    }
+    /* The topic must be the one of the id inside. */
+    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    int length = proto_feedback_topic(decoded.coordinator_id, topic,
+                                      sizeof topic);
+    if (length < 0 || (size_t)length != sizes[0] ||
+        memcmp(topic, frames[0], sizes[0]) != 0) {
+        self->counters.malformed++;
+        return PL_FEEDBACK_MALFORMED;
+    }
+    if (event)
+        *event = decoded;
+    return pl_feedback_handle_event(self, &decoded);
+}
+
+size_t pl_feedback_tick(pl_feedback_t *self)
+{
+    assert(self);
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    size_t changed = 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < self->count; k++) {
+        pl_coordinator_view_t *view = &self->coordinators[k];
+        if (now - view->heard_ns > self->config.forget_ns) {
+            self->counters.forgotten++;
+            changed++;
+            continue;
+        }
+        bool was_stale = view->stale;
+        s_update_stale(self, view, now);
+        if (view->stale != was_stale)
+            changed++;
+        if (kept != k)
+            self->coordinators[kept] = *view;
+        kept++;
+    }
+    self->count = kept;
+    return changed;
+}
+
+void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
+                           pl_feedback_summary_t *summary)
+{
+    assert(self && policy && summary);
+    summary->level = PROTO_LEVEL_OK;
+    summary->scale = 1.0;
+    summary->known = self->count;
+    summary->stale = 0;
+    for (size_t k = 0; k < self->count; k++) {
+        const pl_coordinator_view_t *view = &self->coordinators[k];
+        summary->level = s_max_level(summary->level, view->effective);
+        double scale = pl_policy_scale(policy, view->effective,
+                                       view->scale_hint, view->stale);
+        if (scale < summary->scale)
+            summary->scale = scale;
+        if (view->stale)
+            summary->stale++;
+    }
+}
+
+size_t pl_feedback_count(pl_feedback_t *self)
+{
+    assert(self);
+    return self->count;
+}
+
+const pl_coordinator_view_t *pl_feedback_coordinator(pl_feedback_t *self,
+                                                     size_t index)
+{
+    assert(self && index < self->count);
+    return &self->coordinators[index];
+}
+
+const pl_coordinator_view_t *pl_feedback_find(pl_feedback_t *self,
+                                              const char *id)
+{
+    assert(self && id);
+    return s_find(self, id);
+}
+
+const pl_feedback_counters_t *pl_feedback_counters(pl_feedback_t *self)
+{
+    assert(self);
+    return &self->counters;
+}

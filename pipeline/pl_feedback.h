@@ -1,0 +1,135 @@
+/* pl_feedback: what the pipeline knows about each coordinator's pressure.
+ *
+ * The subscriber's state machine, kept apart from the socket so that tests
+ * can drive it with decoded events and a virtual clock. Per coordinator id it
+ * tracks the epoch, the last seq, the reported level, queue depth and hint,
+ * the `ttl_ms` of the last message and when it was heard (monotonic):
+ *
+ * - same epoch, seq = last + 1: in order; seq > last + 1: a gap (counted,
+ *   the event is still applied: the newest state wins); seq <= last: an old
+ *   or repeated message, counted and ignored. A snapshot re-synchronises
+ *   without counting a gap (it may be sent to one subscriber only).
+ * - another epoch: the coordinator restarted; its seq starts again, no gap.
+ * - silent for longer than its ttl: stale, and its effective level becomes
+ *   the more severe of the last reported level and the fail-safe level
+ *   (MDP_FB_STALE_LEVEL, default soft);
+ * - silent for longer than `forget_ns`: forgotten (a pod that went away).
+ *
+ * Several coordinators combine to the most severe effective level and the
+ * smallest scale. Messages that do not decode, carry another protocol version
+ * or a topic that does not match are counted and dropped. Not thread-safe:
+ * owned by the subscriber actor. */
+#ifndef PL_FEEDBACK_H
+#define PL_FEEDBACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmn_clock.h"
+#include "pl_policy.h"
+#include "proto_feedback.h"
+
+#define PL_FEEDBACK_COORDINATORS_MAX 64
+/* Used when a message says ttl_ms = 0. */
+#define PL_FEEDBACK_TTL_MS_DEFAULT 3000
+#define PL_FEEDBACK_FORGET_SEC_DEFAULT 300
+
+/* pl_feedback_handle_*() results. */
+typedef enum {
+    PL_FEEDBACK_APPLIED = 0,     /* the coordinator's state was updated */
+    PL_FEEDBACK_OLD = 1,         /* seq not newer than the last: ignored */
+    PL_FEEDBACK_MALFORMED = 2,   /* frames, topic or msgpack: dropped */
+    PL_FEEDBACK_VERSION = 3,     /* another protocol version: dropped */
+    PL_FEEDBACK_TABLE_FULL = 4,  /* too many coordinators: dropped */
+} pl_feedback_result_t;
+
+typedef struct {
+    proto_level_t stale_level; /* fail-safe level of a stale coordinator */
+    int64_t forget_ns;         /* silence after which one is forgotten */
+} pl_feedback_config_t;
+
+/* One coordinator as known now. */
+typedef struct {
+    char id[PROTO_ID_MAX + 1];
+    uint64_t epoch;
+    uint64_t seq;
+    proto_level_t level;           /* as reported */
+    proto_level_t effective;       /* after the fail-safe when stale */
+    uint64_t queue_size;
+    uint64_t capacity;
+    double utilization;
+    double scale_hint;
+    uint32_t ttl_ms;               /* of the last message */
+    int64_t heard_ns;              /* monotonic time of the last message */
+    int64_t event_ts_ns;           /* ts_ns of the last message (wall) */
+    bool stale;
+    uint64_t gaps;                 /* sequence gaps seen */
+    uint64_t restarts;             /* epoch changes seen */
+} pl_coordinator_view_t;
+
+typedef struct {
+    uint64_t applied;
+    uint64_t old;
+    uint64_t malformed;
+    uint64_t version;              /* unknown protocol version */
+    uint64_t table_full;
+    uint64_t gaps;                 /* gap occurrences */
+    uint64_t missed;               /* messages missing in those gaps */
+    uint64_t restarts;
+    uint64_t forgotten;
+    uint64_t by_level[PROTO_LEVEL_HARD + 1];  /* applied events */
+    uint64_t by_type[PROTO_FEEDBACK_SNAPSHOT + 1];
+} pl_feedback_counters_t;
+
+typedef struct {
+    proto_level_t level; /* most severe effective level; OK when none */
+    double scale;        /* smallest policy scale; 1.0 when none */
+    size_t known;        /* coordinators known */
+    size_t stale;        /* of which stale */
+} pl_feedback_summary_t;
+
+typedef struct _pl_feedback_t pl_feedback_t;
+
+/* An empty state on `clock` (borrowed). Caller owns the result. */
+pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
+                               const pl_feedback_config_t *config);
+
+/* Destroys it; tolerates NULL and sets *self_p to NULL. */
+void pl_feedback_destroy(pl_feedback_t **self_p);
+
+/* Handles one received message: `frames[k]` of `sizes[k]` bytes. Expects two
+ * frames (topic, msgpack map). Returns a pl_feedback_result_t. When `event`
+ * is not NULL and the message decoded, it receives the event. */
+pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
+                                                const void *const *frames,
+                                                const size_t *sizes,
+                                                size_t frame_count,
+                                                proto_feedback_t *event);
+
+/* Handles an already decoded event (the topic was checked). */
+pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
+                                              const proto_feedback_t *event);
+
+/* Applies time: marks coordinators stale after their ttl and forgets those
+ * silent for longer than forget_ns. Returns how many changed (stale or
+ * forgotten). Call periodically and before reading. */
+size_t pl_feedback_tick(pl_feedback_t *self);
+
+/* The combined state under `policy` (borrowed), as of the last tick. */
+void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
+                           pl_feedback_summary_t *summary);
+
+/* Known coordinators, in the order first heard; views are valid until the
+ * next handle or tick. */
+size_t pl_feedback_count(pl_feedback_t *self);
+const pl_coordinator_view_t *pl_feedback_coordinator(pl_feedback_t *self,
+                                                     size_t index);
+/* The view of one id, or NULL. */
+const pl_coordinator_view_t *pl_feedback_find(pl_feedback_t *self,
+                                              const char *id);
+
+/* Totals since creation. */
+const pl_feedback_counters_t *pl_feedback_counters(pl_feedback_t *self);
+
+#endif

@@ -1,0 +1,185 @@
+/* pl_provider_replay: replays a file of trades, quotes and bars. */
+#include "pl_provider_replay.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmn_log.h"
+#include "proto_text.h"
+
+#define PL_REPLAY_MODULE "replay"
+#define PL_REPLAY_PATH_MAX 4096
+
+struct _pl_replay_t {
+    char provider[PROTO_NAME_MAX + 1];
+    char path[PL_REPLAY_PATH_MAX];
+    bool loop;
+    FILE *file;
+    char line[PL_REPLAY_LINE_MAX + 2]; /* + newline + NUL */
+    uint64_t line_number;   /* of the last line read, in this pass */
+    uint64_t bad_lines;
+    uint64_t passes;        /* completed */
+    uint64_t good_in_pass;  /* good records in the current pass */
+    int64_t min_ts, max_ts; /* span of the first pass */
+    int64_t shift_ns;       /* added to every ts_ns in this pass */
+};
+
+pl_replay_t *pl_replay_new(const pl_replay_config_t *config)
+{
+    assert(config && config->provider && config->path);
+    size_t provider_length = strlen(config->provider);
+    if (provider_length == 0 || provider_length > PROTO_NAME_MAX ||
+        strlen(config->path) >= PL_REPLAY_PATH_MAX)
+        return NULL;
+    pl_replay_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    memcpy(self->provider, config->provider, provider_length + 1);
+    strcpy(self->path, config->path);
+    self->loop = config->loop;
+    self->min_ts = INT64_MAX;
+    self->max_ts = INT64_MIN;
+    self->file = fopen(self->path, "r");
+    if (!self->file) {
+        cmn_log_error(PL_REPLAY_MODULE, "open_failed", "path=\"%s\" error=\"%s\"",
+                      self->path, strerror(errno));
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void pl_replay_destroy(pl_replay_t **self_p)
+{
+    assert(self_p);
+    pl_replay_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->file)
+        fclose(self->file);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_bad_line(pl_replay_t *self, const char *reason)
+{
+    self->bad_lines++;
+    cmn_log_warning(PL_REPLAY_MODULE, "bad_line",
+                    "path=\"%s\" line=%llu error=\"%s\"", self->path,
+                    (unsigned long long)self->line_number, reason);
+}
+
+/* Drops the rest of a line too long for the buffer. */
+static void s_skip_rest(pl_replay_t *self)
+{
+    int c;
+    while ((c = fgetc(self->file)) != EOF && c != '\n')
+        ;
+}
+
+/* Starts the next pass. Returns 0, or -1 when there is none. */
+static int s_rewind(pl_replay_t *self)
+{
+    self->passes++;
+    if (!self->loop || self->good_in_pass == 0)
+        return -1;
+    if (self->passes == 1)
+        self->shift_ns = 0;
+    /* Each pass after the first starts one span + 1 ns later. */
+    self->shift_ns += self->max_ts - self->min_ts + 1;
+    self->good_in_pass = 0;
+    self->line_number = 0;
+    rewind(self->file);
+    return 0;
+}
+
+/* Parses one line. Returns 1 (record), 0 (skip quietly) or -1 (bad). */
+static int s_parse(char *text, proto_record_t *record,
+                   proto_error_t *error)
+{
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == '\n' ||
+                          text[length - 1] == '\r'))
+        text[--length] = '\0';
+    const char *start = text + strspn(text, " \t");
+    if (*start == '\0' || *start == '#')
+        return 0;
+    int parsed = *start == '{' ? proto_text_parse_json(start, record, error)
+                               : proto_text_parse_csv(start, record, error);
+    if (parsed == 1)
+        return 0; /* a CSV header */
+    if (parsed != 0)
+        return -1;
+    return 1;
+}
+
+int pl_replay_next(pl_replay_t *self, proto_record_t *record)
+{
+    assert(self && record);
+    while (true) {
+        if (!fgets(self->line, sizeof self->line, self->file)) {
+            if (ferror(self->file)) {
+                cmn_log_error(PL_REPLAY_MODULE, "read_failed",
+                              "path=\"%s\" line=%llu", self->path,
+                              (unsigned long long)self->line_number + 1);
+                clearerr(self->file);
+                return -1;
+            }
+            if (s_rewind(self) != 0)
+                return 0;
+            continue;
+        }
+        self->line_number++;
+        size_t length = strlen(self->line);
+        if (length == PL_REPLAY_LINE_MAX + 1 &&
+            self->line[length - 1] != '\n') {
+            s_skip_rest(self);
+            s_bad_line(self, "line too long");
+            continue;
+        }
+        proto_error_t error = {{0}};
+        int parsed = s_parse(self->line, record, &error);
+        if (parsed == 0)
+            continue;
+        if (parsed < 0) {
+            s_bad_line(self, error.text);
+            continue;
+        }
+        snprintf(record->provider, sizeof record->provider, "%s",
+                 self->provider);
+        if (self->passes == 0) {
+            if (record->ts_ns < self->min_ts)
+                self->min_ts = record->ts_ns;
+            if (record->ts_ns > self->max_ts)
+                self->max_ts = record->ts_ns;
+        }
+        if (self->shift_ns > INT64_MAX - record->ts_ns) {
+            s_bad_line(self, "ts_ns overflows after looping");
+            continue;
+        }
+        record->ts_ns += self->shift_ns;
+        self->good_in_pass++;
+        return 1;
+    }
+}
+
+uint64_t pl_replay_bad_lines(pl_replay_t *self)
+{
+    assert(self);
+    return self->bad_lines;
+}
+
+uint64_t pl_replay_line(pl_replay_t *self)
+{
+    assert(self);
+    return self->line_number;
+}
+
+uint64_t pl_replay_passes(pl_replay_t *self)
+{
+    assert(self);
+    return self->passes;
+}

@@ -1,0 +1,366 @@
+/* Unit tests of pl_feedback: the subscriber's state machine, driven with
+ * decoded events and encoded messages on a virtual clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pl_feedback.h"
+
+#define MS (CMN_NS_PER_MS)
+#define SEC (CMN_NS_PER_SEC)
+#define TTL_MS 1000
+
+typedef struct {
+    cmn_clock_t *clock;
+    pl_feedback_t *feedback;
+    pl_policy_t *policy;
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->clock = cmn_clock_new_virtual(SEC, INT64_C(1700000000) * SEC);
+    pl_feedback_config_t config = {.stale_level = PROTO_LEVEL_SOFT,
+                                   .forget_ns = 60 * SEC};
+    f->feedback = pl_feedback_new(f->clock, &config);
+    pl_policy_config_t policy = {.enabled = true,
+                                 .kind = PL_POLICY_STEP,
+                                 .scale_ok = 1.0,
+                                 .scale_soft = 0.5,
+                                 .scale_hard = 0.0};
+    f->policy = pl_policy_new(&policy);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    pl_feedback_destroy(&f->feedback);
+    assert_null(f->feedback);
+    pl_policy_destroy(&f->policy);
+    cmn_clock_destroy(&f->clock);
+    free(f);
+    return 0;
+}
+
+static proto_feedback_t s_event(const char *id, uint64_t epoch, uint64_t seq,
+                                proto_level_t level)
+{
+    proto_feedback_t event;
+    memset(&event, 0, sizeof event);
+    event.type = PROTO_FEEDBACK_HEARTBEAT;
+    snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s", id);
+    event.epoch = epoch;
+    event.seq = seq;
+    event.ts_ns = INT64_C(1700000000) * SEC;
+    event.level = level;
+    event.prev_level = level;
+    event.capacity = 1000;
+    event.queue_size = level == PROTO_LEVEL_OK ? 10 : 900;
+    event.low_wm = 500;
+    event.high_wm = 800;
+    event.utilization = (double)event.queue_size / (double)event.capacity;
+    event.scale_hint = level == PROTO_LEVEL_OK ? 1.0 : 0.2;
+    event.ttl_ms = TTL_MS;
+    return event;
+}
+
+static pl_feedback_result_t s_apply(fixture_t *f, const char *id,
+                                    uint64_t epoch, uint64_t seq,
+                                    proto_level_t level)
+{
+    proto_feedback_t event = s_event(id, epoch, seq, level);
+    return pl_feedback_handle_event(f->feedback, &event);
+}
+
+static pl_feedback_summary_t s_summary(fixture_t *f)
+{
+    pl_feedback_summary_t summary;
+    pl_feedback_tick(f->feedback);
+    pl_feedback_summarize(f->feedback, f->policy, &summary);
+    return summary;
+}
+
+static void test_in_order_events_apply(void **state)
+{
+    fixture_t *f = *state;
+    pl_feedback_summary_t summary = s_summary(f);
+    assert_int_equal(summary.known, 0);
+    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_true(summary.scale == 1.0);
+
+    assert_int_equal(s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK),
+                     PL_FEEDBACK_APPLIED);
+    assert_int_equal(s_apply(f, "c1", 7, 2, PROTO_LEVEL_SOFT),
+                     PL_FEEDBACK_APPLIED);
+    summary = s_summary(f);
+    assert_int_equal(summary.known, 1);
+    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_true(summary.scale == 0.5);
+    const pl_coordinator_view_t *view = pl_feedback_find(f->feedback, "c1");
+    assert_non_null(view);
+    assert_int_equal(view->queue_size, 900);
+    assert_int_equal(view->seq, 2);
+    const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
+    assert_int_equal(counters->applied, 2);
+    assert_int_equal(counters->by_level[PROTO_LEVEL_OK], 1);
+    assert_int_equal(counters->by_level[PROTO_LEVEL_SOFT], 1);
+    assert_int_equal(counters->gaps, 0);
+}
+
+static void test_seq_gap_is_counted(void **state)
+{
+    fixture_t *f = *state;
+    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    /* 3 and 4 were lost: one gap of two messages; the newest state wins. */
+    assert_int_equal(s_apply(f, "c1", 7, 5, PROTO_LEVEL_HARD),
+                     PL_FEEDBACK_APPLIED);
+    const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
+    assert_int_equal(counters->gaps, 1);
+    assert_int_equal(counters->missed, 2);
+    assert_int_equal(pl_feedback_find(f->feedback, "c1")->gaps, 1);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_HARD);
+    /* An old or repeated message is ignored, not a gap. */
+    assert_int_equal(s_apply(f, "c1", 7, 4, PROTO_LEVEL_OK), PL_FEEDBACK_OLD);
+    assert_int_equal(s_apply(f, "c1", 7, 5, PROTO_LEVEL_OK), PL_FEEDBACK_OLD);
+    assert_int_equal(counters->old, 2);
+    assert_int_equal(counters->gaps, 1);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_HARD);
+    /* A snapshot re-synchronises without a gap. */
+    proto_feedback_t snapshot = s_event("c1", 7, 9, PROTO_LEVEL_OK);
+    snapshot.type = PROTO_FEEDBACK_SNAPSHOT;
+    assert_int_equal(pl_feedback_handle_event(f->feedback, &snapshot),
+                     PL_FEEDBACK_APPLIED);
+    assert_int_equal(counters->gaps, 1);
+    assert_int_equal(counters->by_type[PROTO_FEEDBACK_SNAPSHOT], 1);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+}
+
+static void test_epoch_change_is_a_restart(void **state)
+{
+    fixture_t *f = *state;
+    for (uint64_t seq = 1; seq <= 50; seq++)
+        s_apply(f, "c1", 7, seq, PROTO_LEVEL_SOFT);
+    /* Restarted: a new epoch whose seq starts again at 1. */
+    assert_int_equal(s_apply(f, "c1", 8, 1, PROTO_LEVEL_OK),
+                     PL_FEEDBACK_APPLIED);
+    assert_int_equal(s_apply(f, "c1", 8, 2, PROTO_LEVEL_OK),
+                     PL_FEEDBACK_APPLIED);
+    const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
+    assert_int_equal(counters->restarts, 1);
+    assert_int_equal(counters->gaps, 0);
+    assert_int_equal(counters->old, 0);
+    const pl_coordinator_view_t *view = pl_feedback_find(f->feedback, "c1");
+    assert_int_equal(view->epoch, 8);
+    assert_int_equal(view->seq, 2);
+    assert_int_equal(view->restarts, 1);
+    assert_int_equal(pl_feedback_count(f->feedback), 1);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+}
+
+static void test_stale_after_ttl_is_fail_safe(void **state)
+{
+    fixture_t *f = *state;
+    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
+    cmn_clock_advance(f->clock, TTL_MS * MS);
+    pl_feedback_summary_t summary = s_summary(f);
+    assert_int_equal(summary.stale, 0);
+    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    /* One nanosecond past the ttl: stale, the fail-safe level applies. */
+    cmn_clock_advance(f->clock, 1);
+    assert_int_equal(pl_feedback_tick(f->feedback), 1);
+    summary = s_summary(f);
+    assert_int_equal(summary.stale, 1);
+    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_true(summary.scale == 0.5);
+    assert_true(pl_feedback_find(f->feedback, "c1")->stale);
+    /* Heard again: fresh. */
+    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    summary = s_summary(f);
+    assert_int_equal(summary.stale, 0);
+    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    /* A coordinator silent at HARD stays HARD: fail-safe never loosens. */
+    s_apply(f, "c1", 7, 3, PROTO_LEVEL_HARD);
+    cmn_clock_advance(f->clock, 2 * TTL_MS * MS);
+    summary = s_summary(f);
+    assert_int_equal(summary.stale, 1);
+    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    /* Gone for longer than forget_ns: forgotten, nothing known. */
+    cmn_clock_advance(f->clock, 60 * SEC);
+    summary = s_summary(f);
+    assert_int_equal(summary.known, 0);
+    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(pl_feedback_counters(f->feedback)->forgotten, 1);
+}
+
+static void test_two_coordinators_most_severe_wins(void **state)
+{
+    fixture_t *f = *state;
+    s_apply(f, "c1", 1, 1, PROTO_LEVEL_OK);
+    s_apply(f, "c2", 1, 1, PROTO_LEVEL_SOFT);
+    pl_feedback_summary_t summary = s_summary(f);
+    assert_int_equal(summary.known, 2);
+    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_true(summary.scale == 0.5);
+    s_apply(f, "c1", 1, 2, PROTO_LEVEL_HARD);
+    summary = s_summary(f);
+    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    assert_true(summary.scale == 0.0);
+    s_apply(f, "c1", 1, 3, PROTO_LEVEL_OK);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_SOFT);
+    /* The order of the views is the order first heard. */
+    assert_string_equal(pl_feedback_coordinator(f->feedback, 0)->id, "c1");
+    assert_string_equal(pl_feedback_coordinator(f->feedback, 1)->id, "c2");
+
+    /* Proportional: the smallest hint wins. */
+    pl_policy_config_t config = {.enabled = true,
+                                 .kind = PL_POLICY_PROPORTIONAL,
+                                 .scale_ok = 1.0,
+                                 .scale_soft = 0.5,
+                                 .scale_hard = 0.0};
+    pl_policy_t *proportional = pl_policy_new(&config);
+    pl_feedback_summary_t proportional_summary;
+    pl_feedback_summarize(f->feedback, proportional, &proportional_summary);
+    assert_true(proportional_summary.scale == 0.2);
+    pl_policy_destroy(&proportional);
+}
+
+/* Encodes an event as the two frames of a message. */
+typedef struct {
+    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    msgpack_sbuffer body;
+    const void *frames[2];
+    size_t sizes[2];
+} message_t;
+
+static void s_message(message_t *message, const proto_feedback_t *event)
+{
+    int length = proto_feedback_topic(event->coordinator_id, message->topic,
+                                      sizeof message->topic);
+    assert_true(length > 0);
+    msgpack_sbuffer_init(&message->body);
+    assert_int_equal(proto_feedback_encode(event, &message->body), 0);
+    message->frames[0] = message->topic;
+    message->sizes[0] = (size_t)length;
+    message->frames[1] = message->body.data;
+    message->sizes[1] = message->body.size;
+}
+
+static void test_messages_decode_and_bad_ones_are_counted(void **state)
+{
+    fixture_t *f = *state;
+    const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
+    message_t message;
+    proto_feedback_t event = s_event("coord-a", 3, 1, PROTO_LEVEL_SOFT);
+    s_message(&message, &event);
+    proto_feedback_t decoded;
+    assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
+                                                message.sizes, 2, &decoded),
+                     PL_FEEDBACK_APPLIED);
+    assert_string_equal(decoded.coordinator_id, "coord-a");
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_SOFT);
+
+    /* One frame, three frames. */
+    assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
+                                                message.sizes, 1, NULL),
+                     PL_FEEDBACK_MALFORMED);
+    const void *three[3] = {message.topic, message.body.data, "x"};
+    size_t three_sizes[3] = {message.sizes[0], message.sizes[1], 1};
+    assert_int_equal(pl_feedback_handle_message(f->feedback, three,
+                                                three_sizes, 3, NULL),
+                     PL_FEEDBACK_MALFORMED);
+    /* A topic that is not the id's. */
+    const void *wrong[2] = {"mds.fb/other/", message.body.data};
+    size_t wrong_sizes[2] = {strlen("mds.fb/other/"), message.sizes[1]};
+    assert_int_equal(pl_feedback_handle_message(f->feedback, wrong,
+                                                wrong_sizes, 2, NULL),
+                     PL_FEEDBACK_MALFORMED);
+    /* Every truncation of the body. */
+    for (size_t size = 0; size < message.sizes[1]; size++) {
+        size_t sizes[2] = {message.sizes[0], size};
+        assert_int_equal(pl_feedback_handle_message(
+                             f->feedback, message.frames, sizes, 2, NULL),
+                         PL_FEEDBACK_MALFORMED);
+    }
+    assert_int_equal(counters->malformed, 3 + message.sizes[1]);
+    /* Random bytes never crash and are never applied. */
+    srand(42);
+    uint8_t noise[256];
+    for (int round = 0; round < 2000; round++) {
+        size_t size = (size_t)rand() % sizeof noise;
+        for (size_t k = 0; k < size; k++)
+            noise[k] = (uint8_t)rand();
+        if (size > 0 && round % 2 == 0)
+            noise[0] = 0x8f; /* a map header, to get further in */
+        const void *frames[2] = {message.topic, noise};
+        size_t sizes[2] = {message.sizes[0], size};
+        pl_feedback_result_t result = pl_feedback_handle_message(
+            f->feedback, frames, sizes, 2, NULL);
+        assert_true(result == PL_FEEDBACK_MALFORMED ||
+                    result == PL_FEEDBACK_VERSION);
+    }
+    assert_int_equal(counters->applied, 1);
+
+    /* Another protocol version: counted apart. The encoder writes v as a
+     * positive fixint right after the fixstr "v". */
+    uint8_t *body = (uint8_t *)message.body.data;
+    const uint8_t pattern[3] = {0xa1, 'v', 0x01};
+    uint8_t *found = NULL;
+    for (size_t k = 0; k + 3 <= message.body.size && !found; k++)
+        if (memcmp(body + k, pattern, 3) == 0)
+            found = body + k;
+    assert_non_null(found);
+    found[2] = 0x02;
+    uint64_t version_before = counters->version;
+    assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
+                                                message.sizes, 2, NULL),
+                     PL_FEEDBACK_VERSION);
+    assert_int_equal(counters->version, version_before + 1);
+    assert_int_equal(counters->applied, 1);
+    msgpack_sbuffer_destroy(&message.body);
+}
+
+static void test_table_full_is_counted(void **state)
+{
+    fixture_t *f = *state;
+    char id[PROTO_ID_MAX + 1];
+    for (int k = 0; k < PL_FEEDBACK_COORDINATORS_MAX; k++) {
+        snprintf(id, sizeof id, "c%d", k);
+        assert_int_equal(s_apply(f, id, 1, 1, PROTO_LEVEL_OK),
+                         PL_FEEDBACK_APPLIED);
+    }
+    assert_int_equal(s_apply(f, "one-too-many", 1, 1, PROTO_LEVEL_HARD),
+                     PL_FEEDBACK_TABLE_FULL);
+    assert_int_equal(pl_feedback_counters(f->feedback)->table_full, 1);
+    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_in_order_events_apply, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_seq_gap_is_counted, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_change_is_a_restart,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_after_ttl_is_fail_safe,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_two_coordinators_most_severe_wins, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messages_decode_and_bad_ones_are_counted, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(test_table_full_is_counted, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
