@@ -14,6 +14,7 @@
 #include "proto_reader.h"
 
 static const char *const s_kind_names[] = {"trade", "quote", "bar"};
+static const uint32_t s_kind_lengths[] = {5, 5, 3};
 static const char *const s_reason_names[] = {"full", "malformed", "draining"};
 static const char *const s_reply_names[] = {"ack", "nack"};
 static const char *const s_batch_names[] = {"batch"};
@@ -211,35 +212,73 @@ int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
     return failed ? -1 : 0;
 }
 
+/* The error of a failed read of record `index`'s `field` (NULL for the
+ * record itself). The prefix is only formatted on failure: this is the
+ * per-record hot path. */
+static int s_record_fail(const proto_reader_t *reader, proto_read_t result,
+                         size_t index, const char *field, const char *what,
+                         proto_error_t *error)
+{
+    char prefix[64];
+    if (field)
+        snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index,
+                 field);
+    else
+        snprintf(prefix, sizeof prefix, "record %zu", index);
+    return proto_reader_fail(reader, result, prefix, what, error);
+}
+
+/* Reads provider or symbol (`field`) of record `index` into `out`. */
+static int s_record_name(proto_reader_t *reader, size_t index,
+                         const char *field, size_t max, char *out,
+                         proto_error_t *error)
+{
+    const char *text;
+    uint32_t length;
+    proto_read_t result = proto_reader_str(reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return s_record_fail(reader, result, index, field, "a str", error);
+    if (length >= 1 && length <= max && !memchr(text, '\0', length)) {
+        memcpy(out, text, length);
+        out[length] = '\0';
+        return 0;
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index, field);
+    return proto_copy_str(text, length, 1, max, out, prefix, error);
+}
+
 /* Decodes the record at the reader into `record`; `index` is its position
  * in the batch, for the error. */
 static int s_record_decode(proto_reader_t *reader, size_t index,
                            proto_record_t *record, proto_error_t *error)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "record %zu", index);
     uint32_t elements;
     proto_read_t result = proto_reader_array(reader, &elements);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "an array", error);
+        return s_record_fail(reader, result, index, NULL, "an array", error);
     if (elements < 1)
-        return proto_error_set(error, "%s: empty array", prefix);
+        return proto_error_set(error, "record %zu: empty array", index);
 
     const char *text;
     uint32_t length;
-    snprintf(prefix, sizeof prefix, "record %zu: field 'kind'", index);
     result = proto_reader_str(reader, &text, &length);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "trade|quote|bar",
-                                 error);
+        return s_record_fail(reader, result, index, "kind", "trade|quote|bar",
+                             error);
     int kind = -1;
     for (int candidate = 0; candidate < PROTO_RECORD_KIND_COUNT; candidate++) {
-        if (strlen(s_kind_names[candidate]) == length &&
-            memcmp(s_kind_names[candidate], text, length) == 0)
+        if (s_kind_lengths[candidate] == length &&
+            memcmp(s_kind_names[candidate], text, length) == 0) {
             kind = candidate;
+            break;
+        }
     }
     if (kind < 0)
-        return proto_error_set(error, "%s: expected trade|quote|bar", prefix);
+        return proto_error_set(error,
+                               "record %zu: field 'kind': expected "
+                               "trade|quote|bar",
+                               index);
     record->kind = (proto_record_kind_t) kind;
     if (elements != s_record_elements[kind])
         return proto_error_set(error,
@@ -247,36 +286,23 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
                                index, s_kind_names[kind],
                                (unsigned) s_record_elements[kind],
                                (unsigned) elements);
-
-    snprintf(prefix, sizeof prefix, "record %zu: field 'provider'", index);
-    result = proto_reader_str(reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "a str", error);
-    if (proto_copy_str(text, length, 1, PROTO_NAME_MAX, record->provider,
-                       prefix, error) != 0)
-        return -1;
-    snprintf(prefix, sizeof prefix, "record %zu: field 'symbol'", index);
-    result = proto_reader_str(reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "a str", error);
-    if (proto_copy_str(text, length, 1, PROTO_SYMBOL_MAX, record->symbol,
-                       prefix, error) != 0)
+    if (s_record_name(reader, index, "provider", PROTO_NAME_MAX,
+                      record->provider, error) != 0 ||
+        s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX,
+                      record->symbol, error) != 0)
         return -1;
     result = proto_reader_int(reader, &record->ts_ns);
-    if (result != PROTO_READ_OK) {
-        snprintf(prefix, sizeof prefix, "record %zu: field 'ts_ns'", index);
-        return proto_reader_fail(reader, result, prefix, "an integer", error);
-    }
+    if (result != PROTO_READ_OK)
+        return s_record_fail(reader, result, index, "ts_ns", "an integer",
+                             error);
     double values[S_FIELDS_MAX];
     size_t fields = s_record_elements[kind] - S_RECORD_HEAD;
     for (size_t field = 0; field < fields; field++) {
         result = proto_reader_number(reader, &values[field]);
-        if (result != PROTO_READ_OK) {
-            snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index,
-                     s_field_names[kind][field]);
-            return proto_reader_fail(reader, result, prefix, "a number",
-                                     error);
-        }
+        if (result != PROTO_READ_OK)
+            return s_record_fail(reader, result, index,
+                                 s_field_names[kind][field], "a number",
+                                 error);
     }
     s_fields_set(record, values);
     proto_error_t invalid;

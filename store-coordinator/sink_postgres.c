@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmn_log.h"
 #include "sink_impl.h"
 
 /* libpq options the URI may override (it is processed after them). */
@@ -70,7 +71,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS trades ("
     " provider text NOT NULL CHECK (provider <> ''),"
     " symbol text NOT NULL CHECK (symbol <> ''),"
-    " ts_ns bigint NOT NULL,"
+    " ts_ns bigint NOT NULL CHECK (ts_ns > 0),"
     " price double precision NOT NULL"
     "  CHECK (price > 0 AND price < 'Infinity'),"
     " size double precision NOT NULL"
@@ -80,7 +81,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS quotes ("
     " provider text NOT NULL CHECK (provider <> ''),"
     " symbol text NOT NULL CHECK (symbol <> ''),"
-    " ts_ns bigint NOT NULL,"
+    " ts_ns bigint NOT NULL CHECK (ts_ns > 0),"
     " bid double precision NOT NULL CHECK (bid > 0 AND bid < 'Infinity'),"
     " bid_size double precision NOT NULL"
     "  CHECK (bid_size >= 0 AND bid_size < 'Infinity'),"
@@ -92,7 +93,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS bars ("
     " provider text NOT NULL CHECK (provider <> ''),"
     " symbol text NOT NULL CHECK (symbol <> ''),"
-    " ts_ns bigint NOT NULL,"
+    " ts_ns bigint NOT NULL CHECK (ts_ns > 0),"
     " open double precision NOT NULL CHECK (open > 0 AND open < 'Infinity'),"
     " high double precision NOT NULL CHECK (high > 0 AND high < 'Infinity'),"
     " low double precision NOT NULL CHECK (low > 0 AND low < 'Infinity'),"
@@ -342,6 +343,12 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
         s_disconnect(self);
         return SC_SINK_TRANSIENT;
     }
+    /* Once per (re)connection, without the URI (it may hold a password);
+     * failures are the worker's to log. */
+    cmn_log_info("sink", "connected",
+                 "kind=postgres host=%s port=%s dbname=%s user=%s",
+                 PQhost(self->conn), PQport(self->conn), PQdb(self->conn),
+                 PQuser(self->conn));
     return SC_SINK_OK;
 }
 
