@@ -11,6 +11,7 @@
 
 #include "proto_feedback.h"
 #include "proto_ingest.h"
+#include "proto_text.h"
 
 #define FUZZ_ROUNDS 10000
 #define FUZZ_RANDOM_BYTES_MAX 96
@@ -230,6 +231,64 @@ static void test_huge_counts(void **state)
                      (int) DECODER_COUNT);
 }
 
+/* The text readers on random lines, truncations and mutations of valid
+ * lines (each an exactly sized heap string). */
+static void s_text_run(const char *line, size_t length)
+{
+    char *copy = malloc(length + 1);
+    assert_non_null(copy);
+    memcpy(copy, line, length);
+    copy[length] = '\0';
+    proto_record_t record;
+    proto_error_t error;
+    error.text[0] = '\0';
+    int rc = proto_text_parse_json(copy, &record, &error);
+    assert_true(rc == 0 || (rc == -1 && strlen(error.text) > 0));
+    error.text[0] = '\0';
+    rc = proto_text_parse_csv(copy, &record, &error);
+    assert_true(rc == 0 || rc == 1 || (rc == -1 && strlen(error.text) > 0));
+    free(copy);
+}
+
+static void test_text_lines(void **state)
+{
+    (void) state;
+    static const char *const valid[] = {
+        "{\"kind\":\"quote\",\"provider\":\"p\\u00e9\",\"symbol\":\"s\","
+        "\"ts_ns\":5,\"bid\":1.5e3,\"bid_size\":2,\"ask\":3,\"ask_size\":4,"
+        "\"reason\":\"x\\ud83d\\ude00\\n\",\"z\":null}",
+        "bar,ibkr,AAPL,1699999940000000000,189,190.25,188.75,189.5,125000",
+    };
+    static const char alphabet[] = "{}[]\":,\\u0123456789abcdefkindtr.-+eE "
+                                   "\t\x01\xc3\xa9";
+    char line[FUZZ_RANDOM_BYTES_MAX];
+    for (int round = 0; round < FUZZ_ROUNDS; round++) {
+        const char *source = valid[round % 2];
+        size_t length = strlen(source);
+        switch (round % 3) {
+        case 0: /* a truncation */
+            s_text_run(source, s_random() % length);
+            break;
+        case 1: { /* a mutation */
+            char *copy = strdup(source);
+            assert_non_null(copy);
+            for (int flip = 0; flip < 3; flip++)
+                copy[s_random() % length] =
+                    alphabet[s_random() % (sizeof alphabet - 1)];
+            s_text_run(copy, length);
+            free(copy);
+            break;
+        }
+        default: { /* random characters of the grammar */
+            size_t size = s_random() % sizeof line;
+            for (size_t index = 0; index < size; index++)
+                line[index] = alphabet[s_random() % (sizeof alphabet - 1)];
+            s_text_run(line, size);
+        }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_huge_counts),
+        cmocka_unit_test(test_text_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
