@@ -15,7 +15,7 @@
 
 static void test_json_valid(void **state)
 {
-    (void) state;
+    (void)state;
     proto_record_t record;
     proto_error_t error = {{0}};
     const char *trade = "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":"
@@ -60,7 +60,7 @@ static void test_json_valid(void **state)
 
 static void test_json_errors(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *line;
         const char *text;
@@ -69,19 +69,23 @@ static void test_json_errors(void **state)
         {"[1]", "json: expected '{' at column 1"},
         {"{\"kind\" \"trade\"}", "json: expected ':' at column 9"},
         {"{kind:1}", "json: expected a key at column 2"},
-        {"{\"kind\":\"trade\" \"x\":1}", "json: expected ',' or '}' at column 17"},
+        {"{\"kind\":\"trade\" \"x\":1}",
+         "json: expected ',' or '}' at column 17"},
         {"{\"kind\":\"trade\",}", "json: expected a key at column 17"},
         {"{\"kind\":\"tra", "json: unterminated string at column 9"},
         {"{\"kind\":\"a\\qb\"}", "json: invalid escape at column 11"},
         {"{\"kind\":\"\\u12\"}", "json: invalid escape at column 10"},
         {"{\"kind\":\"\\ud800x\"}", "json: invalid escape at column 10"},
-        {"{\"kind\":\"\\u0000\"}", "json: NUL character in string at column 10"},
-        {"{\"kind\":\"a\tb\"}", "json: control character in string at column 11"},
+        {"{\"kind\":\"\\u0000\"}",
+         "json: NUL character in string at column 10"},
+        {"{\"kind\":\"a\tb\"}",
+         "json: control character in string at column 11"},
         {"{\"price\":01}", "json: invalid number at column 10"},
         {"{\"price\":1.}", "json: invalid number at column 10"},
         {"{\"price\":+1}", "json: expected a string or a number at column 10"},
         {"{\"price\":NaN}", "json: expected a string or a number at column 10"},
-        {"{\"x\":{\"a\":1}}", "json: expected a string or a number at column 6"},
+        {"{\"x\":{\"a\":1}}",
+         "json: expected a string or a number at column 6"},
         {"{\"x\":[1]}", "json: expected a string or a number at column 6"},
         {"{} x", "json: unexpected text after the object at column 4"},
         {"{}", "json: missing key 'kind'"},
@@ -98,7 +102,8 @@ static void test_json_errors(void **state)
          "json: field 'symbol': longer than 32 bytes"},
         {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\"}",
          "json: missing key 'ts_ns'"},
-        {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\",\"ts_ns\":1.5}",
+        {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\",\"ts_ns\":1."
+         "5}",
          "json: key 'ts_ns': expected an integer"},
         {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\",\"ts_ns\":"
          "\"1\"}",
@@ -141,7 +146,7 @@ static void test_json_errors(void **state)
 
 static void test_csv_valid(void **state)
 {
-    (void) state;
+    (void)state;
     proto_record_t record;
     proto_error_t error = {{0}};
     assert_int_equal(
@@ -175,7 +180,7 @@ static void test_csv_valid(void **state)
 
 static void test_csv_errors(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *line;
         const char *text;
@@ -200,7 +205,8 @@ static void test_csv_errors(void **state)
         {"trade,p,s,1,1,1e999", "csv: field 6 (size): expected a number"},
         {"trade,p,s,1,0,1", "csv: field 'price' must be > 0"},
         {"trade,p,s,0,1,1", "csv: field 'ts_ns' must be > 0"},
-        {"trade,p,s\t,1,1,1", "csv: field 'symbol' contains a control character"},
+        {"trade,p,s\t,1,1,1",
+         "csv: field 'symbol' contains a control character"},
         {"bar,p,s,1,1,1,2,1,1", "csv: field 'high' must be >= 'low'"},
         {"quote,p,s,1,1,1,1,-0.5", "csv: field 'ask_size' must be >= 0"},
     };
@@ -217,7 +223,7 @@ static void test_csv_errors(void **state)
 
 static void test_format_round_trip(void **state)
 {
-    (void) state;
+    (void)state;
     proto_record_t records[3];
     memset(records, 0, sizeof records);
     records[0].kind = PROTO_RECORD_TRADE;
@@ -245,12 +251,11 @@ static void test_format_round_trip(void **state)
     records[2].u.bar.volume = 12345.5;
     for (int index = 0; index < 3; index++) {
         char line[LINE_BYTES];
-        int length = proto_text_format_json(&records[index],
-                                            index == 1 ? "db: \"refused\"\n"
-                                                       : NULL,
-                                            line, sizeof line);
+        int length = proto_text_format_json(
+            &records[index], index == 1 ? "db: \"refused\"\n" : NULL, line,
+            sizeof line);
         assert_true(length > 0);
-        assert_int_equal((size_t) length, strlen(line));
+        assert_int_equal((size_t)length, strlen(line));
         proto_record_t back;
         proto_error_t error = {{0}};
         /* records[0] has a control character: not valid, but it still
@@ -259,7 +264,8 @@ static void test_format_round_trip(void **state)
         if (index == 0) {
             assert_int_equal(rc, -1);
             assert_string_equal(
-                error.text, "json: field 'symbol' contains a control character");
+                error.text,
+                "json: field 'symbol' contains a control character");
             assert_string_equal(back.symbol, records[0].symbol);
             assert_string_equal(back.provider, records[0].provider);
             assert_true(back.u.trade.price == 0.1);
@@ -278,7 +284,7 @@ static void test_format_round_trip(void **state)
 
 static void test_format_exact(void **state)
 {
-    (void) state;
+    (void)state;
     proto_record_t record;
     memset(&record, 0, sizeof record);
     record.kind = PROTO_RECORD_TRADE;
@@ -292,19 +298,19 @@ static void test_format_exact(void **state)
         "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":\"AAPL\","
         "\"ts_ns\":1700000000000000000,\"price\":189.5,\"size\":100}";
     assert_int_equal(proto_text_format_json(&record, NULL, line, sizeof line),
-                     (int) strlen(expected));
+                     (int)strlen(expected));
     assert_string_equal(line, expected);
     /* Exactly enough room (the NUL included), then one byte less. */
-    assert_int_equal(proto_text_format_json(&record, NULL, line,
-                                            strlen(expected) + 1),
-                     (int) strlen(expected));
+    assert_int_equal(
+        proto_text_format_json(&record, NULL, line, strlen(expected) + 1),
+        (int)strlen(expected));
     assert_int_equal(
         proto_text_format_json(&record, NULL, line, strlen(expected)), -1);
     /* A dead letter with a value JSON cannot hold. */
     record.u.trade.price = NAN;
     record.u.trade.size = -INFINITY;
-    assert_true(proto_text_format_json(&record, "not finite", line,
-                                       sizeof line) > 0);
+    assert_true(
+        proto_text_format_json(&record, "not finite", line, sizeof line) > 0);
     assert_string_equal(
         line, "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":\"AAPL\","
               "\"ts_ns\":1700000000000000000,\"price\":null,\"size\":null,"
@@ -318,7 +324,7 @@ static void test_format_exact(void **state)
 /* The examples printed in ingest.md section 7 read as documented. */
 static void test_spec_examples(void **state)
 {
-    (void) state;
+    (void)state;
     const char *json[] = {
         "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":\"AAPL\","
         "\"ts_ns\":1700000000000000000,\"price\":189.5,\"size\":100}",
@@ -343,8 +349,8 @@ static void test_spec_examples(void **state)
                          0);
         assert_memory_equal(&from_json, &from_csv, sizeof from_json);
         char line[LINE_BYTES];
-        assert_true(proto_text_format_json(&from_json, NULL, line,
-                                           sizeof line) > 0);
+        assert_true(
+            proto_text_format_json(&from_json, NULL, line, sizeof line) > 0);
         assert_string_equal(line, json[index]);
     }
 }
