@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cmn_log.h"
 #include "sink_impl.h"
 
 #define S_SCHEME "sqlite:"
@@ -42,7 +43,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS trades ("
     " provider TEXT NOT NULL CHECK (length(provider) > 0),"
     " symbol TEXT NOT NULL CHECK (length(symbol) > 0),"
-    " ts_ns INTEGER NOT NULL,"
+    " ts_ns INTEGER NOT NULL CHECK (ts_ns > 0),"
     " price REAL NOT NULL CHECK (price > 0 AND price < 9e999),"
     " size REAL NOT NULL CHECK (size >= 0 AND size < 9e999),"
     " ingested_at INTEGER NOT NULL,"
@@ -50,7 +51,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS quotes ("
     " provider TEXT NOT NULL CHECK (length(provider) > 0),"
     " symbol TEXT NOT NULL CHECK (length(symbol) > 0),"
-    " ts_ns INTEGER NOT NULL,"
+    " ts_ns INTEGER NOT NULL CHECK (ts_ns > 0),"
     " bid REAL NOT NULL CHECK (bid > 0 AND bid < 9e999),"
     " bid_size REAL NOT NULL CHECK (bid_size >= 0 AND bid_size < 9e999),"
     " ask REAL NOT NULL CHECK (ask > 0 AND ask < 9e999),"
@@ -60,7 +61,7 @@ static const char s_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS bars ("
     " provider TEXT NOT NULL CHECK (length(provider) > 0),"
     " symbol TEXT NOT NULL CHECK (length(symbol) > 0),"
-    " ts_ns INTEGER NOT NULL,"
+    " ts_ns INTEGER NOT NULL CHECK (ts_ns > 0),"
     " open REAL NOT NULL CHECK (open > 0 AND open < 9e999),"
     " high REAL NOT NULL CHECK (high > 0 AND high < 9e999),"
     " low REAL NOT NULL CHECK (low > 0 AND low < 9e999),"
@@ -292,6 +293,8 @@ static sc_sink_status_t s_connect(s_sqlite_t *self, sc_sink_error_t *error)
         s_disconnect(self);
         return SC_SINK_TRANSIENT;
     }
+    /* Once per (re)connection; failures are the worker's to log. */
+    cmn_log_info("sink", "connected", "kind=sqlite path=\"%s\"", self->path);
     return SC_SINK_OK;
 }
 

@@ -209,6 +209,8 @@ static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
                  sc_sink_error(fixture->sink));
     assert_int_equal(counts.written, 0);
     assert_int_equal(counts.duplicates, 0);
+    assert_null(strchr(sc_sink_error(fixture->sink), '"'));
+    assert_null(strchr(sc_sink_error(fixture->sink), '\n'));
     assert_true(strlen(sc_sink_error(fixture->sink)) > 0);
     assert_int_equal(s_total_rows(fixture), before);
 }

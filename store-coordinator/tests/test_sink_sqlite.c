@@ -168,6 +168,7 @@ static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
     assert_int_equal(counts.written, 0);
     assert_int_equal(counts.duplicates, 0);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "record 37"));
+    assert_null(strchr(sc_sink_error(fixture->sink), '"'));
     assert_int_equal(s_total_rows(fixture), before);
 }
 

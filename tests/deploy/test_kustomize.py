@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""Renders every overlay of deploy/kubernetes with `kubectl kustomize` and
+checks what deploy/kubernetes/README.md promises of the rendered objects:
+probes, resources, security contexts, grace periods above the drain timeout,
+the headless ZeroMQ service, NetworkPolicies (evaluated for sample peers),
+ServiceMonitors, the ScaledObjects (fallback, ignoreNullValues, the seed's
+producer scaler only where opted in) and the PrometheusRule matching the
+plain rule file. Schema validation is test_schemas.py."""
+
+import os
+import re
+
+import yaml
+
+from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
+                           kustomize, objects, overlays)
+
+NAMESPACE = "market-data"
+IMAGE_USER = 10001  # USER in deploy/docker/Dockerfile.*
+c = Checker()
+
+
+def containers(deployment):
+    return deployment["spec"]["template"]["spec"]["containers"]
+
+
+def selects(selector, labels):
+    """matchLabels/matchExpressions semantics of a LabelSelector."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        present = expr["key"] in labels
+        value = labels.get(expr["key"])
+        op = expr["operator"]
+        if op == "In" and value not in expr["values"]:
+            return False
+        if op == "NotIn" and present and value in expr["values"]:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def port_number(deployment, port):
+    if isinstance(port, int):
+        return port
+    for container in containers(deployment):
+        for p in container.get("ports", []):
+            if p["name"] == port:
+                return p["containerPort"]
+    return None
+
+
+def allowed(objs, target, port, peer_labels, peer_namespace_labels,
+            peer_namespace):
+    """Whether the NetworkPolicies let a peer pod reach `target` (a
+    Deployment) on container port `port`, as the NetworkPolicy spec says:
+    isolated if any policy selects the pod, then allowed if any rule of any
+    selecting policy matches."""
+    pod_labels = target["spec"]["template"]["metadata"]["labels"]
+    selecting = [p for p in objs if p["kind"] == "NetworkPolicy"
+                 and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+                 and selects(p["spec"]["podSelector"], pod_labels)]
+    if not selecting:
+        return True
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress") or []:
+            ports = rule.get("ports")
+            if ports and not any(port_number(target, p.get("port")) == port
+                                 for p in ports):
+                continue
+            peers = rule.get("from")
+            if not peers:
+                return True
+            for peer in peers:
+                ns_sel = peer.get("namespaceSelector")
+                pod_sel = peer.get("podSelector")
+                if ns_sel is None:
+                    ns_ok = peer_namespace == policy["metadata"]["namespace"]
+                else:
+                    ns_ok = selects(ns_sel, peer_namespace_labels)
+                pod_ok = pod_sel is None or selects(pod_sel, peer_labels)
+                if "ipBlock" not in peer and ns_ok and pod_ok:
+                    return True
+    return False
+
+
+def check_workload(name, objs, deployment):
+    spec = deployment["spec"]["template"]["spec"]
+    pod_sc = spec.get("securityContext", {})
+    c.check(pod_sc.get("runAsNonRoot") is True, f"{name}: runAsNonRoot")
+    c.check(pod_sc.get("runAsUser") == IMAGE_USER,
+            f"{name}: runAsUser is the image's user {IMAGE_USER}")
+    c.check(pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+            f"{name}: seccomp RuntimeDefault")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for container in containers(deployment):
+        cname = f"{name}/{container['name']}"
+        sc = container.get("securityContext", {})
+        c.check(sc.get("readOnlyRootFilesystem") is True,
+                f"{cname}: read-only root filesystem")
+        c.check(sc.get("allowPrivilegeEscalation") is False,
+                f"{cname}: no privilege escalation")
+        c.check(sc.get("capabilities", {}).get("drop") == ["ALL"],
+                f"{cname}: drops ALL capabilities")
+        c.check("add" not in sc.get("capabilities", {}),
+                f"{cname}: adds no capability")
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            for res in ("cpu", "memory"):
+                c.check(res in resources.get(kind, {}),
+                        f"{cname}: resources.{kind}.{res}")
+        live = container.get("livenessProbe", {}).get("httpGet", {})
+        ready = container.get("readinessProbe", {}).get("httpGet", {})
+        c.check(live.get("path") == "/health", f"{cname}: liveness /health")
+        c.check(ready.get("path") == "/ready", f"{cname}: readiness /ready")
+        c.check(port_number(deployment, live.get("port")) is not None,
+                f"{cname}: liveness port exists")
+        for mount in container.get("volumeMounts", []):
+            c.check(mount["name"] in volumes,
+                    f"{cname}: volume {mount['name']} defined")
+        for source in container.get("envFrom", []):
+            ref = source.get("configMapRef", {}).get("name")
+            if ref:
+                c.check(find(objs, "ConfigMap", ref) is not None,
+                        f"{cname}: ConfigMap {ref} rendered")
+    return volumes
+
+
+def check_overlay(path):
+    overlay = os.path.basename(path)
+    print(f"overlay {overlay}")
+    objs = objects(kustomize(path))
+    for obj in objs:
+        if obj["kind"] != "Namespace":
+            c.check(obj["metadata"].get("namespace") == NAMESPACE,
+                    f"{overlay}: {obj['kind']}/{obj['metadata']['name']} "
+                    f"in namespace {NAMESPACE}")
+    coordinator = find(objs, "Deployment", "mds-coordinator")
+    pipeline = find(objs, "Deployment", "mdp-pipeline")
+    if not (c.check(coordinator is not None, f"{overlay}: mds-coordinator")
+            and c.check(pipeline is not None, f"{overlay}: mdp-pipeline")):
+        return
+    volumes = check_workload(f"{overlay}: mds-coordinator", objs, coordinator)
+    check_workload(f"{overlay}: mdp-pipeline", objs, pipeline)
+
+    # Grace period above the drain timeout.
+    config = find(objs, "ConfigMap", "mds-coordinator-config")["data"]
+    drain_s = int(config["MDS_DRAIN_TIMEOUT_MS"]) / 1000
+    grace = coordinator["spec"]["template"]["spec"].get(
+        "terminationGracePeriodSeconds", 30)
+    c.check(grace > drain_s, f"{overlay}: terminationGracePeriodSeconds "
+            f"{grace} > MDS_DRAIN_TIMEOUT_MS {drain_s:g} s")
+
+    # The data directory is writable (emptyDir or a claim that is rendered).
+    data = volumes.get("data", {})
+    c.check("emptyDir" in data or "persistentVolumeClaim" in data,
+            f"{overlay}: coordinator data on emptyDir or PVC")
+    claim = data.get("persistentVolumeClaim", {}).get("claimName")
+    if claim:
+        c.check(find(objs, "PersistentVolumeClaim", claim) is not None,
+                f"{overlay}: PVC {claim} rendered")
+    env = {e["name"]: e for e in containers(coordinator)[0].get("env", [])}
+    if overlay == "dev":
+        c.check(claim is not None, "dev: SQLite on a PersistentVolumeClaim")
+        c.check(config["MDS_SINK"].startswith("sqlite:/var/lib/mds/data/")
+                and "MDS_SINK" not in env, "dev: MDS_SINK is SQLite on the volume")
+        c.check(coordinator["spec"]["strategy"]["type"] == "Recreate",
+                "dev: Recreate (one writer for the SQLite file)")
+    if overlay.startswith("prod"):
+        secret = env.get("MDS_SINK", {}).get("valueFrom", {}).get(
+            "secretKeyRef", {})
+        c.check(secret.get("name") == "mds-postgres" and secret.get("key"),
+                f"{overlay}: MDS_SINK from the mds-postgres Secret")
+
+    # Services: metrics ClusterIP and the headless ZeroMQ service.
+    pod_labels = coordinator["spec"]["template"]["metadata"]["labels"]
+    zmq = find(objs, "Service", "mds-coordinator-zmq")
+    if c.check(zmq is not None, f"{overlay}: headless service"):
+        c.check(zmq["spec"].get("clusterIP") == "None",
+                f"{overlay}: mds-coordinator-zmq is headless")
+        c.check(sorted(p["port"] for p in zmq["spec"]["ports"]) == [5555, 5556],
+                f"{overlay}: mds-coordinator-zmq has 5555 and 5556")
+        c.check(selects({"matchLabels": zmq["spec"]["selector"]}, pod_labels),
+                f"{overlay}: mds-coordinator-zmq selects the coordinator")
+        c.check(zmq["spec"].get("publishNotReadyAddresses") is True,
+                f"{overlay}: HARD feedback still reachable when not ready")
+    for service in (o for o in objs if o["kind"] == "Service"):
+        target = coordinator if selects(
+            {"matchLabels": service["spec"]["selector"]}, pod_labels) \
+            else pipeline
+        for p in service["spec"]["ports"]:
+            c.check(port_number(target, p["targetPort"]) is not None,
+                    f"{overlay}: {service['metadata']['name']} port "
+                    f"{p['targetPort']} exists on the pod")
+    for monitor in (o for o in objs if o["kind"] == "ServiceMonitor"):
+        matched = [s for s in objs if s["kind"] == "Service" and selects(
+            monitor["spec"]["selector"], s["metadata"].get("labels", {}))]
+        names = {p.get("name") for s in matched for p in s["spec"]["ports"]}
+        c.check(len(matched) == 1 and all(
+            e["port"] in names and e["path"] == "/metrics"
+            for e in monitor["spec"]["endpoints"]),
+            f"{overlay}: ServiceMonitor {monitor['metadata']['name']} "
+            f"selects one Service with its port")
+
+    # NetworkPolicies, evaluated for sample peers.
+    same_ns = {"kubernetes.io/metadata.name": NAMESPACE}
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    other_ns = {"kubernetes.io/metadata.name": "default"}
+    pipeline_pod = {"app": "mdp-pipeline"}
+    consumer = {"app": "dashboard", "mds-feedback-consumer": "true"}
+    stranger = {"app": "something-else"}
+    prometheus = {"app.kubernetes.io/name": "prometheus"}
+    cases = [
+        (coordinator, 5555, pipeline_pod, same_ns, NAMESPACE, True),
+        (coordinator, 5556, pipeline_pod, same_ns, NAMESPACE, True),
+        (coordinator, 5556, consumer, other_ns, "default", True),
+        (coordinator, 5555, consumer, other_ns, "default", False),
+        (coordinator, 5555, stranger, same_ns, NAMESPACE, False),
+        (coordinator, 5556, stranger, same_ns, NAMESPACE, False),
+        (coordinator, 5555, pipeline_pod, other_ns, "default", False),
+        (coordinator, 9102, prometheus, monitoring, "monitoring", True),
+        (coordinator, 9102, pipeline_pod, same_ns, NAMESPACE, False),
+        (coordinator, 9102, prometheus, other_ns, "default", False),
+        (pipeline, 8000, prometheus, monitoring, "monitoring", True),
+        (pipeline, 8000, stranger, same_ns, NAMESPACE, False),
+        (coordinator, 5556, prometheus, monitoring, "monitoring", False),
+    ]
+    for target, port, labels, ns_labels, ns, expected in cases:
+        got = allowed(objs, target, port, labels, ns_labels, ns)
+        c.check(got == expected,
+                f"{overlay}: {labels} from namespace {ns} -> "
+                f"{target['metadata']['name']}:{port} "
+                f"{'allowed' if expected else 'denied'}")
+
+    # ScaledObjects.
+    scalers = {o["metadata"]["name"]: o for o in objs
+               if o["kind"] == "ScaledObject"}
+    expected = {"dev": set(), "prod": {"mds-coordinator-scaler"},
+                "prod-pipeline-autoscaling": {"mds-coordinator-scaler",
+                                              "mdp-pipeline-scaler"}}
+    if overlay in expected:
+        c.check(set(scalers) == expected[overlay],
+                f"{overlay}: ScaledObjects {sorted(expected[overlay])}")
+    for name, scaler in scalers.items():
+        spec = scaler["spec"]
+        target = spec["scaleTargetRef"]["name"]
+        c.check(find(objs, "Deployment", target) is not None,
+                f"{overlay}: {name} targets a rendered Deployment")
+        low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
+        fallback = spec.get("fallback", {})
+        c.check(fallback.get("failureThreshold", 0) >= 1
+                and low < fallback.get("replicas", 0) <= high,
+                f"{overlay}: {name} falls back above the minimum")
+        for trigger in spec["triggers"]:
+            meta = trigger["metadata"]
+            tname = f"{overlay}: {name}/{trigger.get('name')}"
+            c.check(trigger["type"] == "prometheus", f"{tname}: prometheus")
+            c.check(meta.get("ignoreNullValues") == "false",
+                    f"{tname}: ignoreNullValues \"false\"")
+            c.check(trigger.get("metricType", "AverageValue") == "AverageValue",
+                    f"{tname}: AverageValue (replicas = ceil(value/threshold))")
+            c.check(re.fullmatch(r"\d+(\.\d+)?", meta.get("threshold", ""))
+                    is not None and float(meta["threshold"]) > 0,
+                    f"{tname}: numeric threshold")
+            c.check(f'namespace="{NAMESPACE}"' in meta.get("query", ""),
+                    f"{tname}: query limited to namespace {NAMESPACE}")
+    if "mds-coordinator-scaler" in scalers:
+        queries = [t["metadata"]["query"] for t in
+                   scalers["mds-coordinator-scaler"]["spec"]["triggers"]]
+        c.check(any(q.startswith("max(coordinator_queue_depth") for q in queries),
+                f"{overlay}: coordinator scaled on max(coordinator_queue_depth)")
+        c.check(any("coordinator_backpressure_hard" in q for q in queries),
+                f"{overlay}: coordinator scaled on HARD backpressure")
+
+    # PrometheusRule == deploy/prometheus/rules/mdbp-alerts.yml.
+    rule = find(objs, "PrometheusRule", "mdbp-alerts")
+    plain = yaml.safe_load(open(os.path.join(
+        DEPLOY, "prometheus", "rules", "mdbp-alerts.yml")))
+    c.check(rule is not None and rule["spec"] == plain,
+            f"{overlay}: PrometheusRule equals rules/mdbp-alerts.yml")
+
+
+found = overlays()
+c.check({"dev", "prod"} <= {os.path.basename(p) for p in found},
+        "overlays dev and prod exist")
+for overlay_path in found:
+    check_overlay(overlay_path)
+# The base renders on its own too.
+c.check(len(objects(kustomize(os.path.join(KUBERNETES, "base")))) > 0,
+        "base renders")
+print(f"rendered {len(found)} overlays under "
+      f"{os.path.relpath(KUBERNETES, SOURCE_ROOT)}")
+c.finish()
