@@ -27,10 +27,11 @@ static const char *const s_batch_names[] = {"batch"};
 #define S_RECORD_HEAD 4
 static const uint32_t s_record_elements[PROTO_RECORD_KIND_COUNT] = {6, 8, 9};
 #define S_FIELDS_MAX 5
-static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][S_FIELDS_MAX] = {
-    {"price", "size"},
-    {"bid", "bid_size", "ask", "ask_size"},
-    {"open", "high", "low", "close", "volume"},
+static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][S_FIELDS_MAX] =
+    {
+        {"price", "size"},
+        {"bid", "bid_size", "ask", "ask_size"},
+        {"open", "high", "low", "close", "volume"},
 };
 
 const char *proto_nack_reason_name(proto_nack_reason_t reason)
@@ -93,9 +94,12 @@ static void s_fields_set(proto_record_t *record, const double *values)
 static bool s_field_is_size(proto_record_kind_t kind, size_t index)
 {
     switch (kind) {
-    case PROTO_RECORD_TRADE: return index == 1;
-    case PROTO_RECORD_QUOTE: return index == 1 || index == 3;
-    default: return index == 4;
+    case PROTO_RECORD_TRADE:
+        return index == 1;
+    case PROTO_RECORD_QUOTE:
+        return index == 1 || index == 3;
+    default:
+        return index == 4;
     }
 }
 
@@ -110,11 +114,10 @@ static int s_name_check(const char *name, size_t max, const char *what,
         return proto_error_set(error, "field '%s' is longer than %zu bytes",
                                what, max);
     for (size_t index = 0; index < length; index++) {
-        unsigned char byte = (unsigned char) name[index];
+        unsigned char byte = (unsigned char)name[index];
         if (byte < 0x20 || byte == 0x7f)
-            return proto_error_set(error,
-                                   "field '%s' contains a control character",
-                                   what);
+            return proto_error_set(
+                error, "field '%s' contains a control character", what);
     }
     return 0;
 }
@@ -137,10 +140,9 @@ int proto_record_validate(const proto_record_t *record, proto_error_t *error)
         if (!isfinite(value))
             return proto_error_set(error, "field '%s' must be finite", name);
         if (s_field_is_size(record->kind, index) ? value < 0.0 : value <= 0.0)
-            return proto_error_set(error, "field '%s' must be %s", name,
-                                   s_field_is_size(record->kind, index)
-                                       ? ">= 0"
-                                       : "> 0");
+            return proto_error_set(
+                error, "field '%s' must be %s", name,
+                s_field_is_size(record->kind, index) ? ">= 0" : "> 0");
     }
     if (record->kind == PROTO_RECORD_BAR &&
         record->u.bar.high < record->u.bar.low)
@@ -154,7 +156,7 @@ static int s_pack_text(msgpack_packer *packer, const char *text)
 }
 
 /* Writes a short key (a literal). */
-#define S_PACK_KEY(packer, literal) \
+#define S_PACK_KEY(packer, literal)                                            \
     msgpack_pack_str_with_body((packer), (literal), sizeof(literal) - 1)
 
 int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
@@ -221,8 +223,7 @@ static int s_record_fail(const proto_reader_t *reader, proto_read_t result,
 {
     char prefix[64];
     if (field)
-        snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index,
-                 field);
+        snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index, field);
     else
         snprintf(prefix, sizeof prefix, "record %zu", index);
     return proto_reader_fail(reader, result, prefix, what, error);
@@ -279,17 +280,16 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
                                "record %zu: field 'kind': expected "
                                "trade|quote|bar",
                                index);
-    record->kind = (proto_record_kind_t) kind;
+    record->kind = (proto_record_kind_t)kind;
     if (elements != s_record_elements[kind])
-        return proto_error_set(error,
-                               "record %zu: a %s has %u elements, got %u",
-                               index, s_kind_names[kind],
-                               (unsigned) s_record_elements[kind],
-                               (unsigned) elements);
+        return proto_error_set(
+            error, "record %zu: a %s has %u elements, got %u", index,
+            s_kind_names[kind], (unsigned)s_record_elements[kind],
+            (unsigned)elements);
     if (s_record_name(reader, index, "provider", PROTO_NAME_MAX,
                       record->provider, error) != 0 ||
-        s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX,
-                      record->symbol, error) != 0)
+        s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX, record->symbol,
+                      error) != 0)
         return -1;
     result = proto_reader_int(reader, &record->ts_ns);
     if (result != PROTO_READ_OK)
@@ -301,8 +301,7 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
         result = proto_reader_number(reader, &values[field]);
         if (result != PROTO_READ_OK)
             return s_record_fail(reader, result, index,
-                                 s_field_names[kind][field], "a number",
-                                 error);
+                                 s_field_names[kind][field], "a number", error);
     }
     s_fields_set(record, values);
     proto_error_t invalid;
@@ -311,23 +310,31 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
     return 0;
 }
 
-enum { BATCH_V, BATCH_TYPE, BATCH_PRODUCER_ID, BATCH_SEQ, BATCH_RECORDS,
-       BATCH_KEY_COUNT };
+enum {
+    BATCH_V,
+    BATCH_TYPE,
+    BATCH_PRODUCER_ID,
+    BATCH_SEQ,
+    BATCH_RECORDS,
+    BATCH_KEY_COUNT
+};
 
 int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
                        proto_record_t *records, size_t records_capacity,
                        proto_error_t *error)
 {
-    proto_key_t keys[BATCH_KEY_COUNT] = {
-        {.name = "v"}, {.name = "type"}, {.name = "producer_id"},
-        {.name = "batch_seq"}, {.name = "records"}};
+    proto_key_t keys[BATCH_KEY_COUNT] = {{.name = "v"},
+                                         {.name = "type"},
+                                         {.name = "producer_id"},
+                                         {.name = "batch_seq"},
+                                         {.name = "records"}};
     memset(batch, 0, sizeof *batch);
 
     proto_reader_t reader;
     proto_reader_init(&reader, data, size);
     if (size > PROTO_MESSAGE_BYTES_MAX)
-        return proto_error_set(error, "message: %zu bytes, more than %d",
-                               size, PROTO_MESSAGE_BYTES_MAX);
+        return proto_error_set(error, "message: %zu bytes, more than %d", size,
+                               PROTO_MESSAGE_BYTES_MAX);
     if (proto_reader_scan_map(&reader, "message", keys, BATCH_KEY_COUNT,
                               error) != 0)
         return -1;
@@ -339,8 +346,8 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
     if (proto_key_version(&reader, &keys[BATCH_V], error) != 0 ||
         proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, 1, &type,
                        error) != 0 ||
-        proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX,
-                       &batch->batch_seq, error) != 0 ||
+        proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX, &batch->batch_seq,
+                       error) != 0 ||
         proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,
                       batch->producer_id, error) != 0)
         return -1;
@@ -358,12 +365,12 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
         return proto_error_set(error, "key 'records': empty");
     if (count > PROTO_BATCH_RECORDS_MAX)
         return proto_error_set(error, "key 'records': %u records, more than %d",
-                               (unsigned) count, PROTO_BATCH_RECORDS_MAX);
+                               (unsigned)count, PROTO_BATCH_RECORDS_MAX);
     if (count > records_capacity)
         return proto_error_set(error,
                                "key 'records': %u records, more than the "
                                "%zu this reader holds",
-                               (unsigned) count, records_capacity);
+                               (unsigned)count, records_capacity);
     for (uint32_t index = 0; index < count; index++)
         if (s_record_decode(&at_records, index, &records[index], error) != 0)
             return -1;
@@ -371,9 +378,18 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
     return 0;
 }
 
-enum { REPLY_V, REPLY_TYPE, REPLY_BATCH_SEQ, REPLY_WRITTEN, REPLY_DUPLICATES,
-       REPLY_DEAD_LETTERED, REPLY_REASON, REPLY_RETRY_AFTER_MS, REPLY_DETAIL,
-       REPLY_KEY_COUNT };
+enum {
+    REPLY_V,
+    REPLY_TYPE,
+    REPLY_BATCH_SEQ,
+    REPLY_WRITTEN,
+    REPLY_DUPLICATES,
+    REPLY_DEAD_LETTERED,
+    REPLY_REASON,
+    REPLY_RETRY_AFTER_MS,
+    REPLY_DETAIL,
+    REPLY_KEY_COUNT
+};
 
 int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
 {
@@ -420,10 +436,11 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
                        proto_error_t *error)
 {
     proto_key_t keys[REPLY_KEY_COUNT] = {
-        {.name = "v"}, {.name = "type"}, {.name = "batch_seq"},
-        {.name = "written"}, {.name = "duplicates"},
-        {.name = "dead_lettered"}, {.name = "reason"},
-        {.name = "retry_after_ms"}, {.name = "detail"}};
+        {.name = "v"},          {.name = "type"},
+        {.name = "batch_seq"},  {.name = "written"},
+        {.name = "duplicates"}, {.name = "dead_lettered"},
+        {.name = "reason"},     {.name = "retry_after_ms"},
+        {.name = "detail"}};
     memset(reply, 0, sizeof *reply);
 
     proto_reader_t reader;
@@ -436,36 +453,36 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
                                proto_reader_left(&reader));
     int type;
     if (proto_key_version(&reader, &keys[REPLY_V], error) != 0 ||
-        proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names,
-                       S_REPLY_COUNT, &type, error) != 0 ||
+        proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names, S_REPLY_COUNT,
+                       &type, error) != 0 ||
         proto_key_uint(&reader, &keys[REPLY_BATCH_SEQ], UINT64_MAX,
                        &reply->batch_seq, error) != 0)
         return -1;
-    reply->type = (proto_reply_type_t) type;
+    reply->type = (proto_reply_type_t)type;
     uint64_t value;
     if (reply->type == PROTO_REPLY_ACK) {
         if (proto_key_uint(&reader, &keys[REPLY_WRITTEN], UINT32_MAX, &value,
                            error) != 0)
             return -1;
-        reply->written = (uint32_t) value;
-        if (proto_key_uint(&reader, &keys[REPLY_DUPLICATES], UINT32_MAX,
-                           &value, error) != 0)
+        reply->written = (uint32_t)value;
+        if (proto_key_uint(&reader, &keys[REPLY_DUPLICATES], UINT32_MAX, &value,
+                           error) != 0)
             return -1;
-        reply->duplicates = (uint32_t) value;
+        reply->duplicates = (uint32_t)value;
         if (proto_key_uint(&reader, &keys[REPLY_DEAD_LETTERED], UINT32_MAX,
                            &value, error) != 0)
             return -1;
-        reply->dead_lettered = (uint32_t) value;
+        reply->dead_lettered = (uint32_t)value;
         return 0;
     }
     int reason;
     if (proto_key_enum(&reader, &keys[REPLY_REASON], s_reason_names,
                        S_REASON_COUNT, &reason, error) != 0 ||
-        proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX,
-                       &value, error) != 0)
+        proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX, &value,
+                       error) != 0)
         return -1;
-    reply->reason = (proto_nack_reason_t) reason;
-    reply->retry_after_ms = (uint32_t) value;
+    reply->reason = (proto_nack_reason_t)reason;
+    reply->retry_after_ms = (uint32_t)value;
     /* detail is optional on the wire (always written by our encoder). */
     if (keys[REPLY_DETAIL].seen &&
         proto_key_str(&reader, &keys[REPLY_DETAIL], 0, PROTO_REASON_MAX,

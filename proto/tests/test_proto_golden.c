@@ -84,7 +84,7 @@ static size_t s_hex_parse(const char *text, size_t text_length, uint8_t *out,
         unsigned long value = strtoul(pair, &end, 16);
         assert_true(*end == '\0');
         assert_true(count < capacity);
-        out[count++] = (uint8_t) value;
+        out[count++] = (uint8_t)value;
         at += 2;
     }
     return count;
@@ -113,19 +113,19 @@ static size_t s_doc_hex(const char *path, const char *name, uint8_t *out,
     start += 4;
     char *end = strstr(start, "```");
     assert_non_null(end);
-    size_t count = s_hex_parse(start, (size_t) (end - start), out, capacity);
+    size_t count = s_hex_parse(start, (size_t)(end - start), out, capacity);
     free(document);
     return count;
 }
 
 static void test_feedback_golden(void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t documented[HEX_BYTES_MAX], kept[HEX_BYTES_MAX];
     size_t documented_size =
         s_doc_hex(s_feedback_md, "feedback", documented, sizeof documented);
-    size_t kept_size = s_hex_parse(s_feedback_hex, strlen(s_feedback_hex),
-                                   kept, sizeof kept);
+    size_t kept_size =
+        s_hex_parse(s_feedback_hex, strlen(s_feedback_hex), kept, sizeof kept);
     assert_int_equal(documented_size, 256);
     assert_int_equal(documented_size, kept_size);
     assert_memory_equal(documented, kept, kept_size);
@@ -181,10 +181,10 @@ static size_t s_golden(const char *path, const char *name, const char *kept_hex,
 
 static void test_batch_golden(void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t bytes[HEX_BYTES_MAX];
-    size_t size = s_golden(s_ingest_md, "batch", s_batch_hex, bytes,
-                           sizeof bytes);
+    size_t size =
+        s_golden(s_ingest_md, "batch", s_batch_hex, bytes, sizeof bytes);
     assert_int_equal(size, 234);
     proto_batch_t batch;
     proto_record_t records[3];
@@ -228,7 +228,7 @@ static void test_batch_golden(void **state)
 
 static void test_replies_golden(void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t bytes[HEX_BYTES_MAX];
     proto_reply_t reply;
     proto_error_t error = {{0}};
