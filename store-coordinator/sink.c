@@ -70,7 +70,7 @@ static void s_error_tidy(sc_sink_error_t *error)
     for (char *cursor = error->text; *cursor != '\0'; cursor++) {
         if (*cursor == '"')
             *cursor = '\'';
-        else if ((unsigned char) *cursor < 0x20 || *cursor == 0x7f)
+        else if ((unsigned char)*cursor < 0x20 || *cursor == 0x7f)
             *cursor = ' ';
     }
 }
