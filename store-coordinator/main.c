@@ -308,6 +308,11 @@ static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
                           "must be below the high watermark");
         return -1;
     }
+    if (settings->watermark.dead_band > settings->watermark.low) {
+        cmn_config_reject(config, "dead-band",
+                          "must not exceed the low watermark");
+        return -1;
+    }
     const char *reason = NULL;
     if (sc_watermark_config_check(&settings->watermark, &reason) != 0) {
         cmn_config_reject(config, "high-watermark", reason);

@@ -148,14 +148,13 @@ static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
 };
 
 typedef struct {
-    char *uri;          /* owned copy of the connection URI */
-    PGconn *conn;       /* NULL until the first write or ping */
-    char *arrays;       /* binary column arrays, kept between batches */
+    char *uri;    /* owned copy of the connection URI */
+    PGconn *conn; /* NULL until the first write or ping */
+    char *arrays; /* binary column arrays, kept between batches */
     size_t arrays_capacity;
 } s_postgres_t;
 
-static int s_postgres_check(const char *uri, char *error,
-                            size_t error_capacity)
+static int s_postgres_check(const char *uri, char *error, size_t error_capacity)
 {
     char *message = NULL;
     PQconninfoOption *options = PQconninfoParse(uri, &message);
@@ -164,7 +163,7 @@ static int s_postgres_check(const char *uri, char *error,
         size_t length = message != NULL ? strcspn(message, "\n") : 0;
         snprintf(error, error_capacity,
                  "sink URI is not a valid PostgreSQL connection URI: %.*s",
-                 (int) length, message != NULL ? message : "out of memory");
+                 (int)length, message != NULL ? message : "out of memory");
         PQfreemem(message);
         return -1;
     }
@@ -204,8 +203,8 @@ static void s_postgres_close(void *state)
  * by default; they are expected here, so they are dropped. */
 static void s_ignore_notice(void *arg, const char *message)
 {
-    (void) arg;
-    (void) message;
+    (void)arg;
+    (void)message;
 }
 
 /* Copies libpq's (multi-line) message into `error` on one line. */
@@ -279,14 +278,12 @@ static sc_sink_status_t s_fail(s_postgres_t *self, PGresult *result,
         message = PQerrorMessage(self->conn);
     s_set_error(error, context, state, message);
     /* A connection stuck in pipeline mode is as good as lost. */
-    bool lost = self->conn == NULL ||
-                PQstatus(self->conn) != CONNECTION_OK ||
+    bool lost = self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK ||
                 PQpipelineStatus(self->conn) != PQ_PIPELINE_OFF;
-    sc_sink_status_t status = !lost && s_is_permanent(state)
-                                  ? SC_SINK_PERMANENT
-                                  : SC_SINK_TRANSIENT;
-    bool keep = !lost && (status == SC_SINK_PERMANENT ||
-                          s_keeps_connection(state));
+    sc_sink_status_t status =
+        !lost && s_is_permanent(state) ? SC_SINK_PERMANENT : SC_SINK_TRANSIENT;
+    bool keep =
+        !lost && (status == SC_SINK_PERMANENT || s_keeps_connection(state));
     PQclear(result);
     /* Drain anything still queued from a multi-statement query. */
     while (self->conn != NULL && (result = PQgetResult(self->conn)) != NULL)
@@ -307,20 +304,23 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
     s_disconnect(self);
     /* Our defaults first: the URI (dbname, expanded) comes after and wins. */
     const char *const keywords[] = {
-        "connect_timeout",    "keepalives",
-        "keepalives_idle",    "keepalives_interval",
-        "keepalives_count",   "tcp_user_timeout",
-        "fallback_application_name", "options",
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "fallback_application_name",
+        "options",
         "dbname",
         NULL,
     };
     const char *const values[] = {
-        S_CONNECT_TIMEOUT_S,   "1",
-        S_KEEPALIVES_IDLE_S,   S_KEEPALIVES_INTERVAL_S,
-        S_KEEPALIVES_COUNT,    S_TCP_USER_TIMEOUT_MS,
-        S_APPLICATION_NAME,    S_SESSION_OPTIONS,
-        self->uri,
-        NULL,
+        S_CONNECT_TIMEOUT_S, "1",
+        S_KEEPALIVES_IDLE_S, S_KEEPALIVES_INTERVAL_S,
+        S_KEEPALIVES_COUNT,  S_TCP_USER_TIMEOUT_MS,
+        S_APPLICATION_NAME,  S_SESSION_OPTIONS,
+        self->uri,           NULL,
     };
     self->conn = PQconnectdbParams(keywords, values, 1);
     if (self->conn == NULL) {
@@ -350,9 +350,9 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
             PQclear(result);
     }
     if (failed != NULL || PQstatus(self->conn) != CONNECTION_OK) {
-        const char *state =
-            failed != NULL ? PQresultErrorField(failed, PG_DIAG_SQLSTATE)
-                           : NULL;
+        const char *state = failed != NULL
+                                ? PQresultErrorField(failed, PG_DIAG_SQLSTATE)
+                                : NULL;
         s_set_error(error, "create schema", state,
                     failed != NULL ? PQresultErrorMessage(failed)
                                    : PQerrorMessage(self->conn));
@@ -401,7 +401,7 @@ static char *s_put64(char *cursor, uint64_t value)
 static char *s_put_text(char *cursor, const char *text, size_t capacity)
 {
     size_t length = strnlen(text, capacity);
-    cursor = s_put32(cursor, (uint32_t) length);
+    cursor = s_put32(cursor, (uint32_t)length);
     memcpy(cursor, text, length);
     return cursor + length;
 }
@@ -429,7 +429,7 @@ static char *s_put_array_header(char *cursor, uint32_t element_oid,
     cursor = s_put32(cursor, 1); /* dimensions */
     cursor = s_put32(cursor, 0); /* no NULL elements */
     cursor = s_put32(cursor, element_oid);
-    cursor = s_put32(cursor, (uint32_t) elements);
+    cursor = s_put32(cursor, (uint32_t)elements);
     return s_put32(cursor, 1); /* lower bound */
 }
 
@@ -444,11 +444,10 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
     for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
         arrays[kind].columns = S_KEY_COLUMNS + s_value_columns[kind];
         if (arrays[kind].rows > 0)
-            needed += (size_t) arrays[kind].columns * S_ARRAY_HEADER_BYTES +
-                      arrays[kind].rows *
-                          (2 * S_TEXT_ELEMENT_BYTES_MAX +
-                           (size_t) (arrays[kind].columns - 2) *
-                               S_NUMBER_ELEMENT_BYTES);
+            needed += (size_t)arrays[kind].columns * S_ARRAY_HEADER_BYTES +
+                      arrays[kind].rows * (2 * S_TEXT_ELEMENT_BYTES_MAX +
+                                           (size_t)(arrays[kind].columns - 2) *
+                                               S_NUMBER_ELEMENT_BYTES);
     }
     if (needed > self->arrays_capacity) {
         char *grown = realloc(self->arrays, needed);
@@ -465,7 +464,7 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
             continue;
         for (int column = 0; column < part->columns; column++) {
             bool text = column < 2;
-            uint32_t oid = text ? S_OID_TEXT
+            uint32_t oid = text          ? S_OID_TEXT
                            : column == 2 ? S_OID_INT8
                                          : S_OID_FLOAT8;
             part->start[column] = next;
@@ -478,12 +477,12 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
     for (size_t index = 0; index < count; index++) {
         const proto_record_t *record = &records[index];
         char **cursor = arrays[record->kind].cursor;
-        cursor[0] = s_put_text(cursor[0], record->provider,
-                               sizeof(record->provider));
-        cursor[1] = s_put_text(cursor[1], record->symbol,
-                               sizeof(record->symbol));
+        cursor[0] =
+            s_put_text(cursor[0], record->provider, sizeof(record->provider));
+        cursor[1] =
+            s_put_text(cursor[1], record->symbol, sizeof(record->symbol));
         cursor[2] = s_put32(cursor[2], sizeof(uint64_t));
-        cursor[2] = s_put64(cursor[2], (uint64_t) record->ts_ns);
+        cursor[2] = s_put64(cursor[2], (uint64_t)record->ts_ns);
         switch (record->kind) {
         case PROTO_RECORD_TRADE:
             cursor[3] = s_put_double(cursor[3], record->u.trade.price);
@@ -508,8 +507,8 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
         for (int column = 0; column < arrays[kind].columns; column++)
             if (arrays[kind].rows > 0)
                 arrays[kind].length[column] =
-                    (int) (arrays[kind].cursor[column] -
-                           arrays[kind].start[column]);
+                    (int)(arrays[kind].cursor[column] -
+                          arrays[kind].start[column]);
     return 0;
 }
 
@@ -537,15 +536,14 @@ static int s_send(s_postgres_t *self, const s_kind_arrays_t arrays[])
 
 static sc_sink_status_t s_postgres_write(void *state,
                                          const proto_record_t *records,
-                                         size_t count,
-                                         sc_sink_counts_t *counts,
+                                         size_t count, sc_sink_counts_t *counts,
                                          sc_sink_error_t *error)
 {
     s_postgres_t *self = state;
     /* A record of an unknown kind is the data's fault: check before any
      * connection work so it is PERMANENT even with the database down. */
     for (size_t index = 0; index < count; index++) {
-        unsigned kind = (unsigned) records[index].kind;
+        unsigned kind = (unsigned)records[index].kind;
         if (kind >= PROTO_RECORD_KIND_COUNT) {
             sc_sink_error_set(error, "postgres: record %zu: unknown kind %u",
                               index, kind);

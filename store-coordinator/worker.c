@@ -56,7 +56,10 @@ static void s_publish_breaker(s_worker_t *self)
     cmn_series_set(self->stats->breaker_state[self->index], state);
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
-        cmn_log_warning("worker", "breaker_open",
+        /* Re-opening after a failed trial is the same outage. */
+        cmn_log_event(before == SC_BREAKER_CLOSED ? CMN_LOG_WARNING
+                                                  : CMN_LOG_DEBUG,
+                      "worker", "breaker_open",
                         "worker=%zu timeout_ms=%lld error=\"%s\"",
                         self->index,
                         (long long) self->settings->breaker_timeout_ms,

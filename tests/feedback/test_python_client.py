@@ -172,6 +172,8 @@ def scenario_cli():
 
     def one_round(index):
         publisher.send_event(fb.event("alphabet", index))
+        for frames in fb.garbage("alpha", index):
+            publisher.send(frames)
         publisher.send_event(fb.event("alpha", index,
                                       kind="transition" if index % 5 == 0
                                       else "heartbeat"))
@@ -190,6 +192,10 @@ def scenario_cli():
                   client.stdout)
     checker.check("cli: summary on stderr",
                   '"received": 3' in client.stderr_text(),
+                  client.stderr_text())
+    checker.check("cli: malformed messages reported, not fatal",
+                  "dropped malformed message" in client.stderr_text()
+                  and '"malformed": 0' not in client.stderr_text(),
                   client.stderr_text())
 
     def run(args):

@@ -354,3 +354,52 @@ def sqlite_keys(db_path):
 
 def key_of(rec):
     return (rec[0], rec[1], rec[2], rec[3])
+
+
+class SqliteLock:
+    """Holds the write lock of a SQLite database (BEGIN IMMEDIATE), so that
+    the coordinator's writes fail busy: a database that is down or slow."""
+
+    def __init__(self, db_path):
+        self.connection = sqlite3.connect(db_path, timeout=10,
+                                          isolation_level=None,
+                                          check_same_thread=False)
+
+    def acquire(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def release(self):
+        self.connection.execute("COMMIT")
+
+    def close(self):
+        self.connection.close()
+
+
+class SlowDatabase:
+    """A thread that keeps the SQLite write lock `hold` seconds out of every
+    `hold + gap`: each of the coordinator's transactions waits ~100 ms."""
+
+    def __init__(self, db_path, hold=0.1, gap=0.005):
+        import threading
+        self.lock = SqliteLock(db_path)
+        self.hold = hold
+        self.gap = gap
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.lock.acquire()
+            self.stopping.wait(self.hold)
+            self.lock.release()
+            self.stopping.wait(self.gap)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        self.lock.close()
+        return False
