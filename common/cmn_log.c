@@ -113,9 +113,13 @@ static void s_line_add_text(s_line_t *line, const char *text)
 /* Adds `text` (count bytes, may hold no NUL) as a quoted JSON string. */
 static void s_line_add_json(s_line_t *line, const char *text, size_t count)
 {
-    char *copy = strndup(text, count);
+    /* The escaper wants a C string; `text` may be a slice of a longer one
+     * (or an unterminated buffer), so copy exactly `count` bytes. */
+    char *copy = malloc(count + 1);
     if (!copy)
         return;
+    memcpy(copy, text, count);
+    copy[count] = '\0';
     size_t needed = cmn_json_escape(copy, NULL, 0);
     if (s_line_reserve(line, needed + 3)) {
         line->text[line->length++] = '"';

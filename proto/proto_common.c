@@ -17,7 +17,7 @@ int proto_level_parse(const char *name, proto_level_t *level)
 {
     for (int index = PROTO_LEVEL_OK; index <= PROTO_LEVEL_HARD; index++) {
         if (strcasecmp(name, s_level_names[index]) == 0) {
-            *level = (proto_level_t) index;
+            *level = (proto_level_t)index;
             return 0;
         }
     }

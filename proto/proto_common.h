@@ -14,10 +14,10 @@
 #define PROTO_VERSION 1
 
 /* Limits (bytes exclude the terminating NUL). A decoder rejects more. */
-#define PROTO_ID_MAX 64          /* coordinator_id, producer_id */
-#define PROTO_NAME_MAX 32        /* provider */
-#define PROTO_SYMBOL_MAX 32      /* symbol */
-#define PROTO_REASON_MAX 128     /* reason, nack detail */
+#define PROTO_ID_MAX 64               /* coordinator_id, producer_id */
+#define PROTO_NAME_MAX 32             /* provider */
+#define PROTO_SYMBOL_MAX 32           /* symbol */
+#define PROTO_REASON_MAX 128          /* reason, nack detail */
 #define PROTO_BATCH_RECORDS_MAX 10000 /* records in one batch */
 #define PROTO_MESSAGE_BYTES_MAX (4 * 1024 * 1024) /* one message */
 

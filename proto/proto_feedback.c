@@ -39,9 +39,10 @@ enum {
 };
 
 static const char *const s_key_names[KEY_COUNT] = {
-    "v", "type", "coordinator_id", "epoch", "seq", "ts_ns", "level",
-    "prev_level", "queue_size", "capacity", "low_wm", "high_wm",
-    "utilization", "scale_hint", "ttl_ms", "reason", "drain_rate"};
+    "v",      "type",      "coordinator_id", "epoch",      "seq",
+    "ts_ns",  "level",     "prev_level",     "queue_size", "capacity",
+    "low_wm", "high_wm",   "utilization",    "scale_hint", "ttl_ms",
+    "reason", "drain_rate"};
 
 const char *proto_feedback_type_name(proto_feedback_type_t type)
 {
@@ -58,15 +59,14 @@ static bool s_id_valid(const char *id)
     if (length == 0 || length > PROTO_ID_MAX)
         return false;
     for (size_t index = 0; index < length; index++) {
-        unsigned char byte = (unsigned char) id[index];
+        unsigned char byte = (unsigned char)id[index];
         if (byte == '/' || byte < 0x20 || byte == 0x7f)
             return false;
     }
     return true;
 }
 
-int proto_feedback_topic(const char *coordinator_id, char *out,
-                         size_t capacity)
+int proto_feedback_topic(const char *coordinator_id, char *out, size_t capacity)
 {
     if (!s_id_valid(coordinator_id))
         return -1;
@@ -78,7 +78,7 @@ int proto_feedback_topic(const char *coordinator_id, char *out,
     memcpy(out + prefix, coordinator_id, length - prefix - 1);
     out[length - 1] = '/';
     out[length] = '\0';
-    return (int) length;
+    return (int)length;
 }
 
 static bool s_fraction_valid(double value)
@@ -204,29 +204,29 @@ int proto_feedback_decode(const void *data, size_t size,
         proto_key_uint(&reader, &keys[KEY_SEQ], UINT64_MAX, &event->seq,
                        error) != 0 ||
         proto_key_int(&reader, &keys[KEY_TS_NS], &event->ts_ns, error) != 0 ||
-        proto_key_enum(&reader, &keys[KEY_LEVEL], s_level_names,
-                       S_LEVEL_COUNT, &level, error) != 0 ||
+        proto_key_enum(&reader, &keys[KEY_LEVEL], s_level_names, S_LEVEL_COUNT,
+                       &level, error) != 0 ||
         proto_key_enum(&reader, &keys[KEY_PREV_LEVEL], s_level_names,
                        S_LEVEL_COUNT, &prev_level, error) != 0 ||
         proto_key_uint(&reader, &keys[KEY_QUEUE_SIZE], UINT64_MAX,
                        &event->queue_size, error) != 0 ||
         proto_key_uint(&reader, &keys[KEY_CAPACITY], UINT64_MAX,
                        &event->capacity, error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_LOW_WM], UINT64_MAX,
-                       &event->low_wm, error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_HIGH_WM], UINT64_MAX,
-                       &event->high_wm, error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_LOW_WM], UINT64_MAX, &event->low_wm,
+                       error) != 0 ||
+        proto_key_uint(&reader, &keys[KEY_HIGH_WM], UINT64_MAX, &event->high_wm,
+                       error) != 0 ||
         s_fraction(&reader, &keys[KEY_UTILIZATION], &event->utilization,
                    error) != 0 ||
-        s_fraction(&reader, &keys[KEY_SCALE_HINT], &event->scale_hint,
-                   error) != 0 ||
+        s_fraction(&reader, &keys[KEY_SCALE_HINT], &event->scale_hint, error) !=
+            0 ||
         proto_key_uint(&reader, &keys[KEY_TTL_MS], UINT32_MAX, &ttl_ms,
                        error) != 0)
         return -1;
-    event->type = (proto_feedback_type_t) type;
-    event->level = (proto_level_t) level;
-    event->prev_level = (proto_level_t) prev_level;
-    event->ttl_ms = (uint32_t) ttl_ms;
+    event->type = (proto_feedback_type_t)type;
+    event->level = (proto_level_t)level;
+    event->prev_level = (proto_level_t)prev_level;
+    event->ttl_ms = (uint32_t)ttl_ms;
 
     if (keys[KEY_REASON].seen) {
         if (proto_key_str(&reader, &keys[KEY_REASON], 0, PROTO_REASON_MAX,
@@ -235,13 +235,12 @@ int proto_feedback_decode(const void *data, size_t size,
         event->has_reason = true;
     }
     if (keys[KEY_DRAIN_RATE].seen) {
-        if (proto_key_number(&reader, &keys[KEY_DRAIN_RATE],
-                             &event->drain_rate, error) != 0)
+        if (proto_key_number(&reader, &keys[KEY_DRAIN_RATE], &event->drain_rate,
+                             error) != 0)
             return -1;
         if (!(isfinite(event->drain_rate) && event->drain_rate >= 0.0))
-            return proto_error_set(error,
-                                   "key 'drain_rate': expected a finite "
-                                   "number >= 0");
+            return proto_error_set(error, "key 'drain_rate': expected a finite "
+                                          "number >= 0");
         event->has_drain_rate = true;
     }
     return 0;

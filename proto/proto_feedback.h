@@ -13,7 +13,8 @@
 /* The topic prefix every coordinator publishes under. */
 #define PROTO_FEEDBACK_TOPIC_PREFIX "mds.fb/"
 /* Bytes needed for any topic, NUL included. */
-#define PROTO_FEEDBACK_TOPIC_MAX (sizeof(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX + 1)
+#define PROTO_FEEDBACK_TOPIC_MAX                                               \
+    (sizeof(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX + 1)
 
 typedef enum {
     PROTO_FEEDBACK_TRANSITION = 0,
@@ -27,22 +28,22 @@ const char *proto_feedback_type_name(proto_feedback_type_t type);
 typedef struct {
     proto_feedback_type_t type;
     char coordinator_id[PROTO_ID_MAX + 1];
-    uint64_t epoch;       /* this run of the coordinator */
-    uint64_t seq;         /* per epoch, +1 per message */
-    int64_t ts_ns;        /* wall clock at publication */
+    uint64_t epoch; /* this run of the coordinator */
+    uint64_t seq;   /* per epoch, +1 per message */
+    int64_t ts_ns;  /* wall clock at publication */
     proto_level_t level;
     proto_level_t prev_level;
     uint64_t queue_size;
     uint64_t capacity;
     uint64_t low_wm;
     uint64_t high_wm;
-    double utilization;   /* queue_size / capacity, 0..1 */
-    double scale_hint;    /* 0..1 */
-    uint32_t ttl_ms;      /* how long this state may be trusted */
+    double utilization; /* queue_size / capacity, 0..1 */
+    double scale_hint;  /* 0..1 */
+    uint32_t ttl_ms;    /* how long this state may be trusted */
     bool has_reason;
     char reason[PROTO_REASON_MAX + 1];
     bool has_drain_rate;
-    double drain_rate;    /* records/s */
+    double drain_rate; /* records/s */
 } proto_feedback_t;
 
 /* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into

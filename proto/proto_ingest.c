@@ -14,6 +14,7 @@
 #include "proto_reader.h"
 
 static const char *const s_kind_names[] = {"trade", "quote", "bar"};
+static const uint32_t s_kind_lengths[] = {5, 5, 3};
 static const char *const s_reason_names[] = {"full", "malformed", "draining"};
 static const char *const s_reply_names[] = {"ack", "nack"};
 static const char *const s_batch_names[] = {"batch"};
@@ -26,10 +27,11 @@ static const char *const s_batch_names[] = {"batch"};
 #define S_RECORD_HEAD 4
 static const uint32_t s_record_elements[PROTO_RECORD_KIND_COUNT] = {6, 8, 9};
 #define S_FIELDS_MAX 5
-static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][S_FIELDS_MAX] = {
-    {"price", "size"},
-    {"bid", "bid_size", "ask", "ask_size"},
-    {"open", "high", "low", "close", "volume"},
+static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][S_FIELDS_MAX] =
+    {
+        {"price", "size"},
+        {"bid", "bid_size", "ask", "ask_size"},
+        {"open", "high", "low", "close", "volume"},
 };
 
 const char *proto_nack_reason_name(proto_nack_reason_t reason)
@@ -92,13 +94,50 @@ static void s_fields_set(proto_record_t *record, const double *values)
 static bool s_field_is_size(proto_record_kind_t kind, size_t index)
 {
     switch (kind) {
-    case PROTO_RECORD_TRADE: return index == 1;
-    case PROTO_RECORD_QUOTE: return index == 1 || index == 3;
-    default: return index == 4;
+    case PROTO_RECORD_TRADE:
+        return index == 1;
+    case PROTO_RECORD_QUOTE:
+        return index == 1 || index == 3;
+    default:
+        return index == 4;
     }
 }
 
-/* Checks a provider or symbol: 1..max bytes, no control characters. */
+/* Length of the well-formed UTF-8 sequence starting with a byte >= 0x80 at
+ * `bytes` (2..4), or 0 when it is not one: overlong forms, surrogates and
+ * code points above U+10FFFF are refused (RFC 3629). Stops at a NUL. */
+static size_t s_utf8_sequence(const unsigned char *bytes)
+{
+    unsigned char lead = bytes[0];
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF; /* range of the second byte */
+    if (lead >= 0xC2 && lead <= 0xDF)
+        length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0)
+            low = 0xA0;
+        else if (lead == 0xED)
+            high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0)
+            low = 0x90;
+        else if (lead == 0xF4)
+            high = 0x8F;
+    } else
+        return 0;
+    if (bytes[1] < low || bytes[1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if (bytes[index] < 0x80 || bytes[index] > 0xBF)
+            return 0;
+    return length;
+}
+
+/* Checks a provider or symbol: 1..max bytes of UTF-8 (both databases must
+ * accept it alike: PostgreSQL refuses invalid UTF-8), no control
+ * characters. */
 static int s_name_check(const char *name, size_t max, const char *what,
                         proto_error_t *error)
 {
@@ -109,11 +148,18 @@ static int s_name_check(const char *name, size_t max, const char *what,
         return proto_error_set(error, "field '%s' is longer than %zu bytes",
                                what, max);
     for (size_t index = 0; index < length; index++) {
-        unsigned char byte = (unsigned char) name[index];
+        unsigned char byte = (unsigned char)name[index];
         if (byte < 0x20 || byte == 0x7f)
-            return proto_error_set(error,
-                                   "field '%s' contains a control character",
-                                   what);
+            return proto_error_set(
+                error, "field '%s' contains a control character", what);
+        if (byte >= 0x80) {
+            size_t sequence = s_utf8_sequence((const unsigned char *)name +
+                                              index);
+            if (sequence == 0 || index + sequence > length)
+                return proto_error_set(error, "field '%s' is not valid UTF-8",
+                                       what);
+            index += sequence - 1;
+        }
     }
     return 0;
 }
@@ -136,10 +182,9 @@ int proto_record_validate(const proto_record_t *record, proto_error_t *error)
         if (!isfinite(value))
             return proto_error_set(error, "field '%s' must be finite", name);
         if (s_field_is_size(record->kind, index) ? value < 0.0 : value <= 0.0)
-            return proto_error_set(error, "field '%s' must be %s", name,
-                                   s_field_is_size(record->kind, index)
-                                       ? ">= 0"
-                                       : "> 0");
+            return proto_error_set(
+                error, "field '%s' must be %s", name,
+                s_field_is_size(record->kind, index) ? ">= 0" : "> 0");
     }
     if (record->kind == PROTO_RECORD_BAR &&
         record->u.bar.high < record->u.bar.low)
@@ -153,7 +198,7 @@ static int s_pack_text(msgpack_packer *packer, const char *text)
 }
 
 /* Writes a short key (a literal). */
-#define S_PACK_KEY(packer, literal) \
+#define S_PACK_KEY(packer, literal)                                            \
     msgpack_pack_str_with_body((packer), (literal), sizeof(literal) - 1)
 
 int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
@@ -211,72 +256,94 @@ int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
     return failed ? -1 : 0;
 }
 
+/* The error of a failed read of record `index`'s `field` (NULL for the
+ * record itself). The prefix is only formatted on failure: this is the
+ * per-record hot path. */
+static int s_record_fail(const proto_reader_t *reader, proto_read_t result,
+                         size_t index, const char *field, const char *what,
+                         proto_error_t *error)
+{
+    char prefix[64];
+    if (field)
+        snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index, field);
+    else
+        snprintf(prefix, sizeof prefix, "record %zu", index);
+    return proto_reader_fail(reader, result, prefix, what, error);
+}
+
+/* Reads provider or symbol (`field`) of record `index` into `out`. */
+static int s_record_name(proto_reader_t *reader, size_t index,
+                         const char *field, size_t max, char *out,
+                         proto_error_t *error)
+{
+    const char *text;
+    uint32_t length;
+    proto_read_t result = proto_reader_str(reader, &text, &length);
+    if (result != PROTO_READ_OK)
+        return s_record_fail(reader, result, index, field, "a str", error);
+    if (length >= 1 && length <= max && !memchr(text, '\0', length)) {
+        memcpy(out, text, length);
+        out[length] = '\0';
+        return 0;
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index, field);
+    return proto_copy_str(text, length, 1, max, out, prefix, error);
+}
+
 /* Decodes the record at the reader into `record`; `index` is its position
  * in the batch, for the error. */
 static int s_record_decode(proto_reader_t *reader, size_t index,
                            proto_record_t *record, proto_error_t *error)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "record %zu", index);
     uint32_t elements;
     proto_read_t result = proto_reader_array(reader, &elements);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "an array", error);
+        return s_record_fail(reader, result, index, NULL, "an array", error);
     if (elements < 1)
-        return proto_error_set(error, "%s: empty array", prefix);
+        return proto_error_set(error, "record %zu: empty array", index);
 
     const char *text;
     uint32_t length;
-    snprintf(prefix, sizeof prefix, "record %zu: field 'kind'", index);
     result = proto_reader_str(reader, &text, &length);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "trade|quote|bar",
-                                 error);
+        return s_record_fail(reader, result, index, "kind", "trade|quote|bar",
+                             error);
     int kind = -1;
     for (int candidate = 0; candidate < PROTO_RECORD_KIND_COUNT; candidate++) {
-        if (strlen(s_kind_names[candidate]) == length &&
-            memcmp(s_kind_names[candidate], text, length) == 0)
+        if (s_kind_lengths[candidate] == length &&
+            memcmp(s_kind_names[candidate], text, length) == 0) {
             kind = candidate;
+            break;
+        }
     }
     if (kind < 0)
-        return proto_error_set(error, "%s: expected trade|quote|bar", prefix);
-    record->kind = (proto_record_kind_t) kind;
-    if (elements != s_record_elements[kind])
         return proto_error_set(error,
-                               "record %zu: a %s has %u elements, got %u",
-                               index, s_kind_names[kind],
-                               (unsigned) s_record_elements[kind],
-                               (unsigned) elements);
-
-    snprintf(prefix, sizeof prefix, "record %zu: field 'provider'", index);
-    result = proto_reader_str(reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "a str", error);
-    if (proto_copy_str(text, length, 1, PROTO_NAME_MAX, record->provider,
-                       prefix, error) != 0)
-        return -1;
-    snprintf(prefix, sizeof prefix, "record %zu: field 'symbol'", index);
-    result = proto_reader_str(reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(reader, result, prefix, "a str", error);
-    if (proto_copy_str(text, length, 1, PROTO_SYMBOL_MAX, record->symbol,
-                       prefix, error) != 0)
+                               "record %zu: field 'kind': expected "
+                               "trade|quote|bar",
+                               index);
+    record->kind = (proto_record_kind_t)kind;
+    if (elements != s_record_elements[kind])
+        return proto_error_set(
+            error, "record %zu: a %s has %u elements, got %u", index,
+            s_kind_names[kind], (unsigned)s_record_elements[kind],
+            (unsigned)elements);
+    if (s_record_name(reader, index, "provider", PROTO_NAME_MAX,
+                      record->provider, error) != 0 ||
+        s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX, record->symbol,
+                      error) != 0)
         return -1;
     result = proto_reader_int(reader, &record->ts_ns);
-    if (result != PROTO_READ_OK) {
-        snprintf(prefix, sizeof prefix, "record %zu: field 'ts_ns'", index);
-        return proto_reader_fail(reader, result, prefix, "an integer", error);
-    }
+    if (result != PROTO_READ_OK)
+        return s_record_fail(reader, result, index, "ts_ns", "an integer",
+                             error);
     double values[S_FIELDS_MAX];
     size_t fields = s_record_elements[kind] - S_RECORD_HEAD;
     for (size_t field = 0; field < fields; field++) {
         result = proto_reader_number(reader, &values[field]);
-        if (result != PROTO_READ_OK) {
-            snprintf(prefix, sizeof prefix, "record %zu: field '%s'", index,
-                     s_field_names[kind][field]);
-            return proto_reader_fail(reader, result, prefix, "a number",
-                                     error);
-        }
+        if (result != PROTO_READ_OK)
+            return s_record_fail(reader, result, index,
+                                 s_field_names[kind][field], "a number", error);
     }
     s_fields_set(record, values);
     proto_error_t invalid;
@@ -285,23 +352,31 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
     return 0;
 }
 
-enum { BATCH_V, BATCH_TYPE, BATCH_PRODUCER_ID, BATCH_SEQ, BATCH_RECORDS,
-       BATCH_KEY_COUNT };
+enum {
+    BATCH_V,
+    BATCH_TYPE,
+    BATCH_PRODUCER_ID,
+    BATCH_SEQ,
+    BATCH_RECORDS,
+    BATCH_KEY_COUNT
+};
 
 int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
                        proto_record_t *records, size_t records_capacity,
                        proto_error_t *error)
 {
-    proto_key_t keys[BATCH_KEY_COUNT] = {
-        {.name = "v"}, {.name = "type"}, {.name = "producer_id"},
-        {.name = "batch_seq"}, {.name = "records"}};
+    proto_key_t keys[BATCH_KEY_COUNT] = {{.name = "v"},
+                                         {.name = "type"},
+                                         {.name = "producer_id"},
+                                         {.name = "batch_seq"},
+                                         {.name = "records"}};
     memset(batch, 0, sizeof *batch);
 
     proto_reader_t reader;
     proto_reader_init(&reader, data, size);
     if (size > PROTO_MESSAGE_BYTES_MAX)
-        return proto_error_set(error, "message: %zu bytes, more than %d",
-                               size, PROTO_MESSAGE_BYTES_MAX);
+        return proto_error_set(error, "message: %zu bytes, more than %d", size,
+                               PROTO_MESSAGE_BYTES_MAX);
     if (proto_reader_scan_map(&reader, "message", keys, BATCH_KEY_COUNT,
                               error) != 0)
         return -1;
@@ -313,8 +388,8 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
     if (proto_key_version(&reader, &keys[BATCH_V], error) != 0 ||
         proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, 1, &type,
                        error) != 0 ||
-        proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX,
-                       &batch->batch_seq, error) != 0 ||
+        proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX, &batch->batch_seq,
+                       error) != 0 ||
         proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,
                       batch->producer_id, error) != 0)
         return -1;
@@ -332,12 +407,12 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
         return proto_error_set(error, "key 'records': empty");
     if (count > PROTO_BATCH_RECORDS_MAX)
         return proto_error_set(error, "key 'records': %u records, more than %d",
-                               (unsigned) count, PROTO_BATCH_RECORDS_MAX);
+                               (unsigned)count, PROTO_BATCH_RECORDS_MAX);
     if (count > records_capacity)
         return proto_error_set(error,
                                "key 'records': %u records, more than the "
                                "%zu this reader holds",
-                               (unsigned) count, records_capacity);
+                               (unsigned)count, records_capacity);
     for (uint32_t index = 0; index < count; index++)
         if (s_record_decode(&at_records, index, &records[index], error) != 0)
             return -1;
@@ -345,9 +420,18 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
     return 0;
 }
 
-enum { REPLY_V, REPLY_TYPE, REPLY_BATCH_SEQ, REPLY_WRITTEN, REPLY_DUPLICATES,
-       REPLY_DEAD_LETTERED, REPLY_REASON, REPLY_RETRY_AFTER_MS, REPLY_DETAIL,
-       REPLY_KEY_COUNT };
+enum {
+    REPLY_V,
+    REPLY_TYPE,
+    REPLY_BATCH_SEQ,
+    REPLY_WRITTEN,
+    REPLY_DUPLICATES,
+    REPLY_DEAD_LETTERED,
+    REPLY_REASON,
+    REPLY_RETRY_AFTER_MS,
+    REPLY_DETAIL,
+    REPLY_KEY_COUNT
+};
 
 int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
 {
@@ -394,10 +478,11 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
                        proto_error_t *error)
 {
     proto_key_t keys[REPLY_KEY_COUNT] = {
-        {.name = "v"}, {.name = "type"}, {.name = "batch_seq"},
-        {.name = "written"}, {.name = "duplicates"},
-        {.name = "dead_lettered"}, {.name = "reason"},
-        {.name = "retry_after_ms"}, {.name = "detail"}};
+        {.name = "v"},          {.name = "type"},
+        {.name = "batch_seq"},  {.name = "written"},
+        {.name = "duplicates"}, {.name = "dead_lettered"},
+        {.name = "reason"},     {.name = "retry_after_ms"},
+        {.name = "detail"}};
     memset(reply, 0, sizeof *reply);
 
     proto_reader_t reader;
@@ -410,36 +495,36 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
                                proto_reader_left(&reader));
     int type;
     if (proto_key_version(&reader, &keys[REPLY_V], error) != 0 ||
-        proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names,
-                       S_REPLY_COUNT, &type, error) != 0 ||
+        proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names, S_REPLY_COUNT,
+                       &type, error) != 0 ||
         proto_key_uint(&reader, &keys[REPLY_BATCH_SEQ], UINT64_MAX,
                        &reply->batch_seq, error) != 0)
         return -1;
-    reply->type = (proto_reply_type_t) type;
+    reply->type = (proto_reply_type_t)type;
     uint64_t value;
     if (reply->type == PROTO_REPLY_ACK) {
         if (proto_key_uint(&reader, &keys[REPLY_WRITTEN], UINT32_MAX, &value,
                            error) != 0)
             return -1;
-        reply->written = (uint32_t) value;
-        if (proto_key_uint(&reader, &keys[REPLY_DUPLICATES], UINT32_MAX,
-                           &value, error) != 0)
+        reply->written = (uint32_t)value;
+        if (proto_key_uint(&reader, &keys[REPLY_DUPLICATES], UINT32_MAX, &value,
+                           error) != 0)
             return -1;
-        reply->duplicates = (uint32_t) value;
+        reply->duplicates = (uint32_t)value;
         if (proto_key_uint(&reader, &keys[REPLY_DEAD_LETTERED], UINT32_MAX,
                            &value, error) != 0)
             return -1;
-        reply->dead_lettered = (uint32_t) value;
+        reply->dead_lettered = (uint32_t)value;
         return 0;
     }
     int reason;
     if (proto_key_enum(&reader, &keys[REPLY_REASON], s_reason_names,
                        S_REASON_COUNT, &reason, error) != 0 ||
-        proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX,
-                       &value, error) != 0)
+        proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX, &value,
+                       error) != 0)
         return -1;
-    reply->reason = (proto_nack_reason_t) reason;
-    reply->retry_after_ms = (uint32_t) value;
+    reply->reason = (proto_nack_reason_t)reason;
+    reply->retry_after_ms = (uint32_t)value;
     /* detail is optional on the wire (always written by our encoder). */
     if (keys[REPLY_DETAIL].seen &&
         proto_key_str(&reader, &keys[REPLY_DETAIL], 0, PROTO_REASON_MAX,

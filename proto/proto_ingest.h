@@ -13,8 +13,8 @@
 
 typedef struct {
     char producer_id[PROTO_ID_MAX + 1];
-    uint64_t batch_seq;  /* per producer, increasing; echoed in the reply */
-    size_t count;        /* records decoded into the caller's array */
+    uint64_t batch_seq; /* per producer, increasing; echoed in the reply */
+    size_t count;       /* records decoded into the caller's array */
 } proto_batch_t;
 
 /* Appends a batch message to `out`. Returns 0 or -1 (count over the limit,
@@ -51,14 +51,14 @@ const char *proto_nack_reason_name(proto_nack_reason_t reason);
 
 typedef struct {
     proto_reply_type_t type;
-    uint64_t batch_seq;        /* 0 when the batch was unreadable */
+    uint64_t batch_seq; /* 0 when the batch was unreadable */
     /* ack */
-    uint32_t written;          /* records newly stored */
-    uint32_t duplicates;       /* records already stored (redelivery) */
-    uint32_t dead_lettered;    /* records rejected into the dead-letter file */
+    uint32_t written;       /* records newly stored */
+    uint32_t duplicates;    /* records already stored (redelivery) */
+    uint32_t dead_lettered; /* records rejected into the dead-letter file */
     /* nack */
     proto_nack_reason_t reason;
-    uint32_t retry_after_ms;   /* hint: when resending may succeed */
+    uint32_t retry_after_ms;           /* hint: when resending may succeed */
     char detail[PROTO_REASON_MAX + 1]; /* human-readable, may be empty */
 } proto_reply_t;
 

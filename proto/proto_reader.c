@@ -45,7 +45,7 @@
 #define MP_MAP32 0xdf
 #define MP_NEGATIVE_FIXINT 0xe0
 
-#define MP_FIX_COUNT_MASK 0x0f  /* fixmap, fixarray: low 4 bits */
+#define MP_FIX_COUNT_MASK 0x0f /* fixmap, fixarray: low 4 bits */
 #define MP_FIXSTR_LENGTH_MASK 0x1f
 
 void proto_reader_init(proto_reader_t *self, const void *data, size_t size)
@@ -102,7 +102,7 @@ proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count)
     if (entries > (proto_reader_left(self) - header) / 2)
         return PROTO_READ_END;
     self->pos += header;
-    *count = (uint32_t) entries;
+    *count = (uint32_t)entries;
     return PROTO_READ_OK;
 }
 
@@ -126,7 +126,7 @@ proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count)
     if (elements > proto_reader_left(self) - header)
         return PROTO_READ_END;
     self->pos += header;
-    *count = (uint32_t) elements;
+    *count = (uint32_t)elements;
     return PROTO_READ_OK;
 }
 
@@ -150,9 +150,9 @@ proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
         return PROTO_READ_TYPE;
     if (bytes > proto_reader_left(self) - header)
         return PROTO_READ_END;
-    *text = (const char *) self->data + self->pos + header;
-    *length = (uint32_t) bytes;
-    self->pos += header + (size_t) bytes;
+    *text = (const char *)self->data + self->pos + header;
+    *length = (uint32_t)bytes;
+    self->pos += header + (size_t)bytes;
     return PROTO_READ_OK;
 }
 
@@ -173,22 +173,47 @@ static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
     }
     if (format >= MP_NEGATIVE_FIXINT) {
         *negative = true;
-        *signed_value = (int8_t) format;
+        *signed_value = (int8_t)format;
         *used = 1;
         return PROTO_READ_OK;
     }
     size_t width;
     bool is_signed;
     switch (format) {
-    case MP_UINT8: width = 1; is_signed = false; break;
-    case MP_UINT16: width = 2; is_signed = false; break;
-    case MP_UINT32: width = 4; is_signed = false; break;
-    case MP_UINT64: width = 8; is_signed = false; break;
-    case MP_INT8: width = 1; is_signed = true; break;
-    case MP_INT16: width = 2; is_signed = true; break;
-    case MP_INT32: width = 4; is_signed = true; break;
-    case MP_INT64: width = 8; is_signed = true; break;
-    default: return PROTO_READ_TYPE;
+    case MP_UINT8:
+        width = 1;
+        is_signed = false;
+        break;
+    case MP_UINT16:
+        width = 2;
+        is_signed = false;
+        break;
+    case MP_UINT32:
+        width = 4;
+        is_signed = false;
+        break;
+    case MP_UINT64:
+        width = 8;
+        is_signed = false;
+        break;
+    case MP_INT8:
+        width = 1;
+        is_signed = true;
+        break;
+    case MP_INT16:
+        width = 2;
+        is_signed = true;
+        break;
+    case MP_INT32:
+        width = 4;
+        is_signed = true;
+        break;
+    case MP_INT64:
+        width = 8;
+        is_signed = true;
+        break;
+    default:
+        return PROTO_READ_TYPE;
     }
     uint64_t raw;
     if (s_length(self, width, &raw) != PROTO_READ_OK)
@@ -202,9 +227,15 @@ static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
     /* Sign-extend a two's complement value of `width` bytes. */
     int64_t value;
     switch (width) {
-    case 1: value = (int8_t) (uint8_t) raw; break;
-    case 2: value = (int16_t) (uint16_t) raw; break;
-    case 4: value = (int32_t) (uint32_t) raw; break;
+    case 1:
+        value = (int8_t)(uint8_t)raw;
+        break;
+    case 2:
+        value = (int16_t)(uint16_t)raw;
+        break;
+    case 4:
+        value = (int32_t)(uint32_t)raw;
+        break;
     default: {
         int64_t wide;
         memcpy(&wide, &raw, sizeof wide);
@@ -217,7 +248,7 @@ static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
         *signed_value = value;
     } else {
         *negative = false;
-        *magnitude = (uint64_t) value;
+        *magnitude = (uint64_t)value;
     }
     return PROTO_READ_OK;
 }
@@ -254,7 +285,7 @@ proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value)
     else if (magnitude > INT64_MAX)
         return PROTO_READ_RANGE;
     else
-        *value = (int64_t) magnitude;
+        *value = (int64_t)magnitude;
     self->pos += used;
     return PROTO_READ_OK;
 }
@@ -270,7 +301,7 @@ proto_read_t proto_reader_number(proto_reader_t *self, double *value)
         if (s_length(self, width, &raw) != PROTO_READ_OK)
             return PROTO_READ_END;
         if (width == 4) {
-            uint32_t bits = (uint32_t) raw;
+            uint32_t bits = (uint32_t)raw;
             float single;
             memcpy(&single, &bits, sizeof single);
             *value = single;
@@ -287,7 +318,7 @@ proto_read_t proto_reader_number(proto_reader_t *self, double *value)
         s_integer(self, &negative, &magnitude, &signed_value, &used);
     if (result != PROTO_READ_OK)
         return result;
-    *value = negative ? (double) signed_value : (double) magnitude;
+    *value = negative ? (double)signed_value : (double)magnitude;
     self->pos += used;
     return PROTO_READ_OK;
 }
@@ -323,30 +354,94 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
     /* Formats with a length field: (width of the length, what it counts). */
     size_t width = 0;
     uint64_t fixed = 0; /* payload bytes beyond the header, when fixed */
-    enum { LENGTH_NONE, LENGTH_BYTES, LENGTH_EXT, LENGTH_ARRAY, LENGTH_MAP }
-        meaning = LENGTH_NONE;
+    enum {
+        LENGTH_NONE,
+        LENGTH_BYTES,
+        LENGTH_EXT,
+        LENGTH_ARRAY,
+        LENGTH_MAP
+    } meaning = LENGTH_NONE;
     switch (format) {
-    case MP_NEVER_USED: return PROTO_READ_BAD;
-    case MP_BIN8: case MP_STR8: width = 1; meaning = LENGTH_BYTES; break;
-    case MP_BIN16: case MP_STR16: width = 2; meaning = LENGTH_BYTES; break;
-    case MP_BIN32: case MP_STR32: width = 4; meaning = LENGTH_BYTES; break;
-    case MP_EXT8: width = 1; meaning = LENGTH_EXT; break;
-    case MP_EXT16: width = 2; meaning = LENGTH_EXT; break;
-    case MP_EXT32: width = 4; meaning = LENGTH_EXT; break;
-    case MP_FLOAT32: case MP_UINT32: case MP_INT32: fixed = 4; break;
-    case MP_FLOAT64: case MP_UINT64: case MP_INT64: fixed = 8; break;
-    case MP_UINT8: case MP_INT8: fixed = 1; break;
-    case MP_UINT16: case MP_INT16: fixed = 2; break;
-    case MP_FIXEXT1: fixed = 2; break;  /* type byte + 1 */
-    case MP_FIXEXT2: fixed = 3; break;
-    case MP_FIXEXT4: fixed = 5; break;
-    case MP_FIXEXT8: fixed = 9; break;
-    case MP_FIXEXT16: fixed = 17; break;
-    case MP_ARRAY16: width = 2; meaning = LENGTH_ARRAY; break;
-    case MP_ARRAY32: width = 4; meaning = LENGTH_ARRAY; break;
-    case MP_MAP16: width = 2; meaning = LENGTH_MAP; break;
-    case MP_MAP32: width = 4; meaning = LENGTH_MAP; break;
-    default: return PROTO_READ_BAD;
+    case MP_NEVER_USED:
+        return PROTO_READ_BAD;
+    case MP_BIN8:
+    case MP_STR8:
+        width = 1;
+        meaning = LENGTH_BYTES;
+        break;
+    case MP_BIN16:
+    case MP_STR16:
+        width = 2;
+        meaning = LENGTH_BYTES;
+        break;
+    case MP_BIN32:
+    case MP_STR32:
+        width = 4;
+        meaning = LENGTH_BYTES;
+        break;
+    case MP_EXT8:
+        width = 1;
+        meaning = LENGTH_EXT;
+        break;
+    case MP_EXT16:
+        width = 2;
+        meaning = LENGTH_EXT;
+        break;
+    case MP_EXT32:
+        width = 4;
+        meaning = LENGTH_EXT;
+        break;
+    case MP_FLOAT32:
+    case MP_UINT32:
+    case MP_INT32:
+        fixed = 4;
+        break;
+    case MP_FLOAT64:
+    case MP_UINT64:
+    case MP_INT64:
+        fixed = 8;
+        break;
+    case MP_UINT8:
+    case MP_INT8:
+        fixed = 1;
+        break;
+    case MP_UINT16:
+    case MP_INT16:
+        fixed = 2;
+        break;
+    case MP_FIXEXT1:
+        fixed = 2;
+        break; /* type byte + 1 */
+    case MP_FIXEXT2:
+        fixed = 3;
+        break;
+    case MP_FIXEXT4:
+        fixed = 5;
+        break;
+    case MP_FIXEXT8:
+        fixed = 9;
+        break;
+    case MP_FIXEXT16:
+        fixed = 17;
+        break;
+    case MP_ARRAY16:
+        width = 2;
+        meaning = LENGTH_ARRAY;
+        break;
+    case MP_ARRAY32:
+        width = 4;
+        meaning = LENGTH_ARRAY;
+        break;
+    case MP_MAP16:
+        width = 2;
+        meaning = LENGTH_MAP;
+        break;
+    case MP_MAP32:
+        width = 4;
+        meaning = LENGTH_MAP;
+        break;
+    default:
+        return PROTO_READ_BAD;
     }
     if (meaning == LENGTH_NONE) {
         *bytes = 1 + fixed;
@@ -356,10 +451,20 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
         return PROTO_READ_END;
     uint64_t length = s_big_endian(data + at + 1, width);
     switch (meaning) {
-    case LENGTH_BYTES: *bytes = 1 + width + length; break;
-    case LENGTH_EXT: *bytes = 1 + width + 1 + length; break; /* + type */
-    case LENGTH_ARRAY: *bytes = 1 + width; *children = length; break;
-    default: *bytes = 1 + width; *children = 2 * length; break;
+    case LENGTH_BYTES:
+        *bytes = 1 + width + length;
+        break;
+    case LENGTH_EXT:
+        *bytes = 1 + width + 1 + length;
+        break; /* + type */
+    case LENGTH_ARRAY:
+        *bytes = 1 + width;
+        *children = length;
+        break;
+    default:
+        *bytes = 1 + width;
+        *children = 2 * length;
+        break;
     }
     return PROTO_READ_OK;
 }
@@ -379,7 +484,7 @@ proto_read_t proto_reader_skip(proto_reader_t *self)
             return result;
         if (bytes > self->size - at)
             return PROTO_READ_END;
-        at += (size_t) bytes;
+        at += (size_t)bytes;
         pending = pending - 1 + children;
         if (pending > self->size - at)
             return PROTO_READ_END;
@@ -402,20 +507,48 @@ const char *proto_reader_type_name(const proto_reader_t *self)
     if (format >= MP_FIXSTR && format <= MP_FIXSTR_LAST)
         return "str";
     switch (format) {
-    case MP_NIL: return "nil";
-    case MP_FALSE: case MP_TRUE: return "bool";
-    case MP_BIN8: case MP_BIN16: case MP_BIN32: return "bin";
-    case MP_EXT8: case MP_EXT16: case MP_EXT32: case MP_FIXEXT1:
-    case MP_FIXEXT2: case MP_FIXEXT4: case MP_FIXEXT8: case MP_FIXEXT16:
+    case MP_NIL:
+        return "nil";
+    case MP_FALSE:
+    case MP_TRUE:
+        return "bool";
+    case MP_BIN8:
+    case MP_BIN16:
+    case MP_BIN32:
+        return "bin";
+    case MP_EXT8:
+    case MP_EXT16:
+    case MP_EXT32:
+    case MP_FIXEXT1:
+    case MP_FIXEXT2:
+    case MP_FIXEXT4:
+    case MP_FIXEXT8:
+    case MP_FIXEXT16:
         return "ext";
-    case MP_FLOAT32: case MP_FLOAT64: return "float";
-    case MP_UINT8: case MP_UINT16: case MP_UINT32: case MP_UINT64:
-    case MP_INT8: case MP_INT16: case MP_INT32: case MP_INT64:
+    case MP_FLOAT32:
+    case MP_FLOAT64:
+        return "float";
+    case MP_UINT8:
+    case MP_UINT16:
+    case MP_UINT32:
+    case MP_UINT64:
+    case MP_INT8:
+    case MP_INT16:
+    case MP_INT32:
+    case MP_INT64:
         return "integer";
-    case MP_STR8: case MP_STR16: case MP_STR32: return "str";
-    case MP_ARRAY16: case MP_ARRAY32: return "array";
-    case MP_MAP16: case MP_MAP32: return "map";
-    default: return "invalid byte 0xc1";
+    case MP_STR8:
+    case MP_STR16:
+    case MP_STR32:
+        return "str";
+    case MP_ARRAY16:
+    case MP_ARRAY32:
+        return "array";
+    case MP_MAP16:
+    case MP_MAP32:
+        return "map";
+    default:
+        return "invalid byte 0xc1";
     }
 }
 
@@ -465,7 +598,7 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
         if (result != PROTO_READ_OK) {
             char prefix[48];
             snprintf(prefix, sizeof prefix, "%s: map key %u", what,
-                     (unsigned) entry);
+                     (unsigned)entry);
             return proto_reader_fail(self, result, prefix, "a str", error);
         }
         proto_key_t *known = NULL;
@@ -490,7 +623,7 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
             at_value.pos = value_at;
             char prefix[96];
             snprintf(prefix, sizeof prefix, "key '%.*s'",
-                     (int) (length > 32 ? 32 : length), name);
+                     (int)(length > 32 ? 32 : length), name);
             return proto_reader_fail(&at_value, result, prefix, "a value",
                                      error);
         }
@@ -521,12 +654,12 @@ int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
     snprintf(prefix, sizeof prefix, "key '%s'", key->name);
     proto_read_t result = proto_reader_uint(&reader, value);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix,
-                                 "an unsigned integer", error);
+        return proto_reader_fail(&reader, result, prefix, "an unsigned integer",
+                                 error);
     if (*value > max)
         return proto_error_set(error, "key '%s': %llu is more than %llu",
-                               key->name, (unsigned long long) *value,
-                               (unsigned long long) max);
+                               key->name, (unsigned long long)*value,
+                               (unsigned long long)max);
     return 0;
 }
 
@@ -540,8 +673,7 @@ int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
     snprintf(prefix, sizeof prefix, "key '%s'", key->name);
     proto_read_t result = proto_reader_int(&reader, value);
     if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, "an integer",
-                                 error);
+        return proto_reader_fail(&reader, result, prefix, "an integer", error);
     return 0;
 }
 
@@ -616,12 +748,11 @@ int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
     for (size_t name = 0; name < count; name++) {
         if (strlen(names[name]) == length &&
             memcmp(names[name], text, length) == 0) {
-            *index = (int) name;
+            *index = (int)name;
             return 0;
         }
     }
-    return proto_error_set(error, "key '%s': expected %s", key->name,
-                           expected);
+    return proto_error_set(error, "key '%s': expected %s", key->name, expected);
 }
 
 int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
@@ -634,6 +765,6 @@ int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
         return proto_error_set(error,
                                "key 'v': unsupported version %llu "
                                "(this decoder reads %d)",
-                               (unsigned long long) version, PROTO_VERSION);
+                               (unsigned long long)version, PROTO_VERSION);
     return 0;
 }

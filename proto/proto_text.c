@@ -36,8 +36,8 @@ static const size_t s_field_counts[PROTO_RECORD_KIND_COUNT] = {2, 4, 5};
 
 /* Every number key of any kind (the union of s_field_names). */
 static const char *const s_number_keys[] = {
-    "price", "size", "bid", "bid_size", "ask", "ask_size",
-    "open", "high", "low", "close", "volume"};
+    "price", "size", "bid", "bid_size", "ask",   "ask_size",
+    "open",  "high", "low", "close",    "volume"};
 #define S_NUMBER_KEY_COUNT (sizeof s_number_keys / sizeof s_number_keys[0])
 
 static double *s_field_slot(proto_record_t *record, size_t index)
@@ -65,7 +65,7 @@ static int s_kind_parse(const char *text, size_t length,
     for (int index = 0; index < PROTO_RECORD_KIND_COUNT; index++) {
         if (strlen(s_kind_names[index]) == length &&
             memcmp(s_kind_names[index], text, length) == 0) {
-            *kind = (proto_record_kind_t) index;
+            *kind = (proto_record_kind_t)index;
             return 0;
         }
     }
@@ -149,8 +149,7 @@ static int s_name_copy(const char *text, size_t length, size_t max, char *out,
     if (length == 0)
         return proto_error_set(error, "%s: field '%s': empty", prefix, what);
     if (length > max)
-        return proto_error_set(error,
-                               "%s: field '%s': longer than %zu bytes",
+        return proto_error_set(error, "%s: field '%s': longer than %zu bytes",
                                prefix, what, max);
     if (memchr(text, '\0', length))
         return proto_error_set(error, "%s: field '%s': contains a NUL byte",
@@ -198,11 +197,11 @@ static int s_hex4(const char *text, unsigned *value)
         char digit = text[index];
         unsigned nibble;
         if (digit >= '0' && digit <= '9')
-            nibble = (unsigned) (digit - '0');
+            nibble = (unsigned)(digit - '0');
         else if (digit >= 'a' && digit <= 'f')
-            nibble = (unsigned) (digit - 'a' + 10);
+            nibble = (unsigned)(digit - 'a' + 10);
         else if (digit >= 'A' && digit <= 'F')
-            nibble = (unsigned) (digit - 'A' + 10);
+            nibble = (unsigned)(digit - 'A' + 10);
         else
             return -1;
         *value = (*value << 4) | nibble;
@@ -223,19 +222,19 @@ static void s_put_utf8(char *out, size_t capacity, size_t *length,
                        unsigned code)
 {
     if (code < 0x80)
-        s_put(out, capacity, length, (char) code);
+        s_put(out, capacity, length, (char)code);
     else if (code < 0x800) {
-        s_put(out, capacity, length, (char) (0xc0 | (code >> 6)));
-        s_put(out, capacity, length, (char) (0x80 | (code & 0x3f)));
+        s_put(out, capacity, length, (char)(0xc0 | (code >> 6)));
+        s_put(out, capacity, length, (char)(0x80 | (code & 0x3f)));
     } else if (code < 0x10000) {
-        s_put(out, capacity, length, (char) (0xe0 | (code >> 12)));
-        s_put(out, capacity, length, (char) (0x80 | ((code >> 6) & 0x3f)));
-        s_put(out, capacity, length, (char) (0x80 | (code & 0x3f)));
+        s_put(out, capacity, length, (char)(0xe0 | (code >> 12)));
+        s_put(out, capacity, length, (char)(0x80 | ((code >> 6) & 0x3f)));
+        s_put(out, capacity, length, (char)(0x80 | (code & 0x3f)));
     } else {
-        s_put(out, capacity, length, (char) (0xf0 | (code >> 18)));
-        s_put(out, capacity, length, (char) (0x80 | ((code >> 12) & 0x3f)));
-        s_put(out, capacity, length, (char) (0x80 | ((code >> 6) & 0x3f)));
-        s_put(out, capacity, length, (char) (0x80 | (code & 0x3f)));
+        s_put(out, capacity, length, (char)(0xf0 | (code >> 18)));
+        s_put(out, capacity, length, (char)(0x80 | ((code >> 12) & 0x3f)));
+        s_put(out, capacity, length, (char)(0x80 | ((code >> 6) & 0x3f)));
+        s_put(out, capacity, length, (char)(0x80 | (code & 0x3f)));
     }
 }
 
@@ -248,7 +247,7 @@ static int s_json_string(s_json_t *json, char *out, size_t capacity,
     json->at++;
     *length = 0;
     for (;;) {
-        unsigned char byte = (unsigned char) *json->at;
+        unsigned char byte = (unsigned char)*json->at;
         if (byte == '\0') {
             json->at = start;
             return s_json_fail(json, "unterminated string");
@@ -260,7 +259,7 @@ static int s_json_string(s_json_t *json, char *out, size_t capacity,
         if (byte < 0x20)
             return s_json_fail(json, "control character in string");
         if (byte != '\\') {
-            s_put(out, capacity, length, (char) byte);
+            s_put(out, capacity, length, (char)byte);
             json->at++;
             continue;
         }
@@ -268,8 +267,7 @@ static int s_json_string(s_json_t *json, char *out, size_t capacity,
         const char *simple = strchr("\"\\/bfnrt", escape);
         if (escape != '\0' && simple) {
             static const char replacement[] = "\"\\/\b\f\n\r\t";
-            s_put(out, capacity, length,
-                  replacement[simple - "\"\\/bfnrt"]);
+            s_put(out, capacity, length, replacement[simple - "\"\\/bfnrt"]);
             json->at += 2;
             continue;
         }
@@ -312,7 +310,7 @@ static int s_json_number(s_json_t *json, const char **text, size_t *length,
     while (*json->at && strchr("+-0123456789.eE", *json->at))
         json->at++;
     *text = start;
-    *length = (size_t) (json->at - start);
+    *length = (size_t)(json->at - start);
     if (!s_number_syntax(start, *length, integral)) {
         json->at = start;
         return s_json_fail(json, "invalid number");
@@ -379,17 +377,17 @@ static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
     }
     if (strcmp(key, "provider") == 0 || strcmp(key, "symbol") == 0) {
         bool provider = key[0] == 'p';
-        if (s_json_duplicate(json, provider ? &fields->seen_provider
-                                            : &fields->seen_symbol,
-                             key) != 0)
+        if (s_json_duplicate(
+                json, provider ? &fields->seen_provider : &fields->seen_symbol,
+                key) != 0)
             return -1;
         if (value != S_VALUE_STRING)
             return proto_error_set(json->error,
                                    "json: key '%s': expected a string", key);
         return s_name_copy(text, length,
                            provider ? PROTO_NAME_MAX : PROTO_SYMBOL_MAX,
-                           provider ? record->provider : record->symbol,
-                           prefix, key, json->error);
+                           provider ? record->provider : record->symbol, prefix,
+                           key, json->error);
     }
     if (strcmp(key, "ts_ns") == 0) {
         if (s_json_duplicate(json, &fields->seen_ts_ns, key) != 0)
@@ -518,9 +516,8 @@ int proto_text_parse_csv(const char *line, proto_record_t *record,
         return 1; /* the header line */
     proto_record_kind_t kind;
     if (s_kind_parse(starts[0], lengths[0], &kind) != 0)
-        return proto_error_set(error,
-                               "csv: field 1 (kind): expected "
-                               "trade|quote|bar");
+        return proto_error_set(error, "csv: field 1 (kind): expected "
+                                      "trade|quote|bar");
     record->kind = kind;
     size_t expected = 4 + s_field_counts[kind];
     if (fields != expected)
@@ -566,14 +563,14 @@ static void s_write(s_writer_t *writer, const char *format, ...)
         return;
     va_list arguments;
     va_start(arguments, format);
-    int written = vsnprintf(writer->out + writer->length,
-                            writer->capacity - writer->length, format,
-                            arguments);
+    int written =
+        vsnprintf(writer->out + writer->length,
+                  writer->capacity - writer->length, format, arguments);
     va_end(arguments);
-    if (written < 0 || (size_t) written >= writer->capacity - writer->length)
+    if (written < 0 || (size_t)written >= writer->capacity - writer->length)
         writer->overflow = true;
     else
-        writer->length += (size_t) written;
+        writer->length += (size_t)written;
 }
 
 /* A JSON string with the escapes JSON requires (quote, backslash, control
@@ -582,13 +579,23 @@ static void s_write_string(s_writer_t *writer, const char *text)
 {
     s_write(writer, "\"");
     for (const char *at = text; *at && !writer->overflow; at++) {
-        unsigned char byte = (unsigned char) *at;
+        unsigned char byte = (unsigned char)*at;
         switch (byte) {
-        case '"': s_write(writer, "\\\""); break;
-        case '\\': s_write(writer, "\\\\"); break;
-        case '\n': s_write(writer, "\\n"); break;
-        case '\r': s_write(writer, "\\r"); break;
-        case '\t': s_write(writer, "\\t"); break;
+        case '"':
+            s_write(writer, "\\\"");
+            break;
+        case '\\':
+            s_write(writer, "\\\\");
+            break;
+        case '\n':
+            s_write(writer, "\\n");
+            break;
+        case '\r':
+            s_write(writer, "\\r");
+            break;
+        case '\t':
+            s_write(writer, "\\t");
+            break;
         default:
             if (byte < 0x20 || byte == 0x7f)
                 s_write(writer, "\\u%04x", byte);
@@ -621,8 +628,8 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
         capacity == 0)
         return -1;
     s_writer_t writer = {.out = out, .capacity = capacity};
-    s_write(&writer, "{\"kind\":\"%s\",\"provider\":",
-            s_kind_names[record->kind]);
+    s_write(&writer,
+            "{\"kind\":\"%s\",\"provider\":", s_kind_names[record->kind]);
     s_write_string(&writer, record->provider);
     s_write(&writer, ",\"symbol\":");
     s_write_string(&writer, record->symbol);
@@ -639,5 +646,5 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
     s_write(&writer, "}");
     if (writer.overflow)
         return -1;
-    return (int) writer.length;
+    return (int)writer.length;
 }

@@ -62,6 +62,19 @@ const char *sc_sink_table_name(proto_record_kind_t kind)
     return "unknown";
 }
 
+/* Keeps the error text on one line and free of double quotes, so that it
+ * can be logged as key="value" and written to a dead-letter line as is
+ * (database messages quote names: relation "trades"). */
+static void s_error_tidy(sc_sink_error_t *error)
+{
+    for (char *cursor = error->text; *cursor != '\0'; cursor++) {
+        if (*cursor == '"')
+            *cursor = '\'';
+        else if ((unsigned char)*cursor < 0x20 || *cursor == 0x7f)
+            *cursor = ' ';
+    }
+}
+
 int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity)
 {
     assert(error != NULL || error_capacity == 0);
@@ -130,6 +143,7 @@ sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
         if (self->error.text[0] == '\0')
             sc_sink_error_set(&self->error, "%s: unknown error",
                               self->backend->kind);
+        s_error_tidy(&self->error);
     }
     return status;
 }
@@ -142,6 +156,7 @@ sc_sink_status_t sc_sink_ping(sc_sink_t *self)
     if (status != SC_SINK_OK && self->error.text[0] == '\0')
         sc_sink_error_set(&self->error, "%s: unknown error",
                           self->backend->kind);
+    s_error_tidy(&self->error);
     return status;
 }
 

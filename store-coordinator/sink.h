@@ -52,7 +52,9 @@ sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
 /* Checks that the database is reachable (connecting if needed). */
 sc_sink_status_t sc_sink_ping(sc_sink_t *self);
 
-/* The last error's text ("" when none). Belongs to the sink. */
+/* The last error's text ("" when none): one line without double quotes, so
+ * it can be logged as error="..." or written to a dead-letter line as is.
+ * Belongs to the sink; valid until the next call on it. */
 const char *sc_sink_error(sc_sink_t *self);
 
 /* "sqlite", "postgres" or "null". */

@@ -26,23 +26,22 @@ static int s_null_check(const char *uri, char *error, size_t error_capacity)
 
 static void *s_null_open(const char *uri)
 {
-    (void) uri;
+    (void)uri;
     return &s_null_state;
 }
 
 static void s_null_close(void *state)
 {
-    (void) state;
+    (void)state;
 }
 
-static sc_sink_status_t s_null_write(void *state,
-                                     const proto_record_t *records,
+static sc_sink_status_t s_null_write(void *state, const proto_record_t *records,
                                      size_t count, sc_sink_counts_t *counts,
                                      sc_sink_error_t *error)
 {
-    (void) state;
-    (void) records;
-    (void) error;
+    (void)state;
+    (void)records;
+    (void)error;
     counts->written = count;
     counts->duplicates = 0;
     return SC_SINK_OK;
@@ -50,8 +49,8 @@ static sc_sink_status_t s_null_write(void *state,
 
 static sc_sink_status_t s_null_ping(void *state, sc_sink_error_t *error)
 {
-    (void) state;
-    (void) error;
+    (void)state;
+    (void)error;
     return SC_SINK_OK;
 }
 

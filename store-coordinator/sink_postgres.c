@@ -3,24 +3,30 @@
  *
  * One connection per sink (per worker), opened lazily with a connect timeout
  * and TCP keepalives (overridable in the URI), so a dead server costs a
- * bounded wait, never a hang. On connect the schema is created (IF NOT EXISTS,
- * under an advisory lock because concurrent CREATE TABLE IF NOT EXISTS can
- * fail on PostgreSQL's catalog) together with a session-local staging table.
+ * bounded wait, never a hang; server-side lock and statement timeouts turn a
+ * table locked elsewhere into an error instead of a stuck worker. On connect
+ * the schema is created (IF NOT EXISTS, under an advisory lock because
+ * concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's catalog) and
+ * one INSERT per kind is prepared.
  *
- * The bulk path: the whole batch, all kinds at once, goes in one binary COPY
- * into the TEMP staging table (ON COMMIT DELETE ROWS), then one
- * `INSERT INTO t SELECT ... FROM staging WHERE kind = K ON CONFLICT DO
- * NOTHING` per kind present and COMMIT, in one round trip. The INSERT's row
- * count is the number written; the rest of the batch were duplicates
- * (including a key repeated inside the batch, which DO NOTHING skips too).
- * Four round trips per batch whatever its size; no per-row allocation (one
- * COPY buffer kept and grown).
+ * The bulk path: each kind's records become one column array per field, in
+ * binary (no number formatting or parsing), and one prepared
+ * `INSERT INTO t SELECT * FROM unnest($1::text[], ...) ON CONFLICT DO NOTHING`
+ * per kind present is sent in pipeline mode followed by one Sync: the whole
+ * batch is one implicit transaction and one round trip. The INSERT's row
+ * count is the number written; the rest were duplicates (including a key
+ * repeated inside the batch, which DO NOTHING skips too). One buffer, kept
+ * and grown, holds the arrays: no per-row allocation. (Measured on this
+ * machine, 500-record batches: this path ~115,000 rows/s, a multi-row INSERT
+ * with text parameters ~100,000, binary COPY into a temp staging table then
+ * INSERT ... SELECT ~75,000; the server's ON CONFLICT insertion dominates.)
  *
  * Errors are classified by SQLSTATE: classes 22 (data) and 23 (constraint)
  * are PERMANENT, the transaction is rolled back and the connection kept;
  * everything else (class 08 connection, 40001/40P01 serialization and
- * deadlock, 53 resources, 57P0x shutdown, a lost connection with no
- * SQLSTATE, even a table dropped under us) is TRANSIENT, and the connection is
+ * deadlock, 53 resources, 55P03 lock timeout, 57P0x shutdown, a lost
+ * connection with no SQLSTATE, even a table dropped under us) is TRANSIENT,
+ * and apart from serialization, deadlock and lock timeouts the connection is
  * closed so that the next write reconnects and re-creates what is missing. */
 #include <assert.h>
 #include <endian.h>
@@ -50,17 +56,22 @@
  * creation between coordinators and workers ("mds" in ASCII). */
 #define S_SCHEMA_LOCK_KEY "7168883"
 
-/* Binary COPY framing (PostgreSQL "COPY ... (FORMAT binary)"). */
-static const char s_copy_signature[] = "PGCOPY\n\377\r\n"; /* + its NUL */
-#define S_COPY_SIGNATURE_BYTES 11
-#define S_COPY_FIELDS 9 /* kind, provider, symbol, ts_ns, v1..v5 */
-#define S_COPY_VALUES 5
-/* Worst case bytes per row: field count, then length + data per field. */
-#define S_COPY_ROW_BYTES_MAX                                                   \
-    (2 + (4 + 2) + (4 + PROTO_NAME_MAX) + (4 + PROTO_SYMBOL_MAX) + (4 + 8) +   \
-     S_COPY_VALUES * (4 + 8))
-#define S_COPY_HEADER_BYTES (S_COPY_SIGNATURE_BYTES + 4 + 4)
-#define S_COPY_TRAILER_BYTES 2
+/* Binary array format (what array_recv reads): number of dimensions, has-
+ * nulls flag, element type, then per dimension its size and lower bound;
+ * then each element as a 4-byte length and its bytes. */
+#define S_ARRAY_HEADER_BYTES (5 * 4)
+#define S_OID_TEXT 25
+#define S_OID_INT8 20
+#define S_OID_FLOAT8 701
+#define S_OID_TEXT_ARRAY 1009
+#define S_OID_INT8_ARRAY 1016
+#define S_OID_FLOAT8_ARRAY 1022
+/* provider, symbol, ts_ns, then the kind's values. */
+#define S_KEY_COLUMNS 3
+#define S_COLUMNS_MAX (S_KEY_COLUMNS + 5)
+/* Bytes one element takes at most, by column (length word included). */
+#define S_TEXT_ELEMENT_BYTES_MAX (4 + PROTO_SYMBOL_MAX)
+#define S_NUMBER_ELEMENT_BYTES (4 + 8)
 
 /* Mirrors proto_record_validate plus what a market makes impossible (prices
  * > 0, high >= low). `x < 'Infinity'` also rejects NaN, which PostgreSQL
@@ -104,44 +115,46 @@ static const char s_schema_sql[] =
     " ingested_at timestamptz NOT NULL DEFAULT now(),"
     " CHECK (high >= low),"
     " PRIMARY KEY (provider, symbol, ts_ns));"
-    "COMMIT;"
-    /* Session-local, so no lock needed; emptied by every commit/rollback. */
-    "CREATE TEMP TABLE IF NOT EXISTS sc_staging ("
-    " kind smallint, provider text, symbol text, ts_ns bigint,"
-    " v1 double precision, v2 double precision, v3 double precision,"
-    " v4 double precision, v5 double precision) ON COMMIT DELETE ROWS;";
+    "COMMIT;";
 
-static const char s_copy_sql[] =
-    "COPY sc_staging FROM STDIN (FORMAT binary)";
+/* Values per kind after the key columns. */
+static const int s_value_columns[PROTO_RECORD_KIND_COUNT] = {
+    [PROTO_RECORD_TRADE] = 2,
+    [PROTO_RECORD_QUOTE] = 4,
+    [PROTO_RECORD_BAR] = 5,
+};
 
-/* Per kind, the move from staging into the real table. */
+static const char *const s_statement_name[PROTO_RECORD_KIND_COUNT] = {
+    [PROTO_RECORD_TRADE] = "sc_insert_trades",
+    [PROTO_RECORD_QUOTE] = "sc_insert_quotes",
+    [PROTO_RECORD_BAR] = "sc_insert_bars",
+};
+
 static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
     [PROTO_RECORD_TRADE] =
         "INSERT INTO trades (provider, symbol, ts_ns, price, size)"
-        " SELECT provider, symbol, ts_ns, v1, v2 FROM sc_staging"
-        " WHERE kind = 0 ON CONFLICT DO NOTHING;",
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
+        " $4::float8[], $5::float8[]) ON CONFLICT DO NOTHING",
     [PROTO_RECORD_QUOTE] =
         "INSERT INTO quotes (provider, symbol, ts_ns, bid, bid_size, ask,"
-        " ask_size) SELECT provider, symbol, ts_ns, v1, v2, v3, v4"
-        " FROM sc_staging WHERE kind = 1 ON CONFLICT DO NOTHING;",
+        " ask_size) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
+        " $4::float8[], $5::float8[], $6::float8[], $7::float8[])"
+        " ON CONFLICT DO NOTHING",
     [PROTO_RECORD_BAR] =
         "INSERT INTO bars (provider, symbol, ts_ns, open, high, low, close,"
-        " volume) SELECT provider, symbol, ts_ns, v1, v2, v3, v4, v5"
-        " FROM sc_staging WHERE kind = 2 ON CONFLICT DO NOTHING;",
+        " volume) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
+        " $4::float8[], $5::float8[], $6::float8[], $7::float8[],"
+        " $8::float8[]) ON CONFLICT DO NOTHING",
 };
 
-/* Longest "INSERT ...; INSERT ...; INSERT ...; COMMIT" we build. */
-#define S_MOVE_SQL_MAX 1024
-
 typedef struct {
-    char *uri;          /* owned copy of the connection URI */
-    PGconn *conn;       /* NULL until the first write or ping */
-    char *copy_buffer;  /* binary COPY data, kept between batches */
-    size_t copy_capacity;
+    char *uri;    /* owned copy of the connection URI */
+    PGconn *conn; /* NULL until the first write or ping */
+    char *arrays; /* binary column arrays, kept between batches */
+    size_t arrays_capacity;
 } s_postgres_t;
 
-static int s_postgres_check(const char *uri, char *error,
-                            size_t error_capacity)
+static int s_postgres_check(const char *uri, char *error, size_t error_capacity)
 {
     char *message = NULL;
     PQconninfoOption *options = PQconninfoParse(uri, &message);
@@ -150,7 +163,7 @@ static int s_postgres_check(const char *uri, char *error,
         size_t length = message != NULL ? strcspn(message, "\n") : 0;
         snprintf(error, error_capacity,
                  "sink URI is not a valid PostgreSQL connection URI: %.*s",
-                 (int) length, message != NULL ? message : "out of memory");
+                 (int)length, message != NULL ? message : "out of memory");
         PQfreemem(message);
         return -1;
     }
@@ -181,7 +194,7 @@ static void s_postgres_close(void *state)
 {
     s_postgres_t *self = state;
     s_disconnect(self);
-    free(self->copy_buffer);
+    free(self->arrays);
     free(self->uri);
     free(self);
 }
@@ -190,8 +203,8 @@ static void s_postgres_close(void *state)
  * by default; they are expected here, so they are dropped. */
 static void s_ignore_notice(void *arg, const char *message)
 {
-    (void) arg;
-    (void) message;
+    (void)arg;
+    (void)message;
 }
 
 /* Copies libpq's (multi-line) message into `error` on one line. */
@@ -261,15 +274,16 @@ static sc_sink_status_t s_fail(s_postgres_t *self, PGresult *result,
     const char *state =
         result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     const char *message = result != NULL ? PQresultErrorMessage(result) : "";
-    if (message == NULL || message[0] == '\0')
+    if ((message == NULL || message[0] == '\0') && self->conn != NULL)
         message = PQerrorMessage(self->conn);
     s_set_error(error, context, state, message);
-    bool lost = PQstatus(self->conn) != CONNECTION_OK;
-    sc_sink_status_t status = !lost && s_is_permanent(state)
-                                  ? SC_SINK_PERMANENT
-                                  : SC_SINK_TRANSIENT;
-    bool keep = !lost && (status == SC_SINK_PERMANENT ||
-                          s_keeps_connection(state));
+    /* A connection stuck in pipeline mode is as good as lost. */
+    bool lost = self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK ||
+                PQpipelineStatus(self->conn) != PQ_PIPELINE_OFF;
+    sc_sink_status_t status =
+        !lost && s_is_permanent(state) ? SC_SINK_PERMANENT : SC_SINK_TRANSIENT;
+    bool keep =
+        !lost && (status == SC_SINK_PERMANENT || s_keeps_connection(state));
     PQclear(result);
     /* Drain anything still queued from a multi-statement query. */
     while (self->conn != NULL && (result = PQgetResult(self->conn)) != NULL)
@@ -290,20 +304,23 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
     s_disconnect(self);
     /* Our defaults first: the URI (dbname, expanded) comes after and wins. */
     const char *const keywords[] = {
-        "connect_timeout",    "keepalives",
-        "keepalives_idle",    "keepalives_interval",
-        "keepalives_count",   "tcp_user_timeout",
-        "fallback_application_name", "options",
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "fallback_application_name",
+        "options",
         "dbname",
         NULL,
     };
     const char *const values[] = {
-        S_CONNECT_TIMEOUT_S,   "1",
-        S_KEEPALIVES_IDLE_S,   S_KEEPALIVES_INTERVAL_S,
-        S_KEEPALIVES_COUNT,    S_TCP_USER_TIMEOUT_MS,
-        S_APPLICATION_NAME,    S_SESSION_OPTIONS,
-        self->uri,
-        NULL,
+        S_CONNECT_TIMEOUT_S, "1",
+        S_KEEPALIVES_IDLE_S, S_KEEPALIVES_INTERVAL_S,
+        S_KEEPALIVES_COUNT,  S_TCP_USER_TIMEOUT_MS,
+        S_APPLICATION_NAME,  S_SESSION_OPTIONS,
+        self->uri,           NULL,
     };
     self->conn = PQconnectdbParams(keywords, values, 1);
     if (self->conn == NULL) {
@@ -333,15 +350,28 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
             PQclear(result);
     }
     if (failed != NULL || PQstatus(self->conn) != CONNECTION_OK) {
-        const char *state =
-            failed != NULL ? PQresultErrorField(failed, PG_DIAG_SQLSTATE)
-                           : NULL;
+        const char *state = failed != NULL
+                                ? PQresultErrorField(failed, PG_DIAG_SQLSTATE)
+                                : NULL;
         s_set_error(error, "create schema", state,
                     failed != NULL ? PQresultErrorMessage(failed)
                                    : PQerrorMessage(self->conn));
         PQclear(failed);
         s_disconnect(self);
         return SC_SINK_TRANSIENT;
+    }
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+        PGresult *prepared = PQprepare(self->conn, s_statement_name[kind],
+                                       s_insert_sql[kind], 0, NULL);
+        if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+            s_set_error(error, "prepare insert",
+                        PQresultErrorField(prepared, PG_DIAG_SQLSTATE),
+                        PQresultErrorMessage(prepared));
+            PQclear(prepared);
+            s_disconnect(self);
+            return SC_SINK_TRANSIENT;
+        }
+        PQclear(prepared);
     }
     /* Once per (re)connection, without the URI (it may hold a password);
      * failures are the worker's to log. */
@@ -352,15 +382,8 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
     return SC_SINK_OK;
 }
 
-/* Appends big-endian integers and raw bytes to the COPY buffer; the caller
+/* Appends big-endian integers and raw bytes to the array buffer; the caller
  * reserved room for the worst case. */
-static char *s_put16(char *cursor, uint16_t value)
-{
-    value = htobe16(value);
-    memcpy(cursor, &value, sizeof(value));
-    return cursor + sizeof(value);
-}
-
 static char *s_put32(char *cursor, uint32_t value)
 {
     value = htobe32(value);
@@ -378,7 +401,7 @@ static char *s_put64(char *cursor, uint64_t value)
 static char *s_put_text(char *cursor, const char *text, size_t capacity)
 {
     size_t length = strnlen(text, capacity);
-    cursor = s_put32(cursor, (uint32_t) length);
+    cursor = s_put32(cursor, (uint32_t)length);
     memcpy(cursor, text, length);
     return cursor + length;
 }
@@ -391,97 +414,136 @@ static char *s_put_double(char *cursor, double value)
     return s_put64(cursor, bits);
 }
 
-/* Encodes the batch as binary COPY data. Returns its size, or 0 when the
- * buffer cannot grow. Also marks which kinds are present. */
-static size_t s_encode(s_postgres_t *self, const proto_record_t *records,
-                       size_t count, bool present[PROTO_RECORD_KIND_COUNT])
-{
-    size_t needed = S_COPY_HEADER_BYTES + count * S_COPY_ROW_BYTES_MAX +
-                    S_COPY_TRAILER_BYTES;
-    if (needed > self->copy_capacity) {
-        char *grown = realloc(self->copy_buffer, needed);
-        if (grown == NULL)
-            return 0;
-        self->copy_buffer = grown;
-        self->copy_capacity = needed;
-    }
-    char *cursor = self->copy_buffer;
-    memcpy(cursor, s_copy_signature, S_COPY_SIGNATURE_BYTES);
-    cursor += S_COPY_SIGNATURE_BYTES;
-    cursor = s_put32(cursor, 0); /* flags */
-    cursor = s_put32(cursor, 0); /* header extension length */
+/* One kind's part of a batch: a binary array per column. */
+typedef struct {
+    size_t rows;                      /* records of this kind */
+    int columns;                      /* key columns + values */
+    const char *start[S_COLUMNS_MAX]; /* each array's first byte */
+    char *cursor[S_COLUMNS_MAX];      /* where its next element goes */
+    int length[S_COLUMNS_MAX];        /* each array's size when done */
+} s_kind_arrays_t;
 
-    for (size_t index = 0; index < count; index++) {
-        const proto_record_t *record = &records[index];
-        double values[S_COPY_VALUES];
-        size_t used = 0;
-        switch (record->kind) {
-        case PROTO_RECORD_TRADE:
-            values[used++] = record->u.trade.price;
-            values[used++] = record->u.trade.size;
-            break;
-        case PROTO_RECORD_QUOTE:
-            values[used++] = record->u.quote.bid;
-            values[used++] = record->u.quote.bid_size;
-            values[used++] = record->u.quote.ask;
-            values[used++] = record->u.quote.ask_size;
-            break;
-        case PROTO_RECORD_BAR:
-            values[used++] = record->u.bar.open;
-            values[used++] = record->u.bar.high;
-            values[used++] = record->u.bar.low;
-            values[used++] = record->u.bar.close;
-            values[used++] = record->u.bar.volume;
-            break;
-        }
-        present[record->kind] = true;
-        cursor = s_put16(cursor, S_COPY_FIELDS);
-        cursor = s_put32(cursor, sizeof(uint16_t));
-        cursor = s_put16(cursor, (uint16_t) record->kind);
-        cursor = s_put_text(cursor, record->provider, sizeof(record->provider));
-        cursor = s_put_text(cursor, record->symbol, sizeof(record->symbol));
-        cursor = s_put32(cursor, sizeof(uint64_t));
-        cursor = s_put64(cursor, (uint64_t) record->ts_ns);
-        for (size_t value = 0; value < S_COPY_VALUES; value++) {
-            if (value < used)
-                cursor = s_put_double(cursor, values[value]);
-            else
-                cursor = s_put32(cursor, UINT32_MAX); /* -1: NULL */
-        }
-    }
-    cursor = s_put16(cursor, UINT16_MAX); /* -1: end of data */
-    return (size_t) (cursor - self->copy_buffer);
+static char *s_put_array_header(char *cursor, uint32_t element_oid,
+                                size_t elements)
+{
+    cursor = s_put32(cursor, 1); /* dimensions */
+    cursor = s_put32(cursor, 0); /* no NULL elements */
+    cursor = s_put32(cursor, element_oid);
+    cursor = s_put32(cursor, (uint32_t)elements);
+    return s_put32(cursor, 1); /* lower bound */
 }
 
-/* Sends `size` bytes of COPY data and ends the COPY. Returns the COPY's final
- * result (caller clears), NULL when libpq failed to send. */
-static PGresult *s_copy(s_postgres_t *self, size_t size)
+/* Lays out and fills the column arrays of every kind present in the batch.
+ * Returns 0, or -1 when the buffer cannot grow. */
+static int s_encode(s_postgres_t *self, const proto_record_t *records,
+                    size_t count, s_kind_arrays_t arrays[])
 {
-    PGresult *result = PQexec(self->conn, s_copy_sql);
-    if (PQresultStatus(result) != PGRES_COPY_IN)
-        return result;
-    PQclear(result);
-    /* PQputCopyData takes an int length; a batch is far below 2 GiB
-     * (PROTO_BATCH_RECORDS_MAX * S_COPY_ROW_BYTES_MAX). */
-    if (PQputCopyData(self->conn, self->copy_buffer, (int) size) != 1) {
-        PQputCopyEnd(self->conn, "client failed to send data");
-    } else if (PQputCopyEnd(self->conn, NULL) != 1) {
-        return PQgetResult(self->conn);
+    for (size_t index = 0; index < count; index++)
+        arrays[records[index].kind].rows++;
+    size_t needed = 0;
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+        arrays[kind].columns = S_KEY_COLUMNS + s_value_columns[kind];
+        if (arrays[kind].rows > 0)
+            needed += (size_t)arrays[kind].columns * S_ARRAY_HEADER_BYTES +
+                      arrays[kind].rows * (2 * S_TEXT_ELEMENT_BYTES_MAX +
+                                           (size_t)(arrays[kind].columns - 2) *
+                                               S_NUMBER_ELEMENT_BYTES);
     }
-    return PQgetResult(self->conn);
+    if (needed > self->arrays_capacity) {
+        char *grown = realloc(self->arrays, needed);
+        if (grown == NULL)
+            return -1;
+        self->arrays = grown;
+        self->arrays_capacity = needed;
+    }
+    /* Each column gets its worst-case region, one after the other. */
+    char *next = self->arrays;
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+        s_kind_arrays_t *part = &arrays[kind];
+        if (part->rows == 0)
+            continue;
+        for (int column = 0; column < part->columns; column++) {
+            bool text = column < 2;
+            uint32_t oid = text          ? S_OID_TEXT
+                           : column == 2 ? S_OID_INT8
+                                         : S_OID_FLOAT8;
+            part->start[column] = next;
+            part->cursor[column] = s_put_array_header(next, oid, part->rows);
+            next += S_ARRAY_HEADER_BYTES +
+                    part->rows * (text ? S_TEXT_ELEMENT_BYTES_MAX
+                                       : S_NUMBER_ELEMENT_BYTES);
+        }
+    }
+    for (size_t index = 0; index < count; index++) {
+        const proto_record_t *record = &records[index];
+        char **cursor = arrays[record->kind].cursor;
+        cursor[0] =
+            s_put_text(cursor[0], record->provider, sizeof(record->provider));
+        cursor[1] =
+            s_put_text(cursor[1], record->symbol, sizeof(record->symbol));
+        cursor[2] = s_put32(cursor[2], sizeof(uint64_t));
+        cursor[2] = s_put64(cursor[2], (uint64_t)record->ts_ns);
+        switch (record->kind) {
+        case PROTO_RECORD_TRADE:
+            cursor[3] = s_put_double(cursor[3], record->u.trade.price);
+            cursor[4] = s_put_double(cursor[4], record->u.trade.size);
+            break;
+        case PROTO_RECORD_QUOTE:
+            cursor[3] = s_put_double(cursor[3], record->u.quote.bid);
+            cursor[4] = s_put_double(cursor[4], record->u.quote.bid_size);
+            cursor[5] = s_put_double(cursor[5], record->u.quote.ask);
+            cursor[6] = s_put_double(cursor[6], record->u.quote.ask_size);
+            break;
+        case PROTO_RECORD_BAR:
+            cursor[3] = s_put_double(cursor[3], record->u.bar.open);
+            cursor[4] = s_put_double(cursor[4], record->u.bar.high);
+            cursor[5] = s_put_double(cursor[5], record->u.bar.low);
+            cursor[6] = s_put_double(cursor[6], record->u.bar.close);
+            cursor[7] = s_put_double(cursor[7], record->u.bar.volume);
+            break;
+        }
+    }
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
+        for (int column = 0; column < arrays[kind].columns; column++)
+            if (arrays[kind].rows > 0)
+                arrays[kind].length[column] =
+                    (int)(arrays[kind].cursor[column] -
+                          arrays[kind].start[column]);
+    return 0;
+}
+
+/* Sends one prepared INSERT per kind present and a Sync (the batch's
+ * transaction). Returns the number of INSERTs sent, or -1 when libpq could
+ * not queue them. */
+static int s_send(s_postgres_t *self, const s_kind_arrays_t arrays[])
+{
+    static const int binary_formats[S_COLUMNS_MAX] = {1, 1, 1, 1, 1, 1, 1, 1};
+    if (!PQenterPipelineMode(self->conn))
+        return -1;
+    int sent = 0;
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+        const s_kind_arrays_t *part = &arrays[kind];
+        if (part->rows == 0)
+            continue;
+        if (!PQsendQueryPrepared(self->conn, s_statement_name[kind],
+                                 part->columns, part->start, part->length,
+                                 binary_formats, 0))
+            return -1;
+        sent++;
+    }
+    return PQpipelineSync(self->conn) ? sent : -1;
 }
 
 static sc_sink_status_t s_postgres_write(void *state,
                                          const proto_record_t *records,
-                                         size_t count,
-                                         sc_sink_counts_t *counts,
+                                         size_t count, sc_sink_counts_t *counts,
                                          sc_sink_error_t *error)
 {
     s_postgres_t *self = state;
     /* A record of an unknown kind is the data's fault: check before any
      * connection work so it is PERMANENT even with the database down. */
     for (size_t index = 0; index < count; index++) {
-        unsigned kind = (unsigned) records[index].kind;
+        unsigned kind = (unsigned)records[index].kind;
         if (kind >= PROTO_RECORD_KIND_COUNT) {
             sc_sink_error_set(error, "postgres: record %zu: unknown kind %u",
                               index, kind);
@@ -492,55 +554,51 @@ static sc_sink_status_t s_postgres_write(void *state,
     if (status != SC_SINK_OK || count == 0)
         return status;
 
-    bool present[PROTO_RECORD_KIND_COUNT] = {false};
-    size_t size = s_encode(self, records, count, present);
-    if (size == 0) {
+    s_kind_arrays_t arrays[PROTO_RECORD_KIND_COUNT];
+    memset(arrays, 0, sizeof(arrays));
+    if (s_encode(self, records, count, arrays) != 0) {
         sc_sink_error_set(error, "postgres: out of memory for %zu records",
                           count);
         return SC_SINK_TRANSIENT;
     }
+    int sent = s_send(self, arrays);
+    if (sent < 0)
+        return s_fail(self, NULL, "send batch", error);
 
-    PGresult *result = PQexec(self->conn, "BEGIN");
-    if (PQresultStatus(result) != PGRES_COMMAND_OK)
-        return s_fail(self, result, "begin transaction", error);
-    PQclear(result);
-
-    result = s_copy(self, size);
-    if (PQresultStatus(result) != PGRES_COMMAND_OK)
-        return s_fail(self, result, "copy into staging", error);
-    PQclear(result);
-    /* The COPY's own result may be followed by nothing else. */
-    while ((result = PQgetResult(self->conn)) != NULL)
-        PQclear(result);
-
-    /* The moves and the commit in one round trip. */
-    char move_sql[S_MOVE_SQL_MAX] = "";
-    size_t used = 0;
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
-        if (present[kind])
-            used += (size_t) snprintf(move_sql + used,
-                                      sizeof(move_sql) - used, "%s",
-                                      s_insert_sql[kind]);
-    }
-    snprintf(move_sql + used, sizeof(move_sql) - used, "COMMIT");
-    if (!PQsendQuery(self->conn, move_sql))
-        return s_fail(self, NULL, "insert", error);
+    /* Each INSERT's results end with NULL; after a failed one the rest come
+     * back PIPELINE_ABORTED; the Sync's own result closes the batch, with
+     * the implicit transaction committed, or rolled back after an error. */
+    PGresult *failed = NULL;
     size_t written = 0;
-    bool committed = false;
-    while ((result = PQgetResult(self->conn)) != NULL) {
-        if (PQresultStatus(result) != PGRES_COMMAND_OK)
-            return s_fail(self, result, "insert", error);
-        const char *command = PQcmdStatus(result);
-        if (strncmp(command, "INSERT", strlen("INSERT")) == 0)
-            written += strtoul(PQcmdTuples(result), NULL, 10);
-        else if (strcmp(command, "COMMIT") == 0)
-            committed = true;
-        PQclear(result);
+    for (int query = 0; query < sent; query++) {
+        PGresult *result;
+        while ((result = PQgetResult(self->conn)) != NULL) {
+            ExecStatusType result_status = PQresultStatus(result);
+            if (result_status == PGRES_COMMAND_OK) {
+                written += strtoul(PQcmdTuples(result), NULL, 10);
+            } else if (failed == NULL &&
+                       result_status != PGRES_PIPELINE_ABORTED) {
+                failed = result;
+                continue;
+            }
+            PQclear(result);
+        }
     }
-    if (!committed || PQtransactionStatus(self->conn) != PQTRANS_IDLE) {
-        /* A COMMIT of an aborted transaction answers "ROLLBACK". */
-        return s_fail(self, NULL, "commit", error);
+    PGresult *sync = PQgetResult(self->conn);
+    bool synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    if (!synced && failed == NULL && sync != NULL) {
+        failed = sync; /* e.g. the commit itself failed */
+        sync = NULL;
     }
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(self->conn)) {
+        /* Out of step with the server: start again on a new connection. */
+        s_fail(self, failed, "insert", error);
+        s_disconnect(self);
+        return SC_SINK_TRANSIENT;
+    }
+    if (failed != NULL)
+        return s_fail(self, failed, "insert", error);
     assert(written <= count);
     counts->written = written;
     counts->duplicates = count - written;

@@ -89,13 +89,13 @@ static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
 };
 
 typedef struct {
-    char *path;         /* file path after "sqlite:", owned */
-    sqlite3 *db;        /* NULL until the first write or ping */
+    char *path;  /* file path after "sqlite:", owned */
+    sqlite3 *db; /* NULL until the first write or ping */
     sqlite3_stmt *insert[PROTO_RECORD_KIND_COUNT]; /* per kind */
-    sqlite3_stmt *begin;    /* BEGIN IMMEDIATE */
-    sqlite3_stmt *commit;   /* COMMIT */
-    sqlite3_stmt *rollback; /* ROLLBACK */
-    sqlite3_stmt *ping;     /* a read that touches the file */
+    sqlite3_stmt *begin;                           /* BEGIN IMMEDIATE */
+    sqlite3_stmt *commit;                          /* COMMIT */
+    sqlite3_stmt *rollback;                        /* ROLLBACK */
+    sqlite3_stmt *ping; /* a read that touches the file */
 } s_sqlite_t;
 
 static int s_sqlite_check(const char *uri, char *error, size_t error_capacity)
@@ -320,7 +320,7 @@ static int s_bind_text(sqlite3_stmt *stmt, int index, const char *text,
                        size_t capacity)
 {
     /* Records live until the statement is reset: no copy needed. */
-    return sqlite3_bind_text(stmt, index, text, (int) strnlen(text, capacity),
+    return sqlite3_bind_text(stmt, index, text, (int)strnlen(text, capacity),
                              SQLITE_STATIC);
 }
 
@@ -361,7 +361,7 @@ static int64_t s_wall_clock_ns(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * S_NS_PER_S + now.tv_nsec;
+    return (int64_t)now.tv_sec * S_NS_PER_S + now.tv_nsec;
 }
 
 static sc_sink_status_t s_sqlite_write(void *state,
@@ -373,7 +373,7 @@ static sc_sink_status_t s_sqlite_write(void *state,
     /* A record of an unknown kind is the data's fault: check before any
      * connection work so it is PERMANENT even with the database down. */
     for (size_t index = 0; index < count; index++) {
-        unsigned kind = (unsigned) records[index].kind;
+        unsigned kind = (unsigned)records[index].kind;
         if (kind >= PROTO_RECORD_KIND_COUNT) {
             sc_sink_error_set(error, "sqlite: record %zu: unknown kind %u",
                               index, kind);
@@ -398,14 +398,15 @@ static sc_sink_status_t s_sqlite_write(void *state,
         rc = s_bind(stmt, record, ingested_at_ns);
         if (rc == SQLITE_OK) {
             rc = sqlite3_step(stmt);
-            rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(self->db);
+            rc = rc == SQLITE_DONE ? SQLITE_OK
+                                   : sqlite3_extended_errcode(self->db);
         }
         if (rc != SQLITE_OK) {
             char context[160];
             snprintf(context, sizeof(context),
                      "record %zu (%s %s/%s ts_ns=%lld)", index,
                      sc_sink_table_name(record->kind), record->provider,
-                     record->symbol, (long long) record->ts_ns);
+                     record->symbol, (long long)record->ts_ns);
             /* Message first: the reset and rollback would replace it. */
             status = s_fail(self, rc, context, error);
             if (self->db != NULL) {
@@ -414,7 +415,7 @@ static sc_sink_status_t s_sqlite_write(void *state,
             }
             return status;
         }
-        written += (size_t) sqlite3_changes(self->db);
+        written += (size_t)sqlite3_changes(self->db);
         sqlite3_reset(stmt);
     }
 

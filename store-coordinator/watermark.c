@@ -20,6 +20,8 @@ int sc_watermark_config_check(const sc_watermark_config_t *config,
         why = "high watermark must be between 1 and the capacity";
     else if (config->low >= config->high)
         why = "low watermark must be below the high watermark";
+    else if (config->dead_band > config->low)
+        why = "dead-band must not exceed the low watermark";
     else if (config->dwell_ns < 0)
         why = "dwell must not be negative";
     if (reason)

@@ -30,7 +30,8 @@ typedef struct {
 
 typedef struct _sc_watermark_t sc_watermark_t;
 
-/* Checks a configuration: 0 < high <= capacity, low < high. Returns 0 or -1
+/* Checks a configuration: 0 <= dead_band <= low < high <= capacity, dwell
+ * >= 0 (feedback.md). Returns 0 or -1
  * with a short reason in `reason` (for start-up messages). */
 int sc_watermark_config_check(const sc_watermark_config_t *config,
                               const char **reason);

@@ -42,8 +42,8 @@
 /* Bytes of a topic or error text kept for a stderr report. */
 #define FT_REPORT_BYTES 200
 
-static const char *const s_log_levels[] = {"error", "warning", "info",
-                                           "debug", NULL};
+static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
+                                           NULL};
 static const char *const s_log_formats[] = {"text", "json", NULL};
 
 static const cmn_option_t s_options[] = {
@@ -52,8 +52,8 @@ static const cmn_option_t s_options[] = {
      "repeated",
      0, 0, NULL},
     {"coordinator", "MDS_TAIL_COORDINATOR", CMN_OPT_STRING, NULL,
-     "only the events of this coordinator id (exact match); default: all",
-     0, 0, NULL},
+     "only the events of this coordinator id (exact match); default: all", 0, 0,
+     NULL},
     {"count", "MDS_TAIL_COUNT", CMN_OPT_INT, "0",
      "exit after this many events (0: no limit)", 0, FT_COUNT_MAX, NULL},
     {"timeout", "MDS_TAIL_TIMEOUT", CMN_OPT_DOUBLE, "0",
@@ -123,8 +123,8 @@ static int s_endpoint_flags(int argc, char **argv, char *out, size_t capacity)
         const char *name = arg + 2;
         const char *equals = strchr(name, '=');
         size_t name_length = equals ? (size_t)(equals - name) : strlen(name);
-        if (name_length == 0 || name_length > sizeof flag - 1
-            || strncmp(name, flag, name_length) != 0)
+        if (name_length == 0 || name_length > sizeof flag - 1 ||
+            strncmp(name, flag, name_length) != 0)
             continue;
         const char *value = NULL;
         if (equals)
@@ -179,24 +179,23 @@ typedef enum {
 
 /* Checks the topic frame: "mds.fb/<id>/" with a valid id. Returns 0 and the
  * id in `id`, or -1 with `error`. */
-static int s_topic_parse(const zmq_msg_t *topic, char *id,
-                         proto_error_t *error)
+static int s_topic_parse(const zmq_msg_t *topic, char *id, proto_error_t *error)
 {
     const char *bytes = zmq_msg_data((zmq_msg_t *)topic);
     size_t size = zmq_msg_size((zmq_msg_t *)topic);
     size_t prefix = strlen(PROTO_FEEDBACK_TOPIC_PREFIX);
-    if (size < prefix + 2 || memcmp(bytes, PROTO_FEEDBACK_TOPIC_PREFIX, prefix)
-        || bytes[size - 1] != '/') {
+    if (size < prefix + 2 ||
+        memcmp(bytes, PROTO_FEEDBACK_TOPIC_PREFIX, prefix) ||
+        bytes[size - 1] != '/') {
         snprintf(error->text, sizeof error->text,
                  "topic is not " PROTO_FEEDBACK_TOPIC_PREFIX "<id>/");
         return -1;
     }
     size_t id_size = size - prefix - 1;
-    if (id_size > PROTO_ID_MAX || memchr(bytes + prefix, '/', id_size)
-        || memchr(bytes + prefix, '\0', id_size)) {
+    if (id_size > PROTO_ID_MAX || memchr(bytes + prefix, '/', id_size) ||
+        memchr(bytes + prefix, '\0', id_size)) {
         snprintf(error->text, sizeof error->text,
-                 "topic id is longer than %d bytes or holds '/'",
-                 PROTO_ID_MAX);
+                 "topic id is longer than %d bytes or holds '/'", PROTO_ID_MAX);
         return -1;
     }
     memcpy(id, bytes + prefix, id_size);
@@ -240,9 +239,9 @@ static ft_received_t s_receive(void *socket, proto_feedback_t *event)
     if (frames != 2)
         snprintf(error.text, sizeof error.text,
                  "expected 2 frames (topic, body), got %d", frames);
-    else if (s_topic_parse(&topic, id, &error) == 0
-             && proto_feedback_decode(zmq_msg_data(&body), zmq_msg_size(&body),
-                                      event, &error) == 0) {
+    else if (s_topic_parse(&topic, id, &error) == 0 &&
+             proto_feedback_decode(zmq_msg_data(&body), zmq_msg_size(&body),
+                                   event, &error) == 0) {
         if (strcmp(id, event->coordinator_id) == 0)
             rc = 0;
         else
@@ -383,23 +382,21 @@ int main(int argc, char **argv)
         goto done;
     }
     char endpoint_flags[FT_ENDPOINTS_BYTES];
-    int flag_count = s_endpoint_flags(argc, argv, endpoint_flags,
-                                      sizeof endpoint_flags);
+    int flag_count =
+        s_endpoint_flags(argc, argv, endpoint_flags, sizeof endpoint_flags);
     if (flag_count < 0) {
         cmn_config_reject(config, "endpoint", "the endpoint list is too long");
         goto done;
     }
-    const char *endpoints = flag_count > 0
-                                ? endpoint_flags
-                                : cmn_config_string(config, "endpoint");
-    const char *endpoint_source = flag_count > 0
-                                      ? "--endpoint"
-                                      : cmn_config_source(config, "endpoint");
+    const char *endpoints =
+        flag_count > 0 ? endpoint_flags : cmn_config_string(config, "endpoint");
+    const char *endpoint_source =
+        flag_count > 0 ? "--endpoint" : cmn_config_source(config, "endpoint");
 
     char topic[PROTO_FEEDBACK_TOPIC_MAX] = PROTO_FEEDBACK_TOPIC_PREFIX;
     const char *coordinator = cmn_config_string(config, "coordinator");
-    if (coordinator
-        && proto_feedback_topic(coordinator, topic, sizeof topic) < 0) {
+    if (coordinator &&
+        proto_feedback_topic(coordinator, topic, sizeof topic) < 0) {
         cmn_config_reject(config, "coordinator",
                           "an id is 1 to 64 bytes without '/'");
         goto done;
@@ -430,8 +427,8 @@ int main(int argc, char **argv)
     double timeout_s = cmn_config_double(config, "timeout");
     int64_t deadline_ns = 0;
     if (timeout_s > 0)
-        deadline_ns = cmn_clock_mono_ns(clock)
-                      + (int64_t)(timeout_s * (double)CMN_NS_PER_SEC);
+        deadline_ns = cmn_clock_mono_ns(clock) +
+                      (int64_t)(timeout_s * (double)CMN_NS_PER_SEC);
     s_signals_install();
 
     ft_tally_t tally = {0, 0, false};
@@ -439,8 +436,10 @@ int main(int argc, char **argv)
 
     uint64_t wanted = count > 0 ? (uint64_t)count : 1;
     bool enough = !tally.output_failed && tally.events >= wanted;
-    cmn_log_info(FT_MODULE, "done", "events=%llu malformed=%llu wanted=%llu "
-                 "result=%s", (unsigned long long)tally.events,
+    cmn_log_info(FT_MODULE, "done",
+                 "events=%llu malformed=%llu wanted=%llu "
+                 "result=%s",
+                 (unsigned long long)tally.events,
                  (unsigned long long)tally.malformed,
                  (unsigned long long)wanted, enough ? "ok" : "too_few");
     exit_code = enough ? CMN_EXIT_OK : CMN_EXIT_FAILURE;

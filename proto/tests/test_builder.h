@@ -32,14 +32,24 @@ static inline void builder_pack_value(msgpack_packer *packer,
                                       const entry_t *entry)
 {
     switch (entry->kind) {
-    case ENTRY_UINT: msgpack_pack_uint64(packer, entry->u); break;
-    case ENTRY_INT: msgpack_pack_int64(packer, entry->i); break;
+    case ENTRY_UINT:
+        msgpack_pack_uint64(packer, entry->u);
+        break;
+    case ENTRY_INT:
+        msgpack_pack_int64(packer, entry->i);
+        break;
     case ENTRY_STR:
         msgpack_pack_str_with_body(packer, entry->s, strlen(entry->s));
         break;
-    case ENTRY_DOUBLE: msgpack_pack_double(packer, entry->d); break;
-    case ENTRY_FLOAT32: msgpack_pack_float(packer, (float) entry->d); break;
-    case ENTRY_NIL: msgpack_pack_nil(packer); break;
+    case ENTRY_DOUBLE:
+        msgpack_pack_double(packer, entry->d);
+        break;
+    case ENTRY_FLOAT32:
+        msgpack_pack_float(packer, (float)entry->d);
+        break;
+    case ENTRY_NIL:
+        msgpack_pack_nil(packer);
+        break;
     case ENTRY_RAW:
         msgpack_sbuffer_write(packer->data, entry->raw, entry->raw_size);
         break;

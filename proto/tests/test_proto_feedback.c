@@ -63,19 +63,19 @@ static void s_assert_equal(const proto_feedback_t *a, const proto_feedback_t *b)
 
 static void test_round_trip_every_type(void **state)
 {
-    (void) state;
+    (void)state;
     for (int type = PROTO_FEEDBACK_TRANSITION; type <= PROTO_FEEDBACK_SNAPSHOT;
          type++) {
         for (int optionals = 0; optionals <= 1; optionals++) {
-            proto_feedback_t sent = s_event((proto_feedback_type_t) type,
-                                            optionals);
+            proto_feedback_t sent =
+                s_event((proto_feedback_type_t)type, optionals);
             msgpack_sbuffer buffer;
             msgpack_sbuffer_init(&buffer);
             assert_int_equal(proto_feedback_encode(&sent, &buffer), 0);
             proto_feedback_t received;
             proto_error_t error = {{0}};
-            int rc = proto_feedback_decode(buffer.data, buffer.size,
-                                           &received, &error);
+            int rc = proto_feedback_decode(buffer.data, buffer.size, &received,
+                                           &error);
             if (rc != 0)
                 fail_msg("decode: %s", error.text);
             s_assert_equal(&sent, &received);
@@ -86,7 +86,7 @@ static void test_round_trip_every_type(void **state)
 
 static void test_round_trip_extremes(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t sent = s_event(PROTO_FEEDBACK_HEARTBEAT, false);
     sent.epoch = UINT64_MAX;
     sent.seq = 0;
@@ -115,7 +115,7 @@ static void test_round_trip_extremes(void **state)
 
 static void test_encode_rejects_bad_fields(void **state)
 {
-    (void) state;
+    (void)state;
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     proto_feedback_t event = s_event(PROTO_FEEDBACK_TRANSITION, false);
@@ -174,12 +174,12 @@ static int s_decode_built(const entry_t *entries, size_t count,
 
 static void test_decode_built_message(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t event;
     proto_error_t error;
-    assert_int_equal(s_decode_built(s_entries, S_ENTRY_COUNT, NULL, NULL,
-                                    &event, &error),
-                     0);
+    assert_int_equal(
+        s_decode_built(s_entries, S_ENTRY_COUNT, NULL, NULL, &event, &error),
+        0);
     assert_int_equal(event.type, PROTO_FEEDBACK_HEARTBEAT);
     assert_int_equal(event.level, PROTO_LEVEL_HARD);
     assert_int_equal(event.prev_level, PROTO_LEVEL_SOFT);
@@ -191,7 +191,7 @@ static void test_decode_built_message(void **state)
 
 static void test_each_required_key_missing(void **state)
 {
-    (void) state;
+    (void)state;
     for (size_t index = 0; index < S_REQUIRED_COUNT; index++) {
         proto_feedback_t event;
         proto_error_t error = {{0}};
@@ -208,19 +208,19 @@ static void test_each_required_key_missing(void **state)
 
 static void test_optional_keys_missing(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t event;
     proto_error_t error;
-    assert_int_equal(s_decode_built(s_entries, S_REQUIRED_COUNT, NULL, NULL,
-                                    &event, &error),
-                     0);
+    assert_int_equal(
+        s_decode_built(s_entries, S_REQUIRED_COUNT, NULL, NULL, &event, &error),
+        0);
     assert_false(event.has_reason);
     assert_false(event.has_drain_rate);
 }
 
 static void test_each_key_wrong_type(void **state)
 {
-    (void) state;
+    (void)state;
     for (size_t index = 0; index < S_ENTRY_COUNT; index++) {
         proto_feedback_t event;
         proto_error_t error = {{0}};
@@ -252,7 +252,7 @@ static int s_decode_with(const char *key, entry_t value,
 
 static void test_value_errors(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t event;
     proto_error_t error;
     struct {
@@ -260,40 +260,55 @@ static void test_value_errors(void **state)
         entry_t value;
         const char *text;
     } cases[] = {
-        {"v", {.kind = ENTRY_UINT, .u = 2},
+        {"v",
+         {.kind = ENTRY_UINT, .u = 2},
          "key 'v': unsupported version 2 (this decoder reads 1)"},
-        {"v", {.kind = ENTRY_UINT, .u = 0},
+        {"v",
+         {.kind = ENTRY_UINT, .u = 0},
          "key 'v': unsupported version 0 (this decoder reads 1)"},
-        {"type", {.kind = ENTRY_STR, .s = "status"},
+        {"type",
+         {.kind = ENTRY_STR, .s = "status"},
          "key 'type': expected one of transition|heartbeat|snapshot"},
-        {"level", {.kind = ENTRY_STR, .s = "HARD"},
+        {"level",
+         {.kind = ENTRY_STR, .s = "HARD"},
          "key 'level': expected one of ok|soft|hard"},
-        {"prev_level", {.kind = ENTRY_STR, .s = ""},
+        {"prev_level",
+         {.kind = ENTRY_STR, .s = ""},
          "key 'prev_level': expected one of ok|soft|hard"},
-        {"coordinator_id", {.kind = ENTRY_STR, .s = ""},
+        {"coordinator_id",
+         {.kind = ENTRY_STR, .s = ""},
          "key 'coordinator_id': empty"},
-        {"coordinator_id", {.kind = ENTRY_STR, .s = "a/b"},
+        {"coordinator_id",
+         {.kind = ENTRY_STR, .s = "a/b"},
          "key 'coordinator_id': must not contain '/' or control characters"},
         {"coordinator_id",
          {.kind = ENTRY_STR,
           .s = "0123456789012345678901234567890123456789012345678901234567890"
                "12345"},
          "key 'coordinator_id': longer than 64 bytes"},
-        {"seq", {.kind = ENTRY_INT, .i = -1},
+        {"seq",
+         {.kind = ENTRY_INT, .i = -1},
          "key 'seq': expected an unsigned integer, out of range"},
-        {"ttl_ms", {.kind = ENTRY_UINT, .u = 4294967296ULL},
+        {"ttl_ms",
+         {.kind = ENTRY_UINT, .u = 4294967296ULL},
          "key 'ttl_ms': 4294967296 is more than 4294967295"},
-        {"utilization", {.kind = ENTRY_DOUBLE, .d = 1.01},
+        {"utilization",
+         {.kind = ENTRY_DOUBLE, .d = 1.01},
          "key 'utilization': expected a number in 0..1"},
-        {"scale_hint", {.kind = ENTRY_INT, .i = -1},
+        {"scale_hint",
+         {.kind = ENTRY_INT, .i = -1},
          "key 'scale_hint': expected a number in 0..1"},
-        {"utilization", {.kind = ENTRY_NIL},
+        {"utilization",
+         {.kind = ENTRY_NIL},
          "key 'utilization': expected a number, got nil"},
-        {"drain_rate", {.kind = ENTRY_DOUBLE, .d = -5},
+        {"drain_rate",
+         {.kind = ENTRY_DOUBLE, .d = -5},
          "key 'drain_rate': expected a finite number >= 0"},
-        {"ts_ns", {.kind = ENTRY_UINT, .u = UINT64_MAX},
+        {"ts_ns",
+         {.kind = ENTRY_UINT, .u = UINT64_MAX},
          "key 'ts_ns': expected an integer, out of range"},
-        {"ts_ns", {.kind = ENTRY_DOUBLE, .d = 1.0},
+        {"ts_ns",
+         {.kind = ENTRY_DOUBLE, .d = 1.0},
          "key 'ts_ns': expected an integer, got float"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
@@ -307,93 +322,94 @@ static void test_value_errors(void **state)
 
 static void test_accepted_encodings(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t event;
     proto_error_t error;
     /* An integer or a float32 where a float is expected. */
-    assert_int_equal(
-        s_decode_with("utilization", (entry_t){.kind = ENTRY_UINT, .u = 1},
-                      &event, &error),
-        0);
+    assert_int_equal(s_decode_with("utilization",
+                                   (entry_t){.kind = ENTRY_UINT, .u = 1},
+                                   &event, &error),
+                     0);
     assert_true(event.utilization == 1.0);
-    assert_int_equal(
-        s_decode_with("scale_hint", (entry_t){.kind = ENTRY_FLOAT32, .d = 0.25},
-                      &event, &error),
-        0);
+    assert_int_equal(s_decode_with("scale_hint",
+                                   (entry_t){.kind = ENTRY_FLOAT32, .d = 0.25},
+                                   &event, &error),
+                     0);
     assert_true(event.scale_hint == 0.25);
     /* A signed encoding of a non-negative value where a uint is expected
      * (some encoders write int64 for every integer). */
     static const uint8_t int64_seq[] = {0xd3, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
-    assert_int_equal(
-        s_decode_with("seq",
-                      (entry_t){.kind = ENTRY_RAW, .raw = int64_seq,
-                                .raw_size = sizeof int64_seq},
-                      &event, &error),
-        0);
+    assert_int_equal(s_decode_with("seq",
+                                   (entry_t){.kind = ENTRY_RAW,
+                                             .raw = int64_seq,
+                                             .raw_size = sizeof int64_seq},
+                                   &event, &error),
+                     0);
     assert_true(event.seq == 256);
     /* uint64 encoding of a small value. */
     static const uint8_t uint64_v[] = {0xcf, 0, 0, 0, 0, 0, 0, 0, 1};
-    assert_int_equal(
-        s_decode_with("v",
-                      (entry_t){.kind = ENTRY_RAW, .raw = uint64_v,
-                                .raw_size = sizeof uint64_v},
-                      &event, &error),
-        0);
+    assert_int_equal(s_decode_with("v",
+                                   (entry_t){.kind = ENTRY_RAW,
+                                             .raw = uint64_v,
+                                             .raw_size = sizeof uint64_v},
+                                   &event, &error),
+                     0);
     /* str8 encoding of a short string. */
     static const uint8_t str8_level[] = {0xd9, 2, 'o', 'k'};
-    assert_int_equal(
-        s_decode_with("level",
-                      (entry_t){.kind = ENTRY_RAW, .raw = str8_level,
-                                .raw_size = sizeof str8_level},
-                      &event, &error),
-        0);
+    assert_int_equal(s_decode_with("level",
+                                   (entry_t){.kind = ENTRY_RAW,
+                                             .raw = str8_level,
+                                             .raw_size = sizeof str8_level},
+                                   &event, &error),
+                     0);
     assert_int_equal(event.level, PROTO_LEVEL_OK);
     /* bin is not str. */
     static const uint8_t bin_level[] = {0xc4, 2, 'o', 'k'};
-    assert_int_equal(
-        s_decode_with("level",
-                      (entry_t){.kind = ENTRY_RAW, .raw = bin_level,
-                                .raw_size = sizeof bin_level},
-                      &event, &error),
-        -1);
+    assert_int_equal(s_decode_with("level",
+                                   (entry_t){.kind = ENTRY_RAW,
+                                             .raw = bin_level,
+                                             .raw_size = sizeof bin_level},
+                                   &event, &error),
+                     -1);
     assert_string_equal(error.text,
                         "key 'level': expected one of ok|soft|hard, got bin");
 }
 
 static void test_unknown_keys_ignored(void **state)
 {
-    (void) state;
-    static const uint8_t nested[] = {0x82, 0xa1, 'a', 0x93, 1, 2, 3,
-                                     0xa1, 'b', 0xc0};
+    (void)state;
+    static const uint8_t nested[] = {0x82, 0xa1, 'a',  0x93, 1,
+                                     2,    3,    0xa1, 'b',  0xc0};
     entry_t entries[S_ENTRY_COUNT + 3];
     entries[0] = (entry_t){.key = "future", .kind = ENTRY_STR, .s = "x"};
     memcpy(entries + 1, s_entries, sizeof s_entries);
-    entries[S_ENTRY_COUNT + 1] =
-        (entry_t){.key = "nested", .kind = ENTRY_RAW, .raw = nested,
-                  .raw_size = sizeof nested};
+    entries[S_ENTRY_COUNT + 1] = (entry_t){.key = "nested",
+                                           .kind = ENTRY_RAW,
+                                           .raw = nested,
+                                           .raw_size = sizeof nested};
     entries[S_ENTRY_COUNT + 2] =
         (entry_t){.key = "x_float", .kind = ENTRY_DOUBLE, .d = 1.5};
     proto_feedback_t event;
     proto_error_t error;
-    assert_int_equal(s_decode_built(entries, S_ENTRY_COUNT + 3, NULL, NULL,
-                                    &event, &error),
-                     0);
+    assert_int_equal(
+        s_decode_built(entries, S_ENTRY_COUNT + 3, NULL, NULL, &event, &error),
+        0);
     assert_string_equal(event.coordinator_id, "coord-1");
 }
 
 static void test_structure_errors(void **state)
 {
-    (void) state;
+    (void)state;
     proto_feedback_t event;
     proto_error_t error;
     /* Duplicate key. */
     entry_t entries[S_ENTRY_COUNT + 1];
     memcpy(entries, s_entries, sizeof s_entries);
-    entries[S_ENTRY_COUNT] = (entry_t){.key = "seq", .kind = ENTRY_UINT,
-                                       .u = 6};
-    assert_int_equal(s_decode_built(entries, S_ENTRY_COUNT + 1, NULL, NULL,
-                                    &event, &error),
-                     -1);
+    entries[S_ENTRY_COUNT] =
+        (entry_t){.key = "seq", .kind = ENTRY_UINT, .u = 6};
+    assert_int_equal(
+        s_decode_built(entries, S_ENTRY_COUNT + 1, NULL, NULL, &event, &error),
+        -1);
     assert_string_equal(error.text, "duplicate key 'seq'");
     /* Not a map. */
     static const uint8_t array[] = {0x91, 0x01};
@@ -422,7 +438,7 @@ static void test_structure_errors(void **state)
 
 static void test_topic(void **state)
 {
-    (void) state;
+    (void)state;
     char topic[PROTO_FEEDBACK_TOPIC_MAX];
     assert_int_equal(proto_feedback_topic("coord-1", topic, sizeof topic), 15);
     assert_string_equal(topic, "mds.fb/coord-1/");
@@ -433,9 +449,9 @@ static void test_topic(void **state)
     char longest[PROTO_ID_MAX + 2];
     memset(longest, 'i', PROTO_ID_MAX);
     longest[PROTO_ID_MAX] = '\0';
-    assert_int_equal(proto_feedback_topic(longest, topic, sizeof topic),
-                     (int) (strlen(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX +
-                            1));
+    assert_int_equal(
+        proto_feedback_topic(longest, topic, sizeof topic),
+        (int)(strlen(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX + 1));
     longest[PROTO_ID_MAX] = 'i';
     longest[PROTO_ID_MAX + 1] = '\0';
     assert_int_equal(proto_feedback_topic(longest, topic, sizeof topic), -1);
@@ -446,7 +462,7 @@ static void test_topic(void **state)
 
 static void test_names(void **state)
 {
-    (void) state;
+    (void)state;
     assert_string_equal(proto_feedback_type_name(PROTO_FEEDBACK_SNAPSHOT),
                         "snapshot");
     assert_string_equal(proto_level_name(PROTO_LEVEL_SOFT), "soft");

@@ -11,6 +11,7 @@
 
 #include "proto_feedback.h"
 #include "proto_ingest.h"
+#include "proto_text.h"
 
 #define FUZZ_ROUNDS 10000
 #define FUZZ_RANDOM_BYTES_MAX 96
@@ -42,8 +43,7 @@ static int s_decode_batch(const void *data, size_t size, proto_error_t *error)
 {
     proto_batch_t batch;
     proto_record_t records[FUZZ_RECORDS];
-    return proto_batch_decode(data, size, &batch, records, FUZZ_RECORDS,
-                              error);
+    return proto_batch_decode(data, size, &batch, records, FUZZ_RECORDS, error);
 }
 
 static int s_decode_reply(const void *data, size_t size, proto_error_t *error)
@@ -87,19 +87,29 @@ typedef struct {
 static void s_corpus_build(corpus_t *corpus)
 {
     memset(corpus, 0, sizeof *corpus);
-    proto_feedback_t event = {
-        .type = PROTO_FEEDBACK_TRANSITION, .coordinator_id = "coord-1",
-        .epoch = 123456789, .seq = 1000, .ts_ns = 1700000000000000000LL,
-        .level = PROTO_LEVEL_HARD, .prev_level = PROTO_LEVEL_SOFT,
-        .queue_size = 8100, .capacity = 10000, .low_wm = 5000,
-        .high_wm = 8000, .utilization = 0.81, .scale_hint = 0.0,
-        .ttl_ms = 3000, .has_reason = true, .reason = "up",
-        .has_drain_rate = true, .drain_rate = 5.5};
+    proto_feedback_t event = {.type = PROTO_FEEDBACK_TRANSITION,
+                              .coordinator_id = "coord-1",
+                              .epoch = 123456789,
+                              .seq = 1000,
+                              .ts_ns = 1700000000000000000LL,
+                              .level = PROTO_LEVEL_HARD,
+                              .prev_level = PROTO_LEVEL_SOFT,
+                              .queue_size = 8100,
+                              .capacity = 10000,
+                              .low_wm = 5000,
+                              .high_wm = 8000,
+                              .utilization = 0.81,
+                              .scale_hint = 0.0,
+                              .ttl_ms = 3000,
+                              .has_reason = true,
+                              .reason = "up",
+                              .has_drain_rate = true,
+                              .drain_rate = 5.5};
     proto_record_t records[FUZZ_RECORDS];
     for (int index = 0; index < FUZZ_RECORDS; index++) {
         proto_record_t *record = &records[index];
         memset(record, 0, sizeof *record);
-        record->kind = (proto_record_kind_t) (index % PROTO_RECORD_KIND_COUNT);
+        record->kind = (proto_record_kind_t)(index % PROTO_RECORD_KIND_COUNT);
         strcpy(record->provider, "ibkr");
         strcpy(record->symbol, "AAPL");
         record->ts_ns = 1 + index;
@@ -109,10 +119,11 @@ static void s_corpus_build(corpus_t *corpus)
         record->u.bar.close = 2;
         record->u.bar.volume = 3;
     }
-    proto_reply_t ack = {.type = PROTO_REPLY_ACK, .batch_seq = 7,
-                         .written = 8};
-    proto_reply_t nack = {.type = PROTO_REPLY_NACK, .batch_seq = 7,
-                          .reason = PROTO_NACK_FULL, .retry_after_ms = 100,
+    proto_reply_t ack = {.type = PROTO_REPLY_ACK, .batch_seq = 7, .written = 8};
+    proto_reply_t nack = {.type = PROTO_REPLY_NACK,
+                          .batch_seq = 7,
+                          .reason = PROTO_NACK_FULL,
+                          .retry_after_ms = 100,
                           .detail = "full"};
     for (size_t index = 0; index < 5; index++)
         msgpack_sbuffer_init(&corpus->buffers[index]);
@@ -127,9 +138,9 @@ static void s_corpus_build(corpus_t *corpus)
     corpus->count = 5;
     /* Each decodes with exactly one decoder. */
     for (size_t index = 0; index < corpus->count; index++)
-        assert_int_equal(s_run((const uint8_t *) corpus->buffers[index].data,
+        assert_int_equal(s_run((const uint8_t *)corpus->buffers[index].data,
                                corpus->buffers[index].size),
-                         (int) DECODER_COUNT - 1);
+                         (int)DECODER_COUNT - 1);
 }
 
 static void s_corpus_destroy(corpus_t *corpus)
@@ -140,22 +151,22 @@ static void s_corpus_destroy(corpus_t *corpus)
 
 static void test_random_buffers(void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t data[FUZZ_RANDOM_BYTES_MAX];
     for (int round = 0; round < FUZZ_ROUNDS; round++) {
         size_t size = s_random() % (FUZZ_RANDOM_BYTES_MAX + 1);
         for (size_t index = 0; index < size; index++)
-            data[index] = (uint8_t) s_random();
+            data[index] = (uint8_t)s_random();
         /* Half the time start like a map, to get past the first check. */
         if (size > 0 && round % 2 == 0)
-            data[0] = (uint8_t) (0x80 | (data[0] & 0x0f));
+            data[0] = (uint8_t)(0x80 | (data[0] & 0x0f));
         s_run(data, size);
     }
 }
 
 static void test_truncations(void **state)
 {
-    (void) state;
+    (void)state;
     corpus_t corpus;
     s_corpus_build(&corpus);
     int rounds = 0;
@@ -165,8 +176,8 @@ static void test_truncations(void **state)
             /* Every strict prefix, from a random start so all lengths are
              * covered across the corpus. */
             size_t size = s_random() % buffer->size;
-            assert_int_equal(s_run((const uint8_t *) buffer->data, size),
-                             (int) DECODER_COUNT);
+            assert_int_equal(s_run((const uint8_t *)buffer->data, size),
+                             (int)DECODER_COUNT);
             rounds++;
         }
     }
@@ -174,33 +185,32 @@ static void test_truncations(void **state)
     for (size_t message = 0; message < corpus.count; message++) {
         const msgpack_sbuffer *buffer = &corpus.buffers[message];
         for (size_t size = 0; size < buffer->size; size++)
-            assert_int_equal(s_run((const uint8_t *) buffer->data, size),
-                             (int) DECODER_COUNT);
+            assert_int_equal(s_run((const uint8_t *)buffer->data, size),
+                             (int)DECODER_COUNT);
     }
     s_corpus_destroy(&corpus);
 }
 
 static void test_mutations(void **state)
 {
-    (void) state;
+    (void)state;
     corpus_t corpus;
     s_corpus_build(&corpus);
     for (int round = 0; round < FUZZ_ROUNDS; round++) {
         const msgpack_sbuffer *buffer =
-            &corpus.buffers[(size_t) round % corpus.count];
+            &corpus.buffers[(size_t)round % corpus.count];
         uint8_t *data = malloc(buffer->size);
         assert_non_null(data);
         memcpy(data, buffer->data, buffer->size);
-        int flips = 1 + (int) (s_random() % 4);
+        int flips = 1 + (int)(s_random() % 4);
         for (int flip = 0; flip < flips; flip++) {
             size_t at = s_random() % buffer->size;
             /* Format bytes that change a length are the interesting ones. */
             static const uint8_t formats[] = {0xc1, 0xdc, 0xdd, 0xde, 0xdf,
                                               0xd9, 0xda, 0xdb, 0xcf, 0xd3,
                                               0xca, 0xcb, 0xc7, 0xd8, 0xff};
-            data[at] = s_random() % 2
-                           ? (uint8_t) s_random()
-                           : formats[s_random() % sizeof formats];
+            data[at] = s_random() % 2 ? (uint8_t)s_random()
+                                      : formats[s_random() % sizeof formats];
         }
         s_run(data, buffer->size);
         free(data);
@@ -212,22 +222,80 @@ static void test_mutations(void **state)
  * allocating. */
 static void test_huge_counts(void **state)
 {
-    (void) state;
+    (void)state;
     static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 'v'};
-    static const uint8_t array32_value[] = {0x81, 0xa7, 'r', 'e', 'c', 'o',
-                                            'r', 'd', 's', 0xdd, 0xff, 0xff,
-                                            0xff, 0xff, 0xc0};
-    static const uint8_t str32_key[] = {0x81, 0xdb, 0xff, 0xff, 0xff, 0xff,
-                                        'a'};
-    static const uint8_t nested_unknown[] = {0x81, 0xa1, 'x', 0x91, 0x91,
+    static const uint8_t array32_value[] = {0x81, 0xa7, 'r',  'e',  'c',
+                                            'o',  'r',  'd',  's',  0xdd,
+                                            0xff, 0xff, 0xff, 0xff, 0xc0};
+    static const uint8_t str32_key[] = {0x81, 0xdb, 0xff, 0xff,
+                                        0xff, 0xff, 'a'};
+    static const uint8_t nested_unknown[] = {0x81, 0xa1, 'x',  0x91, 0x91,
                                              0x91, 0x91, 0x91, 0x91, 0x91,
                                              0xdd, 0x7f, 0xff, 0xff, 0xff};
-    assert_int_equal(s_run(map32, sizeof map32), (int) DECODER_COUNT);
+    assert_int_equal(s_run(map32, sizeof map32), (int)DECODER_COUNT);
     assert_int_equal(s_run(array32_value, sizeof array32_value),
-                     (int) DECODER_COUNT);
-    assert_int_equal(s_run(str32_key, sizeof str32_key), (int) DECODER_COUNT);
+                     (int)DECODER_COUNT);
+    assert_int_equal(s_run(str32_key, sizeof str32_key), (int)DECODER_COUNT);
     assert_int_equal(s_run(nested_unknown, sizeof nested_unknown),
-                     (int) DECODER_COUNT);
+                     (int)DECODER_COUNT);
+}
+
+/* The text readers on random lines, truncations and mutations of valid
+ * lines (each an exactly sized heap string). */
+static void s_text_run(const char *line, size_t length)
+{
+    char *copy = malloc(length + 1);
+    assert_non_null(copy);
+    memcpy(copy, line, length);
+    copy[length] = '\0';
+    proto_record_t record;
+    proto_error_t error;
+    error.text[0] = '\0';
+    int rc = proto_text_parse_json(copy, &record, &error);
+    assert_true(rc == 0 || (rc == -1 && strlen(error.text) > 0));
+    error.text[0] = '\0';
+    rc = proto_text_parse_csv(copy, &record, &error);
+    assert_true(rc == 0 || rc == 1 || (rc == -1 && strlen(error.text) > 0));
+    free(copy);
+}
+
+static void test_text_lines(void **state)
+{
+    (void)state;
+    static const char *const valid[] = {
+        "{\"kind\":\"quote\",\"provider\":\"p\\u00e9\",\"symbol\":\"s\","
+        "\"ts_ns\":5,\"bid\":1.5e3,\"bid_size\":2,\"ask\":3,\"ask_size\":4,"
+        "\"reason\":\"x\\ud83d\\ude00\\n\",\"z\":null}",
+        "bar,ibkr,AAPL,1699999940000000000,189,190.25,188.75,189.5,125000",
+    };
+    static const char alphabet[] = "{}[]\":,\\u0123456789abcdefkindtr.-+eE "
+                                   "\t\x01\xc3\xa9";
+    char line[FUZZ_RANDOM_BYTES_MAX];
+    for (int round = 0; round < FUZZ_ROUNDS; round++) {
+        const char *source = valid[round % 2];
+        size_t length = strlen(source);
+        switch (round % 3) {
+        case 0: /* a truncation */
+            s_text_run(source, s_random() % length);
+            break;
+        case 1: { /* a mutation */
+            char *copy = strdup(source);
+            assert_non_null(copy);
+            for (int flip = 0; flip < 3; flip++)
+                copy[s_random() % length] =
+                    alphabet[s_random() % (sizeof alphabet - 1)];
+            s_text_run(copy, length);
+            free(copy);
+            break;
+        }
+        default: { /* random characters of the grammar */
+            size_t size = s_random() % sizeof line;
+            for (size_t index = 0; index < size; index++)
+                line[index] = alphabet[s_random() % (sizeof alphabet - 1)];
+            s_text_run(line, size);
+        }
+        }
+    }
 }
 
 int main(void)
@@ -237,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_huge_counts),
+        cmocka_unit_test(test_text_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

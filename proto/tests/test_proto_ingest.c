@@ -58,7 +58,7 @@ static void s_assert_record_equal(const proto_record_t *a,
 
 static void test_batch_round_trip(void **state)
 {
-    (void) state;
+    (void)state;
     enum { COUNT = 300 };
     proto_record_t *sent = calloc(COUNT, sizeof *sent);
     proto_record_t *received = calloc(COUNT, sizeof *received);
@@ -98,12 +98,12 @@ static void test_batch_round_trip(void **state)
 
 static void test_batch_limits(void **state)
 {
-    (void) state;
+    (void)state;
     size_t count = PROTO_BATCH_RECORDS_MAX + 1;
     proto_record_t *records = calloc(count, sizeof *records);
     assert_non_null(records);
     for (size_t index = 0; index < count; index++)
-        records[index] = s_trade(1 + (int64_t) index);
+        records[index] = s_trade(1 + (int64_t)index);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     assert_int_equal(proto_batch_encode("p", 1, records, count, &buffer), -1);
@@ -160,31 +160,38 @@ static int s_decode_batch(const char *skip, const char *wrong,
         {.key = "type", .kind = ENTRY_STR, .s = "batch"},
         {.key = "producer_id", .kind = ENTRY_STR, .s = "prod-1"},
         {.key = "batch_seq", .kind = ENTRY_UINT, .u = 12},
-        {.key = "records", .kind = ENTRY_RAW, .raw = records_raw,
+        {.key = "records",
+         .kind = ENTRY_RAW,
+         .raw = records_raw,
          .raw_size = records_size},
+        /* Unknown keys, before and after records: ignored. */
+        {.key = "compression", .kind = ENTRY_STR, .s = "none"},
+        {.key = "sent_ns", .kind = ENTRY_DOUBLE, .d = 1.5},
     };
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    builder_pack_map(&buffer, entries, 5, skip, wrong);
+    builder_pack_map(&buffer, entries, sizeof entries / sizeof entries[0], skip,
+                     wrong);
     proto_record_t records[4];
-    int rc = proto_batch_decode(buffer.data, buffer.size, batch, records, 4,
-                                error);
+    int rc =
+        proto_batch_decode(buffer.data, buffer.size, batch, records, 4, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
 
 /* One packed trade record ["trade","ibkr","AAPL",5,10.5,2]. */
 static const uint8_t s_one_trade[] = {
-    0x91, 0x96, 0xa5, 't', 'r', 'a', 'd', 'e', 0xa4, 'i', 'b', 'k', 'r',
-    0xa4, 'A', 'A', 'P', 'L', 0x05, 0xcb, 0x40, 0x25, 0, 0, 0, 0, 0, 0, 0x02};
+    0x91, 0x96, 0xa5, 't',  'r', 'a', 'd', 'e', 0xa4, 'i',
+    'b',  'k',  'r',  0xa4, 'A', 'A', 'P', 'L', 0x05, 0xcb,
+    0x40, 0x25, 0,    0,    0,   0,   0,   0,   0x02};
 
 static void test_batch_header_errors(void **state)
 {
-    (void) state;
+    (void)state;
     proto_batch_t batch;
     proto_error_t error;
-    assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade,
-                                    sizeof s_one_trade, &batch, &error),
+    assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade, sizeof s_one_trade,
+                                    &batch, &error),
                      0);
     assert_int_equal(batch.count, 1);
     const char *keys[] = {"v", "type", "producer_id", "batch_seq", "records"};
@@ -198,8 +205,7 @@ static void test_batch_header_errors(void **state)
         assert_int_equal(s_decode_batch(NULL, keys[index], s_one_trade,
                                         sizeof s_one_trade, &batch, &error),
                          -1);
-        snprintf(expected, sizeof expected, "key '%s': expected ",
-                 keys[index]);
+        snprintf(expected, sizeof expected, "key '%s': expected ", keys[index]);
         if (strncmp(error.text, expected, strlen(expected)) != 0)
             fail_msg("key %s: error '%s'", keys[index], error.text);
     }
@@ -219,72 +225,120 @@ static int s_decode_record(const entry_t *elements, size_t count,
     msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
     msgpack_pack_array(&packer, 2);
     /* A valid record 0, then the one under test as record 1. */
-    msgpack_sbuffer_write(&buffer, (const char *) s_one_trade + 1,
+    msgpack_sbuffer_write(&buffer, (const char *)s_one_trade + 1,
                           sizeof s_one_trade - 1);
     msgpack_pack_array(&packer, count);
     for (size_t index = 0; index < count; index++)
         builder_pack_value(&packer, &elements[index]);
-    int rc = s_decode_batch(NULL, NULL, buffer.data, buffer.size, batch,
-                            error);
+    int rc = s_decode_batch(NULL, NULL, buffer.data, buffer.size, batch, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
 
-#define S_STR(text) {.kind = ENTRY_STR, .s = (text)}
-#define S_INT(value) {.kind = ENTRY_INT, .i = (value)}
-#define S_DOUBLE(value) {.kind = ENTRY_DOUBLE, .d = (value)}
-#define S_NIL {.kind = ENTRY_NIL}
+#define S_STR(text)                                                            \
+    {                                                                          \
+        .kind = ENTRY_STR, .s = (text)                                         \
+    }
+#define S_INT(value)                                                           \
+    {                                                                          \
+        .kind = ENTRY_INT, .i = (value)                                        \
+    }
+#define S_DOUBLE(value)                                                        \
+    {                                                                          \
+        .kind = ENTRY_DOUBLE, .d = (value)                                     \
+    }
+#define S_NIL                                                                  \
+    {                                                                          \
+        .kind = ENTRY_NIL                                                      \
+    }
 
 static void test_record_errors(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         entry_t elements[10];
         size_t count;
         const char *text;
     } cases[] = {
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5), S_DOUBLE(1.0),
+          S_INT(1)},
+         6,
+         NULL},
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1), S_INT(2),
+          S_INT(1), S_INT(2), S_INT(0)},
+         9,
+         NULL},
         {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
-          S_DOUBLE(1.0), S_INT(1)}, 6, NULL},
-        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
-          S_INT(2), S_INT(1), S_INT(2), S_INT(0)}, 9, NULL},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
-          S_DOUBLE(1.0)}, 5, "record 1: a trade has 6 elements, got 5"},
-        {{S_STR("tick"), S_STR("ibkr")}, 2,
+          S_DOUBLE(1.0)},
+         5,
+         "record 1: a trade has 6 elements, got 5"},
+        {{S_STR("tick"), S_STR("ibkr")},
+         2,
          "record 1: field 'kind': expected trade|quote|bar"},
-        {{S_INT(1)}, 1,
+        {{S_INT(1)},
+         1,
          "record 1: field 'kind': expected trade|quote|bar, got integer"},
         {{S_STR("trade"), S_STR(""), S_STR("AAPL"), S_INT(5), S_DOUBLE(1.0),
-          S_INT(1)}, 6, "record 1: field 'provider': empty"},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("012345678901234567890123456789"
-                                               "012"),
-          S_INT(5), S_DOUBLE(1.0), S_INT(1)}, 6,
+          S_INT(1)},
+         6,
+         "record 1: field 'provider': empty"},
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("012345678901234567890123456789"
+                "012"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
          "record 1: field 'symbol': longer than 32 bytes"},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("A\tB"), S_INT(5),
-          S_DOUBLE(1.0), S_INT(1)}, 6,
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("A\tB"), S_INT(5), S_DOUBLE(1.0),
+          S_INT(1)},
+         6,
          "record 1: field 'symbol' contains a control character"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("A\xff" "B"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' is not valid UTF-8"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("\xc3\xa9\xed\xa0\x80"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' is not valid UTF-8"},
+        {{S_STR("trade"), S_STR("b\xc3\xb6rse"), S_STR("\xe2\x82\xac" "1"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         NULL},
         {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_DOUBLE(5),
-          S_DOUBLE(1.0), S_INT(1)}, 6,
+          S_DOUBLE(1.0), S_INT(1)},
+         6,
          "record 1: field 'ts_ns': expected an integer, got float"},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(0),
-          S_DOUBLE(1.0), S_INT(1)}, 6, "record 1: field 'ts_ns' must be > 0"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(0), S_DOUBLE(1.0),
+          S_INT(1)},
+         6,
+         "record 1: field 'ts_ns' must be > 0"},
         {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5), S_STR("1"),
-          S_INT(1)}, 6,
+          S_INT(1)},
+         6,
          "record 1: field 'price': expected a number, got str"},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
-          S_DOUBLE(0.0), S_INT(1)}, 6, "record 1: field 'price' must be > 0"},
-        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5),
-          S_DOUBLE(1.0), S_INT(-1)}, 6, "record 1: field 'size' must be >= 0"},
-        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
-          S_INT(1), S_DOUBLE(NAN), S_INT(1)}, 8,
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5), S_DOUBLE(0.0),
+          S_INT(1)},
+         6,
+         "record 1: field 'price' must be > 0"},
+        {{S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"), S_INT(5), S_DOUBLE(1.0),
+          S_INT(-1)},
+         6,
+         "record 1: field 'size' must be >= 0"},
+        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1), S_INT(1),
+          S_DOUBLE(NAN), S_INT(1)},
+         8,
          "record 1: field 'ask' must be finite"},
-        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
-          S_INT(1), S_INT(1), S_NIL}, 8,
+        {{S_STR("quote"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1), S_INT(1),
+          S_INT(1), S_NIL},
+         8,
          "record 1: field 'ask_size': expected a number, got nil"},
-        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
-          S_INT(1), S_INT(2), S_INT(1), S_INT(0)}, 9,
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1), S_INT(1),
+          S_INT(2), S_INT(1), S_INT(0)},
+         9,
          "record 1: field 'high' must be >= 'low'"},
-        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1),
-          S_INT(2), S_INT(1), S_INT(1), S_DOUBLE(INFINITY)}, 9,
+        {{S_STR("bar"), S_STR("p"), S_STR("s"), S_INT(5), S_INT(1), S_INT(2),
+          S_INT(1), S_INT(1), S_DOUBLE(INFINITY)},
+         9,
          "record 1: field 'volume' must be finite"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
@@ -307,9 +361,9 @@ static void test_record_errors(void **state)
     static const uint8_t not_array[] = {0x92, 0xc0};
     proto_batch_t batch;
     proto_error_t error;
-    assert_int_equal(s_decode_batch(NULL, NULL, not_array, sizeof not_array,
-                                    &batch, &error),
-                     -1);
+    assert_int_equal(
+        s_decode_batch(NULL, NULL, not_array, sizeof not_array, &batch, &error),
+        -1);
     /* (0x92 claims two records and only one byte follows: truncated.) */
     static const uint8_t nil_record[] = {0x91, 0xc0};
     assert_int_equal(s_decode_batch(NULL, NULL, nil_record, sizeof nil_record,
@@ -320,7 +374,7 @@ static void test_record_errors(void **state)
 
 static void test_record_validate(void **state)
 {
-    (void) state;
+    (void)state;
     proto_error_t error;
     proto_record_t record = s_bar(1);
     assert_int_equal(proto_record_validate(&record, &error), 0);
@@ -340,17 +394,27 @@ static void test_record_validate(void **state)
 
 static void test_reply_round_trip(void **state)
 {
-    (void) state;
+    (void)state;
     proto_reply_t replies[4] = {
-        {.type = PROTO_REPLY_ACK, .batch_seq = UINT64_MAX, .written = 9990,
-         .duplicates = 7, .dead_lettered = 3},
-        {.type = PROTO_REPLY_NACK, .batch_seq = 5, .reason = PROTO_NACK_FULL,
-         .retry_after_ms = 250, .detail = "queue full (10000 records)"},
-        {.type = PROTO_REPLY_NACK, .batch_seq = 0,
-         .reason = PROTO_NACK_MALFORMED, .retry_after_ms = 0,
+        {.type = PROTO_REPLY_ACK,
+         .batch_seq = UINT64_MAX,
+         .written = 9990,
+         .duplicates = 7,
+         .dead_lettered = 3},
+        {.type = PROTO_REPLY_NACK,
+         .batch_seq = 5,
+         .reason = PROTO_NACK_FULL,
+         .retry_after_ms = 250,
+         .detail = "queue full (10000 records)"},
+        {.type = PROTO_REPLY_NACK,
+         .batch_seq = 0,
+         .reason = PROTO_NACK_MALFORMED,
+         .retry_after_ms = 0,
          .detail = "record 3: field 'price' must be > 0"},
-        {.type = PROTO_REPLY_NACK, .batch_seq = 6,
-         .reason = PROTO_NACK_DRAINING, .retry_after_ms = UINT32_MAX,
+        {.type = PROTO_REPLY_NACK,
+         .batch_seq = 6,
+         .reason = PROTO_NACK_DRAINING,
+         .retry_after_ms = UINT32_MAX,
          .detail = ""},
     };
     for (size_t index = 0; index < 4; index++) {
@@ -359,8 +423,8 @@ static void test_reply_round_trip(void **state)
         assert_int_equal(proto_reply_encode(&replies[index], &buffer), 0);
         proto_reply_t received;
         proto_error_t error = {{0}};
-        int rc = proto_reply_decode(buffer.data, buffer.size, &received,
-                                    &error);
+        int rc =
+            proto_reply_decode(buffer.data, buffer.size, &received, &error);
         if (rc != 0)
             fail_msg("reply %zu: %s", index, error.text);
         assert_int_equal(received.type, replies[index].type);
@@ -405,8 +469,7 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
         char expected[64];
         if (index < required) {
             msgpack_sbuffer_init(&buffer);
-            builder_pack_map(&buffer, entries, count, entries[index].key,
-                             NULL);
+            builder_pack_map(&buffer, entries, count, entries[index].key, NULL);
             assert_int_equal(
                 proto_reply_decode(buffer.data, buffer.size, &reply, &error),
                 -1);
@@ -429,7 +492,7 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
 
 static void test_reply_key_errors(void **state)
 {
-    (void) state;
+    (void)state;
     s_reply_key_errors(s_ack, 6, 6);
     s_reply_key_errors(s_nack, 6, 5);
     /* detail is optional, unknown keys are ignored, v=2 is refused. */
@@ -452,8 +515,8 @@ static void test_reply_key_errors(void **state)
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     assert_int_equal(
         proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
-    assert_string_equal(error.text,
-                        "key 'v': unsupported version 2 (this decoder reads 1)");
+    assert_string_equal(
+        error.text, "key 'v': unsupported version 2 (this decoder reads 1)");
     msgpack_sbuffer_destroy(&buffer);
     /* A batch is not a reply. */
     memcpy(entries, s_ack, sizeof s_ack);
@@ -468,13 +531,15 @@ static void test_reply_key_errors(void **state)
 
 static void test_batch_version_rejected(void **state)
 {
-    (void) state;
+    (void)state;
     entry_t entries[] = {
         {.key = "v", .kind = ENTRY_UINT, .u = 2},
         {.key = "type", .kind = ENTRY_STR, .s = "batch"},
         {.key = "producer_id", .kind = ENTRY_STR, .s = "p"},
         {.key = "batch_seq", .kind = ENTRY_UINT, .u = 1},
-        {.key = "records", .kind = ENTRY_RAW, .raw = s_one_trade,
+        {.key = "records",
+         .kind = ENTRY_RAW,
+         .raw = s_one_trade,
          .raw_size = sizeof s_one_trade},
     };
     msgpack_sbuffer buffer;
@@ -486,8 +551,8 @@ static void test_batch_version_rejected(void **state)
     assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
                                         records, 1, &error),
                      -1);
-    assert_string_equal(error.text,
-                        "key 'v': unsupported version 2 (this decoder reads 1)");
+    assert_string_equal(
+        error.text, "key 'v': unsupported version 2 (this decoder reads 1)");
     msgpack_sbuffer_destroy(&buffer);
 }
 

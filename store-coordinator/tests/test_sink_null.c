@@ -12,7 +12,7 @@
 
 static void test_check_uri_accepts_each_scheme(void **state)
 {
-    (void) state;
+    (void)state;
     char error[256];
     assert_int_equal(sc_sink_check_uri("null:", error, sizeof(error)), 0);
     assert_int_equal(
@@ -23,10 +23,10 @@ static void test_check_uri_accepts_each_scheme(void **state)
 
 static void test_check_uri_rejects_with_a_message(void **state)
 {
-    (void) state;
+    (void)state;
     const char *bad[] = {
-        "", "mysql://localhost/db", "sqlite:", "null:extra", "SQLITE:x.db",
-        "sqlite:/", /* a directory */
+        "",           "mysql://localhost/db", "sqlite:",
+        "null:extra", "SQLITE:x.db",          "sqlite:/", /* a directory */
     };
     for (size_t index = 0; index < sizeof(bad) / sizeof(bad[0]); index++) {
         char error[256] = "";
@@ -44,7 +44,7 @@ static void test_check_uri_rejects_with_a_message(void **state)
 
 static void test_null_counts_everything_as_written(void **state)
 {
-    (void) state;
+    (void)state;
     sc_sink_t *sink = sc_sink_new("null:");
     assert_non_null(sink);
     assert_string_equal(sc_sink_kind(sink), "null");

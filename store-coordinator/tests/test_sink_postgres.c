@@ -93,7 +93,7 @@ static long long s_total_rows(fixture_t *fixture)
 
 static void test_check_uri(void **state)
 {
-    (void) state;
+    (void)state;
     char error[256] = "";
     assert_int_equal(sc_sink_check_uri("postgres://u@h:5432/db?sslmode=disable",
                                        error, sizeof(error)),
@@ -163,8 +163,8 @@ static void test_values_round_trip(void **state)
     records[2].u.bar.close = 105;
     records[0].u.trade.price = 0.1; /* not exact in binary: bits must match */
     snprintf(records[1].symbol, sizeof(records[1].symbol), "RT");
-    snprintf(records[0].provider, sizeof(records[0].provider),
-             "%s", "tab\tquote'back\\slash é");
+    snprintf(records[0].provider, sizeof(records[0].provider), "%s",
+             "tab\tquote'back\\slash é");
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 3, &counts),
                      SC_SINK_OK);
@@ -178,8 +178,7 @@ static void test_values_round_trip(void **state)
     assert_int_equal(PQresultStatus(result), PGRES_TUPLES_OK);
     assert_int_equal(PQntuples(result), 1);
     assert_string_equal(PQgetvalue(result, 0, 0), "tab\tquote'back\\slash é");
-    assert_true(strtoll(PQgetvalue(result, 0, 1), NULL, 10) ==
-                TEST_TS_BASE_NS);
+    assert_true(strtoll(PQgetvalue(result, 0, 1), NULL, 10) == TEST_TS_BASE_NS);
     assert_string_equal(PQgetvalue(result, 0, 2), "t");
     assert_string_equal(PQgetvalue(result, 0, 3), "7");
     assert_string_equal(PQgetvalue(result, 0, 4), "100.5");
@@ -205,10 +204,12 @@ static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
     sc_sink_status_t status =
         sc_sink_write(fixture->sink, records, BATCH, &counts);
     if (status != SC_SINK_PERMANENT)
-        fail_msg("expected PERMANENT, got %d: %s", (int) status,
+        fail_msg("expected PERMANENT, got %d: %s", (int)status,
                  sc_sink_error(fixture->sink));
     assert_int_equal(counts.written, 0);
     assert_int_equal(counts.duplicates, 0);
+    assert_null(strchr(sc_sink_error(fixture->sink), '"'));
+    assert_null(strchr(sc_sink_error(fixture->sink), '\n'));
     assert_true(strlen(sc_sink_error(fixture->sink)) > 0);
     assert_int_equal(s_total_rows(fixture), before);
 }
@@ -237,7 +238,7 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
     s_expect_rejected(fixture, invalid_utf8, base);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "SQLSTATE 22"));
     proto_record_t unknown = test_trade("BAD", base, 10, 1);
-    unknown.kind = (proto_record_kind_t) 7;
+    unknown.kind = (proto_record_kind_t)7;
     s_expect_rejected(fixture, unknown, base);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "record 37"));
 
@@ -267,15 +268,16 @@ static void test_large_batch_is_exact(void **state)
     assert_int_equal(counts.written, BATCH);
     for (int kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
         assert_int_equal(
-            s_count_rows(fixture,
-                         kind == 0 ? "trades" : kind == 1 ? "quotes" : "bars"),
-            test_mixed_kind_count(BATCH, (proto_record_kind_t) kind));
+            s_count_rows(fixture, kind == 0   ? "trades"
+                                  : kind == 1 ? "quotes"
+                                              : "bars"),
+            test_mixed_kind_count(BATCH, (proto_record_kind_t)kind));
 
     /* Every timestamp and price made it, bit for bit: compare sums. */
     long double ts_sum = 0;
     double volume_sum = 0;
     for (size_t index = 0; index < BATCH; index++) {
-        ts_sum += (long double) (records[index].ts_ns - TEST_TS_BASE_NS);
+        ts_sum += (long double)(records[index].ts_ns - TEST_TS_BASE_NS);
         if (records[index].kind == PROTO_RECORD_BAR)
             volume_sum += records[index].u.bar.volume;
     }
@@ -284,23 +286,24 @@ static void test_large_batch_is_exact(void **state)
         "SELECT (SELECT sum(ts_ns - 1704153600000000000) FROM trades) +"
         " (SELECT sum(ts_ns - 1704153600000000000) FROM quotes) +"
         " (SELECT sum(ts_ns - 1704153600000000000) FROM bars)");
-    assert_true((long double) stored_ts == ts_sum);
+    assert_true((long double)stored_ts == ts_sum);
     assert_int_equal(s_query_number(fixture, "SELECT sum(volume) FROM bars"),
-                     (long long) volume_sum);
+                     (long long)volume_sum);
     assert_int_equal(
-        s_query_number(fixture, "SELECT count(*) FROM trades WHERE"
-                                " length(symbol) = 32 AND length(provider) = 32"),
+        s_query_number(fixture,
+                       "SELECT count(*) FROM trades WHERE"
+                       " length(symbol) = 32 AND length(provider) = 32"),
         1);
-    assert_int_equal(
-        s_query_number(fixture, "SELECT count(*) FROM quotes WHERE"
-                                " ask = bid + 0.5 AND bid_size = 100 AND"
-                                " ask_size = 200"),
-        test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
-    assert_int_equal(
-        s_query_number(fixture, "SELECT count(*) FROM bars WHERE"
-                                " high = low + 1 AND open = low AND"
-                                " close = high"),
-        test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
+    assert_int_equal(s_query_number(fixture,
+                                    "SELECT count(*) FROM quotes WHERE"
+                                    " ask = bid + 0.5 AND bid_size = 100 AND"
+                                    " ask_size = 200"),
+                     test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
+    assert_int_equal(s_query_number(fixture,
+                                    "SELECT count(*) FROM bars WHERE"
+                                    " high = low + 1 AND open = low AND"
+                                    " close = high"),
+                     test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
 
     /* The same 10,000 again: all duplicates. */
     assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
@@ -404,23 +407,22 @@ enum { RACERS = 4, RACER_BATCH = 30 };
 
 static void *s_racer(void *arg)
 {
-    intptr_t racer = (intptr_t) arg;
+    intptr_t racer = (intptr_t)arg;
     sc_sink_t *sink = sc_sink_new(s_uri);
     proto_record_t records[RACER_BATCH];
     char symbol[16];
-    snprintf(symbol, sizeof(symbol), "RACE%d", (int) racer);
+    snprintf(symbol, sizeof(symbol), "RACE%d", (int)racer);
     test_fill_mixed(records, RACER_BATCH, symbol, TEST_TS_BASE_NS);
     sc_sink_counts_t counts = {0, 0};
-    sc_sink_status_t status = sink != NULL
-                                  ? sc_sink_write(sink, records, RACER_BATCH,
-                                                  &counts)
-                                  : SC_SINK_TRANSIENT;
+    sc_sink_status_t status =
+        sink != NULL ? sc_sink_write(sink, records, RACER_BATCH, &counts)
+                     : SC_SINK_TRANSIENT;
     if (status != SC_SINK_OK)
-        fprintf(stderr, "racer %d: %s\n", (int) racer,
+        fprintf(stderr, "racer %d: %s\n", (int)racer,
                 sink != NULL ? sc_sink_error(sink) : "no sink");
     sc_sink_destroy(&sink);
-    return (void *) (intptr_t) (status == SC_SINK_OK &&
-                                counts.written == RACER_BATCH);
+    return (void *)(intptr_t)(status == SC_SINK_OK &&
+                              counts.written == RACER_BATCH);
 }
 
 static void test_concurrent_first_connections(void **state)
@@ -428,9 +430,8 @@ static void test_concurrent_first_connections(void **state)
     fixture_t *fixture = *state;
     pthread_t threads[RACERS];
     for (intptr_t racer = 0; racer < RACERS; racer++)
-        assert_int_equal(pthread_create(&threads[racer], NULL, s_racer,
-                                        (void *) racer),
-                         0);
+        assert_int_equal(
+            pthread_create(&threads[racer], NULL, s_racer, (void *)racer), 0);
     for (int racer = 0; racer < RACERS; racer++) {
         void *ok = NULL;
         assert_int_equal(pthread_join(threads[racer], &ok), 0);
@@ -441,7 +442,7 @@ static void test_concurrent_first_connections(void **state)
 
 static void test_unreachable_server_is_transient(void **state)
 {
-    (void) state;
+    (void)state;
     /* Port 1 on 127.0.0.1: nothing listens, the connect is refused. */
     sc_sink_t *sink = sc_sink_new("postgresql://postgres@127.0.0.1:1/none");
     assert_non_null(sink);
@@ -463,7 +464,8 @@ int main(void)
                         "set (run under tests/lib/with_postgres.sh)\n");
         return SKIP_STATUS;
     }
-#define FIXTURE_TEST(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+#define FIXTURE_TEST(name)                                                     \
+    cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_uri),
         FIXTURE_TEST(test_batches_of_each_kind_land_once),

@@ -27,8 +27,7 @@ static int s_setup(void **state)
 {
     fixture_t *fixture = calloc(1, sizeof(*fixture));
     assert_non_null(fixture);
-    assert_int_equal(test_make_temp_dir(fixture->dir, sizeof(fixture->dir)),
-                     0);
+    assert_int_equal(test_make_temp_dir(fixture->dir, sizeof(fixture->dir)), 0);
     snprintf(fixture->path, sizeof(fixture->path), "%s/market.db",
              fixture->dir);
     snprintf(fixture->uri, sizeof(fixture->uri), "sqlite:%s", fixture->path);
@@ -53,15 +52,15 @@ static int s_teardown(void **state)
 static long s_count_rows(const fixture_t *fixture, const char *table)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(fixture->path, &db, SQLITE_OPEN_READONLY,
-                                     NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(fixture->path, &db, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     sqlite3_stmt *stmt = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    long rows = (long) sqlite3_column_int64(stmt, 0);
+    long rows = (long)sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return rows;
@@ -138,7 +137,7 @@ static void test_values_round_trip(void **state)
                            -1, &stmt, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    assert_string_equal((const char *) sqlite3_column_text(stmt, 0),
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0),
                         TEST_PROVIDER);
     assert_true(sqlite3_column_int64(stmt, 1) == TEST_TS_BASE_NS);
     assert_true(sqlite3_column_double(stmt, 2) == 101.25);
@@ -168,6 +167,7 @@ static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
     assert_int_equal(counts.written, 0);
     assert_int_equal(counts.duplicates, 0);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "record 37"));
+    assert_null(strchr(sc_sink_error(fixture->sink), '"'));
     assert_int_equal(s_total_rows(fixture), before);
 }
 
@@ -192,7 +192,7 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
     s_expect_rejected(fixture, test_trade("BAD", base, INFINITY, 1), base);
     s_expect_rejected(fixture, test_trade("", base, 10, 1), base);
     proto_record_t unknown = test_trade("BAD", base, 10, 1);
-    unknown.kind = (proto_record_kind_t) 7;
+    unknown.kind = (proto_record_kind_t)7;
     s_expect_rejected(fixture, unknown, base);
 
     /* The connection goes on working after a rejected batch. */

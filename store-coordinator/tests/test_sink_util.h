@@ -71,8 +71,8 @@ static inline void test_fill_mixed(proto_record_t *records, size_t count,
                                    const char *symbol, int64_t ts_base_ns)
 {
     for (size_t index = 0; index < count; index++) {
-        int64_t ts_ns = ts_base_ns + (int64_t) index * 1000;
-        double price = 100.0 + (double) (index % 97) * 0.25;
+        int64_t ts_ns = ts_base_ns + (int64_t)index * 1000;
+        double price = 100.0 + (double)(index % 97) * 0.25;
         switch (index % PROTO_RECORD_KIND_COUNT) {
         case 0:
             records[index] = test_trade(symbol, ts_ns, price, 10);
@@ -93,7 +93,7 @@ static inline size_t test_mixed_kind_count(size_t count,
 {
     size_t full = count / PROTO_RECORD_KIND_COUNT;
     size_t rest = count % PROTO_RECORD_KIND_COUNT;
-    return full + ((size_t) kind < rest ? 1 : 0);
+    return full + ((size_t)kind < rest ? 1 : 0);
 }
 
 /* Removes a directory tree (the test's temp dir); best effort. */
@@ -113,7 +113,7 @@ static inline void test_remove_tree(const char *path)
                 char child[4096];
                 int length = snprintf(child, sizeof(child), "%s/%s", path,
                                       entry->d_name);
-                if (length > 0 && (size_t) length < sizeof(child))
+                if (length > 0 && (size_t)length < sizeof(child))
                     test_remove_tree(child);
             }
             closedir(directory);

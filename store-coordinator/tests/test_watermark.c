@@ -193,6 +193,52 @@ static void test_dwell_holds_step_down_until_it_ends(void **state)
     cmn_clock_destroy(&clock);
 }
 
+/* The worked example of proto/feedback.md section 6.2, both modes. */
+static void test_feedback_md_worked_example(void **state)
+{
+    (void) state;
+    typedef struct {
+        int64_t at_ms;
+        uint64_t size;
+        proto_level_t hysteresis; /* D = 1000, T = 250 ms */
+        proto_level_t seed;       /* D = 0, T = 0 */
+    } step_t;
+    const step_t steps[] = {
+        {0, 0, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
+        {100, 5000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
+        {110, 5001, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
+        {200, 8000, PROTO_LEVEL_HARD, PROTO_LEVEL_HARD},
+        {300, 6500, PROTO_LEVEL_HARD, PROTO_LEVEL_SOFT},
+        {450, 6500, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
+        {500, 7500, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
+        {600, 4500, PROTO_LEVEL_SOFT, PROTO_LEVEL_OK},
+        {650, 4000, PROTO_LEVEL_SOFT, PROTO_LEVEL_OK},
+        {700, 4000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
+        {800, 9000, PROTO_LEVEL_HARD, PROTO_LEVEL_HARD},
+        {1000, 7500, PROTO_LEVEL_HARD, PROTO_LEVEL_SOFT},
+        {1100, 3000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
+    };
+    sc_watermark_config_t modes[2] = {
+        {.capacity = 10000, .low = 5000, .high = 8000, .dead_band = 1000,
+         .dwell_ns = 250 * CMN_NS_PER_MS},
+        {.capacity = 10000, .low = 5000, .high = 8000},
+    };
+    for (int mode = 0; mode < 2; mode++) {
+        cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
+        sc_watermark_t *watermark = sc_watermark_new(&modes[mode], 0);
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+            cmn_clock_advance(clock, steps[i].at_ms * CMN_NS_PER_MS
+                                         - cmn_clock_mono_ns(clock));
+            sc_watermark_update(watermark, steps[i].size,
+                                cmn_clock_mono_ns(clock), NULL);
+            assert_int_equal(sc_watermark_level(watermark),
+                             mode == 0 ? steps[i].hysteresis : steps[i].seed);
+        }
+        sc_watermark_destroy(&watermark);
+        cmn_clock_destroy(&clock);
+    }
+}
+
 static void test_scale_hint(void **state)
 {
     (void) state;
@@ -218,6 +264,8 @@ static void test_config_check(void **state)
     assert_int_equal(sc_watermark_config_check(&config, &reason), -1);
     config = config_of(0, -1);
     assert_int_equal(sc_watermark_config_check(&config, &reason), -1);
+    config = config_of(LOW + 1, 0); /* D <= L */
+    assert_int_equal(sc_watermark_config_check(&config, &reason), -1);
 }
 
 int main(void)
@@ -228,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_hysteresis_sequence),
         cmocka_unit_test(test_hysteresis_absorbs_flapping),
         cmocka_unit_test(test_dwell_holds_step_down_until_it_ends),
+        cmocka_unit_test(test_feedback_md_worked_example),
         cmocka_unit_test(test_scale_hint),
         cmocka_unit_test(test_config_check),
     };

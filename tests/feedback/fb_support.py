@@ -40,6 +40,34 @@ def pack(body):
     return msgpack.packb(body, use_bin_type=True)
 
 
+def garbage(coordinator_id, round_index):
+    """One of each way a message can be wrong, all under a topic that a
+    subscription to `coordinator_id` receives."""
+    good = event(coordinator_id, 1000 + round_index)
+    no_seq = dict(good)
+    del no_seq["seq"]
+    packed = pack(good)
+    name = topic(coordinator_id)
+    return [
+        [name],                                        # one frame
+        [name, packed, b"extra"],                      # three frames
+        [name, b"\xc1\xc1 not msgpack"],               # not msgpack
+        [name, b""],                                   # empty body
+        [name, packed[:-4]],                           # truncated
+        [name, packed + b"\x00"],                      # bytes after the map
+        [name, pack([1, 2, 3])],                       # not a map
+        [name, pack(dict(good, v=2))],                 # another version
+        [name, pack(dict(good, v="1"))],               # version ill-typed
+        [name, pack(no_seq)],                          # missing key
+        [name, pack(dict(good, level="panic"))],       # unknown level
+        [name, pack(dict(good, seq=-1))],              # negative uint
+        [name, pack(dict(good, utilization=1.5))],     # out of 0..1
+        [name, pack(dict(good, coordinator_id=coordinator_id + "x"))],
+        [name, pack(dict(good, reason="r" * 10000))],  # reason too long
+        [name[:-1], packed],                           # topic without '/'
+    ]
+
+
 class Publisher:
     """A PUB socket on 127.0.0.1, port chosen at run time."""
 
@@ -170,3 +198,17 @@ def check_event_line(checker, label, obj):
     checker.check(label + ": names", obj.get("type") in TYPES
                   and obj.get("level") in LEVELS
                   and obj.get("prev_level") in LEVELS, obj)
+
+
+class socket_free_port:
+    """A TCP port on 127.0.0.1 that nobody listens on (bound, then
+    released on entry): for runs that must find nothing there."""
+
+    def __enter__(self):
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def __exit__(self, *exc):
+        return False

@@ -17,39 +17,15 @@ checker = fb.Checker()
 context = zmq.Context()
 
 
-def garbage(round_index):
-    """One of each way a message can be wrong, all under a matching topic."""
-    good = fb.event("alpha", 1000 + round_index)
-    no_seq = dict(good)
-    del no_seq["seq"]
-    packed = fb.pack(good)
-    return [
-        [fb.topic("alpha")],                                  # one frame
-        [fb.topic("alpha"), packed, b"extra"],                # three frames
-        [fb.topic("alpha"), b"\xc1\xc1 not msgpack"],         # not msgpack
-        [fb.topic("alpha"), b""],                             # empty body
-        [fb.topic("alpha"), packed[:-4]],                     # truncated
-        [fb.topic("alpha"), fb.pack([1, 2, 3])],              # not a map
-        [fb.topic("alpha"), fb.pack(dict(good, v=2))],        # bad version
-        [fb.topic("alpha"), fb.pack(dict(good, v="1"))],      # version type
-        [fb.topic("alpha"), fb.pack(no_seq)],                 # missing key
-        [fb.topic("alpha"), fb.pack(dict(good, level="panic"))],  # bad level
-        [fb.topic("alpha"), fb.pack(dict(good, seq=-1))],     # negative seq
-        [fb.topic("alpha"), fb.pack(dict(good, coordinator_id="beta"))],
-        [fb.topic("alpha"), fb.pack(dict(good, reason="r" * 10000))],
-        [b"mds.fb/alpha", packed],                            # no slash
-    ]
-
-
 def scenario_decode_and_malformed():
     publisher = fb.Publisher(context)
     tail = fb.Process([TAIL, "--endpoint", publisher.endpoint, "--count", "3",
                        "--timeout", str(DEADLINE_S)])
-    bad_per_round = len(garbage(0))
+    bad_per_round = len(fb.garbage("alpha", 0))
     reason = 'queue "hot" \u00e9\\'
 
     def one_round(index):
-        for frames in garbage(index):
+        for frames in fb.garbage("alpha", index):
             publisher.send(frames)
         extra = {}
         if index % 2 == 0:

@@ -1,0 +1,634 @@
+/* mdp-pipeline: the producer service.
+ *
+ * main reads the options, builds the rate coordinator and the providers,
+ * starts the actors (producer, sender, feedback subscriber) and the HTTP
+ * server, then forwards the subscriber's decisions to the producer for each
+ * provider the policy scales. SIGTERM/SIGINT: stop producing, flush the
+ * sender's window until MDP_SHUTDOWN_TIMEOUT_MS, exit 0. */
+#include <ctype.h>
+#include <czmq.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmn_clock.h"
+#include "cmn_config.h"
+#include "cmn_http.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "pl_metrics.h"
+#include "pl_policy.h"
+#include "pl_producer.h"
+#include "pl_sender.h"
+#include "pl_status.h"
+#include "pl_subscriber.h"
+
+#define PL_PROGRAM "mdp-pipeline"
+#define PL_SERVICE "market-data-pipeline"
+#define PL_DATA_ENDPOINT "inproc://pl-records"
+#define PL_NAME_SEPARATORS ", "
+#define PL_OPTION_NAME_MAX 128
+#define PL_MAIN_POLL_MS 500
+#define PL_SOURCE_SYNTHETIC "synthetic"
+
+static const char *const s_policies[] = {"step", "proportional", NULL};
+static const char *const s_levels[] = {"ok", "soft", "hard", NULL};
+static const char *const s_log_levels[] = {"error", "warning", "info",
+                                           "debug", NULL};
+static const char *const s_log_formats[] = {"text", "json", NULL};
+
+static const cmn_option_t s_options[] = {
+    {"providers", "MDP_PROVIDERS", CMN_OPT_STRING, "synthetic",
+     "comma-separated provider names (each has MDP_PROVIDER_<NAME>_* and "
+     "MDP_RATE_<NAME>_* options)", 0, 0, NULL},
+    {"store-endpoints", "MDP_STORE_ENDPOINTS", CMN_OPT_STRING,
+     "tcp://127.0.0.1:5555", "coordinators' ingest ROUTERs, comma-separated",
+     0, 0, NULL},
+    {"feedback-endpoints", "MDP_FEEDBACK_ENDPOINTS", CMN_OPT_STRING,
+     "tcp://127.0.0.1:5556",
+     "coordinators' feedback XPUBs, comma-separated; names are re-resolved",
+     0, 0, NULL},
+    {"producer-id", "MDP_PRODUCER_ID", CMN_OPT_STRING, NULL,
+     "producer id in batches (default: the host name)", 0, 0, NULL},
+    {"fb-enable-feedback", "MDP_FB_ENABLE_FEEDBACK", CMN_OPT_BOOL, "true",
+     "obey the coordinators' backpressure feedback", 0, 0, NULL},
+    {"fb-provider-name", "MDP_FB_PROVIDER_NAME", CMN_OPT_STRING, NULL,
+     "providers feedback scales, comma-separated (default: all)", 0, 0, NULL},
+    {"fb-policy", "MDP_FB_POLICY", CMN_OPT_CHOICE, "step",
+     "step (level -> MDP_FB_SCALE_*) or proportional (the store's scale_hint)",
+     0, 0, s_policies},
+    {"fb-scale-ok", "MDP_FB_SCALE_OK", CMN_OPT_DOUBLE, "1.0",
+     "rate scale at level ok", 0, 1, NULL},
+    {"fb-scale-soft", "MDP_FB_SCALE_SOFT", CMN_OPT_DOUBLE, "0.5",
+     "rate scale at level soft", 0, 1, NULL},
+    {"fb-scale-hard", "MDP_FB_SCALE_HARD", CMN_OPT_DOUBLE, "0.0",
+     "rate scale at level hard (0 pauses)", 0, 1, NULL},
+    {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "2000",
+     "ramp from a pause back to full rate over this time", 0, 3600000, NULL},
+    {"fb-stale-level", "MDP_FB_STALE_LEVEL", CMN_OPT_CHOICE, "soft",
+     "fail-safe level of a coordinator silent for longer than its ttl", 0, 0,
+     s_levels},
+    {"fb-forget-sec", "MDP_FB_FORGET_SEC", CMN_OPT_INT, "300",
+     "forget a coordinator silent for this long", 1, 86400, NULL},
+    {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
+     "resolve feedback host names again this often", 1, 86400, NULL},
+    {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "1000",
+     "records per batch at most", 1, 10000, NULL},
+    {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
+     "a batch waits at most this long to fill", 1, 60000, NULL},
+    {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "32",
+     "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
+    {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
+     "resend a batch not acknowledged within this time", 10, 600000, NULL},
+    {"shutdown-timeout-ms", "MDP_SHUTDOWN_TIMEOUT_MS", CMN_OPT_INT, "10000",
+     "on SIGTERM, wait this long for unacknowledged batches", 0, 600000,
+     NULL},
+    {"metrics-enable", "MDP_METRICS_ENABLE", CMN_OPT_BOOL, "true",
+     "serve /metrics, /health, /ready, /status over HTTP", 0, 0, NULL},
+    {"metrics-standalone-port", "MDP_METRICS_STANDALONE_PORT", CMN_OPT_INT,
+     "8000", "HTTP port (0: any free port, logged)", 0, 65535, NULL},
+    {"metrics-bind", "MDP_METRICS_BIND", CMN_OPT_STRING, "0.0.0.0",
+     "HTTP bind address", 0, 0, NULL},
+    {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
+     "bearer token of POST /admin/cooldown (unset: route disabled)", 0, 0,
+     NULL},
+    {"log-level", "MDP_LOG_LEVEL", CMN_OPT_CHOICE, "info",
+     "least severe level logged", 0, 0, s_log_levels},
+    {"log-format", "MDP_LOG_FORMAT", CMN_OPT_CHOICE, "text",
+     "text or json lines", 0, 0, s_log_formats},
+};
+
+/* Per-provider option templates: flag prefix, variable prefix, suffix. */
+typedef struct {
+    const char *flag_prefix, *env_prefix, *suffix;
+    cmn_opt_type_t type;
+    const char *default_value, *help;
+    double min, max;
+} s_template_t;
+
+static const s_template_t s_templates[] = {
+    {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
+     "synthetic or replay:PATH (CSV or NDJSON)", 0, 0},
+    {"provider", "MDP_PROVIDER", "symbols", CMN_OPT_STRING,
+     PL_SYNTHETIC_SYMBOLS_DEFAULT, "synthetic: comma-separated symbols", 0, 0},
+    {"provider", "MDP_PROVIDER", "seed", CMN_OPT_INT, "1",
+     "synthetic: random seed", 0, 9007199254740992.0},
+    {"provider", "MDP_PROVIDER", "limit", CMN_OPT_INT, "0",
+     "stop after this many records (0: never)", 0, 1e15},
+    {"provider", "MDP_PROVIDER", "loop", CMN_OPT_BOOL, "false",
+     "replay: start again at the end of the file", 0, 0},
+    {"rate", "MDP_RATE", "capacity", CMN_OPT_DOUBLE, "60",
+     "token bucket capacity (burst)", 1, 1e9},
+    {"rate", "MDP_RATE", "refill-rate", CMN_OPT_DOUBLE, "60",
+     "records per second at scale 1.0", 0, 1e9},
+    {"rate", "MDP_RATE", "cooldown-sec", CMN_OPT_DOUBLE, "600",
+     "default cooldown duration", 0, 1e7},
+    {"rate", "MDP_RATE", "breaker-threshold", CMN_OPT_INT, "5",
+     "consecutive failures that open the breaker (0: never)", 0, 1e6},
+    {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
+     "seconds before an open breaker lets a probe through", 0, 1e7},
+};
+
+#define S_TEMPLATE_COUNT (sizeof s_templates / sizeof s_templates[0])
+
+typedef struct {
+    char names[PL_RATE_PROVIDERS_MAX][PROTO_NAME_MAX + 1];
+    size_t count;
+} s_names_t;
+
+/* Parses MDP_PROVIDERS. Returns NULL or why it is bad. */
+static const char *s_parse_names(const char *text, s_names_t *names)
+{
+    names->count = 0;
+    const char *cursor = text ? text : "";
+    while (*cursor) {
+        cursor += strspn(cursor, PL_NAME_SEPARATORS);
+        size_t length = strcspn(cursor, PL_NAME_SEPARATORS);
+        if (length == 0)
+            break;
+        if (length > PROTO_NAME_MAX)
+            return "a name is longer than 32 characters";
+        for (size_t k = 0; k < length; k++)
+            if (!isalnum((unsigned char)cursor[k]) && cursor[k] != '_' &&
+                cursor[k] != '-')
+                return "names use letters, digits, '_' and '-'";
+        if (names->count == PL_RATE_PROVIDERS_MAX)
+            return "too many providers";
+        memcpy(names->names[names->count], cursor, length);
+        names->names[names->count][length] = '\0';
+        for (size_t k = 0; k < names->count; k++)
+            if (strcasecmp(names->names[k], names->names[names->count]) == 0)
+                return "a name appears twice";
+        names->count++;
+        cursor += length;
+    }
+    return names->count ? NULL : "no provider";
+}
+
+/* "--rate-<name>-capacity" and "MDP_RATE_<NAME>_CAPACITY". */
+static void s_option_names(const s_template_t *template, const char *name,
+                           char *flag, char *env)
+{
+    snprintf(flag, PL_OPTION_NAME_MAX, "%s-%s-%s", template->flag_prefix, name,
+             template->suffix);
+    snprintf(env, PL_OPTION_NAME_MAX, "%s_%s_%s", template->env_prefix, name,
+             template->suffix);
+    for (char *c = flag; *c; c++)
+        *c = *c == '_' ? '-' : (char)tolower((unsigned char)*c);
+    for (char *c = env; *c; c++)
+        *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+}
+
+static void s_provider_flag(const char *name, size_t template, char *flag)
+{
+    char env[PL_OPTION_NAME_MAX];
+    s_option_names(&s_templates[template], name, flag, env);
+}
+
+/* ---- HTTP handlers (civetweb threads: atomics and status texts only) ---- */
+
+static void s_on_health(const cmn_http_request_t *request,
+                        cmn_http_response_t *response, void *arg)
+{
+    (void)request;
+    (void)arg;
+    static const char body[] =
+        "{\"status\":\"healthy\",\"service\":\"" PL_SERVICE "\"}";
+    cmn_http_respond(response, 200, "application/json", body,
+                     sizeof body - 1);
+}
+
+static void s_on_ready(const cmn_http_request_t *request,
+                       cmn_http_response_t *response, void *arg)
+{
+    (void)request;
+    bool ready = pl_status_ready(arg);
+    const char *body = ready ? "{\"ready\":true}" : "{\"ready\":false}";
+    cmn_http_respond(response, ready ? 200 : 503, "application/json", body,
+                     strlen(body));
+}
+
+static void s_on_status(const cmn_http_request_t *request,
+                        cmn_http_response_t *response, void *arg)
+{
+    (void)request;
+    char *text = pl_status_render(arg);
+    if (!text) {
+        cmn_http_respond(response, 500, "text/plain", "out of memory", 13);
+        return;
+    }
+    cmn_http_respond(response, 200, "application/json", text, strlen(text));
+    free(text);
+}
+
+/* POST /admin/cooldown?provider=NAME&scope=SCOPE&seconds=S: forwarded to
+ * main over inproc (handlers never touch actors' state). */
+#define PL_ADMIN_ENDPOINT "inproc://pl-admin"
+#define PL_QUERY_VALUE_MAX 64
+
+static bool s_query_value(const char *query, const char *key, char *out,
+                          size_t capacity)
+{
+    size_t key_length = strlen(key);
+    const char *cursor = query;
+    while (cursor && *cursor) {
+        if (strncmp(cursor, key, key_length) == 0 &&
+            cursor[key_length] == '=') {
+            const char *value = cursor + key_length + 1;
+            size_t length = strcspn(value, "&");
+            if (length == 0 || length >= capacity)
+                return false;
+            memcpy(out, value, length);
+            out[length] = '\0';
+            return true;
+        }
+        cursor = strchr(cursor, '&');
+        if (cursor)
+            cursor++;
+    }
+    return false;
+}
+
+static void s_on_admin_cooldown(const cmn_http_request_t *request,
+                                cmn_http_response_t *response, void *arg)
+{
+    (void)arg;
+    char provider[PL_QUERY_VALUE_MAX], scope[PL_QUERY_VALUE_MAX],
+        seconds[PL_QUERY_VALUE_MAX];
+    if (!request->query ||
+        !s_query_value(request->query, "provider", provider, sizeof provider)) {
+        static const char body[] = "{\"error\":\"provider= is required\"}";
+        cmn_http_respond(response, 400, "application/json", body,
+                         sizeof body - 1);
+        return;
+    }
+    if (!s_query_value(request->query, "scope", scope, sizeof scope))
+        snprintf(scope, sizeof scope, "%s", PL_RATE_SCOPE_GLOBAL);
+    if (!s_query_value(request->query, "seconds", seconds, sizeof seconds))
+        snprintf(seconds, sizeof seconds, "0");
+    zsock_t *push = zsock_new_push(">" PL_ADMIN_ENDPOINT);
+    if (!push) {
+        cmn_http_respond(response, 500, "text/plain", "no socket", 9);
+        return;
+    }
+    zstr_sendx(push, "COOLDOWN", provider, scope, seconds, NULL);
+    zsock_destroy(&push);
+    static const char body[] = "{\"accepted\":true}";
+    cmn_http_respond(response, 202, "application/json", body, sizeof body - 1);
+}
+
+/* ---- main ---- */
+
+typedef struct {
+    cmn_config_t *config;
+    s_names_t names;
+    pl_policy_t *policy;
+    zactor_t *producer;
+    zactor_t *sender;
+    zactor_t *subscriber;
+    zsock_t *admin;
+} s_main_t;
+
+static void s_forward_decision(s_main_t *self)
+{
+    zmsg_t *message = zmsg_recv(self->subscriber);
+    if (!message)
+        return;
+    char *command = zmsg_popstr(message);
+    char *level = zmsg_popstr(message);
+    char *scale = zmsg_popstr(message);
+    char *ts = zmsg_popstr(message);
+    if (command && streq(command, "DECISION") && level && scale && ts) {
+        for (size_t idx = 0; idx < self->names.count; idx++) {
+            if (!pl_policy_applies(self->policy, self->names.names[idx]))
+                continue;
+            char index[24];
+            snprintf(index, sizeof index, "%zu", idx);
+            zstr_sendx(self->producer, "SCALE", index, scale, level, ts, NULL);
+        }
+    }
+    zstr_free(&command);
+    zstr_free(&level);
+    zstr_free(&scale);
+    zstr_free(&ts);
+    zmsg_destroy(&message);
+}
+
+static void s_forward_admin(s_main_t *self)
+{
+    zmsg_t *message = zmsg_recv(self->admin);
+    if (!message)
+        return;
+    char *command = zmsg_popstr(message);
+    char *provider = zmsg_popstr(message);
+    char *scope = zmsg_popstr(message);
+    char *seconds = zmsg_popstr(message);
+    if (command && provider && scope && seconds)
+        for (size_t idx = 0; idx < self->names.count; idx++)
+            if (strcmp(self->names.names[idx], provider) == 0) {
+                char index[24];
+                snprintf(index, sizeof index, "%zu", idx);
+                zstr_sendx(self->producer, "COOLDOWN", index, scope, seconds,
+                           NULL);
+            }
+    zstr_free(&command);
+    zstr_free(&provider);
+    zstr_free(&scope);
+    zstr_free(&seconds);
+    zmsg_destroy(&message);
+}
+
+/* Waits for one string reply from an actor until the deadline. */
+static char *s_reply(zactor_t *actor, int64_t deadline_ns)
+{
+    zpoller_t *poller = zpoller_new(actor, NULL);
+    zpoller_set_nonstop(poller, true);
+    char *reply = NULL;
+    while (!reply) {
+        int64_t left = (deadline_ns - cmn_clock_now_mono_ns()) / CMN_NS_PER_MS;
+        if (left < 0)
+            break;
+        if (zpoller_wait(poller, (int)(left + 1)) == actor)
+            reply = zstr_recv(actor);
+    }
+    zpoller_destroy(&poller);
+    return reply;
+}
+
+/* Builds providers into `producer`. Returns 0 or -1 after rejecting. */
+static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
+                             pl_producer_config_t *producer)
+{
+    cmn_config_t *config = self->config;
+    char flag[PL_OPTION_NAME_MAX];
+    producer->rate = pl_rate_coordinator_new(
+        clock, cmn_config_int(config, "fb-ramp-ms") * CMN_NS_PER_MS);
+    for (size_t idx = 0; idx < self->names.count; idx++) {
+        const char *name = self->names.names[idx];
+        pl_rate_config_t rate;
+        s_provider_flag(name, 5, flag);
+        rate.capacity = cmn_config_double(config, flag);
+        s_provider_flag(name, 6, flag);
+        rate.refill_rate = cmn_config_double(config, flag);
+        s_provider_flag(name, 7, flag);
+        rate.cooldown_sec = cmn_config_double(config, flag);
+        s_provider_flag(name, 8, flag);
+        rate.breaker_threshold = (int)cmn_config_int(config, flag);
+        s_provider_flag(name, 9, flag);
+        rate.breaker_timeout_sec = cmn_config_double(config, flag);
+        if (pl_rate_coordinator_add(producer->rate, name, &rate) != (int)idx)
+            return -1;
+        pl_producer_source_t *source = &producer->sources[idx];
+        s_provider_flag(name, 3, flag);
+        source->limit = (uint64_t)cmn_config_int(config, flag);
+        s_provider_flag(name, 0, flag);
+        const char *kind = cmn_config_string(config, flag);
+        snprintf(source->source, sizeof source->source, "%s", kind);
+        if (strcmp(kind, PL_SOURCE_SYNTHETIC) == 0) {
+            char symbols_flag[PL_OPTION_NAME_MAX], seed_flag[PL_OPTION_NAME_MAX];
+            s_provider_flag(name, 1, symbols_flag);
+            s_provider_flag(name, 2, seed_flag);
+            pl_synthetic_config_t synthetic = {
+                .provider = name,
+                .symbols = cmn_config_string(config, symbols_flag),
+                .seed = (uint64_t)cmn_config_int(config, seed_flag)};
+            source->synthetic = pl_synthetic_new(&synthetic);
+            if (!source->synthetic) {
+                cmn_config_reject(config, symbols_flag,
+                                  "symbols are 1 to 32 characters, at most "
+                                  "256 of them");
+                return -1;
+            }
+        } else if (strncmp(kind, PL_REPLAY_SOURCE_PREFIX,
+                           strlen(PL_REPLAY_SOURCE_PREFIX)) == 0 &&
+                   kind[strlen(PL_REPLAY_SOURCE_PREFIX)]) {
+            char loop_flag[PL_OPTION_NAME_MAX];
+            s_provider_flag(name, 4, loop_flag);
+            pl_replay_config_t replay = {
+                .provider = name,
+                .path = kind + strlen(PL_REPLAY_SOURCE_PREFIX),
+                .loop = cmn_config_bool(config, loop_flag)};
+            source->replay = pl_replay_new(&replay);
+            if (!source->replay) {
+                cmn_config_reject(config, flag, "cannot open the replay file");
+                return -1;
+            }
+        } else {
+            cmn_config_reject(config, flag,
+                              "expected synthetic or replay:PATH");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    s_main_t self_storage, *self = &self_storage;
+    memset(self, 0, sizeof *self);
+    int exit_code = CMN_EXIT_OK;
+    self->config = cmn_config_new(
+        PL_PROGRAM, MDBP_VERSION,
+        "The producer service: providers paced by token buckets that obey "
+        "the coordinators' backpressure feedback.",
+        s_options, sizeof s_options / sizeof s_options[0]);
+    /* The provider list decides which per-provider options exist. */
+    const char *peeked = cmn_config_peek(argc, argv, "providers",
+                                         "MDP_PROVIDERS", "synthetic");
+    bool names_ok = s_parse_names(peeked, &self->names) == NULL;
+    if (names_ok)
+        for (size_t idx = 0; idx < self->names.count; idx++)
+            for (size_t t = 0; t < S_TEMPLATE_COUNT; t++) {
+                char flag[PL_OPTION_NAME_MAX], env[PL_OPTION_NAME_MAX];
+                s_option_names(&s_templates[t], self->names.names[idx], flag,
+                               env);
+                cmn_option_t option = {flag, env, s_templates[t].type,
+                                       s_templates[t].default_value,
+                                       s_templates[t].help, s_templates[t].min,
+                                       s_templates[t].max, NULL};
+                cmn_config_add(self->config, &option);
+            }
+    int rc = cmn_config_load(self->config, argc, argv);
+    if (rc == CMN_CONFIG_EXIT) {
+        cmn_config_destroy(&self->config);
+        return CMN_EXIT_OK;
+    }
+    const char *why = s_parse_names(
+        cmn_config_string(self->config, "providers"), &self->names);
+    if (rc == 0 && why) {
+        cmn_config_reject(self->config, "providers", why);
+        rc = -1;
+    }
+    char bad[256];
+    if (rc == 0 &&
+        pl_subscriber_check_endpoints(
+            cmn_config_string(self->config, "feedback-endpoints"), bad,
+            sizeof bad) != 0) {
+        cmn_config_reject(self->config, "feedback-endpoints",
+                          "expected tcp://HOST:PORT, ipc://... or inproc://...");
+        rc = -1;
+    }
+    if (rc != 0) {
+        cmn_config_destroy(&self->config);
+        return CMN_EXIT_USAGE;
+    }
+    cmn_config_t *config = self->config;
+    cmn_log_level_t log_level;
+    cmn_log_format_t log_format;
+    cmn_log_level_parse(s_log_levels[cmn_config_choice(config, "log-level")],
+                        &log_level);
+    cmn_log_format_parse(
+        s_log_formats[cmn_config_choice(config, "log-format")], &log_format);
+    cmn_log_setup(PL_PROGRAM, log_level, log_format);
+
+    cmn_clock_t *clock = cmn_clock_new_system();
+    cmn_metrics_t *registry = cmn_metrics_new();
+    pl_metrics_t *metrics = pl_metrics_new(registry);
+    bool feedback = cmn_config_bool(config, "fb-enable-feedback");
+    pl_status_t *status = pl_status_new(feedback);
+    pl_policy_config_t policy_config = {
+        .enabled = feedback,
+        .kind = (pl_policy_kind_t)cmn_config_choice(config, "fb-policy"),
+        .scale_ok = cmn_config_double(config, "fb-scale-ok"),
+        .scale_soft = cmn_config_double(config, "fb-scale-soft"),
+        .scale_hard = cmn_config_double(config, "fb-scale-hard"),
+        .providers = cmn_config_string(config, "fb-provider-name")};
+    self->policy = pl_policy_new(&policy_config);
+
+    pl_producer_config_t producer_config = {
+        .clock = clock,
+        .data_endpoint = PL_DATA_ENDPOINT,
+        .chunk_records = PL_PRODUCER_CHUNK_RECORDS_DEFAULT,
+        .metrics = metrics,
+        .status = status};
+    cmn_http_t *http = NULL;
+    if (s_build_providers(self, clock, &producer_config) != 0) {
+        exit_code = CMN_EXIT_USAGE;
+        goto cleanup;
+    }
+
+    char host[PROTO_ID_MAX + 1] = "mdp-pipeline";
+    if (gethostname(host, sizeof host) != 0 || !host[0])
+        snprintf(host, sizeof host, "mdp-pipeline");
+    host[PROTO_ID_MAX] = '\0';
+    const char *producer_id = cmn_config_string(config, "producer-id");
+    pl_sender_config_t sender_config = {
+        .clock = clock,
+        .endpoints = cmn_config_string(config, "store-endpoints"),
+        .producer_id = producer_id ? producer_id : host,
+        .data_endpoint = PL_DATA_ENDPOINT,
+        .batch_records = (size_t)cmn_config_int(config, "send-batch-records"),
+        .batch_ns = cmn_config_int(config, "send-batch-ms") * CMN_NS_PER_MS,
+        .window = (size_t)cmn_config_int(config, "send-window"),
+        .ack_timeout_ns =
+            cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS,
+        .metrics = metrics,
+        .status = status};
+    self->sender = pl_sender_new(&sender_config);
+    self->producer = pl_producer_new(&producer_config);
+    if (!self->sender || !self->producer) {
+        exit_code = CMN_EXIT_FAILURE;
+        goto cleanup;
+    }
+    /* Visible before the first event: every provider at scale 1, level ok. */
+    if (feedback) {
+        pl_subscriber_config_t subscriber_config = {
+            .clock = clock,
+            .endpoints = cmn_config_string(config, "feedback-endpoints"),
+            .resolve_ns = cmn_config_int(config, "fb-resolve-sec") *
+                          CMN_NS_PER_SEC,
+            .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
+            .feedback = {.stale_level = (proto_level_t)cmn_config_choice(
+                             config, "fb-stale-level"),
+                         .forget_ns = cmn_config_int(config, "fb-forget-sec") *
+                                      CMN_NS_PER_SEC},
+            .policy = self->policy,
+            .metrics = metrics,
+            .status = status};
+        self->subscriber = pl_subscriber_new(&subscriber_config);
+        if (!self->subscriber) {
+            exit_code = CMN_EXIT_FAILURE;
+            goto cleanup;
+        }
+    }
+    self->admin = zsock_new_pull("@" PL_ADMIN_ENDPOINT);
+
+    if (cmn_config_bool(config, "metrics-enable")) {
+        cmn_http_config_t http_config = {
+            .bind_address = cmn_config_string(config, "metrics-bind"),
+            .port = (int)cmn_config_int(config, "metrics-standalone-port"),
+            .threads = CMN_HTTP_THREADS_DEFAULT,
+            .max_request_bytes = CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT,
+            .request_timeout_ms = CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
+            .admin_token = cmn_config_string(config, "admin-token")};
+        http = cmn_http_new(&http_config, registry);
+        cmn_http_route(http, "GET", "/health", false, s_on_health, NULL);
+        cmn_http_route(http, "GET", "/ready", false, s_on_ready, status);
+        cmn_http_route(http, "GET", "/status", false, s_on_status, status);
+        cmn_http_route(http, "POST", "/admin/cooldown", true,
+                       s_on_admin_cooldown, NULL);
+        if (!http || cmn_http_start(http) != 0) {
+            exit_code = CMN_EXIT_FAILURE;
+            goto cleanup;
+        }
+        cmn_log_info("main", "http_listening", "port=%d",
+                     cmn_http_port(http));
+    }
+    cmn_log_info("main", "started", "providers=%s feedback=%s policy=%s",
+                 cmn_config_string(config, "providers"),
+                 feedback ? "on" : "off",
+                 pl_policy_kind_name(pl_policy_kind(self->policy)));
+
+    zpoller_t *poller = zpoller_new(self->admin, NULL);
+    if (self->subscriber)
+        zpoller_add(poller, self->subscriber);
+    while (!zsys_interrupted) {
+        void *which = zpoller_wait(poller, PL_MAIN_POLL_MS);
+        if (which && which == self->subscriber)
+            s_forward_decision(self);
+        else if (which == self->admin)
+            s_forward_admin(self);
+        else if (zpoller_terminated(poller))
+            break;
+    }
+    zpoller_destroy(&poller);
+
+    /* Shutdown: stop making records, then get the window acknowledged. */
+    int64_t timeout_ns =
+        cmn_config_int(config, "shutdown-timeout-ms") * CMN_NS_PER_MS;
+    int64_t deadline = cmn_clock_now_mono_ns() + timeout_ns;
+    cmn_log_info("main", "shutdown", "timeout_ms=%lld",
+                 (long long)(timeout_ns / CMN_NS_PER_MS));
+    char deadline_ms[24];
+    snprintf(deadline_ms, sizeof deadline_ms, "%lld",
+             (long long)(timeout_ns / CMN_NS_PER_MS));
+    zstr_sendx(self->producer, "STOP", deadline_ms, NULL);
+    char *reply = s_reply(self->producer, deadline);
+    zstr_free(&reply);
+    int64_t left = (deadline - cmn_clock_now_mono_ns()) / CMN_NS_PER_MS;
+    snprintf(deadline_ms, sizeof deadline_ms, "%lld",
+             (long long)(left > 0 ? left : 0));
+    zstr_sendx(self->sender, "FLUSH", deadline_ms, NULL);
+    reply = s_reply(self->sender, deadline + CMN_NS_PER_SEC);
+    cmn_log_info("main", "flushed", "unacked_records=%s",
+                 reply ? reply : "unknown");
+    zstr_free(&reply);
+
+cleanup:
+    zactor_destroy(&self->subscriber);
+    zactor_destroy(&self->producer);
+    zactor_destroy(&self->sender);
+    zsock_destroy(&self->admin);
+    cmn_http_destroy(&http);
+    for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
+        pl_synthetic_destroy(&producer_config.sources[idx].synthetic);
+        pl_replay_destroy(&producer_config.sources[idx].replay);
+    }
+    pl_rate_coordinator_destroy(&producer_config.rate);
+    pl_policy_destroy(&self->policy);
+    pl_status_destroy(&status);
+    pl_metrics_destroy(&metrics);
+    cmn_metrics_destroy(&registry);
+    cmn_clock_destroy(&clock);
+    cmn_config_destroy(&self->config);
+    return exit_code;
+}

@@ -1,0 +1,54 @@
+/* pl_sender: the actor that delivers records to the coordinators.
+ *
+ * Records arrive from the producer on a PULL socket it binds
+ * (`data_endpoint`) as frames holding arrays of proto_record_t. They are
+ * packed into batches (at most `batch_records` records, held at most
+ * `batch_ns`) sent by a DEALER connected to every MDP_STORE_ENDPOINTS
+ * endpoint (proto/ingest.md). A batch stays in a bounded window of
+ * `window` unacknowledged batches until the coordinator acks it (after its
+ * commit); while the window is full the actor stops reading records, so the
+ * producer blocks and memory stays bounded. A batch is sent again when no
+ * reply came within `ack_timeout_ns`, when a connection to a coordinator is
+ * (re)established after it was sent (a restarted coordinator lost it), or
+ * after a `nack full|draining` once its retry_after_ms has passed (new
+ * batches wait too). Resending is safe: records are keyed, duplicates are
+ * ignored by the store. `nack malformed` drops the batch (counted, logged).
+ *
+ * Pipe command (string frames): "FLUSH" deadline_ms: send everything, wait
+ * for the acks until the deadline, then answer one string frame: the number
+ * of records still unacknowledged ("0" when all are safe). */
+#ifndef PL_SENDER_H
+#define PL_SENDER_H
+
+#include <czmq.h>
+
+#include "cmn_clock.h"
+#include "pl_metrics.h"
+#include "pl_status.h"
+
+#define PL_SENDER_BATCH_RECORDS_DEFAULT 1000
+#define PL_SENDER_BATCH_MS_DEFAULT 20
+#define PL_SENDER_WINDOW_DEFAULT 32
+#define PL_SENDER_ACK_TIMEOUT_MS_DEFAULT 5000
+/* Records in one producer->sender frame at most. */
+#define PL_SENDER_CHUNK_RECORDS_MAX 1024
+
+typedef struct {
+    cmn_clock_t *clock;         /* borrowed; must outlive the actor */
+    const char *endpoints;      /* comma-separated, copied */
+    const char *producer_id;    /* copied */
+    const char *data_endpoint;  /* inproc endpoint to bind, copied */
+    size_t batch_records;
+    int64_t batch_ns;
+    size_t window;              /* batches */
+    int64_t ack_timeout_ns;
+    pl_metrics_t *metrics;      /* borrowed */
+    pl_status_t *status;        /* borrowed */
+} pl_sender_config_t;
+
+/* Starts the actor. Returns NULL when a socket cannot be set up (logged).
+ * Destroy with zactor_destroy (unsent records are then dropped: FLUSH
+ * first). */
+zactor_t *pl_sender_new(const pl_sender_config_t *config);
+
+#endif

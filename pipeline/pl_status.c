@@ -1,0 +1,110 @@
+/* pl_status: what /status and /ready show, published by the actors. */
+#include "pl_status.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PL_STATUS_SERVICE "market-data-pipeline"
+
+static const char *const s_keys[PL_STATUS_PART_COUNT] = {
+    "providers", "coordinators", "sender"};
+static const char *const s_empty[PL_STATUS_PART_COUNT] = {"[]", "[]", "{}"};
+
+struct _pl_status_t {
+    pthread_mutex_t mutex;             /* guards parts */
+    char *parts[PL_STATUS_PART_COUNT]; /* owned JSON texts or NULL */
+    bool feedback;                     /* the loop is on */
+    atomic_bool subscribed;
+    atomic_bool fresh;
+};
+
+pl_status_t *pl_status_new(bool feedback)
+{
+    pl_status_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init(&self->mutex, NULL);
+    self->feedback = feedback;
+    atomic_init(&self->subscribed, false);
+    atomic_init(&self->fresh, false);
+    return self;
+}
+
+void pl_status_destroy(pl_status_t **self_p)
+{
+    assert(self_p);
+    pl_status_t *self = *self_p;
+    if (!self)
+        return;
+    for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
+        free(self->parts[part]);
+    pthread_mutex_destroy(&self->mutex);
+    free(self);
+    *self_p = NULL;
+}
+
+void pl_status_publish(pl_status_t *self, pl_status_part_t part,
+                       const char *json)
+{
+    assert(self && part < PL_STATUS_PART_COUNT && json);
+    char *copy = strdup(json);
+    if (!copy)
+        return; /* keep the previous text */
+    pthread_mutex_lock(&self->mutex);
+    char *old = self->parts[part];
+    self->parts[part] = copy;
+    pthread_mutex_unlock(&self->mutex);
+    free(old);
+}
+
+void pl_status_set_subscribed(pl_status_t *self, bool subscribed)
+{
+    assert(self);
+    atomic_store(&self->subscribed, subscribed);
+}
+
+void pl_status_set_fresh(pl_status_t *self, bool fresh)
+{
+    assert(self);
+    atomic_store(&self->fresh, fresh);
+}
+
+bool pl_status_ready(pl_status_t *self)
+{
+    assert(self);
+    if (!self->feedback)
+        return true;
+    return atomic_load(&self->subscribed) && atomic_load(&self->fresh);
+}
+
+char *pl_status_render(pl_status_t *self)
+{
+    assert(self);
+    bool ready = pl_status_ready(self);
+    pthread_mutex_lock(&self->mutex);
+    size_t length = 256;
+    for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
+        length += strlen(s_keys[part]) +
+                  strlen(self->parts[part] ? self->parts[part]
+                                           : s_empty[part]) + 8;
+    char *text = malloc(length);
+    if (text) {
+        int used = snprintf(text, length,
+                            "{\"service\":\"%s\",\"ready\":%s,"
+                            "\"feedback_enabled\":%s",
+                            PL_STATUS_SERVICE, ready ? "true" : "false",
+                            self->feedback ? "true" : "false");
+        for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
+            used += snprintf(text + used, length - (size_t)used,
+                             ",\"%s\":%s", s_keys[part],
+                             self->parts[part] ? self->parts[part]
+                                               : s_empty[part]);
+        snprintf(text + used, length - (size_t)used, "}");
+    }
+    pthread_mutex_unlock(&self->mutex);
+    return text;
+}

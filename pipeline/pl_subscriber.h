@@ -1,0 +1,53 @@
+/* pl_subscriber: the feedback subscriber actor.
+ *
+ * A SUB socket subscribed to PROTO_FEEDBACK_TOPIC_PREFIX and connected to
+ * every endpoint of MDP_FEEDBACK_ENDPOINTS. A `tcp://NAME:PORT` endpoint is
+ * resolved with getaddrinfo and connected address by address; it is resolved
+ * again every `resolve_ns`, so that the new pods behind a Kubernetes
+ * headless service are found (and vanished ones disconnected). Messages go
+ * through the pl_feedback state machine; time goes through it every
+ * `tick_ns` (staleness, forgetting). When the combined decision (level,
+ * scale) changes, the actor sends on its pipe:
+ *
+ *   "DECISION" level ("0".."2") scale ("%.17g") ts_ns (decimal)
+ *
+ * where ts_ns is the wall-clock ts_ns of the event that caused it (0 when
+ * the change came from time: a coordinator went stale or was forgotten). It
+ * writes the feedback metrics, the coordinators part of /status and the
+ * readiness flags. */
+#ifndef PL_SUBSCRIBER_H
+#define PL_SUBSCRIBER_H
+
+#include <czmq.h>
+
+#include "pl_feedback.h"
+#include "pl_metrics.h"
+#include "pl_policy.h"
+#include "pl_status.h"
+
+#define PL_SUBSCRIBER_TICK_MS_DEFAULT 100
+#define PL_SUBSCRIBER_RESOLVE_SEC_DEFAULT 30
+#define PL_SUBSCRIBER_ENDPOINTS_MAX 64
+
+typedef struct {
+    cmn_clock_t *clock;          /* borrowed; must outlive the actor */
+    const char *endpoints;       /* comma-separated, copied */
+    int64_t resolve_ns;          /* DNS re-resolution interval */
+    int64_t tick_ns;             /* time-keeping interval */
+    pl_feedback_config_t feedback;
+    const pl_policy_t *policy;   /* borrowed, immutable */
+    pl_metrics_t *metrics;       /* borrowed */
+    pl_status_t *status;         /* borrowed */
+} pl_subscriber_config_t;
+
+/* Starts the actor (config copied). Returns NULL when the endpoint list is
+ * unusable (logged). Destroy with zactor_destroy. */
+zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config);
+
+/* Checks an endpoint list: every item is tcp://HOST:PORT, ipc://... or
+ * inproc://.... Returns 0, or -1 with the bad item in `bad` (capacity
+ * bytes). */
+int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
+                                  size_t capacity);
+
+#endif

@@ -1,0 +1,107 @@
+"""The specs work for a third party: the hex examples of feedback.md and
+ingest.md decode with Python's msgpack to the documented values, and the
+subscriber snippet of feedback.md accepts the example and rejects malformed
+messages. Usage: test_proto_docs.py feedback.md ingest.md"""
+import json
+import re
+import sys
+
+import msgpack
+
+
+def block_after(document, marker):
+    at = document.index(marker)
+    start = document.index("```", at)
+    start = document.index("\n", start) + 1
+    return document[start:document.index("```", start)]
+
+
+def golden(document, name):
+    return bytes.fromhex(block_after(document, "<!-- golden: %s -->" % name))
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def main(feedback_path, ingest_path):
+    feedback = open(feedback_path, encoding="utf-8").read()
+    ingest = open(ingest_path, encoding="utf-8").read()
+
+    message = msgpack.unpackb(golden(feedback, "feedback"), raw=False)
+    check(message == {
+        "v": 1, "type": "transition", "coordinator_id": "coord-1",
+        "epoch": 12345678901234567890, "seq": 42,
+        "ts_ns": 1700000000123456789, "level": "soft", "prev_level": "ok",
+        "queue_size": 6500, "capacity": 10000, "low_wm": 5000,
+        "high_wm": 8000, "utilization": 0.65, "scale_hint": 0.5,
+        "ttl_ms": 3000, "reason": "queue above low watermark",
+        "drain_rate": 12500.5}, "feedback example: %r" % message)
+
+    snippet = block_after(feedback, "<!-- example: python-subscriber -->")
+    check(snippet.startswith("import sys"), "snippet found")
+    scope = {"__name__": "snippet"}
+    exec(compile(snippet, "feedback.md", "exec"), scope)
+    decode, malformed = scope["decode_feedback"], scope["Malformed"]
+    topic = b"mds.fb/coord-1/"
+    state = decode([topic, golden(feedback, "feedback")])
+    check(state["level"] == "soft" and state["seq"] == 42, "snippet decodes")
+
+    def rejected(frames):
+        try:
+            decode(frames)
+        except malformed:
+            return True
+        return False
+
+    def packed(**changes):
+        copy = dict(message)
+        for key, value in changes.items():
+            if value is None:
+                del copy[key]
+            else:
+                copy[key] = value
+        return msgpack.packb(copy)
+
+    check(not rejected([topic, packed(future_key=[1, 2])]), "unknown key")
+    check(not rejected([topic, packed(utilization=1)]), "int as float")
+    check(rejected([topic]), "one frame")
+    check(rejected([b"mds.fb/coord-1", packed()]), "topic without slash")
+    check(rejected([b"mds.fb/coord-2/", packed()]), "topic of another id")
+    check(rejected([topic, packed(v=2)]), "v=2")
+    check(rejected([topic, packed(seq=None)]), "missing seq")
+    check(rejected([topic, packed(seq="1")]), "seq as str")
+    check(rejected([topic, packed(seq=-1)]), "negative seq")
+    check(rejected([topic, packed(level="medium")]), "unknown level")
+    check(rejected([topic, packed(scale_hint=1.5)]), "scale_hint > 1")
+    check(rejected([topic, packed(reason=5)]), "reason as int")
+    check(rejected([topic, packed() + b"\xc0"]), "trailing bytes")
+    check(rejected([topic, packed()[:-1]]), "truncated")
+
+    batch = msgpack.unpackb(golden(ingest, "batch"), raw=False)
+    check(batch == {
+        "v": 1, "type": "batch", "producer_id": "feed-ibkr-1", "batch_seq": 7,
+        "records": [
+            ["trade", "ibkr", "AAPL", 1700000000000000000, 189.5, 100.0],
+            ["quote", "ibkr", "AAPL", 1700000000000000001, 189.49, 300.0,
+             189.51, 200.0],
+            ["bar", "ibkr", "AAPL", 1699999940000000000, 189.0, 190.25,
+             188.75, 189.5, 125000.0]]}, "batch example: %r" % batch)
+    ack = msgpack.unpackb(golden(ingest, "ack"), raw=False)
+    check(ack == {"v": 1, "type": "ack", "batch_seq": 7, "written": 3,
+                  "duplicates": 0, "dead_lettered": 0}, "ack: %r" % ack)
+    nack = msgpack.unpackb(golden(ingest, "nack"), raw=False)
+    check(nack == {"v": 1, "type": "nack", "batch_seq": 8, "reason": "full",
+                   "retry_after_ms": 200, "detail": "queue full"},
+          "nack: %r" % nack)
+    # The JSON shown for ack and nack in section 4 is the same message.
+    for shown, expected in ((r'\{"v": 1, "type": "ack".*\}', ack),
+                            (r'\{"v": 1, "type": "nack".*\}', nack)):
+        check(json.loads(re.search(shown, ingest).group(0)) == expected,
+              "section 4 shows the golden reply")
+    print("test_proto_docs: every check passed")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

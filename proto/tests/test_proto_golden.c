@@ -1,0 +1,282 @@
+/* Golden tests: the example messages printed in feedback.md and ingest.md
+ * decode to the documented values, and encoding those values gives exactly
+ * the printed bytes. The documents are read at run time (their paths are the
+ * test's arguments), and the bytes are also kept here, so a change on either
+ * side fails the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "proto_feedback.h"
+#include "proto_ingest.h"
+
+#define DOC_BYTES_MAX (256 * 1024)
+#define HEX_BYTES_MAX 4096
+
+static const char *s_feedback_md;
+static const char *s_ingest_md;
+
+/* The feedback example of feedback.md, section 8. */
+static const char s_feedback_hex[] =
+    "de 00 11 a1 76 01 a4 74 79 70 65 aa 74 72 61 6e\n"
+    "73 69 74 69 6f 6e ae 63 6f 6f 72 64 69 6e 61 74\n"
+    "6f 72 5f 69 64 a7 63 6f 6f 72 64 2d 31 a5 65 70\n"
+    "6f 63 68 cf ab 54 a9 8c eb 1f 0a d2 a3 73 65 71\n"
+    "2a a5 74 73 5f 6e 73 cf 17 97 9c fe 3d 85 cd 15\n"
+    "a5 6c 65 76 65 6c a4 73 6f 66 74 aa 70 72 65 76\n"
+    "5f 6c 65 76 65 6c a2 6f 6b aa 71 75 65 75 65 5f\n"
+    "73 69 7a 65 cd 19 64 a8 63 61 70 61 63 69 74 79\n"
+    "cd 27 10 a6 6c 6f 77 5f 77 6d cd 13 88 a7 68 69\n"
+    "67 68 5f 77 6d cd 1f 40 ab 75 74 69 6c 69 7a 61\n"
+    "74 69 6f 6e cb 3f e4 cc cc cc cc cc cd aa 73 63\n"
+    "61 6c 65 5f 68 69 6e 74 cb 3f e0 00 00 00 00 00\n"
+    "00 a6 74 74 6c 5f 6d 73 cd 0b b8 a6 72 65 61 73\n"
+    "6f 6e b9 71 75 65 75 65 20 61 62 6f 76 65 20 6c\n"
+    "6f 77 20 77 61 74 65 72 6d 61 72 6b aa 64 72 61\n"
+    "69 6e 5f 72 61 74 65 cb 40 c8 6a 40 00 00 00 00\n";
+
+/* The examples of ingest.md, section 6. */
+static const char s_batch_hex[] =
+    "85 a1 76 01 a4 74 79 70 65 a5 62 61 74 63 68 ab\n"
+    "70 72 6f 64 75 63 65 72 5f 69 64 ab 66 65 65 64\n"
+    "2d 69 62 6b 72 2d 31 a9 62 61 74 63 68 5f 73 65\n"
+    "71 07 a7 72 65 63 6f 72 64 73 93 96 a5 74 72 61\n"
+    "64 65 a4 69 62 6b 72 a4 41 41 50 4c cf 17 97 9c\n"
+    "fe 36 2a 00 00 cb 40 67 b0 00 00 00 00 00 cb 40\n"
+    "59 00 00 00 00 00 00 98 a5 71 75 6f 74 65 a4 69\n"
+    "62 6b 72 a4 41 41 50 4c cf 17 97 9c fe 36 2a 00\n"
+    "01 cb 40 67 af ae 14 7a e1 48 cb 40 72 c0 00 00\n"
+    "00 00 00 cb 40 67 b0 51 eb 85 1e b8 cb 40 69 00\n"
+    "00 00 00 00 00 99 a3 62 61 72 a4 69 62 6b 72 a4\n"
+    "41 41 50 4c cf 17 97 9c f0 3d e2 a8 00 cb 40 67\n"
+    "a0 00 00 00 00 00 cb 40 67 c8 00 00 00 00 00 cb\n"
+    "40 67 98 00 00 00 00 00 cb 40 67 b0 00 00 00 00\n"
+    "00 cb 40 fe 84 80 00 00 00 00\n";
+static const char s_ack_hex[] =
+    "86 a1 76 01 a4 74 79 70 65 a3 61 63 6b a9 62 61\n"
+    "74 63 68 5f 73 65 71 07 a7 77 72 69 74 74 65 6e\n"
+    "03 aa 64 75 70 6c 69 63 61 74 65 73 00 ad 64 65\n"
+    "61 64 5f 6c 65 74 74 65 72 65 64 00\n";
+static const char s_nack_hex[] =
+    "86 a1 76 01 a4 74 79 70 65 a4 6e 61 63 6b a9 62\n"
+    "61 74 63 68 5f 73 65 71 08 a6 72 65 61 73 6f 6e\n"
+    "a4 66 75 6c 6c ae 72 65 74 72 79 5f 61 66 74 65\n"
+    "72 5f 6d 73 cc c8 a6 64 65 74 61 69 6c aa 71 75\n"
+    "65 75 65 20 66 75 6c 6c\n";
+
+/* Parses hex pairs separated by white space. Returns the byte count. */
+static size_t s_hex_parse(const char *text, size_t text_length, uint8_t *out,
+                          size_t capacity)
+{
+    size_t count = 0;
+    size_t at = 0;
+    while (at < text_length) {
+        if (text[at] == ' ' || text[at] == '\n') {
+            at++;
+            continue;
+        }
+        assert_true(at + 1 < text_length);
+        char pair[3] = {text[at], text[at + 1], '\0'};
+        char *end;
+        unsigned long value = strtoul(pair, &end, 16);
+        assert_true(*end == '\0');
+        assert_true(count < capacity);
+        out[count++] = (uint8_t)value;
+        at += 2;
+    }
+    return count;
+}
+
+/* Reads the code block after "<!-- golden: NAME -->" in the document at
+ * `path` and returns its bytes. */
+static size_t s_doc_hex(const char *path, const char *name, uint8_t *out,
+                        size_t capacity)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        fail_msg("cannot open %s", path);
+    char *document = malloc(DOC_BYTES_MAX + 1);
+    assert_non_null(document);
+    size_t length = fread(document, 1, DOC_BYTES_MAX, file);
+    fclose(file);
+    document[length] = '\0';
+    char marker[64];
+    snprintf(marker, sizeof marker, "<!-- golden: %s -->", name);
+    char *at = strstr(document, marker);
+    if (!at)
+        fail_msg("%s: no marker %s", path, marker);
+    char *start = strstr(at, "```\n");
+    assert_non_null(start);
+    start += 4;
+    char *end = strstr(start, "```");
+    assert_non_null(end);
+    size_t count = s_hex_parse(start, (size_t)(end - start), out, capacity);
+    free(document);
+    return count;
+}
+
+static void test_feedback_golden(void **state)
+{
+    (void)state;
+    uint8_t documented[HEX_BYTES_MAX], kept[HEX_BYTES_MAX];
+    size_t documented_size =
+        s_doc_hex(s_feedback_md, "feedback", documented, sizeof documented);
+    size_t kept_size =
+        s_hex_parse(s_feedback_hex, strlen(s_feedback_hex), kept, sizeof kept);
+    assert_int_equal(documented_size, 256);
+    assert_int_equal(documented_size, kept_size);
+    assert_memory_equal(documented, kept, kept_size);
+
+    proto_feedback_t event;
+    proto_error_t error = {{0}};
+    if (proto_feedback_decode(documented, documented_size, &event, &error))
+        fail_msg("decode: %s", error.text);
+    assert_int_equal(event.type, PROTO_FEEDBACK_TRANSITION);
+    assert_string_equal(event.coordinator_id, "coord-1");
+    assert_true(event.epoch == 12345678901234567890ULL);
+    assert_true(event.seq == 42);
+    assert_true(event.ts_ns == 1700000000123456789LL);
+    assert_int_equal(event.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(event.prev_level, PROTO_LEVEL_OK);
+    assert_true(event.queue_size == 6500);
+    assert_true(event.capacity == 10000);
+    assert_true(event.low_wm == 5000);
+    assert_true(event.high_wm == 8000);
+    assert_true(event.utilization == 0.65);
+    assert_true(event.scale_hint == 0.5);
+    assert_int_equal(event.ttl_ms, 3000);
+    assert_true(event.has_reason);
+    assert_string_equal(event.reason, "queue above low watermark");
+    assert_true(event.has_drain_rate);
+    assert_true(event.drain_rate == 12500.5);
+
+    /* Our encoder writes exactly the documented bytes. */
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_feedback_encode(&event, &buffer), 0);
+    assert_int_equal(buffer.size, documented_size);
+    assert_memory_equal(buffer.data, documented, documented_size);
+    msgpack_sbuffer_destroy(&buffer);
+
+    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    assert_int_equal(proto_feedback_topic("coord-1", topic, sizeof topic), 15);
+    assert_string_equal(topic, "mds.fb/coord-1/");
+}
+
+/* The bytes under `name` in `path`, checked against the copy kept here. */
+static size_t s_golden(const char *path, const char *name, const char *kept_hex,
+                       uint8_t *out, size_t capacity)
+{
+    size_t size = s_doc_hex(path, name, out, capacity);
+    uint8_t kept[HEX_BYTES_MAX];
+    size_t kept_size =
+        s_hex_parse(kept_hex, strlen(kept_hex), kept, sizeof kept);
+    assert_int_equal(size, kept_size);
+    assert_memory_equal(out, kept, kept_size);
+    return size;
+}
+
+static void test_batch_golden(void **state)
+{
+    (void)state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    size_t size =
+        s_golden(s_ingest_md, "batch", s_batch_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 234);
+    proto_batch_t batch;
+    proto_record_t records[3];
+    proto_error_t error = {{0}};
+    if (proto_batch_decode(bytes, size, &batch, records, 3, &error))
+        fail_msg("decode: %s", error.text);
+    assert_string_equal(batch.producer_id, "feed-ibkr-1");
+    assert_true(batch.batch_seq == 7);
+    assert_int_equal(batch.count, 3);
+    for (int index = 0; index < 3; index++) {
+        assert_string_equal(records[index].provider, "ibkr");
+        assert_string_equal(records[index].symbol, "AAPL");
+    }
+    assert_int_equal(records[0].kind, PROTO_RECORD_TRADE);
+    assert_true(records[0].ts_ns == 1700000000000000000LL);
+    assert_true(records[0].u.trade.price == 189.5);
+    assert_true(records[0].u.trade.size == 100.0);
+    assert_int_equal(records[1].kind, PROTO_RECORD_QUOTE);
+    assert_true(records[1].ts_ns == 1700000000000000001LL);
+    assert_true(records[1].u.quote.bid == 189.49);
+    assert_true(records[1].u.quote.bid_size == 300.0);
+    assert_true(records[1].u.quote.ask == 189.51);
+    assert_true(records[1].u.quote.ask_size == 200.0);
+    assert_int_equal(records[2].kind, PROTO_RECORD_BAR);
+    assert_true(records[2].ts_ns == 1699999940000000000LL);
+    assert_true(records[2].u.bar.open == 189.0);
+    assert_true(records[2].u.bar.high == 190.25);
+    assert_true(records[2].u.bar.low == 188.75);
+    assert_true(records[2].u.bar.close == 189.5);
+    assert_true(records[2].u.bar.volume == 125000.0);
+
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_batch_encode(batch.producer_id, batch.batch_seq,
+                                        records, batch.count, &buffer),
+                     0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+static void test_replies_golden(void **state)
+{
+    (void)state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    proto_reply_t reply;
+    proto_error_t error = {{0}};
+    msgpack_sbuffer buffer;
+
+    size_t size = s_golden(s_ingest_md, "ack", s_ack_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 60);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("ack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_ACK);
+    assert_true(reply.batch_seq == 7);
+    assert_int_equal(reply.written, 3);
+    assert_int_equal(reply.duplicates, 0);
+    assert_int_equal(reply.dead_lettered, 0);
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+
+    size = s_golden(s_ingest_md, "nack", s_nack_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 72);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("nack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_NACK);
+    assert_true(reply.batch_seq == 8);
+    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    assert_int_equal(reply.retry_after_ms, 200);
+    assert_string_equal(reply.detail, "queue full");
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s feedback.md ingest.md\n", argv[0]);
+        return 2;
+    }
+    s_feedback_md = argv[1];
+    s_ingest_md = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_feedback_golden),
+        cmocka_unit_test(test_batch_golden),
+        cmocka_unit_test(test_replies_golden),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

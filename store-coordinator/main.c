@@ -1,0 +1,535 @@
+/* mds-coordinator: the store's write coordinator.
+ *
+ * Takes batches of market data on a ROUTER socket, queues them (bounded),
+ * writes them to a database with N workers, acks each batch once all its
+ * records are committed, and publishes its backpressure level on an XPUB
+ * socket. Threads: main (configuration, signals, shutdown), the core actor
+ * (ingest, queue, watermark), N workers (sinks), the publisher, and the
+ * HTTP server's threads (which only read atomics). */
+#include <czmq.h>
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "breaker.h"
+#include "cmn_clock.h"
+#include "cmn_config.h"
+#include "cmn_http.h"
+#include "cmn_json.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "core.h"
+#include "proto_feedback.h"
+#include "replay.h"
+#include "settings.h"
+#include "sink.h"
+#include "state.h"
+#include "stats.h"
+
+#define SC_PROGRAM "mds-coordinator"
+#define SC_INGEST_RCVHWM 256     /* messages per producer, then TCP pushback */
+#define SC_INGEST_SNDHWM 10000   /* replies per producer before dropping */
+/* Larger messages are cut off by ZeroMQ (the peer is disconnected); between
+ * the protocol limit and this they are read and nacked malformed. */
+#define SC_INGEST_MAXMSGSIZE (2 * PROTO_MESSAGE_BYTES_MAX)
+#define SC_SOCKET_LINGER_MS 2000 /* let the last acks and event go out */
+#define SC_DATA_DIR_MODE 0755
+#define SC_REPLAY_REPLY_TIMEOUT_MS 5000
+#define SC_REPLAY_DEADLINE_MS 60000
+#define SC_ERROR_BYTES 256
+
+static const char *const s_log_levels[] = {"error", "warning", "info",
+                                           "debug", NULL};
+static const char *const s_log_formats[] = {"text", "json", NULL};
+
+static const cmn_option_t s_options[] = {
+    {.flag = "coordinator-id", .env = "MDS_COORDINATOR_ID",
+     .type = CMN_OPT_STRING, .default_value = NULL,
+     .help = "name in events and metrics (default: the host name)"},
+    {.flag = "ingest-endpoint", .env = "MDS_INGEST_ENDPOINT",
+     .type = CMN_OPT_STRING, .default_value = "tcp://*:5555",
+     .help = "ROUTER bind endpoint for batches"},
+    {.flag = "feedback-endpoint", .env = "MDS_FEEDBACK_ENDPOINT",
+     .type = CMN_OPT_STRING, .default_value = "tcp://*:5556",
+     .help = "XPUB bind endpoint for backpressure events"},
+    {.flag = "http-port", .env = "MDS_HTTP_PORT", .type = CMN_OPT_INT,
+     .default_value = "9102", .help = "HTTP port (/metrics /health /ready "
+     "/status); 0 picks a free one", .min = 0, .max = 65535},
+    {.flag = "http-bind", .env = "MDS_HTTP_BIND", .type = CMN_OPT_STRING,
+     .default_value = "0.0.0.0", .help = "HTTP bind address"},
+    {.flag = "sink", .env = "MDS_SINK", .type = CMN_OPT_STRING,
+     .default_value = "sqlite:./data/market.db",
+     .help = "sqlite:PATH, postgres://... or null: (benchmarks only)"},
+    {.flag = "dlq-path", .env = "MDS_DLQ_PATH", .type = CMN_OPT_STRING,
+     .default_value = "./data/dead-letter.ndjson",
+     .help = "dead-letter file (NDJSON, one record per line)"},
+    {.flag = "queue-capacity", .env = "MDS_QUEUE_CAPACITY",
+     .type = CMN_OPT_INT, .default_value = "10000",
+     .help = "records the queue holds", .min = 1, .max = 10000000},
+    {.flag = "low-watermark", .env = "MDS_LOW_WATERMARK",
+     .type = CMN_OPT_DOUBLE, .default_value = "0.5",
+     .help = "fraction of capacity: OK at or below, SOFT above", .min = 0,
+     .max = 1},
+    {.flag = "high-watermark", .env = "MDS_HIGH_WATERMARK",
+     .type = CMN_OPT_DOUBLE, .default_value = "0.8",
+     .help = "fraction of capacity: HARD at or above", .min = 0, .max = 1},
+    {.flag = "dead-band", .env = "MDS_DEAD_BAND", .type = CMN_OPT_DOUBLE,
+     .default_value = "0.1",
+     .help = "fraction of capacity between entering and leaving a level "
+             "(0 = the seed's rules)", .min = 0, .max = 1},
+    {.flag = "dwell-ms", .env = "MDS_DWELL_MS", .type = CMN_OPT_INT,
+     .default_value = "250", .help = "minimum time in a level before "
+     "stepping down", .min = 0, .max = 3600000},
+    {.flag = "workers", .env = "MDS_WORKERS", .type = CMN_OPT_INT,
+     .default_value = "2", .help = "writer threads (one connection each)",
+     .min = 1, .max = SC_WORKERS_MAX},
+    {.flag = "batch-size", .env = "MDS_BATCH_SIZE", .type = CMN_OPT_INT,
+     .default_value = "500", .help = "records per transaction, at most",
+     .min = 1, .max = PROTO_BATCH_RECORDS_MAX},
+    {.flag = "batch-timeout-ms", .env = "MDS_BATCH_TIMEOUT_MS",
+     .type = CMN_OPT_INT, .default_value = "250",
+     .help = "longest wait for a full batch", .min = 0, .max = 60000},
+    {.flag = "batch-eager", .env = "MDS_BATCH_EAGER", .type = CMN_OPT_BOOL,
+     .default_value = "true", .help = "an idle worker takes a partial batch "
+     "when no more input is waiting (false: wait for size or timeout)"},
+    {.flag = "heartbeat-ms", .env = "MDS_HEARTBEAT_MS", .type = CMN_OPT_INT,
+     .default_value = "1000", .help = "feedback heartbeat interval (+-10%)",
+     .min = 10, .max = 3600000},
+    {.flag = "feedback-hwm", .env = "MDS_FEEDBACK_HWM", .type = CMN_OPT_INT,
+     .default_value = "1000", .help = "events queued per subscriber before "
+     "it misses some", .min = 1, .max = 1000000},
+    {.flag = "drain-timeout-ms", .env = "MDS_DRAIN_TIMEOUT_MS",
+     .type = CMN_OPT_INT, .default_value = "10000",
+     .help = "shutdown flush budget; the rest is dead-lettered", .min = 0,
+     .max = 3600000},
+    {.flag = "retry-limit", .env = "MDS_RETRY_LIMIT", .type = CMN_OPT_INT,
+     .default_value = "5", .help = "quick retries of a transient error "
+     "before the breaker paces them", .min = 0, .max = 1000},
+    {.flag = "retry-base-ms", .env = "MDS_RETRY_BASE_MS",
+     .type = CMN_OPT_INT, .default_value = "50",
+     .help = "first retry backoff (doubles, with jitter)", .min = 1,
+     .max = 600000},
+    {.flag = "retry-max-ms", .env = "MDS_RETRY_MAX_MS", .type = CMN_OPT_INT,
+     .default_value = "2000", .help = "longest retry backoff", .min = 1,
+     .max = 600000},
+    {.flag = "breaker-threshold", .env = "MDS_BREAKER_THRESHOLD",
+     .type = CMN_OPT_INT, .default_value = "5",
+     .help = "consecutive failures that open the breaker", .min = 1,
+     .max = 1000},
+    {.flag = "breaker-timeout-ms", .env = "MDS_BREAKER_TIMEOUT_MS",
+     .type = CMN_OPT_INT, .default_value = "2000",
+     .help = "how long an open breaker waits before a trial", .min = 1,
+     .max = 3600000},
+    {.flag = "log-level", .env = "MDS_LOG_LEVEL", .type = CMN_OPT_CHOICE,
+     .default_value = "info", .help = "error, warning, info or debug",
+     .choices = s_log_levels},
+    {.flag = "log-format", .env = "MDS_LOG_FORMAT", .type = CMN_OPT_CHOICE,
+     .default_value = "text", .help = "text or json",
+     .choices = s_log_formats},
+};
+
+/* What the HTTP handlers read. */
+typedef struct {
+    const sc_settings_t *settings;
+    sc_state_t *state;
+    const char *sink_kind;
+} s_http_context_t;
+
+static void s_on_health(const cmn_http_request_t *request,
+                        cmn_http_response_t *response, void *arg)
+{
+    (void) request;
+    (void) arg;
+    cmn_json_t *json = cmn_json_new();
+    cmn_json_object_begin(json, NULL);
+    cmn_json_string(json, "status", "ok");
+    cmn_json_object_end(json);
+    cmn_http_respond_json(response, 200, json);
+    cmn_json_destroy(&json);
+}
+
+static void s_on_ready(const cmn_http_request_t *request,
+                       cmn_http_response_t *response, void *arg)
+{
+    (void) request;
+    s_http_context_t *context = arg;
+    size_t workers = context->settings->workers;
+    bool ready = sc_state_ready(context->state, workers);
+    size_t reachable = 0;
+    for (size_t i = 0; i < workers; i++)
+        reachable += atomic_load(&context->state->reachable[i])
+                     == SC_REACHABLE_YES;
+    cmn_json_t *json = cmn_json_new();
+    cmn_json_object_begin(json, NULL);
+    cmn_json_string(json, "status", ready ? "ready" : "not_ready");
+    cmn_json_bool(json, "sink_reachable", reachable == workers);
+    cmn_json_string(json, "breaker",
+                    sc_breaker_state_name(
+                        sc_state_breaker(context->state, workers)));
+    cmn_json_bool(json, "draining", atomic_load(&context->state->draining));
+    cmn_json_object_end(json);
+    cmn_http_respond_json(response, ready ? 200 : 503, json);
+    cmn_json_destroy(&json);
+}
+
+static void s_on_status(const cmn_http_request_t *request,
+                        cmn_http_response_t *response, void *arg)
+{
+    (void) request;
+    s_http_context_t *context = arg;
+    const sc_settings_t *settings = context->settings;
+    sc_state_t *state = context->state;
+    uint64_t depth = atomic_load(&state->depth);
+    cmn_json_t *json = cmn_json_new();
+    cmn_json_object_begin(json, NULL);
+    cmn_json_string(json, "coordinator_id", settings->coordinator_id);
+    cmn_json_uint(json, "epoch", settings->epoch);
+    cmn_json_uint(json, "seq", atomic_load(&state->seq));
+    cmn_json_string(json, "level",
+                    proto_level_name((proto_level_t) atomic_load(
+                        &state->level)));
+    cmn_json_uint(json, "depth", depth);
+    cmn_json_uint(json, "capacity", settings->capacity);
+    cmn_json_double(json, "utilization",
+                    (double) depth / (double) settings->capacity);
+    cmn_json_double(json, "scale_hint",
+                    sc_watermark_scale_hint(&settings->watermark, depth));
+    cmn_json_uint(json, "low_watermark", settings->watermark.low);
+    cmn_json_uint(json, "high_watermark", settings->watermark.high);
+    cmn_json_uint(json, "dead_band", settings->watermark.dead_band);
+    cmn_json_int(json, "dwell_ms",
+                 settings->watermark.dwell_ns / CMN_NS_PER_MS);
+    cmn_json_double(json, "drain_rate", atomic_load(&state->drain_rate));
+    cmn_json_bool(json, "draining", atomic_load(&state->draining));
+    cmn_json_bool(json, "ready", sc_state_ready(state, settings->workers));
+    cmn_json_object_begin(json, "sink");
+    cmn_json_string(json, "kind", context->sink_kind);
+    cmn_json_object_end(json);
+    cmn_json_string(json, "breaker",
+                    sc_breaker_state_name(
+                        sc_state_breaker(state, settings->workers)));
+    cmn_json_array_begin(json, "workers");
+    for (size_t i = 0; i < settings->workers; i++) {
+        int reachable = atomic_load(&state->reachable[i]);
+        cmn_json_object_begin(json, NULL);
+        cmn_json_uint(json, "index", i);
+        cmn_json_string(json, "breaker",
+                        sc_breaker_state_name(
+                            atomic_load(&state->breaker[i])));
+        if (reachable == SC_REACHABLE_UNKNOWN)
+            cmn_json_null(json, "sink_reachable");
+        else
+            cmn_json_bool(json, "sink_reachable",
+                          reachable == SC_REACHABLE_YES);
+        cmn_json_object_end(json);
+    }
+    cmn_json_array_end(json);
+    cmn_json_object_end(json);
+    cmn_http_respond_json(response, 200, json);
+    cmn_json_destroy(&json);
+}
+
+/* Creates the parent directory of `path` when missing (one level: the
+ * default ./data). */
+static void s_make_parent(const char *path)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *parent = dirname(copy);
+    if (mkdir(parent, SC_DATA_DIR_MODE) != 0 && errno != EEXIST)
+        cmn_log_warning("main", "mkdir_failed", "path=\"%s\" error=\"%s\"",
+                        parent, strerror(errno));
+}
+
+static uint64_t s_random_epoch(void)
+{
+    uint64_t epoch = 0;
+    if (getrandom(&epoch, sizeof epoch, 0) != (ssize_t) sizeof epoch)
+        epoch = (uint64_t) cmn_clock_now_mono_ns()
+                ^ ((uint64_t) getpid() << 32);
+    return epoch;
+}
+
+/* Fills `settings` from the loaded configuration and checks the rules that
+ * involve several options. Returns 0 or -1 (message printed). */
+static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
+{
+    const char *id = cmn_config_string(config, "coordinator-id");
+    char host[256] = "";
+    if (!id || !*id) {
+        if (gethostname(host, sizeof host) != 0 || !*host)
+            snprintf(host, sizeof host, "coordinator");
+        host[PROTO_ID_MAX] = '\0';
+        id = host;
+    }
+    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    if (strlen(id) > PROTO_ID_MAX
+        || proto_feedback_topic(id, topic, sizeof topic) < 0) {
+        cmn_config_reject(config, "coordinator-id",
+                          "must be 1 to 64 bytes without '/'");
+        return -1;
+    }
+    snprintf(settings->coordinator_id, sizeof settings->coordinator_id,
+             "%s", id);
+    settings->ingest_endpoint = cmn_config_string(config, "ingest-endpoint");
+    settings->feedback_endpoint
+        = cmn_config_string(config, "feedback-endpoint");
+    settings->sink_uri = cmn_config_string(config, "sink");
+    settings->dlq_path = cmn_config_string(config, "dlq-path");
+    char error[SC_ERROR_BYTES];
+    if (sc_sink_check_uri(settings->sink_uri, error, sizeof error) != 0) {
+        cmn_config_reject(config, "sink", error);
+        return -1;
+    }
+    if (!settings->dlq_path || !*settings->dlq_path) {
+        cmn_config_reject(config, "dlq-path", "must not be empty");
+        return -1;
+    }
+    size_t capacity = (size_t) cmn_config_int(config, "queue-capacity");
+    settings->capacity = capacity;
+    double low = cmn_config_double(config, "low-watermark");
+    double high = cmn_config_double(config, "high-watermark");
+    double band = cmn_config_double(config, "dead-band");
+    settings->watermark = (sc_watermark_config_t){
+        .capacity = capacity,
+        .low = (uint64_t) llround(low * (double) capacity),
+        .high = (uint64_t) llround(high * (double) capacity),
+        .dead_band = (uint64_t) llround(band * (double) capacity),
+        .dwell_ns = cmn_config_int(config, "dwell-ms") * CMN_NS_PER_MS,
+    };
+    if (low >= high) {
+        cmn_config_reject(config, "low-watermark",
+                          "must be below the high watermark");
+        return -1;
+    }
+    if (settings->watermark.dead_band > settings->watermark.low) {
+        cmn_config_reject(config, "dead-band",
+                          "must not exceed the low watermark");
+        return -1;
+    }
+    const char *reason = NULL;
+    if (sc_watermark_config_check(&settings->watermark, &reason) != 0) {
+        cmn_config_reject(config, "high-watermark", reason);
+        return -1;
+    }
+    settings->workers = (size_t) cmn_config_int(config, "workers");
+    settings->batch_size = (size_t) cmn_config_int(config, "batch-size");
+    settings->batch_timeout_ms = cmn_config_int(config, "batch-timeout-ms");
+    settings->batch_eager = cmn_config_bool(config, "batch-eager");
+    settings->heartbeat_ms = cmn_config_int(config, "heartbeat-ms");
+    settings->feedback_hwm = (int) cmn_config_int(config, "feedback-hwm");
+    settings->drain_timeout_ms = cmn_config_int(config, "drain-timeout-ms");
+    settings->retry_limit = (uint32_t) cmn_config_int(config, "retry-limit");
+    settings->retry_base_ms = cmn_config_int(config, "retry-base-ms");
+    settings->retry_max_ms = cmn_config_int(config, "retry-max-ms");
+    if (settings->retry_base_ms > settings->retry_max_ms) {
+        cmn_config_reject(config, "retry-base-ms",
+                          "must not exceed the longest backoff "
+                          "(MDS_RETRY_MAX_MS)");
+        return -1;
+    }
+    settings->breaker_threshold
+        = (uint32_t) cmn_config_int(config, "breaker-threshold");
+    settings->breaker_timeout_ms
+        = cmn_config_int(config, "breaker-timeout-ms");
+    settings->epoch = s_random_epoch();
+    return 0;
+}
+
+static zsock_t *s_bind(int type, const char *endpoint, const char *what)
+{
+    zsock_t *socket = zsock_new(type);
+    if (!socket)
+        return NULL;
+    zsock_set_linger(socket, SC_SOCKET_LINGER_MS);
+    if (type == ZMQ_ROUTER) {
+        zsock_set_rcvhwm(socket, SC_INGEST_RCVHWM);
+        zsock_set_sndhwm(socket, SC_INGEST_SNDHWM);
+        zsock_set_maxmsgsize(socket, SC_INGEST_MAXMSGSIZE);
+    }
+    if (zsock_bind(socket, "%s", endpoint) < 0) {
+        cmn_log_error("main", "bind_failed",
+                      "socket=%s endpoint=\"%s\" error=\"%s\"", what,
+                      endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&socket);
+    }
+    return socket;
+}
+
+static int s_run_replay(cmn_config_t *config)
+{
+    if (cmn_config_positional_count(config) != 3
+        || !streq(cmn_config_positional(config, 1), "replay")) {
+        fprintf(stderr, "%s: usage: %s dlq replay FILE\n", SC_PROGRAM,
+                SC_PROGRAM);
+        return CMN_EXIT_USAGE;
+    }
+    char endpoint[PATH_MAX];
+    sc_replay_connect_address(cmn_config_string(config, "ingest-endpoint"),
+                              endpoint, sizeof endpoint);
+    sc_replay_config_t replay = {
+        .path = cmn_config_positional(config, 2),
+        .endpoint = endpoint,
+        .batch_size = (size_t) cmn_config_int(config, "batch-size"),
+        .reply_timeout_ms = SC_REPLAY_REPLY_TIMEOUT_MS,
+        .deadline_ms = SC_REPLAY_DEADLINE_MS,
+    };
+    return sc_replay_run(&replay);
+}
+
+/* Runs the service until SIGTERM/SIGINT, then drains. */
+static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
+{
+    if (strncmp(settings->sink_uri, "sqlite:", strlen("sqlite:")) == 0)
+        s_make_parent(settings->sink_uri + strlen("sqlite:"));
+    s_make_parent(settings->dlq_path);
+
+    sc_state_t state;
+    sc_state_init(&state);
+    cmn_metrics_t *metrics = cmn_metrics_new();
+    sc_stats_t stats;
+    cmn_clock_t *clock = cmn_clock_new_system();
+    if (!metrics || !clock || sc_stats_init(&stats, metrics, settings) != 0) {
+        cmn_log_error("main", "start_failed", "%s", "out of memory");
+        return CMN_EXIT_FAILURE;
+    }
+    int exit_code = CMN_EXIT_FAILURE;
+    zactor_t *core = NULL;
+    cmn_http_t *http = NULL;
+    zsock_t *router = s_bind(ZMQ_ROUTER, settings->ingest_endpoint,
+                             "ingest");
+    zsock_t *xpub = s_bind(ZMQ_XPUB, settings->feedback_endpoint,
+                           "feedback");
+    if (!router || !xpub)
+        goto done;
+    zsock_set_xpub_verbose(xpub, 1);
+    zsock_set_sndhwm(xpub, settings->feedback_hwm);
+
+    sc_core_args_t core_args = {
+        .settings = settings,
+        .state = &state,
+        .stats = &stats,
+        .clock = clock,
+        .router = router,
+        .xpub = xpub,
+    };
+    router = NULL; /* the core owns them now */
+    xpub = NULL;
+    core = zactor_new(sc_core_actor, &core_args);
+    char *answer = core ? zstr_recv(core) : NULL;
+    bool started = answer && streq(answer, "READY");
+    zstr_free(&answer);
+    if (!started)
+        goto done;
+
+    s_http_context_t context = {
+        .settings = settings,
+        .state = &state,
+        .sink_kind = strncmp(settings->sink_uri, "sqlite:", 7) == 0
+                         ? "sqlite"
+                     : strncmp(settings->sink_uri, "null:", 5) == 0
+                         ? "null"
+                         : "postgres",
+    };
+    cmn_http_config_t http_config = {
+        .bind_address = cmn_config_string(config, "http-bind"),
+        .port = (int) cmn_config_int(config, "http-port"),
+        .threads = CMN_HTTP_THREADS_DEFAULT,
+        .max_request_bytes = CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT,
+        .request_timeout_ms = CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
+        .admin_token = NULL,
+    };
+    http = cmn_http_new(&http_config, metrics);
+    if (!http)
+        goto done;
+    cmn_http_route(http, "GET", "/health", false, s_on_health, &context);
+    cmn_http_route(http, "GET", "/ready", false, s_on_ready, &context);
+    cmn_http_route(http, "GET", "/status", false, s_on_status, &context);
+    if (cmn_http_start(http) != 0)
+        goto done;
+    cmn_log_info("main", "listening",
+                 "coordinator_id=%s ingest=\"%s\" feedback=\"%s\" "
+                 "http_port=%d sink=%s epoch=%llu",
+                 settings->coordinator_id, settings->ingest_endpoint,
+                 settings->feedback_endpoint, cmn_http_port(http),
+                 context.sink_kind, (unsigned long long) settings->epoch);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    cmn_log_info("main", "signal", "name=%s action=drain",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    zstr_send(core, "DRAIN");
+    char *drained = zstr_recv(core);
+    zstr_free(&drained);
+    exit_code = CMN_EXIT_OK;
+
+done:
+    zactor_destroy(&core);
+    zsock_destroy(&router);
+    zsock_destroy(&xpub);
+    cmn_http_destroy(&http);
+    cmn_metrics_destroy(&metrics);
+    cmn_clock_destroy(&clock);
+    cmn_log_info("main", "stopped", "exit_code=%d", exit_code);
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    /* Signals go to sigwait() in main only: block them before any thread
+     * starts (threads inherit the mask) and keep czmq's handler out. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    zsys_handler_set(NULL);
+
+    cmn_config_t *config = cmn_config_new(
+        SC_PROGRAM, MDBP_VERSION,
+        "The store's write coordinator: bounded queue, database sinks, "
+        "backpressure feedback.\nSubcommand: dlq replay FILE",
+        s_options, sizeof s_options / sizeof s_options[0]);
+    int loaded = cmn_config_load(config, argc, argv);
+    if (loaded != 0) {
+        cmn_config_destroy(&config);
+        return loaded == CMN_CONFIG_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
+    }
+    cmn_log_level_t level = CMN_LOG_INFO;
+    cmn_log_format_t format = CMN_LOG_TEXT;
+    cmn_log_level_parse(s_log_levels[cmn_config_choice(config, "log-level")],
+                        &level);
+    cmn_log_format_parse(
+        s_log_formats[cmn_config_choice(config, "log-format")], &format);
+    cmn_log_setup(SC_PROGRAM, level, format);
+
+    int exit_code;
+    size_t positionals = cmn_config_positional_count(config);
+    if (positionals > 0 && streq(cmn_config_positional(config, 0), "dlq"))
+        exit_code = s_run_replay(config);
+    else if (positionals > 0) {
+        fprintf(stderr, "%s: unknown argument '%s' (see --help)\n",
+                SC_PROGRAM, cmn_config_positional(config, 0));
+        exit_code = CMN_EXIT_USAGE;
+    } else {
+        sc_settings_t settings;
+        memset(&settings, 0, sizeof settings);
+        if (s_settings_load(config, &settings) != 0)
+            exit_code = CMN_EXIT_USAGE;
+        else
+            exit_code = s_run_service(&settings, config);
+    }
+    cmn_config_destroy(&config);
+    return exit_code;
+}

@@ -1,0 +1,215 @@
+/* publisher: transitions, heartbeats and snapshots on an XPUB socket. */
+#include "publisher.h"
+
+#include "cmn_log.h"
+#include "proto_feedback.h"
+#include "watermark.h"
+
+/* Heartbeats are spread over +-10% of the interval. */
+#define SC_HEARTBEAT_JITTER_PERCENT 10
+/* A consumer trusts a state for three heartbeats. */
+#define SC_FEEDBACK_TTL_HEARTBEATS 3
+#define SC_FEEDBACK_BUFFER_BYTES 512
+#define SC_PERCENT 100
+
+typedef struct {
+    const sc_settings_t *settings;
+    sc_state_t *state;
+    sc_stats_t *stats;
+    cmn_clock_t *clock;
+    zsock_t *pipe;          /* to the core */
+    zsock_t *xpub;          /* the feedback socket */
+    zloop_t *loop;          /* pipe, xpub, heartbeat timer */
+    int heartbeat_timer;    /* zloop timer id */
+    char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
+    size_t topic_length;
+    proto_level_t level;    /* as last reported by the core */
+    proto_level_t previous; /* the level before that */
+    uint64_t seq;           /* last seq published */
+    uint64_t random;        /* xorshift state for jitter */
+    msgpack_sbuffer buffer; /* encoded event, reused */
+} s_publisher_t;
+
+static uint64_t s_random_next(s_publisher_t *self)
+{
+    uint64_t x = self->random;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->random = x;
+    return x;
+}
+
+static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
+                      uint64_t depth, const char *reason)
+{
+    const sc_settings_t *settings = self->settings;
+    proto_feedback_t event = {
+        .type = type,
+        .epoch = settings->epoch,
+        .seq = self->seq + 1,
+        .ts_ns = cmn_clock_wall_ns(self->clock),
+        .level = self->level,
+        .prev_level = self->previous,
+        .queue_size = depth,
+        .capacity = settings->capacity,
+        .low_wm = settings->watermark.low,
+        .high_wm = settings->watermark.high,
+        .utilization = (double) depth / (double) settings->capacity,
+        .scale_hint = sc_watermark_scale_hint(&settings->watermark, depth),
+        .ttl_ms = (uint32_t) (SC_FEEDBACK_TTL_HEARTBEATS
+                              * settings->heartbeat_ms),
+        .has_drain_rate = true,
+        .drain_rate = atomic_load(&self->state->drain_rate),
+    };
+    if (event.utilization > 1.0)
+        event.utilization = 1.0;
+    snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s",
+             settings->coordinator_id);
+    if (reason) {
+        event.has_reason = true;
+        snprintf(event.reason, sizeof event.reason, "%s", reason);
+    }
+    msgpack_sbuffer_clear(&self->buffer);
+    if (proto_feedback_encode(&event, &self->buffer) != 0) {
+        cmn_log_error("publisher", "encode_failed", "type=%s",
+                      proto_feedback_type_name(type));
+        return;
+    }
+    self->seq = event.seq;
+    atomic_store(&self->state->seq, self->seq);
+    /* PUB semantics: a subscriber past its high-water mark misses this
+     * message; the send itself never blocks. */
+    void *socket = zsock_resolve(self->xpub);
+    if (zmq_send(socket, self->topic, self->topic_length,
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT)
+            < 0
+        || zmq_send(socket, self->buffer.data, self->buffer.size,
+                    ZMQ_DONTWAIT)
+               < 0)
+        cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
+                      zmq_strerror(zmq_errno()));
+    cmn_series_inc(self->stats->feedback_messages[type]);
+    if (type == PROTO_FEEDBACK_TRANSITION)
+        cmn_series_inc(self->stats->feedback_events[self->level]);
+}
+
+static uint64_t s_depth(s_publisher_t *self)
+{
+    return atomic_load(&self->state->depth);
+}
+
+static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg);
+
+/* The next heartbeat in interval +-10%. */
+static void s_arm_heartbeat(s_publisher_t *self)
+{
+    int64_t interval = self->settings->heartbeat_ms;
+    int64_t spread = interval * SC_HEARTBEAT_JITTER_PERCENT / SC_PERCENT;
+    int64_t delay = interval - spread
+                    + (int64_t) (s_random_next(self)
+                                 % (uint64_t) (2 * spread + 1));
+    if (delay < 1)
+        delay = 1;
+    self->heartbeat_timer = zloop_timer(self->loop, (size_t) delay, 1,
+                                        s_on_heartbeat, self);
+}
+
+static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_publisher_t *self = arg;
+    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), NULL);
+    s_arm_heartbeat(self);
+    return 0;
+}
+
+static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_publisher_t *self = arg;
+    zframe_t *frame = zframe_recv(reader);
+    if (!frame)
+        return 0;
+    /* First byte 1: subscribe (with XPUB_VERBOSE, every time); 0: leave. */
+    bool subscribe = zframe_size(frame) >= 1 && zframe_data(frame)[0] == 1;
+    zframe_destroy(&frame);
+    if (subscribe) {
+        cmn_series_inc(self->stats->feedback_subscriptions);
+        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), NULL);
+    }
+    return 0;
+}
+
+static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_publisher_t *self = arg;
+    char *command = NULL;
+    int level = 0, previous = 0;
+    uint64_t depth = 0;
+    zmsg_t *message = zmsg_recv(reader);
+    if (!message)
+        return -1;
+    command = zmsg_popstr(message);
+    int result = 0;
+    if (!command || streq(command, "$TERM"))
+        result = -1;
+    else if (streq(command, "LEVEL")) {
+        char *text = zmsg_popstr(message);
+        level = text ? atoi(text) : 0;
+        zstr_free(&text);
+        text = zmsg_popstr(message);
+        previous = text ? atoi(text) : 0;
+        zstr_free(&text);
+        text = zmsg_popstr(message);
+        depth = text ? strtoull(text, NULL, 10) : 0;
+        zstr_free(&text);
+        self->previous = (proto_level_t) previous;
+        self->level = (proto_level_t) level;
+        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth,
+                  level > previous ? "queue_rising" : "queue_recovered");
+    } else if (streq(command, "FINAL")) {
+        char *reason = zmsg_popstr(message);
+        s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), reason);
+        zstr_free(&reason);
+        zsock_signal(reader, 0);
+    }
+    zstr_free(&command);
+    zmsg_destroy(&message);
+    return result;
+}
+
+void sc_publisher_actor(zsock_t *pipe, void *args)
+{
+    const sc_publisher_args_t *given = args;
+    s_publisher_t self = {
+        .settings = given->settings,
+        .state = given->state,
+        .stats = given->stats,
+        .clock = given->clock,
+        .pipe = pipe,
+        .xpub = given->xpub,
+        .level = PROTO_LEVEL_OK,
+        .previous = PROTO_LEVEL_OK,
+    };
+    self.random = given->settings->epoch * 0x2545F4914F6CDD1Dull + 1;
+    msgpack_sbuffer_init(&self.buffer);
+    int length = proto_feedback_topic(self.settings->coordinator_id,
+                                      self.topic, sizeof self.topic);
+    assert(length > 0); /* validated at start-up */
+    self.topic_length = (size_t) length;
+    self.loop = zloop_new();
+    zsock_signal(pipe, 0);
+    if (self.loop) {
+        zloop_reader(self.loop, pipe, s_on_pipe, &self);
+        zloop_reader(self.loop, self.xpub, s_on_subscription, &self);
+        s_arm_heartbeat(&self);
+        zloop_start(self.loop);
+    } else
+        cmn_log_error("publisher", "start_failed", "%s", "");
+    zloop_destroy(&self.loop);
+    zsock_destroy(&self.xpub);
+    msgpack_sbuffer_destroy(&self.buffer);
+}

@@ -1,0 +1,39 @@
+/* settings: the coordinator's validated configuration, filled once by main
+ * from cmn_config and read-only afterwards (every actor may read it). */
+#ifndef SC_SETTINGS_H
+#define SC_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_common.h"
+#include "watermark.h"
+
+/* Workers are few (each holds a database connection). */
+#define SC_WORKERS_MAX 64
+
+typedef struct {
+    char coordinator_id[PROTO_ID_MAX + 1];
+    const char *ingest_endpoint;   /* ROUTER bind endpoint */
+    const char *feedback_endpoint; /* XPUB bind endpoint */
+    const char *sink_uri;          /* sqlite:PATH, postgres://..., null: */
+    const char *dlq_path;          /* dead-letter NDJSON file */
+    size_t capacity;               /* queue capacity, records */
+    sc_watermark_config_t watermark; /* thresholds, dead-band, dwell */
+    size_t workers;                /* worker actors */
+    size_t batch_size;             /* records per transaction, at most */
+    int64_t batch_timeout_ms;      /* longest wait for a full chunk */
+    bool batch_eager;              /* idle workers take what is there */
+    int64_t heartbeat_ms;          /* feedback heartbeat interval */
+    int feedback_hwm;              /* XPUB send high-water mark, messages */
+    int64_t drain_timeout_ms;      /* shutdown flush budget */
+    uint32_t retry_limit;          /* quick retries before the breaker */
+    int64_t retry_base_ms;         /* first backoff */
+    int64_t retry_max_ms;          /* backoff cap */
+    uint32_t breaker_threshold;    /* consecutive failures that open it */
+    int64_t breaker_timeout_ms;    /* how long it stays open */
+    uint64_t epoch;                /* random per run */
+} sc_settings_t;
+
+#endif

@@ -1,0 +1,40 @@
+/* state: start values and readers of the published atomics. */
+#include "state.h"
+
+#include "breaker.h"
+
+void sc_state_init(sc_state_t *self)
+{
+    atomic_init(&self->depth, 0);
+    atomic_init(&self->level, PROTO_LEVEL_OK);
+    atomic_init(&self->drain_rate, 0.0);
+    atomic_init(&self->draining, false);
+    atomic_init(&self->seq, 0);
+    for (size_t i = 0; i < SC_WORKERS_MAX; i++) {
+        atomic_init(&self->breaker[i], SC_BREAKER_CLOSED);
+        atomic_init(&self->reachable[i], SC_REACHABLE_UNKNOWN);
+    }
+}
+
+int sc_state_breaker(sc_state_t *self, size_t workers)
+{
+    int worst = SC_BREAKER_CLOSED;
+    for (size_t i = 0; i < workers && i < SC_WORKERS_MAX; i++) {
+        int state = atomic_load(&self->breaker[i]);
+        if (state > worst)
+            worst = state;
+    }
+    return worst;
+}
+
+bool sc_state_ready(sc_state_t *self, size_t workers)
+{
+    if (atomic_load(&self->draining))
+        return false;
+    if (sc_state_breaker(self, workers) == SC_BREAKER_OPEN)
+        return false;
+    for (size_t i = 0; i < workers && i < SC_WORKERS_MAX; i++)
+        if (atomic_load(&self->reachable[i]) != SC_REACHABLE_YES)
+            return false;
+    return true;
+}

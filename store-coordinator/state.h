@@ -1,0 +1,41 @@
+/* state: the coordinator's live state published as C11 atomics.
+ *
+ * Each field has one writer (named below); any thread reads it (the HTTP
+ * handlers for /ready and /status, the publisher for heartbeats). Nobody
+ * blocks on an actor to answer a probe. */
+#ifndef SC_STATE_H
+#define SC_STATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "settings.h"
+
+/* Reachability of a worker's database, as last seen. */
+#define SC_REACHABLE_UNKNOWN (-1)
+#define SC_REACHABLE_NO 0
+#define SC_REACHABLE_YES 1
+
+typedef struct {
+    _Atomic uint64_t depth;       /* core: records not committed */
+    _Atomic int level;            /* core: proto_level_t */
+    _Atomic double drain_rate;    /* core: committed records/s, smoothed */
+    _Atomic bool draining;        /* core: shutdown began */
+    _Atomic uint64_t seq;         /* publisher: last published seq */
+    _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */
+    _Atomic int reachable[SC_WORKERS_MAX]; /* worker i: SC_REACHABLE_* */
+} sc_state_t;
+
+/* Sets every field to its start value (OK, empty, unknown reachability). */
+void sc_state_init(sc_state_t *self);
+
+/* The worst breaker state over `workers` workers (open > half-open >
+ * closed). Any thread. */
+int sc_state_breaker(sc_state_t *self, size_t workers);
+
+/* True when every worker's database was reachable at its last contact, no
+ * breaker is open and the coordinator is not draining. Any thread. */
+bool sc_state_ready(sc_state_t *self, size_t workers);
+
+#endif

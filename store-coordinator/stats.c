@@ -1,0 +1,135 @@
+/* stats: registration of the coordinator's metric families and series. */
+#include "stats.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "breaker.h"
+
+int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
+                  const sc_settings_t *settings)
+{
+    memset(self, 0, sizeof *self);
+    const char *id = settings->coordinator_id;
+    cmn_metric_t *family;
+
+    family = cmn_metrics_gauge(metrics, "coordinator_queue_depth",
+                               "Records in the queue not yet committed",
+                               "coordinator_id");
+    self->queue_depth = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(metrics, "coordinator_queue_capacity",
+                               "Queue capacity in records", "coordinator_id");
+    self->queue_capacity = cmn_metric_series(family, id, NULL);
+    cmn_series_set(self->queue_capacity, (double) settings->capacity);
+    family = cmn_metrics_gauge(metrics, "coordinator_backpressure_level",
+                               "Backpressure level: 0 ok, 1 soft, 2 hard",
+                               "coordinator_id");
+    self->level = cmn_metric_series(family, id, NULL);
+    const char *level_gauges[3] = {"coordinator_backpressure_ok",
+                                   "coordinator_backpressure_soft",
+                                   "coordinator_backpressure_hard"};
+    const char *level_help[3] = {"1 when the backpressure level is OK",
+                                 "1 when the backpressure level is SOFT",
+                                 "1 when the backpressure level is HARD"};
+    for (int level = 0; level < 3; level++) {
+        family = cmn_metrics_gauge(metrics, level_gauges[level],
+                                   level_help[level], "coordinator_id");
+        self->backpressure[level] = cmn_metric_series(family, id, NULL);
+    }
+    cmn_series_set(self->backpressure[PROTO_LEVEL_OK], 1);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_drain_rate_records_per_second",
+        "Records committed per second, smoothed", "coordinator_id");
+    self->drain_rate = cmn_metric_series(family, id, NULL);
+
+    family = cmn_metrics_counter(metrics, "coordinator_batches_received_total",
+                                 "Ingest messages received", "coordinator_id");
+    self->batches_received = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_records_received_total",
+                                 "Records accepted into the queue",
+                                 "coordinator_id");
+    self->records_received = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_records_rejected_total",
+        "Records in batches nacked full or draining (to be resent)",
+        "coordinator_id");
+    self->records_rejected = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(metrics,
+                                 "coordinator_malformed_messages_total",
+                                 "Ingest messages that could not be decoded",
+                                 "coordinator_id");
+    self->malformed = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_nacks_total",
+                                 "Batches refused, by reason",
+                                 "coordinator_id,reason");
+    for (int reason = 0; reason < 3; reason++)
+        self->nacks[reason] = cmn_metric_series(
+            family, id,
+            proto_nack_reason_name((proto_nack_reason_t) reason), NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_acks_total",
+                                 "Batches acknowledged", "coordinator_id");
+    self->acks = cmn_metric_series(family, id, NULL);
+
+    family = cmn_metrics_counter(metrics, "coordinator_records_written_total",
+                                 "Records newly stored in the database",
+                                 "coordinator_id");
+    self->records_written = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_records_duplicate_total",
+        "Records already stored (redelivered), ignored", "coordinator_id");
+    self->records_duplicate = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_records_dead_lettered_total",
+        "Records written to the dead-letter file", "coordinator_id");
+    self->records_dead_lettered = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_histogram(
+        metrics, "coordinator_batch_write_duration_seconds",
+        "Time of one sink transaction", "coordinator_id",
+        CMN_METRICS_LATENCY_BOUNDS, CMN_METRICS_LATENCY_BOUND_COUNT);
+    self->batch_duration = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_sink_errors_total",
+                                 "Sink write errors, by kind",
+                                 "coordinator_id,kind");
+    self->sink_errors[0] = cmn_metric_series(family, id, "transient", NULL);
+    self->sink_errors[1] = cmn_metric_series(family, id, "permanent", NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_sink_retries_total",
+                                 "Sink writes retried after a transient error",
+                                 "coordinator_id");
+    self->sink_retries = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_breaker_state",
+        "Circuit breaker per worker: 0 closed, 1 half-open, 2 open",
+        "coordinator_id,worker");
+    for (size_t i = 0; i < settings->workers && i < SC_WORKERS_MAX; i++) {
+        char worker[16];
+        snprintf(worker, sizeof worker, "%zu", i);
+        self->breaker_state[i] = cmn_metric_series(family, id, worker, NULL);
+    }
+    family = cmn_metrics_counter(metrics, "coordinator_breaker_opens_total",
+                                 "Times a worker's circuit breaker opened",
+                                 "coordinator_id");
+    self->breaker_opens = cmn_metric_series(family, id, NULL);
+
+    family = cmn_metrics_counter(metrics, "mds_feedback_events_total",
+                                 "Backpressure transitions published, by level",
+                                 "coordinator_id,level");
+    for (int level = 0; level < 3; level++)
+        self->feedback_events[level] = cmn_metric_series(
+            family, id, proto_level_name((proto_level_t) level), NULL);
+    family = cmn_metrics_counter(metrics,
+                                 "coordinator_feedback_messages_total",
+                                 "Feedback messages published, by type",
+                                 "coordinator_id,type");
+    for (int type = 0; type < 3; type++)
+        self->feedback_messages[type] = cmn_metric_series(
+            family, id,
+            proto_feedback_type_name((proto_feedback_type_t) type), NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_feedback_subscriptions_total",
+        "Subscriptions seen on the feedback socket (each gets a snapshot)",
+        "coordinator_id");
+    self->feedback_subscriptions = cmn_metric_series(family, id, NULL);
+
+    /* The registry returns NULL only when memory ran out. */
+    return self->feedback_subscriptions ? 0 : -1;
+}

@@ -1,0 +1,50 @@
+/* stats: the coordinator's Prometheus series, created once at start-up.
+ *
+ * Every series carries the coordinator_id label (KEDA and dashboards select
+ * on it). Each series has one writer (the actor owning the value); the HTTP
+ * threads render them. Names follow the seed where it has one
+ * (coordinator_queue_depth, coordinator_backpressure_*,
+ * mds_feedback_events_total). */
+#ifndef SC_STATS_H
+#define SC_STATS_H
+
+#include "cmn_metrics.h"
+#include "proto_common.h"
+#include "proto_feedback.h"
+#include "proto_ingest.h"
+#include "settings.h"
+
+typedef struct {
+    /* core */
+    cmn_series_t *queue_depth;       /* gauge, records */
+    cmn_series_t *queue_capacity;    /* gauge, records */
+    cmn_series_t *level;             /* gauge 0/1/2 */
+    cmn_series_t *backpressure[3];   /* gauges 0/1 by proto_level_t */
+    cmn_series_t *drain_rate;        /* gauge, records/s */
+    cmn_series_t *batches_received;  /* counter */
+    cmn_series_t *records_received;  /* counter: accepted into the queue */
+    cmn_series_t *records_rejected;  /* counter: in batches nacked full/draining */
+    cmn_series_t *malformed;         /* counter: malformed messages */
+    cmn_series_t *nacks[3];          /* counters by proto_nack_reason_t */
+    cmn_series_t *acks;              /* counter: batches acked */
+    /* workers */
+    cmn_series_t *records_written;   /* counter */
+    cmn_series_t *records_duplicate; /* counter */
+    cmn_series_t *records_dead_lettered; /* counter */
+    cmn_series_t *batch_duration;    /* histogram, seconds per sink write */
+    cmn_series_t *sink_errors[2];    /* counters: [0] transient, [1] permanent */
+    cmn_series_t *sink_retries;      /* counter */
+    cmn_series_t *breaker_state[SC_WORKERS_MAX]; /* gauge 0/1/2 per worker */
+    cmn_series_t *breaker_opens;     /* counter */
+    /* publisher */
+    cmn_series_t *feedback_events[3];   /* counters: transitions by level */
+    cmn_series_t *feedback_messages[3]; /* counters by proto_feedback_type_t */
+    cmn_series_t *feedback_subscriptions; /* counter */
+} sc_stats_t;
+
+/* Registers every family in `metrics` and creates the series for
+ * `settings` (coordinator_id, workers). Returns 0 or -1. Start-up only. */
+int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
+                  const sc_settings_t *settings);
+
+#endif

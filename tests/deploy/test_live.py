@@ -1,0 +1,364 @@
+#!/usr/bin/python3
+"""Live: a real Prometheus scrapes the two running services and the stack is
+driven into HARD backpressure; then the shipped autoscaling and alerting do
+what the docs say.
+
+  test_live.py MDS_COORDINATOR MDP_PIPELINE
+
+1. mds-coordinator starts with a sink that cannot be reached
+   (MDS_SINK=postgres://127.0.0.1:1/...): every write fails, the breaker
+   opens, the queue only fills. mdp-pipeline sends a synthetic market to it
+   as fast as its bucket allows. Both on 127.0.0.1, ports found at run time.
+2. Prometheus (Debian's /usr/bin/prometheus) runs on 127.0.0.1 with a temp
+   storage dir and a configuration DERIVED from deploy/prometheus/prometheus.yml:
+   same jobs, paths and labels; targets rewritten to the ports above; 1 s
+   scrape and evaluation intervals; and a TEST COPY of the alert rules whose
+   `for:` durations are cut to 2 s (the shipped 2 min would make the test
+   wait 2 min; the expressions are unchanged).
+3. Checks: both targets up; the deploy/docker healthcheck script answers 0
+   for /health of both; the stack reaches HARD; every trigger query of both
+   ScaledObjects (rendered from overlays/prod-pipeline-autoscaling, run
+   exactly as written) returns a value above its threshold; the replicas the
+   HPA computes from them (max over triggers of ceil(value / threshold),
+   clamped to min/max) equal the row of the replica table in
+   deploy/kubernetes/README.md; PipelineHardBackpressure goes pending/firing;
+   every query of every Grafana panel returns data.
+"""
+
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, kustomize,
+                           objects, skip)
+
+PROMETHEUS = "/usr/bin/prometheus"
+NAMESPACE = "market-data"
+STARTUP_DEADLINE_S = 20
+SCRAPE_DEADLINE_S = 30       # first scrape comes after ~5 s
+HARD_DEADLINE_S = 90         # fill 8000 of 10000 records at >= 5000/s
+ALERT_DEADLINE_S = 30
+POLL_S = 0.25
+TEST_FOR = "2s"              # `for:` of the test copy of the rules
+QUEUE_CAPACITY = 10000       # the default, as the replica table assumes
+PIPELINE_RATE = 20000        # records/s: HARD within a few seconds
+
+c = Checker()
+processes = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=2.0):
+    """(status, body) or (None, error text)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except (OSError, ValueError) as err:
+        return None, str(err)
+
+
+def wait_for(what, deadline_s, probe):
+    """Polls probe() until it returns a true value; fails at the deadline."""
+    end = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < end:
+        for proc, name, log in processes:
+            if proc.poll() is not None:
+                fail(f"{name} exited with {proc.returncode} while waiting for "
+                     f"{what}; its log:\n{open(log).read()[-3000:]}")
+        last = probe()
+        if last:
+            return last
+        time.sleep(POLL_S)
+    fail(f"timed out after {deadline_s} s waiting for {what} (last: {last!r})")
+
+
+def start(name, argv, env, workdir):
+    log = os.path.join(workdir, f"{name}.log")
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("MDS_", "MDP_"))}
+    full_env.update(env)
+    proc = subprocess.Popen(argv, env=full_env, cwd=workdir,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    processes.append((proc, name, log))
+    return proc
+
+
+def stop_all():
+    for proc, _, _ in reversed(processes):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + 15
+    for proc, name, _ in reversed(processes):
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} ignored SIGTERM; killing it")
+            proc.kill()
+            proc.wait()
+
+
+def query(prom, expr):
+    """Instant query; returns the result vector (list of (labels, float))."""
+    url = f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    status, body = http_get(url)
+    if status != 200:
+        fail(f"query {expr!r}: HTTP {status}: {body[:300]}")
+    data = json.loads(body)["data"]
+    if data["resultType"] == "scalar":
+        return [({}, float(data["result"][1]))]
+    return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+
+
+def replica_table():
+    text = open(os.path.join(KUBERNETES, "README.md")).read()
+    block = re.search(r"<!-- replica-table:begin -->(.*?)"
+                      r"<!-- replica-table:end -->", text, re.S)
+    if not block:
+        fail("deploy/kubernetes/README.md has no replica table")
+    rows = []
+    for line in block.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"-?\d+", cells[1]):
+            rows.append((cells[0], float(cells[1]), float(cells[2]),
+                         cells[3] == "yes", int(cells[4])))
+    return rows
+
+
+def test_rules(workdir):
+    """The shipped rules with every `for:` cut to TEST_FOR."""
+    rules = yaml.safe_load(open(os.path.join(
+        DEPLOY, "prometheus", "rules", "mdbp-alerts.yml")))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = TEST_FOR
+    path = os.path.join(workdir, "rules", "mdbp-alerts.yml")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        yaml.safe_dump(rules, f, sort_keys=False)
+    return path
+
+
+def prometheus_config(workdir, targets):
+    """deploy/prometheus/prometheus.yml with targets rewritten to `targets`
+    (job -> host:port); jobs not in `targets` are dropped."""
+    config = yaml.safe_load(open(os.path.join(DEPLOY, "prometheus",
+                                              "prometheus.yml")))
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s",
+                            evaluation_interval="1s")
+    kept = []
+    for job in config["scrape_configs"]:
+        if job["job_name"] in targets:
+            for static in job["static_configs"]:
+                static["targets"] = [targets[job["job_name"]]]
+            kept.append(job)
+    missing = set(targets) - {j["job_name"] for j in kept}
+    if missing:
+        fail(f"deploy/prometheus/prometheus.yml has no job {sorted(missing)}")
+    config["scrape_configs"] = kept
+    config["rule_files"] = [test_rules(workdir)]
+    path = os.path.join(workdir, "prometheus.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    return path
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    coordinator_bin, pipeline_bin = sys.argv[1:3]
+    if not os.access(PROMETHEUS, os.X_OK):
+        skip(f"{PROMETHEUS} is not installed (Debian package prometheus)")
+    for binary in (coordinator_bin, pipeline_bin):
+        if not os.access(binary, os.X_OK):
+            fail(f"{binary} is not built")
+    healthcheck = os.path.join(DEPLOY, "docker", "healthcheck.sh")
+    scalers = [o for o in objects(kustomize(os.path.join(
+        KUBERNETES, "overlays", "prod-pipeline-autoscaling")))
+        if o["kind"] == "ScaledObject"]
+    c.check(len(scalers) == 2, "both ScaledObjects rendered")
+    dashboard = json.load(open(os.path.join(
+        DEPLOY, "grafana", "dashboards", "mdbp-backpressure.json")))
+
+    with tempfile.TemporaryDirectory(prefix="mdbp-live-") as workdir:
+        try:
+            run_live(workdir, coordinator_bin, pipeline_bin, healthcheck,
+                     scalers, dashboard)
+        finally:
+            stop_all()
+    c.finish()
+
+
+def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
+             dashboard):
+    ingest, feedback, coordinator_http = free_port(), free_port(), free_port()
+    pipeline_http, prometheus_port = free_port(), free_port()
+    coordinator_dir = os.path.join(workdir, "coordinator")
+    os.makedirs(os.path.join(coordinator_dir, "data"))
+
+    start("mds-coordinator", [coordinator_bin], {
+        "MDS_INGEST_ENDPOINT": f"tcp://127.0.0.1:{ingest}",
+        "MDS_FEEDBACK_ENDPOINT": f"tcp://127.0.0.1:{feedback}",
+        "MDS_HTTP_PORT": str(coordinator_http),
+        # Nothing listens on port 1: every write fails, the queue fills.
+        "MDS_SINK": "postgres://mds@127.0.0.1:1/market?connect_timeout=1",
+        "MDS_COORDINATOR_ID": "live-coordinator",
+        "MDS_QUEUE_CAPACITY": str(QUEUE_CAPACITY),
+        "MDS_DRAIN_TIMEOUT_MS": "1000",
+        "MDS_LOG_FORMAT": "json",
+    }, coordinator_dir)
+    coordinator_url = f"http://127.0.0.1:{coordinator_http}"
+    wait_for("mds-coordinator /health", STARTUP_DEADLINE_S,
+             lambda: http_get(coordinator_url + "/health")[0] == 200)
+
+    start("mdp-pipeline", [pipeline_bin], {
+        "MDP_STORE_ENDPOINTS": f"tcp://127.0.0.1:{ingest}",
+        "MDP_FEEDBACK_ENDPOINTS": f"tcp://127.0.0.1:{feedback}",
+        "MDP_PROVIDERS": "ibkr",
+        "MDP_RATE_IBKR_CAPACITY": str(PIPELINE_RATE),
+        "MDP_RATE_IBKR_REFILL_RATE": str(PIPELINE_RATE),
+        "MDP_METRICS_ENABLE": "true",
+        "MDP_METRICS_STANDALONE_PORT": str(pipeline_http),
+        "MDP_LOG_FORMAT": "json",
+    }, workdir)
+    pipeline_url = f"http://127.0.0.1:{pipeline_http}"
+    wait_for("mdp-pipeline /health", STARTUP_DEADLINE_S,
+             lambda: http_get(pipeline_url + "/health")[0] == 200)
+
+    # The images' HEALTHCHECK script, against the real services.
+    for port in (coordinator_http, pipeline_http):
+        result = subprocess.run([healthcheck, str(port), "/health"],
+                                capture_output=True, text=True, timeout=10)
+        c.check(result.returncode == 0,
+                f"mdbp-healthcheck {port} /health exits 0 ({result.stderr})")
+    result = subprocess.run([healthcheck, str(free_port()), "/health"],
+                            capture_output=True, text=True, timeout=10)
+    c.check(result.returncode == 1, "mdbp-healthcheck fails on a closed port")
+
+    config = prometheus_config(workdir, {
+        "mds-coordinator": f"127.0.0.1:{coordinator_http}",
+        "mdp-pipeline": f"127.0.0.1:{pipeline_http}",
+    })
+    start("prometheus", [
+        PROMETHEUS, f"--config.file={config}",
+        f"--storage.tsdb.path={os.path.join(workdir, 'tsdb')}",
+        f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        "--log.level=warn",
+    ], {}, workdir)
+    prom = f"http://127.0.0.1:{prometheus_port}"
+    wait_for("Prometheus ready", STARTUP_DEADLINE_S,
+             lambda: http_get(prom + "/-/ready")[0] == 200)
+
+    for job in ("mds-coordinator", "mdp-pipeline"):
+        wait_for(f"{job} scraped", SCRAPE_DEADLINE_S, lambda job=job: any(
+            v == 1 for _, v in query(prom, f'up{{job="{job}"}}')))
+        c.check(True, f"Prometheus scrapes {job}")
+
+    # HARD, as seen by Prometheus from both sides.
+    wait_for("HARD backpressure in Prometheus", HARD_DEADLINE_S, lambda: (
+        [v for _, v in query(prom, "max(coordinator_backpressure_level)")]
+        == [2.0] and
+        [v for _, v in query(prom, "max(pipeline_backpressure_state)")]
+        == [2.0]))
+    c.check(True, "the coordinator and the pipeline are HARD")
+    status, _ = http_get(coordinator_url + "/ready")
+    c.check(status is not None and status != 200,
+            f"coordinator /ready fails while its database is down ({status})")
+
+    check_scalers(prom, scalers)
+    check_alert(prom)
+    check_panels(prom, dashboard)
+
+
+def check_scalers(prom, scalers):
+    table = replica_table()
+    for scaler in scalers:
+        name = scaler["metadata"]["name"]
+        spec = scaler["spec"]
+        desired, depth, hard = [], None, False
+        for trigger in spec["triggers"]:
+            expr = trigger["metadata"]["query"]
+            threshold = float(trigger["metadata"]["threshold"])
+            result = query(prom, expr)
+            c.check(len(result) == 1, f"{name}: {expr} returns one value "
+                    f"({result})")
+            if not result:
+                continue
+            value = result[0][1]
+            c.check(value > threshold,
+                    f"{name}: {expr} = {value:g} > threshold {threshold:g}")
+            replicas = math.ceil(value / threshold)
+            desired.append(replicas)
+            print(f"{name}: {expr} = {value:g}, threshold {threshold:g} "
+                  f"-> {replicas} replicas")
+            if "queue_depth" in expr:
+                depth = value
+            else:
+                hard = hard or value > 0
+        if not desired or depth is None:
+            c.check(False, f"{name}: a queue-depth trigger with a value")
+            continue
+        replicas = min(spec["maxReplicaCount"],
+                       max(spec["minReplicaCount"], max(desired)))
+        rows = [r for r in table if r[0] == name and r[1] < depth <= r[2]
+                and r[3] == hard]
+        c.check(len(rows) == 1, f"{name}: one README row for depth "
+                f"{depth:g}, HARD {hard} ({rows})")
+        if rows:
+            c.check(rows[0][4] == replicas,
+                    f"{name}: HPA wants {replicas} replicas at depth "
+                    f"{depth:g} (HARD {hard}); the README says {rows[0][4]}")
+
+
+def check_alert(prom):
+    states = set()
+
+    def alert_state():
+        status, body = http_get(prom + "/api/v1/alerts")
+        if status != 200:
+            return None
+        for alert in json.loads(body)["data"]["alerts"]:
+            if alert["labels"].get("alertname") == "PipelineHardBackpressure":
+                states.add(alert["state"])
+        return "firing" in states
+
+    wait_for("PipelineHardBackpressure firing", ALERT_DEADLINE_S, alert_state)
+    print(f"PipelineHardBackpressure went through {sorted(states)}")
+    c.check("firing" in states, "PipelineHardBackpressure fires "
+            f"(test copy of the rules, for: {TEST_FOR})")
+
+
+def check_panels(prom, dashboard):
+    # rate() over [1m] needs two samples: the HARD wait gave it many.
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            result = query(prom, expr)
+            values = [v for _, v in result]
+            c.check(len(result) > 0 and not any(math.isnan(v) for v in values),
+                    f"panel {panel['title']!r}: {expr} returns data {values}")
+
+
+if __name__ == "__main__":
+    main()

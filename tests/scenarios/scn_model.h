@@ -1,0 +1,100 @@
+/* scn_model: a deterministic closed-loop model of coordinator + pipelines.
+ *
+ * It drives the REAL loop code on one virtual clock (cmn_clock_new_virtual):
+ * the coordinator's bounded queue (sc_queue) and level state machine with its
+ * scale hint (sc_watermark), the pipeline's token buckets (pl_rate_coordinator
+ * / pl_bucket), its feedback state machine (pl_feedback) and policy
+ * (pl_policy). Every feedback event is encoded with proto_feedback_encode and
+ * handed to pl_feedback_handle_message as the two frames a SUB socket would
+ * receive, with the fields the publisher sends (level, prev_level,
+ * scale_hint, seq, epoch, ttl_ms ...).
+ *
+ * What is modelled (and only this): the sink writes at a rate the scenario
+ * sets (0 while stalled), split over the coordinator's workers, each taking
+ * chunks of at most the batch size eagerly; the publisher's transitions,
+ * jittered heartbeats and snapshots; the network between coordinator and
+ * each pipeline (fixed delay, random loss from a seeded generator); the
+ * pipeline's sender (batches bounded by size and age, a window of unacked
+ * batches, `nack full` answered by a resend after a back-off); a coordinator
+ * crash and restart (new epoch, its queue lost, every unacked batch resent).
+ * Time advances in fixed ticks, so a run is a pure function of its inputs. */
+#ifndef SCN_MODEL_H
+#define SCN_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pl_policy.h"
+
+#define SCN_PIPELINES_MAX 2
+
+/* One scenario: the load and the faults. Times in nanoseconds. */
+typedef struct {
+    const char *name;
+    double sink_rate; /* records/s the sink writes when not stalled */
+    double overload;  /* sum of the pipelines' base rates / sink_rate */
+    size_t pipelines; /* 1..SCN_PIPELINES_MAX sharing the load; 0: 1 */
+    double loss;      /* fraction of feedback events lost, 0..1 */
+    int64_t delay_ns[SCN_PIPELINES_MAX]; /* feedback delay per pipeline */
+    int64_t stall_at_ns;                 /* sink stall start (0 = none) */
+    int64_t stall_ns;                    /* and duration */
+    int64_t restart_at_ns;               /* coordinator crash (0 = none) */
+    int64_t restart_down_ns;             /* time until the new run is up */
+    int64_t duration_ns;                 /* simulated time */
+    uint64_t seed;                       /* loss and heartbeat jitter */
+} scn_scenario_t;
+
+/* The loop's configuration under test. */
+typedef struct {
+    const char *name;      /* for the table */
+    pl_policy_kind_t kind; /* step or proportional */
+    bool hysteresis;       /* default dead-band and dwell, else 0 and 0 */
+    int64_t heartbeat_ms;  /* MDS_HEARTBEAT_MS; 0: SCN_HEARTBEAT_MS */
+    int64_t dwell_ms;      /* MDS_DWELL_MS with hysteresis; 0: default */
+} scn_policy_t;
+
+/* What one run measured. */
+typedef struct {
+    double utilisation; /* written / (sink_rate x time available) */
+    double depth_mean;  /* queue depth sampled every tick, records */
+    uint64_t depth_p99;
+    uint64_t depth_max;
+    uint64_t capacity;
+    double scale0_fraction; /* time a pipeline's bucket had scale 0 */
+    double changes_per_min; /* coordinator level changes */
+    uint64_t rejected;      /* records in batches answered nack full */
+    uint64_t produced;      /* tokens granted = records made */
+    uint64_t written;       /* records committed by the sink */
+    uint64_t outstanding;   /* produced, not yet written (at the end) */
+    uint64_t events_sent;   /* feedback messages published */
+    uint64_t events_lost;   /* dropped by the modelled network */
+    uint64_t gaps;          /* seq gaps the pipelines counted */
+    uint64_t restarts_seen; /* epoch changes the pipelines counted */
+    uint64_t malformed;     /* messages the pipelines refused (must be 0) */
+    double share[SCN_PIPELINES_MAX]; /* fraction of records per pipeline */
+    double resume_s;    /* after a stall: time until scale > 0 again */
+    double final_scale; /* pipeline 0's scale at the end */
+} scn_figures_t;
+
+/* Default coordinator and pipeline parameters used by the model (those of
+ * mds-coordinator and mdp-pipeline where they have one). */
+#define SCN_CAPACITY 10000         /* MDS_QUEUE_CAPACITY */
+#define SCN_LOW_FRACTION 0.5       /* MDS_LOW_WATERMARK */
+#define SCN_HIGH_FRACTION 0.8      /* MDS_HIGH_WATERMARK */
+#define SCN_DEAD_BAND_FRACTION 0.1 /* MDS_DEAD_BAND */
+#define SCN_DWELL_MS 250           /* MDS_DWELL_MS */
+#define SCN_WORKERS 2              /* MDS_WORKERS */
+#define SCN_BATCH_SIZE 500         /* MDS_BATCH_SIZE */
+#define SCN_HEARTBEAT_MS 1000      /* MDS_HEARTBEAT_MS */
+#define SCN_HEARTBEAT_JITTER 0.1   /* +-10% */
+#define SCN_TTL_HEARTBEATS 3       /* ttl_ms = 3 x heartbeat */
+#define SCN_LEVEL_TICK_MS 10       /* the core re-evaluates on a timer */
+#define SCN_RAMP_MS 2000           /* MDP ramp after a pause */
+
+/* Runs one scenario under one policy. Returns 0, or -1 when a runtime
+ * resource failed (memory). */
+int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
+            scn_figures_t *figures);
+
+#endif

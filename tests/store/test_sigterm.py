@@ -1,0 +1,132 @@
+"""Shutdown. (1) SIGTERM with a full queue: new batches are nacked
+`draining`, the queue is flushed once the database is back, every acked
+record is in the database, exit 0. (2) SIGTERM while the database stays
+locked past MDS_DRAIN_TIMEOUT_MS: the queued records go to the dead-letter
+file (fsync'd) and their batches are acked with `dead_lettered`; `dlq replay`
+then sends them through a new coordinator and all are stored once."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import (Coordinator, Producer, SqliteLock, batch_message,  # noqa
+                     check, key_of, records, sqlite_count, sqlite_keys,
+                     wait_for)
+
+BATCH = 100
+
+
+def fill(coordinator, producer, batches, capacity):
+    """Sends `batches` batches at once; waits until the queue is full."""
+    sent = {}
+    for seq in range(1, batches + 1):
+        recs = records(seq * BATCH, BATCH)
+        sent[seq] = recs
+        producer.send_raw(batch_message("shutdown", seq, recs))
+    wait_for(lambda: coordinator.status()["depth"] == capacity, 10,
+             "a full queue")
+    return sent
+
+
+def collect(producer, expected, timeout, what, replies=None):
+    """Reads replies into `replies` (by batch_seq) until it holds
+    `expected`."""
+    replies = {} if replies is None else replies
+
+    def done():
+        reply = producer.recv(0.05)
+        if reply:
+            replies.setdefault(reply["batch_seq"], reply)
+        return len(replies) >= expected
+    wait_for(done, timeout, what)
+    return replies
+
+
+def flush_on_sigterm(binary):
+    capacity = 2000
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=capacity,
+                     MDS_DRAIN_TIMEOUT_MS=20000, MDS_BREAKER_TIMEOUT_MS=200,
+                     MDS_RETRY_BASE_MS=10, MDS_RETRY_MAX_MS=50) as coordinator:
+        coordinator.start(ready=True)
+        lock = SqliteLock(coordinator.db_path)
+        lock.acquire()
+        producer = Producer(coordinator.ingest_endpoint)
+        sent = fill(coordinator, producer, 25, capacity)
+        full = collect(producer, 5, 10, "nacks for the batches over capacity")
+        check(all(r["type"] == "nack" and r["reason"] == "full"
+                  for r in full.values()), "over capacity: %r" % full)
+
+        coordinator.signal(15)
+        wait_for(lambda: coordinator.status()["draining"], 10, "draining")
+        producer.send_raw(batch_message("shutdown", 99, records(99_000, 10)))
+        late = collect(producer, 6, 10, "a nack for a batch sent while draining",
+                       full)
+        check(late[99]["type"] == "nack" and late[99]["reason"] == "draining",
+              "while draining: %r" % late[99])
+        check(coordinator.get("/ready")[0] == 503, "ready while draining")
+
+        lock.release()
+        lock.close()
+        replies = collect(producer, 26, 20, "acks of the flushed queue", late)
+        check(coordinator.process.wait(timeout=30) == 0, "exit code not 0")
+        acked = [seq for seq, r in replies.items() if r["type"] == "ack"]
+        check(len(acked) == capacity // BATCH, "acked %d batches" % len(acked))
+        stored = set(sqlite_keys(coordinator.db_path))
+        for seq in acked:
+            for rec in sent[seq]:
+                check(key_of(rec) in stored, "acked record %r not stored" % rec)
+        check(len(stored) == capacity, "stored %d rows" % len(stored))
+        producer.close()
+    print("ok: SIGTERM flushed %d queued records, all acked records stored"
+          % capacity)
+
+
+def dead_letter_on_timeout(binary):
+    capacity = 1000
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=capacity,
+                     MDS_DRAIN_TIMEOUT_MS=300, MDS_BREAKER_TIMEOUT_MS=200,
+                     MDS_RETRY_BASE_MS=10, MDS_RETRY_MAX_MS=50) as coordinator:
+        coordinator.start(ready=True)
+        lock = SqliteLock(coordinator.db_path)
+        lock.acquire()
+        producer = Producer(coordinator.ingest_endpoint)
+        sent = fill(coordinator, producer, capacity // BATCH, capacity)
+        coordinator.signal(15)
+        replies = collect(producer, capacity // BATCH, 20,
+                          "acks of the dead-lettered batches")
+        check(coordinator.process.wait(timeout=30) == 0, "exit code not 0")
+        check(all(r["type"] == "ack" and r["dead_lettered"] == BATCH
+                  for r in replies.values()), "replies %r" % replies)
+        lock.release()
+        lock.close()
+        check(sqlite_count(coordinator.db_path) == 0, "written while locked")
+        with open(coordinator.dlq_path) as handle:
+            lines = [line for line in handle if line.strip()]
+        check(len(lines) == capacity, "dead-letter file has %d lines"
+              % len(lines))
+        check(all('"reason"' in line for line in lines), "a line lacks reason")
+
+        # Replay through a new coordinator on the same database.
+        coordinator.start(ready=True)
+        environment = dict(os.environ)
+        environment["MDS_INGEST_ENDPOINT"] = coordinator.ingest_endpoint
+        result = subprocess.run([coordinator.binary, "dlq", "replay",
+                                 coordinator.dlq_path], env=environment,
+                                capture_output=True, text=True, timeout=60)
+        check(result.returncode == 0, "replay exit %d: %s %s"
+              % (result.returncode, result.stdout, result.stderr))
+        check("accepted=%d" % capacity in result.stdout, result.stdout)
+        stored = set(sqlite_keys(coordinator.db_path))
+        check(len(stored) == capacity, "after replay %d rows" % len(stored))
+        for recs in sent.values():
+            for rec in recs:
+                check(key_of(rec) in stored, "replayed record missing")
+        producer.close()
+        check(coordinator.stop() == 0, "exit code not 0")
+    print("ok: drain timeout dead-lettered %d records (acked), replay "
+          "stored them all" % capacity)
+
+
+if __name__ == "__main__":
+    flush_on_sigterm(sys.argv[1])
+    dead_letter_on_timeout(sys.argv[1])
