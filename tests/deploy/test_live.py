@@ -221,6 +221,7 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDS_INGEST_ENDPOINT": f"tcp://127.0.0.1:{ingest}",
         "MDS_FEEDBACK_ENDPOINT": f"tcp://127.0.0.1:{feedback}",
         "MDS_HTTP_PORT": str(coordinator_http),
+        "MDS_HTTP_BIND": "127.0.0.1",
         # Nothing listens on port 1: every write fails, the queue fills.
         "MDS_SINK": "postgres://mds@127.0.0.1:1/market?connect_timeout=1",
         "MDS_COORDINATOR_ID": "live-coordinator",
@@ -240,6 +241,7 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDP_RATE_IBKR_REFILL_RATE": str(PIPELINE_RATE),
         "MDP_METRICS_ENABLE": "true",
         "MDP_METRICS_STANDALONE_PORT": str(pipeline_http),
+        "MDP_METRICS_BIND": "127.0.0.1",
         "MDP_LOG_FORMAT": "json",
     }, workdir)
     pipeline_url = f"http://127.0.0.1:{pipeline_http}"
