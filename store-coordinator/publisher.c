@@ -25,6 +25,7 @@ typedef struct {
     size_t topic_length;
     proto_level_t level;    /* as last reported by the core */
     proto_level_t previous; /* the level before that */
+    const char *reason;     /* cause of the latest change, or NULL */
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
     msgpack_sbuffer buffer; /* encoded event, reused */
@@ -94,6 +95,18 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         cmn_series_inc(self->stats->feedback_events[self->level]);
 }
 
+/* Why the level changed (feedback.md: for logs only). */
+static const char *s_reason(proto_level_t level, proto_level_t previous)
+{
+    if (level == PROTO_LEVEL_HARD)
+        return "queue at or above high watermark";
+    if (level == PROTO_LEVEL_SOFT)
+        return previous == PROTO_LEVEL_OK
+                   ? "queue above low watermark"
+                   : "queue below high watermark minus dead-band";
+    return "queue at or below low watermark minus dead-band";
+}
+
 static uint64_t s_depth(s_publisher_t *self)
 {
     return atomic_load(&self->state->depth);
@@ -120,7 +133,7 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_publisher_t *self = arg;
-    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), NULL);
+    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), self->reason);
     s_arm_heartbeat(self);
     return 0;
 }
@@ -137,7 +150,8 @@ static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
     zframe_destroy(&frame);
     if (subscribe) {
         cmn_series_inc(self->stats->feedback_subscriptions);
-        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), NULL);
+        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self),
+                  self->reason);
     }
     return 0;
 }
@@ -168,8 +182,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         zstr_free(&text);
         self->previous = (proto_level_t) previous;
         self->level = (proto_level_t) level;
-        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth,
-                  level > previous ? "queue_rising" : "queue_recovered");
+        self->reason = s_reason(self->level, self->previous);
+        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth, self->reason);
     } else if (streq(command, "FINAL")) {
         char *reason = zmsg_popstr(message);
         s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), reason);
