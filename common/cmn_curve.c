@@ -422,7 +422,7 @@ const char *cmn_curve_server_public_txt(cmn_curve_t *self)
 
 /* ---- client ------------------------------------------------------------ */
 
-int cmn_curve_client_apply(zsock_t *socket, const char *secret_key_file,
+int cmn_curve_client_apply(void *socket, const char *secret_key_file,
                            const char *server_key_file)
 {
     assert(socket);

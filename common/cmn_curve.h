@@ -64,10 +64,11 @@ int cmn_curve_server_apply(cmn_curve_t *self, zsock_t *socket,
 /* The server's public key, Z85 text (40 characters; belongs to self). */
 const char *cmn_curve_server_public_txt(cmn_curve_t *self);
 
-/* Makes `socket` a CURVE client with the key pair in `secret_key_file`,
- * talking to the server whose public certificate is `server_key_file`.
- * Call before connect. Returns 0 or -1 (logged). */
-int cmn_curve_client_apply(zsock_t *socket, const char *secret_key_file,
+/* Makes `socket` (a zsock_t or a libzmq socket handle) a CURVE client with
+ * the key pair in `secret_key_file`, talking to the server whose public
+ * certificate is `server_key_file`. Call before connect. Returns 0 or -1
+ * (logged). */
+int cmn_curve_client_apply(void *socket, const char *secret_key_file,
                            const char *server_key_file);
 
 #endif

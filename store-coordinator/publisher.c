@@ -1,6 +1,7 @@
 /* publisher: transitions, heartbeats and snapshots on an XPUB socket. */
 #include "publisher.h"
 
+#include "broadcaster.h"
 #include "cmn_log.h"
 #include "proto_feedback.h"
 #include "watermark.h"
@@ -19,6 +20,7 @@ typedef struct {
     cmn_clock_t *clock;
     zsock_t *pipe;          /* to the core */
     zsock_t *xpub;          /* the feedback socket */
+    cmn_webhook_t *webhook; /* transitions as JSON POSTs; NULL: off */
     zloop_t *loop;          /* pipe, xpub, heartbeat timer */
     int heartbeat_timer;    /* zloop timer id */
     char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
@@ -90,8 +92,10 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
                       zmq_strerror(zmq_errno()));
     cmn_series_inc(self->stats->feedback_messages[type]);
-    if (type == PROTO_FEEDBACK_TRANSITION)
+    if (type == PROTO_FEEDBACK_TRANSITION) {
         cmn_series_inc(self->stats->feedback_events[self->level]);
+        sc_broadcaster_post(self->webhook, &event); /* never blocks */
+    }
 }
 
 static uint64_t s_depth(s_publisher_t *self)
@@ -191,6 +195,7 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         .clock = given->clock,
         .pipe = pipe,
         .xpub = given->xpub,
+        .webhook = given->webhook,
         .level = PROTO_LEVEL_OK,
         .previous = PROTO_LEVEL_OK,
     };
