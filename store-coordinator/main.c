@@ -157,6 +157,10 @@ static const cmn_option_t s_options[] = {
      .type = CMN_OPT_DOUBLE, .default_value = "0.5",
      .help = "seconds before the first webhook retry (doubles, jitter)",
      .min = 0, .max = 600},
+    {.flag = "fb-http-backoff-max", .env = "MDS_FB_HTTP_BACKOFF_MAX",
+     .type = CMN_OPT_DOUBLE, .default_value = "30",
+     .help = "seconds: the webhook backoff stops doubling here",
+     .min = 0.001, .max = 3600},
     {.flag = "fb-http-queue-capacity", .env = "MDS_FB_HTTP_QUEUE_CAPACITY",
      .type = CMN_OPT_INT, .default_value = "1024",
      .help = "transitions waiting for the webhook; the oldest is dropped",
@@ -311,6 +315,8 @@ static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
         = (int) cmn_config_int(config, "fb-http-max-retries");
     settings->fb_http_backoff_ms = llround(
         cmn_config_double(config, "fb-http-backoff") * SC_MS_PER_SEC);
+    settings->fb_http_backoff_max_ms = llround(
+        cmn_config_double(config, "fb-http-backoff-max") * SC_MS_PER_SEC);
     settings->fb_http_queue_capacity
         = (size_t) cmn_config_int(config, "fb-http-queue-capacity");
     if (settings->fb_http_timeout_ms < 1)
@@ -546,6 +552,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
             .timeout_ms = settings->fb_http_timeout_ms,
             .max_retries = settings->fb_http_max_retries,
             .backoff_ms = settings->fb_http_backoff_ms,
+            .backoff_max_ms = settings->fb_http_backoff_max_ms,
             .queue_capacity = settings->fb_http_queue_capacity,
             .clock = clock,
             .metrics = metrics,

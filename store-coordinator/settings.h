@@ -40,6 +40,7 @@ typedef struct {
     int64_t fb_http_timeout_ms;    /* per attempt */
     int fb_http_max_retries;       /* attempts after the first */
     int64_t fb_http_backoff_ms;    /* first retry wait, doubles, jitter */
+    int64_t fb_http_backoff_max_ms; /* the doubling stops here */
     size_t fb_http_queue_capacity; /* waiting events; oldest dropped */
     /* CURVE on both sockets when set (docs/security.md). */
     const char *curve_secret_key_file; /* server key pair (czmq cert) */
