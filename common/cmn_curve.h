@@ -6,13 +6,13 @@
  * Every failed handshake on such a socket (an unknown client key, a
  * plaintext or otherwise mismatched peer) is logged and counted in
  * <prefix>_curve_denied_total{socket,reason}, read from a socket monitor by
- * a guard actor; reasons are `unknown_key` (the ZAP handler said no),
- * `protocol` (plaintext or mechanism mismatch, malformed handshake) and
- * `other`. A client (the pipeline, a subscriber) loads its own key pair and
- * the server's public certificate. Key pairs are czmq certificate files:
- * `NAME` holds the public key (to hand out), `NAME_secret` both keys (mode
- * 0600). zauth is process-wide (it binds the one ZAP endpoint): one server
- * object per process. */
+ * a guard actor; reasons are `unknown_key` (the ZAP handler said no) and
+ * `handshake` (plaintext or mismatched peer, broken handshake: libzmq
+ * reports these as PROTOCOL or NO_DETAIL depending on timing). A client (the
+ * pipeline, a subscriber) loads its own key pair and the server's public
+ * certificate. Key pairs are czmq certificate files: `NAME` holds the public
+ * key (to hand out), `NAME_secret` both keys (mode 0600). zauth is process-wide
+ * (it binds the one ZAP endpoint): one server object per process. */
 #ifndef CMN_CURVE_H
 #define CMN_CURVE_H
 

@@ -39,8 +39,8 @@ typedef struct {
 } cmn_webhook_config_t;
 
 #define CMN_WEBHOOK_QUEUE_CAPACITY_DEFAULT 1024
-#define CMN_WEBHOOK_MAX_BODY_BYTES 65536 /* larger events are refused */
-#define CMN_WEBHOOK_URL_BYTES 1024       /* longest accepted endpoint */
+#define CMN_WEBHOOK_MAX_BODY_BYTES 65536         /* larger events are refused */
+#define CMN_WEBHOOK_URL_BYTES 1024               /* longest accepted endpoint */
 #define CMN_WEBHOOK_BACKOFF_MAX_MS_DEFAULT 30000 /* doubling stops here */
 
 /* Results of cmn_webhook_post() other than 0 and -1. */
