@@ -72,11 +72,14 @@ static const cmn_option_t s_options[] = {
      "forget a coordinator silent for this long", 1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
-    {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "1000",
+    {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "500",
      "records per batch at most", 1, 10000, NULL},
     {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
      "a batch waits at most this long to fill", 1, 60000, NULL},
-    {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "32",
+    /* 4 x 500 records in flight fit between a default coordinator's high
+     * watermark (8000) and its capacity (10000), so one pipeline at full
+     * speed drives the store to HARD rather than into `nack full`. */
+    {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
      "resend a batch not acknowledged within this time", 10, 600000, NULL},

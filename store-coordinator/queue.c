@@ -74,14 +74,14 @@ void sc_queue_destroy(sc_queue_t **self_p)
     *self_p = NULL;
 }
 
-int sc_queue_push(sc_queue_t *self, const proto_record_t *records,
-                  size_t count, void *tag, uint64_t batch_seq)
+int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
+                  void *tag, uint64_t batch_seq)
 {
     assert(self);
     assert(count >= 1);
     if (count > sc_queue_free(self))
         return SC_QUEUE_FULL;
-    size_t slot = (size_t) (self->tail % self->capacity);
+    size_t slot = (size_t)(self->tail % self->capacity);
     size_t first_part = self->capacity - slot;
     if (first_part > count)
         first_part = count;
@@ -108,10 +108,10 @@ size_t sc_queue_take(sc_queue_t *self, size_t max, sc_chunk_t *chunk)
 {
     assert(self);
     assert(max >= 1);
-    size_t waiting = (size_t) (self->tail - self->take);
+    size_t waiting = (size_t)(self->tail - self->take);
     if (waiting == 0)
         return 0;
-    size_t slot = (size_t) (self->take % self->capacity);
+    size_t slot = (size_t)(self->take % self->capacity);
     size_t count = self->capacity - slot; /* never across the ring's end */
     if (count > waiting)
         count = waiting;
@@ -128,8 +128,8 @@ size_t sc_queue_take(sc_queue_t *self, size_t max, sc_chunk_t *chunk)
     };
     self->take += count;
     while (self->batch_take < self->batch_tail) {
-        const s_batch_t *batch
-            = &self->batches[self->batch_take % self->capacity];
+        const s_batch_t *batch =
+            &self->batches[self->batch_take % self->capacity];
         if (batch->first + batch->count > self->take)
             break;
         self->batch_take++;
@@ -158,6 +158,7 @@ int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
     if (!entry)
         return -1;
     assert(written + duplicates + dead_lettered == entry->count);
+    (void)written; /* the rest of the chunk: only the assert needs it */
 
     /* Attribute the chunk's counts to the batches it covers, in order. */
     uint64_t position = entry->start;
@@ -168,7 +169,7 @@ int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
         s_batch_t *batch = &self->batches[number % self->capacity];
         assert(position >= batch->first);
         uint64_t batch_end = batch->first + batch->count;
-        size_t overlap = (size_t) (batch_end - position);
+        size_t overlap = (size_t)(batch_end - position);
         if (overlap > left)
             overlap = left;
         size_t dead = overlap < dead_lettered ? overlap : dead_lettered;
@@ -205,9 +206,8 @@ int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
         self->head = oldest->start + oldest->count;
         self->chunk_head++;
     }
-    while (self->batch_head < self->batch_take
-           && self->batches[self->batch_head % self->capacity].remaining
-                  == 0)
+    while (self->batch_head < self->batch_take &&
+           self->batches[self->batch_head % self->capacity].remaining == 0)
         self->batch_head++;
     return 0;
 }
@@ -233,13 +233,13 @@ size_t sc_queue_depth(sc_queue_t *self)
 size_t sc_queue_pending(sc_queue_t *self)
 {
     assert(self);
-    return (size_t) (self->tail - self->take);
+    return (size_t)(self->tail - self->take);
 }
 
 size_t sc_queue_free(sc_queue_t *self)
 {
     assert(self);
-    return self->capacity - (size_t) (self->tail - self->head);
+    return self->capacity - (size_t)(self->tail - self->head);
 }
 
 size_t sc_queue_capacity(sc_queue_t *self)

@@ -39,9 +39,9 @@ typedef struct {
  * counts of a chunk that spans batches are attributed in batch order
  * (dead-lettered first, then duplicates); totals are exact. */
 typedef struct {
-    void *tag;           /* what was given to sc_queue_push */
-    uint64_t batch_seq;  /* what was given to sc_queue_push */
-    size_t count;        /* records in the batch */
+    void *tag;          /* what was given to sc_queue_push */
+    uint64_t batch_seq; /* what was given to sc_queue_push */
+    size_t count;       /* records in the batch */
     size_t written;
     size_t duplicates;
     size_t dead_lettered;
@@ -62,8 +62,8 @@ void sc_queue_destroy(sc_queue_t **self_p);
  * (nothing changed) when the ring has fewer than `count` free slots. `tag`
  * (e.g. the reply envelope) stays the caller's and comes back in the batch
  * result. */
-int sc_queue_push(sc_queue_t *self, const proto_record_t *records,
-                  size_t count, void *tag, uint64_t batch_seq);
+int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
+                  void *tag, uint64_t batch_seq);
 
 /* Takes the oldest not yet taken records, at most `max` (>= 1), into
  * `chunk`. Returns the count (0 when none is waiting). */

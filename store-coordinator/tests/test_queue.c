@@ -33,13 +33,13 @@ static void make_records(proto_record_t *records, size_t count, int64_t first)
         records[i].kind = PROTO_RECORD_TRADE;
         strcpy(records[i].provider, "test");
         strcpy(records[i].symbol, "AAPL");
-        records[i].ts_ns = first + (int64_t) i;
+        records[i].ts_ns = first + (int64_t)i;
     }
 }
 
 static void test_batch_acked_when_all_chunks_commit(void **state)
 {
-    (void) state;
+    (void)state;
     sc_queue_t *queue = sc_queue_new(10);
     proto_record_t records[6];
     make_records(records, 6, 100);
@@ -57,14 +57,14 @@ static void test_batch_acked_when_all_chunks_commit(void **state)
 
     acks_t acks = {0};
     /* The later chunk commits first: no ack yet, slots not reused yet. */
-    assert_int_equal(sc_queue_commit(queue, second.id, 1, 1, 0, on_batch,
-                                     &acks), 0);
+    assert_int_equal(
+        sc_queue_commit(queue, second.id, 1, 1, 0, on_batch, &acks), 0);
     assert_int_equal(acks.count, 0);
     assert_int_equal(sc_queue_depth(queue), 4);
     assert_int_equal(sc_queue_free(queue), 4);
 
-    assert_int_equal(sc_queue_commit(queue, first.id, 4, 0, 0, on_batch,
-                                     &acks), 0);
+    assert_int_equal(sc_queue_commit(queue, first.id, 4, 0, 0, on_batch, &acks),
+                     0);
     assert_int_equal(acks.count, 1);
     assert_ptr_equal(acks.results[0].tag, &tag);
     assert_int_equal(acks.results[0].batch_seq, 7);
@@ -75,8 +75,8 @@ static void test_batch_acked_when_all_chunks_commit(void **state)
     assert_int_equal(sc_queue_free(queue), 10);
 
     /* A second commit of the same chunk changes nothing. */
-    assert_int_equal(sc_queue_commit(queue, first.id, 4, 0, 0, on_batch,
-                                     &acks), -1);
+    assert_int_equal(sc_queue_commit(queue, first.id, 4, 0, 0, on_batch, &acks),
+                     -1);
     assert_int_equal(acks.count, 1);
     sc_queue_destroy(&queue);
     assert_null(queue);
@@ -84,7 +84,7 @@ static void test_batch_acked_when_all_chunks_commit(void **state)
 
 static void test_chunk_spans_batches(void **state)
 {
-    (void) state;
+    (void)state;
     sc_queue_t *queue = sc_queue_new(100);
     proto_record_t records[10];
     int tags[3];
@@ -119,7 +119,7 @@ static void test_chunk_spans_batches(void **state)
 
 static void test_full_and_wrap(void **state)
 {
-    (void) state;
+    (void)state;
     sc_queue_t *queue = sc_queue_new(8);
     proto_record_t records[9];
     make_records(records, 9, 0);
@@ -128,8 +128,7 @@ static void test_full_and_wrap(void **state)
     assert_int_equal(sc_queue_depth(queue), 0);
 
     assert_int_equal(sc_queue_push(queue, records, 6, NULL, 1), 0);
-    assert_int_equal(sc_queue_push(queue, records, 3, NULL, 2),
-                     SC_QUEUE_FULL);
+    assert_int_equal(sc_queue_push(queue, records, 3, NULL, 2), SC_QUEUE_FULL);
     sc_chunk_t chunk;
     acks_t acks = {0};
     assert_int_equal(sc_queue_take(queue, 6, &chunk), 6);
@@ -165,7 +164,7 @@ static void test_full_and_wrap(void **state)
 
 static void test_many_rounds_keep_counts(void **state)
 {
-    (void) state;
+    (void)state;
     /* Odd sizes so that batches, chunks and the ring end never line up. */
     sc_queue_t *queue = sc_queue_new(37);
     proto_record_t records[11];
@@ -173,9 +172,9 @@ static void test_many_rounds_keep_counts(void **state)
     size_t pushed = 0, acked_records = 0;
     for (int round = 0; round < 1000; round++) {
         make_records(records, 11, round * 11);
-        while (sc_queue_push(queue, records, 1 + (size_t) round % 11, NULL,
-                             (uint64_t) round) == 0)
-            pushed += 1 + (size_t) round % 11;
+        while (sc_queue_push(queue, records, 1 + (size_t)round % 11, NULL,
+                             (uint64_t)round) == 0)
+            pushed += 1 + (size_t)round % 11;
         sc_chunk_t chunks[64];
         size_t taken = 0;
         while (taken < 64 && sc_queue_take(queue, 5, &chunks[taken]) > 0)

@@ -5,7 +5,7 @@ Feedback over real sockets: level changes move the scale gauges; a seq gap
 is counted; an epoch change is a restart, not a gap; malformed and
 unknown-version messages are counted and dropped; two coordinators combine to
 the most severe; a silent coordinator turns stale and the fail-safe (SOFT)
-applies. Sending: the ROUTER nacks `full` first (the pipeline backs off and
+applies (also when it was HARD: exactly the fail-safe level). Sending: the ROUTER nacks `full` first (the pipeline backs off and
 resends), then acks; every record produced is acknowledged, each batch's
 records arrive, and SIGTERM exits 0.
 
@@ -170,6 +170,19 @@ def main():
                  "not ready while stale")
         silent.discard("c1")
         until(state_key, lambda v: v == 0, "OK once c1 is heard again")
+        # c1 goes silent at HARD: stale counts as exactly the fail-safe
+        # (SOFT), so a dead coordinator does not pause us until forgotten.
+        state["c1"][2] = "hard"
+        until('pipeline_paused{provider="sim"}', lambda v: v == 1,
+              "paused (c1 hard)")
+        silent.add("c1")
+        until(state_key, lambda v: v == 1, "stale HARD coordinator -> SOFT")
+        until(scale, lambda v: v == 0.5, "scale 0.5 while c1 is stale")
+        check(pipeline.metric('pipeline_paused{provider="sim"}') == 0,
+              "still paused by a stale coordinator")
+        silent.discard("c1")
+        state["c1"][2] = "ok"
+        until(state_key, lambda v: v == 0, "OK once c1 is heard at ok")
 
         # Every record is acknowledged despite the nacks.
         until('pipeline_records_produced_total{provider="sim"}',

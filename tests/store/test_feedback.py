@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Collector, Coordinator, Producer, SqliteLock,  # noqa
                      Subscriber, batch_message, check, records, wait_for)
 
-HEARTBEAT_MS = 400
+HEARTBEAT_MS = 600
 CAPACITY = 1000
 LOW, HIGH = 500, 800
 

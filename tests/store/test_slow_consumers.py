@@ -60,8 +60,9 @@ def main(binary):
         check(len(beats) >= RUN_SECONDS * 1000 / HEARTBEAT_MS / 2,
               "only %d heartbeats" % len(beats))
         widest = max(b - a for a, b in zip(beats, beats[1:]))
-        check(widest <= 1.5 * HEARTBEAT_MS / 1000.0 + 0.1,
-              "heartbeats %.0f ms apart" % (widest * 1000))
+        # Never stalled behind the stuck subscriber or the slow database
+        # (generous bound: the point is "keeps publishing", not timing).
+        check(widest < 1.0, "heartbeats %.0f ms apart" % (widest * 1000))
         check(coordinator.health(), "not healthy")
         kinds = sorted({"%s/%s" % (r["type"], r.get("reason", ""))
                         for r in producer.replies})
