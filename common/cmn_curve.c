@@ -34,9 +34,11 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |   \
      ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 
-enum { S_REASON_UNKNOWN_KEY, S_REASON_PROTOCOL, S_REASON_OTHER, S_REASONS };
-static const char *const s_reason_names[S_REASONS] = {"unknown_key", "protocol",
-                                                      "other"};
+/* ZAP said no (AUTH), or the handshake failed before ZAP: a plaintext or
+ * mismatched peer shows as PROTOCOL or NO_DETAIL depending on timing. */
+enum { S_REASON_UNKNOWN_KEY, S_REASON_HANDSHAKE, S_REASONS };
+static const char *const s_reason_names[S_REASONS] = {"unknown_key",
+                                                      "handshake"};
 
 struct _cmn_curve_t {
     zcert_t *cert;          /* the server key pair */
@@ -234,10 +236,9 @@ static bool s_guard_event(s_watch_t *watch)
     int reason = -1;
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         reason = S_REASON_UNKNOWN_KEY;
-    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        reason = S_REASON_PROTOCOL;
-    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        reason = S_REASON_OTHER;
+    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+             event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        reason = S_REASON_HANDSHAKE;
     if (reason >= 0) {
         cmn_series_inc(watch->denied[reason]);
         cmn_log_warning("curve", "denied",
@@ -340,8 +341,8 @@ cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
     snprintf(name, sizeof name, "%s_curve_denied_total", metric_prefix);
     self->denied = cmn_metrics_counter(
         metrics, name,
-        "CURVE handshakes refused: unknown client key, plaintext or "
-        "mismatched peer, other.",
+        "CURVE handshakes refused: unknown_key (not in the allow-list), "
+        "handshake (plaintext or mismatched peer, broken handshake).",
         "socket,reason");
     snprintf(name, sizeof name, "%s_curve_handshakes_total", metric_prefix);
     self->accepted = cmn_metrics_counter(
@@ -422,7 +423,7 @@ const char *cmn_curve_server_public_txt(cmn_curve_t *self)
 
 /* ---- client ------------------------------------------------------------ */
 
-int cmn_curve_client_apply(zsock_t *socket, const char *secret_key_file,
+int cmn_curve_client_apply(void *socket, const char *secret_key_file,
                            const char *server_key_file)
 {
     assert(socket);

@@ -6,13 +6,13 @@
  * Every failed handshake on such a socket (an unknown client key, a
  * plaintext or otherwise mismatched peer) is logged and counted in
  * <prefix>_curve_denied_total{socket,reason}, read from a socket monitor by
- * a guard actor; reasons are `unknown_key` (the ZAP handler said no),
- * `protocol` (plaintext or mechanism mismatch, malformed handshake) and
- * `other`. A client (the pipeline, a subscriber) loads its own key pair and
- * the server's public certificate. Key pairs are czmq certificate files:
- * `NAME` holds the public key (to hand out), `NAME_secret` both keys (mode
- * 0600). zauth is process-wide (it binds the one ZAP endpoint): one server
- * object per process. */
+ * a guard actor; reasons are `unknown_key` (the ZAP handler said no) and
+ * `handshake` (plaintext or mismatched peer, broken handshake: libzmq
+ * reports these as PROTOCOL or NO_DETAIL depending on timing). A client (the
+ * pipeline, a subscriber) loads its own key pair and the server's public
+ * certificate. Key pairs are czmq certificate files: `NAME` holds the public
+ * key (to hand out), `NAME_secret` both keys (mode 0600). zauth is process-wide
+ * (it binds the one ZAP endpoint): one server object per process. */
 #ifndef CMN_CURVE_H
 #define CMN_CURVE_H
 
@@ -64,10 +64,11 @@ int cmn_curve_server_apply(cmn_curve_t *self, zsock_t *socket,
 /* The server's public key, Z85 text (40 characters; belongs to self). */
 const char *cmn_curve_server_public_txt(cmn_curve_t *self);
 
-/* Makes `socket` a CURVE client with the key pair in `secret_key_file`,
- * talking to the server whose public certificate is `server_key_file`.
- * Call before connect. Returns 0 or -1 (logged). */
-int cmn_curve_client_apply(zsock_t *socket, const char *secret_key_file,
+/* Makes `socket` (a zsock_t or a libzmq socket handle) a CURVE client with
+ * the key pair in `secret_key_file`, talking to the server whose public
+ * certificate is `server_key_file`. Call before connect. Returns 0 or -1
+ * (logged). */
+int cmn_curve_client_apply(void *socket, const char *secret_key_file,
                            const char *server_key_file);
 
 #endif

@@ -155,14 +155,12 @@ int cmn_webhook_url_parse(const char *endpoint, cmn_webhook_url_t *url,
     return 0;
 }
 
-int64_t cmn_webhook_backoff_ns(int64_t backoff_ms, int retry,
+int64_t cmn_webhook_backoff_ns(int64_t backoff_ms, int64_t max_ms, int retry,
                                double unit_random)
 {
-    assert(backoff_ms >= 0 && retry >= 1);
+    assert(backoff_ms >= 0 && max_ms >= 0 && retry >= 1);
     assert(unit_random >= 0.0 && unit_random < 1.0);
-    int64_t cap_ms = backoff_ms > CMN_WEBHOOK_BACKOFF_MAX_MS
-                         ? backoff_ms
-                         : CMN_WEBHOOK_BACKOFF_MAX_MS;
+    int64_t cap_ms = backoff_ms > max_ms ? backoff_ms : max_ms;
     int64_t wait_ms = backoff_ms;
     for (int step = 1; step < retry && wait_ms < cap_ms; step++)
         wait_ms *= 2;
@@ -341,7 +339,8 @@ static void s_on_done(s_queue_t *queue, int status, const char *error)
     } else if (s_retryable(status) &&
                queue->attempts <= owner->config.max_retries) {
         int64_t wait_ns = cmn_webhook_backoff_ns(
-            owner->config.backoff_ms, queue->attempts, s_random_unit(queue));
+            owner->config.backoff_ms, owner->config.backoff_max_ms,
+            queue->attempts, s_random_unit(queue));
         queue->due_ns = cmn_clock_mono_ns(owner->config.clock) + wait_ns;
         cmn_series_inc(owner->retried);
         cmn_log_warning("webhook", "retry",
@@ -474,6 +473,8 @@ cmn_webhook_t *cmn_webhook_new(const cmn_webhook_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    if (self->config.backoff_max_ms == 0)
+        self->config.backoff_max_ms = CMN_WEBHOOK_BACKOFF_MAX_MS_DEFAULT;
     self->url = url;
     self->endpoint = strdup(config->endpoint);
     self->sent = s_family(self, true, "sent_total",

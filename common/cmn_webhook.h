@@ -30,6 +30,7 @@ typedef struct {
     int64_t timeout_ms;        /* per attempt: connect, send, answer */
     int max_retries;           /* attempts after the first */
     int64_t backoff_ms;        /* first retry waits about this; then doubles */
+    int64_t backoff_max_ms;    /* the doubling stops here; 0: the default */
     size_t queue_capacity;     /* waiting events; the oldest is dropped */
     cmn_clock_t *clock;        /* borrowed; backoff timing */
     cmn_metrics_t *metrics;    /* borrowed; series created at _new */
@@ -38,9 +39,9 @@ typedef struct {
 } cmn_webhook_config_t;
 
 #define CMN_WEBHOOK_QUEUE_CAPACITY_DEFAULT 1024
-#define CMN_WEBHOOK_MAX_BODY_BYTES 65536 /* larger events are refused */
-#define CMN_WEBHOOK_URL_BYTES 1024       /* longest accepted endpoint */
-#define CMN_WEBHOOK_BACKOFF_MAX_MS 30000 /* the doubling stops here */
+#define CMN_WEBHOOK_MAX_BODY_BYTES 65536         /* larger events are refused */
+#define CMN_WEBHOOK_URL_BYTES 1024               /* longest accepted endpoint */
+#define CMN_WEBHOOK_BACKOFF_MAX_MS_DEFAULT 30000 /* doubling stops here */
 
 /* Results of cmn_webhook_post() other than 0 and -1. */
 #define CMN_WEBHOOK_DROPPED 1 /* the pipe to the actor was full: counted */
@@ -59,10 +60,10 @@ int cmn_webhook_url_parse(const char *endpoint, cmn_webhook_url_t *url,
                           const char **reason);
 
 /* The wait before retry number `retry` (1 for the first retry): base *
- * 2^(retry-1) capped at CMN_WEBHOOK_BACKOFF_MAX_MS (or base if larger), then
- * scaled by a jitter factor in [0.5, 1.0) drawn from `unit_random` in
- * [0, 1). Nanoseconds. */
-int64_t cmn_webhook_backoff_ns(int64_t backoff_ms, int retry,
+ * 2^(retry-1) capped at `max_ms` (or base if larger), then scaled by a
+ * jitter factor in [0.5, 1.0) drawn from `unit_random` in [0, 1).
+ * Nanoseconds. */
+int64_t cmn_webhook_backoff_ns(int64_t backoff_ms, int64_t max_ms, int retry,
                                double unit_random);
 
 /* Starts the actors for `config` (copied; the endpoint must parse) and

@@ -56,6 +56,7 @@ struct _s_core_t {
     s_worker_slot_t *workers; /* settings->workers slots */
     sc_publisher_args_t publisher_args;
     zactor_t *publisher;
+    cmn_webhook_t *webhook;    /* borrowed, for the publisher */
     sc_dlq_t *dlq;             /* for the drain timeout */
     int64_t pending_since_ns;  /* oldest waiting record's arrival, or 0 */
     uint64_t committed_window; /* records committed in this window */
@@ -465,6 +466,7 @@ static int s_core_start(s_core_t *self, zsock_t *xpub)
         .stats = self->stats,
         .clock = self->clock,
         .xpub = xpub,
+        .webhook = self->webhook,
     };
     self->publisher = zactor_new(sc_publisher_actor, &self->publisher_args);
     if (!self->publisher)
@@ -503,6 +505,7 @@ void sc_core_actor(zsock_t *pipe, void *args)
         .clock = given->clock,
         .pipe = pipe,
         .router = given->router,
+        .webhook = given->webhook,
     };
     msgpack_sbuffer_init(&self.reply);
     zsock_signal(pipe, 0);

@@ -20,10 +20,12 @@
 #include "breaker.h"
 #include "cmn_clock.h"
 #include "cmn_config.h"
+#include "cmn_curve.h"
 #include "cmn_http.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_webhook.h"
 #include "core.h"
 #include "proto_feedback.h"
 #include "replay.h"
@@ -43,6 +45,9 @@
 #define SC_REPLAY_REPLY_TIMEOUT_MS 5000
 #define SC_REPLAY_DEADLINE_MS 30000
 #define SC_ERROR_BYTES 256
+#define SC_MS_PER_SEC 1000.0
+#define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
+#define SC_CURVE_METRIC_PREFIX "mds"
 
 static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
                                            NULL};
@@ -209,6 +214,76 @@ static const cmn_option_t s_options[] = {
      .help = "how long an open breaker waits before a trial",
      .min = 1,
      .max = 3600000},
+    {.flag = "http-max-request-bytes",
+     .env = "MDS_HTTP_MAX_REQUEST_BYTES",
+     .type = CMN_OPT_INT,
+     .default_value = "16384",
+     .help = "largest HTTP request body; larger answer 413",
+     .min = 256,
+     .max = 16777216},
+    {.flag = "http-request-timeout-ms",
+     .env = "MDS_HTTP_REQUEST_TIMEOUT_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "5000",
+     .help = "an HTTP request must arrive within this time",
+     .min = 100,
+     .max = 600000},
+    {.flag = "fb-enable-http-broadcast",
+     .env = "MDS_FB_ENABLE_HTTP_BROADCAST",
+     .type = CMN_OPT_BOOL,
+     .default_value = "false",
+     .help = "POST every transition as JSON to MDS_FB_HTTP_ENDPOINT"},
+    {.flag = "fb-http-endpoint",
+     .env = "MDS_FB_HTTP_ENDPOINT",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "webhook URL, http://host[:port]/path (no https: use a proxy)"},
+    {.flag = "fb-http-timeout",
+     .env = "MDS_FB_HTTP_TIMEOUT",
+     .type = CMN_OPT_DOUBLE,
+     .default_value = "2.5",
+     .help = "seconds per webhook attempt",
+     .min = 0.001,
+     .max = 600},
+    {.flag = "fb-http-max-retries",
+     .env = "MDS_FB_HTTP_MAX_RETRIES",
+     .type = CMN_OPT_INT,
+     .default_value = "3",
+     .help = "webhook retries after the first attempt",
+     .min = 0,
+     .max = 1000},
+    {.flag = "fb-http-backoff",
+     .env = "MDS_FB_HTTP_BACKOFF",
+     .type = CMN_OPT_DOUBLE,
+     .default_value = "0.5",
+     .help = "seconds before the first webhook retry (doubles, jitter)",
+     .min = 0,
+     .max = 600},
+    {.flag = "fb-http-backoff-max",
+     .env = "MDS_FB_HTTP_BACKOFF_MAX",
+     .type = CMN_OPT_DOUBLE,
+     .default_value = "30",
+     .help = "seconds: the webhook backoff stops doubling here",
+     .min = 0.001,
+     .max = 3600},
+    {.flag = "fb-http-queue-capacity",
+     .env = "MDS_FB_HTTP_QUEUE_CAPACITY",
+     .type = CMN_OPT_INT,
+     .default_value = "1024",
+     .help = "transitions waiting for the webhook; the oldest is dropped",
+     .min = 1,
+     .max = 1000000},
+    {.flag = "curve-secret-key-file",
+     .env = "MDS_CURVE_SECRET_KEY_FILE",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "CURVE on both sockets: the server's czmq certificate "
+             "(NAME_secret; see keygen)"},
+    {.flag = "curve-clients-dir",
+     .env = "MDS_CURVE_CLIENTS_DIR",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "CURVE allow-list: directory of client public certificates"},
     {.flag = "log-level",
      .env = "MDS_LOG_LEVEL",
      .type = CMN_OPT_CHOICE,
@@ -343,6 +418,66 @@ static uint64_t s_random_epoch(void)
     return epoch;
 }
 
+/* The webhook and CURVE options (docs/security.md). Returns 0 or -1
+ * (message printed). */
+static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
+{
+    settings->fb_http_enabled =
+        cmn_config_bool(config, "fb-enable-http-broadcast");
+    settings->fb_http_endpoint = cmn_config_string(config, "fb-http-endpoint");
+    settings->fb_http_timeout_ms =
+        llround(cmn_config_double(config, "fb-http-timeout") * SC_MS_PER_SEC);
+    settings->fb_http_max_retries =
+        (int)cmn_config_int(config, "fb-http-max-retries");
+    settings->fb_http_backoff_ms =
+        llround(cmn_config_double(config, "fb-http-backoff") * SC_MS_PER_SEC);
+    settings->fb_http_backoff_max_ms = llround(
+        cmn_config_double(config, "fb-http-backoff-max") * SC_MS_PER_SEC);
+    settings->fb_http_queue_capacity =
+        (size_t)cmn_config_int(config, "fb-http-queue-capacity");
+    if (settings->fb_http_timeout_ms < 1)
+        settings->fb_http_timeout_ms = 1;
+    const char *reason = NULL;
+    cmn_webhook_url_t url;
+    if (settings->fb_http_enabled && !settings->fb_http_endpoint) {
+        cmn_config_reject(config, "fb-http-endpoint",
+                          "required when MDS_FB_ENABLE_HTTP_BROADCAST is "
+                          "true");
+        return -1;
+    }
+    if (settings->fb_http_endpoint &&
+        cmn_webhook_url_parse(settings->fb_http_endpoint, &url, &reason) != 0) {
+        cmn_config_reject(config, "fb-http-endpoint", reason);
+        return -1;
+    }
+    settings->curve_secret_key_file =
+        cmn_config_string(config, "curve-secret-key-file");
+    settings->curve_clients_dir =
+        cmn_config_string(config, "curve-clients-dir");
+    if (settings->curve_secret_key_file && !settings->curve_clients_dir) {
+        cmn_config_reject(config, "curve-clients-dir",
+                          "required with MDS_CURVE_SECRET_KEY_FILE (the "
+                          "allow-list of client certificates)");
+        return -1;
+    }
+    if (settings->curve_clients_dir && !settings->curve_secret_key_file) {
+        cmn_config_reject(config, "curve-secret-key-file",
+                          "required with MDS_CURVE_CLIENTS_DIR");
+        return -1;
+    }
+    if (settings->curve_secret_key_file &&
+        cmn_curve_check_secret(settings->curve_secret_key_file, &reason) != 0) {
+        cmn_config_reject(config, "curve-secret-key-file", reason);
+        return -1;
+    }
+    if (settings->curve_clients_dir &&
+        cmn_curve_check_directory(settings->curve_clients_dir, &reason) != 0) {
+        cmn_config_reject(config, "curve-clients-dir", reason);
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills `settings` from the loaded configuration and checks the rules that
  * involve several options. Returns 0 or -1 (message printed). */
 static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
@@ -425,14 +560,20 @@ static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
         (uint32_t)cmn_config_int(config, "breaker-threshold");
     settings->breaker_timeout_ms = cmn_config_int(config, "breaker-timeout-ms");
     settings->epoch = s_random_epoch();
-    return 0;
+    return s_security_load(config, settings);
 }
 
-static zsock_t *s_bind(int type, const char *endpoint, const char *what)
+static zsock_t *s_bind(int type, const char *endpoint, const char *what,
+                       cmn_curve_t *curve)
 {
     zsock_t *socket = zsock_new(type);
     if (!socket)
         return NULL;
+    /* CURVE must be set before bind; NULL curve: plaintext (local stack). */
+    if (curve && cmn_curve_server_apply(curve, socket, what) != 0) {
+        zsock_destroy(&socket);
+        return NULL;
+    }
     zsock_set_linger(socket, SC_SOCKET_LINGER_MS);
     if (type == ZMQ_ROUTER) {
         zsock_set_rcvhwm(socket, SC_INGEST_RCVHWM);
@@ -469,6 +610,23 @@ static int s_run_replay(cmn_config_t *config)
     return sc_replay_run(&replay);
 }
 
+/* `keygen PATH`: a CURVE key pair as czmq certificates, PATH (public, to
+ * hand out) and PATH_secret (keep private). */
+static int s_run_keygen(cmn_config_t *config)
+{
+    if (cmn_config_positional_count(config) != 2) {
+        fprintf(stderr, "%s: usage: %s keygen PATH\n", SC_PROGRAM, SC_PROGRAM);
+        return CMN_EXIT_USAGE;
+    }
+    const char *path = cmn_config_positional(config, 1);
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    if (cmn_curve_keygen(path, basename(copy)) != 0)
+        return CMN_EXIT_FAILURE;
+    printf("%s\n%s_secret\n", path, path);
+    return CMN_EXIT_OK;
+}
+
 /* Runs the service until SIGTERM/SIGINT, then drains. */
 static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
 {
@@ -488,8 +646,35 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
     int exit_code = CMN_EXIT_FAILURE;
     zactor_t *core = NULL;
     cmn_http_t *http = NULL;
-    zsock_t *router = s_bind(ZMQ_ROUTER, settings->ingest_endpoint, "ingest");
-    zsock_t *xpub = s_bind(ZMQ_XPUB, settings->feedback_endpoint, "feedback");
+    cmn_curve_t *curve = NULL;
+    cmn_webhook_t *webhook = NULL;
+    zsock_t *router = NULL;
+    zsock_t *xpub = NULL;
+    if (settings->curve_secret_key_file) {
+        curve = cmn_curve_server_new(settings->curve_secret_key_file,
+                                     settings->curve_clients_dir, metrics,
+                                     SC_CURVE_METRIC_PREFIX);
+        if (!curve)
+            goto done;
+    }
+    if (settings->fb_http_enabled) {
+        cmn_webhook_config_t webhook_config = {
+            .endpoint = settings->fb_http_endpoint,
+            .timeout_ms = settings->fb_http_timeout_ms,
+            .max_retries = settings->fb_http_max_retries,
+            .backoff_ms = settings->fb_http_backoff_ms,
+            .backoff_max_ms = settings->fb_http_backoff_max_ms,
+            .queue_capacity = settings->fb_http_queue_capacity,
+            .clock = clock,
+            .metrics = metrics,
+            .metric_prefix = SC_WEBHOOK_METRIC_PREFIX,
+        };
+        webhook = cmn_webhook_new(&webhook_config);
+        if (!webhook)
+            goto done;
+    }
+    router = s_bind(ZMQ_ROUTER, settings->ingest_endpoint, "ingest", curve);
+    xpub = s_bind(ZMQ_XPUB, settings->feedback_endpoint, "feedback", curve);
     if (!router || !xpub)
         goto done;
     zsock_set_xpub_verbose(xpub, 1);
@@ -502,6 +687,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
         .clock = clock,
         .router = router,
         .xpub = xpub,
+        .webhook = webhook,
     };
     router = NULL; /* the core owns them now */
     xpub = NULL;
@@ -524,9 +710,11 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
         .bind_address = cmn_config_string(config, "http-bind"),
         .port = (int)cmn_config_int(config, "http-port"),
         .threads = CMN_HTTP_THREADS_DEFAULT,
-        .max_request_bytes = CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT,
-        .request_timeout_ms = CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
-        .admin_token = NULL,
+        .max_request_bytes =
+            (size_t)cmn_config_int(config, "http-max-request-bytes"),
+        .request_timeout_ms =
+            (int)cmn_config_int(config, "http-request-timeout-ms"),
+        .admin_token = NULL, /* no mutating endpoint */
     };
     http = cmn_http_new(&http_config, metrics);
     if (!http)
@@ -557,9 +745,11 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
     exit_code = CMN_EXIT_OK;
 
 done:
-    zactor_destroy(&core);
+    zactor_destroy(&core); /* the publisher stops posting */
     zsock_destroy(&router);
     zsock_destroy(&xpub);
+    cmn_webhook_destroy(&webhook);
+    cmn_curve_destroy(&curve);
     cmn_http_destroy(&http);
     cmn_metrics_destroy(&metrics);
     cmn_clock_destroy(&clock);
@@ -582,7 +772,8 @@ int main(int argc, char **argv)
     cmn_config_t *config = cmn_config_new(
         SC_PROGRAM, MDBP_VERSION,
         "The store's write coordinator: bounded queue, database sinks, "
-        "backpressure feedback.\nSubcommand: dlq replay FILE",
+        "backpressure feedback.\nSubcommands: dlq replay FILE; keygen PATH "
+        "(CURVE key pair: PATH and PATH_secret)",
         s_options, sizeof s_options / sizeof s_options[0]);
     int loaded = cmn_config_load(config, argc, argv);
     if (loaded != 0) {
@@ -601,6 +792,9 @@ int main(int argc, char **argv)
     size_t positionals = cmn_config_positional_count(config);
     if (positionals > 0 && streq(cmn_config_positional(config, 0), "dlq"))
         exit_code = s_run_replay(config);
+    else if (positionals > 0 &&
+             streq(cmn_config_positional(config, 0), "keygen"))
+        exit_code = s_run_keygen(config);
     else if (positionals > 0) {
         fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", SC_PROGRAM,
                 cmn_config_positional(config, 0));

@@ -1,6 +1,7 @@
 /* publisher: transitions, heartbeats and snapshots on an XPUB socket. */
 #include "publisher.h"
 
+#include "broadcaster.h"
 #include "cmn_log.h"
 #include "proto_feedback.h"
 #include "watermark.h"
@@ -17,10 +18,11 @@ typedef struct {
     sc_state_t *state;
     sc_stats_t *stats;
     cmn_clock_t *clock;
-    zsock_t *pipe;                        /* to the core */
-    zsock_t *xpub;                        /* the feedback socket */
-    zloop_t *loop;                        /* pipe, xpub, heartbeat timer */
-    int heartbeat_timer;                  /* zloop timer id */
+    zsock_t *pipe;          /* to the core */
+    zsock_t *xpub;          /* the feedback socket */
+    cmn_webhook_t *webhook; /* transitions as JSON POSTs; NULL: off */
+    zloop_t *loop;          /* pipe, xpub, heartbeat timer */
+    int heartbeat_timer;    /* zloop timer id */
     char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
     size_t topic_length;
     proto_level_t level;    /* as last reported by the core */
@@ -89,8 +91,10 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
                       zmq_strerror(zmq_errno()));
     cmn_series_inc(self->stats->feedback_messages[type]);
-    if (type == PROTO_FEEDBACK_TRANSITION)
+    if (type == PROTO_FEEDBACK_TRANSITION) {
         cmn_series_inc(self->stats->feedback_events[self->level]);
+        sc_broadcaster_post(self->webhook, &event); /* never blocks */
+    }
 }
 
 /* Why the level changed (feedback.md: for logs only). */
@@ -201,6 +205,7 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         .clock = given->clock,
         .pipe = pipe,
         .xpub = given->xpub,
+        .webhook = given->webhook,
         .level = PROTO_LEVEL_OK,
         .previous = PROTO_LEVEL_OK,
     };

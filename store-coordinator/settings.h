@@ -34,6 +34,17 @@ typedef struct {
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
     uint64_t epoch;                  /* random per run */
+    /* Webhook broadcaster (seed 003): every transition POSTed as JSON. */
+    bool fb_http_enabled;           /* MDS_FB_ENABLE_HTTP_BROADCAST */
+    const char *fb_http_endpoint;   /* http://host[:port]/path */
+    int64_t fb_http_timeout_ms;     /* per attempt */
+    int fb_http_max_retries;        /* attempts after the first */
+    int64_t fb_http_backoff_ms;     /* first retry wait, doubles, jitter */
+    int64_t fb_http_backoff_max_ms; /* the doubling stops here */
+    size_t fb_http_queue_capacity;  /* waiting events; oldest dropped */
+    /* CURVE on both sockets when set (docs/security.md). */
+    const char *curve_secret_key_file; /* server key pair (czmq cert) */
+    const char *curve_clients_dir;     /* allow-list of client certs */
 } sc_settings_t;
 
 #endif

@@ -178,7 +178,7 @@ static void test_pub_sub(void **state)
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     int received = 0;
     while (received < 3 || s_denied(metrics, "feedback", "unknown_key") < 1 ||
-           s_denied(metrics, "feedback", "protocol") < 1) {
+           s_denied(metrics, "feedback", "handshake") < 1) {
         assert_true(zclock_mono() < deadline);
         zstr_send(publisher, "event");
         zclock_sleep(POLL_STEP_MS);
@@ -263,7 +263,7 @@ static void test_router_dealer(void **state)
      * reaches the router. */
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     while (s_denied(metrics, "ingest", "unknown_key") < 1 ||
-           s_denied(metrics, "ingest", "protocol") < 1) {
+           s_denied(metrics, "ingest", "handshake") < 1) {
         assert_true(zclock_mono() < deadline);
         zclock_sleep(POLL_STEP_MS);
     }
