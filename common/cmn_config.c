@@ -387,6 +387,7 @@ static s_entry_t *s_expect(cmn_config_t *self, const char *flag,
     assert(self && flag);
     s_entry_t *entry = s_find(self, flag);
     assert(entry && entry->option.type == type);
+    (void)type; /* only checked by the assert */
     return entry;
 }
 

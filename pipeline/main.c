@@ -12,6 +12,7 @@
 
 #include "cmn_clock.h"
 #include "cmn_config.h"
+#include "cmn_curve.h"
 #include "cmn_http.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
@@ -71,11 +72,14 @@ static const cmn_option_t s_options[] = {
      "forget a coordinator silent for this long", 1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
-    {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "1000",
+    {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "500",
      "records per batch at most", 1, 10000, NULL},
     {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
      "a batch waits at most this long to fill", 1, 60000, NULL},
-    {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "32",
+    /* 4 x 500 records in flight fit between a default coordinator's high
+     * watermark (8000) and its capacity (10000), so one pipeline at full
+     * speed drives the store to HARD rather than into `nack full`. */
+    {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
      "resend a batch not acknowledged within this time", 10, 600000, NULL},
@@ -91,6 +95,17 @@ static const cmn_option_t s_options[] = {
     {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
      "bearer token of POST /admin/cooldown (unset: route disabled)", 0, 0,
      NULL},
+    {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
+     "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
+     NULL},
+    {"http-request-timeout-ms", "MDP_HTTP_REQUEST_TIMEOUT_MS", CMN_OPT_INT,
+     "5000", "an HTTP request must arrive within this time", 100, 600000,
+     NULL},
+    {"curve-secret-key-file", "MDP_CURVE_SECRET_KEY_FILE", CMN_OPT_STRING,
+     NULL, "CURVE on both channels: this pipeline's czmq certificate "
+     "(NAME_secret; mds-coordinator keygen)", 0, 0, NULL},
+    {"curve-server-key-file", "MDP_CURVE_SERVER_KEY_FILE", CMN_OPT_STRING,
+     NULL, "CURVE: the coordinators' public certificate", 0, 0, NULL},
     {"log-level", "MDP_LOG_LEVEL", CMN_OPT_CHOICE, "info",
      "least severe level logged", 0, 0, s_log_levels},
     {"log-format", "MDP_LOG_FORMAT", CMN_OPT_CHOICE, "text",
@@ -421,6 +436,34 @@ static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
     return 0;
 }
 
+/* MDP_CURVE_*: both or neither, and readable certificates. Returns 0 or
+ * -1 after rejecting. */
+static int s_check_curve(cmn_config_t *config)
+{
+    const char *secret = cmn_config_string(config, "curve-secret-key-file");
+    const char *server = cmn_config_string(config, "curve-server-key-file");
+    const char *reason = NULL;
+    if (secret && !server) {
+        cmn_config_reject(config, "curve-server-key-file",
+                          "required with MDP_CURVE_SECRET_KEY_FILE");
+        return -1;
+    }
+    if (server && !secret) {
+        cmn_config_reject(config, "curve-secret-key-file",
+                          "required with MDP_CURVE_SERVER_KEY_FILE");
+        return -1;
+    }
+    if (secret && cmn_curve_check_secret(secret, &reason) != 0) {
+        cmn_config_reject(config, "curve-secret-key-file", reason);
+        return -1;
+    }
+    if (server && cmn_curve_check_public(server, &reason) != 0) {
+        cmn_config_reject(config, "curve-server-key-file", reason);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     s_main_t self_storage, *self = &self_storage;
@@ -467,6 +510,8 @@ int main(int argc, char **argv)
                           "expected tcp://HOST:PORT, ipc://... or inproc://...");
         rc = -1;
     }
+    if (rc == 0 && s_check_curve(self->config) != 0)
+        rc = -1;
     if (rc != 0) {
         cmn_config_destroy(&self->config);
         return CMN_EXIT_USAGE;
@@ -522,7 +567,11 @@ int main(int argc, char **argv)
         .ack_timeout_ns =
             cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS,
         .metrics = metrics,
-        .status = status};
+        .status = status,
+        .curve_secret_key_file =
+            cmn_config_string(config, "curve-secret-key-file"),
+        .curve_server_key_file =
+            cmn_config_string(config, "curve-server-key-file")};
     self->sender = pl_sender_new(&sender_config);
     self->producer = pl_producer_new(&producer_config);
     if (!self->sender || !self->producer) {
@@ -543,7 +592,11 @@ int main(int argc, char **argv)
                                       CMN_NS_PER_SEC},
             .policy = self->policy,
             .metrics = metrics,
-            .status = status};
+            .status = status,
+            .curve_secret_key_file =
+                cmn_config_string(config, "curve-secret-key-file"),
+            .curve_server_key_file =
+                cmn_config_string(config, "curve-server-key-file")};
         self->subscriber = pl_subscriber_new(&subscriber_config);
         if (!self->subscriber) {
             exit_code = CMN_EXIT_FAILURE;
@@ -557,8 +610,10 @@ int main(int argc, char **argv)
             .bind_address = cmn_config_string(config, "metrics-bind"),
             .port = (int)cmn_config_int(config, "metrics-standalone-port"),
             .threads = CMN_HTTP_THREADS_DEFAULT,
-            .max_request_bytes = CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT,
-            .request_timeout_ms = CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
+            .max_request_bytes =
+                (size_t)cmn_config_int(config, "http-max-request-bytes"),
+            .request_timeout_ms =
+                (int)cmn_config_int(config, "http-request-timeout-ms"),
             .admin_token = cmn_config_string(config, "admin-token")};
         http = cmn_http_new(&http_config, registry);
         cmn_http_route(http, "GET", "/health", false, s_on_health, NULL);

@@ -52,9 +52,11 @@ static void s_update_stale(pl_feedback_t *self, pl_coordinator_view_t *view,
                            int64_t now)
 {
     view->stale = now - view->heard_ns > s_ttl_ns(view);
-    view->effective = view->stale
-                          ? s_max_level(view->level, self->config.stale_level)
-                          : view->level;
+    /* Exactly the fail-safe level, even below the last one reported: a
+     * coordinator that died at HARD must not pause us until it is
+     * forgotten. A restarted one sends a snapshot at once, and a dead one
+     * accepts no data anyway (the sender's window bounds what waits). */
+    view->effective = view->stale ? self->config.stale_level : view->level;
 }
 
 static pl_coordinator_view_t *s_find(pl_feedback_t *self, const char *id)

@@ -11,8 +11,8 @@
  *   without counting a gap (it may be sent to one subscriber only).
  * - another epoch: the coordinator restarted; its seq starts again, no gap.
  * - silent for longer than its ttl: stale, and its effective level becomes
- *   the more severe of the last reported level and the fail-safe level
- *   (MDP_FB_STALE_LEVEL, default soft);
+ *   exactly the fail-safe level (MDP_FB_STALE_LEVEL, default soft), also
+ *   when the last reported level was more severe (see pipeline/README.md);
  * - silent for longer than `forget_ns`: forgotten (a pod that went away).
  *
  * Several coordinators combine to the most severe effective level and the

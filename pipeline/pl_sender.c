@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 #include "proto_ingest.h"
@@ -460,6 +461,11 @@ static int s_setup(s_sender_t *self)
     zsock_set_reconnect_ivl(self->dealer, PL_SEND_RECONNECT_MS);
     zsock_set_reconnect_ivl_max(self->dealer, PL_SEND_RECONNECT_MAX_MS);
     zsock_set_sndhwm(self->dealer, (int)self->config.window * 2);
+    if (self->config.curve_secret_key_file &&
+        cmn_curve_client_apply(self->dealer,
+                               self->config.curve_secret_key_file,
+                               self->config.curve_server_key_file) != 0)
+        return -1; /* before connect: CURVE or nothing */
     char monitor[64];
     snprintf(monitor, sizeof monitor, "inproc://pl-sender-monitor-%p",
              (void *)self);

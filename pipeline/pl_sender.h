@@ -44,6 +44,9 @@ typedef struct {
     int64_t ack_timeout_ns;
     pl_metrics_t *metrics;      /* borrowed */
     pl_status_t *status;        /* borrowed */
+    /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
+    const char *curve_secret_key_file; /* our key pair (NAME_secret) */
+    const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_sender_config_t;
 
 /* Starts the actor. Returns NULL when a socket cannot be set up (logged).

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <string.h>
 
+#include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 
@@ -363,6 +364,12 @@ static void s_actor(zsock_t *pipe, void *args)
         goto done;
     }
     zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
+    if (self->config.curve_secret_key_file &&
+        cmn_curve_client_apply(self->sub, self->config.curve_secret_key_file,
+                               self->config.curve_server_key_file) != 0) {
+        zsock_signal(pipe, 1); /* before connect: CURVE or nothing */
+        goto done;
+    }
     zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
     self->level = PROTO_LEVEL_OK;
     self->scale = 1.0;

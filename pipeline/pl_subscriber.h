@@ -38,6 +38,9 @@ typedef struct {
     const pl_policy_t *policy;   /* borrowed, immutable */
     pl_metrics_t *metrics;       /* borrowed */
     pl_status_t *status;         /* borrowed */
+    /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
+    const char *curve_secret_key_file; /* our key pair (NAME_secret) */
+    const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_subscriber_config_t;
 
 /* Starts the actor (config copied). Returns NULL when the endpoint list is

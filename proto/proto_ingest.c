@@ -103,7 +103,41 @@ static bool s_field_is_size(proto_record_kind_t kind, size_t index)
     }
 }
 
-/* Checks a provider or symbol: 1..max bytes, no control characters. */
+/* Length of the well-formed UTF-8 sequence starting with a byte >= 0x80 at
+ * `bytes` (2..4), or 0 when it is not one: overlong forms, surrogates and
+ * code points above U+10FFFF are refused (RFC 3629). Stops at a NUL. */
+static size_t s_utf8_sequence(const unsigned char *bytes)
+{
+    unsigned char lead = bytes[0];
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF; /* range of the second byte */
+    if (lead >= 0xC2 && lead <= 0xDF)
+        length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0)
+            low = 0xA0;
+        else if (lead == 0xED)
+            high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0)
+            low = 0x90;
+        else if (lead == 0xF4)
+            high = 0x8F;
+    } else
+        return 0;
+    if (bytes[1] < low || bytes[1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if (bytes[index] < 0x80 || bytes[index] > 0xBF)
+            return 0;
+    return length;
+}
+
+/* Checks a provider or symbol: 1..max bytes of UTF-8 (both databases must
+ * accept it alike: PostgreSQL refuses invalid UTF-8), no control
+ * characters. */
 static int s_name_check(const char *name, size_t max, const char *what,
                         proto_error_t *error)
 {
@@ -118,6 +152,14 @@ static int s_name_check(const char *name, size_t max, const char *what,
         if (byte < 0x20 || byte == 0x7f)
             return proto_error_set(
                 error, "field '%s' contains a control character", what);
+        if (byte >= 0x80) {
+            size_t sequence = s_utf8_sequence((const unsigned char *)name +
+                                              index);
+            if (sequence == 0 || index + sequence > length)
+                return proto_error_set(error, "field '%s' is not valid UTF-8",
+                                       what);
+            index += sequence - 1;
+        }
     }
     return 0;
 }

@@ -36,8 +36,8 @@ void sc_breaker_destroy(sc_breaker_t **self_p)
 bool sc_breaker_allow(sc_breaker_t *self, int64_t now_ns)
 {
     assert(self);
-    if (self->state == SC_BREAKER_OPEN
-        && now_ns - self->opened_ns >= self->open_ns)
+    if (self->state == SC_BREAKER_OPEN &&
+        now_ns - self->opened_ns >= self->open_ns)
         self->state = SC_BREAKER_HALF_OPEN;
     return self->state != SC_BREAKER_OPEN;
 }

@@ -21,6 +21,7 @@
 #include <czmq.h>
 
 #include "cmn_clock.h"
+#include "cmn_webhook.h"
 #include "settings.h"
 #include "state.h"
 #include "stats.h"
@@ -32,6 +33,7 @@ typedef struct {
     cmn_clock_t *clock;            /* borrowed */
     zsock_t *router;               /* bound ingest socket; actor owns it */
     zsock_t *xpub;                 /* bound feedback socket; actor owns it */
+    cmn_webhook_t *webhook;        /* borrowed; NULL: no HTTP broadcast */
 } sc_core_args_t;
 
 /* The zactor function; `args` is an sc_core_args_t that must outlive the

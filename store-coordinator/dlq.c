@@ -19,10 +19,10 @@
 #define SC_DLQ_FILE_MODE 0644
 
 struct _sc_dlq_t {
-    char *path;    /* the file */
-    int fd;        /* -1 until the first append */
-    bool dirty;    /* lines written since the last fsync */
-    size_t count;  /* lines appended */
+    char *path;   /* the file */
+    int fd;       /* -1 until the first append */
+    bool dirty;   /* lines written since the last fsync */
+    size_t count; /* lines appended */
 };
 
 sc_dlq_t *sc_dlq_new(const char *path)
@@ -79,14 +79,14 @@ int sc_dlq_append(sc_dlq_t *self, const proto_record_t *record,
     snprintf(short_reason, sizeof short_reason, "%s",
              reason && *reason ? reason : "unknown");
     char line[SC_DLQ_LINE_BYTES_MAX];
-    int length = proto_text_format_json(record, short_reason, line,
-                                        sizeof line - 1);
+    int length =
+        proto_text_format_json(record, short_reason, line, sizeof line - 1);
     if (length < 0) {
         cmn_log_error("dlq", "format_failed", "path=\"%s\"", self->path);
         return -1;
     }
     line[length++] = '\n';
-    ssize_t done = write(self->fd, line, (size_t) length);
+    ssize_t done = write(self->fd, line, (size_t)length);
     if (done != length) {
         cmn_log_error("dlq", "write_failed", "path=\"%s\" error=\"%s\"",
                       self->path, done < 0 ? strerror(errno) : "short write");

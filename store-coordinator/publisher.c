@@ -1,6 +1,7 @@
 /* publisher: transitions, heartbeats and snapshots on an XPUB socket. */
 #include "publisher.h"
 
+#include "broadcaster.h"
 #include "cmn_log.h"
 #include "proto_feedback.h"
 #include "watermark.h"
@@ -19,12 +20,14 @@ typedef struct {
     cmn_clock_t *clock;
     zsock_t *pipe;          /* to the core */
     zsock_t *xpub;          /* the feedback socket */
+    cmn_webhook_t *webhook; /* transitions as JSON POSTs; NULL: off */
     zloop_t *loop;          /* pipe, xpub, heartbeat timer */
     int heartbeat_timer;    /* zloop timer id */
     char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
     size_t topic_length;
     proto_level_t level;    /* as last reported by the core */
     proto_level_t previous; /* the level before that */
+    const char *reason;     /* cause of the latest change, or NULL */
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
     msgpack_sbuffer buffer; /* encoded event, reused */
@@ -55,10 +58,10 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         .capacity = settings->capacity,
         .low_wm = settings->watermark.low,
         .high_wm = settings->watermark.high,
-        .utilization = (double) depth / (double) settings->capacity,
+        .utilization = (double)depth / (double)settings->capacity,
         .scale_hint = sc_watermark_scale_hint(&settings->watermark, depth),
-        .ttl_ms = (uint32_t) (SC_FEEDBACK_TTL_HEARTBEATS
-                              * settings->heartbeat_ms),
+        .ttl_ms =
+            (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS * settings->heartbeat_ms),
         .has_drain_rate = true,
         .drain_rate = atomic_load(&self->state->drain_rate),
     };
@@ -82,16 +85,28 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
      * message; the send itself never blocks. */
     void *socket = zsock_resolve(self->xpub);
     if (zmq_send(socket, self->topic, self->topic_length,
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT)
-            < 0
-        || zmq_send(socket, self->buffer.data, self->buffer.size,
-                    ZMQ_DONTWAIT)
-               < 0)
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(socket, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT) <
+            0)
         cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
                       zmq_strerror(zmq_errno()));
     cmn_series_inc(self->stats->feedback_messages[type]);
-    if (type == PROTO_FEEDBACK_TRANSITION)
+    if (type == PROTO_FEEDBACK_TRANSITION) {
         cmn_series_inc(self->stats->feedback_events[self->level]);
+        sc_broadcaster_post(self->webhook, &event); /* never blocks */
+    }
+}
+
+/* Why the level changed (feedback.md: for logs only). */
+static const char *s_reason(proto_level_t level, proto_level_t previous)
+{
+    if (level == PROTO_LEVEL_HARD)
+        return "queue at or above high watermark";
+    if (level == PROTO_LEVEL_SOFT)
+        return previous == PROTO_LEVEL_OK
+                   ? "queue above low watermark"
+                   : "queue below high watermark minus dead-band";
+    return "queue at or below low watermark minus dead-band";
 }
 
 static uint64_t s_depth(s_publisher_t *self)
@@ -106,28 +121,27 @@ static void s_arm_heartbeat(s_publisher_t *self)
 {
     int64_t interval = self->settings->heartbeat_ms;
     int64_t spread = interval * SC_HEARTBEAT_JITTER_PERCENT / SC_PERCENT;
-    int64_t delay = interval - spread
-                    + (int64_t) (s_random_next(self)
-                                 % (uint64_t) (2 * spread + 1));
+    int64_t delay = interval - spread +
+                    (int64_t)(s_random_next(self) % (uint64_t)(2 * spread + 1));
     if (delay < 1)
         delay = 1;
-    self->heartbeat_timer = zloop_timer(self->loop, (size_t) delay, 1,
-                                        s_on_heartbeat, self);
+    self->heartbeat_timer =
+        zloop_timer(self->loop, (size_t)delay, 1, s_on_heartbeat, self);
 }
 
 static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     s_publisher_t *self = arg;
-    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), NULL);
+    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), self->reason);
     s_arm_heartbeat(self);
     return 0;
 }
 
 static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     s_publisher_t *self = arg;
     zframe_t *frame = zframe_recv(reader);
     if (!frame)
@@ -137,14 +151,14 @@ static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
     zframe_destroy(&frame);
     if (subscribe) {
         cmn_series_inc(self->stats->feedback_subscriptions);
-        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), NULL);
+        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), self->reason);
     }
     return 0;
 }
 
 static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     s_publisher_t *self = arg;
     char *command = NULL;
     int level = 0, previous = 0;
@@ -166,10 +180,10 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
         text = zmsg_popstr(message);
         depth = text ? strtoull(text, NULL, 10) : 0;
         zstr_free(&text);
-        self->previous = (proto_level_t) previous;
-        self->level = (proto_level_t) level;
-        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth,
-                  level > previous ? "queue_rising" : "queue_recovered");
+        self->previous = (proto_level_t)previous;
+        self->level = (proto_level_t)level;
+        self->reason = s_reason(self->level, self->previous);
+        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth, self->reason);
     } else if (streq(command, "FINAL")) {
         char *reason = zmsg_popstr(message);
         s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), reason);
@@ -191,15 +205,16 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         .clock = given->clock,
         .pipe = pipe,
         .xpub = given->xpub,
+        .webhook = given->webhook,
         .level = PROTO_LEVEL_OK,
         .previous = PROTO_LEVEL_OK,
     };
     self.random = given->settings->epoch * 0x2545F4914F6CDD1Dull + 1;
     msgpack_sbuffer_init(&self.buffer);
-    int length = proto_feedback_topic(self.settings->coordinator_id,
-                                      self.topic, sizeof self.topic);
+    int length = proto_feedback_topic(self.settings->coordinator_id, self.topic,
+                                      sizeof self.topic);
     assert(length > 0); /* validated at start-up */
-    self.topic_length = (size_t) length;
+    self.topic_length = (size_t)length;
     self.loop = zloop_new();
     zsock_signal(pipe, 0);
     if (self.loop) {

@@ -19,6 +19,7 @@
 #include <czmq.h>
 
 #include "cmn_clock.h"
+#include "cmn_webhook.h"
 #include "settings.h"
 #include "state.h"
 #include "stats.h"
@@ -29,6 +30,7 @@ typedef struct {
     sc_stats_t *stats;             /* borrowed */
     cmn_clock_t *clock;            /* borrowed */
     zsock_t *xpub;                 /* bound; the actor takes ownership */
+    cmn_webhook_t *webhook;        /* borrowed; NULL: no HTTP broadcast */
 } sc_publisher_args_t;
 
 /* The zactor function; `args` is an sc_publisher_args_t. */

@@ -2,6 +2,7 @@
 #include "replay.h"
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,10 @@ typedef struct {
     zsock_t *dealer;
     char producer_id[PROTO_ID_MAX + 1];
     uint64_t batch_seq;
-    size_t accepted;   /* records acked */
-    size_t rejected;   /* records in batches nacked malformed */
-    size_t lost;       /* records not acked before the deadline */
+    size_t accepted; /* records acked */
+    size_t rejected; /* records in batches nacked malformed */
+    size_t lost;     /* records not acked before the deadline */
+    bool gave_up;    /* a batch timed out: the coordinator is not there */
     msgpack_sbuffer buffer;
 } s_replay_t;
 
@@ -29,7 +31,7 @@ void sc_replay_connect_address(const char *bind_endpoint, char *out,
     const char *star = strstr(bind_endpoint, "://*");
     if (star)
         snprintf(out, capacity, "%.*s://127.0.0.1%s",
-                 (int) (star - bind_endpoint), bind_endpoint, star + 4);
+                 (int)(star - bind_endpoint), bind_endpoint, star + 4);
     else
         snprintf(out, capacity, "%s", bind_endpoint);
 }
@@ -38,11 +40,14 @@ void sc_replay_connect_address(const char *bind_endpoint, char *out,
 static void s_send_batch(s_replay_t *self, const proto_record_t *records,
                          size_t count)
 {
+    if (self->gave_up) {
+        self->lost += count;
+        return;
+    }
     uint64_t seq = ++self->batch_seq;
     msgpack_sbuffer_clear(&self->buffer);
     if (proto_batch_encode(self->producer_id, seq, records, count,
-                           &self->buffer)
-        != 0) {
+                           &self->buffer) != 0) {
         self->rejected += count;
         return;
     }
@@ -50,20 +55,19 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
     while (zclock_mono() < deadline) {
         zframe_t *frame = zframe_new(self->buffer.data, self->buffer.size);
         zframe_send(&frame, self->dealer, 0);
-        int64_t reply_deadline = zclock_mono()
-                                 + self->config->reply_timeout_ms;
+        int64_t reply_deadline = zclock_mono() + self->config->reply_timeout_ms;
         int64_t retry_after = -1;
         while (retry_after < 0 && zclock_mono() < reply_deadline) {
             zsock_set_rcvtimeo(self->dealer,
-                               (int) (reply_deadline - zclock_mono()));
+                               (int)(reply_deadline - zclock_mono()));
             zframe_t *reply_frame = zframe_recv(self->dealer);
             if (!reply_frame)
                 break;
             proto_reply_t reply;
             proto_error_t error;
-            int decoded = proto_reply_decode(zframe_data(reply_frame),
-                                             zframe_size(reply_frame),
-                                             &reply, &error);
+            int decoded =
+                proto_reply_decode(zframe_data(reply_frame),
+                                   zframe_size(reply_frame), &reply, &error);
             zframe_destroy(&reply_frame);
             if (decoded != 0 || reply.batch_seq != seq)
                 continue; /* a stale reply to an earlier resend */
@@ -73,16 +77,21 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
             }
             if (reply.reason == PROTO_NACK_MALFORMED) {
                 fprintf(stderr, "dlq replay: batch %llu rejected: %s\n",
-                        (unsigned long long) seq, reply.detail);
+                        (unsigned long long)seq, reply.detail);
                 self->rejected += count;
                 return;
             }
             retry_after = reply.retry_after_ms;
         }
         if (retry_after > 0)
-            zclock_sleep((int) retry_after);
+            zclock_sleep((int)retry_after);
     }
     self->lost += count;
+    self->gave_up = true;
+    fprintf(stderr,
+            "dlq replay: batch %llu not acked within %lld ms; giving "
+            "up\n",
+            (unsigned long long)seq, (long long)self->config->deadline_ms);
 }
 
 int sc_replay_run(const sc_replay_config_t *config)
@@ -95,13 +104,12 @@ int sc_replay_run(const sc_replay_config_t *config)
     }
     s_replay_t self = {.config = config};
     snprintf(self.producer_id, sizeof self.producer_id, "%s%d",
-             SC_REPLAY_PRODUCER_PREFIX, (int) getpid());
+             SC_REPLAY_PRODUCER_PREFIX, (int)getpid());
     msgpack_sbuffer_init(&self.buffer);
     self.dealer = zsock_new(ZMQ_DEALER);
-    if (!self.dealer || zsock_connect(self.dealer, "%s", config->endpoint)
-                            != 0) {
-        fprintf(stderr, "dlq replay: cannot connect to %s\n",
-                config->endpoint);
+    if (!self.dealer ||
+        zsock_connect(self.dealer, "%s", config->endpoint) != 0) {
+        fprintf(stderr, "dlq replay: cannot connect to %s\n", config->endpoint);
         zsock_destroy(&self.dealer);
         fclose(file);
         return 1;
@@ -109,8 +117,7 @@ int sc_replay_run(const sc_replay_config_t *config)
     proto_record_t *records = calloc(config->batch_size, sizeof *records);
     char *line = malloc(SC_REPLAY_LINE_BYTES_MAX);
     size_t count = 0, total = 0, unreadable = 0, line_number = 0;
-    while (records && line
-           && fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
+    while (records && line && fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
         line_number++;
         line[strcspn(line, "\r\n")] = '\0';
         const char *start = line + strspn(line, " \t");

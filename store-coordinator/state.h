@@ -18,11 +18,11 @@
 #define SC_REACHABLE_YES 1
 
 typedef struct {
-    _Atomic uint64_t depth;       /* core: records not committed */
-    _Atomic int level;            /* core: proto_level_t */
-    _Atomic double drain_rate;    /* core: committed records/s, smoothed */
-    _Atomic bool draining;        /* core: shutdown began */
-    _Atomic uint64_t seq;         /* publisher: last published seq */
+    _Atomic uint64_t depth;    /* core: records not committed */
+    _Atomic int level;         /* core: proto_level_t */
+    _Atomic double drain_rate; /* core: committed records/s, smoothed */
+    _Atomic bool draining;     /* core: shutdown began */
+    _Atomic uint64_t seq;      /* publisher: last published seq */
     _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */
     _Atomic int reachable[SC_WORKERS_MAX]; /* worker i: SC_REACHABLE_* */
 } sc_state_t;

@@ -20,7 +20,7 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
     family = cmn_metrics_gauge(metrics, "coordinator_queue_capacity",
                                "Queue capacity in records", "coordinator_id");
     self->queue_capacity = cmn_metric_series(family, id, NULL);
-    cmn_series_set(self->queue_capacity, (double) settings->capacity);
+    cmn_series_set(self->queue_capacity, (double)settings->capacity);
     family = cmn_metrics_gauge(metrics, "coordinator_backpressure_level",
                                "Backpressure level: 0 ok, 1 soft, 2 hard",
                                "coordinator_id");
@@ -54,18 +54,17 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
         "Records in batches nacked full or draining (to be resent)",
         "coordinator_id");
     self->records_rejected = cmn_metric_series(family, id, NULL);
-    family = cmn_metrics_counter(metrics,
-                                 "coordinator_malformed_messages_total",
-                                 "Ingest messages that could not be decoded",
-                                 "coordinator_id");
+    family = cmn_metrics_counter(
+        metrics, "coordinator_malformed_messages_total",
+        "Ingest messages that could not be decoded", "coordinator_id");
     self->malformed = cmn_metric_series(family, id, NULL);
     family = cmn_metrics_counter(metrics, "coordinator_nacks_total",
                                  "Batches refused, by reason",
                                  "coordinator_id,reason");
     for (int reason = 0; reason < 3; reason++)
         self->nacks[reason] = cmn_metric_series(
-            family, id,
-            proto_nack_reason_name((proto_nack_reason_t) reason), NULL);
+            family, id, proto_nack_reason_name((proto_nack_reason_t)reason),
+            NULL);
     family = cmn_metrics_counter(metrics, "coordinator_acks_total",
                                  "Batches acknowledged", "coordinator_id");
     self->acks = cmn_metric_series(family, id, NULL);
@@ -115,15 +114,14 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
                                  "coordinator_id,level");
     for (int level = 0; level < 3; level++)
         self->feedback_events[level] = cmn_metric_series(
-            family, id, proto_level_name((proto_level_t) level), NULL);
-    family = cmn_metrics_counter(metrics,
-                                 "coordinator_feedback_messages_total",
+            family, id, proto_level_name((proto_level_t)level), NULL);
+    family = cmn_metrics_counter(metrics, "coordinator_feedback_messages_total",
                                  "Feedback messages published, by type",
                                  "coordinator_id,type");
     for (int type = 0; type < 3; type++)
         self->feedback_messages[type] = cmn_metric_series(
-            family, id,
-            proto_feedback_type_name((proto_feedback_type_t) type), NULL);
+            family, id, proto_feedback_type_name((proto_feedback_type_t)type),
+            NULL);
     family = cmn_metrics_counter(
         metrics, "coordinator_feedback_subscriptions_total",
         "Subscriptions seen on the feedback socket (each gets a snapshot)",

@@ -16,26 +16,27 @@
 
 typedef struct {
     /* core */
-    cmn_series_t *queue_depth;       /* gauge, records */
-    cmn_series_t *queue_capacity;    /* gauge, records */
-    cmn_series_t *level;             /* gauge 0/1/2 */
-    cmn_series_t *backpressure[3];   /* gauges 0/1 by proto_level_t */
-    cmn_series_t *drain_rate;        /* gauge, records/s */
-    cmn_series_t *batches_received;  /* counter */
-    cmn_series_t *records_received;  /* counter: accepted into the queue */
-    cmn_series_t *records_rejected;  /* counter: in batches nacked full/draining */
-    cmn_series_t *malformed;         /* counter: malformed messages */
-    cmn_series_t *nacks[3];          /* counters by proto_nack_reason_t */
-    cmn_series_t *acks;              /* counter: batches acked */
+    cmn_series_t *queue_depth;      /* gauge, records */
+    cmn_series_t *queue_capacity;   /* gauge, records */
+    cmn_series_t *level;            /* gauge 0/1/2 */
+    cmn_series_t *backpressure[3];  /* gauges 0/1 by proto_level_t */
+    cmn_series_t *drain_rate;       /* gauge, records/s */
+    cmn_series_t *batches_received; /* counter */
+    cmn_series_t *records_received; /* counter: accepted into the queue */
+    cmn_series_t
+        *records_rejected;   /* counter: in batches nacked full/draining */
+    cmn_series_t *malformed; /* counter: malformed messages */
+    cmn_series_t *nacks[3];  /* counters by proto_nack_reason_t */
+    cmn_series_t *acks;      /* counter: batches acked */
     /* workers */
-    cmn_series_t *records_written;   /* counter */
-    cmn_series_t *records_duplicate; /* counter */
+    cmn_series_t *records_written;       /* counter */
+    cmn_series_t *records_duplicate;     /* counter */
     cmn_series_t *records_dead_lettered; /* counter */
-    cmn_series_t *batch_duration;    /* histogram, seconds per sink write */
-    cmn_series_t *sink_errors[2];    /* counters: [0] transient, [1] permanent */
-    cmn_series_t *sink_retries;      /* counter */
+    cmn_series_t *batch_duration;        /* histogram, seconds per sink write */
+    cmn_series_t *sink_errors[2]; /* counters: [0] transient, [1] permanent */
+    cmn_series_t *sink_retries;   /* counter */
     cmn_series_t *breaker_state[SC_WORKERS_MAX]; /* gauge 0/1/2 per worker */
-    cmn_series_t *breaker_opens;     /* counter */
+    cmn_series_t *breaker_opens;                 /* counter */
     /* publisher */
     cmn_series_t *feedback_events[3];   /* counters: transitions by level */
     cmn_series_t *feedback_messages[3]; /* counters by proto_feedback_type_t */

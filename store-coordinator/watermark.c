@@ -86,8 +86,8 @@ bool sc_watermark_update(sc_watermark_t *self, uint64_t size, int64_t now_ns,
         next = up;
     else {
         proto_level_t down = s_level_down(&self->config, size);
-        if (down < self->level
-            && now_ns - self->changed_ns >= self->config.dwell_ns)
+        if (down < self->level &&
+            now_ns - self->changed_ns >= self->config.dwell_ns)
             next = down;
     }
     if (next == self->level)
@@ -118,6 +118,5 @@ double sc_watermark_scale_hint(const sc_watermark_config_t *config,
         return 1.0;
     if (size >= config->high)
         return 0.0;
-    return (double) (config->high - size)
-           / (double) (config->high - config->low);
+    return (double)(config->high - size) / (double)(config->high - config->low);
 }

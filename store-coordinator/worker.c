@@ -18,15 +18,15 @@ typedef struct {
     sc_state_t *state;
     sc_stats_t *stats;
     cmn_clock_t *clock;
-    size_t index;             /* this worker's number */
-    zsock_t *pipe;            /* to the core */
-    zpoller_t *poller;        /* on the pipe, for waits */
-    sc_sink_t *sink;          /* this worker's connection */
-    sc_breaker_t *breaker;    /* guards the sink */
-    sc_dlq_t *dlq;            /* dead-letter file */
-    bool terminated;          /* $TERM received */
-    uint64_t random;          /* xorshift state for jitter */
-    int64_t last_contact_ns;  /* last write or ping */
+    size_t index;            /* this worker's number */
+    zsock_t *pipe;           /* to the core */
+    zpoller_t *poller;       /* on the pipe, for waits */
+    sc_sink_t *sink;         /* this worker's connection */
+    sc_breaker_t *breaker;   /* guards the sink */
+    sc_dlq_t *dlq;           /* dead-letter file */
+    bool terminated;         /* $TERM received */
+    uint64_t random;         /* xorshift state for jitter */
+    int64_t last_contact_ns; /* last write or ping */
 } s_worker_t;
 
 /* Counts of one chunk. */
@@ -49,21 +49,19 @@ static uint64_t s_random_next(s_worker_t *self)
 static void s_publish_breaker(s_worker_t *self)
 {
     sc_breaker_state_t state = sc_breaker_state(self->breaker);
-    int before = atomic_exchange(&self->state->breaker[self->index],
-                                 (int) state);
-    if (before == (int) state)
+    int before =
+        atomic_exchange(&self->state->breaker[self->index], (int)state);
+    if (before == (int)state)
         return;
     cmn_series_set(self->stats->breaker_state[self->index], state);
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
         /* Re-opening after a failed trial is the same outage. */
-        cmn_log_event(before == SC_BREAKER_CLOSED ? CMN_LOG_WARNING
-                                                  : CMN_LOG_DEBUG,
-                      "worker", "breaker_open",
-                        "worker=%zu timeout_ms=%lld error=\"%s\"",
-                        self->index,
-                        (long long) self->settings->breaker_timeout_ms,
-                        sc_sink_error(self->sink));
+        cmn_log_event(
+            before == SC_BREAKER_CLOSED ? CMN_LOG_WARNING : CMN_LOG_DEBUG,
+            "worker", "breaker_open", "worker=%zu timeout_ms=%lld error=\"%s\"",
+            self->index, (long long)self->settings->breaker_timeout_ms,
+            sc_sink_error(self->sink));
     } else if (state == SC_BREAKER_CLOSED)
         cmn_log_info("worker", "breaker_closed", "worker=%zu", self->index);
 }
@@ -81,7 +79,7 @@ static int s_wait(s_worker_t *self, int64_t ms)
 {
     if (ms <= 0)
         return self->terminated ? -1 : 0;
-    void *which = zpoller_wait(self->poller, (int) ms);
+    void *which = zpoller_wait(self->poller, (int)ms);
     if (which == self->pipe) {
         char *command = zstr_recv(self->pipe);
         /* The core sends nothing else to a busy worker. */
@@ -129,22 +127,20 @@ static int s_backoff(s_worker_t *self, uint32_t attempt)
         delay = self->settings->retry_max_ms;
     /* Full jitter over the upper half keeps workers from retrying in step. */
     int64_t half = delay / 2;
-    int64_t jittered = half + (int64_t) (s_random_next(self)
-                                         % (uint64_t) (half + 1));
+    int64_t jittered =
+        half + (int64_t)(s_random_next(self) % (uint64_t)(half + 1));
     return s_wait(self, jittered);
 }
 
 /* One sink write, timed and counted. */
-static sc_sink_status_t s_write(s_worker_t *self,
-                                const proto_record_t *records, size_t count,
-                                sc_sink_counts_t *counts)
+static sc_sink_status_t s_write(s_worker_t *self, const proto_record_t *records,
+                                size_t count, sc_sink_counts_t *counts)
 {
     int64_t start = cmn_clock_now_mono_ns();
-    sc_sink_status_t status = sc_sink_write(self->sink, records, count,
-                                            counts);
+    sc_sink_status_t status = sc_sink_write(self->sink, records, count, counts);
     cmn_series_observe(self->stats->batch_duration,
-                       (double) (cmn_clock_now_mono_ns() - start)
-                           / (double) CMN_NS_PER_SEC);
+                       (double)(cmn_clock_now_mono_ns() - start) /
+                           (double)CMN_NS_PER_SEC);
     s_publish_reachable(self, status);
     if (status == SC_SINK_TRANSIENT)
         cmn_series_inc(self->stats->sink_errors[0]);
@@ -167,8 +163,7 @@ static int s_process(s_worker_t *self, const proto_record_t *records,
             return -1;
         size_t span = one_by_one ? 1 : count;
         sc_sink_counts_t counts = {0};
-        sc_sink_status_t status = s_write(self, records + index, span,
-                                          &counts);
+        sc_sink_status_t status = s_write(self, records + index, span, &counts);
         if (status == SC_SINK_OK) {
             sc_breaker_success(self->breaker);
             s_publish_breaker(self);
@@ -197,17 +192,15 @@ static int s_process(s_worker_t *self, const proto_record_t *records,
         } else {
             sc_breaker_success(self->breaker);
             if (sc_dlq_append(self->dlq, &records[index],
-                              sc_sink_error(self->sink))
-                != 0) {
+                              sc_sink_error(self->sink)) != 0) {
                 /* Not stored anywhere yet: keep it and try again. */
                 if (s_backoff(self, ++attempt) != 0)
                     return -1;
                 continue;
             }
             cmn_log_warning("worker", "record_dead_lettered",
-                            "worker=%zu path=\"%s\" error=\"%s\"",
-                            self->index, sc_dlq_path(self->dlq),
-                            sc_sink_error(self->sink));
+                            "worker=%zu path=\"%s\" error=\"%s\"", self->index,
+                            sc_dlq_path(self->dlq), sc_sink_error(self->sink));
             out->dead_lettered++;
             index++;
             attempt = 0;
@@ -227,9 +220,9 @@ static int s_process(s_worker_t *self, const proto_record_t *records,
 static void s_ping(s_worker_t *self)
 {
     int64_t now = cmn_clock_mono_ns(self->clock);
-    if (now - self->last_contact_ns
-            < SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS
-        || !sc_breaker_allow(self->breaker, now))
+    if (now - self->last_contact_ns <
+            SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS ||
+        !sc_breaker_allow(self->breaker, now))
         return;
     sc_sink_status_t status = sc_sink_ping(self->sink);
     int before = atomic_load(&self->state->reachable[self->index]);
@@ -251,15 +244,15 @@ void sc_worker_actor(zsock_t *pipe, void *args)
         .index = given->index,
         .pipe = pipe,
     };
-    self.random = given->settings->epoch ^ (0x9E3779B97F4A7C15ull
-                                            * (given->index + 1));
+    self.random =
+        given->settings->epoch ^ (0x9E3779B97F4A7C15ull * (given->index + 1));
     if (self.random == 0)
         self.random = 1;
     self.poller = zpoller_new(pipe, NULL);
     self.sink = sc_sink_new(self.settings->sink_uri);
-    self.breaker = sc_breaker_new(
-        self.settings->breaker_threshold,
-        self.settings->breaker_timeout_ms * CMN_NS_PER_MS);
+    self.breaker =
+        sc_breaker_new(self.settings->breaker_threshold,
+                       self.settings->breaker_timeout_ms * CMN_NS_PER_MS);
     self.dlq = sc_dlq_new(self.settings->dlq_path);
     zsock_signal(pipe, 0);
     if (!self.poller || !self.sink || !self.breaker || !self.dlq) {
@@ -267,8 +260,8 @@ void sc_worker_actor(zsock_t *pipe, void *args)
         self.terminated = true;
     }
     /* First contact at once, so /ready knows early. */
-    self.last_contact_ns = cmn_clock_mono_ns(self.clock)
-                           - SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS;
+    self.last_contact_ns = cmn_clock_mono_ns(self.clock) -
+                           SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS;
     if (!self.terminated)
         s_ping(&self);
 
@@ -291,11 +284,10 @@ void sc_worker_actor(zsock_t *pipe, void *args)
         }
         if (streq(command, "CHUNK")) {
             s_counts_t counts;
-            if (s_process(&self, records, (size_t) count, &counts) == 0)
-                zsock_send(pipe, "s8888", "DONE", id,
-                           (uint64_t) counts.written,
-                           (uint64_t) counts.duplicates,
-                           (uint64_t) counts.dead_lettered);
+            if (s_process(&self, records, (size_t)count, &counts) == 0)
+                zsock_send(pipe, "s8888", "DONE", id, (uint64_t)counts.written,
+                           (uint64_t)counts.duplicates,
+                           (uint64_t)counts.dead_lettered);
         } else
             cmn_log_error("worker", "unknown_command", "command=%s", command);
         zstr_free(&command);

@@ -22,6 +22,7 @@
 
 #include "cmn_clock.h"
 #include "cmn_config.h"
+#include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 #include "proto_feedback.h"
@@ -59,6 +60,12 @@ static const cmn_option_t s_options[] = {
     {"timeout", "MDS_TAIL_TIMEOUT", CMN_OPT_DOUBLE, "0",
      "exit after this many seconds (0: no limit)", 0, FT_TIMEOUT_SECONDS_MAX,
      NULL},
+    {"curve-secret-key-file", "MDS_TAIL_CURVE_SECRET_KEY_FILE",
+     CMN_OPT_STRING, NULL,
+     "CURVE: this subscriber's czmq certificate (NAME_secret)", 0, 0, NULL},
+    {"curve-server-key-file", "MDS_TAIL_CURVE_SERVER_KEY_FILE",
+     CMN_OPT_STRING, NULL, "CURVE: the coordinator's public certificate", 0,
+     0, NULL},
     {"log-level", "MDS_TAIL_LOG_LEVEL", CMN_OPT_CHOICE, "info",
      "stderr detail: error, warning, info or debug", 0, 0, s_log_levels},
     {"log-format", "MDS_TAIL_LOG_FORMAT", CMN_OPT_CHOICE, "text",
@@ -402,6 +409,30 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    /* CURVE (docs/security.md): both files or neither. */
+    const char *curve_secret =
+        cmn_config_string(config, "curve-secret-key-file");
+    const char *curve_server =
+        cmn_config_string(config, "curve-server-key-file");
+    const char *curve_reason = NULL;
+    if (!curve_secret != !curve_server) {
+        cmn_config_reject(config,
+                          curve_secret ? "curve-server-key-file"
+                                       : "curve-secret-key-file",
+                          "CURVE needs both key files");
+        goto done;
+    }
+    if (curve_secret &&
+        cmn_curve_check_secret(curve_secret, &curve_reason) != 0) {
+        cmn_config_reject(config, "curve-secret-key-file", curve_reason);
+        goto done;
+    }
+    if (curve_server &&
+        cmn_curve_check_public(curve_server, &curve_reason) != 0) {
+        cmn_config_reject(config, "curve-server-key-file", curve_reason);
+        goto done;
+    }
+
     context = zmq_ctx_new();
     socket = context ? zmq_socket(context, ZMQ_SUB) : NULL;
     clock = cmn_clock_new_system();
@@ -419,6 +450,11 @@ int main(int argc, char **argv)
     /* A peer cannot make us allocate more than one protocol message. */
     zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &message_max, sizeof message_max);
     zmq_setsockopt(socket, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (curve_secret &&
+        cmn_curve_client_apply(socket, curve_secret, curve_server) != 0) {
+        exit_code = CMN_EXIT_FAILURE;
+        goto done;
+    }
     if (s_connect_all(config, socket, endpoints, endpoint_source) != 0)
         goto done;
     cmn_log_info(FT_MODULE, "subscribed", "topic=%s", topic);

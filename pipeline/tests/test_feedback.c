@@ -187,18 +187,53 @@ static void test_stale_after_ttl_is_fail_safe(void **state)
     summary = s_summary(f);
     assert_int_equal(summary.stale, 0);
     assert_int_equal(summary.level, PROTO_LEVEL_OK);
-    /* A coordinator silent at HARD stays HARD: fail-safe never loosens. */
+    /* A coordinator silent at HARD counts as exactly the fail-safe level
+     * (SOFT): a dead coordinator must not pause the producer until it is
+     * forgotten. */
     s_apply(f, "c1", 7, 3, PROTO_LEVEL_HARD);
+    summary = s_summary(f);
+    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    assert_true(summary.scale == 0.0);
     cmn_clock_advance(f->clock, 2 * TTL_MS * MS);
     summary = s_summary(f);
     assert_int_equal(summary.stale, 1);
-    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_true(summary.scale == 0.5);
+    assert_int_equal(pl_feedback_find(f->feedback, "c1")->level,
+                     PROTO_LEVEL_HARD);
+    assert_int_equal(pl_feedback_find(f->feedback, "c1")->effective,
+                     PROTO_LEVEL_SOFT);
     /* Gone for longer than forget_ns: forgotten, nothing known. */
     cmn_clock_advance(f->clock, 60 * SEC);
     summary = s_summary(f);
     assert_int_equal(summary.known, 0);
     assert_int_equal(summary.level, PROTO_LEVEL_OK);
     assert_int_equal(pl_feedback_counters(f->feedback)->forgotten, 1);
+}
+
+/* MDP_FB_STALE_LEVEL is the level of a stale coordinator whatever it said
+ * last: hard makes a silent OK coordinator pause us, ok ignores silence. */
+static void test_stale_level_is_configurable(void **state)
+{
+    fixture_t *f = *state;
+    static const proto_level_t levels[] = {PROTO_LEVEL_OK, PROTO_LEVEL_HARD};
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        pl_feedback_config_t config = {.stale_level = levels[k],
+                                       .forget_ns = 60 * SEC};
+        pl_feedback_t *feedback = pl_feedback_new(f->clock, &config);
+        proto_feedback_t event = s_event("c1", 7, 1, PROTO_LEVEL_SOFT);
+        assert_int_equal(pl_feedback_handle_event(feedback, &event),
+                         PL_FEEDBACK_APPLIED);
+        cmn_clock_advance(f->clock, 2 * TTL_MS * MS);
+        pl_feedback_tick(feedback);
+        pl_feedback_summary_t summary;
+        pl_feedback_summarize(feedback, f->policy, &summary);
+        assert_int_equal(summary.stale, 1);
+        assert_int_equal(summary.level, levels[k]);
+        assert_true(summary.scale ==
+                    pl_policy_step_scale(f->policy, levels[k]));
+        pl_feedback_destroy(&feedback);
+    }
 }
 
 static void test_two_coordinators_most_severe_wins(void **state)
@@ -353,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_epoch_change_is_a_restart,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_after_ttl_is_fail_safe,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_level_is_configurable,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_two_coordinators_most_severe_wins, s_setup, s_teardown),

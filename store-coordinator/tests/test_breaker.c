@@ -14,7 +14,7 @@
 
 static void test_opens_after_threshold_and_recovers(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_breaker_t *breaker = sc_breaker_new(THRESHOLD, OPEN_MS * CMN_NS_PER_MS);
     for (int i = 0; i < THRESHOLD - 1; i++) {
@@ -53,7 +53,7 @@ static void test_opens_after_threshold_and_recovers(void **state)
 
 static void test_success_resets_the_count(void **state)
 {
-    (void) state;
+    (void)state;
     sc_breaker_t *breaker = sc_breaker_new(THRESHOLD, OPEN_MS * CMN_NS_PER_MS);
     for (int round = 0; round < 10; round++) {
         for (int i = 0; i < THRESHOLD - 1; i++)

@@ -31,7 +31,7 @@ static void make_quote(proto_record_t *record, int64_t ts_ns)
 
 static void test_lines_read_back(void **state)
 {
-    (void) state;
+    (void)state;
     char path[] = "/tmp/test_dlq_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -76,7 +76,7 @@ static void test_lines_read_back(void **state)
 
 static void test_unwritable_path_fails_cleanly(void **state)
 {
-    (void) state;
+    (void)state;
     sc_dlq_t *dlq = sc_dlq_new("/nonexistent-dir/dead-letter.ndjson");
     proto_record_t record;
     make_quote(&record, 1);

@@ -65,7 +65,7 @@ static sc_watermark_config_t config_of(uint64_t dead_band, int64_t dwell_ms)
 
 static void test_seed_mode_sequence(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_watermark_config_t config = config_of(0, 0);
     sc_watermark_t *watermark = sc_watermark_new(&config, 0);
@@ -89,7 +89,7 @@ static void test_seed_mode_sequence(void **state)
 
 static void test_seed_mode_flaps_at_the_threshold(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_watermark_config_t config = config_of(0, 0);
     sc_watermark_t *watermark = sc_watermark_new(&config, 0);
@@ -106,7 +106,7 @@ static void test_seed_mode_flaps_at_the_threshold(void **state)
 
 static void test_hysteresis_sequence(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_watermark_config_t config = config_of(DEAD_BAND, DWELL_MS);
     sc_watermark_t *watermark = sc_watermark_new(&config, 0);
@@ -129,7 +129,7 @@ static void test_hysteresis_sequence(void **state)
 
 static void test_hysteresis_absorbs_flapping(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_watermark_config_t config = config_of(DEAD_BAND, DWELL_MS);
     sc_watermark_t *watermark = sc_watermark_new(&config, 0);
@@ -151,11 +151,11 @@ static void test_hysteresis_absorbs_flapping(void **state)
 
 static void test_dwell_holds_step_down_until_it_ends(void **state)
 {
-    (void) state;
+    (void)state;
     cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
     sc_watermark_config_t config = config_of(DEAD_BAND, DWELL_MS);
-    sc_watermark_t *watermark
-        = sc_watermark_new(&config, cmn_clock_mono_ns(clock));
+    sc_watermark_t *watermark =
+        sc_watermark_new(&config, cmn_clock_mono_ns(clock));
     sequence_t seen = {0};
 
     feed(watermark, clock, 90, &seen); /* straight to HARD */
@@ -196,7 +196,7 @@ static void test_dwell_holds_step_down_until_it_ends(void **state)
 /* The worked example of proto/feedback.md section 6.2, both modes. */
 static void test_feedback_md_worked_example(void **state)
 {
-    (void) state;
+    (void)state;
     typedef struct {
         int64_t at_ms;
         uint64_t size;
@@ -219,7 +219,10 @@ static void test_feedback_md_worked_example(void **state)
         {1100, 3000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
     };
     sc_watermark_config_t modes[2] = {
-        {.capacity = 10000, .low = 5000, .high = 8000, .dead_band = 1000,
+        {.capacity = 10000,
+         .low = 5000,
+         .high = 8000,
+         .dead_band = 1000,
          .dwell_ns = 250 * CMN_NS_PER_MS},
         {.capacity = 10000, .low = 5000, .high = 8000},
     };
@@ -227,8 +230,8 @@ static void test_feedback_md_worked_example(void **state)
         cmn_clock_t *clock = cmn_clock_new_virtual(0, 0);
         sc_watermark_t *watermark = sc_watermark_new(&modes[mode], 0);
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-            cmn_clock_advance(clock, steps[i].at_ms * CMN_NS_PER_MS
-                                         - cmn_clock_mono_ns(clock));
+            cmn_clock_advance(clock, steps[i].at_ms * CMN_NS_PER_MS -
+                                         cmn_clock_mono_ns(clock));
             sc_watermark_update(watermark, steps[i].size,
                                 cmn_clock_mono_ns(clock), NULL);
             assert_int_equal(sc_watermark_level(watermark),
@@ -241,7 +244,7 @@ static void test_feedback_md_worked_example(void **state)
 
 static void test_scale_hint(void **state)
 {
-    (void) state;
+    (void)state;
     sc_watermark_config_t config = config_of(DEAD_BAND, DWELL_MS);
     assert_true(sc_watermark_scale_hint(&config, 0) == 1.0);
     assert_true(sc_watermark_scale_hint(&config, LOW) == 1.0);
@@ -252,7 +255,7 @@ static void test_scale_hint(void **state)
 
 static void test_config_check(void **state)
 {
-    (void) state;
+    (void)state;
     const char *reason = NULL;
     sc_watermark_config_t config = config_of(0, 0);
     assert_int_equal(sc_watermark_config_check(&config, &reason), 0);

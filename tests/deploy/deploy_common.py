@@ -79,7 +79,7 @@ class Checker:
         self.count += 1
         if not condition:
             self.failures.append(message)
-            print(f"  not ok: {message}")
+        print(f"  {'ok' if condition else 'not ok'}: {message}")
         return condition
 
     def finish(self):

@@ -92,6 +92,9 @@ c.check(services["mds-coordinator-pg"]["environment"]["MDS_SINK"]
         .startswith("postgres://"), "mds-coordinator-pg writes PostgreSQL")
 for name in ("mdp-pipeline", "mdp-pipeline-pg"):
     env = services[name]["environment"]
+    c.check(seconds(services[name].get("stop_grace_period", "10s"))
+            > int(env["MDP_SHUTDOWN_TIMEOUT_MS"]) / 1000,
+            f"{name}: stop_grace_period above MDP_SHUTDOWN_TIMEOUT_MS")
     target = "mds-coordinator-pg" if name.endswith("-pg") else "mds-coordinator"
     c.check(env["MDP_STORE_ENDPOINTS"] == f"tcp://{target}:5555"
             and env["MDP_FEEDBACK_ENDPOINTS"] == f"tcp://{target}:5556",

@@ -18,8 +18,8 @@ if len(sys.argv) != 3:
 c = Checker()
 
 
-def known_names(binary):
-    result = run([binary, "--help"])
+def known_names(binary, env=None):
+    result = run([binary, "--help"], env=dict(os.environ, **(env or {})))
     if result.returncode != 0:
         fail(f"{binary} --help exited {result.returncode}: {result.stderr}")
     names = set(re.findall(r"\b(MD[SP]_[A-Z0-9_<>]+)", result.stdout))
@@ -31,11 +31,21 @@ def known_names(binary):
             for n in names]
 
 
-patterns = {"MDS_": known_names(sys.argv[1]), "MDP_": known_names(sys.argv[2])}
 files = [os.path.join(SOURCE_ROOT, "docker-compose.yml")]
 for root, _, names in os.walk(DEPLOY):
     files += [os.path.join(root, n) for n in names
               if n.endswith((".yaml", ".yml")) or n.startswith("Dockerfile")]
+# mdp-pipeline's --help lists the per-provider variables (MDP_PROVIDER_<NAME>_*,
+# MDP_RATE_<NAME>_*) of the providers MDP_PROVIDERS names.
+providers = set()
+for path in files:
+    for value in re.findall(r"MDP_PROVIDERS[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_,]+)",
+                            open(path).read()):
+        providers |= set(value.split(","))
+c.check(len(providers) > 0, f"deploy files name providers ({sorted(providers)})")
+patterns = {"MDS_": known_names(sys.argv[1]),
+            "MDP_": known_names(sys.argv[2],
+                                {"MDP_PROVIDERS": ",".join(sorted(providers))})}
 used = {}
 for path in files:
     for line in open(path):

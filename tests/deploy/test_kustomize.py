@@ -155,6 +155,13 @@ def check_overlay(path):
     c.check(grace > drain_s, f"{overlay}: terminationGracePeriodSeconds "
             f"{grace} > MDS_DRAIN_TIMEOUT_MS {drain_s:g} s")
 
+    pipeline_config = find(objs, "ConfigMap", "mdp-pipeline-config")["data"]
+    shutdown_s = int(pipeline_config["MDP_SHUTDOWN_TIMEOUT_MS"]) / 1000
+    grace = pipeline["spec"]["template"]["spec"].get(
+        "terminationGracePeriodSeconds", 30)
+    c.check(grace > shutdown_s, f"{overlay}: pipeline grace period {grace} > "
+            f"MDP_SHUTDOWN_TIMEOUT_MS {shutdown_s:g} s")
+
     # The data directory is writable (emptyDir or a claim that is rendered).
     data = volumes.get("data", {})
     c.check("emptyDir" in data or "persistentVolumeClaim" in data,

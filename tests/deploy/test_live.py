@@ -22,7 +22,9 @@ what the docs say.
    HPA computes from them (max over triggers of ceil(value / threshold),
    clamped to min/max) equal the row of the replica table in
    deploy/kubernetes/README.md; PipelineHardBackpressure goes pending/firing;
-   every query of every Grafana panel returns data.
+   every query of every Grafana panel returns data; SIGTERM ends both
+   services with exit 0, the coordinator dead-lettering what it could not
+   write.
 """
 
 import json
@@ -49,6 +51,7 @@ STARTUP_DEADLINE_S = 20
 SCRAPE_DEADLINE_S = 30       # first scrape comes after ~5 s
 HARD_DEADLINE_S = 90         # fill 8000 of 10000 records at >= 5000/s
 ALERT_DEADLINE_S = 30
+STOP_DEADLINE_S = 20         # drain budgets in this test: 1 s each
 POLL_S = 0.25
 TEST_FOR = "2s"              # `for:` of the test copy of the rules
 QUEUE_CAPACITY = 10000       # the default, as the replica table assumes
@@ -187,7 +190,7 @@ def main():
     if len(sys.argv) != 3:
         print(__doc__)
         sys.exit(2)
-    coordinator_bin, pipeline_bin = sys.argv[1:3]
+    coordinator_bin, pipeline_bin = (os.path.abspath(p) for p in sys.argv[1:3])
     if not os.access(PROMETHEUS, os.X_OK):
         skip(f"{PROMETHEUS} is not installed (Debian package prometheus)")
     for binary in (coordinator_bin, pipeline_bin):
@@ -221,6 +224,7 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDS_INGEST_ENDPOINT": f"tcp://127.0.0.1:{ingest}",
         "MDS_FEEDBACK_ENDPOINT": f"tcp://127.0.0.1:{feedback}",
         "MDS_HTTP_PORT": str(coordinator_http),
+        "MDS_HTTP_BIND": "127.0.0.1",
         # Nothing listens on port 1: every write fails, the queue fills.
         "MDS_SINK": "postgres://mds@127.0.0.1:1/market?connect_timeout=1",
         "MDS_COORDINATOR_ID": "live-coordinator",
@@ -240,6 +244,8 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDP_RATE_IBKR_REFILL_RATE": str(PIPELINE_RATE),
         "MDP_METRICS_ENABLE": "true",
         "MDP_METRICS_STANDALONE_PORT": str(pipeline_http),
+        "MDP_METRICS_BIND": "127.0.0.1",
+        "MDP_SHUTDOWN_TIMEOUT_MS": "1000",
         "MDP_LOG_FORMAT": "json",
     }, workdir)
     pipeline_url = f"http://127.0.0.1:{pipeline_http}"
@@ -289,6 +295,26 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     check_scalers(prom, scalers)
     check_alert(prom)
     check_panels(prom, dashboard)
+    check_graceful_stop(coordinator_dir)
+
+
+def check_graceful_stop(coordinator_dir):
+    """SIGTERM (what `docker stop` and the kubelet send to PID 1) ends both
+    services cleanly within their drain budgets; the coordinator's queue,
+    which its dead database could not take, is in the dead-letter file."""
+    for name in ("mdp-pipeline", "mds-coordinator"):
+        proc = next(p for p, n, _ in processes if n == name)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        c.check(code == 0, f"{name} exits 0 on SIGTERM (exit {code})")
+    dead_letters = os.path.join(coordinator_dir, "data", "dead-letter.ndjson")
+    lines = (sum(1 for _ in open(dead_letters))
+             if os.path.exists(dead_letters) else 0)
+    c.check(lines > 0, f"the undrainable queue went to the dead-letter file "
+            f"({lines} records)")
 
 
 def check_scalers(prom, scalers):

@@ -403,3 +403,73 @@ class SlowDatabase:
         self.thread.join()
         self.lock.close()
         return False
+
+
+def psql(uri, sql):
+    """Runs one statement with psql (the PostgreSQL client); returns the
+    unaligned output."""
+    result = subprocess.run(["psql", uri, "-X", "-A", "-t", "-q", "-c", sql],
+                            capture_output=True, text=True, timeout=30)
+    check(result.returncode == 0, "psql %r: %s" % (sql, result.stderr))
+    return result.stdout.strip()
+
+
+def pg_count(uri):
+    return int(psql(uri, "SELECT (SELECT count(*) FROM trades) + "
+                         "(SELECT count(*) FROM quotes) + "
+                         "(SELECT count(*) FROM bars)"))
+
+
+def pg_keys(uri):
+    keys = []
+    for kind, table in (("trade", "trades"), ("quote", "quotes"),
+                        ("bar", "bars")):
+        out = psql(uri, "SELECT provider, symbol, ts_ns FROM %s" % table)
+        for line in out.splitlines():
+            provider, symbol, ts_ns = line.split("|")
+            keys.append((kind, provider, symbol, int(ts_ns)))
+    return keys
+
+
+def stream_in_background(producer, batches, **options):
+    """Runs producer.send_all in a thread; returns (thread, result dict with
+    'acks' or 'error')."""
+    import threading
+    result = {}
+
+    def run():
+        try:
+            result["acks"] = producer.send_all(batches, **options)
+        except BaseException as error:  # reported by the caller
+            result["error"] = error
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+class Collector:
+    """Reads a Subscriber in a background thread, keeping (receive time,
+    event) pairs, so that receive times are not delayed by the test."""
+
+    def __init__(self, subscriber):
+        import threading
+        self.subscriber = subscriber
+        self.events = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            got = self.subscriber.recv(0.05)
+            if got:
+                self.events.append(got)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        self.subscriber.close()
+        return self.events

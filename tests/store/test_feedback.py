@@ -5,38 +5,15 @@ subscribing. The queue is filled by holding the SQLite write lock (the
 workers cannot commit), then drained by releasing it."""
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (Coordinator, Producer, SqliteLock, Subscriber,  # noqa
-                     batch_message, check, records, wait_for)
+from harness import (Collector, Coordinator, Producer, SqliteLock,  # noqa
+                     Subscriber, batch_message, check, records, wait_for)
 
-HEARTBEAT_MS = 400
+HEARTBEAT_MS = 600
 CAPACITY = 1000
 LOW, HIGH = 500, 800
-
-
-class Collector(threading.Thread):
-    """Reads a subscriber in the background, keeping receive times."""
-
-    def __init__(self, subscriber):
-        super().__init__(daemon=True)
-        self.subscriber = subscriber
-        self.events = []
-        self.stopping = threading.Event()
-
-    def run(self):
-        while not self.stopping.is_set():
-            got = self.subscriber.recv(0.05)
-            if got:
-                self.events.append(got)
-
-    def stop(self):
-        self.stopping.set()
-        self.join()
-        self.subscriber.close()
-        return self.events
 
 
 def scale_hint(size):

@@ -1,6 +1,7 @@
 """`curl /metrics | promtool check metrics` exits 0, with the seed's metric
 names present and moving."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -49,6 +50,17 @@ def main(binary, promtool, curl):
         check(metrics['coordinator_backpressure_ok{coordinator_id="%s"}'
                       % coordinator.coordinator_id] == 1, "backpressure_ok")
         producer.close()
+        check(coordinator.stop() == 0, "exit code not 0")
+
+    # MDS_COORDINATOR_ID unset: the host name, in /status and the labels.
+    with Coordinator(binary, MDS_COORDINATOR_ID="") as coordinator:
+        coordinator.start()
+        host = socket.gethostname()[:64]
+        check(coordinator.status()["coordinator_id"] == host,
+              "default id %r, host %r" % (coordinator.status()["coordinator_id"],
+                                          host))
+        check('coordinator_queue_depth{coordinator_id="%s"}' % host
+              in coordinator.metrics(), "metrics not labelled with the host")
         check(coordinator.stop() == 0, "exit code not 0")
     print("ok: promtool check metrics passed, %d names present" % len(NAMES))
 

@@ -1,0 +1,170 @@
+"""Helpers of the security tests (stdlib + pyzmq + msgpack, run with
+/usr/bin/python3): a webhook receiver that a test can hang on a lock it
+holds, czmq certificate files read into pyzmq CURVE keys, raw HTTP
+exchanges, and the checker every test prints its lines with."""
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import harness  # noqa: E402,F401
+
+
+class Checker:
+    """One line per check, then 'N passed, N failed'."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, label, condition, detail=""):
+        print(("ok    " if condition else "FAIL  ") + label, flush=True)
+        if condition:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("      " + str(detail).replace("\n", "\n      "), flush=True)
+        return condition
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def wait_until(predicate, timeout, interval=0.01):
+    """Polls predicate() until true or the deadline; returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1. While the test holds `gate`, every
+    request hangs after it arrived (counted in `entered`) and before its
+    body is recorded."""
+
+    def __init__(self, port=0):
+        receiver = self
+        self.gate = threading.Lock()
+        self.lock = threading.Lock()
+        self.bodies = []
+        self.entered = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                with receiver.lock:
+                    receiver.entered += 1
+                with receiver.gate:
+                    pass
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver.lock:
+                    receiver.bodies.append(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the client gave up (timeout): at least once
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def count_entered(self):
+        with self.lock:
+            return self.entered
+
+    def received(self):
+        with self.lock:
+            return list(self.bodies)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reserve_port():
+    """A socket bound to a free port but not listening: connecting to it is
+    refused until it is closed and a server takes the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]
+
+
+def read_certificate(path):
+    """(public, secret) Z85 keys of a czmq certificate file (secret None for
+    a public certificate)."""
+    with open(path) as handle:
+        text = handle.read()
+    public = re.search(r'public-key\s*=\s*"([^"]{40})"', text)
+    secret = re.search(r'secret-key\s*=\s*"([^"]{40})"', text)
+    return (public.group(1).encode() if public else None,
+            secret.group(1).encode() if secret else None)
+
+
+def curve_client(sock, client_cert, server_cert):
+    """Makes a pyzmq socket a CURVE client (before connect)."""
+    public, secret = read_certificate(client_cert + "_secret")
+    server_public, _ = read_certificate(server_cert)
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+    sock.curve_serverkey = server_public
+
+
+def http_exchange(port, request, timeout=10.0):
+    """Sends raw bytes and reads until the server closes or `timeout`.
+    Returns (status or None, everything read)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            sock.sendall(request)
+        except OSError:
+            pass  # the server may refuse early and close
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    data = b"".join(chunks)
+    match = re.match(rb"HTTP/1\.\d (\d{3})", data)
+    return (int(match.group(1)) if match else None), data
+
+
+def metric(text, name, **labels):
+    """The value of one series in a Prometheus text, 0.0 when absent."""
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        series = key.split("{", 1)
+        if series[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', series[1])) \
+            if len(series) > 1 else {}
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(value)
+    return 0.0
