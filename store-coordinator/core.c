@@ -36,6 +36,9 @@ typedef struct {
     zactor_t *actor;
     bool busy;         /* holds a chunk */
     uint64_t chunk_id; /* the chunk it holds */
+    /* The worker's copy of its chunk (batch_size records): the core writes
+     * it only while the worker is idle, the worker reads it while busy. */
+    proto_record_t *buffer;
 } s_worker_slot_t;
 
 struct _s_core_t {
@@ -163,7 +166,7 @@ static void s_dispatch(s_core_t *self, bool eager)
             !timed_out)
             break;
         sc_chunk_t chunk;
-        sc_queue_take(self->queue, settings->batch_size, &chunk);
+        sc_queue_take(self->queue, settings->batch_size, slot->buffer, &chunk);
         zsock_send(slot->actor, "s8p8", "CHUNK", chunk.id,
                    (void *)chunk.records, (uint64_t)chunk.count);
         slot->busy = true;
@@ -369,8 +372,8 @@ static void s_drain_check(s_core_t *self, int64_t now)
                     sc_dlq_path(self->dlq));
     int failed = 0;
     sc_chunk_t chunk;
-    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), &chunk) >
-           0)
+    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), NULL,
+                         &chunk) > 0)
         failed |= s_dead_letter_chunk(self, &chunk);
     for (size_t i = 0; i < self->settings->workers; i++) {
         s_worker_slot_t *slot = &self->workers[i];
@@ -428,8 +431,8 @@ static void s_discard_all(s_core_t *self)
 {
     self->discarding = true;
     sc_chunk_t chunk;
-    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), &chunk) >
-           0)
+    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), NULL,
+                         &chunk) > 0)
         sc_queue_commit(self->queue, chunk.id, 0, 0, chunk.count,
                         s_on_batch_done, self);
     for (size_t i = 0; i < self->settings->workers; i++) {
@@ -471,6 +474,9 @@ static int s_core_start(s_core_t *self, zsock_t *xpub)
     for (size_t i = 0; i < settings->workers; i++) {
         s_worker_slot_t *slot = &self->workers[i];
         slot->core = self;
+        slot->buffer = calloc(settings->batch_size, sizeof *slot->buffer);
+        if (!slot->buffer)
+            return -1;
         slot->args = (sc_worker_args_t){
             .settings = settings,
             .state = self->state,
@@ -532,6 +538,9 @@ void sc_core_actor(zsock_t *pipe, void *args)
     zactor_destroy(&self.publisher);
     if (self.queue && self.workers)
         s_discard_all(&self);
+    if (self.workers)
+        for (size_t i = 0; i < self.settings->workers; i++)
+            free(self.workers[i].buffer);
     zloop_destroy(&self.loop);
     zsock_destroy(&self.router);
     sc_dlq_destroy(&self.dlq);

@@ -1,17 +1,22 @@
 /* queue: the bounded record ring with per-batch and per-chunk bookkeeping.
  *
  * Positions are absolute record numbers (uint64, never wrap in practice);
- * a record at position p lives in slot p % capacity. Three cursors:
- * head (oldest slot still in use) <= take (next record for a worker) <=
- * tail (next free position). Batches and chunks are kept in two rings of
- * `capacity` entries, indexed by absolute numbers too: each live batch and
- * each live chunk holds at least one record in the ring, so neither ring can
- * hold more entries than the record ring has slots. */
+ * a record at position p lives in slot p % capacity. The ring holds only
+ * the records not yet taken, [take, tail): taking copies a chunk out, so
+ * ring space never waits for a slow worker. Batches and chunks live in two
+ * pools of `capacity` entries with free lists, because they complete in any
+ * order: a live batch or chunk holds at least one uncommitted record, and
+ * the depth never exceeds the capacity, so a pool never runs dry. Batches
+ * are linked in push order (`next`), which is how a chunk finds the batches
+ * its records belong to. */
 #include "queue.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* No entry (end of a batch link, empty cursor). */
+#define S_NONE SIZE_MAX
 
 typedef struct {
     void *tag;          /* the caller's, returned in the result */
@@ -22,29 +27,32 @@ typedef struct {
     size_t written;     /* attributed so far */
     size_t duplicates;
     size_t dead_lettered;
+    size_t next; /* the batch pushed after this one, or S_NONE */
 } s_batch_t;
 
 typedef struct {
-    uint64_t start;       /* position of its first record */
-    size_t count;         /* records */
-    uint64_t first_batch; /* number of the batch holding `start` */
-    bool done;            /* committed */
+    uint64_t id;                   /* 0 when the entry is free */
+    uint64_t start;                /* position of its first record */
+    size_t count;                  /* records */
+    size_t first_batch;            /* the batch holding `start` */
+    const proto_record_t *records; /* where the taker reads them */
 } s_chunk_t;
 
 struct _sc_queue_t {
-    size_t capacity;         /* slots in each ring */
+    size_t capacity;         /* records; also entries in each pool */
     proto_record_t *records; /* the record ring */
-    s_batch_t *batches;      /* the batch ring */
-    s_chunk_t *chunks;       /* the chunk ring */
-    uint64_t head;           /* oldest record position still in use */
-    uint64_t take;           /* next record position for a worker */
-    uint64_t tail;           /* next record position to fill */
-    uint64_t batch_head;     /* oldest batch not complete */
-    uint64_t batch_take;     /* batch holding position `take` */
-    uint64_t batch_tail;     /* next batch number */
-    uint64_t chunk_head;     /* oldest chunk whose slots are not reused */
-    uint64_t chunk_tail;     /* next chunk id */
-    size_t depth;            /* records pushed and not committed */
+    s_batch_t *batches;      /* batch pool */
+    size_t *batch_free;      /* stack of free batch entries */
+    size_t batch_free_count;
+    s_chunk_t *chunks;  /* chunk pool */
+    size_t *chunk_free; /* stack of free chunk entries */
+    size_t chunk_free_count;
+    uint64_t take;         /* next record position for a worker */
+    uint64_t tail;         /* next record position to fill */
+    size_t batch_take;     /* batch holding position `take`, or S_NONE */
+    size_t batch_last;     /* the last batch pushed while live, or S_NONE */
+    uint64_t chunk_serial; /* takes so far: makes chunk ids unique */
+    size_t depth;          /* records pushed and not committed */
 };
 
 sc_queue_t *sc_queue_new(size_t capacity)
@@ -56,9 +64,23 @@ sc_queue_t *sc_queue_new(size_t capacity)
     self->capacity = capacity;
     self->records = calloc(capacity, sizeof *self->records);
     self->batches = calloc(capacity, sizeof *self->batches);
+    self->batch_free = calloc(capacity, sizeof *self->batch_free);
     self->chunks = calloc(capacity, sizeof *self->chunks);
-    if (!self->records || !self->batches || !self->chunks)
+    self->chunk_free = calloc(capacity, sizeof *self->chunk_free);
+    if (!self->records || !self->batches || !self->batch_free ||
+        !self->chunks || !self->chunk_free) {
         sc_queue_destroy(&self);
+        return NULL;
+    }
+    /* Lowest entries on top: a quiet queue keeps touching the same few. */
+    for (size_t i = 0; i < capacity; i++) {
+        self->batch_free[i] = capacity - 1 - i;
+        self->chunk_free[i] = capacity - 1 - i;
+    }
+    self->batch_free_count = capacity;
+    self->chunk_free_count = capacity;
+    self->batch_take = S_NONE;
+    self->batch_last = S_NONE;
     return self;
 }
 
@@ -69,7 +91,9 @@ void sc_queue_destroy(sc_queue_t **self_p)
     sc_queue_t *self = *self_p;
     free(self->records);
     free(self->batches);
+    free(self->batch_free);
     free(self->chunks);
+    free(self->chunk_free);
     free(self);
     *self_p = NULL;
 }
@@ -81,6 +105,7 @@ int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
     assert(count >= 1);
     if (count > sc_queue_free(self))
         return SC_QUEUE_FULL;
+    /* The ring holds [take, tail) <= depth records: room is guaranteed. */
     size_t slot = (size_t)(self->tail % self->capacity);
     size_t first_part = self->capacity - slot;
     if (first_part > count)
@@ -90,21 +115,28 @@ int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
         memcpy(self->records, records + first_part,
                (count - first_part) * sizeof *records);
 
-    s_batch_t *batch = &self->batches[self->batch_tail % self->capacity];
-    *batch = (s_batch_t){
+    assert(self->batch_free_count > 0);
+    size_t index = self->batch_free[--self->batch_free_count];
+    self->batches[index] = (s_batch_t){
         .tag = tag,
         .batch_seq = batch_seq,
         .first = self->tail,
         .count = count,
         .remaining = count,
+        .next = S_NONE,
     };
-    self->batch_tail++;
+    if (self->batch_last != S_NONE)
+        self->batches[self->batch_last].next = index;
+    self->batch_last = index;
+    if (self->batch_take == S_NONE)
+        self->batch_take = index;
     self->tail += count;
     self->depth += count;
     return 0;
 }
 
-size_t sc_queue_take(sc_queue_t *self, size_t max, sc_chunk_t *chunk)
+size_t sc_queue_take(sc_queue_t *self, size_t max, proto_record_t *buffer,
+                     sc_chunk_t *chunk)
 {
     assert(self);
     assert(max >= 1);
@@ -117,36 +149,41 @@ size_t sc_queue_take(sc_queue_t *self, size_t max, sc_chunk_t *chunk)
         count = waiting;
     if (count > max)
         count = max;
+    const proto_record_t *records = self->records + slot;
+    if (buffer) {
+        memcpy(buffer, records, count * sizeof *buffer);
+        records = buffer;
+    }
 
-    uint64_t id = self->chunk_tail++;
-    s_chunk_t *entry = &self->chunks[id % self->capacity];
-    *entry = (s_chunk_t){
+    /* Pending records belong to no chunk, so an entry is free. */
+    assert(self->chunk_free_count > 0);
+    size_t index = self->chunk_free[--self->chunk_free_count];
+    uint64_t id = ++self->chunk_serial * self->capacity + index;
+    self->chunks[index] = (s_chunk_t){
+        .id = id,
         .start = self->take,
         .count = count,
         .first_batch = self->batch_take,
-        .done = false,
+        .records = records,
     };
     self->take += count;
-    while (self->batch_take < self->batch_tail) {
-        const s_batch_t *batch =
-            &self->batches[self->batch_take % self->capacity];
+    while (self->batch_take != S_NONE) {
+        const s_batch_t *batch = &self->batches[self->batch_take];
         if (batch->first + batch->count > self->take)
             break;
-        self->batch_take++;
+        self->batch_take = batch->next;
     }
     chunk->id = id;
-    chunk->records = self->records + slot;
+    chunk->records = records;
     chunk->count = count;
     return count;
 }
 
-/* The chunk entry for `id` when it is live and not committed, else NULL. */
+/* The chunk entry for `id` when it is live, else NULL. */
 static s_chunk_t *s_chunk_find(sc_queue_t *self, uint64_t id)
 {
-    if (id < self->chunk_head || id >= self->chunk_tail)
-        return NULL;
     s_chunk_t *entry = &self->chunks[id % self->capacity];
-    return entry->done ? NULL : entry;
+    return id != 0 && entry->id == id ? entry : NULL;
 }
 
 int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
@@ -163,10 +200,10 @@ int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
     /* Attribute the chunk's counts to the batches it covers, in order. */
     uint64_t position = entry->start;
     size_t left = entry->count;
-    uint64_t number = entry->first_batch;
+    size_t index = entry->first_batch;
     while (left > 0) {
-        assert(number < self->batch_tail);
-        s_batch_t *batch = &self->batches[number % self->capacity];
+        assert(index != S_NONE);
+        s_batch_t *batch = &self->batches[index];
         assert(position >= batch->first);
         uint64_t batch_end = batch->first + batch->count;
         size_t overlap = (size_t)(batch_end - position);
@@ -180,35 +217,31 @@ int sc_queue_commit(sc_queue_t *self, uint64_t id, size_t written,
         batch->duplicates += dup;
         batch->written += overlap - dead - dup;
         batch->remaining -= overlap;
-        if (batch->remaining == 0 && fn) {
-            sc_batch_result_t result = {
-                .tag = batch->tag,
-                .batch_seq = batch->batch_seq,
-                .count = batch->count,
-                .written = batch->written,
-                .duplicates = batch->duplicates,
-                .dead_lettered = batch->dead_lettered,
-            };
-            fn(&result, arg);
+        size_t next = batch->next;
+        if (batch->remaining == 0) {
+            if (fn) {
+                sc_batch_result_t result = {
+                    .tag = batch->tag,
+                    .batch_seq = batch->batch_seq,
+                    .count = batch->count,
+                    .written = batch->written,
+                    .duplicates = batch->duplicates,
+                    .dead_lettered = batch->dead_lettered,
+                };
+                fn(&result, arg);
+            }
+            /* Complete: nothing links to it any more but the last push. */
+            if (self->batch_last == index)
+                self->batch_last = S_NONE;
+            self->batch_free[self->batch_free_count++] = index;
         }
         position += overlap;
         left -= overlap;
-        number++;
+        index = next;
     }
-    entry->done = true;
     self->depth -= entry->count;
-
-    /* Slots are reused only in ring order. */
-    while (self->chunk_head < self->chunk_tail) {
-        s_chunk_t *oldest = &self->chunks[self->chunk_head % self->capacity];
-        if (!oldest->done)
-            break;
-        self->head = oldest->start + oldest->count;
-        self->chunk_head++;
-    }
-    while (self->batch_head < self->batch_take &&
-           self->batches[self->batch_head % self->capacity].remaining == 0)
-        self->batch_head++;
+    entry->id = 0;
+    self->chunk_free[self->chunk_free_count++] = (size_t)(entry - self->chunks);
     return 0;
 }
 
@@ -219,7 +252,7 @@ int sc_queue_chunk(sc_queue_t *self, uint64_t id, sc_chunk_t *chunk)
     if (!entry)
         return -1;
     chunk->id = id;
-    chunk->records = self->records + entry->start % self->capacity;
+    chunk->records = entry->records;
     chunk->count = entry->count;
     return 0;
 }
@@ -239,7 +272,7 @@ size_t sc_queue_pending(sc_queue_t *self)
 size_t sc_queue_free(sc_queue_t *self)
 {
     assert(self);
-    return self->capacity - (size_t)(self->tail - self->head);
+    return self->capacity - self->depth;
 }
 
 size_t sc_queue_capacity(sc_queue_t *self)

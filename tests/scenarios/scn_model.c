@@ -322,7 +322,7 @@ static void s_sink_step(s_model_t *self)
         double budget = per_worker;
         while (budget > 0) {
             if (!worker->busy) {
-                if (sc_queue_take(coordinator->queue, SCN_BATCH_SIZE,
+                if (sc_queue_take(coordinator->queue, SCN_BATCH_SIZE, NULL,
                                   &worker->chunk) == 0)
                     break;
                 worker->busy = true;
