@@ -47,6 +47,7 @@
 #define SC_REPLAY_REPLY_TIMEOUT_MS 5000
 #define SC_REPLAY_DEADLINE_MS 30000
 #define SC_ERROR_BYTES 256
+#define SC_SIGNAL_POLL_MS 100 /* a second signal is noticed this fast */
 #define SC_MS_PER_SEC 1000.0
 #define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
 #define SC_CURVE_METRIC_PREFIX "mds"
@@ -651,6 +652,58 @@ static int s_run_keygen(cmn_config_t *config)
     return CMN_EXIT_OK;
 }
 
+/* The signals main takes with sigwait (blocked in every thread). */
+static void s_signal_set(sigset_t *signals)
+{
+    sigemptyset(signals);
+    sigaddset(signals, SIGTERM);
+    sigaddset(signals, SIGINT);
+    sigaddset(signals, SIGHUP);
+}
+
+static const char *s_signal_name(int number)
+{
+    return number == SIGTERM  ? "SIGTERM"
+           : number == SIGINT ? "SIGINT"
+                              : "SIGHUP";
+}
+
+/* Waits for SIGTERM/SIGINT, then has the core drain. SIGHUP (a closed
+ * terminal, a log rotation habit) is logged and ignored rather than killing
+ * the process undrained. A second SIGTERM/SIGINT during the drain cuts it
+ * short: what is not written yet is dead-lettered and acked at once, as at
+ * the drain timeout (an impatient operator loses nothing either). */
+static void s_wait_and_drain(zactor_t *core)
+{
+    sigset_t signals;
+    s_signal_set(&signals);
+    int number = 0;
+    while (sigwait(&signals, &number) == 0 && number == SIGHUP)
+        cmn_log_info("main", "signal", "name=SIGHUP action=ignored");
+    cmn_log_info("main", "signal", "name=%s action=drain",
+                 s_signal_name(number));
+    zstr_send(core, "DRAIN");
+    zpoller_t *poller = zpoller_new(core, NULL);
+    const struct timespec no_wait = {0, 0};
+    bool hurried = false;
+    while (poller && !zpoller_wait(poller, SC_SIGNAL_POLL_MS) &&
+           !zpoller_terminated(poller)) {
+        number = sigtimedwait(&signals, NULL, &no_wait);
+        if (number == SIGHUP)
+            cmn_log_info("main", "signal", "name=SIGHUP action=ignored");
+        else if (number > 0 && !hurried) {
+            cmn_log_warning("main", "signal",
+                            "name=%s action=drain_now (second signal)",
+                            s_signal_name(number));
+            zstr_send(core, "HURRY");
+            hurried = true;
+        }
+    }
+    zpoller_destroy(&poller);
+    char *drained = zstr_recv(core);
+    zstr_free(&drained);
+}
+
 /* Runs the service until SIGTERM/SIGINT, then drains. */
 static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
 {
@@ -760,17 +813,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
                  settings->feedback_endpoint, cmn_http_port(http),
                  context.sink_kind, (unsigned long long)settings->epoch);
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    cmn_log_info("main", "signal", "name=%s action=drain",
-                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    zstr_send(core, "DRAIN");
-    char *drained = zstr_recv(core);
-    zstr_free(&drained);
+    s_wait_and_drain(core);
     exit_code = CMN_EXIT_OK;
 
 done:
@@ -791,9 +834,7 @@ int main(int argc, char **argv)
     /* Signals go to sigwait() in main only: block them before any thread
      * starts (threads inherit the mask) and keep czmq's handler out. */
     sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
+    s_signal_set(&signals);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     zsys_handler_set(NULL);
