@@ -24,15 +24,17 @@
 #define SCN_TICK_NS CMN_NS_PER_MS
 #define SCN_WALL_START_NS INT64_C(1700000000000000000)
 #define SCN_COORDINATOR_ID "coord-1"
-/* The pipeline's sender: batches of at most this many records or this age,
- * a window of unacked batches, and the back-off after `nack full`. The
- * window is wide enough (more records than the queue holds, at every rate
- * the scenarios use) that the coordinator's queue and its feedback, not the
- * window, bound what is in flight: that is the loop under test. */
-#define SCN_SEND_BATCH_MAX 500
-#define SCN_SEND_LINGER_NS (5 * CMN_NS_PER_MS)
-#define SCN_WINDOW_BATCHES 4096
-#define SCN_NACK_BACKOFF_NS (10 * CMN_NS_PER_MS)
+/* The pipeline's sender with mdp-pipeline's defaults: batches of at most
+ * MDP_SEND_BATCH_RECORDS records held at most MDP_SEND_BATCH_MS, a window of
+ * MDP_SEND_WINDOW unacked batches (the producer stops while it is full).
+ * After `nack full` it waits for the coordinator's retry hint: the time the
+ * sink needs to free the missing slots, clamped as mds-coordinator does. */
+#define SCN_SEND_BATCH_MAX 1000
+#define SCN_SEND_LINGER_NS (20 * CMN_NS_PER_MS)
+#define SCN_WINDOW_BATCHES 32
+#define SCN_RETRY_AFTER_MIN_NS (5 * CMN_NS_PER_MS)
+#define SCN_RETRY_AFTER_MAX_NS (5000 * CMN_NS_PER_MS)
+#define SCN_RETRY_AFTER_IDLE_NS (100 * CMN_NS_PER_MS)
 /* Bucket burst: this much time at the base rate. */
 #define SCN_BURST_SEC 0.05
 #define SCN_EVENT_BYTES_MAX 512
@@ -375,6 +377,20 @@ static void s_pipeline_feedback(s_model_t *self, s_pipeline_t *pipeline)
                                      summary.level);
 }
 
+/* The retry hint of a `nack full` for a batch of `count` records. */
+static int64_t s_retry_after(s_model_t *self, size_t count)
+{
+    if (s_sink_stalled(self))
+        return SCN_RETRY_AFTER_IDLE_NS;
+    size_t free_slots = sc_queue_free(self->coordinator.queue);
+    size_t needed = count > free_slots ? count - free_slots : 1;
+    int64_t wait = (int64_t)((double)needed * (double)CMN_NS_PER_SEC /
+                             self->scenario->sink_rate);
+    if (wait < SCN_RETRY_AFTER_MIN_NS)
+        return SCN_RETRY_AFTER_MIN_NS;
+    return wait > SCN_RETRY_AFTER_MAX_NS ? SCN_RETRY_AFTER_MAX_NS : wait;
+}
+
 /* Sends what the outbox holds, oldest first, until a nack full. */
 static void s_pipeline_send(s_model_t *self, s_pipeline_t *pipeline)
 {
@@ -387,7 +403,7 @@ static void s_pipeline_send(s_model_t *self, s_pipeline_t *pipeline)
                                pipeline, batch->seq);
         if (rc == SC_QUEUE_FULL) {
             self->rejected += batch->count;
-            pipeline->send_after_ns = now + SCN_NACK_BACKOFF_NS;
+            pipeline->send_after_ns = now + s_retry_after(self, batch->count);
             return;
         }
         pipeline->unacked[pipeline->unacked_count++] = *batch;
@@ -549,6 +565,7 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
             goto done;
         for (size_t k = 0; k < scenario->pipelines; k++)
             s_pipeline_feedback(self, &self->pipelines[k]);
+        uint64_t produced_before = self->pipelines[0].produced;
         for (size_t k = 0; k < scenario->pipelines; k++)
             s_pipeline_produce(self, &self->pipelines[k]);
         if (coordinator->up) {
@@ -579,7 +596,8 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 pipeline->scale0_ticks++;
             pipeline_ticks++;
         }
-        if (!resumed && now >= stall_end && self->pipelines[0].scale > 0.0) {
+        if (!resumed && now >= stall_end &&
+            self->pipelines[0].produced > produced_before) {
             figures->resume_s =
                 (double)(now - stall_end) / (double)CMN_NS_PER_SEC;
             resumed = true;

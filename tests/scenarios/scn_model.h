@@ -14,8 +14,9 @@
  * chunks of at most the batch size eagerly; the publisher's transitions,
  * jittered heartbeats and snapshots; the network between coordinator and
  * each pipeline (fixed delay, random loss from a seeded generator); the
- * pipeline's sender (batches bounded by size and age, a window of unacked
- * batches, `nack full` answered by a resend after a back-off); a coordinator
+ * pipeline's sender with mdp-pipeline's defaults (batches bounded by size
+ * and age, a window of 32 unacked batches that stops the producer when full,
+ * `nack full` answered by a resend after the coordinator's retry hint); a coordinator
  * crash and restart (new epoch, its queue lost, every unacked batch resent).
  * Time advances in fixed ticks, so a run is a pure function of its inputs. */
 #ifndef SCN_MODEL_H
