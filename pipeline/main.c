@@ -5,7 +5,9 @@
  * server, then forwards the subscriber's decisions to the producer for each
  * provider the policy scales. SIGTERM/SIGINT: stop producing, flush the
  * sender's window until MDP_SHUTDOWN_TIMEOUT_MS, exit 0. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <czmq.h>
 #include <string.h>
 #include <unistd.h>
@@ -422,9 +424,14 @@ static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
                 .provider = name,
                 .path = kind + strlen(PL_REPLAY_SOURCE_PREFIX),
                 .loop = cmn_config_bool(config, loop_flag)};
+            errno = 0;
             source->replay = pl_replay_new(&replay);
             if (!source->replay) {
-                cmn_config_reject(config, flag, "cannot open the replay file");
+                char reason[PL_OPTION_NAME_MAX * 2];
+                snprintf(reason, sizeof reason,
+                         "cannot read the replay file: %s",
+                         errno ? strerror(errno) : "invalid");
+                cmn_config_reject(config, flag, reason);
                 return -1;
             }
         } else {
@@ -459,6 +466,56 @@ static int s_check_curve(cmn_config_t *config)
     }
     if (server && cmn_curve_check_public(server, &reason) != 0) {
         cmn_config_reject(config, "curve-server-key-file", reason);
+        return -1;
+    }
+    return 0;
+}
+
+/* Cross-option rules the option table cannot express: store endpoints,
+ * MDP_FB_PROVIDER_NAME against MDP_PROVIDERS, an IPv4 HTTP bind address.
+ * Returns 0 or -1 after rejecting. */
+static int s_check_options(cmn_config_t *config, const s_names_t *names)
+{
+    char bad[PL_OPTION_NAME_MAX * 2], reason[PL_OPTION_NAME_MAX * 4];
+    const char *store = cmn_config_string(config, "store-endpoints");
+    if (pl_subscriber_check_endpoints(store, bad, sizeof bad) != 0) {
+        if (!store || !store[strspn(store, PL_NAME_SEPARATORS)])
+            snprintf(reason, sizeof reason, "no endpoint");
+        else
+            snprintf(reason, sizeof reason,
+                     "'%s' is not tcp://HOST:PORT, ipc://... or inproc://...",
+                     bad);
+        cmn_config_reject(config, "store-endpoints", reason);
+        return -1;
+    }
+    s_names_t scaled;
+    const char *listed = cmn_config_string(config, "fb-provider-name");
+    const char *why = listed ? s_parse_names(listed, &scaled) : NULL;
+    bool blank = !listed || !listed[strspn(listed, PL_NAME_SEPARATORS)];
+    if (why && !blank) {
+        cmn_config_reject(config, "fb-provider-name", why);
+        return -1;
+    }
+    if (listed && !why) {
+        for (size_t k = 0; k < scaled.count; k++) {
+            bool known = false;
+            for (size_t idx = 0; idx < names->count; idx++)
+                known = known ||
+                        strcmp(scaled.names[k], names->names[idx]) == 0;
+            if (!known) {
+                snprintf(reason, sizeof reason,
+                         "'%s' is not in MDP_PROVIDERS", scaled.names[k]);
+                cmn_config_reject(config, "fb-provider-name", reason);
+                return -1;
+            }
+        }
+    }
+    struct in_addr address;
+    if (inet_pton(AF_INET, cmn_config_string(config, "metrics-bind"),
+                  &address) != 1) {
+        cmn_config_reject(config, "metrics-bind",
+                          "expected an IPv4 address such as 0.0.0.0 or "
+                          "127.0.0.1");
         return -1;
     }
     return 0;
@@ -511,6 +568,8 @@ int main(int argc, char **argv)
         rc = -1;
     }
     if (rc == 0 && s_check_curve(self->config) != 0)
+        rc = -1;
+    if (rc == 0 && s_check_options(self->config, &self->names) != 0)
         rc = -1;
     if (rc != 0) {
         cmn_config_destroy(&self->config);
