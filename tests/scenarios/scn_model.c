@@ -126,6 +126,8 @@ typedef struct {
     bool failed; /* a resource failed mid-run */
 } s_model_t;
 
+void *scn_trace;
+
 /* splitmix64: small, seedable, good enough for loss and jitter. */
 static uint64_t s_random(uint64_t *state)
 {
@@ -446,10 +448,10 @@ static void s_pipeline_produce(s_model_t *self, s_pipeline_t *pipeline)
 }
 
 static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
-                           int64_t delay_ns)
+                           int64_t delay_ns, int64_t ramp_ms)
 {
-    pipeline->rates =
-        pl_rate_coordinator_new(self->clock, SCN_RAMP_MS * CMN_NS_PER_MS);
+    pipeline->rates = pl_rate_coordinator_new(
+        self->clock, ramp_ms > 0 ? ramp_ms * CMN_NS_PER_MS : 0);
     pl_feedback_config_t config = {
         .stale_level = PROTO_LEVEL_SOFT,
         .forget_ns = SCN_FORGET_SEC * CMN_NS_PER_SEC,
@@ -557,7 +559,10 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
         .low = (uint64_t)(capacity * SCN_LOW_FRACTION),
         .high = (uint64_t)(capacity * SCN_HIGH_FRACTION),
         .dead_band = policy->hysteresis
-                         ? (uint64_t)(capacity * SCN_DEAD_BAND_FRACTION)
+                         ? (uint64_t)(capacity *
+                                      (policy->dead_band > 0
+                                           ? policy->dead_band
+                                           : SCN_DEAD_BAND_FRACTION))
                          : 0,
         .dwell_ns = policy->hysteresis
                         ? (policy->dwell_ms ? policy->dwell_ms : SCN_DWELL_MS) *
@@ -567,9 +572,10 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
     double rate =
         scenario->overload * scenario->sink_rate / (double)scenario->pipelines;
     for (size_t k = 0; k < scenario->pipelines; k++)
-        if (s_pipeline_init(self, &self->pipelines[k], rate,
-                            scenario->delay_ns +
-                                (k % 2 ? scenario->delay_odd_ns : 0)) != 0)
+        if (s_pipeline_init(
+                self, &self->pipelines[k], rate,
+                scenario->delay_ns + (k % 2 ? scenario->delay_odd_ns : 0),
+                policy->ramp_ms ? policy->ramp_ms : SCN_RAMP_MS) != 0)
             goto done;
     if (s_coordinator_start(self) != 0)
         goto done;
@@ -614,6 +620,20 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
             if (depth > figures->depth_max)
                 figures->depth_max = depth;
         }
+        if (scn_trace && now % (SCN_TRACE_MS * CMN_NS_PER_MS) == 0)
+            fprintf(scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
+                    (double)now / (double)CMN_NS_PER_SEC,
+                    coordinator->up ? (unsigned long long)sc_queue_depth(
+                                          coordinator->queue)
+                                    : 0ULL,
+                    coordinator->up ? proto_level_name(sc_watermark_level(
+                                          coordinator->watermark))
+                                    : "down",
+                    pl_rate_coordinator_scale(self->pipelines[0].rates,
+                                              self->pipelines[0].provider),
+                    pl_bucket_effective_rate(pl_rate_coordinator_bucket(
+                        self->pipelines[0].rates,
+                        self->pipelines[0].provider)));
         for (size_t k = 0; k < scenario->pipelines; k++) {
             s_pipeline_t *pipeline = &self->pipelines[k];
             if (pl_rate_coordinator_scale(pipeline->rates,

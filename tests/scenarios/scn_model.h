@@ -54,7 +54,15 @@ typedef struct {
     bool hysteresis;       /* default dead-band and dwell, else 0 and 0 */
     int64_t heartbeat_ms;  /* MDS_HEARTBEAT_MS; 0: SCN_HEARTBEAT_MS */
     int64_t dwell_ms;      /* MDS_DWELL_MS with hysteresis; 0: default */
+    double dead_band;      /* MDS_DEAD_BAND with hysteresis; 0: default */
+    int64_t ramp_ms;       /* MDP_FB_RAMP_MS; 0: default, < 0: none */
 } scn_policy_t;
+
+/* When set, scn_run prints one line per SCN_TRACE_MS of simulated time
+ * (time, queue depth, level, pipeline 0's scale and effective rate) to
+ * this stream: `test_scenarios --trace N P` shows a run's dynamics. */
+#define SCN_TRACE_MS 10
+extern void *scn_trace; /* a FILE *, NULL: off */
 
 /* What one run measured. */
 typedef struct {
