@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmn_log.h"
 #include "proto_text.h"
@@ -43,10 +44,19 @@ pl_replay_t *pl_replay_new(const pl_replay_config_t *config)
     self->min_ts = INT64_MAX;
     self->max_ts = INT64_MIN;
     self->file = fopen(self->path, "r");
+    struct stat info;
+    if (self->file && fstat(fileno(self->file), &info) == 0 &&
+        S_ISDIR(info.st_mode)) {
+        fclose(self->file); /* fopen() accepts a directory; reads fail */
+        self->file = NULL;
+        errno = EISDIR;
+    }
     if (!self->file) {
+        int error = errno;
         cmn_log_error(PL_REPLAY_MODULE, "open_failed", "path=\"%s\" error=\"%s\"",
-                      self->path, strerror(errno));
+                      self->path, strerror(error));
         free(self);
+        errno = error; /* for the caller's message */
         return NULL;
     }
     return self;

@@ -40,8 +40,8 @@ typedef struct {
 typedef struct _pl_replay_t pl_replay_t;
 
 /* A replay of `config->path` (strings copied). Returns NULL (logged) when
- * the file cannot be opened or the provider name is invalid. Caller owns the
- * result. */
+ * the file cannot be opened (errno says why; EISDIR for a directory) or the
+ * provider name is invalid. Caller owns the result. */
 pl_replay_t *pl_replay_new(const pl_replay_config_t *config);
 
 /* Destroys it; tolerates NULL and sets *self_p to NULL. */

@@ -483,6 +483,7 @@ static int s_setup(s_sender_t *self)
         return -1;
     }
     const char *cursor = self->endpoints;
+    size_t connected = 0;
     while (*cursor) {
         cursor += strspn(cursor, PL_SEND_LIST_SEPARATORS);
         size_t length = strcspn(cursor, PL_SEND_LIST_SEPARATORS);
@@ -497,6 +498,12 @@ static int s_setup(s_sender_t *self)
                           zmq_strerror(zmq_errno()));
             return -1;
         }
+        connected++;
+    }
+    if (connected == 0) {
+        cmn_log_error(PL_SEND_MODULE, "no_endpoint", "endpoints=\"%s\"",
+                      self->endpoints);
+        return -1;
     }
     pl_metrics_t *m = self->config.metrics;
     self->sent = cmn_metric_series(m->records_sent, NULL);
@@ -520,16 +527,9 @@ static int s_setup(s_sender_t *self)
     return 0;
 }
 
-static void s_actor(zsock_t *pipe, void *args)
+/* Frees everything s_setup() may have made. */
+static void s_free(s_sender_t *self)
 {
-    s_sender_t *self = args;
-    self->pipe = pipe;
-    if (s_setup(self) != 0) {
-        zsock_signal(pipe, 1);
-    } else {
-        zsock_signal(pipe, 0);
-        s_loop(self);
-    }
     if (self->has_chunk)
         zmq_msg_close(&self->chunk);
     if (self->dealer)
@@ -548,6 +548,15 @@ static void s_actor(zsock_t *pipe, void *args)
     free(self);
 }
 
+static void s_actor(zsock_t *pipe, void *args)
+{
+    s_sender_t *self = args;
+    self->pipe = pipe;
+    zsock_signal(pipe, 0);
+    s_loop(self);
+    s_free(self);
+}
+
 zactor_t *pl_sender_new(const pl_sender_config_t *config)
 {
     assert(config && config->clock && config->endpoints &&
@@ -561,5 +570,17 @@ zactor_t *pl_sender_new(const pl_sender_config_t *config)
     self->endpoints = strdup(config->endpoints);
     self->producer_id = strdup(config->producer_id);
     self->data_endpoint = strdup(config->data_endpoint);
-    return zactor_new(s_actor, self);
+    /* Sockets are made here, in the caller's thread, so that a failure is
+     * reported by returning NULL rather than by an actor that is already
+     * gone (zactor_new() cannot report it). Thread creation is the memory
+     * barrier ZeroMQ asks for when a socket changes threads. */
+    if (!self->endpoints || !self->producer_id || !self->data_endpoint ||
+        s_setup(self) != 0) {
+        s_free(self);
+        return NULL;
+    }
+    zactor_t *actor = zactor_new(s_actor, self);
+    if (!actor)
+        s_free(self);
+    return actor;
 }

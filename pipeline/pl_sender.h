@@ -49,9 +49,9 @@ typedef struct {
     const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_sender_config_t;
 
-/* Starts the actor. Returns NULL when a socket cannot be set up (logged).
- * Destroy with zactor_destroy (unsent records are then dropped: FLUSH
- * first). */
+/* Starts the actor. Returns NULL (logged) when a socket cannot be set up or
+ * the endpoint list is empty or bad. Destroy with zactor_destroy (unsent
+ * records are then dropped: FLUSH first). */
 zactor_t *pl_sender_new(const pl_sender_config_t *config);
 
 #endif

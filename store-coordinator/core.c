@@ -421,6 +421,12 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
                      (long long)self->settings->drain_timeout_ms);
         s_dispatch(self, true);
         s_drain_check(self, cmn_clock_mono_ns(self->clock));
+    } else if (streq(command, "HURRY") && self->draining) {
+        /* Drain now: the deadline is here. */
+        int64_t now = cmn_clock_mono_ns(self->clock);
+        if (self->drain_deadline_ns > now)
+            self->drain_deadline_ns = now;
+        s_drain_check(self, now);
     }
     zstr_free(&command);
     return result;

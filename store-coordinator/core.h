@@ -14,7 +14,8 @@
  * Pipe commands (main -> core): "DRAIN": stop taking batches (nack
  * draining), flush the queue within drain_timeout_ms, dead-letter (fsync'd)
  * and ack whatever is still not written, publish a last event, then answer
- * "DRAINED". After start the core sends "READY" or "FAILED". */
+ * "DRAINED". "HURRY" (after DRAIN): the drain deadline is now. After start the
+ * core sends "READY" or "FAILED". */
 #ifndef SC_CORE_H
 #define SC_CORE_H
 

@@ -8,6 +8,7 @@
  * HTTP server's threads (which only read atomics). */
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <pthread.h>
@@ -42,9 +43,11 @@
 #define SC_INGEST_MAXMSGSIZE (2 * PROTO_MESSAGE_BYTES_MAX)
 #define SC_SOCKET_LINGER_MS 2000 /* let the last acks and event go out */
 #define SC_DATA_DIR_MODE 0755
+#define SC_DATA_FILE_MODE 0644
 #define SC_REPLAY_REPLY_TIMEOUT_MS 5000
 #define SC_REPLAY_DEADLINE_MS 30000
 #define SC_ERROR_BYTES 256
+#define SC_SIGNAL_POLL_MS 100 /* a second signal is noticed this fast */
 #define SC_MS_PER_SEC 1000.0
 #define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
 #define SC_CURVE_METRIC_PREFIX "mds"
@@ -398,16 +401,38 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_destroy(&json);
 }
 
-/* Creates the parent directory of `path` when missing (one level: the
- * default ./data). */
-static void s_make_parent(const char *path)
+/* Makes sure the coordinator can write `path` (creating the missing
+ * directories above it and the file itself, empty) before anything starts:
+ * a path it can never write is a configuration error (exit 2), not a
+ * database that is "down" forever. Returns 0, or -1 with the option named. */
+static int s_check_writable(cmn_config_t *config, const char *flag,
+                            const char *path)
 {
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *parent = dirname(copy);
-    if (mkdir(parent, SC_DATA_DIR_MODE) != 0 && errno != EEXIST)
-        cmn_log_warning("main", "mkdir_failed", "path=\"%s\" error=\"%s\"",
-                        parent, strerror(errno));
+    char error[SC_ERROR_BYTES];
+    char directory[PATH_MAX];
+    snprintf(directory, sizeof directory, "%s", path);
+    for (char *slash = strchr(directory + 1, '/'); slash;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(directory, SC_DATA_DIR_MODE) != 0 && errno != EEXIST) {
+            snprintf(error, sizeof error,
+                     "cannot create directory '%.200s': %s", directory,
+                     strerror(errno));
+            cmn_config_reject(config, flag, error);
+            return -1;
+        }
+        *slash = '/';
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  SC_DATA_FILE_MODE);
+    if (fd < 0) {
+        snprintf(error, sizeof error, "cannot open '%.200s' for writing: %s",
+                 path, strerror(errno));
+        cmn_config_reject(config, flag, error);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 static uint64_t s_random_epoch(void)
@@ -627,12 +652,69 @@ static int s_run_keygen(cmn_config_t *config)
     return CMN_EXIT_OK;
 }
 
+/* The signals main takes with sigwait (blocked in every thread). */
+static void s_signal_set(sigset_t *signals)
+{
+    sigemptyset(signals);
+    sigaddset(signals, SIGTERM);
+    sigaddset(signals, SIGINT);
+    sigaddset(signals, SIGHUP);
+}
+
+static const char *s_signal_name(int number)
+{
+    return number == SIGTERM  ? "SIGTERM"
+           : number == SIGINT ? "SIGINT"
+                              : "SIGHUP";
+}
+
+/* Waits for SIGTERM/SIGINT, then has the core drain. SIGHUP (a closed
+ * terminal, a log rotation habit) is logged and ignored rather than killing
+ * the process undrained. A second SIGTERM/SIGINT during the drain cuts it
+ * short: what is not written yet is dead-lettered and acked at once, as at
+ * the drain timeout (an impatient operator loses nothing either). */
+static void s_wait_and_drain(zactor_t *core)
+{
+    sigset_t signals;
+    s_signal_set(&signals);
+    int number = 0;
+    while (sigwait(&signals, &number) == 0 && number == SIGHUP)
+        cmn_log_info("main", "signal", "name=SIGHUP action=ignored");
+    cmn_log_info("main", "signal", "name=%s action=drain",
+                 s_signal_name(number));
+    zstr_send(core, "DRAIN");
+    zpoller_t *poller = zpoller_new(core, NULL);
+    const struct timespec no_wait = {0, 0};
+    bool hurried = false;
+    while (poller && !zpoller_wait(poller, SC_SIGNAL_POLL_MS) &&
+           !zpoller_terminated(poller)) {
+        number = sigtimedwait(&signals, NULL, &no_wait);
+        if (number == SIGHUP)
+            cmn_log_info("main", "signal", "name=SIGHUP action=ignored");
+        else if (number > 0 && !hurried) {
+            cmn_log_warning("main", "signal",
+                            "name=%s action=drain_now (second signal)",
+                            s_signal_name(number));
+            zstr_send(core, "HURRY");
+            hurried = true;
+        }
+    }
+    zpoller_destroy(&poller);
+    char *drained = zstr_recv(core);
+    zstr_free(&drained);
+}
+
 /* Runs the service until SIGTERM/SIGINT, then drains. */
 static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
 {
-    if (strncmp(settings->sink_uri, "sqlite:", strlen("sqlite:")) == 0)
-        s_make_parent(settings->sink_uri + strlen("sqlite:"));
-    s_make_parent(settings->dlq_path);
+    const char *sqlite_path =
+        strncmp(settings->sink_uri, "sqlite:", strlen("sqlite:")) == 0
+            ? settings->sink_uri + strlen("sqlite:")
+            : NULL;
+    if ((sqlite_path && !streq(sqlite_path, ":memory:") &&
+         s_check_writable(config, "sink", sqlite_path) != 0) ||
+        s_check_writable(config, "dlq-path", settings->dlq_path) != 0)
+        return CMN_EXIT_USAGE;
 
     sc_state_t state;
     sc_state_init(&state);
@@ -731,17 +813,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
                  settings->feedback_endpoint, cmn_http_port(http),
                  context.sink_kind, (unsigned long long)settings->epoch);
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    cmn_log_info("main", "signal", "name=%s action=drain",
-                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    zstr_send(core, "DRAIN");
-    char *drained = zstr_recv(core);
-    zstr_free(&drained);
+    s_wait_and_drain(core);
     exit_code = CMN_EXIT_OK;
 
 done:
@@ -762,9 +834,7 @@ int main(int argc, char **argv)
     /* Signals go to sigwait() in main only: block them before any thread
      * starts (threads inherit the mask) and keep czmq's handler out. */
     sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
+    s_signal_set(&signals);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     zsys_handler_set(NULL);

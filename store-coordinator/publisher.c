@@ -11,6 +11,10 @@
 /* A consumer trusts a state for three heartbeats. */
 #define SC_FEEDBACK_TTL_HEARTBEATS 3
 #define SC_FEEDBACK_BUFFER_BYTES 512
+/* At most one snapshot per this interval: a client flooding subscriptions
+ * cannot make the publisher flood every subscriber (late joiners still get
+ * theirs within this time). */
+#define SC_SNAPSHOT_INTERVAL_MS 10
 #define SC_PERCENT 100
 
 typedef struct {
@@ -31,6 +35,8 @@ typedef struct {
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
     msgpack_sbuffer buffer; /* encoded event, reused */
+    int64_t snapshot_ns;    /* when the last snapshot went out, or 0 */
+    int snapshot_timer;     /* a deferred snapshot's timer, or -1 */
 } s_publisher_t;
 
 static uint64_t s_random_next(s_publisher_t *self)
@@ -139,6 +145,24 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static int s_on_snapshot_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_publisher_t *self = arg;
+    self->snapshot_timer = -1;
+    self->snapshot_ns = cmn_clock_mono_ns(self->clock);
+    s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), self->reason);
+    return 0;
+}
+
+/* True when a subscription to `prefix` receives our topic. */
+static bool s_matches_topic(s_publisher_t *self, const byte *prefix,
+                            size_t size)
+{
+    return size <= self->topic_length && memcmp(prefix, self->topic, size) == 0;
+}
+
 static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -146,13 +170,28 @@ static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
     zframe_t *frame = zframe_recv(reader);
     if (!frame)
         return 0;
-    /* First byte 1: subscribe (with XPUB_VERBOSE, every time); 0: leave. */
-    bool subscribe = zframe_size(frame) >= 1 && zframe_data(frame)[0] == 1;
+    /* First byte 1: subscribe (with XPUB_VERBOSE, every time); 0: leave;
+     * anything else is not a subscription. Only a subscription that
+     * receives our topic gets a snapshot. */
+    bool subscribe =
+        zframe_size(frame) >= 1 && zframe_data(frame)[0] == 1 &&
+        s_matches_topic(self, zframe_data(frame) + 1, zframe_size(frame) - 1);
     zframe_destroy(&frame);
-    if (subscribe) {
-        cmn_series_inc(self->stats->feedback_subscriptions);
+    if (!subscribe)
+        return 0;
+    cmn_series_inc(self->stats->feedback_subscriptions);
+    if (self->snapshot_timer != -1)
+        return 0; /* one is already on its way */
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    int64_t next = self->snapshot_ns + SC_SNAPSHOT_INTERVAL_MS * CMN_NS_PER_MS;
+    if (self->snapshot_ns == 0 || now >= next) {
+        self->snapshot_ns = now;
         s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), self->reason);
-    }
+    } else
+        self->snapshot_timer = zloop_timer(
+            self->loop,
+            (size_t)((next - now + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS), 1,
+            s_on_snapshot_timer, self);
     return 0;
 }
 
@@ -208,6 +247,7 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         .webhook = given->webhook,
         .level = PROTO_LEVEL_OK,
         .previous = PROTO_LEVEL_OK,
+        .snapshot_timer = -1,
     };
     self.random = given->settings->epoch * 0x2545F4914F6CDD1Dull + 1;
     msgpack_sbuffer_init(&self.buffer);

@@ -14,9 +14,21 @@
  * data (constraints) are PERMANENT; everything else is TRANSIENT, and any
  * error other than busy/locked/constraint closes the connection so that the
  * next write starts from a fresh one (a deleted file, an I/O error, a table
- * dropped under us). */
+ * dropped under us).
+ *
+ * A database file removed (or replaced) while it is open is the one fault
+ * SQLite does not report: the connection keeps writing into the deleted
+ * inode and every commit "succeeds" into nothing. So the sink remembers the
+ * file's identity (device, inode) when it connects and checks it before
+ * each transaction and after each commit; a mismatch drops the connection
+ * and is TRANSIENT (a commit that landed in a removed file is written again
+ * into the new one). Reconnecting to a path whose file is gone first
+ * removes the orphaned -wal/-shm files, which belong to the deleted
+ * database and must not be replayed into the new one. */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmn_log.h"
 #include "sink_impl.h"
@@ -96,6 +109,8 @@ typedef struct {
     sqlite3_stmt *commit;                          /* COMMIT */
     sqlite3_stmt *rollback;                        /* ROLLBACK */
     sqlite3_stmt *ping; /* a read that touches the file */
+    dev_t file_device;  /* identity of the file opened, */
+    ino_t file_inode;   /* to notice it removed or replaced */
 } s_sqlite_t;
 
 static int s_sqlite_check(const char *uri, char *error, size_t error_capacity)
@@ -223,6 +238,46 @@ static int s_make_parent_directories(const char *path, sc_sink_error_t *error)
     return rc;
 }
 
+/* Removes the -wal and -shm files of a database file that no longer
+ * exists (they would be replayed into a new file of the same name). */
+static void s_remove_orphans(const char *path)
+{
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char orphan[PATH_MAX];
+        if (snprintf(orphan, sizeof orphan, "%s%s", path, suffixes[i]) >=
+            (int)sizeof orphan)
+            continue;
+        if (unlink(orphan) == 0)
+            cmn_log_warning("sink", "orphan_removed",
+                            "kind=sqlite path=\"%s\" reason=\"database file "
+                            "missing\"",
+                            orphan);
+    }
+}
+
+/* True when the path still names the file the connection opened. */
+static bool s_file_is_ours(const s_sqlite_t *self)
+{
+    if (strcmp(self->path, ":memory:") == 0)
+        return true;
+    struct stat info;
+    return stat(self->path, &info) == 0 && info.st_dev == self->file_device &&
+           info.st_ino == self->file_inode;
+}
+
+/* Drops a connection whose file was removed or replaced; TRANSIENT. */
+static sc_sink_status_t s_file_lost(s_sqlite_t *self, const char *when,
+                                    sc_sink_error_t *error)
+{
+    sc_sink_error_set(error,
+                      "sqlite: database file '%s' was removed or replaced "
+                      "%s; reopening",
+                      self->path, when);
+    s_disconnect(self);
+    return SC_SINK_TRANSIENT;
+}
+
 static int s_prepare(s_sqlite_t *self, const char *sql, sqlite3_stmt **stmt)
 {
     return sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -231,13 +286,16 @@ static int s_prepare(s_sqlite_t *self, const char *sql, sqlite3_stmt **stmt)
 
 /* Opens the connection, sets it up and prepares the statements. Returns
  * SC_SINK_OK or TRANSIENT (nothing about opening is the data's fault). */
-static sc_sink_status_t s_connect(s_sqlite_t *self, sc_sink_error_t *error)
+static sc_sink_status_t s_open_database(s_sqlite_t *self,
+                                        sc_sink_error_t *error)
 {
-    if (self->db != NULL)
-        return SC_SINK_OK;
     bool in_memory = strcmp(self->path, ":memory:") == 0;
     if (!in_memory && s_make_parent_directories(self->path, error) != 0)
         return SC_SINK_TRANSIENT;
+
+    struct stat info;
+    if (!in_memory && stat(self->path, &info) != 0 && errno == ENOENT)
+        s_remove_orphans(self->path);
 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                 SQLITE_OPEN_NOMUTEX; /* one connection per worker thread */
@@ -293,9 +351,34 @@ static sc_sink_status_t s_connect(s_sqlite_t *self, sc_sink_error_t *error)
         s_disconnect(self);
         return SC_SINK_TRANSIENT;
     }
+    if (!in_memory) {
+        if (stat(self->path, &info) != 0) {
+            sc_sink_error_set(error, "sqlite: '%s' vanished after opening: %s",
+                              self->path, strerror(errno));
+            s_disconnect(self);
+            return SC_SINK_TRANSIENT;
+        }
+        self->file_device = info.st_dev;
+        self->file_inode = info.st_ino;
+    }
     /* Once per (re)connection; failures are the worker's to log. */
     cmn_log_info("sink", "connected", "kind=sqlite path=\"%s\"", self->path);
     return SC_SINK_OK;
+}
+
+/* Connections of this process open one at a time: one worker removing the
+ * orphans of a deleted file must not remove the new -wal another worker has
+ * just created (the only lock the sinks share; held for one open). */
+static pthread_mutex_t s_open_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static sc_sink_status_t s_connect(s_sqlite_t *self, sc_sink_error_t *error)
+{
+    if (self->db != NULL)
+        return SC_SINK_OK;
+    pthread_mutex_lock(&s_open_mutex);
+    sc_sink_status_t status = s_open_database(self, error);
+    pthread_mutex_unlock(&s_open_mutex);
+    return status;
 }
 
 /* Runs a statement without results once and resets it. */
@@ -385,6 +468,8 @@ static sc_sink_status_t s_sqlite_write(void *state,
         return status;
     if (count == 0)
         return SC_SINK_OK;
+    if (!s_file_is_ours(self))
+        return s_file_lost(self, "while open", error);
 
     int rc = s_run(self->begin);
     if (rc != SQLITE_OK)
@@ -425,6 +510,9 @@ static sc_sink_status_t s_sqlite_write(void *state,
         s_rollback(self);
         return status;
     }
+    /* Committed into the file we opened: is that still the database? */
+    if (!s_file_is_ours(self))
+        return s_file_lost(self, "during the transaction", error);
     counts->written = written;
     counts->duplicates = count - written;
     return SC_SINK_OK;
@@ -436,6 +524,8 @@ static sc_sink_status_t s_sqlite_ping(void *state, sc_sink_error_t *error)
     sc_sink_status_t status = s_connect(self, error);
     if (status != SC_SINK_OK)
         return status;
+    if (!s_file_is_ours(self))
+        return s_file_lost(self, "while open", error);
     int rc = s_run(self->ping);
     if (rc != SQLITE_OK) {
         s_fail(self, rc, "ping", error);

@@ -268,6 +268,42 @@ static void test_dropped_table_recovers_on_next_write(void **state)
     assert_int_equal(s_total_rows(fixture), 15);
 }
 
+/* The database file removed while the sink has it open: SQLite would go on
+ * "committing" into the deleted inode. The sink notices, reports TRANSIENT,
+ * and the retry writes into a new file (orphaned -wal/-shm removed). */
+static void test_removed_file_is_noticed_and_recreated(void **state)
+{
+    fixture_t *fixture = *state;
+    proto_record_t records[6];
+    test_fill_mixed(records, 6, "GONE", TEST_TS_BASE_NS);
+    sc_sink_counts_t counts;
+    assert_int_equal(sc_sink_write(fixture->sink, records, 6, &counts),
+                     SC_SINK_OK);
+    assert_int_equal(unlink(fixture->path), 0);
+    assert_int_equal(sc_sink_ping(fixture->sink), SC_SINK_TRANSIENT);
+    assert_non_null(strstr(sc_sink_error(fixture->sink), "removed"));
+
+    test_fill_mixed(records, 6, "GONE", TEST_TS_BASE_NS + 1000);
+    sc_sink_status_t status = SC_SINK_TRANSIENT;
+    for (int attempt = 0; attempt < 3 && status != SC_SINK_OK; attempt++)
+        status = sc_sink_write(fixture->sink, records, 6, &counts);
+    assert_int_equal(status, SC_SINK_OK);
+    assert_int_equal(counts.written, 6);
+    /* Only the rows written after the removal, in the new file. */
+    assert_int_equal(s_total_rows(fixture), 6);
+
+    /* Replaced by another file between two writes: the same. */
+    char moved[400];
+    snprintf(moved, sizeof(moved), "%s.old", fixture->path);
+    assert_int_equal(rename(fixture->path, moved), 0);
+    test_fill_mixed(records, 6, "GONE", TEST_TS_BASE_NS + 2000);
+    assert_int_equal(sc_sink_write(fixture->sink, records, 6, &counts),
+                     SC_SINK_TRANSIENT);
+    assert_int_equal(sc_sink_write(fixture->sink, records, 6, &counts),
+                     SC_SINK_OK);
+    assert_int_equal(s_total_rows(fixture), 6);
+}
+
 static void test_missing_directories_are_created(void **state)
 {
     fixture_t *fixture = *state;
@@ -353,6 +389,8 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_dropped_table_recovers_on_next_write, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_removed_file_is_noticed_and_recreated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_directories_are_created,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(

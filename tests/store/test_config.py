@@ -1,6 +1,7 @@
 """Bad configuration exits 2 with a message naming the variable or flag (a
 bad number, a negative capacity, an unknown log level, crossed watermarks,
-an unknown sink...); --help lists every option and exits 0."""
+an unknown sink, a SQLite file or dead-letter file that cannot be written...);
+--help lists every option with its variable and default and exits 0."""
 import os
 import subprocess
 import sys
@@ -32,6 +33,22 @@ BAD = [
     ({}, ["--frobnicate"], "--frobnicate"),
     ({}, ["bogus"], "bogus"),
     ({}, ["dlq"], "dlq replay FILE"),
+    # A regular file where a directory must be (fails even as root): the
+    # coordinator would otherwise run "not ready" forever.
+    ({"MDS_SINK": "sqlite:plain-file/market.db"}, [], "MDS_SINK"),
+    ({"MDS_SINK": "null:", "MDS_DLQ_PATH": "plain-file/dlq.ndjson"}, [],
+     "MDS_DLQ_PATH"),
+]
+
+# Every option of the issue and the seeds, each with its variable.
+OPTIONS = [
+    "MDS_COORDINATOR_ID", "MDS_INGEST_ENDPOINT", "MDS_FEEDBACK_ENDPOINT",
+    "MDS_HTTP_PORT", "MDS_SINK", "MDS_DLQ_PATH", "MDS_QUEUE_CAPACITY",
+    "MDS_LOW_WATERMARK", "MDS_HIGH_WATERMARK", "MDS_DEAD_BAND",
+    "MDS_DWELL_MS", "MDS_WORKERS", "MDS_BATCH_SIZE", "MDS_BATCH_TIMEOUT_MS",
+    "MDS_HEARTBEAT_MS", "MDS_DRAIN_TIMEOUT_MS", "MDS_RETRY_LIMIT",
+    "MDS_RETRY_BASE_MS", "MDS_RETRY_MAX_MS", "MDS_BREAKER_THRESHOLD",
+    "MDS_BREAKER_TIMEOUT_MS", "MDS_LOG_LEVEL", "MDS_LOG_FORMAT",
 ]
 
 
@@ -46,6 +63,8 @@ def run(binary, env, args, cwd):
 def main(binary):
     binary = os.path.abspath(binary)
     with tempfile.TemporaryDirectory() as cwd:
+        with open(os.path.join(cwd, "plain-file"), "w") as handle:
+            handle.write("not a directory\n")
         for env, args, name in BAD:
             result = run(binary, env, args, cwd)
             check(result.returncode == 2, "%s %s: exit %d (stderr %r)"
@@ -57,11 +76,25 @@ def main(binary):
               "a rejected configuration created ./data")
         result = run(binary, {}, ["--help"], cwd)
         check(result.returncode == 0, "--help exit %d" % result.returncode)
-        for variable in ("MDS_QUEUE_CAPACITY", "MDS_SINK", "MDS_WORKERS",
-                         "MDS_HEARTBEAT_MS", "MDS_DRAIN_TIMEOUT_MS",
-                         "MDS_COORDINATOR_ID", "MDS_DEAD_BAND", "MDS_DWELL_MS",
-                         "MDS_BREAKER_THRESHOLD", "MDS_HTTP_PORT"):
-            check(variable in result.stdout, "--help lacks %s" % variable)
+        rows = {}
+        for line in result.stdout.splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0].startswith("--") \
+                    and words[1].startswith("MDS_"):
+                rows[words[1]] = words
+        for variable in OPTIONS:
+            check(variable in rows, "--help lacks %s" % variable)
+        for variable, words in rows.items():
+            # FLAG VARIABLE DEFAULT DESCRIPTION...: a default ("-" when
+            # none) and a description on every row.
+            check(len(words) >= 4, "--help row of %s: %r" % (variable, words))
+            check(words[0] == "--" + variable[4:].lower().replace("_", "-"),
+                  "--help: %s has flag %s" % (variable, words[0]))
+        check(rows["MDS_QUEUE_CAPACITY"][2] == "10000"
+              and rows["MDS_WORKERS"][2] == "2"
+              and rows["MDS_HEARTBEAT_MS"][2] == "1000"
+              and rows["MDS_SINK"][2] == "sqlite:./data/market.db",
+              "--help defaults differ from the issue's")
         result = run(binary, {}, ["--version"], cwd)
         check(result.returncode == 0 and result.stdout.strip(), "--version")
     print("ok: %d bad configurations exit 2 naming the option" % len(BAD))

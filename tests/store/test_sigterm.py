@@ -3,8 +3,12 @@
 record is in the database, exit 0. (2) SIGTERM while the database stays
 locked past MDS_DRAIN_TIMEOUT_MS: the queued records go to the dead-letter
 file (fsync'd) and their batches are acked with `dead_lettered`; `dlq replay`
-then sends them through a new coordinator and all are stored once."""
+then sends them through a new coordinator and all are stored once. (3) A
+SIGHUP changes nothing; a second SIGTERM during a drain that cannot finish
+(database locked, drain timeout far away) cuts it short: the queue is
+dead-lettered and acked at once and the process exits 0."""
 import os
+import signal
 import subprocess
 import sys
 
@@ -56,6 +60,9 @@ def flush_on_sigterm(binary):
         check(all(r["type"] == "nack" and r["reason"] == "full"
                   for r in full.values()), "over capacity: %r" % full)
 
+        coordinator.signal(signal.SIGHUP)  # ignored: still serving
+        check(coordinator.get("/health")[0] == 200
+              and not coordinator.status()["draining"], "SIGHUP stopped it")
         coordinator.signal(15)
         wait_for(lambda: coordinator.status()["draining"], 10, "draining")
         producer.send_raw(batch_message("shutdown", 99, records(99_000, 10)))
@@ -127,6 +134,38 @@ def dead_letter_on_timeout(binary):
           "stored them all" % capacity)
 
 
+def second_sigterm(binary):
+    capacity = 1000
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=capacity,
+                     MDS_DRAIN_TIMEOUT_MS=600000, MDS_BREAKER_TIMEOUT_MS=200,
+                     MDS_RETRY_BASE_MS=10, MDS_RETRY_MAX_MS=50) as coordinator:
+        coordinator.start(ready=True)
+        lock = SqliteLock(coordinator.db_path)
+        lock.acquire()
+        producer = Producer(coordinator.ingest_endpoint)
+        fill(coordinator, producer, capacity // BATCH, capacity)
+        coordinator.signal(signal.SIGTERM)
+        wait_for(lambda: coordinator.status()["draining"], 10, "draining")
+        coordinator.signal(signal.SIGHUP)  # ignored while draining too
+        coordinator.signal(signal.SIGTERM)
+        # Far sooner than the 10-minute drain timeout.
+        replies = collect(producer, capacity // BATCH, 30,
+                          "acks after the second SIGTERM")
+        check(coordinator.process.wait(timeout=30) == 0, "exit code not 0")
+        check(all(r["type"] == "ack" and r["dead_lettered"] == BATCH
+                  for r in replies.values()), "replies %r" % replies)
+        with open(coordinator.dlq_path) as handle:
+            lines = handle.readlines()
+        check(len(lines) == capacity, "dead-letter file has %d lines"
+              % len(lines))
+        lock.release()
+        lock.close()
+        producer.close()
+    print("ok: a second SIGTERM dead-lettered and acked %d records at once"
+          % capacity)
+
+
 if __name__ == "__main__":
     flush_on_sigterm(sys.argv[1])
     dead_letter_on_timeout(sys.argv[1])
+    second_sigterm(sys.argv[1])
