@@ -263,6 +263,23 @@ static void s_on_pipe(s_producer_t *self)
     zmsg_destroy(&message);
 }
 
+/* Logs a breaker transition (the source failed, or a probe succeeded). */
+static void s_breaker_changed(s_producer_t *self, size_t idx,
+                              pl_breaker_state_t before)
+{
+    pl_breaker_state_t after = pl_rate_coordinator_breaker(self->rate, idx);
+    if (after == before)
+        return;
+    const char *name = pl_rate_coordinator_name(self->rate, idx);
+    if (after == PL_BREAKER_OPEN)
+        cmn_log_warning(PL_PROD_MODULE, "breaker_open",
+                        "provider=%s was=%s", name,
+                        pl_breaker_state_name(before));
+    else
+        cmn_log_info(PL_PROD_MODULE, "breaker_closed", "provider=%s", name);
+    s_set_gauges(self, idx);
+}
+
 /* Makes up to `n` records of provider idx into the chunk. Returns how many
  * were made. */
 static size_t s_make(s_producer_t *self, size_t idx, size_t n)
@@ -276,6 +293,8 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
         made = n;
     } else {
         pl_replay_t *replay = provider->source.replay;
+        pl_breaker_state_t before = pl_rate_coordinator_breaker(self->rate,
+                                                                idx);
         while (made < n) {
             int rc = pl_replay_next(replay, &out[made]);
             if (rc == 1) {
@@ -290,6 +309,7 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
         }
         if (made > 0)
             pl_rate_coordinator_record_success(self->rate, idx);
+        s_breaker_changed(self, idx, before);
         uint64_t bad = pl_replay_bad_lines(replay);
         if (bad != provider->bad_lines) {
             cmn_series_add(provider->bad_series, bad - provider->bad_lines);
