@@ -66,7 +66,8 @@ static const cmn_option_t s_options[] = {
     {"fb-scale-hard", "MDP_FB_SCALE_HARD", CMN_OPT_DOUBLE, "0.0",
      "rate scale at level hard (0 pauses)", 0, 1, NULL},
     {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "2000",
-     "ramp from a pause back to full rate over this time", 0, 3600000, NULL},
+     "every rise of the rate scale (from a pause too) ramps over this time; "
+     "falls are immediate", 0, 3600000, NULL},
     {"fb-stale-level", "MDP_FB_STALE_LEVEL", CMN_OPT_CHOICE, "soft",
      "fail-safe level of a coordinator silent for longer than its ttl", 0, 0,
      s_levels},
@@ -95,7 +96,8 @@ static const cmn_option_t s_options[] = {
     {"metrics-bind", "MDP_METRICS_BIND", CMN_OPT_STRING, "0.0.0.0",
      "HTTP bind address", 0, 0, NULL},
     {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
-     "bearer token of POST /admin/cooldown (unset: route disabled)", 0, 0,
+     "bearer token of POST /admin/cooldown and /admin/scale (unset: "
+     "those routes answer 404)", 0, 0,
      NULL},
     {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
      "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
@@ -237,12 +239,32 @@ static void s_on_status(const cmn_http_request_t *request,
     free(text);
 }
 
-/* POST /admin/cooldown?provider=NAME&scope=SCOPE&seconds=S: forwarded to
- * main over inproc (handlers never touch actors' state). */
+/* Admin routes (bearer MDP_ADMIN_TOKEN; 404 while it is unset):
+ *
+ *   POST /admin/cooldown?provider=NAME[&scope=SCOPE][&seconds=S]
+ *   POST /admin/scale?provider=NAME&scale=S   (a cap in [0, 1]; 1 clears)
+ *
+ * Parameters are checked here, against the provider names (immutable after
+ * start), then forwarded to main over inproc, which hands them to the
+ * producer: handlers never touch actors' state. */
 #define PL_ADMIN_ENDPOINT "inproc://pl-admin"
 #define PL_QUERY_VALUE_MAX 64
+/* Long enough for main to take the message off the inproc pipe. */
+#define PL_ADMIN_LINGER_MS 1000
+#define PL_ADMIN_COOLDOWN_SEC_MAX 1e7
 
-static bool s_query_value(const char *query, const char *key, char *out,
+static int s_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Finds `key` in a query string and URL-decodes its value into `out`.
+ * Returns 1 when found, 0 when absent or empty, -1 when badly encoded or
+ * too long. */
+static int s_query_value(const char *query, const char *key, char *out,
                           size_t capacity)
 {
     size_t key_length = strlen(key);
@@ -251,46 +273,128 @@ static bool s_query_value(const char *query, const char *key, char *out,
         if (strncmp(cursor, key, key_length) == 0 &&
             cursor[key_length] == '=') {
             const char *value = cursor + key_length + 1;
-            size_t length = strcspn(value, "&");
-            if (length == 0 || length >= capacity)
-                return false;
-            memcpy(out, value, length);
-            out[length] = '\0';
-            return true;
+            size_t length = strcspn(value, "&"), used = 0;
+            for (size_t k = 0; k < length; k++) {
+                char c = value[k];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int high =
+                        k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
+                    int low = high >= 0 ? s_hex_digit(value[k + 2]) : -1;
+                    if (low < 0)
+                        return -1;
+                    c = (char)(high * 16 + low);
+                    k += 2;
+                }
+                if (used + 1 >= capacity || c == '\0')
+                    return -1;
+                out[used++] = c;
+            }
+            out[used] = '\0';
+            return used > 0 ? 1 : 0;
         }
         cursor = strchr(cursor, '&');
         if (cursor)
             cursor++;
     }
+    return 0;
+}
+
+static void s_admin_error(cmn_http_response_t *response, int status,
+                          const char *message)
+{
+    char body[PL_QUERY_VALUE_MAX * 4];
+    int length = snprintf(body, sizeof body, "{\"error\":\"%s\"}", message);
+    cmn_http_respond(response, status, "application/json", body,
+                     (size_t)length);
+}
+
+/* The provider= parameter, checked against the names. Answers and returns
+ * false when it is missing or unknown. */
+static bool s_admin_provider(const cmn_http_request_t *request,
+                             cmn_http_response_t *response,
+                             const s_names_t *names, char *provider)
+{
+    if (s_query_value(request->query, "provider", provider,
+                      PL_QUERY_VALUE_MAX) != 1) {
+        s_admin_error(response, 400, "provider= is required");
+        return false;
+    }
+    for (size_t idx = 0; idx < names->count; idx++)
+        if (strcmp(names->names[idx], provider) == 0)
+            return true;
+    s_admin_error(response, 404, "unknown provider");
     return false;
+}
+
+/* Parses a number in [min, max]. */
+static bool s_admin_number(const char *text, double min, double max,
+                           double *value)
+{
+    char *end = NULL;
+    errno = 0;
+    *value = strtod(text, &end);
+    return errno == 0 && end != text && *end == '\0' && *value >= min &&
+           *value <= max; /* false for NaN */
+}
+
+static void s_admin_forward(cmn_http_response_t *response,
+                            const char *command, const char *provider,
+                            const char *first, const char *second)
+{
+    zsock_t *push = zsock_new_push(">" PL_ADMIN_ENDPOINT);
+    if (!push) {
+        s_admin_error(response, 500, "no socket");
+        return;
+    }
+    zsock_set_linger(push, PL_ADMIN_LINGER_MS);
+    zstr_sendx(push, command, provider, first, second, NULL);
+    zsock_destroy(&push);
+    static const char body[] = "{\"accepted\":true}";
+    cmn_http_respond(response, 202, "application/json", body, sizeof body - 1);
 }
 
 static void s_on_admin_cooldown(const cmn_http_request_t *request,
                                 cmn_http_response_t *response, void *arg)
 {
-    (void)arg;
     char provider[PL_QUERY_VALUE_MAX], scope[PL_QUERY_VALUE_MAX],
         seconds[PL_QUERY_VALUE_MAX];
-    if (!request->query ||
-        !s_query_value(request->query, "provider", provider, sizeof provider)) {
-        static const char body[] = "{\"error\":\"provider= is required\"}";
-        cmn_http_respond(response, 400, "application/json", body,
-                         sizeof body - 1);
+    if (!s_admin_provider(request, response, arg, provider))
         return;
-    }
-    if (!s_query_value(request->query, "scope", scope, sizeof scope))
+    int found = s_query_value(request->query, "scope", scope, sizeof scope);
+    if (found == 0)
         snprintf(scope, sizeof scope, "%s", PL_RATE_SCOPE_GLOBAL);
-    if (!s_query_value(request->query, "seconds", seconds, sizeof seconds))
-        snprintf(seconds, sizeof seconds, "0");
-    zsock_t *push = zsock_new_push(">" PL_ADMIN_ENDPOINT);
-    if (!push) {
-        cmn_http_respond(response, 500, "text/plain", "no socket", 9);
+    double value = 0;
+    if (found < 0 || strlen(scope) > PL_RATE_SCOPE_MAX) {
+        s_admin_error(response, 400, "scope= is too long or badly encoded");
         return;
     }
-    zstr_sendx(push, "COOLDOWN", provider, scope, seconds, NULL);
-    zsock_destroy(&push);
-    static const char body[] = "{\"accepted\":true}";
-    cmn_http_respond(response, 202, "application/json", body, sizeof body - 1);
+    found = s_query_value(request->query, "seconds", seconds, sizeof seconds);
+    if (found < 0 ||
+        (found > 0 &&
+         !s_admin_number(seconds, 0, PL_ADMIN_COOLDOWN_SEC_MAX, &value))) {
+        s_admin_error(response, 400, "seconds= must be in [0, 1e7]");
+        return;
+    }
+    snprintf(seconds, sizeof seconds, "%.17g", value); /* 0: the default */
+    s_admin_forward(response, "COOLDOWN", provider, scope, seconds);
+}
+
+static void s_on_admin_scale(const cmn_http_request_t *request,
+                             cmn_http_response_t *response, void *arg)
+{
+    char provider[PL_QUERY_VALUE_MAX], scale[PL_QUERY_VALUE_MAX];
+    if (!s_admin_provider(request, response, arg, provider))
+        return;
+    double value;
+    if (s_query_value(request->query, "scale", scale, sizeof scale) != 1 ||
+        !s_admin_number(scale, 0, 1, &value)) {
+        s_admin_error(response, 400, "scale= must be in [0, 1]");
+        return;
+    }
+    snprintf(scale, sizeof scale, "%.17g", value);
+    s_admin_forward(response, "OVERRIDE", provider, scale, "");
 }
 
 /* ---- main ---- */
@@ -337,20 +441,24 @@ static void s_forward_admin(s_main_t *self)
         return;
     char *command = zmsg_popstr(message);
     char *provider = zmsg_popstr(message);
-    char *scope = zmsg_popstr(message);
-    char *seconds = zmsg_popstr(message);
-    if (command && provider && scope && seconds)
+    char *first = zmsg_popstr(message);
+    char *second = zmsg_popstr(message);
+    if (command && provider && first && second)
         for (size_t idx = 0; idx < self->names.count; idx++)
             if (strcmp(self->names.names[idx], provider) == 0) {
                 char index[24];
                 snprintf(index, sizeof index, "%zu", idx);
-                zstr_sendx(self->producer, "COOLDOWN", index, scope, seconds,
-                           NULL);
+                if (streq(command, "COOLDOWN"))
+                    zstr_sendx(self->producer, "COOLDOWN", index, first,
+                               second, NULL);
+                else if (streq(command, "OVERRIDE"))
+                    zstr_sendx(self->producer, "OVERRIDE", index, first,
+                               NULL);
             }
     zstr_free(&command);
     zstr_free(&provider);
-    zstr_free(&scope);
-    zstr_free(&seconds);
+    zstr_free(&first);
+    zstr_free(&second);
     zmsg_destroy(&message);
 }
 
@@ -679,7 +787,9 @@ int main(int argc, char **argv)
         cmn_http_route(http, "GET", "/ready", false, s_on_ready, status);
         cmn_http_route(http, "GET", "/status", false, s_on_status, status);
         cmn_http_route(http, "POST", "/admin/cooldown", true,
-                       s_on_admin_cooldown, NULL);
+                       s_on_admin_cooldown, &self->names);
+        cmn_http_route(http, "POST", "/admin/scale", true, s_on_admin_scale,
+                       &self->names);
         if (!http || cmn_http_start(http) != 0) {
             exit_code = CMN_EXIT_FAILURE;
             goto cleanup;

@@ -17,6 +17,8 @@ typedef struct {
     uint64_t produced;
     uint64_t bad_lines;          /* replay bad lines already counted */
     bool done;                   /* limit reached or replay ended */
+    double feedback_scale;       /* last scale from feedback, 1.0 at start */
+    double scale_cap;            /* manual override (admin), 1.0: none */
     cmn_series_t *produced_series, *scale, *state, *paused, *effective,
         *tokens, *breaker, *bad_series;
 } s_provider_t;
@@ -70,6 +72,16 @@ static void s_wait(s_producer_t *self, int64_t wait_ns, bool push)
         self->terminated = true; /* context terminated */
 }
 
+/* The bucket's scale: the feedback's, capped by a manual override. */
+static void s_apply_scale(s_producer_t *self, size_t idx)
+{
+    s_provider_t *provider = &self->providers[idx];
+    double scale = provider->feedback_scale < provider->scale_cap
+                       ? provider->feedback_scale
+                       : provider->scale_cap;
+    pl_rate_coordinator_set_scale(self->rate, idx, scale);
+}
+
 static void s_set_gauges(s_producer_t *self, size_t idx)
 {
     s_provider_t *provider = &self->providers[idx];
@@ -98,6 +110,8 @@ static void s_publish_status(s_producer_t *self, int64_t now)
         cmn_json_double(json, "rate", pl_bucket_rate(bucket));
         cmn_json_double(json, "capacity", pl_bucket_capacity(bucket));
         cmn_json_double(json, "scale", pl_bucket_scale(bucket));
+        cmn_json_double(json, "feedback_scale", provider->feedback_scale);
+        cmn_json_double(json, "scale_override", provider->scale_cap);
         cmn_json_double(json, "effective_rate",
                         pl_bucket_effective_rate(bucket));
         cmn_json_double(json, "tokens", pl_bucket_tokens(bucket));
@@ -152,7 +166,8 @@ static void s_on_scale(s_producer_t *self, zmsg_t *message)
     long long ts = atoll(ts_text);
     if (idx >= 0 && (size_t)idx < self->count && level >= PROTO_LEVEL_OK &&
         level <= PROTO_LEVEL_HARD) {
-        pl_rate_coordinator_set_scale(self->rate, (size_t)idx, scale);
+        self->providers[idx].feedback_scale = scale;
+        s_apply_scale(self, (size_t)idx);
         pl_rate_coordinator_set_pressure(self->rate, (size_t)idx,
                                          (proto_level_t)level);
         s_set_gauges(self, (size_t)idx);
@@ -171,6 +186,24 @@ static void s_on_scale(s_producer_t *self, zmsg_t *message)
     zstr_free(&scale_text);
     zstr_free(&level_text);
     zstr_free(&ts_text);
+}
+
+static void s_on_override(s_producer_t *self, zmsg_t *message)
+{
+    char *idx_text = s_pop(message), *scale_text = s_pop(message);
+    long idx = atol(idx_text);
+    double cap = atof(scale_text);
+    if (idx >= 0 && (size_t)idx < self->count && cap >= 0 && cap <= 1) {
+        self->providers[idx].scale_cap = cap;
+        s_apply_scale(self, (size_t)idx);
+        s_set_gauges(self, (size_t)idx);
+        cmn_log_info(PL_PROD_MODULE, "scale_override",
+                     "provider=%s cap=%.3f scale=%.3f",
+                     pl_rate_coordinator_name(self->rate, (size_t)idx), cap,
+                     pl_rate_coordinator_scale(self->rate, (size_t)idx));
+    }
+    zstr_free(&idx_text);
+    zstr_free(&scale_text);
 }
 
 static void s_on_cooldown(s_producer_t *self, zmsg_t *message)
@@ -222,10 +255,29 @@ static void s_on_pipe(s_producer_t *self)
         s_on_scale(self, message);
     else if (streq(command, "COOLDOWN"))
         s_on_cooldown(self, message);
+    else if (streq(command, "OVERRIDE"))
+        s_on_override(self, message);
     else if (streq(command, "STOP"))
         s_on_stop(self, message);
     zstr_free(&command);
     zmsg_destroy(&message);
+}
+
+/* Logs a breaker transition (the source failed, or a probe succeeded). */
+static void s_breaker_changed(s_producer_t *self, size_t idx,
+                              pl_breaker_state_t before)
+{
+    pl_breaker_state_t after = pl_rate_coordinator_breaker(self->rate, idx);
+    if (after == before)
+        return;
+    const char *name = pl_rate_coordinator_name(self->rate, idx);
+    if (after == PL_BREAKER_OPEN)
+        cmn_log_warning(PL_PROD_MODULE, "breaker_open",
+                        "provider=%s was=%s", name,
+                        pl_breaker_state_name(before));
+    else
+        cmn_log_info(PL_PROD_MODULE, "breaker_closed", "provider=%s", name);
+    s_set_gauges(self, idx);
 }
 
 /* Makes up to `n` records of provider idx into the chunk. Returns how many
@@ -241,6 +293,8 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
         made = n;
     } else {
         pl_replay_t *replay = provider->source.replay;
+        pl_breaker_state_t before = pl_rate_coordinator_breaker(self->rate,
+                                                                idx);
         while (made < n) {
             int rc = pl_replay_next(replay, &out[made]);
             if (rc == 1) {
@@ -255,6 +309,7 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
         }
         if (made > 0)
             pl_rate_coordinator_record_success(self->rate, idx);
+        s_breaker_changed(self, idx, before);
         uint64_t bad = pl_replay_bad_lines(replay);
         if (bad != provider->bad_lines) {
             cmn_series_add(provider->bad_series, bad - provider->bad_lines);
@@ -397,6 +452,8 @@ zactor_t *pl_producer_new(pl_producer_config_t *config)
     self->count = pl_rate_coordinator_count(self->rate);
     for (size_t idx = 0; idx < self->count; idx++) {
         self->providers[idx].source = config->sources[idx];
+        self->providers[idx].feedback_scale = 1.0;
+        self->providers[idx].scale_cap = 1.0;
         memset(&config->sources[idx], 0, sizeof config->sources[idx]);
     }
     self->data_endpoint = strdup(config->data_endpoint);

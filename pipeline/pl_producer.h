@@ -11,6 +11,9 @@
  *   "SCALE" idx scale level ts_ns  apply feedback to provider idx (ts_ns of
  *                                  the event or 0; observed as latency)
  *   "COOLDOWN" idx scope seconds   trigger_cooldown
+ *   "OVERRIDE" idx scale           cap the provider's scale (admin; 1.0
+ *                                  removes the cap): the bucket runs at
+ *                                  min(feedback scale, cap)
  *   "STOP" deadline_ms             stop producing, hand over the chunk;
  *                                  answers "STOPPED"
  *

@@ -101,6 +101,37 @@ int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
     return 0;
 }
 
+int pl_subscriber_resolve_dns(const char *host,
+                              char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
+                              size_t max, void *arg)
+{
+    (void)arg;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &found);
+    if (rc != 0) {
+        cmn_log_warning(PL_SUB_MODULE, "resolve_failed", "host=%s error=\"%s\"",
+                        host, gai_strerror(rc));
+        return -1;
+    }
+    size_t count = 0;
+    for (struct addrinfo *info = found; info && count < max;
+         info = info->ai_next) {
+        const struct sockaddr_in *address =
+            (const struct sockaddr_in *)info->ai_addr;
+        if (!inet_ntop(AF_INET, &address->sin_addr, addresses[count],
+                       PL_SUBSCRIBER_ADDRESS_TEXT_MAX))
+            continue;
+        bool repeated = false; /* one entry per socket type and protocol */
+        for (size_t k = 0; k < count && !repeated; k++)
+            repeated = strcmp(addresses[k], addresses[count]) == 0;
+        if (!repeated)
+            count++;
+    }
+    freeaddrinfo(found);
+    return (int)count;
+}
+
 static s_connection_t *s_find_connection(s_subscriber_t *self,
                                          const char *address)
 {
@@ -157,30 +188,24 @@ static void s_resolve(s_subscriber_t *self)
             s_want(self, item, item); /* ipc, inproc or an address literal */
             continue;
         }
-        struct addrinfo hints = {.ai_family = AF_INET,
-                                 .ai_socktype = SOCK_STREAM};
-        struct addrinfo *found = NULL;
-        int rc = getaddrinfo(host, port, &hints, &found);
-        if (rc != 0) {
-            cmn_log_warning(PL_SUB_MODULE, "resolve_failed",
-                            "host=%s error=\"%s\"", host, gai_strerror(rc));
+        char addresses[PL_SUBSCRIBER_ENDPOINTS_MAX]
+                      [PL_SUBSCRIBER_ADDRESS_TEXT_MAX];
+        int found = self->config.resolve(host, addresses,
+                                         PL_SUBSCRIBER_ENDPOINTS_MAX,
+                                         self->config.resolve_arg);
+        if (found < 0) {
             /* Keep what this name resolved to before. */
             for (size_t k = 0; k < self->connection_count; k++)
                 if (strcmp(self->connections[k].origin, item) == 0)
                     self->connections[k].seen = true;
             continue;
         }
-        for (struct addrinfo *info = found; info; info = info->ai_next) {
-            char text[INET_ADDRSTRLEN];
-            const struct sockaddr_in *address =
-                (const struct sockaddr_in *)info->ai_addr;
-            if (!inet_ntop(AF_INET, &address->sin_addr, text, sizeof text))
-                continue;
+        for (int k = 0; k < found; k++) {
             char endpoint[PL_SUB_ADDRESS_MAX];
-            snprintf(endpoint, sizeof endpoint, "tcp://%s:%s", text, port);
+            snprintf(endpoint, sizeof endpoint, "tcp://%.15s:%s", addresses[k],
+                     port);
             s_want(self, item, endpoint);
         }
-        freeaddrinfo(found);
     }
     size_t kept = 0;
     for (size_t k = 0; k < self->connection_count; k++) {
@@ -352,27 +377,38 @@ static void s_tick(s_subscriber_t *self)
     self->next_tick_ns = now + self->config.tick_ns;
 }
 
+static void s_free(s_subscriber_t *self)
+{
+    pl_feedback_destroy(&self->feedback);
+    zsock_destroy(&self->sub);
+    free(self->endpoints);
+    free(self);
+}
+
+/* Makes the socket and the state; in the caller's thread, so that a failure
+ * is reported by pl_subscriber_new() returning NULL. Returns 0 or -1. */
+static int s_setup(s_subscriber_t *self)
+{
+    self->sub = zsock_new(ZMQ_SUB);
+    self->feedback = pl_feedback_new(self->config.clock,
+                                     &self->config.feedback);
+    if (!self->endpoints || !self->sub || !self->feedback)
+        return -1;
+    zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
+    if (self->config.curve_secret_key_file &&
+        cmn_curve_client_apply(self->sub, self->config.curve_secret_key_file,
+                               self->config.curve_server_key_file) != 0)
+        return -1; /* before connect: CURVE or nothing */
+    zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
+    self->level = PROTO_LEVEL_OK;
+    self->scale = 1.0;
+    return 0;
+}
+
 static void s_actor(zsock_t *pipe, void *args)
 {
     s_subscriber_t *self = args;
     self->pipe = pipe;
-    self->sub = zsock_new(ZMQ_SUB);
-    self->feedback = pl_feedback_new(self->config.clock,
-                                     &self->config.feedback);
-    if (!self->sub || !self->feedback) {
-        zsock_signal(pipe, 1);
-        goto done;
-    }
-    zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
-    if (self->config.curve_secret_key_file &&
-        cmn_curve_client_apply(self->sub, self->config.curve_secret_key_file,
-                               self->config.curve_server_key_file) != 0) {
-        zsock_signal(pipe, 1); /* before connect: CURVE or nothing */
-        goto done;
-    }
-    zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
-    self->level = PROTO_LEVEL_OK;
-    self->scale = 1.0;
     s_tick(self); /* first resolution and connections */
     zsock_signal(pipe, 0);
 
@@ -398,11 +434,7 @@ static void s_actor(zsock_t *pipe, void *args)
             s_tick(self);
     }
     zpoller_destroy(&poller);
-done:
-    pl_feedback_destroy(&self->feedback);
-    zsock_destroy(&self->sub);
-    free(self->endpoints);
-    free(self);
+    s_free(self);
 }
 
 zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config)
@@ -419,8 +451,16 @@ zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    if (!self->config.resolve)
+        self->config.resolve = pl_subscriber_resolve_dns;
     self->endpoints = strdup(config->endpoints);
     self->config.endpoints = self->endpoints;
+    if (s_setup(self) != 0) {
+        s_free(self);
+        return NULL;
+    }
     zactor_t *actor = zactor_new(s_actor, self);
-    return actor; /* the actor frees self; NULL when it failed to start */
+    if (!actor)
+        s_free(self);
+    return actor;
 }

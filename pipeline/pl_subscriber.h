@@ -29,6 +29,22 @@
 #define PL_SUBSCRIBER_RESOLVE_SEC_DEFAULT 30
 #define PL_SUBSCRIBER_ENDPOINTS_MAX 64
 
+/* Room for one IPv4 address as text ("255.255.255.255"). */
+#define PL_SUBSCRIBER_ADDRESS_TEXT_MAX 16
+
+/* Resolves `host` into at most `max` IPv4 addresses as text. Returns how
+ * many (0 is a valid answer: the name has no address now), or -1 when the
+ * name cannot be resolved now (the subscriber then keeps the addresses it
+ * had). Called from the subscriber's thread. */
+typedef int(pl_subscriber_resolve_fn)(
+    const char *host, char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
+    size_t max, void *arg);
+
+/* The default resolver: getaddrinfo(), IPv4, duplicates removed. */
+int pl_subscriber_resolve_dns(const char *host,
+                              char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
+                              size_t max, void *arg);
+
 typedef struct {
     cmn_clock_t *clock;          /* borrowed; must outlive the actor */
     const char *endpoints;       /* comma-separated, copied */
@@ -38,13 +54,16 @@ typedef struct {
     const pl_policy_t *policy;   /* borrowed, immutable */
     pl_metrics_t *metrics;       /* borrowed */
     pl_status_t *status;         /* borrowed */
+    pl_subscriber_resolve_fn *resolve; /* NULL: pl_subscriber_resolve_dns */
+    void *resolve_arg;           /* given to resolve, borrowed */
     /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
     const char *curve_secret_key_file; /* our key pair (NAME_secret) */
     const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_subscriber_config_t;
 
-/* Starts the actor (config copied). Returns NULL when the endpoint list is
- * unusable (logged). Destroy with zactor_destroy. */
+/* Starts the actor (config copied). Returns NULL (logged) when the
+ * endpoint list is unusable or the socket cannot be set up (CURVE keys).
+ * Destroy with zactor_destroy. */
 zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config);
 
 /* Checks an endpoint list: every item is tcp://HOST:PORT, ipc://... or

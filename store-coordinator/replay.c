@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmn_log.h"
 #include "proto_ingest.h"
@@ -12,6 +13,8 @@
 
 #define SC_REPLAY_LINE_BYTES_MAX 8192
 #define SC_REPLAY_PRODUCER_PREFIX "dlq-replay-"
+/* How long the coordinator has to accept the connection at all. */
+#define SC_REPLAY_CONNECT_TIMEOUT_MS 3000
 
 typedef struct {
     const sc_replay_config_t *config;
@@ -21,6 +24,7 @@ typedef struct {
     size_t accepted; /* records acked */
     size_t rejected; /* records in batches nacked malformed */
     size_t lost;     /* records not acked before the deadline */
+    size_t again;    /* acked but dead-lettered again (still refused) */
     bool gave_up;    /* a batch timed out: the coordinator is not there */
     msgpack_sbuffer buffer;
 } s_replay_t;
@@ -34,6 +38,14 @@ void sc_replay_connect_address(const char *bind_endpoint, char *out,
                  (int)(star - bind_endpoint), bind_endpoint, star + 4);
     else
         snprintf(out, capacity, "%s", bind_endpoint);
+}
+
+/* Waits until the DEALER has a live connection (it may send). */
+static bool s_connected(zsock_t *dealer)
+{
+    zmq_pollitem_t item = {zsock_resolve(dealer), 0, ZMQ_POLLOUT, 0};
+    return zmq_poll(&item, 1, SC_REPLAY_CONNECT_TIMEOUT_MS) == 1 &&
+           (item.revents & ZMQ_POLLOUT);
 }
 
 /* Sends one batch until it is acked, rejected or its deadline passes. */
@@ -54,7 +66,9 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
     int64_t deadline = zclock_mono() + self->config->deadline_ms;
     while (zclock_mono() < deadline) {
         zframe_t *frame = zframe_new(self->buffer.data, self->buffer.size);
-        zframe_send(&frame, self->dealer, 0);
+        /* Bounded by the send timeout while the coordinator is away. */
+        if (zframe_send(&frame, self->dealer, 0) != 0)
+            zframe_destroy(&frame);
         int64_t reply_deadline = zclock_mono() + self->config->reply_timeout_ms;
         int64_t retry_after = -1;
         while (retry_after < 0 && zclock_mono() < reply_deadline) {
@@ -73,6 +87,7 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
                 continue; /* a stale reply to an earlier resend */
             if (reply.type == PROTO_REPLY_ACK) {
                 self->accepted += count;
+                self->again += reply.dead_lettered;
                 return;
             }
             if (reply.reason == PROTO_NACK_MALFORMED) {
@@ -107,6 +122,13 @@ int sc_replay_run(const sc_replay_config_t *config)
              SC_REPLAY_PRODUCER_PREFIX, (int)getpid());
     msgpack_sbuffer_init(&self.buffer);
     self.dealer = zsock_new(ZMQ_DEALER);
+    /* ZMQ_IMMEDIATE (before connecting): a batch is only queued on a live
+     * connection, so a coordinator that is not there is reported, not
+     * waited for. */
+    if (self.dealer) {
+        zsock_set_immediate(self.dealer, 1);
+        zsock_set_sndtimeo(self.dealer, (int)config->reply_timeout_ms);
+    }
     if (!self.dealer ||
         zsock_connect(self.dealer, "%s", config->endpoint) != 0) {
         fprintf(stderr, "dlq replay: cannot connect to %s\n", config->endpoint);
@@ -114,11 +136,41 @@ int sc_replay_run(const sc_replay_config_t *config)
         fclose(file);
         return 1;
     }
+    if (!s_connected(self.dealer)) {
+        fprintf(stderr,
+                "dlq replay: no coordinator at %s (nothing accepted the "
+                "connection within %d ms): is it running, and is "
+                "MDS_INGEST_ENDPOINT / --ingest-endpoint its address?\n",
+                config->endpoint, SC_REPLAY_CONNECT_TIMEOUT_MS);
+        zsock_destroy(&self.dealer);
+        msgpack_sbuffer_destroy(&self.buffer);
+        fclose(file);
+        return 1;
+    }
+
+    /* Only the lines present now: a coordinator that dead-letters a
+     * replayed record again appends it to this very file, and reading on
+     * would send it round forever. */
+    struct stat info;
+    off_t end = fstat(fileno(file), &info) == 0 ? info.st_size : 0;
     proto_record_t *records = calloc(config->batch_size, sizeof *records);
     char *line = malloc(SC_REPLAY_LINE_BYTES_MAX);
     size_t count = 0, total = 0, unreadable = 0, line_number = 0;
-    while (records && line && fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
+    while (records && line && ftello(file) < end &&
+           fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
         line_number++;
+        size_t length = strlen(line);
+        if (length == SC_REPLAY_LINE_BYTES_MAX - 1 &&
+            line[length - 1] != '\n') {
+            /* Longer than any record: skip the rest of it. */
+            int c;
+            while ((c = fgetc(file)) != EOF && c != '\n')
+                ;
+            fprintf(stderr, "dlq replay: %s:%zu: line longer than %d bytes\n",
+                    config->path, line_number, SC_REPLAY_LINE_BYTES_MAX);
+            unreadable++;
+            continue;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         const char *start = line + strspn(line, " \t");
         if (*start == '\0' || *start == '#')
@@ -139,14 +191,20 @@ int sc_replay_run(const sc_replay_config_t *config)
     if (count > 0)
         s_send_batch(&self, records, count);
     printf("dlq replay: file=%s records=%zu accepted=%zu rejected=%zu "
-           "not_acked=%zu unreadable=%zu\n",
+           "not_acked=%zu unreadable=%zu dead_lettered_again=%zu\n",
            config->path, total, self.accepted, self.rejected, self.lost,
-           unreadable);
+           unreadable, self.again);
+    if (self.again > 0)
+        fprintf(stderr,
+                "dlq replay: %zu records were refused again and are back in "
+                "the dead-letter file (see their reason)\n",
+                self.again);
     free(line);
     free(records);
     fclose(file);
     zsock_destroy(&self.dealer);
     msgpack_sbuffer_destroy(&self.buffer);
-    bool complete = self.accepted == total && unreadable == 0;
+    bool complete =
+        self.accepted == total && unreadable == 0 && self.again == 0;
     return complete ? 0 : 1;
 }

@@ -6,7 +6,12 @@
  * and waits for each batch's ack: a `nack full` or `draining` is resent after
  * its retry hint, a missing reply after a timeout (the store ignores
  * duplicates, so resending is safe), a `nack malformed` counts the batch as
- * rejected. Prints one summary line to stdout. */
+ * rejected; an ack's `dead_lettered` records were refused again (they are
+ * back in the dead-letter file). Only the lines present when the replay
+ * starts are read: the coordinator may append to the same file. A
+ * coordinator that does not accept the connection within 3 s is reported
+ * at once. Malformed lines are reported with their line number, skipped and
+ * counted. Prints one summary line to stdout. */
 #ifndef SC_REPLAY_H
 #define SC_REPLAY_H
 
@@ -21,8 +26,9 @@ typedef struct {
     int64_t deadline_ms;      /* give up a batch after this long */
 } sc_replay_config_t;
 
-/* Runs the replay. Returns the exit code: 0 when every record was acked,
- * 1 when some were rejected, unreadable or not acked in time. */
+/* Runs the replay. Returns the exit code: 0 when every record was acked and
+ * stored, 1 when some were rejected, unreadable, dead-lettered again or not
+ * acked in time, or the coordinator was not there. */
 int sc_replay_run(const sc_replay_config_t *config);
 
 /* The address to connect to for a bind endpoint: a "*" host becomes

@@ -608,16 +608,25 @@ static sc_sink_status_t s_postgres_write(void *state,
 static sc_sink_status_t s_postgres_ping(void *state, sc_sink_error_t *error)
 {
     s_postgres_t *self = state;
-    sc_sink_status_t status = s_connect(self, error);
-    if (status != SC_SINK_OK)
-        return status;
-    PGresult *result = PQexec(self->conn, "SELECT 1");
-    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    /* A connection idle across a server restart fails its first query
+     * although the server is back: try once more on a fresh connection
+     * before calling the database unreachable (/ready would blink). */
+    bool fresh = self->conn == NULL;
+    for (;;) {
+        sc_sink_status_t status = s_connect(self, error);
+        if (status != SC_SINK_OK)
+            return status;
+        PGresult *result = PQexec(self->conn, "SELECT 1");
+        if (PQresultStatus(result) == PGRES_TUPLES_OK) {
+            PQclear(result);
+            return SC_SINK_OK;
+        }
         s_fail(self, result, "ping", error);
-        return SC_SINK_TRANSIENT; /* reachability, never the data's fault */
+        if (fresh)
+            return SC_SINK_TRANSIENT; /* reachability, never the data's */
+        s_disconnect(self);
+        fresh = true;
     }
-    PQclear(result);
-    return SC_SINK_OK;
 }
 
 const sc_sink_backend_t sc_sink_postgres_backend = {

@@ -399,6 +399,16 @@ static void test_server_stopped_is_transient_then_recovers(void **state)
     assert_int_equal(sc_sink_write(fixture->sink, records, 60, &counts),
                      SC_SINK_OK);
     assert_int_equal(counts.duplicates, 60);
+
+    /* A connection idle across a restart: the first ping once the server
+     * is back says reachable (no false "not ready" until the next ping). */
+    PQfinish(fixture->conn);
+    fixture->conn = NULL;
+    assert_int_equal(sc_sink_ping(fixture->sink), SC_SINK_OK);
+    s_run_script("MDS_TEST_PG_STOP");
+    s_run_script("MDS_TEST_PG_START");
+    assert_int_equal(sc_sink_ping(fixture->sink), SC_SINK_OK);
+    fixture->conn = s_connect();
 }
 
 /* Several workers connecting at once to a database without the schema must

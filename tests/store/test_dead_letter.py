@@ -58,21 +58,67 @@ def main(binary):
                       'kind="permanent"}' % coordinator.coordinator_id] >= 1,
               "permanent errors not counted")
 
+        environment = dict(os.environ)
+        environment["MDS_INGEST_ENDPOINT"] = coordinator.ingest_endpoint
+
+        def replay(path, batch_size=500):
+            environment["MDS_BATCH_SIZE"] = str(batch_size)
+            return subprocess.run([coordinator.binary, "dlq", "replay", path],
+                                  env=environment, capture_output=True,
+                                  text=True, timeout=60)
+
+        # Replayed while the trigger still refuses them: the records are
+        # dead-lettered again, appended to the very file being replayed.
+        # The replay reads only what was there, reports them, exits 1
+        # (one record per batch: reading on would go round forever).
+        result = replay(coordinator.dlq_path, batch_size=1)
+        check(result.returncode == 1, "replay into the same refusal: %d %s %s"
+              % (result.returncode, result.stdout, result.stderr))
+        check("dead_lettered_again=%d" % len(bad) in result.stdout,
+              "summary %r" % result.stdout)
+        with open(coordinator.dlq_path) as handle:
+            check(len(handle.readlines()) == 2 * len(bad),
+                  "dead-letter file after a refused replay")
+
         connection.execute("DROP TRIGGER reject_bad")
         connection.commit()
         connection.close()
-        environment = dict(os.environ)
-        environment["MDS_INGEST_ENDPOINT"] = coordinator.ingest_endpoint
-        result = subprocess.run([coordinator.binary, "dlq", "replay",
-                                 coordinator.dlq_path], env=environment,
-                                capture_output=True, text=True, timeout=60)
+        # A damaged file: a malformed line and an overlong one are reported
+        # with their line numbers, skipped and counted; the rest is stored.
+        damaged = coordinator.dlq_path + ".damaged"
+        with open(coordinator.dlq_path) as source, \
+                open(damaged, "w") as target:
+            lines = source.readlines()
+            target.writelines(lines[:2])
+            target.write("{not json at all\n")
+            target.write("x" * 10000 + "\n")
+            target.writelines(lines[2:])
+        result = replay(damaged)
+        check(result.returncode == 1, "damaged replay exit %d"
+              % result.returncode)
+        check(":3:" in result.stderr and ":4:" in result.stderr,
+              "line numbers not reported: %r" % result.stderr)
+        check("unreadable=2" in result.stdout and "records=%d" % (2 * len(bad))
+              in result.stdout, "summary %r" % result.stdout)
+        check(sqlite_count(coordinator.db_path) == 1200, "rows after replay")
+        result = replay(coordinator.dlq_path)  # all duplicates now: fine
         check(result.returncode == 0, "replay: %s %s" % (result.stdout,
                                                         result.stderr))
         check(sqlite_count(coordinator.db_path) == 1200, "rows after replay")
         producer.close()
         check(coordinator.stop() == 0, "exit code not 0")
+
+        # The coordinator is gone: a clear error naming the endpoint, soon.
+        result = replay(coordinator.dlq_path)
+        check(result.returncode == 1, "replay to nobody exit %d"
+              % result.returncode)
+        check("no coordinator at" in result.stderr
+              and coordinator.ingest_endpoint in result.stderr,
+              "replay to nobody said %r" % result.stderr)
     print("ok: %d rejected records dead-lettered with reasons, the rest "
-          "written, replay stored them" % len(bad))
+          "written; replay: refused again (reported, file read once), "
+          "damaged lines skipped by number, stored, coordinator down "
+          "reported" % len(bad))
 
 
 if __name__ == "__main__":

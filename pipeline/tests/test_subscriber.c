@@ -1,0 +1,234 @@
+/* Tests of the pl_subscriber actor's DNS re-resolution, without a DNS
+ * server: an injected resolver answers changing address lists for a name,
+ * and two real XPUB sockets on 127.0.0.2 and 127.0.0.3 (both loopback on
+ * Linux, same port) stand for two coordinator pods behind it. What is
+ * checked is what the peers see (a subscription arrives when an address
+ * appears, an unsubscription when it vanishes) and what the actor decides
+ * from their events. Real sockets, polled with deadlines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <czmq.h>
+
+#include "pl_subscriber.h"
+
+#define DEADLINE_MS 5000
+#define RESOLVE_MS 20
+#define TTL_MS 60000
+#define HOST "coordinators.test"
+
+typedef struct {
+    atomic_int phase; /* which list the resolver answers */
+    atomic_int calls;
+} s_resolver_t;
+
+/* phase 0: .2 only; 1: .2 and .3; 2: .3 only; 3: fails (keep .3). */
+static int s_resolve(const char *host,
+                     char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
+                     size_t max, void *arg)
+{
+    s_resolver_t *resolver = arg;
+    assert_string_equal(host, HOST);
+    assert_true(max >= 2);
+    int phase = atomic_load(&resolver->phase);
+    atomic_fetch_add(&resolver->calls, 1);
+    switch (phase) {
+    case 0:
+        strcpy(addresses[0], "127.0.0.2");
+        return 1;
+    case 1:
+        strcpy(addresses[0], "127.0.0.2");
+        strcpy(addresses[1], "127.0.0.3");
+        return 2;
+    case 2:
+        strcpy(addresses[0], "127.0.0.3");
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* Waits for a (un)subscription message on an XPUB: 1 subscribe, 0
+ * unsubscribe. Fails the test at the deadline. */
+static void s_expect_subscription(zsock_t *xpub, int subscribe)
+{
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (zclock_mono() < deadline) {
+        zsock_set_rcvtimeo(xpub, 50);
+        zframe_t *frame = zframe_recv(xpub);
+        if (!frame)
+            continue;
+        bool match = zframe_size(frame) > 0 &&
+                     zframe_data(frame)[0] == (byte)subscribe;
+        zframe_destroy(&frame);
+        if (match)
+            return;
+    }
+    fail_msg("no %s within %d ms", subscribe ? "subscription" :
+             "unsubscription", DEADLINE_MS);
+}
+
+static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
+                      proto_level_t level)
+{
+    proto_feedback_t event;
+    memset(&event, 0, sizeof event);
+    event.type = PROTO_FEEDBACK_HEARTBEAT;
+    snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s", id);
+    event.epoch = 1;
+    event.seq = seq;
+    event.ts_ns = zclock_time() * 1000000;
+    event.level = level;
+    event.prev_level = level;
+    event.capacity = 1000;
+    event.queue_size = 10;
+    event.low_wm = 500;
+    event.high_wm = 800;
+    event.utilization = 0.01;
+    event.scale_hint = 1.0;
+    event.ttl_ms = TTL_MS;
+    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    assert_true(proto_feedback_topic(id, topic, sizeof topic) > 0);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    assert_int_equal(proto_feedback_encode(&event, &body), 0);
+    zmsg_t *message = zmsg_new();
+    zmsg_addstr(message, topic);
+    zmsg_addmem(message, body.data, body.size);
+    assert_int_equal(zmsg_send(&message, xpub), 0);
+    msgpack_sbuffer_destroy(&body);
+}
+
+/* Publishes `level` from `id` until the actor decides that level. */
+static void s_expect_decision(zactor_t *actor, zsock_t *xpub, const char *id,
+                              uint64_t *seq, proto_level_t level)
+{
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    char expected[8];
+    snprintf(expected, sizeof expected, "%d", (int)level);
+    zsock_set_rcvtimeo(actor, 50);
+    while (zclock_mono() < deadline) {
+        s_publish(xpub, id, ++*seq, level);
+        zmsg_t *message = zmsg_recv(actor);
+        if (!message)
+            continue;
+        char *command = zmsg_popstr(message);
+        char *decided = zmsg_popstr(message);
+        bool match = command && decided && streq(command, "DECISION") &&
+                     streq(decided, expected);
+        zstr_free(&command);
+        zstr_free(&decided);
+        zmsg_destroy(&message);
+        if (match)
+            return;
+    }
+    fail_msg("no DECISION level %d from %s within %d ms", (int)level, id,
+             DEADLINE_MS);
+}
+
+/* Waits until the resolver was called `more` more times. */
+static void s_wait_resolutions(s_resolver_t *resolver, int more)
+{
+    int target = atomic_load(&resolver->calls) + more;
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (atomic_load(&resolver->calls) < target) {
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(5); /* polling the counter, not synchronising */
+    }
+}
+
+static void test_name_is_resolved_again(void **state)
+{
+    (void)state;
+    zsock_t *pod2 = zsock_new(ZMQ_XPUB);
+    zsock_t *pod3 = zsock_new(ZMQ_XPUB);
+    int port = zsock_bind(pod2, "tcp://127.0.0.2:*");
+    assert_true(port > 0);
+    assert_int_equal(zsock_bind(pod3, "tcp://127.0.0.3:%d", port), port);
+
+    cmn_clock_t *clock = cmn_clock_new_system();
+    cmn_metrics_t *registry = cmn_metrics_new();
+    pl_metrics_t *metrics = pl_metrics_new(registry);
+    pl_status_t *status = pl_status_new(true);
+    pl_policy_config_t policy_config = {.enabled = true,
+                                        .kind = PL_POLICY_STEP,
+                                        .scale_ok = 1.0,
+                                        .scale_soft = 0.5,
+                                        .scale_hard = 0.0};
+    pl_policy_t *policy = pl_policy_new(&policy_config);
+    s_resolver_t resolver;
+    atomic_init(&resolver.phase, 0);
+    atomic_init(&resolver.calls, 0);
+    char endpoints[64];
+    snprintf(endpoints, sizeof endpoints, "tcp://" HOST ":%d", port);
+    pl_subscriber_config_t config = {
+        .clock = clock,
+        .endpoints = endpoints,
+        .resolve_ns = RESOLVE_MS * CMN_NS_PER_MS,
+        .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
+        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+                     .forget_ns = 60 * CMN_NS_PER_SEC},
+        .policy = policy,
+        .metrics = metrics,
+        .status = status,
+        .resolve = s_resolve,
+        .resolve_arg = &resolver};
+    zactor_t *actor = pl_subscriber_new(&config);
+    assert_non_null(actor);
+    uint64_t seq2 = 0, seq3 = 0;
+
+    /* Phase 0: only pod 2 is behind the name. */
+    s_expect_subscription(pod2, 1);
+    s_expect_decision(actor, pod2, "pod2", &seq2, PROTO_LEVEL_SOFT);
+
+    /* Phase 1: a new pod appears; it is connected and heard. */
+    atomic_store(&resolver.phase, 1);
+    s_expect_subscription(pod3, 1);
+    s_expect_decision(actor, pod3, "pod3", &seq3, PROTO_LEVEL_HARD);
+    cmn_series_t *endpoints_gauge =
+        cmn_metric_series(metrics->feedback_endpoints, NULL);
+    assert_true(cmn_series_value(endpoints_gauge) == 2);
+
+    /* Phase 2: pod 2 vanishes from the name: disconnected. */
+    atomic_store(&resolver.phase, 2);
+    s_expect_subscription(pod2, 0);
+    assert_true(cmn_series_value(endpoints_gauge) == 1);
+
+    /* Phase 3: resolution fails: pod 3 stays connected (still heard). */
+    atomic_store(&resolver.phase, 3);
+    s_wait_resolutions(&resolver, 3);
+    s_expect_decision(actor, pod3, "pod3", &seq3, PROTO_LEVEL_SOFT);
+    assert_true(cmn_series_value(endpoints_gauge) == 1);
+
+    zactor_destroy(&actor);
+    pl_policy_destroy(&policy);
+    pl_status_destroy(&status);
+    pl_metrics_destroy(&metrics);
+    cmn_metrics_destroy(&registry);
+    cmn_clock_destroy(&clock);
+    zsock_destroy(&pod2);
+    zsock_destroy(&pod3);
+}
+
+/* The default resolver answers IPv4 texts for a name every Linux has. */
+static void test_default_resolver(void **state)
+{
+    (void)state;
+    char addresses[4][PL_SUBSCRIBER_ADDRESS_TEXT_MAX];
+    int found = pl_subscriber_resolve_dns("localhost", addresses, 4, NULL);
+    assert_true(found >= 1);
+    assert_string_equal(addresses[0], "127.0.0.1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_is_resolved_again),
+        cmocka_unit_test(test_default_resolver),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
