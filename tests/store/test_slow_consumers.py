@@ -1,7 +1,10 @@
 """Slow consumers: a feedback subscriber that never reads (RCVHWM 1) and a
 database that takes ~100 ms per transaction never stop the coordinator from
 answering batches (ack, or nack full at once when the queue is full) and
-publishing heartbeats on time to a subscriber that does read."""
+publishing heartbeats on time to a subscriber that does read. Heartbeat
+spacing is read from the events' own `ts_ns`, with a bound of 10 intervals:
+a publisher stuck behind the subscriber or the database would show gaps of
+seconds, a loaded CI machine only milliseconds."""
 import os
 import sys
 import time
@@ -55,7 +58,9 @@ def main(binary):
                 answered.add(reply["batch_seq"])
         check(len(answered) == sent, "%d of %d answered" % (len(answered), sent))
         events = collector.stop()
-        beats = [received for received, event in events
+        # By the coordinator's own publication times: the claim is that
+        # the publisher never stalls, not that this process reads on time.
+        beats = [event["ts_ns"] / 1e9 for _, event in events
                  if event["type"] == "heartbeat"]
         check(len(beats) >= RUN_SECONDS * 1000 / HEARTBEAT_MS / 2,
               "only %d heartbeats" % len(beats))
