@@ -66,7 +66,8 @@ static const cmn_option_t s_options[] = {
     {"fb-scale-hard", "MDP_FB_SCALE_HARD", CMN_OPT_DOUBLE, "0.0",
      "rate scale at level hard (0 pauses)", 0, 1, NULL},
     {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "2000",
-     "ramp from a pause back to full rate over this time", 0, 3600000, NULL},
+     "every rise of the rate scale (from a pause too) ramps over this time; "
+     "falls are immediate", 0, 3600000, NULL},
     {"fb-stale-level", "MDP_FB_STALE_LEVEL", CMN_OPT_CHOICE, "soft",
      "fail-safe level of a coordinator silent for longer than its ttl", 0, 0,
      s_levels},

@@ -2,8 +2,9 @@
  *
  * Accounting is lazy: `tokens` is exact at `last_ns` and every operation
  * first integrates the refill rate from `last_ns` to now. During a ramp the
- * rate grows linearly, so the integral is a difference of squares; this keeps
- * the accounting exact however rarely the bucket is read. */
+ * scale grows linearly from `ramp_from` to `scale`, so the integral is a
+ * linear term plus a difference of squares; this keeps the accounting exact
+ * however rarely the bucket is read. */
 #include "pl_bucket.h"
 
 #include <assert.h>
@@ -26,14 +27,43 @@ struct _pl_bucket_t {
     double per_ns;          /* rate * scale / 1e9: full-speed refill */
     double tokens;          /* banked tokens, exact at last_ns */
     int64_t last_ns;        /* monotonic time of the last refill */
-    int64_t ramp_ns;        /* ramp duration after a pause, 0 = none */
+    int64_t ramp_ns;        /* duration of a ramp up, 0 = none */
     int64_t ramp_start_ns;  /* start of the current ramp or NO_RAMP */
+    double ramp_from;       /* scale at the start of the current ramp */
     bool paused;            /* scale is 0: grant nothing */
 };
 
 static void s_update_per_ns(pl_bucket_t *self)
 {
     self->per_ns = self->rate * self->scale / PL_NS_PER_SEC_D;
+}
+
+/* The refill rate at the start of the current ramp, tokens/ns. */
+static double s_ramp_from_per_ns(pl_bucket_t *self)
+{
+    return self->rate * self->ramp_from / PL_NS_PER_SEC_D;
+}
+
+/* Tokens a ramp grants between `from` and `to` ns after its start (both
+ * within the ramp): the integral of a linearly growing rate. */
+static double s_ramp_gain(pl_bucket_t *self, double from, double to)
+{
+    double start = s_ramp_from_per_ns(self);
+    return start * (to - from) + (self->per_ns - start) *
+                                     (to * to - from * from) /
+                                     (2.0 * (double)self->ramp_ns);
+}
+
+/* The scale in force at `now` (refilled up to now): the ramp's progress. */
+static double s_scale_now(pl_bucket_t *self, int64_t now)
+{
+    if (self->paused)
+        return 0;
+    if (self->ramp_start_ns == PL_BUCKET_NO_RAMP)
+        return self->scale;
+    return self->ramp_from + (self->scale - self->ramp_from) *
+                                 (double)(now - self->ramp_start_ns) /
+                                 (double)self->ramp_ns;
 }
 
 /* Integrates the refill from last_ns to now. */
@@ -51,8 +81,7 @@ static void s_refill(pl_bucket_t *self, int64_t now)
         double from = (double)(self->last_ns - self->ramp_start_ns);
         int64_t until = now < ramp_end ? now : ramp_end;
         double to = (double)(until - self->ramp_start_ns);
-        gained = self->per_ns * (to * to - from * from) /
-                 (2.0 * (double)self->ramp_ns);
+        gained = s_ramp_gain(self, from, to);
         if (now >= ramp_end) {
             gained += self->per_ns * (double)(now - ramp_end);
             self->ramp_start_ns = PL_BUCKET_NO_RAMP;
@@ -134,11 +163,16 @@ int64_t pl_bucket_wait_ns(pl_bucket_t *self, double n)
     if (self->ramp_start_ns != PL_BUCKET_NO_RAMP) {
         double ramp = (double)self->ramp_ns;
         double done = (double)(now - self->ramp_start_ns);
-        double ramp_gain = self->per_ns * (ramp * ramp - done * done) /
-                           (2.0 * ramp);
-        if (need <= ramp_gain)
-            wait = sqrt(done * done + 2.0 * ramp * need / self->per_ns) - done;
-        else
+        double ramp_gain = s_ramp_gain(self, done, ramp);
+        if (need <= ramp_gain) {
+            /* Solve a w^2 + b w = need for the wait w, with the rate now
+             * (b) growing by 2a per ns until the end of the ramp. */
+            double slope = (self->per_ns - s_ramp_from_per_ns(self)) / ramp;
+            double a = slope / 2.0;
+            double b = s_ramp_from_per_ns(self) + slope * done;
+            wait = a > 0 ? (sqrt(b * b + 4.0 * a * need) - b) / (2.0 * a)
+                         : need / b;
+        } else
             wait = (ramp - done) + (need - ramp_gain) / self->per_ns;
     } else {
         wait = need / self->per_ns;
@@ -199,14 +233,23 @@ void pl_bucket_set_scale(pl_bucket_t *self, double scale)
         scale = 1;
     int64_t now = cmn_clock_mono_ns(self->clock);
     s_refill(self, now);
-    if (scale == 0 && !self->paused) {
+    double current = s_scale_now(self, now);
+    if (scale == self->scale && !self->paused)
+        return; /* the same target again: a ramp under way goes on */
+    if (scale == 0) {
+        if (!self->paused)
+            self->tokens = 0;
         self->paused = true;
-        self->tokens = 0;
         self->ramp_start_ns = PL_BUCKET_NO_RAMP;
-    } else if (scale > 0 && self->paused) {
+    } else if (scale > current && self->ramp_ns > 0) {
+        /* Up, from a pause or not: from where we are, over ramp_ns. */
         self->paused = false;
-        if (self->ramp_ns > 0)
-            self->ramp_start_ns = now;
+        self->ramp_start_ns = now;
+        self->ramp_from = current;
+    } else {
+        /* Down (or no ramp): at once. */
+        self->paused = false;
+        self->ramp_start_ns = PL_BUCKET_NO_RAMP;
     }
     self->scale = scale;
     s_update_per_ns(self);
@@ -224,13 +267,7 @@ double pl_bucket_effective_rate(pl_bucket_t *self)
     assert(self);
     int64_t now = cmn_clock_mono_ns(self->clock);
     s_refill(self, now);
-    if (self->paused)
-        return 0;
-    double full = self->rate * self->scale;
-    if (self->ramp_start_ns == PL_BUCKET_NO_RAMP)
-        return full;
-    return full * (double)(now - self->ramp_start_ns) /
-           (double)self->ramp_ns;
+    return self->rate * s_scale_now(self, now);
 }
 
 double pl_bucket_rate(pl_bucket_t *self)

@@ -3,10 +3,13 @@
  * Tokens refill continuously at `rate * scale` per second up to `capacity`
  * (the burst). A scale of 0.0 is a real pause: nothing is granted, the banked
  * burst included (it is forfeited, so that recovery is governed by the ramp
- * alone). When the scale rises again from 0.0 the effective rate ramps
- * linearly from 0 to `rate * scale` over `ramp_ns`, instead of jumping to
- * full speed. Any change of rate or scale first refills up to now at the old
- * rate, so no token is gained or lost by the change.
+ * alone). Every rise of the scale ramps: the scale in force moves linearly
+ * from where it is (0.0 after a pause) to the new scale over `ramp_ns`,
+ * instead of jumping; a fall applies at once. Slow rises and quick falls
+ * keep a step policy's OK/SOFT limit cycle slow (tests/scenarios/README.md).
+ * Setting the scale it already targets changes nothing (a ramp goes on).
+ * Any change of rate or scale first refills up to now at the old rate, so
+ * no token is gained or lost by the change.
  *
  * A bucket is owned by one thread (the producer actor): no locks, so an
  * uncontended take is a clock read and a few arithmetic operations. */
@@ -27,7 +30,7 @@ typedef struct _pl_bucket_t pl_bucket_t;
 #define PL_BUCKET_WAIT_FOREVER INT64_MAX
 
 /* A full bucket of `capacity` tokens refilling at `rate` tokens/s, scale 1.0.
- * `ramp_ns` is the ramp duration after a pause (0: no ramp). The clock is
+ * `ramp_ns` is the duration of every ramp up (0: none, rises are at once). The clock is
  * borrowed and must outlive the bucket. Caller owns the result. */
 pl_bucket_t *pl_bucket_new(cmn_clock_t *clock, double capacity, double rate,
                            int64_t ramp_ns);
@@ -58,19 +61,21 @@ void pl_bucket_set_rate(pl_bucket_t *self, double rate);
 /* Changes the capacity; banked tokens above it are dropped. */
 void pl_bucket_set_capacity(pl_bucket_t *self, double capacity);
 
-/* Sets the scale, clamped to [0, 1]. 0 pauses; rising from 0 starts the
- * ramp. Keeps the accounting. */
+/* Sets the scale, clamped to [0, 1]. 0 pauses; a rise (from a pause or
+ * not) starts a ramp from the scale in force now; a fall is immediate.
+ * Keeps the accounting. */
 void pl_bucket_set_scale(pl_bucket_t *self, double scale);
 
 /* Readings (they refill up to now first, hence not const). */
 double pl_bucket_tokens(pl_bucket_t *self);
-/* The rate now in tokens/s: rate * scale * ramp progress. */
+/* The rate now in tokens/s: rate times the scale in force (on a ramp, the
+ * point reached; pl_bucket_scale() is where the ramp goes). */
 double pl_bucket_effective_rate(pl_bucket_t *self);
 double pl_bucket_rate(pl_bucket_t *self);
 double pl_bucket_capacity(pl_bucket_t *self);
 double pl_bucket_scale(pl_bucket_t *self);
 bool pl_bucket_paused(pl_bucket_t *self);
-/* True while recovering from a pause. */
+/* True while a ramp up is under way. */
 bool pl_bucket_ramping(pl_bucket_t *self);
 
 #endif

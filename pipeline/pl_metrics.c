@@ -31,7 +31,8 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
         "1 while the provider is paused (scale 0).", "provider");
     self->rate_effective = cmn_metrics_gauge(r,
         "pipeline_rate_effective_per_second",
-        "Refill rate now: base rate x scale x ramp progress.", "provider");
+        "Refill rate now: base rate x the scale in force (on a ramp up, the "
+        "point reached).", "provider");
     self->bucket_tokens = cmn_metrics_gauge(r, "pipeline_bucket_tokens",
         "Tokens banked in the provider's bucket.", "provider");
     self->breaker_state = cmn_metrics_gauge(r, "pipeline_breaker_state",

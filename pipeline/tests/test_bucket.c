@@ -171,6 +171,69 @@ static void test_ramp_after_pause(void **state)
     cmn_clock_destroy(&clock);
 }
 
+static void test_ramp_on_every_rise(void **state)
+{
+    (void)state;
+    cmn_clock_t *clock = s_clock();
+    /* 1000/s, ramp 2 s, a capacity that never caps. */
+    pl_bucket_t *bucket = pl_bucket_new(clock, 1e9, 1000, 2 * SEC);
+    pl_bucket_take(bucket, UINT64_MAX);
+    /* A fall is immediate: 0.5 at once, no ramp. */
+    pl_bucket_set_scale(bucket, 0.5);
+    assert_false(pl_bucket_ramping(bucket));
+    assert_float_equal(pl_bucket_effective_rate(bucket), 500.0, 1e-9);
+    cmn_clock_advance(clock, 1 * SEC);
+    assert_float_equal(pl_bucket_tokens(bucket), 500.0, 1e-6);
+    /* A rise 0.5 -> 1.0 ramps from 500/s to 1000/s over 2 s: after 1 s the
+     * rate is 750/s and 625 tokens came (the mean of 500 and 750). */
+    pl_bucket_take(bucket, UINT64_MAX);
+    pl_bucket_set_scale(bucket, 1.0);
+    assert_true(pl_bucket_ramping(bucket));
+    assert_true(pl_bucket_scale(bucket) == 1.0);
+    assert_float_equal(pl_bucket_effective_rate(bucket), 500.0, 1e-9);
+    /* The wait solves the quadratic from a non-zero start: 625 in 1 s. */
+    int64_t wait = pl_bucket_wait_ns(bucket, 625);
+    assert_in_range(wait, SEC - MS, SEC + MS);
+    /* Setting the same target again does not restart the ramp. */
+    cmn_clock_advance(clock, 500 * MS);
+    pl_bucket_set_scale(bucket, 1.0);
+    cmn_clock_advance(clock, 500 * MS);
+    assert_float_equal(pl_bucket_effective_rate(bucket), 750.0, 1e-6);
+    assert_float_equal(pl_bucket_tokens(bucket), 625.0, 1e-6);
+    /* A fall during the ramp ends it at once, below where it was. */
+    pl_bucket_set_scale(bucket, 0.25);
+    assert_false(pl_bucket_ramping(bucket));
+    assert_float_equal(pl_bucket_effective_rate(bucket), 250.0, 1e-9);
+    /* A new rise during a ramp starts from the point reached: 0.25 -> 0.75
+     * is at 0.5 after 1 s; then a rise to 1.0 ramps 0.5 -> 1.0. */
+    pl_bucket_set_scale(bucket, 0.75);
+    cmn_clock_advance(clock, 1 * SEC);
+    assert_float_equal(pl_bucket_effective_rate(bucket), 500.0, 1e-6);
+    pl_bucket_set_scale(bucket, 1.0);
+    cmn_clock_advance(clock, 1 * SEC);
+    assert_float_equal(pl_bucket_effective_rate(bucket), 750.0, 1e-6);
+    cmn_clock_advance(clock, 1 * SEC);
+    assert_false(pl_bucket_ramping(bucket));
+    assert_float_equal(pl_bucket_effective_rate(bucket), 1000.0, 1e-9);
+    /* A rise to less than the point reached is a fall: at once. */
+    pl_bucket_set_scale(bucket, 0.5);
+    pl_bucket_set_scale(bucket, 0.9);
+    cmn_clock_advance(clock, 200 * MS);
+    pl_bucket_set_scale(bucket, 0.52);
+    assert_false(pl_bucket_ramping(bucket));
+    assert_float_equal(pl_bucket_effective_rate(bucket), 520.0, 1e-9);
+    pl_bucket_destroy(&bucket);
+
+    /* Without a ramp, a rise is immediate too. */
+    bucket = pl_bucket_new(clock, 1e9, 1000, 0);
+    pl_bucket_set_scale(bucket, 0.5);
+    pl_bucket_set_scale(bucket, 1.0);
+    assert_false(pl_bucket_ramping(bucket));
+    assert_float_equal(pl_bucket_effective_rate(bucket), 1000.0, 1e-9);
+    pl_bucket_destroy(&bucket);
+    cmn_clock_destroy(&clock);
+}
+
 static void test_blocking_acquire_with_deadline(void **state)
 {
     (void)state;
@@ -220,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_rate_change_keeps_accounting),
         cmocka_unit_test(test_scale_zero_grants_nothing_even_full),
         cmocka_unit_test(test_ramp_after_pause),
+        cmocka_unit_test(test_ramp_on_every_rise),
         cmocka_unit_test(test_blocking_acquire_with_deadline),
         cmocka_unit_test(test_blocking_acquire_on_system_clock),
     };

@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <math.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,9 @@
  * MDP_SEND_WINDOW unacked batches (the producer stops while it is full).
  * After `nack full` it waits for the coordinator's retry hint: the time the
  * sink needs to free the missing slots, clamped as mds-coordinator does. */
-#define SCN_SEND_BATCH_MAX 1000
-#define SCN_SEND_LINGER_NS (20 * CMN_NS_PER_MS)
-#define SCN_WINDOW_BATCHES 32
+#define SCN_SEND_BATCH_MAX SCN_SEND_BATCH_RECORDS
+#define SCN_SEND_LINGER_NS (SCN_SEND_BATCH_MS * CMN_NS_PER_MS)
+#define SCN_WINDOW_BATCHES SCN_SEND_WINDOW
 #define SCN_RETRY_AFTER_MIN_NS (5 * CMN_NS_PER_MS)
 #define SCN_RETRY_AFTER_MAX_NS (5000 * CMN_NS_PER_MS)
 #define SCN_RETRY_AFTER_IDLE_NS (100 * CMN_NS_PER_MS)
@@ -124,6 +125,8 @@ typedef struct {
     uint64_t events_lost;
     bool failed; /* a resource failed mid-run */
 } s_model_t;
+
+void *scn_trace;
 
 /* splitmix64: small, seedable, good enough for loss and jitter. */
 static uint64_t s_random(uint64_t *state)
@@ -414,13 +417,15 @@ static void s_pipeline_send(s_model_t *self, s_pipeline_t *pipeline)
     }
 }
 
-/* The producer takes what its bucket grants while the window has room, and
- * closes a batch when it is full or old enough. */
+/* The producer takes what its bucket grants while the sender has room (as
+ * pl_sender: while the window is full the batch being filled still fills up
+ * to the batch size), and a batch is sealed when it is full or old enough
+ * and the window has a free slot. */
 static void s_pipeline_produce(s_model_t *self, s_pipeline_t *pipeline)
 {
     int64_t now = s_now(self);
     size_t window = pipeline->outbox_count + pipeline->unacked_count;
-    if (window < SCN_WINDOW_BATCHES) {
+    if (pipeline->pending < SCN_SEND_BATCH_MAX) {
         uint64_t granted =
             pl_rate_coordinator_take(pipeline->rates, pipeline->provider,
                                      SCN_SEND_BATCH_MAX - pipeline->pending);
@@ -428,25 +433,25 @@ static void s_pipeline_produce(s_model_t *self, s_pipeline_t *pipeline)
             pipeline->pending_since_ns = now;
         pipeline->pending += granted;
         pipeline->produced += granted;
-        if (pipeline->pending > 0 &&
-            (pipeline->pending >= SCN_SEND_BATCH_MAX ||
-             now - pipeline->pending_since_ns >= SCN_SEND_LINGER_NS)) {
-            size_t tail = (pipeline->outbox_head + pipeline->outbox_count) %
-                          SCN_WINDOW_BATCHES;
-            pipeline->outbox[tail] = (s_batch_t){.seq = pipeline->next_seq++,
-                                                 .count = pipeline->pending};
-            pipeline->outbox_count++;
-            pipeline->pending = 0;
-        }
+    }
+    if (window < SCN_WINDOW_BATCHES && pipeline->pending > 0 &&
+        (pipeline->pending >= SCN_SEND_BATCH_MAX ||
+         now - pipeline->pending_since_ns >= SCN_SEND_LINGER_NS)) {
+        size_t tail =
+            (pipeline->outbox_head + pipeline->outbox_count) % SCN_WINDOW_BATCHES;
+        pipeline->outbox[tail] =
+            (s_batch_t){.seq = pipeline->next_seq++, .count = pipeline->pending};
+        pipeline->outbox_count++;
+        pipeline->pending = 0;
     }
     s_pipeline_send(self, pipeline);
 }
 
 static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
-                           int64_t delay_ns)
+                           int64_t delay_ns, int64_t ramp_ms)
 {
-    pipeline->rates =
-        pl_rate_coordinator_new(self->clock, SCN_RAMP_MS * CMN_NS_PER_MS);
+    pipeline->rates = pl_rate_coordinator_new(
+        self->clock, ramp_ms > 0 ? ramp_ms * CMN_NS_PER_MS : 0);
     pl_feedback_config_t config = {
         .stale_level = PROTO_LEVEL_SOFT,
         .forget_ns = SCN_FORGET_SEC * CMN_NS_PER_SEC,
@@ -486,6 +491,27 @@ static void s_model_destroy(s_model_t *self)
     pl_policy_destroy(&self->policy);
     cmn_clock_destroy(&self->clock);
     free(self->records);
+}
+
+void scn_print_defaults(void)
+{
+    printf("MDS_QUEUE_CAPACITY %d\n", SCN_CAPACITY);
+    printf("MDS_LOW_WATERMARK %g\n", SCN_LOW_FRACTION);
+    printf("MDS_HIGH_WATERMARK %g\n", SCN_HIGH_FRACTION);
+    printf("MDS_DEAD_BAND %g\n", SCN_DEAD_BAND_FRACTION);
+    printf("MDS_DWELL_MS %d\n", SCN_DWELL_MS);
+    printf("MDS_WORKERS %d\n", SCN_WORKERS);
+    printf("MDS_BATCH_SIZE %d\n", SCN_BATCH_SIZE);
+    printf("MDS_HEARTBEAT_MS %d\n", SCN_HEARTBEAT_MS);
+    printf("MDP_FB_RAMP_MS %d\n", SCN_RAMP_MS);
+    printf("MDP_FB_POLICY step\n");
+    printf("MDP_FB_SCALE_OK %g\n", PL_POLICY_SCALE_OK_DEFAULT);
+    printf("MDP_FB_SCALE_SOFT %g\n", PL_POLICY_SCALE_SOFT_DEFAULT);
+    printf("MDP_FB_SCALE_HARD %g\n", PL_POLICY_SCALE_HARD_DEFAULT);
+    printf("MDP_FB_STALE_LEVEL soft\n");
+    printf("MDP_SEND_BATCH_RECORDS %d\n", SCN_SEND_BATCH_RECORDS);
+    printf("MDP_SEND_BATCH_MS %d\n", SCN_SEND_BATCH_MS);
+    printf("MDP_SEND_WINDOW %d\n", SCN_SEND_WINDOW);
 }
 
 static int s_compare_u64(const void *a, const void *b)
@@ -533,7 +559,10 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
         .low = (uint64_t)(capacity * SCN_LOW_FRACTION),
         .high = (uint64_t)(capacity * SCN_HIGH_FRACTION),
         .dead_band = policy->hysteresis
-                         ? (uint64_t)(capacity * SCN_DEAD_BAND_FRACTION)
+                         ? (uint64_t)(capacity *
+                                      (policy->dead_band > 0
+                                           ? policy->dead_band
+                                           : SCN_DEAD_BAND_FRACTION))
                          : 0,
         .dwell_ns = policy->hysteresis
                         ? (policy->dwell_ms ? policy->dwell_ms : SCN_DWELL_MS) *
@@ -543,8 +572,10 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
     double rate =
         scenario->overload * scenario->sink_rate / (double)scenario->pipelines;
     for (size_t k = 0; k < scenario->pipelines; k++)
-        if (s_pipeline_init(self, &self->pipelines[k], rate,
-                            scenario->delay_ns[k]) != 0)
+        if (s_pipeline_init(
+                self, &self->pipelines[k], rate,
+                scenario->delay_ns + (k % 2 ? scenario->delay_odd_ns : 0),
+                policy->ramp_ms ? policy->ramp_ms : SCN_RAMP_MS) != 0)
             goto done;
     if (s_coordinator_start(self) != 0)
         goto done;
@@ -589,6 +620,20 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
             if (depth > figures->depth_max)
                 figures->depth_max = depth;
         }
+        if (scn_trace && now % (SCN_TRACE_MS * CMN_NS_PER_MS) == 0)
+            fprintf(scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
+                    (double)now / (double)CMN_NS_PER_SEC,
+                    coordinator->up ? (unsigned long long)sc_queue_depth(
+                                          coordinator->queue)
+                                    : 0ULL,
+                    coordinator->up ? proto_level_name(sc_watermark_level(
+                                          coordinator->watermark))
+                                    : "down",
+                    pl_rate_coordinator_scale(self->pipelines[0].rates,
+                                              self->pipelines[0].provider),
+                    pl_bucket_effective_rate(pl_rate_coordinator_bucket(
+                        self->pipelines[0].rates,
+                        self->pipelines[0].provider)));
         for (size_t k = 0; k < scenario->pipelines; k++) {
             s_pipeline_t *pipeline = &self->pipelines[k];
             if (pl_rate_coordinator_scale(pipeline->rates,

@@ -15,7 +15,7 @@
  * jittered heartbeats and snapshots; the network between coordinator and
  * each pipeline (fixed delay, random loss from a seeded generator); the
  * pipeline's sender with mdp-pipeline's defaults (batches bounded by size
- * and age, a window of 32 unacked batches that stops the producer when full,
+ * and age, a window of unacked batches that stops the producer when full,
  * `nack full` answered by a resend after the coordinator's retry hint); a coordinator
  * crash and restart (new epoch, its queue lost, every unacked batch resent).
  * Time advances in fixed ticks, so a run is a pure function of its inputs. */
@@ -28,7 +28,7 @@
 
 #include "pl_policy.h"
 
-#define SCN_PIPELINES_MAX 2
+#define SCN_PIPELINES_MAX 8
 
 /* One scenario: the load and the faults. Times in nanoseconds. */
 typedef struct {
@@ -37,7 +37,8 @@ typedef struct {
     double overload;  /* sum of the pipelines' base rates / sink_rate */
     size_t pipelines; /* 1..SCN_PIPELINES_MAX sharing the load; 0: 1 */
     double loss;      /* fraction of feedback events lost, 0..1 */
-    int64_t delay_ns[SCN_PIPELINES_MAX]; /* feedback delay per pipeline */
+    int64_t delay_ns;     /* feedback delay to every pipeline */
+    int64_t delay_odd_ns; /* added for odd-numbered pipelines (mixed) */
     int64_t stall_at_ns;                 /* sink stall start (0 = none) */
     int64_t stall_ns;                    /* and duration */
     int64_t restart_at_ns;               /* coordinator crash (0 = none) */
@@ -53,7 +54,15 @@ typedef struct {
     bool hysteresis;       /* default dead-band and dwell, else 0 and 0 */
     int64_t heartbeat_ms;  /* MDS_HEARTBEAT_MS; 0: SCN_HEARTBEAT_MS */
     int64_t dwell_ms;      /* MDS_DWELL_MS with hysteresis; 0: default */
+    double dead_band;      /* MDS_DEAD_BAND with hysteresis; 0: default */
+    int64_t ramp_ms;       /* MDP_FB_RAMP_MS; 0: default, < 0: none */
 } scn_policy_t;
+
+/* When set, scn_run prints one line per SCN_TRACE_MS of simulated time
+ * (time, queue depth, level, pipeline 0's scale and effective rate) to
+ * this stream: `test_scenarios --trace N P` shows a run's dynamics. */
+#define SCN_TRACE_MS 10
+extern void *scn_trace; /* a FILE *, NULL: off */
 
 /* What one run measured. */
 typedef struct {
@@ -78,8 +87,9 @@ typedef struct {
     double final_scale; /* pipeline 0's scale at the end */
 } scn_figures_t;
 
-/* Default coordinator and pipeline parameters used by the model (those of
- * mds-coordinator and mdp-pipeline where they have one). */
+/* Default coordinator and pipeline parameters used by the model: those of
+ * mds-coordinator and mdp-pipeline where they have one. check_defaults.py
+ * (a test) compares them with both programs' --help, so they cannot drift. */
 #define SCN_CAPACITY 10000         /* MDS_QUEUE_CAPACITY */
 #define SCN_LOW_FRACTION 0.5       /* MDS_LOW_WATERMARK */
 #define SCN_HIGH_FRACTION 0.8      /* MDS_HIGH_WATERMARK */
@@ -91,7 +101,13 @@ typedef struct {
 #define SCN_HEARTBEAT_JITTER 0.1   /* +-10% */
 #define SCN_TTL_HEARTBEATS 3       /* ttl_ms = 3 x heartbeat */
 #define SCN_LEVEL_TICK_MS 10       /* the core re-evaluates on a timer */
-#define SCN_RAMP_MS 2000           /* MDP ramp after a pause */
+#define SCN_RAMP_MS 2000           /* MDP_FB_RAMP_MS */
+#define SCN_SEND_BATCH_RECORDS 500 /* MDP_SEND_BATCH_RECORDS */
+#define SCN_SEND_BATCH_MS 20       /* MDP_SEND_BATCH_MS */
+#define SCN_SEND_WINDOW 4          /* MDP_SEND_WINDOW, batches */
+
+/* Prints the defaults above as `VARIABLE value` lines (for the check). */
+void scn_print_defaults(void);
 
 /* Runs one scenario under one policy. Returns 0, or -1 when a runtime
  * resource failed (memory). */
