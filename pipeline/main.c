@@ -85,7 +85,8 @@ static const cmn_option_t s_options[] = {
     {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
-     "resend a batch not acknowledged within this time", 10, 600000, NULL},
+     "resend a batch not acknowledged within this time (doubling "
+     "after each timeout of that batch, at most 8x)", 10, 600000, NULL},
     {"shutdown-timeout-ms", "MDP_SHUTDOWN_TIMEOUT_MS", CMN_OPT_INT, "10000",
      "on SIGTERM, wait this long for unacknowledged batches", 0, 600000,
      NULL},
@@ -827,15 +828,23 @@ int main(int argc, char **argv)
              (long long)(timeout_ns / CMN_NS_PER_MS));
     zstr_sendx(self->producer, "STOP", deadline_ms, NULL);
     char *reply = s_reply(self->producer, deadline);
+    long long dropped = reply ? atoll(reply) : -1; /* -1: no answer */
     zstr_free(&reply);
     int64_t left = (deadline - cmn_clock_now_mono_ns()) / CMN_NS_PER_MS;
     snprintf(deadline_ms, sizeof deadline_ms, "%lld",
              (long long)(left > 0 ? left : 0));
     zstr_sendx(self->sender, "FLUSH", deadline_ms, NULL);
     reply = s_reply(self->sender, deadline + CMN_NS_PER_SEC);
-    cmn_log_info("main", "flushed", "unacked_records=%s",
-                 reply ? reply : "unknown");
+    long long unacked = reply ? atoll(reply) : -1;
     zstr_free(&reply);
+    /* Unacknowledged records may or may not have been stored (an ack can
+     * be lost); records the producer could not hand over were never sent. */
+    if (unacked == 0 && dropped == 0)
+        cmn_log_info("main", "flushed", "unacked_records=0");
+    else
+        cmn_log_warning("main", "shutdown_incomplete",
+                        "unacked_records=%lld unsent_records=%lld", unacked,
+                        dropped);
 
 cleanup:
     zactor_destroy(&self->subscriber);
