@@ -371,6 +371,9 @@ static sc_sink_status_t s_open_database(s_sqlite_t *self,
  * just created (the only lock the sinks share; held for one open). */
 static pthread_mutex_t s_open_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* Transactions of this process, one at a time (see s_sqlite_write). */
+static pthread_mutex_t s_write_mutex = PTHREAD_MUTEX_INITIALIZER;
+
 static sc_sink_status_t s_connect(s_sqlite_t *self, sc_sink_error_t *error)
 {
     if (self->db != NULL)
@@ -447,30 +450,13 @@ static int64_t s_wall_clock_ns(void)
     return (int64_t)now.tv_sec * S_NS_PER_S + now.tv_nsec;
 }
 
-static sc_sink_status_t s_sqlite_write(void *state,
-                                       const proto_record_t *records,
-                                       size_t count, sc_sink_counts_t *counts,
-                                       sc_sink_error_t *error)
+/* One BEGIN IMMEDIATE ... COMMIT of the batch (see s_sqlite_write). */
+static sc_sink_status_t s_transaction(s_sqlite_t *self,
+                                      const proto_record_t *records,
+                                      size_t count, sc_sink_counts_t *counts,
+                                      sc_sink_error_t *error)
 {
-    s_sqlite_t *self = state;
-    /* A record of an unknown kind is the data's fault: check before any
-     * connection work so it is PERMANENT even with the database down. */
-    for (size_t index = 0; index < count; index++) {
-        unsigned kind = (unsigned)records[index].kind;
-        if (kind >= PROTO_RECORD_KIND_COUNT) {
-            sc_sink_error_set(error, "sqlite: record %zu: unknown kind %u",
-                              index, kind);
-            return SC_SINK_PERMANENT;
-        }
-    }
-    sc_sink_status_t status = s_connect(self, error);
-    if (status != SC_SINK_OK)
-        return status;
-    if (count == 0)
-        return SC_SINK_OK;
-    if (!s_file_is_ours(self))
-        return s_file_lost(self, "while open", error);
-
+    sc_sink_status_t status;
     int rc = s_run(self->begin);
     if (rc != SQLITE_OK)
         return s_fail(self, rc, "begin transaction", error);
@@ -516,6 +502,40 @@ static sc_sink_status_t s_sqlite_write(void *state,
     counts->written = written;
     counts->duplicates = count - written;
     return SC_SINK_OK;
+}
+
+static sc_sink_status_t s_sqlite_write(void *state,
+                                       const proto_record_t *records,
+                                       size_t count, sc_sink_counts_t *counts,
+                                       sc_sink_error_t *error)
+{
+    s_sqlite_t *self = state;
+    /* A record of an unknown kind is the data's fault: check before any
+     * connection work so it is PERMANENT even with the database down. */
+    for (size_t index = 0; index < count; index++) {
+        unsigned kind = (unsigned)records[index].kind;
+        if (kind >= PROTO_RECORD_KIND_COUNT) {
+            sc_sink_error_set(error, "sqlite: record %zu: unknown kind %u",
+                              index, kind);
+            return SC_SINK_PERMANENT;
+        }
+    }
+    sc_sink_status_t status = s_connect(self, error);
+    if (status != SC_SINK_OK)
+        return status;
+    if (count == 0)
+        return SC_SINK_OK;
+    if (!s_file_is_ours(self))
+        return s_file_lost(self, "while open", error);
+
+    /* SQLite has one writer at a time: the workers of this process take
+     * turns here (a mutex hands over at once) instead of meeting in
+     * SQLite's busy handler, which sleeps and, past the busy timeout,
+     * reports "database is locked" under plain load. */
+    pthread_mutex_lock(&s_write_mutex);
+    status = s_transaction(self, records, count, counts, error);
+    pthread_mutex_unlock(&s_write_mutex);
+    return status;
 }
 
 static sc_sink_status_t s_sqlite_ping(void *state, sc_sink_error_t *error)

@@ -5,7 +5,10 @@ probes, resources, security contexts, grace periods above the drain timeout,
 the headless ZeroMQ service, NetworkPolicies (evaluated for sample peers),
 ServiceMonitors, the ScaledObjects (fallback, ignoreNullValues, the seed's
 producer scaler only where opted in) and the PrometheusRule matching the
-plain rule file. Schema validation is test_schemas.py."""
+plain rule file, and CURVE (prod: every key variable names a file on a
+read-only mount of the right Secret or ConfigMap; dev: no CURVE at all).
+Schema validation is test_schemas.py; test_curve.py runs the prod CURVE
+configuration for real."""
 
 import os
 import re
@@ -17,6 +20,16 @@ from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
 
 NAMESPACE = "market-data"
 IMAGE_USER = 10001  # USER in deploy/docker/Dockerfile.*
+# The CURVE variables (docs/security.md) and what each must point at:
+# a file from a Secret, a file from a ConfigMap, or a whole mounted folder.
+CURVE_FILES = {
+    "mds-coordinator": {"MDS_CURVE_SECRET_KEY_FILE": "secret",
+                        "MDS_CURVE_CLIENTS_DIR": "configMap-dir"},
+    "mdp-pipeline": {"MDP_CURVE_SECRET_KEY_FILE": "secret",
+                     "MDP_CURVE_SERVER_KEY_FILE": "configMap"},
+}
+CONFIG_MAPS = {"mds-coordinator": "mds-coordinator-config",
+               "mdp-pipeline": "mdp-pipeline-config"}
 c = Checker()
 
 
@@ -130,6 +143,89 @@ def check_workload(name, objs, deployment):
     return volumes
 
 
+def container_env(objs, deployment):
+    """The variables the first container gets: its ConfigMaps, then env."""
+    container = containers(deployment)[0]
+    env = {}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef", {}).get("name")
+        config = find(objs, "ConfigMap", ref) if ref else None
+        env.update((config or {}).get("data", {}))
+    for entry in container.get("env", []):
+        env[entry["name"]] = entry.get("value", entry.get("valueFrom"))
+    return env
+
+
+def mount_of(deployment, path):
+    """(volumeMount, volume, path inside the volume) serving `path`: the
+    mount with the longest mountPath that contains it."""
+    spec = deployment["spec"]["template"]["spec"]
+    best = None
+    for mount in containers(deployment)[0].get("volumeMounts", []):
+        root = mount["mountPath"].rstrip("/")
+        if path == root or path.startswith(root + "/"):
+            if best is None or len(root) > len(best["mountPath"]):
+                best = mount
+    if best is None:
+        return None, None, None
+    volume = next((v for v in spec.get("volumes", [])
+                   if v["name"] == best["name"]), None)
+    return best, volume, path[len(best["mountPath"].rstrip("/")):].lstrip("/")
+
+
+def check_curve(overlay, objs, deployments):
+    """prod: CURVE on, every key file on a read-only mount of the right
+    source, Secrets readable by the image's user only through the pod's
+    fsGroup. dev: CURVE off (no variable, no key volume)."""
+    for name, deployment in deployments.items():
+        env = container_env(objs, deployment)
+        curve = {k: v for k, v in env.items() if "_CURVE_" in k}
+        sources = [v.get("secret", {}).get("secretName")
+                   or v.get("configMap", {}).get("name")
+                   for v in deployment["spec"]["template"]["spec"]["volumes"]]
+        if not overlay.startswith("prod"):
+            c.check(curve == {}, f"{overlay}: {name} has no CURVE variable "
+                    f"({sorted(curve)})")
+            c.check(not any("curve" in (s or "") for s in sources),
+                    f"{overlay}: {name} mounts no CURVE keys")
+            continue
+        c.check(set(curve) == set(CURVE_FILES[name]),
+                f"{overlay}: {name} sets {sorted(CURVE_FILES[name])} "
+                f"({sorted(curve)})")
+        c.check(set(curve) <= set(find(objs, "ConfigMap", CONFIG_MAPS[name])
+                                  .get("data", {})),
+                f"{overlay}: {name}'s CURVE variables are in its ConfigMap")
+        pod_sc = deployment["spec"]["template"]["spec"]["securityContext"]
+        for variable, kind in CURVE_FILES[name].items():
+            path = curve.get(variable)
+            if not isinstance(path, str):
+                continue
+            mount, volume, inside = mount_of(deployment, path)
+            what = f"{overlay}: {name} {variable}={path}"
+            if not c.check(mount is not None and volume is not None,
+                           f"{what} is on a mounted volume"):
+                continue
+            c.check(mount.get("readOnly") is True, f"{what}: mounted read-only")
+            source_kind = kind.split("-")[0]
+            source = volume.get(source_kind)
+            if not c.check(source is not None,
+                           f"{what}: the volume is a {source_kind}"):
+                continue
+            if kind.endswith("-dir"):
+                c.check(inside == "", f"{what}: the whole mounted folder")
+                continue
+            items = source.get("items")
+            c.check(items is not None
+                    and inside in [item["path"] for item in items],
+                    f"{what}: the volume projects {inside!r} by name")
+            if source_kind == "secret":
+                mode = source.get("defaultMode", 0o644)
+                c.check(mode & 0o007 == 0 and mode & 0o040 != 0,
+                        f"{what}: mode {mode:o}, nothing for others")
+                c.check(pod_sc.get("fsGroup") == IMAGE_USER,
+                        f"{what}: readable through fsGroup {IMAGE_USER}")
+
+
 def check_overlay(path):
     overlay = os.path.basename(path)
     print(f"overlay {overlay}")
@@ -146,6 +242,8 @@ def check_overlay(path):
         return
     volumes = check_workload(f"{overlay}: mds-coordinator", objs, coordinator)
     check_workload(f"{overlay}: mdp-pipeline", objs, pipeline)
+    check_curve(overlay, objs, {"mds-coordinator": coordinator,
+                                "mdp-pipeline": pipeline})
 
     # Grace period above the drain timeout.
     config = find(objs, "ConfigMap", "mds-coordinator-config")["data"]
