@@ -314,6 +314,22 @@ static void s_on_monitor(s_sender_t *self, int64_t now)
                 self->connections--;
             cmn_log_warning(PL_SEND_MODULE, "disconnected", "connections=%d",
                             self->connections);
+            /* A batch in flight may have gone to the coordinator that went
+             * away, which will never answer. When another one is still
+             * connected, send them again now rather than after the ack
+             * timeout (the DEALER does not say which peer had which). Not
+             * at once: the event can come before the socket dropped the
+             * dead pipe, and a send into it would be lost again. With none
+             * left, the next CONNECTED resends them. */
+            if (self->connections > 0)
+                for (size_t k = 0; k < self->config.window; k++) {
+                    s_slot_t *slot = &self->slots[k];
+                    if (!slot->used || !slot->in_flight)
+                        continue;
+                    slot->in_flight = false;
+                    slot->cause = "disconnect";
+                    slot->due_ns = now + PL_SEND_RETRY_NS;
+                }
         }
         cmn_series_set(self->connected, self->connections);
     }

@@ -9,7 +9,9 @@
  * commit); while the window is full the actor stops reading records, so the
  * producer blocks and memory stays bounded. A batch is sent again when no
  * reply came within `ack_timeout_ns`, when a connection to a coordinator is
- * (re)established after it was sent (a restarted coordinator lost it), or
+ * (re)established after it was sent (a restarted coordinator lost it), when
+ * one of several coordinators disconnects while it is in flight (it may
+ * have been the one that had it), or
  * after a `nack full|draining` once its retry_after_ms has passed (new
  * batches wait too). The ack timeout of a batch doubles after each of its
  * timeouts (at most 8x): acks come after the commit, and a slow database

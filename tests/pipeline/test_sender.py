@@ -5,6 +5,11 @@ doubling per timeout (never a flood of copies), and SIGTERM with a full
 window still exits 0 within MDP_SHUTDOWN_TIMEOUT_MS, reporting what was not
 acknowledged and not handed over.
 
+Failover: with two stores, one that takes batches and never answers, and one
+that acks, the window fills with the silent one's batches; when the silent
+one goes away they are resent to the other at once (cause "disconnect"),
+long before their ack timeout, and every record is acknowledged.
+
 usage: test_sender.py MDP_PIPELINE
 """
 import re
@@ -78,5 +83,66 @@ def main():
               % (took, found.group(1), found.group(2)))
 
 
+def failover(binary):
+    context = zmq.Context.instance()
+    silent = context.socket(zmq.ROUTER)
+    silent.setsockopt(zmq.LINGER, 0)
+    silent_port = silent.bind_to_random_port("tcp://127.0.0.1")
+    acking = context.socket(zmq.ROUTER)
+    acking_port = acking.bind_to_random_port("tcp://127.0.0.1")
+    limit = 2000
+    keys = set()
+
+    def serve():
+        while silent is not None and silent.poll(0):
+            silent.recv_multipart()
+        while acking.poll(0):
+            identity, body = acking.recv_multipart()
+            batch = msgpack.unpackb(body, raw=False)
+            new = 0
+            for record in batch["records"]:
+                key = tuple(record[:4])
+                if key not in keys:
+                    keys.add(key)
+                    new += 1
+            reply = {"v": 1, "type": "ack", "batch_seq": batch["batch_seq"],
+                     "written": new,
+                     "duplicates": len(batch["records"]) - new,
+                     "dead_lettered": 0}
+            acking.send_multipart([identity, msgpack.packb(reply)])
+
+    with Pipeline(binary, MDP_PROVIDERS="sim",
+                  MDP_STORE_ENDPOINTS="tcp://127.0.0.1:%d,tcp://127.0.0.1:%d"
+                  % (silent_port, acking_port),
+                  MDP_FB_ENABLE_FEEDBACK="false",
+                  MDP_PROVIDER_SIM_LIMIT=limit,
+                  MDP_RATE_SIM_REFILL_RATE=2000, MDP_RATE_SIM_CAPACITY=100,
+                  MDP_SEND_BATCH_RECORDS=50, MDP_SEND_WINDOW=WINDOW,
+                  MDP_SEND_ACK_TIMEOUT_MS=600000,
+                  MDP_SHUTDOWN_TIMEOUT_MS=100) as pipeline:
+        pipeline.start()
+        wait_for(lambda: serve() or
+                 pipeline.metric("pipeline_store_connections") == 2, 10,
+                 "both stores connected")
+
+        def stuck():
+            serve()
+            return pipeline.metric("pipeline_unacked_batches") == WINDOW
+        wait_for(stuck, 20, "the window full of the silent store's batches")
+        silent.close()
+        silent = None
+        wait_for(lambda: serve() or
+                 pipeline.metric("pipeline_records_acked_total") == limit,
+                 20, "every record acked after the silent store left")
+        check(pipeline.metric('pipeline_batches_resent_total'
+                              '{cause="disconnect"}') >= 1,
+              "no batch resent because of the disconnection")
+        check(len(keys) == limit, "the acking store has %d distinct "
+              "records, produced %d" % (len(keys), limit))
+        check(pipeline.stop() == 0, "SIGTERM did not exit 0")
+    print("ok: failover on disconnect")
+
+
 if __name__ == "__main__":
     main()
+    failover(sys.argv[1])
