@@ -242,7 +242,7 @@ static void s_on_stop(s_producer_t *self, zmsg_t *message)
         produced += self->providers[idx].produced;
     cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu",
                  (unsigned long long)produced);
-    zstr_send(self->pipe, "STOPPED");
+    zstr_sendf(self->pipe, "%zu", self->chunk_count); /* not handed over */
 }
 
 static void s_on_pipe(s_producer_t *self)

@@ -15,7 +15,8 @@
  *                                  removes the cap): the bucket runs at
  *                                  min(feedback scale, cap)
  *   "STOP" deadline_ms             stop producing, hand over the chunk;
- *                                  answers "STOPPED"
+ *                                  answers the number of records it
+ *                                  could not hand over ("0": none)
  *
  * It writes the per-provider metrics and the providers part of /status. */
 #ifndef PL_PRODUCER_H

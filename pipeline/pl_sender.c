@@ -25,6 +25,8 @@
 #define PL_SEND_RECONNECT_MS 100
 #define PL_SEND_RECONNECT_MAX_MS 1000
 #define PL_SEND_DATA_HWM 2
+/* Ack timeouts double per resend of a batch, at most this many times. */
+#define PL_SEND_ACK_BACKOFF_SHIFT_MAX 3
 /* zmq monitor event frame: uint16 event + uint32 value. */
 #define PL_SEND_MONITOR_EVENT_BYTES 6
 
@@ -37,6 +39,7 @@ typedef struct {
     int64_t sent_ns;        /* last send */
     int64_t due_ns;         /* in flight: timeout; else: next attempt */
     uint32_t attempts;      /* sends so far */
+    uint32_t timeouts;      /* ack timeouts so far */
     const char *cause;      /* why the next send is a resend */
 } s_slot_t;
 
@@ -96,10 +99,17 @@ static void s_send_slot(s_sender_t *self, s_slot_t *slot, int64_t now)
                                          slot->cause, NULL));
         self->resent_total += slot->count;
     }
+    /* Each resend waits twice as long as the one before (up to
+     * PL_SEND_ACK_BACKOFF_SHIFT_MAX doublings) after an ack timeout: acks
+     * come after the commit,
+     * so a slow database must not be answered with ever more copies. */
+    uint32_t shift = slot->timeouts < PL_SEND_ACK_BACKOFF_SHIFT_MAX
+                         ? slot->timeouts
+                         : PL_SEND_ACK_BACKOFF_SHIFT_MAX;
     slot->attempts++;
     slot->in_flight = true;
     slot->sent_ns = now;
-    slot->due_ns = now + self->config.ack_timeout_ns;
+    slot->due_ns = now + (self->config.ack_timeout_ns << shift);
 }
 
 /* Moves the batch being filled into a free slot and sends it. */
@@ -127,6 +137,7 @@ static void s_seal_batch(s_sender_t *self, int64_t now)
     slot->batch_seq = seq;
     slot->count = self->count;
     slot->attempts = 0;
+    slot->timeouts = 0;
     slot->in_flight = false;
     slot->cause = "none";
     self->in_use++;
@@ -303,6 +314,22 @@ static void s_on_monitor(s_sender_t *self, int64_t now)
                 self->connections--;
             cmn_log_warning(PL_SEND_MODULE, "disconnected", "connections=%d",
                             self->connections);
+            /* A batch in flight may have gone to the coordinator that went
+             * away, which will never answer. When another one is still
+             * connected, send them again now rather than after the ack
+             * timeout (the DEALER does not say which peer had which). Not
+             * at once: the event can come before the socket dropped the
+             * dead pipe, and a send into it would be lost again. With none
+             * left, the next CONNECTED resends them. */
+            if (self->connections > 0)
+                for (size_t k = 0; k < self->config.window; k++) {
+                    s_slot_t *slot = &self->slots[k];
+                    if (!slot->used || !slot->in_flight)
+                        continue;
+                    slot->in_flight = false;
+                    slot->cause = "disconnect";
+                    slot->due_ns = now + PL_SEND_RETRY_NS;
+                }
         }
         cmn_series_set(self->connected, self->connections);
     }
@@ -323,6 +350,7 @@ static int64_t s_service_slots(s_sender_t *self, int64_t now)
                             (unsigned long long)slot->batch_seq,
                             slot->attempts);
             slot->in_flight = false;
+            slot->timeouts++;
             slot->cause = "timeout";
             slot->due_ns = now;
         }

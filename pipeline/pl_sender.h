@@ -9,10 +9,15 @@
  * commit); while the window is full the actor stops reading records, so the
  * producer blocks and memory stays bounded. A batch is sent again when no
  * reply came within `ack_timeout_ns`, when a connection to a coordinator is
- * (re)established after it was sent (a restarted coordinator lost it), or
+ * (re)established after it was sent (a restarted coordinator lost it), when
+ * one of several coordinators disconnects while it is in flight (it may
+ * have been the one that had it), or
  * after a `nack full|draining` once its retry_after_ms has passed (new
- * batches wait too). Resending is safe: records are keyed, duplicates are
- * ignored by the store. `nack malformed` drops the batch (counted, logged).
+ * batches wait too). The ack timeout of a batch doubles after each of its
+ * timeouts (at most 8x): acks come after the commit, and a slow database
+ * must not get ever more copies. Resending is safe: records are keyed,
+ * duplicates are ignored by the store. `nack malformed` drops the batch
+ * (counted, logged).
  *
  * Pipe command (string frames): "FLUSH" deadline_ms: send everything, wait
  * for the acks until the deadline, then answer one string frame: the number

@@ -41,6 +41,10 @@ typedef struct {
     proto_level_t level;              /* last decision sent */
     double scale;
     pl_feedback_counters_t published; /* counters already in the metrics */
+    /* Coordinators whose gauges were last published, so that the gauges of
+     * a forgotten one can be reset (the registry cannot drop a series). */
+    char shown[PL_FEEDBACK_COORDINATORS_MAX][PROTO_ID_MAX + 1];
+    size_t shown_count;
 } s_subscriber_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -259,6 +263,30 @@ static void s_publish_counters(s_subscriber_t *self)
     *was = *now;
 }
 
+/* A forgotten coordinator's gauges would keep their last values forever:
+ * its queue depth and level drop to 0 and it shows as stale. */
+static void s_reset_forgotten(s_subscriber_t *self)
+{
+    pl_metrics_t *metrics = self->config.metrics;
+    for (size_t k = 0; k < self->shown_count; k++) {
+        const char *id = self->shown[k];
+        if (pl_feedback_find(self->feedback, id))
+            continue;
+        cmn_series_set(
+            cmn_metric_series(metrics->feedback_queue_depth, id, NULL), 0);
+        cmn_series_set(cmn_metric_series(metrics->feedback_level, id, NULL),
+                       0);
+        cmn_series_set(cmn_metric_series(metrics->feedback_stale, id, NULL),
+                       1);
+        cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s", id);
+    }
+    size_t count = pl_feedback_count(self->feedback);
+    for (size_t k = 0; k < count; k++)
+        memcpy(self->shown[k], pl_feedback_coordinator(self->feedback, k)->id,
+               sizeof self->shown[k]);
+    self->shown_count = count;
+}
+
 /* Per-coordinator gauges and the coordinators part of /status. */
 static void s_publish_state(s_subscriber_t *self)
 {
@@ -304,6 +332,7 @@ static void s_publish_state(s_subscriber_t *self)
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
+    s_reset_forgotten(self);
     pl_status_publish(self->config.status, PL_STATUS_COORDINATORS,
                       cmn_json_text(json));
     cmn_json_destroy(&json);

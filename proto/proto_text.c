@@ -648,3 +648,38 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
         return -1;
     return (int)writer.length;
 }
+
+int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
+                                    size_t capacity)
+{
+    if (capacity == 0)
+        return -1;
+    s_writer_t writer = {.out = out, .capacity = capacity};
+    s_write(&writer, "{\"v\":%d,\"type\":\"%s\",\"coordinator_id\":",
+            PROTO_VERSION, proto_feedback_type_name(event->type));
+    s_write_string(&writer, event->coordinator_id);
+    s_write(&writer,
+            ",\"epoch\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRId64
+            ",\"level\":\"%s\",\"prev_level\":\"%s\",\"queue_size\":%" PRIu64
+            ",\"capacity\":%" PRIu64 ",\"low_wm\":%" PRIu64
+            ",\"high_wm\":%" PRIu64 ",\"utilization\":",
+            event->epoch, event->seq, event->ts_ns,
+            proto_level_name(event->level), proto_level_name(event->prev_level),
+            event->queue_size, event->capacity, event->low_wm, event->high_wm);
+    s_write_number(&writer, event->utilization);
+    s_write(&writer, ",\"scale_hint\":");
+    s_write_number(&writer, event->scale_hint);
+    s_write(&writer, ",\"ttl_ms\":%" PRIu32, event->ttl_ms);
+    if (event->has_reason) {
+        s_write(&writer, ",\"reason\":");
+        s_write_string(&writer, event->reason);
+    }
+    if (event->has_drain_rate) {
+        s_write(&writer, ",\"drain_rate\":");
+        s_write_number(&writer, event->drain_rate);
+    }
+    s_write(&writer, "}");
+    if (writer.overflow)
+        return -1;
+    return (int)writer.length;
+}

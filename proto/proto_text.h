@@ -9,6 +9,7 @@
 #define PROTO_TEXT_H
 
 #include "proto_common.h"
+#include "proto_feedback.h"
 
 /* Parses one NDJSON object into `record`. Unknown keys are ignored (so a
  * dead-letter line's "reason" does not get in the way). Returns 0 or -1 with
@@ -26,5 +27,16 @@ int proto_text_parse_csv(const char *line, proto_record_t *record,
  * `capacity` is too small. */
 int proto_text_format_json(const proto_record_t *record, const char *reason,
                            char *out, size_t capacity);
+
+/* Bytes that always hold one feedback event as JSON, NUL included (every
+ * string escaped at worst as \u00XX). */
+#define PROTO_TEXT_FEEDBACK_JSON_MAX 2048
+
+/* Writes a feedback event as one JSON object (no newline) with the keys of
+ * feedback.md, `v` first, type and levels as names, the optional keys only
+ * when present: what mds-feedback-tail prints and the webhook posts. Returns
+ * the length written, or -1 when `capacity` is too small. */
+int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
+                                    size_t capacity);
 
 #endif

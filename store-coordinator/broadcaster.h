@@ -4,17 +4,13 @@
  * The publisher hands every transition it publishes to the webhook actor
  * (cmn_webhook), which delivers it from its own threads: a slow or dead
  * receiver never slows the coordinator. The body is one JSON object with
- * proto/feedback.md's keys (`v`, `type`, `coordinator_id`, `epoch`, `seq`,
- * `ts_ns`, `level`, `prev_level`, ...), levels and type as names. */
+ * proto/feedback.md's keys, levels and type as names
+ * (proto_text_format_feedback_json). */
 #ifndef SC_BROADCASTER_H
 #define SC_BROADCASTER_H
 
-#include "cmn_json.h"
 #include "cmn_webhook.h"
 #include "proto_feedback.h"
-
-/* Writes `event` as one JSON object into `json` (reset first). */
-void sc_broadcaster_render(const proto_feedback_t *event, cmn_json_t *json);
 
 /* Renders `event` and queues it on `webhook` (NULL: broadcasting is off,
  * nothing happens). Never blocks. Call from one thread (the publisher). */

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
     msgpack_sbuffer buffer; /* encoded event, reused */
+    double hint;            /* scale_hint of the last message */
     int64_t snapshot_ns;    /* when the last snapshot went out, or 0 */
     int snapshot_timer;     /* a deferred snapshot's timer, or -1 */
 } s_publisher_t;
@@ -65,7 +66,8 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         .low_wm = settings->watermark.low,
         .high_wm = settings->watermark.high,
         .utilization = (double)depth / (double)settings->capacity,
-        .scale_hint = sc_watermark_scale_hint(&settings->watermark, depth),
+        .scale_hint = self->hint =
+            sc_watermark_scale_hint(&settings->watermark, depth),
         .ttl_ms =
             (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS * settings->heartbeat_ms),
         .has_drain_rate = true,
@@ -142,6 +144,21 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     s_publisher_t *self = arg;
     s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), self->reason);
     s_arm_heartbeat(self);
+    return 0;
+}
+
+/* An early heartbeat when the hint moved since the last message (every
+ * message carries it): at most one per SC_HINT_CHECK_MS. */
+static int s_on_hint_check(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_publisher_t *self = arg;
+    uint64_t depth = s_depth(self);
+    if (sc_watermark_hint_moved(
+            self->hint,
+            sc_watermark_scale_hint(&self->settings->watermark, depth)))
+        s_publish(self, PROTO_FEEDBACK_HEARTBEAT, depth, self->reason);
     return 0;
 }
 
@@ -248,6 +265,7 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         .level = PROTO_LEVEL_OK,
         .previous = PROTO_LEVEL_OK,
         .snapshot_timer = -1,
+        .hint = 1.0, /* an empty queue's: nothing to send early at start */
     };
     self.random = given->settings->epoch * 0x2545F4914F6CDD1Dull + 1;
     msgpack_sbuffer_init(&self.buffer);
@@ -261,6 +279,7 @@ void sc_publisher_actor(zsock_t *pipe, void *args)
         zloop_reader(self.loop, pipe, s_on_pipe, &self);
         zloop_reader(self.loop, self.xpub, s_on_subscription, &self);
         s_arm_heartbeat(&self);
+        zloop_timer(self.loop, SC_HINT_CHECK_MS, 0, s_on_hint_check, &self);
         zloop_start(self.loop);
     } else
         cmn_log_error("publisher", "start_failed", "%s", "");

@@ -4,7 +4,10 @@
  * core reports, a `heartbeat` with the full state every heartbeat interval
  * (+-10% jitter), and a `snapshot` whenever a subscription message arrives
  * (ZMQ_XPUB_VERBOSE, so a re-subscription is seen too), so that a late
- * subscriber learns the state at once. Every message gets seq + 1. Sending
+ * subscriber learns the state at once. A heartbeat also goes out early when
+ * scale_hint has moved since the last message (checked every
+ * SC_HINT_CHECK_MS, see sc_watermark_hint_moved). Every message gets
+ * seq + 1. Sending
  * never blocks: the XPUB drops for a subscriber past its high-water mark.
  *
  * Pipe commands (core -> publisher):

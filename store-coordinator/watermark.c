@@ -2,6 +2,7 @@
 #include "watermark.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 
 struct _sc_watermark_t {
@@ -109,6 +110,17 @@ int64_t sc_watermark_changed_ns(sc_watermark_t *self)
 {
     assert(self);
     return self->changed_ns;
+}
+
+/* Hints are ratios of sizes: this absorbs their rounding, so that a move of
+ * exactly SC_HINT_STEP counts. */
+#define SC_HINT_EPSILON 1e-9
+
+bool sc_watermark_hint_moved(double published, double hint)
+{
+    if (hint != published && (hint == 0.0 || hint == 1.0))
+        return true;
+    return fabs(hint - published) >= SC_HINT_STEP - SC_HINT_EPSILON;
 }
 
 double sc_watermark_scale_hint(const sc_watermark_config_t *config,

@@ -61,4 +61,16 @@ int64_t sc_watermark_changed_ns(sc_watermark_t *self);
 double sc_watermark_scale_hint(const sc_watermark_config_t *config,
                                uint64_t size);
 
+/* The publisher checks the hint this often and sends a heartbeat early when
+ * it has moved (sc_watermark_hint_moved) since the last message, so that
+ * `proportional` producers follow the queue between heartbeats. */
+#define SC_HINT_CHECK_MS 50
+/* A move of the hint by at least this much is worth a message. */
+#define SC_HINT_STEP 0.05
+
+/* True when `hint` has moved far enough from the last published one to be
+ * sent early: by SC_HINT_STEP or more, or onto 0 (pause) or 1 (full rate)
+ * from elsewhere. */
+bool sc_watermark_hint_moved(double published, double hint);
+
 #endif

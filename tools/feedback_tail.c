@@ -23,9 +23,9 @@
 #include "cmn_clock.h"
 #include "cmn_config.h"
 #include "cmn_curve.h"
-#include "cmn_json.h"
 #include "cmn_log.h"
 #include "proto_feedback.h"
+#include "proto_text.h"
 
 #define FT_PROGRAM "mds-feedback-tail"
 #define FT_MODULE "tail"
@@ -148,33 +148,6 @@ static int s_endpoint_flags(int argc, char **argv, char *out, size_t capacity)
         found++;
     }
     return found;
-}
-
-/* Writes one event as a JSON object: every field of feedback.md, levels and
- * type as names, the optional fields only when the event has them. */
-static void s_event_render(const proto_feedback_t *event, cmn_json_t *json)
-{
-    cmn_json_reset(json);
-    cmn_json_object_begin(json, NULL);
-    cmn_json_string(json, "type", proto_feedback_type_name(event->type));
-    cmn_json_string(json, "coordinator_id", event->coordinator_id);
-    cmn_json_uint(json, "epoch", event->epoch);
-    cmn_json_uint(json, "seq", event->seq);
-    cmn_json_int(json, "ts_ns", event->ts_ns);
-    cmn_json_string(json, "level", proto_level_name(event->level));
-    cmn_json_string(json, "prev_level", proto_level_name(event->prev_level));
-    cmn_json_uint(json, "queue_size", event->queue_size);
-    cmn_json_uint(json, "capacity", event->capacity);
-    cmn_json_uint(json, "low_wm", event->low_wm);
-    cmn_json_uint(json, "high_wm", event->high_wm);
-    cmn_json_double(json, "utilization", event->utilization);
-    cmn_json_double(json, "scale_hint", event->scale_hint);
-    cmn_json_uint(json, "ttl_ms", event->ttl_ms);
-    if (event->has_reason)
-        cmn_json_string(json, "reason", event->reason);
-    if (event->has_drain_rate)
-        cmn_json_double(json, "drain_rate", event->drain_rate);
-    cmn_json_object_end(json);
 }
 
 /* What became of one received message. */
@@ -314,8 +287,6 @@ typedef struct {
 static void s_run(void *socket, cmn_clock_t *clock, int64_t count,
                   int64_t deadline_ns, ft_tally_t *tally)
 {
-    cmn_json_t *json = cmn_json_new();
-    assert(json);
     while (!s_interrupted && (count == 0 || tally->events < (uint64_t)count)) {
         long wait_ms = FT_POLL_SLICE_MS;
         if (deadline_ns) {
@@ -346,8 +317,13 @@ static void s_run(void *socket, cmn_clock_t *clock, int64_t count,
         }
         if (received == FT_RECEIVED_NOTHING)
             continue; /* the loop condition sees the signal */
-        s_event_render(&event, json);
-        fwrite(cmn_json_text(json), 1, cmn_json_length(json), stdout);
+        char line[PROTO_TEXT_FEEDBACK_JSON_MAX];
+        int length = proto_text_format_feedback_json(&event, line, sizeof line);
+        if (length < 0) { /* cannot happen: the buffer holds any event */
+            tally->malformed++;
+            continue;
+        }
+        fwrite(line, 1, (size_t)length, stdout);
         fputc('\n', stdout);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             cmn_log_error(FT_MODULE, "output_failed", "error=\"%s\"",
@@ -357,7 +333,6 @@ static void s_run(void *socket, cmn_clock_t *clock, int64_t count,
         }
         tally->events++;
     }
-    cmn_json_destroy(&json);
 }
 
 int main(int argc, char **argv)

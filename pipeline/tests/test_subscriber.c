@@ -72,8 +72,8 @@ static void s_expect_subscription(zsock_t *xpub, int subscribe)
              "unsubscription", DEADLINE_MS);
 }
 
-static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
-                      proto_level_t level)
+static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,
+                          proto_level_t level, uint32_t ttl_ms)
 {
     proto_feedback_t event;
     memset(&event, 0, sizeof event);
@@ -90,7 +90,7 @@ static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
     event.high_wm = 800;
     event.utilization = 0.01;
     event.scale_hint = 1.0;
-    event.ttl_ms = TTL_MS;
+    event.ttl_ms = ttl_ms;
     char topic[PROTO_FEEDBACK_TOPIC_MAX];
     assert_true(proto_feedback_topic(id, topic, sizeof topic) > 0);
     msgpack_sbuffer body;
@@ -101,6 +101,12 @@ static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
     zmsg_addmem(message, body.data, body.size);
     assert_int_equal(zmsg_send(&message, xpub), 0);
     msgpack_sbuffer_destroy(&body);
+}
+
+static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
+                      proto_level_t level)
+{
+    s_publish_ttl(xpub, id, seq, level, TTL_MS);
 }
 
 /* Publishes `level` from `id` until the actor decides that level. */
@@ -214,6 +220,74 @@ static void test_name_is_resolved_again(void **state)
     zsock_destroy(&pod3);
 }
 
+/* A coordinator that goes silent turns stale after its ttl, then is
+ * forgotten: its gauges do not keep the last depth and level forever. */
+static void test_forgotten_coordinator_gauges_reset(void **state)
+{
+    (void)state;
+    zsock_t *pod = zsock_new(ZMQ_XPUB);
+    int port = zsock_bind(pod, "tcp://127.0.0.1:*");
+    assert_true(port > 0);
+    cmn_clock_t *clock = cmn_clock_new_system();
+    cmn_metrics_t *registry = cmn_metrics_new();
+    pl_metrics_t *metrics = pl_metrics_new(registry);
+    pl_status_t *status = pl_status_new(true);
+    pl_policy_config_t policy_config = {.enabled = true,
+                                        .kind = PL_POLICY_STEP,
+                                        .scale_ok = 1.0,
+                                        .scale_soft = 0.5,
+                                        .scale_hard = 0.0};
+    pl_policy_t *policy = pl_policy_new(&policy_config);
+    char endpoints[64];
+    snprintf(endpoints, sizeof endpoints, "tcp://127.0.0.1:%d", port);
+    pl_subscriber_config_t config = {
+        .clock = clock,
+        .endpoints = endpoints,
+        .resolve_ns = 60 * CMN_NS_PER_SEC,
+        .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
+        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+                     .forget_ns = 300 * CMN_NS_PER_MS},
+        .policy = policy,
+        .metrics = metrics,
+        .status = status};
+    zactor_t *actor = pl_subscriber_new(&config);
+    assert_non_null(actor);
+    s_expect_subscription(pod, 1);
+    cmn_series_t *depth =
+        cmn_metric_series(metrics->feedback_queue_depth, "gone", NULL);
+    cmn_series_t *level =
+        cmn_metric_series(metrics->feedback_level, "gone", NULL);
+    cmn_series_t *stale =
+        cmn_metric_series(metrics->feedback_stale, "gone", NULL);
+    cmn_series_t *known =
+        cmn_metric_series(metrics->feedback_coordinators, NULL);
+    /* Heard at HARD with a short ttl. */
+    uint64_t seq = 0;
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (cmn_series_value(level) != PROTO_LEVEL_HARD) {
+        assert_true(zclock_mono() < deadline);
+        s_publish_ttl(pod, "gone", ++seq, PROTO_LEVEL_HARD, 50);
+        zclock_sleep(10); /* pacing the publisher, not synchronising */
+    }
+    assert_true(cmn_series_value(depth) == 10);
+    /* Silent: stale (the fail-safe level), then forgotten and reset. */
+    deadline = zclock_mono() + DEADLINE_MS;
+    while (cmn_series_value(known) != 0) {
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(10);
+    }
+    assert_true(cmn_series_value(depth) == 0);
+    assert_true(cmn_series_value(level) == 0);
+    assert_true(cmn_series_value(stale) == 1);
+    zactor_destroy(&actor);
+    pl_policy_destroy(&policy);
+    pl_status_destroy(&status);
+    pl_metrics_destroy(&metrics);
+    cmn_metrics_destroy(&registry);
+    cmn_clock_destroy(&clock);
+    zsock_destroy(&pod);
+}
+
 /* The default resolver answers IPv4 texts for a name every Linux has. */
 static void test_default_resolver(void **state)
 {
@@ -228,6 +302,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_is_resolved_again),
+        cmocka_unit_test(test_forgotten_coordinator_gauges_reset),
         cmocka_unit_test(test_default_resolver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

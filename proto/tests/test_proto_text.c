@@ -322,6 +322,50 @@ static void test_format_exact(void **state)
 }
 
 /* The examples printed in ingest.md section 7 read as documented. */
+/* The JSON form of a feedback event (tail output, webhook body): exact text,
+ * optional keys only when present, escapes, and a buffer too small. */
+static void test_format_feedback(void **state)
+{
+    (void)state;
+    proto_feedback_t event = {
+        .type = PROTO_FEEDBACK_TRANSITION,
+        .coordinator_id = "coord-1",
+        .epoch = 18446744073709551615u,
+        .seq = 7,
+        .ts_ns = 1700000000123456789,
+        .level = PROTO_LEVEL_SOFT,
+        .prev_level = PROTO_LEVEL_OK,
+        .queue_size = 6000,
+        .capacity = 10000,
+        .low_wm = 5000,
+        .high_wm = 8000,
+        .utilization = 0.6,
+        .scale_hint = 2.0 / 3.0,
+        .ttl_ms = 3000,
+    };
+    char out[PROTO_TEXT_FEEDBACK_JSON_MAX];
+    const char *plain =
+        "{\"v\":1,\"type\":\"transition\",\"coordinator_id\":\"coord-1\","
+        "\"epoch\":18446744073709551615,\"seq\":7,"
+        "\"ts_ns\":1700000000123456789,\"level\":\"soft\","
+        "\"prev_level\":\"ok\",\"queue_size\":6000,\"capacity\":10000,"
+        "\"low_wm\":5000,\"high_wm\":8000,\"utilization\":0.6,"
+        "\"scale_hint\":0.66666666666666663,\"ttl_ms\":3000}";
+    assert_int_equal(proto_text_format_feedback_json(&event, out, sizeof out),
+                     (int)strlen(plain));
+    assert_string_equal(out, plain);
+
+    event.has_reason = true;
+    strcpy(event.reason, "queue \"rising\"\n");
+    event.has_drain_rate = true;
+    event.drain_rate = 1500.5;
+    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
+    assert_non_null(strstr(out, ",\"ttl_ms\":3000,\"reason\":"
+                                "\"queue \\\"rising\\\"\\n\","
+                                "\"drain_rate\":1500.5}"));
+    assert_int_equal(proto_text_format_feedback_json(&event, out, 40), -1);
+}
+
 static void test_spec_examples(void **state)
 {
     (void)state;
@@ -364,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_format_exact),
+        cmocka_unit_test(test_format_feedback),
         cmocka_unit_test(test_spec_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

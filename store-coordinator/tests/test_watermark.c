@@ -271,9 +271,25 @@ static void test_config_check(void **state)
     assert_int_equal(sc_watermark_config_check(&config, &reason), -1);
 }
 
+static void test_hint_moved(void **state)
+{
+    (void)state;
+    /* A step of 0.05 or more is worth an early message, less is not. */
+    assert_false(sc_watermark_hint_moved(0.5, 0.5));
+    assert_false(sc_watermark_hint_moved(0.5, 0.46));
+    assert_true(sc_watermark_hint_moved(0.5, 0.45));
+    assert_true(sc_watermark_hint_moved(0.5, 0.56));
+    /* Reaching a pause or full rate always is. */
+    assert_true(sc_watermark_hint_moved(0.02, 0.0));
+    assert_true(sc_watermark_hint_moved(0.99, 1.0));
+    assert_false(sc_watermark_hint_moved(0.0, 0.0));
+    assert_false(sc_watermark_hint_moved(1.0, 1.0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hint_moved),
         cmocka_unit_test(test_seed_mode_sequence),
         cmocka_unit_test(test_seed_mode_flaps_at_the_threshold),
         cmocka_unit_test(test_hysteresis_sequence),

@@ -3,14 +3,27 @@
 docker-compose, offline), and the resolved file (postgres profile included)
 has what deploy/README.md promises: health checks, ordered start-up, named
 volumes, a stop grace period above the drain timeout, PostgreSQL only under
-its profile, and only files that exist mounted into the containers."""
+its profile, only files that exist mounted into the containers, every port
+published on 127.0.0.1 only (plaintext ZeroMQ, Grafana's default password),
+and every localhost port the README's compose section uses is published."""
 
 import os
 import re
 
 import yaml
 
-from deploy_common import SOURCE_ROOT, Checker, fail, require_tool, run
+from deploy_common import DEPLOY, SOURCE_ROOT, Checker, fail, require_tool, run
+
+# What deploy/README.md tells the user to open: service -> container ports.
+PUBLISHED = {
+    "mds-coordinator": {5555, 5556, 9102},
+    "mdp-pipeline": {8000},
+    "prometheus": {9090},
+    "grafana": {3000},
+    "postgres": {5432},
+    "mds-coordinator-pg": {9102},
+    "mdp-pipeline-pg": {8000},
+}
 
 compose = require_tool("docker-compose", "Debian package docker-compose")
 path = os.path.join(SOURCE_ROOT, "docker-compose.yml")
@@ -110,5 +123,41 @@ for name, service in services.items():
         if kind == "bind":
             c.check(os.path.exists(source),
                     f"{name}: bind source {source} exists")
+
+
+
+def port_spec(port):
+    """(host address, host port, container port) of a published port."""
+    if isinstance(port, dict):
+        return (port.get("host_ip"), int(port["published"]),
+                int(port["target"]))
+    parts = str(port).split("/")[0].split(":")
+    if len(parts) == 3:
+        return parts[0], int(parts[1]), int(parts[2])
+    return None, int(parts[0]), int(parts[-1])
+
+
+host_ports = {}
+for name, service in services.items():
+    specs = [port_spec(p) for p in service.get("ports", [])]
+    for host_ip, host_port, target in specs:
+        c.check(host_ip == "127.0.0.1", f"{name}: port {host_port} is "
+                f"published on 127.0.0.1 only (got {host_ip or 'all'})")
+        c.check(host_port not in host_ports,
+                f"{name}: host port {host_port} is not taken twice")
+        host_ports[host_port] = name
+    c.check({target for _, _, target in specs} == PUBLISHED.get(name, set()),
+            f"{name}: publishes {sorted(PUBLISHED.get(name, set()))}")
+
+# The README's compose section: each localhost port it uses is published.
+readme = open(os.path.join(DEPLOY, "README.md")).read()
+section = readme.split("## docker-compose", 1)[1].split("\n## ", 1)[0]
+used = {int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)",
+                                   section)}
+c.check(len(used) >= 4, f"the README's compose section uses ports "
+        f"{sorted(used)}")
+for port in sorted(used):
+    c.check(port in host_ports, f"README: localhost:{port} is published "
+            f"({host_ports.get(port)})")
 
 c.finish()

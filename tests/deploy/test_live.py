@@ -42,6 +42,10 @@ import urllib.request
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from harness import free_port as harness_free_port  # noqa: E402
+
 from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, kustomize,
                            objects, skip)
 
@@ -62,9 +66,7 @@ processes = []
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return harness_free_port()  # below the ephemeral range: no bind race
 
 
 def http_get(url, timeout=2.0):

@@ -15,8 +15,8 @@ TOPIC_PREFIX = "mds.fb/"
 LEVELS = ("ok", "soft", "hard")
 TYPES = ("transition", "heartbeat", "snapshot")
 # Every key a tail JSON line has; "reason" and "drain_rate" only when sent.
-REQUIRED_KEYS = {"type", "coordinator_id", "epoch", "seq", "ts_ns", "level",
-                 "prev_level", "queue_size", "capacity", "low_wm", "high_wm",
+REQUIRED_KEYS = {"v", "type", "coordinator_id", "epoch", "seq", "ts_ns",
+                 "level", "prev_level", "queue_size", "capacity", "low_wm", "high_wm",
                  "utilization", "scale_hint", "ttl_ms"}
 OPTIONAL_KEYS = {"reason", "drain_rate"}
 

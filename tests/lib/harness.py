@@ -12,6 +12,7 @@ by polling with a deadline; nothing sleeps to synchronise.
 """
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -49,10 +50,32 @@ def wait_for(predicate, timeout, what, interval=0.01):
         time.sleep(interval)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free TCP port on 127.0.0.1 for a server under test.
+
+    Chosen at random BELOW the kernel's ephemeral range: a port the kernel
+    hands out for bind(0) is from that range, and any outgoing connection
+    (ZeroMQ connects a lot, tests run in parallel) may take it between this
+    probe and the server's own bind ("Address already in use")."""
+    high = min(_ephemeral_low(), 32768) - 1
+    low = max(1024, high - 12000)
+    for _ in range(500):
+        port = random.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d..%d" % (low, high))
 
 
 def record(index, kind="trade", provider="test", symbol=None):

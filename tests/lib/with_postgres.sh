@@ -59,11 +59,13 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
+# A free port below the ephemeral range (see tests/lib/harness.py:
+# free_port, which this uses): ports from bind(0) can be taken by any
+# outgoing connection before the server binds them.
 free_port() {
-    /usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+    /usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+from harness import free_port
+print(free_port())' "$(dirname "$0")"
 }
 
 if ! $run_as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres -A trust \

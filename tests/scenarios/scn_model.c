@@ -103,6 +103,8 @@ typedef struct {
     uint64_t epoch;
     uint64_t seq;             /* of the last message */
     proto_level_t prev_level; /* before the latest change */
+    double hint;              /* scale_hint of the last message */
+    int64_t next_hint_check_ns;
     int64_t next_heartbeat_ns;
     int64_t next_level_tick_ns;
     s_worker_t workers[SCN_WORKERS];
@@ -197,6 +199,7 @@ static void s_publish(s_model_t *self, proto_feedback_type_t type)
         .scale_hint = sc_watermark_scale_hint(&coordinator->config, depth),
         .ttl_ms = (uint32_t)(SCN_TTL_HEARTBEATS * self->heartbeat_ms),
     };
+    coordinator->hint = event.scale_hint;
     strcpy(event.coordinator_id, SCN_COORDINATOR_ID);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
@@ -273,6 +276,9 @@ static int s_coordinator_start(s_model_t *self)
     coordinator->next_level_tick_ns =
         s_now(self) + SCN_LEVEL_TICK_MS * CMN_NS_PER_MS;
     coordinator->next_heartbeat_ns = s_now(self) + s_heartbeat_interval(self);
+    coordinator->hint = 1.0;
+    coordinator->next_hint_check_ns =
+        s_now(self) + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
     /* Every pipeline (re)subscribes: the XPUB answers with a snapshot. */
     s_publish(self, PROTO_FEEDBACK_SNAPSHOT);
     return 0;
@@ -608,6 +614,17 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 s_level_update(self);
                 coordinator->next_level_tick_ns +=
                     SCN_LEVEL_TICK_MS * CMN_NS_PER_MS;
+            }
+            /* The publisher's early heartbeat when the hint moved. */
+            if (now >= coordinator->next_hint_check_ns) {
+                if (sc_watermark_hint_moved(
+                        coordinator->hint,
+                        sc_watermark_scale_hint(
+                            &coordinator->config,
+                            sc_queue_depth(coordinator->queue))))
+                    s_publish(self, PROTO_FEEDBACK_HEARTBEAT);
+                coordinator->next_hint_check_ns +=
+                    SC_HINT_CHECK_MS * CMN_NS_PER_MS;
             }
             if (now >= coordinator->next_heartbeat_ns) {
                 s_publish(self, PROTO_FEEDBACK_HEARTBEAT);

@@ -12,11 +12,13 @@
  * What is modelled (and only this): the sink writes at a rate the scenario
  * sets (0 while stalled), split over the coordinator's workers, each taking
  * chunks of at most the batch size eagerly; the publisher's transitions,
- * jittered heartbeats and snapshots; the network between coordinator and
+ * jittered heartbeats, early heartbeats when the hint moved
+ * (sc_watermark_hint_moved) and snapshots; the network between coordinator and
  * each pipeline (fixed delay, random loss from a seeded generator); the
  * pipeline's sender with mdp-pipeline's defaults (batches bounded by size
  * and age, a window of unacked batches that stops the producer when full,
- * `nack full` answered by a resend after the coordinator's retry hint); a coordinator
+ * `nack full` answered by a resend after the coordinator's retry hint); a
+ * coordinator
  * crash and restart (new epoch, its queue lost, every unacked batch resent).
  * Time advances in fixed ticks, so a run is a pure function of its inputs. */
 #ifndef SCN_MODEL_H
@@ -101,7 +103,7 @@ typedef struct {
 #define SCN_HEARTBEAT_JITTER 0.1   /* +-10% */
 #define SCN_TTL_HEARTBEATS 3       /* ttl_ms = 3 x heartbeat */
 #define SCN_LEVEL_TICK_MS 10       /* the core re-evaluates on a timer */
-#define SCN_RAMP_MS 2000           /* MDP_FB_RAMP_MS */
+#define SCN_RAMP_MS 3000           /* MDP_FB_RAMP_MS */
 #define SCN_SEND_BATCH_RECORDS 500 /* MDP_SEND_BATCH_RECORDS */
 #define SCN_SEND_BATCH_MS 20       /* MDP_SEND_BATCH_MS */
 #define SCN_SEND_WINDOW 4          /* MDP_SEND_WINDOW, batches */

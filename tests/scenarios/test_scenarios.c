@@ -47,18 +47,18 @@ static const scn_policy_t s_policies[] = {
     {.name = "proportional",
      .kind = PL_POLICY_PROPORTIONAL,
      .hysteresis = true},
-    /* Not a default: the same policy with the hint published ten times as
-     * often (MDS_HEARTBEAT_MS=100), to show what closes the misses below. */
+    /* Not a default: the same policy with regular heartbeats ten times as
+     * often (MDS_HEARTBEAT_MS=100), for comparison with the early ones. */
     {.name = "proportional, hb 100 ms",
      .kind = PL_POLICY_PROPORTIONAL,
      .hysteresis = true,
      .heartbeat_ms = SCN_FAST_HEARTBEAT_MS},
 };
 #define SCN_POLICIES (sizeof s_policies / sizeof s_policies[0])
-/* Index of the default configuration in s_policies, and of the one that
- * publishes the hint often. */
+/* Index of the default configuration in s_policies, and of the default
+ * configuration with MDP_FB_POLICY=proportional. */
 #define SCN_POLICY_DEFAULT 1
-#define SCN_POLICY_FAST_HINT 3
+#define SCN_POLICY_PROPORTIONAL 2
 
 /* Pipelines sharing the load in most scenarios. Each keeps at most
  * MDP_SEND_WINDOW x MDP_SEND_BATCH_RECORDS records unacknowledged (2,000 by
@@ -202,19 +202,16 @@ static void s_check_invariants(size_t s, size_t p)
     }
 }
 
-/* Why the default configuration misses two targets (see the figures and
+/* Why the default configuration misses one target (see the figures and
  * tests/scenarios/README.md):
  *
- * KNOWN_STEP_CYCLE: `step` maps OK to 1.0 and SOFT to 0.5 of the offered
- * rate. At 1.5x overload 1.0 fills the queue and 0.5 drains it, so the level
- * cycles OK -> SOFT -> OK for ever. The bucket ramps every rise of the scale
- * over MDP_FB_RAMP_MS (2 s), which slows the refill half of the cycle from
- * ~0.2 s to ~1.6 s: ~64 changes/min instead of ~180, still above 60.
- *
  * KNOWN_STEP_SOFT_ABOVE_SINK: at 3x overload SOFT's 0.5 still offers 1.5x
- * the sink rate, so every cycle climbs into HARD (scale 0), and HARD lasts
- * at least the dwell (250 ms) plus the drain to H - D: ~11% of the time. */
-#define KNOWN_STEP_CYCLE "step cycles OK<->SOFT at 1.5x, ~2 s per cycle"
+ * the sink rate, so every cycle climbs into HARD (scale 0). Leaving HARD
+ * takes the dwell T (250 ms) and the drain to H - D after the in-flight
+ * overshoot, and a ramp from 0 must reach the sink rate before the queue's
+ * ~1 s of buffer runs dry, so a cycle is ~3 s with ~0.3 s paused: ~9%.
+ * Closing it needs a separate, shorter exit from HARD in the coordinator
+ * (README: measured 3.6% with a HARD dead-band of 2% and no HARD dwell). */
 #define KNOWN_STEP_SOFT_ABOVE_SINK "step's SOFT 0.5 x 3 > 1 climbs to HARD"
 
 /* The targets of issue 7 for configuration `p`; `known` marks the misses
@@ -333,9 +330,8 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < SCN_SCENARIOS; s++)
         for (size_t p = 0; p < SCN_POLICIES; p++)
             s_check_invariants(s, p);
-    s_check_targets(SCN_POLICY_DEFAULT, KNOWN_STEP_CYCLE,
-                    KNOWN_STEP_SOFT_ABOVE_SINK);
-    s_check_targets(SCN_POLICY_FAST_HINT, NULL, NULL);
+    s_check_targets(SCN_POLICY_DEFAULT, NULL, KNOWN_STEP_SOFT_ABOVE_SINK);
+    s_check_targets(SCN_POLICY_PROPORTIONAL, NULL, NULL);
     printf("\n%d failed, %d known misses\n", s_failures, s_known_misses);
     return s_failures ? 1 : 0;
 }
