@@ -620,6 +620,12 @@ static zsock_t *s_bind(int type, const char *endpoint, const char *what,
                       "socket=%s endpoint=\"%s\" error=\"%s\"", what, endpoint,
                       zmq_strerror(zmq_errno()));
         zsock_destroy(&socket);
+    } else {
+        /* The port a wildcard (`*`, `0`) got: what clients must use. */
+        char *bound = zsock_last_endpoint(socket);
+        cmn_log_info("main", "bound", "socket=%s endpoint=\"%s\"", what,
+                     bound ? bound : endpoint);
+        zstr_free(&bound);
     }
     return socket;
 }
