@@ -26,10 +26,12 @@ batch is started before then either), and at once when libzmq reports that
 the connection dropped; a `nack malformed` batch is never resent: its
 detail is reported and its records go to an optional rejects file in the
 dead-letter format of 7.1. Records as text (7): strict NDJSON and CSV
-readers. Backpressure (feedback.md 6, 7): with --feedback, no new batch is
+readers. Backpressure (feedback.md 6, 7): with --feedback, the first batch
+waits (up to 2 s) for the first state, batches are cut to the queue's
+`capacity` (a larger batch is refused as malformed), no new batch is
 started while the coordinator's level is HARD, the window (and --rate)
 follow scale_hint while it is SOFT, and a stale coordinator gets the
-fail-safe (a window of one, half the rate)."""
+fail-safe (half the window and half the rate)."""
 import argparse
 import json
 import math
@@ -66,6 +68,7 @@ STALE_FACTOR = 0.5               # fail-safe rate fraction of a stale store
 HEARTBEAT_IVL_MS = 1000          # ZMTP heartbeats: a silent peer is noticed
 HEARTBEAT_TIMEOUT_MS = 3000
 SEND_HWM_MESSAGES = 1000
+FEEDBACK_FIRST_WAIT_S = 2.0      # for the first state before the first batch
 FAILURES_SHOWN_MAX = 20          # malformed batches printed one per line
 
 # The record arrays of section 3: kind -> the names of its numbers.
@@ -217,7 +220,7 @@ def detect_format(path):
 
 def read_records(path, fmt):
     """Yields (origin "PATH:LINE", record) for every record of the file.
-    Blank lines and lines starting with '#' are skipped. Raises InputError
+    Blank lines and comments ('#' after optional blanks) are skipped. Raises InputError
     naming the line for the first bad one."""
     parse = parse_csv if fmt == "csv" else parse_ndjson
     with open(path, "rb") as handle:
@@ -228,7 +231,7 @@ def read_records(path, fmt):
             except UnicodeDecodeError:
                 raise InputError("%s: %s: not valid UTF-8" % (origin, fmt))
             line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:
                 record = parse(line)
@@ -246,7 +249,7 @@ def check_file(path, fmt, errors_max=FAILURES_SHOWN_MAX):
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8").rstrip("\n")
-                if not line.strip() or line.startswith("#"):
+                if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 if parse(line) is not None:
                     count += 1
@@ -482,6 +485,7 @@ class Producer:
         self._tokens = 0.0
         self._tokens_at = None
         self._refusal_logged = {}   # nack reason -> when last logged
+        self._capacity_logged = False
 
     def close(self):
         self.socket.disable_monitor()
@@ -524,9 +528,39 @@ class Producer:
                     update.state["queue_size"], update.state["capacity"],
                     " (restarted)" if update.restarted else ""))
 
+    def _await_feedback(self, deadline):
+        """Waits (a little) for the first state: it says the capacity and
+        the level before the first batch goes out."""
+        until = self.clock() + FEEDBACK_FIRST_WAIT_S
+        if deadline is not None:
+            until = min(until, deadline)
+        while not self.feedback.coordinators and not self.stopping:
+            left = until - self.clock()
+            if left <= 0:
+                self.log("no feedback within %.1f s: starting without it"
+                         % FEEDBACK_FIRST_WAIT_S)
+                return
+            if self.feedback.socket.poll(int(min(left, IDLE_POLL_S) * 1000)):
+                self._read_feedback()
+
     # -- sending -----------------------------------------------------------
 
+    def _batch_limit(self, batch_size):
+        """batch_size, or less when the coordinator's queue is smaller: it
+        refuses a batch larger than its capacity as malformed."""
+        if self.feedback:
+            for state in self.feedback.coordinators.values():
+                if state.state and 1 <= state.state["capacity"] < batch_size:
+                    if not self._capacity_logged:
+                        self._capacity_logged = True
+                        self.log("batches of %d records at most: the "
+                                 "coordinator's queue capacity"
+                                 % state.state["capacity"])
+                    batch_size = state.state["capacity"]
+        return batch_size
+
     def _new_batch(self, source, batch_size):
+        batch_size = self._batch_limit(batch_size)
         origins, records = [], []
         for origin, record in source:
             origins.append(origin)
@@ -703,6 +737,8 @@ class Producer:
         start = self.clock()
         deadline = start + deadline_s if deadline_s else None
         source = iter(_with_origins(records))
+        if self.feedback:
+            self._await_feedback(deadline)
         pending = None      # the next batch, built but not yet started
         exhausted = False
         while True:

@@ -5,6 +5,9 @@ the output folder /build moved to a temp dir, and produce the binary that
 the final stage COPYs, which then starts (`--version`). The images ship
 the release build: buildtype release, compiled with -O3 and -DNDEBUG
 (read back from the build directory, not from the Dockerfile's text).
+Then the two release binaries run together with docker-compose.yml's
+environment for them (addresses, ports and paths moved to the test's):
+records are written end to end and SIGTERM ends both with exit 0.
 
 No Docker engine is needed; the packages the stage installs are the ones
 this machine has (scripts/install-deps installs the same names, which
@@ -14,9 +17,15 @@ import json
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
+
+import yaml
 
 from deploy_common import DEPLOY, SOURCE_ROOT, Checker, require_tool, run
 
@@ -25,6 +34,8 @@ require_tool("ninja", "Debian package ninja-build")
 c = Checker()
 IMAGE_BUILD_DIR = "/build"
 RELEASE_FLAGS = ("-O3", "-DNDEBUG")
+SMOKE_DEADLINE_S = 20
+SMOKE_POLL_S = 0.2
 
 
 def check_release(name, build_dir):
@@ -64,6 +75,96 @@ def build_stage(path):
     return commands, copies
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+    except OSError as err:
+        return None, str(err)
+
+
+def compose_environment(service):
+    """The environment docker-compose.yml gives `service` (anchors and
+    merge keys resolved by the YAML loader; no ${} in these two)."""
+    compose = yaml.safe_load(open(os.path.join(SOURCE_ROOT,
+                                               "docker-compose.yml")))
+    return {k: str(v) for k, v in
+            compose["services"][service]["environment"].items()}
+
+
+def smoke(binaries, workdir):
+    """The release binaries, with the compose stack's environment (only the
+    addresses, ports and file paths moved to the test's), write records end
+    to end and stop with exit 0 on SIGTERM."""
+    ingest, feedback, http, pipeline_http = (free_port() for _ in range(4))
+    data = os.path.join(workdir, "smoke")
+    os.makedirs(data)
+    coordinator_env = dict(compose_environment("mds-coordinator"), **{
+        "MDS_INGEST_ENDPOINT": f"tcp://127.0.0.1:{ingest}",
+        "MDS_FEEDBACK_ENDPOINT": f"tcp://127.0.0.1:{feedback}",
+        "MDS_HTTP_PORT": str(http), "MDS_HTTP_BIND": "127.0.0.1",
+        "MDS_SINK": f"sqlite:{os.path.join(data, 'market.db')}",
+        "MDS_DLQ_PATH": os.path.join(data, "dead-letter.ndjson"),
+        "MDS_DRAIN_TIMEOUT_MS": "2000"})
+    pipeline_env = dict(compose_environment("mdp-pipeline"), **{
+        "MDP_STORE_ENDPOINTS": f"tcp://127.0.0.1:{ingest}",
+        "MDP_FEEDBACK_ENDPOINTS": f"tcp://127.0.0.1:{feedback}",
+        "MDP_METRICS_STANDALONE_PORT": str(pipeline_http),
+        "MDP_METRICS_BIND": "127.0.0.1",
+        "MDP_SHUTDOWN_TIMEOUT_MS": "2000"})
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("MDS_", "MDP_"))}
+    procs = []
+    try:
+        for name, env in (("mds-coordinator", coordinator_env),
+                          ("mdp-pipeline", pipeline_env)):
+            log = open(os.path.join(data, name + ".log"), "w")
+            procs.append((name, subprocess.Popen(
+                [binaries[name]], env=dict(base, **env), cwd=data,
+                stdout=log, stderr=subprocess.STDOUT),
+                os.path.join(data, name + ".log")))
+
+        def written():
+            status, body = http_get(f"http://127.0.0.1:{http}/metrics")
+            match = re.search(r"^coordinator_records_written_total(?:\{[^}]*\})?"
+                              r"\s+(\S+)$", body or "", re.M)
+            ready = http_get(f"http://127.0.0.1:{pipeline_http}/ready")[0]
+            return (float(match.group(1)) if match else 0) > 0 and ready == 200
+
+        end = time.monotonic() + SMOKE_DEADLINE_S
+        ok = False
+        while time.monotonic() < end and not ok:
+            if any(p.poll() is not None for _, p, _ in procs):
+                break
+            ok = written()
+            if not ok:
+                time.sleep(SMOKE_POLL_S)
+        if not c.check(ok, "release binaries with the compose environment: "
+                       "records written, pipeline ready"):
+            for name, _, log in procs:
+                print(f"--- {name}:\n{open(log).read()[-2000:]}")
+        for name, proc, _ in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=SMOKE_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                code = None
+            c.check(code == 0, f"release {name} exits 0 on SIGTERM ({code})")
+    finally:
+        for _, proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 dockerfiles = sorted(os.path.join(DEPLOY, "docker", f)
                      for f in os.listdir(os.path.join(DEPLOY, "docker"))
                      if re.fullmatch(r"Dockerfile\.[a-z]+", f))
@@ -74,6 +175,7 @@ with tempfile.TemporaryDirectory(prefix="mdbp-image-build-") as tmp:
     # its own, so neither can inherit the other's options.
     build_dirs = {}
     done = set()
+    built = {}
     for dockerfile in dockerfiles:
         name = os.path.basename(dockerfile)
         commands, copies = build_stage(dockerfile)
@@ -109,4 +211,8 @@ with tempfile.TemporaryDirectory(prefix="mdbp-image-build-") as tmp:
                 c.check(result.returncode == 0,
                         f"{name}: {os.path.basename(binary)} --version "
                         f"runs ({result.stdout.strip()})")
+                built[os.path.basename(binary)] = binary
+    if c.check(set(built) == {"mds-coordinator", "mdp-pipeline"},
+               f"both services built ({sorted(built)})"):
+        smoke(built, tmp)
 c.finish()

@@ -2,7 +2,7 @@
 SQLite file, ports chosen at run time): every record acked and stored once,
 a resend is all duplicates, a malformed batch is reported with the
 coordinator's detail, a crash and restart mid-run, a tiny queue (nack full),
-the feedback channel's HARD level, a draining coordinator. `readers` checks
+the feedback channel's HARD level and capacity, a draining coordinator. `readers` checks
 the text readers (ingest.md section 7) without a coordinator.
 
 Usage: test_producer.py CASE MDS_COORDINATOR PRODUCER_PY"""
@@ -299,6 +299,26 @@ def case_feedback(binary, producer_py, workdir):
         check(summary["feedback_messages"] >= 1, "no feedback: %s" % result)
         check(summary["hard_pauses"] >= 1, "never paused: %s" % result)
         check("coordinator HARD" in result.stderr, "pause not logged")
+        expect_stored(coordinator, records)
+        coordinator.stop()
+
+
+def case_capacity(binary, producer_py, workdir):
+    """A queue of 250 records and batches of 1,000 asked for: with
+    --feedback the producer learns the capacity and cuts its batches, so
+    nothing is refused as malformed (a batch over the capacity would be)."""
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=250) as coordinator:
+        coordinator.start(ready=True)
+        records = make_records(2000, provider="feed-cap")
+        path = os.path.join(workdir, "capacity.csv")
+        write_csv(path, records)
+        result = run(producer_py, path, "--endpoint",
+                     coordinator.ingest_endpoint, "--feedback",
+                     coordinator.feedback_endpoint, "--batch-size", 1000)
+        expect_complete(result, 2000, written=2000)
+        check(result.summary["batches"] == 8, "batches: %s" % result)
+        check("batches of 250 records at most" in result.stderr,
+              "capacity not logged: %s" % result)
         expect_stored(coordinator, records)
         coordinator.stop()
 

@@ -146,6 +146,33 @@ def test_dead_letter_lines():
     refused(producer.parse_ndjson, line, "key 'price': expected a number")
 
 
+def test_files(workdir):
+    """Blank lines (also white space only), comments (also indented), a
+    header, CRLF; the format from the extension or the first line."""
+    lines = ["# a comment", "", "   ", "  # indented comment",
+             "kind,provider,symbol,ts_ns,f1,f2,f3,f4,f5",
+             "trade,ibkr,AAPL,1700000000000000000,189.5,100"]
+    path = os.path.join(workdir, "records.txt")
+    with open(path, "w", newline="") as handle:
+        handle.write("\r\n".join(lines) + "\r\n")
+    check(producer.detect_format(path) == "csv", "sniffed csv")
+    check(producer.check_file(path, "csv") == (1, []), "check_file")
+    check(list(producer.read_records(path, "csv")) ==
+          [(path + ":6", SECTION_6_RECORDS[0])], "read_records")
+    with open(path, "a") as handle:
+        handle.write("trade,ibkr,AAPL,1,2\n")
+    count, errors = producer.check_file(path, "csv")
+    check(count == 1 and errors == [path + ":7: csv: a trade has 6 fields, "
+                                    "got 5"], "errors %r" % errors)
+    ndjson = os.path.join(workdir, "records.log")
+    with open(ndjson, "w") as handle:
+        handle.write("\n# x\n" + producer.record_as_json(
+            SECTION_6_RECORDS[2]) + "\n")
+    check(producer.detect_format(ndjson) == "ndjson", "sniffed ndjson")
+    check([r for _, r in producer.read_records(ndjson, "ndjson")] ==
+          [SECTION_6_RECORDS[2]], "ndjson file")
+
+
 def test_replies():
     decode = producer.decode_reply
 
@@ -215,6 +242,7 @@ def main(producer_py, ingest_md):
     test_dead_letter_lines()
     test_replies()
     with tempfile.TemporaryDirectory(prefix="producer-text-") as workdir:
+        test_files(workdir)
         test_command_line(producer_py, workdir)
     print("ok")
 
