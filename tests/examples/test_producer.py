@@ -402,6 +402,10 @@ def case_draining(binary, producer_py, workdir):
         finally:
             lock.release()
             lock.close()
+        # stop() would send a second SIGTERM (drain now, dead-letter the
+        # rest): wait for the drain to end by itself instead.
+        wait_for(lambda: coordinator.process.poll() is not None, 60,
+                 "the coordinator to finish its drain")
         check(coordinator.stop() == 0, "drain exit code")
         check(producer.process.poll() is None, "producer ended early")
         coordinator.start(ready=True)
