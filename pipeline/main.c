@@ -65,9 +65,10 @@ static const cmn_option_t s_options[] = {
      "rate scale at level soft", 0, 1, NULL},
     {"fb-scale-hard", "MDP_FB_SCALE_HARD", CMN_OPT_DOUBLE, "0.0",
      "rate scale at level hard (0 pauses)", 0, 1, NULL},
-    /* 3 s, not 2: with ramps on every rise this keeps `step`'s OK/SOFT cycle
-     * at 1.5x overload under 60 level changes a minute (tests/scenarios). */
-    {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "3000",
+    /* 2 s as issue 4 specifies. tests/scenarios measures `step` at 1.5x
+     * overload at 64 level changes a minute with it and 46 with 3000: the
+     * target (<= 60) is one setting away, documented rather than imposed. */
+    {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "2000",
      "every rise of the rate scale (from a pause too) ramps over this time; "
      "falls are immediate", 0, 3600000, NULL},
     {"fb-stale-level", "MDP_FB_STALE_LEVEL", CMN_OPT_CHOICE, "soft",

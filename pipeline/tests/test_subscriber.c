@@ -62,14 +62,14 @@ static void s_expect_subscription(zsock_t *xpub, int subscribe)
         zframe_t *frame = zframe_recv(xpub);
         if (!frame)
             continue;
-        bool match = zframe_size(frame) > 0 &&
-                     zframe_data(frame)[0] == (byte)subscribe;
+        bool match =
+            zframe_size(frame) > 0 && zframe_data(frame)[0] == (byte)subscribe;
         zframe_destroy(&frame);
         if (match)
             return;
     }
-    fail_msg("no %s within %d ms", subscribe ? "subscription" :
-             "unsubscription", DEADLINE_MS);
+    fail_msg("no %s within %d ms",
+             subscribe ? "subscription" : "unsubscription", DEADLINE_MS);
 }
 
 static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,

@@ -304,6 +304,56 @@ static void test_removed_file_is_noticed_and_recreated(void **state)
     assert_int_equal(s_total_rows(fixture), 6);
 }
 
+/* A full disk, made portable: an auto-extension caps every new connection
+ * of this process at a few pages (PRAGMA max_page_count), so SQLite answers
+ * SQLITE_FULL as it does when the disk is full. */
+static int s_page_limit; /* 0: no cap */
+
+static int s_cap_pages(sqlite3 *db, const char **error, const void *api)
+{
+    (void)error;
+    (void)api;
+    if (s_page_limit > 0) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%d", s_page_limit);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    return SQLITE_OK;
+}
+
+static void test_disk_full_is_transient_and_recovers(void **state)
+{
+    fixture_t *fixture = *state;
+    s_page_limit = 16;
+    assert_int_equal(sqlite3_auto_extension((void (*)(void))s_cap_pages),
+                     SQLITE_OK);
+    enum { BATCH = 200, ATTEMPTS = 100 };
+    proto_record_t records[BATCH];
+    sc_sink_counts_t counts;
+    sc_sink_status_t status = SC_SINK_OK;
+    int batches = 0;
+    while (status == SC_SINK_OK && batches < ATTEMPTS) {
+        test_fill_mixed(records, BATCH, "FULL",
+                        TEST_TS_BASE_NS + (int64_t)batches * BATCH);
+        status = sc_sink_write(fixture->sink, records, BATCH, &counts);
+        batches += status == SC_SINK_OK;
+    }
+    /* Retrying may succeed once space is freed: never PERMANENT (which
+     * would dead-letter good data), never a crash; nothing half-stored. */
+    assert_int_equal(status, SC_SINK_TRANSIENT);
+    assert_non_null(strstr(sc_sink_error(fixture->sink), "full"));
+    s_page_limit = 0;
+    long stored = s_total_rows(fixture);
+    assert_int_equal(stored, (long)batches * BATCH);
+
+    /* Space again (the cap lifted): the same batch goes through. */
+    assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
+                     SC_SINK_OK);
+    assert_int_equal(counts.written, BATCH);
+    assert_int_equal(s_total_rows(fixture), stored + BATCH);
+    sqlite3_cancel_auto_extension((void (*)(void))s_cap_pages);
+}
+
 static void test_missing_directories_are_created(void **state)
 {
     fixture_t *fixture = *state;
@@ -391,6 +441,8 @@ int main(void)
             test_dropped_table_recovers_on_next_write, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_removed_file_is_noticed_and_recreated, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_disk_full_is_transient_and_recovers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_directories_are_created,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(

@@ -127,7 +127,12 @@ class Coordinator:
             "MDS_COORDINATOR_ID": "test-%d" % os.getpid(),
             "MDS_LOG_LEVEL": "info",
         }
-        self.env.update({key: str(value) for key, value in env.items()})
+        # A value of None removes the variable (tests a default).
+        self.env.update({key: str(value) for key, value in env.items()
+                         if value is not None})
+        self.unset = [key for key, value in env.items() if value is None]
+        for key in self.unset:
+            self.env.pop(key, None)
         self.process = None
         self.log = None
 
@@ -141,11 +146,13 @@ class Coordinator:
 
     @property
     def coordinator_id(self):
-        return self.env["MDS_COORDINATOR_ID"]
+        return self.env.get("MDS_COORDINATOR_ID") or socket.gethostname()
 
     def start(self, timeout=10.0, ready=False):
         environment = dict(os.environ)
         environment.update(self.env)
+        for key in self.unset:
+            environment.pop(key, None)
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen([self.binary], env=environment,
                                         stdout=self.log, stderr=self.log,

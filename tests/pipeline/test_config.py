@@ -31,7 +31,7 @@ def main():
     for variable, default in [
             ("MDP_PROVIDERS", "synthetic"), ("MDP_STORE_ENDPOINTS", None),
             ("MDP_FEEDBACK_ENDPOINTS", None), ("MDP_FB_STALE_LEVEL", "soft"),
-            ("MDP_FB_SCALE_SOFT", "0.5"), ("MDP_FB_RAMP_MS", "3000"),
+            ("MDP_FB_SCALE_SOFT", "0.5"), ("MDP_FB_RAMP_MS", "2000"),
             ("MDP_METRICS_STANDALONE_PORT", "8000"),
             ("MDP_ADMIN_TOKEN", None), ("MDP_SHUTDOWN_TIMEOUT_MS", None),
             ("MDP_RATE_IBKR_CAPACITY", "60"),

@@ -103,7 +103,7 @@ typedef struct {
 #define SCN_HEARTBEAT_JITTER 0.1   /* +-10% */
 #define SCN_TTL_HEARTBEATS 3       /* ttl_ms = 3 x heartbeat */
 #define SCN_LEVEL_TICK_MS 10       /* the core re-evaluates on a timer */
-#define SCN_RAMP_MS 3000           /* MDP_FB_RAMP_MS */
+#define SCN_RAMP_MS 2000           /* MDP_FB_RAMP_MS */
 #define SCN_SEND_BATCH_RECORDS 500 /* MDP_SEND_BATCH_RECORDS */
 #define SCN_SEND_BATCH_MS 20       /* MDP_SEND_BATCH_MS */
 #define SCN_SEND_WINDOW 4          /* MDP_SEND_WINDOW, batches */

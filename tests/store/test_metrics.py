@@ -53,7 +53,7 @@ def main(binary, promtool, curl):
         check(coordinator.stop() == 0, "exit code not 0")
 
     # MDS_COORDINATOR_ID unset: the host name, in /status and the labels.
-    with Coordinator(binary, MDS_COORDINATOR_ID="") as coordinator:
+    with Coordinator(binary, MDS_COORDINATOR_ID=None) as coordinator:
         coordinator.start()
         host = socket.gethostname()[:64]
         check(coordinator.status()["coordinator_id"] == host,
