@@ -44,6 +44,7 @@
 #define SC_SOCKET_LINGER_MS 2000 /* let the last acks and event go out */
 #define SC_DATA_DIR_MODE 0755
 #define SC_DATA_FILE_MODE 0644
+#define SC_PORT_MAX 65535
 #define SC_REPLAY_REPLY_TIMEOUT_MS 5000
 #define SC_REPLAY_DEADLINE_MS 30000
 #define SC_ERROR_BYTES 256
@@ -438,6 +439,37 @@ static int s_check_writable(cmn_config_t *config, const char *flag,
     return 0;
 }
 
+/* Checks a bind endpoint's form (tcp://HOST:PORT with PORT a number or `*`,
+ * ipc://PATH, inproc://NAME), so that a typo exits 2 naming the option
+ * rather than failing the bind as a runtime error. Returns 0 or -1. */
+static int s_check_endpoint(cmn_config_t *config, const char *flag,
+                            const char *endpoint)
+{
+    const char *expected = "expected tcp://HOST:PORT (PORT a number or *), "
+                           "ipc://PATH or inproc://NAME";
+    if (!endpoint || (strncmp(endpoint, "ipc://", strlen("ipc://")) == 0 &&
+                      endpoint[strlen("ipc://")] != '\0'))
+        return 0;
+    if (strncmp(endpoint, "inproc://", strlen("inproc://")) == 0 &&
+        endpoint[strlen("inproc://")] != '\0')
+        return 0;
+    const char *colon = strrchr(endpoint, ':');
+    bool valid = strncmp(endpoint, "tcp://", strlen("tcp://")) == 0 &&
+                 colon > endpoint + strlen("tcp://");
+    if (valid && !streq(colon + 1, "*")) {
+        char *end = NULL;
+        errno = 0;
+        long port = strtol(colon + 1, &end, 10);
+        valid = colon[1] != '\0' && *end == '\0' && errno == 0 && port >= 0 &&
+                port <= SC_PORT_MAX;
+    }
+    if (!valid) {
+        cmn_config_reject(config, flag, expected);
+        return -1;
+    }
+    return 0;
+}
+
 static uint64_t s_random_epoch(void)
 {
     uint64_t epoch = 0;
@@ -530,6 +562,11 @@ static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
     settings->ingest_endpoint = cmn_config_string(config, "ingest-endpoint");
     settings->feedback_endpoint =
         cmn_config_string(config, "feedback-endpoint");
+    if (s_check_endpoint(config, "ingest-endpoint",
+                         settings->ingest_endpoint) != 0 ||
+        s_check_endpoint(config, "feedback-endpoint",
+                         settings->feedback_endpoint) != 0)
+        return -1;
     settings->sink_uri = cmn_config_string(config, "sink");
     settings->dlq_path = cmn_config_string(config, "dlq-path");
     char error[SC_ERROR_BYTES];

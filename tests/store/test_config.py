@@ -33,6 +33,11 @@ BAD = [
     ({}, ["--frobnicate"], "--frobnicate"),
     ({}, ["bogus"], "bogus"),
     ({}, ["dlq"], "dlq replay FILE"),
+    ({"MDS_INGEST_ENDPOINT": "tcp//127.0.0.1:5555"}, [],
+     "MDS_INGEST_ENDPOINT"),
+    ({"MDS_FEEDBACK_ENDPOINT": "tcp://127.0.0.1:99999"}, [],
+     "MDS_FEEDBACK_ENDPOINT"),
+    ({}, ["--ingest-endpoint=tcp://127.0.0.1"], "--ingest-endpoint"),
     # A regular file where a directory must be (fails even as root): the
     # coordinator would otherwise run "not ready" forever.
     ({"MDS_SINK": "sqlite:plain-file/market.db"}, [], "MDS_SINK"),
