@@ -632,6 +632,19 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
     return 0;
 }
 
+int proto_reader_scan_message(proto_reader_t *self, const void *data,
+                              size_t size, proto_key_t *keys,
+                              size_t key_count, proto_error_t *error)
+{
+    proto_reader_init(self, data, size);
+    if (proto_reader_scan_map(self, "message", keys, key_count, error) != 0)
+        return -1;
+    if (proto_reader_left(self) != 0)
+        return proto_error_set(error, "message: %zu bytes after the map",
+                               proto_reader_left(self));
+    return 0;
+}
+
 /* A reader positioned at the key's value. */
 static proto_reader_t s_at(const proto_reader_t *self, const proto_key_t *key)
 {
