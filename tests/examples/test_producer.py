@@ -1,7 +1,8 @@
 """examples/python/producer.py against a real mds-coordinator (a real
 SQLite file, ports chosen at run time): every record acked and stored once,
 a resend is all duplicates, a malformed batch is reported with the
-coordinator's detail, a crash and restart mid-run, a tiny queue (nack full),
+coordinator's detail, a crash and restart mid-run, a stalled coordinator (reply
+timeouts), a producer stopped by SIGTERM, a tiny queue (nack full),
 the feedback channel's HARD level and capacity, a draining coordinator. `readers` checks
 the text readers (ingest.md section 7) without a coordinator.
 
@@ -254,6 +255,53 @@ def case_crash(binary, producer_py, workdir):
         coordinator.stop()
 
 
+def case_stalled(binary, producer_py, workdir):
+    """SIGSTOP the coordinator mid-run (the connection stays up, no reply
+    comes): the producer times out and resends; after SIGCONT the late
+    replies are ignored and every record is stored once. SIGTERM to a
+    second producer run: it stops, reports what was not acked, exits 1."""
+    count = 10000
+    records = make_records(count, provider="feed-stall")
+    path = os.path.join(workdir, "stall.csv")
+    write_csv(path, records)
+    with Coordinator(binary) as coordinator:
+        coordinator.start(ready=True)
+        producer = Run(producer_py, [path, "--endpoint",
+                                     coordinator.ingest_endpoint,
+                                     "--batch-size", 250, "--window", 4,
+                                     "--rate", 5000, "--timeout", 0.5])
+        wait_for(lambda: stored_count(coordinator) >= 1000, 30,
+                 "1000 records stored")
+        coordinator.signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: producer.saw("no reply within the timeout"), 30,
+                     "a reply timeout")
+        finally:
+            coordinator.signal(signal.SIGCONT)
+        result = producer.wait()
+        expect_complete(result, count)
+        check(result.summary["timeouts"] >= 1 and result.summary["resends"]
+              >= 1, "no timeout: %s" % result)
+        expect_stored(coordinator, records)
+
+        # A stop by signal: the summary says what is left, exit code 1.
+        stopped = Run(producer_py, ["--generate", 50000, "--endpoint",
+                                    coordinator.ingest_endpoint, "--rate",
+                                    2000])
+        wait_for(lambda: stored_count(coordinator) >= count + 1000, 30,
+                 "the second run started")
+        stopped.process.send_signal(signal.SIGTERM)
+        stopped.wait()
+        summary = stopped.summary
+        check(stopped.returncode == 1 and summary["stopped"] == "stopped"
+              and not summary["complete"] and summary["acked"] >= 1000
+              and summary["acked"] + summary["unacked"] == summary["records"],
+              "stopped run: %s" % stopped)
+        check(stored_count(coordinator) >= count + summary["acked"],
+              "acked records not stored")
+        coordinator.stop()
+
+
 def case_full(binary, producer_py, workdir):
     """A queue of 300 records behind a slow database: batches of 100 with a
     window of 8 get `nack full`, are resent after retry_after_ms, and all
@@ -354,6 +402,10 @@ def case_draining(binary, producer_py, workdir):
         finally:
             lock.release()
             lock.close()
+        # stop() would send a second SIGTERM (drain now, dead-letter the
+        # rest): wait for the drain to end by itself instead.
+        wait_for(lambda: coordinator.process.poll() is not None, 60,
+                 "the coordinator to finish its drain")
         check(coordinator.stop() == 0, "drain exit code")
         check(producer.process.poll() is None, "producer ended early")
         coordinator.start(ready=True)
