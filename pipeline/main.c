@@ -82,9 +82,11 @@ static const cmn_option_t s_options[] = {
      "records per batch at most", 1, 10000, NULL},
     {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
      "a batch waits at most this long to fill", 1, 60000, NULL},
-    /* 4 x 500 records in flight fit between a default coordinator's high
-     * watermark (8000) and its capacity (10000), so one pipeline at full
-     * speed drives the store to HARD rather than into `nack full`. */
+    /* Acks come after the commit, so the window is each pipeline's own
+     * brake: 4 x 500 records in flight stay below a default coordinator's
+     * low watermark (5000), and even several pipelines together fill the
+     * queue between its high watermark (8000) and capacity (10000) before
+     * they meet `nack full`. The feedback levels pace the fleet. */
     {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
