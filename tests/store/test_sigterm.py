@@ -59,6 +59,10 @@ def flush_on_sigterm(binary):
         full = collect(producer, 5, 10, "nacks for the batches over capacity")
         check(all(r["type"] == "nack" and r["reason"] == "full"
                   for r in full.values()), "over capacity: %r" % full)
+        # Each with a usable hint: within the documented 5..5000 ms, or the
+        # breaker timeout while the breaker is open.
+        check(all(5 <= r["retry_after_ms"] <= 5000 for r in full.values()),
+              "retry hints %r" % [r["retry_after_ms"] for r in full.values()])
 
         coordinator.signal(signal.SIGHUP)  # ignored: still serving
         check(coordinator.get("/health")[0] == 200
