@@ -32,6 +32,10 @@
 #define PL_OPTION_NAME_MAX 128
 #define PL_MAIN_POLL_MS 500
 #define PL_SOURCE_SYNTHETIC "synthetic"
+/* A number sent to an actor as text (an index, a deadline), with its NUL. */
+#define PL_NUMBER_TEXT_MAX 24
+/* The bad item of a list option quoted in a usage error. */
+#define PL_BAD_ITEM_MAX 256
 
 static const char *const s_policies[] = {"step", "proportional", NULL};
 static const char *const s_levels[] = {"ok", "soft", "hard", NULL};
@@ -130,29 +134,43 @@ typedef struct {
     double min, max;
 } s_template_t;
 
+/* The per-provider options, an index in s_templates each. */
+enum {
+    S_PROVIDER_SOURCE,
+    S_PROVIDER_SYMBOLS,
+    S_PROVIDER_SEED,
+    S_PROVIDER_LIMIT,
+    S_PROVIDER_LOOP,
+    S_RATE_CAPACITY,
+    S_RATE_REFILL_RATE,
+    S_RATE_COOLDOWN_SEC,
+    S_RATE_BREAKER_THRESHOLD,
+    S_RATE_BREAKER_TIMEOUT,
+};
+
 static const s_template_t s_templates[] = {
-    {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
+    [S_PROVIDER_SOURCE] = {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
      "synthetic, or replay:PATH (a CSV or NDJSON file; pipeline/README.md)",
      0, 0},
-    {"provider", "MDP_PROVIDER", "symbols", CMN_OPT_STRING,
+    [S_PROVIDER_SYMBOLS] = {"provider", "MDP_PROVIDER", "symbols", CMN_OPT_STRING,
      PL_SYNTHETIC_SYMBOLS_DEFAULT, "synthetic: comma-separated symbols", 0, 0},
-    {"provider", "MDP_PROVIDER", "seed", CMN_OPT_INT, "1",
+    [S_PROVIDER_SEED] = {"provider", "MDP_PROVIDER", "seed", CMN_OPT_INT, "1",
      "synthetic: random seed", 0, 9007199254740992.0},
-    {"provider", "MDP_PROVIDER", "limit", CMN_OPT_INT, "0",
+    [S_PROVIDER_LIMIT] = {"provider", "MDP_PROVIDER", "limit", CMN_OPT_INT, "0",
      "stop after this many records (0: never)", 0, 1e15},
-    {"provider", "MDP_PROVIDER", "loop", CMN_OPT_BOOL, "false",
+    [S_PROVIDER_LOOP] = {"provider", "MDP_PROVIDER", "loop", CMN_OPT_BOOL, "false",
      "replay: start again at the end of the file, shifted in time", 0, 0},
-    {"rate", "MDP_RATE", "capacity", CMN_OPT_DOUBLE, "60",
+    [S_RATE_CAPACITY] = {"rate", "MDP_RATE", "capacity", CMN_OPT_DOUBLE, "60",
      "token bucket capacity: the burst, in records", 1, 1e9},
-    {"rate", "MDP_RATE", "refill-rate", CMN_OPT_DOUBLE, "60",
+    [S_RATE_REFILL_RATE] = {"rate", "MDP_RATE", "refill-rate", CMN_OPT_DOUBLE, "60",
      "records per second at scale 1.0", 0, 1e9},
-    {"rate", "MDP_RATE", "cooldown-sec", CMN_OPT_DOUBLE, "600",
+    [S_RATE_COOLDOWN_SEC] = {"rate", "MDP_RATE", "cooldown-sec", CMN_OPT_DOUBLE, "600",
      "seconds a cooldown lasts when triggered without a duration", 0,
      1e7},
-    {"rate", "MDP_RATE", "breaker-threshold", CMN_OPT_INT, "5",
+    [S_RATE_BREAKER_THRESHOLD] = {"rate", "MDP_RATE", "breaker-threshold", CMN_OPT_INT, "5",
      "consecutive source failures (replay read errors) that open the "
      "breaker (0: never)", 0, 1e6},
-    {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
+    [S_RATE_BREAKER_TIMEOUT] = {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
      "seconds before an open breaker lets a probe through", 0, 1e7},
 };
 
@@ -238,7 +256,8 @@ static void s_on_status(const cmn_http_request_t *request,
     (void)request;
     char *text = pl_status_render(arg);
     if (!text) {
-        cmn_http_respond(response, 500, "text/plain", "out of memory", 13);
+        static const char body[] = "out of memory";
+        cmn_http_respond(response, 500, "text/plain", body, sizeof body - 1);
         return;
     }
     cmn_http_respond(response, 200, "application/json", text, strlen(text));
@@ -428,7 +447,7 @@ static void s_forward_decision(s_main_t *self)
         for (size_t idx = 0; idx < self->names.count; idx++) {
             if (!pl_policy_applies(self->policy, self->names.names[idx]))
                 continue;
-            char index[24];
+            char index[PL_NUMBER_TEXT_MAX];
             snprintf(index, sizeof index, "%zu", idx);
             zstr_sendx(self->producer, "SCALE", index, scale, level, ts, NULL);
         }
@@ -452,7 +471,7 @@ static void s_forward_admin(s_main_t *self)
     if (command && provider && first && second)
         for (size_t idx = 0; idx < self->names.count; idx++)
             if (strcmp(self->names.names[idx], provider) == 0) {
-                char index[24];
+                char index[PL_NUMBER_TEXT_MAX];
                 snprintf(index, sizeof index, "%zu", idx);
                 if (streq(command, "COOLDOWN"))
                     zstr_sendx(self->producer, "COOLDOWN", index, first,
@@ -496,28 +515,28 @@ static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
     for (size_t idx = 0; idx < self->names.count; idx++) {
         const char *name = self->names.names[idx];
         pl_rate_config_t rate;
-        s_provider_flag(name, 5, flag);
+        s_provider_flag(name, S_RATE_CAPACITY, flag);
         rate.capacity = cmn_config_double(config, flag);
-        s_provider_flag(name, 6, flag);
+        s_provider_flag(name, S_RATE_REFILL_RATE, flag);
         rate.refill_rate = cmn_config_double(config, flag);
-        s_provider_flag(name, 7, flag);
+        s_provider_flag(name, S_RATE_COOLDOWN_SEC, flag);
         rate.cooldown_sec = cmn_config_double(config, flag);
-        s_provider_flag(name, 8, flag);
+        s_provider_flag(name, S_RATE_BREAKER_THRESHOLD, flag);
         rate.breaker_threshold = (int)cmn_config_int(config, flag);
-        s_provider_flag(name, 9, flag);
+        s_provider_flag(name, S_RATE_BREAKER_TIMEOUT, flag);
         rate.breaker_timeout_sec = cmn_config_double(config, flag);
         if (pl_rate_coordinator_add(producer->rate, name, &rate) != (int)idx)
             return -1;
         pl_producer_source_t *source = &producer->sources[idx];
-        s_provider_flag(name, 3, flag);
+        s_provider_flag(name, S_PROVIDER_LIMIT, flag);
         source->limit = (uint64_t)cmn_config_int(config, flag);
-        s_provider_flag(name, 0, flag);
+        s_provider_flag(name, S_PROVIDER_SOURCE, flag);
         const char *kind = cmn_config_string(config, flag);
         snprintf(source->source, sizeof source->source, "%s", kind);
         if (strcmp(kind, PL_SOURCE_SYNTHETIC) == 0) {
             char symbols_flag[PL_OPTION_NAME_MAX], seed_flag[PL_OPTION_NAME_MAX];
-            s_provider_flag(name, 1, symbols_flag);
-            s_provider_flag(name, 2, seed_flag);
+            s_provider_flag(name, S_PROVIDER_SYMBOLS, symbols_flag);
+            s_provider_flag(name, S_PROVIDER_SEED, seed_flag);
             pl_synthetic_config_t synthetic = {
                 .provider = name,
                 .symbols = cmn_config_string(config, symbols_flag),
@@ -533,7 +552,7 @@ static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
                            strlen(PL_REPLAY_SOURCE_PREFIX)) == 0 &&
                    kind[strlen(PL_REPLAY_SOURCE_PREFIX)]) {
             char loop_flag[PL_OPTION_NAME_MAX];
-            s_provider_flag(name, 4, loop_flag);
+            s_provider_flag(name, S_PROVIDER_LOOP, loop_flag);
             pl_replay_config_t replay = {
                 .provider = name,
                 .path = kind + strlen(PL_REPLAY_SOURCE_PREFIX),
@@ -674,7 +693,7 @@ int main(int argc, char **argv)
         cmn_config_reject(self->config, "providers", why);
         rc = -1;
     }
-    char bad[256];
+    char bad[PL_BAD_ITEM_MAX];
     if (rc == 0 &&
         pl_subscriber_check_endpoints(
             cmn_config_string(self->config, "feedback-endpoints"), bad,
@@ -830,7 +849,7 @@ int main(int argc, char **argv)
     int64_t deadline = cmn_clock_now_mono_ns() + timeout_ns;
     cmn_log_info("main", "shutdown", "timeout_ms=%lld",
                  (long long)(timeout_ns / CMN_NS_PER_MS));
-    char deadline_ms[24];
+    char deadline_ms[PL_NUMBER_TEXT_MAX];
     snprintf(deadline_ms, sizeof deadline_ms, "%lld",
              (long long)(timeout_ns / CMN_NS_PER_MS));
     zstr_sendx(self->producer, "STOP", deadline_ms, NULL);

@@ -30,6 +30,8 @@
 #define PL_SEND_ACK_BACKOFF_SHIFT_MAX 3
 /* zmq monitor event frame: uint16 event + uint32 value. */
 #define PL_SEND_MONITOR_EVENT_BYTES 6
+/* "inproc://pl-sender-monitor-" and a pointer, with the NUL. */
+#define PL_SEND_MONITOR_ENDPOINT_MAX 64
 
 typedef struct {
     bool used;
@@ -495,7 +497,7 @@ static int s_setup(s_sender_t *self)
                                self->config.curve_secret_key_file,
                                self->config.curve_server_key_file) != 0)
         return -1; /* before connect: CURVE or nothing */
-    char monitor[64];
+    char monitor[PL_SEND_MONITOR_ENDPOINT_MAX];
     snprintf(monitor, sizeof monitor, "inproc://pl-sender-monitor-%p",
              (void *)self);
     if (zmq_socket_monitor(zsock_resolve(self->dealer), monitor,

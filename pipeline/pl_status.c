@@ -9,6 +9,10 @@
 #include <string.h>
 
 #define PL_STATUS_SERVICE "market-data-pipeline"
+/* Bytes of the document around the parts (service, ready, braces) and
+ * around each part (quotes, colon, comma), NUL included. */
+#define PL_STATUS_FRAME_BYTES 256
+#define PL_STATUS_PART_FRAME_BYTES 8
 
 static const char *const s_keys[PL_STATUS_PART_COUNT] = {
     "providers", "coordinators", "sender"};
@@ -86,11 +90,12 @@ char *pl_status_render(pl_status_t *self)
     assert(self);
     bool ready = pl_status_ready(self);
     pthread_mutex_lock(&self->mutex);
-    size_t length = 256;
+    size_t length = PL_STATUS_FRAME_BYTES;
     for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
         length += strlen(s_keys[part]) +
                   strlen(self->parts[part] ? self->parts[part]
-                                           : s_empty[part]) + 8;
+                                           : s_empty[part]) +
+                  PL_STATUS_PART_FRAME_BYTES;
     char *text = malloc(length);
     if (text) {
         int used = snprintf(text, length,

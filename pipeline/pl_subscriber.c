@@ -20,8 +20,17 @@
 #define PL_SUB_ADDRESS_MAX 256
 #define PL_SUB_LIST_SEPARATORS ", "
 #define PL_SUB_TCP_PREFIX "tcp://"
-/* Status is republished at most this often (it is also a tick). */
+#define PL_SUB_IPC_PREFIX "ipc://"
+#define PL_SUB_INPROC_PREFIX "inproc://"
+/* Feedback events queued on the SUB socket at most (bounds its memory). */
 #define PL_SUB_RCVHWM 10000
+/* Digits of a TCP port, with the NUL. */
+#define PL_SUB_PORT_TEXT_MAX 16
+/* The decision's fields sent to main as text, with the NUL: a level
+ * number, a %.17g scale, a timestamp in ns. */
+#define PL_SUB_LEVEL_TEXT_MAX 8
+#define PL_SUB_SCALE_TEXT_MAX 32
+#define PL_SUB_TS_TEXT_MAX 24
 
 typedef struct {
     char address[PL_SUB_ADDRESS_MAX]; /* what was connected */
@@ -80,13 +89,15 @@ int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
     while ((entry = cmn_config_list_next(&cursor, PL_SUB_LIST_SEPARATORS,
                                          &length))) {
         char item[PL_SUB_ADDRESS_MAX];
-        char host[PL_SUB_ADDRESS_MAX], port[16];
+        char host[PL_SUB_ADDRESS_MAX], port[PL_SUB_PORT_TEXT_MAX];
         bool ok = length < sizeof item;
         if (ok) {
             memcpy(item, entry, length);
             item[length] = '\0';
-            ok = strncmp(item, "ipc://", 6) == 0 ||
-                 strncmp(item, "inproc://", 9) == 0 ||
+            ok = strncmp(item, PL_SUB_IPC_PREFIX,
+                         strlen(PL_SUB_IPC_PREFIX)) == 0 ||
+                 strncmp(item, PL_SUB_INPROC_PREFIX,
+                         strlen(PL_SUB_INPROC_PREFIX)) == 0 ||
                  s_split_tcp(item, host, sizeof host, port, sizeof port) == 0;
         }
         if (!ok) {
@@ -179,7 +190,7 @@ static void s_resolve(s_subscriber_t *self)
                                          &length))) {
         char item[PL_SUB_ADDRESS_MAX];
         snprintf(item, sizeof item, "%.*s", (int)length, entry);
-        char host[PL_SUB_ADDRESS_MAX], port[16];
+        char host[PL_SUB_ADDRESS_MAX], port[PL_SUB_PORT_TEXT_MAX];
         struct in_addr literal;
         if (s_split_tcp(item, host, sizeof host, port, sizeof port) != 0 ||
             inet_pton(AF_INET, host, &literal) == 1) {
@@ -348,7 +359,8 @@ static void s_decide(s_subscriber_t *self, int64_t event_ts_ns)
                  summary.stale);
     self->level = summary.level;
     self->scale = summary.scale;
-    char level[8], scale[32], ts[24];
+    char level[PL_SUB_LEVEL_TEXT_MAX], scale[PL_SUB_SCALE_TEXT_MAX],
+        ts[PL_SUB_TS_TEXT_MAX];
     snprintf(level, sizeof level, "%d", (int)summary.level);
     snprintf(scale, sizeof scale, "%.17g", summary.scale);
     snprintf(ts, sizeof ts, "%lld",
