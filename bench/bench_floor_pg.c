@@ -13,12 +13,16 @@
 #define BENCH_BATCH_DEFAULT 500
 #define BENCH_SYMBOLS 4
 #define BENCH_LINE_MAX 160
+#define BENCH_NS_PER_SEC 1000000000LL
+#define BENCH_PRICE 100.0
+/* Prices step by a cent over this many steps above BENCH_PRICE. */
+#define BENCH_PRICE_STEPS 100
 
 static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / (double)BENCH_NS_PER_SEC;
 }
 
 static int s_exec(PGconn *conn, const char *sql, ExecStatusType expected)
@@ -52,7 +56,7 @@ int main(int argc, char **argv)
                      " PRIMARY KEY (provider, symbol, ts_ns))",
                PGRES_COMMAND_OK) != 0)
         return 1;
-    long long ts = (long long)time(NULL) * 1000000000LL + 1;
+    long long ts = (long long)time(NULL) * BENCH_NS_PER_SEC + 1;
     char line[BENCH_LINE_MAX];
     double start = s_now();
     for (long done = 0; done < rows;) {
@@ -64,7 +68,8 @@ int main(int argc, char **argv)
             int length = snprintf(line, sizeof line,
                                   "bench\tSYM%d\t%lld\t%.2f\t1\n",
                                   (int)(ts % BENCH_SYMBOLS), ts,
-                                  100.0 + (double)(k % 100) / 100.0);
+                                  BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS)
+                                                    / BENCH_PRICE_STEPS);
             ts++;
             PQputCopyData(conn, line, length);
         }

@@ -12,6 +12,9 @@
 #define BENCH_BATCH_DEFAULT 500
 #define BENCH_SYMBOLS 4
 #define BENCH_PRICE 100.0
+/* Prices step by a cent over this many steps above BENCH_PRICE. */
+#define BENCH_PRICE_STEPS 100
+#define BENCH_NS_PER_SEC 1000000000LL
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS trades ("
@@ -27,7 +30,7 @@ static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / (double)BENCH_NS_PER_SEC;
 }
 
 int main(int argc, char **argv)
@@ -53,7 +56,7 @@ int main(int argc, char **argv)
                        " size, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                        " ON CONFLICT (provider, symbol, ts_ns) DO NOTHING",
                        -1, &insert, NULL);
-    long long ts = (long long)time(NULL) * 1000000000LL + 1;
+    long long ts = (long long)time(NULL) * BENCH_NS_PER_SEC + 1;
     char symbol[16];
     double start = s_now();
     for (long done = 0; done < rows;) {
@@ -64,8 +67,8 @@ int main(int argc, char **argv)
             sqlite3_bind_text(insert, 1, "bench", -1, SQLITE_STATIC);
             sqlite3_bind_text(insert, 2, symbol, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(insert, 3, ts++);
-            sqlite3_bind_double(insert, 4, BENCH_PRICE + (double)(k % 100)
-                                                             / 100.0);
+            sqlite3_bind_double(insert, 4, BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS)
+                                                             / BENCH_PRICE_STEPS);
             sqlite3_bind_double(insert, 5, 1.0);
             sqlite3_bind_int64(insert, 6, ts);
             if (sqlite3_step(insert) != SQLITE_DONE) {

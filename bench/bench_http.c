@@ -23,6 +23,8 @@
 #define BENCH_CONNECTIONS_MAX 16
 #define BENCH_SAMPLES_MAX 2000000
 #define BENCH_BUFFER 65536
+#define BENCH_NS_PER_SEC 1e9
+#define BENCH_STATUS_OK "HTTP/1.1 200"
 
 typedef struct {
     int port;
@@ -37,7 +39,7 @@ static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / BENCH_NS_PER_SEC;
 }
 
 static int s_connect(int port)
@@ -80,7 +82,7 @@ static int s_request(int fd, const char *request, size_t request_size,
         } else if (have >= BENCH_BUFFER - 1)
             return -1;
     }
-    if (strncmp(buffer, "HTTP/1.1 200", 12) != 0)
+    if (strncmp(buffer, BENCH_STATUS_OK, strlen(BENCH_STATUS_OK)) != 0)
         return -1;
     long rest = length - (long)(buffer + have - body);
     while (rest > 0) {

@@ -22,6 +22,10 @@
 #define BENCH_SYMBOLS 4
 #define BENCH_POLL_MS 100
 #define BENCH_PRICE 100.0
+/* Prices step by a cent over this many steps above BENCH_PRICE. */
+#define BENCH_PRICE_STEPS 100
+#define BENCH_NS_PER_MS 1000000
+#define BENCH_MS_PER_SEC 1000
 
 typedef struct {
     uint64_t seq;             /* 0: slot free */
@@ -42,7 +46,8 @@ static void s_encode(s_slot_t *slot, uint64_t seq, proto_record_t *records,
         snprintf(record->symbol, sizeof record->symbol, "SYM%d",
                  (int)(s_next_ts % BENCH_SYMBOLS));
         record->ts_ns = (int64_t)s_next_ts++;
-        record->u.trade.price = BENCH_PRICE + (double)(k % 100) / 100.0;
+        record->u.trade.price = BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) /
+                                                BENCH_PRICE_STEPS;
         record->u.trade.size = 1.0;
     }
     msgpack_sbuffer_clear(&slot->message);
@@ -81,7 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_loadgen: cannot connect %s\n", endpoint);
         return 1;
     }
-    s_next_ts = (uint64_t)zclock_time() * 1000000 + 1;
+    s_next_ts = (uint64_t)zclock_time() * BENCH_NS_PER_MS + 1;
     proto_record_t *records = calloc(batch, sizeof *records);
     s_slot_t *slots = calloc(window, sizeof *slots);
     uint64_t seq = 1;
@@ -91,7 +96,7 @@ int main(int argc, char **argv)
         s_send(dealer, &slots[k]);
     }
     int64_t start = zclock_mono();
-    int64_t end = start + (int64_t)(seconds * 1000);
+    int64_t end = start + (int64_t)(seconds * BENCH_MS_PER_SEC);
     uint64_t acked = 0, nacks = 0;
     bool full = false;
     zpoller_t *poller = zpoller_new(dealer, NULL);
@@ -133,7 +138,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    double elapsed = (double)(zclock_mono() - start) / 1000.0;
+    double elapsed = (double)(zclock_mono() - start) / BENCH_MS_PER_SEC;
     printf("acked_records %llu\nseconds %.3f\nrecords_per_s %.0f\n"
            "nacks %llu\n", (unsigned long long)acked, elapsed,
            (double)acked / elapsed, (unsigned long long)nacks);

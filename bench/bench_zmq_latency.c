@@ -21,12 +21,16 @@
 #define BENCH_ENDPOINT_MAX 256
 #define BENCH_TOPIC "mds.fb/bench/"
 #define BENCH_PADDING 256          /* about the size of a feedback map */
+#define BENCH_NS_PER_SEC 1000000000
+#define BENCH_US_PER_MS 1000
+#define BENCH_TOPIC_MAX 64
+#define BENCH_RECEIVE_TIMEOUT_MS 5000
 
 static int64_t s_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * BENCH_NS_PER_SEC + ts.tv_nsec;
 }
 
 static int s_compare(const void *a, const void *b)
@@ -43,9 +47,9 @@ static int s_child(const char *endpoint)
     zmq_connect(sub, endpoint);
     int64_t *latency = malloc(BENCH_MESSAGES * sizeof *latency);
     size_t count = 0;
-    char topic[64];
+    char topic[BENCH_TOPIC_MAX];
     unsigned char body[BENCH_PADDING];
-    int timeout_ms = 5000;
+    int timeout_ms = BENCH_RECEIVE_TIMEOUT_MS;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     while (count < BENCH_MESSAGES) {
         if (zmq_recv(sub, topic, sizeof topic, 0) < 0)
@@ -110,7 +114,7 @@ int main(void)
     for (int k = 0; k < BENCH_WARMUP_MS; k++) {
         zmq_send(pub, BENCH_TOPIC, strlen(BENCH_TOPIC), ZMQ_SNDMORE);
         zmq_send(pub, body, sizeof body, 0);
-        usleep(1000);
+        usleep(BENCH_US_PER_MS); /* one warm-up message a millisecond */
     }
     for (int k = 0; k < BENCH_MESSAGES; k++) {
         int64_t now = s_now_ns();
