@@ -2,10 +2,11 @@
  *
  * Cost: ns per uncontended pl_bucket_try() and pl_bucket_take() of one token
  * on the system clock (the bucket never runs dry). Accuracy: a bucket of
- * 10 ms burst (at least 2) at each rate, emptied first, then drained the way a producer
- * does (take what is there, else sleep in acquire) for about a second (at
- * least 20 tokens); achieved = tokens / the time they took. Each figure is the median of REPEATS runs. Output: one line per
- * figure, `name value`, for bench/run. */
+ * 10 ms burst (at least 2) at each rate, emptied first, then drained the way a
+ * producer does (take what is there, else sleep in acquire) for about a second
+ * (at least 20 tokens); achieved = tokens / the time they took. Each figure is
+ * the median of REPEATS runs. Output: one line per figure, `name value`, for
+ * bench/run. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,14 +15,14 @@
 
 #define BENCH_REPEATS 5
 #define BENCH_COST_OPS 5000000
-#define BENCH_HUGE 1e12            /* tokens: the bucket never runs dry */
+#define BENCH_HUGE 1e12 /* tokens: the bucket never runs dry */
 #define BENCH_ACCURACY_SEC 1.0
 #define BENCH_ACCURACY_REPEATS 3
 #define BENCH_ACCURACY_MIN_TOKENS 20 /* 2 s at 10/s */
 #define BENCH_BURST_SEC 0.01
 /* With a capacity of 1 a sleep overshoot is lost (-1.4% at 100/s). */
 #define BENCH_BURST_MIN 2.0
-#define BENCH_TAKE_MAX 1000        /* a batch, as the producer takes */
+#define BENCH_TAKE_MAX 1000 /* a batch, as the producer takes */
 
 static int s_compare(const void *a, const void *b)
 {
@@ -73,8 +74,9 @@ int main(void)
              * of tokens (at least 2), drained first, so it flatters no
              * figure; achieved = N tokens / the time they took. */
             double burst = rate * BENCH_BURST_SEC;
-            pl_bucket_t *bucket =
-                pl_bucket_new(clock, burst < BENCH_BURST_MIN ? BENCH_BURST_MIN : burst, rate, 0);
+            pl_bucket_t *bucket = pl_bucket_new(
+                clock, burst < BENCH_BURST_MIN ? BENCH_BURST_MIN : burst, rate,
+                0);
             pl_bucket_take(bucket, UINT64_MAX);
             uint64_t wanted = (uint64_t)(rate * BENCH_ACCURACY_SEC);
             if (wanted < BENCH_ACCURACY_MIN_TOKENS)
@@ -83,7 +85,8 @@ int main(void)
             uint64_t tokens = 0;
             while (tokens < wanted) {
                 uint64_t max = wanted - tokens < BENCH_TAKE_MAX
-                                   ? wanted - tokens : BENCH_TAKE_MAX;
+                                   ? wanted - tokens
+                                   : BENCH_TAKE_MAX;
                 uint64_t got = pl_bucket_take(bucket, max);
                 if (got == 0 && pl_bucket_acquire(bucket, 1.0, INT64_MAX) == 0)
                     got = 1;

@@ -48,28 +48,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_floor_pg: %s", PQerrorMessage(conn));
         return 1;
     }
-    if (s_exec(conn, "CREATE TABLE IF NOT EXISTS floor_trades ("
-                     " provider text NOT NULL, symbol text NOT NULL,"
-                     " ts_ns bigint NOT NULL, price double precision NOT NULL,"
-                     " size double precision NOT NULL,"
-                     " ingested_at timestamptz NOT NULL DEFAULT now(),"
-                     " PRIMARY KEY (provider, symbol, ts_ns))",
+    if (s_exec(conn,
+               "CREATE TABLE IF NOT EXISTS floor_trades ("
+               " provider text NOT NULL, symbol text NOT NULL,"
+               " ts_ns bigint NOT NULL, price double precision NOT NULL,"
+               " size double precision NOT NULL,"
+               " ingested_at timestamptz NOT NULL DEFAULT now(),"
+               " PRIMARY KEY (provider, symbol, ts_ns))",
                PGRES_COMMAND_OK) != 0)
         return 1;
     long long ts = (long long)time(NULL) * BENCH_NS_PER_SEC + 1;
     char line[BENCH_LINE_MAX];
     double start = s_now();
     for (long done = 0; done < rows;) {
-        if (s_exec(conn, "BEGIN", PGRES_COMMAND_OK) != 0
-            || s_exec(conn, "COPY floor_trades (provider, symbol, ts_ns,"
-                            " price, size) FROM STDIN", PGRES_COPY_IN) != 0)
+        if (s_exec(conn, "BEGIN", PGRES_COMMAND_OK) != 0 ||
+            s_exec(conn,
+                   "COPY floor_trades (provider, symbol, ts_ns,"
+                   " price, size) FROM STDIN",
+                   PGRES_COPY_IN) != 0)
             return 1;
         for (long k = 0; k < batch && done < rows; k++, done++) {
-            int length = snprintf(line, sizeof line,
-                                  "bench\tSYM%d\t%lld\t%.2f\t1\n",
-                                  (int)(ts % BENCH_SYMBOLS), ts,
-                                  BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS)
-                                                    / BENCH_PRICE_STEPS);
+            int length =
+                snprintf(line, sizeof line, "bench\tSYM%d\t%lld\t%.2f\t1\n",
+                         (int)(ts % BENCH_SYMBOLS), ts,
+                         BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) /
+                                           BENCH_PRICE_STEPS);
             ts++;
             PQputCopyData(conn, line, length);
         }

@@ -42,11 +42,12 @@ int main(int argc, char **argv)
     long rows = atol(argv[2]);
     long batch = argc > 3 ? atol(argv[3]) : BENCH_BATCH_DEFAULT;
     sqlite3 *db;
-    if (sqlite3_open(argv[1], &db) != SQLITE_OK
-        || sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-                            "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL)
-               != SQLITE_OK
-        || sqlite3_exec(db, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_open(argv[1], &db) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=NORMAL;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
         fprintf(stderr, "bench_floor_sqlite: %s\n", sqlite3_errmsg(db));
         return 1;
     }
@@ -62,18 +63,17 @@ int main(int argc, char **argv)
     for (long done = 0; done < rows;) {
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
         for (long k = 0; k < batch && done < rows; k++, done++) {
-            snprintf(symbol, sizeof symbol, "SYM%d",
-                     (int)(ts % BENCH_SYMBOLS));
+            snprintf(symbol, sizeof symbol, "SYM%d", (int)(ts % BENCH_SYMBOLS));
             sqlite3_bind_text(insert, 1, "bench", -1, SQLITE_STATIC);
             sqlite3_bind_text(insert, 2, symbol, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(insert, 3, ts++);
-            sqlite3_bind_double(insert, 4, BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS)
-                                                             / BENCH_PRICE_STEPS);
+            sqlite3_bind_double(insert, 4,
+                                BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) /
+                                                  BENCH_PRICE_STEPS);
             sqlite3_bind_double(insert, 5, 1.0);
             sqlite3_bind_int64(insert, 6, ts);
             if (sqlite3_step(insert) != SQLITE_DONE) {
-                fprintf(stderr, "bench_floor_sqlite: %s\n",
-                        sqlite3_errmsg(db));
+                fprintf(stderr, "bench_floor_sqlite: %s\n", sqlite3_errmsg(db));
                 return 1;
             }
             sqlite3_reset(insert);

@@ -30,7 +30,7 @@ typedef struct {
     int port;
     const char *path;
     double end;
-    double *latency;       /* seconds, this connection's samples */
+    double *latency; /* seconds, this connection's samples */
     size_t count;
     size_t errors;
 } s_connection_t;
@@ -86,8 +86,8 @@ static int s_request(int fd, const char *request, size_t request_size,
         return -1;
     long rest = length - (long)(buffer + have - body);
     while (rest > 0) {
-        ssize_t got = read(fd, buffer, rest < BENCH_BUFFER ? (size_t)rest
-                                                           : BENCH_BUFFER);
+        ssize_t got =
+            read(fd, buffer, rest < BENCH_BUFFER ? (size_t)rest : BENCH_BUFFER);
         if (got <= 0)
             return -1;
         rest -= got;
@@ -101,7 +101,8 @@ static void *s_run(void *arg)
     char request[256];
     int size = snprintf(request, sizeof request,
                         "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        "Connection: keep-alive\r\n\r\n", self->path);
+                        "Connection: keep-alive\r\n\r\n",
+                        self->path);
     char *buffer = malloc(BENCH_BUFFER);
     int fd = s_connect(self->port);
     while (s_now() < self->end && self->count < BENCH_SAMPLES_MAX) {
@@ -134,8 +135,7 @@ static int s_compare(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr,
-                "usage: bench_http PORT PATH SECONDS [CONNECTIONS]\n");
+        fprintf(stderr, "usage: bench_http PORT PATH SECONDS [CONNECTIONS]\n");
         return 2;
     }
     int connections = argc > 4 ? atoi(argv[4]) : 1;
@@ -147,7 +147,9 @@ int main(int argc, char **argv)
     double start = s_now();
     for (int k = 0; k < connections; k++) {
         threads_state[k] = (s_connection_t){
-            .port = atoi(argv[1]), .path = argv[2], .end = start + seconds,
+            .port = atoi(argv[1]),
+            .path = argv[2],
+            .end = start + seconds,
             .latency = malloc(BENCH_SAMPLES_MAX * sizeof(double))};
         pthread_create(&threads[k], NULL, s_run, &threads_state[k]);
     }

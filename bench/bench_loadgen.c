@@ -28,9 +28,9 @@
 #define BENCH_MS_PER_SEC 1000
 
 typedef struct {
-    uint64_t seq;             /* 0: slot free */
-    msgpack_sbuffer message;  /* the encoded batch */
-    int64_t resend_at_ms;     /* after a nack full; 0: not waiting */
+    uint64_t seq;            /* 0: slot free */
+    msgpack_sbuffer message; /* the encoded batch */
+    int64_t resend_at_ms;    /* after a nack full; 0: not waiting */
 } s_slot_t;
 
 static uint64_t s_next_ts;
@@ -46,8 +46,8 @@ static void s_encode(s_slot_t *slot, uint64_t seq, proto_record_t *records,
         snprintf(record->symbol, sizeof record->symbol, "SYM%d",
                  (int)(s_next_ts % BENCH_SYMBOLS));
         record->ts_ns = (int64_t)s_next_ts++;
-        record->u.trade.price = BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) /
-                                                BENCH_PRICE_STEPS;
+        record->u.trade.price =
+            BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) / BENCH_PRICE_STEPS;
         record->u.trade.size = 1.0;
     }
     msgpack_sbuffer_clear(&slot->message);
@@ -124,24 +124,24 @@ int main(int argc, char **argv)
             if (slots[k].seq != reply.batch_seq)
                 continue;
             if (reply.type == PROTO_REPLY_ACK) {
-                acked += reply.written + reply.duplicates
-                         + reply.dead_lettered;
+                acked += reply.written + reply.duplicates + reply.dead_lettered;
                 s_encode(&slots[k], seq++, records, batch);
                 s_send(dealer, &slots[k]);
             } else {
                 nacks++;
                 if (until_full && reply.reason == PROTO_NACK_FULL)
                     full = true;
-                slots[k].resend_at_ms = now + (reply.retry_after_ms
-                                               ? reply.retry_after_ms : 1);
+                slots[k].resend_at_ms =
+                    now + (reply.retry_after_ms ? reply.retry_after_ms : 1);
             }
             break;
         }
     }
     double elapsed = (double)(zclock_mono() - start) / BENCH_MS_PER_SEC;
     printf("acked_records %llu\nseconds %.3f\nrecords_per_s %.0f\n"
-           "nacks %llu\n", (unsigned long long)acked, elapsed,
-           (double)acked / elapsed, (unsigned long long)nacks);
+           "nacks %llu\n",
+           (unsigned long long)acked, elapsed, (double)acked / elapsed,
+           (unsigned long long)nacks);
     if (until_full)
         printf("full %d\n", full ? 1 : 0);
     fflush(stdout);

@@ -20,7 +20,7 @@
 #define BENCH_WARMUP_MS 10
 #define BENCH_ENDPOINT_MAX 256
 #define BENCH_TOPIC "mds.fb/bench/"
-#define BENCH_PADDING 256          /* about the size of a feedback map */
+#define BENCH_PADDING 256 /* about the size of a feedback map */
 #define BENCH_NS_PER_SEC 1000000000
 #define BENCH_US_PER_MS 1000
 #define BENCH_TOPIC_MAX 64
@@ -67,8 +67,7 @@ static int s_child(const char *endpoint)
     qsort(latency, count, sizeof *latency, s_compare);
     if (count > 0)
         printf("zmq_count %zu\nzmq_p50_us %.1f\nzmq_p99_us %.1f\n", count,
-               latency[count / 2] / 1e3,
-               latency[(size_t)(count * 0.99)] / 1e3);
+               latency[count / 2] / 1e3, latency[(size_t)(count * 0.99)] / 1e3);
     free(latency);
     zmq_close(sub);
     zmq_ctx_term(context);

@@ -32,12 +32,12 @@ typedef enum {
 } cmn_opt_type_t;
 
 typedef struct {
-    const char *flag;          /* long flag without "--", e.g. "queue-capacity" */
-    const char *env;           /* environment variable, e.g. "MDS_QUEUE_CAPACITY" */
-    cmn_opt_type_t type;       /* how the value is parsed */
+    const char *flag;    /* long flag without "--", e.g. "queue-capacity" */
+    const char *env;     /* environment variable, e.g. "MDS_QUEUE_CAPACITY" */
+    cmn_opt_type_t type; /* how the value is parsed */
     const char *default_value; /* as text; NULL means "unset" (strings only) */
     const char *help;          /* one line for --help */
-    double min;                /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range */
+    double min; /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range */
     double max;
     const char *const *choices; /* CMN_OPT_CHOICE: NULL-terminated list */
 } cmn_option_t;

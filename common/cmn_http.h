@@ -24,12 +24,12 @@
 typedef struct _cmn_http_t cmn_http_t;
 
 typedef struct {
-    const char *bind_address;  /* e.g. "0.0.0.0" or "127.0.0.1" */
-    int port;                  /* 0 picks a free port: see cmn_http_port() */
-    int threads;               /* worker threads (civetweb num_threads) */
-    size_t max_request_bytes;  /* larger bodies answer 413 */
-    int request_timeout_ms;    /* civetweb request_timeout_ms */
-    const char *admin_token;   /* NULL or "" disables admin routes */
+    const char *bind_address; /* e.g. "0.0.0.0" or "127.0.0.1" */
+    int port;                 /* 0 picks a free port: see cmn_http_port() */
+    int threads;              /* worker threads (civetweb num_threads) */
+    size_t max_request_bytes; /* larger bodies answer 413 */
+    int request_timeout_ms;   /* civetweb request_timeout_ms */
+    const char *admin_token;  /* NULL or "" disables admin routes */
 } cmn_http_config_t;
 
 #define CMN_HTTP_THREADS_DEFAULT 4
@@ -37,10 +37,10 @@ typedef struct {
 #define CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT 5000
 
 typedef struct {
-    const char *method;       /* "GET", "POST", ... */
-    const char *path;         /* without the query string */
-    const char *query;        /* NULL when absent */
-    const char *body;         /* NUL-terminated; NULL when empty */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string */
+    const char *query;  /* NULL when absent */
+    const char *body;   /* NUL-terminated; NULL when empty */
     size_t body_length;
 } cmn_http_request_t;
 

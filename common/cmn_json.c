@@ -16,7 +16,8 @@
 #define CMN_JSON_MAX_DEPTH 64      /* nesting levels (bits of `has_member`) */
 #define CMN_JSON_INITIAL_BYTES 256 /* first allocation */
 #define CMN_JSON_NUMBER_BYTES 32   /* longest %.17g plus sign and exponent */
-#define CMN_JSON_DOUBLE_SHORT_DIGITS 15 /* tried first for a short round-trip  \
+#define CMN_JSON_DOUBLE_SHORT_DIGITS                                           \
+    15                                  /* tried first for a short round-trip  \
                                          */
 #define CMN_JSON_DOUBLE_EXACT_DIGITS 17 /* always round-trips */
 

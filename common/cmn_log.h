@@ -40,8 +40,8 @@ bool cmn_log_enabled(cmn_log_level_t level);
  * Line breaks in text mode are written as \n so an event stays one line;
  * in JSON mode a word without '=' goes into a "msg" member. Preserves errno.
  * Any thread. */
-void cmn_log_event(cmn_log_level_t level, const char *module,
-                   const char *event, const char *fields, ...)
+void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
+                   const char *fields, ...)
     __attribute__((format(printf, 4, 5)));
 
 #define cmn_log_error(module, event, ...)                                      \

@@ -231,7 +231,8 @@ void cmn_metrics_destroy(cmn_metrics_t **self_p)
 
 /* True for [a-zA-Z_:][a-zA-Z0-9_:]* (colons only when `colons`). Used by
  * asserts only, hence unused in release builds. */
-__attribute__((unused)) static bool s_valid_name(const char *name, size_t length, bool colons)
+__attribute__((unused)) static bool s_valid_name(const char *name,
+                                                 size_t length, bool colons)
 {
     if (length == 0 || (name[0] >= '0' && name[0] <= '9'))
         return false;

@@ -39,21 +39,22 @@
 
 static const char *const s_policies[] = {"step", "proportional", NULL};
 static const char *const s_levels[] = {"ok", "soft", "hard", NULL};
-static const char *const s_log_levels[] = {"error", "warning", "info",
-                                           "debug", NULL};
+static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
+                                           NULL};
 static const char *const s_log_formats[] = {"text", "json", NULL};
 
 static const cmn_option_t s_options[] = {
     {"providers", "MDP_PROVIDERS", CMN_OPT_STRING, "synthetic",
      "comma-separated provider names (each has MDP_PROVIDER_<NAME>_* and "
-     "MDP_RATE_<NAME>_* options)", 0, 0, NULL},
-    {"store-endpoints", "MDP_STORE_ENDPOINTS", CMN_OPT_STRING,
-     "tcp://127.0.0.1:5555", "coordinators' ingest ROUTERs, comma-separated",
+     "MDP_RATE_<NAME>_* options)",
      0, 0, NULL},
+    {"store-endpoints", "MDP_STORE_ENDPOINTS", CMN_OPT_STRING,
+     "tcp://127.0.0.1:5555", "coordinators' ingest ROUTERs, comma-separated", 0,
+     0, NULL},
     {"feedback-endpoints", "MDP_FEEDBACK_ENDPOINTS", CMN_OPT_STRING,
      "tcp://127.0.0.1:5556",
-     "coordinators' feedback XPUBs, comma-separated; names are re-resolved",
-     0, 0, NULL},
+     "coordinators' feedback XPUBs, comma-separated; names are re-resolved", 0,
+     0, NULL},
     {"producer-id", "MDP_PRODUCER_ID", CMN_OPT_STRING, NULL,
      "producer id in batches (default: the host name)", 0, 0, NULL},
     {"fb-enable-feedback", "MDP_FB_ENABLE_FEEDBACK", CMN_OPT_BOOL, "true",
@@ -74,7 +75,8 @@ static const cmn_option_t s_options[] = {
      * target (<= 60) is one setting away, documented rather than imposed. */
     {"fb-ramp-ms", "MDP_FB_RAMP_MS", CMN_OPT_INT, "2000",
      "every rise of the rate scale (from a pause too) ramps over this time; "
-     "falls are immediate", 0, 3600000, NULL},
+     "falls are immediate",
+     0, 3600000, NULL},
     {"fb-stale-level", "MDP_FB_STALE_LEVEL", CMN_OPT_CHOICE, "soft",
      "fail-safe level of a coordinator silent for longer than its ttl", 0, 0,
      s_levels},
@@ -95,10 +97,10 @@ static const cmn_option_t s_options[] = {
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
      "resend a batch not acknowledged within this time (doubling "
-     "after each timeout of that batch, at most 8x)", 10, 600000, NULL},
+     "after each timeout of that batch, at most 8x)",
+     10, 600000, NULL},
     {"shutdown-timeout-ms", "MDP_SHUTDOWN_TIMEOUT_MS", CMN_OPT_INT, "10000",
-     "on SIGTERM, wait this long for unacknowledged batches", 0, 600000,
-     NULL},
+     "on SIGTERM, wait this long for unacknowledged batches", 0, 600000, NULL},
     {"metrics-enable", "MDP_METRICS_ENABLE", CMN_OPT_BOOL, "true",
      "serve /metrics, /health, /ready, /status over HTTP", 0, 0, NULL},
     {"metrics-standalone-port", "MDP_METRICS_STANDALONE_PORT", CMN_OPT_INT,
@@ -107,19 +109,19 @@ static const cmn_option_t s_options[] = {
      "HTTP bind address", 0, 0, NULL},
     {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
      "bearer token of POST /admin/cooldown and /admin/scale (unset: "
-     "those routes answer 404)", 0, 0,
-     NULL},
+     "those routes answer 404)",
+     0, 0, NULL},
     {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
      "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
      NULL},
     {"http-request-timeout-ms", "MDP_HTTP_REQUEST_TIMEOUT_MS", CMN_OPT_INT,
-     "5000", "an HTTP request must arrive within this time", 100, 600000,
-     NULL},
-    {"curve-secret-key-file", "MDP_CURVE_SECRET_KEY_FILE", CMN_OPT_STRING,
-     NULL, "CURVE on both channels: this pipeline's czmq certificate "
-     "(NAME_secret; mds-coordinator keygen)", 0, 0, NULL},
-    {"curve-server-key-file", "MDP_CURVE_SERVER_KEY_FILE", CMN_OPT_STRING,
-     NULL, "CURVE: the coordinators' public certificate", 0, 0, NULL},
+     "5000", "an HTTP request must arrive within this time", 100, 600000, NULL},
+    {"curve-secret-key-file", "MDP_CURVE_SECRET_KEY_FILE", CMN_OPT_STRING, NULL,
+     "CURVE on both channels: this pipeline's czmq certificate "
+     "(NAME_secret; mds-coordinator keygen)",
+     0, 0, NULL},
+    {"curve-server-key-file", "MDP_CURVE_SERVER_KEY_FILE", CMN_OPT_STRING, NULL,
+     "CURVE: the coordinators' public certificate", 0, 0, NULL},
     {"log-level", "MDP_LOG_LEVEL", CMN_OPT_CHOICE, "info",
      "least severe level logged", 0, 0, s_log_levels},
     {"log-format", "MDP_LOG_FORMAT", CMN_OPT_CHOICE, "text",
@@ -149,29 +151,36 @@ enum {
 };
 
 static const s_template_t s_templates[] = {
-    [S_PROVIDER_SOURCE] = {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
-     "synthetic, or replay:PATH (a CSV or NDJSON file; pipeline/README.md)",
-     0, 0},
-    [S_PROVIDER_SYMBOLS] = {"provider", "MDP_PROVIDER", "symbols", CMN_OPT_STRING,
-     PL_SYNTHETIC_SYMBOLS_DEFAULT, "synthetic: comma-separated symbols", 0, 0},
+    [S_PROVIDER_SOURCE] =
+        {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
+         "synthetic, or replay:PATH (a CSV or NDJSON file; pipeline/README.md)",
+         0, 0},
+    [S_PROVIDER_SYMBOLS] = {"provider", "MDP_PROVIDER", "symbols",
+                            CMN_OPT_STRING, PL_SYNTHETIC_SYMBOLS_DEFAULT,
+                            "synthetic: comma-separated symbols", 0, 0},
     [S_PROVIDER_SEED] = {"provider", "MDP_PROVIDER", "seed", CMN_OPT_INT, "1",
-     "synthetic: random seed", 0, 9007199254740992.0},
+                         "synthetic: random seed", 0, 9007199254740992.0},
     [S_PROVIDER_LIMIT] = {"provider", "MDP_PROVIDER", "limit", CMN_OPT_INT, "0",
-     "stop after this many records (0: never)", 0, 1e15},
-    [S_PROVIDER_LOOP] = {"provider", "MDP_PROVIDER", "loop", CMN_OPT_BOOL, "false",
-     "replay: start again at the end of the file, shifted in time", 0, 0},
+                          "stop after this many records (0: never)", 0, 1e15},
+    [S_PROVIDER_LOOP] =
+        {"provider", "MDP_PROVIDER", "loop", CMN_OPT_BOOL, "false",
+         "replay: start again at the end of the file, shifted in time", 0, 0},
     [S_RATE_CAPACITY] = {"rate", "MDP_RATE", "capacity", CMN_OPT_DOUBLE, "60",
-     "token bucket capacity: the burst, in records", 1, 1e9},
-    [S_RATE_REFILL_RATE] = {"rate", "MDP_RATE", "refill-rate", CMN_OPT_DOUBLE, "60",
-     "records per second at scale 1.0", 0, 1e9},
-    [S_RATE_COOLDOWN_SEC] = {"rate", "MDP_RATE", "cooldown-sec", CMN_OPT_DOUBLE, "600",
-     "seconds a cooldown lasts when triggered without a duration", 0,
-     1e7},
-    [S_RATE_BREAKER_THRESHOLD] = {"rate", "MDP_RATE", "breaker-threshold", CMN_OPT_INT, "5",
-     "consecutive source failures (replay read errors) that open the "
-     "breaker (0: never)", 0, 1e6},
-    [S_RATE_BREAKER_TIMEOUT] = {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
-     "seconds before an open breaker lets a probe through", 0, 1e7},
+                         "token bucket capacity: the burst, in records", 1,
+                         1e9},
+    [S_RATE_REFILL_RATE] = {"rate", "MDP_RATE", "refill-rate", CMN_OPT_DOUBLE,
+                            "60", "records per second at scale 1.0", 0, 1e9},
+    [S_RATE_COOLDOWN_SEC] =
+        {"rate", "MDP_RATE", "cooldown-sec", CMN_OPT_DOUBLE, "600",
+         "seconds a cooldown lasts when triggered without a duration", 0, 1e7},
+    [S_RATE_BREAKER_THRESHOLD] =
+        {"rate", "MDP_RATE", "breaker-threshold", CMN_OPT_INT, "5",
+         "consecutive source failures (replay read errors) that open the "
+         "breaker (0: never)",
+         0, 1e6},
+    [S_RATE_BREAKER_TIMEOUT] =
+        {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
+         "seconds before an open breaker lets a probe through", 0, 1e7},
 };
 
 #define S_TEMPLATE_COUNT (sizeof s_templates / sizeof s_templates[0])
@@ -187,8 +196,8 @@ static const char *s_parse_names(const char *text, s_names_t *names)
     names->count = 0;
     const char *cursor = text, *name;
     size_t length;
-    while ((name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS,
-                                        &length))) {
+    while (
+        (name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length))) {
         if (length > PROTO_NAME_MAX)
             return "a name is longer than 32 characters";
         for (size_t k = 0; k < length; k++)
@@ -236,8 +245,7 @@ static void s_on_health(const cmn_http_request_t *request,
     (void)arg;
     static const char body[] =
         "{\"status\":\"healthy\",\"service\":\"" PL_SERVICE "\"}";
-    cmn_http_respond(response, 200, "application/json", body,
-                     sizeof body - 1);
+    cmn_http_respond(response, 200, "application/json", body, sizeof body - 1);
 }
 
 static void s_on_ready(const cmn_http_request_t *request,
@@ -290,7 +298,7 @@ static int s_hex_digit(char c)
  * Returns 1 when found, 0 when absent or empty, -1 when badly encoded or
  * too long. */
 static int s_query_value(const char *query, const char *key, char *out,
-                          size_t capacity)
+                         size_t capacity)
 {
     size_t key_length = strlen(key);
     const char *cursor = query;
@@ -304,8 +312,7 @@ static int s_query_value(const char *query, const char *key, char *out,
                 if (c == '+') {
                     c = ' ';
                 } else if (c == '%') {
-                    int high =
-                        k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
+                    int high = k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
                     int low = high >= 0 ? s_hex_digit(value[k + 2]) : -1;
                     if (low < 0)
                         return -1;
@@ -364,9 +371,9 @@ static bool s_admin_number(const char *text, double min, double max,
            *value <= max; /* false for NaN */
 }
 
-static void s_admin_forward(cmn_http_response_t *response,
-                            const char *command, const char *provider,
-                            const char *first, const char *second)
+static void s_admin_forward(cmn_http_response_t *response, const char *command,
+                            const char *provider, const char *first,
+                            const char *second)
 {
     zsock_t *push = zsock_new_push(">" PL_ADMIN_ENDPOINT);
     if (!push) {
@@ -474,11 +481,10 @@ static void s_forward_admin(s_main_t *self)
                 char index[PL_NUMBER_TEXT_MAX];
                 snprintf(index, sizeof index, "%zu", idx);
                 if (streq(command, "COOLDOWN"))
-                    zstr_sendx(self->producer, "COOLDOWN", index, first,
-                               second, NULL);
-                else if (streq(command, "OVERRIDE"))
-                    zstr_sendx(self->producer, "OVERRIDE", index, first,
+                    zstr_sendx(self->producer, "COOLDOWN", index, first, second,
                                NULL);
+                else if (streq(command, "OVERRIDE"))
+                    zstr_sendx(self->producer, "OVERRIDE", index, first, NULL);
             }
     zstr_free(&command);
     zstr_free(&provider);
@@ -534,7 +540,8 @@ static int s_build_providers(s_main_t *self, cmn_clock_t *clock,
         const char *kind = cmn_config_string(config, flag);
         snprintf(source->source, sizeof source->source, "%s", kind);
         if (strcmp(kind, PL_SOURCE_SYNTHETIC) == 0) {
-            char symbols_flag[PL_OPTION_NAME_MAX], seed_flag[PL_OPTION_NAME_MAX];
+            char symbols_flag[PL_OPTION_NAME_MAX],
+                seed_flag[PL_OPTION_NAME_MAX];
             s_provider_flag(name, S_PROVIDER_SYMBOLS, symbols_flag);
             s_provider_flag(name, S_PROVIDER_SEED, seed_flag);
             pl_synthetic_config_t synthetic = {
@@ -633,11 +640,11 @@ static int s_check_options(cmn_config_t *config, const s_names_t *names)
         for (size_t k = 0; k < scaled.count; k++) {
             bool known = false;
             for (size_t idx = 0; idx < names->count; idx++)
-                known = known ||
-                        strcmp(scaled.names[k], names->names[idx]) == 0;
+                known =
+                    known || strcmp(scaled.names[k], names->names[idx]) == 0;
             if (!known) {
-                snprintf(reason, sizeof reason,
-                         "'%s' is not in MDP_PROVIDERS", scaled.names[k]);
+                snprintf(reason, sizeof reason, "'%s' is not in MDP_PROVIDERS",
+                         scaled.names[k]);
                 cmn_config_reject(config, "fb-provider-name", reason);
                 return -1;
             }
@@ -667,8 +674,8 @@ int main(int argc, char **argv)
         "names in MDP_PROVIDERS: set it before --help to see yours.",
         s_options, sizeof s_options / sizeof s_options[0]);
     /* The provider list decides which per-provider options exist. */
-    const char *peeked = cmn_config_peek(argc, argv, "providers",
-                                         "MDP_PROVIDERS", "synthetic");
+    const char *peeked =
+        cmn_config_peek(argc, argv, "providers", "MDP_PROVIDERS", "synthetic");
     bool names_ok = s_parse_names(peeked, &self->names) == NULL;
     if (names_ok)
         for (size_t idx = 0; idx < self->names.count; idx++)
@@ -676,10 +683,14 @@ int main(int argc, char **argv)
                 char flag[PL_OPTION_NAME_MAX], env[PL_OPTION_NAME_MAX];
                 s_option_names(&s_templates[t], self->names.names[idx], flag,
                                env);
-                cmn_option_t option = {flag, env, s_templates[t].type,
+                cmn_option_t option = {flag,
+                                       env,
+                                       s_templates[t].type,
                                        s_templates[t].default_value,
-                                       s_templates[t].help, s_templates[t].min,
-                                       s_templates[t].max, NULL};
+                                       s_templates[t].help,
+                                       s_templates[t].min,
+                                       s_templates[t].max,
+                                       NULL};
                 cmn_config_add(self->config, &option);
             }
     int rc = cmn_config_load(self->config, argc, argv);
@@ -694,12 +705,12 @@ int main(int argc, char **argv)
         rc = -1;
     }
     char bad[PL_BAD_ITEM_MAX];
-    if (rc == 0 &&
-        pl_subscriber_check_endpoints(
-            cmn_config_string(self->config, "feedback-endpoints"), bad,
-            sizeof bad) != 0) {
-        cmn_config_reject(self->config, "feedback-endpoints",
-                          "expected tcp://HOST:PORT, ipc://... or inproc://...");
+    if (rc == 0 && pl_subscriber_check_endpoints(
+                       cmn_config_string(self->config, "feedback-endpoints"),
+                       bad, sizeof bad) != 0) {
+        cmn_config_reject(
+            self->config, "feedback-endpoints",
+            "expected tcp://HOST:PORT, ipc://... or inproc://...");
         rc = -1;
     }
     if (rc == 0 && s_check_curve(self->config) != 0)
@@ -715,8 +726,8 @@ int main(int argc, char **argv)
     cmn_log_format_t log_format;
     cmn_log_level_parse(s_log_levels[cmn_config_choice(config, "log-level")],
                         &log_level);
-    cmn_log_format_parse(
-        s_log_formats[cmn_config_choice(config, "log-format")], &log_format);
+    cmn_log_format_parse(s_log_formats[cmn_config_choice(config, "log-format")],
+                         &log_format);
     cmn_log_setup(PL_PROGRAM, log_level, log_format);
 
     cmn_clock_t *clock = cmn_clock_new_system();
@@ -777,8 +788,8 @@ int main(int argc, char **argv)
         pl_subscriber_config_t subscriber_config = {
             .clock = clock,
             .endpoints = cmn_config_string(config, "feedback-endpoints"),
-            .resolve_ns = cmn_config_int(config, "fb-resolve-sec") *
-                          CMN_NS_PER_SEC,
+            .resolve_ns =
+                cmn_config_int(config, "fb-resolve-sec") * CMN_NS_PER_SEC,
             .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
             .feedback = {.stale_level = (proto_level_t)cmn_config_choice(
                              config, "fb-stale-level"),
@@ -821,8 +832,7 @@ int main(int argc, char **argv)
             exit_code = CMN_EXIT_FAILURE;
             goto cleanup;
         }
-        cmn_log_info("main", "http_listening", "port=%d",
-                     cmn_http_port(http));
+        cmn_log_info("main", "http_listening", "port=%d", cmn_http_port(http));
     }
     cmn_log_info("main", "started", "providers=%s feedback=%s policy=%s",
                  cmn_config_string(config, "providers"),

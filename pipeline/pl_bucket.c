@@ -20,17 +20,17 @@
 #define PL_NS_PER_SEC_D 1e9
 
 struct _pl_bucket_t {
-    cmn_clock_t *clock;     /* borrowed */
-    double capacity;        /* burst, tokens */
-    double rate;            /* base refill rate, tokens/s */
-    double scale;           /* 0..1, applied to rate */
-    double per_ns;          /* rate * scale / 1e9: full-speed refill */
-    double tokens;          /* banked tokens, exact at last_ns */
-    int64_t last_ns;        /* monotonic time of the last refill */
-    int64_t ramp_ns;        /* duration of a ramp up, 0 = none */
-    int64_t ramp_start_ns;  /* start of the current ramp or NO_RAMP */
-    double ramp_from;       /* scale at the start of the current ramp */
-    bool paused;            /* scale is 0: grant nothing */
+    cmn_clock_t *clock;    /* borrowed */
+    double capacity;       /* burst, tokens */
+    double rate;           /* base refill rate, tokens/s */
+    double scale;          /* 0..1, applied to rate */
+    double per_ns;         /* rate * scale / 1e9: full-speed refill */
+    double tokens;         /* banked tokens, exact at last_ns */
+    int64_t last_ns;       /* monotonic time of the last refill */
+    int64_t ramp_ns;       /* duration of a ramp up, 0 = none */
+    int64_t ramp_start_ns; /* start of the current ramp or NO_RAMP */
+    double ramp_from;      /* scale at the start of the current ramp */
+    bool paused;           /* scale is 0: grant nothing */
 };
 
 static void s_update_per_ns(pl_bucket_t *self)

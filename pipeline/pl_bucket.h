@@ -30,8 +30,8 @@ typedef struct _pl_bucket_t pl_bucket_t;
 #define PL_BUCKET_WAIT_FOREVER INT64_MAX
 
 /* A full bucket of `capacity` tokens refilling at `rate` tokens/s, scale 1.0.
- * `ramp_ns` is the duration of every ramp up (0: none, rises are at once). The clock is
- * borrowed and must outlive the bucket. Caller owns the result. */
+ * `ramp_ns` is the duration of every ramp up (0: none, rises are at once). The
+ * clock is borrowed and must outlive the bucket. Caller owns the result. */
 pl_bucket_t *pl_bucket_new(cmn_clock_t *clock, double capacity, double rate,
                            int64_t ramp_ns);
 

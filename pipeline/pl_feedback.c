@@ -11,7 +11,7 @@
 #define PL_FEEDBACK_VERSION_ERROR "unsupported version"
 
 struct _pl_feedback_t {
-    cmn_clock_t *clock;          /* borrowed */
+    cmn_clock_t *clock; /* borrowed */
     pl_feedback_config_t config;
     pl_coordinator_view_t coordinators[PL_FEEDBACK_COORDINATORS_MAX];
     size_t count;
@@ -144,8 +144,8 @@ pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
     }
     /* The topic must be the one of the id inside. */
     char topic[PROTO_FEEDBACK_TOPIC_MAX];
-    int length = proto_feedback_topic(decoded.coordinator_id, topic,
-                                      sizeof topic);
+    int length =
+        proto_feedback_topic(decoded.coordinator_id, topic, sizeof topic);
     if (length < 0 || (size_t)length != sizes[0] ||
         memcmp(topic, frames[0], sizes[0]) != 0) {
         self->counters.malformed++;

@@ -37,11 +37,11 @@
 
 /* pl_feedback_handle_*() results. */
 typedef enum {
-    PL_FEEDBACK_APPLIED = 0,     /* the coordinator's state was updated */
-    PL_FEEDBACK_OLD = 1,         /* seq not newer than the last: ignored */
-    PL_FEEDBACK_MALFORMED = 2,   /* frames, topic or msgpack: dropped */
-    PL_FEEDBACK_VERSION = 3,     /* another protocol version: dropped */
-    PL_FEEDBACK_TABLE_FULL = 4,  /* too many coordinators: dropped */
+    PL_FEEDBACK_APPLIED = 0,    /* the coordinator's state was updated */
+    PL_FEEDBACK_OLD = 1,        /* seq not newer than the last: ignored */
+    PL_FEEDBACK_MALFORMED = 2,  /* frames, topic or msgpack: dropped */
+    PL_FEEDBACK_VERSION = 3,    /* another protocol version: dropped */
+    PL_FEEDBACK_TABLE_FULL = 4, /* too many coordinators: dropped */
 } pl_feedback_result_t;
 
 typedef struct {
@@ -54,31 +54,31 @@ typedef struct {
     char id[PROTO_ID_MAX + 1];
     uint64_t epoch;
     uint64_t seq;
-    proto_level_t level;           /* as reported */
-    proto_level_t effective;       /* after the fail-safe when stale */
+    proto_level_t level;     /* as reported */
+    proto_level_t effective; /* after the fail-safe when stale */
     uint64_t queue_size;
     uint64_t capacity;
     double utilization;
     double scale_hint;
-    uint32_t ttl_ms;               /* of the last message */
-    int64_t heard_ns;              /* monotonic time of the last message */
-    int64_t event_ts_ns;           /* ts_ns of the last message (wall) */
+    uint32_t ttl_ms;     /* of the last message */
+    int64_t heard_ns;    /* monotonic time of the last message */
+    int64_t event_ts_ns; /* ts_ns of the last message (wall) */
     bool stale;
-    uint64_t gaps;                 /* sequence gaps seen */
-    uint64_t restarts;             /* epoch changes seen */
+    uint64_t gaps;     /* sequence gaps seen */
+    uint64_t restarts; /* epoch changes seen */
 } pl_coordinator_view_t;
 
 typedef struct {
     uint64_t applied;
     uint64_t old;
     uint64_t malformed;
-    uint64_t version;              /* unknown protocol version */
+    uint64_t version; /* unknown protocol version */
     uint64_t table_full;
-    uint64_t gaps;                 /* gap occurrences */
-    uint64_t missed;               /* messages missing in those gaps */
+    uint64_t gaps;   /* gap occurrences */
+    uint64_t missed; /* messages missing in those gaps */
     uint64_t restarts;
     uint64_t forgotten;
-    uint64_t by_level[PROTO_LEVEL_HARD + 1];  /* applied events */
+    uint64_t by_level[PROTO_LEVEL_HARD + 1]; /* applied events */
     uint64_t by_type[PROTO_FEEDBACK_SNAPSHOT + 1];
 } pl_feedback_counters_t;
 

@@ -11,17 +11,17 @@
 #include "cmn_metrics.h"
 
 typedef struct {
-    cmn_metrics_t *registry;             /* borrowed */
+    cmn_metrics_t *registry; /* borrowed */
     /* producer, per provider */
-    cmn_metric_t *rate_scale_factor;     /* gauge {provider} */
-    cmn_metric_t *backpressure_state;    /* gauge {provider} */
-    cmn_metric_t *paused;                /* gauge {provider} */
-    cmn_metric_t *rate_effective;        /* gauge {provider} tokens/s now */
-    cmn_metric_t *bucket_tokens;         /* gauge {provider} */
-    cmn_metric_t *breaker_state;         /* gauge {provider} 0/1/2 */
-    cmn_metric_t *records_produced;      /* counter {provider} */
-    cmn_metric_t *replay_bad_lines;      /* counter {provider} */
-    cmn_metric_t *rate_change_latency;   /* histogram: event ts -> applied */
+    cmn_metric_t *rate_scale_factor;   /* gauge {provider} */
+    cmn_metric_t *backpressure_state;  /* gauge {provider} */
+    cmn_metric_t *paused;              /* gauge {provider} */
+    cmn_metric_t *rate_effective;      /* gauge {provider} tokens/s now */
+    cmn_metric_t *bucket_tokens;       /* gauge {provider} */
+    cmn_metric_t *breaker_state;       /* gauge {provider} 0/1/2 */
+    cmn_metric_t *records_produced;    /* counter {provider} */
+    cmn_metric_t *replay_bad_lines;    /* counter {provider} */
+    cmn_metric_t *rate_change_latency; /* histogram: event ts -> applied */
     /* sender */
     cmn_metric_t *records_sent;          /* counter: first sends */
     cmn_metric_t *records_resent;        /* counter */

@@ -15,17 +15,17 @@
 typedef struct {
     pl_producer_source_t source;
     uint64_t produced;
-    uint64_t bad_lines;          /* replay bad lines already counted */
-    bool done;                   /* limit reached or replay ended */
-    double feedback_scale;       /* last scale from feedback, 1.0 at start */
-    double scale_cap;            /* manual override (admin), 1.0: none */
-    cmn_series_t *produced_series, *scale, *state, *paused, *effective,
-        *tokens, *breaker, *bad_series;
+    uint64_t bad_lines;    /* replay bad lines already counted */
+    bool done;             /* limit reached or replay ended */
+    double feedback_scale; /* last scale from feedback, 1.0 at start */
+    double scale_cap;      /* manual override (admin), 1.0: none */
+    cmn_series_t *produced_series, *scale, *state, *paused, *effective, *tokens,
+        *breaker, *bad_series;
 } s_provider_t;
 
 typedef struct {
     pl_producer_config_t config;
-    char *data_endpoint;         /* owned copy */
+    char *data_endpoint; /* owned copy */
     zsock_t *pipe;
     zsock_t *data;               /* PUSH to the sender */
     pl_rate_coordinator_t *rate; /* owned */
@@ -33,7 +33,7 @@ typedef struct {
     size_t count;
     proto_record_t *chunk;
     size_t chunk_count;
-    size_t next;                 /* round-robin start */
+    size_t next; /* round-robin start */
     bool stopped;
     bool terminated;
     int64_t next_status_ns;
@@ -49,8 +49,7 @@ static bool s_push(s_producer_t *self)
     if (self->chunk_count == 0)
         return true;
     if (zmq_send(zsock_resolve(self->data), self->chunk,
-                 self->chunk_count * sizeof(proto_record_t),
-                 ZMQ_DONTWAIT) < 0)
+                 self->chunk_count * sizeof(proto_record_t), ZMQ_DONTWAIT) < 0)
         return false;
     self->chunk_count = 0;
     return true;
@@ -65,9 +64,9 @@ static void s_wait(s_producer_t *self, int64_t wait_ns, bool push)
     };
     if (wait_ns > PL_PROD_WAIT_MAX_NS)
         wait_ns = PL_PROD_WAIT_MAX_NS;
-    long wait_ms = wait_ns <= 0 ? 0
-                                : (long)((wait_ns + CMN_NS_PER_MS - 1) /
-                                         CMN_NS_PER_MS);
+    long wait_ms = wait_ns <= 0
+                       ? 0
+                       : (long)((wait_ns + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS);
     if (zmq_poll(items, 2, wait_ms) < 0 && zmq_errno() != EINTR)
         self->terminated = true; /* context terminated */
 }
@@ -105,7 +104,8 @@ static void s_publish_status(s_producer_t *self, int64_t now)
         pl_bucket_t *bucket = pl_rate_coordinator_bucket(self->rate, idx);
         s_set_gauges(self, idx);
         cmn_json_object_begin(json, NULL);
-        cmn_json_string(json, "name", pl_rate_coordinator_name(self->rate, idx));
+        cmn_json_string(json, "name",
+                        pl_rate_coordinator_name(self->rate, idx));
         cmn_json_string(json, "source", provider->source.source);
         cmn_json_double(json, "rate", pl_bucket_rate(bucket));
         cmn_json_double(json, "capacity", pl_bucket_capacity(bucket));
@@ -115,9 +115,9 @@ static void s_publish_status(s_producer_t *self, int64_t now)
         cmn_json_double(json, "effective_rate",
                         pl_bucket_effective_rate(bucket));
         cmn_json_double(json, "tokens", pl_bucket_tokens(bucket));
-        cmn_json_string(json, "pressure",
-                        s_level_names[pl_rate_coordinator_pressure(self->rate,
-                                                                   idx)]);
+        cmn_json_string(
+            json, "pressure",
+            s_level_names[pl_rate_coordinator_pressure(self->rate, idx)]);
         cmn_json_bool(json, "paused", pl_bucket_paused(bucket));
         cmn_json_bool(json, "ramping", pl_bucket_ramping(bucket));
         cmn_json_string(json, "breaker",
@@ -127,14 +127,13 @@ static void s_publish_status(s_producer_t *self, int64_t now)
         size_t cooldowns = pl_rate_coordinator_cooldown_count(self->rate, idx);
         for (size_t k = 0; k < cooldowns; k++) {
             cmn_json_object_begin(json, NULL);
-            cmn_json_string(json, "scope",
-                            pl_rate_coordinator_cooldown_scope(self->rate, idx,
-                                                               k));
-            cmn_json_double(
-                json, "seconds_left",
-                (double)pl_rate_coordinator_cooldown_left_ns(self->rate, idx,
-                                                             k) /
-                    (double)CMN_NS_PER_SEC);
+            cmn_json_string(
+                json, "scope",
+                pl_rate_coordinator_cooldown_scope(self->rate, idx, k));
+            cmn_json_double(json, "seconds_left",
+                            (double)pl_rate_coordinator_cooldown_left_ns(
+                                self->rate, idx, k) /
+                                (double)CMN_NS_PER_SEC);
             cmn_json_object_end(json);
         }
         cmn_json_array_end(json);
@@ -214,7 +213,8 @@ static void s_on_cooldown(s_producer_t *self, zmsg_t *message)
     if (idx >= 0 && (size_t)idx < self->count && scope[0]) {
         pl_rate_coordinator_trigger_cooldown(self->rate, (size_t)idx, scope,
                                              atof(seconds));
-        cmn_log_info(PL_PROD_MODULE, "cooldown", "provider=%s scope=%s "
+        cmn_log_info(PL_PROD_MODULE, "cooldown",
+                     "provider=%s scope=%s "
                      "seconds=%s",
                      pl_rate_coordinator_name(self->rate, (size_t)idx), scope,
                      seconds);
@@ -272,9 +272,8 @@ static void s_breaker_changed(s_producer_t *self, size_t idx,
         return;
     const char *name = pl_rate_coordinator_name(self->rate, idx);
     if (after == PL_BREAKER_OPEN)
-        cmn_log_warning(PL_PROD_MODULE, "breaker_open",
-                        "provider=%s was=%s", name,
-                        pl_breaker_state_name(before));
+        cmn_log_warning(PL_PROD_MODULE, "breaker_open", "provider=%s was=%s",
+                        name, pl_breaker_state_name(before));
     else
         cmn_log_info(PL_PROD_MODULE, "breaker_closed", "provider=%s", name);
     s_set_gauges(self, idx);
@@ -293,8 +292,8 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
         made = n;
     } else {
         pl_replay_t *replay = provider->source.replay;
-        pl_breaker_state_t before = pl_rate_coordinator_breaker(self->rate,
-                                                                idx);
+        pl_breaker_state_t before =
+            pl_rate_coordinator_breaker(self->rate, idx);
         while (made < n) {
             int rc = pl_replay_next(replay, &out[made]);
             if (rc == 1) {
@@ -322,7 +321,8 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
     if (provider->source.limit && provider->produced >= provider->source.limit)
         provider->done = true;
     if (provider->done)
-        cmn_log_info(PL_PROD_MODULE, "provider_done", "provider=%s produced=%llu",
+        cmn_log_info(PL_PROD_MODULE, "provider_done",
+                     "provider=%s produced=%llu",
                      pl_rate_coordinator_name(self->rate, idx),
                      (unsigned long long)provider->produced);
     return made;
@@ -369,8 +369,7 @@ static int64_t s_next_wait(s_producer_t *self)
 static void s_loop(s_producer_t *self)
 {
     while (!self->terminated) {
-        while (!self->terminated &&
-               (zsock_events(self->pipe) & ZMQ_POLLIN))
+        while (!self->terminated && (zsock_events(self->pipe) & ZMQ_POLLIN))
             s_on_pipe(self);
         if (self->terminated)
             break;
@@ -413,8 +412,8 @@ static void s_actor(zsock_t *pipe, void *args)
         for (size_t idx = 0; idx < self->count; idx++) {
             s_provider_t *p = &self->providers[idx];
             const char *name = pl_rate_coordinator_name(self->rate, idx);
-            p->produced_series = cmn_metric_series(m->records_produced, name,
-                                                   NULL);
+            p->produced_series =
+                cmn_metric_series(m->records_produced, name, NULL);
             p->scale = cmn_metric_series(m->rate_scale_factor, name, NULL);
             p->state = cmn_metric_series(m->backpressure_state, name, NULL);
             p->paused = cmn_metric_series(m->paused, name, NULL);

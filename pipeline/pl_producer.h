@@ -35,19 +35,19 @@
 typedef struct {
     pl_synthetic_t *synthetic; /* one of the two, owned */
     pl_replay_t *replay;
-    uint64_t limit;            /* records to make, 0: no limit */
+    uint64_t limit;                    /* records to make, 0: no limit */
     char source[PROTO_REASON_MAX + 1]; /* as configured, for /status */
 } pl_producer_source_t;
 
 typedef struct {
-    cmn_clock_t *clock;             /* borrowed; must outlive the actor */
-    pl_rate_coordinator_t *rate;    /* taken (nulled) by pl_producer_new */
+    cmn_clock_t *clock;          /* borrowed; must outlive the actor */
+    pl_rate_coordinator_t *rate; /* taken (nulled) by pl_producer_new */
     pl_producer_source_t sources[PL_RATE_PROVIDERS_MAX]; /* by rate index;
                                        taken (nulled) by pl_producer_new */
-    const char *data_endpoint;      /* the sender's PULL, copied */
-    size_t chunk_records;           /* <= PL_SENDER_CHUNK_RECORDS_MAX */
-    pl_metrics_t *metrics;          /* borrowed */
-    pl_status_t *status;            /* borrowed */
+    const char *data_endpoint; /* the sender's PULL, copied */
+    size_t chunk_records;      /* <= PL_SENDER_CHUNK_RECORDS_MAX */
+    pl_metrics_t *metrics;     /* borrowed */
+    pl_status_t *status;       /* borrowed */
 } pl_producer_config_t;
 
 /* Starts the actor, taking the rate coordinator and the providers out of

@@ -20,7 +20,7 @@ struct _pl_replay_t {
     bool loop;
     FILE *file;
     char line[PL_REPLAY_LINE_MAX + 2]; /* + newline + NUL */
-    uint64_t line_number;   /* of the last line read, in this pass */
+    uint64_t line_number;              /* of the last line read, in this pass */
     uint64_t bad_lines;
     uint64_t passes;        /* completed */
     uint64_t good_in_pass;  /* good records in the current pass */
@@ -53,8 +53,8 @@ pl_replay_t *pl_replay_new(const pl_replay_config_t *config)
     }
     if (!self->file) {
         int error = errno;
-        cmn_log_error(PL_REPLAY_MODULE, "open_failed", "path=\"%s\" error=\"%s\"",
-                      self->path, strerror(error));
+        cmn_log_error(PL_REPLAY_MODULE, "open_failed",
+                      "path=\"%s\" error=\"%s\"", self->path, strerror(error));
         free(self);
         errno = error; /* for the caller's message */
         return NULL;
@@ -107,12 +107,10 @@ static int s_rewind(pl_replay_t *self)
 }
 
 /* Parses one line. Returns 1 (record), 0 (skip quietly) or -1 (bad). */
-static int s_parse(char *text, proto_record_t *record,
-                   proto_error_t *error)
+static int s_parse(char *text, proto_record_t *record, proto_error_t *error)
 {
     size_t length = strlen(text);
-    while (length > 0 && (text[length - 1] == '\n' ||
-                          text[length - 1] == '\r'))
+    while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
         text[--length] = '\0';
     const char *start = text + strspn(text, " \t");
     if (*start == '\0' || *start == '#')

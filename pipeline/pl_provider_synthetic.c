@@ -25,9 +25,9 @@ typedef struct {
     char name[PROTO_SYMBOL_MAX + 1];
     double price;
     int64_t last_ts[PROTO_RECORD_KIND_COUNT]; /* per kind */
-    int64_t bar_second;   /* second of the bar being built, -1: none */
-    bool bar_partial;     /* the first second after start: never emitted */
-    bool bar_traded;      /* at least one trade in the bar */
+    int64_t bar_second; /* second of the bar being built, -1: none */
+    bool bar_partial;   /* the first second after start: never emitted */
+    bool bar_traded;    /* at least one trade in the bar */
     double open, high, low, close, volume;
 } s_symbol_t;
 
@@ -35,8 +35,8 @@ struct _pl_synthetic_t {
     char provider[PROTO_NAME_MAX + 1];
     s_symbol_t *symbols;
     size_t count;
-    size_t next;      /* round-robin cursor */
-    uint64_t state;   /* xorshift64* state, never 0 */
+    size_t next;    /* round-robin cursor */
+    uint64_t state; /* xorshift64* state, never 0 */
 };
 
 static uint64_t s_random(pl_synthetic_t *self)
@@ -131,15 +131,14 @@ static void s_start_record(pl_synthetic_t *self, s_symbol_t *symbol,
 
 /* Emits the finished bar of `symbol` into `record` if there is one for a
  * second before `second`, and starts the bar of `second`. */
-static bool s_roll_bar(pl_synthetic_t *self, s_symbol_t *symbol,
-                       int64_t second, proto_record_t *record)
+static bool s_roll_bar(pl_synthetic_t *self, s_symbol_t *symbol, int64_t second,
+                       proto_record_t *record)
 {
     if (symbol->bar_second == second)
         return false;
-    bool emit = symbol->bar_second >= 0 && !symbol->bar_partial &&
-                symbol->bar_traded &&
-                symbol->bar_second * CMN_NS_PER_SEC >
-                    symbol->last_ts[PROTO_RECORD_BAR];
+    bool emit =
+        symbol->bar_second >= 0 && !symbol->bar_partial && symbol->bar_traded &&
+        symbol->bar_second * CMN_NS_PER_SEC > symbol->last_ts[PROTO_RECORD_BAR];
     if (emit) {
         s_start_record(self, symbol, record, PROTO_RECORD_BAR);
         record->ts_ns = symbol->bar_second * CMN_NS_PER_SEC;

@@ -14,8 +14,8 @@ typedef struct {
 typedef struct {
     char name[PROTO_NAME_MAX + 1];
     pl_rate_config_t config;
-    pl_bucket_t *bucket;        /* owned */
-    proto_level_t pressure;     /* last level applied by feedback */
+    pl_bucket_t *bucket;    /* owned */
+    proto_level_t pressure; /* last level applied by feedback */
     s_cooldown_t cooldowns[PL_RATE_COOLDOWNS_MAX];
     pl_breaker_state_t breaker; /* as of the last update */
     int failures;               /* consecutive, while closed */
@@ -126,8 +126,7 @@ int pl_rate_coordinator_add(pl_rate_coordinator_t *self, const char *provider,
     return (int)self->count++;
 }
 
-int pl_rate_coordinator_find(pl_rate_coordinator_t *self,
-                             const char *provider)
+int pl_rate_coordinator_find(pl_rate_coordinator_t *self, const char *provider)
 {
     assert(self && provider);
     for (size_t idx = 0; idx < self->count; idx++)
@@ -148,8 +147,7 @@ const char *pl_rate_coordinator_name(pl_rate_coordinator_t *self, size_t idx)
 }
 
 /* How many tokens the breaker and a global cooldown allow now. */
-static uint64_t s_allowance(s_provider_t *provider, uint64_t max,
-                            int64_t now)
+static uint64_t s_allowance(s_provider_t *provider, uint64_t max, int64_t now)
 {
     if (s_cooldown_left(provider, PL_RATE_SCOPE_GLOBAL, now) > 0)
         return 0;
@@ -258,8 +256,8 @@ double pl_rate_coordinator_scale(pl_rate_coordinator_t *self, size_t idx)
     return pl_bucket_scale(s_provider(self, idx)->bucket);
 }
 
-void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self,
-                                      size_t idx, proto_level_t level)
+void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self, size_t idx,
+                                      proto_level_t level)
 {
     assert(level <= PROTO_LEVEL_HARD);
     s_provider(self, idx)->pressure = level;
@@ -299,8 +297,8 @@ void pl_rate_coordinator_trigger_cooldown(pl_rate_coordinator_t *self,
             return;
         }
         /* Otherwise prefer a free slot, else the one ending soonest. */
-        if (!slot || (slot->until_ns > now &&
-                      cooldown->until_ns < slot->until_ns))
+        if (!slot ||
+            (slot->until_ns > now && cooldown->until_ns < slot->until_ns))
             slot = cooldown;
     }
     memset(slot->scope, 0, sizeof slot->scope);
@@ -308,8 +306,8 @@ void pl_rate_coordinator_trigger_cooldown(pl_rate_coordinator_t *self,
     slot->until_ns = until;
 }
 
-int64_t pl_rate_coordinator_cooldown_ns(pl_rate_coordinator_t *self,
-                                        size_t idx, const char *scope)
+int64_t pl_rate_coordinator_cooldown_ns(pl_rate_coordinator_t *self, size_t idx,
+                                        const char *scope)
 {
     assert(scope);
     return s_cooldown_left(s_provider(self, idx), scope,
@@ -347,8 +345,7 @@ int64_t pl_rate_coordinator_cooldown_left_ns(pl_rate_coordinator_t *self,
     return left > 0 ? left : 0;
 }
 
-void pl_rate_coordinator_record_failure(pl_rate_coordinator_t *self,
-                                        size_t idx)
+void pl_rate_coordinator_record_failure(pl_rate_coordinator_t *self, size_t idx)
 {
     s_provider_t *provider = s_provider(self, idx);
     int64_t now = cmn_clock_mono_ns(self->clock);
@@ -364,8 +361,7 @@ void pl_rate_coordinator_record_failure(pl_rate_coordinator_t *self,
     }
 }
 
-void pl_rate_coordinator_record_success(pl_rate_coordinator_t *self,
-                                        size_t idx)
+void pl_rate_coordinator_record_success(pl_rate_coordinator_t *self, size_t idx)
 {
     s_provider_t *provider = s_provider(self, idx);
     s_breaker_update(provider, cmn_clock_mono_ns(self->clock));
@@ -384,8 +380,7 @@ pl_breaker_state_t pl_rate_coordinator_breaker(pl_rate_coordinator_t *self,
     return provider->breaker;
 }
 
-pl_bucket_t *pl_rate_coordinator_bucket(pl_rate_coordinator_t *self,
-                                        size_t idx)
+pl_bucket_t *pl_rate_coordinator_bucket(pl_rate_coordinator_t *self, size_t idx)
 {
     return s_provider(self, idx)->bucket;
 }

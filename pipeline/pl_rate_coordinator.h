@@ -25,8 +25,8 @@
 #include "proto_common.h"
 
 #define PL_RATE_PROVIDERS_MAX 32
-#define PL_RATE_SCOPE_MAX 48       /* bytes of a scope name, NUL excluded */
-#define PL_RATE_COOLDOWNS_MAX 16   /* live cooldowns per provider */
+#define PL_RATE_SCOPE_MAX 48     /* bytes of a scope name, NUL excluded */
+#define PL_RATE_COOLDOWNS_MAX 16 /* live cooldowns per provider */
 #define PL_RATE_SCOPE_GLOBAL "global"
 
 /* Seed defaults (RateCoordinator.register_provider). */
@@ -69,8 +69,7 @@ int pl_rate_coordinator_add(pl_rate_coordinator_t *self, const char *provider,
                             const pl_rate_config_t *config);
 
 /* The index of a provider, or -1. */
-int pl_rate_coordinator_find(pl_rate_coordinator_t *self,
-                             const char *provider);
+int pl_rate_coordinator_find(pl_rate_coordinator_t *self, const char *provider);
 size_t pl_rate_coordinator_count(pl_rate_coordinator_t *self);
 const char *pl_rate_coordinator_name(pl_rate_coordinator_t *self, size_t idx);
 
@@ -98,8 +97,8 @@ int pl_rate_coordinator_acquire(pl_rate_coordinator_t *self, size_t idx,
 void pl_rate_coordinator_set_scale(pl_rate_coordinator_t *self, size_t idx,
                                    double scale);
 double pl_rate_coordinator_scale(pl_rate_coordinator_t *self, size_t idx);
-void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self,
-                                      size_t idx, proto_level_t level);
+void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self, size_t idx,
+                                      proto_level_t level);
 proto_level_t pl_rate_coordinator_pressure(pl_rate_coordinator_t *self,
                                            size_t idx);
 
@@ -115,8 +114,8 @@ void pl_rate_coordinator_trigger_cooldown(pl_rate_coordinator_t *self,
                                           double seconds);
 
 /* Nanoseconds left in the cooldown of `scope`, 0 when none. */
-int64_t pl_rate_coordinator_cooldown_ns(pl_rate_coordinator_t *self,
-                                        size_t idx, const char *scope);
+int64_t pl_rate_coordinator_cooldown_ns(pl_rate_coordinator_t *self, size_t idx,
+                                        const char *scope);
 
 /* Live cooldowns, for /status: how many, and the k-th scope and time left.
  * Expired ones are dropped by pl_rate_coordinator_cooldown_count(). */

@@ -36,14 +36,14 @@
 typedef struct {
     bool used;
     uint64_t batch_seq;
-    msgpack_sbuffer data;   /* the encoded batch, kept for resending */
-    size_t count;           /* records */
-    bool in_flight;         /* sent, reply awaited */
-    int64_t sent_ns;        /* last send */
-    int64_t due_ns;         /* in flight: timeout; else: next attempt */
-    uint32_t attempts;      /* sends so far */
-    uint32_t timeouts;      /* ack timeouts so far */
-    const char *cause;      /* why the next send is a resend */
+    msgpack_sbuffer data; /* the encoded batch, kept for resending */
+    size_t count;         /* records */
+    bool in_flight;       /* sent, reply awaited */
+    int64_t sent_ns;      /* last send */
+    int64_t due_ns;       /* in flight: timeout; else: next attempt */
+    uint32_t attempts;    /* sends so far */
+    uint32_t timeouts;    /* ack timeouts so far */
+    const char *cause;    /* why the next send is a resend */
 } s_slot_t;
 
 typedef struct {
@@ -51,17 +51,17 @@ typedef struct {
     char *endpoints, *producer_id, *data_endpoint; /* owned copies */
     zsock_t *pipe;
     zsock_t *dealer;
-    zsock_t *data;          /* PULL from the producer */
-    zsock_t *monitor;       /* PAIR: the dealer's connection events */
-    s_slot_t *slots;        /* window */
+    zsock_t *data;    /* PULL from the producer */
+    zsock_t *monitor; /* PAIR: the dealer's connection events */
+    s_slot_t *slots;  /* window */
     size_t in_use;
     size_t unacked_records;
     proto_record_t *records; /* the batch being filled */
     size_t count;
     int64_t batch_started_ns;
-    zmq_msg_t chunk;        /* records received, not yet batched */
+    zmq_msg_t chunk; /* records received, not yet batched */
     bool has_chunk;
-    size_t chunk_offset;    /* records of the chunk already batched */
+    size_t chunk_offset; /* records of the chunk already batched */
     uint64_t next_seq;
     int64_t backoff_until_ns;
     int connections;
@@ -69,9 +69,9 @@ typedef struct {
     int64_t flush_deadline_ns;
     int64_t next_status_ns;
     /* series */
-    cmn_series_t *sent, *resent, *acked, *written, *duplicate, *dead,
-        *rejected, *batches_sent, *batches_acked, *late, *window_batches,
-        *window_records, *ack_latency, *connected;
+    cmn_series_t *sent, *resent, *acked, *written, *duplicate, *dead, *rejected,
+        *batches_sent, *batches_acked, *late, *window_batches, *window_records,
+        *ack_latency, *connected;
     uint64_t sent_total, acked_total, resent_total;
 } s_sender_t;
 
@@ -252,9 +252,8 @@ static void s_on_reply(s_sender_t *self, int64_t now)
         cmn_series_add(self->duplicate, reply.duplicates);
         cmn_series_add(self->dead, reply.dead_lettered);
         cmn_series_inc(self->batches_acked);
-        cmn_series_observe(self->ack_latency,
-                           (double)(now - slot->sent_ns) /
-                               (double)CMN_NS_PER_SEC);
+        cmn_series_observe(self->ack_latency, (double)(now - slot->sent_ns) /
+                                                  (double)CMN_NS_PER_SEC);
         self->acked_total += slot->count;
         s_release(self, slot);
         return;
@@ -280,9 +279,11 @@ static void s_on_reply(s_sender_t *self, int64_t now)
     slot->cause = reason;
     if (slot->due_ns > self->backoff_until_ns)
         self->backoff_until_ns = slot->due_ns;
-    cmn_log_debug(PL_SEND_MODULE, "nack", "batch_seq=%llu reason=%s "
-                  "retry_after_ms=%u", (unsigned long long)reply.batch_seq,
-                  reason, reply.retry_after_ms);
+    cmn_log_debug(PL_SEND_MODULE, "nack",
+                  "batch_seq=%llu reason=%s "
+                  "retry_after_ms=%u",
+                  (unsigned long long)reply.batch_seq, reason,
+                  reply.retry_after_ms);
 }
 
 static void s_on_monitor(s_sender_t *self, int64_t now)
@@ -348,10 +349,9 @@ static int64_t s_service_slots(s_sender_t *self, int64_t now)
         if (!slot->used)
             continue;
         if (slot->in_flight && now >= slot->due_ns) {
-            cmn_log_warning(PL_SEND_MODULE, "ack_timeout",
-                            "batch_seq=%llu attempts=%u",
-                            (unsigned long long)slot->batch_seq,
-                            slot->attempts);
+            cmn_log_warning(
+                PL_SEND_MODULE, "ack_timeout", "batch_seq=%llu attempts=%u",
+                (unsigned long long)slot->batch_seq, slot->attempts);
             slot->in_flight = false;
             slot->timeouts++;
             slot->cause = "timeout";
@@ -455,8 +455,8 @@ static void s_loop(s_sender_t *self)
             wait = next - now;
         if (self->flushing && self->count > 0 && window_room)
             wait = 0;
-        long wait_ms = wait <= 0 ? 0 : (long)((wait + CMN_NS_PER_MS - 1) /
-                                               CMN_NS_PER_MS);
+        long wait_ms =
+            wait <= 0 ? 0 : (long)((wait + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS);
         if (zmq_poll(items, 4, wait_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -493,8 +493,7 @@ static int s_setup(s_sender_t *self)
     zsock_set_reconnect_ivl_max(self->dealer, PL_SEND_RECONNECT_MAX_MS);
     zsock_set_sndhwm(self->dealer, (int)self->config.window * 2);
     if (self->config.curve_secret_key_file &&
-        cmn_curve_client_apply(self->dealer,
-                               self->config.curve_secret_key_file,
+        cmn_curve_client_apply(self->dealer, self->config.curve_secret_key_file,
                                self->config.curve_server_key_file) != 0)
         return -1; /* before connect: CURVE or nothing */
     char monitor[PL_SEND_MONITOR_ENDPOINT_MAX];

@@ -39,16 +39,16 @@
 #define PL_SENDER_CHUNK_RECORDS_MAX 1024
 
 typedef struct {
-    cmn_clock_t *clock;         /* borrowed; must outlive the actor */
-    const char *endpoints;      /* comma-separated, copied */
-    const char *producer_id;    /* copied */
-    const char *data_endpoint;  /* inproc endpoint to bind, copied */
+    cmn_clock_t *clock;        /* borrowed; must outlive the actor */
+    const char *endpoints;     /* comma-separated, copied */
+    const char *producer_id;   /* copied */
+    const char *data_endpoint; /* inproc endpoint to bind, copied */
     size_t batch_records;
     int64_t batch_ns;
-    size_t window;              /* batches */
+    size_t window; /* batches */
     int64_t ack_timeout_ns;
-    pl_metrics_t *metrics;      /* borrowed */
-    pl_status_t *status;        /* borrowed */
+    pl_metrics_t *metrics; /* borrowed */
+    pl_status_t *status;   /* borrowed */
     /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
     const char *curve_secret_key_file; /* our key pair (NAME_secret) */
     const char *curve_server_key_file; /* the coordinators' public cert */

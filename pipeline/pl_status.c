@@ -92,10 +92,10 @@ char *pl_status_render(pl_status_t *self)
     pthread_mutex_lock(&self->mutex);
     size_t length = PL_STATUS_FRAME_BYTES;
     for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
-        length += strlen(s_keys[part]) +
-                  strlen(self->parts[part] ? self->parts[part]
-                                           : s_empty[part]) +
-                  PL_STATUS_PART_FRAME_BYTES;
+        length +=
+            strlen(s_keys[part]) +
+            strlen(self->parts[part] ? self->parts[part] : s_empty[part]) +
+            PL_STATUS_PART_FRAME_BYTES;
     char *text = malloc(length);
     if (text) {
         int used = snprintf(text, length,
@@ -104,10 +104,9 @@ char *pl_status_render(pl_status_t *self)
                             PL_STATUS_SERVICE, ready ? "true" : "false",
                             self->feedback ? "true" : "false");
         for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
-            used += snprintf(text + used, length - (size_t)used,
-                             ",\"%s\":%s", s_keys[part],
-                             self->parts[part] ? self->parts[part]
-                                               : s_empty[part]);
+            used += snprintf(
+                text + used, length - (size_t)used, ",\"%s\":%s", s_keys[part],
+                self->parts[part] ? self->parts[part] : s_empty[part]);
         snprintf(text + used, length - (size_t)used, "}");
     }
     pthread_mutex_unlock(&self->mutex);

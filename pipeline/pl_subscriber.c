@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct {
     pl_subscriber_config_t config;
-    char *endpoints;                  /* owned copy */
+    char *endpoints; /* owned copy */
     zsock_t *pipe;
     zsock_t *sub;
     pl_feedback_t *feedback;
@@ -48,7 +48,7 @@ typedef struct {
     size_t connection_count;
     int64_t next_resolve_ns;
     int64_t next_tick_ns;
-    proto_level_t level;              /* last decision sent */
+    proto_level_t level; /* last decision sent */
     double scale;
     pl_feedback_counters_t published; /* counters already in the metrics */
     /* Coordinators whose gauges were last published, so that the gauges of
@@ -94,8 +94,8 @@ int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
         if (ok) {
             memcpy(item, entry, length);
             item[length] = '\0';
-            ok = strncmp(item, PL_SUB_IPC_PREFIX,
-                         strlen(PL_SUB_IPC_PREFIX)) == 0 ||
+            ok = strncmp(item, PL_SUB_IPC_PREFIX, strlen(PL_SUB_IPC_PREFIX)) ==
+                     0 ||
                  strncmp(item, PL_SUB_INPROC_PREFIX,
                          strlen(PL_SUB_INPROC_PREFIX)) == 0 ||
                  s_split_tcp(item, host, sizeof host, port, sizeof port) == 0;
@@ -167,8 +167,9 @@ static void s_want(s_subscriber_t *self, const char *origin,
         return;
     }
     if (zsock_connect(self->sub, "%s", address) != 0) {
-        cmn_log_warning(PL_SUB_MODULE, "connect_failed", "address=%s error=\"%s\"",
-                        address, zmq_strerror(zmq_errno()));
+        cmn_log_warning(PL_SUB_MODULE, "connect_failed",
+                        "address=%s error=\"%s\"", address,
+                        zmq_strerror(zmq_errno()));
         return;
     }
     connection = &self->connections[self->connection_count++];
@@ -199,9 +200,9 @@ static void s_resolve(s_subscriber_t *self)
         }
         char addresses[PL_SUBSCRIBER_ENDPOINTS_MAX]
                       [PL_SUBSCRIBER_ADDRESS_TEXT_MAX];
-        int found = self->config.resolve(host, addresses,
-                                         PL_SUBSCRIBER_ENDPOINTS_MAX,
-                                         self->config.resolve_arg);
+        int found =
+            self->config.resolve(host, addresses, PL_SUBSCRIBER_ENDPOINTS_MAX,
+                                 self->config.resolve_arg);
         if (found < 0) {
             /* Keep what this name resolved to before. */
             for (size_t k = 0; k < self->connection_count; k++)
@@ -228,9 +229,9 @@ static void s_resolve(s_subscriber_t *self)
     }
     self->connection_count = kept;
     pl_status_set_subscribed(self->config.status, kept > 0);
-    cmn_series_set(cmn_metric_series(self->config.metrics->feedback_endpoints,
-                                     NULL),
-                   (double)kept);
+    cmn_series_set(
+        cmn_metric_series(self->config.metrics->feedback_endpoints, NULL),
+        (double)kept);
 }
 
 /* Adds the counters' growth since the last call to the metrics. */
@@ -254,17 +255,17 @@ static void s_publish_counters(s_subscriber_t *self)
         cmn_series_add(cmn_metric_series(metrics->feedback_restarts, NULL),
                        now->restarts - was->restarts);
     if (now->malformed != was->malformed)
-        cmn_series_add(cmn_metric_series(metrics->feedback_malformed,
-                                         "malformed", NULL),
-                       now->malformed - was->malformed);
+        cmn_series_add(
+            cmn_metric_series(metrics->feedback_malformed, "malformed", NULL),
+            now->malformed - was->malformed);
     if (now->version != was->version)
-        cmn_series_add(cmn_metric_series(metrics->feedback_malformed,
-                                         "version", NULL),
-                       now->version - was->version);
+        cmn_series_add(
+            cmn_metric_series(metrics->feedback_malformed, "version", NULL),
+            now->version - was->version);
     if (now->table_full != was->table_full)
-        cmn_series_add(cmn_metric_series(metrics->feedback_malformed,
-                                         "table_full", NULL),
-                       now->table_full - was->table_full);
+        cmn_series_add(
+            cmn_metric_series(metrics->feedback_malformed, "table_full", NULL),
+            now->table_full - was->table_full);
     *was = *now;
 }
 
@@ -279,10 +280,8 @@ static void s_reset_forgotten(s_subscriber_t *self)
             continue;
         cmn_series_set(
             cmn_metric_series(metrics->feedback_queue_depth, id, NULL), 0);
-        cmn_series_set(cmn_metric_series(metrics->feedback_level, id, NULL),
-                       0);
-        cmn_series_set(cmn_metric_series(metrics->feedback_stale, id, NULL),
-                       1);
+        cmn_series_set(cmn_metric_series(metrics->feedback_level, id, NULL), 0);
+        cmn_series_set(cmn_metric_series(metrics->feedback_stale, id, NULL), 1);
         cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s", id);
     }
     size_t count = pl_feedback_count(self->feedback);
@@ -425,8 +424,8 @@ static void s_free(s_subscriber_t *self)
 static int s_setup(s_subscriber_t *self)
 {
     self->sub = zsock_new(ZMQ_SUB);
-    self->feedback = pl_feedback_new(self->config.clock,
-                                     &self->config.feedback);
+    self->feedback =
+        pl_feedback_new(self->config.clock, &self->config.feedback);
     if (!self->endpoints || !self->sub || !self->feedback)
         return -1;
     zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);

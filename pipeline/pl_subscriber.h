@@ -46,16 +46,16 @@ int pl_subscriber_resolve_dns(const char *host,
                               size_t max, void *arg);
 
 typedef struct {
-    cmn_clock_t *clock;          /* borrowed; must outlive the actor */
-    const char *endpoints;       /* comma-separated, copied */
-    int64_t resolve_ns;          /* DNS re-resolution interval */
-    int64_t tick_ns;             /* time-keeping interval */
+    cmn_clock_t *clock;    /* borrowed; must outlive the actor */
+    const char *endpoints; /* comma-separated, copied */
+    int64_t resolve_ns;    /* DNS re-resolution interval */
+    int64_t tick_ns;       /* time-keeping interval */
     pl_feedback_config_t feedback;
-    const pl_policy_t *policy;   /* borrowed, immutable */
-    pl_metrics_t *metrics;       /* borrowed */
-    pl_status_t *status;         /* borrowed */
+    const pl_policy_t *policy;         /* borrowed, immutable */
+    pl_metrics_t *metrics;             /* borrowed */
+    pl_status_t *status;               /* borrowed */
     pl_subscriber_resolve_fn *resolve; /* NULL: pl_subscriber_resolve_dns */
-    void *resolve_arg;           /* given to resolve, borrowed */
+    void *resolve_arg;                 /* given to resolve, borrowed */
     /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
     const char *curve_secret_key_file; /* our key pair (NAME_secret) */
     const char *curve_server_key_file; /* the coordinators' public cert */

@@ -153,8 +153,8 @@ static int s_name_check(const char *name, size_t max, const char *what,
             return proto_error_set(
                 error, "field '%s' contains a control character", what);
         if (byte >= 0x80) {
-            size_t sequence = s_utf8_sequence((const unsigned char *)name +
-                                              index);
+            size_t sequence =
+                s_utf8_sequence((const unsigned char *)name + index);
             if (sequence == 0 || index + sequence > length)
                 return proto_error_set(error, "field '%s' is not valid UTF-8",
                                        what);

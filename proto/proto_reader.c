@@ -633,8 +633,8 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
 }
 
 int proto_reader_scan_message(proto_reader_t *self, const void *data,
-                              size_t size, proto_key_t *keys,
-                              size_t key_count, proto_error_t *error)
+                              size_t size, proto_key_t *keys, size_t key_count,
+                              proto_error_t *error)
 {
     proto_reader_init(self, data, size);
     if (proto_reader_scan_map(self, "message", keys, key_count, error) != 0)

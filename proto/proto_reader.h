@@ -84,8 +84,8 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
  * map as proto_reader_scan_map does under the name "message". Returns 0, or
  * -1 with `error` (also when bytes follow the map). */
 int proto_reader_scan_message(proto_reader_t *self, const void *data,
-                              size_t size, proto_key_t *keys,
-                              size_t key_count, proto_error_t *error);
+                              size_t size, proto_key_t *keys, size_t key_count,
+                              proto_error_t *error);
 
 /* Field readers for a scanned key: each reads the key's value, checks its
  * type and range and returns 0, or -1 with an `error` naming the key

@@ -655,8 +655,9 @@ int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
     if (capacity == 0)
         return -1;
     s_writer_t writer = {.out = out, .capacity = capacity};
-    s_write(&writer, "{\"v\":%d,\"type\":\"%s\",\"coordinator_id\":",
-            PROTO_VERSION, proto_feedback_type_name(event->type));
+    s_write(&writer,
+            "{\"v\":%d,\"type\":\"%s\",\"coordinator_id\":", PROTO_VERSION,
+            proto_feedback_type_name(event->type));
     s_write_string(&writer, event->coordinator_id);
     s_write(&writer,
             ",\"epoch\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRId64

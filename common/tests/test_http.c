@@ -18,8 +18,9 @@
 #include "cmn_log.h"
 
 #define RESPONSE_BYTES 65536
-#define SOCKET_TIMEOUT_SEC 10 /* a broken server fails the test, never hangs   \
-                               */
+#define SOCKET_TIMEOUT_SEC                                                     \
+    10 /* a broken server fails the test, never hangs                          \
+        */
 #define MAX_BODY_BYTES 1024
 #define ADMIN_TOKEN "s3cret-token"
 

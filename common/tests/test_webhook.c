@@ -242,11 +242,16 @@ static void test_backoff_doubles_with_jitter(void **state)
 {
     (void)state;
     /* unit_random 0 gives half the nominal wait, near 1 the full wait. */
-    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 1, 0.0), 250 * CMN_NS_PER_MS);
-    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 2, 0.0), 500 * CMN_NS_PER_MS);
-    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 3, 0.0), 1000 * CMN_NS_PER_MS);
-    assert_true(cmn_webhook_backoff_ns(500, 30000, 1, 0.999) > 495 * CMN_NS_PER_MS);
-    assert_true(cmn_webhook_backoff_ns(500, 30000, 1, 0.999) < 500 * CMN_NS_PER_MS);
+    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 1, 0.0),
+                     250 * CMN_NS_PER_MS);
+    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 2, 0.0),
+                     500 * CMN_NS_PER_MS);
+    assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 3, 0.0),
+                     1000 * CMN_NS_PER_MS);
+    assert_true(cmn_webhook_backoff_ns(500, 30000, 1, 0.999) >
+                495 * CMN_NS_PER_MS);
+    assert_true(cmn_webhook_backoff_ns(500, 30000, 1, 0.999) <
+                500 * CMN_NS_PER_MS);
     /* The doubling stops at the cap. */
     assert_int_equal(cmn_webhook_backoff_ns(500, 30000, 40, 0.0),
                      30000 / 2 * CMN_NS_PER_MS);

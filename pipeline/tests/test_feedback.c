@@ -309,20 +309,20 @@ static void test_messages_decode_and_bad_ones_are_counted(void **state)
                      PL_FEEDBACK_MALFORMED);
     const void *three[3] = {message.topic, message.body.data, "x"};
     size_t three_sizes[3] = {message.sizes[0], message.sizes[1], 1};
-    assert_int_equal(pl_feedback_handle_message(f->feedback, three,
-                                                three_sizes, 3, NULL),
-                     PL_FEEDBACK_MALFORMED);
+    assert_int_equal(
+        pl_feedback_handle_message(f->feedback, three, three_sizes, 3, NULL),
+        PL_FEEDBACK_MALFORMED);
     /* A topic that is not the id's. */
     const void *wrong[2] = {"mds.fb/other/", message.body.data};
     size_t wrong_sizes[2] = {strlen("mds.fb/other/"), message.sizes[1]};
-    assert_int_equal(pl_feedback_handle_message(f->feedback, wrong,
-                                                wrong_sizes, 2, NULL),
-                     PL_FEEDBACK_MALFORMED);
+    assert_int_equal(
+        pl_feedback_handle_message(f->feedback, wrong, wrong_sizes, 2, NULL),
+        PL_FEEDBACK_MALFORMED);
     /* Every truncation of the body. */
     for (size_t size = 0; size < message.sizes[1]; size++) {
         size_t sizes[2] = {message.sizes[0], size};
-        assert_int_equal(pl_feedback_handle_message(
-                             f->feedback, message.frames, sizes, 2, NULL),
+        assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
+                                                    sizes, 2, NULL),
                          PL_FEEDBACK_MALFORMED);
     }
     assert_int_equal(counters->malformed, 3 + message.sizes[1]);
@@ -337,8 +337,8 @@ static void test_messages_decode_and_bad_ones_are_counted(void **state)
             noise[0] = 0x8f; /* a map header, to get further in */
         const void *frames[2] = {message.topic, noise};
         size_t sizes[2] = {message.sizes[0], size};
-        pl_feedback_result_t result = pl_feedback_handle_message(
-            f->feedback, frames, sizes, 2, NULL);
+        pl_feedback_result_t result =
+            pl_feedback_handle_message(f->feedback, frames, sizes, 2, NULL);
         assert_true(result == PL_FEEDBACK_MALFORMED ||
                     result == PL_FEEDBACK_VERSION);
     }
@@ -385,17 +385,16 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_seq_gap_is_counted, s_setup,
                                         s_teardown),
-        cmocka_unit_test_setup_teardown(test_epoch_change_is_a_restart,
-                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_change_is_a_restart, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_after_ttl_is_fail_safe,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_level_is_configurable,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_two_coordinators_most_severe_wins,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
-            test_two_coordinators_most_severe_wins, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_messages_decode_and_bad_ones_are_counted, s_setup,
-            s_teardown),
+            test_messages_decode_and_bad_ones_are_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_table_full_is_counted, s_setup,
                                         s_teardown),
     };

@@ -49,8 +49,7 @@ static void test_proportional_uses_the_hint(void **state)
     pl_policy_config_t config = s_defaults();
     config.kind = PL_POLICY_PROPORTIONAL;
     pl_policy_t *policy = pl_policy_new(&config);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0.35, false) ==
-                0.35);
+    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0.35, false) == 0.35);
     assert_true(pl_policy_scale(policy, PROTO_LEVEL_OK, 1.5, false) == 1.0);
     assert_true(pl_policy_scale(policy, PROTO_LEVEL_HARD, -1, false) == 0.0);
     /* No trustworthy hint: the step scale of the level. */

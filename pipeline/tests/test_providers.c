@@ -45,11 +45,10 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
         assert_string_equal(records[k].provider, "sim");
         int symbol = strcmp(records[k].symbol, "AAPL") == 0   ? 0
                      : strcmp(records[k].symbol, "MSFT") == 0 ? 1
-                                                               : 2;
-        assert_string_equal(records[k].symbol,
-                            symbol == 0   ? "AAPL"
-                            : symbol == 1 ? "MSFT"
-                                          : "GOOG");
+                                                              : 2;
+        assert_string_equal(records[k].symbol, symbol == 0   ? "AAPL"
+                                               : symbol == 1 ? "MSFT"
+                                                             : "GOOG");
         /* Strictly increasing per (kind, symbol), never before start for
          * trades and quotes. */
         assert_true(records[k].ts_ns > last[symbol][records[k].kind]);
@@ -58,8 +57,8 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
         if (records[k].kind == PROTO_RECORD_BAR) {
             /* Whole seconds, never the partial first one. */
             assert_true(records[k].ts_ns % SEC == 0);
-            assert_true(records[k].ts_ns >= T0_WALL_NS - T0_WALL_NS % SEC +
-                                                SEC);
+            assert_true(records[k].ts_ns >=
+                        T0_WALL_NS - T0_WALL_NS % SEC + SEC);
             assert_true(records[k].u.bar.low <= records[k].u.bar.high);
             assert_true(records[k].u.bar.volume > 0);
         } else {

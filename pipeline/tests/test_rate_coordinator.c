@@ -55,8 +55,7 @@ static void test_register_and_find(void **state)
     fixture_t *f = *state;
     assert_int_equal(pl_rate_coordinator_add(f->rate, "ibkr", &s_config), -1);
     assert_int_equal(pl_rate_coordinator_add(f->rate, "", &s_config), -1);
-    assert_int_equal(pl_rate_coordinator_add(f->rate, "polygon", &s_config),
-                     1);
+    assert_int_equal(pl_rate_coordinator_add(f->rate, "polygon", &s_config), 1);
     assert_int_equal(pl_rate_coordinator_find(f->rate, "polygon"), 1);
     assert_int_equal(pl_rate_coordinator_find(f->rate, "nope"), -1);
     assert_int_equal(pl_rate_coordinator_count(f->rate), 2);
@@ -103,11 +102,11 @@ static void test_cooldown_scopes(void **state)
     int64_t left =
         pl_rate_coordinator_cooldown_ns(f->rate, f->ibkr, "symbol:AAPL");
     assert_true(left == 5 * SEC);
-    assert_true(pl_rate_coordinator_cooldown_ns(f->rate, f->ibkr,
-                                                "symbol:MSFT") == 0);
+    assert_true(
+        pl_rate_coordinator_cooldown_ns(f->rate, f->ibkr, "symbol:MSFT") == 0);
     /* ... a global one does, until it ends. */
-    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr,
-                                         PL_RATE_SCOPE_GLOBAL, 2);
+    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr, PL_RATE_SCOPE_GLOBAL,
+                                         2);
     assert_int_equal(pl_rate_coordinator_take(f->rate, f->ibkr, 3), 0);
     assert_false(pl_rate_coordinator_try(f->rate, f->ibkr, 1));
     int64_t wait = pl_rate_coordinator_wait_ns(f->rate, f->ibkr, 1);
@@ -116,9 +115,8 @@ static void test_cooldown_scopes(void **state)
     cmn_clock_advance(f->clock, 2 * SEC);
     assert_int_equal(pl_rate_coordinator_take(f->rate, f->ibkr, 3), 3);
     assert_int_equal(pl_rate_coordinator_cooldown_count(f->rate, f->ibkr), 1);
-    assert_string_equal(
-        pl_rate_coordinator_cooldown_scope(f->rate, f->ibkr, 0),
-        "symbol:AAPL");
+    assert_string_equal(pl_rate_coordinator_cooldown_scope(f->rate, f->ibkr, 0),
+                        "symbol:AAPL");
     assert_true(pl_rate_coordinator_cooldown_left_ns(f->rate, f->ibkr, 0) ==
                 3 * SEC);
     /* Re-triggering extends, never shortens. */
@@ -139,23 +137,22 @@ static void test_cooldown_scopes(void **state)
     }
     assert_int_equal(pl_rate_coordinator_cooldown_count(f->rate, f->ibkr),
                      PL_RATE_COOLDOWNS_MAX);
-    assert_true(pl_rate_coordinator_cooldown_ns(f->rate, f->ibkr,
-                                                "scope-0") == 0);
+    assert_true(pl_rate_coordinator_cooldown_ns(f->rate, f->ibkr, "scope-0") ==
+                0);
 }
 
 static void test_acquire_waits_out_a_cooldown(void **state)
 {
     fixture_t *f = *state;
     pl_rate_coordinator_take(f->rate, f->ibkr, 100);
-    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr,
-                                         PL_RATE_SCOPE_GLOBAL, 5);
+    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr, PL_RATE_SCOPE_GLOBAL,
+                                         5);
     int64_t before = cmn_clock_mono_ns(f->clock);
     assert_int_equal(
         pl_rate_coordinator_acquire(f->rate, f->ibkr, 1, before + SEC),
         PL_BUCKET_TIMEOUT);
     assert_int_equal(
-        pl_rate_coordinator_acquire(f->rate, f->ibkr, 1, before + 10 * SEC),
-        0);
+        pl_rate_coordinator_acquire(f->rate, f->ibkr, 1, before + 10 * SEC), 0);
     assert_true(cmn_clock_mono_ns(f->clock) - before >= 5 * SEC);
 }
 
