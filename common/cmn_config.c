@@ -470,3 +470,15 @@ const char *cmn_config_peek(int argc, char **argv, const char *flag,
     const char *value = env ? getenv(env) : NULL;
     return value && *value ? value : fallback;
 }
+
+const char *cmn_config_list_next(const char **cursor, const char *separators,
+                                 size_t *length)
+{
+    assert(cursor && separators && length);
+    if (!*cursor)
+        return NULL;
+    const char *item = *cursor + strspn(*cursor, separators);
+    *length = strcspn(item, separators);
+    *cursor = item + *length;
+    return *length > 0 ? item : NULL;
+}

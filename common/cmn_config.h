@@ -96,4 +96,11 @@ void cmn_config_reject(cmn_config_t *self, const char *flag,
 const char *cmn_config_peek(int argc, char **argv, const char *flag,
                             const char *env, const char *fallback);
 
+/* Steps through a list value such as "a, b,c": returns the next item (a
+ * pointer into the text, not NUL-terminated) and sets `*length`, or NULL
+ * after the last item. `*cursor` starts at the text (NULL reads as empty)
+ * and is moved past each item. Pure: any thread. */
+const char *cmn_config_list_next(const char **cursor, const char *separators,
+                                 size_t *length);
+
 #endif

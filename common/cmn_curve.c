@@ -101,19 +101,27 @@ int cmn_curve_keygen(const char *path, const char *name)
     return 0;
 }
 
-int cmn_curve_check_secret(const char *path, const char **reason)
+/* Loads a certificate for the checks below; NULL with `*reason` set when
+ * the path is empty or the file is not a czmq certificate. */
+static zcert_t *s_load_checked(const char *path, const char **reason)
 {
     assert(reason);
     *reason = NULL;
     if (!path || !*path) {
         *reason = "empty path";
-        return -1;
+        return NULL;
     }
     zcert_t *cert = zcert_load(path);
-    if (!cert) {
+    if (!cert)
         *reason = "not a readable czmq certificate";
+    return cert;
+}
+
+int cmn_curve_check_secret(const char *path, const char **reason)
+{
+    zcert_t *cert = s_load_checked(path, reason);
+    if (!cert)
         return -1;
-    }
     bool zero = s_key_is_zero(zcert_secret_key(cert)) ||
                 s_key_is_zero(zcert_public_key(cert));
     zcert_destroy(&cert);
@@ -126,17 +134,9 @@ int cmn_curve_check_secret(const char *path, const char **reason)
 
 int cmn_curve_check_public(const char *path, const char **reason)
 {
-    assert(reason);
-    *reason = NULL;
-    if (!path || !*path) {
-        *reason = "empty path";
+    zcert_t *cert = s_load_checked(path, reason);
+    if (!cert)
         return -1;
-    }
-    zcert_t *cert = zcert_load(path);
-    if (!cert) {
-        *reason = "not a readable czmq certificate";
-        return -1;
-    }
     bool zero = s_key_is_zero(zcert_public_key(cert));
     zcert_destroy(&cert);
     if (zero) {

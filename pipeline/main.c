@@ -167,27 +167,24 @@ typedef struct {
 static const char *s_parse_names(const char *text, s_names_t *names)
 {
     names->count = 0;
-    const char *cursor = text ? text : "";
-    while (*cursor) {
-        cursor += strspn(cursor, PL_NAME_SEPARATORS);
-        size_t length = strcspn(cursor, PL_NAME_SEPARATORS);
-        if (length == 0)
-            break;
+    const char *cursor = text, *name;
+    size_t length;
+    while ((name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS,
+                                        &length))) {
         if (length > PROTO_NAME_MAX)
             return "a name is longer than 32 characters";
         for (size_t k = 0; k < length; k++)
-            if (!isalnum((unsigned char)cursor[k]) && cursor[k] != '_' &&
-                cursor[k] != '-')
+            if (!isalnum((unsigned char)name[k]) && name[k] != '_' &&
+                name[k] != '-')
                 return "names use letters, digits, '_' and '-'";
         if (names->count == PL_RATE_PROVIDERS_MAX)
             return "too many providers";
-        memcpy(names->names[names->count], cursor, length);
+        memcpy(names->names[names->count], name, length);
         names->names[names->count][length] = '\0';
         for (size_t k = 0; k < names->count; k++)
             if (strcasecmp(names->names[k], names->names[names->count]) == 0)
                 return "a name appears twice";
         names->count++;
-        cursor += length;
     }
     return names->count ? NULL : "no provider";
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmn_config.h"
+
 /* Separators of the provider list. */
 #define PL_POLICY_LIST_SEPARATORS ", "
 
@@ -104,13 +106,11 @@ bool pl_policy_applies(const pl_policy_t *self, const char *provider)
     if (!self->providers)
         return true;
     size_t length = strlen(provider);
-    const char *cursor = self->providers;
-    while (*cursor) {
-        cursor += strspn(cursor, PL_POLICY_LIST_SEPARATORS);
-        size_t item = strcspn(cursor, PL_POLICY_LIST_SEPARATORS);
-        if (item == length && strncmp(cursor, provider, length) == 0)
+    const char *cursor = self->providers, *item;
+    size_t item_length;
+    while ((item = cmn_config_list_next(&cursor, PL_POLICY_LIST_SEPARATORS,
+                                        &item_length)))
+        if (item_length == length && strncmp(item, provider, length) == 0)
             return true;
-        cursor += item;
-    }
     return false;
 }

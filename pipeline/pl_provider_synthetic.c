@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmn_clock.h"
+#include "cmn_config.h"
 
 #define PL_SYNTHETIC_SEPARATORS ", "
 #define PL_SYNTHETIC_PRICE_START 100.0
@@ -67,22 +68,19 @@ pl_synthetic_t *pl_synthetic_new(const pl_synthetic_config_t *config)
         return NULL;
     }
     memcpy(self->provider, config->provider, provider_length + 1);
-    const char *cursor = config->symbols;
-    while (*cursor) {
-        cursor += strspn(cursor, PL_SYNTHETIC_SEPARATORS);
-        size_t length = strcspn(cursor, PL_SYNTHETIC_SEPARATORS);
-        if (length == 0)
-            break;
+    const char *cursor = config->symbols, *name;
+    size_t length;
+    while ((name = cmn_config_list_next(&cursor, PL_SYNTHETIC_SEPARATORS,
+                                        &length))) {
         if (length > PROTO_SYMBOL_MAX ||
             self->count == PL_SYNTHETIC_SYMBOLS_MAX) {
             pl_synthetic_destroy(&self);
             return NULL;
         }
         s_symbol_t *symbol = &self->symbols[self->count++];
-        memcpy(symbol->name, cursor, length);
+        memcpy(symbol->name, name, length);
         symbol->price = PL_SYNTHETIC_PRICE_START;
         symbol->bar_second = -1;
-        cursor += length;
     }
     if (self->count == 0) {
         pl_synthetic_destroy(&self);

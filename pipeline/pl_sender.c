@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
@@ -510,16 +511,12 @@ static int s_setup(s_sender_t *self)
                       self->data_endpoint);
         return -1;
     }
-    const char *cursor = self->endpoints;
-    size_t connected = 0;
-    while (*cursor) {
-        cursor += strspn(cursor, PL_SEND_LIST_SEPARATORS);
-        size_t length = strcspn(cursor, PL_SEND_LIST_SEPARATORS);
-        if (length == 0)
-            break;
+    const char *cursor = self->endpoints, *item;
+    size_t length, connected = 0;
+    while ((item = cmn_config_list_next(&cursor, PL_SEND_LIST_SEPARATORS,
+                                        &length))) {
         char endpoint[PL_SEND_ENDPOINT_MAX];
-        snprintf(endpoint, sizeof endpoint, "%.*s", (int)length, cursor);
-        cursor += length;
+        snprintf(endpoint, sizeof endpoint, "%.*s", (int)length, item);
         if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
             cmn_log_error(PL_SEND_MODULE, "connect_failed",
                           "endpoint=%s error=\"%s\"", endpoint,

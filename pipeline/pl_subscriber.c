@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <string.h>
 
+#include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
@@ -74,29 +75,25 @@ static int s_split_tcp(const char *endpoint, char *host, size_t host_size,
 int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
                                   size_t capacity)
 {
-    const char *cursor = endpoints ? endpoints : "";
-    size_t items = 0;
-    while (*cursor) {
-        cursor += strspn(cursor, PL_SUB_LIST_SEPARATORS);
-        size_t length = strcspn(cursor, PL_SUB_LIST_SEPARATORS);
-        if (length == 0)
-            break;
+    const char *cursor = endpoints, *entry;
+    size_t length, items = 0;
+    while ((entry = cmn_config_list_next(&cursor, PL_SUB_LIST_SEPARATORS,
+                                         &length))) {
         char item[PL_SUB_ADDRESS_MAX];
         char host[PL_SUB_ADDRESS_MAX], port[16];
         bool ok = length < sizeof item;
         if (ok) {
-            memcpy(item, cursor, length);
+            memcpy(item, entry, length);
             item[length] = '\0';
             ok = strncmp(item, "ipc://", 6) == 0 ||
                  strncmp(item, "inproc://", 9) == 0 ||
                  s_split_tcp(item, host, sizeof host, port, sizeof port) == 0;
         }
         if (!ok) {
-            snprintf(bad, capacity, "%.*s", (int)length, cursor);
+            snprintf(bad, capacity, "%.*s", (int)length, entry);
             return -1;
         }
         items++;
-        cursor += length;
     }
     if (items == 0) {
         snprintf(bad, capacity, "(empty list)");
@@ -176,15 +173,12 @@ static void s_resolve(s_subscriber_t *self)
 {
     for (size_t k = 0; k < self->connection_count; k++)
         self->connections[k].seen = false;
-    const char *cursor = self->endpoints;
-    while (*cursor) {
-        cursor += strspn(cursor, PL_SUB_LIST_SEPARATORS);
-        size_t length = strcspn(cursor, PL_SUB_LIST_SEPARATORS);
-        if (length == 0)
-            break;
+    const char *cursor = self->endpoints, *entry;
+    size_t length;
+    while ((entry = cmn_config_list_next(&cursor, PL_SUB_LIST_SEPARATORS,
+                                         &length))) {
         char item[PL_SUB_ADDRESS_MAX];
-        snprintf(item, sizeof item, "%.*s", (int)length, cursor);
-        cursor += length;
+        snprintf(item, sizeof item, "%.*s", (int)length, entry);
         char host[PL_SUB_ADDRESS_MAX], port[16];
         struct in_addr literal;
         if (s_split_tcp(item, host, sizeof host, port, sizeof port) != 0 ||

@@ -180,12 +180,9 @@ int proto_feedback_decode(const void *data, size_t size,
     memset(event, 0, sizeof *event);
 
     proto_reader_t reader;
-    proto_reader_init(&reader, data, size);
-    if (proto_reader_scan_map(&reader, "message", keys, KEY_COUNT, error) != 0)
+    if (proto_reader_scan_message(&reader, data, size, keys, KEY_COUNT,
+                                  error) != 0)
         return -1;
-    if (proto_reader_left(&reader) != 0)
-        return proto_error_set(error, "message: %zu bytes after the map",
-                               proto_reader_left(&reader));
 
     int type, level, prev_level;
     uint64_t ttl_ms;

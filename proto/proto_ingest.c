@@ -372,17 +372,13 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
                                          {.name = "records"}};
     memset(batch, 0, sizeof *batch);
 
-    proto_reader_t reader;
-    proto_reader_init(&reader, data, size);
     if (size > PROTO_MESSAGE_BYTES_MAX)
         return proto_error_set(error, "message: %zu bytes, more than %d", size,
                                PROTO_MESSAGE_BYTES_MAX);
-    if (proto_reader_scan_map(&reader, "message", keys, BATCH_KEY_COUNT,
-                              error) != 0)
+    proto_reader_t reader;
+    if (proto_reader_scan_message(&reader, data, size, keys, BATCH_KEY_COUNT,
+                                  error) != 0)
         return -1;
-    if (proto_reader_left(&reader) != 0)
-        return proto_error_set(error, "message: %zu bytes after the map",
-                               proto_reader_left(&reader));
     int type;
     /* batch_seq first: a nack can echo it even when the rest is bad. */
     if (proto_key_version(&reader, &keys[BATCH_V], error) != 0 ||
@@ -486,13 +482,9 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
     memset(reply, 0, sizeof *reply);
 
     proto_reader_t reader;
-    proto_reader_init(&reader, data, size);
-    if (proto_reader_scan_map(&reader, "message", keys, REPLY_KEY_COUNT,
-                              error) != 0)
+    if (proto_reader_scan_message(&reader, data, size, keys, REPLY_KEY_COUNT,
+                                  error) != 0)
         return -1;
-    if (proto_reader_left(&reader) != 0)
-        return proto_error_set(error, "message: %zu bytes after the map",
-                               proto_reader_left(&reader));
     int type;
     if (proto_key_version(&reader, &keys[REPLY_V], error) != 0 ||
         proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names, S_REPLY_COUNT,

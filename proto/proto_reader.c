@@ -48,6 +48,13 @@
 #define MP_FIX_COUNT_MASK 0x0f /* fixmap, fixarray: low 4 bits */
 #define MP_FIXSTR_LENGTH_MASK 0x1f
 
+/* Message buffers, in bytes: the "key 'NAME'" prefix of an error, and the
+ * longer texts (a list of expected names, an unknown key quoted). */
+#define PROTO_KEY_PREFIX_SIZE 48
+#define PROTO_EXPECTED_SIZE 96
+/* Characters of an unknown key quoted in an error. */
+#define PROTO_KEY_QUOTED_MAX 32
+
 void proto_reader_init(proto_reader_t *self, const void *data, size_t size)
 {
     self->data = data;
@@ -81,53 +88,45 @@ static proto_read_t s_length(const proto_reader_t *self, size_t width,
     return PROTO_READ_OK;
 }
 
-proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count)
-{
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
-    uint8_t format = self->data[self->pos];
-    uint64_t entries;
-    size_t header;
-    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXMAP) {
-        entries = format & MP_FIX_COUNT_MASK;
-        header = 1;
-    } else if (format == MP_MAP16 || format == MP_MAP32) {
-        size_t width = format == MP_MAP16 ? 2 : 4;
-        if (s_length(self, width, &entries) != PROTO_READ_OK)
-            return PROTO_READ_END;
-        header = 1 + width;
-    } else
-        return PROTO_READ_TYPE;
-    /* Each entry needs a key and a value, one byte at least each. */
-    if (entries > (proto_reader_left(self) - header) / 2)
-        return PROTO_READ_END;
-    self->pos += header;
-    *count = (uint32_t)entries;
-    return PROTO_READ_OK;
-}
-
-proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count)
+/* Reads the header of a map or an array: a fix format (`fix_format` in the
+ * high nibble, the count in the low one) or a 16/32-bit count. Each counted
+ * element is at least `element_bytes` bytes, so a count the data cannot
+ * hold is PROTO_READ_END before anything is allocated for it. */
+static proto_read_t s_container(proto_reader_t *self, uint8_t fix_format,
+                                uint8_t format16, uint8_t format32,
+                                uint64_t element_bytes, uint32_t *count)
 {
     if (proto_reader_left(self) < 1)
         return PROTO_READ_END;
     uint8_t format = self->data[self->pos];
     uint64_t elements;
     size_t header;
-    if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXARRAY) {
+    if ((format & ~MP_FIX_COUNT_MASK) == fix_format) {
         elements = format & MP_FIX_COUNT_MASK;
         header = 1;
-    } else if (format == MP_ARRAY16 || format == MP_ARRAY32) {
-        size_t width = format == MP_ARRAY16 ? 2 : 4;
+    } else if (format == format16 || format == format32) {
+        size_t width = format == format16 ? 2 : 4;
         if (s_length(self, width, &elements) != PROTO_READ_OK)
             return PROTO_READ_END;
         header = 1 + width;
     } else
         return PROTO_READ_TYPE;
-    if (elements > proto_reader_left(self) - header)
+    if (elements > (proto_reader_left(self) - header) / element_bytes)
         return PROTO_READ_END;
     self->pos += header;
     *count = (uint32_t)elements;
     return PROTO_READ_OK;
+}
+
+proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count)
+{
+    /* Each entry needs a key and a value, one byte at least each. */
+    return s_container(self, MP_FIXMAP, MP_MAP16, MP_MAP32, 2, count);
+}
+
+proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count)
+{
+    return s_container(self, MP_FIXARRAY, MP_ARRAY16, MP_ARRAY32, 1, count);
 }
 
 proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
@@ -596,7 +595,7 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
         uint32_t length;
         result = proto_reader_str(self, &name, &length);
         if (result != PROTO_READ_OK) {
-            char prefix[48];
+            char prefix[PROTO_KEY_PREFIX_SIZE];
             snprintf(prefix, sizeof prefix, "%s: map key %u", what,
                      (unsigned)entry);
             return proto_reader_fail(self, result, prefix, "a str", error);
@@ -621,13 +620,28 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
         if (result != PROTO_READ_OK) {
             proto_reader_t at_value = *self;
             at_value.pos = value_at;
-            char prefix[96];
+            char prefix[PROTO_EXPECTED_SIZE];
             snprintf(prefix, sizeof prefix, "key '%.*s'",
-                     (int)(length > 32 ? 32 : length), name);
+                     (int)(length > PROTO_KEY_QUOTED_MAX ? PROTO_KEY_QUOTED_MAX
+                                                         : length),
+                     name);
             return proto_reader_fail(&at_value, result, prefix, "a value",
                                      error);
         }
     }
+    return 0;
+}
+
+int proto_reader_scan_message(proto_reader_t *self, const void *data,
+                              size_t size, proto_key_t *keys,
+                              size_t key_count, proto_error_t *error)
+{
+    proto_reader_init(self, data, size);
+    if (proto_reader_scan_map(self, "message", keys, key_count, error) != 0)
+        return -1;
+    if (proto_reader_left(self) != 0)
+        return proto_error_set(error, "message: %zu bytes after the map",
+                               proto_reader_left(self));
     return 0;
 }
 
@@ -639,19 +653,27 @@ static proto_reader_t s_at(const proto_reader_t *self, const proto_key_t *key)
     return reader;
 }
 
-static int s_missing(const proto_key_t *key, proto_error_t *error)
+/* Starts reading a key's value: positions `reader` at it and writes the
+ * "key 'NAME'" prefix of its messages. -1 (error set) when the key was not
+ * in the map. */
+static int s_key_start(const proto_reader_t *self, const proto_key_t *key,
+                       proto_reader_t *reader, char *prefix,
+                       proto_error_t *error)
 {
-    return proto_error_set(error, "missing key '%s'", key->name);
+    if (!key->seen)
+        return proto_error_set(error, "missing key '%s'", key->name);
+    *reader = s_at(self, key);
+    snprintf(prefix, PROTO_KEY_PREFIX_SIZE, "key '%s'", key->name);
+    return 0;
 }
 
 int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
                    uint64_t max, uint64_t *value, proto_error_t *error)
 {
-    if (!key->seen)
-        return s_missing(key, error);
-    proto_reader_t reader = s_at(self, key);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return -1;
     proto_read_t result = proto_reader_uint(&reader, value);
     if (result != PROTO_READ_OK)
         return proto_reader_fail(&reader, result, prefix, "an unsigned integer",
@@ -666,11 +688,10 @@ int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
 int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
                   int64_t *value, proto_error_t *error)
 {
-    if (!key->seen)
-        return s_missing(key, error);
-    proto_reader_t reader = s_at(self, key);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return -1;
     proto_read_t result = proto_reader_int(&reader, value);
     if (result != PROTO_READ_OK)
         return proto_reader_fail(&reader, result, prefix, "an integer", error);
@@ -680,11 +701,10 @@ int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
 int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
                      double *value, proto_error_t *error)
 {
-    if (!key->seen)
-        return s_missing(key, error);
-    proto_reader_t reader = s_at(self, key);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return -1;
     proto_read_t result = proto_reader_number(&reader, value);
     if (result != PROTO_READ_OK)
         return proto_reader_fail(&reader, result, prefix, "a number", error);
@@ -711,11 +731,10 @@ int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
                   size_t min_length, size_t max_length, char *out,
                   proto_error_t *error)
 {
-    if (!key->seen)
-        return s_missing(key, error);
-    proto_reader_t reader = s_at(self, key);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return -1;
     const char *text;
     uint32_t length;
     proto_read_t result = proto_reader_str(&reader, &text, &length);
@@ -729,17 +748,16 @@ int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
                    const char *const *names, size_t count, int *index,
                    proto_error_t *error)
 {
-    if (!key->seen)
-        return s_missing(key, error);
-    proto_reader_t reader = s_at(self, key);
-    char expected[96] = "one of ";
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return -1;
+    char expected[PROTO_EXPECTED_SIZE] = "one of ";
     for (size_t name = 0; name < count; name++) {
         if (name > 0)
             strncat(expected, "|", sizeof expected - strlen(expected) - 1);
         strncat(expected, names[name], sizeof expected - strlen(expected) - 1);
     }
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "key '%s'", key->name);
     const char *text;
     uint32_t length;
     proto_read_t result = proto_reader_str(&reader, &text, &length);

@@ -79,6 +79,14 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
                           proto_key_t *keys, size_t key_count,
                           proto_error_t *error);
 
+/* Starts reading one whole message, which must be a single map: initialises
+ * `self` over `data` (borrowed; it must outlive the reader) and scans the
+ * map as proto_reader_scan_map does under the name "message". Returns 0, or
+ * -1 with `error` (also when bytes follow the map). */
+int proto_reader_scan_message(proto_reader_t *self, const void *data,
+                              size_t size, proto_key_t *keys,
+                              size_t key_count, proto_error_t *error);
+
 /* Field readers for a scanned key: each reads the key's value, checks its
  * type and range and returns 0, or -1 with an `error` naming the key
  * ("missing key 'seq'", "key 'seq': expected an unsigned integer, got str").

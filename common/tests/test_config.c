@@ -224,6 +224,26 @@ static void test_peek(void **state)
         "envval");
 }
 
+static void test_list_next(void **state)
+{
+    (void)state;
+    const char *cursor = " alpha,beta , gamma,";
+    const char *expected[] = {"alpha", "beta", "gamma"};
+    size_t length, count = 0;
+    const char *item;
+    while ((item = cmn_config_list_next(&cursor, ", ", &length))) {
+        assert_true(count < 3);
+        assert_int_equal(length, strlen(expected[count]));
+        assert_memory_equal(item, expected[count], length);
+        count++;
+    }
+    assert_int_equal(count, 3);
+    cursor = NULL;
+    assert_null(cmn_config_list_next(&cursor, ",", &length));
+    cursor = " ,, ";
+    assert_null(cmn_config_list_next(&cursor, ", ", &length));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +254,7 @@ int main(void)
         cmocka_unit_test_setup(test_added_option_and_reject, s_clear_env),
         cmocka_unit_test_setup(test_help_and_version_return_exit, s_clear_env),
         cmocka_unit_test_setup(test_peek, s_clear_env),
+        cmocka_unit_test(test_list_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,10 +6,15 @@ import os
 import queue
 import subprocess
 import threading
+import sys
 import time
 
 import msgpack
 import zmq
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from checker import Checker  # noqa: E402,F401  (fb.Checker in the tests)
 
 TOPIC_PREFIX = "mds.fb/"
 LEVELS = ("ok", "soft", "hard")
@@ -166,27 +171,6 @@ def publish_until_exit(process, publisher, rounds, deadline_s,
 def parse_lines(lines):
     """The JSON objects of the tail's stdout; raises on a bad line."""
     return [json.loads(line) for line in lines]
-
-
-class Checker:
-    """Prints one line per check and the closing 'N passed, N failed'."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, condition, detail=""):
-        print(("ok    " if condition else "FAIL  ") + label, flush=True)
-        if condition:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("      " + str(detail).replace("\n", "\n      "), flush=True)
-        return condition
-
-    def finish(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 def check_event_line(checker, label, obj):

@@ -7,43 +7,12 @@ import re
 import socket
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import harness  # noqa: E402,F401
-
-
-class Checker:
-    """One line per check, then 'N passed, N failed'."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, condition, detail=""):
-        print(("ok    " if condition else "FAIL  ") + label, flush=True)
-        if condition:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("      " + str(detail).replace("\n", "\n      "), flush=True)
-        return condition
-
-    def finish(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
-
-
-def wait_until(predicate, timeout, interval=0.01):
-    """Polls predicate() until true or the deadline; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+from checker import Checker, wait_until  # noqa: E402,F401
 
 
 class Receiver:
