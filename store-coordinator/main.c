@@ -439,6 +439,28 @@ static int s_check_writable(cmn_config_t *config, const char *flag,
     return 0;
 }
 
+/* A SQLite file that exists but is something else (a text file, a
+ * truncated copy) is a configuration error, not a database that is "down".
+ * Returns 0 (empty or a SQLite file) or -1 with the option named. */
+static int s_check_sqlite_file(cmn_config_t *config, const char *path)
+{
+    static const char header[] = "SQLite format 3"; /* and a NUL: 16 bytes */
+    char start[sizeof header];
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return 0; /* s_check_writable reports it */
+    size_t got = fread(start, 1, sizeof start, file);
+    fclose(file);
+    if (got == 0 ||
+        (got == sizeof start && memcmp(start, header, sizeof header) == 0))
+        return 0;
+    char error[SC_ERROR_BYTES];
+    snprintf(error, sizeof error,
+             "'%.200s' exists and is not a SQLite database", path);
+    cmn_config_reject(config, "sink", error);
+    return -1;
+}
+
 /* Checks a bind endpoint's form (tcp://HOST:PORT with PORT a number or `*`,
  * ipc://PATH, inproc://NAME), so that a typo exits 2 naming the option
  * rather than failing the bind as a runtime error. Returns 0 or -1. */
@@ -765,7 +787,8 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
             ? settings->sink_uri + strlen("sqlite:")
             : NULL;
     if ((sqlite_path && !streq(sqlite_path, ":memory:") &&
-         s_check_writable(config, "sink", sqlite_path) != 0) ||
+         (s_check_writable(config, "sink", sqlite_path) != 0 ||
+          s_check_sqlite_file(config, sqlite_path) != 0)) ||
         s_check_writable(config, "dlq-path", settings->dlq_path) != 0)
         return CMN_EXIT_USAGE;
 

@@ -43,6 +43,8 @@ BAD = [
     ({"MDS_SINK": "sqlite:plain-file/market.db"}, [], "MDS_SINK"),
     ({"MDS_SINK": "null:", "MDS_DLQ_PATH": "plain-file/dlq.ndjson"}, [],
      "MDS_DLQ_PATH"),
+    # A file that is not a SQLite database (here a text file).
+    ({"MDS_SINK": "sqlite:plain-file"}, [], "MDS_SINK"),
 ]
 
 # Every option of the issue and the seeds, each with its variable.

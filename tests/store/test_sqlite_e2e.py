@@ -1,7 +1,8 @@
 """End to end with SQLite: 100,000 records in batches, every ack arrives, the
 database holds exactly 100,000 rows; resending every batch leaves it at
-100,000 (every record acked as a duplicate); the two default workers never
-trip over each other's SQLite lock (no sink errors, no retries)."""
+100,000 (every record acked as a duplicate); two workers (MDS_WORKERS=2; a
+sqlite: sink defaults to one) never trip over each other's SQLite lock (no
+sink errors, no retries)."""
 import sys
 
 sys.path.insert(0, __import__("os").path.join(
@@ -13,7 +14,7 @@ RECORDS = 100_000
 
 
 def main(binary):
-    with Coordinator(binary) as coordinator:
+    with Coordinator(binary, MDS_WORKERS=2) as coordinator:
         coordinator.start(ready=True)
         producer = Producer(coordinator.ingest_endpoint)
         batches = batches_of(records(0, RECORDS))
@@ -42,7 +43,7 @@ def main(binary):
         check(metrics["coordinator_records_duplicate_total"] == RECORDS,
               "duplicate_total %s" % metrics["coordinator_records_duplicate_total"])
         check(coordinator.status()["depth"] == 0, "queue not empty at the end")
-        # The default two workers share one SQLite file without a single
+        # Two workers share one SQLite file without a single
         # "database is locked": they take turns in the process, not in
         # SQLite's busy handler.
         check(metrics.get("coordinator_sink_errors_total", 0) == 0
