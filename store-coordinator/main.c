@@ -52,8 +52,6 @@
 #define SC_MS_PER_SEC 1000.0
 #define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
 #define SC_CURVE_METRIC_PREFIX "mds"
-#define SC_SQLITE_SCHEME "sqlite:"
-#define SC_SQLITE_WORKERS_DEFAULT 1 /* its single write lock */
 
 static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
                                            NULL};
@@ -139,8 +137,7 @@ static const cmn_option_t s_options[] = {
      .env = "MDS_WORKERS",
      .type = CMN_OPT_INT,
      .default_value = "2",
-     .help = "writer threads (one connection each; a sqlite: sink gets 1 "
-             "unless this is set)",
+     .help = "writer threads (one connection each)",
      .min = 1,
      .max = SC_WORKERS_MAX},
     {.flag = "batch-size",
@@ -628,13 +625,6 @@ static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
         return -1;
     }
     settings->workers = (size_t)cmn_config_int(config, "workers");
-    /* SQLite has one write lock per database: a second worker only waits
-     * for it (bench/: one worker writes ~1.2x what two do). Unless
-     * MDS_WORKERS is given, a sqlite: sink gets one worker. */
-    if (strcmp(cmn_config_source(config, "workers"), "default") == 0 &&
-        strncmp(settings->sink_uri, SC_SQLITE_SCHEME,
-                strlen(SC_SQLITE_SCHEME)) == 0)
-        settings->workers = SC_SQLITE_WORKERS_DEFAULT;
     settings->batch_size = (size_t)cmn_config_int(config, "batch-size");
     settings->batch_timeout_ms = cmn_config_int(config, "batch-timeout-ms");
     settings->batch_eager = cmn_config_bool(config, "batch-eager");
