@@ -14,6 +14,7 @@
 
 #include "cmn_webhook.h"
 #include "cmn_log.h"
+#include "cmn_random.h"
 
 #include <assert.h>
 #include <civetweb.h>
@@ -261,15 +262,10 @@ typedef struct {
     uint64_t random_state; /* xorshift64 for jitter */
 } s_queue_t;
 
-/* A number in [0, 1) from xorshift64 (jitter needs no crypto quality). */
+/* A number in [0, 1) (jitter needs no crypto quality). */
 static double s_random_unit(s_queue_t *queue)
 {
-    uint64_t value = queue->random_state;
-    value ^= value << 13;
-    value ^= value >> 7;
-    value ^= value << 17;
-    queue->random_state = value;
-    return (double)(value >> 11) / (double)(UINT64_C(1) << 53);
+    return cmn_random_unit(cmn_random_next(&queue->random_state));
 }
 
 static void s_update_depth(s_queue_t *queue)

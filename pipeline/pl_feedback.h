@@ -33,7 +33,6 @@
 #define PL_FEEDBACK_COORDINATORS_MAX 64
 /* Used when a message says ttl_ms = 0. */
 #define PL_FEEDBACK_TTL_MS_DEFAULT 3000
-#define PL_FEEDBACK_FORGET_SEC_DEFAULT 300
 
 /* pl_feedback_handle_*() results. */
 typedef enum {

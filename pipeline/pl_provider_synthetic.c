@@ -8,8 +8,11 @@
 
 #include "cmn_clock.h"
 #include "cmn_config.h"
+#include "cmn_random.h"
 
 #define PL_SYNTHETIC_SEPARATORS ", "
+/* xorshift64*: the output multiplier (Vigna, 2016). */
+#define PL_SYNTHETIC_XORSHIFT_MULTIPLIER UINT64_C(0x2545f4914f6cdd1d)
 #define PL_SYNTHETIC_PRICE_START 100.0
 #define PL_SYNTHETIC_PRICE_FLOOR 0.01
 /* Largest relative price step per record (a tenth of a percent). */
@@ -44,13 +47,13 @@ static uint64_t s_random(pl_synthetic_t *self)
     self->state ^= self->state >> 12;
     self->state ^= self->state << 25;
     self->state ^= self->state >> 27;
-    return self->state * 0x2545f4914f6cdd1dULL;
+    return self->state * PL_SYNTHETIC_XORSHIFT_MULTIPLIER;
 }
 
 /* Uniform in [0, 1). */
 static double s_uniform(pl_synthetic_t *self)
 {
-    return (double)(s_random(self) >> 11) * (1.0 / 9007199254740992.0);
+    return cmn_random_unit(s_random(self));
 }
 
 pl_synthetic_t *pl_synthetic_new(const pl_synthetic_config_t *config)

@@ -29,9 +29,8 @@
 #define PL_RATE_COOLDOWNS_MAX 16 /* live cooldowns per provider */
 #define PL_RATE_SCOPE_GLOBAL "global"
 
-/* Seed defaults (RateCoordinator.register_provider). */
-#define PL_RATE_CAPACITY_DEFAULT 60
-#define PL_RATE_REFILL_RATE_DEFAULT 60
+/* Seed defaults (RateCoordinator.register_provider); mdp-pipeline's are in
+ * its option table. */
 #define PL_RATE_COOLDOWN_SEC_DEFAULT 600
 #define PL_RATE_BREAKER_THRESHOLD_DEFAULT 5
 #define PL_RATE_BREAKER_TIMEOUT_SEC_DEFAULT 60

@@ -31,10 +31,6 @@
 #include "pl_metrics.h"
 #include "pl_status.h"
 
-#define PL_SENDER_BATCH_RECORDS_DEFAULT 1000
-#define PL_SENDER_BATCH_MS_DEFAULT 20
-#define PL_SENDER_WINDOW_DEFAULT 32
-#define PL_SENDER_ACK_TIMEOUT_MS_DEFAULT 5000
 /* Records in one producer->sender frame at most. */
 #define PL_SENDER_CHUNK_RECORDS_MAX 1024
 

@@ -26,7 +26,6 @@
 #include "pl_status.h"
 
 #define PL_SUBSCRIBER_TICK_MS_DEFAULT 100
-#define PL_SUBSCRIBER_RESOLVE_SEC_DEFAULT 30
 #define PL_SUBSCRIBER_ENDPOINTS_MAX 64
 
 /* Room for one IPv4 address as text ("255.255.255.255"). */

@@ -4,8 +4,12 @@ with /usr/bin/python3, whose python3-yaml comes with yamllint)."""
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -87,3 +91,58 @@ class Checker:
             fail(f"{len(self.failures)} of {self.count} checks failed")
         print(f"{self.count} checks passed")
         sys.exit(0)
+
+
+# --- live services (the tests that start the real binaries) ---------------
+
+STOP_DEADLINE_S = 15  # SIGTERM to every service, then SIGKILL
+
+processes = []  # (Popen, name, log path) of each service started
+
+
+def free_port():
+    """A free port on 127.0.0.1, below the ephemeral range: no bind race."""
+    sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+    from harness import free_port as harness_free_port
+    return harness_free_port()
+
+
+def http_get(url, timeout=2.0):
+    """(status, body) or (None, error text)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except (OSError, ValueError) as err:
+        return None, str(err)
+
+
+def start(name, argv, env, workdir):
+    """Starts a service with `env` (none of the caller's MDS_/MDP_
+    variables), its output in workdir/NAME.log; stop_all() stops it."""
+    log = os.path.join(workdir, f"{name}.log")
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("MDS_", "MDP_"))}
+    full_env.update(env)
+    proc = subprocess.Popen(argv, env=full_env, cwd=workdir,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    processes.append((proc, name, log))
+    return proc
+
+
+def stop_all():
+    """SIGTERM to the services, last started first; SIGKILL to any still
+    running after STOP_DEADLINE_S."""
+    for proc, _, _ in reversed(processes):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + STOP_DEADLINE_S
+    for proc, name, _ in reversed(processes):
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} ignored SIGTERM; killing it")
+            proc.kill()
+            proc.wait()

@@ -33,38 +33,20 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, find,
-                           kustomize, objects)
+                           free_port, http_get, kustomize, objects, processes,
+                           start, stop_all)
 
 NAMESPACE = "market-data"
 DEADLINE_S = 20
 POLL_S = 0.2
 TAIL_WAIT_S = 2          # one attempt of mds-feedback-tail
 c = Checker()
-processes = []
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, ""
-    except OSError as err:
-        return None, str(err)
 
 
 def metric(body, name, **labels):
@@ -259,31 +241,6 @@ def curve_env(objs, config_name, mounts):
 
 
 # --- 3. the services ------------------------------------------------------
-
-def start(name, argv, env, workdir):
-    log = os.path.join(workdir, f"{name}.log")
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("MDS_", "MDP_"))}
-    full_env.update(env)
-    proc = subprocess.Popen(argv, env=full_env, cwd=workdir,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    processes.append((proc, name, log))
-    return proc
-
-
-def stop_all():
-    for proc, _, _ in processes:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc, name, _ in processes:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            print(f"{name} ignored SIGTERM; killing it")
-            proc.kill()
-            proc.wait()
-
 
 def tail(tail_bin, endpoint, secret, server):
     """Exit code of one mds-feedback-tail attempt wanting one event."""

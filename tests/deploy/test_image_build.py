@@ -18,16 +18,14 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
 import yaml
 
-from deploy_common import DEPLOY, SOURCE_ROOT, Checker, require_tool, run
+from deploy_common import (DEPLOY, SOURCE_ROOT, Checker, free_port, http_get,
+                           require_tool, run)
 
 require_tool("meson", "Debian package meson")
 require_tool("ninja", "Debian package ninja-build")
@@ -73,22 +71,6 @@ def build_stage(path):
         if match:
             copies.append(match.group(1))
     return commands, copies
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, ""
-    except OSError as err:
-        return None, str(err)
 
 
 def compose_environment(service):

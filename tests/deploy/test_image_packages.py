@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-from deploy_common import SOURCE_ROOT, Checker, fail, require_tool, run, skip
+from deploy_common import SOURCE_ROOT, Checker, fail, require_tool, run
 
 # In debian:bookworm-slim already (Priority: required).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1"}

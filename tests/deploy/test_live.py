@@ -32,7 +32,6 @@ import math
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,12 +41,9 @@ import urllib.request
 
 import yaml
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "lib"))
-from harness import free_port as harness_free_port  # noqa: E402
-
-from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, kustomize,
-                           objects, skip)
+from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, free_port,
+                           http_get, kustomize, objects, processes, skip,
+                           start, stop_all)
 
 PROMETHEUS = "/usr/bin/prometheus"
 NAMESPACE = "market-data"
@@ -62,22 +58,6 @@ QUEUE_CAPACITY = 10000       # the default, as the replica table assumes
 PIPELINE_RATE = 20000        # records/s: HARD within a few seconds
 
 c = Checker()
-processes = []
-
-
-def free_port():
-    return harness_free_port()  # below the ephemeral range: no bind race
-
-
-def http_get(url, timeout=2.0):
-    """(status, body) or (None, error text)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
-    except (OSError, ValueError) as err:
-        return None, str(err)
 
 
 def wait_for(what, deadline_s, probe):
@@ -94,32 +74,6 @@ def wait_for(what, deadline_s, probe):
             return last
         time.sleep(POLL_S)
     fail(f"timed out after {deadline_s} s waiting for {what} (last: {last!r})")
-
-
-def start(name, argv, env, workdir):
-    log = os.path.join(workdir, f"{name}.log")
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("MDS_", "MDP_"))}
-    full_env.update(env)
-    proc = subprocess.Popen(argv, env=full_env, cwd=workdir,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    processes.append((proc, name, log))
-    return proc
-
-
-def stop_all():
-    for proc, _, _ in reversed(processes):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    end = time.monotonic() + 15
-    for proc, name, _ in reversed(processes):
-        try:
-            proc.wait(timeout=max(0.1, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} ignored SIGTERM; killing it")
-            proc.kill()
-            proc.wait()
 
 
 def query(prom, expr):

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pipeline"))
 import sec_support as sec  # noqa: E402
 from harness import (Coordinator, batch_message, decode, records,  # noqa: E402
-                     sqlite_count, free_port)
+                     sqlite_count)
 from pl_support import Pipeline  # noqa: E402
 
 COORDINATOR, TAIL, PIPELINE = sys.argv[1:4]
