@@ -886,6 +886,12 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
 
     s_wait_and_drain(core);
     exit_code = CMN_EXIT_OK;
+    /* HTTP first (mg_stop takes about 2 s once it has served a request):
+     * the core goes on answering `nack draining` meanwhile, so a batch sent
+     * after the drain gets a reply, never silence; the ROUTER closes only
+     * when the core stops, just before the process exits, and peers then
+     * see the disconnect at once (proto/ingest.md section 4.2). */
+    cmn_http_destroy(&http);
 
 done:
     zactor_destroy(&core); /* the publisher stops posting */
