@@ -50,6 +50,7 @@
 #define SC_ERROR_BYTES 256
 #define SC_SIGNAL_POLL_MS 100 /* a second signal is noticed this fast */
 #define SC_MS_PER_SEC 1000.0
+#define SC_EPOCH_MASK ((UINT64_C(1) << 53) - 1) /* exact in a double */
 #define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
 #define SC_CURVE_METRIC_PREFIX "mds"
 
@@ -489,12 +490,16 @@ static int s_check_endpoint(cmn_config_t *config, const char *flag,
     return 0;
 }
 
+/* A random epoch of 53 bits, never 0: JSON readers that hold numbers as
+ * doubles (JavaScript, jq) keep it exact in /status, the tail's lines and
+ * webhook bodies; 2^53 values are plenty to tell restarts apart. */
 static uint64_t s_random_epoch(void)
 {
     uint64_t epoch = 0;
     if (getrandom(&epoch, sizeof epoch, 0) != (ssize_t)sizeof epoch)
         epoch = (uint64_t)cmn_clock_now_mono_ns() ^ ((uint64_t)getpid() << 32);
-    return epoch;
+    epoch &= SC_EPOCH_MASK;
+    return epoch ? epoch : 1;
 }
 
 /* The webhook and CURVE options (docs/security.md). Returns 0 or -1
@@ -881,6 +886,12 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
 
     s_wait_and_drain(core);
     exit_code = CMN_EXIT_OK;
+    /* HTTP first (mg_stop takes about 2 s once it has served a request):
+     * the core goes on answering `nack draining` meanwhile, so a batch sent
+     * after the drain gets a reply, never silence; the ROUTER closes only
+     * when the core stops, just before the process exits, and peers then
+     * see the disconnect at once (proto/ingest.md section 4.2). */
+    cmn_http_destroy(&http);
 
 done:
     zactor_destroy(&core); /* the publisher stops posting */

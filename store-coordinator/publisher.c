@@ -38,6 +38,7 @@ typedef struct {
     double hint;            /* scale_hint of the last message */
     int64_t snapshot_ns;    /* when the last snapshot went out, or 0 */
     int snapshot_timer;     /* a deferred snapshot's timer, or -1 */
+    bool finished;          /* FINAL sent: the shutdown heartbeat is last */
 } s_publisher_t;
 
 static uint64_t s_random_next(s_publisher_t *self)
@@ -53,6 +54,11 @@ static uint64_t s_random_next(s_publisher_t *self)
 static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
                       uint64_t depth, const char *reason)
 {
+    /* The core keeps answering `nack draining` after the drain until the
+     * process exits; subscribers must still see the shutdown heartbeat as
+     * the last message (no late heartbeat, snapshot or transition). */
+    if (self->finished)
+        return;
     const sc_settings_t *settings = self->settings;
     proto_feedback_t event = {
         .type = type,
@@ -243,6 +249,7 @@ static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
     } else if (streq(command, "FINAL")) {
         char *reason = zmsg_popstr(message);
         s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), reason);
+        self->finished = true;
         zstr_free(&reason);
         zsock_signal(reader, 0);
     }

@@ -6,11 +6,18 @@ file (fsync'd) and their batches are acked with `dead_lettered`; `dlq replay`
 then sends them through a new coordinator and all are stored once. (3) A
 SIGHUP changes nothing; a second SIGTERM during a drain that cannot finish
 (database locked, drain timeout far away) cuts it short: the queue is
-dead-lettered and acked at once and the process exits 0."""
+dead-lettered and acked at once and the process exits 0. (4) After the
+drain, until the process exits, every batch is answered `nack draining`
+(never silence); the socket closes last and the producer sees the
+disconnect; every record acked before SIGTERM is stored, none nacked is."""
 import os
 import signal
 import subprocess
 import sys
+import time
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Coordinator, Producer, SqliteLock, batch_message,  # noqa
@@ -169,7 +176,74 @@ def second_sigterm(binary):
           % capacity)
 
 
+def answered_until_exit(binary):
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=1000) as coordinator:
+        coordinator.start(ready=True)
+        producer = Producer(coordinator.ingest_endpoint)
+        monitor = producer.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        acked = {}
+        for seq in range(1, 6):
+            recs = records(seq * BATCH, BATCH)
+            producer.send_raw(batch_message("shutdown", seq, recs))
+            reply = producer.recv(5)
+            check(reply and reply["type"] == "ack", "before SIGTERM: %r"
+                  % reply)
+            acked[seq] = recs
+        coordinator.signal(signal.SIGTERM)
+
+        # Send one batch at a time until the producer sees the disconnect:
+        # each must get `nack draining` (or the disconnect) within the
+        # deadline. Batches sent after the log says "drained" prove the
+        # window between the drain and the exit is answered too.
+        nacked = {}
+        after_drain = 0
+        disconnected = False
+        seq = 100
+        deadline = time.monotonic() + 30
+        while not disconnected:
+            check(time.monotonic() < deadline, "no disconnect within 30 s")
+            seq += 1
+            drained = "core: drained" in coordinator.read_log()
+            recs = records(seq * BATCH, BATCH)
+            producer.send_raw(batch_message("shutdown", seq, recs))
+            reply_deadline = time.monotonic() + 2
+            reply = None
+            while reply is None and not disconnected:
+                check(time.monotonic() < reply_deadline,
+                      "batch %d (sent %s the drain) got neither a reply nor "
+                      "a disconnect within 2 s"
+                      % (seq, "after" if drained else "during"))
+                reply = producer.recv(0.01)
+                while monitor.poll(0):
+                    event = recv_monitor_message(monitor)["event"]
+                    disconnected |= event == zmq.EVENT_DISCONNECTED
+            if reply is not None:
+                check(reply["type"] == "nack" and reply["reason"] == "draining"
+                      and reply["batch_seq"] == seq
+                      and reply["retry_after_ms"] > 0,
+                      "while shutting down: %r" % reply)
+                nacked[seq] = recs
+                after_drain += drained
+        check(after_drain > 0, "no batch sent after the drain was answered "
+              "(%d nacked in all)" % len(nacked))
+        check(coordinator.process.wait(timeout=30) == 0, "exit code not 0")
+        stored = set(sqlite_keys(coordinator.db_path))
+        for recs in acked.values():
+            for rec in recs:
+                check(key_of(rec) in stored, "acked record %r not stored" % rec)
+        for recs in nacked.values():
+            for rec in recs:
+                check(key_of(rec) not in stored, "nacked record %r stored"
+                      % rec)
+        monitor.close(0)
+        producer.close()
+    print("ok: %d batches nacked `draining` (%d after the drain) until the "
+          "exit, then the disconnect; %d acked batches stored"
+          % (len(nacked), after_drain, len(acked)))
+
+
 if __name__ == "__main__":
     flush_on_sigterm(sys.argv[1])
     dead_letter_on_timeout(sys.argv[1])
     second_sigterm(sys.argv[1])
+    answered_until_exit(sys.argv[1])
