@@ -19,6 +19,8 @@ cmn_json_t *cmn_json_new(void);
 /* Destroys the writer; tolerates NULL and sets *self_p to NULL. */
 void cmn_json_destroy(cmn_json_t **self_p);
 
+/* Containers and values, appended in order; `key` as described above.
+ * Strings are copied, escaped. */
 void cmn_json_object_begin(cmn_json_t *self, const char *key);
 void cmn_json_object_end(cmn_json_t *self);
 void cmn_json_array_begin(cmn_json_t *self, const char *key);

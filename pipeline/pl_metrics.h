@@ -57,6 +57,8 @@ typedef struct {
  * (free it with pl_metrics_destroy). */
 pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry);
 
+/* Frees the handles (the registry keeps the series); tolerates NULL and
+ * sets *self_p to NULL. */
 void pl_metrics_destroy(pl_metrics_t **self_p);
 
 #endif

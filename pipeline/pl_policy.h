@@ -44,6 +44,7 @@ pl_policy_t *pl_policy_new(const pl_policy_config_t *config);
 /* Destroys it; tolerates NULL and sets *self_p to NULL. */
 void pl_policy_destroy(pl_policy_t **self_p);
 
+/* The configuration it was built with. Any thread (immutable). */
 bool pl_policy_enabled(const pl_policy_t *self);
 pl_policy_kind_t pl_policy_kind(const pl_policy_t *self);
 

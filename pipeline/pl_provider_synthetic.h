@@ -39,6 +39,7 @@ void pl_synthetic_destroy(pl_synthetic_t **self_p);
 void pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
                            proto_record_t *records, size_t count);
 
+/* How many symbols it generates for (from its configuration). */
 size_t pl_synthetic_symbol_count(pl_synthetic_t *self);
 
 #endif

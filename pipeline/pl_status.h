@@ -23,6 +23,8 @@ typedef struct _pl_status_t pl_status_t;
  * Caller owns the result. */
 pl_status_t *pl_status_new(bool feedback);
 
+/* Destroys it once no thread uses it; tolerates NULL and sets *self_p to
+ * NULL. */
 void pl_status_destroy(pl_status_t **self_p);
 
 /* Replaces a part with `json` (copied). Any thread. */

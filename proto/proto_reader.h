@@ -31,6 +31,8 @@ typedef enum {
     PROTO_READ_BAD = -4,   /* a byte that is not valid msgpack (0xc1) */
 } proto_read_t;
 
+/* Starts reading `data` (borrowed: it must outlive the reader, and strings
+ * read point into it). A reader belongs to one thread at a time. */
 void proto_reader_init(proto_reader_t *self, const void *data, size_t size);
 
 /* Bytes left to read. */
