@@ -155,25 +155,30 @@ proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
     return PROTO_READ_OK;
 }
 
-/* Reads any integer. Sets `negative` and either `magnitude` (the value when
- * not negative) or `signed_value` (when negative), and the bytes used. */
-static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
-                              uint64_t *magnitude, int64_t *signed_value,
-                              size_t *used)
+/* An integer read by s_integer, not yet consumed. */
+typedef struct {
+    bool negative;        /* which of the two values below holds it */
+    uint64_t magnitude;   /* the value when not negative */
+    int64_t signed_value; /* the value when negative */
+    size_t used;          /* bytes it takes */
+} s_integer_t;
+
+/* Reads any integer into `integer` without consuming it. */
+static proto_read_t s_integer(const proto_reader_t *self, s_integer_t *integer)
 {
     if (proto_reader_left(self) < 1)
         return PROTO_READ_END;
     uint8_t format = self->data[self->pos];
     if (format <= MP_POSITIVE_FIXINT_MAX) {
-        *negative = false;
-        *magnitude = format;
-        *used = 1;
+        integer->negative = false;
+        integer->magnitude = format;
+        integer->used = 1;
         return PROTO_READ_OK;
     }
     if (format >= MP_NEGATIVE_FIXINT) {
-        *negative = true;
-        *signed_value = (int8_t)format;
-        *used = 1;
+        integer->negative = true;
+        integer->signed_value = (int8_t)format;
+        integer->used = 1;
         return PROTO_READ_OK;
     }
     size_t width;
@@ -217,10 +222,10 @@ static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
     uint64_t raw;
     if (s_length(self, width, &raw) != PROTO_READ_OK)
         return PROTO_READ_END;
-    *used = 1 + width;
+    integer->used = 1 + width;
     if (!is_signed) {
-        *negative = false;
-        *magnitude = raw;
+        integer->negative = false;
+        integer->magnitude = raw;
         return PROTO_READ_OK;
     }
     /* Sign-extend a two's complement value of `width` bytes. */
@@ -243,49 +248,41 @@ static proto_read_t s_integer(const proto_reader_t *self, bool *negative,
     }
     }
     if (value < 0) {
-        *negative = true;
-        *signed_value = value;
+        integer->negative = true;
+        integer->signed_value = value;
     } else {
-        *negative = false;
-        *magnitude = (uint64_t)value;
+        integer->negative = false;
+        integer->magnitude = (uint64_t)value;
     }
     return PROTO_READ_OK;
 }
 
 proto_read_t proto_reader_uint(proto_reader_t *self, uint64_t *value)
 {
-    bool negative;
-    uint64_t magnitude = 0;
-    int64_t signed_value = 0;
-    size_t used;
-    proto_read_t result =
-        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    s_integer_t integer = {0};
+    proto_read_t result = s_integer(self, &integer);
     if (result != PROTO_READ_OK)
         return result;
-    if (negative)
+    if (integer.negative)
         return PROTO_READ_RANGE;
-    *value = magnitude;
-    self->pos += used;
+    *value = integer.magnitude;
+    self->pos += integer.used;
     return PROTO_READ_OK;
 }
 
 proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value)
 {
-    bool negative;
-    uint64_t magnitude = 0;
-    int64_t signed_value = 0;
-    size_t used;
-    proto_read_t result =
-        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    s_integer_t integer = {0};
+    proto_read_t result = s_integer(self, &integer);
     if (result != PROTO_READ_OK)
         return result;
-    if (negative)
-        *value = signed_value;
-    else if (magnitude > INT64_MAX)
+    if (integer.negative)
+        *value = integer.signed_value;
+    else if (integer.magnitude > INT64_MAX)
         return PROTO_READ_RANGE;
     else
-        *value = (int64_t)magnitude;
-    self->pos += used;
+        *value = (int64_t)integer.magnitude;
+    self->pos += integer.used;
     return PROTO_READ_OK;
 }
 
@@ -309,16 +306,13 @@ proto_read_t proto_reader_number(proto_reader_t *self, double *value)
         self->pos += 1 + width;
         return PROTO_READ_OK;
     }
-    bool negative;
-    uint64_t magnitude = 0;
-    int64_t signed_value = 0;
-    size_t used;
-    proto_read_t result =
-        s_integer(self, &negative, &magnitude, &signed_value, &used);
+    s_integer_t integer = {0};
+    proto_read_t result = s_integer(self, &integer);
     if (result != PROTO_READ_OK)
         return result;
-    *value = negative ? (double)signed_value : (double)magnitude;
-    self->pos += used;
+    *value = integer.negative ? (double)integer.signed_value
+                              : (double)integer.magnitude;
+    self->pos += integer.used;
     return PROTO_READ_OK;
 }
 
