@@ -9,7 +9,9 @@ SIGHUP changes nothing; a second SIGTERM during a drain that cannot finish
 dead-lettered and acked at once and the process exits 0. (4) After the
 drain, until the process exits, every batch is answered `nack draining`
 (never silence); the socket closes last and the producer sees the
-disconnect; every record acked before SIGTERM is stored, none nacked is."""
+disconnect; every record acked before SIGTERM is stored, none nacked is;
+the shutdown heartbeat is the last feedback message, although regular
+heartbeats (every 100 ms) would fall in that window."""
 import os
 import signal
 import subprocess
@@ -20,9 +22,9 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (Coordinator, Producer, SqliteLock, batch_message,  # noqa
-                     check, key_of, records, sqlite_count, sqlite_keys,
-                     wait_for)
+from harness import (Coordinator, Producer, SqliteLock, Subscriber,  # noqa
+                     batch_message, check, key_of, records, sqlite_count,
+                     sqlite_keys, wait_for)
 
 BATCH = 100
 
@@ -177,8 +179,12 @@ def second_sigterm(binary):
 
 
 def answered_until_exit(binary):
-    with Coordinator(binary, MDS_QUEUE_CAPACITY=1000) as coordinator:
+    with Coordinator(binary, MDS_QUEUE_CAPACITY=1000,
+                     MDS_HEARTBEAT_MS=100) as coordinator:
         coordinator.start(ready=True)
+        subscriber = Subscriber(coordinator.feedback_endpoint,
+                                coordinator.coordinator_id)
+        check(subscriber.recv(10) is not None, "no feedback message")
         producer = Producer(coordinator.ingest_endpoint)
         monitor = producer.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         acked = {}
@@ -233,6 +239,20 @@ def answered_until_exit(binary):
         check(after_drain > 0, "no batch sent after the drain was answered "
               "(%d nacked in all)" % len(nacked))
         check(coordinator.process.wait(timeout=30) == 0, "exit code not 0")
+        # The process is gone: what the SUB holds arrives at once.
+        events = []
+        while True:
+            got = subscriber.recv(0.2)
+            if got is None:
+                break
+            events.append(got[1])
+        shutdown = [i for i, e in enumerate(events)
+                    if e["type"] == "heartbeat"
+                    and e.get("reason") == "shutdown"]
+        check(shutdown and shutdown[0] == len(events) - 1,
+              "the shutdown heartbeat is not the last message: %r"
+              % [(e["type"], e.get("reason")) for e in events[-5:]])
+        subscriber.close()
         stored = set(sqlite_keys(coordinator.db_path))
         for recs in acked.values():
             for rec in recs:
