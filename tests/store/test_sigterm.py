@@ -190,6 +190,11 @@ def answered_until_exit(binary):
                   % reply)
             acked[seq] = recs
         coordinator.signal(signal.SIGTERM)
+        # The signal is asynchronous: a batch may still be acked until the
+        # core knows it drains. (Not /status: with an empty queue the drain
+        # ends at once and HTTP stops first.)
+        wait_for(lambda: "core: draining" in coordinator.read_log(), 10,
+                 "draining")
 
         # Send one batch at a time until the producer sees the disconnect:
         # each must get `nack draining` (or the disconnect) within the
@@ -198,12 +203,13 @@ def answered_until_exit(binary):
         nacked = {}
         after_drain = 0
         disconnected = False
+        drained = False
         seq = 100
         deadline = time.monotonic() + 30
         while not disconnected:
             check(time.monotonic() < deadline, "no disconnect within 30 s")
             seq += 1
-            drained = "core: drained" in coordinator.read_log()
+            drained = drained or "core: drained" in coordinator.read_log()
             recs = records(seq * BATCH, BATCH)
             producer.send_raw(batch_message("shutdown", seq, recs))
             reply_deadline = time.monotonic() + 2
