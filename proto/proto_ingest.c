@@ -14,13 +14,15 @@
 #include "proto_reader.h"
 
 static const char *const s_kind_names[] = {"trade", "quote", "bar"};
-static const uint32_t s_kind_lengths[] = {5, 5, 3};
 static const char *const s_reason_names[] = {"full", "malformed", "draining"};
 static const char *const s_reply_names[] = {"ack", "nack"};
 static const char *const s_batch_names[] = {"batch"};
 
 #define S_REASON_COUNT (sizeof s_reason_names / sizeof s_reason_names[0])
 #define S_REPLY_COUNT (sizeof s_reply_names / sizeof s_reply_names[0])
+#define S_BATCH_COUNT (sizeof s_batch_names / sizeof s_batch_names[0])
+_Static_assert(S_REASON_COUNT == PROTO_NACK_REASON_COUNT,
+               "a name for each nack reason");
 
 /* Elements of a record array, kind included, and its number fields (the
  * four leading elements are kind, provider, symbol, ts_ns). */
@@ -311,7 +313,7 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
                              error);
     int kind = -1;
     for (int candidate = 0; candidate < PROTO_RECORD_KIND_COUNT; candidate++) {
-        if (s_kind_lengths[candidate] == length &&
+        if (strlen(s_kind_names[candidate]) == length &&
             memcmp(s_kind_names[candidate], text, length) == 0) {
             kind = candidate;
             break;
@@ -382,8 +384,8 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
     int type;
     /* batch_seq first: a nack can echo it even when the rest is bad. */
     if (proto_key_version(&reader, &keys[BATCH_V], error) != 0 ||
-        proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, 1, &type,
-                       error) != 0 ||
+        proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, S_BATCH_COUNT,
+                       &type, error) != 0 ||
         proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX, &batch->batch_seq,
                        error) != 0 ||
         proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,

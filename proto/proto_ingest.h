@@ -45,6 +45,9 @@ typedef enum {
     PROTO_NACK_MALFORMED = 1,
     PROTO_NACK_DRAINING = 2,
 } proto_nack_reason_t;
+/* How many reasons there are (a define: an enum member would be one more
+ * case for every switch). */
+#define PROTO_NACK_REASON_COUNT 3
 
 /* "full", "malformed", "draining". */
 const char *proto_nack_reason_name(proto_nack_reason_t reason);
