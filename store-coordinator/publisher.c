@@ -3,6 +3,7 @@
 
 #include "broadcaster.h"
 #include "cmn_log.h"
+#include "cmn_random.h"
 #include "proto_feedback.h"
 #include "watermark.h"
 
@@ -40,16 +41,6 @@ typedef struct {
     int snapshot_timer;     /* a deferred snapshot's timer, or -1 */
     bool finished;          /* FINAL sent: the shutdown heartbeat is last */
 } s_publisher_t;
-
-static uint64_t s_random_next(s_publisher_t *self)
-{
-    uint64_t x = self->random;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    self->random = x;
-    return x;
-}
 
 static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
                       uint64_t depth, const char *reason)
@@ -135,8 +126,9 @@ static void s_arm_heartbeat(s_publisher_t *self)
 {
     int64_t interval = self->settings->heartbeat_ms;
     int64_t spread = interval * SC_HEARTBEAT_JITTER_PERCENT / SC_PERCENT;
-    int64_t delay = interval - spread +
-                    (int64_t)(s_random_next(self) % (uint64_t)(2 * spread + 1));
+    int64_t delay =
+        interval - spread +
+        (int64_t)(cmn_random_next(&self->random) % (uint64_t)(2 * spread + 1));
     if (delay < 1)
         delay = 1;
     self->heartbeat_timer =

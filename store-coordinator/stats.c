@@ -61,7 +61,7 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
     family = cmn_metrics_counter(metrics, "coordinator_nacks_total",
                                  "Batches refused, by reason",
                                  "coordinator_id,reason");
-    for (int reason = 0; reason < 3; reason++)
+    for (int reason = 0; reason < PROTO_NACK_REASON_COUNT; reason++)
         self->nacks[reason] = cmn_metric_series(
             family, id, proto_nack_reason_name((proto_nack_reason_t)reason),
             NULL);

@@ -7,6 +7,7 @@
 
 #include "breaker.h"
 #include "cmn_log.h"
+#include "cmn_random.h"
 #include "dlq.h"
 #include "sink.h"
 
@@ -35,16 +36,6 @@ typedef struct {
     size_t duplicates;
     size_t dead_lettered;
 } s_counts_t;
-
-static uint64_t s_random_next(s_worker_t *self)
-{
-    uint64_t x = self->random;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    self->random = x;
-    return x;
-}
 
 static void s_publish_breaker(s_worker_t *self)
 {
@@ -128,7 +119,7 @@ static int s_backoff(s_worker_t *self, uint32_t attempt)
     /* Full jitter over the upper half keeps workers from retrying in step. */
     int64_t half = delay / 2;
     int64_t jittered =
-        half + (int64_t)(s_random_next(self) % (uint64_t)(half + 1));
+        half + (int64_t)(cmn_random_next(&self->random) % (uint64_t)(half + 1));
     return s_wait(self, jittered);
 }
 
