@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_sink_util.h"
+#include "test_sink_contract.h"
 
 #include <libpq-fe.h>
 #include <math.h>
@@ -85,10 +85,15 @@ static long long s_count_rows(fixture_t *fixture, const char *table)
     return s_query_number(fixture, sql);
 }
 
+/* s_count_rows as the contract's counter. */
+static long long s_counter(void *fixture, const char *table)
+{
+    return s_count_rows(fixture, table);
+}
+
 static long long s_total_rows(fixture_t *fixture)
 {
-    return s_count_rows(fixture, "trades") + s_count_rows(fixture, "quotes") +
-           s_count_rows(fixture, "bars");
+    return test_total_rows(s_counter, fixture);
 }
 
 static void test_check_uri(void **state)
@@ -109,40 +114,11 @@ static void test_check_uri(void **state)
 static void test_batches_of_each_kind_land_once(void **state)
 {
     fixture_t *fixture = *state;
-    enum { BATCH = 600 };
-    static proto_record_t records[BATCH];
-    test_fill_mixed(records, BATCH, "ACME", TEST_TS_BASE_NS);
-
     assert_string_equal(sc_sink_kind(fixture->sink), "postgres");
-    sc_sink_counts_t counts;
-    assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, BATCH);
-    assert_int_equal(counts.duplicates, 0);
-    assert_int_equal(s_count_rows(fixture, "trades"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_TRADE));
-    assert_int_equal(s_count_rows(fixture, "quotes"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
-    assert_int_equal(s_count_rows(fixture, "bars"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
-
-    assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, 0);
-    assert_int_equal(counts.duplicates, BATCH);
-    assert_int_equal(s_total_rows(fixture), BATCH);
-
-    /* Half old, half new, one key twice inside the batch. */
-    static proto_record_t mixed[BATCH + 1];
-    test_fill_mixed(mixed, BATCH, "ACME", TEST_TS_BASE_NS + BATCH / 2 * 1000);
-    mixed[BATCH] = mixed[BATCH - 1];
-    assert_int_equal(sc_sink_write(fixture->sink, mixed, BATCH + 1, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, BATCH / 2);
-    assert_int_equal(counts.duplicates, BATCH / 2 + 1);
-    assert_int_equal(s_total_rows(fixture), BATCH + BATCH / 2);
+    test_sink_lands_once(fixture->sink, s_counter, fixture);
 
     /* A batch of one kind only. */
+    sc_sink_counts_t counts;
     proto_record_t bars[5];
     for (int index = 0; index < 5; index++)
         bars[index] = test_bar("ONLY", TEST_TS_BASE_NS + index, 10, 11);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "test_sink_util.h"
+#include "test_sink_contract.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -66,49 +66,22 @@ static long s_count_rows(const fixture_t *fixture, const char *table)
     return rows;
 }
 
+/* s_count_rows as the contract's counter. */
+static long long s_counter(void *fixture, const char *table)
+{
+    return s_count_rows(fixture, table);
+}
+
 static long s_total_rows(const fixture_t *fixture)
 {
-    return s_count_rows(fixture, "trades") + s_count_rows(fixture, "quotes") +
-           s_count_rows(fixture, "bars");
+    return (long)test_total_rows(s_counter, (void *)fixture);
 }
 
 static void test_batches_of_each_kind_land_once(void **state)
 {
     fixture_t *fixture = *state;
-    enum { BATCH = 600 };
-    static proto_record_t records[BATCH];
-    test_fill_mixed(records, BATCH, "ACME", TEST_TS_BASE_NS);
-
     assert_string_equal(sc_sink_kind(fixture->sink), "sqlite");
-    sc_sink_counts_t counts;
-    assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, BATCH);
-    assert_int_equal(counts.duplicates, 0);
-    assert_int_equal(s_count_rows(fixture, "trades"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_TRADE));
-    assert_int_equal(s_count_rows(fixture, "quotes"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
-    assert_int_equal(s_count_rows(fixture, "bars"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
-
-    /* Redelivery: every record a duplicate, nothing changes. */
-    assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, 0);
-    assert_int_equal(counts.duplicates, BATCH);
-    assert_int_equal(s_total_rows(fixture), BATCH);
-
-    /* A batch half old, half new, with one key twice inside it. */
-    static proto_record_t mixed[BATCH + 1];
-    test_fill_mixed(mixed, BATCH, "ACME", TEST_TS_BASE_NS + BATCH / 2 * 1000);
-    mixed[BATCH] = mixed[BATCH - 1];
-    assert_int_equal(sc_sink_write(fixture->sink, mixed, BATCH + 1, &counts),
-                     SC_SINK_OK);
-    assert_int_equal(counts.written, BATCH / 2);
-    assert_int_equal(counts.duplicates, BATCH / 2 + 1);
-    assert_int_equal(s_total_rows(fixture), BATCH + BATCH / 2);
-    assert_string_equal(sc_sink_error(fixture->sink), "");
+    test_sink_lands_once(fixture->sink, s_counter, fixture);
 }
 
 static void test_values_round_trip(void **state)
