@@ -105,6 +105,28 @@ def decode(frame):
     return msgpack.unpackb(frame, raw=False)
 
 
+def http_get(port, path, timeout=2.0):
+    """(status, body) of GET http://127.0.0.1:port/path; (None, "") when
+    nothing answers."""
+    url = "http://127.0.0.1:%d%s" % (port, path)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:  # refused, reset, timed out (URLError is an OSError)
+        return None, ""
+
+
+def tail_file(path, limit):
+    """The last `limit` characters of a (log) file, "" if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode(errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
 class Coordinator:
     """One mds-coordinator process with its own ports and temp dir."""
 
@@ -171,21 +193,10 @@ class Coordinator:
         return probe()
 
     def read_log(self):
-        try:
-            with open(self.log_path, "rb") as handle:
-                return handle.read().decode(errors="replace")[-6000:]
-        except OSError:
-            return ""
+        return tail_file(self.log_path, 6000)
 
     def get(self, path, timeout=2.0):
-        url = "http://127.0.0.1:%d%s" % (self.http_port, path)
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (urllib.error.URLError, ConnectionError, socket.timeout):
-            return None, ""
+        return http_get(self.http_port, path, timeout)
 
     def health(self):
         return self.get("/health")[0] == 200

@@ -6,11 +6,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import check, fail, free_port, wait_for  # noqa: E402,F401
+from harness import (check, fail, free_port, http_get, tail_file,  # noqa: E402,F401
+                     wait_for)
 
 
 class Pipeline:
@@ -47,21 +46,10 @@ class Pipeline:
         return True
 
     def read_log(self):
-        try:
-            with open(self.log_path, "rb") as handle:
-                return handle.read().decode(errors="replace")[-8000:]
-        except OSError:
-            return ""
+        return tail_file(self.log_path, 8000)
 
     def get(self, path, timeout=2.0):
-        url = "http://127.0.0.1:%d%s" % (self.http_port, path)
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return None, ""
+        return http_get(self.http_port, path, timeout)
 
     def metrics_text(self):
         code, body = self.get("/metrics")
