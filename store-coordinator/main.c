@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "breaker.h"
+#include "sc_breaker.h"
 #include "cmn_clock.h"
 #include "cmn_config.h"
 #include "cmn_curve.h"
@@ -27,13 +27,13 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_webhook.h"
-#include "core.h"
+#include "sc_core.h"
 #include "proto_feedback.h"
-#include "replay.h"
-#include "settings.h"
-#include "sink.h"
-#include "state.h"
-#include "stats.h"
+#include "sc_replay.h"
+#include "sc_settings.h"
+#include "sc_sink.h"
+#include "sc_state.h"
+#include "sc_stats.h"
 
 #define SC_PROGRAM "mds-coordinator"
 #define SC_INGEST_RCVHWM 256   /* messages per producer, then TCP pushback */

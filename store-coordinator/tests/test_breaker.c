@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "breaker.h"
+#include "sc_breaker.h"
 #include "cmn_clock.h"
 
 #define THRESHOLD 3

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "dlq.h"
+#include "sc_dlq.h"
 #include "proto_text.h"
 
 #define LINE_BYTES 4096

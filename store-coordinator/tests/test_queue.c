@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "queue.h"
+#include "sc_queue.h"
 
 #define RESULTS_MAX 64
 

@@ -6,7 +6,7 @@
 #ifndef TEST_SINK_CONTRACT_H
 #define TEST_SINK_CONTRACT_H
 
-#include "sink.h"
+#include "sc_sink.h"
 #include "test_sink_util.h"
 
 /* Rows in `table` ("trades", "quotes", "bars") of the sink's database. */

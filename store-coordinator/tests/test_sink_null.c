@@ -8,7 +8,7 @@
 
 #include "test_sink_util.h"
 
-#include "sink.h"
+#include "sc_sink.h"
 
 static void test_check_uri_accepts_each_scheme(void **state)
 {

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "sink.h"
+#include "sc_sink.h"
 
 #define SKIP_STATUS 77
 

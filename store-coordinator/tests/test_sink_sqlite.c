@@ -14,7 +14,7 @@
 #include <math.h>
 #include <sqlite3.h>
 
-#include "sink.h"
+#include "sc_sink.h"
 
 typedef struct {
     char dir[256];  /* the test's temp dir */

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "cmn_clock.h"
-#include "watermark.h"
+#include "sc_watermark.h"
 
 #define CAPACITY 100
 #define LOW 50

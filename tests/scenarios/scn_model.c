@@ -19,8 +19,8 @@
 #include "pl_feedback.h"
 #include "pl_rate_coordinator.h"
 #include "proto_feedback.h"
-#include "queue.h"
-#include "watermark.h"
+#include "sc_queue.h"
+#include "sc_watermark.h"
 
 #define SCN_TICK_NS CMN_NS_PER_MS
 #define SCN_WALL_START_NS INT64_C(1700000000000000000)

@@ -1,19 +1,19 @@
-/* core: ingest, queue, watermark, dispatch to workers, acks (see core.h).
+/* sc_core: ingest, queue, watermark, dispatch to workers, acks (see sc_core.h).
  *
  * Invariant: a batch's reply envelope lives in the queue (as its tag) from
  * push until the batch's last record is committed; it is then consumed by
  * the ack. Workers only read the records of the one chunk they hold; the
  * queue memory is freed after every worker has stopped. */
-#include "core.h"
+#include "sc_core.h"
 
-#include "breaker.h"
+#include "sc_breaker.h"
 #include "cmn_log.h"
-#include "dlq.h"
+#include "sc_dlq.h"
 #include "proto_ingest.h"
-#include "publisher.h"
-#include "queue.h"
-#include "watermark.h"
-#include "worker.h"
+#include "sc_publisher.h"
+#include "sc_queue.h"
+#include "sc_watermark.h"
+#include "sc_worker.h"
 
 #define SC_CORE_TICK_MS 10
 /* Messages read per wake-up before dispatching and re-polling. */

@@ -1,5 +1,5 @@
-/* dlq: append-only NDJSON dead-letter file (see dlq.h). */
-#include "dlq.h"
+/* sc_dlq: append-only NDJSON dead-letter file (see sc_dlq.h). */
+#include "sc_dlq.h"
 
 #include <assert.h>
 #include <errno.h>

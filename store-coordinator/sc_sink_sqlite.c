@@ -1,4 +1,4 @@
-/* sink_sqlite: writes batches into a SQLite file (`sqlite:PATH`).
+/* sc_sink_sqlite: writes batches into a SQLite file (`sqlite:PATH`).
  *
  * One connection per sink (per worker), opened lazily: the parent directory
  * is created if missing, then WAL mode, synchronous=NORMAL, the schema (IF NOT
@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "cmn_log.h"
-#include "sink_impl.h"
+#include "sc_sink_impl.h"
 
 #define S_SCHEME "sqlite:"
 /* How long SQLite itself waits for a lock before we report TRANSIENT. */

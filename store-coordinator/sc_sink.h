@@ -1,4 +1,4 @@
-/* sink: where a worker writes batches of records — SQLite, PostgreSQL, or
+/* sc_sink: where a worker writes batches of records — SQLite, PostgreSQL, or
  * nothing (benchmarks).
  *
  * A sink is chosen by URI: `sqlite:PATH`, `postgres://...` (or

@@ -1,4 +1,4 @@
-/* replay: `mds-coordinator dlq replay FILE` sends the records of a
+/* sc_replay: `mds-coordinator dlq replay FILE` sends the records of a
  * dead-letter file back through a running coordinator's ingest endpoint.
  *
  * Reads the NDJSON lines with proto_text (the "reason" key is ignored; blank

@@ -1,4 +1,4 @@
-/* sink_postgres: writes batches into PostgreSQL (`postgres://...` or
+/* sc_sink_postgres: writes batches into PostgreSQL (`postgres://...` or
  * `postgresql://...`, any libpq connection URI).
  *
  * One connection per sink (per worker), opened lazily with a connect timeout
@@ -38,7 +38,7 @@
 #include <string.h>
 
 #include "cmn_log.h"
-#include "sink_impl.h"
+#include "sc_sink_impl.h"
 
 /* libpq options the URI may override (it is processed after them). */
 #define S_CONNECT_TIMEOUT_S "5"

@@ -1,8 +1,8 @@
-/* sink_impl: the small table of functions each sink backend provides; only
- * sink.c and the backends (sink_null.c, sink_sqlite.c, sink_postgres.c)
+/* sc_sink_impl: the small table of functions each sink backend provides; only
+ * sc_sink.c and the backends (sc_sink_null.c, sc_sink_sqlite.c, sc_sink_postgres.c)
  * include it.
  *
- * sink.c owns the public sc_sink_t (backend, its state, the last error's
+ * sc_sink.c owns the public sc_sink_t (backend, its state, the last error's
  * text) and does the URI dispatch; a backend only ever sees its own state and
  * an error buffer to fill. A backend's write must leave nothing of the batch
  * stored when it returns an error (one transaction per batch). */
@@ -12,7 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "sink.h"
+#include "sc_sink.h"
 
 /* Room for one error text, including the NUL. */
 #define SC_SINK_ERROR_MAX 512

@@ -1,4 +1,4 @@
-/* core: the coordinator's central actor. It owns the ingest ROUTER socket,
+/* sc_core: the coordinator's central actor. It owns the ingest ROUTER socket,
  * the queue and the watermark, and starts the workers and the publisher.
  *
  * Never blocks on a peer: a batch is enqueued whole or answered at once
@@ -23,9 +23,9 @@
 
 #include "cmn_clock.h"
 #include "cmn_webhook.h"
-#include "settings.h"
-#include "state.h"
-#include "stats.h"
+#include "sc_settings.h"
+#include "sc_state.h"
+#include "sc_stats.h"
 
 typedef struct {
     const sc_settings_t *settings; /* borrowed, outlives the actor */

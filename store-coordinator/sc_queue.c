@@ -1,4 +1,4 @@
-/* queue: the bounded record ring with per-batch and per-chunk bookkeeping.
+/* sc_queue: the bounded record ring with per-batch and per-chunk bookkeeping.
  *
  * Positions are absolute record numbers (uint64, never wrap in practice);
  * a record at position p lives in slot p % capacity. The ring holds only
@@ -9,7 +9,7 @@
  * the depth never exceeds the capacity, so a pool never runs dry. Batches
  * are linked in push order (`next`), which is how a chunk finds the batches
  * its records belong to. */
-#include "queue.h"
+#include "sc_queue.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* publisher: the feedback channel, an actor owning the XPUB socket.
+/* sc_publisher: the feedback channel, an actor owning the XPUB socket.
  *
  * Publishes (proto/feedback.md): a `transition` on every level change the
  * core reports, a `heartbeat` with the full state every heartbeat interval
@@ -23,9 +23,9 @@
 
 #include "cmn_clock.h"
 #include "cmn_webhook.h"
-#include "settings.h"
-#include "state.h"
-#include "stats.h"
+#include "sc_settings.h"
+#include "sc_state.h"
+#include "sc_stats.h"
 
 typedef struct {
     const sc_settings_t *settings; /* borrowed */

@@ -1,4 +1,4 @@
-/* state: the coordinator's live state published as C11 atomics.
+/* sc_state: the coordinator's live state published as C11 atomics.
  *
  * Each field has one writer (named below); any thread reads it (the HTTP
  * handlers for /ready and /status, the publisher for heartbeats). Nobody
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "settings.h"
+#include "sc_settings.h"
 
 /* Reachability of a worker's database, as last seen. */
 #define SC_REACHABLE_UNKNOWN (-1)

@@ -1,5 +1,5 @@
-/* breaker: closed / open / half-open circuit breaker (see breaker.h). */
-#include "breaker.h"
+/* sc_breaker: closed / open / half-open circuit breaker (see sc_breaker.h). */
+#include "sc_breaker.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* breaker: a circuit breaker (closed / open / half-open) so that a worker
+/* sc_breaker: a circuit breaker (closed / open / half-open) so that a worker
  * stops hammering a database that is down.
  *
  * Closed: every write is allowed; `threshold` consecutive failures open it.

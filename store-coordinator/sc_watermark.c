@@ -1,5 +1,5 @@
-/* watermark: the backpressure level state machine (see watermark.h). */
-#include "watermark.h"
+/* sc_watermark: the backpressure level state machine (see sc_watermark.h). */
+#include "sc_watermark.h"
 
 #include <assert.h>
 #include <math.h>

@@ -1,16 +1,16 @@
-/* sink: picks the backend for a sink URI and keeps the last error's text.
+/* sc_sink: picks the backend for a sink URI and keeps the last error's text.
  *
- * The backends (sink_null.c, sink_sqlite.c, sink_postgres.c) implement the
- * table in sink_impl.h; this file only dispatches, so the worker sees one
+ * The backends (sc_sink_null.c, sc_sink_sqlite.c, sc_sink_postgres.c) implement the
+ * table in sc_sink_impl.h; this file only dispatches, so the worker sees one
  * type whatever the database. */
-#include "sink.h"
+#include "sc_sink.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink_impl.h"
+#include "sc_sink_impl.h"
 
 struct _sc_sink_t {
     const sc_sink_backend_t *backend; /* chosen from the URI's scheme */

@@ -1,7 +1,7 @@
-/* state: start values and readers of the published atomics. */
-#include "state.h"
+/* sc_state: start values and readers of the published atomics. */
+#include "sc_state.h"
 
-#include "breaker.h"
+#include "sc_breaker.h"
 
 void sc_state_init(sc_state_t *self)
 {

@@ -1,11 +1,11 @@
-/* publisher: transitions, heartbeats and snapshots on an XPUB socket. */
-#include "publisher.h"
+/* sc_publisher: transitions, heartbeats and snapshots on an XPUB socket. */
+#include "sc_publisher.h"
 
-#include "broadcaster.h"
+#include "sc_broadcaster.h"
 #include "cmn_log.h"
 #include "cmn_random.h"
 #include "proto_feedback.h"
-#include "watermark.h"
+#include "sc_watermark.h"
 
 /* Heartbeats are spread over +-10% of the interval. */
 #define SC_HEARTBEAT_JITTER_PERCENT 10

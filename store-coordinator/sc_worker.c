@@ -1,15 +1,15 @@
-/* worker: writes chunks to a sink with retries, a breaker and dead-letters.
+/* sc_worker: writes chunks to a sink with retries, a breaker and dead-letters.
  *
  * One thread, one sink connection, one breaker. Waiting (backoff, open
  * breaker) is a poll on the pipe with a timeout, so $TERM is obeyed at
  * once. */
-#include "worker.h"
+#include "sc_worker.h"
 
-#include "breaker.h"
+#include "sc_breaker.h"
 #include "cmn_log.h"
 #include "cmn_random.h"
-#include "dlq.h"
-#include "sink.h"
+#include "sc_dlq.h"
+#include "sc_sink.h"
 
 /* An idle worker checks its database this often (for /ready). */
 #define SC_WORKER_PING_INTERVAL_MS 1000

@@ -1,10 +1,10 @@
-/* stats: registration of the coordinator's metric families and series. */
-#include "stats.h"
+/* sc_stats: registration of the coordinator's metric families and series. */
+#include "sc_stats.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "breaker.h"
+#include "sc_breaker.h"
 
 int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
                   const sc_settings_t *settings)

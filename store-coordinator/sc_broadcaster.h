@@ -1,4 +1,4 @@
-/* broadcaster: feedback transitions POSTed as JSON to a webhook (seed 003's
+/* sc_broadcaster: feedback transitions POSTed as JSON to a webhook (seed 003's
  * HttpFeedbackBroadcaster, MDS_FB_ENABLE_HTTP_BROADCAST).
  *
  * The publisher hands every transition it publishes to the webhook actor

@@ -1,5 +1,5 @@
-/* replay: dead-letter file -> batches -> a coordinator, waiting for acks. */
-#include "replay.h"
+/* sc_replay: dead-letter file -> batches -> a coordinator, waiting for acks. */
+#include "sc_replay.h"
 
 #include <czmq.h>
 #include <stdbool.h>

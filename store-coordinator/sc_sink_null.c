@@ -1,4 +1,4 @@
-/* sink_null: a sink that stores nothing and counts every record as written.
+/* sc_sink_null: a sink that stores nothing and counts every record as written.
  *
  * For benchmarks only (`MDS_SINK=null:`): it measures the coordinator without
  * a database. It keeps no keys, so it never reports duplicates, and a
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink_impl.h"
+#include "sc_sink_impl.h"
 
 /* The null sink has no state; a non-NULL token marks a successful open. */
 static char s_null_state;

@@ -1,4 +1,4 @@
-/* worker: an actor that writes chunks of the queue to its own sink.
+/* sc_worker: an actor that writes chunks of the queue to its own sink.
  *
  * Protocol on the actor pipe (core -> worker): "CHUNK" id(8) records(p)
  * count(8): write these records (they stay read-only in the queue until the
@@ -22,9 +22,9 @@
 #include <czmq.h>
 
 #include "cmn_clock.h"
-#include "settings.h"
-#include "state.h"
-#include "stats.h"
+#include "sc_settings.h"
+#include "sc_state.h"
+#include "sc_stats.h"
 
 typedef struct {
     const sc_settings_t *settings; /* borrowed, outlives the actor */

@@ -1,4 +1,4 @@
-/* stats: the coordinator's Prometheus series, created once at start-up.
+/* sc_stats: the coordinator's Prometheus series, created once at start-up.
  *
  * Every series carries the coordinator_id label (KEDA and dashboards select
  * on it). Each series has one writer (the actor owning the value); the HTTP
@@ -12,7 +12,7 @@
 #include "proto_common.h"
 #include "proto_feedback.h"
 #include "proto_ingest.h"
-#include "settings.h"
+#include "sc_settings.h"
 
 typedef struct {
     /* core */

@@ -1,4 +1,4 @@
-/* dlq: the dead-letter file, one NDJSON record per line with a "reason".
+/* sc_dlq: the dead-letter file, one NDJSON record per line with a "reason".
  *
  * Records the database rejects for good (and, at shutdown, records that
  * could not be written before the drain timeout) are appended here so that

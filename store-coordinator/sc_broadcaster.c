@@ -1,5 +1,5 @@
-/* broadcaster: proto_feedback_t -> JSON -> cmn_webhook. */
-#include "broadcaster.h"
+/* sc_broadcaster: proto_feedback_t -> JSON -> cmn_webhook. */
+#include "sc_broadcaster.h"
 
 #include "cmn_log.h"
 #include "proto_text.h"

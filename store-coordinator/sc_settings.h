@@ -1,4 +1,4 @@
-/* settings: the coordinator's validated configuration, filled once by main
+/* sc_settings: the coordinator's validated configuration, filled once by main
  * from cmn_config and read-only afterwards (every actor may read it). */
 #ifndef SC_SETTINGS_H
 #define SC_SETTINGS_H
@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "proto_common.h"
-#include "watermark.h"
+#include "sc_watermark.h"
 
 /* Workers are few (each holds a database connection). */
 #define SC_WORKERS_MAX 64

@@ -1,4 +1,4 @@
-/* watermark: the backpressure level of the queue (OK / SOFT / HARD), with
+/* sc_watermark: the backpressure level of the queue (OK / SOFT / HARD), with
  * hysteresis, as specified in proto/feedback.md.
  *
  * Pure state machine: it is driven by (queue size, monotonic time) and never

@@ -1,4 +1,4 @@
-/* queue: the coordinator's bounded record queue, the one place its memory is
+/* sc_queue: the coordinator's bounded record queue, the one place its memory is
  * bounded.
  *
  * A ring of `capacity` records plus the bookkeeping that lets a batch be
