@@ -157,7 +157,7 @@ typedef struct {
     s_line_t marks;
 } s_fields_t;
 
-#define CMN_LOG_SPEC_BYTES 32 /* longest conversion spec kept, "%-+ #0*.*lld" */
+#define CMN_LOG_SPEC_BYTES 32 /* longest conversion spec, "%-+ #0*.*lld" */
 
 static void s_fields_add(s_fields_t *fields, const char *bytes, size_t count,
                          bool from_argument)
@@ -309,8 +309,7 @@ static void s_fields_format(s_fields_t *fields, const char *format,
                                va_arg(*args, double));
             break;
         case 'c':
-            S_FIELDS_PRINT(fields, spec, star_count, stars,
-                           va_arg(*args, int));
+            S_FIELDS_PRINT(fields, spec, star_count, stars, va_arg(*args, int));
             break;
         case 's': {
             const char *value = va_arg(*args, const char *);
@@ -382,8 +381,8 @@ static void s_line_add_fields_text(s_line_t *line, const s_fields_t *fields)
     while (index < length) {
         if (!marks[index]) {
             char byte = text[index];
-            if (byte == '"' && !(index > 0 && !marks[index - 1] &&
-                                 text[index - 1] == '\\'))
+            if (byte == '"' &&
+                !(index > 0 && !marks[index - 1] && text[index - 1] == '\\'))
                 in_quotes = !in_quotes;
             if (byte == '\n')
                 s_line_add(line, "\\n", 2);
@@ -514,9 +513,8 @@ void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
 
     char text_storage[CMN_LOG_STACK_BYTES];
     char mark_storage[CMN_LOG_STACK_BYTES];
-    s_fields_t fields_line = {
-        {text_storage, 0, sizeof text_storage, false},
-        {mark_storage, 0, sizeof mark_storage, false}};
+    s_fields_t fields_line = {{text_storage, 0, sizeof text_storage, false},
+                              {mark_storage, 0, sizeof mark_storage, false}};
     if (fields && *fields) {
         va_list args;
         va_start(args, fields);

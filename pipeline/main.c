@@ -19,6 +19,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "pl_metrics.h"
+#include "proto_common.h"
 #include "pl_policy.h"
 #include "pl_producer.h"
 #include "pl_sender.h"
@@ -56,7 +57,8 @@ static const cmn_option_t s_options[] = {
      "coordinators' feedback XPUBs, comma-separated; names are re-resolved", 0,
      0, NULL},
     {"producer-id", "MDP_PRODUCER_ID", CMN_OPT_STRING, NULL,
-     "producer id in batches (default: the host name)", 0, 0, NULL},
+     "producer id in batches, 1..64 bytes (default: the host name)", 1,
+     PROTO_ID_MAX, NULL},
     {"fb-enable-feedback", "MDP_FB_ENABLE_FEEDBACK", CMN_OPT_BOOL, "true",
      "obey the coordinators' backpressure feedback", 0, 0, NULL},
     {"fb-provider-name", "MDP_FB_PROVIDER_NAME", CMN_OPT_STRING, NULL,
