@@ -30,13 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(proto_record_validate(&records[index], NULL) == 0);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    FUZZ_CHECK(proto_batch_encode(batch.producer_id, batch.batch_seq, records,
-                                  batch.count, &buffer) == 0);
+    FUZZ_CHECK(proto_batch_encode_session(batch.producer_id, batch.session,
+                                          batch.batch_seq, records, batch.count,
+                                          &buffer) == 0);
     proto_batch_t decoded;
     FUZZ_CHECK(proto_batch_decode(buffer.data, buffer.size, &decoded, again,
                                   FUZZ_BATCH_RECORDS, &error) == 0);
     FUZZ_CHECK(decoded.count == batch.count &&
                decoded.batch_seq == batch.batch_seq &&
+               decoded.session == batch.session &&
                strcmp(decoded.producer_id, batch.producer_id) == 0);
     for (size_t index = 0; index < batch.count; index++) {
         FUZZ_CHECK(again[index].kind == records[index].kind &&

@@ -46,6 +46,8 @@ def corpora():
         "batch": {
             "spec-batch": golden(ingest, "batch"),
             "one-of-each": batch([TRADE, QUOTE, BAR]),
+            "v1.1-session": batch([TRADE, QUOTE], session=2 ** 64 - 1),
+            "v1.1-session-zero": batch([TRADE], session=0),
             "truncated": golden(ingest, "batch")[:-5],
             "unknown-key": batch([TRADE], extra={"a": [1, 2]}),
             "unicode-symbol-u202e": batch([TRADE[:2] + ["A\u202eB"]
@@ -62,6 +64,8 @@ def corpora():
         "reply": {
             "spec-ack": golden(ingest, "ack"),
             "spec-nack": golden(ingest, "nack"),
+            "spec-ack-v1.1": golden(ingest, "ack-v1.1"),
+            "spec-nack-v1.1": golden(ingest, "nack-v1.1"),
             "nack-unknown-reason": pack({
                 "v": 1, "type": "nack", "batch_seq": 8,
                 "reason": "overloaded", "retry_after_ms": 200,
@@ -73,6 +77,8 @@ def corpora():
         },
         "feedback": {
             "spec-feedback": golden(feedback, "feedback"),
+            "spec-feedback-v1.1": golden(feedback, "feedback-v1.1"),
+            "spec-going-away": golden(feedback, "going-away"),
             "heartbeat": pack(dict(event, type="heartbeat",
                                    prev_level="soft")),
             "no-optional-keys": pack({key: value for key, value
@@ -167,7 +173,7 @@ def main():
         directory = os.path.join(HERE, "corpus", name)
         os.makedirs(directory, exist_ok=True)
         for seed, data in seeds.items():
-            assert re.fullmatch(r"[a-z0-9-]+", seed), seed
+            assert re.fullmatch(r"[a-z0-9.-]+", seed), seed
             with open(os.path.join(directory, seed), "wb") as handle:
                 handle.write(data)
     print("make_corpus: %d corpora" % len(corpora()), file=sys.stderr)
