@@ -43,7 +43,7 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
         "provider");
     self->breaker_state = cmn_metrics_gauge(
         r, "pipeline_breaker_state",
-        "Circuit breaker: 0=closed, 1=open, 2=half-open.", "provider");
+        "Circuit breaker: 0=closed, 1=half-open, 2=open (as the coordinator's).", "provider");
     self->records_produced =
         cmn_metrics_counter(r, "pipeline_records_produced_total",
                             "Records produced by the provider.", "provider");
