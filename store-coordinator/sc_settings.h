@@ -33,6 +33,7 @@ typedef struct {
     int64_t retry_max_ms;            /* backoff cap */
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
+    int64_t db_timeout_ms;           /* client deadline per database call */
     uint64_t epoch;                  /* random per run */
     /* Webhook broadcaster (seed 003): every transition POSTed as JSON. */
     bool fb_http_enabled;           /* MDS_FB_ENABLE_HTTP_BROADCAST */

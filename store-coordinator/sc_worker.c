@@ -241,6 +241,8 @@ void sc_worker_actor(zsock_t *pipe, void *args)
         self.random = 1;
     self.poller = zpoller_new(pipe, NULL);
     self.sink = sc_sink_new(self.settings->sink_uri);
+    if (self.sink)
+        sc_sink_set_timeout(self.sink, self.settings->db_timeout_ms);
     self.breaker =
         sc_breaker_new(self.settings->breaker_threshold,
                        self.settings->breaker_timeout_ms * CMN_NS_PER_MS);
