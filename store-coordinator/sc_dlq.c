@@ -83,35 +83,32 @@ void sc_dlq_destroy(sc_dlq_t **self_p)
     *self_p = NULL;
 }
 
-/* Why the open file is no longer the one at the path: "deleted", "moved"
- * (another file or none at all stands there now), or NULL while it still
- * is. */
-static const char *s_replaced(const sc_dlq_t *self)
+/* Whether the open file is no longer the one at the path (deleted, moved,
+ * or another file put there). */
+static bool s_replaced(const sc_dlq_t *self)
 {
     struct stat at_path;
-    if (stat(self->path, &at_path) != 0)
-        return "deleted";
-    if (at_path.st_dev != self->dev || at_path.st_ino != self->ino)
-        return "moved";
-    return NULL;
+    return stat(self->path, &at_path) != 0 || at_path.st_dev != self->dev ||
+           at_path.st_ino != self->ino;
 }
 
 /* Closes a file that left the path. Its unsynced lines stay where they are
- * if it still has a name and fsync keeps them; otherwise they are marked
- * for the new file. */
-static void s_retire(sc_dlq_t *self, const char *why)
+ * if it still has a name (it was moved) and fsync keeps them; otherwise
+ * (deleted) they are marked for the new file. */
+static void s_retire(sc_dlq_t *self)
 {
     struct stat old;
+    bool named = fstat(self->fd, &old) == 0 && old.st_nlink > 0;
     bool kept = self->pending_length == 0 ||
-                (!self->rewrite && fsync(self->fd) == 0 &&
-                 fstat(self->fd, &old) == 0 && old.st_nlink > 0);
+                (named && !self->rewrite && fsync(self->fd) == 0);
     close(self->fd);
     self->fd = -1;
     self->torn = false;
     cmn_log_warning("dlq", "file_replaced",
                     "path=\"%s\" reason=%s action=reopen unsynced_bytes=%zu "
                     "rewritten=%s",
-                    self->path, why, self->pending_length, kept ? "no" : "yes");
+                    self->path, named ? "moved" : "deleted",
+                    self->pending_length, kept ? "no" : "yes");
     if (kept)
         self->pending_length = 0;
     else
@@ -155,9 +152,8 @@ static int s_write(sc_dlq_t *self, const char *bytes, size_t length)
 static int s_ready(sc_dlq_t *self)
 {
     if (self->fd >= 0) {
-        const char *why = s_replaced(self);
-        if (why)
-            s_retire(self, why);
+        if (s_replaced(self))
+            s_retire(self);
     }
     if (self->fd < 0) {
         self->fd = open(self->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

@@ -234,6 +234,33 @@ static void test_full_disk_is_an_error(void **state)
     sc_dlq_destroy(&dlq);
 }
 
+static void test_path_that_cannot_be_opened_again_is_an_error(void **state)
+{
+    (void)state;
+    paths_t paths = s_paths();
+    sc_dlq_t *dlq = sc_dlq_new(paths.path);
+    assert_int_equal(s_append(dlq, 1), 0);
+    /* Deleted and a directory put in its place (tests may run as root, for
+     * whom permission bits do not stop a write): the open file must not be
+     * used, and the path cannot be opened. */
+    assert_int_equal(unlink(paths.path), 0);
+    assert_int_equal(mkdir(paths.path, 0755), 0);
+    assert_int_equal(s_append(dlq, 2), -1);
+    /* The unsynced line of the deleted file cannot be put anywhere. */
+    assert_int_equal(sc_dlq_sync(dlq), -1);
+    assert_int_equal(sc_dlq_sync(dlq), -1);
+    /* Writable again: the line kept in memory and the next one land. */
+    assert_int_equal(rmdir(paths.path), 0);
+    assert_int_equal(s_append(dlq, 3), 0);
+    assert_int_equal(sc_dlq_sync(dlq), 0);
+    contents_t contents = s_read(paths.path);
+    assert_int_equal(contents.lines, 2);
+    assert_int_equal(contents.ts_ns[0], 1);
+    assert_int_equal(contents.ts_ns[1], 3);
+    sc_dlq_destroy(&dlq);
+    s_paths_remove(&paths);
+}
+
 /* Lifts the file-size limit again whatever the test did. */
 static struct rlimit s_saved_limit;
 
@@ -293,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_deleted_file_is_recreated_at_the_path),
         cmocka_unit_test(test_moved_file_leaves_later_records_at_the_path),
         cmocka_unit_test(test_full_disk_is_an_error),
+        cmocka_unit_test(test_path_that_cannot_be_opened_again_is_an_error),
         cmocka_unit_test_teardown(test_file_size_limit_is_an_error,
                                   s_limit_teardown),
     };
