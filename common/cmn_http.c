@@ -58,6 +58,8 @@ struct _cmn_http_response_t {
     char *content_type;
     char *body;
     size_t length;
+    const char *header_name;  /* one extra header (string constants), */
+    const char *header_value; /* NULL when none: cmn_http_respond_header */
     bool responded; /* a respond function was called */
     bool failed;    /* out of memory copying the answer */
 };
@@ -164,6 +166,14 @@ void cmn_http_respond(cmn_http_response_t *response, int status,
         memcpy(response->body, body, length);
     response->body[length] = '\0';
     response->length = length;
+}
+
+void cmn_http_respond_header(cmn_http_response_t *response, const char *name,
+                             const char *value)
+{
+    assert(response && name && value);
+    response->header_name = name;
+    response->header_value = value;
 }
 
 void cmn_http_respond_json(cmn_http_response_t *response, int status,
@@ -344,7 +354,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
         status = CMN_HTTP_STATUS_INTERNAL_ERROR;
     } else {
         s_send(connection, head, response.status, response.content_type,
-               response.body, response.length, NULL, NULL);
+               response.body, response.length, response.header_name,
+               response.header_value);
         status = response.status;
     }
     free(response.content_type);

@@ -16,6 +16,7 @@
 #include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_http.h"
+#include "cmn_page.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "pl_metrics.h"
@@ -824,6 +825,7 @@ int main(int argc, char **argv)
         cmn_http_route(http, "GET", "/health", false, s_on_health, NULL);
         cmn_http_route(http, "GET", "/ready", false, s_on_ready, status);
         cmn_http_route(http, "GET", "/status", false, s_on_status, status);
+        cmn_page_routes(http); /* issue 15: the live status page at / */
         cmn_http_route(http, "POST", "/admin/cooldown", true,
                        s_on_admin_cooldown, &self->names);
         cmn_http_route(http, "POST", "/admin/scale", true, s_on_admin_scale,

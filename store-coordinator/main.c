@@ -23,6 +23,7 @@
 #include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_http.h"
+#include "cmn_page.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
@@ -875,6 +876,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
     cmn_http_route(http, "GET", "/health", false, s_on_health, &context);
     cmn_http_route(http, "GET", "/ready", false, s_on_ready, &context);
     cmn_http_route(http, "GET", "/status", false, s_on_status, &context);
+    cmn_page_routes(http); /* issue 15: the live status page at / */
     if (cmn_http_start(http) != 0)
         goto done;
     cmn_log_info("main", "listening",
