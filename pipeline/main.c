@@ -17,6 +17,7 @@
 #include "cmn_curve.h"
 #include "cmn_http.h"
 #include "cmn_page.h"
+#include "cmn_process.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "pl_metrics.h"
@@ -734,6 +735,7 @@ int main(int argc, char **argv)
     cmn_clock_t *clock = cmn_clock_new_system();
     cmn_metrics_t *registry = cmn_metrics_new();
     pl_metrics_t *metrics = pl_metrics_new(registry);
+    cmn_process_metrics(registry, "pipeline_build_info", MDBP_VERSION); /* #15 */
     bool feedback = cmn_config_bool(config, "fb-enable-feedback");
     pl_status_t *status = pl_status_new(feedback);
     pl_policy_config_t policy_config = {

@@ -24,6 +24,7 @@
 #include "cmn_curve.h"
 #include "cmn_http.h"
 #include "cmn_page.h"
+#include "cmn_process.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
@@ -797,6 +798,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
         cmn_log_error("main", "start_failed", "%s", "out of memory");
         return CMN_EXIT_FAILURE;
     }
+    cmn_process_metrics(metrics, "mds_build_info", MDBP_VERSION); /* #15 */
     int exit_code = CMN_EXIT_FAILURE;
     zactor_t *core = NULL;
     cmn_http_t *http = NULL;
