@@ -731,6 +731,12 @@ int main(int argc, char **argv)
     cmn_log_format_parse(s_log_formats[cmn_config_choice(config, "log-format")],
                          &log_format);
     cmn_log_setup(PL_PROGRAM, log_level, log_format);
+    /* #15: warn about unknown MDP_* variables, per-provider ones included. */
+    cmn_config_warn_unknown(config,
+                            &(cmn_config_unknown_t){"MDP_",
+                                                    "MDP_PROVIDER_ MDP_RATE_",
+                                                    "MDP_PROVIDERS", NULL},
+                            NULL);
 
     cmn_clock_t *clock = cmn_clock_new_system();
     cmn_metrics_t *registry = cmn_metrics_new();

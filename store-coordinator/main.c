@@ -938,6 +938,13 @@ int main(int argc, char **argv)
     cmn_log_format_parse(s_log_formats[cmn_config_choice(config, "log-format")],
                          &format);
     cmn_log_setup(SC_PROGRAM, level, format);
+    /* #15: warn about unknown MDS_* variables (the tail's and tests' own
+     * variables and compose's MDS_PG_PASSWORD are not ours). */
+    cmn_config_warn_unknown(
+        config,
+        &(cmn_config_unknown_t){"MDS_", NULL, NULL,
+                                "MDS_TAIL_ MDS_TEST_ MDS_PG_PASSWORD"},
+        NULL);
 
     int exit_code;
     size_t positionals = cmn_config_positional_count(config);
