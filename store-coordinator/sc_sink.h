@@ -35,12 +35,28 @@ typedef struct {
  * `error` naming what is wrong (for start-up validation, exit 2). */
 int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity);
 
+/* Start-up preparation for a URI that passed sc_sink_check_uri, on the main
+ * thread before any worker starts: for SQLite, creates the directories and
+ * the file (empty) and checks that an existing file is a SQLite database.
+ * Returns 0, or -1 with a message in `error` (a configuration error, exit
+ * 2). */
+int sc_sink_prepare(const char *uri, char *error, size_t error_capacity);
+
+/* "sqlite", "postgres" or "null" for a URI that passed sc_sink_check_uri. */
+const char *sc_sink_kind_of(const char *uri);
+
 /* A sink for `uri` (must have passed sc_sink_check_uri). Does not connect.
  * Caller owns the result. */
 sc_sink_t *sc_sink_new(const char *uri);
 
 /* Closes the connection and frees; tolerates NULL, sets *self_p to NULL. */
 void sc_sink_destroy(sc_sink_t **self_p);
+
+/* Opens the connection now (a worker's start-up). SC_SINK_OK; TRANSIENT
+ * when the database cannot be reached now (the worker retries later);
+ * PERMANENT when this sink can never work (a SQLite file that is not a
+ * database): the start-up fails, sc_sink_error() says why. */
+sc_sink_status_t sc_sink_start(sc_sink_t *self);
 
 /* Writes `count` records in one transaction (connecting and creating the
  * schema first if needed). On SC_SINK_OK `counts` says how many rows were new
