@@ -10,15 +10,23 @@ level and depth the coordinator page shows are /status's, its workers are
 listed, its charts drawn; the pipeline page has a row for the provider with
 /status's scale and a row for the coordinator at its level. Also checks the
 page's headers (CSP, no-store) and saves a screenshot of each page into
-LOG_DIR. Exit 77 (skipped) only when chromium is not installed.
+LOG_DIR. Then, live through the DevTools protocol (one page left open):
+the page shows HARD, the database lock is released, and without a reload
+the page's level follows /status down to OK, the step down from HARD is in
+its transitions table and its written rate becomes positive; a screenshot
+of that is saved too. Exit 77 (skipped) only when chromium is not
+installed.
 """
+import base64
 import html.parser
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pipeline"))
@@ -30,6 +38,105 @@ CAPACITY = 2000            # records: HARD at 0.8 of it
 BROWSER_BUDGET_MS = 5000   # virtual time the page runs before the dump
 BROWSER_TIMEOUT_S = 90     # wall-clock bound of one chromium run
 STABLE_READS = 3           # equal /status depths in a row = a stuck queue
+LIVE_TIMEOUT_S = 60        # the live page following /status
+
+
+class DevTools:
+    """A headless chromium with one page, driven over the DevTools
+    protocol (python3-websocket)."""
+
+    def __init__(self, chromium, profile):
+        import websocket  # python3-websocket (scripts/install-deps)
+        self.process = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--user-data-dir=" + profile,
+             "--remote-debugging-address=127.0.0.1",
+             "--remote-debugging-port=0", "--window-size=1280,900",
+             "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.ids = itertools.count(1)
+        browser_url = None
+        deadline = time.monotonic() + BROWSER_TIMEOUT_S
+        while browser_url is None:
+            line = self.process.stderr.readline()
+            check(line or self.process.poll() is None,
+                  "chromium exited before DevTools listened")
+            check(time.monotonic() < deadline, "no DevTools address")
+            if "DevTools listening on " in line:
+                browser_url = line.split("DevTools listening on ", 1)[1].strip()
+        port = int(browser_url.split(":")[2].split("/")[0])
+        code, body = http_get(port, "/json/list")
+        check(code == 200, "/json/list answered %s" % code)
+        pages = [t for t in json.loads(body) if t["type"] == "page"]
+        check(pages, "no page target in %s" % body)
+        self.socket = websocket.create_connection(
+            pages[0]["webSocketDebuggerUrl"], timeout=BROWSER_TIMEOUT_S)
+
+    def call(self, method, **params):
+        ident = next(self.ids)
+        self.socket.send(json.dumps({"id": ident, "method": method,
+                                     "params": params}))
+        while True:  # events arrive in between: skip them
+            reply = json.loads(self.socket.recv())
+            if reply.get("id") == ident:
+                check("error" not in reply, "%s: %s" % (method, reply))
+                return reply["result"]
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression,
+                           returnByValue=True)
+        return result["result"].get("value")
+
+    def close(self):
+        try:
+            self.socket.close()
+        finally:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stderr.close()
+
+
+LEVEL_ROWS_JS = (
+    "JSON.stringify([...document.querySelectorAll("
+    "'#transitions tbody tr[data-what=\"level\"]')]"
+    ".map(r => [...r.cells].map(c => c.textContent)))")
+
+
+def live_page(chromium, coordinator, lock, screenshot):
+    """The page left open follows the coordinator from HARD to OK."""
+    profile = tempfile.mkdtemp(prefix="mds-page-devtools-")
+    browser = DevTools(chromium, profile)
+    try:
+        browser.call("Page.enable")
+        browser.call("Page.navigate",
+                     url="http://127.0.0.1:%d/" % coordinator.http_port)
+        level = "document.getElementById('level').dataset.value"
+        wait_for(lambda: browser.evaluate(level) == "hard", LIVE_TIMEOUT_S,
+                 "the open page to show HARD", 0.1)
+        lock.release()  # the sink writes again: the queue drains
+        wait_for(lambda: coordinator.status()["level"] == "ok",
+                 LIVE_TIMEOUT_S, "/status at OK", 0.1)
+        wait_for(lambda: browser.evaluate(level) == "ok", LIVE_TIMEOUT_S,
+                 "the open page to follow /status to OK", 0.1)
+        rows = json.loads(browser.evaluate(LEVEL_ROWS_JS))
+        check(any(row[2] == "hard" and row[3] in ("soft", "ok")
+                  for row in rows), "no step down from HARD among the "
+                                    "transitions shown: %r" % rows)
+        rate = "Number(document.getElementById('rate-out').dataset.value)"
+        wait_for(lambda: (browser.evaluate(rate) or 0) > 0, LIVE_TIMEOUT_S,
+                 "a written rate above 0 on the page", 0.2)
+        shot = browser.call("Page.captureScreenshot", format="png")
+        with open(screenshot, "wb") as handle:
+            handle.write(base64.b64decode(shot["data"]))
+        return rows
+    finally:
+        browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Dom(html.parser.HTMLParser):
@@ -237,13 +344,17 @@ def main():
             check("hard" in levels, "coordinator levels shown %r" % levels)
             check(dom.attr("pl-level", "data-value") == "hard",
                   "pipeline pressure %r" % dom.attr("pl-level", "data-value"))
-            pipeline.stop()
-        lock.release()
+
+            # Live: one page open while the database comes back.
+            rows = live_page(chromium, coordinator, lock,
+                             os.path.join(log_dir, "status-page-live.png"))
+            check(pipeline.stop() == 0, "pipeline did not exit 0")
         lock.close()
         check(coordinator.stop() == 0, "coordinator did not exit 0")
     print("status page: coordinator (hard, depth %d) and pipeline pages "
-          "rendered from /status; screenshots in %s" % (status["depth"],
-                                                        log_dir))
+          "rendered from /status; live page followed it to ok (%d level "
+          "transitions shown); screenshots in %s"
+          % (status["depth"], len(rows), log_dir))
 
 
 if __name__ == "__main__":
