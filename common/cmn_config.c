@@ -531,7 +531,8 @@ static bool s_has_prefix(const char *list, const char *name, size_t length,
     const char *cursor = list, *prefix;
     size_t prefix_length;
     while ((prefix = cmn_config_list_next(&cursor, " ", &prefix_length))) {
-        if (prefix_length <= length && memcmp(name, prefix, prefix_length) == 0) {
+        if (prefix_length <= length &&
+            memcmp(name, prefix, prefix_length) == 0) {
             if (matched)
                 *matched = prefix_length;
             return true;
@@ -562,10 +563,9 @@ static const char *s_closest_env(cmn_config_t *self, const char *name,
  * family. Finds the split of `name` whose tail is nearest a known suffix
  * (the longest on a tie). Returns true and the name's length and the
  * suffix (with its distance) when some tail is exact or close. */
-static bool s_family_match(cmn_config_t *self, const char *name,
-                           size_t length, size_t family_length,
-                           size_t *name_length, const char **suffix,
-                           size_t *suffix_distance)
+static bool s_family_match(cmn_config_t *self, const char *name, size_t length,
+                           size_t family_length, size_t *name_length,
+                           const char **suffix, size_t *suffix_distance)
 {
     size_t best = SIZE_MAX, best_suffix_length = 0;
     for (size_t split = family_length + 1; split < length; split++) {
@@ -586,8 +586,7 @@ static bool s_family_match(cmn_config_t *self, const char *name,
                 size_t known_length = env_length - (size_t)(known - env);
                 size_t distance = cmn_suggest_distance(tail, tail_length, known,
                                                        known_length);
-                if (distance != 0 &&
-                    !cmn_suggest_close(distance, tail_length))
+                if (distance != 0 && !cmn_suggest_close(distance, tail_length))
                     continue;
                 if (distance < best ||
                     (distance == best && known_length > best_suffix_length)) {
@@ -624,9 +623,8 @@ size_t cmn_config_warn_unknown(cmn_config_t *self,
             const char *env = self->entries[index].option.env;
             known = strlen(env) == length && memcmp(env, name, length) == 0;
         }
-        if (known ||
-            (rules->ignored && s_has_prefix(rules->ignored, name, length,
-                                            NULL)))
+        if (known || (rules->ignored &&
+                      s_has_prefix(rules->ignored, name, length, NULL)))
             continue;
         warned++;
         const char *near = s_closest_env(self, name, length);

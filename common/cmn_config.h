@@ -106,13 +106,13 @@ const char *cmn_config_list_next(const char **cursor, const char *separators,
 /* Which environment variables belong to a service, for
  * cmn_config_warn_unknown(). */
 typedef struct {
-    const char *prefix;   /* the service's variables, e.g. "MDP_" */
-    const char *families; /* space-separated prefixes of per-name options,
-                             "MDP_PROVIDER_ MDP_RATE_" (NULL: none) */
+    const char *prefix;         /* the service's variables, e.g. "MDP_" */
+    const char *families;       /* space-separated prefixes of per-name options,
+                                   "MDP_PROVIDER_ MDP_RATE_" (NULL: none) */
     const char *names_variable; /* where the names are listed, for the
                                    message: "MDP_PROVIDERS" */
-    const char *ignored; /* space-separated prefixes of other programs'
-                            variables, never warned about: "MDS_TAIL_" */
+    const char *ignored;        /* space-separated prefixes of other programs'
+                                   variables, never warned about: "MDS_TAIL_" */
 } cmn_config_unknown_t;
 
 /* After cmn_config_load() and cmn_log_setup(): logs one warning per

@@ -58,10 +58,13 @@ struct _cmn_http_response_t {
     char *content_type;
     char *body;
     size_t length;
-    const char *header_name;  /* one extra header (string constants), */
-    const char *header_value; /* NULL when none: cmn_http_respond_header */
     bool responded; /* a respond function was called */
     bool failed;    /* out of memory copying the answer */
+
+    /* One extra header (string constants; NULL when none), from
+     * cmn_http_respond_header(). */
+    const char *header_name;
+    const char *header_value;
 };
 
 static pthread_once_t s_library_once = PTHREAD_ONCE_INIT;

@@ -12,8 +12,7 @@ static void s_on_asset(const cmn_http_request_t *request,
     const cmn_page_asset_t *asset = arg;
     cmn_http_respond(response, 200, asset->content_type,
                      (const char *)asset->bytes, asset->length);
-    cmn_http_respond_header(response, "Content-Security-Policy",
-                            CMN_PAGE_CSP);
+    cmn_http_respond_header(response, "Content-Security-Policy", CMN_PAGE_CSP);
 }
 
 void cmn_page_routes(cmn_http_t *http)

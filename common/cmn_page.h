@@ -14,8 +14,8 @@
 
 /* The Content-Security-Policy sent with the page's files. */
 #define CMN_PAGE_CSP                                                           \
-    "default-src 'none'; script-src 'self'; style-src 'self'; "               \
-    "connect-src 'self'; img-src 'self'; base-uri 'none'; "                   \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "                \
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; "                    \
     "form-action 'none'; frame-ancestors 'none'"
 
 /* Adds GET routes for the page's files ("/" and its script and style) to

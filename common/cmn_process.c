@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #define CMN_PROCESS_PATH_BYTES 256
-#define CMN_PROCESS_STAT_BYTES 4096  /* one /proc/PID/stat line */
-#define CMN_PROCESS_LINE_BYTES 512   /* a line of /proc/stat or limits */
-#define CMN_PROCESS_TEXT_BYTES 2048  /* the whole rendering */
-#define CMN_PROCESS_STAT_UTIME 14    /* field numbers of proc(5) stat */
+#define CMN_PROCESS_STAT_BYTES 4096 /* one /proc/PID/stat line */
+#define CMN_PROCESS_LINE_BYTES 512  /* a line of /proc/stat or limits */
+#define CMN_PROCESS_TEXT_BYTES 2048 /* the whole rendering */
+#define CMN_PROCESS_STAT_UTIME 14   /* field numbers of proc(5) stat */
 #define CMN_PROCESS_STAT_STIME 15
 #define CMN_PROCESS_STAT_STARTTIME 22
 #define CMN_PROCESS_STAT_VSIZE 23
@@ -36,10 +36,10 @@ static void s_sample(s_out_t *out, const char *name, const char *type,
 {
     if (out->length >= sizeof out->text)
         return;
-    int written = snprintf(out->text + out->length,
-                           sizeof out->text - out->length,
-                           "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help,
-                           name, type, name, value);
+    int written =
+        snprintf(out->text + out->length, sizeof out->text - out->length,
+                 "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name,
+                 type, name, value);
     if (written > 0)
         out->length += (size_t)written;
 }

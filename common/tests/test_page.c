@@ -134,8 +134,8 @@ static void test_served_with_csp(void **state)
         snprintf(header, sizeof header, "Content-Type: %s\r\n",
                  asset->content_type);
         assert_non_null(strstr(response, header));
-        assert_non_null(strstr(response, "Content-Security-Policy: " CMN_PAGE_CSP
-                                         "\r\n"));
+        assert_non_null(
+            strstr(response, "Content-Security-Policy: " CMN_PAGE_CSP "\r\n"));
         assert_non_null(strstr(response, "Cache-Control: no-store\r\n"));
         const char *body = strstr(response, "\r\n\r\n");
         assert_non_null(body);
@@ -147,11 +147,9 @@ static void test_served_with_csp(void **state)
             s_fetch(port, "HEAD", asset->path, response, RESPONSE_BYTES), 200);
         assert_string_equal(strstr(response, "\r\n\r\n"), "\r\n\r\n");
     }
-    assert_int_equal(s_fetch(port, "GET", "/status.html", response,
-                             RESPONSE_BYTES),
-                     404);
-    assert_int_equal(s_fetch(port, "POST", "/", response, RESPONSE_BYTES),
-                     405);
+    assert_int_equal(
+        s_fetch(port, "GET", "/status.html", response, RESPONSE_BYTES), 404);
+    assert_int_equal(s_fetch(port, "POST", "/", response, RESPONSE_BYTES), 405);
     /* Other answers carry no CSP of the page. */
     assert_int_equal(s_fetch(port, "GET", "/metrics", response, RESPONSE_BYTES),
                      200);

@@ -89,8 +89,7 @@ static size_t s_distance(const char *a, const char *b)
 static void test_distance(void **state)
 {
     (void)state;
-    assert_int_equal(s_distance("MDS_QUEUE_CAPACITY", "MDS_QUEUE_CAPACITY"),
-                     0);
+    assert_int_equal(s_distance("MDS_QUEUE_CAPACITY", "MDS_QUEUE_CAPACITY"), 0);
     assert_int_equal(s_distance("MDS_QUEU_CAPACITY", "MDS_QUEUE_CAPACITY"), 1);
     assert_int_equal(s_distance("MDS_QEUUE_CAPACITY", "MDS_QUEUE_CAPACITY"),
                      1); /* a swap of neighbours is one edit */
