@@ -34,6 +34,7 @@ typedef struct {
     int64_t retry_max_ms;            /* backoff cap */
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
+    int64_t db_timeout_ms;           /* client deadline per database call */
     uint64_t epoch;                  /* random per run */
     /* HTTP (sc_http): /health /ready /status /metrics. */
     const char *http_bind;          /* bind address */
