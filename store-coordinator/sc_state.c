@@ -1,6 +1,7 @@
 /* sc_state: start values and readers of the published atomics. */
 #include "sc_state.h"
 
+#include "proto_feedback.h"
 #include "sc_breaker.h"
 
 void sc_state_init(sc_state_t *self)
@@ -10,6 +11,12 @@ void sc_state_init(sc_state_t *self)
     atomic_init(&self->drain_rate, 0.0);
     atomic_init(&self->draining, false);
     atomic_init(&self->seq, 0);
+    atomic_init(&self->oldest_age_ms, 0);
+    atomic_init(&self->commit_latency_ms, 0.0);
+    atomic_init(&self->sink_state, PROTO_SINK_STATE_UP);
+    atomic_init(&self->pressure, 0.0);
+    atomic_init(&self->producers, 0);
+    atomic_init(&self->credit_initial, 0);
     for (size_t i = 0; i < SC_WORKERS_MAX; i++) {
         atomic_init(&self->breaker[i], SC_BREAKER_CLOSED);
         atomic_init(&self->reachable[i], SC_REACHABLE_UNKNOWN);
