@@ -680,13 +680,24 @@ static bool s_stalled(sc_intake_t *self, int64_t now_ns)
 static double s_sink(sc_intake_t *self, int64_t now_ns,
                      proto_sink_state_t *state)
 {
-    bool all_open = true, degraded = false, dlq_failing = false;
+    /* Every writer's breaker open, or every writer that holds records
+     * (an idle one has nothing to prove the database works with). */
+    size_t open_count = 0, held = 0, held_open = 0;
+    bool degraded = false, dlq_failing = false;
     for (size_t i = 0; i < self->config.workers; i++) {
-        const sc_intake_worker_t *health = &self->workers[i].health;
-        all_open &= health->breaker == SC_BREAKER_OPEN;
+        const s_worker_t *worker = &self->workers[i];
+        const sc_intake_worker_t *health = &worker->health;
+        bool open = health->breaker == SC_BREAKER_OPEN;
+        open_count += open;
+        if (worker->busy && !worker->abandoned) {
+            held++;
+            held_open += open;
+        }
         degraded |= health->breaker != SC_BREAKER_CLOSED || health->retrying;
         dlq_failing |= health->dlq_failing;
     }
+    bool all_open =
+        open_count == self->config.workers || (held > 0 && held_open == held);
     dlq_failing |= self->dead_letter_failed;
     bool stalled = s_stalled(self, now_ns);
     if (!self->sink_down && (all_open || stalled || dlq_failing)) {

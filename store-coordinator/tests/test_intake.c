@@ -436,6 +436,28 @@ test_sink_down_when_every_breaker_opens_then_recovery_ramps(void **state)
     sc_intake_destroy(&intake);
 }
 
+static void
+test_sink_down_when_every_writer_holding_records_is_open(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    /* One chunk, held by worker 0; worker 1 idle with a closed breaker. */
+    s_admit(intake, 5, 1, 0, &out);
+    assert_int_equal(sc_intake_dispatch(intake, 0, true, dispatch), 1);
+    assert_int_equal(dispatch[0].worker, 0);
+    sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
+    sc_intake_worker(intake, 0, &open);
+    sc_snapshot_t snapshot = s_update(intake, 10 * MS);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
 static void test_no_commit_within_the_stall_timeout_is_sink_down(void **state)
 {
     (void)state;
@@ -652,6 +674,8 @@ int main(void)
         cmocka_unit_test(test_discard_returns_every_tag),
         cmocka_unit_test(
             test_sink_down_when_every_breaker_opens_then_recovery_ramps),
+        cmocka_unit_test(
+            test_sink_down_when_every_writer_holding_records_is_open),
         cmocka_unit_test(test_no_commit_within_the_stall_timeout_is_sink_down),
         cmocka_unit_test(test_dead_letter_failure_is_sink_down),
         cmocka_unit_test(test_oldest_age_over_the_target_raises_the_level),

@@ -330,8 +330,9 @@ def case_full(binary, producer_py, workdir):
 
 
 def case_feedback(binary, producer_py, workdir):
-    """With --feedback, the producer pauses while the coordinator is HARD
-    (a 300-record queue behind a slow database) and still stores all."""
+    """With --feedback, the producer is held back by a 300-record queue
+    behind a slow database (it pauses while the coordinator is HARD, or
+    waits for credit: v1.1) and still stores all."""
     count = 3000
     with Coordinator(binary, MDS_QUEUE_CAPACITY=300, MDS_BATCH_SIZE=100) \
             as coordinator:
@@ -348,8 +349,12 @@ def case_feedback(binary, producer_py, workdir):
         expect_complete(result, count, written=count)
         summary = result.summary
         check(summary["feedback_messages"] >= 1, "no feedback: %s" % result)
-        check(summary["hard_pauses"] >= 1, "never paused: %s" % result)
-        check("coordinator HARD" in result.stderr, "pause not logged")
+        # Held back by a HARD pause, or (v1.1) by the coordinator's credits,
+        # which keep the queue below the high watermark.
+        check(summary["hard_pauses"] >= 1 or summary["credit_waits"] >= 1,
+              "never held back: %s" % result)
+        check(summary["hard_pauses"] == 0
+              or "coordinator HARD" in result.stderr, "pause not logged")
         expect_stored(coordinator, records)
         coordinator.stop()
 
