@@ -188,6 +188,14 @@ static const cmn_option_t s_options[] = {
              "over this time",
      .min = 1,
      .max = 3600000},
+    {.flag = "db-timeout-ms",
+     .env = "MDS_DB_TIMEOUT_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "5000", /* SC_SINK_TIMEOUT_MS_DEFAULT */
+     .help = "PostgreSQL: longest wait for one write or ping (connect "
+             "included); then cancel, TRANSIENT",
+     .min = 100,
+     .max = 600000},
     {.flag = "retry-limit",
      .env = "MDS_RETRY_LIMIT",
      .type = CMN_OPT_INT,
@@ -553,6 +561,7 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
     settings->breaker_threshold =
         (uint32_t)cmn_config_int(config, "breaker-threshold");
     settings->breaker_timeout_ms = cmn_config_int(config, "breaker-timeout-ms");
+    settings->db_timeout_ms = cmn_config_int(config, "db-timeout-ms");
     settings->http_bind = cmn_config_string(config, "http-bind");
     settings->http_port = (int)cmn_config_int(config, "http-port");
     settings->http_max_request_bytes =

@@ -38,6 +38,7 @@ typedef struct {
     int64_t sink_recovery_ms;        /* pressure ramp after the sink is up */
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
+    int64_t db_timeout_ms;           /* client deadline per database call */
     uint64_t epoch;                  /* random per run */
     /* HTTP (sc_http): /health /ready /status /metrics. */
     const char *http_bind;         /* bind address */

@@ -156,6 +156,14 @@ void sc_sink_destroy(sc_sink_t **self_p)
     *self_p = NULL;
 }
 
+void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms)
+{
+    assert(self != NULL);
+    assert(timeout_ms > 0);
+    if (self->backend->set_timeout != NULL)
+        self->backend->set_timeout(self->state, timeout_ms);
+}
+
 sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
                                size_t count, sc_sink_counts_t *counts)
 {

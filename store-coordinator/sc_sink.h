@@ -13,10 +13,15 @@
 #define SC_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto_common.h"
 
 typedef struct _sc_sink_t sc_sink_t;
+
+/* How long one write or ping may wait for the database unless
+ * sc_sink_set_timeout says otherwise (MDS_DB_TIMEOUT_MS's default). */
+#define SC_SINK_TIMEOUT_MS_DEFAULT 5000
 
 typedef enum {
     SC_SINK_OK = 0,
@@ -57,6 +62,13 @@ void sc_sink_destroy(sc_sink_t **self_p);
  * PERMANENT when this sink can never work (a SQLite file that is not a
  * database): the start-up fails, sc_sink_error() says why. */
 sc_sink_status_t sc_sink_start(sc_sink_t *self);
+
+/* Bounds every later write and ping: past `timeout_ms` (> 0) without an
+ * answer the call cancels what it started, drops the connection and returns
+ * SC_SINK_TRANSIENT, even when the server is frozen. PostgreSQL only (SQLite
+ * waits on its own busy timeout; null never waits); a no-op elsewhere.
+ * Default SC_SINK_TIMEOUT_MS_DEFAULT. */
+void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms);
 
 /* Writes `count` records in one transaction (connecting and creating the
  * schema first if needed). On SC_SINK_OK `counts` says how many rows were new

@@ -43,6 +43,9 @@ typedef struct {
                               sc_sink_error_t *error);
     /* See sc_sink_ping. */
     sc_sink_status_t (*ping)(void *state, sc_sink_error_t *error);
+    /* See sc_sink_set_timeout; NULL for a backend that never waits on a
+     * server. */
+    void (*set_timeout)(void *state, int64_t timeout_ms);
 } sc_sink_backend_t;
 
 extern const sc_sink_backend_t sc_sink_null_backend;

@@ -275,6 +275,8 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
     };
     self->loop = zloop_new();
     self->sink = sc_sink_new(settings->sink_uri);
+    if (self->sink)
+        sc_sink_set_timeout(self->sink, settings->db_timeout_ms);
     self->dlq = sc_dlq_new(settings->dlq_path);
     self->writer = sc_writer_new(&writer, cmn_clock_mono_ns(self->clock));
     if (!self->loop || !self->sink || !self->dlq || !self->writer) {
