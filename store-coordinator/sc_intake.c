@@ -395,13 +395,30 @@ static uint32_t s_retry_after_full(sc_intake_t *self, size_t count)
     return (uint32_t)ms;
 }
 
-/* The producer a reply is for (session echoed, credit), or S_NONE. */
+/* The known producer (id, session), or S_NONE. */
+static size_t s_producer_find(sc_intake_t *self, const char *id,
+                              uint64_t session)
+{
+    for (size_t i = 0; i < self->producers_used; i++) {
+        const s_producer_t *producer = &self->producers[i];
+        if (producer->used && producer->session == session &&
+            strcmp(producer->producer_id, id) == 0)
+            return i;
+    }
+    return S_NONE;
+}
+
+/* The producer a reply is for (session echoed, credit), or S_NONE. A
+ * well-formed batch makes a new producer known; a malformed one does not
+ * (garbage with made-up ids cannot crowd the table or dilute the shares). */
 static size_t s_reply_to(sc_intake_t *self, const sc_intake_batch_t *batch,
-                         sc_intake_admission_t *out)
+                         bool create, sc_intake_admission_t *out)
 {
     size_t producer = S_NONE;
     if (batch && batch->producer_id && batch->producer_id[0] != '\0') {
-        producer = s_producer(self, batch->producer_id, batch->session);
+        producer =
+            create ? s_producer(self, batch->producer_id, batch->session)
+                   : s_producer_find(self, batch->producer_id, batch->session);
         if (producer != S_NONE)
             self->producers[producer].last_seen_ns = self->now_ns;
     }
@@ -429,7 +446,7 @@ void sc_intake_malformed(sc_intake_t *self, const sc_intake_batch_t *header,
     assert(self && error && out);
     *out = (sc_intake_admission_t){0};
     self->now_ns = now_ns;
-    size_t producer = s_reply_to(self, header, out);
+    size_t producer = s_reply_to(self, header, false, out);
     proto_nack_code_t code = error->code == PROTO_NACK_CODE_NONE
                                  ? PROTO_NACK_CODE_NOT_A_MAP
                                  : error->code;
@@ -447,7 +464,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
     assert(self && batch && out);
     *out = (sc_intake_admission_t){0};
     self->now_ns = now_ns;
-    size_t producer = s_reply_to(self, batch, out);
+    size_t producer = s_reply_to(self, batch, true, out);
     if (producer != S_NONE && batch->session != 0) {
         size_t flight = s_flight_find(self, producer, batch->batch_seq);
         if (flight != S_NONE) {

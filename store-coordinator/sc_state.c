@@ -40,6 +40,10 @@ bool sc_state_ready(sc_state_t *self, size_t workers)
         return false;
     if (sc_state_breaker(self, workers) == SC_BREAKER_OPEN)
         return false;
+    /* Every writer stuck, a hung database, a dead-letter file that cannot
+     * be written (feedback.md 6.4): not a place to send work. */
+    if (atomic_load(&self->sink_state) == PROTO_SINK_STATE_DOWN)
+        return false;
     for (size_t i = 0; i < workers && i < SC_WORKERS_MAX; i++)
         if (atomic_load(&self->reachable[i]) != SC_REACHABLE_YES)
             return false;

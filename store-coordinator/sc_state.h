@@ -42,7 +42,8 @@ void sc_state_init(sc_state_t *self);
 int sc_state_breaker(sc_state_t *self, size_t workers);
 
 /* True when every worker's database was reachable at its last contact, no
- * breaker is open and the coordinator is not draining. Any thread. */
+ * breaker is open, the sink is not down and the coordinator is not
+ * draining. Any thread. */
 bool sc_state_ready(sc_state_t *self, size_t workers);
 
 #endif
