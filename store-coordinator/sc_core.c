@@ -164,7 +164,9 @@ static void s_publish(s_self_t *self, const sc_intake_update_t *update)
                    (double)snapshot->oldest_age_ms / SC_MS_PER_SEC);
     cmn_series_set(self->stats->commit_latency,
                    snapshot->commit_latency_ms / SC_MS_PER_SEC);
-    cmn_series_set(self->stats->sink_state, (double)snapshot->sink_state - 1);
+    /* The gauge counts from 0 (up); the wire enum from 1 (0 = absent). */
+    cmn_series_set(self->stats->sink_state,
+                   (double)(snapshot->sink_state - PROTO_SINK_STATE_UP));
     cmn_series_set(self->stats->pressure, snapshot->pressure);
     cmn_series_set(self->stats->producers, (double)snapshot->producers);
     if (update->drain_rate_changed) {
