@@ -42,10 +42,14 @@
 #define PL_SENDER_CHUNK_RECORDS_MAX 1024
 
 typedef struct {
-    cmn_clock_t *clock;        /* borrowed; must outlive the actor */
-    const char *endpoints;     /* comma-separated, copied */
-    const char *producer_id;   /* copied */
-    const char *data_endpoint; /* inproc endpoint to bind, copied */
+    cmn_clock_t *clock;          /* borrowed; must outlive the actor */
+    const char *endpoints;       /* comma-separated, copied */
+    const char *producer_id;     /* copied */
+    const char *data_endpoint;   /* inproc endpoint to bind, copied */
+    const char *limits_endpoint; /* inproc PULL to bind: feedback limits
+                                  * (pl_feedback_limits_t frames) from the
+                                  * subscriber; copied */
+    uint64_t session;            /* v1.1: this run's, nonzero (0: send none) */
     size_t batch_records;
     int64_t batch_ns;
     size_t window; /* batches */

@@ -48,6 +48,7 @@ typedef struct {
     int timer; /* zloop timer id, -1: none */
     zsock_t *sub;
     zsock_t *decisions; /* PUSH to the producer */
+    zsock_t *limits;    /* PUSH to the sender, or NULL */
     pl_feedback_t *feedback;
     s_connection_t connections[PL_SUBSCRIBER_ENDPOINTS_MAX];
     size_t connection_count;
@@ -364,6 +365,14 @@ static void s_decide(s_self_t *self, int64_t event_ts_ns)
                  s_level_names[decision.level], decision.scale);
 }
 
+/* Hands changed limits to the sender (capacity, credits, liveness). */
+static void s_limits(s_self_t *self)
+{
+    pl_feedback_limits_t limits;
+    if (self->limits && pl_feedback_limits(self->feedback, &limits))
+        zsock_send(self->limits, "b", &limits, sizeof limits);
+}
+
 static void s_self_arm(s_self_t *self);
 
 static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
@@ -388,9 +397,10 @@ static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
     pl_feedback_result_t result = pl_feedback_handle_message(
         self->feedback, frames, sizes, count, &event);
     zmsg_destroy(&message);
-    if (result == PL_FEEDBACK_APPLIED)
+    if (result == PL_FEEDBACK_APPLIED) {
         s_decide(self, event.ts_ns); /* first: the latency that counts */
-    else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
+        s_limits(self);
+    } else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
         cmn_log_debug(PL_SUB_MODULE, "dropped", "reason=%s",
                       result == PL_FEEDBACK_VERSION ? "version" : "malformed");
     s_publish_counters(self);
@@ -414,6 +424,7 @@ static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
     }
     pl_feedback_tick(self->feedback);
     s_decide(self, 0);
+    s_limits(self);
     s_publish_counters(self);
     s_publish_state(self, now);
     s_self_arm(self);
@@ -458,6 +469,7 @@ static void s_self_destroy(s_self_t **self_p)
     pl_feedback_destroy(&self->feedback);
     zsock_destroy(&self->sub);
     zsock_destroy(&self->decisions);
+    zsock_destroy(&self->limits);
     free(self->endpoints);
     free(self);
     *self_p = NULL;
@@ -499,6 +511,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     self->endpoints = strdup(config->endpoints);
     self->config.endpoints = self->endpoints;
     self->config.decisions_endpoint = NULL; /* not kept */
+    self->config.limits_endpoint = NULL;
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     self->decisions = zsock_new(ZMQ_PUSH);
@@ -512,6 +525,17 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
     zsock_set_sndtimeo(self->decisions, 0);
     zsock_set_linger(self->decisions, 0);
+    if (config->limits_endpoint) {
+        self->limits = zsock_new(ZMQ_PUSH);
+        if (!self->limits ||
+            zsock_connect(self->limits, "%s", config->limits_endpoint) != 0) {
+            snprintf(why, size, "cannot connect to the limits endpoint");
+            s_self_destroy(&self);
+            return NULL;
+        }
+        zsock_set_sndtimeo(self->limits, 0);
+        zsock_set_linger(self->limits, 0);
+    }
     if (config->curve_secret_key_file &&
         cmn_curve_client_apply(self->sub, config->curve_secret_key_file,
                                config->curve_server_key_file) != 0) {

@@ -11,7 +11,10 @@
  * engine's deadline, the next resolution and the next gauge refresh
  * (`tick_ns`). When the combined decision changes, the actor sends it
  * straight to the producer over `decisions_endpoint` (inproc PUSH; one
- * frame holding a pl_feedback_decision_t): no relay through main. It
+ * frame holding a pl_feedback_decision_t): no relay through main. When
+ * the limits the sender needs change (capacity, credit_initial, whether
+ * every coordinator is heard), it sends a pl_feedback_limits_t to
+ * `limits_endpoint` the same way. It
  * writes the feedback metrics, the coordinators part of /status and the
  * readiness flags. Its pipe takes only $TERM (start-up: pl_actor.h). */
 #ifndef PL_SUBSCRIBER_H
@@ -50,6 +53,8 @@ typedef struct {
     int64_t resolve_ns;             /* DNS re-resolution interval */
     int64_t tick_ns;                /* gauge and /status refresh interval */
     const char *decisions_endpoint; /* the producer's inproc PULL */
+    const char *limits_endpoint;    /* the sender's inproc PULL (NULL:
+                                     * none) */
     pl_feedback_config_t feedback;
     const pl_policy_t *policy;         /* borrowed, immutable */
     pl_metrics_t *metrics;             /* borrowed */

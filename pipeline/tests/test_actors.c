@@ -91,17 +91,18 @@ static void test_sender_start_up_failure_is_reported(void **state)
     /* Somebody else holds the data endpoint. */
     zsock_t *taken = zsock_new_pull("@inproc://test-actors-data-taken");
     assert_non_null(taken);
-    pl_sender_config_t config = {.clock = f->clock,
-                                 .endpoints = "tcp://127.0.0.1:1",
-                                 .producer_id = "test",
-                                 .data_endpoint =
-                                     "inproc://test-actors-data-taken",
-                                 .batch_records = 10,
-                                 .batch_ns = 20 * CMN_NS_PER_MS,
-                                 .window = 2,
-                                 .ack_timeout_ns = CMN_NS_PER_SEC,
-                                 .metrics = f->metrics,
-                                 .status = f->status};
+    pl_sender_config_t config = {
+        .clock = f->clock,
+        .endpoints = "tcp://127.0.0.1:1",
+        .producer_id = "test",
+        .data_endpoint = "inproc://test-actors-data-taken",
+        .limits_endpoint = "inproc://test-actors-limits",
+        .batch_records = 10,
+        .batch_ns = 20 * CMN_NS_PER_MS,
+        .window = 2,
+        .ack_timeout_ns = CMN_NS_PER_SEC,
+        .metrics = f->metrics,
+        .status = f->status};
     char error[PL_ACTOR_ERROR_MAX] = "";
     zactor_t *actor = pl_sender_new(&config, error);
     assert_null(actor);
