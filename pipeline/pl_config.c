@@ -2,6 +2,7 @@
 #include "pl_config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
@@ -472,6 +473,38 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         return -1;
     s_read(self);
     return 0;
+}
+
+bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
+                             const char *scope, const char **why)
+{
+    assert(idx < self->names.count);
+    const char *name = self->names.names[idx];
+    size_t provider = strlen(PL_RATE_SCOPE_PROVIDER_PREFIX);
+    size_t symbol = strlen(PL_RATE_SCOPE_SYMBOL_PREFIX);
+    if (strcmp(scope, PL_RATE_SCOPE_GLOBAL) == 0)
+        return true;
+    if (strncmp(scope, PL_RATE_SCOPE_PROVIDER_PREFIX, provider) == 0) {
+        *why = "scope=provider:NAME must name this provider";
+        return strcmp(scope + provider, name) == 0;
+    }
+    *why = "scope= is global, provider:NAME or symbol:SYMBOL";
+    if (strncmp(scope, PL_RATE_SCOPE_SYMBOL_PREFIX, symbol) != 0)
+        return false;
+    char flag[PL_OPTION_NAME_MAX];
+    s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+    *why = "symbol cooldowns apply to synthetic providers";
+    if (strcmp(cmn_config_string(self->config, flag), PL_SOURCE_SYNTHETIC))
+        return false;
+    s_provider_flag(name, S_PROVIDER_SYMBOLS, flag);
+    const char *cursor = cmn_config_string(self->config, flag), *item;
+    size_t length;
+    *why = "unknown symbol for this provider";
+    while ((item = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length)))
+        if (length == strlen(scope + symbol) &&
+            strncmp(item, scope + symbol, length) == 0)
+            return true;
+    return false;
 }
 
 void pl_settings_clear(pl_settings_t *self)

@@ -135,6 +135,7 @@ static bool s_admin_number(const char *text, double min, double max,
 
 /* What the admin handlers need: the names and the producer's socket. */
 typedef struct {
+    const pl_settings_t *settings;
     const pl_names_t *names;
     const char *admin_endpoint;
 } s_admin_t;
@@ -183,6 +184,12 @@ static void s_on_admin_cooldown(const cmn_http_request_t *request,
         s_admin_error(response, 400, "scope= is too long or badly encoded");
         return;
     }
+    const char *why = NULL;
+    if (!pl_settings_scope_valid(s_admin.settings, s_admin_index(provider),
+                                 scope, &why)) {
+        s_admin_error(response, 400, why);
+        return;
+    }
     found = s_query_value(request->query, "seconds", seconds, sizeof seconds);
     if (found < 0 ||
         (found > 0 &&
@@ -218,6 +225,7 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
 cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
                         pl_status_t *status, const char *admin_endpoint)
 {
+    s_admin.settings = settings;
     s_admin.names = &settings->names;
     s_admin.admin_endpoint = admin_endpoint;
     cmn_http_config_t config = {

@@ -42,6 +42,11 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
     self->bucket_tokens = cmn_metrics_gauge(
         r, "pipeline_bucket_tokens", "Tokens banked in the provider's bucket.",
         "provider");
+    self->cooldowns = cmn_metrics_gauge(
+        r, "pipeline_cooldowns_active",
+        "Live cooldowns of the provider, any scope (global, provider:P, "
+        "symbol:S; /status lists them).",
+        "provider");
     self->breaker_state =
         cmn_metrics_gauge(r, "pipeline_breaker_state",
                           "Circuit breaker: 0=closed, 1=half-open, 2=open (as "
