@@ -285,17 +285,19 @@ static s_shown_t *s_shown(s_self_t *self, const char *id)
     return shown;
 }
 
-/* A forgotten coordinator's gauges would keep their last values forever:
- * its queue depth and level drop to 0 and it shows as stale. */
+/* A forgotten coordinator's series would keep their last values forever
+ * (a gone pod stale for the pipeline's life, a permanent false alert):
+ * they leave /metrics. This actor is their only writer. */
 static void s_reset_forgotten(s_self_t *self)
 {
     size_t kept = 0;
     for (size_t k = 0; k < self->shown_count; k++) {
         s_shown_t *shown = &self->shown[k];
         if (!pl_feedback_find(self->feedback, shown->id)) {
-            cmn_series_set(shown->depth, 0);
-            cmn_series_set(shown->level, 0);
-            cmn_series_set(shown->stale, 1);
+            cmn_series_remove(&shown->depth);
+            cmn_series_remove(&shown->level);
+            cmn_series_remove(&shown->stale);
+            cmn_series_remove(&shown->age);
             cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s",
                          shown->id);
             continue;
