@@ -197,6 +197,7 @@ static int s_start(s_main_t *self)
         .producer_id = settings->producer_id,
         .data_endpoint = PL_DATA_ENDPOINT,
         .limits_endpoint = PL_LIMITS_ENDPOINT,
+        .resolve_ns = settings->store_resolve_ns,
         .session = s_session(),
         .batch_records = settings->batch_records,
         .batch_ns = settings->batch_ns,

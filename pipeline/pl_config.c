@@ -65,6 +65,10 @@ static const cmn_option_t s_options[] = {
      "forget a coordinator silent for this long", 1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
+    {"store-resolve-sec", "MDP_STORE_RESOLVE_SEC", CMN_OPT_INT, "30",
+     "resolve store host names again this often (every address of a name "
+     "is connected)",
+     1, 86400, NULL},
     {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "500",
      "records per batch at most", 1, 10000, NULL},
     {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
@@ -388,6 +392,8 @@ static void s_read(pl_settings_t *self)
     self->ramp_ns = cmn_config_int(config, "fb-ramp-ms") * CMN_NS_PER_MS;
     self->feedback_endpoints = cmn_config_string(config, "feedback-endpoints");
     self->store_endpoints = cmn_config_string(config, "store-endpoints");
+    self->store_resolve_ns =
+        cmn_config_int(config, "store-resolve-sec") * CMN_NS_PER_SEC;
     snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);
     if (gethostname(self->host, sizeof self->host) != 0 || !self->host[0])
         snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);

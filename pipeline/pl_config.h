@@ -39,6 +39,7 @@ typedef struct {
     const char *feedback_endpoints;
     /* sending */
     const char *store_endpoints;
+    int64_t store_resolve_ns;
     const char *producer_id; /* MDP_PRODUCER_ID or the host name */
     char host[PROTO_ID_MAX + 1];
     size_t batch_records;

@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
@@ -19,13 +18,13 @@
 #include "proto_ingest.h"
 
 #define PL_SEND_MODULE "sender"
-#define PL_SEND_LIST_SEPARATORS ", "
-#define PL_SEND_ENDPOINT_MAX 256
 /* Pause between attempts while no coordinator is connected. */
 #define PL_SEND_RETRY_NS (100 * CMN_NS_PER_MS)
 /* Used when a nack says retry_after_ms = 0. */
 #define PL_SEND_NACK_RETRY_NS (100 * CMN_NS_PER_MS)
 #define PL_SEND_STATUS_NS (250 * CMN_NS_PER_MS)
+/* Resolution again this soon while no store address is connected. */
+#define PL_SEND_RESOLVE_RETRY_NS CMN_NS_PER_SEC
 #define PL_SEND_RECONNECT_MS 100
 #define PL_SEND_RECONNECT_MAX_MS 1000
 #define PL_SEND_DATA_HWM 2
@@ -43,9 +42,11 @@ typedef struct {
     int timer;    /* zloop timer id, -1: none */
     bool reading; /* the data socket is in the loop */
     zsock_t *dealer;
-    zsock_t *data;    /* PULL from the producer */
-    zsock_t *monitor; /* PAIR: the dealer's connection events */
-    zsock_t *limits;  /* PULL: feedback limits from the subscriber */
+    zsock_t *data;             /* PULL from the producer */
+    zsock_t *monitor;          /* PAIR: the dealer's connection events */
+    zsock_t *limits;           /* PULL: feedback limits from the subscriber */
+    pl_endpoints_t *addresses; /* the DEALER's connections, kept with DNS */
+    int64_t next_resolve_ns;
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
     proto_record_t *records;  /* the open batch */
@@ -66,6 +67,7 @@ typedef struct {
 } s_self_t;
 
 static void s_self_run(s_self_t *self);
+static void s_resolve(s_self_t *self, int64_t now);
 
 static int64_t s_now(s_self_t *self)
 {
@@ -479,36 +481,27 @@ static void s_self_run(s_self_t *self)
     self->reading = room;
     if (now >= self->next_status_ns)
         s_publish_status(self, now);
+    if (now >= self->next_resolve_ns)
+        s_resolve(self, now);
     int64_t deadline = pl_window_deadline(self->window, now);
     if (self->next_status_ns < deadline)
         deadline = self->next_status_ns;
+    if (self->next_resolve_ns < deadline)
+        deadline = self->next_resolve_ns;
     if (self->timer >= 0)
         zloop_timer_end(self->loop, self->timer);
     self->timer = zloop_timer(self->loop, pl_actor_delay_ms(deadline, now), 1,
                               s_self_handle_timer, self);
 }
 
-/* Connects the dealer to every endpoint. Returns NULL or why not. */
-static const char *s_connect_all(s_self_t *self, char *why, size_t size)
+/* Resolves the store endpoints again: new addresses connected, vanished
+ * ones disconnected (the monitor then tells the window). While none is
+ * connected, sooner. */
+static void s_resolve(s_self_t *self, int64_t now)
 {
-    const char *cursor = self->endpoints, *item;
-    size_t length, connected = 0;
-    while ((item = cmn_config_list_next(&cursor, PL_SEND_LIST_SEPARATORS,
-                                        &length))) {
-        char endpoint[PL_SEND_ENDPOINT_MAX];
-        snprintf(endpoint, sizeof endpoint, "%.*s", (int)length, item);
-        if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
-            snprintf(why, size, "cannot connect to %.*s: %s", (int)length, item,
-                     zmq_strerror(zmq_errno()));
-            return why;
-        }
-        connected++;
-    }
-    if (connected == 0) {
-        snprintf(why, size, "no store endpoint");
-        return why;
-    }
-    return NULL;
+    size_t connected = pl_endpoints_refresh(self->addresses);
+    self->next_resolve_ns = now + (connected > 0 ? self->config.resolve_ns
+                                                 : PL_SEND_RESOLVE_RETRY_NS);
 }
 
 static void s_lookup_series(s_self_t *self)
@@ -550,6 +543,7 @@ static void s_self_destroy(s_self_t **self_p)
     if (!self)
         return;
     zloop_destroy(&self->loop);
+    pl_endpoints_destroy(&self->addresses);
     if (self->has_chunk)
         zmq_msg_close(&self->chunk);
     if (self->dealer)
@@ -644,7 +638,17 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
         s_self_destroy(&self);
         return NULL;
     }
-    if (s_connect_all(self, why, size)) {
+    self->addresses =
+        pl_endpoints_new(self->dealer, self->endpoints, config->resolve,
+                         config->resolve_arg, PL_SEND_MODULE);
+    if (!self->addresses) {
+        snprintf(why, size, "out of memory");
+        s_self_destroy(&self);
+        return NULL;
+    }
+    s_resolve(self, s_now(self));
+    if (pl_endpoints_failure(self->addresses)[0]) {
+        snprintf(why, size, "%s", pl_endpoints_failure(self->addresses));
         s_self_destroy(&self);
         return NULL;
     }
