@@ -427,6 +427,14 @@ static void s_publish_status(s_self_t *self, int64_t now)
     cmn_json_uint(json, "records_sent", counters->records_sent);
     cmn_json_uint(json, "records_resent", counters->records_resent);
     cmn_json_uint(json, "records_acked", counters->records_acked);
+    cmn_json_uint(json, "session", self->config.session);
+    size_t credit = pl_window_credit(self->window);
+    /* -1: no credit in force (a v1 coordinator): the window alone. */
+    cmn_json_int(json, "credit", credit == SIZE_MAX ? -1 : (int64_t)credit);
+    cmn_json_uint(json, "batch_limit", pl_window_batch_limit(self->window));
+    cmn_json_uint(json, "batches_split", counters->splits);
+    cmn_json_uint(json, "foreign_replies", counters->foreign);
+    cmn_json_uint(json, "ack_timeouts_deferred", counters->deferred);
     int64_t backoff = pl_window_backoff_until(self->window) - now;
     cmn_json_double(json, "backoff_seconds",
                     backoff > 0 ? (double)backoff / (double)CMN_NS_PER_SEC
