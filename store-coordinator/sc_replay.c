@@ -2,12 +2,14 @@
 #include "sc_replay.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cmn_log.h"
+#include "cmn_config.h"
 #include "proto_ingest.h"
 #include "proto_text.h"
 
@@ -154,24 +156,26 @@ int sc_replay_run(const sc_replay_config_t *config)
     struct stat info;
     off_t end = fstat(fileno(file), &info) == 0 ? info.st_size : 0;
     proto_record_t *records = calloc(config->batch_size, sizeof *records);
-    char *line = malloc(SC_REPLAY_LINE_BYTES_MAX);
+    char *line = malloc(SC_REPLAY_LINE_BYTES_MAX + 2);
     size_t count = 0, total = 0, unreadable = 0, line_number = 0;
+    size_t length;
+    int read = 1;
     while (records && line && ftello(file) < end &&
-           fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
+           (read = proto_text_read_line(file, line, SC_REPLAY_LINE_BYTES_MAX,
+                                        &length)) > 0) {
         line_number++;
-        size_t length = strlen(line);
-        if (length == SC_REPLAY_LINE_BYTES_MAX - 1 &&
-            line[length - 1] != '\n') {
-            /* Longer than any record: skip the rest of it. */
-            int c;
-            while ((c = fgetc(file)) != EOF && c != '\n')
-                ;
+        if (read == PROTO_TEXT_LINE_TOO_LONG) {
             fprintf(stderr, "dlq replay: %s:%zu: line longer than %d bytes\n",
                     config->path, line_number, SC_REPLAY_LINE_BYTES_MAX);
             unreadable++;
             continue;
         }
-        line[strcspn(line, "\r\n")] = '\0';
+        if (read == PROTO_TEXT_LINE_HAS_NUL) {
+            fprintf(stderr, "dlq replay: %s:%zu: line contains a NUL byte\n",
+                    config->path, line_number);
+            unreadable++;
+            continue;
+        }
         const char *start = line + strspn(line, " \t");
         if (*start == '\0' || *start == '#')
             continue;
@@ -187,6 +191,11 @@ int sc_replay_run(const sc_replay_config_t *config)
             s_send_batch(&self, records, count);
             count = 0;
         }
+    }
+    if (read < 0) {
+        fprintf(stderr, "dlq replay: %s:%zu: read failed: %s\n", config->path,
+                line_number + 1, strerror(errno));
+        unreadable++;
     }
     if (count > 0)
         s_send_batch(&self, records, count);
@@ -207,4 +216,29 @@ int sc_replay_run(const sc_replay_config_t *config)
     bool complete =
         self.accepted == total && unreadable == 0 && self.again == 0;
     return complete ? 0 : 1;
+}
+
+/* A reply later than this resends the batch; a batch not acked within the
+ * deadline is given up (counted not_acked). */
+#define SC_REPLAY_REPLY_TIMEOUT_MS 5000
+#define SC_REPLAY_DEADLINE_MS 30000
+
+int sc_replay_command(cmn_config_t *config, const char *program)
+{
+    if (cmn_config_positional_count(config) != 3 ||
+        !streq(cmn_config_positional(config, 1), "replay")) {
+        fprintf(stderr, "%s: usage: %s dlq replay FILE\n", program, program);
+        return CMN_EXIT_USAGE;
+    }
+    char endpoint[PATH_MAX];
+    sc_replay_connect_address(cmn_config_string(config, "ingest-endpoint"),
+                              endpoint, sizeof endpoint);
+    sc_replay_config_t replay = {
+        .path = cmn_config_positional(config, 2),
+        .endpoint = endpoint,
+        .batch_size = (size_t)cmn_config_int(config, "batch-size"),
+        .reply_timeout_ms = SC_REPLAY_REPLY_TIMEOUT_MS,
+        .deadline_ms = SC_REPLAY_DEADLINE_MS,
+    };
+    return sc_replay_run(&replay);
 }
