@@ -72,6 +72,19 @@ def find(objs, kind, name):
     return None
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def workload(objs, name):
+    """The Deployment or StatefulSet called `name` (the coordinator is a
+    StatefulSet, the pipeline a Deployment)."""
+    for kind in WORKLOAD_KINDS:
+        obj = find(objs, kind, name)
+        if obj is not None:
+            return obj
+    return None
+
+
 class Checker:
     """Collects failed checks so one run reports all of them."""
 

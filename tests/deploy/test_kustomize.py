@@ -110,6 +110,8 @@ def check_workload(name, objs, deployment):
     c.check(pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
             f"{name}: seccomp RuntimeDefault")
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    claims = {t["metadata"]["name"] for t in
+              deployment["spec"].get("volumeClaimTemplates", [])}
     for container in containers(deployment):
         cname = f"{name}/{container['name']}"
         sc = container.get("securityContext", {})
@@ -133,7 +135,7 @@ def check_workload(name, objs, deployment):
         c.check(port_number(deployment, live.get("port")) is not None,
                 f"{cname}: liveness port exists")
         for mount in container.get("volumeMounts", []):
-            c.check(mount["name"] in volumes,
+            c.check(mount["name"] in volumes or mount["name"] in claims,
                     f"{cname}: volume {mount['name']} defined")
         for source in container.get("envFrom", []):
             ref = source.get("configMapRef", {}).get("name")
@@ -235,9 +237,10 @@ def check_overlay(path):
             c.check(obj["metadata"].get("namespace") == NAMESPACE,
                     f"{overlay}: {obj['kind']}/{obj['metadata']['name']} "
                     f"in namespace {NAMESPACE}")
-    coordinator = find(objs, "Deployment", "mds-coordinator")
+    coordinator = find(objs, "StatefulSet", "mds-coordinator")
     pipeline = find(objs, "Deployment", "mdp-pipeline")
-    if not (c.check(coordinator is not None, f"{overlay}: mds-coordinator")
+    if not (c.check(coordinator is not None,
+                    f"{overlay}: mds-coordinator is a StatefulSet")
             and c.check(pipeline is not None, f"{overlay}: mdp-pipeline")):
         return
     volumes = check_workload(f"{overlay}: mds-coordinator", objs, coordinator)
@@ -260,21 +263,45 @@ def check_overlay(path):
     c.check(grace > shutdown_s, f"{overlay}: pipeline grace period {grace} > "
             f"MDP_SHUTDOWN_TIMEOUT_MS {shutdown_s:g} s")
 
-    # The data directory is writable (emptyDir or a claim that is rendered).
-    data = volumes.get("data", {})
-    c.check("emptyDir" in data or "persistentVolumeClaim" in data,
-            f"{overlay}: coordinator data on emptyDir or PVC")
-    claim = data.get("persistentVolumeClaim", {}).get("claimName")
-    if claim:
-        c.check(find(objs, "PersistentVolumeClaim", claim) is not None,
-                f"{overlay}: PVC {claim} rendered")
+    # No data loss: the dead-letter file (records acked as dead-lettered,
+    # never resent by a pipeline) is on each pod's own PersistentVolumeClaim,
+    # which outlives the pod, in every overlay.
+    dlq = config.get("MDS_DLQ_PATH", "")
+    mount, volume, _ = mount_of(coordinator, dlq)
+    templates = {t["metadata"]["name"]: t for t in
+                 coordinator["spec"].get("volumeClaimTemplates", [])}
+    c.check(dlq.startswith("/") and mount is not None,
+            f"{overlay}: MDS_DLQ_PATH {dlq} is on a mounted volume")
+    if mount is not None:
+        c.check(volume is None and mount["name"] in templates,
+                f"{overlay}: the dead-letter file's volume "
+                f"{mount['name']!r} is a volumeClaimTemplate (a PVC per pod, "
+                f"not an emptyDir)")
+        c.check(not mount.get("readOnly"),
+                f"{overlay}: the dead-letter volume is writable")
+        claim = templates.get(mount["name"], {}).get("spec", {})
+        c.check(claim.get("accessModes") == ["ReadWriteOnce"]
+                and claim.get("resources", {}).get("requests", {})
+                .get("storage"),
+                f"{overlay}: the claim is ReadWriteOnce with a size")
+    c.check(not any("emptyDir" in v for n, v in volumes.items()
+                    if n != "tmp"),
+            f"{overlay}: no coordinator data on an emptyDir "
+            f"({sorted(volumes)})")
+    c.check(coordinator["spec"].get("serviceName") == "mds-coordinator-zmq",
+            f"{overlay}: the StatefulSet's pods are named under the "
+            f"headless service")
     env = {e["name"]: e for e in containers(coordinator)[0].get("env", [])}
     if overlay == "dev":
-        c.check(claim is not None, "dev: SQLite on a PersistentVolumeClaim")
-        c.check(config["MDS_SINK"].startswith("sqlite:/var/lib/mds/data/")
-                and "MDS_SINK" not in env, "dev: MDS_SINK is SQLite on the volume")
-        c.check(coordinator["spec"]["strategy"]["type"] == "Recreate",
-                "dev: Recreate (one writer for the SQLite file)")
+        c.check(mount is not None and config["MDS_SINK"].startswith(
+            "sqlite:" + mount["mountPath"].rstrip("/") + "/")
+            and "MDS_SINK" not in env,
+            "dev: MDS_SINK is SQLite on the claim")
+        c.check(coordinator["spec"].get("replicas") == 1,
+                "dev: one coordinator (one writer for the SQLite file)")
+        c.check(coordinator["spec"].get("updateStrategy", {}).get("type")
+                in (None, "RollingUpdate"),
+                "dev: the rolling update replaces the one pod in place")
     if overlay.startswith("prod"):
         secret = env.get("MDS_SINK", {}).get("valueFrom", {}).get(
             "secretKeyRef", {})
@@ -353,8 +380,9 @@ def check_overlay(path):
     for name, scaler in scalers.items():
         spec = scaler["spec"]
         target = spec["scaleTargetRef"]["name"]
-        c.check(find(objs, "Deployment", target) is not None,
-                f"{overlay}: {name} targets a rendered Deployment")
+        kind = spec["scaleTargetRef"].get("kind", "Deployment")
+        c.check(find(objs, kind, target) is not None,
+                f"{overlay}: {name} targets a rendered {kind}")
         low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
         fallback = spec.get("fallback", {})
         c.check(fallback.get("failureThreshold", 0) >= 1
