@@ -52,6 +52,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
 from deploy_common import SOURCE_ROOT, SKIP, Checker  # noqa: E402
 
 BASE_IMAGE = "debian:bookworm-slim"
+PROJECT_VERSION = re.search(r"version\s*:\s*'([^']+)'", open(os.path.join(
+    SOURCE_ROOT, "meson.build")).read()).group(1)
 DEBIAN_MIRROR = os.environ.get("MDBP_DEBIAN_MIRROR",
                                "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("MDBP_DEBIAN_SECURITY_MIRROR",
@@ -514,6 +516,14 @@ def http(netns_pid, url):
             body)
 
 
+def memory_bytes(text):
+    """Bytes of a compose memory size (512m, 1g, or a number)."""
+    match = re.fullmatch(r"(\d+)([kmg]?)b?", str(text).lower())
+    if match is None:
+        return 0
+    return int(match.group(1)) * 1024 ** " kmg".index(match.group(2) or " ")
+
+
 def metric(text, name):
     """Sum of the samples of `name` (any labels) in an exposition."""
     total, seen = 0.0, False
@@ -625,14 +635,23 @@ def check_running(c, stack, mapping, config):
                 and "Read-only file system" in write.stderr,
                 f"{name}: writing below / fails ({write.stderr.strip()})")
         limits = services[name]
-        if "mem_limit" in limits:
-            c.check(info["HostConfig"]["Memory"] > 0,
-                    f"{name}: memory limit applied "
-                    f"({info['HostConfig']['Memory']} bytes)")
-        if "cpus" in limits:
-            c.check(info["HostConfig"]["NanoCpus"]
-                    == round(float(limits["cpus"]) * 1e9),
-                    f"{name}: cpu limit {limits['cpus']} applied")
+        c.check(info["HostConfig"]["Memory"]
+                == memory_bytes(limits.get("mem_limit", 0)) > 0,
+                f"{name}: mem_limit {limits.get('mem_limit')} applied "
+                f"({info['HostConfig']['Memory']} bytes)")
+        c.check(info["HostConfig"]["MemoryReservation"]
+                == memory_bytes(limits.get("mem_reservation", 0)) > 0,
+                f"{name}: mem_reservation {limits.get('mem_reservation')} "
+                f"applied")
+        c.check(info["HostConfig"]["NanoCpus"]
+                == round(float(limits.get("cpus", 0)) * 1e9) > 0,
+                f"{name}: cpus {limits.get('cpus')} applied")
+        labels = info["Config"].get("Labels") or {}
+        c.check(labels.get("org.opencontainers.image.version")
+                == PROJECT_VERSION
+                and info["Config"]["Image"].endswith(":" + PROJECT_VERSION),
+                f"{name}: image {info['Config']['Image']}, OCI version "
+                f"label {labels.get('org.opencontainers.image.version')}")
 
 
 def check_stopped(c, stack, engine, workdir):
@@ -690,7 +709,7 @@ def main():
         for name in ("mds-coordinator", "mdp-pipeline"):
             service = compose_raw["services"][name]
             tags[name] = service["image"] if engine.own \
-                else f"{project}/{name}:test"
+                else f"{project}/{name}:{PROJECT_VERSION}"
         for name, tag in tags.items():
             dockerfile = os.path.join(
                 SOURCE_ROOT, compose_raw["services"][name]["build"]

@@ -3,6 +3,7 @@ with /usr/bin/python3, whose python3-yaml comes with yamllint)."""
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,17 @@ def objects(text):
 def find(objs, kind, name):
     for obj in objs:
         if obj.get("kind") == kind and obj["metadata"]["name"] == name:
+            return obj
+    return None
+
+
+def generated(objs, kind, name):
+    """The object kustomize generated as `name`: its name is `name-<hash>`
+    (configMapGenerator), or `name` itself."""
+    for obj in objs:
+        actual = obj["metadata"]["name"]
+        if obj.get("kind") == kind and (actual == name or re.fullmatch(
+                re.escape(name) + r"-[a-z0-9]{10}", actual)):
             return obj
     return None
 

@@ -38,8 +38,8 @@ import sys
 import tempfile
 import time
 
-from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, find,
-                           free_port, http_get, kustomize, objects, processes,
+from deploy_common import (DEPLOY, KUBERNETES, Checker, fail,
+                           free_port, generated, http_get, kustomize, objects, processes,
                            start, stop_all, workload)
 
 NAMESPACE = "market-data"
@@ -224,7 +224,7 @@ def pod_mounts(objs, deployment_name, store, podroot):
 
 def curve_env(objs, config_name, mounts):
     """The ConfigMap's *_CURVE_* variables, mount paths mapped to folders."""
-    data = find(objs, "ConfigMap", config_name)["data"]
+    data = generated(objs, "ConfigMap", config_name)["data"]
     env = {}
     for name, value in data.items():
         if "_CURVE_" not in name:

@@ -16,7 +16,7 @@ import re
 import yaml
 
 from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
-                           kustomize, objects, overlays)
+                           generated, kustomize, objects, overlays)
 
 NAMESPACE = "market-data"
 IMAGE_USER = 10001  # USER in deploy/docker/Dockerfile.*
@@ -30,6 +30,10 @@ CURVE_FILES = {
 }
 CONFIG_MAPS = {"mds-coordinator": "mds-coordinator-config",
                "mdp-pipeline": "mdp-pipeline-config"}
+STARTUP_TIMEOUT_MIN_S = 3
+STARTUP_BUDGET_MIN_S = 60
+PROJECT_VERSION = re.search(r"version\s*:\s*'([^']+)'", open(os.path.join(
+    SOURCE_ROOT, "meson.build")).read()).group(1)
 c = Checker()
 
 
@@ -109,6 +113,19 @@ def check_workload(name, objs, deployment):
             f"{name}: runAsUser is the image's user {IMAGE_USER}")
     c.check(pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
             f"{name}: seccomp RuntimeDefault")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    spread = {t["topologyKey"]: t for t in
+              spec.get("topologySpreadConstraints", [])}
+    for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname"):
+        rule = spread.get(key, {})
+        c.check(rule.get("whenUnsatisfiable") == "ScheduleAnyway"
+                and selects(rule.get("labelSelector", {}), labels),
+                f"{name}: spread over {key} (ScheduleAnyway, own pods)")
+    budgets = [b for b in objs if b["kind"] == "PodDisruptionBudget"
+               and selects(b["spec"]["selector"], labels)]
+    c.check(len(budgets) == 1 and budgets[0]["spec"].get("maxUnavailable")
+            == 1 and "minAvailable" not in budgets[0]["spec"],
+            f"{name}: one PodDisruptionBudget, maxUnavailable 1")
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     claims = {t["metadata"]["name"] for t in
               deployment["spec"].get("volumeClaimTemplates", [])}
@@ -128,6 +145,13 @@ def check_workload(name, objs, deployment):
             for res in ("cpu", "memory"):
                 c.check(res in resources.get(kind, {}),
                         f"{cname}: resources.{kind}.{res}")
+        startup = container.get("startupProbe", {})
+        c.check(startup.get("timeoutSeconds", 1) >= STARTUP_TIMEOUT_MIN_S
+                and startup.get("periodSeconds", 10)
+                * startup.get("failureThreshold", 3) >= STARTUP_BUDGET_MIN_S,
+                f"{cname}: startup probe {startup.get('timeoutSeconds', 1)} s "
+                f"per try, {STARTUP_BUDGET_MIN_S} s or more in all (a cold "
+                f"start)")
         live = container.get("livenessProbe", {}).get("httpGet", {})
         ready = container.get("readinessProbe", {}).get("httpGet", {})
         c.check(live.get("path") == "/health", f"{cname}: liveness /health")
@@ -194,7 +218,8 @@ def check_curve(overlay, objs, deployments):
         c.check(set(curve) == set(CURVE_FILES[name]),
                 f"{overlay}: {name} sets {sorted(CURVE_FILES[name])} "
                 f"({sorted(curve)})")
-        c.check(set(curve) <= set(find(objs, "ConfigMap", CONFIG_MAPS[name])
+        c.check(set(curve) <= set(generated(objs, "ConfigMap",
+                                            CONFIG_MAPS[name])
                                   .get("data", {})),
                 f"{overlay}: {name}'s CURVE variables are in its ConfigMap")
         pod_sc = deployment["spec"]["template"]["spec"]["securityContext"]
@@ -237,6 +262,26 @@ def check_overlay(path):
             c.check(obj["metadata"].get("namespace") == NAMESPACE,
                     f"{overlay}: {obj['kind']}/{obj['metadata']['name']} "
                     f"in namespace {NAMESPACE}")
+    namespace = find(objs, "Namespace", NAMESPACE)
+    ns_labels = (namespace or {}).get("metadata", {}).get("labels", {})
+    for mode in ("enforce", "audit", "warn"):
+        c.check(ns_labels.get(f"pod-security.kubernetes.io/{mode}")
+                == "restricted",
+                f"{overlay}: namespace Pod Security {mode}=restricted")
+    # Generated ConfigMaps: a hashed name, so that an edit rolls the pods.
+    for name in CONFIG_MAPS.values():
+        config_map = generated(objs, "ConfigMap", name)
+        c.check(config_map is not None
+                and config_map["metadata"]["name"] != name,
+                f"{overlay}: ConfigMap {name} is generated with a hash "
+                f"({(config_map or {}).get('metadata', {}).get('name')})")
+    for kind in ("StatefulSet", "Deployment"):
+        for obj in (o for o in objs if o["kind"] == kind):
+            for container in containers(obj):
+                tag = container["image"].rsplit(":", 1)[-1]
+                c.check(tag == PROJECT_VERSION,
+                        f"{overlay}: {obj['metadata']['name']} runs image "
+                        f"tag {PROJECT_VERSION} (the project's version)")
     coordinator = find(objs, "StatefulSet", "mds-coordinator")
     pipeline = find(objs, "Deployment", "mdp-pipeline")
     if not (c.check(coordinator is not None,
@@ -249,14 +294,15 @@ def check_overlay(path):
                                 "mdp-pipeline": pipeline})
 
     # Grace period above the drain timeout.
-    config = find(objs, "ConfigMap", "mds-coordinator-config")["data"]
+    config = generated(objs, "ConfigMap", "mds-coordinator-config")["data"]
     drain_s = int(config["MDS_DRAIN_TIMEOUT_MS"]) / 1000
     grace = coordinator["spec"]["template"]["spec"].get(
         "terminationGracePeriodSeconds", 30)
     c.check(grace > drain_s, f"{overlay}: terminationGracePeriodSeconds "
             f"{grace} > MDS_DRAIN_TIMEOUT_MS {drain_s:g} s")
 
-    pipeline_config = find(objs, "ConfigMap", "mdp-pipeline-config")["data"]
+    pipeline_config = generated(objs, "ConfigMap",
+                                "mdp-pipeline-config")["data"]
     shutdown_s = int(pipeline_config["MDP_SHUTDOWN_TIMEOUT_MS"]) / 1000
     grace = pipeline["spec"]["template"]["spec"].get(
         "terminationGracePeriodSeconds", 30)
@@ -385,9 +431,25 @@ def check_overlay(path):
                 f"{overlay}: {name} targets a rendered {kind}")
         low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
         fallback = spec.get("fallback", {})
+        # Never scales down on a failure: the maximum (or, KEDA 2.15+,
+        # behavior currentReplicasIfHigher).
         c.check(fallback.get("failureThreshold", 0) >= 1
-                and low < fallback.get("replicas", 0) <= high,
-                f"{overlay}: {name} falls back above the minimum")
+                and (fallback.get("replicas") == high
+                     or fallback.get("behavior") == "currentReplicasIfHigher"),
+                f"{overlay}: {name} falls back to maxReplicaCount {high}, "
+                f"never below the current count")
+        managed = find(objs, kind, target) or {}
+        c.check("replicas" not in managed.get("spec", {}),
+                f"{overlay}: {kind} {target} (KEDA-managed) sets no "
+                f"spec.replicas, so an apply cannot reset the count")
+        if low >= 1:
+            c.check("cooldownPeriod" not in spec,
+                    f"{overlay}: {name} has no cooldownPeriod (only used "
+                    f"to and from 0 replicas)")
+        behavior = spec.get("advanced", {}).get(
+            "horizontalPodAutoscalerConfig", {}).get("behavior", {})
+        c.check("stabilizationWindowSeconds" in behavior.get("scaleDown", {}),
+                f"{overlay}: {name} paces scale-down with HPA behavior")
         for trigger in spec["triggers"]:
             meta = trigger["metadata"]
             tname = f"{overlay}: {name}/{trigger.get('name')}"
