@@ -21,10 +21,12 @@ what the docs say.
    exactly as written) returns a value above its threshold; the replicas the
    HPA computes from them (max over triggers of ceil(value / threshold),
    clamped to min/max) equal the row of the replica table in
-   deploy/kubernetes/README.md; PipelineHardBackpressure goes pending/firing;
-   every query of every Grafana panel returns data; SIGTERM ends both
-   services with exit 0, the coordinator dead-lettering what it could not
-   write.
+   deploy/kubernetes/README.md; PipelineHardBackpressure,
+   CoordinatorBreakerOpen, CoordinatorQueueHigh and PipelineQueueHigh fire
+   with their namespace label; every query of every Grafana panel returns
+   data; SIGTERM ends both services with exit 0, the coordinator
+   dead-lettering what it could not write; then CoordinatorDown and
+   PipelineDown fire.
 """
 
 import json
@@ -249,9 +251,15 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
             f"coordinator /ready fails while its database is down ({status})")
 
     check_scalers(prom, scalers)
-    check_alert(prom)
+    # The database is unreachable: breaker open, queue at the high
+    # watermark (80% of capacity), the pipeline HARD.
+    check_alerts(prom, ["PipelineHardBackpressure", "CoordinatorBreakerOpen",
+                        "CoordinatorQueueHigh", "PipelineQueueHigh"])
     check_panels(prom, dashboard)
     check_graceful_stop(coordinator_dir)
+    # Both stopped: their targets are down, which the `up == 0` alerts see
+    # (a dead coordinator has no other series an alert could read).
+    check_alerts(prom, ["CoordinatorDown", "PipelineDown"])
 
 
 def check_graceful_stop(coordinator_dir):
@@ -266,6 +274,9 @@ def check_graceful_stop(coordinator_dir):
         except subprocess.TimeoutExpired:
             code = None
         c.check(code == 0, f"{name} exits 0 on SIGTERM (exit {code})")
+    # Stopped on purpose: wait_for() no longer watches them.
+    processes[:] = [p for p in processes
+                    if p[1] not in ("mdp-pipeline", "mds-coordinator")]
     dead_letters = os.path.join(coordinator_dir, "data", "dead-letter.ndjson")
     lines = (sum(1 for _ in open(dead_letters))
              if os.path.exists(dead_letters) else 0)
@@ -313,31 +324,51 @@ def check_scalers(prom, scalers):
                     f"{depth:g} (HARD {hard}); the README says {rows[0][4]}")
 
 
-def check_alert(prom):
-    states = set()
+def check_alerts(prom, names):
+    """Each alert of `names` fires (test copy of the rules), with the
+    namespace label the routing needs."""
+    states = {name: set() for name in names}
+    labels = {}
 
-    def alert_state():
+    def alert_states():
         status, body = http_get(prom + "/api/v1/alerts")
         if status != 200:
             return None
         for alert in json.loads(body)["data"]["alerts"]:
-            if alert["labels"].get("alertname") == "PipelineHardBackpressure":
-                states.add(alert["state"])
-        return "firing" in states
+            name = alert["labels"].get("alertname")
+            if name in states:
+                states[name].add(alert["state"])
+                labels[name] = alert["labels"]
+        return all("firing" in s for s in states.values())
 
-    wait_for("PipelineHardBackpressure firing", ALERT_DEADLINE_S, alert_state)
-    print(f"PipelineHardBackpressure went through {sorted(states)}")
-    c.check("firing" in states, "PipelineHardBackpressure fires "
-            f"(test copy of the rules, for: {TEST_FOR})")
+    wait_for(f"{', '.join(names)} firing", ALERT_DEADLINE_S, alert_states)
+    for name in names:
+        print(f"{name} went through {sorted(states[name])}")
+        c.check("firing" in states[name]
+                and labels[name].get("namespace") == NAMESPACE,
+                f"{name} fires with namespace={NAMESPACE} (test copy of the "
+                f"rules, for: {TEST_FOR}; labels {labels.get(name)})")
 
 
 def check_panels(prom, dashboard):
+    """Every panel query, with the dashboard variables' default values as
+    Grafana substitutes them, returns data; a kube-state-metrics query
+    (kube_*: there is no cluster here) must run without an error and
+    returns nothing."""
     # rate() over [1m] needs two samples: the HARD wait gave it many.
+    defaults = {v["name"]: v["current"]["value"]
+                for v in dashboard["templating"]["list"]}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
-            expr = target["expr"]
+            expr = re.sub(r"\$(\w+)", lambda m: defaults[m.group(1)],
+                          target["expr"])
             result = query(prom, expr)
             values = [v for _, v in result]
+            if "kube_" in expr:
+                c.check(result == [], f"panel {panel['title']!r}: {expr} "
+                        f"runs (kube-state-metrics: no data without a "
+                        f"cluster)")
+                continue
             c.check(len(result) > 0 and not any(math.isnan(v) for v in values),
                     f"panel {panel['title']!r}: {expr} returns data {values}")
 
