@@ -16,7 +16,8 @@ import re
 import yaml
 
 from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
-                           generated, kustomize, objects, overlays)
+                           generated, hpa_desired, kustomize, objects,
+                           overlays, replica_table)
 
 NAMESPACE = "market-data"
 IMAGE_USER = 10001  # USER in deploy/docker/Dockerfile.*
@@ -456,20 +457,58 @@ def check_overlay(path):
             c.check(trigger["type"] == "prometheus", f"{tname}: prometheus")
             c.check(meta.get("ignoreNullValues") == "false",
                     f"{tname}: ignoreNullValues \"false\"")
-            c.check(trigger.get("metricType", "AverageValue") == "AverageValue",
-                    f"{tname}: AverageValue (replicas = ceil(value/threshold))")
+            c.check(trigger.get("metricType", "AverageValue")
+                    in ("AverageValue", "Value"),
+                    f"{tname}: metricType AverageValue or Value (the replica "
+                    f"math of deploy_common.hpa_desired)")
             c.check(re.fullmatch(r"\d+(\.\d+)?", meta.get("threshold", ""))
                     is not None and float(meta["threshold"]) > 0,
                     f"{tname}: numeric threshold")
             c.check(f'namespace="{NAMESPACE}"' in meta.get("query", ""),
                     f"{tname}: query limited to namespace {NAMESPACE}")
     if "mds-coordinator-scaler" in scalers:
-        queries = [t["metadata"]["query"] for t in
-                   scalers["mds-coordinator-scaler"]["spec"]["triggers"]]
-        c.check(any(q.startswith("max(coordinator_queue_depth") for q in queries),
-                f"{overlay}: coordinator scaled on max(coordinator_queue_depth)")
-        c.check(any("coordinator_backpressure_hard" in q for q in queries),
-                f"{overlay}: coordinator scaled on HARD backpressure")
+        triggers = scalers["mds-coordinator-scaler"]["spec"]["triggers"]
+        low = float(generated(objs, "ConfigMap", "mds-coordinator-config")
+                    ["data"]["MDS_LOW_WATERMARK"])
+        for trigger in triggers:
+            query = " ".join(trigger["metadata"]["query"].split())
+            # A fraction of each coordinator's own capacity, averaged over
+            # the coordinators (falls as added coordinators take their
+            # share), compared as a Value: the HPA scales the current count.
+            c.check(re.fullmatch(r"avg\(coordinator_queue_depth\{[^}]*\} / "
+                                 r"coordinator_queue_capacity\{[^}]*\}\)",
+                                 query) is not None
+                    and trigger.get("metricType") == "Value",
+                    f"{overlay}: coordinators scaled on the average queue "
+                    f"utilisation as a Value ({query})")
+            c.check(0 < float(trigger["metadata"]["threshold"]) < low,
+                    f"{overlay}: utilisation target below the low watermark "
+                    f"{low:g} (scale before producers are slowed)")
+        for scaler in scalers.values():
+            for trigger in scaler["spec"]["triggers"]:
+                query = trigger["metadata"]["query"]
+                c.check("queue_depth" not in query
+                        or "coordinator_queue_capacity" in query,
+                        f"{overlay}: {scaler['metadata']['name']}/"
+                        f"{trigger.get('name')}: a queue trigger is a "
+                        f"fraction of capacity, not a record count")
+        # The README's replica table is the HPA's arithmetic.
+        readme = os.path.join(KUBERNETES, "README.md")
+        for row in replica_table(readme):
+            name, now, low_v, high_v, hard, wanted = row
+            if name != "mds-coordinator-scaler":
+                continue
+            spec = scalers[name]["spec"]
+            trigger = spec["triggers"][0]
+            for value in ((low_v + high_v) / 2, high_v):
+                got = min(spec["maxReplicaCount"],
+                          max(spec["minReplicaCount"],
+                              hpa_desired(trigger["metricType"], value,
+                                          float(trigger["metadata"]
+                                                ["threshold"]), now)))
+                c.check(got == wanted, f"{overlay}: replica table row "
+                        f"{now} replicas, utilisation {value:g} -> {wanted} "
+                        f"(HPA: {got})")
 
     # PrometheusRule == deploy/prometheus/rules/mdbp-alerts.yml.
     rule = find(objs, "PrometheusRule", "mdbp-alerts")
