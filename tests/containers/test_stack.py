@@ -27,7 +27,8 @@
    coordinators and both pipelines; Prometheus scrapes all four and loaded
    the rules; rows in the SQLite file (on the named volume) and in
    PostgreSQL; user 10001 (the process's real uid, read from /proc), a
-   read-only root (a write fails), the compose resource limits applied;
+   read-only root (a write fails), the compose resource limits applied,
+   the image tagged and OCI-labelled with the project's version;
    `docker-compose stop` (SIGTERM) ends every service with exit code 0.
 6. Clean-up: containers, volumes, images and build cache it made; a daemon
    it started is stopped, its mounts (netns, overlays) unmounted and its
