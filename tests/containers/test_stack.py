@@ -685,7 +685,11 @@ def main():
     project = f"mdbpct{os.getpid()}"
     engine = Engine(workdir)
     phase("engine")
-    engine.start()
+    try:
+        engine.start()
+    except SystemExit:           # skipped: no engine here
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     stack = None
     made_images = []
     error = None
