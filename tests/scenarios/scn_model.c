@@ -96,15 +96,15 @@ typedef struct {
     sc_announcer_t *announcer;
     sc_intake_dispatch_t dispatch[SCN_WORKERS];
     /* what the shells keep beside them */
-    uint64_t epoch;     /* settings->epoch */
-    uint64_t seq;       /* the publisher's last seq */
-    uint64_t depth;     /* state->depth, as the core last set it */
-    double drain_rate;  /* state->drain_rate */
-    uint64_t jitter;    /* the publisher's random state */
+    uint64_t epoch;    /* settings->epoch */
+    uint64_t seq;      /* the publisher's last seq */
+    uint64_t depth;    /* state->depth, as the core last set it */
+    double drain_rate; /* state->drain_rate */
+    uint64_t jitter;   /* the publisher's random state */
     /* the world */
     bool up;
     s_worker_t workers[SCN_WORKERS];
-    int64_t up_ns;       /* when the current run started */
+    int64_t up_ns; /* when the current run started */
     bool written_since_up;
     /* figures */
     uint64_t changes;
@@ -157,7 +157,6 @@ static int64_t s_now(s_model_t *self)
     return cmn_clock_mono_ns(self->clock);
 }
 
-static bool s_sink_stalled(s_model_t *self);
 static void s_network_publish(s_model_t *self, const void *data, size_t size);
 
 /* ======================================================================
@@ -186,8 +185,7 @@ static void s_publisher_send(s_model_t *self, const sc_announcement_t *a)
         .high_wm = (uint64_t)llround(SCN_HIGH_FRACTION * SCN_CAPACITY),
         .utilization = (double)a->depth / (double)SCN_CAPACITY,
         .scale_hint = a->scale_hint,
-        .ttl_ms =
-            (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS * self->heartbeat_ms),
+        .ttl_ms = (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS * self->heartbeat_ms),
         .has_drain_rate = true,
         .drain_rate = coordinator->drain_rate,
     };
@@ -325,18 +323,18 @@ static void s_core_done(s_model_t *self, size_t index)
     s_coordinator_t *coordinator = &self->coordinator;
     s_worker_t *worker = &coordinator->workers[index];
     int rc = sc_intake_done(coordinator->intake, index, worker->chunk_id,
-                            worker->count, 0, 0, s_now(self),
-                            s_core_batch_done, self);
+                            worker->count, 0, 0, s_now(self), s_core_batch_done,
+                            self);
     assert(rc == 0);
     (void)rc;
     worker->busy = false;
     s_core_run(self);
 }
 
-/* main.c + sc_core.c + sc_publisher.c start-up: a new epoch, an empty
- * queue. The pipelines' senders connect and their subscribers subscribe. */
 static void s_sender_connected(s_model_t *self, s_pipeline_t *pipeline);
 
+/* main.c + sc_core.c + sc_publisher.c start-up: a new epoch, an empty
+ * queue. The pipelines' senders connect and their subscribers subscribe. */
 static int s_core_start(s_model_t *self)
 {
     s_coordinator_t *coordinator = &self->coordinator;
@@ -346,12 +344,12 @@ static int s_core_start(s_model_t *self)
         .capacity = SCN_CAPACITY,
         .low = (uint64_t)llround(capacity * SCN_LOW_FRACTION),
         .high = (uint64_t)llround(capacity * SCN_HIGH_FRACTION),
-        .dead_band = loop->hysteresis
-                         ? (uint64_t)llround(capacity *
-                                             (loop->dead_band > 0
-                                                  ? loop->dead_band
-                                                  : SCN_DEAD_BAND_FRACTION))
-                         : 0,
+        .dead_band =
+            loop->hysteresis
+                ? (uint64_t)llround(capacity * (loop->dead_band > 0
+                                                    ? loop->dead_band
+                                                    : SCN_DEAD_BAND_FRACTION))
+                : 0,
         .dwell_ns = loop->hysteresis
                         ? (loop->dwell_ms ? loop->dwell_ms : SCN_DWELL_MS) *
                               CMN_NS_PER_MS
@@ -612,8 +610,8 @@ static void s_network_publish(s_model_t *self, const void *data, size_t size)
             continue;
         }
         s_pipeline_t *pipeline = &self->pipelines[k];
-        if (s_link_push(&pipeline->link, s_now(self) + pipeline->delay_ns,
-                        data, size) != 0)
+        if (s_link_push(&pipeline->link, s_now(self) + pipeline->delay_ns, data,
+                        size) != 0)
             self->failed = true;
     }
 }
@@ -813,19 +811,19 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 figures->depth_max = depth;
         }
         if (scn_trace && now % (SCN_TRACE_MS * CMN_NS_PER_MS) == 0)
-            fprintf(scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
-                    (double)now / (double)CMN_NS_PER_SEC,
-                    coordinator->up ? (unsigned long long)sc_intake_depth(
-                                          coordinator->intake)
-                                    : 0ULL,
-                    coordinator->up ? proto_level_name(
-                                          sc_intake_level(coordinator->intake))
-                                    : "down",
-                    pl_rate_coordinator_scale(self->pipelines[0].rates,
-                                              self->pipelines[0].provider),
-                    pl_bucket_effective_rate(pl_rate_coordinator_bucket(
-                        self->pipelines[0].rates,
-                        self->pipelines[0].provider)));
+            fprintf(
+                scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
+                (double)now / (double)CMN_NS_PER_SEC,
+                coordinator->up
+                    ? (unsigned long long)sc_intake_depth(coordinator->intake)
+                    : 0ULL,
+                coordinator->up
+                    ? proto_level_name(sc_intake_level(coordinator->intake))
+                    : "down",
+                pl_rate_coordinator_scale(self->pipelines[0].rates,
+                                          self->pipelines[0].provider),
+                pl_bucket_effective_rate(pl_rate_coordinator_bucket(
+                    self->pipelines[0].rates, self->pipelines[0].provider)));
         for (size_t k = 0; k < scenario->pipelines; k++) {
             s_pipeline_t *pipeline = &self->pipelines[k];
             if (pl_rate_coordinator_scale(pipeline->rates,

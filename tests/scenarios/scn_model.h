@@ -34,18 +34,18 @@
 /* One scenario: the load and the faults. Times in nanoseconds. */
 typedef struct {
     const char *name;
-    double sink_rate; /* records/s the sink writes when not stalled */
-    double overload;  /* sum of the pipelines' base rates / sink_rate */
-    size_t pipelines; /* 1..SCN_PIPELINES_MAX sharing the load; 0: 1 */
-    double loss;      /* fraction of feedback events lost, 0..1 */
-    int64_t delay_ns;     /* feedback delay to every pipeline */
-    int64_t delay_odd_ns; /* added for odd-numbered pipelines (mixed) */
-    int64_t stall_at_ns;                 /* sink stall start (0 = none) */
-    int64_t stall_ns;                    /* and duration */
-    int64_t restart_at_ns;               /* coordinator crash (0 = none) */
-    int64_t restart_down_ns;             /* time until the new run is up */
-    int64_t duration_ns;                 /* simulated time */
-    uint64_t seed;                       /* loss and heartbeat jitter */
+    double sink_rate;        /* records/s the sink writes when not stalled */
+    double overload;         /* sum of the pipelines' base rates / sink_rate */
+    size_t pipelines;        /* 1..SCN_PIPELINES_MAX sharing the load; 0: 1 */
+    double loss;             /* fraction of feedback events lost, 0..1 */
+    int64_t delay_ns;        /* feedback delay to every pipeline */
+    int64_t delay_odd_ns;    /* added for odd-numbered pipelines (mixed) */
+    int64_t stall_at_ns;     /* sink stall start (0 = none) */
+    int64_t stall_ns;        /* and duration */
+    int64_t restart_at_ns;   /* coordinator crash (0 = none) */
+    int64_t restart_down_ns; /* time until the new run is up */
+    int64_t duration_ns;     /* simulated time */
+    uint64_t seed;           /* loss and heartbeat jitter */
 } scn_scenario_t;
 
 /* The loop's configuration under test. */
@@ -87,33 +87,33 @@ typedef struct {
     uint64_t restarts_seen; /* epoch changes the pipelines counted */
     uint64_t malformed;     /* messages the pipelines refused (must be 0) */
     double share[SCN_PIPELINES_MAX]; /* fraction of records per pipeline */
-    double resume_s;    /* after a stall: time until pipeline 0 makes
-                           records again */
+    double resume_s;         /* after a stall: time until pipeline 0 makes
+                                records again */
     double restart_resume_s; /* after a restart: time until the sink
                                 writes again (INFINITY: never) */
-    double final_scale; /* pipeline 0's scale at the end */
+    double final_scale;      /* pipeline 0's scale at the end */
 } scn_figures_t;
 
 /* Default coordinator and pipeline parameters used by the model: those of
  * mds-coordinator and mdp-pipeline where they have one. check_defaults.py
  * (a test) compares them with both programs' --help, so they cannot drift. */
-#define SCN_CAPACITY 10000         /* MDS_QUEUE_CAPACITY */
-#define SCN_LOW_FRACTION 0.5       /* MDS_LOW_WATERMARK */
-#define SCN_HIGH_FRACTION 0.8      /* MDS_HIGH_WATERMARK */
-#define SCN_DEAD_BAND_FRACTION 0.1 /* MDS_DEAD_BAND */
-#define SCN_DWELL_MS 250           /* MDS_DWELL_MS */
-#define SCN_WORKERS 2              /* MDS_WORKERS */
-#define SCN_BATCH_SIZE 500         /* MDS_BATCH_SIZE */
-#define SCN_BATCH_TIMEOUT_MS 250   /* MDS_BATCH_TIMEOUT_MS */
-#define SCN_BATCH_EAGER true       /* MDS_BATCH_EAGER */
-#define SCN_DRAIN_TIMEOUT_MS 10000 /* MDS_DRAIN_TIMEOUT_MS */
-#define SCN_BREAKER_TIMEOUT_MS 2000 /* MDS_BREAKER_TIMEOUT_MS */
-#define SCN_HEARTBEAT_MS 1000      /* MDS_HEARTBEAT_MS */
-#define SCN_RAMP_MS 2000           /* MDP_FB_RAMP_MS */
-#define SCN_FORGET_SEC 300         /* MDP_FB_FORGET_SEC */
-#define SCN_SEND_BATCH_RECORDS 500 /* MDP_SEND_BATCH_RECORDS */
-#define SCN_SEND_BATCH_MS 20       /* MDP_SEND_BATCH_MS */
-#define SCN_SEND_WINDOW 4          /* MDP_SEND_WINDOW, batches */
+#define SCN_CAPACITY 10000           /* MDS_QUEUE_CAPACITY */
+#define SCN_LOW_FRACTION 0.5         /* MDS_LOW_WATERMARK */
+#define SCN_HIGH_FRACTION 0.8        /* MDS_HIGH_WATERMARK */
+#define SCN_DEAD_BAND_FRACTION 0.1   /* MDS_DEAD_BAND */
+#define SCN_DWELL_MS 250             /* MDS_DWELL_MS */
+#define SCN_WORKERS 2                /* MDS_WORKERS */
+#define SCN_BATCH_SIZE 500           /* MDS_BATCH_SIZE */
+#define SCN_BATCH_TIMEOUT_MS 250     /* MDS_BATCH_TIMEOUT_MS */
+#define SCN_BATCH_EAGER true         /* MDS_BATCH_EAGER */
+#define SCN_DRAIN_TIMEOUT_MS 10000   /* MDS_DRAIN_TIMEOUT_MS */
+#define SCN_BREAKER_TIMEOUT_MS 2000  /* MDS_BREAKER_TIMEOUT_MS */
+#define SCN_HEARTBEAT_MS 1000        /* MDS_HEARTBEAT_MS */
+#define SCN_RAMP_MS 2000             /* MDP_FB_RAMP_MS */
+#define SCN_FORGET_SEC 300           /* MDP_FB_FORGET_SEC */
+#define SCN_SEND_BATCH_RECORDS 500   /* MDP_SEND_BATCH_RECORDS */
+#define SCN_SEND_BATCH_MS 20         /* MDP_SEND_BATCH_MS */
+#define SCN_SEND_WINDOW 4            /* MDP_SEND_WINDOW, batches */
 #define SCN_SEND_ACK_TIMEOUT_MS 5000 /* MDP_SEND_ACK_TIMEOUT_MS */
 
 /* Prints the defaults above as `VARIABLE value` lines (for the check). */

@@ -3,8 +3,9 @@
  * Runs every scenario of issue 7 under three loop configurations (`step` in
  * the seed's mode: dead-band 0 and dwell 0; `step` with the default
  * hysteresis; `proportional`) through scn_model, which drives the real
- * queue, watermark, bucket, feedback state machine and policy on a virtual
- * clock. Prints one markdown table of figures, then checks:
+ * engines (sc_intake, sc_announcer, pl_window, pl_feedback, pl_policy,
+ * pl_rate_coordinator) on a virtual clock as their shells call them.
+ * Prints one markdown table of figures, then checks:
  *  - invariants, for every run: the queue never over capacity, no record
  *    lost, no feedback message refused, lost events seen as seq gaps, a
  *    restart seen as a new epoch and the sink writing again within a
@@ -194,8 +195,8 @@ static void s_check_invariants(size_t s, size_t p)
         snprintf(what, sizeof what,
                  "sink writes %.3f s after the restart (<= %.0f s)",
                  f->restart_resume_s, SCN_RESTART_RESUME_SEC_MAX);
-        s_check(f->restart_resume_s <= SCN_RESTART_RESUME_SEC_MAX, name,
-                policy, what, NULL);
+        s_check(f->restart_resume_s <= SCN_RESTART_RESUME_SEC_MAX, name, policy,
+                what, NULL);
     }
     /* Heartbeats (and transitions, early heartbeats) keep every pipeline's
      * view fresh; only a coordinator down for longer than the ttl, or a run
@@ -203,10 +204,9 @@ static void s_check_invariants(size_t s, size_t p)
     int64_t heartbeat_ms = s_policies[p].heartbeat_ms
                                ? s_policies[p].heartbeat_ms
                                : SCN_HEARTBEAT_MS;
-    int64_t ttl_ns =
-        SC_ANNOUNCER_TTL_HEARTBEATS * heartbeat_ms * CMN_NS_PER_MS;
-    if (scenario->loss == 0 && (scenario->restart_at_ns == 0 ||
-                                scenario->restart_down_ns < ttl_ns)) {
+    int64_t ttl_ns = SC_ANNOUNCER_TTL_HEARTBEATS * heartbeat_ms * CMN_NS_PER_MS;
+    if (scenario->loss == 0 &&
+        (scenario->restart_at_ns == 0 || scenario->restart_down_ns < ttl_ns)) {
         snprintf(what, sizeof what, "time stale %.2f%% = 0 (ttl %lld ms)",
                  100.0 * f->stale_fraction,
                  (long long)(ttl_ns / CMN_NS_PER_MS));
@@ -338,11 +338,11 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[k], "--defaults") == 0) {
             scn_print_defaults();
             return 0;
-        }
-        else if (strcmp(argv[k], "--strict") == 0)
+        } else if (strcmp(argv[k], "--strict") == 0)
             s_strict = true;
         else {
-            fprintf(stderr, "usage: %s [--markdown] [--strict] [--defaults]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--markdown] [--strict] [--defaults]\n",
+                    argv[0]);
             return 2;
         }
     }
