@@ -8,6 +8,7 @@
 
 #include "sc_breaker.h"
 #include "cmn_log.h"
+#include "cmn_router.h"
 #include "sc_dlq.h"
 #include "proto_ingest.h"
 #include "sc_publisher.h"
@@ -27,6 +28,14 @@
 #define SC_MALFORMED_LOG_INTERVAL_MS 10000
 #define SC_MS_PER_SEC 1000.0
 #define SC_DLQ_REASON_DRAIN "drain timeout: not written before shutdown"
+/* Issue 12: what the ingest ROUTER keeps of a message (docs/security.md,
+ * "Limits"). The payload cap equals the transport's ZMQ_MAXMSGSIZE, so the
+ * decoder still answers for a batch over PROTO_MESSAGE_BYTES_MAX. */
+static const cmn_router_limits_t s_ingest_limits = {
+    .envelope_frames_max = PROTO_ENVELOPE_FRAMES_MAX,
+    .envelope_bytes_max = PROTO_ENVELOPE_BYTES_MAX,
+    .payload_bytes_max = 2 * PROTO_MESSAGE_BYTES_MAX,
+};
 
 typedef struct _s_core_t s_core_t;
 
@@ -81,9 +90,10 @@ static void s_send_reply(s_core_t *self, zmsg_t **envelope_p,
         return;
     }
     zmsg_addmem(*envelope_p, self->reply.data, self->reply.size);
-    /* ROUTER: an unknown or slow peer's reply is dropped, never blocks. */
-    if (zmsg_send(envelope_p, self->router) != 0)
-        zmsg_destroy(envelope_p);
+    /* ROUTER (mandatory): a slow or gone peer's reply is dropped and
+     * counted, never blocks (issue 12). */
+    if (cmn_router_send(self->router, envelope_p) != 0)
+        cmn_series_inc(self->stats->replies_dropped[errno == EAGAIN ? 0 : 1]);
 }
 
 static void s_nack(s_core_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
@@ -272,6 +282,32 @@ static void s_handle_message(s_core_t *self, zmsg_t *message)
     s_level_update(self);
 }
 
+/* Issue 12: a message over the envelope limits (cmn_router_recv kept only
+ * its routing id, a REQ delimiter and the payload) is counted and nacked
+ * malformed; it is never queued and its envelope never echoed. */
+static void s_refuse(s_core_t *self, zmsg_t *message, int verdict)
+{
+    cmn_series_inc(self->stats->batches_received);
+    cmn_series_inc(self->stats->ingest_refused[verdict]);
+    zframe_t *payload = NULL;
+    if (verdict != CMN_ROUTER_PAYLOAD_BYTES) {
+        payload = zmsg_last(message);
+        zmsg_remove(message, payload);
+    }
+    proto_batch_t batch = {0}; /* only for its batch_seq */
+    proto_error_t error = {{0}};
+    if (payload)
+        proto_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
+                           self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
+    zframe_destroy(&payload);
+    char detail[PROTO_REASON_MAX + 1];
+    snprintf(detail, sizeof detail,
+             "message refused: %s over the limit (%d frames, %d bytes)",
+             cmn_router_verdict_name((cmn_router_verdict_t)verdict),
+             PROTO_ENVELOPE_FRAMES_MAX, PROTO_ENVELOPE_BYTES_MAX);
+    s_malformed(self, &message, batch.batch_seq, detail);
+}
+
 static int s_on_ingest(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -279,9 +315,15 @@ static int s_on_ingest(zloop_t *loop, zsock_t *reader, void *arg)
     for (int i = 0; i < SC_INGEST_BURST_MAX; i++) {
         if (!(zsock_events(reader) & ZMQ_POLLIN))
             break;
-        zmsg_t *message = zmsg_recv(reader);
-        if (!message)
+        zmsg_t *message = NULL;
+        /* Issue 12: bounded envelope, read frame by frame. */
+        int verdict = cmn_router_recv(reader, &s_ingest_limits, &message);
+        if (verdict < 0)
             break;
+        if (verdict != CMN_ROUTER_OK) {
+            s_refuse(self, message, verdict);
+            continue;
+        }
         s_handle_message(self, message);
     }
     s_dispatch(self, self->settings->batch_eager);
