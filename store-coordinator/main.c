@@ -44,10 +44,12 @@
 /* Larger messages are cut off by ZeroMQ (the peer is disconnected); between
  * the protocol limit and this they are read and nacked malformed. */
 #define SC_INGEST_MAXMSGSIZE (2 * PROTO_MESSAGE_BYTES_MAX)
-/* Largest message the feedback XPUB reads: the longest valid subscription
- * is 73 bytes (82 as a ZMTP 3.1 SUBSCRIBE command); libzmq disconnects a
- * peer that sends more, before storing anything (docs/security.md). */
-#define SC_FEEDBACK_MAXMSGSIZE 128
+/* Largest frame the feedback XPUB reads: the longest valid subscription
+ * is 73 bytes (82 as a ZMTP 3.1 SUBSCRIBE command, 33 more under CURVE),
+ * but the CURVE handshake needs HELLO (200 bytes) and INITIATE (about 300
+ * plus the client's metadata). libzmq disconnects a peer that sends more,
+ * before storing anything (docs/security.md, "Limits"). */
+#define SC_FEEDBACK_MAXMSGSIZE 1024
 #define SC_SOCKET_LINGER_MS 2000 /* let the last acks and event go out */
 #define SC_DATA_DIR_MODE 0755
 #define SC_DATA_FILE_MODE 0644
@@ -233,13 +235,23 @@ static const cmn_option_t s_options[] = {
      .help = "largest HTTP request body; larger answer 413",
      .min = 256,
      .max = 16777216},
+    /* Issue 12: slow clients (docs/security.md, "Limits"); defaults are
+     * CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT and CMN_HTTP_THREADS_DEFAULT. */
     {.flag = "http-request-timeout-ms",
      .env = "MDS_HTTP_REQUEST_TIMEOUT_MS",
      .type = CMN_OPT_INT,
-     .default_value = "5000",
-     .help = "an HTTP request must arrive within this time",
+     .default_value = "2000",
+     .help = "an HTTP request (headers and body) must arrive within this time",
      .min = 100,
      .max = 600000},
+    {.flag = "http-threads",
+     .env = "MDS_HTTP_THREADS",
+     .type = CMN_OPT_INT,
+     .default_value = "128",
+     .help = "HTTP worker threads: slow clients each hold one until their "
+             "request timeout",
+     .min = 1,
+     .max = CMN_HTTP_THREADS_MAX},
     {.flag = "fb-enable-http-broadcast",
      .env = "MDS_FB_ENABLE_HTTP_BROADCAST",
      .type = CMN_OPT_BOOL,
@@ -657,6 +669,12 @@ static int s_settings_load(cmn_config_t *config, sc_settings_t *settings)
         (uint32_t)cmn_config_int(config, "breaker-threshold");
     settings->breaker_timeout_ms = cmn_config_int(config, "breaker-timeout-ms");
     settings->epoch = s_random_epoch();
+    /* Issue 12: one IPv4 address, or civetweb binds something else. */
+    if (cmn_http_check_bind_address(cmn_config_string(config, "http-bind"),
+                                    &reason) != 0) {
+        cmn_config_reject(config, "http-bind", reason);
+        return -1;
+    }
     return s_security_load(config, settings);
 }
 
@@ -880,7 +898,7 @@ static int s_run_service(const sc_settings_t *settings, cmn_config_t *config)
     cmn_http_config_t http_config = {
         .bind_address = cmn_config_string(config, "http-bind"),
         .port = (int)cmn_config_int(config, "http-port"),
-        .threads = CMN_HTTP_THREADS_DEFAULT,
+        .threads = (int)cmn_config_int(config, "http-threads"),
         .max_request_bytes =
             (size_t)cmn_config_int(config, "http-max-request-bytes"),
         .request_timeout_ms =
