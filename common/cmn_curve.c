@@ -6,7 +6,7 @@
  * reread when the directory changes. The
  * guard actor reads one socket monitor per secured socket: libzmq reports
  * each failed handshake there (the ZAP refusal, a plaintext peer, a broken
- * handshake), so counting does not depend on zauth's internals. A secured
+ * handshake), so counting does not depend on the ZAP handler's internals. A secured
  * socket's owner calls cmn_curve_server_apply(), which starts the monitor
  * and asks the guard, over its pipe, to connect to it; a mutex serialises
  * those calls because the owners of the two sockets may be two actors. */
