@@ -95,7 +95,8 @@ int cmn_allowlist_parse(const char *text, size_t length,
         size_t line_length = (size_t)((newline ? newline : end) - line);
         bool indented = line_length > 0 && (line[0] == ' ' || line[0] == '\t');
         size_t first = 0;
-        while (first < line_length && (line[first] == ' ' || line[first] == '\t'))
+        while (first < line_length &&
+               (line[first] == ' ' || line[first] == '\t'))
             first++;
         bool blank = first == line_length || line[first] == '#' ||
                      (line_length - first == 1 && line[first] == '\r');
@@ -267,7 +268,8 @@ size_t cmn_allowlist_refresh(cmn_allowlist_t *self, bool force)
     size_t count = 0, capacity = 0, entries = 0;
     self->refused = 0;
     struct dirent *entry;
-    while ((entry = readdir(directory)) && entries < CMN_ALLOWLIST_ENTRIES_MAX) {
+    while ((entry = readdir(directory)) &&
+           entries < CMN_ALLOWLIST_ENTRIES_MAX) {
         if (entry->d_name[0] == '.')
             continue;
         entries++;

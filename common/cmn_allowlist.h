@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CMN_ALLOWLIST_KEY_BYTES 32          /* binary CURVE public key */
-#define CMN_ALLOWLIST_FILE_BYTES_MAX 4096   /* a certificate is ~400 bytes */
-#define CMN_ALLOWLIST_ENTRIES_MAX 10000     /* files read per scan */
+#define CMN_ALLOWLIST_KEY_BYTES 32        /* binary CURVE public key */
+#define CMN_ALLOWLIST_FILE_BYTES_MAX 4096 /* a certificate is ~400 bytes */
+#define CMN_ALLOWLIST_ENTRIES_MAX 10000   /* files read per scan */
 
 typedef struct _cmn_allowlist_t cmn_allowlist_t;
 

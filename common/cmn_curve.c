@@ -6,10 +6,11 @@
  * reread when the directory changes. The
  * guard actor reads one socket monitor per secured socket: libzmq reports
  * each failed handshake there (the ZAP refusal, a plaintext peer, a broken
- * handshake), so counting does not depend on the ZAP handler's internals. A secured
- * socket's owner calls cmn_curve_server_apply(), which starts the monitor
- * and asks the guard, over its pipe, to connect to it; a mutex serialises
- * those calls because the owners of the two sockets may be two actors. */
+ * handshake), so counting does not depend on the ZAP handler's internals. A
+ * secured socket's owner calls cmn_curve_server_apply(), which starts the
+ * monitor and asks the guard, over its pipe, to connect to it; a mutex
+ * serialises those calls because the owners of the two sockets may be two
+ * actors. */
 #include "cmn_curve.h"
 #include "cmn_allowlist.h"
 #include "cmn_clock.h"
@@ -361,7 +362,7 @@ static void s_zap_answer(zsock_t *handler, cmn_allowlist_t *allowlist)
     zmsg_addstr(reply, sequence ? sequence : "");
     zmsg_addstr(reply, allowed ? "200" : "400");
     zmsg_addstr(reply, allowed ? "OK" : "no access");
-    zmsg_addstr(reply, ""); /* user id */
+    zmsg_addstr(reply, "");      /* user id */
     zmsg_addmem(reply, NULL, 0); /* metadata */
     zmsg_send(&reply, handler);
     zframe_destroy(&key);

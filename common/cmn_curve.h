@@ -45,16 +45,16 @@ int cmn_curve_check_directory(const char *path, const char **reason);
 
 /* A CURVE server with the key pair in `secret_key_file` and a ZAP handler
  * allowing the client certificates in `clients_dir` (files may be added or
- * removed while running: the directory is reread when it changes). Registers <prefix>_curve_denied_total and
- * <prefix>_curve_handshakes_total. Returns NULL (logged) when a file is bad
- * or an actor cannot start. Caller owns the result; destroy it after the
- * sockets it secured. */
+ * removed while running: the directory is reread when it changes). Registers
+ * <prefix>_curve_denied_total and <prefix>_curve_handshakes_total. Returns NULL
+ * (logged) when a file is bad or an actor cannot start. Caller owns the result;
+ * destroy it after the sockets it secured. */
 cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
                                   const char *clients_dir,
                                   cmn_metrics_t *metrics,
                                   const char *metric_prefix);
 
-/* Stops the ZAP handler and the guard; tolerates NULL and sets *self_p to NULL. */
+/* Stops the ZAP handler and the guard; tolerates NULL, sets *self_p NULL. */
 void cmn_curve_destroy(cmn_curve_t **self_p);
 
 /* Makes `socket` a CURVE server with this key pair and starts counting its

@@ -13,8 +13,9 @@ proto_subscription_check(const char *topic, size_t topic_length,
                          size_t *prefix_length)
 {
     const unsigned char *bytes = data;
-    if (!bytes || size < 1 || (bytes[0] != PROTO_SUBSCRIPTION_SUBSCRIBE_BYTE &&
-                               bytes[0] != PROTO_SUBSCRIPTION_UNSUBSCRIBE_BYTE))
+    if (!bytes || size < 1 ||
+        (bytes[0] != PROTO_SUBSCRIPTION_SUBSCRIBE_BYTE &&
+         bytes[0] != PROTO_SUBSCRIPTION_UNSUBSCRIBE_BYTE))
         return PROTO_SUBSCRIPTION_IGNORED;
     bool subscribe = bytes[0] == PROTO_SUBSCRIPTION_SUBSCRIBE_BYTE;
     size_t length = size - 1;

@@ -34,9 +34,9 @@ static void test_parse_certificate(void **state)
     uint8_t key[CMN_ALLOWLIST_KEY_BYTES];
     uint8_t expected[CMN_ALLOWLIST_KEY_BYTES];
     const char *reason = NULL;
-    assert_int_equal(cmn_allowlist_parse(s_certificate, strlen(s_certificate),
-                                         key, &reason),
-                     0);
+    assert_int_equal(
+        cmn_allowlist_parse(s_certificate, strlen(s_certificate), key, &reason),
+        0);
     assert_non_null(zmq_z85_decode(expected, KEY_Z85));
     assert_memory_equal(key, expected, sizeof key);
     /* CRLF line ends and no quotes are fine too. */
@@ -69,8 +69,7 @@ static void test_parse_refuses_what_is_not_a_certificate(void **state)
                      -1);
     const char zero[] = "curve\n    public-key = "
                         "\"0000000000000000000000000000000000000000\"\n";
-    assert_int_equal(cmn_allowlist_parse(zero, strlen(zero), key, &reason),
-                     -1);
+    assert_int_equal(cmn_allowlist_parse(zero, strlen(zero), key, &reason), -1);
     assert_int_equal(cmn_allowlist_parse("", 0, key, &reason), -1);
 }
 

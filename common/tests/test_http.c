@@ -430,9 +430,12 @@ static void test_bind_address_check(void **state)
     assert_int_equal(cmn_http_check_bind_address("127.0.0.1", &reason), 0);
     assert_int_equal(cmn_http_check_bind_address("255.255.255.255", &reason),
                      0);
-    const char *bad[] = {"256.0.0.0", "127.0.0.1:8080,127.0.0.1", "a:80,b",
-                         "127.0.0.1,127.0.0.2", "localhost", " 127.0.0.1",
-                         "1.2.3", "127.0.0.01", "::1", "", NULL};
+    const char *bad[] = {"256.0.0.0", "127.0.0.1:8080,127.0.0.1",
+                         "a:80,b",    "127.0.0.1,127.0.0.2",
+                         "localhost", " 127.0.0.1",
+                         "1.2.3",     "127.0.0.01",
+                         "::1",       "",
+                         NULL};
     for (size_t index = 0; bad[index]; index++) {
         reason = NULL;
         assert_int_equal(cmn_http_check_bind_address(bad[index], &reason), -1);
