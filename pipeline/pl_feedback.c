@@ -16,6 +16,7 @@ struct _pl_feedback_t {
     pl_coordinator_view_t coordinators[PL_FEEDBACK_COORDINATORS_MAX];
     size_t count;
     pl_feedback_counters_t counters;
+    pl_feedback_decision_t decided; /* the last decision that changed */
 };
 
 pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
@@ -27,6 +28,8 @@ pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
         return NULL;
     self->clock = clock;
     self->config = *config;
+    self->decided.level = PROTO_LEVEL_OK;
+    self->decided.scale = 1.0;
     return self;
 }
 
@@ -199,6 +202,37 @@ void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
         if (view->stale)
             summary->stale++;
     }
+}
+
+bool pl_feedback_decide(pl_feedback_t *self, const pl_policy_t *policy,
+                        int64_t event_ts_ns, pl_feedback_decision_t *decision)
+{
+    assert(self && policy && decision);
+    pl_feedback_summary_t summary;
+    pl_feedback_summarize(self, policy, &summary);
+    decision->level = summary.level;
+    decision->scale = summary.scale;
+    decision->event_ts_ns = event_ts_ns > 0 ? event_ts_ns : 0;
+    if (summary.level == self->decided.level &&
+        summary.scale == self->decided.scale)
+        return false;
+    self->decided = *decision;
+    return true;
+}
+
+int64_t pl_feedback_deadline(pl_feedback_t *self)
+{
+    assert(self);
+    int64_t next = INT64_MAX;
+    for (size_t k = 0; k < self->count; k++) {
+        const pl_coordinator_view_t *view = &self->coordinators[k];
+        /* Strictly after: stale once silent for more than its ttl. */
+        int64_t due = view->stale ? view->heard_ns + self->config.forget_ns
+                                  : view->heard_ns + s_ttl_ns(view);
+        if (due + 1 < next)
+            next = due + 1;
+    }
+    return next;
 }
 
 size_t pl_feedback_count(pl_feedback_t *self)

@@ -88,6 +88,15 @@ typedef struct {
     size_t stale;        /* of which stale */
 } pl_feedback_summary_t;
 
+/* What the subscriber hands the producer: the combined level and scale,
+ * and the wall-clock ts_ns of the event that caused it (0 when time did: a
+ * coordinator went stale or was forgotten). */
+typedef struct {
+    proto_level_t level;
+    double scale;
+    int64_t event_ts_ns;
+} pl_feedback_decision_t;
+
 typedef struct _pl_feedback_t pl_feedback_t;
 
 /* An empty state on `clock` (borrowed). Caller owns the result. */
@@ -118,6 +127,17 @@ size_t pl_feedback_tick(pl_feedback_t *self);
 /* The combined state under `policy` (borrowed), as of the last tick. */
 void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
                            pl_feedback_summary_t *summary);
+
+/* Summarizes under `policy` (borrowed) into `decision` and returns true
+ * when its level or scale differs from the last decision returned with
+ * true (at first: ok, 1.0), the one the producer applies. */
+bool pl_feedback_decide(pl_feedback_t *self, const pl_policy_t *policy,
+                        int64_t event_ts_ns, pl_feedback_decision_t *decision);
+
+/* The monotonic time at which time alone next changes something (a
+ * coordinator goes stale or is forgotten): call pl_feedback_tick() then.
+ * INT64_MAX when no coordinator is known. */
+int64_t pl_feedback_deadline(pl_feedback_t *self);
 
 /* Known coordinators, in the order first heard; views are valid until the
  * next handle or tick. */

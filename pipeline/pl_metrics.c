@@ -4,13 +4,15 @@
 #include <assert.h>
 #include <stdlib.h>
 
-/* Event-to-applied latency buckets, seconds (clocks of two hosts: wide). */
-/* Feedback propagation on one host takes tens to hundreds of microseconds
- * (bench/: the bare libzmq floor is ~80 us): the finer buckets tell it
- * apart from the 1 ms target. */
+/* Event-to-applied latency buckets, seconds (clocks of two hosts: wide).
+ * Feedback propagation on one host takes tens to hundreds of microseconds
+ * (bench/: the bare libzmq floor is ~60-150 us): the finer buckets tell 2x
+ * the floor apart from the 1 ms target. */
 static const double s_latency_bounds[] = {
-    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-    0.025,    0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+    0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003,
+    0.0005,   0.00075, 0.001,    0.0025, 0.005,   0.01,   0.025,
+    0.05,     0.1,     0.25,     0.5,    1,       2.5,    5,
+    10};
 
 pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
 {
@@ -43,7 +45,7 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
         "provider");
     self->breaker_state = cmn_metrics_gauge(
         r, "pipeline_breaker_state",
-        "Circuit breaker: 0=closed, 1=open, 2=half-open.", "provider");
+        "Circuit breaker: 0=closed, 1=half-open, 2=open (as the coordinator's).", "provider");
     self->records_produced =
         cmn_metrics_counter(r, "pipeline_records_produced_total",
                             "Records produced by the provider.", "provider");

@@ -18,7 +18,7 @@ typedef struct {
     cmn_metric_t *paused;              /* gauge {provider} */
     cmn_metric_t *rate_effective;      /* gauge {provider} tokens/s now */
     cmn_metric_t *bucket_tokens;       /* gauge {provider} */
-    cmn_metric_t *breaker_state;       /* gauge {provider} 0/1/2 */
+    cmn_metric_t *breaker_state;       /* gauge {provider} 0/1/2 closed/half-open/open */
     cmn_metric_t *records_produced;    /* counter {provider} */
     cmn_metric_t *replay_bad_lines;    /* counter {provider} */
     cmn_metric_t *rate_change_latency; /* histogram: event ts -> applied */

@@ -7,44 +7,60 @@
 #include "cmn_log.h"
 
 #define PL_PROD_MODULE "producer"
-/* The loop wakes at least this often (status, commands). */
+/* The loop wakes at least this often while producing (ramps). */
 #define PL_PROD_WAIT_MAX_NS (100 * CMN_NS_PER_MS)
 #define PL_PROD_STATUS_NS (250 * CMN_NS_PER_MS)
 #define PL_PROD_DATA_HWM 2
+/* Inputs queued on the decision and admin sockets at most. */
+#define PL_PROD_INPUT_HWM 1000
 
 typedef struct {
     pl_producer_source_t source;
     uint64_t produced;
     uint64_t bad_lines;    /* replay bad lines already counted */
     bool done;             /* limit reached or replay ended */
+    bool scaled;           /* feedback applies to it (the policy) */
     double feedback_scale; /* last scale from feedback, 1.0 at start */
     double scale_cap;      /* manual override (admin), 1.0: none */
     cmn_series_t *produced_series, *scale, *state, *paused, *effective, *tokens,
         *breaker, *bad_series;
 } s_provider_t;
 
+/* What pl_producer_new() hands the actor: the config and what it took. */
 typedef struct {
     pl_producer_config_t config;
-    char *data_endpoint; /* owned copy */
+} s_args_t;
+
+typedef struct {
+    pl_producer_config_t config;
     zsock_t *pipe;
-    zsock_t *data;               /* PUSH to the sender */
+    zloop_t *loop;
+    int timer;          /* zloop timer id, -1: none */
+    bool blocked;       /* the chunk waits for room on the data socket */
+    zsock_t *data;      /* PUSH to the sender */
+    zsock_t *decisions; /* PULL from the subscriber */
+    zsock_t *admin;     /* PULL from the HTTP admin routes */
     pl_rate_coordinator_t *rate; /* owned */
     s_provider_t providers[PL_RATE_PROVIDERS_MAX];
     size_t count;
     proto_record_t *chunk;
     size_t chunk_count;
     size_t next; /* round-robin start */
+    bool made;   /* the last pass made records: another may follow now */
     bool stopped;
-    bool terminated;
+    bool stop_pending; /* STOP not answered yet */
+    int64_t stop_deadline_ns;
     int64_t next_status_ns;
     cmn_series_t *latency;
-} s_producer_t;
+} s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
 
+static void s_self_arm(s_self_t *self);
+
 /* Pushes the chunk without blocking. Returns true when it left (or was
  * empty). */
-static bool s_push(s_producer_t *self)
+static bool s_push(s_self_t *self)
 {
     if (self->chunk_count == 0)
         return true;
@@ -55,24 +71,8 @@ static bool s_push(s_producer_t *self)
     return true;
 }
 
-/* Waits for the pipe (always) and for room to push (when `push`). */
-static void s_wait(s_producer_t *self, int64_t wait_ns, bool push)
-{
-    zmq_pollitem_t items[] = {
-        {zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve(self->data), 0, push ? ZMQ_POLLOUT : 0, 0},
-    };
-    if (wait_ns > PL_PROD_WAIT_MAX_NS)
-        wait_ns = PL_PROD_WAIT_MAX_NS;
-    long wait_ms = wait_ns <= 0
-                       ? 0
-                       : (long)((wait_ns + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS);
-    if (zmq_poll(items, 2, wait_ms) < 0 && zmq_errno() != EINTR)
-        self->terminated = true; /* context terminated */
-}
-
 /* The bucket's scale: the feedback's, capped by a manual override. */
-static void s_apply_scale(s_producer_t *self, size_t idx)
+static void s_apply_scale(s_self_t *self, size_t idx)
 {
     s_provider_t *provider = &self->providers[idx];
     double scale = provider->feedback_scale < provider->scale_cap
@@ -81,7 +81,7 @@ static void s_apply_scale(s_producer_t *self, size_t idx)
     pl_rate_coordinator_set_scale(self->rate, idx, scale);
 }
 
-static void s_set_gauges(s_producer_t *self, size_t idx)
+static void s_set_gauges(s_self_t *self, size_t idx)
 {
     s_provider_t *provider = &self->providers[idx];
     pl_bucket_t *bucket = pl_rate_coordinator_bucket(self->rate, idx);
@@ -95,7 +95,7 @@ static void s_set_gauges(s_producer_t *self, size_t idx)
                    (double)pl_rate_coordinator_breaker(self->rate, idx));
 }
 
-static void s_publish_status(s_producer_t *self, int64_t now)
+static void s_publish_status(s_self_t *self, int64_t now)
 {
     cmn_json_t *json = cmn_json_new();
     cmn_json_array_begin(json, NULL);
@@ -149,122 +149,8 @@ static void s_publish_status(s_producer_t *self, int64_t now)
     self->next_status_ns = now + PL_PROD_STATUS_NS;
 }
 
-static char *s_pop(zmsg_t *message)
-{
-    char *text = zmsg_popstr(message);
-    return text ? text : strdup("");
-}
-
-static void s_on_scale(s_producer_t *self, zmsg_t *message)
-{
-    char *idx_text = s_pop(message), *scale_text = s_pop(message),
-         *level_text = s_pop(message), *ts_text = s_pop(message);
-    long idx = atol(idx_text);
-    double scale = atof(scale_text);
-    long level = atol(level_text);
-    long long ts = atoll(ts_text);
-    if (idx >= 0 && (size_t)idx < self->count && level >= PROTO_LEVEL_OK &&
-        level <= PROTO_LEVEL_HARD) {
-        self->providers[idx].feedback_scale = scale;
-        s_apply_scale(self, (size_t)idx);
-        pl_rate_coordinator_set_pressure(self->rate, (size_t)idx,
-                                         (proto_level_t)level);
-        s_set_gauges(self, (size_t)idx);
-        if (ts > 0) {
-            double latency =
-                (double)(cmn_clock_wall_ns(self->config.clock) - ts) /
-                (double)CMN_NS_PER_SEC;
-            cmn_series_observe(self->latency, latency > 0 ? latency : 0);
-        }
-        cmn_log_info(PL_PROD_MODULE, "scale", "provider=%s scale=%.3f level=%s",
-                     pl_rate_coordinator_name(self->rate, (size_t)idx),
-                     pl_rate_coordinator_scale(self->rate, (size_t)idx),
-                     s_level_names[level]);
-    }
-    zstr_free(&idx_text);
-    zstr_free(&scale_text);
-    zstr_free(&level_text);
-    zstr_free(&ts_text);
-}
-
-static void s_on_override(s_producer_t *self, zmsg_t *message)
-{
-    char *idx_text = s_pop(message), *scale_text = s_pop(message);
-    long idx = atol(idx_text);
-    double cap = atof(scale_text);
-    if (idx >= 0 && (size_t)idx < self->count && cap >= 0 && cap <= 1) {
-        self->providers[idx].scale_cap = cap;
-        s_apply_scale(self, (size_t)idx);
-        s_set_gauges(self, (size_t)idx);
-        cmn_log_info(PL_PROD_MODULE, "scale_override",
-                     "provider=%s cap=%.3f scale=%.3f",
-                     pl_rate_coordinator_name(self->rate, (size_t)idx), cap,
-                     pl_rate_coordinator_scale(self->rate, (size_t)idx));
-    }
-    zstr_free(&idx_text);
-    zstr_free(&scale_text);
-}
-
-static void s_on_cooldown(s_producer_t *self, zmsg_t *message)
-{
-    char *idx_text = s_pop(message), *scope = s_pop(message),
-         *seconds = s_pop(message);
-    long idx = atol(idx_text);
-    if (idx >= 0 && (size_t)idx < self->count && scope[0]) {
-        pl_rate_coordinator_trigger_cooldown(self->rate, (size_t)idx, scope,
-                                             atof(seconds));
-        cmn_log_info(PL_PROD_MODULE, "cooldown",
-                     "provider=%s scope=%s "
-                     "seconds=%s",
-                     pl_rate_coordinator_name(self->rate, (size_t)idx), scope,
-                     seconds);
-    }
-    zstr_free(&idx_text);
-    zstr_free(&scope);
-    zstr_free(&seconds);
-}
-
-static void s_on_stop(s_producer_t *self, zmsg_t *message)
-{
-    char *deadline_text = s_pop(message);
-    int64_t deadline = cmn_clock_mono_ns(self->config.clock) +
-                       atoll(deadline_text) * CMN_NS_PER_MS;
-    zstr_free(&deadline_text);
-    self->stopped = true;
-    while (!s_push(self) && !self->terminated &&
-           cmn_clock_mono_ns(self->config.clock) < deadline)
-        s_wait(self, deadline - cmn_clock_mono_ns(self->config.clock), true);
-    if (self->chunk_count > 0)
-        cmn_log_warning(PL_PROD_MODULE, "stop_deadline", "dropped=%zu",
-                        self->chunk_count);
-    uint64_t produced = 0;
-    for (size_t idx = 0; idx < self->count; idx++)
-        produced += self->providers[idx].produced;
-    cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu",
-                 (unsigned long long)produced);
-    zstr_sendf(self->pipe, "%zu", self->chunk_count); /* not handed over */
-}
-
-static void s_on_pipe(s_producer_t *self)
-{
-    zmsg_t *message = zmsg_recv(self->pipe);
-    char *command = message ? zmsg_popstr(message) : NULL;
-    if (!command || streq(command, "$TERM"))
-        self->terminated = true;
-    else if (streq(command, "SCALE"))
-        s_on_scale(self, message);
-    else if (streq(command, "COOLDOWN"))
-        s_on_cooldown(self, message);
-    else if (streq(command, "OVERRIDE"))
-        s_on_override(self, message);
-    else if (streq(command, "STOP"))
-        s_on_stop(self, message);
-    zstr_free(&command);
-    zmsg_destroy(&message);
-}
-
 /* Logs a breaker transition (the source failed, or a probe succeeded). */
-static void s_breaker_changed(s_producer_t *self, size_t idx,
+static void s_breaker_changed(s_self_t *self, size_t idx,
                               pl_breaker_state_t before)
 {
     pl_breaker_state_t after = pl_rate_coordinator_breaker(self->rate, idx);
@@ -281,7 +167,7 @@ static void s_breaker_changed(s_producer_t *self, size_t idx,
 
 /* Makes up to `n` records of provider idx into the chunk. Returns how many
  * were made. */
-static size_t s_make(s_producer_t *self, size_t idx, size_t n)
+static size_t s_make(s_self_t *self, size_t idx, size_t n)
 {
     s_provider_t *provider = &self->providers[idx];
     proto_record_t *out = self->chunk + self->chunk_count;
@@ -329,7 +215,7 @@ static size_t s_make(s_producer_t *self, size_t idx, size_t n)
 }
 
 /* One pass over the providers. Returns true if anything was made. */
-static bool s_produce(s_producer_t *self)
+static bool s_produce(s_self_t *self)
 {
     bool made_any = false;
     for (size_t turn = 0; turn < self->count; turn++) {
@@ -353,7 +239,7 @@ static bool s_produce(s_producer_t *self)
 }
 
 /* Time until some provider may make a record. */
-static int64_t s_next_wait(s_producer_t *self)
+static int64_t s_next_wait(s_self_t *self)
 {
     int64_t wait = PL_PROD_WAIT_MAX_NS;
     for (size_t idx = 0; idx < self->count; idx++) {
@@ -366,95 +252,333 @@ static int64_t s_next_wait(s_producer_t *self)
     return wait;
 }
 
-static void s_loop(s_producer_t *self)
+/* Applies a decision of the subscriber to every provider it scales. */
+static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    while (!self->terminated) {
-        while (!self->terminated && (zsock_events(self->pipe) & ZMQ_POLLIN))
-            s_on_pipe(self);
-        if (self->terminated)
-            break;
-        int64_t now = cmn_clock_mono_ns(self->config.clock);
-        if (now >= self->next_status_ns)
-            s_publish_status(self, now);
-        if (self->stopped) {
-            s_wait(self, PL_PROD_WAIT_MAX_NS, false);
-            continue;
-        }
-        if (self->chunk_count == self->config.chunk_records && !s_push(self)) {
-            s_wait(self, PL_PROD_WAIT_MAX_NS, true);
-            continue;
-        }
-        if (s_produce(self))
-            continue;
-        /* Nothing to make now: hand over what we have, then wait. */
-        if (!s_push(self)) {
-            s_wait(self, PL_PROD_WAIT_MAX_NS, true);
-            continue;
-        }
-        s_wait(self, s_next_wait(self), false);
+    (void)loop;
+    s_self_t *self = arg;
+    byte *data = NULL;
+    size_t size = 0;
+    if (zsock_recv(reader, "b", &data, &size) != 0)
+        return 0;
+    pl_feedback_decision_t decision;
+    bool valid = data && size == sizeof decision;
+    if (valid)
+        memcpy(&decision, data, sizeof decision);
+    free(data);
+    if (!valid || decision.level > PROTO_LEVEL_HARD) {
+        cmn_log_error(PL_PROD_MODULE, "bad_decision", "bytes=%zu", size);
+        return 0;
     }
+    for (size_t idx = 0; idx < self->count; idx++) {
+        if (!self->providers[idx].scaled)
+            continue;
+        self->providers[idx].feedback_scale = decision.scale;
+        s_apply_scale(self, idx);
+        pl_rate_coordinator_set_pressure(self->rate, idx, decision.level);
+    }
+    if (decision.event_ts_ns > 0) {
+        double latency = (double)(cmn_clock_wall_ns(self->config.clock) -
+                                  decision.event_ts_ns) /
+                         (double)CMN_NS_PER_SEC;
+        cmn_series_observe(self->latency, latency > 0 ? latency : 0);
+    }
+    for (size_t idx = 0; idx < self->count; idx++)
+        if (self->providers[idx].scaled) {
+            s_set_gauges(self, idx);
+            cmn_log_info(PL_PROD_MODULE, "scale",
+                         "provider=%s scale=%.3f level=%s",
+                         pl_rate_coordinator_name(self->rate, idx),
+                         pl_rate_coordinator_scale(self->rate, idx),
+                         s_level_names[decision.level]);
+        }
+    s_self_arm(self); /* a rise may make tokens due sooner */
+    return 0;
 }
 
-static void s_actor(zsock_t *pipe, void *args)
+static int s_self_handle_admin(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    s_producer_t *self = args;
-    self->pipe = pipe;
-    self->data = zsock_new(ZMQ_PUSH);
-    self->chunk = calloc(self->config.chunk_records, sizeof *self->chunk);
-    if (!self->data || !self->chunk) {
-        zsock_signal(pipe, 1);
+    (void)loop;
+    s_self_t *self = arg;
+    byte *data = NULL;
+    size_t size = 0;
+    if (zsock_recv(reader, "b", &data, &size) != 0)
+        return 0;
+    pl_producer_admin_t command;
+    bool valid = data && size == sizeof command;
+    if (valid)
+        memcpy(&command, data, sizeof command);
+    free(data);
+    valid = valid && command.provider < self->count &&
+            command.scope[PL_RATE_SCOPE_MAX] == '\0';
+    if (valid && command.kind == PL_PRODUCER_COOLDOWN && command.scope[0]) {
+        pl_rate_coordinator_trigger_cooldown(self->rate, command.provider,
+                                             command.scope, command.seconds);
+        cmn_log_info(PL_PROD_MODULE, "cooldown",
+                     "provider=%s scope=%s seconds=%.17g",
+                     pl_rate_coordinator_name(self->rate, command.provider),
+                     command.scope, command.seconds);
+    } else if (valid && command.kind == PL_PRODUCER_OVERRIDE &&
+               command.scale >= 0 && command.scale <= 1) {
+        self->providers[command.provider].scale_cap = command.scale;
+        s_apply_scale(self, command.provider);
+        s_set_gauges(self, command.provider);
+        cmn_log_info(PL_PROD_MODULE, "scale_override",
+                     "provider=%s cap=%.3f scale=%.3f",
+                     pl_rate_coordinator_name(self->rate, command.provider),
+                     command.scale,
+                     pl_rate_coordinator_scale(self->rate, command.provider));
     } else {
-        zsock_set_sndhwm(self->data, PL_PROD_DATA_HWM);
-        zsock_set_linger(self->data, 0);
-        zsock_connect(self->data, "%s", self->data_endpoint);
-        pl_metrics_t *m = self->config.metrics;
-        self->latency = cmn_metric_series(m->rate_change_latency, NULL);
-        for (size_t idx = 0; idx < self->count; idx++) {
-            s_provider_t *p = &self->providers[idx];
-            const char *name = pl_rate_coordinator_name(self->rate, idx);
-            p->produced_series =
-                cmn_metric_series(m->records_produced, name, NULL);
-            p->scale = cmn_metric_series(m->rate_scale_factor, name, NULL);
-            p->state = cmn_metric_series(m->backpressure_state, name, NULL);
-            p->paused = cmn_metric_series(m->paused, name, NULL);
-            p->effective = cmn_metric_series(m->rate_effective, name, NULL);
-            p->tokens = cmn_metric_series(m->bucket_tokens, name, NULL);
-            p->breaker = cmn_metric_series(m->breaker_state, name, NULL);
-            p->bad_series = cmn_metric_series(m->replay_bad_lines, name, NULL);
-        }
-        s_publish_status(self, cmn_clock_mono_ns(self->config.clock));
-        zsock_signal(pipe, 0);
-        s_loop(self);
+        cmn_log_error(PL_PROD_MODULE, "bad_admin_command", "bytes=%zu", size);
     }
+    s_self_arm(self);
+    return 0;
+}
+
+/* Answers STOP: what could not be handed over. */
+static void s_stop_reply(s_self_t *self)
+{
+    if (self->chunk_count > 0)
+        cmn_log_warning(PL_PROD_MODULE, "stop_deadline", "dropped=%zu",
+                        self->chunk_count);
+    uint64_t produced = 0;
+    for (size_t idx = 0; idx < self->count; idx++)
+        produced += self->providers[idx].produced;
+    cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu",
+                 (unsigned long long)produced);
+    zsock_send(self->pipe, "s8", PL_PRODUCER_STOPPED,
+               (uint64_t)self->chunk_count);
+    self->stop_pending = false;
+}
+
+static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    s_self_t *self = arg;
+    char *command = NULL;
+    uint64_t deadline_ms = 0;
+    if (zsock_recv(reader, "s8", &command, &deadline_ms) != 0 || !command ||
+        streq(command, "$TERM")) {
+        zstr_free(&command);
+        return -1; /* ends the loop */
+    }
+    if (streq(command, PL_PRODUCER_STOP)) {
+        self->stopped = true;
+        self->stop_pending = true;
+        self->stop_deadline_ns = cmn_clock_mono_ns(self->config.clock) +
+                                 (int64_t)deadline_ms * CMN_NS_PER_MS;
+    } else if (streq(command, PL_PRODUCER_NOW)) {
+        if (self->stop_pending)
+            s_stop_reply(self);
+    } else {
+        cmn_log_error(PL_PROD_MODULE, "bad_command", "command=%s", command);
+    }
+    zstr_free(&command);
+    s_self_arm(self);
+    return 0;
+}
+
+/* The data socket has room again (registered only while blocked). */
+static int s_self_handle_room(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    s_self_arm(arg);
+    return 0;
+}
+
+/* One pass of production, when the timer says tokens may be due. */
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_self_t *self = arg;
+    self->timer = -1; /* one-shot */
+    int64_t now = cmn_clock_mono_ns(self->config.clock);
+    if (now >= self->next_status_ns)
+        s_publish_status(self, now);
+    if (!self->stopped && !self->blocked &&
+        self->chunk_count < self->config.chunk_records)
+        self->made = s_produce(self);
+    s_self_arm(self);
+    return 0;
+}
+
+/* After every event: hands over the chunk when it is full, when nothing
+ * more can be made now or when stopping; waits for room on the data socket
+ * only while a chunk is stuck; arms the one timer. */
+static void s_self_arm(s_self_t *self)
+{
+    int64_t now = cmn_clock_mono_ns(self->config.clock);
+    bool hand_over = self->chunk_count == self->config.chunk_records ||
+                     !self->made || self->stopped;
+    bool blocked = hand_over && !s_push(self);
+    if (blocked != self->blocked) {
+        zmq_pollitem_t item = {zsock_resolve(self->data), 0, ZMQ_POLLOUT, 0};
+        if (blocked)
+            zloop_poller(self->loop, &item, s_self_handle_room, self);
+        else
+            zloop_poller_end(self->loop, &item);
+        self->blocked = blocked;
+    }
+    if (self->stop_pending && (!blocked || now >= self->stop_deadline_ns))
+        s_stop_reply(self);
+    int64_t deadline = self->next_status_ns;
+    if (self->stop_pending && self->stop_deadline_ns < deadline)
+        deadline = self->stop_deadline_ns;
+    if (!self->stopped && !blocked) {
+        int64_t wait = self->made ? 0 : s_next_wait(self);
+        if (now + wait < deadline)
+            deadline = now + wait;
+    }
+    if (self->timer >= 0)
+        zloop_timer_end(self->loop, self->timer);
+    self->timer = zloop_timer(self->loop, pl_actor_delay_ms(deadline, now), 1,
+                              s_self_handle_timer, self);
+}
+
+static void s_self_destroy(s_self_t **self_p)
+{
+    s_self_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
     for (size_t idx = 0; idx < self->count; idx++) {
         pl_synthetic_destroy(&self->providers[idx].source.synthetic);
         pl_replay_destroy(&self->providers[idx].source.replay);
     }
     pl_rate_coordinator_destroy(&self->rate);
     zsock_destroy(&self->data);
+    zsock_destroy(&self->decisions);
+    zsock_destroy(&self->admin);
     free(self->chunk);
-    free(self->data_endpoint);
     free(self);
+    *self_p = NULL;
 }
 
-zactor_t *pl_producer_new(pl_producer_config_t *config)
+static void s_lookup_series(s_self_t *self)
 {
-    assert(config && config->clock && config->rate && config->data_endpoint &&
-           config->metrics && config->status);
-    assert(config->chunk_records > 0);
-    s_producer_t *self = calloc(1, sizeof *self);
-    if (!self)
+    pl_metrics_t *m = self->config.metrics;
+    self->latency = cmn_metric_series(m->rate_change_latency, NULL);
+    for (size_t idx = 0; idx < self->count; idx++) {
+        s_provider_t *p = &self->providers[idx];
+        const char *name = pl_rate_coordinator_name(self->rate, idx);
+        p->produced_series = cmn_metric_series(m->records_produced, name, NULL);
+        p->scale = cmn_metric_series(m->rate_scale_factor, name, NULL);
+        p->state = cmn_metric_series(m->backpressure_state, name, NULL);
+        p->paused = cmn_metric_series(m->paused, name, NULL);
+        p->effective = cmn_metric_series(m->rate_effective, name, NULL);
+        p->tokens = cmn_metric_series(m->bucket_tokens, name, NULL);
+        p->breaker = cmn_metric_series(m->breaker_state, name, NULL);
+        p->bad_series = cmn_metric_series(m->replay_bad_lines, name, NULL);
+    }
+}
+
+/* Takes what `args` holds and makes the sockets, in the actor's thread.
+ * Returns NULL with the reason in `why` (what was taken is destroyed). */
+static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
+                            size_t size)
+{
+    s_self_t *self = calloc(1, sizeof *self);
+    pl_producer_config_t *config = &args->config;
+    if (!self) {
+        snprintf(why, size, "out of memory");
+        pl_rate_coordinator_destroy(&config->rate);
+        for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
+            pl_synthetic_destroy(&config->sources[idx].synthetic);
+            pl_replay_destroy(&config->sources[idx].replay);
+        }
         return NULL;
+    }
     self->config = *config;
+    self->pipe = pipe;
+    self->timer = -1;
+    self->made = true; /* try at once */
     self->rate = config->rate;
     config->rate = NULL;
     self->count = pl_rate_coordinator_count(self->rate);
     for (size_t idx = 0; idx < self->count; idx++) {
-        self->providers[idx].source = config->sources[idx];
-        self->providers[idx].feedback_scale = 1.0;
-        self->providers[idx].scale_cap = 1.0;
+        s_provider_t *provider = &self->providers[idx];
+        provider->source = config->sources[idx];
+        provider->feedback_scale = 1.0;
+        provider->scale_cap = 1.0;
+        provider->scaled = pl_policy_applies(
+            config->policy, pl_rate_coordinator_name(self->rate, idx));
         memset(&config->sources[idx], 0, sizeof config->sources[idx]);
     }
-    self->data_endpoint = strdup(config->data_endpoint);
-    return zactor_new(s_actor, self);
+    self->loop = zloop_new();
+    self->data = zsock_new(ZMQ_PUSH);
+    self->decisions = zsock_new(ZMQ_PULL);
+    self->admin = zsock_new(ZMQ_PULL);
+    self->chunk = calloc(config->chunk_records, sizeof *self->chunk);
+    if (!self->loop || !self->data || !self->decisions || !self->admin ||
+        !self->chunk) {
+        snprintf(why, size, "out of memory or sockets");
+        s_self_destroy(&self);
+        return NULL;
+    }
+    zsock_set_sndhwm(self->data, PL_PROD_DATA_HWM);
+    zsock_set_linger(self->data, 0);
+    zsock_set_rcvhwm(self->decisions, PL_PROD_INPUT_HWM);
+    zsock_set_rcvhwm(self->admin, PL_PROD_INPUT_HWM);
+    const char *failed = NULL, *endpoint = NULL;
+    if (zsock_connect(self->data, "%s", endpoint = config->data_endpoint) != 0)
+        failed = "cannot connect to";
+    else if (zsock_bind(self->decisions, "%s",
+                        endpoint = config->decisions_endpoint) != 0 ||
+             zsock_bind(self->admin, "%s", endpoint = config->admin_endpoint) !=
+                 0)
+        failed = "cannot bind";
+    if (failed) {
+        snprintf(why, size, "%s %s: %s", failed, endpoint,
+                 zmq_strerror(zmq_errno()));
+        s_self_destroy(&self);
+        return NULL;
+    }
+    s_lookup_series(self);
+    s_publish_status(self, cmn_clock_mono_ns(config->clock));
+    zloop_set_nonstop(self->loop, true); /* signals are main's (sigwait) */
+    zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
+    zloop_reader(self->loop, self->decisions, s_self_handle_decision, self);
+    zloop_reader(self->loop, self->admin, s_self_handle_admin, self);
+    return self;
+}
+
+static void s_actor(zsock_t *pipe, void *args)
+{
+    zsock_signal(pipe, 0); /* zactor_new() waits for it; the report follows */
+    char why[PL_ACTOR_ERROR_MAX];
+    s_self_t *self = s_self_new(pipe, args, why, sizeof why);
+    pl_actor_report(pipe, self ? NULL : why);
+    if (!self)
+        return;
+    s_self_arm(self);
+    zloop_start(self->loop);
+    s_self_destroy(&self);
+}
+
+zactor_t *pl_producer_new(pl_producer_config_t *config, char *error)
+{
+    assert(config && config->clock && config->rate && config->data_endpoint &&
+           config->decisions_endpoint && config->admin_endpoint &&
+           config->policy && config->metrics && config->status);
+    assert(config->chunk_records > 0);
+    /* What the actor takes moves out of `config` now, whatever happens. */
+    s_args_t args = {.config = *config};
+    config->rate = NULL;
+    memset(config->sources, 0, sizeof config->sources);
+    zactor_t *actor = zactor_new(s_actor, &args);
+    int rc = pl_actor_started(actor, error);
+    if (!actor) {
+        pl_rate_coordinator_destroy(&args.config.rate);
+        for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
+            pl_synthetic_destroy(&args.config.sources[idx].synthetic);
+            pl_replay_destroy(&args.config.sources[idx].replay);
+        }
+    }
+    if (rc != 0) {
+        zactor_destroy(&actor);
+        return NULL;
+    }
+    return actor;
 }

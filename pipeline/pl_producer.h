@@ -6,17 +6,23 @@
  * the sender's PULL socket. When the sender stops reading (its window is
  * full) the push blocks the loop, not memory. When no provider has a token
  * it waits on its pipe until the soonest one is due, so commands are
- * handled at once. Commands (string frames):
+ * handled at once. It is a shell: the buckets, cooldowns and breakers are
+ * the pure pl_rate_coordinator's; this actor owns the sockets, one zloop
+ * and one timer armed at the soonest bucket's due time (or the next status
+ * refresh). Its inputs:
  *
- *   "SCALE" idx scale level ts_ns  apply feedback to provider idx (ts_ns of
- *                                  the event or 0; observed as latency)
- *   "COOLDOWN" idx scope seconds   trigger_cooldown
- *   "OVERRIDE" idx scale           cap the provider's scale (admin; 1.0
- *                                  removes the cap): the bucket runs at
- *                                  min(feedback scale, cap)
- *   "STOP" deadline_ms             stop producing, hand over the chunk;
- *                                  answers the number of records it
- *                                  could not hand over ("0": none)
+ *   decisions_endpoint (inproc PULL it binds): one frame holding a
+ *     pl_feedback_decision_t, straight from the subscriber; applied to every
+ *     provider `policy` scales, its ts_ns observed as the propagation
+ *     latency (pipeline_rate_change_latency_seconds);
+ *   admin_endpoint (inproc PULL it binds): one frame holding a
+ *     pl_producer_admin_t from the HTTP admin routes (cooldown, scale cap:
+ *     the bucket runs at min(feedback scale, cap));
+ *   its pipe (zsock pictures; start-up: pl_actor.h):
+ *     PL_PRODUCER_STOP "s8" deadline_ms: stop producing, hand over the
+ *       chunk; replies PL_PRODUCER_STOPPED "s8" with the number of records
+ *       it could not hand over by the deadline (0: none);
+ *     PL_PRODUCER_NOW "s": a running stop replies now.
  *
  * It writes the per-provider metrics and the providers part of /status. */
 #ifndef PL_PRODUCER_H
@@ -24,7 +30,10 @@
 
 #include <czmq.h>
 
+#include "pl_actor.h"
+#include "pl_feedback.h"
 #include "pl_metrics.h"
+#include "pl_policy.h"
 #include "pl_provider_replay.h"
 #include "pl_provider_synthetic.h"
 #include "pl_rate_coordinator.h"
@@ -44,14 +53,36 @@ typedef struct {
     pl_rate_coordinator_t *rate; /* taken (nulled) by pl_producer_new */
     pl_producer_source_t sources[PL_RATE_PROVIDERS_MAX]; /* by rate index;
                                        taken (nulled) by pl_producer_new */
-    const char *data_endpoint; /* the sender's PULL, copied */
-    size_t chunk_records;      /* <= PL_SENDER_CHUNK_RECORDS_MAX */
-    pl_metrics_t *metrics;     /* borrowed */
-    pl_status_t *status;       /* borrowed */
+    const char *data_endpoint;      /* the sender's PULL, copied */
+    const char *decisions_endpoint; /* to bind, copied */
+    const char *admin_endpoint;     /* to bind, copied */
+    const pl_policy_t *policy;      /* borrowed, immutable */
+    size_t chunk_records;           /* <= PL_SENDER_CHUNK_RECORDS_MAX */
+    pl_metrics_t *metrics;          /* borrowed */
+    pl_status_t *status;            /* borrowed */
 } pl_producer_config_t;
 
+#define PL_PRODUCER_STOP "STOP"
+#define PL_PRODUCER_NOW "NOW"
+#define PL_PRODUCER_STOPPED "STOPPED"
+
+/* An admin command (inproc, one frame holding this struct). */
+typedef enum {
+    PL_PRODUCER_COOLDOWN = 1, /* trigger_cooldown(scope, seconds) */
+    PL_PRODUCER_OVERRIDE = 2, /* cap the scale (1.0 removes the cap) */
+} pl_producer_admin_kind_t;
+
+typedef struct {
+    pl_producer_admin_kind_t kind;
+    size_t provider; /* rate coordinator index */
+    char scope[PL_RATE_SCOPE_MAX + 1];
+    double seconds; /* cooldown; 0: the provider's default */
+    double scale;   /* override cap in [0, 1] */
+} pl_producer_admin_t;
+
 /* Starts the actor, taking the rate coordinator and the providers out of
- * `config`. Returns NULL on failure (what was taken is destroyed). */
-zactor_t *pl_producer_new(pl_producer_config_t *config);
+ * `config`. Returns NULL with the reason in `error` (PL_ACTOR_ERROR_MAX
+ * bytes) on failure (what was taken is destroyed). */
+zactor_t *pl_producer_new(pl_producer_config_t *config, char *error);
 
 #endif

@@ -31,11 +31,11 @@ struct _pl_rate_coordinator_t {
     size_t count;
 };
 
-static const char *const s_breaker_names[] = {"closed", "open", "half-open"};
+static const char *const s_breaker_names[] = {"closed", "half-open", "open"};
 
 const char *pl_breaker_state_name(pl_breaker_state_t state)
 {
-    assert(state <= PL_BREAKER_HALF_OPEN);
+    assert(state <= PL_BREAKER_OPEN);
     return s_breaker_names[state];
 }
 

@@ -43,10 +43,12 @@ typedef struct {
     double breaker_timeout_sec; /* open -> half-open */
 } pl_rate_config_t;
 
+/* The values are the pipeline_breaker_state gauge's, the same encoding as
+ * the coordinator's coordinator_breaker_state (one dashboard reads both). */
 typedef enum {
     PL_BREAKER_CLOSED = 0,
-    PL_BREAKER_OPEN = 1,
-    PL_BREAKER_HALF_OPEN = 2,
+    PL_BREAKER_HALF_OPEN = 1,
+    PL_BREAKER_OPEN = 2,
 } pl_breaker_state_t;
 
 /* "closed", "open", "half-open". */

@@ -19,15 +19,22 @@
  * duplicates are ignored by the store. `nack malformed` drops the batch
  * (counted, logged).
  *
- * Pipe command (string frames): "FLUSH" deadline_ms: send everything, wait
- * for the acks until the deadline, then answer one string frame: the number
- * of records still unacknowledged ("0" when all are safe). */
+ * The decisions are pl_window's (pipeline/pl_window.h); this actor owns the
+ * sockets, the encoded batches (one buffer per window slot), one zloop and
+ * one timer armed from the window's next deadline.
+ *
+ * Pipe commands (zsock_send pictures; see pl_actor.h for start-up):
+ *   PL_SENDER_FLUSH "s8" deadline_ms: seal everything, wait for the acks
+ *     until the deadline, then reply PL_SENDER_FLUSHED "s8" with the number
+ *     of records still unacknowledged (0 when all are safe);
+ *   PL_SENDER_NOW "s": a running flush stops waiting and replies now. */
 #ifndef PL_SENDER_H
 #define PL_SENDER_H
 
 #include <czmq.h>
 
 #include "cmn_clock.h"
+#include "pl_actor.h"
 #include "pl_metrics.h"
 #include "pl_status.h"
 
@@ -50,9 +57,14 @@ typedef struct {
     const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_sender_config_t;
 
-/* Starts the actor. Returns NULL (logged) when a socket cannot be set up or
- * the endpoint list is empty or bad. Destroy with zactor_destroy (unsent
- * records are then dropped: FLUSH first). */
-zactor_t *pl_sender_new(const pl_sender_config_t *config);
+#define PL_SENDER_FLUSH "FLUSH"
+#define PL_SENDER_NOW "NOW"
+#define PL_SENDER_FLUSHED "FLUSHED"
+
+/* Starts the actor (config copied). Returns NULL with the reason in `error`
+ * (PL_ACTOR_ERROR_MAX bytes) when a socket cannot be set up or the endpoint
+ * list is empty or bad. Destroy with zactor_destroy (unsent records are then
+ * dropped: FLUSH first). */
+zactor_t *pl_sender_new(const pl_sender_config_t *config, char *error);
 
 #endif

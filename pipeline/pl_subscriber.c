@@ -26,11 +26,6 @@
 #define PL_SUB_RCVHWM 10000
 /* Digits of a TCP port, with the NUL. */
 #define PL_SUB_PORT_TEXT_MAX 16
-/* The decision's fields sent to main as text, with the NUL: a level
- * number, a %.17g scale, a timestamp in ns. */
-#define PL_SUB_LEVEL_TEXT_MAX 8
-#define PL_SUB_SCALE_TEXT_MAX 32
-#define PL_SUB_TS_TEXT_MAX 24
 
 typedef struct {
     char address[PL_SUB_ADDRESS_MAX]; /* what was connected */
@@ -38,24 +33,39 @@ typedef struct {
     bool seen;                        /* found by the latest resolution */
 } s_connection_t;
 
+/* One coordinator's labelled series, looked up once when it is first
+ * heard (the registry lock stays off the message path). */
+typedef struct {
+    char id[PROTO_ID_MAX + 1];
+    cmn_series_t *depth, *stale, *age, *level;
+} s_shown_t;
+
 typedef struct {
     pl_subscriber_config_t config;
     char *endpoints; /* owned copy */
     zsock_t *pipe;
+    zloop_t *loop;
+    int timer; /* zloop timer id, -1: none */
     zsock_t *sub;
+    zsock_t *decisions; /* PUSH to the producer */
     pl_feedback_t *feedback;
     s_connection_t connections[PL_SUBSCRIBER_ENDPOINTS_MAX];
     size_t connection_count;
     int64_t next_resolve_ns;
-    int64_t next_tick_ns;
-    proto_level_t level; /* last decision sent */
-    double scale;
+    int64_t next_status_ns;
     pl_feedback_counters_t published; /* counters already in the metrics */
-    /* Coordinators whose gauges were last published, so that the gauges of
-     * a forgotten one can be reset (the registry cannot drop a series). */
-    char shown[PL_FEEDBACK_COORDINATORS_MAX][PROTO_ID_MAX + 1];
+    /* Coordinators whose gauges were published, so that the gauges of a
+     * forgotten one can be reset (the registry cannot drop a series). */
+    s_shown_t shown[PL_FEEDBACK_COORDINATORS_MAX];
     size_t shown_count;
-} s_subscriber_t;
+    /* The first connect that failed (an unusable endpoint): fatal at
+     * start-up, logged later. */
+    char connect_failed[PL_ACTOR_ERROR_MAX];
+    /* series, looked up once */
+    cmn_series_t *events_by_level[PROTO_LEVEL_HARD + 1];
+    cmn_series_t *gaps, *missed, *restarts, *malformed, *version, *table_full,
+        *coordinators, *endpoints_connected;
+} s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
 
@@ -144,8 +154,7 @@ int pl_subscriber_resolve_dns(const char *host,
     return (int)count;
 }
 
-static s_connection_t *s_find_connection(s_subscriber_t *self,
-                                         const char *address)
+static s_connection_t *s_find_connection(s_self_t *self, const char *address)
 {
     for (size_t k = 0; k < self->connection_count; k++)
         if (strcmp(self->connections[k].address, address) == 0)
@@ -153,8 +162,7 @@ static s_connection_t *s_find_connection(s_subscriber_t *self,
     return NULL;
 }
 
-static void s_want(s_subscriber_t *self, const char *origin,
-                   const char *address)
+static void s_want(s_self_t *self, const char *origin, const char *address)
 {
     s_connection_t *connection = s_find_connection(self, address);
     if (connection) {
@@ -167,6 +175,10 @@ static void s_want(s_subscriber_t *self, const char *origin,
         return;
     }
     if (zsock_connect(self->sub, "%s", address) != 0) {
+        if (!self->connect_failed[0])
+            snprintf(self->connect_failed, sizeof self->connect_failed,
+                     "cannot connect to %.200s: %s", address,
+                     zmq_strerror(zmq_errno()));
         cmn_log_warning(PL_SUB_MODULE, "connect_failed",
                         "address=%s error=\"%s\"", address,
                         zmq_strerror(zmq_errno()));
@@ -181,7 +193,7 @@ static void s_want(s_subscriber_t *self, const char *origin,
 
 /* Resolves every endpoint; connects new addresses, drops vanished ones. An
  * endpoint whose name does not resolve keeps its previous addresses. */
-static void s_resolve(s_subscriber_t *self)
+static void s_resolve(s_self_t *self)
 {
     for (size_t k = 0; k < self->connection_count; k++)
         self->connections[k].seen = false;
@@ -229,73 +241,73 @@ static void s_resolve(s_subscriber_t *self)
     }
     self->connection_count = kept;
     pl_status_set_subscribed(self->config.status, kept > 0);
-    cmn_series_set(
-        cmn_metric_series(self->config.metrics->feedback_endpoints, NULL),
-        (double)kept);
+    cmn_series_set(self->endpoints_connected, (double)kept);
+}
+
+static void s_add(cmn_series_t *series, uint64_t now, uint64_t was)
+{
+    if (now != was)
+        cmn_series_add(series, now - was);
 }
 
 /* Adds the counters' growth since the last call to the metrics. */
-static void s_publish_counters(s_subscriber_t *self)
+static void s_publish_counters(s_self_t *self)
 {
     const pl_feedback_counters_t *now = pl_feedback_counters(self->feedback);
     pl_feedback_counters_t *was = &self->published;
-    pl_metrics_t *metrics = self->config.metrics;
     for (int level = 0; level <= PROTO_LEVEL_HARD; level++)
-        if (now->by_level[level] != was->by_level[level])
-            cmn_series_add(cmn_metric_series(metrics->feedback_events,
-                                             s_level_names[level], NULL),
-                           now->by_level[level] - was->by_level[level]);
-    if (now->gaps != was->gaps)
-        cmn_series_add(cmn_metric_series(metrics->feedback_seq_gaps, NULL),
-                       now->gaps - was->gaps);
-    if (now->missed != was->missed)
-        cmn_series_add(cmn_metric_series(metrics->feedback_missed, NULL),
-                       now->missed - was->missed);
-    if (now->restarts != was->restarts)
-        cmn_series_add(cmn_metric_series(metrics->feedback_restarts, NULL),
-                       now->restarts - was->restarts);
-    if (now->malformed != was->malformed)
-        cmn_series_add(
-            cmn_metric_series(metrics->feedback_malformed, "malformed", NULL),
-            now->malformed - was->malformed);
-    if (now->version != was->version)
-        cmn_series_add(
-            cmn_metric_series(metrics->feedback_malformed, "version", NULL),
-            now->version - was->version);
-    if (now->table_full != was->table_full)
-        cmn_series_add(
-            cmn_metric_series(metrics->feedback_malformed, "table_full", NULL),
-            now->table_full - was->table_full);
+        s_add(self->events_by_level[level], now->by_level[level],
+              was->by_level[level]);
+    s_add(self->gaps, now->gaps, was->gaps);
+    s_add(self->missed, now->missed, was->missed);
+    s_add(self->restarts, now->restarts, was->restarts);
+    s_add(self->malformed, now->malformed, was->malformed);
+    s_add(self->version, now->version, was->version);
+    s_add(self->table_full, now->table_full, was->table_full);
     *was = *now;
+}
+
+/* The series of coordinator `id`, looked up on first sight. */
+static s_shown_t *s_shown(s_self_t *self, const char *id)
+{
+    for (size_t k = 0; k < self->shown_count; k++)
+        if (strcmp(self->shown[k].id, id) == 0)
+            return &self->shown[k];
+    assert(self->shown_count < PL_FEEDBACK_COORDINATORS_MAX);
+    s_shown_t *shown = &self->shown[self->shown_count++];
+    pl_metrics_t *metrics = self->config.metrics;
+    snprintf(shown->id, sizeof shown->id, "%s", id);
+    shown->depth = cmn_metric_series(metrics->feedback_queue_depth, id, NULL);
+    shown->stale = cmn_metric_series(metrics->feedback_stale, id, NULL);
+    shown->age = cmn_metric_series(metrics->feedback_age, id, NULL);
+    shown->level = cmn_metric_series(metrics->feedback_level, id, NULL);
+    return shown;
 }
 
 /* A forgotten coordinator's gauges would keep their last values forever:
  * its queue depth and level drop to 0 and it shows as stale. */
-static void s_reset_forgotten(s_subscriber_t *self)
+static void s_reset_forgotten(s_self_t *self)
 {
-    pl_metrics_t *metrics = self->config.metrics;
+    size_t kept = 0;
     for (size_t k = 0; k < self->shown_count; k++) {
-        const char *id = self->shown[k];
-        if (pl_feedback_find(self->feedback, id))
+        s_shown_t *shown = &self->shown[k];
+        if (!pl_feedback_find(self->feedback, shown->id)) {
+            cmn_series_set(shown->depth, 0);
+            cmn_series_set(shown->level, 0);
+            cmn_series_set(shown->stale, 1);
+            cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s",
+                         shown->id);
             continue;
-        cmn_series_set(
-            cmn_metric_series(metrics->feedback_queue_depth, id, NULL), 0);
-        cmn_series_set(cmn_metric_series(metrics->feedback_level, id, NULL), 0);
-        cmn_series_set(cmn_metric_series(metrics->feedback_stale, id, NULL), 1);
-        cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s", id);
+        }
+        self->shown[kept++] = *shown;
     }
-    size_t count = pl_feedback_count(self->feedback);
-    for (size_t k = 0; k < count; k++)
-        memcpy(self->shown[k], pl_feedback_coordinator(self->feedback, k)->id,
-               sizeof self->shown[k]);
-    self->shown_count = count;
+    self->shown_count = kept;
 }
 
 /* Per-coordinator gauges and the coordinators part of /status. */
-static void s_publish_state(s_subscriber_t *self)
+static void s_publish_state(s_self_t *self, int64_t now)
 {
-    pl_metrics_t *metrics = self->config.metrics;
-    int64_t now = cmn_clock_mono_ns(self->config.clock);
+    s_reset_forgotten(self);
     cmn_json_t *json = cmn_json_new();
     cmn_json_array_begin(json, NULL);
     size_t count = pl_feedback_count(self->feedback);
@@ -306,17 +318,11 @@ static void s_publish_state(s_subscriber_t *self)
         double age = (double)(now - view->heard_ns) / (double)CMN_NS_PER_SEC;
         if (view->stale)
             fresh = false;
-        cmn_series_set(
-            cmn_metric_series(metrics->feedback_queue_depth, view->id, NULL),
-            (double)view->queue_size);
-        cmn_series_set(
-            cmn_metric_series(metrics->feedback_stale, view->id, NULL),
-            view->stale ? 1 : 0);
-        cmn_series_set(cmn_metric_series(metrics->feedback_age, view->id, NULL),
-                       age);
-        cmn_series_set(
-            cmn_metric_series(metrics->feedback_level, view->id, NULL),
-            (double)view->effective);
+        s_shown_t *shown = s_shown(self, view->id);
+        cmn_series_set(shown->depth, (double)view->queue_size);
+        cmn_series_set(shown->stale, view->stale ? 1 : 0);
+        cmn_series_set(shown->age, age);
+        cmn_series_set(shown->level, (double)view->effective);
         cmn_json_object_begin(json, NULL);
         cmn_json_string(json, "id", view->id);
         cmn_json_uint(json, "epoch", view->epoch);
@@ -336,42 +342,37 @@ static void s_publish_state(s_subscriber_t *self)
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
-    s_reset_forgotten(self);
     pl_status_publish(self->config.status, PL_STATUS_COORDINATORS,
                       cmn_json_text(json));
     cmn_json_destroy(&json);
-    cmn_series_set(cmn_metric_series(metrics->feedback_coordinators, NULL),
-                   (double)count);
+    cmn_series_set(self->coordinators, (double)count);
     pl_status_set_fresh(self->config.status, fresh);
+    self->next_status_ns = now + self->config.tick_ns;
 }
 
-/* Sends a DECISION when the combined level or scale changed. */
-static void s_decide(s_subscriber_t *self, int64_t event_ts_ns)
+/* Hands a changed decision straight to the producer (one hop). */
+static void s_decide(s_self_t *self, int64_t event_ts_ns)
 {
-    pl_feedback_summary_t summary;
-    pl_feedback_summarize(self->feedback, self->config.policy, &summary);
-    if (summary.level == self->level && summary.scale == self->scale)
+    pl_feedback_decision_t decision;
+    if (!pl_feedback_decide(self->feedback, self->config.policy, event_ts_ns,
+                            &decision))
         return;
-    cmn_log_info(PL_SUB_MODULE, "decision",
-                 "level=%s scale=%.3f coordinators=%zu stale=%zu",
-                 s_level_names[summary.level], summary.scale, summary.known,
-                 summary.stale);
-    self->level = summary.level;
-    self->scale = summary.scale;
-    char level[PL_SUB_LEVEL_TEXT_MAX], scale[PL_SUB_SCALE_TEXT_MAX],
-        ts[PL_SUB_TS_TEXT_MAX];
-    snprintf(level, sizeof level, "%d", (int)summary.level);
-    snprintf(scale, sizeof scale, "%.17g", summary.scale);
-    snprintf(ts, sizeof ts, "%lld",
-             (long long)(event_ts_ns > 0 ? event_ts_ns : 0));
-    zstr_sendx(self->pipe, "DECISION", level, scale, ts, NULL);
+    /* Over inproc between our own threads: the struct as it is. A full
+     * pipe (the producer is gone) drops it rather than block. */
+    zsock_send(self->decisions, "b", &decision, sizeof decision);
+    cmn_log_info(PL_SUB_MODULE, "decision", "level=%s scale=%.3f",
+                 s_level_names[decision.level], decision.scale);
 }
 
-static void s_receive(s_subscriber_t *self)
+static void s_self_arm(s_self_t *self);
+
+static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    zmsg_t *message = zmsg_recv(self->sub);
+    (void)loop;
+    s_self_t *self = arg;
+    zmsg_t *message = zmsg_recv(reader);
     if (!message)
-        return;
+        return 0;
     const void *frames[3] = {NULL, NULL, NULL};
     size_t sizes[3] = {0, 0, 0};
     size_t count = 0;
@@ -387,114 +388,190 @@ static void s_receive(s_subscriber_t *self)
     pl_feedback_result_t result = pl_feedback_handle_message(
         self->feedback, frames, sizes, count, &event);
     zmsg_destroy(&message);
-    if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
+    if (result == PL_FEEDBACK_APPLIED)
+        s_decide(self, event.ts_ns); /* first: the latency that counts */
+    else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
         cmn_log_debug(PL_SUB_MODULE, "dropped", "reason=%s",
                       result == PL_FEEDBACK_VERSION ? "version" : "malformed");
     s_publish_counters(self);
-    if (result == PL_FEEDBACK_APPLIED) {
-        s_publish_state(self);
-        s_decide(self, event.ts_ns);
-    }
+    if (result == PL_FEEDBACK_APPLIED)
+        s_publish_state(self, cmn_clock_mono_ns(self->config.clock));
+    s_self_arm(self);
+    return 0;
 }
 
-static void s_tick(s_subscriber_t *self)
+/* Time: re-resolution, staleness and forgetting, gauges. */
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
 {
+    (void)loop;
+    (void)timer_id;
+    s_self_t *self = arg;
+    self->timer = -1; /* one-shot */
     int64_t now = cmn_clock_mono_ns(self->config.clock);
     if (now >= self->next_resolve_ns) {
         s_resolve(self);
         self->next_resolve_ns = now + self->config.resolve_ns;
     }
     pl_feedback_tick(self->feedback);
-    s_publish_counters(self);
-    s_publish_state(self);
     s_decide(self, 0);
-    self->next_tick_ns = now + self->config.tick_ns;
-}
-
-static void s_free(s_subscriber_t *self)
-{
-    pl_feedback_destroy(&self->feedback);
-    zsock_destroy(&self->sub);
-    free(self->endpoints);
-    free(self);
-}
-
-/* Makes the socket and the state; in the caller's thread, so that a failure
- * is reported by pl_subscriber_new() returning NULL. Returns 0 or -1. */
-static int s_setup(s_subscriber_t *self)
-{
-    self->sub = zsock_new(ZMQ_SUB);
-    self->feedback =
-        pl_feedback_new(self->config.clock, &self->config.feedback);
-    if (!self->endpoints || !self->sub || !self->feedback)
-        return -1;
-    zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
-    if (self->config.curve_secret_key_file &&
-        cmn_curve_client_apply(self->sub, self->config.curve_secret_key_file,
-                               self->config.curve_server_key_file) != 0)
-        return -1; /* before connect: CURVE or nothing */
-    zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
-    self->level = PROTO_LEVEL_OK;
-    self->scale = 1.0;
+    s_publish_counters(self);
+    s_publish_state(self, now);
+    s_self_arm(self);
     return 0;
 }
 
-static void s_actor(zsock_t *pipe, void *args)
+/* One timer at the soonest of: the engine's deadline, the next resolution,
+ * the next gauge refresh. */
+static void s_self_arm(s_self_t *self)
 {
-    s_subscriber_t *self = args;
-    self->pipe = pipe;
-    s_tick(self); /* first resolution and connections */
-    zsock_signal(pipe, 0);
-
-    zpoller_t *poller = zpoller_new(pipe, self->sub, NULL);
-    while (true) {
-        int64_t now = cmn_clock_mono_ns(self->config.clock);
-        int64_t wait_ms = (self->next_tick_ns - now) / CMN_NS_PER_MS;
-        if (wait_ms < 0)
-            wait_ms = 0;
-        void *which = zpoller_wait(poller, (int)wait_ms);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            bool term = !command || streq(command, "$TERM");
-            zstr_free(&command);
-            if (term)
-                break;
-        } else if (which == self->sub) {
-            s_receive(self);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
-        if (cmn_clock_mono_ns(self->config.clock) >= self->next_tick_ns)
-            s_tick(self);
-    }
-    zpoller_destroy(&poller);
-    s_free(self);
+    int64_t now = cmn_clock_mono_ns(self->config.clock);
+    int64_t deadline = pl_feedback_deadline(self->feedback);
+    if (self->next_resolve_ns < deadline)
+        deadline = self->next_resolve_ns;
+    if (self->next_status_ns < deadline)
+        deadline = self->next_status_ns;
+    if (self->timer >= 0)
+        zloop_timer_end(self->loop, self->timer);
+    self->timer = zloop_timer(self->loop, pl_actor_delay_ms(deadline, now), 1,
+                              s_self_handle_timer, self);
 }
 
-zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config)
+static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    assert(config && config->clock && config->policy && config->metrics &&
-           config->status);
-    char bad[PL_SUB_ADDRESS_MAX];
-    if (pl_subscriber_check_endpoints(config->endpoints, bad, sizeof bad) !=
-        0) {
-        cmn_log_error(PL_SUB_MODULE, "bad_endpoint", "endpoint=\"%s\"", bad);
+    (void)loop;
+    (void)arg;
+    char *command = NULL;
+    zsock_recv(reader, "s", &command);
+    bool term = !command || streq(command, "$TERM");
+    if (!term)
+        cmn_log_error(PL_SUB_MODULE, "bad_command", "command=%s", command);
+    zstr_free(&command);
+    return term ? -1 : 0;
+}
+
+static void s_self_destroy(s_self_t **self_p)
+{
+    s_self_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
+    pl_feedback_destroy(&self->feedback);
+    zsock_destroy(&self->sub);
+    zsock_destroy(&self->decisions);
+    free(self->endpoints);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_lookup_series(s_self_t *self)
+{
+    pl_metrics_t *m = self->config.metrics;
+    for (int level = 0; level <= PROTO_LEVEL_HARD; level++)
+        self->events_by_level[level] =
+            cmn_metric_series(m->feedback_events, s_level_names[level], NULL);
+    self->gaps = cmn_metric_series(m->feedback_seq_gaps, NULL);
+    self->missed = cmn_metric_series(m->feedback_missed, NULL);
+    self->restarts = cmn_metric_series(m->feedback_restarts, NULL);
+    self->malformed =
+        cmn_metric_series(m->feedback_malformed, "malformed", NULL);
+    self->version = cmn_metric_series(m->feedback_malformed, "version", NULL);
+    self->table_full =
+        cmn_metric_series(m->feedback_malformed, "table_full", NULL);
+    self->coordinators = cmn_metric_series(m->feedback_coordinators, NULL);
+    self->endpoints_connected = cmn_metric_series(m->feedback_endpoints, NULL);
+}
+
+/* Makes the sockets and the state in the actor's thread. Returns NULL with
+ * the reason in `why` on failure. */
+static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
+                            char *why, size_t size)
+{
+    s_self_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, size, "out of memory");
         return NULL;
     }
-    s_subscriber_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
     self->config = *config;
+    self->pipe = pipe;
+    self->timer = -1;
     if (!self->config.resolve)
         self->config.resolve = pl_subscriber_resolve_dns;
     self->endpoints = strdup(config->endpoints);
     self->config.endpoints = self->endpoints;
-    if (s_setup(self) != 0) {
-        s_free(self);
+    self->config.decisions_endpoint = NULL; /* not kept */
+    self->loop = zloop_new();
+    self->sub = zsock_new(ZMQ_SUB);
+    self->decisions = zsock_new(ZMQ_PUSH);
+    self->feedback = pl_feedback_new(config->clock, &config->feedback);
+    if (!self->endpoints || !self->loop || !self->sub || !self->decisions ||
+        !self->feedback) {
+        snprintf(why, size, "out of memory or sockets");
+        s_self_destroy(&self);
         return NULL;
     }
-    zactor_t *actor = zactor_new(s_actor, self);
-    if (!actor)
-        s_free(self);
+    zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
+    zsock_set_sndtimeo(self->decisions, 0);
+    zsock_set_linger(self->decisions, 0);
+    if (config->curve_secret_key_file &&
+        cmn_curve_client_apply(self->sub, config->curve_secret_key_file,
+                               config->curve_server_key_file) != 0) {
+        snprintf(why, size, "cannot apply the CURVE keys");
+        s_self_destroy(&self);
+        return NULL;
+    }
+    if (zsock_connect(self->decisions, "%s", config->decisions_endpoint) != 0) {
+        snprintf(why, size, "cannot connect to %s: %s",
+                 config->decisions_endpoint, zmq_strerror(zmq_errno()));
+        s_self_destroy(&self);
+        return NULL;
+    }
+    zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
+    s_lookup_series(self);
+    int64_t now = cmn_clock_mono_ns(config->clock);
+    s_resolve(self); /* first resolution and connections */
+    if (self->connect_failed[0]) {
+        snprintf(why, size, "%s", self->connect_failed);
+        s_self_destroy(&self);
+        return NULL;
+    }
+    self->next_resolve_ns = now + config->resolve_ns;
+    s_publish_counters(self);
+    s_publish_state(self, now);
+    zloop_set_nonstop(self->loop, true); /* signals are main's (sigwait) */
+    zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
+    zloop_reader(self->loop, self->sub, s_self_handle_sub, self);
+    return self;
+}
+
+static void s_actor(zsock_t *pipe, void *args)
+{
+    zsock_signal(pipe, 0); /* zactor_new() waits for it; the report follows */
+    char why[PL_ACTOR_ERROR_MAX];
+    s_self_t *self = s_self_new(pipe, args, why, sizeof why);
+    pl_actor_report(pipe, self ? NULL : why);
+    if (!self)
+        return;
+    s_self_arm(self);
+    zloop_start(self->loop);
+    s_self_destroy(&self);
+}
+
+zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config, char *error)
+{
+    assert(config && config->clock && config->policy && config->metrics &&
+           config->status && config->decisions_endpoint);
+    char bad[PL_SUB_ADDRESS_MAX];
+    if (pl_subscriber_check_endpoints(config->endpoints, bad, sizeof bad) !=
+        0) {
+        snprintf(error, PL_ACTOR_ERROR_MAX, "bad feedback endpoint '%.200s'",
+                 bad);
+        return NULL;
+    }
+    /* `config` outlives s_self_new(): pl_actor_started() waits for it. */
+    zactor_t *actor = zactor_new(s_actor, (void *)config);
+    if (pl_actor_started(actor, error) != 0) {
+        zactor_destroy(&actor);
+        return NULL;
+    }
     return actor;
 }

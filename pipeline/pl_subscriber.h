@@ -5,21 +5,21 @@
  * resolved with getaddrinfo and connected address by address; it is resolved
  * again every `resolve_ns`, so that the new pods behind a Kubernetes
  * headless service are found (and vanished ones disconnected). Messages go
- * through the pl_feedback state machine; time goes through it every
- * `tick_ns` (staleness, forgetting). When the combined decision (level,
- * scale) changes, the actor sends on its pipe:
- *
- *   "DECISION" level ("0".."2") scale ("%.17g") ts_ns (decimal)
- *
- * where ts_ns is the wall-clock ts_ns of the event that caused it (0 when
- * the change came from time: a coordinator went stale or was forgotten). It
+ * through the pl_feedback engine, which decides (seq gaps, epochs, stale
+ * fail-safe, forgetting, most severe wins, what changed); this actor owns
+ * the sockets, one zloop and one timer armed at the soonest of the
+ * engine's deadline, the next resolution and the next gauge refresh
+ * (`tick_ns`). When the combined decision changes, the actor sends it
+ * straight to the producer over `decisions_endpoint` (inproc PUSH; one
+ * frame holding a pl_feedback_decision_t): no relay through main. It
  * writes the feedback metrics, the coordinators part of /status and the
- * readiness flags. */
+ * readiness flags. Its pipe takes only $TERM (start-up: pl_actor.h). */
 #ifndef PL_SUBSCRIBER_H
 #define PL_SUBSCRIBER_H
 
 #include <czmq.h>
 
+#include "pl_actor.h"
 #include "pl_feedback.h"
 #include "pl_metrics.h"
 #include "pl_policy.h"
@@ -45,10 +45,11 @@ int pl_subscriber_resolve_dns(const char *host,
                               size_t max, void *arg);
 
 typedef struct {
-    cmn_clock_t *clock;    /* borrowed; must outlive the actor */
-    const char *endpoints; /* comma-separated, copied */
-    int64_t resolve_ns;    /* DNS re-resolution interval */
-    int64_t tick_ns;       /* time-keeping interval */
+    cmn_clock_t *clock;             /* borrowed; must outlive the actor */
+    const char *endpoints;          /* comma-separated, copied */
+    int64_t resolve_ns;             /* DNS re-resolution interval */
+    int64_t tick_ns;                /* gauge and /status refresh interval */
+    const char *decisions_endpoint; /* the producer's inproc PULL */
     pl_feedback_config_t feedback;
     const pl_policy_t *policy;         /* borrowed, immutable */
     pl_metrics_t *metrics;             /* borrowed */
@@ -60,10 +61,11 @@ typedef struct {
     const char *curve_server_key_file; /* the coordinators' public cert */
 } pl_subscriber_config_t;
 
-/* Starts the actor (config copied). Returns NULL (logged) when the
- * endpoint list is unusable or the socket cannot be set up (CURVE keys).
- * Destroy with zactor_destroy. */
-zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config);
+/* Starts the actor (config copied). Returns NULL with the reason in `error`
+ * (PL_ACTOR_ERROR_MAX bytes) when the endpoint list is unusable or a
+ * socket cannot be set up (CURVE keys, a connect refused). Destroy with
+ * zactor_destroy. */
+zactor_t *pl_subscriber_new(const pl_subscriber_config_t *config, char *error);
 
 /* Checks an endpoint list: every item is tcp://HOST:PORT, ipc://... or
  * inproc://.... Returns 0, or -1 with the bad item in `bad` (capacity

@@ -11,9 +11,13 @@
 static const char *const s_type_names[] = {"transition", "heartbeat",
                                            "snapshot"};
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
+/* Indexed by proto_sink_state_t - 1 (NONE has no name). */
+static const char *const s_sink_names[] = {"up", "degraded", "down"};
 
 #define S_TYPE_COUNT (sizeof s_type_names / sizeof s_type_names[0])
 #define S_LEVEL_COUNT (sizeof s_level_names / sizeof s_level_names[0])
+#define S_SINK_COUNT (sizeof s_sink_names / sizeof s_sink_names[0])
+_Static_assert(S_SINK_COUNT == PROTO_SINK_STATE_DOWN, "a name per state");
 
 /* Keys of the map, in the order the encoder writes them. */
 enum {
@@ -35,20 +39,50 @@ enum {
     KEY_REQUIRED_COUNT, /* the keys above are required */
     KEY_REASON = KEY_REQUIRED_COUNT,
     KEY_DRAIN_RATE,
+    KEY_OLDEST_AGE_MS, /* v1.1 */
+    KEY_COMMIT_LATENCY_MS,
+    KEY_SINK_STATE,
+    KEY_PRESSURE,
+    KEY_CREDIT_INITIAL,
+    KEY_GOING_AWAY,
     KEY_COUNT
 };
 
-static const char *const s_key_names[KEY_COUNT] = {
-    "v",      "type",      "coordinator_id", "epoch",      "seq",
-    "ts_ns",  "level",     "prev_level",     "queue_size", "capacity",
-    "low_wm", "high_wm",   "utilization",    "scale_hint", "ttl_ms",
-    "reason", "drain_rate"};
+static const char *const s_key_names[KEY_COUNT] = {"v",
+                                                   "type",
+                                                   "coordinator_id",
+                                                   "epoch",
+                                                   "seq",
+                                                   "ts_ns",
+                                                   "level",
+                                                   "prev_level",
+                                                   "queue_size",
+                                                   "capacity",
+                                                   "low_wm",
+                                                   "high_wm",
+                                                   "utilization",
+                                                   "scale_hint",
+                                                   "ttl_ms",
+                                                   "reason",
+                                                   "drain_rate",
+                                                   "oldest_age_ms",
+                                                   "commit_latency_ms",
+                                                   "sink_state",
+                                                   "pressure",
+                                                   "credit_initial",
+                                                   "going_away"};
 
 const char *proto_feedback_type_name(proto_feedback_type_t type)
 {
     assert(type >= PROTO_FEEDBACK_TRANSITION &&
            type <= PROTO_FEEDBACK_SNAPSHOT);
     return s_type_names[type];
+}
+
+const char *proto_sink_state_name(proto_sink_state_t state)
+{
+    assert(state >= PROTO_SINK_STATE_UP && state <= PROTO_SINK_STATE_DOWN);
+    return s_sink_names[state - 1];
 }
 
 /* A coordinator id is 1..PROTO_ID_MAX bytes without '/' (the topic's
@@ -110,13 +144,23 @@ int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
         (event->has_reason &&
          strnlen(event->reason, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX) ||
         (event->has_drain_rate &&
-         !(isfinite(event->drain_rate) && event->drain_rate >= 0.0)))
+         !(isfinite(event->drain_rate) && event->drain_rate >= 0.0)) ||
+        (event->has_commit_latency_ms && !(isfinite(event->commit_latency_ms) &&
+                                           event->commit_latency_ms >= 0.0)) ||
+        event->sink_state < PROTO_SINK_STATE_NONE ||
+        event->sink_state > PROTO_SINK_STATE_DOWN ||
+        (event->has_pressure && !s_fraction_valid(event->pressure)))
         return -1;
 
     msgpack_packer packer;
     msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
-    size_t entries = KEY_REQUIRED_COUNT + (event->has_reason ? 1 : 0) +
-                     (event->has_drain_rate ? 1 : 0);
+    size_t entries =
+        KEY_REQUIRED_COUNT + (event->has_reason ? 1 : 0) +
+        (event->has_drain_rate ? 1 : 0) + (event->has_oldest_age_ms ? 1 : 0) +
+        (event->has_commit_latency_ms ? 1 : 0) +
+        (event->sink_state != PROTO_SINK_STATE_NONE ? 1 : 0) +
+        (event->has_pressure ? 1 : 0) + (event->has_credit_initial ? 1 : 0) +
+        (event->has_going_away ? 1 : 0);
     int failed = msgpack_pack_map(&packer, entries);
     failed |= s_pack_key(&packer, KEY_V);
     failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
@@ -156,6 +200,32 @@ int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
         failed |= s_pack_key(&packer, KEY_DRAIN_RATE);
         failed |= msgpack_pack_double(&packer, event->drain_rate);
     }
+    if (event->has_oldest_age_ms) {
+        failed |= s_pack_key(&packer, KEY_OLDEST_AGE_MS);
+        failed |= msgpack_pack_uint32(&packer, event->oldest_age_ms);
+    }
+    if (event->has_commit_latency_ms) {
+        failed |= s_pack_key(&packer, KEY_COMMIT_LATENCY_MS);
+        failed |= msgpack_pack_double(&packer, event->commit_latency_ms);
+    }
+    if (event->sink_state != PROTO_SINK_STATE_NONE) {
+        failed |= s_pack_key(&packer, KEY_SINK_STATE);
+        failed |=
+            s_pack_text(&packer, proto_sink_state_name(event->sink_state));
+    }
+    if (event->has_pressure) {
+        failed |= s_pack_key(&packer, KEY_PRESSURE);
+        failed |= msgpack_pack_double(&packer, event->pressure);
+    }
+    if (event->has_credit_initial) {
+        failed |= s_pack_key(&packer, KEY_CREDIT_INITIAL);
+        failed |= msgpack_pack_uint32(&packer, event->credit_initial);
+    }
+    if (event->has_going_away) {
+        failed |= s_pack_key(&packer, KEY_GOING_AWAY);
+        failed |= event->going_away ? msgpack_pack_true(&packer)
+                                    : msgpack_pack_false(&packer);
+    }
     return failed ? -1 : 0;
 }
 
@@ -165,9 +235,72 @@ static int s_fraction(const proto_reader_t *reader, const proto_key_t *key,
 {
     if (proto_key_number(reader, key, value, error) != 0)
         return -1;
-    if (!s_fraction_valid(*value))
-        return proto_error_set(error, "key '%s': expected a number in 0..1",
-                               key->name);
+    if (!s_fraction_valid(*value)) {
+        proto_error_set(error, "key '%s': expected a number in 0..1",
+                        key->name);
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, key->name);
+    }
+    return 0;
+}
+
+/* A finite number >= 0. */
+static int s_non_negative(const proto_reader_t *reader, const proto_key_t *key,
+                          double *value, proto_error_t *error)
+{
+    if (proto_key_number(reader, key, value, error) != 0)
+        return -1;
+    if (!(isfinite(*value) && *value >= 0.0)) {
+        proto_error_set(error, "key '%s': expected a finite number >= 0",
+                        key->name);
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, key->name);
+    }
+    return 0;
+}
+
+/* The optional keys added in v1.1. */
+static int s_decode_v11(const proto_reader_t *reader, const proto_key_t *keys,
+                        proto_feedback_t *event, proto_error_t *error)
+{
+    uint64_t value;
+    if (keys[KEY_OLDEST_AGE_MS].seen) {
+        if (proto_key_uint(reader, &keys[KEY_OLDEST_AGE_MS], UINT32_MAX, &value,
+                           error) != 0)
+            return -1;
+        event->has_oldest_age_ms = true;
+        event->oldest_age_ms = (uint32_t)value;
+    }
+    if (keys[KEY_COMMIT_LATENCY_MS].seen) {
+        if (s_non_negative(reader, &keys[KEY_COMMIT_LATENCY_MS],
+                           &event->commit_latency_ms, error) != 0)
+            return -1;
+        event->has_commit_latency_ms = true;
+    }
+    if (keys[KEY_SINK_STATE].seen) {
+        int state;
+        if (proto_key_enum(reader, &keys[KEY_SINK_STATE], s_sink_names,
+                           S_SINK_COUNT, &state, error) != 0)
+            return -1;
+        event->sink_state = (proto_sink_state_t)(state + 1);
+    }
+    if (keys[KEY_PRESSURE].seen) {
+        if (s_fraction(reader, &keys[KEY_PRESSURE], &event->pressure, error) !=
+            0)
+            return -1;
+        event->has_pressure = true;
+    }
+    if (keys[KEY_CREDIT_INITIAL].seen) {
+        if (proto_key_uint(reader, &keys[KEY_CREDIT_INITIAL], UINT32_MAX,
+                           &value, error) != 0)
+            return -1;
+        event->has_credit_initial = true;
+        event->credit_initial = (uint32_t)value;
+    }
+    if (keys[KEY_GOING_AWAY].seen) {
+        if (proto_key_bool(reader, &keys[KEY_GOING_AWAY], &event->going_away,
+                           error) != 0)
+            return -1;
+        event->has_going_away = true;
+    }
     return 0;
 }
 
@@ -178,6 +311,7 @@ int proto_feedback_decode(const void *data, size_t size,
     for (int key = 0; key < KEY_COUNT; key++)
         keys[key].name = s_key_names[key];
     memset(event, 0, sizeof *event);
+    proto_error_reset(error);
 
     proto_reader_t reader;
     if (proto_reader_scan_message(&reader, data, size, keys, KEY_COUNT,
@@ -192,10 +326,12 @@ int proto_feedback_decode(const void *data, size_t size,
         proto_key_str(&reader, &keys[KEY_COORDINATOR_ID], 1, PROTO_ID_MAX,
                       event->coordinator_id, error) != 0)
         return -1;
-    if (!s_id_valid(event->coordinator_id))
-        return proto_error_set(error,
-                               "key 'coordinator_id': must not contain '/' "
+    if (!s_id_valid(event->coordinator_id)) {
+        proto_error_set(error, "key 'coordinator_id': must not contain '/' "
                                "or control characters");
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE,
+                                "coordinator_id");
+    }
     if (proto_key_uint(&reader, &keys[KEY_EPOCH], UINT64_MAX, &event->epoch,
                        error) != 0 ||
         proto_key_uint(&reader, &keys[KEY_SEQ], UINT64_MAX, &event->seq,
@@ -232,13 +368,10 @@ int proto_feedback_decode(const void *data, size_t size,
         event->has_reason = true;
     }
     if (keys[KEY_DRAIN_RATE].seen) {
-        if (proto_key_number(&reader, &keys[KEY_DRAIN_RATE], &event->drain_rate,
-                             error) != 0)
+        if (s_non_negative(&reader, &keys[KEY_DRAIN_RATE], &event->drain_rate,
+                           error) != 0)
             return -1;
-        if (!(isfinite(event->drain_rate) && event->drain_rate >= 0.0))
-            return proto_error_set(error, "key 'drain_rate': expected a finite "
-                                          "number >= 0");
         event->has_drain_rate = true;
     }
-    return 0;
+    return s_decode_v11(&reader, keys, event, error);
 }

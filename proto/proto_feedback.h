@@ -25,6 +25,20 @@ typedef enum {
 /* "transition", "heartbeat", "snapshot". */
 const char *proto_feedback_type_name(proto_feedback_type_t type);
 
+/* The store's sink health (feedback.md 3.2, v1.1). NONE = absent. */
+typedef enum {
+    PROTO_SINK_STATE_NONE = 0,
+    PROTO_SINK_STATE_UP = 1,
+    PROTO_SINK_STATE_DEGRADED = 2,
+    PROTO_SINK_STATE_DOWN = 3,
+} proto_sink_state_t;
+
+/* "up", "degraded", "down" (not NONE). */
+const char *proto_sink_state_name(proto_sink_state_t state);
+
+/* One feedback message. Optional keys have a `has_` flag (sink_state: NONE)
+ * and are encoded only when set, so an event without the v1.1 keys has the
+ * v1 bytes; a decoded v1 message leaves them all absent. */
 typedef struct {
     proto_feedback_type_t type;
     char coordinator_id[PROTO_ID_MAX + 1];
@@ -44,6 +58,18 @@ typedef struct {
     char reason[PROTO_REASON_MAX + 1];
     bool has_drain_rate;
     double drain_rate; /* records/s */
+    /* v1.1 */
+    bool has_oldest_age_ms;
+    uint32_t oldest_age_ms; /* age of the oldest uncommitted record */
+    bool has_commit_latency_ms;
+    double commit_latency_ms;      /* finite, >= 0 */
+    proto_sink_state_t sink_state; /* NONE = absent */
+    bool has_pressure;
+    double pressure; /* 0..1 */
+    bool has_credit_initial;
+    uint32_t credit_initial; /* records before a first reply */
+    bool has_going_away;
+    bool going_away; /* the coordinator's last message: forget it */
 } proto_feedback_t;
 
 /* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into

@@ -166,13 +166,21 @@ static int s_name_check(const char *name, size_t max, const char *what,
     return 0;
 }
 
-int proto_record_validate(const proto_record_t *record, proto_error_t *error)
+/* proto_record_validate; `field` is set to the name of the field at fault
+ * (a literal) on failure. */
+static int s_record_check(const proto_record_t *record, proto_error_t *error,
+                          const char **field)
 {
+    *field = "kind";
     if (record->kind < PROTO_RECORD_TRADE || record->kind > PROTO_RECORD_BAR)
         return proto_error_set(error, "field 'kind' is not trade|quote|bar");
-    if (s_name_check(record->provider, PROTO_NAME_MAX, "provider", error) ||
-        s_name_check(record->symbol, PROTO_SYMBOL_MAX, "symbol", error))
+    *field = "provider";
+    if (s_name_check(record->provider, PROTO_NAME_MAX, "provider", error))
         return -1;
+    *field = "symbol";
+    if (s_name_check(record->symbol, PROTO_SYMBOL_MAX, "symbol", error))
+        return -1;
+    *field = "ts_ns";
     if (record->ts_ns <= 0)
         return proto_error_set(error, "field 'ts_ns' must be > 0");
     double values[S_FIELDS_MAX];
@@ -181,6 +189,7 @@ int proto_record_validate(const proto_record_t *record, proto_error_t *error)
     for (size_t index = 0; index < fields; index++) {
         double value = values[index];
         const char *name = s_field_names[record->kind][index];
+        *field = name;
         if (!isfinite(value))
             return proto_error_set(error, "field '%s' must be finite", name);
         if (s_field_is_size(record->kind, index) ? value < 0.0 : value <= 0.0)
@@ -188,9 +197,20 @@ int proto_record_validate(const proto_record_t *record, proto_error_t *error)
                 error, "field '%s' must be %s", name,
                 s_field_is_size(record->kind, index) ? ">= 0" : "> 0");
     }
+    *field = "high";
     if (record->kind == PROTO_RECORD_BAR &&
         record->u.bar.high < record->u.bar.low)
         return proto_error_set(error, "field 'high' must be >= 'low'");
+    *field = NULL;
+    return 0;
+}
+
+int proto_record_validate(const proto_record_t *record, proto_error_t *error)
+{
+    const char *field;
+    proto_error_reset(error);
+    if (s_record_check(record, error, &field) != 0)
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_RECORD, field);
     return 0;
 }
 
@@ -207,6 +227,15 @@ int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
                        const proto_record_t *records, size_t count,
                        msgpack_sbuffer *out)
 {
+    return proto_batch_encode_session(producer_id, 0, batch_seq, records, count,
+                                      out);
+}
+
+int proto_batch_encode_session(const char *producer_id, uint64_t session,
+                               uint64_t batch_seq,
+                               const proto_record_t *records, size_t count,
+                               msgpack_sbuffer *out)
+{
     size_t id_length = strnlen(producer_id, PROTO_ID_MAX + 1);
     if (count == 0 || count > PROTO_BATCH_RECORDS_MAX || id_length == 0 ||
         id_length > PROTO_ID_MAX)
@@ -217,13 +246,17 @@ int proto_batch_encode(const char *producer_id, uint64_t batch_seq,
 
     msgpack_packer packer;
     msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
-    int failed = msgpack_pack_map(&packer, 5);
+    int failed = msgpack_pack_map(&packer, session ? 6 : 5);
     failed |= S_PACK_KEY(&packer, "v");
     failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
     failed |= S_PACK_KEY(&packer, "type");
     failed |= S_PACK_KEY(&packer, "batch");
     failed |= S_PACK_KEY(&packer, "producer_id");
     failed |= msgpack_pack_str_with_body(&packer, producer_id, id_length);
+    if (session) {
+        failed |= S_PACK_KEY(&packer, "session");
+        failed |= msgpack_pack_uint64(&packer, session);
+    }
     failed |= S_PACK_KEY(&packer, "batch_seq");
     failed |= msgpack_pack_uint64(&packer, batch_seq);
     failed |= S_PACK_KEY(&packer, "records");
@@ -296,8 +329,10 @@ static int s_record_name(proto_reader_t *reader, size_t index,
 /* Decodes the record at the reader into `record`; `index` is its position
  * in the batch, for the error. */
 static int s_record_decode(proto_reader_t *reader, size_t index,
-                           proto_record_t *record, proto_error_t *error)
+                           proto_record_t *record, proto_error_t *error,
+                           const char **field_at_fault)
 {
+    *field_at_fault = NULL;
     uint32_t elements;
     proto_read_t result = proto_reader_array(reader, &elements);
     if (result != PROTO_READ_OK)
@@ -319,22 +354,28 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
             break;
         }
     }
+    *field_at_fault = "kind";
     if (kind < 0)
         return proto_error_set(error,
                                "record %zu: field 'kind': expected "
                                "trade|quote|bar",
                                index);
     record->kind = (proto_record_kind_t)kind;
+    *field_at_fault = NULL; /* the array's length, not a field */
     if (elements != s_record_elements[kind])
         return proto_error_set(
             error, "record %zu: a %s has %u elements, got %u", index,
             s_kind_names[kind], (unsigned)s_record_elements[kind],
             (unsigned)elements);
+    *field_at_fault = "provider";
     if (s_record_name(reader, index, "provider", PROTO_NAME_MAX,
-                      record->provider, error) != 0 ||
-        s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX, record->symbol,
+                      record->provider, error) != 0)
+        return -1;
+    *field_at_fault = "symbol";
+    if (s_record_name(reader, index, "symbol", PROTO_SYMBOL_MAX, record->symbol,
                       error) != 0)
         return -1;
+    *field_at_fault = "ts_ns";
     result = proto_reader_int(reader, &record->ts_ns);
     if (result != PROTO_READ_OK)
         return s_record_fail(reader, result, index, "ts_ns", "an integer",
@@ -342,6 +383,7 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
     double values[S_FIELDS_MAX];
     size_t fields = s_record_elements[kind] - S_RECORD_HEAD;
     for (size_t field = 0; field < fields; field++) {
+        *field_at_fault = s_field_names[kind][field];
         result = proto_reader_number(reader, &values[field]);
         if (result != PROTO_READ_OK)
             return s_record_fail(reader, result, index,
@@ -349,8 +391,9 @@ static int s_record_decode(proto_reader_t *reader, size_t index,
     }
     s_fields_set(record, values);
     proto_error_t invalid;
-    if (proto_record_validate(record, &invalid) != 0)
+    if (s_record_check(record, &invalid, field_at_fault) != 0)
         return proto_error_set(error, "record %zu: %s", index, invalid.text);
+    *field_at_fault = NULL;
     return 0;
 }
 
@@ -360,6 +403,7 @@ enum {
     BATCH_PRODUCER_ID,
     BATCH_SEQ,
     BATCH_RECORDS,
+    BATCH_SESSION,
     BATCH_KEY_COUNT
 };
 
@@ -367,16 +411,17 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
                        proto_record_t *records, size_t records_capacity,
                        proto_error_t *error)
 {
-    proto_key_t keys[BATCH_KEY_COUNT] = {{.name = "v"},
-                                         {.name = "type"},
-                                         {.name = "producer_id"},
-                                         {.name = "batch_seq"},
-                                         {.name = "records"}};
+    proto_key_t keys[BATCH_KEY_COUNT] = {
+        {.name = "v"},         {.name = "type"},    {.name = "producer_id"},
+        {.name = "batch_seq"}, {.name = "records"}, {.name = "session"}};
     memset(batch, 0, sizeof *batch);
+    proto_error_reset(error);
 
-    if (size > PROTO_MESSAGE_BYTES_MAX)
-        return proto_error_set(error, "message: %zu bytes, more than %d", size,
-                               PROTO_MESSAGE_BYTES_MAX);
+    if (size > PROTO_MESSAGE_BYTES_MAX) {
+        proto_error_set(error, "message: %zu bytes, more than %d", size,
+                        PROTO_MESSAGE_BYTES_MAX);
+        return proto_error_code(error, PROTO_NACK_CODE_TOO_LARGE, NULL);
+    }
     proto_reader_t reader;
     if (proto_reader_scan_message(&reader, data, size, keys, BATCH_KEY_COUNT,
                                   error) != 0)
@@ -387,33 +432,66 @@ int proto_batch_decode(const void *data, size_t size, proto_batch_t *batch,
         proto_key_enum(&reader, &keys[BATCH_TYPE], s_batch_names, S_BATCH_COUNT,
                        &type, error) != 0 ||
         proto_key_uint(&reader, &keys[BATCH_SEQ], UINT64_MAX, &batch->batch_seq,
-                       error) != 0 ||
-        proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,
+                       error) != 0)
+        return -1;
+    /* session next (v1.1): a nack echoes it too. */
+    if (keys[BATCH_SESSION].seen) {
+        if (proto_key_uint(&reader, &keys[BATCH_SESSION], UINT64_MAX,
+                           &batch->session, error) != 0)
+            return -1;
+        if (batch->session == 0) {
+            proto_error_set(error, "key 'session': must not be 0");
+            return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE,
+                                    "session");
+        }
+    }
+    if (proto_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, PROTO_ID_MAX,
                       batch->producer_id, error) != 0)
         return -1;
-    if (!keys[BATCH_RECORDS].seen)
-        return proto_error_set(error, "missing key 'records'");
+    if (!keys[BATCH_RECORDS].seen) {
+        proto_error_set(error, "missing key 'records'");
+        return proto_error_code(error, PROTO_NACK_CODE_MISSING_KEY, "records");
+    }
 
     proto_reader_t at_records = reader;
     at_records.pos = keys[BATCH_RECORDS].offset;
     uint32_t count;
     proto_read_t result = proto_reader_array(&at_records, &count);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&at_records, result, "key 'records'",
-                                 "an array", error);
-    if (count == 0)
-        return proto_error_set(error, "key 'records': empty");
-    if (count > PROTO_BATCH_RECORDS_MAX)
-        return proto_error_set(error, "key 'records': %u records, more than %d",
-                               (unsigned)count, PROTO_BATCH_RECORDS_MAX);
-    if (count > records_capacity)
-        return proto_error_set(error,
-                               "key 'records': %u records, more than the "
-                               "%zu this reader holds",
-                               (unsigned)count, records_capacity);
-    for (uint32_t index = 0; index < count; index++)
-        if (s_record_decode(&at_records, index, &records[index], error) != 0)
+    if (result != PROTO_READ_OK) {
+        proto_reader_fail(&at_records, result, "key 'records'", "an array",
+                          error);
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, "records");
+    }
+    if (count == 0) {
+        proto_error_set(error, "key 'records': empty");
+        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, "records");
+    }
+    if (count > PROTO_BATCH_RECORDS_MAX) {
+        proto_error_set(error, "key 'records': %u records, more than %d",
+                        (unsigned)count, PROTO_BATCH_RECORDS_MAX);
+        return proto_error_code(error, PROTO_NACK_CODE_TOO_MANY_RECORDS,
+                                "records");
+    }
+    if (count > records_capacity) {
+        proto_error_set(error,
+                        "key 'records': %u records, more than the "
+                        "%zu this reader holds",
+                        (unsigned)count, records_capacity);
+        return proto_error_code(error, PROTO_NACK_CODE_TOO_MANY_RECORDS,
+                                "records");
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        const char *field;
+        if (s_record_decode(&at_records, index, &records[index], error,
+                            &field) != 0) {
+            proto_error_code(error, PROTO_NACK_CODE_BAD_RECORD, field);
+            if (error) {
+                error->has_record_index = true;
+                error->record_index = index;
+            }
             return -1;
+        }
+    }
     batch->count = count;
     return 0;
 }
@@ -428,8 +506,64 @@ enum {
     REPLY_REASON,
     REPLY_RETRY_AFTER_MS,
     REPLY_DETAIL,
+    REPLY_SESSION,
+    REPLY_CREDIT,
+    REPLY_CODE,
+    REPLY_RECORD_INDEX,
+    REPLY_FIELD,
     REPLY_KEY_COUNT
 };
+
+/* True when the v1.1 nack keys of `reply` can be encoded. */
+static bool s_nack_keys_valid(const proto_reply_t *reply)
+{
+    return reply->code >= PROTO_NACK_CODE_NONE &&
+           reply->code < PROTO_NACK_CODE_UNKNOWN &&
+           (!reply->has_record_index ||
+            reply->record_index < PROTO_BATCH_RECORDS_MAX) &&
+           strnlen(reply->field, PROTO_FIELD_MAX + 1) <= PROTO_FIELD_MAX;
+}
+
+/* Writes the v1.1 keys that are set, in the order session, credit, code,
+ * record_index, field (the nack keys only when `nack`). */
+static int s_pack_v11_keys(msgpack_packer *packer, const proto_reply_t *reply,
+                           bool nack)
+{
+    int failed = 0;
+    if (reply->session) {
+        failed |= S_PACK_KEY(packer, "session");
+        failed |= msgpack_pack_uint64(packer, reply->session);
+    }
+    if (reply->has_credit) {
+        failed |= S_PACK_KEY(packer, "credit");
+        failed |= msgpack_pack_uint32(packer, reply->credit);
+    }
+    if (!nack)
+        return failed;
+    if (reply->code != PROTO_NACK_CODE_NONE) {
+        failed |= S_PACK_KEY(packer, "code");
+        failed |= s_pack_text(packer, proto_nack_code_name(reply->code));
+    }
+    if (reply->has_record_index) {
+        failed |= S_PACK_KEY(packer, "record_index");
+        failed |= msgpack_pack_uint32(packer, reply->record_index);
+    }
+    if (reply->field[0]) {
+        failed |= S_PACK_KEY(packer, "field");
+        failed |= s_pack_text(packer, reply->field);
+    }
+    return failed;
+}
+
+/* How many v1.1 keys s_pack_v11_keys writes. */
+static size_t s_v11_key_count(const proto_reply_t *reply, bool nack)
+{
+    size_t count = (reply->session ? 1 : 0) + (reply->has_credit ? 1 : 0);
+    if (nack)
+        count += (reply->code != PROTO_NACK_CODE_NONE ? 1 : 0) +
+                 (reply->has_record_index ? 1 : 0) + (reply->field[0] ? 1 : 0);
+    return count;
+}
 
 int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
 {
@@ -437,7 +571,7 @@ int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
     msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
     int failed;
     if (reply->type == PROTO_REPLY_ACK) {
-        failed = msgpack_pack_map(&packer, 6);
+        failed = msgpack_pack_map(&packer, 6 + s_v11_key_count(reply, false));
         failed |= S_PACK_KEY(&packer, "v");
         failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
         failed |= S_PACK_KEY(&packer, "type");
@@ -450,13 +584,15 @@ int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
         failed |= msgpack_pack_uint32(&packer, reply->duplicates);
         failed |= S_PACK_KEY(&packer, "dead_lettered");
         failed |= msgpack_pack_uint32(&packer, reply->dead_lettered);
+        failed |= s_pack_v11_keys(&packer, reply, false);
         return failed ? -1 : 0;
     }
     if (reply->type != PROTO_REPLY_NACK || reply->reason < PROTO_NACK_FULL ||
         reply->reason > PROTO_NACK_DRAINING ||
-        strnlen(reply->detail, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX)
+        strnlen(reply->detail, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX ||
+        !s_nack_keys_valid(reply))
         return -1;
-    failed = msgpack_pack_map(&packer, 6);
+    failed = msgpack_pack_map(&packer, 6 + s_v11_key_count(reply, true));
     failed |= S_PACK_KEY(&packer, "v");
     failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
     failed |= S_PACK_KEY(&packer, "type");
@@ -469,19 +605,83 @@ int proto_reply_encode(const proto_reply_t *reply, msgpack_sbuffer *out)
     failed |= msgpack_pack_uint32(&packer, reply->retry_after_ms);
     failed |= S_PACK_KEY(&packer, "detail");
     failed |= s_pack_text(&packer, reply->detail);
+    failed |= s_pack_v11_keys(&packer, reply, true);
     return failed ? -1 : 0;
+}
+
+/* The v1.1 keys both reply types may carry. */
+static int s_reply_session_credit(const proto_reader_t *reader,
+                                  proto_key_t *keys, proto_reply_t *reply,
+                                  proto_error_t *error)
+{
+    uint64_t value;
+    if (keys[REPLY_SESSION].seen) {
+        if (proto_key_uint(reader, &keys[REPLY_SESSION], UINT64_MAX,
+                           &reply->session, error) != 0)
+            return -1;
+        if (reply->session == 0) {
+            proto_error_set(error, "key 'session': must not be 0");
+            return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE,
+                                    "session");
+        }
+    }
+    if (keys[REPLY_CREDIT].seen) {
+        if (proto_key_uint(reader, &keys[REPLY_CREDIT], UINT32_MAX, &value,
+                           error) != 0)
+            return -1;
+        reply->has_credit = true;
+        reply->credit = (uint32_t)value;
+    }
+    return 0;
+}
+
+/* The v1.1 keys of a nack. An unknown code is not an error: a later v1.x
+ * may add codes, and `reason` still says what to do. */
+static int s_reply_nack_keys(const proto_reader_t *reader, proto_key_t *keys,
+                             proto_reply_t *reply, proto_error_t *error)
+{
+    if (keys[REPLY_CODE].seen) {
+        const char *text;
+        uint32_t length;
+        if (proto_key_raw_str(reader, &keys[REPLY_CODE], &text, &length,
+                              error) != 0)
+            return -1;
+        reply->code = proto_nack_code_parse(text, length);
+    }
+    if (keys[REPLY_RECORD_INDEX].seen) {
+        uint64_t value;
+        if (proto_key_uint(reader, &keys[REPLY_RECORD_INDEX],
+                           PROTO_BATCH_RECORDS_MAX - 1, &value, error) != 0)
+            return -1;
+        reply->has_record_index = true;
+        reply->record_index = (uint32_t)value;
+    }
+    if (keys[REPLY_FIELD].seen &&
+        proto_key_str(reader, &keys[REPLY_FIELD], 0, PROTO_FIELD_MAX,
+                      reply->field, error) != 0)
+        return -1;
+    return 0;
 }
 
 int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
                        proto_error_t *error)
 {
-    proto_key_t keys[REPLY_KEY_COUNT] = {
-        {.name = "v"},          {.name = "type"},
-        {.name = "batch_seq"},  {.name = "written"},
-        {.name = "duplicates"}, {.name = "dead_lettered"},
-        {.name = "reason"},     {.name = "retry_after_ms"},
-        {.name = "detail"}};
+    proto_key_t keys[REPLY_KEY_COUNT] = {{.name = "v"},
+                                         {.name = "type"},
+                                         {.name = "batch_seq"},
+                                         {.name = "written"},
+                                         {.name = "duplicates"},
+                                         {.name = "dead_lettered"},
+                                         {.name = "reason"},
+                                         {.name = "retry_after_ms"},
+                                         {.name = "detail"},
+                                         {.name = "session"},
+                                         {.name = "credit"},
+                                         {.name = "code"},
+                                         {.name = "record_index"},
+                                         {.name = "field"}};
     memset(reply, 0, sizeof *reply);
+    proto_error_reset(error);
 
     proto_reader_t reader;
     if (proto_reader_scan_message(&reader, data, size, keys, REPLY_KEY_COUNT,
@@ -492,7 +692,8 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
         proto_key_enum(&reader, &keys[REPLY_TYPE], s_reply_names, S_REPLY_COUNT,
                        &type, error) != 0 ||
         proto_key_uint(&reader, &keys[REPLY_BATCH_SEQ], UINT64_MAX,
-                       &reply->batch_seq, error) != 0)
+                       &reply->batch_seq, error) != 0 ||
+        s_reply_session_credit(&reader, keys, reply, error) != 0)
         return -1;
     reply->type = (proto_reply_type_t)type;
     uint64_t value;
@@ -511,18 +712,25 @@ int proto_reply_decode(const void *data, size_t size, proto_reply_t *reply,
         reply->dead_lettered = (uint32_t)value;
         return 0;
     }
-    int reason;
-    if (proto_key_enum(&reader, &keys[REPLY_REASON], s_reason_names,
-                       S_REASON_COUNT, &reason, error) != 0 ||
+    /* A reason this version does not know is handled like `full`
+     * (ingest.md 4.3): nothing was stored, resend after retry_after_ms. */
+    const char *reason_text;
+    uint32_t reason_length;
+    if (proto_key_raw_str(&reader, &keys[REPLY_REASON], &reason_text,
+                          &reason_length, error) != 0 ||
         proto_key_uint(&reader, &keys[REPLY_RETRY_AFTER_MS], UINT32_MAX, &value,
                        error) != 0)
         return -1;
-    reply->reason = (proto_nack_reason_t)reason;
+    reply->reason = PROTO_NACK_FULL;
+    for (size_t reason = 0; reason < S_REASON_COUNT; reason++)
+        if (strlen(s_reason_names[reason]) == reason_length &&
+            memcmp(s_reason_names[reason], reason_text, reason_length) == 0)
+            reply->reason = (proto_nack_reason_t)reason;
     reply->retry_after_ms = (uint32_t)value;
     /* detail is optional on the wire (always written by our encoder). */
     if (keys[REPLY_DETAIL].seen &&
         proto_key_str(&reader, &keys[REPLY_DETAIL], 0, PROTO_REASON_MAX,
                       reply->detail, error) != 0)
         return -1;
-    return 0;
+    return s_reply_nack_keys(&reader, keys, reply, error);
 }

@@ -316,6 +316,18 @@ proto_read_t proto_reader_number(proto_reader_t *self, double *value)
     return PROTO_READ_OK;
 }
 
+proto_read_t proto_reader_bool(proto_reader_t *self, bool *value)
+{
+    if (proto_reader_left(self) < 1)
+        return PROTO_READ_END;
+    uint8_t format = self->data[self->pos];
+    if (format != MP_TRUE && format != MP_FALSE)
+        return PROTO_READ_TYPE;
+    *value = format == MP_TRUE;
+    self->pos += 1;
+    return PROTO_READ_OK;
+}
+
 /* For one object starting at `at`: the bytes of its header and payload
  * (`bytes`) and the number of child objects that follow (`children`). */
 static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
@@ -582,8 +594,10 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
         keys[index].seen = false;
     uint32_t entries;
     proto_read_t result = proto_reader_map(self, &entries);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(self, result, what, "a map", error);
+    if (result != PROTO_READ_OK) {
+        proto_reader_fail(self, result, what, "a map", error);
+        return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP, NULL);
+    }
     for (uint32_t entry = 0; entry < entries; entry++) {
         const char *name;
         uint32_t length;
@@ -592,7 +606,13 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
             char prefix[PROTO_KEY_PREFIX_SIZE];
             snprintf(prefix, sizeof prefix, "%s: map key %u", what,
                      (unsigned)entry);
-            return proto_reader_fail(self, result, prefix, "a str", error);
+            proto_reader_fail(self, result, prefix, "a str", error);
+            /* A truncated key is a broken map, a non-str one a bad key. */
+            return proto_error_code(error,
+                                    result == PROTO_READ_TYPE
+                                        ? PROTO_NACK_CODE_BAD_KEY
+                                        : PROTO_NACK_CODE_NOT_A_MAP,
+                                    NULL);
         }
         proto_key_t *known = NULL;
         for (size_t index = 0; index < key_count; index++) {
@@ -603,9 +623,11 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
             }
         }
         if (known) {
-            if (known->seen)
-                return proto_error_set(error, "duplicate key '%s'",
-                                       known->name);
+            if (known->seen) {
+                proto_error_set(error, "duplicate key '%s'", known->name);
+                return proto_error_code(error, PROTO_NACK_CODE_BAD_KEY,
+                                        known->name);
+            }
             known->seen = true;
             known->offset = self->pos;
         }
@@ -619,8 +641,9 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
                      (int)(length > PROTO_KEY_QUOTED_MAX ? PROTO_KEY_QUOTED_MAX
                                                          : length),
                      name);
-            return proto_reader_fail(&at_value, result, prefix, "a value",
-                                     error);
+            proto_reader_fail(&at_value, result, prefix, "a value", error);
+            return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP,
+                                    known ? known->name : NULL);
         }
     }
     return 0;
@@ -633,9 +656,11 @@ int proto_reader_scan_message(proto_reader_t *self, const void *data,
     proto_reader_init(self, data, size);
     if (proto_reader_scan_map(self, "message", keys, key_count, error) != 0)
         return -1;
-    if (proto_reader_left(self) != 0)
-        return proto_error_set(error, "message: %zu bytes after the map",
-                               proto_reader_left(self));
+    if (proto_reader_left(self) != 0) {
+        proto_error_set(error, "message: %zu bytes after the map",
+                        proto_reader_left(self));
+        return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP, NULL);
+    }
     return 0;
 }
 
@@ -661,8 +686,8 @@ static int s_key_start(const proto_reader_t *self, const proto_key_t *key,
     return 0;
 }
 
-int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
-                   uint64_t max, uint64_t *value, proto_error_t *error)
+static int s_key_uint(const proto_reader_t *self, const proto_key_t *key,
+                      uint64_t max, uint64_t *value, proto_error_t *error)
 {
     proto_reader_t reader;
     char prefix[PROTO_KEY_PREFIX_SIZE];
@@ -679,8 +704,8 @@ int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
     return 0;
 }
 
-int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
-                  int64_t *value, proto_error_t *error)
+static int s_key_int(const proto_reader_t *self, const proto_key_t *key,
+                     int64_t *value, proto_error_t *error)
 {
     proto_reader_t reader;
     char prefix[PROTO_KEY_PREFIX_SIZE];
@@ -692,8 +717,8 @@ int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
     return 0;
 }
 
-int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
-                     double *value, proto_error_t *error)
+static int s_key_number(const proto_reader_t *self, const proto_key_t *key,
+                        double *value, proto_error_t *error)
 {
     proto_reader_t reader;
     char prefix[PROTO_KEY_PREFIX_SIZE];
@@ -721,9 +746,9 @@ int proto_copy_str(const char *text, uint32_t length, size_t min_length,
     return 0;
 }
 
-int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
-                  size_t min_length, size_t max_length, char *out,
-                  proto_error_t *error)
+static int s_key_str(const proto_reader_t *self, const proto_key_t *key,
+                     size_t min_length, size_t max_length, char *out,
+                     proto_error_t *error)
 {
     proto_reader_t reader;
     char prefix[PROTO_KEY_PREFIX_SIZE];
@@ -738,9 +763,9 @@ int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
                           error);
 }
 
-int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
-                   const char *const *names, size_t count, int *index,
-                   proto_error_t *error)
+static int s_key_enum(const proto_reader_t *self, const proto_key_t *key,
+                      const char *const *names, size_t count, int *index,
+                      proto_error_t *error)
 {
     proto_reader_t reader;
     char prefix[PROTO_KEY_PREFIX_SIZE];
@@ -773,10 +798,114 @@ int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
     uint64_t version;
     if (proto_key_uint(self, key, UINT64_MAX, &version, error) != 0)
         return -1;
-    if (version != PROTO_VERSION)
-        return proto_error_set(error,
-                               "key 'v': unsupported version %llu "
-                               "(this decoder reads %d)",
-                               (unsigned long long)version, PROTO_VERSION);
+    if (version != PROTO_VERSION) {
+        proto_error_set(error,
+                        "key 'v': unsupported version %llu "
+                        "(this decoder reads %d)",
+                        (unsigned long long)version, PROTO_VERSION);
+        return proto_error_code(error, PROTO_NACK_CODE_VERSION, key->name);
+    }
     return 0;
+}
+
+/* A failed read of `key`: MISSING_KEY when it is absent, else BAD_VALUE,
+ * naming it as the field. Always returns -1. */
+static int s_key_code(proto_error_t *error, const proto_key_t *key)
+{
+    return proto_error_code(error,
+                            key->seen ? PROTO_NACK_CODE_BAD_VALUE
+                                      : PROTO_NACK_CODE_MISSING_KEY,
+                            key->name);
+}
+
+int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
+                   uint64_t max, uint64_t *value, proto_error_t *error)
+{
+    if (s_key_uint(self, key, max, value, error) != 0)
+        return s_key_code(error, key);
+    return 0;
+}
+
+int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
+                  int64_t *value, proto_error_t *error)
+{
+    if (s_key_int(self, key, value, error) != 0)
+        return s_key_code(error, key);
+    return 0;
+}
+
+int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
+                     double *value, proto_error_t *error)
+{
+    if (s_key_number(self, key, value, error) != 0)
+        return s_key_code(error, key);
+    return 0;
+}
+
+int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
+                  size_t min_length, size_t max_length, char *out,
+                  proto_error_t *error)
+{
+    if (s_key_str(self, key, min_length, max_length, out, error) != 0)
+        return s_key_code(error, key);
+    return 0;
+}
+
+int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
+                   const char *const *names, size_t count, int *index,
+                   proto_error_t *error)
+{
+    if (s_key_enum(self, key, names, count, index, error) != 0)
+        return s_key_code(error, key);
+    return 0;
+}
+
+int proto_key_raw_str(const proto_reader_t *self, const proto_key_t *key,
+                      const char **text, uint32_t *length, proto_error_t *error)
+{
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return s_key_code(error, key);
+    proto_read_t result = proto_reader_str(&reader, text, length);
+    if (result != PROTO_READ_OK) {
+        proto_reader_fail(&reader, result, prefix, "a str", error);
+        return s_key_code(error, key);
+    }
+    return 0;
+}
+
+int proto_key_bool(const proto_reader_t *self, const proto_key_t *key,
+                   bool *value, proto_error_t *error)
+{
+    proto_reader_t reader;
+    char prefix[PROTO_KEY_PREFIX_SIZE];
+    if (s_key_start(self, key, &reader, prefix, error) != 0)
+        return s_key_code(error, key);
+    proto_read_t result = proto_reader_bool(&reader, value);
+    if (result != PROTO_READ_OK) {
+        proto_reader_fail(&reader, result, prefix, "a bool", error);
+        return s_key_code(error, key);
+    }
+    return 0;
+}
+
+void proto_error_reset(proto_error_t *error)
+{
+    if (error) {
+        error->code = PROTO_NACK_CODE_NONE;
+        error->field[0] = '\0';
+        error->has_record_index = false;
+        error->record_index = 0;
+    }
+}
+
+int proto_error_code(proto_error_t *error, proto_nack_code_t code,
+                     const char *field)
+{
+    if (error) {
+        error->code = code;
+        snprintf(error->field, sizeof error->field, "%s", field ? field : "");
+    }
+    return -1;
 }

@@ -53,6 +53,8 @@ proto_read_t proto_reader_uint(proto_reader_t *self, uint64_t *value);
 proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value);
 /* float32, float64, or any integer (converted). */
 proto_read_t proto_reader_number(proto_reader_t *self, double *value);
+/* A msgpack bool (true/false; nil and integers are not bools). */
+proto_read_t proto_reader_bool(proto_reader_t *self, bool *value);
 /* Skips one whole object, containers included (iteratively). */
 proto_read_t proto_reader_skip(proto_reader_t *self);
 
@@ -91,7 +93,9 @@ int proto_reader_scan_message(proto_reader_t *self, const void *data,
 
 /* Field readers for a scanned key: each reads the key's value, checks its
  * type and range and returns 0, or -1 with an `error` naming the key
- * ("missing key 'seq'", "key 'seq': expected an unsigned integer, got str").
+ * ("missing key 'seq'", "key 'seq': expected an unsigned integer, got str")
+ * and its code (MISSING_KEY or BAD_VALUE, field = the key; VERSION for a
+ * `v` that is not PROTO_VERSION). The map scanners set NOT_A_MAP or BAD_KEY.
  */
 int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
                    uint64_t max, uint64_t *value, proto_error_t *error);
@@ -109,6 +113,13 @@ int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
 int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
                    const char *const *names, size_t count, int *index,
                    proto_error_t *error);
+/* The str value, not copied: `text` points into the message. */
+int proto_key_raw_str(const proto_reader_t *self, const proto_key_t *key,
+                      const char **text, uint32_t *length,
+                      proto_error_t *error);
+/* A msgpack bool. */
+int proto_key_bool(const proto_reader_t *self, const proto_key_t *key,
+                   bool *value, proto_error_t *error);
 /* Checks `v`: present, an unsigned integer, and PROTO_VERSION. */
 int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
                       proto_error_t *error);
@@ -118,6 +129,14 @@ int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
 int proto_copy_str(const char *text, uint32_t length, size_t min_length,
                    size_t max_length, char *out, const char *what,
                    proto_error_t *error);
+
+/* Clears the machine-readable part of `error` (code NONE, field "", no
+ * record index); `error` may be NULL. Every decoder calls it on entry. */
+void proto_error_reset(proto_error_t *error);
+/* Sets `code` and `field` (NULL: ""; cut to PROTO_FIELD_MAX bytes) in
+ * `error`, which may be NULL. Always returns -1. */
+int proto_error_code(proto_error_t *error, proto_nack_code_t code,
+                     const char *field);
 
 /* printf into `error`. Always returns -1. */
 int proto_error_set(proto_error_t *error, const char *format, ...)

@@ -679,6 +679,25 @@ int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
         s_write(&writer, ",\"drain_rate\":");
         s_write_number(&writer, event->drain_rate);
     }
+    /* v1.1 keys, in the encoder's order, when present. */
+    if (event->has_oldest_age_ms)
+        s_write(&writer, ",\"oldest_age_ms\":%" PRIu32, event->oldest_age_ms);
+    if (event->has_commit_latency_ms) {
+        s_write(&writer, ",\"commit_latency_ms\":");
+        s_write_number(&writer, event->commit_latency_ms);
+    }
+    if (event->sink_state != PROTO_SINK_STATE_NONE)
+        s_write(&writer, ",\"sink_state\":\"%s\"",
+                proto_sink_state_name(event->sink_state));
+    if (event->has_pressure) {
+        s_write(&writer, ",\"pressure\":");
+        s_write_number(&writer, event->pressure);
+    }
+    if (event->has_credit_initial)
+        s_write(&writer, ",\"credit_initial\":%" PRIu32, event->credit_initial);
+    if (event->has_going_away)
+        s_write(&writer, ",\"going_away\":%s",
+                event->going_away ? "true" : "false");
     s_write(&writer, "}");
     if (writer.overflow)
         return -1;

@@ -33,8 +33,8 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
 #define PROTO_TEXT_FEEDBACK_JSON_MAX 2048
 
 /* Writes a feedback event as one JSON object (no newline) with the keys of
- * feedback.md, `v` first, type and levels as names, the optional keys only
- * when present: what mds-feedback-tail prints and the webhook posts. Returns
+ * feedback.md, `v` first, type and levels as names, the optional keys
+ * (v1.1 ones included) only when present: what mds-feedback-tail prints and the webhook posts. Returns
  * the length written, or -1 when `capacity` is too small. */
 int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
                                     size_t capacity);

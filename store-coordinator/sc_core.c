@@ -1,32 +1,26 @@
-/* sc_core: ingest, queue, watermark, dispatch to workers, acks (see sc_core.h).
+/* sc_core: the shell around sc_intake: the ingest ROUTER, the workers' and
+ * the publisher's pipes, the dead-letter file for the drain deadline and
+ * one timer (see sc_core.h). The intake engine decides; this file decodes,
+ * answers, sends chunks and publishes what the engine reports.
  *
- * Invariant: a batch's reply envelope lives in the queue (as its tag) from
- * push until the batch's last record is committed; it is then consumed by
- * the ack. Workers only read the records of the one chunk they hold; the
- * queue memory is freed after every worker has stopped. */
+ * Invariant: a batch's reply envelope lives in the engine's queue (as its
+ * tag) from admission until the batch's last record is committed; it is
+ * then consumed by the ack. Workers only read the records of the one chunk
+ * they hold (the engine's buffer for that worker); the engine is freed
+ * after every worker has stopped. */
 #include "sc_core.h"
 
-#include "sc_breaker.h"
 #include "cmn_log.h"
 #include "cmn_router.h"
-#include "sc_dlq.h"
 #include "proto_ingest.h"
+#include "sc_actor.h"
+#include "sc_dlq.h"
+#include "sc_intake.h"
 #include "sc_publisher.h"
-#include "sc_queue.h"
-#include "sc_watermark.h"
 #include "sc_worker.h"
 
-#define SC_CORE_TICK_MS 10
 /* Messages read per wake-up before dispatching and re-polling. */
 #define SC_INGEST_BURST_MAX 64
-#define SC_DRAIN_RATE_WINDOW_MS 1000
-#define SC_DRAIN_RATE_SMOOTHING 0.5
-#define SC_RETRY_AFTER_MIN_MS 5
-#define SC_RETRY_AFTER_MAX_MS 5000
-#define SC_RETRY_AFTER_IDLE_MS 100
-#define SC_RETRY_AFTER_DRAINING_MS 1000
-#define SC_MALFORMED_LOG_INTERVAL_MS 10000
-#define SC_MS_PER_SEC 1000.0
 #define SC_DLQ_REASON_DRAIN "drain timeout: not written before shutdown"
 /* Issue 12: what the ingest ROUTER keeps of a message (docs/security.md,
  * "Limits"). The payload cap equals the transport's ZMQ_MAXMSGSIZE, so the
@@ -37,49 +31,37 @@ static const cmn_router_limits_t s_ingest_limits = {
     .payload_bytes_max = 2 * PROTO_MESSAGE_BYTES_MAX,
 };
 
-typedef struct _s_core_t s_core_t;
+typedef struct _s_self_t s_self_t;
 
 typedef struct {
-    s_core_t *core;        /* back pointer for the reader callback */
+    s_self_t *core;        /* back pointer for the reader callback */
+    size_t index;          /* worker number */
     sc_worker_args_t args; /* what the actor reads; lives here */
     zactor_t *actor;
-    bool busy;         /* holds a chunk */
-    uint64_t chunk_id; /* the chunk it holds */
-    /* The worker's copy of its chunk (batch_size records): the core writes
-     * it only while the worker is idle, the worker reads it while busy. */
-    proto_record_t *buffer;
 } s_worker_slot_t;
 
-struct _s_core_t {
+struct _s_self_t {
     const sc_settings_t *settings;
     sc_state_t *state;
     sc_stats_t *stats;
     cmn_clock_t *clock;
-    zsock_t *pipe;   /* to main */
-    zsock_t *router; /* ingest */
-    zloop_t *loop;
-    sc_queue_t *queue;
-    sc_watermark_t *watermark;
-    proto_record_t *scratch;  /* one decoded batch */
-    msgpack_sbuffer reply;    /* encoded reply, reused */
-    s_worker_slot_t *workers; /* settings->workers slots */
+    zsock_t *pipe;       /* to main */
+    zsock_t *router;     /* ingest, owned */
+    zloop_t *loop;       /* pipe, router, worker pipes and the one timer */
+    int timer_id;        /* armed from the engine's deadline, or -1 */
+    sc_intake_t *intake; /* the decisions, the queue */
+    sc_intake_dispatch_t *dispatch; /* settings->workers entries */
+    proto_record_t *scratch;        /* one decoded batch */
+    msgpack_sbuffer reply;          /* encoded reply, reused */
+    s_worker_slot_t *workers;       /* settings->workers slots */
     sc_publisher_args_t publisher_args;
     zactor_t *publisher;
-    cmn_webhook_t *webhook;    /* borrowed, for the publisher */
-    sc_dlq_t *dlq;             /* for the drain timeout */
-    int64_t pending_since_ns;  /* oldest waiting record's arrival, or 0 */
-    uint64_t committed_window; /* records committed in this window */
-    int64_t window_start_ns;   /* drain-rate window start */
-    double drain_rate;         /* records/s, smoothed */
-    bool draining;             /* DRAIN received */
-    bool drained;              /* DRAINED sent */
-    int64_t drain_deadline_ns;
-    bool discarding;               /* tearing down: drop envelopes */
-    int64_t malformed_logged_ns;   /* last malformed log line */
-    uint64_t malformed_suppressed; /* not logged since */
+    cmn_webhook_t *webhook; /* borrowed, for the publisher */
+    sc_dlq_t *dlq;          /* for the drain deadline */
+    bool discarding;        /* tearing down: drop envelopes */
 };
 
-static void s_send_reply(s_core_t *self, zmsg_t **envelope_p,
+static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
                          const proto_reply_t *reply)
 {
     msgpack_sbuffer_clear(&self->reply);
@@ -96,25 +78,38 @@ static void s_send_reply(s_core_t *self, zmsg_t **envelope_p,
         cmn_series_inc(self->stats->replies_dropped[errno == EAGAIN ? 0 : 1]);
 }
 
-static void s_nack(s_core_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
-                   proto_nack_reason_t reason, uint32_t retry_after_ms,
-                   const char *detail)
+/* Answers a batch the engine did not queue. */
+static void s_answer(s_self_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
+                     size_t count, const sc_intake_admission_t *admission)
 {
-    proto_reply_t reply = {
-        .type = PROTO_REPLY_NACK,
-        .batch_seq = batch_seq,
-        .reason = reason,
-        .retry_after_ms = retry_after_ms,
-    };
-    snprintf(reply.detail, sizeof reply.detail, "%s", detail ? detail : "");
-    cmn_series_inc(self->stats->nacks[reason]);
+    proto_reply_t reply = {.batch_seq = batch_seq};
+    if (admission->verdict == SC_INTAKE_ACK) {
+        reply.type = PROTO_REPLY_ACK;
+        cmn_series_inc(self->stats->acks);
+    } else {
+        reply.type = PROTO_REPLY_NACK;
+        reply.reason = admission->reason;
+        reply.retry_after_ms = admission->retry_after_ms;
+        snprintf(reply.detail, sizeof reply.detail, "%s", admission->detail);
+        cmn_series_inc(self->stats->nacks[admission->reason]);
+        if (admission->reason == PROTO_NACK_MALFORMED) {
+            cmn_series_inc(self->stats->malformed);
+            if (admission->log)
+                cmn_log_warning("core", "malformed_message",
+                                "batch_seq=%llu detail=\"%s\" suppressed=%llu",
+                                (unsigned long long)batch_seq,
+                                admission->detail,
+                                (unsigned long long)admission->suppressed);
+        } else
+            cmn_series_add(self->stats->records_rejected, count);
+    }
     s_send_reply(self, envelope_p, &reply);
 }
 
-/* Queue callback: a batch's last record is committed. */
+/* Engine callback: a batch's last record is committed (or dead-lettered). */
 static void s_on_batch_done(const sc_batch_result_t *result, void *arg)
 {
-    s_core_t *self = arg;
+    s_self_t *self = arg;
     zmsg_t *envelope = result->tag;
     if (self->discarding) {
         zmsg_destroy(&envelope);
@@ -131,101 +126,117 @@ static void s_on_batch_done(const sc_batch_result_t *result, void *arg)
     s_send_reply(self, &envelope, &reply);
 }
 
-/* Publishes depth and re-evaluates the level after any queue change or
- * tick; a change goes to the publisher. */
-static void s_level_update(s_core_t *self)
+static void s_publish_level(s_self_t *self, const sc_intake_update_t *update)
 {
-    uint64_t depth = sc_queue_depth(self->queue);
-    atomic_store(&self->state->depth, depth);
-    cmn_series_set(self->stats->queue_depth, (double)depth);
-    proto_level_t previous;
-    if (!sc_watermark_update(self->watermark, depth,
-                             cmn_clock_mono_ns(self->clock), &previous))
-        return;
-    proto_level_t level = sc_watermark_level(self->watermark);
+    proto_level_t level = update->level;
     atomic_store(&self->state->level, (int)level);
     cmn_series_set(self->stats->level, level);
     for (int i = 0; i < 3; i++)
         cmn_series_set(self->stats->backpressure[i], i == (int)level);
-    char level_text[4], previous_text[4], depth_text[24];
-    snprintf(level_text, sizeof level_text, "%d", (int)level);
-    snprintf(previous_text, sizeof previous_text, "%d", (int)previous);
-    snprintf(depth_text, sizeof depth_text, "%llu", (unsigned long long)depth);
-    zstr_sendx(self->publisher, "LEVEL", level_text, previous_text, depth_text,
-               NULL);
+    zsock_send(self->publisher, "sii8s", "LEVEL", (int)level,
+               (int)update->previous, update->depth, "");
     cmn_log_info("core", "level_changed", "from=%s to=%s depth=%llu",
-                 proto_level_name(previous), proto_level_name(level),
-                 (unsigned long long)depth);
+                 proto_level_name(update->previous), proto_level_name(level),
+                 (unsigned long long)update->depth);
 }
 
-/* Hands chunks to idle workers. `eager`: a partial chunk goes at once. */
-static void s_dispatch(s_core_t *self, bool eager)
+/* Dead-letters the chunks nobody will write in time, then acks them.
+ * A chunk whose lines cannot be written stays unacked: its producers
+ * resend. Returns true when every chunk was dead-lettered. */
+static bool s_abandon_rest(s_self_t *self)
 {
-    const sc_settings_t *settings = self->settings;
-    int64_t now = cmn_clock_mono_ns(self->clock);
-    for (size_t i = 0; i < settings->workers; i++) {
-        s_worker_slot_t *slot = &self->workers[i];
-        if (slot->busy)
+    bool all = true;
+    sc_chunk_t chunk;
+    while (sc_intake_abandon(self->intake, &chunk) > 0) {
+        bool ok = true;
+        for (size_t i = 0; ok && i < chunk.count; i++)
+            ok = sc_dlq_append(self->dlq, &chunk.records[i],
+                               SC_DLQ_REASON_DRAIN) == 0;
+        ok = ok && sc_dlq_sync(self->dlq) == 0;
+        if (!ok) {
+            all = false;
             continue;
-        size_t pending = sc_queue_pending(self->queue);
-        if (pending == 0)
-            break;
-        bool timed_out = now - self->pending_since_ns >=
-                         settings->batch_timeout_ms * CMN_NS_PER_MS;
-        if (pending < settings->batch_size && !eager && !self->draining &&
-            !timed_out)
-            break;
-        sc_chunk_t chunk;
-        sc_queue_take(self->queue, settings->batch_size, slot->buffer, &chunk);
-        zsock_send(slot->actor, "s8p8", "CHUNK", chunk.id,
-                   (void *)chunk.records, (uint64_t)chunk.count);
-        slot->busy = true;
-        slot->chunk_id = chunk.id;
+        }
+        cmn_series_add(self->stats->records_dead_lettered, chunk.count);
+        sc_intake_dead_lettered(self->intake, &chunk, s_on_batch_done, self);
     }
-    if (sc_queue_pending(self->queue) == 0)
-        self->pending_since_ns = 0;
+    return all;
 }
 
-static void s_malformed(s_core_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
-                        const char *detail)
+static void s_drain_finish(s_self_t *self, const char *outcome)
 {
-    cmn_series_inc(self->stats->malformed);
+    zsock_send(self->publisher, "sii8s", "FINAL", 0, 0, (uint64_t)0,
+               "shutdown");
+    zsock_wait(self->publisher);
+    cmn_log_info("core", "drained", "outcome=%s depth=%zu", outcome,
+                 sc_intake_depth(self->intake));
+    zstr_send(self->pipe, "DRAINED");
+}
+
+/* The engine's update after any queue change (every admitted batch, every
+ * commit: a burst must not skip a level) and at its deadline: depth,
+ * level, drain rate, and the end of a drain. */
+static void s_self_update(s_self_t *self)
+{
+    sc_intake_update_t update;
+    sc_intake_update(self->intake, cmn_clock_mono_ns(self->clock), &update);
+    atomic_store(&self->state->depth, update.depth);
+    cmn_series_set(self->stats->queue_depth, (double)update.depth);
+    if (update.drain_rate_changed) {
+        atomic_store(&self->state->drain_rate, update.drain_rate);
+        cmn_series_set(self->stats->drain_rate, update.drain_rate);
+    }
+    if (update.level_changed)
+        s_publish_level(self, &update);
+    if (update.drain == SC_INTAKE_DRAIN_EXPIRED) {
+        cmn_log_warning("core", "drain_timeout",
+                        "depth=%llu action=dead_letter path=\"%s\"",
+                        (unsigned long long)update.depth,
+                        sc_dlq_path(self->dlq));
+        bool all = s_abandon_rest(self);
+        if (!all)
+            cmn_log_error("core", "drain_dead_letter_failed", "unacked=%zu",
+                          sc_intake_depth(self->intake));
+        /* The level and depth of the last message are the final ones. */
+        s_self_update(self);
+        s_drain_finish(self, all ? "dead_lettered" : "unacked_left");
+    } else if (update.drain == SC_INTAKE_DRAIN_FLUSHED)
+        s_drain_finish(self, "flushed");
+}
+
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* After every input: the update, dispatch, then the timer at the engine's
+ * deadline. */
+static void s_self_run(s_self_t *self, bool input_idle)
+{
+    s_self_update(self);
     int64_t now = cmn_clock_mono_ns(self->clock);
-    if (self->malformed_logged_ns == 0 ||
-        now - self->malformed_logged_ns >=
-            SC_MALFORMED_LOG_INTERVAL_MS * CMN_NS_PER_MS) {
-        cmn_log_warning("core", "malformed_message",
-                        "batch_seq=%llu detail=\"%s\" suppressed=%llu",
-                        (unsigned long long)batch_seq, detail,
-                        (unsigned long long)self->malformed_suppressed);
-        self->malformed_logged_ns = now;
-        self->malformed_suppressed = 0;
-    } else
-        self->malformed_suppressed++;
-    s_nack(self, envelope_p, batch_seq, PROTO_NACK_MALFORMED, 0, detail);
+    size_t given =
+        sc_intake_dispatch(self->intake, now, input_idle, self->dispatch);
+    for (size_t i = 0; i < given; i++) {
+        const sc_intake_dispatch_t *dispatch = &self->dispatch[i];
+        zsock_send(self->workers[dispatch->worker].actor, "s8p8", "CHUNK",
+                   dispatch->chunk.id, (void *)dispatch->chunk.records,
+                   (uint64_t)dispatch->chunk.count);
+    }
+    sc_actor_arm(self->loop, &self->timer_id, sc_intake_deadline(self->intake),
+                 now, s_self_handle_timer, self);
 }
 
-/* When resending a batch of `count` records may succeed. */
-static uint32_t s_retry_after_full(s_core_t *self, size_t count)
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
 {
-    if (sc_state_breaker(self->state, self->settings->workers) ==
-        SC_BREAKER_OPEN)
-        return (uint32_t)self->settings->breaker_timeout_ms;
-    if (self->drain_rate < 1.0)
-        return SC_RETRY_AFTER_IDLE_MS;
-    size_t free_slots = sc_queue_free(self->queue);
-    size_t needed = count > free_slots ? count - free_slots : 1;
-    double ms = (double)needed * SC_MS_PER_SEC / self->drain_rate;
-    if (ms < SC_RETRY_AFTER_MIN_MS)
-        return SC_RETRY_AFTER_MIN_MS;
-    if (ms > SC_RETRY_AFTER_MAX_MS)
-        return SC_RETRY_AFTER_MAX_MS;
-    return (uint32_t)ms;
+    (void)loop;
+    (void)timer_id;
+    s_self_t *self = arg;
+    self->timer_id = -1; /* a one-shot timer */
+    s_self_run(self, false);
+    return 0;
 }
 
 /* One ingest message: envelope frames, then the batch. Every path answers
  * or enqueues; nothing here blocks. */
-static void s_handle_message(s_core_t *self, zmsg_t *message)
+static void s_handle_message(s_self_t *self, zmsg_t *message)
 {
     cmn_series_inc(self->stats->batches_received);
     zframe_t *payload = zmsg_last(message);
@@ -243,49 +254,24 @@ static void s_handle_message(s_core_t *self, zmsg_t *message)
         proto_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
                            self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
     zframe_destroy(&payload);
-    if (decoded != 0) {
-        s_malformed(self, &envelope, batch.batch_seq, error.text);
-        return;
-    }
-    if (self->draining) {
-        cmn_series_add(self->stats->records_rejected, batch.count);
-        s_nack(self, &envelope, batch.batch_seq, PROTO_NACK_DRAINING,
-               SC_RETRY_AFTER_DRAINING_MS, "coordinator is shutting down");
-        return;
-    }
-    if (batch.count == 0) {
-        proto_reply_t reply = {.type = PROTO_REPLY_ACK,
-                               .batch_seq = batch.batch_seq};
-        cmn_series_inc(self->stats->acks);
-        s_send_reply(self, &envelope, &reply);
-        return;
-    }
-    if (batch.count > sc_queue_capacity(self->queue)) {
-        char detail[PROTO_REASON_MAX + 1];
-        snprintf(detail, sizeof detail,
-                 "batch of %zu records exceeds the queue capacity %zu",
-                 batch.count, sc_queue_capacity(self->queue));
-        s_malformed(self, &envelope, batch.batch_seq, detail);
-        return;
-    }
-    bool was_idle = sc_queue_pending(self->queue) == 0;
-    if (sc_queue_push(self->queue, self->scratch, batch.count, envelope,
-                      batch.batch_seq) == SC_QUEUE_FULL) {
-        cmn_series_add(self->stats->records_rejected, batch.count);
-        s_nack(self, &envelope, batch.batch_seq, PROTO_NACK_FULL,
-               s_retry_after_full(self, batch.count), "queue full");
-        return;
-    }
-    cmn_series_add(self->stats->records_received, batch.count);
-    if (was_idle)
-        self->pending_since_ns = cmn_clock_mono_ns(self->clock);
-    s_level_update(self);
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    sc_intake_admission_t admission;
+    if (decoded != 0)
+        sc_intake_malformed(self->intake, error.text, now, &admission);
+    else
+        sc_intake_admit(self->intake, self->scratch, batch.count, envelope,
+                        batch.batch_seq, now, &admission);
+    if (admission.verdict == SC_INTAKE_QUEUED) {
+        cmn_series_add(self->stats->records_received, batch.count);
+        s_self_update(self);
+    } else
+        s_answer(self, &envelope, batch.batch_seq, batch.count, &admission);
 }
 
 /* Issue 12: a message over the envelope limits (cmn_router_recv kept only
  * its routing id, a REQ delimiter and the payload) is counted and nacked
  * malformed; it is never queued and its envelope never echoed. */
-static void s_refuse(s_core_t *self, zmsg_t *message, int verdict)
+static void s_refuse(s_self_t *self, zmsg_t *message, int verdict)
 {
     cmn_series_inc(self->stats->batches_received);
     cmn_series_inc(self->stats->ingest_refused[verdict]);
@@ -305,13 +291,16 @@ static void s_refuse(s_core_t *self, zmsg_t *message, int verdict)
              "message refused: %s over the limit (%d frames, %d bytes)",
              cmn_router_verdict_name((cmn_router_verdict_t)verdict),
              PROTO_ENVELOPE_FRAMES_MAX, PROTO_ENVELOPE_BYTES_MAX);
-    s_malformed(self, &message, batch.batch_seq, detail);
+    sc_intake_admission_t admission;
+    sc_intake_malformed(self->intake, detail, cmn_clock_mono_ns(self->clock),
+                        &admission);
+    s_answer(self, &message, batch.batch_seq, 0, &admission);
 }
 
-static int s_on_ingest(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_self_handle_router(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    s_core_t *self = arg;
+    s_self_t *self = arg;
     for (int i = 0; i < SC_INGEST_BURST_MAX; i++) {
         if (!(zsock_events(reader) & ZMQ_POLLIN))
             break;
@@ -326,187 +315,130 @@ static int s_on_ingest(zloop_t *loop, zsock_t *reader, void *arg)
         }
         s_handle_message(self, message);
     }
-    s_dispatch(self, self->settings->batch_eager);
+    s_self_run(self, !(zsock_events(reader) & ZMQ_POLLIN));
     return 0;
 }
 
-static int s_on_worker(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_self_handle_worker(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_worker_slot_t *slot = arg;
-    s_core_t *self = slot->core;
+    s_self_t *self = slot->core;
     char *command = NULL;
     uint64_t id = 0, written = 0, duplicates = 0, dead_lettered = 0;
     if (zsock_recv(reader, "s8888", &command, &id, &written, &duplicates,
                    &dead_lettered) != 0)
         return 0;
-    if (command && streq(command, "DONE") && slot->busy &&
-        slot->chunk_id == id) {
-        slot->busy = false;
-        /* -1: already dead-lettered at the drain timeout; nothing to do. */
-        if (sc_queue_commit(self->queue, id, (size_t)written,
-                            (size_t)duplicates, (size_t)dead_lettered,
-                            s_on_batch_done, self) == 0)
-            self->committed_window += written + duplicates + dead_lettered;
-        s_level_update(self);
-        s_dispatch(self, self->settings->batch_eager);
-    }
-    zstr_free(&command);
-    return 0;
-}
-
-static void s_update_drain_rate(s_core_t *self, int64_t now)
-{
-    int64_t elapsed = now - self->window_start_ns;
-    if (elapsed < SC_DRAIN_RATE_WINDOW_MS * CMN_NS_PER_MS)
-        return;
-    double window_rate = (double)self->committed_window *
-                         (double)CMN_NS_PER_SEC / (double)elapsed;
-    self->drain_rate = SC_DRAIN_RATE_SMOOTHING * self->drain_rate +
-                       (1.0 - SC_DRAIN_RATE_SMOOTHING) * window_rate;
-    atomic_store(&self->state->drain_rate, self->drain_rate);
-    cmn_series_set(self->stats->drain_rate, self->drain_rate);
-    self->committed_window = 0;
-    self->window_start_ns = now;
-}
-
-/* Dead-letters a chunk nobody will write in time, then acks it. Returns 0,
- * or -1 when the dead-letter file failed (the batches then stay unacked:
- * their producers resend elsewhere). */
-static int s_dead_letter_chunk(s_core_t *self, const sc_chunk_t *chunk)
-{
-    for (size_t i = 0; i < chunk->count; i++)
-        if (sc_dlq_append(self->dlq, &chunk->records[i], SC_DLQ_REASON_DRAIN) !=
-            0)
-            return -1;
-    if (sc_dlq_sync(self->dlq) != 0)
-        return -1;
-    cmn_series_add(self->stats->records_dead_lettered, chunk->count);
-    sc_queue_commit(self->queue, chunk->id, 0, 0, chunk->count, s_on_batch_done,
-                    self);
-    return 0;
-}
-
-static void s_drain_finish(s_core_t *self, const char *outcome)
-{
-    s_level_update(self);
-    zstr_sendx(self->publisher, "FINAL", "shutdown", NULL);
-    zsock_wait(self->publisher);
-    cmn_log_info("core", "drained", "outcome=%s depth=%zu", outcome,
-                 sc_queue_depth(self->queue));
-    zstr_send(self->pipe, "DRAINED");
-    self->drained = true;
-}
-
-static void s_drain_check(s_core_t *self, int64_t now)
-{
-    if (!self->draining || self->drained)
-        return;
-    if (sc_queue_depth(self->queue) == 0) {
-        s_drain_finish(self, "flushed");
-        return;
-    }
-    if (now < self->drain_deadline_ns)
-        return;
-    size_t before = sc_queue_depth(self->queue);
-    cmn_log_warning("core", "drain_timeout",
-                    "depth=%zu action=dead_letter path=\"%s\"", before,
-                    sc_dlq_path(self->dlq));
-    int failed = 0;
-    sc_chunk_t chunk;
-    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), NULL,
-                         &chunk) > 0)
-        failed |= s_dead_letter_chunk(self, &chunk);
-    for (size_t i = 0; i < self->settings->workers; i++) {
-        s_worker_slot_t *slot = &self->workers[i];
-        if (slot->busy &&
-            sc_queue_chunk(self->queue, slot->chunk_id, &chunk) == 0)
-            failed |= s_dead_letter_chunk(self, &chunk);
-    }
-    if (failed)
-        cmn_log_error("core", "drain_dead_letter_failed", "unacked=%zu",
-                      sc_queue_depth(self->queue));
-    s_drain_finish(self, failed ? "unacked_left" : "dead_lettered");
-}
-
-static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    s_core_t *self = arg;
     int64_t now = cmn_clock_mono_ns(self->clock);
-    s_level_update(self);
-    s_dispatch(self, false);
-    s_update_drain_rate(self, now);
-    s_drain_check(self, now);
+    if (command && streq(command, "DONE"))
+        /* -1: already dead-lettered at the drain deadline. */
+        sc_intake_done(self->intake, slot->index, id, (size_t)written,
+                       (size_t)duplicates, (size_t)dead_lettered, now,
+                       s_on_batch_done, self);
+    else if (command && streq(command, "BREAKER"))
+        sc_intake_breaker(self->intake, slot->index, (sc_breaker_state_t)id);
+    zstr_free(&command);
+    s_self_run(self, true);
     return 0;
 }
 
-static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    s_core_t *self = arg;
+    s_self_t *self = arg;
     char *command = zstr_recv(reader);
     if (!command)
         return -1;
     int result = 0;
+    int64_t now = cmn_clock_mono_ns(self->clock);
     if (streq(command, "$TERM"))
         result = -1;
-    else if (streq(command, "DRAIN") && !self->draining) {
-        self->draining = true;
+    else if (streq(command, "DRAIN") && !sc_intake_draining(self->intake)) {
+        sc_intake_drain(self->intake, now);
         atomic_store(&self->state->draining, true);
-        self->drain_deadline_ns =
-            cmn_clock_mono_ns(self->clock) +
-            self->settings->drain_timeout_ms * CMN_NS_PER_MS;
         cmn_log_info("core", "draining", "depth=%zu timeout_ms=%lld",
-                     sc_queue_depth(self->queue),
+                     sc_intake_depth(self->intake),
                      (long long)self->settings->drain_timeout_ms);
-        s_dispatch(self, true);
-        s_drain_check(self, cmn_clock_mono_ns(self->clock));
-    } else if (streq(command, "HURRY") && self->draining) {
-        /* Drain now: the deadline is here. */
-        int64_t now = cmn_clock_mono_ns(self->clock);
-        if (self->drain_deadline_ns > now)
-            self->drain_deadline_ns = now;
-        s_drain_check(self, now);
+        s_self_run(self, true);
+    } else if (streq(command, "HURRY") && sc_intake_draining(self->intake)) {
+        sc_intake_hurry(self->intake, now);
+        s_self_run(self, true);
     }
     zstr_free(&command);
     return result;
 }
 
-/* Releases every envelope still in the queue (teardown without a drain). */
-static void s_discard_all(s_core_t *self)
+static void s_self_destroy(s_self_t **self_p)
 {
-    self->discarding = true;
-    sc_chunk_t chunk;
-    while (sc_queue_take(self->queue, sc_queue_capacity(self->queue), NULL,
-                         &chunk) > 0)
-        sc_queue_commit(self->queue, chunk.id, 0, 0, chunk.count,
-                        s_on_batch_done, self);
-    for (size_t i = 0; i < self->settings->workers; i++) {
-        s_worker_slot_t *slot = &self->workers[i];
-        if (slot->busy &&
-            sc_queue_chunk(self->queue, slot->chunk_id, &chunk) == 0)
-            sc_queue_commit(self->queue, chunk.id, 0, 0, chunk.count,
-                            s_on_batch_done, self);
+    s_self_t *self = *self_p;
+    if (!self)
+        return;
+    /* Workers first: they read the engine's buffers until they stop. */
+    if (self->workers)
+        for (size_t i = 0; i < self->settings->workers; i++)
+            zactor_destroy(&self->workers[i].actor);
+    zactor_destroy(&self->publisher);
+    if (self->intake) {
+        self->discarding = true;
+        sc_intake_discard(self->intake, s_on_batch_done, self);
     }
+    zloop_destroy(&self->loop);
+    zsock_destroy(&self->router);
+    sc_dlq_destroy(&self->dlq);
+    free(self->workers);
+    free(self->dispatch);
+    free(self->scratch);
+    sc_intake_destroy(&self->intake);
+    msgpack_sbuffer_destroy(&self->reply);
+    free(self);
+    *self_p = NULL;
 }
 
-static int s_core_start(s_core_t *self, zsock_t *xpub)
+static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
 {
-    const sc_settings_t *settings = self->settings;
-    int64_t now = cmn_clock_mono_ns(self->clock);
-    self->queue = sc_queue_new(settings->capacity);
-    self->watermark = sc_watermark_new(&settings->watermark, now);
+    const sc_core_args_t *given = args;
+    const sc_settings_t *settings = given->settings;
+    zsock_t *router = given->router, *xpub = given->xpub; /* ours now */
+    s_self_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        zsock_destroy(&router);
+        zsock_destroy(&xpub);
+        snprintf(error, SC_ACTOR_ERROR_MAX, "core: out of memory");
+        return NULL;
+    }
+    *self = (s_self_t){
+        .settings = settings,
+        .state = given->state,
+        .stats = given->stats,
+        .clock = given->clock,
+        .pipe = pipe,
+        .router = router,
+        .timer_id = -1,
+        .webhook = given->webhook,
+    };
+    msgpack_sbuffer_init(&self->reply);
+    sc_intake_config_t config = {
+        .capacity = settings->capacity,
+        .watermark = settings->watermark,
+        .workers = settings->workers,
+        .batch_size = settings->batch_size,
+        .batch_timeout_ns = settings->batch_timeout_ms * CMN_NS_PER_MS,
+        .batch_eager = settings->batch_eager,
+        .drain_timeout_ns = settings->drain_timeout_ms * CMN_NS_PER_MS,
+        .breaker_timeout_ms = (uint32_t)settings->breaker_timeout_ms,
+    };
+    self->intake = sc_intake_new(&config, cmn_clock_mono_ns(self->clock));
+    self->dispatch = calloc(settings->workers, sizeof *self->dispatch);
     self->scratch = calloc(PROTO_BATCH_RECORDS_MAX, sizeof *self->scratch);
     self->workers = calloc(settings->workers, sizeof *self->workers);
     self->dlq = sc_dlq_new(settings->dlq_path);
     self->loop = zloop_new();
-    self->window_start_ns = now;
-    if (!self->queue || !self->watermark || !self->scratch || !self->workers ||
+    if (!self->intake || !self->dispatch || !self->scratch || !self->workers ||
         !self->dlq || !self->loop) {
         zsock_destroy(&xpub);
-        return -1;
+        snprintf(error, SC_ACTOR_ERROR_MAX, "core: out of memory");
+        s_self_destroy(&self);
+        return NULL;
     }
     self->publisher_args = (sc_publisher_args_t){
         .settings = settings,
@@ -516,15 +448,16 @@ static int s_core_start(s_core_t *self, zsock_t *xpub)
         .xpub = xpub,
         .webhook = self->webhook,
     };
-    self->publisher = zactor_new(sc_publisher_actor, &self->publisher_args);
-    if (!self->publisher)
-        return -1;
+    self->publisher =
+        sc_actor_start(sc_publisher_actor, &self->publisher_args, error);
+    if (!self->publisher) {
+        s_self_destroy(&self);
+        return NULL;
+    }
     for (size_t i = 0; i < settings->workers; i++) {
         s_worker_slot_t *slot = &self->workers[i];
         slot->core = self;
-        slot->buffer = calloc(settings->batch_size, sizeof *slot->buffer);
-        if (!slot->buffer)
-            return -1;
+        slot->index = i;
         slot->args = (sc_worker_args_t){
             .settings = settings,
             .state = self->state,
@@ -532,69 +465,42 @@ static int s_core_start(s_core_t *self, zsock_t *xpub)
             .clock = self->clock,
             .index = i,
         };
-        slot->actor = zactor_new(sc_worker_actor, &slot->args);
-        if (!slot->actor)
-            return -1;
-        zloop_reader(self->loop, zactor_sock(slot->actor), s_on_worker, slot);
+        slot->actor = sc_actor_start(sc_worker_actor, &slot->args, error);
+        if (!slot->actor) {
+            s_self_destroy(&self);
+            return NULL;
+        }
+        zloop_reader(self->loop, zactor_sock(slot->actor), s_self_handle_worker,
+                     slot);
     }
-    zloop_reader(self->loop, self->pipe, s_on_pipe, self);
-    zloop_reader(self->loop, self->router, s_on_ingest, self);
-    zloop_timer(self->loop, SC_CORE_TICK_MS, 0, s_on_tick, self);
-    return 0;
+    zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
+    zloop_reader(self->loop, self->router, s_self_handle_router, self);
+    return self;
 }
 
 void sc_core_actor(zsock_t *pipe, void *args)
 {
-    const sc_core_args_t *given = args;
-    s_core_t self = {
-        .settings = given->settings,
-        .state = given->state,
-        .stats = given->stats,
-        .clock = given->clock,
-        .pipe = pipe,
-        .router = given->router,
-        .webhook = given->webhook,
-    };
-    msgpack_sbuffer_init(&self.reply);
     zsock_signal(pipe, 0);
-    if (s_core_start(&self, given->xpub) == 0) {
-        zstr_send(pipe, "READY");
-        cmn_log_info(
-            "core", "started",
-            "capacity=%zu low=%llu high=%llu dead_band=%llu "
-            "dwell_ms=%lld workers=%zu",
-            self.settings->capacity,
-            (unsigned long long)self.settings->watermark.low,
-            (unsigned long long)self.settings->watermark.high,
-            (unsigned long long)self.settings->watermark.dead_band,
-            (long long)(self.settings->watermark.dwell_ns / CMN_NS_PER_MS),
-            self.settings->workers);
-        zloop_start(self.loop);
-    } else {
-        cmn_log_error("core", "start_failed", "%s", "out of memory");
-        zstr_send(pipe, "FAILED");
-        /* Wait for $TERM like every actor. */
-        char *command = NULL;
-        while ((command = zstr_recv(pipe)) && !streq(command, "$TERM"))
-            zstr_free(&command);
-        zstr_free(&command);
+    char error[SC_ACTOR_ERROR_MAX] = "";
+    s_self_t *self = s_self_new(pipe, args, error);
+    if (!self) {
+        cmn_log_error("core", "start_failed", "error=\"%s\"", error);
+        sc_actor_report(pipe, error);
+        sc_actor_wait_term(pipe);
+        return;
     }
-    /* Workers first: they read queue memory until they stop. */
-    if (self.workers)
-        for (size_t i = 0; i < self.settings->workers; i++)
-            zactor_destroy(&self.workers[i].actor);
-    zactor_destroy(&self.publisher);
-    if (self.queue && self.workers)
-        s_discard_all(&self);
-    if (self.workers)
-        for (size_t i = 0; i < self.settings->workers; i++)
-            free(self.workers[i].buffer);
-    zloop_destroy(&self.loop);
-    zsock_destroy(&self.router);
-    sc_dlq_destroy(&self.dlq);
-    free(self.workers);
-    free(self.scratch);
-    sc_watermark_destroy(&self.watermark);
-    sc_queue_destroy(&self.queue);
-    msgpack_sbuffer_destroy(&self.reply);
+    sc_actor_report(pipe, NULL);
+    const sc_settings_t *settings = self->settings;
+    cmn_log_info("core", "started",
+                 "capacity=%zu low=%llu high=%llu dead_band=%llu "
+                 "dwell_ms=%lld workers=%zu",
+                 settings->capacity,
+                 (unsigned long long)settings->watermark.low,
+                 (unsigned long long)settings->watermark.high,
+                 (unsigned long long)settings->watermark.dead_band,
+                 (long long)(settings->watermark.dwell_ns / CMN_NS_PER_MS),
+                 settings->workers);
+    s_self_run(self, true);
+    zloop_start(self->loop);
+    s_self_destroy(&self);
 }

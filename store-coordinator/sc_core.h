@@ -1,21 +1,21 @@
-/* sc_core: the coordinator's central actor. It owns the ingest ROUTER socket,
- * the queue and the watermark, and starts the workers and the publisher.
+/* sc_core: the coordinator's central actor, the shell around sc_intake. It
+ * owns the ingest ROUTER socket and the engine (queue, watermark), and
+ * starts the workers and the publisher (each reports READY/FAILED; a
+ * failure fails the core's own start with that reason).
  *
  * Never blocks on a peer: a batch is enqueued whole or answered at once
- * (`nack full` with a retry hint derived from the drain rate, `nack
- * malformed`, `nack draining`); chunks go to idle workers over their pipes
- * (at most batch_size records; a partial chunk once batch_timeout_ms have
- * passed, or at once when batch_eager is set and the socket has nothing
- * more to read); a worker's DONE commits its chunk and acks every batch it
- * completed. The level is re-evaluated on every queue change and on a
- * 10 ms tick (so a step down held back by the dwell happens when it ends);
- * each change goes to the publisher.
+ * (`nack full` with a retry hint, `nack malformed`, `nack draining`: the
+ * engine decides); chunks go to idle workers over their pipes; a worker's
+ * DONE commits its chunk and acks every batch it completed. The level is
+ * re-evaluated on every queue change and at the engine's deadline (so a
+ * step down held back by the dwell happens when it ends); each change goes
+ * to the publisher as "LEVEL".
  *
  * Pipe commands (main -> core): "DRAIN": stop taking batches (nack
  * draining), flush the queue within drain_timeout_ms, dead-letter (fsync'd)
  * and ack whatever is still not written, publish a last event, then answer
- * "DRAINED". "HURRY" (after DRAIN): the drain deadline is now. After start the
- * core sends "READY" or "FAILED". */
+ * "DRAINED". "HURRY" (after DRAIN): the drain deadline is now. At start the
+ * core reports "READY" or "FAILED" reason (sc_actor.h; sc_actor_start). */
 #ifndef SC_CORE_H
 #define SC_CORE_H
 

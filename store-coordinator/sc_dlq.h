@@ -6,7 +6,12 @@
  * back. The file is opened lazily in append mode, each line is one write(2)
  * (so two writers appending to the same file never interleave lines), and
  * sc_dlq_sync() must succeed before the records count as handled (acked).
- * One owner thread per object. */
+ * The file is followed by path: deleted or moved while running (an operator
+ * moving it aside before a replay), the next append or sync opens the path
+ * again and what was not yet on disk is written there. A file that cannot
+ * be written (disk full, EIO, permission, a file-size limit) makes append
+ * or sync return -1, and nothing appended since the last successful sync
+ * may then be acked. One owner thread per object. */
 #ifndef SC_DLQ_H
 #define SC_DLQ_H
 
@@ -23,13 +28,18 @@ sc_dlq_t *sc_dlq_new(const char *path);
 /* Closes and frees; tolerates NULL and sets *self_p to NULL. */
 void sc_dlq_destroy(sc_dlq_t **self_p);
 
-/* Appends one line: the record as NDJSON with `reason`. Returns 0, or -1
- * (logged) when the file cannot be opened or written. */
+/* Appends one line: the record as NDJSON with `reason`, to the file now at
+ * the path (reopened if the open one was deleted or moved). Returns 0, or
+ * -1 (logged) when the file cannot be opened or written; the record is then
+ * not dead-lettered (append it again later). */
 int sc_dlq_append(sc_dlq_t *self, const proto_record_t *record,
                   const char *reason);
 
-/* Flushes appended lines to disk (fsync). Returns 0 (also when nothing was
- * appended), or -1 (logged). */
+/* Makes every line appended since the last successful sync durable at the
+ * path (fsync; lines whose file was deleted meanwhile, or that a failed
+ * fsync may have lost, are written again first). Returns 0 (also when
+ * nothing was appended), or -1 (logged): then none of those lines count as
+ * stored; calling again retries all of them. */
 int sc_dlq_sync(sc_dlq_t *self);
 
 /* Lines appended by this object so far. */

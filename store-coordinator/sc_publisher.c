@@ -1,71 +1,65 @@
-/* sc_publisher: transitions, heartbeats and snapshots on an XPUB socket. */
+/* sc_publisher: the shell around sc_announcer: the XPUB socket, the pipe to
+ * the core and one timer (see sc_publisher.h). The announcer decides what
+ * goes out and when; this file encodes and sends it. */
 #include "sc_publisher.h"
 
-#include "sc_broadcaster.h"
 #include "cmn_log.h"
 #include "cmn_random.h"
 #include "proto_feedback.h"
 #include "proto_subscription.h"
-#include "sc_watermark.h"
+#include "sc_actor.h"
+#include "sc_announcer.h"
+#include "sc_broadcaster.h"
 
-/* Heartbeats are spread over +-10% of the interval. */
-#define SC_HEARTBEAT_JITTER_PERCENT 10
 /* A consumer trusts a state for three heartbeats. */
 #define SC_FEEDBACK_TTL_HEARTBEATS 3
-#define SC_FEEDBACK_BUFFER_BYTES 512
-/* At most one snapshot per this interval: a client flooding subscriptions
- * cannot make the publisher flood every subscriber (late joiners still get
- * theirs within this time). */
-#define SC_SNAPSHOT_INTERVAL_MS 10
-#define SC_PERCENT 100
+#define S_RANDOM_SEED_MIX 0x2545F4914F6CDD1Dull
 
 typedef struct {
     const sc_settings_t *settings;
     sc_state_t *state;
     sc_stats_t *stats;
     cmn_clock_t *clock;
-    zsock_t *pipe;          /* to the core */
-    zsock_t *xpub;          /* the feedback socket */
-    cmn_webhook_t *webhook; /* transitions as JSON POSTs; NULL: off */
-    zloop_t *loop;          /* pipe, xpub, heartbeat timer */
-    int heartbeat_timer;    /* zloop timer id */
+    zsock_t *pipe;             /* to the core */
+    zsock_t *xpub;             /* the feedback socket, owned */
+    cmn_webhook_t *webhook;    /* transitions as JSON POSTs; NULL: off */
+    zloop_t *loop;             /* pipe, xpub and the one timer */
+    int timer_id;              /* armed from the announcer, or -1 */
+    sc_announcer_t *announcer; /* the decisions */
     char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
     size_t topic_length;
-    proto_level_t level;    /* as last reported by the core */
-    proto_level_t previous; /* the level before that */
-    const char *reason;     /* cause of the latest change, or NULL */
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
     msgpack_sbuffer buffer; /* encoded event, reused */
-    double hint;            /* scale_hint of the last message */
-    int64_t snapshot_ns;    /* when the last snapshot went out, or 0 */
-    int snapshot_timer;     /* a deferred snapshot's timer, or -1 */
-    bool finished;          /* FINAL sent: the shutdown heartbeat is last */
-} s_publisher_t;
+} s_self_t;
 
-static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
-                      uint64_t depth, const char *reason)
+static uint64_t s_random(void *arg)
 {
-    /* The core keeps answering `nack draining` after the drain until the
-     * process exits; subscribers must still see the shutdown heartbeat as
-     * the last message (no late heartbeat, snapshot or transition). */
-    if (self->finished)
-        return;
+    return cmn_random_next((uint64_t *)arg);
+}
+
+static uint64_t s_depth(s_self_t *self)
+{
+    return atomic_load(&self->state->depth);
+}
+
+/* Encodes and sends one announcement; never blocks. */
+static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
+{
     const sc_settings_t *settings = self->settings;
     proto_feedback_t event = {
-        .type = type,
+        .type = announcement->type,
         .epoch = settings->epoch,
         .seq = self->seq + 1,
         .ts_ns = cmn_clock_wall_ns(self->clock),
-        .level = self->level,
-        .prev_level = self->previous,
-        .queue_size = depth,
+        .level = announcement->level,
+        .prev_level = announcement->previous,
+        .queue_size = announcement->depth,
         .capacity = settings->capacity,
         .low_wm = settings->watermark.low,
         .high_wm = settings->watermark.high,
-        .utilization = (double)depth / (double)settings->capacity,
-        .scale_hint = self->hint =
-            sc_watermark_scale_hint(&settings->watermark, depth),
+        .utilization = (double)announcement->depth / (double)settings->capacity,
+        .scale_hint = announcement->scale_hint,
         .ttl_ms =
             (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS * settings->heartbeat_ms),
         .has_drain_rate = true,
@@ -75,14 +69,14 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
         event.utilization = 1.0;
     snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s",
              settings->coordinator_id);
-    if (reason) {
+    if (announcement->reason) {
         event.has_reason = true;
-        snprintf(event.reason, sizeof event.reason, "%s", reason);
+        snprintf(event.reason, sizeof event.reason, "%s", announcement->reason);
     }
     msgpack_sbuffer_clear(&self->buffer);
     if (proto_feedback_encode(&event, &self->buffer) != 0) {
         cmn_log_error("publisher", "encode_failed", "type=%s",
-                      proto_feedback_type_name(type));
+                      proto_feedback_type_name(event.type));
         return;
     }
     self->seq = event.seq;
@@ -96,86 +90,41 @@ static void s_publish(s_publisher_t *self, proto_feedback_type_t type,
             0)
         cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
                       zmq_strerror(zmq_errno()));
-    cmn_series_inc(self->stats->feedback_messages[type]);
-    if (type == PROTO_FEEDBACK_TRANSITION) {
-        cmn_series_inc(self->stats->feedback_events[self->level]);
+    cmn_series_inc(self->stats->feedback_messages[event.type]);
+    if (event.type == PROTO_FEEDBACK_TRANSITION) {
+        cmn_series_inc(self->stats->feedback_events[event.level]);
         sc_broadcaster_post(self->webhook, &event); /* never blocks */
     }
 }
 
-/* Why the level changed (feedback.md: for logs only). */
-static const char *s_reason(proto_level_t level, proto_level_t previous)
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* Publishes whatever is due now and re-arms the timer. */
+static void s_self_run(s_self_t *self)
 {
-    if (level == PROTO_LEVEL_HARD)
-        return "queue at or above high watermark";
-    if (level == PROTO_LEVEL_SOFT)
-        return previous == PROTO_LEVEL_OK
-                   ? "queue above low watermark"
-                   : "queue below high watermark minus dead-band";
-    return "queue at or below low watermark minus dead-band";
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    sc_announcement_t announcement;
+    while (sc_announcer_due(self->announcer, s_depth(self), now, &announcement))
+        s_publish(self, &announcement);
+    sc_actor_arm(self->loop, &self->timer_id,
+                 sc_announcer_deadline(self->announcer), now,
+                 s_self_handle_timer, self);
 }
 
-static uint64_t s_depth(s_publisher_t *self)
-{
-    return atomic_load(&self->state->depth);
-}
-
-static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg);
-
-/* The next heartbeat in interval +-10%. */
-static void s_arm_heartbeat(s_publisher_t *self)
-{
-    int64_t interval = self->settings->heartbeat_ms;
-    int64_t spread = interval * SC_HEARTBEAT_JITTER_PERCENT / SC_PERCENT;
-    int64_t delay =
-        interval - spread +
-        (int64_t)(cmn_random_next(&self->random) % (uint64_t)(2 * spread + 1));
-    if (delay < 1)
-        delay = 1;
-    self->heartbeat_timer =
-        zloop_timer(self->loop, (size_t)delay, 1, s_on_heartbeat, self);
-}
-
-static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
-    s_publisher_t *self = arg;
-    s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), self->reason);
-    s_arm_heartbeat(self);
+    s_self_t *self = arg;
+    self->timer_id = -1; /* a one-shot timer */
+    s_self_run(self);
     return 0;
 }
 
-/* An early heartbeat when the hint moved since the last message (every
- * message carries it): at most one per SC_HINT_CHECK_MS. */
-static int s_on_hint_check(zloop_t *loop, int timer_id, void *arg)
+static int s_self_handle_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    (void)timer_id;
-    s_publisher_t *self = arg;
-    uint64_t depth = s_depth(self);
-    if (sc_watermark_hint_moved(
-            self->hint,
-            sc_watermark_scale_hint(&self->settings->watermark, depth)))
-        s_publish(self, PROTO_FEEDBACK_HEARTBEAT, depth, self->reason);
-    return 0;
-}
-
-static int s_on_snapshot_timer(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    s_publisher_t *self = arg;
-    self->snapshot_timer = -1;
-    self->snapshot_ns = cmn_clock_mono_ns(self->clock);
-    s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), self->reason);
-    return 0;
-}
-
-static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void)loop;
-    s_publisher_t *self = arg;
+    s_self_t *self = arg;
     zframe_t *frame = zframe_recv(reader);
     if (!frame)
         return 0;
@@ -203,94 +152,120 @@ static int s_on_subscription(zloop_t *loop, zsock_t *reader, void *arg)
     if (verdict != PROTO_SUBSCRIPTION_SUBSCRIBE)
         return 0;
     cmn_series_inc(self->stats->feedback_subscriptions);
-    if (self->snapshot_timer != -1)
-        return 0; /* one is already on its way */
-    int64_t now = cmn_clock_mono_ns(self->clock);
-    int64_t next = self->snapshot_ns + SC_SNAPSHOT_INTERVAL_MS * CMN_NS_PER_MS;
-    if (self->snapshot_ns == 0 || now >= next) {
-        self->snapshot_ns = now;
-        s_publish(self, PROTO_FEEDBACK_SNAPSHOT, s_depth(self), self->reason);
-    } else
-        self->snapshot_timer = zloop_timer(
-            self->loop,
-            (size_t)((next - now + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS), 1,
-            s_on_snapshot_timer, self);
+    sc_announcement_t announcement;
+    if (sc_announcer_subscribed(self->announcer, s_depth(self),
+                                cmn_clock_mono_ns(self->clock), &announcement))
+        s_publish(self, &announcement);
+    s_self_run(self);
     return 0;
 }
 
-static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    s_publisher_t *self = arg;
-    char *command = NULL;
+    s_self_t *self = arg;
+    char *command = NULL, *reason = NULL;
     int level = 0, previous = 0;
     uint64_t depth = 0;
-    zmsg_t *message = zmsg_recv(reader);
-    if (!message)
+    if (zsock_recv(reader, "sii8s", &command, &level, &previous, &depth,
+                   &reason) != 0)
         return -1;
-    command = zmsg_popstr(message);
     int result = 0;
+    int64_t now = cmn_clock_mono_ns(self->clock);
+    sc_announcement_t announcement;
     if (!command || streq(command, "$TERM"))
         result = -1;
     else if (streq(command, "LEVEL")) {
-        char *text = zmsg_popstr(message);
-        level = text ? atoi(text) : 0;
-        zstr_free(&text);
-        text = zmsg_popstr(message);
-        previous = text ? atoi(text) : 0;
-        zstr_free(&text);
-        text = zmsg_popstr(message);
-        depth = text ? strtoull(text, NULL, 10) : 0;
-        zstr_free(&text);
-        self->previous = (proto_level_t)previous;
-        self->level = (proto_level_t)level;
-        self->reason = s_reason(self->level, self->previous);
-        s_publish(self, PROTO_FEEDBACK_TRANSITION, depth, self->reason);
+        if (sc_announcer_transition(self->announcer, (proto_level_t)level,
+                                    (proto_level_t)previous, depth, now,
+                                    &announcement))
+            s_publish(self, &announcement);
+        s_self_run(self);
     } else if (streq(command, "FINAL")) {
-        char *reason = zmsg_popstr(message);
-        s_publish(self, PROTO_FEEDBACK_HEARTBEAT, s_depth(self), reason);
-        self->finished = true;
-        zstr_free(&reason);
+        if (sc_announcer_final(self->announcer, s_depth(self),
+                               reason && *reason ? reason : NULL, now,
+                               &announcement))
+            s_publish(self, &announcement);
+        s_self_run(self); /* nothing more: disarms the timer */
         zsock_signal(reader, 0);
-    }
+    } else
+        cmn_log_error("publisher", "unknown_command", "command=%s", command);
     zstr_free(&command);
-    zmsg_destroy(&message);
+    zstr_free(&reason);
     return result;
 }
 
-void sc_publisher_actor(zsock_t *pipe, void *args)
+static void s_self_destroy(s_self_t **self_p)
+{
+    s_self_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
+    sc_announcer_destroy(&self->announcer);
+    zsock_destroy(&self->xpub);
+    msgpack_sbuffer_destroy(&self->buffer);
+    free(self);
+    *self_p = NULL;
+}
+
+static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
 {
     const sc_publisher_args_t *given = args;
-    s_publisher_t self = {
-        .settings = given->settings,
+    const sc_settings_t *settings = given->settings;
+    zsock_t *xpub = given->xpub; /* ours from here on */
+    s_self_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        zsock_destroy(&xpub);
+        snprintf(error, SC_ACTOR_ERROR_MAX, "publisher: out of memory");
+        return NULL;
+    }
+    *self = (s_self_t){
+        .settings = settings,
         .state = given->state,
         .stats = given->stats,
         .clock = given->clock,
         .pipe = pipe,
-        .xpub = given->xpub,
+        .xpub = xpub,
         .webhook = given->webhook,
-        .level = PROTO_LEVEL_OK,
-        .previous = PROTO_LEVEL_OK,
-        .snapshot_timer = -1,
-        .hint = 1.0, /* an empty queue's: nothing to send early at start */
+        .timer_id = -1,
     };
-    self.random = given->settings->epoch * 0x2545F4914F6CDD1Dull + 1;
-    msgpack_sbuffer_init(&self.buffer);
-    int length = proto_feedback_topic(self.settings->coordinator_id, self.topic,
-                                      sizeof self.topic);
+    msgpack_sbuffer_init(&self->buffer);
+    self->random = settings->epoch * S_RANDOM_SEED_MIX + 1;
+    int length = proto_feedback_topic(settings->coordinator_id, self->topic,
+                                      sizeof self->topic);
     assert(length > 0); /* validated at start-up */
-    self.topic_length = (size_t)length;
-    self.loop = zloop_new();
+    self->topic_length = (size_t)length;
+    sc_announcer_config_t config = {
+        .watermark = settings->watermark,
+        .heartbeat_ns = settings->heartbeat_ms * CMN_NS_PER_MS,
+        .random = s_random,
+        .random_arg = &self->random,
+    };
+    self->announcer = sc_announcer_new(&config, cmn_clock_mono_ns(self->clock));
+    self->loop = zloop_new();
+    if (!self->announcer || !self->loop) {
+        snprintf(error, SC_ACTOR_ERROR_MAX, "publisher: out of memory");
+        s_self_destroy(&self);
+        return NULL;
+    }
+    zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
+    zloop_reader(self->loop, self->xpub, s_self_handle_xpub, self);
+    return self;
+}
+
+void sc_publisher_actor(zsock_t *pipe, void *args)
+{
     zsock_signal(pipe, 0);
-    if (self.loop) {
-        zloop_reader(self.loop, pipe, s_on_pipe, &self);
-        zloop_reader(self.loop, self.xpub, s_on_subscription, &self);
-        s_arm_heartbeat(&self);
-        zloop_timer(self.loop, SC_HINT_CHECK_MS, 0, s_on_hint_check, &self);
-        zloop_start(self.loop);
-    } else
-        cmn_log_error("publisher", "start_failed", "%s", "");
-    zloop_destroy(&self.loop);
-    zsock_destroy(&self.xpub);
-    msgpack_sbuffer_destroy(&self.buffer);
+    char error[SC_ACTOR_ERROR_MAX] = "";
+    s_self_t *self = s_self_new(pipe, args, error);
+    if (!self) {
+        cmn_log_error("publisher", "start_failed", "error=\"%s\"", error);
+        sc_actor_report(pipe, error);
+        sc_actor_wait_term(pipe);
+        return;
+    }
+    sc_actor_report(pipe, NULL);
+    s_self_run(self);
+    zloop_start(self->loop);
+    s_self_destroy(&self);
 }

@@ -1,21 +1,17 @@
-/* sc_publisher: the feedback channel, an actor owning the XPUB socket.
- *
- * Publishes (proto/feedback.md): a `transition` on every level change the
- * core reports, a `heartbeat` with the full state every heartbeat interval
- * (+-10% jitter), and a `snapshot` whenever a subscription message arrives
- * (ZMQ_XPUB_VERBOSE, so a re-subscription is seen too), so that a late
- * subscriber learns the state at once. A heartbeat also goes out early when
- * scale_hint has moved since the last message (checked every
- * SC_HINT_CHECK_MS, see sc_watermark_hint_moved). Every message gets
- * seq + 1. Sending
+/* sc_publisher: the feedback channel, an actor owning the XPUB socket; what
+ * to publish and when is sc_announcer's (transitions, heartbeats every
+ * interval +-10 %, early heartbeats when scale_hint moved, snapshots per
+ * subscription, the final message). Every message gets seq + 1. Sending
  * never blocks: the XPUB drops for a subscriber past its high-water mark.
  *
- * Pipe commands (core -> publisher):
- *   "LEVEL" level(i) previous(i) depth(8)  a transition happened;
- *   "FINAL" reason(s)                      publish a last heartbeat now.
- * Depth and drain rate for heartbeats and snapshots are read from
- * sc_state_t; the level is the last one reported over the pipe, so a
- * heartbeat never runs ahead of its transition. */
+ * Pipe commands (core -> publisher, typed "sii8s"):
+ *   "LEVEL" level previous depth ""   a transition happened;
+ *   "FINAL" 0 0 0 reason              publish the last heartbeat now, then
+ *                                     signal (zsock_wait) when it is out.
+ * Start-up: "READY"/"FAILED" (sc_actor.h). Depth and drain rate for
+ * heartbeats and snapshots are read from sc_state_t; the level is the last
+ * one reported over the pipe, so a heartbeat never runs ahead of its
+ * transition. */
 #ifndef SC_PUBLISHER_H
 #define SC_PUBLISHER_H
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cmn_log.h"
+#include "cmn_config.h"
 #include "proto_ingest.h"
 #include "proto_text.h"
 
@@ -207,4 +208,29 @@ int sc_replay_run(const sc_replay_config_t *config)
     bool complete =
         self.accepted == total && unreadable == 0 && self.again == 0;
     return complete ? 0 : 1;
+}
+
+/* A reply later than this resends the batch; a batch not acked within the
+ * deadline is given up (counted not_acked). */
+#define SC_REPLAY_REPLY_TIMEOUT_MS 5000
+#define SC_REPLAY_DEADLINE_MS 30000
+
+int sc_replay_command(cmn_config_t *config, const char *program)
+{
+    if (cmn_config_positional_count(config) != 3 ||
+        !streq(cmn_config_positional(config, 1), "replay")) {
+        fprintf(stderr, "%s: usage: %s dlq replay FILE\n", program, program);
+        return CMN_EXIT_USAGE;
+    }
+    char endpoint[PATH_MAX];
+    sc_replay_connect_address(cmn_config_string(config, "ingest-endpoint"),
+                              endpoint, sizeof endpoint);
+    sc_replay_config_t replay = {
+        .path = cmn_config_positional(config, 2),
+        .endpoint = endpoint,
+        .batch_size = (size_t)cmn_config_int(config, "batch-size"),
+        .reply_timeout_ms = SC_REPLAY_REPLY_TIMEOUT_MS,
+        .deadline_ms = SC_REPLAY_DEADLINE_MS,
+    };
+    return sc_replay_run(&replay);
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmn_config.h"
+
 typedef struct {
     const char *path;         /* the dead-letter file */
     const char *endpoint;     /* e.g. tcp://127.0.0.1:5555 */
@@ -30,6 +32,11 @@ typedef struct {
  * stored, 1 when some were rejected, unreadable, dead-lettered again or not
  * acked in time, or the coordinator was not there. */
 int sc_replay_run(const sc_replay_config_t *config);
+
+/* The `dlq replay FILE` subcommand from the loaded options (positional
+ * arguments "dlq" "replay" FILE; MDS_INGEST_ENDPOINT, MDS_BATCH_SIZE).
+ * Returns the exit code (2 for a usage error, printed with `program`). */
+int sc_replay_command(cmn_config_t *config, const char *program);
 
 /* The address to connect to for a bind endpoint: a "*" host becomes
  * 127.0.0.1 (tcp://127.0.0.1:5555); anything else is copied. */

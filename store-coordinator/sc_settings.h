@@ -1,5 +1,6 @@
-/* sc_settings: the coordinator's validated configuration, filled once by main
- * from cmn_config and read-only afterwards (every actor may read it). */
+/* sc_settings: the coordinator's validated configuration, filled once at
+ * start-up by sc_config from cmn_config and read-only afterwards (every
+ * actor may read it). */
 #ifndef SC_SETTINGS_H
 #define SC_SETTINGS_H
 
@@ -33,7 +34,14 @@ typedef struct {
     int64_t retry_max_ms;            /* backoff cap */
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
+    int64_t db_timeout_ms;           /* client deadline per database call */
     uint64_t epoch;                  /* random per run */
+    /* HTTP (sc_http): /health /ready /status /metrics. */
+    const char *http_bind;          /* bind address */
+    int http_port;                  /* 0: a free one */
+    size_t http_max_request_bytes;  /* larger bodies answer 413 */
+    int http_request_timeout_ms;    /* a request must arrive within this */
+    int http_threads;               /* civetweb workers (slow clients) */
     /* Webhook broadcaster (seed 003): every transition POSTed as JSON. */
     bool fb_http_enabled;           /* MDS_FB_ENABLE_HTTP_BROADCAST */
     const char *fb_http_endpoint;   /* http://host[:port]/path */

@@ -95,6 +95,37 @@ int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity)
     return backend->check(uri, error, error_capacity);
 }
 
+int sc_sink_prepare(const char *uri, char *error, size_t error_capacity)
+{
+    assert(uri != NULL);
+    const sc_sink_backend_t *backend = s_backend_for(uri);
+    assert(backend != NULL); /* callers check the URI first */
+    if (backend == NULL || backend->prepare == NULL)
+        return 0;
+    return backend->prepare(uri, error, error_capacity);
+}
+
+const char *sc_sink_kind_of(const char *uri)
+{
+    assert(uri != NULL);
+    const sc_sink_backend_t *backend = s_backend_for(uri);
+    return backend ? backend->kind : "unknown";
+}
+
+sc_sink_status_t sc_sink_start(sc_sink_t *self)
+{
+    assert(self != NULL);
+    self->error.text[0] = '\0';
+    if (self->backend->start == NULL)
+        return SC_SINK_OK;
+    sc_sink_status_t status = self->backend->start(self->state, &self->error);
+    if (status != SC_SINK_OK && self->error.text[0] == '\0')
+        sc_sink_error_set(&self->error, "%s: unknown error",
+                          self->backend->kind);
+    s_error_tidy(&self->error);
+    return status;
+}
+
 sc_sink_t *sc_sink_new(const char *uri)
 {
     assert(uri != NULL);
@@ -123,6 +154,14 @@ void sc_sink_destroy(sc_sink_t **self_p)
     self->backend->close(self->state);
     free(self);
     *self_p = NULL;
+}
+
+void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms)
+{
+    assert(self != NULL);
+    assert(timeout_ms > 0);
+    if (self->backend->set_timeout != NULL)
+        self->backend->set_timeout(self->state, timeout_ms);
 }
 
 sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,

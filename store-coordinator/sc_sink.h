@@ -13,10 +13,15 @@
 #define SC_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto_common.h"
 
 typedef struct _sc_sink_t sc_sink_t;
+
+/* How long one write or ping may wait for the database unless
+ * sc_sink_set_timeout says otherwise (MDS_DB_TIMEOUT_MS's default). */
+#define SC_SINK_TIMEOUT_MS_DEFAULT 5000
 
 typedef enum {
     SC_SINK_OK = 0,
@@ -35,12 +40,35 @@ typedef struct {
  * `error` naming what is wrong (for start-up validation, exit 2). */
 int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity);
 
+/* Start-up preparation for a URI that passed sc_sink_check_uri, on the main
+ * thread before any worker starts: for SQLite, creates the directories and
+ * the file (empty) and checks that an existing file is a SQLite database.
+ * Returns 0, or -1 with a message in `error` (a configuration error, exit
+ * 2). */
+int sc_sink_prepare(const char *uri, char *error, size_t error_capacity);
+
+/* "sqlite", "postgres" or "null" for a URI that passed sc_sink_check_uri. */
+const char *sc_sink_kind_of(const char *uri);
+
 /* A sink for `uri` (must have passed sc_sink_check_uri). Does not connect.
  * Caller owns the result. */
 sc_sink_t *sc_sink_new(const char *uri);
 
 /* Closes the connection and frees; tolerates NULL, sets *self_p to NULL. */
 void sc_sink_destroy(sc_sink_t **self_p);
+
+/* Opens the connection now (a worker's start-up). SC_SINK_OK; TRANSIENT
+ * when the database cannot be reached now (the worker retries later);
+ * PERMANENT when this sink can never work (a SQLite file that is not a
+ * database): the start-up fails, sc_sink_error() says why. */
+sc_sink_status_t sc_sink_start(sc_sink_t *self);
+
+/* Bounds every later write and ping: past `timeout_ms` (> 0) without an
+ * answer the call cancels what it started, drops the connection and returns
+ * SC_SINK_TRANSIENT, even when the server is frozen. PostgreSQL only (SQLite
+ * waits on its own busy timeout; null never waits); a no-op elsewhere.
+ * Default SC_SINK_TIMEOUT_MS_DEFAULT. */
+void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms);
 
 /* Writes `count` records in one transaction (connecting and creating the
  * schema first if needed). On SC_SINK_OK `counts` says how many rows were new

@@ -27,9 +27,14 @@ typedef struct {
     /* Checks the part of the URI after the scheme dispatch (the whole URI is
      * passed). Returns 0 or -1 with `error`. Never connects. */
     int (*check)(const char *uri, char *error, size_t error_capacity);
+    /* Optional (NULL: nothing to do): start-up preparation on the main
+     * thread, see sc_sink_prepare. Returns 0 or -1 with `error`. */
+    int (*prepare)(const char *uri, char *error, size_t error_capacity);
     /* New state for a URI that passed check(); does not connect. NULL when
      * out of memory. */
     void *(*open)(const char *uri);
+    /* Optional (NULL: SC_SINK_OK): see sc_sink_start. */
+    sc_sink_status_t (*start)(void *state, sc_sink_error_t *error);
     /* Closes the connection and frees the state (never NULL). */
     void (*close)(void *state);
     /* One transaction per call; see sc_sink_write. */
@@ -38,6 +43,9 @@ typedef struct {
                               sc_sink_error_t *error);
     /* See sc_sink_ping. */
     sc_sink_status_t (*ping)(void *state, sc_sink_error_t *error);
+    /* See sc_sink_set_timeout; NULL for a backend that never waits on a
+     * server. */
+    void (*set_timeout)(void *state, int64_t timeout_ms);
 } sc_sink_backend_t;
 
 extern const sc_sink_backend_t sc_sink_null_backend;

@@ -1,13 +1,25 @@
 /* sc_sink_postgres: writes batches into PostgreSQL (`postgres://...` or
  * `postgresql://...`, any libpq connection URI).
  *
- * One connection per sink (per worker), opened lazily with a connect timeout
- * and TCP keepalives (overridable in the URI), so a dead server costs a
- * bounded wait, never a hang; server-side lock and statement timeouts turn a
- * table locked elsewhere into an error instead of a stuck worker. On connect
- * the schema is created (IF NOT EXISTS, under an advisory lock because
- * concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's catalog) and
- * one INSERT per kind is prepared.
+ * One connection per sink (per worker), opened lazily, with TCP keepalives
+ * (overridable in the URI). Every call (connect, schema, prepare, the write
+ * pipeline, rollback, ping) runs on a non-blocking connection against one
+ * client-side deadline per sc_sink_write/sc_sink_ping (sc_sink_set_timeout,
+ * MDS_DB_TIMEOUT_MS): the socket is polled with the time left, never waited
+ * on forever. A server that stops answering (frozen, SIGSTOPped, a network
+ * that drops everything) therefore costs at most the deadline: the query
+ * under way is cancelled (from a short-lived thread, since libpq 15's
+ * PQcancel blocks until the server answers), the connection is closed and
+ * the call is TRANSIENT. Server-side timeouts cannot do this (a frozen server
+ * runs no timers); they stay for what they are good at: lock and statement
+ * timeouts turn a table locked elsewhere into an error. A batch abandoned at
+ * the deadline may still commit once the server resumes; the retry then
+ * counts its rows as duplicates (every write is idempotent by key), so an
+ * unknown outcome is safe to call TRANSIENT.
+ *
+ * On connect the schema is created (IF NOT EXISTS, under an advisory lock
+ * because concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's
+ * catalog) and one INSERT per kind is prepared.
  *
  * The bulk path: each kind's records become one column array per field, in
  * binary (no number formatting or parsing), and one prepared
@@ -25,23 +37,30 @@
  * are PERMANENT, the transaction is rolled back and the connection kept;
  * everything else (class 08 connection, 40001/40P01 serialization and
  * deadlock, 53 resources, 55P03 lock timeout, 57P0x shutdown, a lost
- * connection with no SQLSTATE, even a table dropped under us) is TRANSIENT,
- * and apart from serialization, deadlock and lock timeouts the connection is
- * closed so that the next write reconnects and re-creates what is missing. */
+ * connection with no SQLSTATE, the client deadline, even a table dropped
+ * under us) is TRANSIENT, and apart from serialization, deadlock and lock
+ * timeouts the connection is closed so that the next write reconnects and
+ * re-creates what is missing. */
 #include <assert.h>
 #include <endian.h>
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmn_clock.h"
 #include "cmn_log.h"
 #include "sc_sink_impl.h"
 
-/* libpq options the URI may override (it is processed after them). */
-#define S_CONNECT_TIMEOUT_S "5"
+/* libpq options the URI may override (it is processed after them). No
+ * connect_timeout: the asynchronous connect below does not use it, the
+ * call's deadline bounds connecting instead. */
 #define S_KEEPALIVES_IDLE_S "10"
 #define S_KEEPALIVES_INTERVAL_S "5"
 #define S_KEEPALIVES_COUNT "3"
@@ -51,6 +70,11 @@
  * turns into a TRANSIENT error (55P03, 57014) instead of a worker waiting
  * forever. A URI with its own `options` replaces these. */
 #define S_SESSION_OPTIONS "-c lock_timeout=2000 -c statement_timeout=60000"
+
+/* Cancel requests still waiting for a frozen server, at most, in the whole
+ * process: past this a timed-out query is only disconnected (the server
+ * notices when it resumes), so a long outage cannot pile up threads. */
+#define S_CANCELS_IN_FLIGHT_MAX 4
 
 /* An arbitrary constant naming the advisory lock that serializes schema
  * creation between coordinators and workers ("mds" in ASCII). */
@@ -148,11 +172,17 @@ static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
 };
 
 typedef struct {
-    char *uri;    /* owned copy of the connection URI */
-    PGconn *conn; /* NULL until the first write or ping */
-    char *arrays; /* binary column arrays, kept between batches */
+    char *uri;           /* owned copy of the connection URI */
+    PGconn *conn;        /* NULL until the first write or ping; non-blocking */
+    int64_t timeout_ms;  /* client-side deadline of one write or ping */
+    int64_t deadline_ns; /* monotonic; when the call under way gives up */
+    bool expired;        /* the call under way reached its deadline */
+    char *arrays;        /* binary column arrays, kept between batches */
     size_t arrays_capacity;
 } s_postgres_t;
+
+/* Cancel threads running now (S_CANCELS_IN_FLIGHT_MAX). */
+static atomic_int s_cancels_in_flight;
 
 static int s_postgres_check(const char *uri, char *error, size_t error_capacity)
 {
@@ -181,7 +211,137 @@ static void *s_postgres_open(const char *uri)
         free(self);
         return NULL;
     }
+    self->timeout_ms = SC_SINK_TIMEOUT_MS_DEFAULT;
     return self;
+}
+
+static void s_postgres_set_timeout(void *state, int64_t timeout_ms)
+{
+    s_postgres_t *self = state;
+    self->timeout_ms = timeout_ms;
+}
+
+/* Starts the deadline of one public call (write or ping). */
+static void s_deadline_start(s_postgres_t *self)
+{
+    self->deadline_ns =
+        cmn_clock_now_mono_ns() + self->timeout_ms * CMN_NS_PER_MS;
+    self->expired = false;
+}
+
+/* Waits until the connection's socket is ready for `events` (POLLIN,
+ * POLLOUT) or the call's deadline passes. Returns 0 when ready (`ready`, if
+ * not NULL, says for what; an error or hang-up counts as ready so that libpq
+ * reports it), or -1 when the deadline passed (`expired` set) or the socket
+ * is gone. */
+static int s_poll(s_postgres_t *self, short events, short *ready)
+{
+    struct pollfd entry = {.fd = PQsocket(self->conn), .events = events};
+    if (entry.fd < 0)
+        return -1;
+    for (;;) {
+        int64_t left_ns = self->deadline_ns - cmn_clock_now_mono_ns();
+        if (left_ns <= 0) {
+            self->expired = true;
+            return -1;
+        }
+        /* Rounded up: poll(0) would spin through the last millisecond. */
+        int left_ms = (int)((left_ns + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS);
+        int polled = poll(&entry, 1, left_ms);
+        if (polled > 0) {
+            if (ready != NULL)
+                *ready = entry.revents;
+            return 0;
+        }
+        if (polled < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Sends everything libpq has buffered, reading meanwhile (a server blocked
+ * sending to us would otherwise never read our data). Returns 0 or -1. */
+static int s_flush(s_postgres_t *self)
+{
+    for (;;) {
+        int pending = PQflush(self->conn);
+        if (pending <= 0)
+            return pending;
+        short ready = 0;
+        if (s_poll(self, POLLIN | POLLOUT, &ready) != 0)
+            return -1;
+        if ((ready & POLLIN) != 0 && !PQconsumeInput(self->conn))
+            return -1;
+    }
+}
+
+/* The next result of the command under way into `*result` (NULL after its
+ * last one; the caller clears it), waiting at most until the deadline.
+ * Returns 0, or -1 when the deadline passed or the connection broke. */
+static int s_next_result(s_postgres_t *self, PGresult **result)
+{
+    *result = NULL;
+    if (s_flush(self) != 0)
+        return -1;
+    while (PQisBusy(self->conn)) {
+        if (s_poll(self, POLLIN, NULL) != 0 || !PQconsumeInput(self->conn))
+            return -1;
+    }
+    *result = PQgetResult(self->conn);
+    return 0;
+}
+
+/* Drops the results still due for the command under way. Returns 0, or -1
+ * as s_next_result. */
+static int s_drain_results(s_postgres_t *self)
+{
+    PGresult *result;
+    do {
+        if (s_next_result(self, &result) != 0)
+            return -1;
+        PQclear(result);
+    } while (result != NULL);
+    return 0;
+}
+
+static void *s_cancel_run(void *arg)
+{
+    PGcancel *cancel = arg;
+    char message[256];
+    /* Blocks until the server answers: a frozen one answers when resumed. */
+    if (!PQcancel(cancel, message, sizeof(message)))
+        cmn_log_debug("sink", "cancel_failed", "kind=postgres error=\"%s\"",
+                      message);
+    PQfreeCancel(cancel);
+    atomic_fetch_sub(&s_cancels_in_flight, 1);
+    return NULL;
+}
+
+/* Asks the server to cancel the query under way, without waiting: libpq
+ * 15's PQcancel waits for the server's answer, which a frozen server never
+ * sends, so it runs on a detached thread of its own. Best effort. */
+static void s_cancel(s_postgres_t *self)
+{
+    if (self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK ||
+        PQtransactionStatus(self->conn) != PQTRANS_ACTIVE)
+        return;
+    if (atomic_fetch_add(&s_cancels_in_flight, 1) >= S_CANCELS_IN_FLIGHT_MAX) {
+        atomic_fetch_sub(&s_cancels_in_flight, 1);
+        return;
+    }
+    PGcancel *cancel = PQgetCancel(self->conn);
+    pthread_attr_t attributes;
+    pthread_t thread;
+    bool started = false;
+    if (cancel != NULL && pthread_attr_init(&attributes) == 0) {
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        started =
+            pthread_create(&thread, &attributes, s_cancel_run, cancel) == 0;
+        pthread_attr_destroy(&attributes);
+    }
+    if (!started) {
+        PQfreeCancel(cancel);
+        atomic_fetch_sub(&s_cancels_in_flight, 1);
+    }
 }
 
 static void s_disconnect(s_postgres_t *self)
@@ -258,19 +418,36 @@ static void s_rollback(s_postgres_t *self)
     }
     if (PQtransactionStatus(self->conn) == PQTRANS_IDLE)
         return;
-    PGresult *result = PQexec(self->conn, "ROLLBACK");
-    bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PGresult *result = NULL;
+    bool ok = PQsendQuery(self->conn, "ROLLBACK") &&
+              s_next_result(self, &result) == 0 &&
+              PQresultStatus(result) == PGRES_COMMAND_OK;
     PQclear(result);
-    if (!ok)
+    if (ok && s_drain_results(self) != 0)
+        ok = false;
+    if (!ok) {
+        s_cancel(self);
         s_disconnect(self);
+    }
 }
 
-/* Classifies a failed `result` (may be NULL: out of memory or connection
- * lost), fills `error`, clears the result, rolls back, and closes the
- * connection unless the error was about the data or a retryable conflict. */
+/* Classifies a failed `result` (may be NULL: out of memory, connection
+ * lost, deadline passed), fills `error`, clears the result, rolls back, and
+ * closes the connection unless the error was about the data or a retryable
+ * conflict. Past the deadline: cancels, closes, TRANSIENT. */
 static sc_sink_status_t s_fail(s_postgres_t *self, PGresult *result,
                                const char *context, sc_sink_error_t *error)
 {
+    if (self->expired) {
+        PQclear(result);
+        sc_sink_error_set(error,
+                          "postgres: %s: no answer within the client "
+                          "deadline of %lld ms; cancelled and disconnected",
+                          context, (long long)self->timeout_ms);
+        s_cancel(self);
+        s_disconnect(self);
+        return SC_SINK_TRANSIENT;
+    }
     const char *state =
         result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     const char *message = result != NULL ? PQresultErrorMessage(result) : "";
@@ -286,13 +463,105 @@ static sc_sink_status_t s_fail(s_postgres_t *self, PGresult *result,
         !lost && (status == SC_SINK_PERMANENT || s_keeps_connection(state));
     PQclear(result);
     /* Drain anything still queued from a multi-statement query. */
-    while (self->conn != NULL && (result = PQgetResult(self->conn)) != NULL)
-        PQclear(result);
+    if (keep && s_drain_results(self) != 0)
+        keep = false;
     if (keep)
         s_rollback(self);
-    else
+    else {
+        s_cancel(self);
         s_disconnect(self);
+    }
     return status;
+}
+
+/* Runs `sql` (no parameters, may be several statements) to its end within
+ * the deadline. Returns OK, or TRANSIENT with `error` (via s_fail). */
+static sc_sink_status_t s_run(s_postgres_t *self, const char *sql,
+                              const char *context, sc_sink_error_t *error)
+{
+    if (!PQsendQuery(self->conn, sql))
+        return s_fail(self, NULL, context, error);
+    PGresult *result;
+    PGresult *failed = NULL;
+    for (;;) {
+        if (s_next_result(self, &result) != 0) {
+            PQclear(failed);
+            return s_fail(self, NULL, context, error);
+        }
+        if (result == NULL)
+            break;
+        ExecStatusType status = PQresultStatus(result);
+        if (failed == NULL && status != PGRES_COMMAND_OK &&
+            status != PGRES_TUPLES_OK)
+            failed = result;
+        else
+            PQclear(result);
+    }
+    if (failed != NULL)
+        return s_fail(self, failed, context, error);
+    return SC_SINK_OK;
+}
+
+/* Prepares `sql` as `name` within the deadline. OK or as s_fail. */
+static sc_sink_status_t s_prepare(s_postgres_t *self, const char *name,
+                                  const char *sql, sc_sink_error_t *error)
+{
+    if (!PQsendPrepare(self->conn, name, sql, 0, NULL))
+        return s_fail(self, NULL, "prepare insert", error);
+    PGresult *result;
+    if (s_next_result(self, &result) != 0)
+        return s_fail(self, NULL, "prepare insert", error);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK)
+        return s_fail(self, result, "prepare insert", error);
+    PQclear(result);
+    if (s_drain_results(self) != 0)
+        return s_fail(self, NULL, "prepare insert", error);
+    return SC_SINK_OK;
+}
+
+/* Connects without blocking: PQconnectPoll driven by s_poll until the
+ * deadline (libpq's connect_timeout plays no part in this mode). Returns
+ * 0, or -1 with `error` and the connection closed. */
+static int s_connect_poll(s_postgres_t *self, const char *const keywords[],
+                          const char *const values[], sc_sink_error_t *error)
+{
+    self->conn = PQconnectStartParams(keywords, values, 1);
+    if (self->conn == NULL) {
+        sc_sink_error_set(error, "postgres: connect: out of memory");
+        return -1;
+    }
+    /* As the libpq manual says: start as if PQconnectPoll said WRITING. */
+    PostgresPollingStatusType polling = PQstatus(self->conn) == CONNECTION_BAD
+                                            ? PGRES_POLLING_FAILED
+                                            : PGRES_POLLING_WRITING;
+    while (polling != PGRES_POLLING_OK && polling != PGRES_POLLING_FAILED) {
+        short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        if (s_poll(self, events, NULL) != 0) {
+            if (self->expired)
+                sc_sink_error_set(error,
+                                  "postgres: connect: no answer within the "
+                                  "client deadline of %lld ms",
+                                  (long long)self->timeout_ms);
+            else
+                s_set_error(error, "connect", NULL, PQerrorMessage(self->conn));
+            s_disconnect(self);
+            return -1;
+        }
+        polling = PQconnectPoll(self->conn);
+    }
+    if (polling == PGRES_POLLING_FAILED ||
+        PQstatus(self->conn) != CONNECTION_OK) {
+        s_set_error(error, "connect", NULL, PQerrorMessage(self->conn));
+        s_disconnect(self);
+        return -1;
+    }
+    /* From here on no libpq call may block (PQfinish included). */
+    if (PQsetnonblocking(self->conn, 1) != 0) {
+        s_set_error(error, "connect", NULL, PQerrorMessage(self->conn));
+        s_disconnect(self);
+        return -1;
+    }
+    return 0;
 }
 
 /* Opens the connection and creates the schema. OK or TRANSIENT (nothing
@@ -304,74 +573,34 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
     s_disconnect(self);
     /* Our defaults first: the URI (dbname, expanded) comes after and wins. */
     const char *const keywords[] = {
-        "connect_timeout",
-        "keepalives",
-        "keepalives_idle",
-        "keepalives_interval",
-        "keepalives_count",
-        "tcp_user_timeout",
-        "fallback_application_name",
-        "options",
-        "dbname",
-        NULL,
+        "keepalives",       "keepalives_idle",  "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+        "options",          "dbname",           NULL,
     };
     const char *const values[] = {
-        S_CONNECT_TIMEOUT_S, "1",
-        S_KEEPALIVES_IDLE_S, S_KEEPALIVES_INTERVAL_S,
-        S_KEEPALIVES_COUNT,  S_TCP_USER_TIMEOUT_MS,
-        S_APPLICATION_NAME,  S_SESSION_OPTIONS,
-        self->uri,           NULL,
+        "1",
+        S_KEEPALIVES_IDLE_S,
+        S_KEEPALIVES_INTERVAL_S,
+        S_KEEPALIVES_COUNT,
+        S_TCP_USER_TIMEOUT_MS,
+        S_APPLICATION_NAME,
+        S_SESSION_OPTIONS,
+        self->uri,
+        NULL,
     };
-    self->conn = PQconnectdbParams(keywords, values, 1);
-    if (self->conn == NULL) {
-        sc_sink_error_set(error, "postgres: connect: out of memory");
+    if (s_connect_poll(self, keywords, values, error) != 0)
         return SC_SINK_TRANSIENT;
-    }
-    if (PQstatus(self->conn) != CONNECTION_OK) {
-        s_set_error(error, "connect", NULL, PQerrorMessage(self->conn));
-        s_disconnect(self);
-        return SC_SINK_TRANSIENT;
-    }
     PQsetNoticeProcessor(self->conn, s_ignore_notice, NULL);
 
-    if (!PQsendQuery(self->conn, s_schema_sql)) {
-        s_set_error(error, "create schema", NULL, PQerrorMessage(self->conn));
+    sc_sink_status_t status = s_run(self, s_schema_sql, "create schema", error);
+    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
+        if (status == SC_SINK_OK)
+            status = s_prepare(self, s_statement_name[kind], s_insert_sql[kind],
+                               error);
+    if (status != SC_SINK_OK) {
+        /* Nothing about connecting is the data's fault. */
         s_disconnect(self);
         return SC_SINK_TRANSIENT;
-    }
-    PGresult *result;
-    PGresult *failed = NULL;
-    while ((result = PQgetResult(self->conn)) != NULL) {
-        ExecStatusType status = PQresultStatus(result);
-        if (failed == NULL && status != PGRES_COMMAND_OK &&
-            status != PGRES_TUPLES_OK)
-            failed = result;
-        else
-            PQclear(result);
-    }
-    if (failed != NULL || PQstatus(self->conn) != CONNECTION_OK) {
-        const char *state = failed != NULL
-                                ? PQresultErrorField(failed, PG_DIAG_SQLSTATE)
-                                : NULL;
-        s_set_error(error, "create schema", state,
-                    failed != NULL ? PQresultErrorMessage(failed)
-                                   : PQerrorMessage(self->conn));
-        PQclear(failed);
-        s_disconnect(self);
-        return SC_SINK_TRANSIENT;
-    }
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
-        PGresult *prepared = PQprepare(self->conn, s_statement_name[kind],
-                                       s_insert_sql[kind], 0, NULL);
-        if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
-            s_set_error(error, "prepare insert",
-                        PQresultErrorField(prepared, PG_DIAG_SQLSTATE),
-                        PQresultErrorMessage(prepared));
-            PQclear(prepared);
-            s_disconnect(self);
-            return SC_SINK_TRANSIENT;
-        }
-        PQclear(prepared);
     }
     /* Once per (re)connection, without the URI (it may hold a password);
      * failures are the worker's to log. */
@@ -550,6 +779,7 @@ static sc_sink_status_t s_postgres_write(void *state,
             return SC_SINK_PERMANENT;
         }
     }
+    s_deadline_start(self);
     sc_sink_status_t status = s_connect(self, error);
     if (status != SC_SINK_OK || count == 0)
         return status;
@@ -572,7 +802,13 @@ static sc_sink_status_t s_postgres_write(void *state,
     size_t written = 0;
     for (int query = 0; query < sent; query++) {
         PGresult *result;
-        while ((result = PQgetResult(self->conn)) != NULL) {
+        for (;;) {
+            if (s_next_result(self, &result) != 0) {
+                PQclear(failed);
+                return s_fail(self, NULL, "insert", error);
+            }
+            if (result == NULL)
+                break;
             ExecStatusType result_status = PQresultStatus(result);
             if (result_status == PGRES_COMMAND_OK) {
                 written += strtoul(PQcmdTuples(result), NULL, 10);
@@ -584,7 +820,11 @@ static sc_sink_status_t s_postgres_write(void *state,
             PQclear(result);
         }
     }
-    PGresult *sync = PQgetResult(self->conn);
+    PGresult *sync = NULL;
+    if (s_next_result(self, &sync) != 0) {
+        PQclear(failed);
+        return s_fail(self, NULL, "insert", error);
+    }
     bool synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     if (!synced && failed == NULL && sync != NULL) {
         failed = sync; /* e.g. the commit itself failed */
@@ -612,17 +852,15 @@ static sc_sink_status_t s_postgres_ping(void *state, sc_sink_error_t *error)
      * although the server is back: try once more on a fresh connection
      * before calling the database unreachable (/ready would blink). */
     bool fresh = self->conn == NULL;
+    s_deadline_start(self);
     for (;;) {
         sc_sink_status_t status = s_connect(self, error);
         if (status != SC_SINK_OK)
             return status;
-        PGresult *result = PQexec(self->conn, "SELECT 1");
-        if (PQresultStatus(result) == PGRES_TUPLES_OK) {
-            PQclear(result);
+        if (s_run(self, "SELECT 1", "ping", error) == SC_SINK_OK)
             return SC_SINK_OK;
-        }
-        s_fail(self, result, "ping", error);
-        if (fresh)
+        /* A frozen server will not answer a second try either. */
+        if (fresh || self->expired)
             return SC_SINK_TRANSIENT; /* reachability, never the data's */
         s_disconnect(self);
         fresh = true;
@@ -636,4 +874,5 @@ const sc_sink_backend_t sc_sink_postgres_backend = {
     .close = s_postgres_close,
     .write = s_postgres_write,
     .ping = s_postgres_ping,
+    .set_timeout = s_postgres_set_timeout,
 };

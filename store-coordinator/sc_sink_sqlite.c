@@ -27,6 +27,7 @@
  * database and must not be replayed into the new one. */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -47,6 +48,7 @@
 #define S_BUSY_TIMEOUT_MS 50
 /* Mode for directories we create on the way to the database file. */
 #define S_DIRECTORY_MODE 0755
+#define S_FILE_MODE 0644
 #define S_NS_PER_S INT64_C(1000000000)
 
 /* Column checks mirror proto_record_validate plus what a market makes
@@ -109,6 +111,7 @@ typedef struct {
     sqlite3_stmt *commit;                          /* COMMIT */
     sqlite3_stmt *rollback;                        /* ROLLBACK */
     sqlite3_stmt *ping; /* a read that touches the file */
+    int open_code;      /* SQLite's code of the last failed open, or 0 */
     dev_t file_device;  /* identity of the file opened, */
     ino_t file_inode;   /* to notice it removed or replaced */
 } s_sqlite_t;
@@ -300,6 +303,7 @@ static sc_sink_status_t s_open_database(s_sqlite_t *self,
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                 SQLITE_OPEN_NOMUTEX; /* one connection per worker thread */
     int rc = sqlite3_open_v2(self->path, &self->db, flags, NULL);
+    self->open_code = rc;
     if (rc != SQLITE_OK) {
         sc_sink_error_set(error, "sqlite: cannot open '%s': %s", self->path,
                           self->db != NULL ? sqlite3_errmsg(self->db)
@@ -345,6 +349,7 @@ static sc_sink_status_t s_open_database(s_sqlite_t *self,
             rc = s_prepare(self, "SELECT count(*) FROM sqlite_master",
                            &self->ping);
     }
+    self->open_code = rc;
     if (rc != SQLITE_OK) {
         sc_sink_error_set(error, "sqlite: %s on '%s': %s (code %d)", step,
                           self->path, sqlite3_errmsg(self->db), rc);
@@ -554,10 +559,66 @@ static sc_sink_status_t s_sqlite_ping(void *state, sc_sink_error_t *error)
     return SC_SINK_OK;
 }
 
+/* A file SQLite says is not a database (or is corrupt) can never be
+ * written: that stops the start-up. Anything else (locked by another
+ * process, a directory missing) is the writer's to retry. */
+static sc_sink_status_t s_sqlite_start(void *state, sc_sink_error_t *error)
+{
+    s_sqlite_t *self = state;
+    sc_sink_status_t status = s_connect(self, error);
+    int primary = self->open_code & 0xff;
+    if (status != SC_SINK_OK &&
+        (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT))
+        return SC_SINK_PERMANENT;
+    return status;
+}
+
+/* Start-up checks on the main thread: the directories above the file and
+ * the file itself (empty) are created, and an existing file must be empty
+ * or start with SQLite's header: a path it can never write, or a text file
+ * there, is a configuration error (exit 2), not a database that is "down"
+ * forever. */
+static int s_sqlite_prepare(const char *uri, char *error,
+                            size_t error_capacity)
+{
+    static const char header[] = "SQLite format 3"; /* and a NUL: 16 bytes */
+    const char *path = uri + strlen(S_SCHEME);
+    if (strcmp(path, ":memory:") == 0)
+        return 0;
+    sc_sink_error_t made = {{0}};
+    if (s_make_parent_directories(path, &made) != 0) {
+        snprintf(error, error_capacity, "%s", made.text);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  S_FILE_MODE);
+    if (fd < 0) {
+        snprintf(error, error_capacity,
+                 "cannot open '%.200s' for writing: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    close(fd);
+    char start[sizeof header];
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return 0;
+    size_t got = fread(start, 1, sizeof start, file);
+    fclose(file);
+    if (got == 0 ||
+        (got == sizeof start && memcmp(start, header, sizeof header) == 0))
+        return 0;
+    snprintf(error, error_capacity,
+             "'%.200s' exists and is not a SQLite database", path);
+    return -1;
+}
+
 const sc_sink_backend_t sc_sink_sqlite_backend = {
     .kind = "sqlite",
     .check = s_sqlite_check,
+    .prepare = s_sqlite_prepare,
     .open = s_sqlite_open,
+    .start = s_sqlite_start,
     .close = s_sqlite_close,
     .write = s_sqlite_write,
     .ping = s_sqlite_ping,

@@ -1,50 +1,56 @@
-/* sc_worker: writes chunks to a sink with retries, a breaker and dead-letters.
+/* sc_worker: the shell around sc_writer: one sink, the dead-letter file, the
+ * pipe to the core and one timer (see sc_worker.h).
  *
- * One thread, one sink connection, one breaker. Waiting (backoff, open
- * breaker) is a poll on the pipe with a timeout, so $TERM is obeyed at
- * once. */
+ * The engine says what to do (write, wait, dead-letter, sync, ping, done);
+ * this file does it and reports the outcome. Waiting is the zloop timer, so
+ * $TERM is obeyed at once even in a backoff. */
 #include "sc_worker.h"
 
-#include "sc_breaker.h"
 #include "cmn_log.h"
 #include "cmn_random.h"
+#include "sc_actor.h"
 #include "sc_dlq.h"
 #include "sc_sink.h"
+#include "sc_writer.h"
 
-/* An idle worker checks its database this often (for /ready). */
-#define SC_WORKER_PING_INTERVAL_MS 1000
+#define S_RANDOM_SEED_MIX 0x9E3779B97F4A7C15ull
 
 typedef struct {
     const sc_settings_t *settings;
     sc_state_t *state;
     sc_stats_t *stats;
     cmn_clock_t *clock;
-    size_t index;            /* this worker's number */
-    zsock_t *pipe;           /* to the core */
-    zpoller_t *poller;       /* on the pipe, for waits */
-    sc_sink_t *sink;         /* this worker's connection */
-    sc_breaker_t *breaker;   /* guards the sink */
-    sc_dlq_t *dlq;           /* dead-letter file */
-    bool terminated;         /* $TERM received */
-    uint64_t random;         /* xorshift state for jitter */
-    int64_t last_contact_ns; /* last write or ping */
-} s_worker_t;
+    size_t index;                  /* this worker's number */
+    zsock_t *pipe;                 /* to the core */
+    zloop_t *loop;                 /* the pipe and the one timer */
+    int timer_id;                  /* armed from the writer's deadline, or -1 */
+    sc_sink_t *sink;               /* this worker's connection */
+    sc_dlq_t *dlq;                 /* dead-letter file */
+    sc_writer_t *writer;           /* the decisions */
+    uint64_t random;               /* xorshift state for jitter */
+    uint64_t chunk_id;             /* the chunk held, when busy */
+    const proto_record_t *records; /* its records (the core's buffer) */
+    int breaker;                   /* last published sc_breaker_state_t */
+} s_self_t;
 
-/* Counts of one chunk. */
-typedef struct {
-    size_t written;
-    size_t duplicates;
-    size_t dead_lettered;
-} s_counts_t;
-
-static void s_publish_breaker(s_worker_t *self)
+static uint64_t s_random(void *arg)
 {
-    sc_breaker_state_t state = sc_breaker_state(self->breaker);
-    int before =
-        atomic_exchange(&self->state->breaker[self->index], (int)state);
+    return cmn_random_next((uint64_t *)arg);
+}
+
+/* Publishes the breaker's state (for /ready, /status, metrics and the
+ * core's retry hints) when it changed. */
+static void s_publish_breaker(s_self_t *self)
+{
+    sc_breaker_state_t state = sc_writer_breaker(self->writer);
+    int before = self->breaker;
     if (before == (int)state)
         return;
+    self->breaker = (int)state;
+    atomic_store(&self->state->breaker[self->index], (int)state);
     cmn_series_set(self->stats->breaker_state[self->index], state);
+    zsock_send(self->pipe, "s8888", "BREAKER", (uint64_t)state, (uint64_t)0,
+               (uint64_t)0, (uint64_t)0);
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
         /* Re-opening after a failed trial is the same outage. */
@@ -57,74 +63,15 @@ static void s_publish_breaker(s_worker_t *self)
         cmn_log_info("worker", "breaker_closed", "worker=%zu", self->index);
 }
 
-static void s_publish_reachable(s_worker_t *self, sc_sink_status_t status)
+static void s_publish_reachable(s_self_t *self, sc_sink_status_t status)
 {
     atomic_store(&self->state->reachable[self->index],
                  status == SC_SINK_TRANSIENT ? SC_REACHABLE_NO
                                              : SC_REACHABLE_YES);
-    self->last_contact_ns = cmn_clock_mono_ns(self->clock);
-}
-
-/* Waits `ms` unless $TERM arrives first. Returns 0, or -1 when terminated. */
-static int s_wait(s_worker_t *self, int64_t ms)
-{
-    if (ms <= 0)
-        return self->terminated ? -1 : 0;
-    void *which = zpoller_wait(self->poller, (int)ms);
-    if (which == self->pipe) {
-        char *command = zstr_recv(self->pipe);
-        /* The core sends nothing else to a busy worker. */
-        self->terminated = true;
-        zstr_free(&command);
-    } else if (zpoller_terminated(self->poller))
-        self->terminated = true;
-    return self->terminated ? -1 : 0;
-}
-
-/* Waits until the breaker lets a write through. Returns 0 or -1. */
-static int s_wait_breaker(s_worker_t *self)
-{
-    while (!self->terminated) {
-        int64_t now = cmn_clock_mono_ns(self->clock);
-        int64_t wait_ns = sc_breaker_wait_ns(self->breaker, now);
-        s_publish_breaker(self);
-        if (wait_ns == 0)
-            return 0;
-        if (s_wait(self, (wait_ns + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS) != 0)
-            return -1;
-    }
-    return -1;
-}
-
-/* After the attempt-th consecutive transient failure: back off, or trip the
- * breaker once the quick retries are used up. Returns 0 or -1. */
-static int s_backoff(s_worker_t *self, uint32_t attempt)
-{
-    int64_t now = cmn_clock_mono_ns(self->clock);
-    sc_breaker_failure(self->breaker, now);
-    cmn_series_inc(self->stats->sink_retries);
-    if (attempt >= self->settings->retry_limit) {
-        while (sc_breaker_state(self->breaker) != SC_BREAKER_OPEN)
-            sc_breaker_failure(self->breaker, now);
-    }
-    s_publish_breaker(self);
-    if (sc_breaker_state(self->breaker) == SC_BREAKER_OPEN)
-        return s_wait_breaker(self);
-    int64_t delay = self->settings->retry_base_ms;
-    for (uint32_t i = 1; i < attempt && delay < self->settings->retry_max_ms;
-         i++)
-        delay *= 2;
-    if (delay > self->settings->retry_max_ms)
-        delay = self->settings->retry_max_ms;
-    /* Full jitter over the upper half keeps workers from retrying in step. */
-    int64_t half = delay / 2;
-    int64_t jittered =
-        half + (int64_t)(cmn_random_next(&self->random) % (uint64_t)(half + 1));
-    return s_wait(self, jittered);
 }
 
 /* One sink write, timed and counted. */
-static sc_sink_status_t s_write(s_worker_t *self, const proto_record_t *records,
+static sc_sink_status_t s_write(s_self_t *self, const proto_record_t *records,
                                 size_t count, sc_sink_counts_t *counts)
 {
     int64_t start = cmn_clock_now_mono_ns();
@@ -140,151 +87,211 @@ static sc_sink_status_t s_write(s_worker_t *self, const proto_record_t *records,
     return status;
 }
 
-/* Writes a chunk until every record is stored or dead-lettered. Returns 0,
- * or -1 when terminated first. */
-static int s_process(s_worker_t *self, const proto_record_t *records,
-                     size_t count, s_counts_t *out)
+static void s_log_outcome(s_self_t *self, sc_writer_outcome_t outcome,
+                          size_t count, const char *what)
 {
-    bool one_by_one = false; /* isolating permanently rejected records */
-    size_t index = 0;        /* next record when one by one */
-    uint32_t attempt = 0;    /* consecutive transient failures */
-    *out = (s_counts_t){0};
-    while (index < count) {
-        if (s_wait_breaker(self) != 0)
-            return -1;
-        size_t span = one_by_one ? 1 : count;
-        sc_sink_counts_t counts = {0};
-        sc_sink_status_t status = s_write(self, records + index, span, &counts);
-        if (status == SC_SINK_OK) {
-            sc_breaker_success(self->breaker);
-            s_publish_breaker(self);
-            out->written += counts.written;
-            out->duplicates += counts.duplicates;
-            index += span;
-            attempt = 0;
-        } else if (status == SC_SINK_TRANSIENT) {
-            if (attempt == 0 || cmn_log_enabled(CMN_LOG_DEBUG))
-                cmn_log_warning("worker", "write_failed",
-                                "worker=%zu records=%zu attempt=%u "
-                                "error=\"%s\"",
-                                self->index, span, attempt + 1,
-                                sc_sink_error(self->sink));
-            if (s_backoff(self, ++attempt) != 0)
-                return -1;
-        } else if (!one_by_one && count > 1) {
-            /* The database reached and refused something: find what. */
-            sc_breaker_success(self->breaker);
-            cmn_log_warning("worker", "batch_rejected",
-                            "worker=%zu records=%zu error=\"%s\" "
-                            "action=isolate",
-                            self->index, count, sc_sink_error(self->sink));
-            one_by_one = true;
-            attempt = 0;
-        } else {
-            sc_breaker_success(self->breaker);
-            if (sc_dlq_append(self->dlq, &records[index],
-                              sc_sink_error(self->sink)) != 0) {
-                /* Not stored anywhere yet: keep it and try again. */
-                if (s_backoff(self, ++attempt) != 0)
-                    return -1;
-                continue;
-            }
-            cmn_log_warning("worker", "record_dead_lettered",
-                            "worker=%zu path=\"%s\" error=\"%s\"", self->index,
-                            sc_dlq_path(self->dlq), sc_sink_error(self->sink));
-            out->dead_lettered++;
-            index++;
-            attempt = 0;
-        }
-    }
-    /* Dead letters must be on disk before the batch can be acked. */
-    attempt = 0;
-    while (out->dead_lettered > 0 && sc_dlq_sync(self->dlq) != 0)
-        if (s_backoff(self, ++attempt) != 0)
-            return -1;
-    cmn_series_add(self->stats->records_written, out->written);
-    cmn_series_add(self->stats->records_duplicate, out->duplicates);
-    cmn_series_add(self->stats->records_dead_lettered, out->dead_lettered);
-    return 0;
+    if (outcome == SC_WRITER_RETRY) {
+        cmn_series_inc(self->stats->sink_retries);
+        uint32_t attempt = sc_writer_attempt(self->writer);
+        if (attempt == 1 || cmn_log_enabled(CMN_LOG_DEBUG))
+            cmn_log_warning("worker", what,
+                            "worker=%zu records=%zu attempt=%u "
+                            "error=\"%s\"",
+                            self->index, count, attempt,
+                            sc_sink_error(self->sink));
+    } else if (outcome == SC_WRITER_ISOLATE)
+        cmn_log_warning("worker", "batch_rejected",
+                        "worker=%zu records=%zu error=\"%s\" "
+                        "action=isolate",
+                        self->index, count, sc_sink_error(self->sink));
 }
 
-static void s_ping(s_worker_t *self)
+static void s_ping(s_self_t *self, int64_t now)
 {
-    int64_t now = cmn_clock_mono_ns(self->clock);
-    if (now - self->last_contact_ns <
-            SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS ||
-        !sc_breaker_allow(self->breaker, now))
-        return;
     sc_sink_status_t status = sc_sink_ping(self->sink);
     int before = atomic_load(&self->state->reachable[self->index]);
     s_publish_reachable(self, status);
+    sc_writer_pinged(self->writer, now);
     if (status == SC_SINK_TRANSIENT && before != SC_REACHABLE_NO)
         cmn_log_warning("worker", "database_unreachable",
                         "worker=%zu error=\"%s\"", self->index,
                         sc_sink_error(self->sink));
 }
 
-void sc_worker_actor(zsock_t *pipe, void *args)
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* Does what the writer says until it waits or is idle, then arms the timer
+ * for that moment. */
+static void s_self_run(s_self_t *self)
+{
+    for (;;) {
+        int64_t now = cmn_clock_mono_ns(self->clock);
+        sc_writer_action_t action;
+        sc_writer_next(self->writer, now, &action);
+        s_publish_breaker(self);
+        if (action.step == SC_WRITER_IDLE || action.step == SC_WRITER_WAIT) {
+            sc_actor_arm(self->loop, &self->timer_id, action.until_ns, now,
+                         s_self_handle_timer, self);
+            return;
+        }
+        if (action.step == SC_WRITER_PING)
+            s_ping(self, now);
+        else if (action.step == SC_WRITER_WRITE) {
+            sc_sink_counts_t counts = {0};
+            sc_sink_status_t status = s_write(
+                self, self->records + action.index, action.count, &counts);
+            sc_writer_outcome_t outcome = sc_writer_wrote(
+                self->writer, status, &counts, cmn_clock_mono_ns(self->clock));
+            s_log_outcome(self, outcome, action.count, "write_failed");
+        } else if (action.step == SC_WRITER_DEAD_LETTER) {
+            int result = sc_dlq_append(self->dlq, &self->records[action.index],
+                                       sc_sink_error(self->sink));
+            if (result == 0)
+                cmn_log_warning("worker", "record_dead_lettered",
+                                "worker=%zu path=\"%s\" error=\"%s\"",
+                                self->index, sc_dlq_path(self->dlq),
+                                sc_sink_error(self->sink));
+            sc_writer_outcome_t outcome = sc_writer_dead_lettered(
+                self->writer, result, cmn_clock_mono_ns(self->clock));
+            s_log_outcome(self, outcome, 1, "dead_letter_failed");
+        } else if (action.step == SC_WRITER_SYNC) {
+            sc_writer_outcome_t outcome =
+                sc_writer_synced(self->writer, sc_dlq_sync(self->dlq),
+                                 cmn_clock_mono_ns(self->clock));
+            s_log_outcome(self, outcome, 0, "dead_letter_sync_failed");
+        } else { /* SC_WRITER_DONE */
+            sc_writer_counts_t counts = sc_writer_finish(self->writer);
+            cmn_series_add(self->stats->records_written, counts.written);
+            cmn_series_add(self->stats->records_duplicate, counts.duplicates);
+            cmn_series_add(self->stats->records_dead_lettered,
+                           counts.dead_lettered);
+            zsock_send(self->pipe, "s8888", "DONE", self->chunk_id,
+                       (uint64_t)counts.written, (uint64_t)counts.duplicates,
+                       (uint64_t)counts.dead_lettered);
+            self->records = NULL;
+        }
+    }
+}
+
+static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_self_t *self = arg;
+    self->timer_id = -1; /* a one-shot timer */
+    s_self_run(self);
+    return 0;
+}
+
+static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    s_self_t *self = arg;
+    char *command = NULL;
+    uint64_t id = 0, count = 0;
+    void *records = NULL;
+    if (zsock_recv(reader, "s8p8", &command, &id, &records, &count) != 0)
+        return -1;
+    int result = 0;
+    if (!command || streq(command, "$TERM"))
+        result = -1;
+    else if (streq(command, "CHUNK") && !self->records && count > 0) {
+        self->chunk_id = id;
+        self->records = records;
+        sc_writer_begin(self->writer, (size_t)count);
+        s_self_run(self);
+    } else
+        cmn_log_error("worker", "unknown_command", "command=%s", command);
+    zstr_free(&command);
+    return result;
+}
+
+static void s_self_destroy(s_self_t **self_p)
+{
+    s_self_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
+    sc_writer_destroy(&self->writer);
+    sc_dlq_destroy(&self->dlq);
+    sc_sink_destroy(&self->sink);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Opens the sink at once (a sink that can never work stops the start-up,
+ * naming it; an unreachable database does not: the writer retries). */
+static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
 {
     const sc_worker_args_t *given = args;
-    s_worker_t self = {
-        .settings = given->settings,
+    const sc_settings_t *settings = given->settings;
+    s_self_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(error, SC_ACTOR_ERROR_MAX, "worker %zu: out of memory",
+                 given->index);
+        return NULL;
+    }
+    *self = (s_self_t){
+        .settings = settings,
         .state = given->state,
         .stats = given->stats,
         .clock = given->clock,
         .index = given->index,
         .pipe = pipe,
+        .timer_id = -1,
+        .breaker = SC_BREAKER_CLOSED,
     };
-    self.random =
-        given->settings->epoch ^ (0x9E3779B97F4A7C15ull * (given->index + 1));
-    if (self.random == 0)
-        self.random = 1;
-    self.poller = zpoller_new(pipe, NULL);
-    self.sink = sc_sink_new(self.settings->sink_uri);
-    self.breaker =
-        sc_breaker_new(self.settings->breaker_threshold,
-                       self.settings->breaker_timeout_ms * CMN_NS_PER_MS);
-    self.dlq = sc_dlq_new(self.settings->dlq_path);
-    zsock_signal(pipe, 0);
-    if (!self.poller || !self.sink || !self.breaker || !self.dlq) {
-        cmn_log_error("worker", "start_failed", "worker=%zu", self.index);
-        self.terminated = true;
+    self->random = settings->epoch ^ (S_RANDOM_SEED_MIX * (given->index + 1));
+    if (self->random == 0)
+        self->random = 1;
+    sc_writer_config_t writer = {
+        .retry_limit = settings->retry_limit,
+        .retry_base_ns = settings->retry_base_ms * CMN_NS_PER_MS,
+        .retry_max_ns = settings->retry_max_ms * CMN_NS_PER_MS,
+        .breaker_threshold = settings->breaker_threshold,
+        .breaker_timeout_ns = settings->breaker_timeout_ms * CMN_NS_PER_MS,
+        .random = s_random,
+        .random_arg = &self->random,
+    };
+    self->loop = zloop_new();
+    self->sink = sc_sink_new(settings->sink_uri);
+    if (self->sink)
+        sc_sink_set_timeout(self->sink, settings->db_timeout_ms);
+    self->dlq = sc_dlq_new(settings->dlq_path);
+    self->writer = sc_writer_new(&writer, cmn_clock_mono_ns(self->clock));
+    if (!self->loop || !self->sink || !self->dlq || !self->writer) {
+        snprintf(error, SC_ACTOR_ERROR_MAX, "worker %zu: out of memory",
+                 self->index);
+        s_self_destroy(&self);
+        return NULL;
     }
-    /* First contact at once, so /ready knows early. */
-    self.last_contact_ns = cmn_clock_mono_ns(self.clock) -
-                           SC_WORKER_PING_INTERVAL_MS * CMN_NS_PER_MS;
-    if (!self.terminated)
-        s_ping(&self);
+    if (sc_sink_start(self->sink) == SC_SINK_PERMANENT) {
+        /* The sink's error names the file; the URI is not repeated (a
+         * PostgreSQL URI may hold a password). */
+        snprintf(error, SC_ACTOR_ERROR_MAX,
+                 "worker %zu: sink (MDS_SINK, %s) cannot be opened: %s",
+                 self->index, sc_sink_kind(self->sink),
+                 sc_sink_error(self->sink));
+        s_self_destroy(&self);
+        return NULL;
+    }
+    zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
+    return self;
+}
 
-    while (!self.terminated) {
-        void *which = zpoller_wait(self.poller, SC_WORKER_PING_INTERVAL_MS);
-        if (which == NULL) {
-            if (zpoller_terminated(self.poller))
-                break;
-            s_ping(&self);
-            continue;
-        }
-        char *command = NULL;
-        uint64_t id = 0, count = 0;
-        void *records = NULL;
-        if (zsock_recv(pipe, "s8p8", &command, &id, &records, &count) != 0)
-            break;
-        if (streq(command, "$TERM")) {
-            zstr_free(&command);
-            break;
-        }
-        if (streq(command, "CHUNK")) {
-            s_counts_t counts;
-            if (s_process(&self, records, (size_t)count, &counts) == 0)
-                zsock_send(pipe, "s8888", "DONE", id, (uint64_t)counts.written,
-                           (uint64_t)counts.duplicates,
-                           (uint64_t)counts.dead_lettered);
-        } else
-            cmn_log_error("worker", "unknown_command", "command=%s", command);
-        zstr_free(&command);
+void sc_worker_actor(zsock_t *pipe, void *args)
+{
+    zsock_signal(pipe, 0);
+    char error[SC_ACTOR_ERROR_MAX] = "";
+    s_self_t *self = s_self_new(pipe, args, error);
+    if (!self) {
+        cmn_log_error("worker", "start_failed", "error=\"%s\"", error);
+        sc_actor_report(pipe, error);
+        sc_actor_wait_term(pipe);
+        return;
     }
-    sc_dlq_destroy(&self.dlq);
-    sc_breaker_destroy(&self.breaker);
-    sc_sink_destroy(&self.sink);
-    zpoller_destroy(&self.poller);
+    sc_actor_report(pipe, NULL);
+    s_self_run(self); /* the first ping at once, so /ready knows early */
+    zloop_start(self->loop);
+    s_self_destroy(&self);
 }

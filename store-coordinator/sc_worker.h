@@ -1,21 +1,22 @@
-/* sc_worker: an actor that writes chunks of the queue to its own sink.
+/* sc_worker: an actor that writes chunks of the queue to its own sink; the
+ * decisions are sc_writer's (retry, breaker, isolate, dead-letter).
  *
- * Protocol on the actor pipe (core -> worker): "CHUNK" id(8) records(p)
- * count(8): write these records (they stay read-only in the queue until the
- * chunk is committed). Worker -> core: "DONE" id(8) written(8) duplicates(8)
- * dead_lettered(8) once every record is either committed to the database or
- * fsync'd into the dead-letter file. A worker never gives a chunk up and
- * never dies from a sink error:
- *  - TRANSIENT: retried with exponential backoff and full jitter
- *    (retry_base_ms doubling up to retry_max_ms) for retry_limit attempts;
- *    then the breaker is tripped and the chunk is retried each time it
- *    half-opens (a dead database is tried once per breaker_timeout_ms);
- *  - PERMANENT: the chunk is written record by record; each record the
- *    database rejects goes to the dead-letter file with the sink's reason.
- * $TERM ends the actor even in the middle of a backoff; the chunk is then
- * not reported (the core dead-letters it at shutdown). The worker publishes
- * its breaker state and database reachability in sc_state_t and pings the
- * database when idle. */
+ * Start-up: the sink is opened at once (sc_sink_start); a sink that can
+ * never work (e.g. a SQLite file that is not a database) is reported as
+ * "FAILED" with a reason naming it (sc_actor.h), an unreachable database is
+ * not (the writer's retries and breaker handle it).
+ *
+ * Pipe (typed, zsock pictures). Core -> worker: "CHUNK" id(8) records(p)
+ * count(8): write these records (they stay read-only in the core's buffer
+ * for this worker until DONE). Worker -> core ("s8888"): "DONE" id
+ * written duplicates dead_lettered once every record is either committed
+ * to the database or fsync'd into the dead-letter file; "BREAKER" state 0
+ * 0 0 whenever its breaker changes (sc_breaker_state_t). A worker never
+ * gives a chunk up and never dies from a sink error. $TERM ends the actor
+ * even in the middle of a backoff; the chunk is then not reported (the
+ * core dead-letters it at shutdown). The worker publishes its breaker
+ * state and database reachability in sc_state_t and pings the database
+ * when idle. */
 #ifndef SC_WORKER_H
 #define SC_WORKER_H
 

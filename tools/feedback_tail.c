@@ -5,7 +5,9 @@
  * coordinator ("mds.fb/") or to exactly one ("mds.fb/<id>/": the trailing
  * slash keeps "mds.fb/a/" from matching coordinator "ab"). Each message is
  * decoded with the proto codec and printed as one JSON object per line on
- * stdout, flushed per line so a pipe sees it at once. A message that does not
+ * stdout (proto_text_format_feedback_json: the v1.1 keys oldest_age_ms,
+ * commit_latency_ms, sink_state, pressure, credit_initial and going_away
+ * when the message has them), flushed per line so a pipe sees it at once. A message that does not
  * decode is reported on stderr, counted and skipped: a garbage publisher never
  * stops the tool. It runs until --count events arrived, --timeout elapsed or
  * SIGINT/SIGTERM, and its exit code says whether enough arrived (0) or not

@@ -20,7 +20,10 @@ required and optional keys with their types (3), every malformed message
 dropped and counted, version mismatches counted apart, unknown keys ignored
 (4), per coordinator epoch and seq tracking with gaps, restarts and
 stale/duplicate messages (5), and staleness after ttl_ms on a monotonic
-clock (7)."""
+clock (7). v1.1: the optional keys oldest_age_ms, commit_latency_ms,
+sink_state, pressure, credit_initial and going_away are validated (3.2, 4),
+and a message with going_away true makes the client forget that
+coordinator at once: no state, no staleness, no fail-safe (7.1)."""
 import argparse
 import json
 import math
@@ -64,7 +67,15 @@ REQUIRED = {
 OPTIONAL = {
     "reason": ("str", None),
     "drain_rate": ("float", (0.0, math.inf)),
+    # added in v1.1
+    "oldest_age_ms": ("uint", (0, UINT32_MAX)),
+    "commit_latency_ms": ("float", (0.0, math.inf)),
+    "sink_state": ("str", None),
+    "pressure": ("float", (0.0, 1.0)),
+    "credit_initial": ("uint", (0, UINT32_MAX)),
+    "going_away": ("bool", None),
 }
+SINK_STATES = ("up", "degraded", "down")
 
 
 class Malformed(Exception):
@@ -89,6 +100,11 @@ def _unique_str_keys(pairs):
 
 def _check_value(key, value, spec):
     kind, bounds = spec
+    if kind == "bool":
+        if not isinstance(value, bool):  # msgpack true/false only
+            raise Malformed("key %r: expected bool, got %s"
+                            % (key, type(value).__name__))
+        return value
     if kind == "str":
         if not isinstance(value, str):  # bin arrives as bytes: ill-typed
             raise Malformed("key %r: expected str, got %s"
@@ -156,6 +172,8 @@ def decode(frames):
             or any(byte < 0x20 or byte == 0x7F for byte in coordinator_id):
         raise Malformed("key 'coordinator_id': invalid %r"
                         % state["coordinator_id"][:80])
+    if "sink_state" in state and state["sink_state"] not in SINK_STATES:
+        raise Malformed("key 'sink_state': unknown %r" % state["sink_state"])
     if "reason" in state and len(state["reason"].encode()) > REASON_MAX_BYTES:
         raise Malformed("key 'reason': longer than %d bytes" % REASON_MAX_BYTES)
     if coordinator_id != topic_id:
@@ -208,18 +226,20 @@ class CoordinatorState:
 class Update:
     """One accepted message and what it meant for its coordinator."""
 
-    def __init__(self, coordinator, state, gap, restarted, recovered):
+    def __init__(self, coordinator, state, gap, restarted, recovered,
+                 gone=False):
         self.coordinator_id = coordinator.coordinator_id
         self.kind = state["type"]      # transition / heartbeat / snapshot
         self.state = state             # every decoded key
         self.gap = gap                 # messages missed just before this one
         self.restarted = restarted     # a new epoch (coordinator restart)
         self.recovered = recovered     # it was stale until this message
+        self.gone = gone               # going_away: forgotten (7.1)
 
     def as_dict(self):
         result = dict(self.state)
         result.update({"gap": self.gap, "restarted": self.restarted,
-                       "recovered": self.recovered})
+                       "recovered": self.recovered, "gone": self.gone})
         return result
 
 
@@ -233,6 +253,7 @@ class FeedbackClient:
         self.clock = clock
         self.coordinators = {}   # coordinator_id -> CoordinatorState
         self.malformed = 0       # dropped messages (version mismatches too)
+        self.gone = 0            # coordinators forgotten on going_away
         self.version_mismatches = 0
         self.last_error = None
         self._context = context or zmq.Context.instance()
@@ -264,6 +285,14 @@ class FeedbackClient:
             return None
         now = self.clock()
         coordinator_id = state["coordinator_id"]
+        if state.get("going_away"):
+            # 7.1: it is exiting. Forget it at once: no state to trust, no
+            # staleness alert or fail-safe later; a message after this (a
+            # restart) makes it a new coordinator.
+            coordinator = self.coordinators.pop(coordinator_id, None) \
+                or CoordinatorState(coordinator_id)
+            self.gone += 1
+            return Update(coordinator, state, 0, False, False, gone=True)
         coordinator = self.coordinators.get(coordinator_id)
         if coordinator is None:
             coordinator = CoordinatorState(coordinator_id)
@@ -333,6 +362,11 @@ def _text_line(update):
         notes.append("recovered")
     if "reason" in state:
         notes.append("reason=%r" % state["reason"])
+    for key in ("sink_state", "oldest_age_ms", "pressure", "credit_initial"):
+        if key in state:
+            notes.append("%s=%s" % (key, state[key]))
+    if update.gone:
+        notes.append("going_away: forgotten")
     return "%s %s epoch=%d seq=%d level=%s prev=%s queue=%d/%d " \
            "scale_hint=%.3f ttl_ms=%d%s" % (
                state["coordinator_id"], state["type"], state["epoch"],
@@ -413,6 +447,7 @@ def main(argv=None):
     finally:
         client.close()
     summary = {"received": received, "malformed": client.malformed,
+               "gone": client.gone,
                "version_mismatches": client.version_mismatches,
                "coordinators": [c.summary()
                                 for c in client.coordinators.values()]}

@@ -31,12 +31,20 @@ waits (up to 2 s) for the first state, batches are cut to the queue's
 `capacity` (a larger batch is refused as malformed), no new batch is
 started while the coordinator's level is HARD, the window (and --rate)
 follow scale_hint while it is SOFT, and a stale coordinator gets the
-fail-safe (half the window and half the rate)."""
+fail-safe (half the window and half the rate).
+
+v1.1 (ingest.md 4.4, 5): every batch carries this run's random `session`,
+replies carrying another session are ignored, and the producer honours
+credits: it never has more unacked records at the coordinator than its last
+`credit`, sends one batch of at most min(credit_initial, capacity) (500
+without feedback) before its first reply, and cuts batches to fit."""
 import argparse
 import json
 import math
+import collections
 import os
 import re
+import secrets
 import signal
 import socket as socketlib
 import sys
@@ -70,6 +78,12 @@ HEARTBEAT_TIMEOUT_MS = 3000
 SEND_HWM_MESSAGES = 1000
 FEEDBACK_FIRST_WAIT_S = 2.0      # for the first state before the first batch
 FAILURES_SHOWN_MAX = 20          # malformed batches printed one per line
+CREDIT_INITIAL_DEFAULT = 500     # records before a first reply, no feedback
+RECORD_INDEX_LIMIT = 10000       # nack record_index is below this
+FIELD_MAX_BYTES = 32             # nack field
+NACK_CODES = ("queue_full", "draining", "version", "not_a_map",
+              "missing_key", "bad_key", "bad_value", "too_large",
+              "too_many_records", "over_capacity", "bad_record", "in_flight")
 
 # The record arrays of section 3: kind -> the names of its numbers.
 NUMBER_FIELDS = {
@@ -301,12 +315,23 @@ def record_as_json(record, reason=None):
 # --------------------------------------------------------------------------
 # Batches and replies (ingest.md sections 2 and 4)
 
-def encode_batch(producer_id, batch_seq, records):
+def encode_batch(producer_id, batch_seq, records, session=None):
     """The one frame of a batch: a msgpack map in the order of section 2
-    (ints in the smallest format, floats as float64, str for strings)."""
-    return msgpack.packb({"v": VERSION, "type": "batch",
-                          "producer_id": producer_id, "batch_seq": batch_seq,
-                          "records": records}, use_bin_type=True)
+    (ints in the smallest format, floats as float64, str for strings), with
+    the v1.1 `session` after producer_id when given."""
+    message = {"v": VERSION, "type": "batch", "producer_id": producer_id}
+    if session is not None:
+        if not 1 <= session <= UINT64_MAX:
+            raise ValueError("session must be a nonzero uint64")
+        message["session"] = session
+    message["batch_seq"] = batch_seq
+    message["records"] = records
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def new_session():
+    """A random nonzero 64-bit session for this run (ingest.md 2)."""
+    return secrets.randbits(64) or 1
 
 
 class MalformedReply(Exception):
@@ -352,10 +377,29 @@ def decode_reply(frame):
     if kind not in ("ack", "nack"):
         raise MalformedReply("key 'type': %r" % (kind,))
     reply = {"type": kind, "batch_seq": _uint(message, "batch_seq")}
+    # v1.1 keys, validated when present and only then in the result.
+    if "session" in message:
+        reply["session"] = _uint(message, "session")
+        if reply["session"] == 0:
+            raise MalformedReply("key 'session': 0")
+    if "credit" in message:
+        reply["credit"] = _uint(message, "credit", UINT32_MAX)
     if kind == "ack":
         for key in ("written", "duplicates", "dead_lettered"):
             reply[key] = _uint(message, key)
         return reply
+    if "code" in message:  # an unknown code is kept: act on reason (4.2)
+        if not isinstance(message["code"], str):
+            raise MalformedReply("key 'code': not a str")
+        reply["code"] = message["code"]
+    if "record_index" in message:
+        reply["record_index"] = _uint(message, "record_index",
+                                      RECORD_INDEX_LIMIT - 1)
+    if "field" in message:
+        if not isinstance(message["field"], str) \
+                or len(message["field"].encode()) > FIELD_MAX_BYTES:
+            raise MalformedReply("key 'field': not a str of <= 32 bytes")
+        reply["field"] = message["field"]
     if not isinstance(message.get("reason"), str):
         raise MalformedReply("key 'reason': missing or not a str")
     reply["reason"] = message["reason"]
@@ -402,6 +446,9 @@ class Summary:
         self.timeouts = 0           # reply timeouts
         self.disconnects = 0        # connection drops reported by libzmq
         self.malformed_replies = 0
+        self.foreign_replies = 0    # another session's (a previous run's)
+        self.credit_waits = 0       # times a new batch waited for credit
+        self.credit_splits = 0      # batches cut to fit the credit
         self.unmatched_replies = 0  # late or unknown batch_seq: ignored
         self.bad_acks = 0           # counts not adding up: dropped
         self.hard_pauses = 0        # times new batches stopped for HARD
@@ -442,13 +489,20 @@ class Producer:
                  reply_timeout_s=DEFAULT_REPLY_TIMEOUT_S,
                  feedback_endpoints=None, coordinator_id=None,
                  rate=None, rejects=None, log=_log_stderr, context=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, session=None, honour_credit=True):
         producer_id = producer_id or default_producer_id()
         if not 1 <= len(producer_id.encode()) <= PRODUCER_ID_MAX_BYTES:
             raise ValueError("producer_id must be 1..64 bytes")
         if window < 1 or reply_timeout_s <= 0 or (rate is not None and rate <= 0):
             raise ValueError("window >= 1, reply timeout > 0, rate > 0")
         self.producer_id = producer_id
+        self.session = session if session is not None else new_session()
+        if not 1 <= self.session <= UINT64_MAX:
+            raise ValueError("session must be a nonzero uint64")
+        self.honour_credit = honour_credit
+        self.credit = None          # last credit; None: no reply yet (4.4)
+        self.credits_used = True    # False once a reply came without one
+        self._carry = collections.deque()  # records cut from a batch
         self.window = window
         self.reply_timeout_s = reply_timeout_s
         self.rate = rate
@@ -559,26 +613,85 @@ class Producer:
                     batch_size = state.state["capacity"]
         return batch_size
 
+    def _credit_initial(self):
+        """What a producer may send before a reply: min(credit_initial,
+        capacity) of the feedback, or 500 without it (4.4)."""
+        values = []
+        if self.feedback:
+            for state in self.feedback.coordinators.values():
+                if state.state and "credit_initial" in state.state:
+                    values.append(state.state["credit_initial"])
+                    if state.state["capacity"] >= 1:
+                        values.append(state.state["capacity"])
+        return min(values) if values else CREDIT_INITIAL_DEFAULT
+
+    def _credit_room(self, now):
+        """Records a new batch may hold under the credit rule (4.4), or None
+        when credits are not in use (ignored, or a v1 coordinator)."""
+        if not self.honour_credit or not self.credits_used:
+            return None
+        unacked = sum(len(b.records) for b in self.batches.values())
+        if self.credit is None:  # before the first reply: one batch
+            return 0 if self.batches else self._credit_initial()
+        room = self.credit - unacked
+        if room > 0 or self.batches:
+            return max(room, 0)
+        # Credit 0 with nothing in flight: feedback raises it (a nonzero
+        # credit_initial), or without feedback one batch after the last
+        # reply's retry_after_ms, so a producer never waits forever.
+        if self.feedback and self.feedback.coordinators:
+            return self._credit_initial()
+        return CREDIT_INITIAL_DEFAULT if now >= self.hold_until else 0
+
+    def _take(self, source):
+        """The next (origin, record): records cut from a batch first."""
+        if self._carry:
+            return self._carry.popleft()
+        return next(source, None)
+
     def _new_batch(self, source, batch_size):
         batch_size = self._batch_limit(batch_size)
         origins, records = [], []
-        for origin, record in source:
-            origins.append(origin)
-            records.append(record)
-            if len(records) == batch_size:
+        while len(records) < batch_size:
+            item = self._take(source)
+            if item is None:
                 break
+            origins.append(item[0])
+            records.append(item[1])
         if not records:
             return None
         seq = self.next_seq
         self.next_seq += 1
-        message = encode_batch(self.producer_id, seq, records)
+        message = encode_batch(self.producer_id, seq, records, self.session)
         self.summary.records += len(records)
         self.summary.batches += 1
         return Batch(seq, origins, records, message)
 
+    def _fit_credit(self, now, pending):
+        """Cuts `pending` (not sent yet) to the credit; False when there is
+        no room for any record now."""
+        room = self._credit_room(now)
+        if room is None or len(pending.records) <= room:
+            return True
+        if room == 0:
+            self.summary.credit_waits += 1
+            return False
+        for item in reversed(list(zip(pending.origins[room:],
+                                      pending.records[room:]))):
+            self._carry.appendleft(item)
+        self.summary.records -= len(pending.records) - room
+        pending.origins = pending.origins[:room]
+        pending.records = pending.records[:room]
+        pending.message = encode_batch(self.producer_id, pending.seq,
+                                       pending.records, self.session)
+        self.summary.credit_splits += 1
+        return True
+
     def _may_start(self, now, factor, pending):
         """May the batch `pending` (already built) be started now?"""
         if now < self.hold_until or factor <= 0.0:
+            return False
+        if not self._fit_credit(now, pending):
             return False
         window = max(1, int(math.ceil(self.window * factor)))
         if len(self.batches) >= window:
@@ -639,6 +752,14 @@ class Producer:
             self.summary.malformed_replies += 1
             self.log("reply dropped: %s" % error)
             return
+        if "session" in reply and reply["session"] != self.session:
+            # A previous run's reply (same routing id): not ours (4.3).
+            self.summary.foreign_replies += 1
+            return
+        if "credit" in reply:
+            self.credit = reply["credit"]
+        elif self.credit is None:
+            self.credits_used = False  # a v1 coordinator: no credits
         batch = self.batches.get(reply["batch_seq"])
         if reply["type"] == "nack":
             reason = reply["reason"]
@@ -832,6 +953,9 @@ def format_summary(summary):
         % (nacks or "none", summary.resends, summary.timeouts,
            summary.disconnects, summary.malformed_replies,
            summary.unmatched_replies, summary.hard_pauses, summary.paused_s),
+        "credit: waits %d, batches cut %d; other sessions' replies %d"
+        % (summary.credit_waits, summary.credit_splits,
+           summary.foreign_replies),
     ]
     for seq, origin, detail in summary.failures[:FAILURES_SHOWN_MAX]:
         lines.append("malformed batch %d (first record %s): %s"

@@ -378,6 +378,43 @@ static void test_table_full_is_counted(void **state)
     assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
 }
 
+/* The producer hears only changes: a repeated level is no new decision. */
+static void test_decide_reports_changes_only(void **state)
+{
+    fixture_t *f = *state;
+    pl_feedback_decision_t decision;
+    assert_false(pl_feedback_decide(f->feedback, f->policy, 5, &decision));
+    assert_int_equal(decision.level, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, PROTO_LEVEL_SOFT);
+    assert_true(pl_feedback_decide(f->feedback, f->policy, 42, &decision));
+    assert_int_equal(decision.level, PROTO_LEVEL_SOFT);
+    assert_true(decision.scale == 0.5);
+    assert_int_equal(decision.event_ts_ns, 42);
+    s_apply(f, "c1", 7, 2, PROTO_LEVEL_SOFT);
+    assert_false(pl_feedback_decide(f->feedback, f->policy, 43, &decision));
+    s_apply(f, "c1", 7, 3, PROTO_LEVEL_OK);
+    assert_true(pl_feedback_decide(f->feedback, f->policy, 44, &decision));
+    assert_true(decision.scale == 1.0);
+}
+
+/* The subscriber's timer is armed from the engine: the next staleness,
+ * then the next forgetting. */
+static void test_deadline_is_the_next_stale_then_forget(void **state)
+{
+    fixture_t *f = *state;
+    assert_true(pl_feedback_deadline(f->feedback) == INT64_MAX);
+    int64_t heard = cmn_clock_mono_ns(f->clock);
+    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
+    assert_true(pl_feedback_deadline(f->feedback) == heard + TTL_MS * MS + 1);
+    cmn_clock_advance(f->clock, TTL_MS * MS + 1);
+    assert_int_equal(pl_feedback_tick(f->feedback), 1); /* stale now */
+    assert_true(pl_feedback_deadline(f->feedback) == heard + 60 * SEC + 1);
+    cmn_clock_advance(f->clock,
+                      heard + 60 * SEC + 1 - cmn_clock_mono_ns(f->clock));
+    assert_int_equal(pl_feedback_tick(f->feedback), 1); /* forgotten */
+    assert_true(pl_feedback_deadline(f->feedback) == INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +434,10 @@ int main(void)
             test_messages_decode_and_bad_ones_are_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_table_full_is_counted, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_decide_reports_changes_only,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deadline_is_the_next_stale_then_forget, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,30 +109,30 @@ static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
     s_publish_ttl(xpub, id, seq, level, TTL_MS);
 }
 
-/* Publishes `level` from `id` until the actor decides that level. */
-static void s_expect_decision(zactor_t *actor, zsock_t *xpub, const char *id,
+/* Publishes `level` from `id` until the producer's end of the decisions
+ * socket receives that level. */
+static void s_expect_decision(zsock_t *decisions, zsock_t *xpub, const char *id,
                               uint64_t *seq, proto_level_t level)
 {
     int64_t deadline = zclock_mono() + DEADLINE_MS;
-    char expected[8];
-    snprintf(expected, sizeof expected, "%d", (int)level);
-    zsock_set_rcvtimeo(actor, 50);
+    zsock_set_rcvtimeo(decisions, 50);
     while (zclock_mono() < deadline) {
         s_publish(xpub, id, ++*seq, level);
-        zmsg_t *message = zmsg_recv(actor);
-        if (!message)
+        byte *data = NULL;
+        size_t size = 0;
+        if (zsock_recv(decisions, "b", &data, &size) != 0)
             continue;
-        char *command = zmsg_popstr(message);
-        char *decided = zmsg_popstr(message);
-        bool match = command && decided && streq(command, "DECISION") &&
-                     streq(decided, expected);
-        zstr_free(&command);
-        zstr_free(&decided);
-        zmsg_destroy(&message);
+        pl_feedback_decision_t decision;
+        bool match = size == sizeof decision;
+        if (match) {
+            memcpy(&decision, data, sizeof decision);
+            match = decision.level == level && decision.event_ts_ns > 0;
+        }
+        free(data);
         if (match)
             return;
     }
-    fail_msg("no DECISION level %d from %s within %d ms", (int)level, id,
+    fail_msg("no decision level %d from %s within %d ms", (int)level, id,
              DEADLINE_MS);
 }
 
@@ -182,19 +182,23 @@ static void test_name_is_resolved_again(void **state)
         .metrics = metrics,
         .status = status,
         .resolve = s_resolve,
-        .resolve_arg = &resolver};
-    zactor_t *actor = pl_subscriber_new(&config);
+        .resolve_arg = &resolver,
+        .decisions_endpoint = "inproc://test-decisions-resolve"};
+    zsock_t *decisions = zsock_new_pull("@inproc://test-decisions-resolve");
+    assert_non_null(decisions);
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *actor = pl_subscriber_new(&config, error);
     assert_non_null(actor);
     uint64_t seq2 = 0, seq3 = 0;
 
     /* Phase 0: only pod 2 is behind the name. */
     s_expect_subscription(pod2, 1);
-    s_expect_decision(actor, pod2, "pod2", &seq2, PROTO_LEVEL_SOFT);
+    s_expect_decision(decisions, pod2, "pod2", &seq2, PROTO_LEVEL_SOFT);
 
     /* Phase 1: a new pod appears; it is connected and heard. */
     atomic_store(&resolver.phase, 1);
     s_expect_subscription(pod3, 1);
-    s_expect_decision(actor, pod3, "pod3", &seq3, PROTO_LEVEL_HARD);
+    s_expect_decision(decisions, pod3, "pod3", &seq3, PROTO_LEVEL_HARD);
     cmn_series_t *endpoints_gauge =
         cmn_metric_series(metrics->feedback_endpoints, NULL);
     assert_true(cmn_series_value(endpoints_gauge) == 2);
@@ -207,10 +211,11 @@ static void test_name_is_resolved_again(void **state)
     /* Phase 3: resolution fails: pod 3 stays connected (still heard). */
     atomic_store(&resolver.phase, 3);
     s_wait_resolutions(&resolver, 3);
-    s_expect_decision(actor, pod3, "pod3", &seq3, PROTO_LEVEL_SOFT);
+    s_expect_decision(decisions, pod3, "pod3", &seq3, PROTO_LEVEL_SOFT);
     assert_true(cmn_series_value(endpoints_gauge) == 1);
 
     zactor_destroy(&actor);
+    zsock_destroy(&decisions);
     pl_policy_destroy(&policy);
     pl_status_destroy(&status);
     pl_metrics_destroy(&metrics);
@@ -249,8 +254,11 @@ static void test_forgotten_coordinator_gauges_reset(void **state)
                      .forget_ns = 300 * CMN_NS_PER_MS},
         .policy = policy,
         .metrics = metrics,
-        .status = status};
-    zactor_t *actor = pl_subscriber_new(&config);
+        .status = status,
+        .decisions_endpoint = "inproc://test-decisions-forget"};
+    zsock_t *decisions = zsock_new_pull("@inproc://test-decisions-forget");
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *actor = pl_subscriber_new(&config, error);
     assert_non_null(actor);
     s_expect_subscription(pod, 1);
     cmn_series_t *depth =
@@ -280,12 +288,49 @@ static void test_forgotten_coordinator_gauges_reset(void **state)
     assert_true(cmn_series_value(level) == 0);
     assert_true(cmn_series_value(stale) == 1);
     zactor_destroy(&actor);
+    zsock_destroy(&decisions);
     pl_policy_destroy(&policy);
     pl_status_destroy(&status);
     pl_metrics_destroy(&metrics);
     cmn_metrics_destroy(&registry);
     cmn_clock_destroy(&clock);
     zsock_destroy(&pod);
+}
+
+/* An endpoint the socket refuses (an ipc path longer than a socket address
+ * holds) fails the start-up, reported over the pipe with the reason. */
+static void test_start_up_failure_is_reported(void **state)
+{
+    (void)state;
+    cmn_clock_t *clock = cmn_clock_new_system();
+    cmn_metrics_t *registry = cmn_metrics_new();
+    pl_metrics_t *metrics = pl_metrics_new(registry);
+    pl_status_t *status = pl_status_new(true);
+    pl_policy_config_t policy_config = {
+        .enabled = true, .kind = PL_POLICY_STEP, .scale_ok = 1.0};
+    pl_policy_t *policy = pl_policy_new(&policy_config);
+    char endpoint[300] = "ipc:///tmp/";
+    memset(endpoint + strlen(endpoint), 'x', 200);
+    pl_subscriber_config_t config = {
+        .clock = clock,
+        .endpoints = endpoint,
+        .resolve_ns = 60 * CMN_NS_PER_SEC,
+        .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
+        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+                     .forget_ns = 60 * CMN_NS_PER_SEC},
+        .policy = policy,
+        .metrics = metrics,
+        .status = status,
+        .decisions_endpoint = "inproc://test-decisions-fail"};
+    char error[PL_ACTOR_ERROR_MAX] = "";
+    zactor_t *actor = pl_subscriber_new(&config, error);
+    assert_null(actor);
+    assert_non_null(strstr(error, "cannot connect to ipc:///tmp/xxx"));
+    pl_policy_destroy(&policy);
+    pl_status_destroy(&status);
+    pl_metrics_destroy(&metrics);
+    cmn_metrics_destroy(&registry);
+    cmn_clock_destroy(&clock);
 }
 
 /* The default resolver answers IPv4 texts for a name every Linux has. */
@@ -304,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_name_is_resolved_again),
         cmocka_unit_test(test_forgotten_coordinator_gauges_reset),
         cmocka_unit_test(test_default_resolver),
+        cmocka_unit_test(test_start_up_failure_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

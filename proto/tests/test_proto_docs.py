@@ -40,7 +40,7 @@ def main(feedback_path, ingest_path):
         "drain_rate": 12500.5}, "feedback example: %r" % message)
 
     snippet = block_after(feedback, "<!-- example: python-subscriber -->")
-    check(snippet.startswith("import sys"), "snippet found")
+    check(snippet.startswith("import math"), "snippet found")
     scope = {"__name__": "snippet"}
     exec(compile(snippet, "feedback.md", "exec"), scope)
     decode, malformed = scope["decode_feedback"], scope["Malformed"]
@@ -79,6 +79,31 @@ def main(feedback_path, ingest_path):
     check(rejected([topic, packed() + b"\xc0"]), "trailing bytes")
     check(rejected([topic, packed()[:-1]]), "truncated")
 
+    # v1.1: the new keys decode with Python's msgpack as documented, and the
+    # snippet accepts them and rejects bad values.
+    v11 = msgpack.unpackb(golden(feedback, "feedback-v1.1"), raw=False)
+    expected = dict(message, seq=43, ts_ns=1700000000223456789, level="hard",
+                    prev_level="soft", scale_hint=0.0, reason="sink_down",
+                    drain_rate=0.0, oldest_age_ms=2150, commit_latency_ms=12.5,
+                    sink_state="down", pressure=1.0, credit_initial=500,
+                    going_away=False)
+    check(v11 == expected, "feedback v1.1 example: %r" % v11)
+    check(list(v11)[-6:] == ["oldest_age_ms", "commit_latency_ms",
+                             "sink_state", "pressure", "credit_initial",
+                             "going_away"], "v1.1 key order")
+    state = decode([topic, golden(feedback, "feedback-v1.1")])
+    check(state["sink_state"] == "down" and state["going_away"] is False,
+          "snippet decodes v1.1")
+    away = msgpack.unpackb(golden(feedback, "going-away"), raw=False)
+    check(away["going_away"] is True and away["ttl_ms"] == 0
+          and away["reason"] == "shutdown" and away["type"] == "heartbeat",
+          "going_away example: %r" % away)
+    for bad in (dict(sink_state="gone"), dict(pressure=1.5),
+                dict(going_away=1), dict(commit_latency_ms=-1.0),
+                dict(commit_latency_ms=float("nan")),
+                dict(oldest_age_ms=2 ** 32), dict(credit_initial=-1)):
+        check(rejected([topic, packed(**bad)]), "v1.1 bad value %r" % bad)
+
     batch = msgpack.unpackb(golden(ingest, "batch"), raw=False)
     check(batch == {
         "v": 1, "type": "batch", "producer_id": "feed-ibkr-1", "batch_seq": 7,
@@ -95,6 +120,16 @@ def main(feedback_path, ingest_path):
     check(nack == {"v": 1, "type": "nack", "batch_seq": 8, "reason": "full",
                    "retry_after_ms": 200, "detail": "queue full"},
           "nack: %r" % nack)
+    ack11 = msgpack.unpackb(golden(ingest, "ack-v1.1"), raw=False)
+    check(ack11 == dict(ack, session=9876543210, credit=1500),
+          "ack v1.1: %r" % ack11)
+    nack11 = msgpack.unpackb(golden(ingest, "nack-v1.1"), raw=False)
+    check(nack11 == {"v": 1, "type": "nack", "batch_seq": 9,
+                     "reason": "malformed", "retry_after_ms": 0,
+                     "detail": "record 2: field 'price' must be > 0",
+                     "session": 9876543210, "credit": 1500,
+                     "code": "bad_record", "record_index": 2,
+                     "field": "price"}, "nack v1.1: %r" % nack11)
     # The JSON shown for ack and nack in section 4 is the same message.
     for shown, expected in ((r'\{"v": 1, "type": "ack".*\}', ack),
                             (r'\{"v": 1, "type": "nack".*\}', nack)):

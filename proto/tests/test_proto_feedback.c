@@ -1,6 +1,7 @@
 /* Unit tests of the feedback codec: round trips, the golden example of
  * feedback.md, missing and ill-typed keys, versions, topics. */
 #include <setjmp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -475,6 +476,136 @@ static void test_names(void **state)
     assert_string_equal(proto_record_kind_name(PROTO_RECORD_BAR), "bar");
 }
 
+/* An event with every v1.1 key set. */
+static proto_feedback_t s_event_v11(void)
+{
+    proto_feedback_t event = s_event(PROTO_FEEDBACK_HEARTBEAT, true);
+    event.has_oldest_age_ms = true;
+    event.oldest_age_ms = UINT32_MAX;
+    event.has_commit_latency_ms = true;
+    event.commit_latency_ms = 0.25;
+    event.sink_state = PROTO_SINK_STATE_DEGRADED;
+    event.has_pressure = true;
+    event.pressure = 0.75;
+    event.has_credit_initial = true;
+    event.credit_initial = 0;
+    event.has_going_away = true;
+    event.going_away = true;
+    return event;
+}
+
+static void test_v11_round_trip(void **state)
+{
+    (void)state;
+    for (int sink = PROTO_SINK_STATE_NONE; sink <= PROTO_SINK_STATE_DOWN;
+         sink++) {
+        proto_feedback_t sent = s_event_v11();
+        sent.sink_state = (proto_sink_state_t)sink;
+        sent.going_away = sink % 2 == 0;
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init(&buffer);
+        assert_int_equal(proto_feedback_encode(&sent, &buffer), 0);
+        proto_feedback_t received;
+        proto_error_t error = {{0}};
+        if (proto_feedback_decode(buffer.data, buffer.size, &received, &error))
+            fail_msg("decode: %s", error.text);
+        s_assert_equal(&sent, &received);
+        assert_true(received.has_oldest_age_ms &&
+                    received.oldest_age_ms == UINT32_MAX);
+        assert_true(received.has_commit_latency_ms &&
+                    received.commit_latency_ms == 0.25);
+        assert_int_equal(received.sink_state, sink);
+        assert_true(received.has_pressure && received.pressure == 0.75);
+        assert_true(received.has_credit_initial &&
+                    received.credit_initial == 0);
+        assert_true(received.has_going_away);
+        assert_int_equal(received.going_away, sent.going_away);
+        msgpack_sbuffer_destroy(&buffer);
+    }
+    /* A v1 message decodes with every v1.1 key absent. */
+    proto_feedback_t event;
+    proto_error_t error;
+    assert_int_equal(
+        s_decode_built(s_entries, S_ENTRY_COUNT, NULL, NULL, &event, &error),
+        0);
+    assert_false(event.has_oldest_age_ms || event.has_commit_latency_ms ||
+                 event.has_pressure || event.has_credit_initial ||
+                 event.has_going_away);
+    assert_int_equal(event.sink_state, PROTO_SINK_STATE_NONE);
+    assert_string_equal(proto_sink_state_name(PROTO_SINK_STATE_DOWN), "down");
+
+    /* The encoder refuses what the decoder would. */
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    proto_feedback_t bad = s_event_v11();
+    bad.pressure = 1.5;
+    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    bad = s_event_v11();
+    bad.commit_latency_ms = -1;
+    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    bad = s_event_v11();
+    bad.sink_state = (proto_sink_state_t)4;
+    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    assert_int_equal(buffer.size, 0);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+static void test_v11_value_errors(void **state)
+{
+    (void)state;
+    struct {
+        entry_t value;
+        const char *text;
+    } cases[] = {
+        {{.key = "oldest_age_ms", .kind = ENTRY_UINT, .u = 4294967296ULL},
+         "key 'oldest_age_ms': 4294967296 is more than 4294967295"},
+        {{.key = "oldest_age_ms", .kind = ENTRY_DOUBLE, .d = 1},
+         "key 'oldest_age_ms': expected an unsigned integer, got float"},
+        {{.key = "commit_latency_ms", .kind = ENTRY_DOUBLE, .d = -0.5},
+         "key 'commit_latency_ms': expected a finite number >= 0"},
+        {{.key = "commit_latency_ms", .kind = ENTRY_DOUBLE, .d = INFINITY},
+         "key 'commit_latency_ms': expected a finite number >= 0"},
+        {{.key = "sink_state", .kind = ENTRY_STR, .s = "UP"},
+         "key 'sink_state': expected one of up|degraded|down"},
+        {{.key = "pressure", .kind = ENTRY_DOUBLE, .d = 1.0001},
+         "key 'pressure': expected a number in 0..1"},
+        {{.key = "pressure", .kind = ENTRY_DOUBLE, .d = NAN},
+         "key 'pressure': expected a number in 0..1"},
+        {{.key = "credit_initial", .kind = ENTRY_INT, .i = -1},
+         "key 'credit_initial': expected an unsigned integer, out of range"},
+        {{.key = "going_away", .kind = ENTRY_UINT, .u = 1},
+         "key 'going_away': expected a bool, got integer"},
+        {{.key = "going_away", .kind = ENTRY_NIL},
+         "key 'going_away': expected a bool, got nil"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        entry_t entries[S_ENTRY_COUNT + 1];
+        memcpy(entries, s_entries, sizeof s_entries);
+        entries[S_ENTRY_COUNT] = cases[index].value;
+        proto_feedback_t event;
+        proto_error_t error = {{0}};
+        assert_int_equal(s_decode_built(entries, S_ENTRY_COUNT + 1, NULL, NULL,
+                                        &event, &error),
+                         -1);
+        assert_string_equal(error.text, cases[index].text);
+        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_string_equal(error.field, cases[index].value.key);
+    }
+    /* Accepted encodings: integers for the floats, float32. */
+    entry_t entries[S_ENTRY_COUNT + 2];
+    memcpy(entries, s_entries, sizeof s_entries);
+    entries[S_ENTRY_COUNT] =
+        (entry_t){.key = "pressure", .kind = ENTRY_UINT, .u = 1};
+    entries[S_ENTRY_COUNT + 1] =
+        (entry_t){.key = "commit_latency_ms", .kind = ENTRY_FLOAT32, .d = 2.5};
+    proto_feedback_t event;
+    proto_error_t error;
+    assert_int_equal(
+        s_decode_built(entries, S_ENTRY_COUNT + 2, NULL, NULL, &event, &error),
+        0);
+    assert_true(event.pressure == 1.0 && event.commit_latency_ms == 2.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +622,8 @@ int main(void)
         cmocka_unit_test(test_structure_errors),
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_v11_round_trip),
+        cmocka_unit_test(test_v11_value_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,7 +80,7 @@ static int s_run(const uint8_t *data, size_t size)
 
 /* Valid messages of every kind, for truncation and mutation. */
 typedef struct {
-    msgpack_sbuffer buffers[5];
+    msgpack_sbuffer buffers[8];
     size_t count;
 } corpus_t;
 
@@ -125,7 +125,7 @@ static void s_corpus_build(corpus_t *corpus)
                           .reason = PROTO_NACK_FULL,
                           .retry_after_ms = 100,
                           .detail = "full"};
-    for (size_t index = 0; index < 5; index++)
+    for (size_t index = 0; index < 8; index++)
         msgpack_sbuffer_init(&corpus->buffers[index]);
     assert_int_equal(proto_feedback_encode(&event, &corpus->buffers[0]), 0);
     event.has_reason = event.has_drain_rate = false;
@@ -135,7 +135,29 @@ static void s_corpus_build(corpus_t *corpus)
                      0);
     assert_int_equal(proto_reply_encode(&ack, &corpus->buffers[3]), 0);
     assert_int_equal(proto_reply_encode(&nack, &corpus->buffers[4]), 0);
-    corpus->count = 5;
+    /* v1.1 keys: every feedback key, a session batch, a coded nack. */
+    event.has_oldest_age_ms = event.has_commit_latency_ms = true;
+    event.oldest_age_ms = 2150;
+    event.commit_latency_ms = 12.5;
+    event.sink_state = PROTO_SINK_STATE_DOWN;
+    event.has_pressure = event.has_credit_initial = true;
+    event.pressure = 1.0;
+    event.credit_initial = 500;
+    event.has_going_away = event.going_away = true;
+    assert_int_equal(proto_feedback_encode(&event, &corpus->buffers[5]), 0);
+    assert_int_equal(proto_batch_encode_session("producer", 77, 9, records,
+                                                FUZZ_RECORDS,
+                                                &corpus->buffers[6]),
+                     0);
+    nack.session = 77;
+    nack.has_credit = true;
+    nack.credit = 1500;
+    nack.code = PROTO_NACK_CODE_BAD_RECORD;
+    nack.has_record_index = true;
+    nack.record_index = 3;
+    snprintf(nack.field, sizeof nack.field, "price");
+    assert_int_equal(proto_reply_encode(&nack, &corpus->buffers[7]), 0);
+    corpus->count = 8;
     /* Each decodes with exactly one decoder. */
     for (size_t index = 0; index < corpus->count; index++)
         assert_int_equal(s_run((const uint8_t *)corpus->buffers[index].data,

@@ -67,6 +67,65 @@ static const char s_nack_hex[] =
     "72 5f 6d 73 cc c8 a6 64 65 74 61 69 6c aa 71 75\n"
     "65 75 65 20 66 75 6c 6c\n";
 
+/* The v1.1 examples (ingest.md section 6, feedback.md 8.1 and 8.2). */
+static const char s_ack_v11_hex[] =
+    "88 a1 76 01 a4 74 79 70 65 a3 61 63 6b a9 62 61\n"
+    "74 63 68 5f 73 65 71 07 a7 77 72 69 74 74 65 6e\n"
+    "03 aa 64 75 70 6c 69 63 61 74 65 73 00 ad 64 65\n"
+    "61 64 5f 6c 65 74 74 65 72 65 64 00 a7 73 65 73\n"
+    "73 69 6f 6e cf 00 00 00 02 4c b0 16 ea a6 63 72\n"
+    "65 64 69 74 cd 05 dc\n";
+static const char s_nack_v11_hex[] =
+    "8b a1 76 01 a4 74 79 70 65 a4 6e 61 63 6b a9 62\n"
+    "61 74 63 68 5f 73 65 71 09 a6 72 65 61 73 6f 6e\n"
+    "a9 6d 61 6c 66 6f 72 6d 65 64 ae 72 65 74 72 79\n"
+    "5f 61 66 74 65 72 5f 6d 73 00 a6 64 65 74 61 69\n"
+    "6c d9 23 72 65 63 6f 72 64 20 32 3a 20 66 69 65\n"
+    "6c 64 20 27 70 72 69 63 65 27 20 6d 75 73 74 20\n"
+    "62 65 20 3e 20 30 a7 73 65 73 73 69 6f 6e cf 00\n"
+    "00 00 02 4c b0 16 ea a6 63 72 65 64 69 74 cd 05\n"
+    "dc a4 63 6f 64 65 aa 62 61 64 5f 72 65 63 6f 72\n"
+    "64 ac 72 65 63 6f 72 64 5f 69 6e 64 65 78 02 a5\n"
+    "66 69 65 6c 64 a5 70 72 69 63 65\n";
+static const char s_feedback_v11_hex[] =
+    "de 00 17 a1 76 01 a4 74 79 70 65 aa 74 72 61 6e\n"
+    "73 69 74 69 6f 6e ae 63 6f 6f 72 64 69 6e 61 74\n"
+    "6f 72 5f 69 64 a7 63 6f 6f 72 64 2d 31 a5 65 70\n"
+    "6f 63 68 cf ab 54 a9 8c eb 1f 0a d2 a3 73 65 71\n"
+    "2b a5 74 73 5f 6e 73 cf 17 97 9c fe 43 7b ae 15\n"
+    "a5 6c 65 76 65 6c a4 68 61 72 64 aa 70 72 65 76\n"
+    "5f 6c 65 76 65 6c a4 73 6f 66 74 aa 71 75 65 75\n"
+    "65 5f 73 69 7a 65 cd 19 64 a8 63 61 70 61 63 69\n"
+    "74 79 cd 27 10 a6 6c 6f 77 5f 77 6d cd 13 88 a7\n"
+    "68 69 67 68 5f 77 6d cd 1f 40 ab 75 74 69 6c 69\n"
+    "7a 61 74 69 6f 6e cb 3f e4 cc cc cc cc cc cd aa\n"
+    "73 63 61 6c 65 5f 68 69 6e 74 cb 00 00 00 00 00\n"
+    "00 00 00 a6 74 74 6c 5f 6d 73 cd 0b b8 a6 72 65\n"
+    "61 73 6f 6e a9 73 69 6e 6b 5f 64 6f 77 6e aa 64\n"
+    "72 61 69 6e 5f 72 61 74 65 cb 00 00 00 00 00 00\n"
+    "00 00 ad 6f 6c 64 65 73 74 5f 61 67 65 5f 6d 73\n"
+    "cd 08 66 b1 63 6f 6d 6d 69 74 5f 6c 61 74 65 6e\n"
+    "63 79 5f 6d 73 cb 40 29 00 00 00 00 00 00 aa 73\n"
+    "69 6e 6b 5f 73 74 61 74 65 a4 64 6f 77 6e a8 70\n"
+    "72 65 73 73 75 72 65 cb 3f f0 00 00 00 00 00 00\n"
+    "ae 63 72 65 64 69 74 5f 69 6e 69 74 69 61 6c cd\n"
+    "01 f4 aa 67 6f 69 6e 67 5f 61 77 61 79 c2\n";
+static const char s_going_away_hex[] =
+    "de 00 11 a1 76 01 a4 74 79 70 65 a9 68 65 61 72\n"
+    "74 62 65 61 74 ae 63 6f 6f 72 64 69 6e 61 74 6f\n"
+    "72 5f 69 64 a7 63 6f 6f 72 64 2d 31 a5 65 70 6f\n"
+    "63 68 cf ab 54 a9 8c eb 1f 0a d2 a3 73 65 71 2c\n"
+    "a5 74 73 5f 6e 73 cf 17 97 9c fe 71 c4 ca 00 a5\n"
+    "6c 65 76 65 6c a2 6f 6b aa 70 72 65 76 5f 6c 65\n"
+    "76 65 6c a2 6f 6b aa 71 75 65 75 65 5f 73 69 7a\n"
+    "65 00 a8 63 61 70 61 63 69 74 79 cd 27 10 a6 6c\n"
+    "6f 77 5f 77 6d cd 13 88 a7 68 69 67 68 5f 77 6d\n"
+    "cd 1f 40 ab 75 74 69 6c 69 7a 61 74 69 6f 6e cb\n"
+    "00 00 00 00 00 00 00 00 aa 73 63 61 6c 65 5f 68\n"
+    "69 6e 74 cb 3f f0 00 00 00 00 00 00 a6 74 74 6c\n"
+    "5f 6d 73 00 a6 72 65 61 73 6f 6e a8 73 68 75 74\n"
+    "64 6f 77 6e aa 67 6f 69 6e 67 5f 61 77 61 79 c3\n";
+
 /* Parses hex pairs separated by white space. Returns the byte count. */
 static size_t s_hex_parse(const char *text, size_t text_length, uint8_t *out,
                           size_t capacity)
@@ -265,6 +324,118 @@ static void test_replies_golden(void **state)
     msgpack_sbuffer_destroy(&buffer);
 }
 
+/* Encodes `reply` and checks the bytes are `bytes`. */
+static void s_reply_encodes_to(const proto_reply_t *reply, const uint8_t *bytes,
+                               size_t size)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(reply, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+}
+
+static void test_replies_v11_golden(void **state)
+{
+    (void)state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    proto_reply_t reply;
+    proto_error_t error = {{0}};
+
+    size_t size =
+        s_golden(s_ingest_md, "ack-v1.1", s_ack_v11_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 87);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("ack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_ACK);
+    assert_true(reply.batch_seq == 7);
+    assert_int_equal(reply.written, 3);
+    assert_true(reply.session == 9876543210ULL);
+    assert_true(reply.has_credit);
+    assert_int_equal(reply.credit, 1500);
+    assert_int_equal(reply.code, PROTO_NACK_CODE_NONE);
+    s_reply_encodes_to(&reply, bytes, size);
+
+    size =
+        s_golden(s_ingest_md, "nack-v1.1", s_nack_v11_hex, bytes, sizeof bytes);
+    assert_int_equal(size, 171);
+    if (proto_reply_decode(bytes, size, &reply, &error))
+        fail_msg("nack: %s", error.text);
+    assert_int_equal(reply.type, PROTO_REPLY_NACK);
+    assert_true(reply.batch_seq == 9);
+    assert_int_equal(reply.reason, PROTO_NACK_MALFORMED);
+    assert_int_equal(reply.retry_after_ms, 0);
+    assert_string_equal(reply.detail, "record 2: field 'price' must be > 0");
+    assert_true(reply.session == 9876543210ULL);
+    assert_true(reply.has_credit);
+    assert_int_equal(reply.credit, 1500);
+    assert_int_equal(reply.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_true(reply.has_record_index);
+    assert_int_equal(reply.record_index, 2);
+    assert_string_equal(reply.field, "price");
+    s_reply_encodes_to(&reply, bytes, size);
+}
+
+/* Decodes `bytes` as feedback, checks it encodes back to the same bytes. */
+static proto_feedback_t s_feedback_round(const uint8_t *bytes, size_t size)
+{
+    proto_feedback_t event;
+    proto_error_t error = {{0}};
+    if (proto_feedback_decode(bytes, size, &event, &error))
+        fail_msg("decode: %s", error.text);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_feedback_encode(&event, &buffer), 0);
+    assert_int_equal(buffer.size, size);
+    assert_memory_equal(buffer.data, bytes, size);
+    msgpack_sbuffer_destroy(&buffer);
+    return event;
+}
+
+static void test_feedback_v11_golden(void **state)
+{
+    (void)state;
+    uint8_t bytes[HEX_BYTES_MAX];
+    size_t size = s_golden(s_feedback_md, "feedback-v1.1", s_feedback_v11_hex,
+                           bytes, sizeof bytes);
+    assert_int_equal(size, 350);
+    proto_feedback_t event = s_feedback_round(bytes, size);
+    assert_int_equal(event.type, PROTO_FEEDBACK_TRANSITION);
+    assert_true(event.seq == 43);
+    assert_true(event.ts_ns == 1700000000223456789LL);
+    assert_int_equal(event.level, PROTO_LEVEL_HARD);
+    assert_int_equal(event.prev_level, PROTO_LEVEL_SOFT);
+    assert_true(event.queue_size == 6500);
+    assert_true(event.scale_hint == 0.0);
+    assert_string_equal(event.reason, "sink_down");
+    assert_true(event.has_drain_rate && event.drain_rate == 0.0);
+    assert_true(event.has_oldest_age_ms);
+    assert_int_equal(event.oldest_age_ms, 2150);
+    assert_true(event.has_commit_latency_ms);
+    assert_true(event.commit_latency_ms == 12.5);
+    assert_int_equal(event.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_true(event.has_pressure && event.pressure == 1.0);
+    assert_true(event.has_credit_initial);
+    assert_int_equal(event.credit_initial, 500);
+    assert_true(event.has_going_away);
+    assert_false(event.going_away);
+
+    size = s_golden(s_feedback_md, "going-away", s_going_away_hex, bytes,
+                    sizeof bytes);
+    assert_int_equal(size, 224);
+    event = s_feedback_round(bytes, size);
+    assert_int_equal(event.type, PROTO_FEEDBACK_HEARTBEAT);
+    assert_true(event.seq == 44);
+    assert_int_equal(event.level, PROTO_LEVEL_OK);
+    assert_true(event.queue_size == 0);
+    assert_int_equal(event.ttl_ms, 0);
+    assert_string_equal(event.reason, "shutdown");
+    assert_true(event.has_going_away && event.going_away);
+    assert_false(event.has_pressure);
+    assert_int_equal(event.sink_state, PROTO_SINK_STATE_NONE);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -277,6 +448,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_feedback_golden),
         cmocka_unit_test(test_batch_golden),
         cmocka_unit_test(test_replies_golden),
+        cmocka_unit_test(test_replies_v11_golden),
+        cmocka_unit_test(test_feedback_v11_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

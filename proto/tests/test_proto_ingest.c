@@ -560,6 +560,310 @@ static void test_batch_version_rejected(void **state)
     msgpack_sbuffer_destroy(&buffer);
 }
 
+/* Decodes `entries` as a reply; returns decode's result. */
+static int s_reply_built(const entry_t *entries, size_t count,
+                         proto_reply_t *reply, proto_error_t *error)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, count, NULL, NULL);
+    int rc = proto_reply_decode(buffer.data, buffer.size, reply, error);
+    msgpack_sbuffer_destroy(&buffer);
+    return rc;
+}
+
+static void test_reply_v11_round_trip(void **state)
+{
+    (void)state;
+    proto_reply_t sent = {.type = PROTO_REPLY_NACK,
+                          .batch_seq = 3,
+                          .reason = PROTO_NACK_MALFORMED,
+                          .detail = "x",
+                          .session = UINT64_MAX,
+                          .has_credit = true,
+                          .credit = UINT32_MAX,
+                          .code = PROTO_NACK_CODE_IN_FLIGHT,
+                          .has_record_index = true,
+                          .record_index = PROTO_BATCH_RECORDS_MAX - 1,
+                          .field = "0123456789012345678901234567890X"};
+    for (int code = PROTO_NACK_CODE_QUEUE_FULL; code < PROTO_NACK_CODE_UNKNOWN;
+         code++) {
+        sent.code = (proto_nack_code_t)code;
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init(&buffer);
+        assert_int_equal(proto_reply_encode(&sent, &buffer), 0);
+        proto_reply_t received;
+        proto_error_t error = {{0}};
+        if (proto_reply_decode(buffer.data, buffer.size, &received, &error))
+            fail_msg("code %d: %s", code, error.text);
+        assert_true(received.session == UINT64_MAX);
+        assert_true(received.has_credit && received.credit == UINT32_MAX);
+        assert_int_equal(received.code, code);
+        assert_true(received.has_record_index);
+        assert_int_equal(received.record_index, PROTO_BATCH_RECORDS_MAX - 1);
+        assert_string_equal(received.field, sent.field);
+        msgpack_sbuffer_destroy(&buffer);
+    }
+    /* An ack carries session and credit, never the nack keys; credit 0 is
+     * a value, not absence. */
+    proto_reply_t ack = {.type = PROTO_REPLY_ACK,
+                         .batch_seq = 1,
+                         .written = 1,
+                         .session = 5,
+                         .has_credit = true,
+                         .credit = 0,
+                         .code = PROTO_NACK_CODE_BAD_RECORD,
+                         .field = "price"};
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    assert_int_equal(proto_reply_encode(&ack, &buffer), 0);
+    proto_reply_t received;
+    proto_error_t error = {{0}};
+    assert_int_equal(
+        proto_reply_decode(buffer.data, buffer.size, &received, &error), 0);
+    assert_true(received.session == 5 && received.has_credit);
+    assert_int_equal(received.credit, 0);
+    assert_int_equal(received.code, PROTO_NACK_CODE_NONE);
+    assert_string_equal(received.field, "");
+    msgpack_sbuffer_destroy(&buffer);
+    /* What cannot be encoded. */
+    msgpack_sbuffer_init(&buffer);
+    proto_reply_t bad = sent;
+    bad.code = PROTO_NACK_CODE_UNKNOWN;
+    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    bad = sent;
+    bad.record_index = PROTO_BATCH_RECORDS_MAX;
+    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    bad = sent;
+    memset(bad.field, 'f', sizeof bad.field);
+    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    assert_int_equal(buffer.size, 0);
+    msgpack_sbuffer_destroy(&buffer);
+    assert_string_equal(proto_nack_code_name(PROTO_NACK_CODE_OVER_CAPACITY),
+                        "over_capacity");
+    assert_null(proto_nack_code_name(PROTO_NACK_CODE_NONE));
+    assert_int_equal(proto_nack_code_parse("bad_key", 7),
+                     PROTO_NACK_CODE_BAD_KEY);
+    assert_int_equal(proto_nack_code_parse("bad_keys", 8),
+                     PROTO_NACK_CODE_UNKNOWN);
+}
+
+static void test_reply_v11_decode_rules(void **state)
+{
+    (void)state;
+    proto_reply_t reply;
+    proto_error_t error;
+    entry_t entries[9];
+    memcpy(entries, s_nack, sizeof s_nack);
+    /* An unknown reason is `full`, an unknown code UNKNOWN: not malformed. */
+    entries[3].s = "throttled";
+    entries[6] = (entry_t){.key = "code", .kind = ENTRY_STR, .s = "slow_down"};
+    assert_int_equal(s_reply_built(entries, 7, &reply, &error), 0);
+    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    assert_int_equal(reply.code, PROTO_NACK_CODE_UNKNOWN);
+    assert_int_equal(reply.retry_after_ms, 100);
+    /* A v1 nack: every v1.1 key absent. */
+    memcpy(entries, s_nack, sizeof s_nack);
+    assert_int_equal(s_reply_built(entries, 6, &reply, &error), 0);
+    assert_true(reply.session == 0 && !reply.has_credit &&
+                reply.code == PROTO_NACK_CODE_NONE && !reply.has_record_index &&
+                reply.field[0] == '\0');
+    struct {
+        entry_t value;
+        const char *text;
+    } cases[] = {
+        {{.key = "session", .kind = ENTRY_UINT, .u = 0},
+         "key 'session': must not be 0"},
+        {{.key = "session", .kind = ENTRY_INT, .i = -1},
+         "key 'session': expected an unsigned integer, out of range"},
+        {{.key = "credit", .kind = ENTRY_UINT, .u = 4294967296ULL},
+         "key 'credit': 4294967296 is more than 4294967295"},
+        {{.key = "credit", .kind = ENTRY_DOUBLE, .d = 5},
+         "key 'credit': expected an unsigned integer, got float"},
+        {{.key = "code", .kind = ENTRY_UINT, .u = 3},
+         "key 'code': expected a str, got integer"},
+        {{.key = "record_index", .kind = ENTRY_UINT, .u = 10000},
+         "key 'record_index': 10000 is more than 9999"},
+        {{.key = "field",
+          .kind = ENTRY_STR,
+          .s = "012345678901234567890123456789012"},
+         "key 'field': longer than 32 bytes"},
+        {{.key = "field", .kind = ENTRY_NIL},
+         "key 'field': expected a str, got nil"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        memcpy(entries, s_nack, sizeof s_nack);
+        entries[6] = cases[index].value;
+        memset(&error, 0, sizeof error);
+        assert_int_equal(s_reply_built(entries, 7, &reply, &error), -1);
+        assert_string_equal(error.text, cases[index].text);
+        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_string_equal(error.field, cases[index].value.key);
+        /* The same key on an ack: session and credit are checked there too,
+         * the nack keys are ignored (unknown to an ack). */
+        memcpy(entries, s_ack, sizeof s_ack);
+        entries[6] = cases[index].value;
+        bool ack_key = strcmp(cases[index].value.key, "session") == 0 ||
+                       strcmp(cases[index].value.key, "credit") == 0;
+        assert_int_equal(s_reply_built(entries, 7, &reply, &error),
+                         ack_key ? -1 : 0);
+    }
+}
+
+/* Decodes a batch holding s_one_trade with `extra` added. */
+static int s_batch_with(entry_t extra, proto_batch_t *batch,
+                        proto_error_t *error)
+{
+    entry_t entries[] = {
+        {.key = "v", .kind = ENTRY_UINT, .u = 1},
+        {.key = "type", .kind = ENTRY_STR, .s = "batch"},
+        {.key = "producer_id", .kind = ENTRY_STR, .s = "prod-1"},
+        {.key = "batch_seq", .kind = ENTRY_UINT, .u = 12},
+        {.key = "records",
+         .kind = ENTRY_RAW,
+         .raw = s_one_trade,
+         .raw_size = sizeof s_one_trade},
+        extra,
+    };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    builder_pack_map(&buffer, entries, 6, NULL, NULL);
+    proto_record_t records[1];
+    int rc =
+        proto_batch_decode(buffer.data, buffer.size, batch, records, 1, error);
+    msgpack_sbuffer_destroy(&buffer);
+    return rc;
+}
+
+static void test_batch_session(void **state)
+{
+    (void)state;
+    proto_record_t sent[2] = {s_trade(1), s_bar(2)}, received[2];
+    msgpack_sbuffer with, without;
+    msgpack_sbuffer_init(&with);
+    msgpack_sbuffer_init(&without);
+    assert_int_equal(
+        proto_batch_encode_session("p", 0xfeedULL, 4, sent, 2, &with), 0);
+    assert_int_equal(proto_batch_encode("p", 4, sent, 2, &without), 0);
+    proto_batch_t batch;
+    proto_error_t error = {{0}};
+    assert_int_equal(
+        proto_batch_decode(with.data, with.size, &batch, received, 2, &error),
+        0);
+    assert_true(batch.session == 0xfeedULL && batch.batch_seq == 4);
+    assert_int_equal(proto_batch_decode(without.data, without.size, &batch,
+                                        received, 2, &error),
+                     0);
+    assert_true(batch.session == 0);
+    /* Session 0 writes the v1 bytes. */
+    msgpack_sbuffer_clear(&with);
+    assert_int_equal(proto_batch_encode_session("p", 0, 4, sent, 2, &with), 0);
+    assert_int_equal(with.size, without.size);
+    assert_memory_equal(with.data, without.data, with.size);
+    msgpack_sbuffer_destroy(&with);
+    msgpack_sbuffer_destroy(&without);
+
+    assert_int_equal(
+        s_batch_with((entry_t){.key = "session", .kind = ENTRY_UINT, .u = 0},
+                     &batch, &error),
+        -1);
+    assert_string_equal(error.text, "key 'session': must not be 0");
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+    assert_string_equal(error.field, "session");
+    assert_true(batch.batch_seq == 12);
+    assert_int_equal(
+        s_batch_with((entry_t){.key = "session", .kind = ENTRY_STR, .s = "1"},
+                     &batch, &error),
+        -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+    /* A bad record after a good session: the nack can echo both. */
+    assert_int_equal(
+        s_batch_with((entry_t){.key = "session", .kind = ENTRY_UINT, .u = 77},
+                     &batch, &error),
+        0);
+    assert_true(batch.session == 77);
+}
+
+/* Every decode error of a batch carries its code, field and record index. */
+static void test_batch_error_codes(void **state)
+{
+    (void)state;
+    proto_batch_t batch;
+    proto_error_t error;
+    const char *keys[] = {"v", "type", "producer_id", "batch_seq", "records"};
+    for (size_t index = 0; index < 5; index++) {
+        assert_int_equal(s_decode_batch(keys[index], NULL, s_one_trade,
+                                        sizeof s_one_trade, &batch, &error),
+                         -1);
+        assert_int_equal(error.code, PROTO_NACK_CODE_MISSING_KEY);
+        assert_string_equal(error.field, keys[index]);
+        assert_false(error.has_record_index);
+        assert_int_equal(s_decode_batch(NULL, keys[index], s_one_trade,
+                                        sizeof s_one_trade, &batch, &error),
+                         -1);
+        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_string_equal(error.field, keys[index]);
+    }
+    /* A bad record: its index and field. */
+    entry_t bad_price[] = {S_STR("trade"), S_STR("ibkr"),  S_STR("AAPL"),
+                           S_INT(5),       S_DOUBLE(-1.0), S_INT(1)};
+    assert_int_equal(s_decode_record(bad_price, 6, &batch, &error), -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_true(error.has_record_index);
+    assert_int_equal(error.record_index, 1);
+    assert_string_equal(error.field, "price");
+    entry_t bad_symbol[] = {S_STR("quote"), S_STR("p"), S_INT(3)};
+    assert_int_equal(s_decode_record(bad_symbol, 3, &batch, &error), -1);
+    assert_string_equal(error.field, "");
+    entry_t bad_kind[] = {S_STR("tick"), S_STR("p")};
+    assert_int_equal(s_decode_record(bad_kind, 2, &batch, &error), -1);
+    assert_string_equal(error.field, "kind");
+    entry_t bad_ts[] = {S_STR("trade"), S_STR("ibkr"), S_STR("AAPL"),
+                        S_INT(0),       S_DOUBLE(1.0), S_INT(1)};
+    assert_int_equal(s_decode_record(bad_ts, 6, &batch, &error), -1);
+    assert_string_equal(error.field, "ts_ns");
+    assert_int_equal(error.record_index, 1);
+    /* Structure: not a map, trailing bytes, a duplicate key, a version. */
+    static const uint8_t not_map[] = {0x93, 0x01, 0x02, 0x03};
+    proto_record_t records[1];
+    assert_int_equal(
+        proto_batch_decode(not_map, sizeof not_map, &batch, records, 1, &error),
+        -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_NOT_A_MAP);
+    static const uint8_t duplicate[] = {0x82, 0xa1, 'v', 0x01, 0xa1, 'v', 0x01};
+    assert_int_equal(proto_batch_decode(duplicate, sizeof duplicate, &batch,
+                                        records, 1, &error),
+                     -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_KEY);
+    assert_string_equal(error.field, "v");
+    static const uint8_t int_key[] = {0x81, 0x01, 0x01};
+    assert_int_equal(
+        proto_batch_decode(int_key, sizeof int_key, &batch, records, 1, &error),
+        -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_KEY);
+    static const uint8_t v2[] = {0x81, 0xa1, 'v', 0x02};
+    assert_int_equal(
+        proto_batch_decode(v2, sizeof v2, &batch, records, 1, &error), -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_VERSION);
+    assert_string_equal(error.field, "v");
+    assert_int_equal(proto_batch_decode(v2, PROTO_MESSAGE_BYTES_MAX + 1, &batch,
+                                        records, 1, &error),
+                     -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_TOO_LARGE);
+    /* A successful decode resets a previous error's code. */
+    assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade, sizeof s_one_trade,
+                                    &batch, &error),
+                     0);
+    assert_int_equal(error.code, PROTO_NACK_CODE_NONE);
+    assert_false(error.has_record_index);
+    /* proto_record_validate names the field too. */
+    proto_record_t record = s_quote(1);
+    record.u.quote.ask = NAN;
+    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_string_equal(error.field, "ask");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +875,10 @@ int main(void)
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_reply_key_errors),
         cmocka_unit_test(test_batch_version_rejected),
+        cmocka_unit_test(test_reply_v11_round_trip),
+        cmocka_unit_test(test_reply_v11_decode_rules),
+        cmocka_unit_test(test_batch_session),
+        cmocka_unit_test(test_batch_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

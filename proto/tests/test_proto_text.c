@@ -364,6 +364,31 @@ static void test_format_feedback(void **state)
                                 "\"queue \\\"rising\\\"\\n\","
                                 "\"drain_rate\":1500.5}"));
     assert_int_equal(proto_text_format_feedback_json(&event, out, 40), -1);
+
+    /* v1.1 keys, after the v1 ones, only when present. */
+    event.has_oldest_age_ms = true;
+    event.oldest_age_ms = 2150;
+    event.has_commit_latency_ms = true;
+    event.commit_latency_ms = 12.5;
+    event.sink_state = PROTO_SINK_STATE_DOWN;
+    event.has_pressure = true;
+    event.pressure = 1.0;
+    event.has_credit_initial = true;
+    event.credit_initial = 500;
+    event.has_going_away = true;
+    event.going_away = true;
+    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
+    assert_non_null(strstr(out, "\"drain_rate\":1500.5,\"oldest_age_ms\":2150,"
+                                "\"commit_latency_ms\":12.5,"
+                                "\"sink_state\":\"down\",\"pressure\":1,"
+                                "\"credit_initial\":500,\"going_away\":true}"));
+    /* The longest event still fits the documented bound. */
+    memset(event.coordinator_id, 0x01, PROTO_ID_MAX);
+    event.coordinator_id[PROTO_ID_MAX] = '\0';
+    memset(event.reason, 0x01, PROTO_REASON_MAX);
+    event.reason[PROTO_REASON_MAX] = '\0';
+    event.commit_latency_ms = -1.2345678901234567e-300;
+    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
 }
 
 static void test_spec_examples(void **state)

@@ -2,7 +2,9 @@
  * tests/lib/with_postgres.sh (MDS_TEST_PG_URI, MDS_TEST_PG_STOP/START): rows
  * land once, redelivery is ignored, a rejected record fails the whole batch,
  * a lock held elsewhere and a stopped server are TRANSIENT and the sink
- * recovers, and a 10,000-record batch is stored exactly. Each test starts
+ * recovers, a frozen (SIGSTOPped) server makes writes and pings TRANSIENT
+ * at the client deadline instead of hanging, and a 10,000-record batch is
+ * stored exactly. Each test starts
  * from dropped tables; rows are read back through libpq. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +14,14 @@
 
 #include "test_sink_contract.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "sc_sink.h"
 
@@ -22,10 +29,25 @@
 
 static const char *s_uri;
 
+/* Server processes a test may SIGSTOP: the postmaster and its children. */
+enum { FROZEN_MAX = 64 };
+
 typedef struct {
     PGconn *conn; /* the test's own connection, for checks */
     sc_sink_t *sink;
+    pid_t frozen[FROZEN_MAX]; /* SIGSTOPped by the test, to SIGCONT */
+    size_t frozen_count;
 } fixture_t;
+
+/* Resumes every server process the test stopped; safe to call twice. The
+ * teardown calls it too, so a failed assertion never leaves the server
+ * stopped (with_postgres.sh's clean-up also sends SIGCONT). */
+static void s_thaw(fixture_t *fixture)
+{
+    for (size_t index = 0; index < fixture->frozen_count; index++)
+        kill(fixture->frozen[index], SIGCONT);
+    fixture->frozen_count = 0;
+}
 
 static void s_exec_ok(PGconn *conn, const char *sql)
 {
@@ -61,6 +83,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fixture_t *fixture = *state;
+    s_thaw(fixture);
     sc_sink_destroy(&fixture->sink);
     PQfinish(fixture->conn);
     free(fixture);
@@ -442,6 +465,174 @@ static void test_unreachable_server_is_transient(void **state)
     sc_sink_destroy(&sink);
 }
 
+/* The postmaster's pid: the first line of the data dir's postmaster.pid. */
+static pid_t s_postmaster_pid(void)
+{
+    const char *data = getenv("MDS_TEST_PG_DATA");
+    assert_non_null(data);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/postmaster.pid", data);
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    long pid = 0;
+    int fields = fscanf(file, "%ld", &pid);
+    fclose(file);
+    assert_int_equal(fields, 1);
+    assert_true(pid > 1);
+    return (pid_t)pid;
+}
+
+/* Children of `parent` from /proc (backends, walwriter, ...). */
+static size_t s_children(pid_t parent, pid_t *children, size_t capacity)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    size_t found = 0;
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL && found < capacity) {
+        char *end = NULL;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0')
+            continue;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        FILE *file = fopen(path, "r");
+        if (file == NULL)
+            continue; /* gone meanwhile */
+        char line[512];
+        bool read = fgets(line, sizeof(line), file) != NULL;
+        fclose(file);
+        /* "pid (comm) state ppid ...": comm may hold spaces; skip past ')'. */
+        char *after = read ? strrchr(line, ')') : NULL;
+        char state_letter;
+        long ppid;
+        if (after != NULL &&
+            sscanf(after + 1, " %c %ld", &state_letter, &ppid) == 2 &&
+            ppid == (long)parent)
+            children[found++] = (pid_t)pid;
+    }
+    closedir(proc);
+    return found;
+}
+
+/* Freezes the whole server (as an operator's `kill -STOP` or a hung host
+ * would): the postmaster first, so it forks nothing new, then its
+ * children. */
+static void s_freeze(fixture_t *fixture)
+{
+    pid_t postmaster = s_postmaster_pid();
+    assert_int_equal(kill(postmaster, SIGSTOP), 0);
+    fixture->frozen[fixture->frozen_count++] = postmaster;
+    fixture->frozen_count +=
+        s_children(postmaster, fixture->frozen + fixture->frozen_count,
+                   FROZEN_MAX - fixture->frozen_count);
+    for (size_t index = 1; index < fixture->frozen_count; index++)
+        kill(fixture->frozen[index], SIGSTOP);
+}
+
+/* A sink call on a thread of its own, so that a call that hangs (the bug
+ * this guards against) fails the test instead of blocking it forever. */
+typedef struct {
+    sc_sink_t *sink;
+    const proto_record_t *records; /* NULL: ping */
+    size_t count;
+    sc_sink_status_t status;
+    pthread_mutex_t lock;
+    pthread_cond_t finished_cond;
+    bool finished;
+} call_t;
+
+static void *s_call_run(void *arg)
+{
+    call_t *call = arg;
+    sc_sink_counts_t counts;
+    sc_sink_status_t status =
+        call->records != NULL
+            ? sc_sink_write(call->sink, call->records, call->count, &counts)
+            : sc_sink_ping(call->sink);
+    pthread_mutex_lock(&call->lock);
+    call->status = status;
+    call->finished = true;
+    pthread_cond_signal(&call->finished_cond);
+    pthread_mutex_unlock(&call->lock);
+    return NULL;
+}
+
+/* Far above any deadline the test sets: only a hang gets here. */
+#define HANG_LIMIT_S 60
+
+/* Runs a write (or a ping when `records` is NULL) and returns its status;
+ * fails the test, after resuming the server and joining the thread, when
+ * the call has not returned within HANG_LIMIT_S. */
+static sc_sink_status_t
+s_bounded_call(fixture_t *fixture, const proto_record_t *records, size_t count)
+{
+    call_t call = {.sink = fixture->sink, .records = records, .count = count};
+    pthread_mutex_init(&call.lock, NULL);
+    pthread_cond_init(&call.finished_cond, NULL);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, s_call_run, &call), 0);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += HANG_LIMIT_S;
+    pthread_mutex_lock(&call.lock);
+    int waited = 0;
+    while (!call.finished && waited != ETIMEDOUT)
+        waited =
+            pthread_cond_timedwait(&call.finished_cond, &call.lock, &limit);
+    bool finished = call.finished;
+    pthread_mutex_unlock(&call.lock);
+    if (!finished)
+        s_thaw(fixture); /* lets the hung call return, so it can be joined */
+    pthread_join(thread, NULL);
+    pthread_cond_destroy(&call.finished_cond);
+    pthread_mutex_destroy(&call.lock);
+    if (!finished)
+        fail_msg("sink call still blocked after %d s with the server frozen",
+                 HANG_LIMIT_S);
+    return call.status;
+}
+
+/* Short, so the test is quick; the code path is the default's. */
+#define FROZEN_TIMEOUT_MS 300
+
+static void test_frozen_server_is_transient_at_the_deadline(void **state)
+{
+    fixture_t *fixture = *state;
+    sc_sink_set_timeout(fixture->sink, FROZEN_TIMEOUT_MS);
+    enum { BATCH = 40 };
+    proto_record_t first[BATCH], second[BATCH];
+    test_fill_mixed(first, BATCH, "FROZEN", TEST_TS_BASE_NS);
+    test_fill_mixed(second, BATCH, "FROZEN", TEST_TS_BASE_NS + BATCH);
+    sc_sink_counts_t counts;
+    assert_int_equal(sc_sink_write(fixture->sink, first, BATCH, &counts),
+                     SC_SINK_OK);
+    /* The test's own connection would be frozen too. */
+    PQfinish(fixture->conn);
+    fixture->conn = NULL;
+
+    s_freeze(fixture);
+    /* On the open connection: the INSERT pipeline gets no answer. */
+    assert_int_equal(s_bounded_call(fixture, second, BATCH), SC_SINK_TRANSIENT);
+    assert_non_null(strstr(sc_sink_error(fixture->sink), "deadline"));
+    /* Then on a new connection: the kernel accepts it for the stopped
+     * postmaster, the startup exchange gets no answer. */
+    assert_int_equal(s_bounded_call(fixture, NULL, 0), SC_SINK_TRANSIENT);
+    assert_non_null(strstr(sc_sink_error(fixture->sink), "deadline"));
+    assert_int_equal(s_bounded_call(fixture, second, BATCH), SC_SINK_TRANSIENT);
+    s_thaw(fixture);
+
+    /* Back: the batch lands exactly once, whatever the abandoned attempt
+     * did after the server resumed (its rows then count as duplicates). */
+    sc_sink_set_timeout(fixture->sink, SC_SINK_TIMEOUT_MS_DEFAULT);
+    assert_int_equal(sc_sink_write(fixture->sink, second, BATCH, &counts),
+                     SC_SINK_OK);
+    assert_int_equal(counts.written + counts.duplicates, BATCH);
+    assert_int_equal(sc_sink_ping(fixture->sink), SC_SINK_OK);
+    fixture->conn = s_connect();
+    assert_int_equal(s_total_rows(fixture), 2 * BATCH);
+}
+
 int main(void)
 {
     s_uri = getenv("MDS_TEST_PG_URI");
@@ -462,6 +653,7 @@ int main(void)
         FIXTURE_TEST(test_dropped_table_recovers_on_next_write),
         FIXTURE_TEST(test_concurrent_first_connections),
         FIXTURE_TEST(test_server_stopped_is_transient_then_recovers),
+        FIXTURE_TEST(test_frozen_server_is_transient_at_the_deadline),
         cmocka_unit_test(test_unreachable_server_is_transient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,8 @@
 commands run as written on the source tree (the build context), with only
 the output folder /build moved to a temp dir, and produce the binary that
 the final stage COPYs, which then starts (`--version`). The images ship
-the release build: buildtype release, compiled with -O3 and -DNDEBUG
-(read back from the build directory, not from the Dockerfile's text).
+the release build: buildtype release, compiled with -O3 and without -DNDEBUG
+(asserts kept, as in every build; read back from the build directory, not from the Dockerfile's text).
 Then the two release binaries run together with docker-compose.yml's
 environment for them (addresses, ports and paths moved to the test's):
 records are written end to end and SIGTERM ends both with exit 0.
@@ -31,14 +31,17 @@ require_tool("meson", "Debian package meson")
 require_tool("ninja", "Debian package ninja-build")
 c = Checker()
 IMAGE_BUILD_DIR = "/build"
-RELEASE_FLAGS = ("-O3", "-DNDEBUG")
+RELEASE_FLAGS = ("-O3",)
+# Asserts stay in release builds (meson.build: b_ndebug=false).
+FORBIDDEN_FLAGS = ("-DNDEBUG",)
 SMOKE_DEADLINE_S = 20
 SMOKE_POLL_S = 0.2
 
 
 def check_release(name, build_dir):
     """The configured build is a release build and every source file (the
-    binaries' and their static libraries') is compiled with RELEASE_FLAGS."""
+    binaries' and their static libraries') is compiled with RELEASE_FLAGS
+    and none with FORBIDDEN_FLAGS."""
     result = run(["meson", "introspect", "--buildoptions", build_dir])
     options = {o["name"]: o["value"] for o in json.loads(result.stdout or "[]")}
     c.check(options.get("buildtype") == "release",
@@ -47,8 +50,11 @@ def check_release(name, build_dir):
         commands = [e["command"] for e in json.load(f)]
     c.check(len(commands) > 0
             and all(all(flag in shlex.split(cmd) for flag in RELEASE_FLAGS)
+                    and not any(flag in shlex.split(cmd)
+                                for flag in FORBIDDEN_FLAGS)
                     for cmd in commands),
-            f"{name}: every file compiled with {' '.join(RELEASE_FLAGS)} "
+            f"{name}: every file compiled with {' '.join(RELEASE_FLAGS)}, "
+            f"none with {' '.join(FORBIDDEN_FLAGS)} "
             f"({len(commands)} files)")
 
 

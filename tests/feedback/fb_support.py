@@ -23,7 +23,10 @@ TYPES = ("transition", "heartbeat", "snapshot")
 REQUIRED_KEYS = {"v", "type", "coordinator_id", "epoch", "seq", "ts_ns",
                  "level", "prev_level", "queue_size", "capacity", "low_wm", "high_wm",
                  "utilization", "scale_hint", "ttl_ms"}
-OPTIONAL_KEYS = {"reason", "drain_rate"}
+OPTIONAL_KEYS = {"reason", "drain_rate",
+                 # added in v1.1 (proto/feedback.md 3.2)
+                 "oldest_age_ms", "commit_latency_ms", "sink_state",
+                 "pressure", "credit_initial", "going_away"}
 
 
 def topic(coordinator_id):

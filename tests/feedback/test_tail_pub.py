@@ -14,6 +14,10 @@ import fb_support as fb
 TAIL = sys.argv[1]
 DEADLINE_S = 20  # each scenario finishes well before this or fails
 checker = fb.Checker()
+# The keys added in v1.1, as a coordinator sends them.
+V11_KEYS = {"oldest_age_ms": 2150, "commit_latency_ms": 12.5,
+            "sink_state": "down", "pressure": 0.75, "credit_initial": 500,
+            "going_away": False}
 context = zmq.Context()
 
 
@@ -30,6 +34,7 @@ def scenario_decode_and_malformed():
         extra = {}
         if index % 2 == 0:
             extra = {"reason": reason, "drain_rate": 1234.5}
+            extra.update(V11_KEYS)
         publisher.send_event(fb.event("alpha", index, kind="transition",
                                       level="soft", utilization=0.85,
                                       queue_size=85, **extra))
@@ -63,6 +68,13 @@ def scenario_decode_and_malformed():
             checker.check("seq %d: reason round-trips" % obj["seq"],
                           obj["reason"] == reason
                           and obj["drain_rate"] == 1234.5, obj)
+            checker.check("seq %d: v1.1 keys printed" % obj["seq"],
+                          all(obj.get(key) == value and
+                              type(obj.get(key)) is type(value)
+                              for key, value in V11_KEYS.items()), obj)
+        else:
+            checker.check("seq %d: no v1.1 key when not sent" % obj["seq"],
+                          not set(V11_KEYS) & set(obj), obj)
         checker.check("seq %d: values" % obj["seq"],
                       obj["type"] == "transition" and obj["level"] == "soft"
                       and obj["coordinator_id"] == "alpha"

@@ -50,6 +50,13 @@ fi
 
 cleanup() {
     if [ -f "$dir/data/postmaster.pid" ]; then
+        # A test that SIGSTOPped the server and died before resuming it:
+        # a stopped postmaster would never act on pg_ctl's stop.
+        postmaster=$(head -n 1 "$dir/data/postmaster.pid")
+        case $postmaster in
+        '' | *[!0-9]*) ;;
+        *) kill -CONT "$postmaster" $(pgrep -P "$postmaster") 2>/dev/null ;;
+        esac
         $run_as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w \
             stop >/dev/null 2>&1
     fi

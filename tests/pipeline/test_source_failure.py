@@ -28,7 +28,7 @@ def main():
                   MDP_SHUTDOWN_TIMEOUT_MS=100) as pipeline:
         pipeline.start()
         pipeline.wait_metric('pipeline_breaker_state{provider="bad"}',
-                             lambda v: v == 1, 10, "the breaker of bad open")
+                             lambda v: v == 2, 10, "the breaker of bad open (2)")
         wait_for(lambda: "breaker_open provider=bad" in pipeline.read_log(),
                  10, "the breaker_open log line")
         log = pipeline.read_log()

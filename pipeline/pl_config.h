@@ -1,0 +1,77 @@
+/* pl_config: mdp-pipeline's settings (option table, per-provider options,
+ * validation) and the providers they describe.
+ *
+ * Every option has an MDP_ variable and a long flag (a flag wins); the
+ * per-provider options (MDP_PROVIDER_<NAME>_*, MDP_RATE_<NAME>_*) exist for
+ * the names in MDP_PROVIDERS. A bad value stops start-up with a message
+ * naming it (exit 2). Main thread only. */
+#ifndef PL_CONFIG_H
+#define PL_CONFIG_H
+
+#include "cmn_config.h"
+#include "cmn_log.h"
+#include "pl_policy.h"
+#include "pl_producer.h"
+#include "pl_rate_coordinator.h"
+
+#define PL_PROGRAM "mdp-pipeline"
+
+/* pl_settings_load(): --help or --version was answered. */
+#define PL_SETTINGS_EXIT 1
+
+typedef struct {
+    char names[PL_RATE_PROVIDERS_MAX][PROTO_NAME_MAX + 1];
+    size_t count;
+} pl_names_t;
+
+typedef struct {
+    cmn_config_t *config; /* owned: the strings below point into it */
+    pl_names_t names;     /* MDP_PROVIDERS, in order (rate indexes) */
+    cmn_log_level_t log_level;
+    cmn_log_format_t log_format;
+    /* feedback */
+    bool feedback;
+    pl_policy_config_t policy;
+    proto_level_t stale_level;
+    int64_t forget_ns;
+    int64_t resolve_ns;
+    int64_t ramp_ns;
+    const char *feedback_endpoints;
+    /* sending */
+    const char *store_endpoints;
+    const char *producer_id; /* MDP_PRODUCER_ID or the host name */
+    char host[PROTO_ID_MAX + 1];
+    size_t batch_records;
+    int64_t batch_ns;
+    size_t window;
+    int64_t ack_timeout_ns;
+    int64_t shutdown_timeout_ns;
+    /* HTTP */
+    bool http_enable;
+    const char *http_bind;
+    int http_port;
+    const char *admin_token;
+    size_t http_max_request_bytes;
+    int http_request_timeout_ms;
+    int http_threads; /* civetweb workers (slow clients, issue 12) */
+    /* CURVE: both or neither */
+    const char *curve_secret_key_file;
+    const char *curve_server_key_file;
+} pl_settings_t;
+
+/* Reads and validates every option into `self`. Returns 0,
+ * PL_SETTINGS_EXIT (help/version printed), or -1 after printing what is
+ * bad (exit 2). Call pl_settings_clear() in every case. */
+int pl_settings_load(pl_settings_t *self, int argc, char **argv);
+
+/* Builds the rate coordinator (into *rate, caller owns) and the providers
+ * (into sources[], by rate index, caller owns) the settings describe.
+ * Returns 0, or -1 after printing which option is bad (exit 2). */
+int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
+                                pl_rate_coordinator_t **rate,
+                                pl_producer_source_t *sources);
+
+/* Frees what pl_settings_load() made; tolerates a cleared one. */
+void pl_settings_clear(pl_settings_t *self);
+
+#endif

@@ -1,0 +1,171 @@
+/* The actors' skeleton over real sockets: a start-up failure is reported
+ * over the pipe with its reason (pl_X_new returns NULL, nothing leaks), and
+ * the subscriber's decision reaches the producer's buckets in one hop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "pl_producer.h"
+#include "pl_sender.h"
+
+#define DEADLINE_MS 5000
+
+typedef struct {
+    cmn_clock_t *clock;
+    cmn_metrics_t *registry;
+    pl_metrics_t *metrics;
+    pl_status_t *status;
+    pl_policy_t *policy;
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->clock = cmn_clock_new_system();
+    f->registry = cmn_metrics_new();
+    f->metrics = pl_metrics_new(f->registry);
+    f->status = pl_status_new(true);
+    pl_policy_config_t policy = {.enabled = true,
+                                 .kind = PL_POLICY_STEP,
+                                 .scale_ok = 1.0,
+                                 .scale_soft = 0.5,
+                                 .scale_hard = 0.0};
+    f->policy = pl_policy_new(&policy);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    pl_policy_destroy(&f->policy);
+    pl_status_destroy(&f->status);
+    pl_metrics_destroy(&f->metrics);
+    cmn_metrics_destroy(&f->registry);
+    cmn_clock_destroy(&f->clock);
+    free(f);
+    return 0;
+}
+
+/* A producer config with one synthetic provider "sim". */
+static pl_producer_config_t s_producer(fixture_t *f, const char *data,
+                                       const char *decisions, const char *admin)
+{
+    pl_producer_config_t config = {.clock = f->clock,
+                                   .data_endpoint = data,
+                                   .decisions_endpoint = decisions,
+                                   .admin_endpoint = admin,
+                                   .policy = f->policy,
+                                   .chunk_records = 16,
+                                   .metrics = f->metrics,
+                                   .status = f->status};
+    config.rate = pl_rate_coordinator_new(f->clock, 0);
+    pl_rate_config_t rate = {.capacity = 100, .refill_rate = 1000};
+    assert_int_equal(pl_rate_coordinator_add(config.rate, "sim", &rate), 0);
+    pl_synthetic_config_t synthetic = {
+        .provider = "sim", .symbols = "AAPL", .seed = 1};
+    config.sources[0].synthetic = pl_synthetic_new(&synthetic);
+    assert_non_null(config.sources[0].synthetic);
+    return config;
+}
+
+static void test_producer_start_up_failure_is_reported(void **state)
+{
+    fixture_t *f = *state;
+    pl_producer_config_t config =
+        s_producer(f, "bogus://nowhere", "inproc://test-actors-decisions-1",
+                   "inproc://test-actors-admin-1");
+    char error[PL_ACTOR_ERROR_MAX] = "";
+    zactor_t *actor = pl_producer_new(&config, error);
+    assert_null(actor);
+    assert_null(config.rate); /* taken, and destroyed by the actor */
+    assert_non_null(strstr(error, "cannot connect to bogus://nowhere"));
+}
+
+static void test_sender_start_up_failure_is_reported(void **state)
+{
+    fixture_t *f = *state;
+    /* Somebody else holds the data endpoint. */
+    zsock_t *taken = zsock_new_pull("@inproc://test-actors-data-taken");
+    assert_non_null(taken);
+    pl_sender_config_t config = {.clock = f->clock,
+                                 .endpoints = "tcp://127.0.0.1:1",
+                                 .producer_id = "test",
+                                 .data_endpoint =
+                                     "inproc://test-actors-data-taken",
+                                 .batch_records = 10,
+                                 .batch_ns = 20 * CMN_NS_PER_MS,
+                                 .window = 2,
+                                 .ack_timeout_ns = CMN_NS_PER_SEC,
+                                 .metrics = f->metrics,
+                                 .status = f->status};
+    char error[PL_ACTOR_ERROR_MAX] = "";
+    zactor_t *actor = pl_sender_new(&config, error);
+    assert_null(actor);
+    assert_non_null(strstr(error, "cannot bind the data endpoint"));
+    zsock_destroy(&taken);
+}
+
+/* One hop: a decision pushed on the producer's decisions socket sets the
+ * bucket's scale (gauge) and is observed as a propagation latency. */
+static void test_a_decision_reaches_the_bucket(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *data = zsock_new_pull("@inproc://test-actors-data-2");
+    pl_producer_config_t config = s_producer(f, "inproc://test-actors-data-2",
+                                             "inproc://test-actors-decisions-2",
+                                             "inproc://test-actors-admin-2");
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *actor = pl_producer_new(&config, error);
+    assert_non_null(actor);
+    zsock_t *decisions = zsock_new_push(">inproc://test-actors-decisions-2");
+    pl_feedback_decision_t decision = {.level = PROTO_LEVEL_HARD,
+                                       .scale = 0.0,
+                                       .event_ts_ns =
+                                           cmn_clock_wall_ns(f->clock)};
+    assert_int_equal(zsock_send(decisions, "b", &decision, sizeof decision), 0);
+    cmn_series_t *scale =
+        cmn_metric_series(f->metrics->rate_scale_factor, "sim", NULL);
+    cmn_series_t *pressure =
+        cmn_metric_series(f->metrics->backpressure_state, "sim", NULL);
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (cmn_series_value(scale) != 0.0 ||
+           cmn_series_value(pressure) != PROTO_LEVEL_HARD) {
+        assert_true(zclock_mono() < deadline);
+        zframe_t *chunk = zframe_recv_nowait(data); /* keep it flowing */
+        zframe_destroy(&chunk);
+        zclock_sleep(5); /* polling the gauge, not synchronising */
+    }
+    /* The stop reply: nothing left behind. */
+    zsock_send(actor, "s8", PL_PRODUCER_STOP, (uint64_t)1000);
+    char *reply = NULL;
+    uint64_t unsent = 99;
+    zsock_set_rcvtimeo(actor, DEADLINE_MS);
+    while (true) {
+        zframe_t *chunk = zframe_recv_nowait(data);
+        zframe_destroy(&chunk);
+        if (zsock_recv(actor, "s8", &reply, &unsent) == 0)
+            break;
+    }
+    assert_string_equal(reply, PL_PRODUCER_STOPPED);
+    zstr_free(&reply);
+    zactor_destroy(&actor);
+    zsock_destroy(&decisions);
+    zsock_destroy(&data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_producer_start_up_failure_is_reported, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sender_start_up_failure_is_reported, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_decision_reaches_the_bucket,
+                                        s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,351 @@
+/* Unit tests of pl_window, the send window: examples of each rule, driven
+ * with a virtual time (plain numbers) and no socket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cmn_clock.h"
+#include "pl_window.h"
+
+#define MS CMN_NS_PER_MS
+#define T0 (1000 * MS) /* any start time */
+
+static pl_window_config_t s_config(void)
+{
+    return (pl_window_config_t){.slots = 2,
+                                .batch_records = 10,
+                                .batch_ns = 20 * MS,
+                                .ack_timeout_ns = 100 * MS,
+                                .retry_ns = 5 * MS,
+                                .nack_retry_ns = 50 * MS};
+}
+
+/* The next action at `now`; fails when there is none. */
+static pl_window_action_t s_next(pl_window_t *window, int64_t now)
+{
+    pl_window_action_t action;
+    assert_true(pl_window_next(window, now, false, &action));
+    return action;
+}
+
+static void s_nothing(pl_window_t *window, int64_t now)
+{
+    pl_window_action_t action;
+    assert_false(pl_window_next(window, now, false, &action));
+}
+
+/* Fills `records`, seals and sends one batch at `now`; returns its slot. */
+static pl_window_action_t s_send_batch(pl_window_t *window, size_t records,
+                                       int64_t now)
+{
+    pl_window_fill(window, records, now);
+    pl_window_action_t seal = s_next(window, now + 20 * MS);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    pl_window_action_t send = s_next(window, now + 20 * MS);
+    assert_int_equal(send.kind, PL_WINDOW_SEND);
+    assert_int_equal(send.slot, seal.slot);
+    pl_window_sent(window, send.slot, true, now + 20 * MS);
+    return send;
+}
+
+static void test_a_full_batch_closes_at_once(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    assert_int_equal(pl_window_room(window), 10);
+    pl_window_fill(window, 10, T0);
+    assert_int_equal(pl_window_room(window), 0);
+    assert_int_equal(pl_window_deadline(window, T0), T0);
+    pl_window_action_t seal = s_next(window, T0);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    assert_int_equal(seal.batch_seq, 1);
+    assert_int_equal(seal.records, 10);
+    assert_int_equal(pl_window_room(window), 10);
+    pl_window_action_t send = s_next(window, T0);
+    assert_int_equal(send.kind, PL_WINDOW_SEND);
+    assert_int_equal(send.cause, PL_WINDOW_CAUSE_NONE);
+    pl_window_sent(window, send.slot, true, T0);
+    s_nothing(window, T0);
+    assert_int_equal(pl_window_unacked_records(window), 10);
+    assert_int_equal(pl_window_counters(window)->records_sent, 10);
+    pl_window_destroy(&window);
+    assert_null(window);
+}
+
+static void test_a_partial_batch_closes_after_batch_ns(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_fill(window, 3, T0);
+    pl_window_fill(window, 2, T0 + 5 * MS); /* the age counts from the first */
+    assert_int_equal(pl_window_deadline(window, T0), T0 + 20 * MS);
+    s_nothing(window, T0 + 19 * MS);
+    pl_window_action_t seal = s_next(window, T0 + 20 * MS);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    assert_int_equal(seal.records, 5);
+    pl_window_destroy(&window);
+}
+
+static void test_the_window_bounds_batches_in_flight(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    s_send_batch(window, 10, T0);
+    s_send_batch(window, 10, T0);
+    /* Both slots used: the third batch fills, then waits for a slot. */
+    pl_window_fill(window, 10, T0 + 30 * MS);
+    assert_int_equal(pl_window_room(window), 0);
+    s_nothing(window, T0 + 30 * MS);
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_ack(window, 1, T0 + 40 * MS, &outcome),
+                     PL_WINDOW_ACKED);
+    assert_int_equal(outcome.records, 10);
+    assert_int_equal(outcome.latency_ns, 20 * MS);
+    pl_window_action_t seal = s_next(window, T0 + 40 * MS);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    assert_int_equal(seal.batch_seq, 3);
+    assert_int_equal(seal.slot, outcome.slot);
+    pl_window_destroy(&window);
+}
+
+static void
+test_an_unacked_batch_is_resent_after_its_timeout_doubling(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    int64_t sent = T0 + 20 * MS;
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    assert_int_equal(pl_window_deadline(window, sent), sent + 100 * MS);
+    s_nothing(window, sent + 99 * MS);
+    /* 100 ms, then 200, 400, 800 and 800 again (at most 8x). */
+    int64_t waits[] = {100, 200, 400, 800, 800};
+    for (size_t k = 0; k < sizeof waits / sizeof waits[0]; k++) {
+        int64_t due = sent + waits[k] * MS;
+        s_nothing(window, due - 1);
+        pl_window_action_t timeout = s_next(window, due);
+        assert_int_equal(timeout.kind, PL_WINDOW_TIMED_OUT);
+        assert_int_equal(timeout.batch_seq, first.batch_seq);
+        pl_window_action_t resend = s_next(window, due);
+        assert_int_equal(resend.kind, PL_WINDOW_SEND);
+        assert_int_equal(resend.cause, PL_WINDOW_CAUSE_TIMEOUT);
+        assert_int_equal(resend.attempts, k + 1);
+        pl_window_sent(window, resend.slot, true, due);
+        sent = due;
+    }
+    assert_int_equal(pl_window_counters(window)->records_resent, 50);
+    assert_int_equal(pl_window_counters(window)->timeouts, 5);
+    pl_window_destroy(&window);
+}
+
+static void test_a_failed_send_is_tried_again_after_retry_ns(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_fill(window, 10, T0);
+    s_next(window, T0); /* seal */
+    pl_window_action_t send = s_next(window, T0);
+    pl_window_sent(window, send.slot, false, T0); /* no connection */
+    s_nothing(window, T0 + 4 * MS);
+    send = s_next(window, T0 + 5 * MS);
+    assert_int_equal(send.kind, PL_WINDOW_SEND);
+    assert_int_equal(send.attempts, 0); /* still its first send */
+    pl_window_destroy(&window);
+}
+
+static void test_nack_full_backs_off_the_whole_window(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    int64_t now = T0 + 30 * MS;
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_nack(window, first.batch_seq, PROTO_NACK_FULL,
+                                    250, now, &outcome),
+                     PL_WINDOW_BACKOFF);
+    assert_int_equal(pl_window_backoff_until(window), now + 250 * MS);
+    /* A new batch seals but is not sent during the backoff. */
+    pl_window_fill(window, 10, now);
+    assert_int_equal(s_next(window, now).kind, PL_WINDOW_SEAL);
+    s_nothing(window, now + 249 * MS);
+    assert_int_equal(pl_window_deadline(window, now), now + 250 * MS);
+    pl_window_action_t resend = s_next(window, now + 250 * MS);
+    assert_int_equal(resend.kind, PL_WINDOW_SEND);
+    assert_int_equal(resend.batch_seq, first.batch_seq);
+    assert_int_equal(resend.cause, PL_WINDOW_CAUSE_FULL);
+    pl_window_destroy(&window);
+}
+
+static void test_nack_draining_without_hint_waits_nack_retry_ns(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    pl_window_outcome_t outcome;
+    pl_window_nack(window, first.batch_seq, PROTO_NACK_DRAINING, 0, T0,
+                   &outcome);
+    s_nothing(window, T0 + 49 * MS);
+    pl_window_action_t resend = s_next(window, T0 + 50 * MS);
+    assert_int_equal(resend.cause, PL_WINDOW_CAUSE_DRAINING);
+    assert_string_equal(pl_window_cause_name(resend.cause), "draining");
+    pl_window_destroy(&window);
+}
+
+static void test_nack_malformed_drops_the_batch(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 7, T0);
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_nack(window, first.batch_seq,
+                                    PROTO_NACK_MALFORMED, 0, T0, &outcome),
+                     PL_WINDOW_REJECTED);
+    assert_int_equal(pl_window_used(window), 0);
+    assert_int_equal(pl_window_unacked_records(window), 0);
+    assert_int_equal(pl_window_counters(window)->records_rejected, 7);
+    s_nothing(window, T0 + 10000 * MS); /* never sent again */
+    pl_window_destroy(&window);
+}
+
+static void test_a_reply_for_no_slot_is_late(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_ack(window, first.batch_seq, T0, &outcome),
+                     PL_WINDOW_ACKED);
+    assert_int_equal(pl_window_ack(window, first.batch_seq, T0, &outcome),
+                     PL_WINDOW_LATE);
+    assert_int_equal(
+        pl_window_nack(window, 99, PROTO_NACK_FULL, 0, T0, &outcome),
+        PL_WINDOW_LATE);
+    pl_window_destroy(&window);
+}
+
+static void test_a_new_connection_resends_what_was_in_flight(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_connected(window, T0);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    /* The coordinator restarted: the batch went into a queue now gone. */
+    pl_window_disconnected(window, T0 + 30 * MS);
+    s_nothing(window, T0 + 30 * MS); /* no connection: nothing to resend */
+    pl_window_connected(window, T0 + 40 * MS);
+    pl_window_action_t resend = s_next(window, T0 + 40 * MS);
+    assert_int_equal(resend.kind, PL_WINDOW_SEND);
+    assert_int_equal(resend.batch_seq, first.batch_seq);
+    assert_int_equal(resend.cause, PL_WINDOW_CAUSE_RECONNECT);
+    assert_int_equal(pl_window_connections(window), 1);
+    pl_window_destroy(&window);
+}
+
+static void test_failover_to_another_coordinator_on_disconnect(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_connected(window, T0);
+    pl_window_connected(window, T0);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    /* One of two goes away: resend soon to the other (not at once, not
+     * after the 100 ms ack timeout). */
+    pl_window_disconnected(window, T0 + 30 * MS);
+    s_nothing(window, T0 + 34 * MS);
+    pl_window_action_t resend = s_next(window, T0 + 35 * MS);
+    assert_int_equal(resend.batch_seq, first.batch_seq);
+    assert_int_equal(resend.cause, PL_WINDOW_CAUSE_DISCONNECT);
+    pl_window_destroy(&window);
+}
+
+static void test_flush_seals_at_once_and_ends_when_all_is_acked(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_fill(window, 3, T0);
+    pl_window_flush(window, T0 + 1000 * MS);
+    assert_true(pl_window_flushing(window));
+    pl_window_action_t seal = s_next(window, T0); /* not after 20 ms */
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    pl_window_action_t send = s_next(window, T0);
+    pl_window_sent(window, send.slot, true, T0);
+    pl_window_action_t action;
+    /* Records still pending in the shell keep the flush going. */
+    assert_false(pl_window_next(window, T0, true, &action));
+    pl_window_outcome_t outcome;
+    pl_window_ack(window, send.batch_seq, T0 + 5 * MS, &outcome);
+    assert_false(pl_window_next(window, T0 + 5 * MS, true, &action));
+    assert_true(pl_window_next(window, T0 + 5 * MS, false, &action));
+    assert_int_equal(action.kind, PL_WINDOW_FLUSHED);
+    assert_int_equal(action.records, 0);
+    assert_false(pl_window_flushing(window));
+    pl_window_destroy(&window);
+}
+
+static void test_flush_deadline_and_hurry_report_the_unacked(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    s_send_batch(window, 10, T0);
+    pl_window_fill(window, 4, T0 + 30 * MS);
+    pl_window_flush(window, T0 + 500 * MS);
+    s_next(window, T0 + 30 * MS); /* seal */
+    pl_window_action_t send = s_next(window, T0 + 30 * MS);
+    pl_window_sent(window, send.slot, true, T0 + 30 * MS);
+    s_nothing(window, T0 + 40 * MS);
+    /* A second signal: stop waiting now. */
+    pl_window_hurry(window, T0 + 40 * MS);
+    pl_window_action_t flushed = s_next(window, T0 + 40 * MS);
+    assert_int_equal(flushed.kind, PL_WINDOW_FLUSHED);
+    assert_int_equal(flushed.records, 14);
+    pl_window_destroy(&window);
+}
+
+static void test_deadline_is_never_when_idle(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    assert_true(pl_window_deadline(window, T0) == PL_WINDOW_NEVER);
+    pl_window_drop(window, s_send_batch(window, 2, T0).slot);
+    assert_true(pl_window_deadline(window, T0) == PL_WINDOW_NEVER);
+    assert_int_equal(pl_window_counters(window)->records_rejected, 2);
+    pl_window_destroy(&window);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_full_batch_closes_at_once),
+        cmocka_unit_test(test_a_partial_batch_closes_after_batch_ns),
+        cmocka_unit_test(test_the_window_bounds_batches_in_flight),
+        cmocka_unit_test(
+            test_an_unacked_batch_is_resent_after_its_timeout_doubling),
+        cmocka_unit_test(test_a_failed_send_is_tried_again_after_retry_ns),
+        cmocka_unit_test(test_nack_full_backs_off_the_whole_window),
+        cmocka_unit_test(test_nack_draining_without_hint_waits_nack_retry_ns),
+        cmocka_unit_test(test_nack_malformed_drops_the_batch),
+        cmocka_unit_test(test_a_reply_for_no_slot_is_late),
+        cmocka_unit_test(test_a_new_connection_resends_what_was_in_flight),
+        cmocka_unit_test(test_failover_to_another_coordinator_on_disconnect),
+        cmocka_unit_test(test_flush_seals_at_once_and_ends_when_all_is_acked),
+        cmocka_unit_test(test_flush_deadline_and_hurry_report_the_unacked),
+        cmocka_unit_test(test_deadline_is_never_when_idle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

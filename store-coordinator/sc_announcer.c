@@ -1,0 +1,176 @@
+/* sc_announcer: when to publish which feedback message (see sc_announcer.h). */
+#include "sc_announcer.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+#include "cmn_clock.h"
+
+#define S_PERCENT 100
+
+struct _sc_announcer_t {
+    sc_announcer_config_t config;
+    proto_level_t level;     /* as last reported by the core */
+    proto_level_t previous;  /* the level before that */
+    const char *reason;      /* cause of the latest change, or NULL */
+    double hint;             /* scale_hint of the last message */
+    int64_t heartbeat_ns;    /* next regular heartbeat */
+    int64_t hint_check_ns;   /* next early-heartbeat check */
+    bool snapshot_sent;      /* snapshot_ns is meaningful */
+    int64_t snapshot_ns;     /* when the last snapshot went out */
+    int64_t snapshot_due_ns; /* a deferred snapshot, or SC_ENGINE_NEVER */
+    bool finished;           /* the final message went out */
+};
+
+/* One regular interval with its jitter: uniform over interval +-10 %. */
+static int64_t s_jittered_interval(sc_announcer_t *self)
+{
+    int64_t interval = self->config.heartbeat_ns;
+    int64_t spread = interval * SC_ANNOUNCER_JITTER_PERCENT / S_PERCENT;
+    uint64_t bits = self->config.random(self->config.random_arg);
+    int64_t delay =
+        interval - spread + (int64_t)(bits % (uint64_t)(2 * spread + 1));
+    return delay < CMN_NS_PER_MS ? CMN_NS_PER_MS : delay;
+}
+
+sc_announcer_t *sc_announcer_new(const sc_announcer_config_t *config,
+                                 int64_t now_ns)
+{
+    assert(config && config->random && config->heartbeat_ns > 0);
+    sc_announcer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->level = PROTO_LEVEL_OK;
+    self->previous = PROTO_LEVEL_OK;
+    self->hint = 1.0; /* an empty queue's: nothing to send early at start */
+    self->heartbeat_ns = now_ns + s_jittered_interval(self);
+    self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
+    self->snapshot_due_ns = SC_ENGINE_NEVER;
+    return self;
+}
+
+void sc_announcer_destroy(sc_announcer_t **self_p)
+{
+    if (self_p && *self_p) {
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+const char *sc_announcer_reason(proto_level_t level, proto_level_t previous)
+{
+    if (level == PROTO_LEVEL_HARD)
+        return "queue at or above high watermark";
+    if (level == PROTO_LEVEL_SOFT)
+        return previous == PROTO_LEVEL_OK
+                   ? "queue above low watermark"
+                   : "queue below high watermark minus dead-band";
+    return "queue at or below low watermark minus dead-band";
+}
+
+/* Fills `out` with the current state at `depth`; the hint becomes the
+ * last published one. */
+static bool s_announce(sc_announcer_t *self, proto_feedback_type_t type,
+                       uint64_t depth, const char *reason,
+                       sc_announcement_t *out)
+{
+    double hint = sc_watermark_scale_hint(&self->config.watermark, depth);
+    *out = (sc_announcement_t){
+        .type = type,
+        .level = self->level,
+        .previous = self->previous,
+        .depth = depth,
+        .scale_hint = hint,
+        .reason = reason,
+    };
+    self->hint = hint;
+    return true;
+}
+
+bool sc_announcer_transition(sc_announcer_t *self, proto_level_t level,
+                             proto_level_t previous, uint64_t depth,
+                             int64_t now_ns, sc_announcement_t *out)
+{
+    assert(self && out);
+    (void)now_ns;
+    if (self->finished)
+        return false;
+    self->level = level;
+    self->previous = previous;
+    self->reason = sc_announcer_reason(level, previous);
+    return s_announce(self, PROTO_FEEDBACK_TRANSITION, depth, self->reason,
+                      out);
+}
+
+bool sc_announcer_subscribed(sc_announcer_t *self, uint64_t depth,
+                             int64_t now_ns, sc_announcement_t *out)
+{
+    assert(self && out);
+    if (self->finished || self->snapshot_due_ns != SC_ENGINE_NEVER)
+        return false; /* one is already on its way */
+    int64_t next =
+        self->snapshot_ns + SC_ANNOUNCER_SNAPSHOT_INTERVAL_MS * CMN_NS_PER_MS;
+    if (self->snapshot_sent && now_ns < next) {
+        self->snapshot_due_ns = next;
+        return false;
+    }
+    self->snapshot_sent = true;
+    self->snapshot_ns = now_ns;
+    return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, depth, self->reason, out);
+}
+
+bool sc_announcer_due(sc_announcer_t *self, uint64_t depth, int64_t now_ns,
+                      sc_announcement_t *out)
+{
+    assert(self && out);
+    if (self->finished)
+        return false;
+    if (now_ns >= self->snapshot_due_ns) {
+        self->snapshot_due_ns = SC_ENGINE_NEVER;
+        self->snapshot_sent = true;
+        self->snapshot_ns = now_ns;
+        return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, depth, self->reason,
+                          out);
+    }
+    if (now_ns >= self->heartbeat_ns) {
+        self->heartbeat_ns = now_ns + s_jittered_interval(self);
+        return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth, self->reason,
+                          out);
+    }
+    if (now_ns >= self->hint_check_ns) {
+        self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
+        double hint = sc_watermark_scale_hint(&self->config.watermark, depth);
+        if (sc_watermark_hint_moved(self->hint, hint))
+            return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth,
+                              self->reason, out);
+    }
+    return false;
+}
+
+bool sc_announcer_final(sc_announcer_t *self, uint64_t depth,
+                        const char *reason, int64_t now_ns,
+                        sc_announcement_t *out)
+{
+    assert(self && out);
+    (void)now_ns;
+    if (self->finished)
+        return false;
+    s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth, reason, out);
+    out->final = true;
+    self->finished = true;
+    return true;
+}
+
+int64_t sc_announcer_deadline(sc_announcer_t *self)
+{
+    assert(self);
+    if (self->finished)
+        return SC_ENGINE_NEVER;
+    int64_t deadline = self->heartbeat_ns;
+    if (self->hint_check_ns < deadline)
+        deadline = self->hint_check_ns;
+    if (self->snapshot_due_ns < deadline)
+        deadline = self->snapshot_due_ns;
+    return deadline;
+}

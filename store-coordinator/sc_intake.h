@@ -1,0 +1,181 @@
+/* sc_intake: the core's decisions, as a pure engine (see sc_engine.h).
+ *
+ * It owns the queue (sc_queue) and the level machine (sc_watermark) and
+ * decides:
+ *  - admit: a decoded batch is queued whole, acked at once (empty), or
+ *    refused with a nack reason, a detail and a retry hint (`full`: the time
+ *    the sink needs to free the missing room at the smoothed drain rate,
+ *    5..5000 ms, 100 ms while nothing drains, the breaker timeout while a
+ *    breaker is open; `draining`: 1000 ms; `malformed`: 0, at most one log
+ *    line per 10 s);
+ *  - dispatch: which idle worker gets which chunk (a full chunk at once; a
+ *    partial one after batch_timeout, when the input is idle and eager
+ *    dispatch is on, or while draining);
+ *  - the level after every change (sc_watermark) and the drain rate (an
+ *    exponential average over 1 s windows of records committed);
+ *  - drain: after sc_intake_drain, everything queued is dispatched; once
+ *    the queue is empty the drain is FLUSHED; at the drain deadline
+ *    (drain_timeout, or now after sc_intake_hurry) it is EXPIRED and the
+ *    shell takes every unwritten chunk with sc_intake_abandon to
+ *    dead-letter it.
+ * Acks come out of sc_intake_done / sc_intake_dead_lettered through the
+ * queue's batch callback with the tag given to sc_intake_admit (the shell's
+ * reply envelope). The shell calls sc_intake_update after every input and
+ * arms its timer at sc_intake_deadline. One thread (the core). */
+#ifndef SC_INTAKE_H
+#define SC_INTAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_common.h"
+#include "proto_ingest.h"
+#include "sc_breaker.h"
+#include "sc_engine.h"
+#include "sc_queue.h"
+#include "sc_watermark.h"
+
+/* Retry hints (ms) of `nack full` and `nack draining`. */
+#define SC_INTAKE_RETRY_AFTER_MIN_MS 5
+#define SC_INTAKE_RETRY_AFTER_MAX_MS 5000
+#define SC_INTAKE_RETRY_AFTER_IDLE_MS 100
+#define SC_INTAKE_RETRY_AFTER_DRAINING_MS 1000
+/* The drain rate is measured over windows of this length. */
+#define SC_INTAKE_DRAIN_RATE_WINDOW_MS 1000
+/* At most one malformed-message log line per this interval. */
+#define SC_INTAKE_MALFORMED_LOG_INTERVAL_MS 10000
+
+typedef struct {
+    size_t capacity;                 /* queue capacity, records */
+    sc_watermark_config_t watermark; /* thresholds, dead-band, dwell */
+    size_t workers;                  /* 1 .. SC_WORKERS_MAX */
+    size_t batch_size;               /* records per chunk, at most */
+    int64_t batch_timeout_ns;        /* longest wait for a full chunk */
+    bool batch_eager;                /* partial chunks when input is idle */
+    int64_t drain_timeout_ns;        /* flush budget after sc_intake_drain */
+    uint32_t breaker_timeout_ms;     /* retry hint while a breaker is open */
+} sc_intake_config_t;
+
+typedef enum {
+    SC_INTAKE_QUEUED = 0, /* in the queue; acked when committed */
+    SC_INTAKE_ACK = 1,    /* nothing to store (empty batch): ack now */
+    SC_INTAKE_NACK = 2,   /* refused: nack with reason/retry/detail */
+} sc_intake_verdict_t;
+
+typedef struct {
+    sc_intake_verdict_t verdict;
+    proto_nack_reason_t reason;        /* with SC_INTAKE_NACK */
+    uint32_t retry_after_ms;           /* with SC_INTAKE_NACK */
+    char detail[PROTO_REASON_MAX + 1]; /* with SC_INTAKE_NACK */
+    /* Malformed only: log this one (false: rate-limited), and how many
+     * were not logged since the last line. */
+    bool log;
+    uint64_t suppressed;
+} sc_intake_admission_t;
+
+/* One chunk for one worker: send `chunk` to worker `worker`. */
+typedef struct {
+    size_t worker;
+    sc_chunk_t chunk;
+} sc_intake_dispatch_t;
+
+typedef enum {
+    SC_INTAKE_DRAIN_NONE = 0,    /* not draining, or not finished yet */
+    SC_INTAKE_DRAIN_FLUSHED = 1, /* every record committed: finish now */
+    SC_INTAKE_DRAIN_EXPIRED = 2, /* deadline: abandon the rest, finish */
+} sc_intake_drain_t;
+
+/* What sc_intake_update found. */
+typedef struct {
+    bool level_changed;     /* a transition to announce */
+    proto_level_t level;    /* current */
+    proto_level_t previous; /* before the change (when level_changed) */
+    uint64_t depth;         /* records not committed */
+    double drain_rate;      /* records/s, smoothed */
+    bool drain_rate_changed;
+    sc_intake_drain_t drain; /* reported once */
+} sc_intake_update_t;
+
+typedef struct _sc_intake_t sc_intake_t;
+
+/* An engine with an empty queue at level OK at `now_ns`. NULL when memory
+ * is short. Allocates the queue and one chunk buffer of batch_size records
+ * per worker. Caller owns it. */
+sc_intake_t *sc_intake_new(const sc_intake_config_t *config, int64_t now_ns);
+
+/* Frees; tolerates NULL and sets *self_p to NULL. Tags still queued are not
+ * touched: call sc_intake_discard first. */
+void sc_intake_destroy(sc_intake_t **self_p);
+
+/* A decoded batch of `count` records (the records are copied). On
+ * SC_INTAKE_QUEUED the engine keeps `tag` until the batch is acked through
+ * the batch callback; otherwise `tag` stays the caller's, to answer with. */
+void sc_intake_admit(sc_intake_t *self, const proto_record_t *records,
+                     size_t count, void *tag, uint64_t batch_seq,
+                     int64_t now_ns, sc_intake_admission_t *out);
+
+/* A message that could not be decoded (`detail` says why): a nack
+ * malformed, logged at most once per SC_INTAKE_MALFORMED_LOG_INTERVAL_MS. */
+void sc_intake_malformed(sc_intake_t *self, const char *detail, int64_t now_ns,
+                         sc_intake_admission_t *out);
+
+/* Worker `worker`'s breaker state as it last reported it (retry hints). */
+void sc_intake_breaker(sc_intake_t *self, size_t worker,
+                       sc_breaker_state_t state);
+
+/* Chunks for idle workers now; `input_idle`: the ingest socket has nothing
+ * more to read (eager dispatch may send a partial chunk). Fills at most
+ * `workers` entries of `out` and returns how many. Each chunk's records
+ * live in the engine's buffer for that worker until its sc_intake_done. */
+size_t sc_intake_dispatch(sc_intake_t *self, int64_t now_ns, bool input_idle,
+                          sc_intake_dispatch_t *out);
+
+/* Worker `worker` committed chunk `chunk_id` with these counts; `fn` gets
+ * every batch now complete (its tag: ack it). Returns 0, or -1 when the
+ * chunk was already settled (abandoned at the drain deadline) or is not
+ * that worker's. The worker is idle afterwards either way. */
+int sc_intake_done(sc_intake_t *self, size_t worker, uint64_t chunk_id,
+                   size_t written, size_t duplicates, size_t dead_lettered,
+                   int64_t now_ns, sc_queue_batch_fn *fn, void *arg);
+
+/* Begins the drain: new batches are nacked draining from now on; the
+ * deadline is now + drain_timeout. Idempotent. */
+void sc_intake_drain(sc_intake_t *self, int64_t now_ns);
+
+/* During a drain: the deadline is now (the second signal). */
+void sc_intake_hurry(sc_intake_t *self, int64_t now_ns);
+
+/* After SC_INTAKE_DRAIN_EXPIRED (or at teardown): the next chunk nobody
+ * will write, waiting or held by a worker; returns its count (0: none
+ * left). The chunk's records stay valid until the next call. */
+size_t sc_intake_abandon(sc_intake_t *self, sc_chunk_t *chunk);
+
+/* An abandoned chunk is safe in the dead-letter file: its batches complete
+ * (acked through `fn`) with its records dead-lettered. */
+void sc_intake_dead_lettered(sc_intake_t *self, const sc_chunk_t *chunk,
+                             sc_queue_batch_fn *fn, void *arg);
+
+/* Teardown without a drain: every tag still held goes to `fn` (to be
+ * freed, not answered). */
+void sc_intake_discard(sc_intake_t *self, sc_queue_batch_fn *fn, void *arg);
+
+/* Re-evaluates the level, the drain-rate window and the drain at `now_ns`
+ * (call after every input and at the deadline). */
+void sc_intake_update(sc_intake_t *self, int64_t now_ns,
+                      sc_intake_update_t *out);
+
+/* When the engine next needs sc_intake_update (and sc_intake_dispatch)
+ * without any input: the end of the drain-rate window, a partial chunk's
+ * batch timeout, the end of a dwell that holds a step down, the drain
+ * deadline. Always > now_ns's last update or SC_ENGINE_NEVER. */
+int64_t sc_intake_deadline(sc_intake_t *self);
+
+/* Readers for the shell (/status, logs). */
+size_t sc_intake_depth(sc_intake_t *self);
+size_t sc_intake_capacity(sc_intake_t *self);
+proto_level_t sc_intake_level(sc_intake_t *self);
+double sc_intake_drain_rate(sc_intake_t *self);
+bool sc_intake_draining(sc_intake_t *self);
+
+#endif
