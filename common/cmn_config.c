@@ -8,6 +8,7 @@
 #include "cmn_config.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -167,13 +168,23 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
     const cmn_option_t *option = &entry->option;
     char *end = NULL;
     switch (option->type) {
-    case CMN_OPT_STRING:
+    case CMN_OPT_STRING: {
+        /* A length range when max > 0, e.g. an id the wire limits. */
+        size_t length = strlen(text);
+        if (option->max > 0 &&
+            ((double)length < option->min || (double)length > option->max)) {
+            snprintf(reason, reason_size, "must be %.17g to %.17g bytes long",
+                     option->min, option->max);
+            return -1;
+        }
         return 0;
+    }
     case CMN_OPT_INT: {
         errno = 0;
         long long value = strtoll(text, &end, 10);
-        if (end == text || *end || errno == ERANGE || *text == ' ' ||
-            (double)value < option->min || (double)value > option->max) {
+        if (end == text || *end || errno == ERANGE ||
+            isspace((unsigned char)*text) || (double)value < option->min ||
+            (double)value > option->max) {
             snprintf(reason, reason_size,
                      "must be an integer in [%.17g, %.17g]", option->min,
                      option->max);
@@ -185,8 +196,9 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
     case CMN_OPT_DOUBLE: {
         errno = 0;
         double value = strtod(text, &end);
-        if (end == text || *end || !isfinite(value) || *text == ' ' ||
-            value < option->min || value > option->max) {
+        if (end == text || *end || !isfinite(value) ||
+            isspace((unsigned char)*text) || value < option->min ||
+            value > option->max) {
             snprintf(reason, reason_size, "must be a number in [%.17g, %.17g]",
                      option->min, option->max);
             return -1;

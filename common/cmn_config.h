@@ -37,8 +37,8 @@ typedef struct {
     cmn_opt_type_t type; /* how the value is parsed */
     const char *default_value; /* as text; NULL means "unset" (strings only) */
     const char *help;          /* one line for --help */
-    double min; /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range */
-    double max;
+    double min; /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range; */
+    double max; /* CMN_OPT_STRING: length in bytes, when max > 0 */
     const char *const *choices; /* CMN_OPT_CHOICE: NULL-terminated list */
 } cmn_option_t;
 

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <civetweb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -435,4 +436,51 @@ int cmn_http_port(cmn_http_t *self)
 {
     assert(self);
     return self->port;
+}
+
+/* ---- query strings ---------------------------------------------------- */
+
+static int s_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int cmn_http_query_value(const char *query, const char *key, char *out,
+                         size_t capacity)
+{
+    assert(key && out && capacity > 0);
+    size_t key_length = strlen(key);
+    const char *cursor = query;
+    while (cursor && *cursor) {
+        if (strncmp(cursor, key, key_length) == 0 &&
+            cursor[key_length] == '=') {
+            const char *value = cursor + key_length + 1;
+            size_t length = strcspn(value, "&"), used = 0;
+            for (size_t k = 0; k < length; k++) {
+                char c = value[k];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int high = k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
+                    int low = high >= 0 ? s_hex_digit(value[k + 2]) : -1;
+                    if (low < 0)
+                        return -1;
+                    c = (char)(high * 16 + low);
+                    k += 2;
+                }
+                if (used + 1 >= capacity || c == '\0')
+                    return -1;
+                out[used++] = c;
+            }
+            out[used] = '\0';
+            return used > 0 ? 1 : 0;
+        }
+        cursor = strchr(cursor, '&');
+        if (cursor)
+            cursor++;
+    }
+    return 0;
 }

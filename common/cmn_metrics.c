@@ -187,9 +187,10 @@ cmn_metrics_t *cmn_metrics_new(void)
     return self;
 }
 
+/* Also frees a half-built series (its label array may be missing). */
 static void s_series_destroy(cmn_series_t *series, size_t label_count)
 {
-    for (size_t index = 0; index < label_count; index++)
+    for (size_t index = 0; series->label_values && index < label_count; index++)
         free(series->label_values[index]);
     free(series->label_values);
     free(series->labels);
