@@ -62,6 +62,11 @@ struct _cmn_http_response_t {
     size_t length;
     bool responded; /* a respond function was called */
     bool failed;    /* out of memory copying the answer */
+
+    /* One extra header (string constants; NULL when none), from
+     * cmn_http_respond_header(). */
+    const char *header_name;
+    const char *header_value;
 };
 
 static pthread_once_t s_library_once = PTHREAD_ONCE_INIT;
@@ -180,6 +185,14 @@ void cmn_http_respond(cmn_http_response_t *response, int status,
         memcpy(response->body, body, length);
     response->body[length] = '\0';
     response->length = length;
+}
+
+void cmn_http_respond_header(cmn_http_response_t *response, const char *name,
+                             const char *value)
+{
+    assert(response && name && value);
+    response->header_name = name;
+    response->header_value = value;
 }
 
 void cmn_http_respond_json(cmn_http_response_t *response, int status,
@@ -360,7 +373,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
         status = CMN_HTTP_STATUS_INTERNAL_ERROR;
     } else {
         s_send(connection, head, response.status, response.content_type,
-               response.body, response.length, NULL, NULL);
+               response.body, response.length, response.header_name,
+               response.header_value);
         status = response.status;
     }
     free(response.content_type);

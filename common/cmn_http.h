@@ -90,6 +90,12 @@ void cmn_http_respond(cmn_http_response_t *response, int status,
                       const char *content_type, const char *body,
                       size_t length);
 
+/* Adds one extra header to the answer (e.g. Content-Security-Policy);
+ * `name` and `value` are borrowed until the answer is sent: pass string
+ * constants. A second call replaces the first. */
+void cmn_http_respond_header(cmn_http_response_t *response, const char *name,
+                             const char *value);
+
 /* Answers with a JSON body from a writer (copied). */
 void cmn_http_respond_json(cmn_http_response_t *response, int status,
                            cmn_json_t *json);

@@ -68,10 +68,17 @@ struct _cmn_metric_t {
     cmn_metric_t *next;   /* registration order */
 };
 
+typedef struct {
+    cmn_metrics_collect_fn *collect;
+    void *arg;
+} s_collector_t;
+
 struct _cmn_metrics_t {
     pthread_mutex_t mutex; /* guards the lists, never the values */
     cmn_metric_t *families;
     cmn_metric_t *last;
+    s_collector_t collectors[CMN_METRICS_COLLECTORS_MAX]; /* render time */
+    size_t collector_count;
 };
 
 /* A growable text buffer; `failed` makes further appends no-ops. */
@@ -576,7 +583,17 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
                             value);
         }
     }
+    s_collector_t collectors[CMN_METRICS_COLLECTORS_MAX];
+    size_t collector_count = self->collector_count;
+    memcpy(collectors, self->collectors, sizeof collectors);
     pthread_mutex_unlock(&self->mutex);
+    /* Collectors read their sources (/proc) without the registry mutex. */
+    for (size_t index = 0; index < collector_count; index++) {
+        char *text = collectors[index].collect(collectors[index].arg);
+        if (text)
+            s_text_add_string(&out, text);
+        free(text);
+    }
     if (out.failed) {
         free(out.text);
         return NULL;
@@ -584,4 +601,14 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
     if (length)
         *length = out.length;
     return out.text;
+}
+
+void cmn_metrics_collector(cmn_metrics_t *self, cmn_metrics_collect_fn *collect,
+                           void *arg)
+{
+    assert(self && collect);
+    pthread_mutex_lock(&self->mutex);
+    assert(self->collector_count < CMN_METRICS_COLLECTORS_MAX);
+    self->collectors[self->collector_count++] = (s_collector_t){collect, arg};
+    pthread_mutex_unlock(&self->mutex);
 }

@@ -69,6 +69,21 @@ double cmn_series_sum(cmn_series_t *self);
  * out. Any thread. */
 char *cmn_metrics_render(cmn_metrics_t *self, size_t *length);
 
+/* A collector's samples, read when the registry is rendered (the
+ * Prometheus clients' "collectors"): returns complete exposition text
+ * (`# HELP`, `# TYPE` and sample lines, each ending in a newline) that the
+ * caller frees, or NULL to add nothing. Runs on the scraping thread, outside
+ * the registry mutex. */
+typedef char *(cmn_metrics_collect_fn)(void *arg);
+
+#define CMN_METRICS_COLLECTORS_MAX 4
+
+/* Adds a collector whose text is appended after the families at every
+ * render; `arg` is borrowed and must outlive the registry. At most
+ * CMN_METRICS_COLLECTORS_MAX (asserted). Start-up only. */
+void cmn_metrics_collector(cmn_metrics_t *self, cmn_metrics_collect_fn *collect,
+                           void *arg);
+
 /* Common bucket bounds in seconds, from 100 us to 10 s. */
 extern const double CMN_METRICS_LATENCY_BOUNDS[];
 extern const size_t CMN_METRICS_LATENCY_BOUND_COUNT;

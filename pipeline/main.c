@@ -23,6 +23,7 @@
 #include "cmn_http.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_process.h"
 #include "pl_config.h"
 #include "pl_http.h"
 #include "pl_metrics.h"
@@ -246,6 +247,8 @@ static int s_run(pl_settings_t *settings)
     s_main_t self = {.settings = settings};
     self.clock = cmn_clock_new_system();
     self.registry = cmn_metrics_new();
+    /* #15: process_* and pipeline_build_info */
+    cmn_process_metrics(self.registry, "pipeline_build_info", MDBP_VERSION);
     self.metrics = self.registry ? pl_metrics_new(self.registry) : NULL;
     self.status = pl_status_new(settings->feedback);
     self.policy = pl_policy_new(&settings->policy);
@@ -288,6 +291,12 @@ int main(int argc, char **argv)
         return rc == PL_SETTINGS_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
     }
     cmn_log_setup(PL_PROGRAM, settings.log_level, settings.log_format);
+    /* #15: warn about unknown MDP_* variables, per-provider ones included. */
+    cmn_config_warn_unknown(settings.config,
+                            &(cmn_config_unknown_t){"MDP_",
+                                                    "MDP_PROVIDER_ MDP_RATE_",
+                                                    "MDP_PROVIDERS", NULL},
+                            NULL);
     int exit_code = s_run(&settings);
     pl_settings_clear(&settings);
     return exit_code;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmn_log.h"
+#include "cmn_page.h"
 
 #define PL_SERVICE "market-data-pipeline"
 
@@ -187,6 +188,7 @@ cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
     cmn_http_route(http, "GET", "/health", false, s_on_health, NULL);
     cmn_http_route(http, "GET", "/ready", false, s_on_ready, status);
     cmn_http_route(http, "GET", "/status", false, s_on_status, status);
+    cmn_page_routes(http); /* issue 15: the live status page at / */
     cmn_http_route(http, "POST", "/admin/cooldown", true, s_on_admin_cooldown,
                    NULL);
     cmn_http_route(http, "POST", "/admin/scale", true, s_on_admin_scale, NULL);

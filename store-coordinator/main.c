@@ -19,6 +19,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_monitor.h"
+#include "cmn_process.h"
 #include "cmn_webhook.h"
 #include "proto_ingest.h"
 #include "sc_actor.h"
@@ -212,6 +213,7 @@ static int s_run_service(const sc_settings_t *settings)
         cmn_log_error("main", "start_failed", "%s", "out of memory");
         return CMN_EXIT_FAILURE;
     }
+    cmn_process_metrics(metrics, "mds_build_info", MDBP_VERSION); /* #15 */
     int exit_code = CMN_EXIT_FAILURE;
     zactor_t *core = NULL;
     sc_http_t *http = NULL;
@@ -318,6 +320,13 @@ int main(int argc, char **argv)
         return loaded == CMN_CONFIG_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
     }
     sc_config_log_setup(config, SC_PROGRAM);
+    /* #15: warn about unknown MDS_* variables (the tail's and tests' own
+     * variables and compose's MDS_PG_PASSWORD are not ours). */
+    cmn_config_warn_unknown(
+        config,
+        &(cmn_config_unknown_t){"MDS_", NULL, NULL,
+                                "MDS_TAIL_ MDS_TEST_ MDS_PG_PASSWORD"},
+        NULL);
 
     int exit_code;
     size_t positionals = cmn_config_positional_count(config);
