@@ -40,6 +40,8 @@
 #define CMN_CURVE_ZAP_ENDPOINT "inproc://zeromq.zap.01" /* libzmq's, fixed */
 #define CMN_CURVE_ZAP_VERSION "1.0"
 #define CMN_CURVE_ZAP_MECHANISM "CURVE"
+#define CMN_CURVE_ZAP_BIND_ATTEMPTS 200 /* x 10 ms: 2 s at most */
+#define CMN_CURVE_ZAP_BIND_RETRY_MS 10
 /* A flood of refused handshakes is counted in full but logged at most once
  * per socket per this interval, with the number not logged (issue 12). */
 #define CMN_CURVE_DENIED_LOG_INTERVAL_MS 10000
@@ -381,6 +383,21 @@ static void s_zap_answer(zsock_t *handler, cmn_allowlist_t *allowlist)
     zmsg_destroy(&request);
 }
 
+/* Binds the ZAP endpoint. A previous handler's socket (a server object
+ * destroyed just before) may still hold it until libzmq's reaper closes
+ * it: retry for a bounded time. Returns 0 or -1. */
+static int s_zap_bind(zsock_t *handler)
+{
+    for (int attempt = 0; attempt < CMN_CURVE_ZAP_BIND_ATTEMPTS; attempt++) {
+        if (zsock_bind(handler, "%s", CMN_CURVE_ZAP_ENDPOINT) == 0)
+            return 0;
+        if (zmq_errno() != EADDRINUSE)
+            return -1;
+        zclock_sleep(CMN_CURVE_ZAP_BIND_RETRY_MS);
+    }
+    return -1;
+}
+
 /* The ZAP handler: binds libzmq's ZAP endpoint and reads the allow-list,
  * then says "READY" (or "FAILED") on its pipe and answers until $TERM. */
 static void s_zap_actor(zsock_t *pipe, void *arg)
@@ -390,8 +407,7 @@ static void s_zap_actor(zsock_t *pipe, void *arg)
     cmn_allowlist_t *allowlist = cmn_allowlist_new(clients_dir);
     zsock_t *handler = zsock_new(ZMQ_REP);
     zpoller_t *poller = NULL;
-    if (!allowlist || !handler ||
-        zsock_bind(handler, "%s", CMN_CURVE_ZAP_ENDPOINT) != 0 ||
+    if (!allowlist || !handler || s_zap_bind(handler) != 0 ||
         !(poller = zpoller_new(pipe, handler, NULL))) {
         zsock_destroy(&handler);
         cmn_allowlist_destroy(&allowlist);
@@ -419,6 +435,8 @@ static void s_zap_actor(zsock_t *pipe, void *arg)
             break;
     }
     zpoller_destroy(&poller);
+    /* Free the endpoint now, for a handler that starts right after. */
+    zsock_unbind(handler, "%s", CMN_CURVE_ZAP_ENDPOINT);
     zsock_destroy(&handler);
     cmn_allowlist_destroy(&allowlist);
 }
