@@ -49,7 +49,7 @@
 #define CMN_CURVE_MONITOR_EVENTS                                               \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                    \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |   \
-     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+     ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 
 /* ZAP said no (AUTH), or the handshake failed before ZAP: a plaintext or
  * mismatched peer shows as PROTOCOL or NO_DETAIL depending on timing. */
@@ -65,7 +65,6 @@ struct _cmn_curve_t {
     pthread_mutex_t lock;   /* serialises requests on the guard pipe */
     cmn_metric_t *denied;   /* family: {socket, reason} */
     cmn_metric_t *accepted; /* family: {socket} */
-    cmn_metric_t *lost;     /* family: {socket}, as cmn_monitor's */
 };
 
 static atomic_uint s_monitor_counter;
@@ -193,7 +192,6 @@ typedef struct {
     cmn_series_t *denied[S_REASONS];
     cmn_series_t *accepted;
     cmn_ratelimit_t denied_log; /* one denial line per interval */
-    cmn_series_t *lost; /* connections lost */
 } s_watch_t;
 
 typedef struct {
@@ -232,7 +230,6 @@ static int s_guard_watch(s_guard_t *guard, const char *endpoint,
     watch->accepted = cmn_metric_series(guard->owner->accepted, name, NULL);
     watch->denied_log = cmn_ratelimit_make(CMN_CURVE_DENIED_LOG_INTERVAL_MS *
                                            CMN_CURVE_NS_PER_MS);
-    watch->lost = cmn_metric_series(guard->owner->lost, name, NULL);
     zpoller_add(guard->poller, watch->monitor);
     zlist_append(guard->watches, watch);
     return 0;
@@ -274,8 +271,6 @@ static bool s_guard_event(s_watch_t *watch)
                             watch->name, s_reason_names[reason],
                             (unsigned)value, endpoint ? endpoint : "?",
                             (unsigned long long)suppressed);
-    } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        cmn_series_inc(watch->lost);
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         cmn_series_inc(watch->accepted);
         cmn_log_debug("curve", "accepted", "socket=%s endpoint=%s", watch->name,
@@ -478,14 +473,9 @@ cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
     snprintf(name, sizeof name, "%s_curve_handshakes_total", metric_prefix);
     self->accepted = cmn_metrics_counter(
         metrics, name, "CURVE handshakes accepted.", "socket");
-    snprintf(name, sizeof name, "%s" CMN_MONITOR_DISCONNECTS_SUFFIX,
-             metric_prefix);
-    self->lost = cmn_metrics_counter(metrics, name,
-                                     CMN_MONITOR_DISCONNECTS_HELP, "socket");
     self->cert = zcert_load(secret_key_file);
     self->clients_dir = strdup(clients_dir);
-    if (!self->denied || !self->accepted || !self->lost || !self->cert ||
-        !self->clients_dir) {
+    if (!self->denied || !self->accepted || !self->cert || !self->clients_dir) {
         cmn_log_error("curve", "start_failed", "reason=resources");
         cmn_curve_destroy(&self);
         return NULL;

@@ -427,6 +427,31 @@ cmn_series_t *cmn_metric_series(cmn_metric_t *metric, ...)
     return series;
 }
 
+void cmn_series_remove(cmn_series_t **self_p)
+{
+    assert(self_p);
+    cmn_series_t *self = *self_p;
+    if (!self)
+        return;
+    cmn_metric_t *metric = self->metric;
+    pthread_mutex_lock(&metric->registry->mutex);
+    cmn_series_t *before = NULL, *series = metric->series;
+    while (series && series != self) {
+        before = series;
+        series = series->next;
+    }
+    assert(series); /* a series of this family */
+    if (before)
+        before->next = self->next;
+    else
+        metric->series = self->next;
+    if (metric->last == self)
+        metric->last = before;
+    pthread_mutex_unlock(&metric->registry->mutex);
+    s_series_destroy(self, metric->label_count);
+    *self_p = NULL;
+}
+
 void cmn_series_add(cmn_series_t *self, uint64_t n)
 {
     assert(self && self->metric->type == S_COUNTER);

@@ -47,6 +47,14 @@ cmn_metric_t *cmn_metrics_histogram(cmn_metrics_t *self, const char *name,
  * the pointer rather than calling this per update. */
 cmn_series_t *cmn_metric_series(cmn_metric_t *metric, ...);
 
+/* Removes a series from its family and frees it: a labelled series whose
+ * subject is gone (a forgotten coordinator), so that it leaves /metrics
+ * instead of showing its last value forever. Only the series' single
+ * writer may call it, and every holder of the pointer must drop it (the
+ * HTTP threads never see it again: rendering takes the mutex).
+ * Tolerates NULL and sets *self_p to NULL. */
+void cmn_series_remove(cmn_series_t **self_p);
+
 /* Counter: adds n. Any thread. */
 void cmn_series_add(cmn_series_t *self, uint64_t n);
 /* Counter: adds 1. */

@@ -15,6 +15,8 @@
  *     unflushed). */
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <czmq.h>
 
@@ -36,6 +38,7 @@
 #define PL_DATA_ENDPOINT "inproc://pl-records"
 #define PL_DECISIONS_ENDPOINT "inproc://pl-decisions"
 #define PL_ADMIN_ENDPOINT "inproc://pl-admin"
+#define PL_LIMITS_ENDPOINT "inproc://pl-limits"
 /* A second signal is noticed this fast while main waits for an actor. */
 #define PL_SIGNAL_POLL_MS 100
 /* An actor answers at its deadline at the latest: allow this margin. */
@@ -147,6 +150,19 @@ static void s_shutdown(s_main_t *self)
                         (long long)unacked, (long long)unsent);
 }
 
+/* This run's session (proto/ingest.md 5): random, nonzero. */
+static uint64_t s_session(void)
+{
+    uint64_t session = 0;
+    while (session == 0)
+        if (getrandom(&session, sizeof session, 0) != (ssize_t)sizeof session)
+            session =
+                (uint64_t)cmn_clock_now_mono_ns() ^ ((uint64_t)getpid() << 32);
+    cmn_log_info("main", "session", "session=%llu",
+                 (unsigned long long)session);
+    return session;
+}
+
 static void s_start_failed(const char *actor, const char *reason)
 {
     cmn_log_error("main", "start_failed", "actor=%s reason=\"%s\"", actor,
@@ -181,6 +197,9 @@ static int s_start(s_main_t *self)
         .endpoints = settings->store_endpoints,
         .producer_id = settings->producer_id,
         .data_endpoint = PL_DATA_ENDPOINT,
+        .limits_endpoint = PL_LIMITS_ENDPOINT,
+        .resolve_ns = settings->store_resolve_ns,
+        .session = s_session(),
         .batch_records = settings->batch_records,
         .batch_ns = settings->batch_ns,
         .window = settings->window,
@@ -212,6 +231,7 @@ static int s_start(s_main_t *self)
             .resolve_ns = settings->resolve_ns,
             .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
             .decisions_endpoint = PL_DECISIONS_ENDPOINT,
+            .limits_endpoint = PL_LIMITS_ENDPOINT,
             .feedback = {.stale_level = settings->stale_level,
                          .forget_ns = settings->forget_ns},
             .policy = self->policy,

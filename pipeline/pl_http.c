@@ -64,7 +64,7 @@ static bool s_admin_provider(const cmn_http_request_t *request,
                              const pl_names_t *names, char *provider)
 {
     if (cmn_http_query_value(request->query, "provider", provider,
-                      PL_QUERY_VALUE_MAX) != 1) {
+                             PL_QUERY_VALUE_MAX) != 1) {
         s_admin_error(response, 400, "provider= is required");
         return false;
     }
@@ -88,6 +88,7 @@ static bool s_admin_number(const char *text, double min, double max,
 
 /* What the admin handlers need: the names and the producer's socket. */
 typedef struct {
+    const pl_settings_t *settings;
     const pl_names_t *names;
     const char *admin_endpoint;
 } s_admin_t;
@@ -128,7 +129,8 @@ static void s_on_admin_cooldown(const cmn_http_request_t *request,
         seconds[PL_QUERY_VALUE_MAX];
     if (!s_admin_provider(request, response, s_admin.names, provider))
         return;
-    int found = cmn_http_query_value(request->query, "scope", scope, sizeof scope);
+    int found =
+        cmn_http_query_value(request->query, "scope", scope, sizeof scope);
     if (found == 0)
         snprintf(scope, sizeof scope, "%s", PL_RATE_SCOPE_GLOBAL);
     double value = 0;
@@ -136,7 +138,14 @@ static void s_on_admin_cooldown(const cmn_http_request_t *request,
         s_admin_error(response, 400, "scope= is too long or badly encoded");
         return;
     }
-    found = cmn_http_query_value(request->query, "seconds", seconds, sizeof seconds);
+    const char *why = NULL;
+    if (!pl_settings_scope_valid(s_admin.settings, s_admin_index(provider),
+                                 scope, &why)) {
+        s_admin_error(response, 400, why);
+        return;
+    }
+    found = cmn_http_query_value(request->query, "seconds", seconds,
+                                 sizeof seconds);
     if (found < 0 ||
         (found > 0 &&
          !s_admin_number(seconds, 0, PL_ADMIN_COOLDOWN_SEC_MAX, &value))) {
@@ -160,7 +169,8 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
     if (!s_admin_provider(request, response, s_admin.names, provider))
         return;
     double value;
-    if (cmn_http_query_value(request->query, "scale", scale, sizeof scale) != 1 ||
+    if (cmn_http_query_value(request->query, "scale", scale, sizeof scale) !=
+            1 ||
         !s_admin_number(scale, 0, 1, &value)) {
         s_admin_error(response, 400, "scale= must be in [0, 1]");
         return;
@@ -173,6 +183,7 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
 cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
                         pl_status_t *status, const char *admin_endpoint)
 {
+    s_admin.settings = settings;
     s_admin.names = &settings->names;
     s_admin.admin_endpoint = admin_endpoint;
     cmn_http_config_t config = {

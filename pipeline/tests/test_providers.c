@@ -85,6 +85,34 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
     free(records);
 }
 
+/* symbol:S cooldowns: no record of a paused symbol until its time; the
+ * others take its turns; with every symbol paused, nothing. */
+static void test_synthetic_pauses_a_symbol(void **state)
+{
+    (void)state;
+    pl_synthetic_config_t config = {
+        .provider = "sim", .symbols = "AAPL,MSFT", .seed = 7};
+    pl_synthetic_t *market = pl_synthetic_new(&config);
+    proto_record_t records[50];
+    assert_int_equal(pl_synthetic_pause(market, "NOPE", T0_WALL_NS), -1);
+    assert_int_equal(pl_synthetic_pause(market, "AAPL", T0_WALL_NS + SEC), 0);
+    assert_int_equal(pl_synthetic_active(market, T0_WALL_NS), 1);
+    assert_int_equal(pl_synthetic_generate(market, T0_WALL_NS, records, 50),
+                     50);
+    for (size_t k = 0; k < 50; k++)
+        assert_string_equal(records[k].symbol, "MSFT");
+    pl_synthetic_pause(market, "MSFT", T0_WALL_NS + SEC);
+    assert_int_equal(pl_synthetic_generate(market, T0_WALL_NS, records, 50), 0);
+    /* Its time over: both again. */
+    size_t aapl = 0;
+    assert_int_equal(
+        pl_synthetic_generate(market, T0_WALL_NS + SEC, records, 50), 50);
+    for (size_t k = 0; k < 50; k++)
+        aapl += strcmp(records[k].symbol, "AAPL") == 0;
+    assert_true(aapl > 0 && aapl < 50);
+    pl_synthetic_destroy(&market);
+}
+
 static void test_synthetic_bad_config(void **state)
 {
     (void)state;
@@ -280,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_records_are_valid_and_increasing),
         cmocka_unit_test(test_synthetic_bad_config),
+        cmocka_unit_test(test_synthetic_pauses_a_symbol),
         cmocka_unit_test(test_replay_skips_a_malformed_line),
         cmocka_unit_test(test_replay_loops_with_new_times),
         cmocka_unit_test(test_replay_loop_stops_before_overflow),
