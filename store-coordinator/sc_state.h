@@ -2,9 +2,8 @@
  *
  * Each field has one writer (named below); any thread reads it (the HTTP
  * handlers for /ready and /status). Nobody blocks on an actor to answer a
- * probe. Feedback messages do
- * not read these: the core hands the publisher one consistent snapshot
- * (sc_snapshot.h). */
+ * probe. Feedback messages do not read these: the core hands the
+ * publisher one consistent snapshot (sc_snapshot.h). */
 #ifndef SC_STATE_H
 #define SC_STATE_H
 
