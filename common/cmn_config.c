@@ -6,8 +6,11 @@
  * An empty environment variable counts as unset. Every refusal is one line
  * on stderr naming where the value came from, so operators can fix it. */
 #include "cmn_config.h"
+#include "cmn_log.h"
+#include "cmn_suggest.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -167,13 +170,23 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
     const cmn_option_t *option = &entry->option;
     char *end = NULL;
     switch (option->type) {
-    case CMN_OPT_STRING:
+    case CMN_OPT_STRING: {
+        /* A length range when max > 0, e.g. an id the wire limits. */
+        size_t length = strlen(text);
+        if (option->max > 0 &&
+            ((double)length < option->min || (double)length > option->max)) {
+            snprintf(reason, reason_size, "must be %.17g to %.17g bytes long",
+                     option->min, option->max);
+            return -1;
+        }
         return 0;
+    }
     case CMN_OPT_INT: {
         errno = 0;
         long long value = strtoll(text, &end, 10);
-        if (end == text || *end || errno == ERANGE || *text == ' ' ||
-            (double)value < option->min || (double)value > option->max) {
+        if (end == text || *end || errno == ERANGE ||
+            isspace((unsigned char)*text) || (double)value < option->min ||
+            (double)value > option->max) {
             snprintf(reason, reason_size,
                      "must be an integer in [%.17g, %.17g]", option->min,
                      option->max);
@@ -185,8 +198,9 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
     case CMN_OPT_DOUBLE: {
         errno = 0;
         double value = strtod(text, &end);
-        if (end == text || *end || !isfinite(value) || *text == ' ' ||
-            value < option->min || value > option->max) {
+        if (end == text || *end || !isfinite(value) ||
+            isspace((unsigned char)*text) || value < option->min ||
+            value > option->max) {
             snprintf(reason, reason_size, "must be a number in [%.17g, %.17g]",
                      option->min, option->max);
             return -1;
@@ -266,6 +280,31 @@ static void s_print_help(cmn_config_t *self)
            "print the version and exit");
 }
 
+/* The flag (without "--") closest to a misspelled one, or NULL when none is
+ * close enough to suggest. */
+static const char *s_closest_flag(cmn_config_t *self, const char *typed,
+                                  size_t length)
+{
+    static const char *const builtins[] = {"help", "version"};
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t index = 0; index < self->count + 2; index++) {
+        const char *flag = index < self->count
+                               ? self->entries[index].option.flag
+                               : builtins[index - self->count];
+        size_t distance =
+            cmn_suggest_distance(typed, length, flag, strlen(flag));
+        if (distance < best_distance) {
+            best_distance = distance;
+            best = flag;
+        }
+    }
+    /* Distance 0: the right name after one dash ("-workers"). */
+    return best_distance == 0 || cmn_suggest_close(best_distance, length)
+               ? best
+               : NULL;
+}
+
 /* Records the flags of argv on the entries and keeps the positionals.
  * Returns 0, or -1 after printing a message. */
 static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
@@ -302,8 +341,17 @@ static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
             entry = s_find_prefix(self, name, name_length);
         if (!entry) {
             int shown = equals ? (int)(equals - arg) : (int)strlen(arg);
-            fprintf(stderr, "%s: unknown option %.*s (see --help)\n",
-                    self->program, shown, arg);
+            const char *typed = arg + strspn(arg, "-");
+            const char *near = s_closest_flag(
+                self, typed, (size_t)shown - (size_t)(typed - arg));
+            if (near)
+                fprintf(stderr,
+                        "%s: unknown option %.*s: did you mean --%s? "
+                        "(see --help)\n",
+                        self->program, shown, arg, near);
+            else
+                fprintf(stderr, "%s: unknown option %.*s (see --help)\n",
+                        self->program, shown, arg);
             return -1;
         }
         if (equals) {
@@ -481,4 +529,154 @@ const char *cmn_config_list_next(const char **cursor, const char *separators,
     *length = strcspn(item, separators);
     *cursor = item + *length;
     return *length > 0 ? item : NULL;
+}
+
+/* ---- unknown variables ------------------------------------------------ */
+
+extern char **environ; /* POSIX: declared by the program that uses it */
+
+/* True when `name` (of `length` bytes) starts with one of the
+ * space-separated prefixes of `list`; sets *matched to its length. */
+static bool s_has_prefix(const char *list, const char *name, size_t length,
+                         size_t *matched)
+{
+    const char *cursor = list, *prefix;
+    size_t prefix_length;
+    while ((prefix = cmn_config_list_next(&cursor, " ", &prefix_length))) {
+        if (prefix_length <= length &&
+            memcmp(name, prefix, prefix_length) == 0) {
+            if (matched)
+                *matched = prefix_length;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The option variable closest to `name`, or NULL. */
+static const char *s_closest_env(cmn_config_t *self, const char *name,
+                                 size_t length)
+{
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t index = 0; index < self->count; index++) {
+        const char *env = self->entries[index].option.env;
+        size_t distance = cmn_suggest_distance(name, length, env, strlen(env));
+        if (distance < best_distance) {
+            best_distance = distance;
+            best = env;
+        }
+    }
+    return cmn_suggest_close(best_distance, length) ? best : NULL;
+}
+
+/* A per-name variable (FAMILY + NAME + SUFFIX) for a name that is not
+ * configured: the suffixes are those of the configured options of the same
+ * family. Finds the split of `name` whose tail is nearest a known suffix
+ * (the longest on a tie). Returns true and the name's length and the
+ * suffix (with its distance) when some tail is exact or close. */
+static bool s_family_match(cmn_config_t *self, const char *name, size_t length,
+                           size_t family_length, size_t *name_length,
+                           const char **suffix, size_t *suffix_distance)
+{
+    size_t best = SIZE_MAX, best_suffix_length = 0;
+    for (size_t split = family_length + 1; split < length; split++) {
+        if (name[split] != '_')
+            continue;
+        const char *tail = name + split;
+        size_t tail_length = length - split;
+        for (size_t index = 0; index < self->count; index++) {
+            const char *env = self->entries[index].option.env;
+            size_t env_length = strlen(env);
+            if (env_length <= family_length ||
+                memcmp(env, name, family_length) != 0)
+                continue;
+            /* Every '_' of the known variable past the family starts a
+             * candidate suffix. */
+            for (const char *known = strchr(env + family_length + 1, '_');
+                 known; known = strchr(known + 1, '_')) {
+                size_t known_length = env_length - (size_t)(known - env);
+                size_t distance = cmn_suggest_distance(tail, tail_length, known,
+                                                       known_length);
+                if (distance != 0 && !cmn_suggest_close(distance, tail_length))
+                    continue;
+                if (distance < best ||
+                    (distance == best && known_length > best_suffix_length)) {
+                    best = distance;
+                    best_suffix_length = known_length;
+                    *name_length = split - family_length;
+                    *suffix = known;
+                }
+            }
+        }
+    }
+    *suffix_distance = best;
+    return best != SIZE_MAX;
+}
+
+size_t cmn_config_warn_unknown(cmn_config_t *self,
+                               const cmn_config_unknown_t *rules,
+                               char *const *environment)
+{
+    assert(self && rules && rules->prefix);
+    size_t warned = 0;
+    size_t prefix_length = strlen(rules->prefix);
+    if (!environment)
+        environment = environ;
+    for (char *const *variable = environment; variable && *variable;
+         variable++) {
+        const char *name = *variable;
+        size_t length = strcspn(name, "=");
+        if (length < prefix_length ||
+            memcmp(name, rules->prefix, prefix_length) != 0)
+            continue;
+        bool known = false;
+        for (size_t index = 0; index < self->count && !known; index++) {
+            const char *env = self->entries[index].option.env;
+            known = strlen(env) == length && memcmp(env, name, length) == 0;
+        }
+        if (known || (rules->ignored &&
+                      s_has_prefix(rules->ignored, name, length, NULL)))
+            continue;
+        warned++;
+        const char *near = s_closest_env(self, name, length);
+        size_t family_length = 0, name_length = 0, distance = 0;
+        const char *suffix = NULL;
+        if (!near && rules->families &&
+            s_has_prefix(rules->families, name, length, &family_length) &&
+            s_family_match(self, name, length, family_length, &name_length,
+                           &suffix, &distance)) {
+            const char *listed = "";
+            for (size_t index = 0; index < self->count; index++)
+                if (rules->names_variable &&
+                    strcmp(self->entries[index].option.env,
+                           rules->names_variable) == 0)
+                    listed = self->entries[index].text
+                                 ? self->entries[index].text
+                                 : "";
+            char meant[CMN_CONFIG_SOURCE_BYTES] = "";
+            if (distance > 0)
+                snprintf(meant, sizeof meant, "; did you mean %.*s%s?",
+                         (int)(family_length + name_length), name, suffix);
+            cmn_log_warning("config", "unknown_variable",
+                            "variable=%.*s hint=\"ignored: %.*s is not in "
+                            "%s (%s)%s\"",
+                            (int)length, name, (int)name_length,
+                            name + family_length,
+                            rules->names_variable ? rules->names_variable
+                                                  : "the names configured",
+                            listed, meant);
+        } else if (near) {
+            cmn_log_warning("config", "unknown_variable",
+                            "variable=%.*s hint=\"ignored; did you mean "
+                            "%s?\"",
+                            (int)length, name, near);
+        } else {
+            cmn_log_warning("config", "unknown_variable",
+                            "variable=%.*s hint=\"ignored: no such option "
+                            "(see --help)\"",
+                            (int)length, name);
+        }
+    }
+    return warned;
 }

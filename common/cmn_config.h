@@ -37,8 +37,8 @@ typedef struct {
     cmn_opt_type_t type; /* how the value is parsed */
     const char *default_value; /* as text; NULL means "unset" (strings only) */
     const char *help;          /* one line for --help */
-    double min; /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range */
-    double max;
+    double min; /* CMN_OPT_INT / CMN_OPT_DOUBLE: inclusive range; */
+    double max; /* CMN_OPT_STRING: length in bytes, when max > 0 */
     const char *const *choices; /* CMN_OPT_CHOICE: NULL-terminated list */
 } cmn_option_t;
 
@@ -102,5 +102,27 @@ const char *cmn_config_peek(int argc, char **argv, const char *flag,
  * and is moved past each item. Pure: any thread. */
 const char *cmn_config_list_next(const char **cursor, const char *separators,
                                  size_t *length);
+
+/* Which environment variables belong to a service, for
+ * cmn_config_warn_unknown(). */
+typedef struct {
+    const char *prefix;         /* the service's variables, e.g. "MDP_" */
+    const char *families;       /* space-separated prefixes of per-name options,
+                                   "MDP_PROVIDER_ MDP_RATE_" (NULL: none) */
+    const char *names_variable; /* where the names are listed, for the
+                                   message: "MDP_PROVIDERS" */
+    const char *ignored;        /* space-separated prefixes of other programs'
+                                   variables, never warned about: "MDS_TAIL_" */
+} cmn_config_unknown_t;
+
+/* After cmn_config_load() and cmn_log_setup(): logs one warning per
+ * variable of `environment` (envp style; NULL: this process's) that starts with
+ * rules->prefix and names no option, with the closest option variable as
+ * "did you mean" when one is close; a per-name variable (a family prefix,
+ * a name, a known suffix) for a name that is not listed says so, naming
+ * the list. Never stops start-up. Returns how many were warned about. */
+size_t cmn_config_warn_unknown(cmn_config_t *self,
+                               const cmn_config_unknown_t *rules,
+                               char *const *environment);
 
 #endif

@@ -9,6 +9,7 @@
  * those calls because the owners of the two sockets may be two actors. */
 #include "cmn_curve.h"
 #include "cmn_log.h"
+#include "cmn_monitor.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -12,6 +12,7 @@
 #include "cmn_log.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <civetweb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -60,6 +61,11 @@ struct _cmn_http_response_t {
     size_t length;
     bool responded; /* a respond function was called */
     bool failed;    /* out of memory copying the answer */
+
+    /* One extra header (string constants; NULL when none), from
+     * cmn_http_respond_header(). */
+    const char *header_name;
+    const char *header_value;
 };
 
 static pthread_once_t s_library_once = PTHREAD_ONCE_INIT;
@@ -164,6 +170,14 @@ void cmn_http_respond(cmn_http_response_t *response, int status,
         memcpy(response->body, body, length);
     response->body[length] = '\0';
     response->length = length;
+}
+
+void cmn_http_respond_header(cmn_http_response_t *response, const char *name,
+                             const char *value)
+{
+    assert(response && name && value);
+    response->header_name = name;
+    response->header_value = value;
 }
 
 void cmn_http_respond_json(cmn_http_response_t *response, int status,
@@ -344,7 +358,8 @@ static int s_dispatch(struct mg_connection *connection, void *arg)
         status = CMN_HTTP_STATUS_INTERNAL_ERROR;
     } else {
         s_send(connection, head, response.status, response.content_type,
-               response.body, response.length, NULL, NULL);
+               response.body, response.length, response.header_name,
+               response.header_value);
         status = response.status;
     }
     free(response.content_type);
@@ -405,4 +420,51 @@ int cmn_http_port(cmn_http_t *self)
 {
     assert(self);
     return self->port;
+}
+
+/* ---- query strings ---------------------------------------------------- */
+
+static int s_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int cmn_http_query_value(const char *query, const char *key, char *out,
+                         size_t capacity)
+{
+    assert(key && out && capacity > 0);
+    size_t key_length = strlen(key);
+    const char *cursor = query;
+    while (cursor && *cursor) {
+        if (strncmp(cursor, key, key_length) == 0 &&
+            cursor[key_length] == '=') {
+            const char *value = cursor + key_length + 1;
+            size_t length = strcspn(value, "&"), used = 0;
+            for (size_t k = 0; k < length; k++) {
+                char c = value[k];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int high = k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
+                    int low = high >= 0 ? s_hex_digit(value[k + 2]) : -1;
+                    if (low < 0)
+                        return -1;
+                    c = (char)(high * 16 + low);
+                    k += 2;
+                }
+                if (used + 1 >= capacity || c == '\0')
+                    return -1;
+                out[used++] = c;
+            }
+            out[used] = '\0';
+            return used > 0 ? 1 : 0;
+        }
+        cursor = strchr(cursor, '&');
+        if (cursor)
+            cursor++;
+    }
+    return 0;
 }

@@ -77,8 +77,21 @@ void cmn_http_respond(cmn_http_response_t *response, int status,
                       const char *content_type, const char *body,
                       size_t length);
 
+/* Adds one extra header to the answer (e.g. Content-Security-Policy);
+ * `name` and `value` are borrowed until the answer is sent: pass string
+ * constants. A second call replaces the first. */
+void cmn_http_respond_header(cmn_http_response_t *response, const char *name,
+                             const char *value);
+
 /* Answers with a JSON body from a writer (copied). */
 void cmn_http_respond_json(cmn_http_response_t *response, int status,
                            cmn_json_t *json);
+
+/* Finds `key` in a query string (`a=1&b=x%20y`; NULL reads as empty) and
+ * URL-decodes its value ('+' is a space, %XX one byte) into `out`. Returns
+ * 1 when found, 0 when absent or empty, -1 when badly encoded, holding a
+ * NUL byte or not fitting in `capacity` with its NUL. Pure: any thread. */
+int cmn_http_query_value(const char *query, const char *key, char *out,
+                         size_t capacity);
 
 #endif

@@ -7,7 +7,10 @@
 #include "cmn_log.h"
 #include "cmn_json.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,54 +147,331 @@ static void s_line_add_flat(s_line_t *line, const char *text)
     }
 }
 
-/* Adds the `key=value ...` fields as JSON members. A value in double quotes
- * may contain spaces and the escapes \" and \\; a word without '=' is
- * collected into a "msg" member so nothing is lost. */
-static void s_line_add_fields_json(s_line_t *line, const char *fields)
+/* The fields of one event as formatted, with one mark per byte: nonzero
+ * where the byte came from an argument (a value, possibly from a peer),
+ * zero where it came from the format string (the code). Only the format's
+ * bytes are structure (spaces, '=', quotes); an argument's bytes are always
+ * content, so a value can never close its quotes or start a new field. */
+typedef struct {
+    s_line_t text;
+    s_line_t marks;
+} s_fields_t;
+
+#define CMN_LOG_SPEC_BYTES 32 /* longest conversion spec, "%-+ #0*.*lld" */
+
+static void s_fields_add(s_fields_t *fields, const char *bytes, size_t count,
+                         bool from_argument)
 {
-    s_line_t words = {NULL, 0, 0, true};
-    const char *at = fields;
+    if (!s_line_reserve(&fields->text, count) ||
+        !s_line_reserve(&fields->marks, count))
+        return;
+    memcpy(fields->text.text + fields->text.length, bytes, count);
+    memset(fields->marks.text + fields->marks.length, from_argument, count);
+    fields->text.length += count;
+    fields->marks.length += count;
+}
+
+/* Formats one conversion `spec` (a printf spec with up to two '*' values in
+ * `stars`) of `value` and adds it as argument bytes. */
+#define S_FIELDS_PRINT(fields, spec, star_count, stars, value)                 \
+    do {                                                                       \
+        char s_small[CMN_LOG_STACK_BYTES];                                     \
+        char *s_out = s_small;                                                 \
+        int s_length = -1;                                                     \
+        for (int s_pass = 0; s_pass < 2; s_pass++) {                           \
+            size_t s_size = s_pass ? (size_t)s_length + 1 : sizeof s_small;    \
+            if (s_pass && !(s_out = malloc(s_size)))                           \
+                break;                                                         \
+            if ((star_count) == 0)                                             \
+                s_length = snprintf(s_out, s_size, spec, value);               \
+            else if ((star_count) == 1)                                        \
+                s_length = snprintf(s_out, s_size, spec, (stars)[0], value);   \
+            else                                                               \
+                s_length = snprintf(s_out, s_size, spec, (stars)[0],           \
+                                    (stars)[1], value);                        \
+            if (s_length < 0 || (size_t)s_length < sizeof s_small)             \
+                break;                                                         \
+        }                                                                      \
+        if (s_out && s_length > 0)                                             \
+            s_fields_add(fields, s_out, (size_t)s_length, true);               \
+        if (s_out != s_small)                                                  \
+            free(s_out);                                                       \
+    } while (0)
+
+/* printf(3) for the conversions the format attribute allows, keeping track
+ * of which bytes are the format's and which the arguments'. */
+static void s_fields_format(s_fields_t *fields, const char *format,
+                            va_list *args)
+{
+    const char *at = format;
     while (*at) {
-        while (*at == ' ')
+        if (*at != '%') {
+            size_t count = strcspn(at, "%");
+            s_fields_add(fields, at, count, false);
+            at += count;
+            continue;
+        }
+        const char *spec_start = at++;
+        if (*at == '%') {
+            s_fields_add(fields, "%", 1, false);
             at++;
-        if (!*at)
+            continue;
+        }
+        int stars[2] = {0, 0};
+        int star_count = 0;
+        at += strspn(at, "-+ #0'");
+        if (*at == '*') {
+            stars[star_count++] = va_arg(*args, int);
+            at++;
+        } else {
+            at += strspn(at, "0123456789");
+        }
+        if (*at == '.') {
+            at++;
+            if (*at == '*') {
+                stars[star_count++] = va_arg(*args, int);
+                at++;
+            } else {
+                at += strspn(at, "0123456789");
+            }
+        }
+        const char *size_start = at;
+        at += strspn(at, "hlLzjt");
+        size_t size_length = (size_t)(at - size_start);
+        char conversion = *at;
+        assert(conversion != '\0'); /* the format attribute checked it */
+        at++;
+        char spec[CMN_LOG_SPEC_BYTES];
+        size_t spec_length = (size_t)(at - spec_start);
+        assert(spec_length < sizeof spec);
+        memcpy(spec, spec_start, spec_length);
+        spec[spec_length] = '\0';
+        char size_first = size_length ? size_start[0] : '\0';
+        bool size_long_long = size_length == 2 && size_start[1] == 'l';
+        switch (conversion) {
+        case 'd':
+        case 'i':
+            if (size_long_long)
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, long long));
+            else if (size_first == 'l')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, long));
+            else if (size_first == 'z')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, size_t));
+            else if (size_first == 'j')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, intmax_t));
+            else if (size_first == 't')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, ptrdiff_t));
+            else
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, int));
             break;
-        const char *start = at;
-        while (*at && *at != ' ' && *at != '=')
+        case 'u':
+        case 'o':
+        case 'x':
+        case 'X':
+            if (size_long_long)
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, unsigned long long));
+            else if (size_first == 'l')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, unsigned long));
+            else if (size_first == 'z')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, size_t));
+            else if (size_first == 'j')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, uintmax_t));
+            else if (size_first == 't')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, ptrdiff_t));
+            else
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, unsigned int));
+            break;
+        case 'f':
+        case 'F':
+        case 'e':
+        case 'E':
+        case 'g':
+        case 'G':
+        case 'a':
+        case 'A':
+            if (size_first == 'L')
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, long double));
+            else
+                S_FIELDS_PRINT(fields, spec, star_count, stars,
+                               va_arg(*args, double));
+            break;
+        case 'c':
+            S_FIELDS_PRINT(fields, spec, star_count, stars, va_arg(*args, int));
+            break;
+        case 's': {
+            const char *value = va_arg(*args, const char *);
+            S_FIELDS_PRINT(fields, spec, star_count, stars,
+                           value ? value : "(null)");
+            break;
+        }
+        case 'p':
+            S_FIELDS_PRINT(fields, spec, star_count, stars,
+                           va_arg(*args, void *));
+            break;
+        default:
+            assert(!"cmn_log: conversion not supported");
+            return;
+        }
+    }
+}
+
+/* True for a byte an argument may not write raw into a text-mode line: a
+ * control byte (ESC, the line breaks, DEL...), a quote or a backslash. */
+static bool s_is_unsafe(unsigned char byte)
+{
+    return byte < 0x20 || byte == 0x7f || byte == '"' || byte == '\\';
+}
+
+/* Adds argument bytes escaped for a double-quoted text-mode value:
+ * \" \\ \n \r \t, other control bytes as \xHH. */
+static void s_line_add_escaped(s_line_t *line, const char *bytes, size_t count)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t index = 0; index < count; index++) {
+        unsigned char byte = (unsigned char)bytes[index];
+        char escape[4] = {'\\', 0, 0, 0};
+        size_t escape_length = 2;
+        if (byte == '"' || byte == '\\')
+            escape[1] = (char)byte;
+        else if (byte == '\n')
+            escape[1] = 'n';
+        else if (byte == '\r')
+            escape[1] = 'r';
+        else if (byte == '\t')
+            escape[1] = 't';
+        else if (s_is_unsafe(byte)) {
+            escape[1] = 'x';
+            escape[2] = hex[byte >> 4];
+            escape[3] = hex[byte & 0xf];
+            escape_length = 4;
+        } else {
+            s_line_add(line, bytes + index, 1);
+            continue;
+        }
+        s_line_add(line, escape, escape_length);
+    }
+}
+
+/* Adds the fields in text mode. The format's bytes go as they are (line
+ * breaks escaped); an argument inside the format's quotes is escaped; an
+ * argument outside quotes that holds a quote, backslash, control byte or
+ * '=' (or a space, as a value after '=') is written quoted and escaped, so
+ * that it stays one value. */
+static void s_line_add_fields_text(s_line_t *line, const s_fields_t *fields)
+{
+    const char *text = fields->text.text;
+    const char *marks = fields->marks.text;
+    size_t length = fields->text.length;
+    bool in_quotes = false;
+    char previous = ' '; /* the last format byte */
+    size_t index = 0;
+    while (index < length) {
+        if (!marks[index]) {
+            char byte = text[index];
+            if (byte == '"' &&
+                !(index > 0 && !marks[index - 1] && text[index - 1] == '\\'))
+                in_quotes = !in_quotes;
+            if (byte == '\n')
+                s_line_add(line, "\\n", 2);
+            else if (byte == '\r')
+                s_line_add(line, "\\r", 2);
+            else
+                s_line_add(line, &text[index], 1);
+            previous = byte;
+            index++;
+            continue;
+        }
+        size_t end = index;
+        bool wrap = false;
+        while (end < length && marks[end]) {
+            unsigned char byte = (unsigned char)text[end];
+            if (s_is_unsafe(byte) || byte == '=' ||
+                (byte == ' ' && previous == '='))
+                wrap = true;
+            end++;
+        }
+        if (in_quotes) {
+            s_line_add_escaped(line, text + index, end - index);
+        } else if (wrap) {
+            s_line_add(line, "\"", 1);
+            s_line_add_escaped(line, text + index, end - index);
+            s_line_add(line, "\"", 1);
+        } else {
+            s_line_add(line, text + index, end - index);
+        }
+        index = end;
+    }
+}
+
+/* Adds the `key=value ...` fields as JSON members. A value in double quotes
+ * may contain spaces and the escapes \" and \\ (of the format); a word
+ * without '=' is collected into a "msg" member so nothing is lost. Only the
+ * format's bytes delimit: an argument's bytes are content wherever they
+ * are. */
+static void s_line_add_fields_json(s_line_t *line, const s_fields_t *fields)
+{
+    const char *text = fields->text.text;
+    const char *marks = fields->marks.text;
+    size_t length = fields->text.length;
+#define S_IS(index, byte) (!marks[index] && text[index] == (byte))
+    s_line_t words = {NULL, 0, 0, true};
+    size_t at = 0;
+    while (at < length) {
+        while (at < length && S_IS(at, ' '))
             at++;
-        if (*at != '=' || at == start) {
-            while (*at && *at != ' ')
+        if (at == length)
+            break;
+        size_t start = at;
+        while (at < length && !S_IS(at, ' ') && !S_IS(at, '='))
+            at++;
+        if (at == length || !S_IS(at, '=') || at == start) {
+            while (at < length && !S_IS(at, ' '))
                 at++;
             if (words.length)
                 s_line_add(&words, " ", 1);
-            s_line_add(&words, start, (size_t)(at - start));
+            s_line_add(&words, text + start, at - start);
             continue;
         }
         s_line_add(line, ",", 1);
-        s_line_add_json(line, start, (size_t)(at - start));
+        s_line_add_json(line, text + start, at - start);
         s_line_add(line, ":", 1);
         at++; /* '=' */
-        if (*at == '"') {
+        if (at < length && S_IS(at, '"')) {
             /* Unquote into a scratch line, then add it escaped. */
             s_line_t value = {NULL, 0, 0, true};
             at++;
-            while (*at && *at != '"') {
-                if (*at == '\\' && (at[1] == '"' || at[1] == '\\'))
+            while (at < length && !S_IS(at, '"')) {
+                if (S_IS(at, '\\') && at + 1 < length &&
+                    (S_IS(at + 1, '"') || S_IS(at + 1, '\\')))
                     at++;
-                s_line_add(&value, at, 1);
+                s_line_add(&value, text + at, 1);
                 at++;
             }
-            if (*at == '"')
-                at++;
+            if (at < length)
+                at++; /* the closing quote */
             s_line_add_json(line, value.text ? value.text : "", value.length);
             free(value.text);
         } else {
             start = at;
-            while (*at && *at != ' ')
+            while (at < length && !S_IS(at, ' '))
                 at++;
-            s_line_add_json(line, start, (size_t)(at - start));
+            s_line_add_json(line, text + start, at - start);
         }
     }
+#undef S_IS
     if (words.length) {
         s_line_add_text(line, ",\"msg\":");
         s_line_add_json(line, words.text, words.length);
@@ -231,24 +511,15 @@ void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
         return;
     int saved_errno = errno; /* callers often log then inspect errno */
 
-    char field_storage[CMN_LOG_STACK_BYTES];
-    char *field_text = field_storage;
-    field_storage[0] = '\0';
+    char text_storage[CMN_LOG_STACK_BYTES];
+    char mark_storage[CMN_LOG_STACK_BYTES];
+    s_fields_t fields_line = {{text_storage, 0, sizeof text_storage, false},
+                              {mark_storage, 0, sizeof mark_storage, false}};
     if (fields && *fields) {
         va_list args;
         va_start(args, fields);
-        int length =
-            vsnprintf(field_storage, sizeof field_storage, fields, args);
+        s_fields_format(&fields_line, fields, &args);
         va_end(args);
-        if (length >= (int)sizeof field_storage) {
-            char *heap = malloc((size_t)length + 1);
-            if (heap) {
-                va_start(args, fields);
-                vsnprintf(heap, (size_t)length + 1, fields, args);
-                va_end(args);
-                field_text = heap;
-            }
-        }
     }
     char timestamp[CMN_LOG_TIMESTAMP_BYTES];
     s_timestamp(timestamp, sizeof timestamp);
@@ -267,7 +538,7 @@ void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
         s_line_add_json(&line, module, strlen(module));
         s_line_add_text(&line, ",\"event\":");
         s_line_add_json(&line, event, strlen(event));
-        s_line_add_fields_json(&line, field_text);
+        s_line_add_fields_json(&line, &fields_line);
         s_line_add_text(&line, "}\n");
     } else {
         s_line_add_text(&line, timestamp);
@@ -279,9 +550,9 @@ void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
         s_line_add_flat(&line, module);
         s_line_add_text(&line, ": ");
         s_line_add_flat(&line, event);
-        if (*field_text) {
+        if (fields_line.text.length > 0) {
             s_line_add_text(&line, " ");
-            s_line_add_flat(&line, field_text);
+            s_line_add_fields_text(&line, &fields_line);
         }
         s_line_add_text(&line, "\n");
     }
@@ -291,7 +562,9 @@ void cmn_log_event(cmn_log_level_t level, const char *module, const char *event,
 
     if (line.on_heap)
         free(line.text);
-    if (field_text != field_storage)
-        free(field_text);
+    if (fields_line.text.on_heap)
+        free(fields_line.text.text);
+    if (fields_line.marks.on_heap)
+        free(fields_line.marks.text);
     errno = saved_errno;
 }

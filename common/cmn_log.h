@@ -3,7 +3,15 @@
  * Plain text (default) or JSON lines for log collectors. The level and format
  * are set once at start-up by cmn_log_setup(); logging is thread-safe (one
  * write(2) per line). In JSON mode the key=value pairs of the message become
- * JSON members; a value may be double-quoted to contain spaces. */
+ * JSON members; a value may be double-quoted to contain spaces.
+ *
+ * Only the format string's bytes are structure: what an argument prints (a
+ * value that may come from a peer) is always content. In JSON mode it stays
+ * inside its member's string; in text mode its quotes, backslashes and
+ * control bytes are escaped (\" \\ \n \r \t \xHH) inside the format's
+ * quotes, and an unquoted value that would read as several fields (a space
+ * after '=', a quote, '=' or a control byte) is written quoted. So
+ * `detail="%s"` with any value can never forge `level=error event=x`. */
 #ifndef CMN_LOG_H
 #define CMN_LOG_H
 

@@ -68,10 +68,17 @@ struct _cmn_metric_t {
     cmn_metric_t *next;   /* registration order */
 };
 
+typedef struct {
+    cmn_metrics_collect_fn *collect;
+    void *arg;
+} s_collector_t;
+
 struct _cmn_metrics_t {
     pthread_mutex_t mutex; /* guards the lists, never the values */
     cmn_metric_t *families;
     cmn_metric_t *last;
+    s_collector_t collectors[CMN_METRICS_COLLECTORS_MAX]; /* render time */
+    size_t collector_count;
 };
 
 /* A growable text buffer; `failed` makes further appends no-ops. */
@@ -187,9 +194,10 @@ cmn_metrics_t *cmn_metrics_new(void)
     return self;
 }
 
+/* Also frees a half-built series (its label array may be missing). */
 static void s_series_destroy(cmn_series_t *series, size_t label_count)
 {
-    for (size_t index = 0; index < label_count; index++)
+    for (size_t index = 0; series->label_values && index < label_count; index++)
         free(series->label_values[index]);
     free(series->label_values);
     free(series->labels);
@@ -419,6 +427,31 @@ cmn_series_t *cmn_metric_series(cmn_metric_t *metric, ...)
     return series;
 }
 
+void cmn_series_remove(cmn_series_t **self_p)
+{
+    assert(self_p);
+    cmn_series_t *self = *self_p;
+    if (!self)
+        return;
+    cmn_metric_t *metric = self->metric;
+    pthread_mutex_lock(&metric->registry->mutex);
+    cmn_series_t *before = NULL, *series = metric->series;
+    while (series && series != self) {
+        before = series;
+        series = series->next;
+    }
+    assert(series); /* a series of this family */
+    if (before)
+        before->next = self->next;
+    else
+        metric->series = self->next;
+    if (metric->last == self)
+        metric->last = before;
+    pthread_mutex_unlock(&metric->registry->mutex);
+    s_series_destroy(self, metric->label_count);
+    *self_p = NULL;
+}
+
 void cmn_series_add(cmn_series_t *self, uint64_t n)
 {
     assert(self && self->metric->type == S_COUNTER);
@@ -575,7 +608,17 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
                             value);
         }
     }
+    s_collector_t collectors[CMN_METRICS_COLLECTORS_MAX];
+    size_t collector_count = self->collector_count;
+    memcpy(collectors, self->collectors, sizeof collectors);
     pthread_mutex_unlock(&self->mutex);
+    /* Collectors read their sources (/proc) without the registry mutex. */
+    for (size_t index = 0; index < collector_count; index++) {
+        char *text = collectors[index].collect(collectors[index].arg);
+        if (text)
+            s_text_add_string(&out, text);
+        free(text);
+    }
     if (out.failed) {
         free(out.text);
         return NULL;
@@ -583,4 +626,14 @@ char *cmn_metrics_render(cmn_metrics_t *self, size_t *length)
     if (length)
         *length = out.length;
     return out.text;
+}
+
+void cmn_metrics_collector(cmn_metrics_t *self, cmn_metrics_collect_fn *collect,
+                           void *arg)
+{
+    assert(self && collect);
+    pthread_mutex_lock(&self->mutex);
+    assert(self->collector_count < CMN_METRICS_COLLECTORS_MAX);
+    self->collectors[self->collector_count++] = (s_collector_t){collect, arg};
+    pthread_mutex_unlock(&self->mutex);
 }

@@ -47,6 +47,14 @@ cmn_metric_t *cmn_metrics_histogram(cmn_metrics_t *self, const char *name,
  * the pointer rather than calling this per update. */
 cmn_series_t *cmn_metric_series(cmn_metric_t *metric, ...);
 
+/* Removes a series from its family and frees it: a labelled series whose
+ * subject is gone (a forgotten coordinator), so that it leaves /metrics
+ * instead of showing its last value forever. Only the series' single
+ * writer may call it, and every holder of the pointer must drop it (the
+ * HTTP threads never see it again: rendering takes the mutex).
+ * Tolerates NULL and sets *self_p to NULL. */
+void cmn_series_remove(cmn_series_t **self_p);
+
 /* Counter: adds n. Any thread. */
 void cmn_series_add(cmn_series_t *self, uint64_t n);
 /* Counter: adds 1. */
@@ -68,6 +76,21 @@ double cmn_series_sum(cmn_series_t *self);
  * caller frees, and its length in *length if not NULL; NULL if memory ran
  * out. Any thread. */
 char *cmn_metrics_render(cmn_metrics_t *self, size_t *length);
+
+/* A collector's samples, read when the registry is rendered (the
+ * Prometheus clients' "collectors"): returns complete exposition text
+ * (`# HELP`, `# TYPE` and sample lines, each ending in a newline) that the
+ * caller frees, or NULL to add nothing. Runs on the scraping thread, outside
+ * the registry mutex. */
+typedef char *(cmn_metrics_collect_fn)(void *arg);
+
+#define CMN_METRICS_COLLECTORS_MAX 4
+
+/* Adds a collector whose text is appended after the families at every
+ * render; `arg` is borrowed and must outlive the registry. At most
+ * CMN_METRICS_COLLECTORS_MAX (asserted). Start-up only. */
+void cmn_metrics_collector(cmn_metrics_t *self, cmn_metrics_collect_fn *collect,
+                           void *arg);
 
 /* Common bucket bounds in seconds, from 100 us to 10 s. */
 extern const double CMN_METRICS_LATENCY_BOUNDS[];

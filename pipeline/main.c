@@ -15,6 +15,8 @@
  *     unflushed). */
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <czmq.h>
 
@@ -23,6 +25,7 @@
 #include "cmn_http.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_process.h"
 #include "pl_config.h"
 #include "pl_http.h"
 #include "pl_metrics.h"
@@ -35,6 +38,7 @@
 #define PL_DATA_ENDPOINT "inproc://pl-records"
 #define PL_DECISIONS_ENDPOINT "inproc://pl-decisions"
 #define PL_ADMIN_ENDPOINT "inproc://pl-admin"
+#define PL_LIMITS_ENDPOINT "inproc://pl-limits"
 /* A second signal is noticed this fast while main waits for an actor. */
 #define PL_SIGNAL_POLL_MS 100
 /* An actor answers at its deadline at the latest: allow this margin. */
@@ -146,6 +150,19 @@ static void s_shutdown(s_main_t *self)
                         (long long)unacked, (long long)unsent);
 }
 
+/* This run's session (proto/ingest.md 5): random, nonzero. */
+static uint64_t s_session(void)
+{
+    uint64_t session = 0;
+    while (session == 0)
+        if (getrandom(&session, sizeof session, 0) != (ssize_t)sizeof session)
+            session =
+                (uint64_t)cmn_clock_now_mono_ns() ^ ((uint64_t)getpid() << 32);
+    cmn_log_info("main", "session", "session=%llu",
+                 (unsigned long long)session);
+    return session;
+}
+
 static void s_start_failed(const char *actor, const char *reason)
 {
     cmn_log_error("main", "start_failed", "actor=%s reason=\"%s\"", actor,
@@ -180,6 +197,9 @@ static int s_start(s_main_t *self)
         .endpoints = settings->store_endpoints,
         .producer_id = settings->producer_id,
         .data_endpoint = PL_DATA_ENDPOINT,
+        .limits_endpoint = PL_LIMITS_ENDPOINT,
+        .resolve_ns = settings->store_resolve_ns,
+        .session = s_session(),
         .batch_records = settings->batch_records,
         .batch_ns = settings->batch_ns,
         .window = settings->window,
@@ -211,6 +231,7 @@ static int s_start(s_main_t *self)
             .resolve_ns = settings->resolve_ns,
             .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
             .decisions_endpoint = PL_DECISIONS_ENDPOINT,
+            .limits_endpoint = PL_LIMITS_ENDPOINT,
             .feedback = {.stale_level = settings->stale_level,
                          .forget_ns = settings->forget_ns},
             .policy = self->policy,
@@ -246,6 +267,8 @@ static int s_run(pl_settings_t *settings)
     s_main_t self = {.settings = settings};
     self.clock = cmn_clock_new_system();
     self.registry = cmn_metrics_new();
+    /* #15: process_* and pipeline_build_info */
+    cmn_process_metrics(self.registry, "pipeline_build_info", MDBP_VERSION);
     self.metrics = self.registry ? pl_metrics_new(self.registry) : NULL;
     self.status = pl_status_new(settings->feedback);
     self.policy = pl_policy_new(&settings->policy);
@@ -288,6 +311,12 @@ int main(int argc, char **argv)
         return rc == PL_SETTINGS_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
     }
     cmn_log_setup(PL_PROGRAM, settings.log_level, settings.log_format);
+    /* #15: warn about unknown MDP_* variables, per-provider ones included. */
+    cmn_config_warn_unknown(settings.config,
+                            &(cmn_config_unknown_t){"MDP_",
+                                                    "MDP_PROVIDER_ MDP_RATE_",
+                                                    "MDP_PROVIDERS", NULL},
+                            NULL);
     int exit_code = s_run(&settings);
     pl_settings_clear(&settings);
     return exit_code;

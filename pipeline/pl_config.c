@@ -2,6 +2,7 @@
 #include "pl_config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
@@ -36,7 +37,8 @@ static const cmn_option_t s_options[] = {
      "coordinators' feedback XPUBs, comma-separated; names are re-resolved", 0,
      0, NULL},
     {"producer-id", "MDP_PRODUCER_ID", CMN_OPT_STRING, NULL,
-     "producer id in batches (default: the host name)", 0, 0, NULL},
+     "producer id in batches, 1..64 bytes (default: the host name)", 1,
+     PROTO_ID_MAX, NULL},
     {"fb-enable-feedback", "MDP_FB_ENABLE_FEEDBACK", CMN_OPT_BOOL, "true",
      "obey the coordinators' backpressure feedback", 0, 0, NULL},
     {"fb-provider-name", "MDP_FB_PROVIDER_NAME", CMN_OPT_STRING, NULL,
@@ -64,6 +66,10 @@ static const cmn_option_t s_options[] = {
      "forget a coordinator silent for this long", 1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
+    {"store-resolve-sec", "MDP_STORE_RESOLVE_SEC", CMN_OPT_INT, "30",
+     "resolve store host names again this often (every address of a name "
+     "is connected)",
+     1, 86400, NULL},
     {"send-batch-records", "MDP_SEND_BATCH_RECORDS", CMN_OPT_INT, "500",
      "records per batch at most", 1, 10000, NULL},
     {"send-batch-ms", "MDP_SEND_BATCH_MS", CMN_OPT_INT, "20",
@@ -387,6 +393,8 @@ static void s_read(pl_settings_t *self)
     self->ramp_ns = cmn_config_int(config, "fb-ramp-ms") * CMN_NS_PER_MS;
     self->feedback_endpoints = cmn_config_string(config, "feedback-endpoints");
     self->store_endpoints = cmn_config_string(config, "store-endpoints");
+    self->store_resolve_ns =
+        cmn_config_int(config, "store-resolve-sec") * CMN_NS_PER_SEC;
     snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);
     if (gethostname(self->host, sizeof self->host) != 0 || !self->host[0])
         snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);
@@ -472,6 +480,38 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         return -1;
     s_read(self);
     return 0;
+}
+
+bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
+                             const char *scope, const char **why)
+{
+    assert(idx < self->names.count);
+    const char *name = self->names.names[idx];
+    size_t provider = strlen(PL_RATE_SCOPE_PROVIDER_PREFIX);
+    size_t symbol = strlen(PL_RATE_SCOPE_SYMBOL_PREFIX);
+    if (strcmp(scope, PL_RATE_SCOPE_GLOBAL) == 0)
+        return true;
+    if (strncmp(scope, PL_RATE_SCOPE_PROVIDER_PREFIX, provider) == 0) {
+        *why = "scope=provider:NAME must name this provider";
+        return strcmp(scope + provider, name) == 0;
+    }
+    *why = "scope= is global, provider:NAME or symbol:SYMBOL";
+    if (strncmp(scope, PL_RATE_SCOPE_SYMBOL_PREFIX, symbol) != 0)
+        return false;
+    char flag[PL_OPTION_NAME_MAX];
+    s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+    *why = "symbol cooldowns apply to synthetic providers";
+    if (strcmp(cmn_config_string(self->config, flag), PL_SOURCE_SYNTHETIC))
+        return false;
+    s_provider_flag(name, S_PROVIDER_SYMBOLS, flag);
+    const char *cursor = cmn_config_string(self->config, flag), *item;
+    size_t length;
+    *why = "unknown symbol for this provider";
+    while ((item = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length)))
+        if (length == strlen(scope + symbol) &&
+            strncmp(item, scope + symbol, length) == 0)
+            return true;
+    return false;
 }
 
 void pl_settings_clear(pl_settings_t *self)

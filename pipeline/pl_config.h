@@ -39,6 +39,7 @@ typedef struct {
     const char *feedback_endpoints;
     /* sending */
     const char *store_endpoints;
+    int64_t store_resolve_ns;
     const char *producer_id; /* MDP_PRODUCER_ID or the host name */
     char host[PROTO_ID_MAX + 1];
     size_t batch_records;
@@ -69,6 +70,13 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv);
 int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
                                 pl_rate_coordinator_t **rate,
                                 pl_producer_source_t *sources);
+
+/* Whether a cooldown `scope` names something of provider `idx`: "global",
+ * "provider:<its name>", or "symbol:<S>" for a symbol of its synthetic
+ * source (a replay source has no symbol list). Sets `why` when not. Any
+ * thread once loaded (reads immutable settings). */
+bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
+                             const char *scope, const char **why);
 
 /* Frees what pl_settings_load() made; tolerates a cleared one. */
 void pl_settings_clear(pl_settings_t *self);

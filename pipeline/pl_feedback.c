@@ -17,6 +17,7 @@ struct _pl_feedback_t {
     size_t count;
     pl_feedback_counters_t counters;
     pl_feedback_decision_t decided; /* the last decision that changed */
+    pl_feedback_limits_t limits;    /* the last limits that changed */
 };
 
 pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
@@ -84,6 +85,17 @@ static void s_copy_state(pl_coordinator_view_t *view,
     view->event_ts_ns = event->ts_ns;
     view->stale = false;
     view->effective = event->level;
+    view->has_credit_initial = event->has_credit_initial;
+    view->credit_initial = event->credit_initial;
+}
+
+/* Removes coordinators[index], keeping the order of the others. */
+static void s_forget(pl_feedback_t *self, size_t index)
+{
+    memmove(&self->coordinators[index], &self->coordinators[index + 1],
+            (self->count - index - 1) * sizeof self->coordinators[0]);
+    self->count--;
+    self->counters.forgotten++;
 }
 
 pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
@@ -121,6 +133,12 @@ pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
     self->counters.applied++;
     self->counters.by_level[event->level]++;
     self->counters.by_type[event->type]++;
+    if (event->has_going_away && event->going_away) {
+        /* Its last message (ttl 0): drop its state now rather than trust
+         * it, then fail safe for it, then forget it. */
+        s_forget(self, (size_t)(view - self->coordinators));
+        self->counters.going_away++;
+    }
     return PL_FEEDBACK_APPLIED;
 }
 
@@ -217,6 +235,33 @@ bool pl_feedback_decide(pl_feedback_t *self, const pl_policy_t *policy,
         summary.scale == self->decided.scale)
         return false;
     self->decided = *decision;
+    return true;
+}
+
+bool pl_feedback_limits(pl_feedback_t *self, pl_feedback_limits_t *limits)
+{
+    assert(self && limits);
+    memset(limits, 0, sizeof *limits);
+    limits->alive = self->count > 0;
+    for (size_t k = 0; k < self->count; k++) {
+        const pl_coordinator_view_t *view = &self->coordinators[k];
+        if (view->stale) {
+            limits->alive = false;
+            continue;
+        }
+        if (view->capacity > 0 &&
+            (limits->capacity == 0 || view->capacity < limits->capacity))
+            limits->capacity = view->capacity;
+        if (view->has_credit_initial &&
+            (!limits->has_credit_initial ||
+             view->credit_initial < limits->credit_initial)) {
+            limits->has_credit_initial = true;
+            limits->credit_initial = view->credit_initial;
+        }
+    }
+    if (memcmp(limits, &self->limits, sizeof *limits) == 0)
+        return false;
+    self->limits = *limits;
     return true;
 }
 

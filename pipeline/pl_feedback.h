@@ -13,7 +13,9 @@
  * - silent for longer than its ttl: stale, and its effective level becomes
  *   exactly the fail-safe level (MDP_FB_STALE_LEVEL, default soft), also
  *   when the last reported level was more severe (see pipeline/README.md);
- * - silent for longer than `forget_ns`: forgotten (a pod that went away).
+ * - silent for longer than `forget_ns`: forgotten (a pod that went away);
+ * - `going_away` (v1.1, the coordinator's last message before it exits):
+ *   forgotten at once, no stale alert and no fail-safe for it.
  *
  * Several coordinators combine to the most severe effective level and the
  * smallest scale. Messages that do not decode, carry another protocol version
@@ -63,8 +65,10 @@ typedef struct {
     int64_t heard_ns;    /* monotonic time of the last message */
     int64_t event_ts_ns; /* ts_ns of the last message (wall) */
     bool stale;
-    uint64_t gaps;     /* sequence gaps seen */
-    uint64_t restarts; /* epoch changes seen */
+    uint64_t gaps;           /* sequence gaps seen */
+    uint64_t restarts;       /* epoch changes seen */
+    bool has_credit_initial; /* v1.1 */
+    uint32_t credit_initial;
 } pl_coordinator_view_t;
 
 typedef struct {
@@ -77,6 +81,7 @@ typedef struct {
     uint64_t missed; /* messages missing in those gaps */
     uint64_t restarts;
     uint64_t forgotten;
+    uint64_t going_away; /* of which at once, on going_away */
     uint64_t by_level[PROTO_LEVEL_HARD + 1]; /* applied events */
     uint64_t by_type[PROTO_FEEDBACK_SNAPSHOT + 1];
 } pl_feedback_counters_t;
@@ -96,6 +101,17 @@ typedef struct {
     double scale;
     int64_t event_ts_ns;
 } pl_feedback_decision_t;
+
+/* What the sender needs from the feedback (pl_window_limits): the smallest
+ * queue capacity and credit_initial of the fresh coordinators (0 / false
+ * when none says), and whether every known coordinator is fresh (alive:
+ * its batches are slow, not lost). */
+typedef struct {
+    uint64_t capacity;
+    bool has_credit_initial;
+    uint32_t credit_initial;
+    bool alive;
+} pl_feedback_limits_t;
 
 typedef struct _pl_feedback_t pl_feedback_t;
 
@@ -133,6 +149,10 @@ void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
  * true (at first: ok, 1.0), the one the producer applies. */
 bool pl_feedback_decide(pl_feedback_t *self, const pl_policy_t *policy,
                         int64_t event_ts_ns, pl_feedback_decision_t *decision);
+
+/* The limits now into `limits`; returns true when they differ from the
+ * last ones returned with true (at first: all zero / false). */
+bool pl_feedback_limits(pl_feedback_t *self, pl_feedback_limits_t *limits);
 
 /* The monotonic time at which time alone next changes something (a
  * coordinator goes stale or is forgotten): call pl_feedback_tick() then.

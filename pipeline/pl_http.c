@@ -1,11 +1,11 @@
 /* pl_http: mdp-pipeline's HTTP routes. */
 #include "pl_http.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
 #include "cmn_log.h"
+#include "cmn_page.h"
 
 #define PL_SERVICE "market-data-pipeline"
 
@@ -48,53 +48,6 @@ static void s_on_status(const cmn_http_request_t *request,
 #define PL_ADMIN_LINGER_MS 1000
 #define PL_ADMIN_COOLDOWN_SEC_MAX 1e7
 
-static int s_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Finds `key` in a query string and URL-decodes its value into `out`.
- * Returns 1 when found, 0 when absent or empty, -1 when badly encoded or
- * too long. */
-static int s_query_value(const char *query, const char *key, char *out,
-                         size_t capacity)
-{
-    size_t key_length = strlen(key);
-    const char *cursor = query;
-    while (cursor && *cursor) {
-        if (strncmp(cursor, key, key_length) == 0 &&
-            cursor[key_length] == '=') {
-            const char *value = cursor + key_length + 1;
-            size_t length = strcspn(value, "&"), used = 0;
-            for (size_t k = 0; k < length; k++) {
-                char c = value[k];
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%') {
-                    int high = k + 2 < length ? s_hex_digit(value[k + 1]) : -1;
-                    int low = high >= 0 ? s_hex_digit(value[k + 2]) : -1;
-                    if (low < 0)
-                        return -1;
-                    c = (char)(high * 16 + low);
-                    k += 2;
-                }
-                if (used + 1 >= capacity || c == '\0')
-                    return -1;
-                out[used++] = c;
-            }
-            out[used] = '\0';
-            return used > 0 ? 1 : 0;
-        }
-        cursor = strchr(cursor, '&');
-        if (cursor)
-            cursor++;
-    }
-    return 0;
-}
-
 static void s_admin_error(cmn_http_response_t *response, int status,
                           const char *message)
 {
@@ -110,8 +63,8 @@ static bool s_admin_provider(const cmn_http_request_t *request,
                              cmn_http_response_t *response,
                              const pl_names_t *names, char *provider)
 {
-    if (s_query_value(request->query, "provider", provider,
-                      PL_QUERY_VALUE_MAX) != 1) {
+    if (cmn_http_query_value(request->query, "provider", provider,
+                             PL_QUERY_VALUE_MAX) != 1) {
         s_admin_error(response, 400, "provider= is required");
         return false;
     }
@@ -135,6 +88,7 @@ static bool s_admin_number(const char *text, double min, double max,
 
 /* What the admin handlers need: the names and the producer's socket. */
 typedef struct {
+    const pl_settings_t *settings;
     const pl_names_t *names;
     const char *admin_endpoint;
 } s_admin_t;
@@ -175,7 +129,8 @@ static void s_on_admin_cooldown(const cmn_http_request_t *request,
         seconds[PL_QUERY_VALUE_MAX];
     if (!s_admin_provider(request, response, s_admin.names, provider))
         return;
-    int found = s_query_value(request->query, "scope", scope, sizeof scope);
+    int found =
+        cmn_http_query_value(request->query, "scope", scope, sizeof scope);
     if (found == 0)
         snprintf(scope, sizeof scope, "%s", PL_RATE_SCOPE_GLOBAL);
     double value = 0;
@@ -183,7 +138,14 @@ static void s_on_admin_cooldown(const cmn_http_request_t *request,
         s_admin_error(response, 400, "scope= is too long or badly encoded");
         return;
     }
-    found = s_query_value(request->query, "seconds", seconds, sizeof seconds);
+    const char *why = NULL;
+    if (!pl_settings_scope_valid(s_admin.settings, s_admin_index(provider),
+                                 scope, &why)) {
+        s_admin_error(response, 400, why);
+        return;
+    }
+    found = cmn_http_query_value(request->query, "seconds", seconds,
+                                 sizeof seconds);
     if (found < 0 ||
         (found > 0 &&
          !s_admin_number(seconds, 0, PL_ADMIN_COOLDOWN_SEC_MAX, &value))) {
@@ -205,7 +167,8 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
     if (!s_admin_provider(request, response, s_admin.names, provider))
         return;
     double value;
-    if (s_query_value(request->query, "scale", scale, sizeof scale) != 1 ||
+    if (cmn_http_query_value(request->query, "scale", scale, sizeof scale) !=
+            1 ||
         !s_admin_number(scale, 0, 1, &value)) {
         s_admin_error(response, 400, "scale= must be in [0, 1]");
         return;
@@ -218,6 +181,7 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
 cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
                         pl_status_t *status, const char *admin_endpoint)
 {
+    s_admin.settings = settings;
     s_admin.names = &settings->names;
     s_admin.admin_endpoint = admin_endpoint;
     cmn_http_config_t config = {
@@ -233,6 +197,7 @@ cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
     cmn_http_route(http, "GET", "/health", false, s_on_health, NULL);
     cmn_http_route(http, "GET", "/ready", false, s_on_ready, status);
     cmn_http_route(http, "GET", "/status", false, s_on_status, status);
+    cmn_page_routes(http); /* issue 15: the live status page at / */
     cmn_http_route(http, "POST", "/admin/cooldown", true, s_on_admin_cooldown,
                    NULL);
     cmn_http_route(http, "POST", "/admin/scale", true, s_on_admin_scale, NULL);

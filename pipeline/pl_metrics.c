@@ -9,10 +9,9 @@
  * (bench/: the bare libzmq floor is ~60-150 us): the finer buckets tell 2x
  * the floor apart from the 1 ms target. */
 static const double s_latency_bounds[] = {
-    0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003,
-    0.0005,   0.00075, 0.001,    0.0025, 0.005,   0.01,   0.025,
-    0.05,     0.1,     0.25,     0.5,    1,       2.5,    5,
-    10};
+    0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005,
+    0.00075,  0.001,   0.0025,   0.005,  0.01,    0.025,  0.05,   0.1,
+    0.25,     0.5,     1,        2.5,    5,       10};
 
 pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
 {
@@ -43,9 +42,16 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
     self->bucket_tokens = cmn_metrics_gauge(
         r, "pipeline_bucket_tokens", "Tokens banked in the provider's bucket.",
         "provider");
-    self->breaker_state = cmn_metrics_gauge(
-        r, "pipeline_breaker_state",
-        "Circuit breaker: 0=closed, 1=half-open, 2=open (as the coordinator's).", "provider");
+    self->cooldowns = cmn_metrics_gauge(
+        r, "pipeline_cooldowns_active",
+        "Live cooldowns of the provider, any scope (global, provider:P, "
+        "symbol:S; /status lists them).",
+        "provider");
+    self->breaker_state =
+        cmn_metrics_gauge(r, "pipeline_breaker_state",
+                          "Circuit breaker: 0=closed, 1=half-open, 2=open (as "
+                          "the coordinator's).",
+                          "provider");
     self->records_produced =
         cmn_metrics_counter(r, "pipeline_records_produced_total",
                             "Records produced by the provider.", "provider");
@@ -93,6 +99,24 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
     self->late_replies = cmn_metrics_counter(
         r, "pipeline_late_replies_total",
         "Replies for batches no longer in the window (already acked).", "");
+    self->foreign_replies = cmn_metrics_counter(
+        r, "pipeline_foreign_replies_total",
+        "Replies carrying another session (a previous run's), ignored.", "");
+    self->batches_split = cmn_metrics_counter(
+        r, "pipeline_batches_split_total",
+        "Batches over the queue capacity (nack over_capacity) split and "
+        "sent again in parts.",
+        "");
+    self->timeouts_deferred = cmn_metrics_counter(
+        r, "pipeline_ack_timeouts_deferred_total",
+        "Ack timeouts not acted on: the coordinators' heartbeats arrive "
+        "(slow, not lost).",
+        "");
+    self->credit = cmn_metrics_gauge(
+        r, "pipeline_send_credit_records",
+        "Records the coordinator's last credit allows unacknowledged (-1: "
+        "no credit in force, the window alone limits).",
+        "");
     self->window_batches =
         cmn_metrics_gauge(r, "pipeline_unacked_batches",
                           "Batches sent and not yet acknowledged.", "");

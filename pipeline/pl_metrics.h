@@ -13,12 +13,14 @@
 typedef struct {
     cmn_metrics_t *registry; /* borrowed */
     /* producer, per provider */
-    cmn_metric_t *rate_scale_factor;   /* gauge {provider} */
-    cmn_metric_t *backpressure_state;  /* gauge {provider} */
-    cmn_metric_t *paused;              /* gauge {provider} */
-    cmn_metric_t *rate_effective;      /* gauge {provider} tokens/s now */
-    cmn_metric_t *bucket_tokens;       /* gauge {provider} */
-    cmn_metric_t *breaker_state;       /* gauge {provider} 0/1/2 closed/half-open/open */
+    cmn_metric_t *rate_scale_factor;  /* gauge {provider} */
+    cmn_metric_t *backpressure_state; /* gauge {provider} */
+    cmn_metric_t *paused;             /* gauge {provider} */
+    cmn_metric_t *rate_effective;     /* gauge {provider} tokens/s now */
+    cmn_metric_t *bucket_tokens;      /* gauge {provider} */
+    cmn_metric_t *cooldowns;          /* gauge {provider}: live ones */
+    /* gauge {provider}: 0 closed, 1 half-open, 2 open */
+    cmn_metric_t *breaker_state;
     cmn_metric_t *records_produced;    /* counter {provider} */
     cmn_metric_t *replay_bad_lines;    /* counter {provider} */
     cmn_metric_t *rate_change_latency; /* histogram: event ts -> applied */
@@ -35,6 +37,10 @@ typedef struct {
     cmn_metric_t *batches_acked;         /* counter */
     cmn_metric_t *nacks;                 /* counter {reason} */
     cmn_metric_t *late_replies;          /* counter */
+    cmn_metric_t *foreign_replies;       /* counter: another session's */
+    cmn_metric_t *batches_split;         /* counter: over_capacity */
+    cmn_metric_t *timeouts_deferred;     /* counter: coordinator alive */
+    cmn_metric_t *credit;                /* gauge: records, -1 none */
     cmn_metric_t *window_batches;        /* gauge: unacked batches */
     cmn_metric_t *window_records;        /* gauge: records in them */
     cmn_metric_t *ack_latency;           /* histogram seconds */

@@ -23,7 +23,7 @@ typedef struct {
     double feedback_scale; /* last scale from feedback, 1.0 at start */
     double scale_cap;      /* manual override (admin), 1.0: none */
     cmn_series_t *produced_series, *scale, *state, *paused, *effective, *tokens,
-        *breaker, *bad_series;
+        *breaker, *bad_series, *cooldowns;
 } s_provider_t;
 
 /* What pl_producer_new() hands the actor: the config and what it took. */
@@ -57,6 +57,7 @@ typedef struct {
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
 
 static void s_self_arm(s_self_t *self);
+static void s_pause_symbol(s_self_t *self, size_t idx, const char *scope);
 
 /* Pushes the chunk without blocking. Returns true when it left (or was
  * empty). */
@@ -93,6 +94,8 @@ static void s_set_gauges(s_self_t *self, size_t idx)
     cmn_series_set(provider->tokens, pl_bucket_tokens(bucket));
     cmn_series_set(provider->breaker,
                    (double)pl_rate_coordinator_breaker(self->rate, idx));
+    cmn_series_set(provider->cooldowns,
+                   (double)pl_rate_coordinator_cooldown_count(self->rate, idx));
 }
 
 static void s_publish_status(s_self_t *self, int64_t now)
@@ -173,9 +176,9 @@ static size_t s_make(s_self_t *self, size_t idx, size_t n)
     proto_record_t *out = self->chunk + self->chunk_count;
     size_t made = 0;
     if (provider->source.synthetic) {
-        pl_synthetic_generate(provider->source.synthetic,
-                              cmn_clock_wall_ns(self->config.clock), out, n);
-        made = n;
+        made = pl_synthetic_generate(provider->source.synthetic,
+                                     cmn_clock_wall_ns(self->config.clock), out,
+                                     n);
     } else {
         pl_replay_t *replay = provider->source.replay;
         pl_breaker_state_t before =
@@ -226,6 +229,10 @@ static bool s_produce(s_self_t *self)
             break;
         if (provider->done)
             continue;
+        if (provider->source.synthetic &&
+            pl_synthetic_active(provider->source.synthetic,
+                                cmn_clock_wall_ns(self->config.clock)) == 0)
+            continue; /* every symbol in a symbol:S cooldown: no token */
         uint64_t want = room;
         if (provider->source.limit &&
             provider->source.limit - provider->produced < want)
@@ -314,6 +321,8 @@ static int s_self_handle_admin(zloop_t *loop, zsock_t *reader, void *arg)
     if (valid && command.kind == PL_PRODUCER_COOLDOWN && command.scope[0]) {
         pl_rate_coordinator_trigger_cooldown(self->rate, command.provider,
                                              command.scope, command.seconds);
+        s_pause_symbol(self, command.provider, command.scope);
+        s_set_gauges(self, command.provider);
         cmn_log_info(PL_PROD_MODULE, "cooldown",
                      "provider=%s scope=%s seconds=%.17g",
                      pl_rate_coordinator_name(self->rate, command.provider),
@@ -333,6 +342,22 @@ static int s_self_handle_admin(zloop_t *loop, zsock_t *reader, void *arg)
     }
     s_self_arm(self);
     return 0;
+}
+
+/* A symbol:S cooldown: the provider makes no record of S until it ends
+ * (its end from the rate coordinator, which keeps the /status list). */
+static void s_pause_symbol(s_self_t *self, size_t idx, const char *scope)
+{
+    size_t prefix = strlen(PL_RATE_SCOPE_SYMBOL_PREFIX);
+    pl_synthetic_t *synthetic = self->providers[idx].source.synthetic;
+    if (strncmp(scope, PL_RATE_SCOPE_SYMBOL_PREFIX, prefix) != 0 || !synthetic)
+        return;
+    int64_t left = pl_rate_coordinator_cooldown_ns(self->rate, idx, scope);
+    if (pl_synthetic_pause(synthetic, scope + prefix,
+                           cmn_clock_wall_ns(self->config.clock) + left) != 0)
+        cmn_log_warning(PL_PROD_MODULE, "cooldown_unknown_symbol",
+                        "provider=%s scope=%s",
+                        pl_rate_coordinator_name(self->rate, idx), scope);
 }
 
 /* Answers STOP: what could not be handed over. */
@@ -471,6 +496,7 @@ static void s_lookup_series(s_self_t *self)
         p->tokens = cmn_metric_series(m->bucket_tokens, name, NULL);
         p->breaker = cmn_metric_series(m->breaker_state, name, NULL);
         p->bad_series = cmn_metric_series(m->replay_bad_lines, name, NULL);
+        p->cooldowns = cmn_metric_series(m->cooldowns, name, NULL);
     }
 }
 

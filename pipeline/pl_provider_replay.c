@@ -19,7 +19,7 @@ struct _pl_replay_t {
     char path[PL_REPLAY_PATH_MAX];
     bool loop;
     FILE *file;
-    char line[PL_REPLAY_LINE_MAX + 2]; /* + newline + NUL */
+    char line[PL_REPLAY_LINE_MAX + 2]; /* + '\r' + NUL */
     uint64_t line_number;              /* of the last line read, in this pass */
     uint64_t bad_lines;
     uint64_t passes;        /* completed */
@@ -82,14 +82,6 @@ static void s_bad_line(pl_replay_t *self, const char *reason)
                     (unsigned long long)self->line_number, reason);
 }
 
-/* Drops the rest of a line too long for the buffer. */
-static void s_skip_rest(pl_replay_t *self)
-{
-    int c;
-    while ((c = fgetc(self->file)) != EOF && c != '\n')
-        ;
-}
-
 /* Starts the next pass. Returns 0, or -1 when there is none. */
 static int s_rewind(pl_replay_t *self)
 {
@@ -98,8 +90,23 @@ static int s_rewind(pl_replay_t *self)
         return -1;
     if (self->passes == 1)
         self->shift_ns = 0;
-    /* Each pass after the first starts one span + 1 ns later. */
-    self->shift_ns += self->max_ts - self->min_ts + 1;
+    /* Each pass after the first starts one span + 1 ns later; ts_ns > 0
+     * (validated), so the span cannot overflow. A pass whose last record
+     * would pass INT64_MAX is never started: the replay ends instead of
+     * wrapping to negative times. */
+    int64_t shift;
+    int64_t last;
+    if (__builtin_add_overflow(self->shift_ns, self->max_ts - self->min_ts + 1,
+                               &shift) ||
+        __builtin_add_overflow(shift, self->max_ts, &last)) {
+        cmn_log_warning(PL_REPLAY_MODULE, "loop_ended",
+                        "path=\"%s\" passes=%llu reason=\"ts_ns would "
+                        "pass the largest time\"",
+                        self->path, (unsigned long long)self->passes);
+        self->loop = false;
+        return -1;
+    }
+    self->shift_ns = shift;
     self->good_in_pass = 0;
     self->line_number = 0;
     rewind(self->file);
@@ -128,8 +135,11 @@ int pl_replay_next(pl_replay_t *self, proto_record_t *record)
 {
     assert(self && record);
     while (true) {
-        if (!fgets(self->line, sizeof self->line, self->file)) {
-            if (ferror(self->file)) {
+        size_t length;
+        int read = proto_text_read_line(self->file, self->line,
+                                        PL_REPLAY_LINE_MAX, &length);
+        if (read <= 0) {
+            if (read < 0) {
                 cmn_log_error(PL_REPLAY_MODULE, "read_failed",
                               "path=\"%s\" line=%llu", self->path,
                               (unsigned long long)self->line_number + 1);
@@ -141,11 +151,12 @@ int pl_replay_next(pl_replay_t *self, proto_record_t *record)
             continue;
         }
         self->line_number++;
-        size_t length = strlen(self->line);
-        if (length == PL_REPLAY_LINE_MAX + 1 &&
-            self->line[length - 1] != '\n') {
-            s_skip_rest(self);
+        if (read == PROTO_TEXT_LINE_TOO_LONG) {
             s_bad_line(self, "line too long");
+            continue;
+        }
+        if (read == PROTO_TEXT_LINE_HAS_NUL) {
+            s_bad_line(self, "line contains a NUL byte");
             continue;
         }
         proto_error_t error = {{0}};
@@ -164,11 +175,12 @@ int pl_replay_next(pl_replay_t *self, proto_record_t *record)
             if (record->ts_ns > self->max_ts)
                 self->max_ts = record->ts_ns;
         }
-        if (self->shift_ns > INT64_MAX - record->ts_ns) {
+        int64_t shifted;
+        if (__builtin_add_overflow(record->ts_ns, self->shift_ns, &shifted)) {
             s_bad_line(self, "ts_ns overflows after looping");
             continue;
         }
-        record->ts_ns += self->shift_ns;
+        record->ts_ns = shifted;
         self->good_in_pass++;
         return 1;
     }

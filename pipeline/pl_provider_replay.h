@@ -18,8 +18,9 @@
  * The provider field is replaced by the pipeline provider's name, so that
  * its rate limits, metrics and record keys agree. With `loop`, the file is
  * replayed again and again, each pass shifted in time by the span of the
- * file plus one nanosecond so that every pass's records are new ones. Not
- * thread-safe. */
+ * file plus one nanosecond so that every pass's records are new ones; the
+ * loop ends (logged) before a pass whose times would overflow int64. A line
+ * holding a NUL byte is a bad line, whole. Not thread-safe. */
 #ifndef PL_PROVIDER_REPLAY_H
 #define PL_PROVIDER_REPLAY_H
 
@@ -48,7 +49,8 @@ pl_replay_t *pl_replay_new(const pl_replay_config_t *config);
 void pl_replay_destroy(pl_replay_t **self_p);
 
 /* Reads the next good record. Returns 1 with `record` filled, 0 at the end
- * of the file (never with `loop`, unless the file holds no good record), or
+ * of the file (with `loop`: only when the file holds no good record, or
+ * when the next pass's times would overflow), or
  * -1 on a read error (logged). */
 int pl_replay_next(pl_replay_t *self, proto_record_t *record);
 

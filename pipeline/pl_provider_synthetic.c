@@ -32,6 +32,7 @@ typedef struct {
     bool bar_partial;   /* the first second after start: never emitted */
     bool bar_traded;    /* at least one trade in the bar */
     double open, high, low, close, volume;
+    int64_t paused_until_ns; /* wall: no record before (symbol:S) */
 } s_symbol_t;
 
 struct _pl_synthetic_t {
@@ -159,14 +160,43 @@ static bool s_roll_bar(pl_synthetic_t *self, s_symbol_t *symbol, int64_t second,
     return emit;
 }
 
-void pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
-                           proto_record_t *records, size_t count)
+int pl_synthetic_pause(pl_synthetic_t *self, const char *symbol,
+                       int64_t until_wall_ns)
+{
+    assert(self && symbol);
+    for (size_t k = 0; k < self->count; k++)
+        if (strcmp(self->symbols[k].name, symbol) == 0) {
+            self->symbols[k].paused_until_ns = until_wall_ns;
+            return 0;
+        }
+    return -1;
+}
+
+size_t pl_synthetic_active(pl_synthetic_t *self, int64_t wall_ns)
+{
+    assert(self);
+    size_t active = 0;
+    for (size_t k = 0; k < self->count; k++)
+        if (self->symbols[k].paused_until_ns <= wall_ns)
+            active++;
+    return active;
+}
+
+size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
+                             proto_record_t *records, size_t count)
 {
     assert(self && (records || count == 0));
+    if (pl_synthetic_active(self, wall_ns) == 0)
+        return 0;
     for (size_t made = 0; made < count; made++) {
         proto_record_t *record = &records[made];
         s_symbol_t *symbol = &self->symbols[self->next];
         self->next = (self->next + 1) % self->count;
+        while (symbol->paused_until_ns > wall_ns) {
+            /* Its turn goes to the next one (one is active: checked). */
+            symbol = &self->symbols[self->next];
+            self->next = (self->next + 1) % self->count;
+        }
 
         uint64_t draw = s_random(self);
         proto_record_kind_t kind = draw % PL_SYNTHETIC_TRADE_EVERY == 0
@@ -205,4 +235,5 @@ void pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
                 (double)(1 + s_random(self) % PL_SYNTHETIC_SIZE_MAX);
         }
     }
+    return count;
 }

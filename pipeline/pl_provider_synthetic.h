@@ -35,9 +35,20 @@ pl_synthetic_t *pl_synthetic_new(const pl_synthetic_config_t *config);
 void pl_synthetic_destroy(pl_synthetic_t **self_p);
 
 /* Fills `records[0..count)` with the next records, timed at `wall_ns` (or
- * just after the previous record of the same kind and symbol). */
-void pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
-                           proto_record_t *records, size_t count);
+ * just after the previous record of the same kind and symbol), round-robin
+ * over the symbols not paused at `wall_ns`. Returns how many it made:
+ * `count`, or 0 when every symbol is paused. */
+size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
+                             proto_record_t *records, size_t count);
+
+/* Makes no record of `symbol` before `until_wall_ns` (a symbol:S cooldown;
+ * a later call replaces the time). Returns 0, or -1 for an unknown
+ * symbol. */
+int pl_synthetic_pause(pl_synthetic_t *self, const char *symbol,
+                       int64_t until_wall_ns);
+
+/* How many symbols are not paused at `wall_ns`. */
+size_t pl_synthetic_active(pl_synthetic_t *self, int64_t wall_ns);
 
 /* How many symbols it generates for (from its configuration). */
 size_t pl_synthetic_symbol_count(pl_synthetic_t *self);

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +81,18 @@ static int64_t s_cooldown_left(s_provider_t *provider, const char *scope,
     return 0;
 }
 
+/* Time left in a cooldown that pauses the whole provider: scope `global`
+ * or `provider:<its name>`. */
+static int64_t s_paused_left(s_provider_t *provider, int64_t now)
+{
+    char own[PL_RATE_SCOPE_MAX + 1];
+    snprintf(own, sizeof own, "%s%s", PL_RATE_SCOPE_PROVIDER_PREFIX,
+             provider->name);
+    int64_t global = s_cooldown_left(provider, PL_RATE_SCOPE_GLOBAL, now);
+    int64_t named = s_cooldown_left(provider, own, now);
+    return global > named ? global : named;
+}
+
 pl_rate_coordinator_t *pl_rate_coordinator_new(cmn_clock_t *clock,
                                                int64_t ramp_ns)
 {
@@ -146,10 +159,10 @@ const char *pl_rate_coordinator_name(pl_rate_coordinator_t *self, size_t idx)
     return s_provider(self, idx)->name;
 }
 
-/* How many tokens the breaker and a global cooldown allow now. */
+/* How many tokens the breaker and a provider-wide cooldown allow now. */
 static uint64_t s_allowance(s_provider_t *provider, uint64_t max, int64_t now)
 {
-    if (s_cooldown_left(provider, PL_RATE_SCOPE_GLOBAL, now) > 0)
+    if (s_paused_left(provider, now) > 0)
         return 0;
     s_breaker_update(provider, now);
     if (provider->breaker == PL_BREAKER_OPEN)
@@ -198,7 +211,7 @@ int64_t pl_rate_coordinator_wait_ns(pl_rate_coordinator_t *self, size_t idx,
 {
     s_provider_t *provider = s_provider(self, idx);
     int64_t now = cmn_clock_mono_ns(self->clock);
-    int64_t wait = s_cooldown_left(provider, PL_RATE_SCOPE_GLOBAL, now);
+    int64_t wait = s_paused_left(provider, now);
     s_breaker_update(provider, now);
     int64_t timeout = s_seconds_to_ns(provider->config.breaker_timeout_sec);
     if (provider->breaker == PL_BREAKER_OPEN) {

@@ -8,9 +8,10 @@
  *   open --breaker timeout--> half-open (one probe token is granted)
  *   half-open --success--> closed, --failure--> open again
  *
- * A cooldown in scope PL_RATE_SCOPE_GLOBAL stops every grant of the provider
- * until it ends; other scopes (e.g. "symbol:AAPL") are timers that the
- * provider consults for the part of its work they name. Owned by one thread
+ * A cooldown in scope PL_RATE_SCOPE_GLOBAL or "provider:<its name>" stops
+ * every grant of the provider until it ends; "symbol:S" is a timer that the
+ * producer hands the provider, which makes no record of S while it lasts
+ * (pl_synthetic_pause); /status lists every live one. Owned by one thread
  * (the producer actor); not thread-safe. Providers are addressed by the index
  * pl_rate_coordinator_add() returned. */
 #ifndef PL_RATE_COORDINATOR_H
@@ -28,6 +29,8 @@
 #define PL_RATE_SCOPE_MAX 48     /* bytes of a scope name, NUL excluded */
 #define PL_RATE_COOLDOWNS_MAX 16 /* live cooldowns per provider */
 #define PL_RATE_SCOPE_GLOBAL "global"
+#define PL_RATE_SCOPE_PROVIDER_PREFIX "provider:"
+#define PL_RATE_SCOPE_SYMBOL_PREFIX "symbol:"
 
 /* Seed defaults (RateCoordinator.register_provider); mdp-pipeline's are in
  * its option table. */

@@ -2,28 +2,29 @@
  * around pl_window).
  *
  * Invariant: every record the producer handed over is in exactly one of
- * three places until it is acked (or refused as malformed): the chunk being
- * read (`chunk`), the open batch (`records`, counted by the window), or a
+ * four places until it is acked (or refused as malformed): the chunk being
+ * read (`chunk`), the records of a split batch not yet filled again
+ * (`returned`), the open batch (`records`, counted by the window), or a
  * window slot (`buffers[slot]`, encoded). */
 #include "pl_sender.h"
 
 #include <string.h>
 
-#include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
+#include "pl_feedback.h"
 #include "pl_window.h"
 #include "proto_ingest.h"
 
 #define PL_SEND_MODULE "sender"
-#define PL_SEND_LIST_SEPARATORS ", "
-#define PL_SEND_ENDPOINT_MAX 256
 /* Pause between attempts while no coordinator is connected. */
 #define PL_SEND_RETRY_NS (100 * CMN_NS_PER_MS)
 /* Used when a nack says retry_after_ms = 0. */
 #define PL_SEND_NACK_RETRY_NS (100 * CMN_NS_PER_MS)
 #define PL_SEND_STATUS_NS (250 * CMN_NS_PER_MS)
+/* Resolution again this soon while no store address is connected. */
+#define PL_SEND_RESOLVE_RETRY_NS CMN_NS_PER_SEC
 #define PL_SEND_RECONNECT_MS 100
 #define PL_SEND_RECONNECT_MAX_MS 1000
 #define PL_SEND_DATA_HWM 2
@@ -34,18 +35,24 @@
 
 typedef struct {
     pl_sender_config_t config;
-    char *endpoints, *producer_id, *data_endpoint; /* owned copies */
+    char *endpoints, *producer_id, *data_endpoint,
+        *limits_endpoint; /* owned copies */
     zsock_t *pipe;
     zloop_t *loop;
     int timer;    /* zloop timer id, -1: none */
     bool reading; /* the data socket is in the loop */
     zsock_t *dealer;
-    zsock_t *data;    /* PULL from the producer */
-    zsock_t *monitor; /* PAIR: the dealer's connection events */
+    zsock_t *data;             /* PULL from the producer */
+    zsock_t *monitor;          /* PAIR: the dealer's connection events */
+    zsock_t *limits;           /* PULL: feedback limits from the subscriber */
+    pl_endpoints_t *addresses; /* the DEALER's connections, kept with DNS */
+    int64_t next_resolve_ns;
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
     proto_record_t *records;  /* the open batch */
-    zmq_msg_t chunk;          /* records received, not yet batched */
+    proto_record_t *returned; /* a split batch's records, to fill again */
+    size_t returned_count, returned_offset;
+    zmq_msg_t chunk; /* records received, not yet batched */
     bool has_chunk;
     size_t chunk_offset; /* records of the chunk already batched */
     int64_t next_status_ns;
@@ -53,11 +60,14 @@ typedef struct {
     cmn_series_t *sent, *resent, *acked, *written, *duplicate, *dead, *rejected,
         *batches_sent, *batches_acked, *late, *window_batches, *window_records,
         *ack_latency, *connected;
+    cmn_series_t *foreign, *split, *deferred, *credit;
+    uint64_t deferred_counted; /* of the window's deferred counter */
     cmn_series_t *resent_by_cause[PL_WINDOW_CAUSE_COUNT];
     cmn_series_t *nacks_by_reason[PROTO_NACK_REASON_COUNT];
 } s_self_t;
 
 static void s_self_run(s_self_t *self);
+static void s_resolve(s_self_t *self, int64_t now);
 
 static int64_t s_now(s_self_t *self)
 {
@@ -118,14 +128,64 @@ static void s_seal(s_self_t *self, const pl_window_action_t *action)
 {
     msgpack_sbuffer *buffer = &self->buffers[action->slot];
     msgpack_sbuffer_clear(buffer);
-    if (proto_batch_encode(self->producer_id, action->batch_seq, self->records,
-                           action->records, buffer) != 0) {
+    if (proto_batch_encode_session(self->producer_id, self->config.session,
+                                   action->batch_seq, self->records,
+                                   action->records, buffer) != 0) {
         cmn_log_error(PL_SEND_MODULE, "encode_failed",
                       "batch_seq=%llu records=%zu",
                       (unsigned long long)action->batch_seq, action->records);
         cmn_series_add(self->rejected, action->records);
         pl_window_drop(self->window, action->slot);
     }
+    /* What the credit or the capacity cut off stays open, at the front. */
+    size_t left = pl_window_open_records(self->window);
+    if (left > 0)
+        memmove(self->records, self->records + action->records,
+                left * sizeof *self->records);
+}
+
+/* Fills the open batch from a split batch's records first. */
+static void s_take_returned(s_self_t *self, int64_t now)
+{
+    size_t left = self->returned_count - self->returned_offset;
+    size_t room = pl_window_room(self->window);
+    size_t take = left < room ? left : room;
+    memcpy(self->records + pl_window_open_records(self->window),
+           self->returned + self->returned_offset,
+           take * sizeof *self->records);
+    pl_window_fill(self->window, take, now);
+    self->returned_offset += take;
+    if (self->returned_offset == self->returned_count)
+        self->returned_count = self->returned_offset = 0;
+    pl_window_return(self->window,
+                     self->returned_count - self->returned_offset);
+}
+
+/* A batch over the queue capacity: its records come back from its slot. */
+static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
+                    uint64_t batch_seq)
+{
+    msgpack_sbuffer *buffer = &self->buffers[outcome->slot];
+    proto_batch_t batch;
+    proto_error_t error;
+    if (proto_batch_decode(buffer->data, buffer->size, &batch, self->returned,
+                           self->config.batch_records, &error) != 0 ||
+        batch.count != outcome->records) {
+        /* Our own encoding: cannot happen, loudly. */
+        cmn_log_error(PL_SEND_MODULE, "split_failed",
+                      "batch_seq=%llu error=\"%s\"",
+                      (unsigned long long)batch_seq, error.text);
+        cmn_series_add(self->rejected, outcome->records);
+        pl_window_return(self->window, 0);
+        return;
+    }
+    self->returned_count = batch.count;
+    self->returned_offset = 0;
+    cmn_series_inc(self->split);
+    cmn_log_warning(PL_SEND_MODULE, "batch_split",
+                    "batch_seq=%llu records=%zu batch_limit=%zu",
+                    (unsigned long long)batch_seq, outcome->records,
+                    pl_window_batch_limit(self->window));
 }
 
 static void s_send(s_self_t *self, const pl_window_action_t *action,
@@ -192,12 +252,22 @@ static void s_on_reply(s_self_t *self, int64_t now)
     }
     zmsg_destroy(&message);
     pl_window_outcome_t outcome;
-    if (reply.type == PROTO_REPLY_ACK) {
-        if (pl_window_ack(self->window, reply.batch_seq, now, &outcome) ==
-            PL_WINDOW_LATE) {
-            cmn_series_inc(self->late);
-            return;
-        }
+    pl_window_reply_t result =
+        pl_window_reply(self->window, &reply, now, &outcome);
+    size_t credit = pl_window_credit(self->window);
+    cmn_series_set(self->credit, credit == SIZE_MAX ? -1 : (double)credit);
+    switch (result) {
+    case PL_WINDOW_FOREIGN:
+        cmn_series_inc(self->foreign);
+        cmn_log_debug(PL_SEND_MODULE, "foreign_reply",
+                      "batch_seq=%llu session=%llu",
+                      (unsigned long long)reply.batch_seq,
+                      (unsigned long long)reply.session);
+        return;
+    case PL_WINDOW_LATE:
+        cmn_series_inc(self->late);
+        return;
+    case PL_WINDOW_ACKED:
         cmn_series_add(self->acked, outcome.records);
         cmn_series_add(self->written, reply.written);
         cmn_series_add(self->duplicate, reply.duplicates);
@@ -206,27 +276,27 @@ static void s_on_reply(s_self_t *self, int64_t now)
         cmn_series_observe(self->ack_latency,
                            (double)outcome.latency_ns / (double)CMN_NS_PER_SEC);
         return;
-    }
-    pl_window_reply_t result =
-        pl_window_nack(self->window, reply.batch_seq, reply.reason,
-                       reply.retry_after_ms, now, &outcome);
-    if (result == PL_WINDOW_LATE) {
-        cmn_series_inc(self->late);
-        return;
-    }
-    cmn_series_inc(self->nacks_by_reason[reply.reason]);
-    if (result == PL_WINDOW_REJECTED) {
+    case PL_WINDOW_REJECTED:
+        cmn_series_inc(self->nacks_by_reason[reply.reason]);
         cmn_log_error(PL_SEND_MODULE, "batch_rejected",
                       "batch_seq=%llu records=%zu detail=\"%s\"",
                       (unsigned long long)reply.batch_seq, outcome.records,
                       reply.detail);
         cmn_series_add(self->rejected, outcome.records);
         return;
+    case PL_WINDOW_SPLIT:
+        cmn_series_inc(self->nacks_by_reason[reply.reason]);
+        s_split(self, &outcome, reply.batch_seq);
+        return;
+    case PL_WINDOW_BACKOFF:
+        cmn_series_inc(self->nacks_by_reason[reply.reason]);
+        cmn_log_debug(PL_SEND_MODULE, "nack",
+                      "batch_seq=%llu reason=%s retry_after_ms=%u",
+                      (unsigned long long)reply.batch_seq,
+                      proto_nack_reason_name(reply.reason),
+                      reply.retry_after_ms);
+        return;
     }
-    cmn_log_debug(PL_SEND_MODULE, "nack",
-                  "batch_seq=%llu reason=%s retry_after_ms=%u",
-                  (unsigned long long)reply.batch_seq,
-                  proto_nack_reason_name(reply.reason), reply.retry_after_ms);
 }
 
 static int s_self_handle_dealer(zloop_t *loop, zsock_t *reader, void *arg)
@@ -266,6 +336,35 @@ static int s_self_handle_monitor(zloop_t *loop, zsock_t *reader, void *arg)
         cmn_series_set(self->connected, pl_window_connections(self->window));
     }
     zmsg_destroy(&message);
+    s_self_run(self);
+    return 0;
+}
+
+/* New limits from the subscriber's feedback (capacity, credit_initial,
+ * whether the coordinators are heard). */
+static int s_self_handle_limits(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    s_self_t *self = arg;
+    byte *data = NULL;
+    size_t size = 0;
+    if (zsock_recv(reader, "b", &data, &size) != 0)
+        return 0;
+    pl_feedback_limits_t limits;
+    bool valid = data && size == sizeof limits;
+    if (valid)
+        memcpy(&limits, data, sizeof limits);
+    free(data);
+    if (!valid) {
+        cmn_log_error(PL_SEND_MODULE, "bad_limits", "bytes=%zu", size);
+        return 0;
+    }
+    pl_window_limits_t window = {.capacity = limits.capacity,
+                                 .has_credit_initial =
+                                     limits.has_credit_initial,
+                                 .credit_initial = limits.credit_initial,
+                                 .alive = limits.alive};
+    pl_window_set_limits(self->window, &window, s_now(self));
     s_self_run(self);
     return 0;
 }
@@ -328,6 +427,14 @@ static void s_publish_status(s_self_t *self, int64_t now)
     cmn_json_uint(json, "records_sent", counters->records_sent);
     cmn_json_uint(json, "records_resent", counters->records_resent);
     cmn_json_uint(json, "records_acked", counters->records_acked);
+    cmn_json_uint(json, "session", self->config.session);
+    size_t credit = pl_window_credit(self->window);
+    /* -1: no credit in force (a v1 coordinator): the window alone. */
+    cmn_json_int(json, "credit", credit == SIZE_MAX ? -1 : (int64_t)credit);
+    cmn_json_uint(json, "batch_limit", pl_window_batch_limit(self->window));
+    cmn_json_uint(json, "batches_split", counters->splits);
+    cmn_json_uint(json, "foreign_replies", counters->foreign);
+    cmn_json_uint(json, "ack_timeouts_deferred", counters->deferred);
     int64_t backoff = pl_window_backoff_until(self->window) - now;
     cmn_json_double(json, "backoff_seconds",
                     backoff > 0 ? (double)backoff / (double)CMN_NS_PER_SEC
@@ -343,8 +450,9 @@ static void s_publish_status(s_self_t *self, int64_t now)
  * read, and chunks still queued on the data socket. */
 static bool s_input_pending(s_self_t *self)
 {
-    return self->has_chunk || (pl_window_flushing(self->window) &&
-                               (zsock_events(self->data) & ZMQ_POLLIN));
+    return self->has_chunk || self->returned_count > 0 ||
+           (pl_window_flushing(self->window) &&
+            (zsock_events(self->data) & ZMQ_POLLIN));
 }
 
 /* After every event: takes records while the open batch has room, does
@@ -357,12 +465,23 @@ static void s_self_run(s_self_t *self)
         s_act(self, now, s_input_pending(self));
         if (pl_window_room(self->window) == 0)
             break; /* a full batch and no free slot: wait for an ack */
+        if (self->returned_count > 0) {
+            s_take_returned(self, now); /* a split batch's records first */
+            continue;
+        }
         if (!self->has_chunk && !s_receive_chunk(self))
             break; /* nothing waiting */
         if (self->has_chunk)
             s_take_chunk(self, now);
     }
-    bool room = !self->has_chunk && pl_window_room(self->window) > 0;
+    const pl_window_counters_t *counters = pl_window_counters(self->window);
+    if (counters->deferred != self->deferred_counted) {
+        cmn_series_add(self->deferred,
+                       counters->deferred - self->deferred_counted);
+        self->deferred_counted = counters->deferred;
+    }
+    bool room = !self->has_chunk && self->returned_count == 0 &&
+                pl_window_room(self->window) > 0;
     if (room && !self->reading)
         zloop_reader(self->loop, self->data, s_self_handle_data, self);
     else if (!room && self->reading)
@@ -370,36 +489,27 @@ static void s_self_run(s_self_t *self)
     self->reading = room;
     if (now >= self->next_status_ns)
         s_publish_status(self, now);
+    if (now >= self->next_resolve_ns)
+        s_resolve(self, now);
     int64_t deadline = pl_window_deadline(self->window, now);
     if (self->next_status_ns < deadline)
         deadline = self->next_status_ns;
+    if (self->next_resolve_ns < deadline)
+        deadline = self->next_resolve_ns;
     if (self->timer >= 0)
         zloop_timer_end(self->loop, self->timer);
     self->timer = zloop_timer(self->loop, pl_actor_delay_ms(deadline, now), 1,
                               s_self_handle_timer, self);
 }
 
-/* Connects the dealer to every endpoint. Returns NULL or why not. */
-static const char *s_connect_all(s_self_t *self, char *why, size_t size)
+/* Resolves the store endpoints again: new addresses connected, vanished
+ * ones disconnected (the monitor then tells the window). While none is
+ * connected, sooner. */
+static void s_resolve(s_self_t *self, int64_t now)
 {
-    const char *cursor = self->endpoints, *item;
-    size_t length, connected = 0;
-    while ((item = cmn_config_list_next(&cursor, PL_SEND_LIST_SEPARATORS,
-                                        &length))) {
-        char endpoint[PL_SEND_ENDPOINT_MAX];
-        snprintf(endpoint, sizeof endpoint, "%.*s", (int)length, item);
-        if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
-            snprintf(why, size, "cannot connect to %.*s: %s", (int)length, item,
-                     zmq_strerror(zmq_errno()));
-            return why;
-        }
-        connected++;
-    }
-    if (connected == 0) {
-        snprintf(why, size, "no store endpoint");
-        return why;
-    }
-    return NULL;
+    size_t connected = pl_endpoints_refresh(self->addresses);
+    self->next_resolve_ns = now + (connected > 0 ? self->config.resolve_ns
+                                                 : PL_SEND_RESOLVE_RETRY_NS);
 }
 
 static void s_lookup_series(s_self_t *self)
@@ -419,6 +529,11 @@ static void s_lookup_series(s_self_t *self)
     self->window_records = cmn_metric_series(m->window_records, NULL);
     self->ack_latency = cmn_metric_series(m->ack_latency, NULL);
     self->connected = cmn_metric_series(m->store_connected, NULL);
+    self->foreign = cmn_metric_series(m->foreign_replies, NULL);
+    self->split = cmn_metric_series(m->batches_split, NULL);
+    self->deferred = cmn_metric_series(m->timeouts_deferred, NULL);
+    self->credit = cmn_metric_series(m->credit, NULL);
+    cmn_series_set(self->credit, -1);
     /* The resend causes (not "none") and every nack reason, visible
      * before their first event. */
     for (int cause = PL_WINDOW_CAUSE_TIMEOUT; cause < PL_WINDOW_CAUSE_COUNT;
@@ -436,6 +551,7 @@ static void s_self_destroy(s_self_t **self_p)
     if (!self)
         return;
     zloop_destroy(&self->loop);
+    pl_endpoints_destroy(&self->addresses);
     if (self->has_chunk)
         zmq_msg_close(&self->chunk);
     if (self->dealer)
@@ -443,15 +559,18 @@ static void s_self_destroy(s_self_t **self_p)
     zsock_destroy(&self->monitor);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->data);
+    zsock_destroy(&self->limits);
     if (self->buffers)
         for (size_t k = 0; k < self->config.window; k++)
             msgpack_sbuffer_destroy(&self->buffers[k]);
     free(self->buffers);
     free(self->records);
+    free(self->returned);
     pl_window_destroy(&self->window);
     free(self->endpoints);
     free(self->producer_id);
     free(self->data_endpoint);
+    free(self->limits_endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -472,22 +591,27 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     self->endpoints = strdup(config->endpoints);
     self->producer_id = strdup(config->producer_id);
     self->data_endpoint = strdup(config->data_endpoint);
+    self->limits_endpoint = strdup(config->limits_endpoint);
     pl_window_config_t window = {.slots = config->window,
                                  .batch_records = config->batch_records,
                                  .batch_ns = config->batch_ns,
                                  .ack_timeout_ns = config->ack_timeout_ns,
                                  .retry_ns = PL_SEND_RETRY_NS,
-                                 .nack_retry_ns = PL_SEND_NACK_RETRY_NS};
+                                 .nack_retry_ns = PL_SEND_NACK_RETRY_NS,
+                                 .session = config->session};
     self->window = pl_window_new(&window);
     self->loop = zloop_new();
     self->dealer = zsock_new(ZMQ_DEALER);
     self->data = zsock_new(ZMQ_PULL);
     self->monitor = zsock_new(ZMQ_PAIR);
+    self->limits = zsock_new(ZMQ_PULL);
+    self->returned = calloc(config->batch_records, sizeof *self->returned);
     self->buffers = calloc(config->window, sizeof *self->buffers);
     self->records = calloc(config->batch_records, sizeof *self->records);
     if (!self->endpoints || !self->producer_id || !self->data_endpoint ||
-        !self->window || !self->loop || !self->dealer || !self->data ||
-        !self->monitor || !self->buffers || !self->records) {
+        !self->limits_endpoint || !self->window || !self->loop ||
+        !self->dealer || !self->data || !self->monitor || !self->limits ||
+        !self->returned || !self->buffers || !self->records) {
         snprintf(why, size, "out of memory or sockets");
         s_self_destroy(&self);
         return NULL;
@@ -515,12 +639,24 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     else if (zsock_set_rcvhwm(self->data, PL_SEND_DATA_HWM),
              zsock_bind(self->data, "%s", self->data_endpoint) != 0)
         failed = "cannot bind the data endpoint";
+    else if (zsock_bind(self->limits, "%s", self->limits_endpoint) != 0)
+        failed = "cannot bind the limits endpoint";
     if (failed) {
         snprintf(why, size, "%s: %s", failed, zmq_strerror(zmq_errno()));
         s_self_destroy(&self);
         return NULL;
     }
-    if (s_connect_all(self, why, size)) {
+    self->addresses =
+        pl_endpoints_new(self->dealer, self->endpoints, config->resolve,
+                         config->resolve_arg, PL_SEND_MODULE);
+    if (!self->addresses) {
+        snprintf(why, size, "out of memory");
+        s_self_destroy(&self);
+        return NULL;
+    }
+    s_resolve(self, s_now(self));
+    if (pl_endpoints_failure(self->addresses)[0]) {
+        snprintf(why, size, "%s", pl_endpoints_failure(self->addresses));
         s_self_destroy(&self);
         return NULL;
     }
@@ -529,6 +665,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
     zloop_reader(self->loop, self->dealer, s_self_handle_dealer, self);
     zloop_reader(self->loop, self->monitor, s_self_handle_monitor, self);
+    zloop_reader(self->loop, self->limits, s_self_handle_limits, self);
     return self;
 }
 
@@ -548,8 +685,8 @@ static void s_actor(zsock_t *pipe, void *args)
 zactor_t *pl_sender_new(const pl_sender_config_t *config, char *error)
 {
     assert(config && config->clock && config->endpoints &&
-           config->producer_id && config->data_endpoint && config->metrics &&
-           config->status);
+           config->producer_id && config->data_endpoint &&
+           config->limits_endpoint && config->metrics && config->status);
     assert(config->batch_records > 0 && config->window > 0);
     /* `config` outlives s_self_new(): pl_actor_started() waits for it. */
     zactor_t *actor = zactor_new(s_actor, (void *)config);

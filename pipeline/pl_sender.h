@@ -3,21 +3,22 @@
  * Records arrive from the producer on a PULL socket it binds
  * (`data_endpoint`) as frames holding arrays of proto_record_t. They are
  * packed into batches (at most `batch_records` records, held at most
- * `batch_ns`) sent by a DEALER connected to every MDP_STORE_ENDPOINTS
- * endpoint (proto/ingest.md). A batch stays in a bounded window of
- * `window` unacknowledged batches until the coordinator acks it (after its
- * commit); while the window is full the actor stops reading records, so the
- * producer blocks and memory stays bounded. A batch is sent again when no
- * reply came within `ack_timeout_ns`, when a connection to a coordinator is
- * (re)established after it was sent (a restarted coordinator lost it), when
- * one of several coordinators disconnects while it is in flight (it may
- * have been the one that had it), or
- * after a `nack full|draining` once its retry_after_ms has passed (new
- * batches wait too). The ack timeout of a batch doubles after each of its
- * timeouts (at most 8x): acks come after the commit, and a slow database
- * must not get ever more copies. Resending is safe: records are keyed,
- * duplicates are ignored by the store. `nack malformed` drops the batch
- * (counted, logged).
+ * `batch_ns`) sent by a DEALER connected to every address of every
+ * MDP_STORE_ENDPOINTS endpoint (proto/ingest.md): a host name is resolved
+ * again every `resolve_ns` (pl_endpoints), so the pods a headless Service
+ * gains get traffic and vanished ones are disconnected. A batch stays in a
+ * bounded window of `window` unacknowledged batches until the coordinator acks
+ * it (after its commit); while the window is full the actor stops reading
+ * records, so the producer blocks and memory stays bounded. A batch is sent
+ * again when no reply came within `ack_timeout_ns`, when a connection to a
+ * coordinator is (re)established after it was sent (a restarted coordinator
+ * lost it), when one of several coordinators disconnects while it is in flight
+ * (it may have been the one that had it), or after a `nack full|draining` once
+ * its retry_after_ms has passed (new batches wait too). The ack timeout of a
+ * batch doubles after each of its timeouts (at most 8x): acks come after the
+ * commit, and a slow database must not get ever more copies. Resending is safe:
+ * records are keyed, duplicates are ignored by the store. `nack malformed`
+ * drops the batch (counted, logged).
  *
  * The decisions are pl_window's (pipeline/pl_window.h); this actor owns the
  * sockets, the encoded batches (one buffer per window slot), one zloop and
@@ -35,6 +36,7 @@
 
 #include "cmn_clock.h"
 #include "pl_actor.h"
+#include "pl_endpoints.h"
 #include "pl_metrics.h"
 #include "pl_status.h"
 
@@ -42,10 +44,17 @@
 #define PL_SENDER_CHUNK_RECORDS_MAX 1024
 
 typedef struct {
-    cmn_clock_t *clock;        /* borrowed; must outlive the actor */
-    const char *endpoints;     /* comma-separated, copied */
-    const char *producer_id;   /* copied */
-    const char *data_endpoint; /* inproc endpoint to bind, copied */
+    cmn_clock_t *clock;          /* borrowed; must outlive the actor */
+    const char *endpoints;       /* comma-separated, copied */
+    const char *producer_id;     /* copied */
+    const char *data_endpoint;   /* inproc endpoint to bind, copied */
+    const char *limits_endpoint; /* inproc PULL to bind: feedback limits
+                                  * (pl_feedback_limits_t frames) from the
+                                  * subscriber; copied */
+    uint64_t session;            /* v1.1: this run's, nonzero (0: send none) */
+    int64_t resolve_ns; /* store host names resolved again this often */
+    pl_endpoints_resolve_fn *resolve; /* NULL: pl_endpoints_resolve_dns */
+    void *resolve_arg;                /* given to resolve, borrowed */
     size_t batch_records;
     int64_t batch_ns;
     size_t window; /* batches */

@@ -6,32 +6,17 @@
  * ttl-based staleness then reports honestly. */
 #include "pl_subscriber.h"
 
-#include <arpa/inet.h>
 #include <math.h>
-#include <netdb.h>
 #include <string.h>
 
-#include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_json.h"
 #include "cmn_log.h"
 
 #define PL_SUB_MODULE "subscriber"
 #define PL_SUB_ADDRESS_MAX 256
-#define PL_SUB_LIST_SEPARATORS ", "
-#define PL_SUB_TCP_PREFIX "tcp://"
-#define PL_SUB_IPC_PREFIX "ipc://"
-#define PL_SUB_INPROC_PREFIX "inproc://"
 /* Feedback events queued on the SUB socket at most (bounds its memory). */
 #define PL_SUB_RCVHWM 10000
-/* Digits of a TCP port, with the NUL. */
-#define PL_SUB_PORT_TEXT_MAX 16
-
-typedef struct {
-    char address[PL_SUB_ADDRESS_MAX]; /* what was connected */
-    char origin[PL_SUB_ADDRESS_MAX];  /* the endpoint it came from */
-    bool seen;                        /* found by the latest resolution */
-} s_connection_t;
 
 /* One coordinator's labelled series, looked up once when it is first
  * heard (the registry lock stays off the message path). */
@@ -48,9 +33,9 @@ typedef struct {
     int timer; /* zloop timer id, -1: none */
     zsock_t *sub;
     zsock_t *decisions; /* PUSH to the producer */
+    zsock_t *limits;    /* PUSH to the sender, or NULL */
     pl_feedback_t *feedback;
-    s_connection_t connections[PL_SUBSCRIBER_ENDPOINTS_MAX];
-    size_t connection_count;
+    pl_endpoints_t *addresses; /* the SUB's connections, kept with DNS */
     int64_t next_resolve_ns;
     int64_t next_status_ns;
     pl_feedback_counters_t published; /* counters already in the metrics */
@@ -58,9 +43,6 @@ typedef struct {
      * forgotten one can be reset (the registry cannot drop a series). */
     s_shown_t shown[PL_FEEDBACK_COORDINATORS_MAX];
     size_t shown_count;
-    /* The first connect that failed (an unusable endpoint): fatal at
-     * start-up, logged later. */
-    char connect_failed[PL_ACTOR_ERROR_MAX];
     /* series, looked up once */
     cmn_series_t *events_by_level[PROTO_LEVEL_HARD + 1];
     cmn_series_t *gaps, *missed, *restarts, *malformed, *version, *table_full,
@@ -69,177 +51,24 @@ typedef struct {
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
 
-/* Splits "tcp://host:port" into host and port. Returns 0 or -1. */
-static int s_split_tcp(const char *endpoint, char *host, size_t host_size,
-                       char *port, size_t port_size)
-{
-    if (strncmp(endpoint, PL_SUB_TCP_PREFIX, strlen(PL_SUB_TCP_PREFIX)) != 0)
-        return -1;
-    const char *rest = endpoint + strlen(PL_SUB_TCP_PREFIX);
-    const char *colon = strrchr(rest, ':');
-    if (!colon || colon == rest || colon[1] == '\0')
-        return -1;
-    size_t host_length = (size_t)(colon - rest);
-    if (host_length >= host_size || strlen(colon + 1) >= port_size)
-        return -1;
-    memcpy(host, rest, host_length);
-    host[host_length] = '\0';
-    strcpy(port, colon + 1);
-    for (const char *c = port; *c; c++)
-        if (*c < '0' || *c > '9')
-            return -1;
-    return 0;
-}
-
 int pl_subscriber_check_endpoints(const char *endpoints, char *bad,
                                   size_t capacity)
 {
-    const char *cursor = endpoints, *entry;
-    size_t length, items = 0;
-    while ((entry = cmn_config_list_next(&cursor, PL_SUB_LIST_SEPARATORS,
-                                         &length))) {
-        char item[PL_SUB_ADDRESS_MAX];
-        char host[PL_SUB_ADDRESS_MAX], port[PL_SUB_PORT_TEXT_MAX];
-        bool ok = length < sizeof item;
-        if (ok) {
-            memcpy(item, entry, length);
-            item[length] = '\0';
-            ok = strncmp(item, PL_SUB_IPC_PREFIX, strlen(PL_SUB_IPC_PREFIX)) ==
-                     0 ||
-                 strncmp(item, PL_SUB_INPROC_PREFIX,
-                         strlen(PL_SUB_INPROC_PREFIX)) == 0 ||
-                 s_split_tcp(item, host, sizeof host, port, sizeof port) == 0;
-        }
-        if (!ok) {
-            snprintf(bad, capacity, "%.*s", (int)length, entry);
-            return -1;
-        }
-        items++;
-    }
-    if (items == 0) {
-        snprintf(bad, capacity, "(empty list)");
-        return -1;
-    }
-    return 0;
+    return pl_endpoints_check(endpoints, bad, capacity);
 }
 
 int pl_subscriber_resolve_dns(const char *host,
                               char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
                               size_t max, void *arg)
 {
-    (void)arg;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *found = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &found);
-    if (rc != 0) {
-        cmn_log_warning(PL_SUB_MODULE, "resolve_failed", "host=%s error=\"%s\"",
-                        host, gai_strerror(rc));
-        return -1;
-    }
-    size_t count = 0;
-    for (struct addrinfo *info = found; info && count < max;
-         info = info->ai_next) {
-        const struct sockaddr_in *address =
-            (const struct sockaddr_in *)info->ai_addr;
-        if (!inet_ntop(AF_INET, &address->sin_addr, addresses[count],
-                       PL_SUBSCRIBER_ADDRESS_TEXT_MAX))
-            continue;
-        bool repeated = false; /* one entry per socket type and protocol */
-        for (size_t k = 0; k < count && !repeated; k++)
-            repeated = strcmp(addresses[k], addresses[count]) == 0;
-        if (!repeated)
-            count++;
-    }
-    freeaddrinfo(found);
-    return (int)count;
+    return pl_endpoints_resolve_dns(host, addresses, max, arg);
 }
 
-static s_connection_t *s_find_connection(s_self_t *self, const char *address)
-{
-    for (size_t k = 0; k < self->connection_count; k++)
-        if (strcmp(self->connections[k].address, address) == 0)
-            return &self->connections[k];
-    return NULL;
-}
-
-static void s_want(s_self_t *self, const char *origin, const char *address)
-{
-    s_connection_t *connection = s_find_connection(self, address);
-    if (connection) {
-        connection->seen = true;
-        return;
-    }
-    if (self->connection_count == PL_SUBSCRIBER_ENDPOINTS_MAX) {
-        cmn_log_warning(PL_SUB_MODULE, "too_many_addresses", "address=%s",
-                        address);
-        return;
-    }
-    if (zsock_connect(self->sub, "%s", address) != 0) {
-        if (!self->connect_failed[0])
-            snprintf(self->connect_failed, sizeof self->connect_failed,
-                     "cannot connect to %.200s: %s", address,
-                     zmq_strerror(zmq_errno()));
-        cmn_log_warning(PL_SUB_MODULE, "connect_failed",
-                        "address=%s error=\"%s\"", address,
-                        zmq_strerror(zmq_errno()));
-        return;
-    }
-    connection = &self->connections[self->connection_count++];
-    snprintf(connection->address, sizeof connection->address, "%s", address);
-    snprintf(connection->origin, sizeof connection->origin, "%s", origin);
-    connection->seen = true;
-    cmn_log_info(PL_SUB_MODULE, "connected", "address=%s", address);
-}
-
-/* Resolves every endpoint; connects new addresses, drops vanished ones. An
- * endpoint whose name does not resolve keeps its previous addresses. */
+/* Resolves every endpoint again: new addresses connected, vanished ones
+ * dropped, a name that does not resolve keeps what it had. */
 static void s_resolve(s_self_t *self)
 {
-    for (size_t k = 0; k < self->connection_count; k++)
-        self->connections[k].seen = false;
-    const char *cursor = self->endpoints, *entry;
-    size_t length;
-    while ((entry = cmn_config_list_next(&cursor, PL_SUB_LIST_SEPARATORS,
-                                         &length))) {
-        char item[PL_SUB_ADDRESS_MAX];
-        snprintf(item, sizeof item, "%.*s", (int)length, entry);
-        char host[PL_SUB_ADDRESS_MAX], port[PL_SUB_PORT_TEXT_MAX];
-        struct in_addr literal;
-        if (s_split_tcp(item, host, sizeof host, port, sizeof port) != 0 ||
-            inet_pton(AF_INET, host, &literal) == 1) {
-            s_want(self, item, item); /* ipc, inproc or an address literal */
-            continue;
-        }
-        char addresses[PL_SUBSCRIBER_ENDPOINTS_MAX]
-                      [PL_SUBSCRIBER_ADDRESS_TEXT_MAX];
-        int found =
-            self->config.resolve(host, addresses, PL_SUBSCRIBER_ENDPOINTS_MAX,
-                                 self->config.resolve_arg);
-        if (found < 0) {
-            /* Keep what this name resolved to before. */
-            for (size_t k = 0; k < self->connection_count; k++)
-                if (strcmp(self->connections[k].origin, item) == 0)
-                    self->connections[k].seen = true;
-            continue;
-        }
-        for (int k = 0; k < found; k++) {
-            char endpoint[PL_SUB_ADDRESS_MAX];
-            snprintf(endpoint, sizeof endpoint, "tcp://%.15s:%s", addresses[k],
-                     port);
-            s_want(self, item, endpoint);
-        }
-    }
-    size_t kept = 0;
-    for (size_t k = 0; k < self->connection_count; k++) {
-        if (!self->connections[k].seen) {
-            zsock_disconnect(self->sub, "%s", self->connections[k].address);
-            cmn_log_info(PL_SUB_MODULE, "disconnected", "address=%s",
-                         self->connections[k].address);
-            continue;
-        }
-        self->connections[kept++] = self->connections[k];
-    }
-    self->connection_count = kept;
+    size_t kept = pl_endpoints_refresh(self->addresses);
     pl_status_set_subscribed(self->config.status, kept > 0);
     cmn_series_set(self->endpoints_connected, (double)kept);
 }
@@ -284,17 +113,19 @@ static s_shown_t *s_shown(s_self_t *self, const char *id)
     return shown;
 }
 
-/* A forgotten coordinator's gauges would keep their last values forever:
- * its queue depth and level drop to 0 and it shows as stale. */
+/* A forgotten coordinator's series would keep their last values forever
+ * (a gone pod stale for the pipeline's life, a permanent false alert):
+ * they leave /metrics. This actor is their only writer. */
 static void s_reset_forgotten(s_self_t *self)
 {
     size_t kept = 0;
     for (size_t k = 0; k < self->shown_count; k++) {
         s_shown_t *shown = &self->shown[k];
         if (!pl_feedback_find(self->feedback, shown->id)) {
-            cmn_series_set(shown->depth, 0);
-            cmn_series_set(shown->level, 0);
-            cmn_series_set(shown->stale, 1);
+            cmn_series_remove(&shown->depth);
+            cmn_series_remove(&shown->level);
+            cmn_series_remove(&shown->stale);
+            cmn_series_remove(&shown->age);
             cmn_log_info(PL_SUB_MODULE, "forgotten", "coordinator=%s",
                          shown->id);
             continue;
@@ -364,6 +195,14 @@ static void s_decide(s_self_t *self, int64_t event_ts_ns)
                  s_level_names[decision.level], decision.scale);
 }
 
+/* Hands changed limits to the sender (capacity, credits, liveness). */
+static void s_limits(s_self_t *self)
+{
+    pl_feedback_limits_t limits;
+    if (self->limits && pl_feedback_limits(self->feedback, &limits))
+        zsock_send(self->limits, "b", &limits, sizeof limits);
+}
+
 static void s_self_arm(s_self_t *self);
 
 static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
@@ -388,9 +227,10 @@ static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
     pl_feedback_result_t result = pl_feedback_handle_message(
         self->feedback, frames, sizes, count, &event);
     zmsg_destroy(&message);
-    if (result == PL_FEEDBACK_APPLIED)
+    if (result == PL_FEEDBACK_APPLIED) {
         s_decide(self, event.ts_ns); /* first: the latency that counts */
-    else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
+        s_limits(self);
+    } else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
         cmn_log_debug(PL_SUB_MODULE, "dropped", "reason=%s",
                       result == PL_FEEDBACK_VERSION ? "version" : "malformed");
     s_publish_counters(self);
@@ -414,6 +254,7 @@ static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
     }
     pl_feedback_tick(self->feedback);
     s_decide(self, 0);
+    s_limits(self);
     s_publish_counters(self);
     s_publish_state(self, now);
     s_self_arm(self);
@@ -456,8 +297,10 @@ static void s_self_destroy(s_self_t **self_p)
         return;
     zloop_destroy(&self->loop);
     pl_feedback_destroy(&self->feedback);
+    pl_endpoints_destroy(&self->addresses);
     zsock_destroy(&self->sub);
     zsock_destroy(&self->decisions);
+    zsock_destroy(&self->limits);
     free(self->endpoints);
     free(self);
     *self_p = NULL;
@@ -499,6 +342,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     self->endpoints = strdup(config->endpoints);
     self->config.endpoints = self->endpoints;
     self->config.decisions_endpoint = NULL; /* not kept */
+    self->config.limits_endpoint = NULL;
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     self->decisions = zsock_new(ZMQ_PUSH);
@@ -512,6 +356,17 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
     zsock_set_sndtimeo(self->decisions, 0);
     zsock_set_linger(self->decisions, 0);
+    if (config->limits_endpoint) {
+        self->limits = zsock_new(ZMQ_PUSH);
+        if (!self->limits ||
+            zsock_connect(self->limits, "%s", config->limits_endpoint) != 0) {
+            snprintf(why, size, "cannot connect to the limits endpoint");
+            s_self_destroy(&self);
+            return NULL;
+        }
+        zsock_set_sndtimeo(self->limits, 0);
+        zsock_set_linger(self->limits, 0);
+    }
     if (config->curve_secret_key_file &&
         cmn_curve_client_apply(self->sub, config->curve_secret_key_file,
                                config->curve_server_key_file) != 0) {
@@ -526,11 +381,19 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
         return NULL;
     }
     zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
+    self->addresses =
+        pl_endpoints_new(self->sub, self->endpoints, self->config.resolve,
+                         self->config.resolve_arg, PL_SUB_MODULE);
+    if (!self->addresses) {
+        snprintf(why, size, "out of memory");
+        s_self_destroy(&self);
+        return NULL;
+    }
     s_lookup_series(self);
     int64_t now = cmn_clock_mono_ns(config->clock);
     s_resolve(self); /* first resolution and connections */
-    if (self->connect_failed[0]) {
-        snprintf(why, size, "%s", self->connect_failed);
+    if (pl_endpoints_failure(self->addresses)[0]) {
+        snprintf(why, size, "%s", pl_endpoints_failure(self->addresses));
         s_self_destroy(&self);
         return NULL;
     }

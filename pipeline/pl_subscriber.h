@@ -11,7 +11,10 @@
  * engine's deadline, the next resolution and the next gauge refresh
  * (`tick_ns`). When the combined decision changes, the actor sends it
  * straight to the producer over `decisions_endpoint` (inproc PUSH; one
- * frame holding a pl_feedback_decision_t): no relay through main. It
+ * frame holding a pl_feedback_decision_t): no relay through main. When
+ * the limits the sender needs change (capacity, credit_initial, whether
+ * every coordinator is heard), it sends a pl_feedback_limits_t to
+ * `limits_endpoint` the same way. It
  * writes the feedback metrics, the coordinators part of /status and the
  * readiness flags. Its pipe takes only $TERM (start-up: pl_actor.h). */
 #ifndef PL_SUBSCRIBER_H
@@ -20,6 +23,7 @@
 #include <czmq.h>
 
 #include "pl_actor.h"
+#include "pl_endpoints.h"
 #include "pl_feedback.h"
 #include "pl_metrics.h"
 #include "pl_policy.h"
@@ -28,18 +32,11 @@
 #define PL_SUBSCRIBER_TICK_MS_DEFAULT 100
 #define PL_SUBSCRIBER_ENDPOINTS_MAX 64
 
-/* Room for one IPv4 address as text ("255.255.255.255"). */
-#define PL_SUBSCRIBER_ADDRESS_TEXT_MAX 16
+/* The resolver (pl_endpoints.h), under the subscriber's names. */
+#define PL_SUBSCRIBER_ADDRESS_TEXT_MAX PL_ENDPOINTS_ADDRESS_TEXT_MAX
+typedef pl_endpoints_resolve_fn pl_subscriber_resolve_fn;
 
-/* Resolves `host` into at most `max` IPv4 addresses as text. Returns how
- * many (0 is a valid answer: the name has no address now), or -1 when the
- * name cannot be resolved now (the subscriber then keeps the addresses it
- * had). Called from the subscriber's thread. */
-typedef int(pl_subscriber_resolve_fn)(
-    const char *host, char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
-    size_t max, void *arg);
-
-/* The default resolver: getaddrinfo(), IPv4, duplicates removed. */
+/* The default resolver: pl_endpoints_resolve_dns. */
 int pl_subscriber_resolve_dns(const char *host,
                               char addresses[][PL_SUBSCRIBER_ADDRESS_TEXT_MAX],
                               size_t max, void *arg);
@@ -50,6 +47,8 @@ typedef struct {
     int64_t resolve_ns;             /* DNS re-resolution interval */
     int64_t tick_ns;                /* gauge and /status refresh interval */
     const char *decisions_endpoint; /* the producer's inproc PULL */
+    const char *limits_endpoint;    /* the sender's inproc PULL (NULL:
+                                     * none) */
     pl_feedback_config_t feedback;
     const pl_policy_t *policy;         /* borrowed, immutable */
     pl_metrics_t *metrics;             /* borrowed */

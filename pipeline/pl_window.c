@@ -6,7 +6,9 @@
 #include "pl_window.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmn_clock.h" /* constants only: the engine reads no clock */
 
@@ -27,6 +29,17 @@ typedef struct {
     pl_window_cause_t cause;
 } s_slot_t;
 
+/* What limits the records unacked (proto/ingest.md 4.4). */
+typedef enum {
+    S_CREDIT_FIRST = 0,   /* no reply yet: one first batch */
+    S_CREDIT_NONE = 1,    /* the coordinator sends no credit (v1) */
+    S_CREDIT_GRANTED = 2, /* the last reply's credit */
+} s_credit_mode_t;
+
+/* The detail a v1 coordinator gives a batch over its capacity (ingest.md
+ * 4.2), for coordinators that send no `code`. */
+#define S_OVER_CAPACITY_DETAIL "exceeds the queue capacity"
+
 struct _pl_window_t {
     pl_window_config_t config;
     s_slot_t *slots;
@@ -39,6 +52,12 @@ struct _pl_window_t {
     int connections;
     bool flushing;
     int64_t flush_deadline_ns;
+    pl_window_limits_t limits;
+    s_credit_mode_t credit_mode;
+    uint32_t credit;         /* GRANTED: the last reply's */
+    int64_t credit_retry_ns; /* credit 0, no feedback: one batch after */
+    size_t split_limit;      /* batch size after a split (0: none) */
+    size_t returned;         /* records the shell holds from a split */
     pl_window_counters_t counters;
 };
 
@@ -77,9 +96,78 @@ void pl_window_destroy(pl_window_t **self_p)
     }
 }
 
+size_t pl_window_batch_limit(const pl_window_t *self)
+{
+    size_t limit = self->config.batch_records;
+    if (self->limits.capacity > 0 && self->limits.capacity < limit)
+        limit = (size_t)self->limits.capacity;
+    if (self->split_limit > 0 && self->split_limit < limit)
+        limit = self->split_limit;
+    return limit;
+}
+
 size_t pl_window_room(const pl_window_t *self)
 {
-    return self->config.batch_records - self->open_records;
+    size_t limit = pl_window_batch_limit(self);
+    return self->open_records < limit ? limit - self->open_records : 0;
+}
+
+/* The first batch's size: before a reply, or with credit 0 and nothing in
+ * flight. */
+static size_t s_first_records(const pl_window_t *self)
+{
+    size_t first = self->limits.has_credit_initial ? self->limits.credit_initial
+                                                   : PL_WINDOW_FIRST_RECORDS;
+    if (self->limits.capacity > 0 && self->limits.capacity < first)
+        first = (size_t)self->limits.capacity;
+    return first;
+}
+
+/* Records that may be unacked at `now` (SIZE_MAX: no credit in force). */
+static size_t s_allowed(const pl_window_t *self, int64_t now)
+{
+    switch (self->credit_mode) {
+    case S_CREDIT_NONE:
+        return SIZE_MAX;
+    case S_CREDIT_FIRST:
+        /* Only a coordinator whose feedback says credit_initial is known
+         * to grant credits: the others (v1, or no feedback) get the
+         * window, as v1 producers do. */
+        if (!self->limits.has_credit_initial)
+            return SIZE_MAX;
+        return self->used == 0 ? s_first_records(self) : 0;
+    case S_CREDIT_GRANTED:
+        break;
+    }
+    if (self->credit > 0 || self->used > 0)
+        return self->credit;
+    /* Credit 0 and nothing in flight: a credit_initial in the feedback
+     * allows one batch; without it, one after the reply's retry hint, so
+     * that a reply that cannot come is not waited for forever. */
+    if (self->limits.has_credit_initial)
+        return self->limits.credit_initial > 0 ? s_first_records(self) : 0;
+    return now >= self->credit_retry_ns ? s_first_records(self) : 0;
+}
+
+size_t pl_window_credit(const pl_window_t *self)
+{
+    if (self->credit_mode == S_CREDIT_FIRST)
+        return self->limits.has_credit_initial ? s_first_records(self)
+                                               : SIZE_MAX;
+    return self->credit_mode == S_CREDIT_NONE ? SIZE_MAX : self->credit;
+}
+
+/* Records of the open batch that may be sealed now. */
+static size_t s_seal_count(const pl_window_t *self, int64_t now)
+{
+    size_t count = self->open_records;
+    size_t limit = pl_window_batch_limit(self);
+    if (count > limit)
+        count = limit;
+    size_t allowed = s_allowed(self, now);
+    size_t room =
+        allowed > self->unacked_records ? allowed - self->unacked_records : 0;
+    return count < room ? count : room;
 }
 
 void pl_window_fill(pl_window_t *self, size_t records, int64_t now)
@@ -106,7 +194,7 @@ static s_slot_t *s_free_slot(pl_window_t *self, size_t *index)
 static bool s_seal_due(const pl_window_t *self, int64_t now)
 {
     return self->open_records > 0 &&
-           (self->open_records == self->config.batch_records ||
+           (self->open_records >= pl_window_batch_limit(self) ||
             self->flushing ||
             now - self->open_started_ns >= self->config.batch_ns);
 }
@@ -136,6 +224,17 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
     /* 1. Ack timeouts: the batch goes back to waiting, due now. */
     for (size_t k = 0; k < self->config.slots; k++) {
         s_slot_t *slot = &self->slots[k];
+        if (slot->state == S_IN_FLIGHT && now >= slot->due_ns &&
+            self->limits.alive) {
+            /* Its coordinator is heard: slow, not lost. A resend would
+             * only add load; wait another timeout. */
+            uint32_t shift = slot->timeouts < PL_WINDOW_BACKOFF_SHIFT_MAX
+                                 ? slot->timeouts
+                                 : PL_WINDOW_BACKOFF_SHIFT_MAX;
+            slot->due_ns = now + (self->config.ack_timeout_ns << shift);
+            self->counters.deferred++;
+            continue;
+        }
         if (slot->state == S_IN_FLIGHT && now >= slot->due_ns) {
             slot->state = S_WAITING;
             slot->timeouts++;
@@ -147,19 +246,22 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
         }
     }
     /* 2. The open batch closes into a free slot. */
-    size_t index;
+    size_t index, count;
     s_slot_t *slot;
-    if (s_seal_due(self, now) && (slot = s_free_slot(self, &index))) {
+    if (s_seal_due(self, now) && (count = s_seal_count(self, now)) > 0 &&
+        (slot = s_free_slot(self, &index))) {
         slot->state = S_WAITING;
         slot->batch_seq = self->next_seq++;
-        slot->records = self->open_records;
+        slot->records = count;
         slot->attempts = 0;
         slot->timeouts = 0;
         slot->cause = PL_WINDOW_CAUSE_NONE;
         slot->due_ns = now;
         self->used++;
-        self->unacked_records += self->open_records;
-        self->open_records = 0;
+        self->unacked_records += count;
+        /* The rest (cut by the credit or the capacity) stays open, as old
+         * as it was: it closes as soon as it may. */
+        self->open_records -= count;
         s_fill_action(slot, index, PL_WINDOW_SEAL, action);
         return true;
     }
@@ -173,9 +275,9 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
             }
         }
     /* 4. The flush ends when nothing is left or at its deadline. */
-    if (self->flushing &&
-        ((self->used == 0 && self->open_records == 0 && !input_pending) ||
-         now >= self->flush_deadline_ns)) {
+    if (self->flushing && ((self->used == 0 && self->open_records == 0 &&
+                            !input_pending && self->returned == 0) ||
+                           now >= self->flush_deadline_ns)) {
         self->flushing = false;
         action->kind = PL_WINDOW_FLUSHED;
         action->slot = 0;
@@ -278,6 +380,78 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
     return PL_WINDOW_BACKOFF;
 }
 
+static bool s_over_capacity(const proto_reply_t *reply)
+{
+    return reply->reason == PROTO_NACK_MALFORMED &&
+           (reply->code == PROTO_NACK_CODE_OVER_CAPACITY ||
+            (reply->code == PROTO_NACK_CODE_NONE &&
+             strstr(reply->detail, S_OVER_CAPACITY_DETAIL)));
+}
+
+pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
+                                  int64_t now, pl_window_outcome_t *outcome)
+{
+    if (self->config.session && reply->session &&
+        reply->session != self->config.session) {
+        self->counters.foreign++;
+        return PL_WINDOW_FOREIGN; /* a previous run's: not ours */
+    }
+    if (reply->has_credit) {
+        self->credit_mode = S_CREDIT_GRANTED;
+        self->credit = reply->credit;
+        int64_t retry_ns =
+            reply->type == PROTO_REPLY_NACK && reply->retry_after_ms
+                ? (int64_t)reply->retry_after_ms * CMN_NS_PER_MS
+                : self->config.nack_retry_ns;
+        self->credit_retry_ns = now + retry_ns;
+    } else if (self->credit_mode == S_CREDIT_FIRST) {
+        self->credit_mode = S_CREDIT_NONE; /* a v1 coordinator */
+    }
+    if (reply->type == PROTO_REPLY_ACK)
+        return pl_window_ack(self, reply->batch_seq, now, outcome);
+    size_t index;
+    s_slot_t *slot = s_find(self, reply->batch_seq, &index);
+    if (slot && s_over_capacity(reply) && self->returned == 0) {
+        /* It can never be queued: split it. The parts are new batches of
+         * at most the capacity (or half this one when the capacity is not
+         * known yet). */
+        size_t half = slot->records / 2 ? slot->records / 2 : 1;
+        size_t limit =
+            self->limits.capacity > 0 && self->limits.capacity < slot->records
+                ? (size_t)self->limits.capacity
+                : half;
+        if (self->split_limit == 0 || limit < self->split_limit)
+            self->split_limit = limit;
+        outcome->slot = index;
+        outcome->records = slot->records;
+        outcome->latency_ns = now - slot->sent_ns;
+        self->counters.splits++;
+        self->returned = slot->records;
+        s_release(self, slot);
+        return PL_WINDOW_SPLIT;
+    }
+    if (slot && s_over_capacity(reply)) /* one split at a time */
+        return pl_window_nack(self, reply->batch_seq, PROTO_NACK_FULL, 0, now,
+                              outcome);
+    return pl_window_nack(self, reply->batch_seq, reply->reason,
+                          reply->retry_after_ms, now, outcome);
+}
+
+void pl_window_return(pl_window_t *self, size_t records)
+{
+    self->returned = records;
+}
+
+void pl_window_set_limits(pl_window_t *self, const pl_window_limits_t *limits,
+                          int64_t now)
+{
+    (void)now;
+    self->limits = *limits;
+    /* A capacity now known replaces the halving guess of a split. */
+    if (limits->capacity > 0)
+        self->split_limit = 0;
+}
+
 void pl_window_connected(pl_window_t *self, int64_t now)
 {
     self->connections++;
@@ -341,10 +515,15 @@ int64_t pl_window_deadline(const pl_window_t *self, int64_t now)
 {
     int64_t next = PL_WINDOW_NEVER;
     bool free_slot = self->used < self->config.slots;
-    if (self->open_records > 0 && free_slot)
-        next = s_seal_due(self, now)
-                   ? now
-                   : self->open_started_ns + self->config.batch_ns;
+    if (self->open_records > 0 && free_slot) {
+        if (s_seal_count(self, now) > 0)
+            next = s_seal_due(self, now)
+                       ? now
+                       : self->open_started_ns + self->config.batch_ns;
+        else if (self->credit_mode == S_CREDIT_GRANTED && self->used == 0 &&
+                 !self->limits.has_credit_initial)
+            next = self->credit_retry_ns; /* credit 0: one batch then */
+    }
     for (size_t k = 0; k < self->config.slots; k++) {
         const s_slot_t *slot = &self->slots[k];
         if (slot->state == S_IN_FLIGHT)

@@ -29,6 +29,29 @@
  *   IN_FLIGHT --a connection lost, another still up--> WAITING (+retry_ns,
  *                              cause disconnect: failover to the others)
  *
+ * v1.1 (proto/ingest.md 4.4 and 5):
+ *
+ * - Session: every batch carries the run's `session`; a reply carrying
+ *   another session (a previous run with the same routing id) is FOREIGN
+ *   and ignored.
+ * - Credits: a batch is cut to fit the coordinator's grant: unacked
+ *   records never exceed the last `credit` of a reply; before the first
+ *   reply, when the feedback says `credit_initial` (a coordinator known to
+ *   grant credits), one batch of at most min(credit_initial, capacity);
+ *   without it (v1, or no feedback yet) and after a reply without `credit`
+ *   only the window limits. With credit 0 and nothing in flight, one batch
+ *   of the first size may go when credit_initial is nonzero, or without
+ *   feedback after the reply's retry hint (ingest.md 4.4).
+ * - Capacity: batches are cut to the coordinators' queue capacity (from
+ *   feedback, pl_window_set_limits); a batch nacked `over_capacity` is
+ *   SPLIT: its slot is freed and its records come back to the shell, which
+ *   fills them again (in batches now cut to fit), before new records: never
+ *   dropped.
+ * - Alive but slow is not lost: while every coordinator's feedback is
+ *   fresh (limits.alive) an in-flight batch is not timed out (its timer is
+ *   re-armed); it is resent only on a disconnect/reconnect, or once the
+ *   feedback goes silent.
+ *
  * Flush: pl_window_flush() seals at once and reports FLUSHED when nothing
  * is left (no open record, no slot used, no input pending) or at the
  * deadline; pl_window_hurry() moves the deadline to now. Not thread-safe:
@@ -44,6 +67,8 @@
 
 /* Ack timeouts double per timeout of a batch, at most this many times. */
 #define PL_WINDOW_BACKOFF_SHIFT_MAX 3
+/* Records of the first batch before any reply and any feedback. */
+#define PL_WINDOW_FIRST_RECORDS 500
 /* pl_window_deadline() when nothing is due. */
 #define PL_WINDOW_NEVER INT64_MAX
 
@@ -54,7 +79,16 @@ typedef struct {
     int64_t ack_timeout_ns; /* first ack timeout of a batch */
     int64_t retry_ns;       /* after a failed send or a disconnect */
     int64_t nack_retry_ns;  /* after a nack with retry_after_ms = 0 */
+    uint64_t session;       /* v1.1: this run's, nonzero; 0: v1 (none) */
 } pl_window_config_t;
+
+/* What feedback says (pl_feedback_limits): 0 / false when unknown. */
+typedef struct {
+    uint64_t capacity; /* smallest queue capacity */
+    bool has_credit_initial;
+    uint32_t credit_initial;
+    bool alive; /* every known coordinator's feedback is fresh */
+} pl_window_limits_t;
 
 /* Why a slot is sent again (the `cause` label of the resend counter). */
 typedef enum {
@@ -92,6 +126,8 @@ typedef enum {
     PL_WINDOW_REJECTED = 1, /* nack malformed: slot freed, records dropped */
     PL_WINDOW_BACKOFF = 2,  /* nack full|draining: resend after retry */
     PL_WINDOW_LATE = 3,     /* no slot holds that batch_seq: ignored */
+    PL_WINDOW_FOREIGN = 4,  /* another session's reply: ignored */
+    PL_WINDOW_SPLIT = 5,    /* over_capacity: slot freed, records returned */
 } pl_window_reply_t;
 
 typedef struct {
@@ -108,6 +144,9 @@ typedef struct {
     uint64_t records_rejected;
     uint64_t batches_sent;
     uint64_t timeouts;
+    uint64_t deferred; /* timeouts not taken: the coordinator is alive */
+    uint64_t foreign;  /* replies of another session ignored */
+    uint64_t splits;   /* batches split (over_capacity) */
 } pl_window_counters_t;
 
 typedef struct _pl_window_t pl_window_t;
@@ -151,6 +190,26 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
                                  uint32_t retry_after_ms, int64_t now,
                                  pl_window_outcome_t *outcome);
 
+/* A decoded reply: checks the session, takes the credit, then acts as
+ * pl_window_ack / pl_window_nack; a nack `malformed` with code
+ * over_capacity (or, from a v1 coordinator, its spec'd detail "batch of N
+ * records exceeds the queue capacity C") is SPLIT: the shell must give the
+ * slot's records back with pl_window_return() before it fills new ones.
+ * Returns what happened (outcome filled unless FOREIGN or LATE). */
+pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
+                                  int64_t now, pl_window_outcome_t *outcome);
+
+/* The shell holds `records` returned by a SPLIT, not yet filled again (it
+ * fills them first; a flush waits for them; a second split waits). */
+void pl_window_return(pl_window_t *self, size_t records);
+
+/* New feedback limits (capacity, credit_initial, alive). */
+void pl_window_set_limits(pl_window_t *self, const pl_window_limits_t *limits,
+                          int64_t now);
+
+/* The batch size in force: batch_records cut to the capacity. */
+size_t pl_window_batch_limit(const pl_window_t *self);
+
 /* A connection to a coordinator was established / lost. */
 void pl_window_connected(pl_window_t *self, int64_t now);
 void pl_window_disconnected(pl_window_t *self, int64_t now);
@@ -171,6 +230,9 @@ size_t pl_window_open_records(const pl_window_t *self);
 uint64_t pl_window_next_seq(const pl_window_t *self);
 int64_t pl_window_backoff_until(const pl_window_t *self);
 int pl_window_connections(const pl_window_t *self);
+/* The credit in force: records that may be unacked now (SIZE_MAX: only
+ * the window limits them, a v1 coordinator). */
+size_t pl_window_credit(const pl_window_t *self);
 bool pl_window_flushing(const pl_window_t *self);
 const pl_window_counters_t *pl_window_counters(const pl_window_t *self);
 

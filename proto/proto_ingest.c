@@ -160,6 +160,10 @@ static int s_name_check(const char *name, size_t max, const char *what,
             if (sequence == 0 || index + sequence > length)
                 return proto_error_set(error, "field '%s' is not valid UTF-8",
                                        what);
+            if (proto_code_point_is_control(proto_utf8_decode(
+                    (const unsigned char *)name + index, sequence)))
+                return proto_error_set(
+                    error, "field '%s' contains a control character", what);
             index += sequence - 1;
         }
     }

@@ -1,6 +1,7 @@
 /* proto_reader: a bounded, allocation-free msgpack reader (see the header). */
 #include "proto_reader.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -728,6 +729,26 @@ static int s_key_number(const proto_reader_t *self, const proto_key_t *key,
     if (result != PROTO_READ_OK)
         return proto_reader_fail(&reader, result, prefix, "a number", error);
     return 0;
+}
+
+bool proto_code_point_is_control(uint32_t code_point)
+{
+    return code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f) ||
+           code_point == 0x2028 || code_point == 0x2029 ||
+           code_point == 0x061c || code_point == 0x200e ||
+           code_point == 0x200f ||
+           (code_point >= 0x202a && code_point <= 0x202e) ||
+           (code_point >= 0x2066 && code_point <= 0x2069);
+}
+
+uint32_t proto_utf8_decode(const unsigned char *bytes, size_t length)
+{
+    static const unsigned char lead_bits[] = {0x7f, 0x1f, 0x0f, 0x07};
+    assert(length >= 1 && length <= 4);
+    uint32_t code_point = bytes[0] & lead_bits[length - 1];
+    for (size_t index = 1; index < length; index++)
+        code_point = (code_point << 6) | (bytes[index] & 0x3f);
+    return code_point;
 }
 
 int proto_copy_str(const char *text, uint32_t length, size_t min_length,

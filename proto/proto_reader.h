@@ -11,6 +11,7 @@
 #ifndef PROTO_READER_H
 #define PROTO_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,6 +124,17 @@ int proto_key_bool(const proto_reader_t *self, const proto_key_t *key,
 /* Checks `v`: present, an unsigned integer, and PROTO_VERSION. */
 int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
                       proto_error_t *error);
+
+/* True for a code point a provider or symbol may not hold (ingest.md,
+ * "Control characters"): the controls U+0000..U+001F, U+007F..U+009F (C1,
+ * U+0085 among them), the separators U+2028 and U+2029, and the
+ * bidirectional controls U+061C, U+200E, U+200F, U+202A..U+202E and
+ * U+2066..U+2069 (which reorder what a log or dashboard shows). */
+bool proto_code_point_is_control(uint32_t code_point);
+
+/* The code point of the well-formed UTF-8 sequence of `length` bytes (1..4)
+ * at `bytes`. */
+uint32_t proto_utf8_decode(const unsigned char *bytes, size_t length);
 
 /* Copies a str of `length` bytes into `out` after checking `min_length`,
  * `max_length` and NUL bytes; `what` names it in the error. */

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,6 +620,41 @@ static void s_write_number(s_writer_t *writer, double value)
     if (strtod(text, NULL) != value)
         snprintf(text, sizeof text, "%.*g", S_DOUBLE_DIGITS_EXACT, value);
     s_write(writer, "%s", text);
+}
+
+int proto_text_read_line(FILE *file, char *line, size_t max_length,
+                         size_t *length)
+{
+    /* One byte more than the limit is kept, for a '\r' before '\n'. */
+    size_t kept = 0, seen = 0;
+    bool has_nul = false;
+    int byte;
+    while ((byte = getc(file)) != EOF) {
+        seen++;
+        if (byte == '\n')
+            break;
+        if (byte == '\0')
+            has_nul = true;
+        if (kept < max_length + 1)
+            line[kept] = (char)byte;
+        if (kept <= max_length + 1)
+            kept++;
+    }
+    if (byte == EOF && ferror(file))
+        return -1;
+    if (seen == 0)
+        return 0;
+    bool too_long = kept > max_length + 1;
+    if (!too_long && kept > 0 && line[kept - 1] == '\r')
+        kept--;
+    too_long = too_long || kept > max_length;
+    if (too_long)
+        kept = 0;
+    line[kept] = '\0';
+    *length = kept;
+    if (has_nul)
+        return PROTO_TEXT_LINE_HAS_NUL;
+    return too_long ? PROTO_TEXT_LINE_TOO_LONG : 1;
 }
 
 int proto_text_format_json(const proto_record_t *record, const char *reason,

@@ -8,8 +8,25 @@
 #ifndef PROTO_TEXT_H
 #define PROTO_TEXT_H
 
+#include <stdio.h>
+
 #include "proto_common.h"
 #include "proto_feedback.h"
+
+/* proto_text_read_line results besides 1 (a line), 0 (end of file) and -1
+ * (read error, errno set). The whole line was consumed either way. */
+#define PROTO_TEXT_LINE_TOO_LONG 2 /* more than max_length bytes */
+#define PROTO_TEXT_LINE_HAS_NUL 3  /* a NUL byte: not a text line */
+
+/* Reads one line of `file` into `line` (capacity at least max_length + 2)
+ * without its line break ("\n" or "\r\n"), NUL-terminated, its length in
+ * `*length`. A line is too long when it holds more than `max_length` bytes
+ * without the line break (exactly); a line holding a NUL byte is refused
+ * whole, so no tail of it is ever read as the next line. Returns 1, 0 at
+ * the end of the file, -1, PROTO_TEXT_LINE_TOO_LONG or
+ * PROTO_TEXT_LINE_HAS_NUL. */
+int proto_text_read_line(FILE *file, char *line, size_t max_length,
+                         size_t *length);
 
 /* Parses one NDJSON object into `record`. Unknown keys are ignored (so a
  * dead-letter line's "reason" does not get in the way). Returns 0 or -1 with

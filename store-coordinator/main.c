@@ -18,6 +18,8 @@
 #include "cmn_curve.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_monitor.h"
+#include "cmn_process.h"
 #include "cmn_webhook.h"
 #include "proto_ingest.h"
 #include "sc_actor.h"
@@ -71,6 +73,25 @@ static zsock_t *s_bind(int type, const char *endpoint, const char *what,
         zstr_free(&bound);
     }
     return socket;
+}
+
+/* Counts the connections the plaintext sockets lose: a peer libzmq drops
+ * for a frame over ZMQ_MAXMSGSIZE is seen nowhere else. CURVE sockets
+ * carry the CURVE guard's monitor instead and are not counted
+ * (cmn_monitor.h says why). */
+static int s_monitor(cmn_metrics_t *metrics, zsock_t *router, zsock_t *xpub,
+                     cmn_monitor_t *monitors[2])
+{
+    cmn_metric_t *family = cmn_metrics_counter(
+        metrics, SC_CURVE_METRIC_PREFIX CMN_MONITOR_DISCONNECTS_SUFFIX,
+        CMN_MONITOR_DISCONNECTS_HELP, "socket");
+    if (!family)
+        return -1;
+    monitors[0] = cmn_monitor_new(router, "ingest",
+                                  cmn_metric_series(family, "ingest", NULL));
+    monitors[1] = cmn_monitor_new(
+        xpub, "feedback", cmn_metric_series(family, "feedback", NULL));
+    return monitors[0] && monitors[1] ? 0 : -1;
 }
 
 /* `keygen PATH`: a CURVE key pair as czmq certificates, PATH (public, to
@@ -178,11 +199,13 @@ static int s_run_service(const sc_settings_t *settings)
         cmn_log_error("main", "start_failed", "%s", "out of memory");
         return CMN_EXIT_FAILURE;
     }
+    cmn_process_metrics(metrics, "mds_build_info", MDBP_VERSION); /* #15 */
     int exit_code = CMN_EXIT_FAILURE;
     zactor_t *core = NULL;
     sc_http_t *http = NULL;
     cmn_curve_t *curve = NULL;
     zsock_t *router = NULL, *xpub = NULL;
+    cmn_monitor_t *monitors[2] = {NULL, NULL};
     bool failed = false;
     cmn_webhook_t *webhook = s_webhook_new(settings, clock, metrics, &failed);
     if (failed)
@@ -196,7 +219,8 @@ static int s_run_service(const sc_settings_t *settings)
     }
     router = s_bind(ZMQ_ROUTER, settings->ingest_endpoint, "ingest", curve);
     xpub = s_bind(ZMQ_XPUB, settings->feedback_endpoint, "feedback", curve);
-    if (!router || !xpub)
+    if (!router || !xpub ||
+        (!curve && s_monitor(metrics, router, xpub, monitors) != 0))
         goto done;
     zsock_set_xpub_verbose(xpub, 1);
     zsock_set_sndhwm(xpub, settings->feedback_hwm);
@@ -243,6 +267,8 @@ done:
     zactor_destroy(&core); /* the publisher stops posting */
     zsock_destroy(&router);
     zsock_destroy(&xpub);
+    cmn_monitor_destroy(&monitors[0]); /* after their sockets closed */
+    cmn_monitor_destroy(&monitors[1]);
     cmn_webhook_destroy(&webhook);
     cmn_curve_destroy(&curve);
     sc_http_destroy(&http);
@@ -276,6 +302,13 @@ int main(int argc, char **argv)
         return loaded == CMN_CONFIG_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
     }
     sc_config_log_setup(config, SC_PROGRAM);
+    /* #15: warn about unknown MDS_* variables (the tail's and tests' own
+     * variables and compose's MDS_PG_PASSWORD are not ours). */
+    cmn_config_warn_unknown(
+        config,
+        &(cmn_config_unknown_t){"MDS_", NULL, NULL,
+                                "MDS_TAIL_ MDS_TEST_ MDS_PG_PASSWORD"},
+        NULL);
 
     int exit_code;
     size_t positionals = cmn_config_positional_count(config);

@@ -6,6 +6,7 @@
 
 #include "cmn_clock.h"
 #include "cmn_json.h"
+#include "cmn_page.h"
 #include "proto_common.h"
 #include "proto_feedback.h"
 #include "sc_breaker.h"
@@ -150,6 +151,7 @@ sc_http_t *sc_http_new(const sc_settings_t *settings, sc_state_t *state,
     cmn_http_route(self->server, "GET", "/health", false, s_on_health, self);
     cmn_http_route(self->server, "GET", "/ready", false, s_on_ready, self);
     cmn_http_route(self->server, "GET", "/status", false, s_on_status, self);
+    cmn_page_routes(self->server); /* issue 15: the live status page at / */
     if (cmn_http_start(self->server) != 0)
         sc_http_destroy(&self);
     return self;

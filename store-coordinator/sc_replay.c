@@ -2,6 +2,7 @@
 #include "sc_replay.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,24 +156,26 @@ int sc_replay_run(const sc_replay_config_t *config)
     struct stat info;
     off_t end = fstat(fileno(file), &info) == 0 ? info.st_size : 0;
     proto_record_t *records = calloc(config->batch_size, sizeof *records);
-    char *line = malloc(SC_REPLAY_LINE_BYTES_MAX);
+    char *line = malloc(SC_REPLAY_LINE_BYTES_MAX + 2);
     size_t count = 0, total = 0, unreadable = 0, line_number = 0;
+    size_t length;
+    int read = 1;
     while (records && line && ftello(file) < end &&
-           fgets(line, SC_REPLAY_LINE_BYTES_MAX, file)) {
+           (read = proto_text_read_line(file, line, SC_REPLAY_LINE_BYTES_MAX,
+                                        &length)) > 0) {
         line_number++;
-        size_t length = strlen(line);
-        if (length == SC_REPLAY_LINE_BYTES_MAX - 1 &&
-            line[length - 1] != '\n') {
-            /* Longer than any record: skip the rest of it. */
-            int c;
-            while ((c = fgetc(file)) != EOF && c != '\n')
-                ;
+        if (read == PROTO_TEXT_LINE_TOO_LONG) {
             fprintf(stderr, "dlq replay: %s:%zu: line longer than %d bytes\n",
                     config->path, line_number, SC_REPLAY_LINE_BYTES_MAX);
             unreadable++;
             continue;
         }
-        line[strcspn(line, "\r\n")] = '\0';
+        if (read == PROTO_TEXT_LINE_HAS_NUL) {
+            fprintf(stderr, "dlq replay: %s:%zu: line contains a NUL byte\n",
+                    config->path, line_number);
+            unreadable++;
+            continue;
+        }
         const char *start = line + strspn(line, " \t");
         if (*start == '\0' || *start == '#')
             continue;
@@ -188,6 +191,11 @@ int sc_replay_run(const sc_replay_config_t *config)
             s_send_batch(&self, records, count);
             count = 0;
         }
+    }
+    if (read < 0) {
+        fprintf(stderr, "dlq replay: %s:%zu: read failed: %s\n", config->path,
+                line_number + 1, strerror(errno));
+        unreadable++;
     }
     if (count > 0)
         s_send_batch(&self, records, count);

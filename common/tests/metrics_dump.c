@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cmn_metrics.h"
+#include "cmn_process.h"
 
 int main(int argc, char **argv)
 {
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
         cmn_metrics_histogram(metrics, "pl_batch_size_records", "Batch sizes.",
                               NULL, (const double[]){1, 10, 100}, 3);
     cmn_series_observe(cmn_metric_series(plain, NULL), 42);
+
+    /* process_* from /proc and a build-info gauge, as the services have. */
+    if (cmn_process_metrics(metrics, "mds_build_info", "1.0.0") != 0)
+        return 1;
 
     size_t length = 0;
     char *text = cmn_metrics_render(metrics, &length);

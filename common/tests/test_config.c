@@ -44,6 +44,13 @@ static const cmn_option_t s_options[] = {
      .type = CMN_OPT_STRING,
      .default_value = NULL,
      .help = "a name"},
+    {.flag = "code",
+     .env = "CMN_TEST_CODE",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "a string of 1..4 bytes",
+     .min = 1,
+     .max = 4},
 };
 #define OPTION_COUNT (sizeof s_options / sizeof *s_options)
 
@@ -147,6 +154,14 @@ static void test_ranges_and_types(void **state)
     s_expect_refused("--capacity=1.5");
     s_expect_refused("--capacity=");
     s_expect_refused("--capacity= 5");
+    /* Any white space before a number, not only ' ' (issue 12). */
+    s_expect_refused("--capacity=\t5");
+    s_expect_refused("--capacity=\n5");
+    s_expect_refused("--capacity=\v5");
+    s_expect_refused("--ratio=\t0.5");
+    s_expect_refused("--ratio=\r0.5");
+    s_expect_refused("--code=");
+    s_expect_refused("--code=abcde");
     s_expect_refused("--ratio=-0.01");
     s_expect_refused("--ratio=inf");
     s_expect_refused("--ratio=0.5.1");
@@ -156,8 +171,10 @@ static void test_ranges_and_types(void **state)
     s_expect_refused("--capacity"); /* needs a value */
 
     cmn_config_t *config = s_config();
-    char *edges[] = {"demo", "--capacity=1000", "--ratio=0", NULL};
-    assert_int_equal(cmn_config_load(config, 3, edges), 0);
+    char *edges[] = {"demo", "--capacity=1000", "--ratio=0", "--code=abcd",
+                     NULL};
+    assert_int_equal(cmn_config_load(config, 4, edges), 0);
+    assert_string_equal(cmn_config_string(config, "code"), "abcd");
     assert_int_equal(cmn_config_int(config, "capacity"), 1000);
     assert_true(cmn_config_double(config, "ratio") == 0.0);
     cmn_config_destroy(&config);

@@ -420,9 +420,32 @@ static void test_port_in_use_fails_to_start(void **state)
     cmn_http_destroy(&http);
 }
 
+static void test_query_value(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_int_equal(
+        cmn_http_query_value("a=1&scale=0.5", "scale", out, sizeof out), 1);
+    assert_string_equal(out, "0.5");
+    assert_int_equal(cmn_http_query_value("x=%41+b%2c", "x", out, sizeof out),
+                     1);
+    assert_string_equal(out, "A b,");
+    assert_int_equal(cmn_http_query_value("xx=1", "x", out, sizeof out), 0);
+    assert_int_equal(cmn_http_query_value("x=", "x", out, sizeof out), 0);
+    assert_int_equal(cmn_http_query_value(NULL, "x", out, sizeof out), 0);
+    assert_int_equal(cmn_http_query_value("x=%4", "x", out, sizeof out), -1);
+    assert_int_equal(cmn_http_query_value("x=%zz", "x", out, sizeof out), -1);
+    assert_int_equal(cmn_http_query_value("x=%00", "x", out, sizeof out), -1);
+    assert_int_equal(cmn_http_query_value("x=1234567", "x", out, sizeof out),
+                     1);
+    assert_int_equal(cmn_http_query_value("x=12345678", "x", out, sizeof out),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_query_value),
         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_keep_alive_serves_two_requests),
         cmocka_unit_test(test_custom_route_with_body),

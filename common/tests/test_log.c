@@ -121,6 +121,53 @@ static void test_long_line_is_one_line(void **state)
     assert_string_equal(out + strlen(out) - 3, "\"}\n");
 }
 
+/* A value from a peer (a nack detail quoting a map key) cannot forge
+ * fields: in JSON mode it stays inside its string, whether the format
+ * quoted it or not; the format's own fields are the only members. */
+static void test_json_value_cannot_forge_fields(void **state)
+{
+    (void)state;
+    char out[CAPTURE_BYTES];
+    capture_t capture;
+    cmn_log_setup("svc", CMN_LOG_INFO, CMN_LOG_JSON);
+    s_capture_start(&capture);
+    cmn_log_warning("ingest", "nack", "peer=%s detail=\"%s\" n=%d",
+                    "p1 level=error", "key \" level=error event=forged x=\"",
+                    7);
+    cmn_log_info("ingest", "words", "%s", "event=forged");
+    s_capture_end(&capture, out, sizeof out);
+    s_assert_matches(
+        out, "^\\{\"ts\":\"" TS "\",\"level\":\"warning\","
+             "\"service\":\"svc\",\"module\":\"ingest\",\"event\":\"nack\","
+             "\"peer\":\"p1 level=error\","
+             "\"detail\":\"key \\\\\" level=error event=forged x=\\\\\"\","
+             "\"n\":\"7\"\\}\n"
+             "\\{\"ts\":\"" TS "\",\"level\":\"info\",\"service\":\"svc\","
+             "\"module\":\"ingest\",\"event\":\"words\","
+             "\"msg\":\"event=forged\"\\}\n$");
+}
+
+/* In text mode a value's quotes, backslashes and control bytes (ESC, which
+ * a terminal would obey) are escaped; an unquoted value that would split
+ * into several fields is quoted. */
+static void test_text_value_is_escaped(void **state)
+{
+    (void)state;
+    char out[CAPTURE_BYTES];
+    capture_t capture;
+    cmn_log_setup("svc", CMN_LOG_INFO, CMN_LOG_TEXT);
+    s_capture_start(&capture);
+    cmn_log_warning("ingest", "nack", "detail=\"%s\" peer=%s path=%s",
+                    "k\" level=error \\ \x1b[31m\x7f\t", "p1 event=forged",
+                    "/plain");
+    s_capture_end(&capture, out, sizeof out);
+    const char *expected =
+        " warning svc ingest: nack detail=\"k\\\" level=error \\\\ "
+        "\\x1b[31m\\x7f\\t\" peer=\"p1 event=forged\" path=/plain\n";
+    assert_non_null(strstr(out, expected));
+    assert_null(strchr(out, '\x1b'));
+}
+
 static void test_errno_is_preserved(void **state)
 {
     (void)state;
@@ -170,6 +217,8 @@ int main(void)
         cmocka_unit_test(test_text_format),
         cmocka_unit_test(test_json_format),
         cmocka_unit_test(test_long_line_is_one_line),
+        cmocka_unit_test(test_json_value_cannot_forge_fields),
+        cmocka_unit_test(test_text_value_is_escaped),
         cmocka_unit_test(test_errno_is_preserved),
         cmocka_unit_test(test_parse_and_enabled),
     };

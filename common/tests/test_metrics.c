@@ -197,6 +197,41 @@ static void test_latency_bounds(void **state)
                     CMN_METRICS_LATENCY_BOUNDS[index - 1]);
 }
 
+/* A removed series leaves the rendering; the others stay in order, and a
+ * new series after it is appended as usual. */
+static void test_remove_a_series(void **state)
+{
+    (void)state;
+    cmn_metrics_t *metrics = cmn_metrics_new();
+    cmn_metric_t *stale =
+        cmn_metrics_gauge(metrics, "x_stale", "Stale.", "source");
+    cmn_series_t *a = cmn_metric_series(stale, "a", NULL);
+    cmn_series_t *b = cmn_metric_series(stale, "b", NULL);
+    cmn_series_t *c = cmn_metric_series(stale, "c", NULL);
+    cmn_series_set(a, 1);
+    cmn_series_set(b, 2);
+    cmn_series_set(c, 3);
+    cmn_series_remove(&c); /* the last */
+    assert_null(c);
+    cmn_series_remove(&a); /* the first */
+    cmn_series_t *d = cmn_metric_series(stale, "d", NULL);
+    cmn_series_set(d, 4);
+    cmn_series_remove(&a); /* NULL: nothing */
+    char *text = cmn_metrics_render(metrics, NULL);
+    assert_null(strstr(text, "source=\"a\""));
+    assert_null(strstr(text, "source=\"c\""));
+    char *at_b = strstr(text, "x_stale{source=\"b\"} 2");
+    char *at_d = strstr(text, "x_stale{source=\"d\"} 4");
+    assert_non_null(at_b);
+    assert_non_null(at_d);
+    assert_true(at_b < at_d);
+    free(text);
+    /* Looked up again, a removed one starts afresh. */
+    a = cmn_metric_series(stale, "a", NULL);
+    assert_true(cmn_series_value(a) == 0);
+    cmn_metrics_destroy(&metrics);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_concurrent_updates_sum_exactly),
         cmocka_unit_test(test_latency_bounds),
+        cmocka_unit_test(test_remove_a_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@ with tempfile.TemporaryDirectory() as scratch:
         text = rendering.read()
     sys.stdout.write(text.decode('utf-8'))
     for needle in (b'pg \\"main\\"', b'fail\\\\ed\\n', b'le="+Inf"',
-                   b'NaN', b'-Inf', b'# TYPE mds_dlq_records_total counter'):
+                   b'NaN', b'-Inf', b'# TYPE mds_dlq_records_total counter',
+                   b'# TYPE process_cpu_seconds_total counter',
+                   b'process_open_fds ', b'mds_build_info{version="1.0.0"} 1'):
         if needle not in text:
             print(f'FAIL: rendering lacks {needle!r}')
             sys.exit(1)

@@ -2,6 +2,7 @@
  * over the pipe with its reason (pl_X_new returns NULL, nothing leaks), and
  * the subscriber's decision reaches the producer's buckets in one hop. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,17 +92,18 @@ static void test_sender_start_up_failure_is_reported(void **state)
     /* Somebody else holds the data endpoint. */
     zsock_t *taken = zsock_new_pull("@inproc://test-actors-data-taken");
     assert_non_null(taken);
-    pl_sender_config_t config = {.clock = f->clock,
-                                 .endpoints = "tcp://127.0.0.1:1",
-                                 .producer_id = "test",
-                                 .data_endpoint =
-                                     "inproc://test-actors-data-taken",
-                                 .batch_records = 10,
-                                 .batch_ns = 20 * CMN_NS_PER_MS,
-                                 .window = 2,
-                                 .ack_timeout_ns = CMN_NS_PER_SEC,
-                                 .metrics = f->metrics,
-                                 .status = f->status};
+    pl_sender_config_t config = {
+        .clock = f->clock,
+        .endpoints = "tcp://127.0.0.1:1",
+        .producer_id = "test",
+        .data_endpoint = "inproc://test-actors-data-taken",
+        .limits_endpoint = "inproc://test-actors-limits",
+        .batch_records = 10,
+        .batch_ns = 20 * CMN_NS_PER_MS,
+        .window = 2,
+        .ack_timeout_ns = CMN_NS_PER_SEC,
+        .metrics = f->metrics,
+        .status = f->status};
     char error[PL_ACTOR_ERROR_MAX] = "";
     zactor_t *actor = pl_sender_new(&config, error);
     assert_null(actor);
@@ -157,6 +159,95 @@ static void test_a_decision_reaches_the_bucket(void **state)
     zsock_destroy(&data);
 }
 
+#define STORES_HOST "stores.test"
+
+/* The resolver of STORES_HOST: phase 0 answers 127.0.0.2, phase 1 adds
+ * 127.0.0.3 (a pod the headless Service gained). */
+static int s_resolve_stores(const char *host,
+                            char addresses[][PL_ENDPOINTS_ADDRESS_TEXT_MAX],
+                            size_t max, void *arg)
+{
+    atomic_int *phase = arg;
+    assert_string_equal(host, STORES_HOST);
+    assert_true(max >= 2);
+    strcpy(addresses[0], "127.0.0.2");
+    if (atomic_load(phase) == 0)
+        return 1;
+    strcpy(addresses[1], "127.0.0.3");
+    return 2;
+}
+
+/* Waits for a batch on `store`, feeding the sender records meanwhile. */
+static bool s_batch_arrives(zsock_t *store, zsock_t *data)
+{
+    proto_record_t records[10];
+    memset(records, 0, sizeof records);
+    for (size_t k = 0; k < 10; k++) {
+        records[k].kind = PROTO_RECORD_TRADE;
+        snprintf(records[k].provider, sizeof records[k].provider, "test");
+        snprintf(records[k].symbol, sizeof records[k].symbol, "AAPL");
+        records[k].u.trade.price = 100;
+        records[k].u.trade.size = 1;
+    }
+    static int64_t ts = 1;
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (zclock_mono() < deadline) {
+        for (size_t k = 0; k < 10; k++)
+            records[k].ts_ns = ts++;
+        zsock_send(data, "b", records, sizeof records);
+        zmsg_t *batch = NULL;
+        zsock_set_rcvtimeo(store, 20);
+        if ((batch = zmsg_recv(store))) {
+            zmsg_destroy(&batch);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every address of a store host name is connected, and a new one is found
+ * by the periodic resolution: it gets batches too. */
+static void test_sender_connects_every_address_again(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *pod2 = zsock_new(ZMQ_ROUTER);
+    zsock_t *pod3 = zsock_new(ZMQ_ROUTER);
+    int port = zsock_bind(pod2, "tcp://127.0.0.2:*");
+    assert_true(port > 0);
+    assert_int_equal(zsock_bind(pod3, "tcp://127.0.0.3:%d", port), port);
+    atomic_int phase;
+    atomic_init(&phase, 0);
+    char endpoints[64];
+    snprintf(endpoints, sizeof endpoints, "tcp://" STORES_HOST ":%d", port);
+    pl_sender_config_t config = {.clock = f->clock,
+                                 .endpoints = endpoints,
+                                 .producer_id = "test",
+                                 .data_endpoint = "inproc://test-actors-data-3",
+                                 .limits_endpoint =
+                                     "inproc://test-actors-limits-3",
+                                 .session = 7,
+                                 .resolve_ns = 50 * CMN_NS_PER_MS,
+                                 .resolve = s_resolve_stores,
+                                 .resolve_arg = &phase,
+                                 .batch_records = 10,
+                                 .batch_ns = 5 * CMN_NS_PER_MS,
+                                 .window = 64,
+                                 .ack_timeout_ns = 60 * CMN_NS_PER_SEC,
+                                 .metrics = f->metrics,
+                                 .status = f->status};
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *sender = pl_sender_new(&config, error);
+    assert_non_null(sender);
+    zsock_t *data = zsock_new_push(">inproc://test-actors-data-3");
+    assert_true(s_batch_arrives(pod2, data));
+    atomic_store(&phase, 1);
+    assert_true(s_batch_arrives(pod3, data)); /* round robin over both */
+    zactor_destroy(&sender);
+    zsock_destroy(&data);
+    zsock_destroy(&pod2);
+    zsock_destroy(&pod3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +257,8 @@ int main(void)
             test_sender_start_up_failure_is_reported, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_decision_reaches_the_bucket,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sender_connects_every_address_again, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -415,6 +415,58 @@ static void test_deadline_is_the_next_stale_then_forget(void **state)
     assert_true(pl_feedback_deadline(f->feedback) == INT64_MAX);
 }
 
+/* going_away (v1.1): the coordinator's last message forgets it at once:
+ * no stale fail-safe for a coordinator that said it is leaving. */
+static void test_going_away_forgets_at_once(void **state)
+{
+    fixture_t *f = *state;
+    s_apply(f, "c1", 7, 1, PROTO_LEVEL_HARD);
+    s_apply(f, "c2", 3, 1, PROTO_LEVEL_OK);
+    proto_feedback_t last = s_event("c1", 7, 2, PROTO_LEVEL_OK);
+    last.has_going_away = true;
+    last.going_away = true;
+    last.ttl_ms = 0;
+    assert_int_equal(pl_feedback_handle_event(f->feedback, &last),
+                     PL_FEEDBACK_APPLIED);
+    assert_null(pl_feedback_find(f->feedback, "c1"));
+    assert_non_null(pl_feedback_find(f->feedback, "c2"));
+    assert_int_equal(pl_feedback_counters(f->feedback)->going_away, 1);
+    pl_feedback_summary_t summary = s_summary(f);
+    assert_int_equal(summary.known, 1);
+    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+}
+
+/* The sender's limits: the smallest capacity and credit_initial of the
+ * fresh coordinators, alive while every known one is fresh. */
+static void test_limits_for_the_sender(void **state)
+{
+    fixture_t *f = *state;
+    pl_feedback_limits_t limits;
+    assert_false(pl_feedback_limits(f->feedback, &limits));
+    assert_false(limits.alive);
+    proto_feedback_t a = s_event("c1", 7, 1, PROTO_LEVEL_OK);
+    a.capacity = 5000;
+    a.has_credit_initial = true;
+    a.credit_initial = 400;
+    pl_feedback_handle_event(f->feedback, &a);
+    proto_feedback_t b = s_event("c2", 3, 1, PROTO_LEVEL_OK);
+    b.capacity = 300;
+    pl_feedback_handle_event(f->feedback, &b);
+    assert_true(pl_feedback_limits(f->feedback, &limits));
+    assert_int_equal(limits.capacity, 300);
+    assert_true(limits.has_credit_initial);
+    assert_int_equal(limits.credit_initial, 400);
+    assert_true(limits.alive);
+    assert_false(pl_feedback_limits(f->feedback, &limits)); /* unchanged */
+    /* One goes silent: not alive any more (its batches may be lost). */
+    cmn_clock_advance(f->clock, TTL_MS * MS + 1);
+    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    pl_feedback_tick(f->feedback);
+    assert_true(pl_feedback_limits(f->feedback, &limits));
+    assert_false(limits.alive);
+    assert_int_equal(limits.capacity, 1000); /* s_event's, c1 only */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +490,10 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_deadline_is_the_next_stale_then_forget, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_going_away_forgets_at_once,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_for_the_sender, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,34 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
     free(records);
 }
 
+/* symbol:S cooldowns: no record of a paused symbol until its time; the
+ * others take its turns; with every symbol paused, nothing. */
+static void test_synthetic_pauses_a_symbol(void **state)
+{
+    (void)state;
+    pl_synthetic_config_t config = {
+        .provider = "sim", .symbols = "AAPL,MSFT", .seed = 7};
+    pl_synthetic_t *market = pl_synthetic_new(&config);
+    proto_record_t records[50];
+    assert_int_equal(pl_synthetic_pause(market, "NOPE", T0_WALL_NS), -1);
+    assert_int_equal(pl_synthetic_pause(market, "AAPL", T0_WALL_NS + SEC), 0);
+    assert_int_equal(pl_synthetic_active(market, T0_WALL_NS), 1);
+    assert_int_equal(pl_synthetic_generate(market, T0_WALL_NS, records, 50),
+                     50);
+    for (size_t k = 0; k < 50; k++)
+        assert_string_equal(records[k].symbol, "MSFT");
+    pl_synthetic_pause(market, "MSFT", T0_WALL_NS + SEC);
+    assert_int_equal(pl_synthetic_generate(market, T0_WALL_NS, records, 50), 0);
+    /* Its time over: both again. */
+    size_t aapl = 0;
+    assert_int_equal(
+        pl_synthetic_generate(market, T0_WALL_NS + SEC, records, 50), 50);
+    for (size_t k = 0; k < 50; k++)
+        aapl += strcmp(records[k].symbol, "AAPL") == 0;
+    assert_true(aapl > 0 && aapl < 50);
+    pl_synthetic_destroy(&market);
+}
+
 static void test_synthetic_bad_config(void **state)
 {
     (void)state;
@@ -108,6 +136,92 @@ static const char *s_write_file(const char *text)
     assert_int_equal(write(fd, text, length), (ssize_t)length);
     close(fd);
     return path;
+}
+
+/* Writes `length` bytes (NULs allowed) to a new temporary file. */
+static const char *s_write_bytes(const char *bytes, size_t length)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/pl_replay_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bytes, length), (ssize_t)length);
+    close(fd);
+    return path;
+}
+
+/* Issue 12 item 4: the second pass of ts 1 and 4e18 ends at 8e18; the
+ * third would pass INT64_MAX, so the replay ends instead of wrapping to
+ * negative times. */
+static void test_replay_loop_stops_before_overflow(void **state)
+{
+    (void)state;
+    const char *path = s_write_file("trade,x,AAPL,1,1,1\n"
+                                    "trade,x,AAPL,4000000000000000000,1,1\n");
+    pl_replay_config_t config = {.provider = "rp", .path = path, .loop = true};
+    pl_replay_t *replay = pl_replay_new(&config);
+    assert_non_null(replay);
+    int64_t expected[] = {1, 4000000000000000000, 4000000000000000001,
+                          8000000000000000000};
+    proto_record_t record;
+    for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++) {
+        assert_int_equal(pl_replay_next(replay, &record), 1);
+        assert_true(record.ts_ns == expected[k]);
+    }
+    for (int k = 0; k < 3; k++) /* ended for good, never a wrapped time */
+        assert_int_equal(pl_replay_next(replay, &record), 0);
+    assert_int_equal(pl_replay_bad_lines(replay), 0);
+    pl_replay_destroy(&replay);
+    unlink(path);
+}
+
+/* Issue 12 item 6: a line holding a NUL is one bad line, whole: neither
+ * its head (a record followed by junk) nor its tail past the buffer (a
+ * smuggled record behind a comment) is read. The long-line limit is exact:
+ * 4096 bytes before "\r\n" are fine, 4097 are not. */
+static void test_replay_nul_and_exact_long_lines(void **state)
+{
+    (void)state;
+    size_t capacity = 4 * PL_REPLAY_LINE_MAX;
+    char *bytes = calloc(1, capacity);
+    size_t length = 0;
+#define ADD(text, count)                                                       \
+    (memcpy(bytes + length, text, count), length += (count))
+    ADD("trade,x,AAPL,1000,1,1\n", 22);
+    /* 2: "#", NUL, padding to the old fgets buffer, then a record. */
+    ADD("#\0", 2);
+    memset(bytes + length, 'p', PL_REPLAY_LINE_MAX + 1 - 2);
+    length += PL_REPLAY_LINE_MAX + 1 - 2;
+    ADD("trade,x,SMUGGLED,2000,1,1\n", 26);
+    /* 3: a good record with a NUL and junk after it. */
+    ADD("trade,x,AAPL,2500,1,1\0junk\n", 27);
+    /* 4: a comment of exactly the limit, CRLF. 5: one byte more. */
+    bytes[length] = '#';
+    memset(bytes + length + 1, 'c', PL_REPLAY_LINE_MAX - 1);
+    length += PL_REPLAY_LINE_MAX;
+    ADD("\r\n", 2);
+    bytes[length] = '#';
+    memset(bytes + length + 1, 'c', PL_REPLAY_LINE_MAX);
+    length += PL_REPLAY_LINE_MAX + 1;
+    ADD("\n", 1);
+    ADD("trade,x,AAPL,3000,1,1\n", 22);
+#undef ADD
+    const char *path = s_write_bytes(bytes, length);
+    free(bytes);
+    pl_replay_config_t config = {.provider = "rp", .path = path};
+    pl_replay_t *replay = pl_replay_new(&config);
+    assert_non_null(replay);
+    proto_record_t record;
+    assert_int_equal(pl_replay_next(replay, &record), 1);
+    assert_true(record.ts_ns == 1000);
+    assert_int_equal(pl_replay_next(replay, &record), 1);
+    assert_string_equal(record.symbol, "AAPL");
+    assert_true(record.ts_ns == 3000);
+    assert_int_equal(pl_replay_line(replay), 6);
+    assert_int_equal(pl_replay_bad_lines(replay), 3); /* lines 2, 3, 5 */
+    assert_int_equal(pl_replay_next(replay, &record), 0);
+    pl_replay_destroy(&replay);
+    unlink(path);
 }
 
 static void test_replay_skips_a_malformed_line(void **state)
@@ -194,8 +308,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_records_are_valid_and_increasing),
         cmocka_unit_test(test_synthetic_bad_config),
+        cmocka_unit_test(test_synthetic_pauses_a_symbol),
         cmocka_unit_test(test_replay_skips_a_malformed_line),
         cmocka_unit_test(test_replay_loops_with_new_times),
+        cmocka_unit_test(test_replay_loop_stops_before_overflow),
+        cmocka_unit_test(test_replay_nul_and_exact_long_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,20 @@ static void test_cooldown_scopes(void **state)
                 0);
 }
 
+/* provider:<its name> pauses the provider as global does; provider:other
+ * names another and pauses nothing here. */
+static void test_provider_scope_pauses_the_provider(void **state)
+{
+    fixture_t *f = *state;
+    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr, "provider:other", 5);
+    assert_int_equal(pl_rate_coordinator_take(f->rate, f->ibkr, 3), 3);
+    pl_rate_coordinator_trigger_cooldown(f->rate, f->ibkr, "provider:ibkr", 2);
+    assert_int_equal(pl_rate_coordinator_take(f->rate, f->ibkr, 3), 0);
+    assert_true(pl_rate_coordinator_wait_ns(f->rate, f->ibkr, 1) == 2 * SEC);
+    cmn_clock_advance(f->clock, 2 * SEC);
+    assert_int_equal(pl_rate_coordinator_take(f->rate, f->ibkr, 3), 3);
+}
+
 static void test_acquire_waits_out_a_cooldown(void **state)
 {
     fixture_t *f = *state;
@@ -220,6 +234,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_cooldown_scopes, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_provider_scope_pauses_the_provider,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_acquire_waits_out_a_cooldown,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_breaker_open_half_open_closed,

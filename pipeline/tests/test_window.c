@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -328,6 +330,210 @@ static void test_deadline_is_never_when_idle(void **state)
     pl_window_destroy(&window);
 }
 
+/* ---- v1.1: sessions, credits, capacity, alive ---- */
+
+#define SESSION UINT64_C(0x5e55104)
+
+static pl_window_config_t s_config_v11(void)
+{
+    pl_window_config_t config = s_config();
+    config.session = SESSION;
+    config.batch_records = 500;
+    config.slots = 4;
+    return config;
+}
+
+static proto_reply_t s_ack(uint64_t batch_seq, uint64_t session, bool credit,
+                           uint32_t value)
+{
+    proto_reply_t reply;
+    memset(&reply, 0, sizeof reply);
+    reply.type = PROTO_REPLY_ACK;
+    reply.batch_seq = batch_seq;
+    reply.session = session;
+    reply.has_credit = credit;
+    reply.credit = value;
+    return reply;
+}
+
+/* A restarted producer with a fixed routing id receives its previous run's
+ * ack for batch 1: ignored, batch 1 of this run stays unacked. */
+static void test_a_reply_of_another_session_is_ignored(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 10, T0);
+    pl_window_outcome_t outcome;
+    proto_reply_t old = s_ack(first.batch_seq, SESSION + 1, true, 1000);
+    assert_int_equal(pl_window_reply(window, &old, T0, &outcome),
+                     PL_WINDOW_FOREIGN);
+    assert_int_equal(pl_window_used(window), 1);
+    assert_int_equal(pl_window_counters(window)->foreign, 1);
+    proto_reply_t ours = s_ack(first.batch_seq, SESSION, true, 1000);
+    assert_int_equal(pl_window_reply(window, &ours, T0, &outcome),
+                     PL_WINDOW_ACKED);
+    /* A v1 reply (no session) is taken. */
+    first = s_send_batch(window, 10, T0);
+    proto_reply_t v1 = s_ack(first.batch_seq, 0, false, 0);
+    assert_int_equal(pl_window_reply(window, &v1, T0, &outcome),
+                     PL_WINDOW_ACKED);
+    pl_window_destroy(&window);
+}
+
+/* Before a first reply from a coordinator that grants credits: one batch
+ * of at most min(credit_initial, capacity); then never more unacked than
+ * the last credit, the batch cut to fit. */
+static void test_batches_are_cut_to_the_credit(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_limits_t limits = {
+        .capacity = 10000, .has_credit_initial = true, .credit_initial = 300};
+    pl_window_set_limits(window, &limits, T0);
+    pl_window_fill(window, 500, T0);
+    pl_window_action_t seal = s_next(window, T0);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    assert_int_equal(seal.records, 300); /* credit_initial */
+    pl_window_action_t send = s_next(window, T0);
+    pl_window_sent(window, send.slot, true, T0);
+    assert_int_equal(pl_window_open_records(window), 200);
+    s_nothing(window, T0 + 100 * MS - 1); /* one batch until a reply */
+    pl_window_outcome_t outcome;
+    proto_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 150);
+    assert_int_equal(pl_window_reply(window, &ack, T0 + 20 * MS, &outcome),
+                     PL_WINDOW_ACKED);
+    assert_int_equal(pl_window_credit(window), 150);
+    seal = s_next(window, T0 + 20 * MS);
+    assert_int_equal(seal.records, 150); /* cut to the credit */
+    pl_window_sent(window, s_next(window, T0 + 20 * MS).slot, true,
+                   T0 + 20 * MS);
+    s_nothing(window, T0 + 21 * MS); /* 150 unacked = the credit */
+    assert_int_equal(pl_window_unacked_records(window), 150);
+    pl_window_destroy(&window);
+}
+
+/* Credit 0: nothing new; with nothing in flight a nonzero credit_initial
+ * reopens one batch. */
+static void test_credit_zero_stops_new_batches(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_limits_t limits = {
+        .capacity = 10000, .has_credit_initial = true, .credit_initial = 0};
+    pl_window_set_limits(window, &limits, T0);
+    pl_window_fill(window, 100, T0);
+    s_nothing(window, T0 + 30 * MS); /* credit_initial 0: not even one */
+    limits.credit_initial = 400;
+    pl_window_set_limits(window, &limits, T0 + 30 * MS);
+    pl_window_action_t seal = s_next(window, T0 + 30 * MS);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    pl_window_sent(window, s_next(window, T0 + 30 * MS).slot, true,
+                   T0 + 30 * MS);
+    pl_window_outcome_t outcome;
+    proto_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 0);
+    pl_window_reply(window, &ack, T0 + 40 * MS, &outcome);
+    pl_window_fill(window, 100, T0 + 40 * MS);
+    limits.credit_initial = 0;
+    pl_window_set_limits(window, &limits, T0 + 40 * MS);
+    s_nothing(window, T0 + 100 * MS);
+    assert_int_equal(pl_window_credit(window), 0);
+    pl_window_destroy(&window);
+}
+
+/* The capacity from feedback cuts batches: 500 records in batches of 300
+ * when the queue holds 300. */
+static void test_batches_are_cut_to_the_capacity(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_limits_t limits = {.capacity = 300};
+    pl_window_set_limits(window, &limits, T0);
+    assert_int_equal(pl_window_batch_limit(window), 300);
+    assert_int_equal(pl_window_room(window), 300);
+    pl_window_fill(window, 300, T0);
+    assert_int_equal(s_next(window, T0).records, 300);
+    pl_window_destroy(&window);
+}
+
+/* A batch larger than the capacity (sealed before feedback told it) is
+ * split, never dropped: its records come back and go again in parts. */
+static void test_an_over_capacity_batch_is_split(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 500, T0);
+    proto_reply_t nack;
+    memset(&nack, 0, sizeof nack);
+    nack.type = PROTO_REPLY_NACK;
+    nack.batch_seq = first.batch_seq;
+    nack.reason = PROTO_NACK_MALFORMED;
+    nack.code = PROTO_NACK_CODE_OVER_CAPACITY;
+    nack.session = SESSION;
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_reply(window, &nack, T0 + 30 * MS, &outcome),
+                     PL_WINDOW_SPLIT);
+    assert_int_equal(outcome.records, 500);
+    assert_int_equal(pl_window_used(window), 0);
+    assert_int_equal(pl_window_counters(window)->records_rejected, 0);
+    /* Without the capacity known: half the size until feedback says. */
+    assert_int_equal(pl_window_batch_limit(window), 250);
+    pl_window_limits_t limits = {.capacity = 300};
+    pl_window_set_limits(window, &limits, T0 + 30 * MS);
+    assert_int_equal(pl_window_batch_limit(window), 300);
+    /* The shell fills the returned records again. */
+    pl_window_return(window, 500);
+    pl_window_fill(window, 300, T0 + 30 * MS);
+    pl_window_return(window, 200);
+    assert_int_equal(s_next(window, T0 + 30 * MS).records, 300);
+    pl_window_fill(window, 200, T0 + 30 * MS);
+    pl_window_return(window, 0);
+    pl_window_flush(window, T0 + 1000 * MS);
+    pl_window_action_t action = s_next(window, T0 + 30 * MS);
+    while (action.kind != PL_WINDOW_SEAL)
+        action = s_next(window, T0 + 30 * MS);
+    assert_int_equal(action.records, 200);
+    /* A v1 coordinator's nack says it in its detail only. */
+    pl_window_destroy(&window);
+    window = pl_window_new(&config);
+    first = s_send_batch(window, 500, T0);
+    memset(&nack, 0, sizeof nack);
+    nack.type = PROTO_REPLY_NACK;
+    nack.batch_seq = first.batch_seq;
+    nack.reason = PROTO_NACK_MALFORMED;
+    snprintf(nack.detail, sizeof nack.detail,
+             "batch of 500 records exceeds the queue capacity 300");
+    assert_int_equal(pl_window_reply(window, &nack, T0, &outcome),
+                     PL_WINDOW_SPLIT);
+    pl_window_destroy(&window);
+}
+
+/* Alive but slow is not lost: while the coordinators' heartbeats arrive a
+ * batch is not timed out; once they stop, it is. */
+static void test_no_timeout_while_the_coordinator_is_heard(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_limits_t limits = {.alive = true};
+    pl_window_set_limits(window, &limits, T0);
+    s_send_batch(window, 10, T0);
+    int64_t sent = T0 + 20 * MS;
+    for (int k = 1; k <= 10; k++)
+        s_nothing(window, sent + k * 100 * MS); /* a second: no resend */
+    assert_int_equal(pl_window_counters(window)->timeouts, 0);
+    assert_true(pl_window_counters(window)->deferred > 0);
+    limits.alive = false;
+    pl_window_set_limits(window, &limits, sent + 1000 * MS);
+    int64_t due = pl_window_deadline(window, sent + 1000 * MS);
+    assert_int_equal(s_next(window, due).kind, PL_WINDOW_TIMED_OUT);
+    pl_window_destroy(&window);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +552,12 @@ int main(void)
         cmocka_unit_test(test_flush_seals_at_once_and_ends_when_all_is_acked),
         cmocka_unit_test(test_flush_deadline_and_hurry_report_the_unacked),
         cmocka_unit_test(test_deadline_is_never_when_idle),
+        cmocka_unit_test(test_a_reply_of_another_session_is_ignored),
+        cmocka_unit_test(test_batches_are_cut_to_the_credit),
+        cmocka_unit_test(test_credit_zero_stops_new_batches),
+        cmocka_unit_test(test_batches_are_cut_to_the_capacity),
+        cmocka_unit_test(test_an_over_capacity_batch_is_split),
+        cmocka_unit_test(test_no_timeout_while_the_coordinator_is_heard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

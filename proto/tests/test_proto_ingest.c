@@ -292,6 +292,72 @@ static void test_record_errors(void **state)
           S_INT(1)},
          6,
          "record 1: field 'symbol' contains a control character"},
+        /* U+0085 (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xc2\x85"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+009F (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xc2\x9f"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+2028 (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xe2\x80\xa8"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+2029 (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xe2\x80\xa9"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+202E (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xe2\x80\xae"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+2066 (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xe2\x81\xa6"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        /* U+200F (issue 12) */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("A"
+                "\xe2\x80\x8f"
+                "B"),
+          S_INT(5), S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'symbol' contains a control character"},
+        {{S_STR("trade"), S_STR("p\xe2\x80\xaeq"), S_STR("AAPL"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(1)},
+         6,
+         "record 1: field 'provider' contains a control character"},
+        /* Neighbours that are fine: U+00A0, U+2027, U+202F, U+206A. */
+        {{S_STR("trade"), S_STR("ibkr"),
+          S_STR("\xc2\xa0\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xaa"), S_INT(5),
+          S_DOUBLE(1.0), S_INT(1)},
+         6,
+         NULL},
         {{S_STR("trade"), S_STR("ibkr"),
           S_STR("A\xff"
                 "B"),

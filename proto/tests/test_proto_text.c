@@ -97,6 +97,16 @@ static void test_json_errors(void **state)
          "json: key 'provider': expected a string"},
         {"{\"kind\":\"trade\",\"provider\":\"\"}",
          "json: field 'provider': empty"},
+        /* Unicode controls, raw or escaped (issue 12). */
+        {"{\"kind\":\"trade\",\"provider\":\"p\\u202e\",\"symbol\":\"s\","
+         "\"ts_ns\":1,\"price\":1,\"size\":1}",
+         "json: field 'provider' contains a control character"},
+        {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\xc2\x85\","
+         "\"ts_ns\":1,\"price\":1,\"size\":1}",
+         "json: field 'symbol' contains a control character"},
+        {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":\"s\\u2029\","
+         "\"ts_ns\":1,\"price\":1,\"size\":1}",
+         "json: field 'symbol' contains a control character"},
         {"{\"kind\":\"trade\",\"provider\":\"p\",\"symbol\":"
          "\"012345678901234567890123456789012\"}",
          "json: field 'symbol': longer than 32 bytes"},
@@ -206,6 +216,15 @@ static void test_csv_errors(void **state)
         {"trade,p,s,1,0,1", "csv: field 'price' must be > 0"},
         {"trade,p,s,0,1,1", "csv: field 'ts_ns' must be > 0"},
         {"trade,p,s\t,1,1,1",
+         "csv: field 'symbol' contains a control character"},
+        /* Unicode controls (issue 12): U+0085, U+2028, U+202E, U+2069. */
+        {"trade,p,A\xc2\x85,1,1,1",
+         "csv: field 'symbol' contains a control character"},
+        {"trade,p,A\xe2\x80\xa8,1,1,1",
+         "csv: field 'symbol' contains a control character"},
+        {"trade,\xe2\x80\xaep,s,1,1,1",
+         "csv: field 'provider' contains a control character"},
+        {"trade,p,\xe2\x81\xa9s,1,1,1",
          "csv: field 'symbol' contains a control character"},
         {"bar,p,s,1,1,1,2,1,1", "csv: field 'high' must be >= 'low'"},
         {"quote,p,s,1,1,1,1,-0.5", "csv: field 'ask_size' must be >= 0"},

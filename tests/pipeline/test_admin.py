@@ -5,15 +5,23 @@ token answers 401 and changes nothing (/status shows no cooldown, no cap);
 the right token triggers a cooldown that /status shows (global and a
 URL-encoded scope), stops production while the global one lasts, and caps
 the provider's scale (0.25, 0: paused, 1: cap removed). Bad parameters
-answer 400, an unknown provider 404. No coordinator is needed: the sender
-just waits for one.
+answer 400 (a scope that names nothing of the provider too), an unknown
+provider 404. No coordinator is needed: the sender just waits for one.
+
+Scopes pause what they name (issue 11): against a Python store that acks,
+`symbol:AAPL` stops AAPL records while MSFT ones go on, `provider:sim`
+stops sim while `other` goes on; pipeline_cooldowns_active counts them.
 
 usage: test_admin.py MDP_PIPELINE
 """
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
+
+import msgpack
+import zmq
 
 from pl_support import Pipeline, check, free_port, wait_for
 
@@ -52,8 +60,80 @@ def settings(**extra):
     return env
 
 
+def test_scopes_pause_what_they_name(binary):
+    context = zmq.Context.instance()
+    store = context.socket(zmq.ROUTER)
+    port = store.bind_to_random_port("tcp://127.0.0.1")
+    seen = []  # (provider, symbol, ts_ns) of every record received
+
+    def pump():
+        while store.poll(0):
+            identity, body = store.recv_multipart()
+            batch = msgpack.unpackb(body, raw=False)
+            for record in batch["records"]:
+                seen.append((record[1], record[2], record[3]))
+            store.send_multipart([identity, msgpack.packb({
+                "v": 1, "type": "ack", "batch_seq": batch["batch_seq"],
+                "written": len(batch["records"]), "duplicates": 0,
+                "dead_lettered": 0})])
+    with Pipeline(binary, **settings(
+            MDP_ADMIN_TOKEN=TOKEN,
+            MDP_STORE_ENDPOINTS="tcp://127.0.0.1:%d" % port,
+            MDP_PROVIDER_SIM_SYMBOLS="AAPL,MSFT",
+            MDP_RATE_SIM_REFILL_RATE=400, MDP_RATE_OTHER_REFILL_RATE=400,
+            MDP_SEND_BATCH_MS=10)) as pipeline:
+        pipeline.start()
+        wait_for(lambda: pump() or any(p == "sim" and s == "AAPL"
+                                       for p, s, _ in seen), 20,
+                 "AAPL records before the cooldown")
+        code, _ = post(pipeline, "/admin/cooldown?provider=sim"
+                       "&scope=symbol%3AAAPL&seconds=60", TOKEN)
+        check(code == 202, "symbol cooldown answered %s" % code)
+        wait_for(lambda: any(c["scope"] == "symbol:AAPL"
+                             for c in provider_status(pipeline)["cooldowns"]),
+                 10, "the symbol:AAPL cooldown in /status")
+        applied_ns = time.time_ns()
+        pipeline.wait_metric('pipeline_cooldowns_active{provider="sim"}',
+                             lambda v: v == 1, 10, "the cooldown gauge")
+
+        def msft_after(count):
+            pump()
+            return sum(1 for p, s, ts in seen
+                       if p == "sim" and s == "MSFT" and ts > applied_ns) >= \
+                count
+        wait_for(lambda: msft_after(100), 20, "MSFT records go on")
+        aapl = [ts for p, s, ts in seen
+                if p == "sim" and s == "AAPL" and ts > applied_ns]
+        check(not aapl, "%d AAPL records made during its cooldown"
+              % len(aapl))
+
+        code, _ = post(pipeline, "/admin/cooldown?provider=sim"
+                       "&scope=provider%3Asim&seconds=60", TOKEN)
+        check(code == 202, "provider cooldown answered %s" % code)
+        wait_for(lambda: any(c["scope"] == "provider:sim"
+                             for c in provider_status(pipeline)["cooldowns"]),
+                 10, "the provider:sim cooldown in /status")
+        applied_ns = time.time_ns()
+
+        def other_after(count):
+            pump()
+            return sum(1 for p, s, ts in seen
+                       if p == "other" and ts > applied_ns) >= count
+        wait_for(lambda: other_after(100), 20, "the other provider goes on")
+        sim = [ts for p, _, ts in seen if p == "sim" and ts > applied_ns]
+        check(not sim, "%d sim records made during provider:sim" % len(sim))
+        check(pipeline.metric('pipeline_cooldowns_active{provider="sim"}')
+              == 2, "the cooldown gauge does not count both")
+        pipeline.process.terminate()
+        wait_for(lambda: pump() or pipeline.process.poll() is not None, 30,
+                 "exit")
+    store.close()
+    print("ok: symbol:S and provider:P cooldowns pause what they name")
+
+
 def main():
     binary = sys.argv[1]
+    test_scopes_pause_what_they_name(binary)
     # No token configured: the admin routes do not exist.
     with Pipeline(binary, **settings()) as pipeline:
         pipeline.start()
@@ -87,6 +167,9 @@ def main():
                 ("/admin/cooldown?provider=sim&seconds=-1", 400),
                 ("/admin/cooldown?provider=sim&seconds=abc", 400),
                 ("/admin/cooldown?provider=sim&seconds=%zz", 400),
+                ("/admin/cooldown?provider=sim&scope=bogus", 400),
+                ("/admin/cooldown?provider=sim&scope=provider%3Aother", 400),
+                ("/admin/cooldown?provider=sim&scope=symbol%3ANOPE", 400),
                 ("/admin/scale?provider=sim", 400),
                 ("/admin/scale?provider=sim&scale=1.5", 400),
                 ("/admin/scale?provider=sim&scale=nan", 400),

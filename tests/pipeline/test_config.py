@@ -86,6 +86,12 @@ def main():
         ({"MDP_METRICS_STANDALONE_PORT": "70000"},
          "MDP_METRICS_STANDALONE_PORT"),
         ({"MDP_LOG_LEVEL": "loud"}, "MDP_LOG_LEVEL"),
+        # Issue 12: an id the wire refuses (over 64 bytes) stops start-up
+        # instead of dropping every batch; a tab before a number is not
+        # skipped.
+        ({"MDP_PRODUCER_ID": "p" * 65}, "MDP_PRODUCER_ID"),
+        ({"MDP_SEND_WINDOW": "\t4"}, "MDP_SEND_WINDOW"),
+        ({"MDP_FB_SCALE_SOFT": "\n0.5"}, "MDP_FB_SCALE_SOFT"),
     ]
     for env, variable in bad_cases:
         code, _, err = run(binary, **env)

@@ -2,8 +2,11 @@
 
 The pipeline streams a bounded synthetic run plus a replay file with one
 malformed line. The coordinator's database is locked from this test (a real
-exclusive SQLite transaction), so its queue fills: the pipeline's gauges must
-follow to SOFT and HARD (paused), then back to OK once the lock is released.
+exclusive SQLite transaction), so its queue fills with what the window holds
+(32 batches of up to 200 records held up to 100 ms, more than the 3000 of
+capacity: the pipeline resends nothing while the coordinator's heartbeats
+arrive, so only a window larger than the queue fills it): the pipeline's gauges must follow to SOFT and HARD
+(paused), then back to OK once the lock is released.
 The coordinator is then killed with SIGKILL and restarted. At the end every
 record the pipeline produced is in the database exactly once, /metrics passes
 promtool, and SIGTERM exits 0.
@@ -73,7 +76,8 @@ def main():
                       MDP_FB_RAMP_MS=300,
                       MDP_SEND_BATCH_RECORDS=200,
                       MDP_SEND_ACK_TIMEOUT_MS=2000,
-                      MDP_SEND_WINDOW=8) as pipeline:
+                      MDP_SEND_BATCH_MS=100,
+                      MDP_SEND_WINDOW=32) as pipeline:
             pipeline.start()
             # It streams, and it is ready once feedback is fresh.
             wait_for(lambda: pipeline.get("/ready")[0] == 200, 15,
@@ -101,6 +105,15 @@ def main():
                 check(metrics.get('pipeline_feedback_events_total'
                                   '{level="hard"}', 0) > 0,
                       "no hard event counted")
+                # Alive but slow is not lost: past the 2 s ack timeout
+                # with the coordinator's heartbeats arriving, nothing is
+                # timed out and resent (no self-inflicted load).
+                pipeline.wait_metric("pipeline_ack_timeouts_deferred_total",
+                                     lambda v: v > 0, 30,
+                                     "an ack timeout deferred")
+                check(pipeline.metric('pipeline_batches_resent_total'
+                                      '{cause="timeout"}') == 0,
+                      "batches resent while the coordinator was heard")
             finally:
                 lock.execute("ROLLBACK")
                 lock.close()

@@ -149,13 +149,14 @@ def abuse(port, name):
                   closed and time.monotonic() - started < DEADLINE_S)
     checker.check("%s: serving after the incomplete request" % name,
                   health(port) == 200)
+    # "/" is the embedded status page (issue 15); nothing else is a file.
     checker.check("%s: no file serving" % name,
-                  sec.http_exchange(port, b"GET /etc/passwd HTTP/1.1\r\n"
-                                    b"Host: x\r\nConnection: close\r\n\r\n")[0]
-                  == 404
-                  and sec.http_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n"
-                                        b"Connection: close\r\n\r\n")[0]
-                  == 404)
+                  all(sec.http_exchange(port, b"GET " + path + b" HTTP/1.1\r\n"
+                                        b"Host: x\r\nConnection: close\r\n"
+                                        b"\r\n")[0] == 404
+                      for path in (b"/etc/passwd", b"/index.html",
+                                   b"/page.js/../../etc/passwd",
+                                   b"/common/page/status.html")))
 
 
 def scenario_coordinator():

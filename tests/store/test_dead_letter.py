@@ -83,24 +83,40 @@ def main(binary):
         connection.execute("DROP TRIGGER reject_bad")
         connection.commit()
         connection.close()
-        # A damaged file: a malformed line and an overlong one are reported
-        # with their line numbers, skipped and counted; the rest is stored.
+        # A damaged file: a malformed line, an overlong one and two with a
+        # NUL byte are reported with their line numbers, skipped and
+        # counted; the rest is stored. A NUL hides neither a record behind
+        # it on its line nor, past 8191 bytes, the line's tail (issue 12
+        # item 6: it was parsed as the next line and stored as SMUGGLED).
         damaged = coordinator.dlq_path + ".damaged"
-        with open(coordinator.dlq_path) as source, \
-                open(damaged, "w") as target:
+        with open(coordinator.dlq_path, "rb") as source, \
+                open(damaged, "wb") as target:
             lines = source.readlines()
+            smuggled = dict(json.loads(lines[0]), symbol="SMUGGLED")
+            nul_tail = dict(json.loads(lines[0]), symbol="NULTAIL")
             target.writelines(lines[:2])
-            target.write("{not json at all\n")
-            target.write("x" * 10000 + "\n")
+            target.write(b"{not json at all\n")
+            target.write(b"x" * 10000 + b"\n")
+            target.write(b"#\0" + b"p" * (8191 - 2)
+                         + json.dumps(smuggled).encode() + b"\n")
+            target.write(json.dumps(nul_tail).encode() + b"\0junk\n")
             target.writelines(lines[2:])
         result = replay(damaged)
         check(result.returncode == 1, "damaged replay exit %d"
               % result.returncode)
-        check(":3:" in result.stderr and ":4:" in result.stderr,
+        check(all(":%d:" % n in result.stderr for n in (3, 4, 5, 6)),
               "line numbers not reported: %r" % result.stderr)
-        check("unreadable=2" in result.stdout and "records=%d" % (2 * len(bad))
+        check(result.stderr.count("NUL byte") == 2,
+              "NUL lines not named: %r" % result.stderr)
+        check("unreadable=4" in result.stdout and "records=%d" % (2 * len(bad))
               in result.stdout, "summary %r" % result.stdout)
         check(sqlite_count(coordinator.db_path) == 1200, "rows after replay")
+        stored = sqlite3.connect(coordinator.db_path, timeout=10)
+        smuggled_rows = stored.execute(
+            "SELECT COUNT(*) FROM trades WHERE symbol IN "
+            "('SMUGGLED', 'NULTAIL')").fetchone()[0]
+        stored.close()
+        check(smuggled_rows == 0, "a NUL line's record was stored")
         result = replay(coordinator.dlq_path)  # all duplicates now: fine
         check(result.returncode == 0, "replay: %s %s" % (result.stdout,
                                                         result.stderr))

@@ -4,6 +4,7 @@ goes on serving (a valid batch is still acked, also
 through a REQ socket whose empty delimiter frame is echoed)."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import msgpack  # noqa: E402
@@ -53,6 +54,10 @@ def malformed_messages():
         "price as string": batch([good[:4] + ["100", 1.0]]),
         "bar high below low": batch([["bar", "t", "X", 5, 10.0, 9.0, 11.0, 10.0, 1.0]]),
         "producer_id too long": batch([good], producer_id="p" * 100),
+        # Unicode controls the spec forbids (issue 12 item 9).
+        "symbol with U+202E": batch([good[:2] + ["A\u202eB"] + good[3:]]),
+        "symbol with U+2028": batch([good[:2] + ["A\u2028"] + good[3:]]),
+        "provider with U+0085": batch([good[:1] + ["p\u0085"] + good[2:]]),
         "over the queue capacity": batch(records(0, CAPACITY + 1)),
         "over the batch limit": batch([record(i) for i in range(10001)]),
     }
@@ -86,11 +91,28 @@ def main(binary):
         check(logged == 1, "%d malformed_message log lines for %d messages"
               % (logged, len(cases)))
 
+        # A single frame over ZMQ_MAXMSGSIZE (8 MiB): libzmq drops the
+        # connection, no reply comes, and the disconnect is counted.
+        lost_key = 'mds_socket_disconnects_total{socket="ingest"}'
+        before = coordinator.metrics()[lost_key]
+        context = zmq.Context.instance()
+        big = context.socket(zmq.DEALER)
+        big.setsockopt(zmq.LINGER, 0)
+        big.connect(coordinator.ingest_endpoint)
+        big.send(b"\x00" * (9 * 1024 * 1024))
+        deadline = time.monotonic() + 10.0
+        while (coordinator.metrics()[lost_key] <= before
+               and time.monotonic() < deadline):
+            time.sleep(0.05)  # polling with a deadline, not synchronising
+        check(coordinator.metrics()[lost_key] > before,
+              "a frame over 8 MiB was not counted as a lost connection")
+        check(not big.poll(200), "a reply came to an oversized frame")
+        big.close(0)
+
         # Still serving: a valid batch from the same DEALER...
         acks = producer.send_all([records(0, 10)], timeout=10)
         check(list(acks.values())[0]["written"] == 10, "valid batch not written")
         # ...and through a REQ socket (envelope with an empty delimiter).
-        context = zmq.Context.instance()
         req = context.socket(zmq.REQ)
         req.setsockopt(zmq.LINGER, 0)
         req.connect(coordinator.ingest_endpoint)
