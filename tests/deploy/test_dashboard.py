@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The Grafana dashboard and provisioning: valid JSON, the seed's four panels
 (queue depth, rate scale, backpressure state, pods) plus the coordinator's
-throughput, write latency, breaker, replicas, queue utilisation and level
-changes; a datasource variable (defaulting to the provisioned uid) that
+throughput, write latency, breaker, replicas, queue utilisation, level
+changes, store pressure (the coordinator scaler's own query), sink state,
+oldest record age and commit latency; a datasource variable (defaulting to the provisioned uid) that
 every panel uses and a namespace variable every query filters on; units
 (records per second, fractions); `or vector(0)` where no data means 0;
 every kube-state-metrics series a panel uses named in its description;
