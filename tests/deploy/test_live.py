@@ -23,6 +23,12 @@ docs say.
    from them (max over triggers of ceil(value / threshold) or the Value
    form, clamped to min/max) equal the row of the replica table in
    deploy/kubernetes/README.md (1 coordinator).
+   Then where the queue really fills: PostgreSQL made slow (a statement
+   trigger sleeps 0.3 s in every INSERT: commits slow, none fails) and a
+   producer that ignores credits (ingest.md allows it) with a window above
+   the capacity: CoordinatorQueueHigh and PipelineQueueHigh fire, the sink
+   is never down; the trigger dropped, the queue drains and pressure
+   returns to 0.
 4. The database is stopped (MDS_TEST_PG_STOP): Prometheus has the
    coordinator scaler's query past its threshold within one
    `pollingInterval` of the ScaledObject (the issue's "Done when"; the one
@@ -32,9 +38,7 @@ docs say.
    CoordinatorPressureHigh, CoordinatorOldestRecordOld and
    PipelineHardBackpressure fire with their namespace label, while the
    queue stays short (producers pause on credits), so the queue-high
-   alerts do not, which this checks too (they are tested where the queue
-   fills, in deploy/prometheus/tests: no honest live way to fill it with
-   producers that honour credits); every query of every Grafana panel
+   alerts do not, which this checks too; every query of every Grafana panel
    returns data; SIGTERM ends both services with exit 0, the coordinator
    dead-lettering what it could not write; then CoordinatorDown and
    PipelineDown fire.
@@ -71,6 +75,12 @@ TEST_FOR = "2s"              # `for:` of the test copy of the rules
 QUEUE_CAPACITY = 10000       # the default
 PIPELINE_RATE = 2000         # records/s: PostgreSQL keeps up (pressure 0)
 QUEUE_HIGH = 0.8             # the queue-high alerts' threshold
+SLOW_STATEMENT_S = 0.3       # each INSERT of the slowed database
+GREEDY_WINDOW = 24           # batches a credit-ignoring producer keeps out
+GREEDY_BATCH = 500           # records per batch: 12000 > the capacity
+GREEDY_BATCHES = 400         # bounded: at most 200000 records
+RECOVER_DEADLINE_S = 60      # the slowed queue drained, pressure back to 0
+TABLES = ("trades", "quotes", "bars")
 
 c = Checker()
 
@@ -246,6 +256,9 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     c.check(True, "the coordinator writes rows to PostgreSQL")
     check_scalers(prom, scalers, stopped=False)
 
+    # A slow database, not a dead one: the queue really fills.
+    slow_sink_phase(prom, ingest)
+
     # The database-stopped row: one polling interval for the scaling query.
     coordinator_scaler = next(o for o in scalers if o["metadata"]["name"]
                               == "mds-coordinator-scaler")
@@ -282,9 +295,10 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
                         "CoordinatorPressureHigh",
                         "CoordinatorOldestRecordOld",
                         "PipelineHardBackpressure"])
+    since_stop_s = math.ceil(time.monotonic() - stopped_at)
     utilisation = [v for _, v in query(
         prom, "max_over_time(max(coordinator_queue_depth "
-        "/ coordinator_queue_capacity)[1m:1s])")]
+        f"/ coordinator_queue_capacity)[{since_stop_s}s:1s])")]
     c.check(utilisation and utilisation[0] < QUEUE_HIGH,
             f"the queue stayed below {QUEUE_HIGH:g} of capacity with the "
             f"database down ({utilisation})")
@@ -296,6 +310,64 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     # Both stopped: their targets are down, which the `up == 0` alerts see
     # (a dead coordinator has no other series an alert could read).
     check_alerts(prom, ["CoordinatorDown", "PipelineDown"])
+
+
+def slow_sink_phase(prom, ingest):
+    """PostgreSQL made slow for real (a statement trigger sleeps
+    SLOW_STATEMENT_S in every INSERT: each commit takes that long, none
+    fails, so the sink stays up) and a producer that ignores credits (the
+    harness's DEALER with a window larger than the queue; ingest.md allows
+    it: the queue bound and `nack full` stay) fill the queue past the high
+    watermark: CoordinatorQueueHigh, and PipelineQueueHigh in the pipeline
+    that hears that coordinator, fire. Then the database is fast again and
+    the queue drains: pressure back to 0, no queue alert left."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+    import harness
+    uri = os.environ["MDS_TEST_PG_URI"]
+    harness.psql(uri, "CREATE FUNCTION mdbp_live_slow() RETURNS trigger "
+                 "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(%g); "
+                 "RETURN NULL; END $$" % SLOW_STATEMENT_S)
+    for table in TABLES:
+        harness.psql(uri, f"CREATE TRIGGER mdbp_live_slow BEFORE INSERT ON "
+                     f"{table} FOR EACH STATEMENT EXECUTE FUNCTION "
+                     f"mdbp_live_slow()")
+    slowed_at = time.monotonic()
+    producer = harness.Producer(f"tcp://127.0.0.1:{ingest}",
+                                producer_id="live-greedy")
+    batches = harness.batches_of(harness.records(0, GREEDY_BATCH
+                                                 * GREEDY_BATCHES),
+                                 GREEDY_BATCH)
+    thread, result = harness.stream_in_background(
+        producer, batches, window=GREEDY_WINDOW, timeout=600.0,
+        reply_timeout=30.0)
+    try:
+        check_alerts(prom, ["CoordinatorQueueHigh", "PipelineQueueHigh"])
+        window_s = math.ceil(time.monotonic() - slowed_at)
+        sink = [v for _, v in query(
+            prom, f"max_over_time(max(coordinator_sink_state)[{window_s}s:1s])")]
+        c.check(sink and sink[0] < 2, f"the slowed database was slow, never "
+                f"down (sink_state at most {sink})")
+    finally:
+        for table in TABLES:
+            harness.psql(uri, f"DROP TRIGGER mdbp_live_slow ON {table}")
+        harness.psql(uri, "DROP FUNCTION mdbp_live_slow()")
+    # Fast again: the producer's last batches are acked, the queue drains.
+    thread.join(timeout=RECOVER_DEADLINE_S)
+    c.check(not thread.is_alive() and "acks" in result,
+            f"the credit-ignoring producer got every batch acked "
+            f"({result.get('error')})")
+    producer.close()
+    wait_for("queue drained and pressure 0 after the slow database",
+             RECOVER_DEADLINE_S, lambda: (
+                 [v for _, v in query(prom, "max(coordinator_pressure)")]
+                 == [0.0] and
+                 [v for _, v in query(prom, "max(coordinator_queue_depth "
+                                      "/ coordinator_queue_capacity)")][0]
+                 < QUEUE_HIGH and
+                 not {"CoordinatorQueueHigh", "PipelineQueueHigh"}
+                 & alert_states_now(prom)))
+    c.check(True, "the database is fast again: queue drained, pressure 0, "
+            "the queue-high alerts resolved")
 
 
 def alert_states_now(prom):
