@@ -63,37 +63,41 @@ def scenario_admin():
                   MDP_FB_ENABLE_FEEDBACK="false",
                   MDP_HTTP_MAX_REQUEST_BYTES=MAX_BODY,
                   MDP_HTTP_REQUEST_TIMEOUT_MS=REQUEST_TIMEOUT_MS,
-                  MDP_ADMIN_TOKEN=TOKEN) as pipeline:
+                  MDP_ADMIN_TOKEN=TOKEN,
+                  # Two symbols to name the refused and the accepted
+                  # cooldowns with (a scope must name a real symbol).
+                  MDP_PROVIDER_SYNTHETIC_SYMBOLS="AAPL,REFUSED,ACCEPTED"
+                  ) as pipeline:
         pipeline.start()
         port = pipeline.http_port
         checker.check("status lists no cooldown at first",
                       sec.wait_until(lambda: cooldowns(pipeline) == [],
                                      DEADLINE_S), cooldowns(pipeline))
-        # Refused requests name scope "refused"; the accepted one, sent
-        # after them on the same path, names "accepted". Once "accepted"
+        # Refused requests name scope symbol:REFUSED; the accepted one,
+        # sent after them on the same path, symbol:ACCEPTED. Once "accepted"
         # shows in /status, a refused request that had slipped through
         # would show too.
         checker.check("admin without a token: 401",
-                      post_cooldown(port, None, "refused") == 401)
+                      post_cooldown(port, None, "symbol:REFUSED") == 401)
         checker.check("admin with a wrong token: 401",
                       post_cooldown(port, "Bearer wrong-" + TOKEN,
-                                    "refused") == 401)
+                                    "symbol:REFUSED") == 401)
         checker.check("admin with a token prefix: 401",
                       post_cooldown(port, "Bearer " + TOKEN[:-1],
-                                    "refused") == 401)
+                                    "symbol:REFUSED") == 401)
         checker.check("admin with Basic auth: 401",
-                      post_cooldown(port, "Basic " + TOKEN, "refused") == 401)
+                      post_cooldown(port, "Basic " + TOKEN, "symbol:REFUSED") == 401)
         checker.check("admin with the token: accepted",
-                      post_cooldown(port, "Bearer " + TOKEN, "accepted")
+                      post_cooldown(port, "Bearer " + TOKEN, "symbol:ACCEPTED")
                       == 202)
         listed = sec.wait_until(
             lambda: [c for c in cooldowns(pipeline) or []
-                     if "accepted" in json.dumps(c)], DEADLINE_S)
+                     if "ACCEPTED" in json.dumps(c)], DEADLINE_S)
         checker.check("the accepted request is listed in /status", listed,
                       cooldowns(pipeline))
         checker.check("no refused request changed anything",
                       not [c for c in cooldowns(pipeline) or []
-                           if "refused" in json.dumps(c)],
+                           if "REFUSED" in json.dumps(c)],
                       cooldowns(pipeline))
         abuse(pipeline.http_port, "pipeline")
         pipeline.stop()
