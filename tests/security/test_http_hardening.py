@@ -29,6 +29,13 @@ REQUEST_TIMEOUT_MS = 500
 checker = sec.Checker()
 
 
+# Cooldown scopes must name something of the provider (pipeline/README.md):
+# the refused requests use one of the synthetic provider's symbols, the
+# accepted one another.
+REFUSED = "symbol:AAPL"
+ACCEPTED = "symbol:MSFT"
+
+
 def post_cooldown(port, authorization=None, scope="global"):
     headers = "Authorization: %s\r\n" % authorization if authorization else ""
     request = ("POST /admin/cooldown?provider=synthetic&scope=%s&seconds=600 "
@@ -69,31 +76,31 @@ def scenario_admin():
         checker.check("status lists no cooldown at first",
                       sec.wait_until(lambda: cooldowns(pipeline) == [],
                                      DEADLINE_S), cooldowns(pipeline))
-        # Refused requests name scope "refused"; the accepted one, sent
-        # after them on the same path, names "accepted". Once "accepted"
+        # Refused requests name scope REFUSED; the accepted one, sent
+        # after them on the same path, names ACCEPTED. Once ACCEPTED
         # shows in /status, a refused request that had slipped through
         # would show too.
         checker.check("admin without a token: 401",
-                      post_cooldown(port, None, "refused") == 401)
+                      post_cooldown(port, None, REFUSED) == 401)
         checker.check("admin with a wrong token: 401",
                       post_cooldown(port, "Bearer wrong-" + TOKEN,
-                                    "refused") == 401)
+                                    REFUSED) == 401)
         checker.check("admin with a token prefix: 401",
                       post_cooldown(port, "Bearer " + TOKEN[:-1],
-                                    "refused") == 401)
+                                    REFUSED) == 401)
         checker.check("admin with Basic auth: 401",
-                      post_cooldown(port, "Basic " + TOKEN, "refused") == 401)
+                      post_cooldown(port, "Basic " + TOKEN, REFUSED) == 401)
         checker.check("admin with the token: accepted",
-                      post_cooldown(port, "Bearer " + TOKEN, "accepted")
+                      post_cooldown(port, "Bearer " + TOKEN, ACCEPTED)
                       == 202)
         listed = sec.wait_until(
             lambda: [c for c in cooldowns(pipeline) or []
-                     if "accepted" in json.dumps(c)], DEADLINE_S)
+                     if ACCEPTED in json.dumps(c)], DEADLINE_S)
         checker.check("the accepted request is listed in /status", listed,
                       cooldowns(pipeline))
         checker.check("no refused request changed anything",
                       not [c for c in cooldowns(pipeline) or []
-                           if "refused" in json.dumps(c)],
+                           if REFUSED in json.dumps(c)],
                       cooldowns(pipeline))
         abuse(pipeline.http_port, "pipeline")
         pipeline.stop()
