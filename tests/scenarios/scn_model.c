@@ -18,6 +18,7 @@
 #include "cmn_clock.h"
 #include "pl_feedback.h"
 #include "pl_rate_coordinator.h"
+#include "pl_window.h"
 #include "proto_feedback.h"
 #include "sc_queue.h"
 #include "sc_watermark.h"
@@ -33,6 +34,9 @@
 #define SCN_SEND_BATCH_MAX SCN_SEND_BATCH_RECORDS
 #define SCN_SEND_LINGER_NS (SCN_SEND_BATCH_MS * CMN_NS_PER_MS)
 #define SCN_WINDOW_BATCHES SCN_SEND_WINDOW
+/* MDP_SEND_ACK_TIMEOUT_MS, and pl_sender's pause after a failed send. */
+#define SCN_ACK_TIMEOUT_MS 5000
+#define SCN_SEND_RETRY_MS 100
 #define SCN_RETRY_AFTER_MIN_NS (5 * CMN_NS_PER_MS)
 #define SCN_RETRY_AFTER_MAX_NS (5000 * CMN_NS_PER_MS)
 #define SCN_RETRY_AFTER_IDLE_NS (100 * CMN_NS_PER_MS)
@@ -43,12 +47,6 @@
 #define SCN_FORGET_SEC 300
 #define SCN_SECONDS_PER_MINUTE 60.0
 #define SCN_PERCENTILE_99 0.99
-
-/* A batch the sender holds: waiting to be (re)sent, or unacked. */
-typedef struct {
-    uint64_t seq;
-    size_t count;
-} s_batch_t;
 
 /* A feedback message on its way to one pipeline. */
 typedef struct {
@@ -73,16 +71,8 @@ typedef struct {
     s_link_t link;
     int64_t delay_ns;
     double scale; /* last scale applied */
-    /* sender */
-    size_t pending; /* records taken, not yet in a batch */
-    int64_t pending_since_ns;
-    s_batch_t outbox[SCN_WINDOW_BATCHES]; /* FIFO to (re)send */
-    size_t outbox_head;
-    size_t outbox_count;
-    int64_t send_after_ns;                 /* back-off after nack full */
-    s_batch_t unacked[SCN_WINDOW_BATCHES]; /* accepted by the queue */
-    size_t unacked_count;
-    uint64_t next_seq;
+    /* sender: mdp-pipeline's own send window engine (pl_window) */
+    pl_window_t *window;
     /* figures */
     uint64_t produced;
     uint64_t acked;
@@ -249,14 +239,12 @@ static void s_on_batch_done(const sc_batch_result_t *result, void *arg)
 {
     (void)arg;
     s_pipeline_t *pipeline = result->tag;
-    for (size_t k = 0; k < pipeline->unacked_count; k++) {
-        if (pipeline->unacked[k].seq == result->batch_seq) {
-            pipeline->acked += pipeline->unacked[k].count;
-            pipeline->unacked[k] = pipeline->unacked[--pipeline->unacked_count];
-            return;
-        }
-    }
-    assert(!"ack for a batch that is not unacked");
+    pl_window_outcome_t outcome;
+    /* A resend of a batch still queued (reconnect) is acked twice: the
+     * second ack is late, as in pl_sender. */
+    if (pl_window_ack(pipeline->window, result->batch_seq, 0, &outcome) ==
+        PL_WINDOW_ACKED)
+        pipeline->acked += outcome.records;
 }
 
 static int s_coordinator_start(s_model_t *self)
@@ -279,7 +267,11 @@ static int s_coordinator_start(s_model_t *self)
     coordinator->hint = 1.0;
     coordinator->next_hint_check_ns =
         s_now(self) + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
-    /* Every pipeline (re)subscribes: the XPUB answers with a snapshot. */
+    /* Every pipeline (re)connects (a restarted coordinator lost what was
+     * in flight: pl_window resends it) and (re)subscribes: the XPUB
+     * answers with a snapshot. */
+    for (size_t k = 0; k < self->scenario->pipelines; k++)
+        pl_window_connected(self->pipelines[k].window, s_now(self));
     s_publish(self, PROTO_FEEDBACK_SNAPSHOT);
     return 0;
 }
@@ -291,23 +283,8 @@ static void s_coordinator_crash(s_model_t *self)
     sc_queue_destroy(&coordinator->queue);
     sc_watermark_destroy(&coordinator->watermark);
     coordinator->up = false;
-    for (size_t k = 0; k < self->scenario->pipelines; k++) {
-        s_pipeline_t *pipeline = &self->pipelines[k];
-        /* Unacked batches are older than the outbox's: they go first. */
-        s_batch_t outbox[SCN_WINDOW_BATCHES];
-        size_t count = 0;
-        for (size_t u = 0; u < pipeline->unacked_count; u++)
-            outbox[count++] = pipeline->unacked[u];
-        for (size_t o = 0; o < pipeline->outbox_count; o++)
-            outbox[count++] =
-                pipeline
-                    ->outbox[(pipeline->outbox_head + o) % SCN_WINDOW_BATCHES];
-        assert(count <= SCN_WINDOW_BATCHES);
-        memcpy(pipeline->outbox, outbox, count * sizeof outbox[0]);
-        pipeline->outbox_head = 0;
-        pipeline->outbox_count = count;
-        pipeline->unacked_count = 0;
-    }
+    for (size_t k = 0; k < self->scenario->pipelines; k++)
+        pl_window_disconnected(self->pipelines[k].window, s_now(self));
 }
 
 /* ---- the sink ---- */
@@ -384,6 +361,16 @@ static void s_pipeline_feedback(s_model_t *self, s_pipeline_t *pipeline)
     }
     pl_rate_coordinator_set_pressure(pipeline->rates, pipeline->provider,
                                      summary.level);
+    /* As the subscriber hands the sender: capacity, liveness. */
+    pl_feedback_limits_t limits;
+    if (pl_feedback_limits(pipeline->feedback, &limits)) {
+        pl_window_limits_t window = {.capacity = limits.capacity,
+                                     .has_credit_initial =
+                                         limits.has_credit_initial,
+                                     .credit_initial = limits.credit_initial,
+                                     .alive = limits.alive};
+        pl_window_set_limits(pipeline->window, &window, now);
+    }
 }
 
 /* The retry hint of a `nack full` for a batch of `count` records. */
@@ -400,55 +387,50 @@ static int64_t s_retry_after(s_model_t *self, size_t count)
     return wait > SCN_RETRY_AFTER_MAX_NS ? SCN_RETRY_AFTER_MAX_NS : wait;
 }
 
-/* Sends what the outbox holds, oldest first, until a nack full. */
+/* Does what the pipeline's send window says, as pl_sender does: a send
+ * is a push into the coordinator's queue (nothing leaves while it is
+ * down); `full` is a nack with the coordinator's retry hint. */
 static void s_pipeline_send(s_model_t *self, s_pipeline_t *pipeline)
 {
     s_coordinator_t *coordinator = &self->coordinator;
     int64_t now = s_now(self);
-    while (coordinator->up && pipeline->outbox_count > 0 &&
-           now >= pipeline->send_after_ns) {
-        s_batch_t *batch = &pipeline->outbox[pipeline->outbox_head];
-        int rc = sc_queue_push(coordinator->queue, self->records, batch->count,
-                               pipeline, batch->seq);
-        if (rc == SC_QUEUE_FULL) {
-            self->rejected += batch->count;
-            pipeline->send_after_ns = now + s_retry_after(self, batch->count);
-            return;
+    pl_window_action_t action;
+    while (pl_window_next(pipeline->window, now, false, &action)) {
+        if (action.kind != PL_WINDOW_SEND)
+            continue; /* SEAL, TIMED_OUT: no bytes in the model */
+        if (!coordinator->up) {
+            pl_window_sent(pipeline->window, action.slot, false, now);
+            continue;
         }
-        pipeline->unacked[pipeline->unacked_count++] = *batch;
-        pipeline->outbox_head =
-            (pipeline->outbox_head + 1) % SCN_WINDOW_BATCHES;
-        pipeline->outbox_count--;
+        int rc = sc_queue_push(coordinator->queue, self->records,
+                               action.records, pipeline, action.batch_seq);
+        pl_window_sent(pipeline->window, action.slot, true, now);
+        if (rc == SC_QUEUE_FULL) {
+            self->rejected += action.records;
+            int64_t retry = s_retry_after(self, action.records);
+            pl_window_outcome_t outcome;
+            pl_window_nack(
+                pipeline->window, action.batch_seq, PROTO_NACK_FULL,
+                (uint32_t)((retry + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS), now,
+                &outcome);
+            continue;
+        }
         s_level_update(self);
     }
 }
 
-/* The producer takes what its bucket grants while the sender has room (as
- * pl_sender: while the window is full the batch being filled still fills up
- * to the batch size), and a batch is sealed when it is full or old enough
- * and the window has a free slot. */
+/* The producer takes what its bucket grants while the open batch has room
+ * (as pl_sender: while the window is full the open batch still fills up
+ * to the batch size); the window closes and sends batches. */
 static void s_pipeline_produce(s_model_t *self, s_pipeline_t *pipeline)
 {
     int64_t now = s_now(self);
-    size_t window = pipeline->outbox_count + pipeline->unacked_count;
-    if (pipeline->pending < SCN_SEND_BATCH_MAX) {
+    size_t room = pl_window_room(pipeline->window);
+    if (room > 0) {
         uint64_t granted =
-            pl_rate_coordinator_take(pipeline->rates, pipeline->provider,
-                                     SCN_SEND_BATCH_MAX - pipeline->pending);
-        if (granted > 0 && pipeline->pending == 0)
-            pipeline->pending_since_ns = now;
-        pipeline->pending += granted;
+            pl_rate_coordinator_take(pipeline->rates, pipeline->provider, room);
+        pl_window_fill(pipeline->window, (size_t)granted, now);
         pipeline->produced += granted;
-    }
-    if (window < SCN_WINDOW_BATCHES && pipeline->pending > 0 &&
-        (pipeline->pending >= SCN_SEND_BATCH_MAX ||
-         now - pipeline->pending_since_ns >= SCN_SEND_LINGER_NS)) {
-        size_t tail =
-            (pipeline->outbox_head + pipeline->outbox_count) % SCN_WINDOW_BATCHES;
-        pipeline->outbox[tail] =
-            (s_batch_t){.seq = pipeline->next_seq++, .count = pipeline->pending};
-        pipeline->outbox_count++;
-        pipeline->pending = 0;
     }
     s_pipeline_send(self, pipeline);
 }
@@ -463,7 +445,16 @@ static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
         .forget_ns = SCN_FORGET_SEC * CMN_NS_PER_SEC,
     };
     pipeline->feedback = pl_feedback_new(self->clock, &config);
-    if (!pipeline->rates || !pipeline->feedback)
+    pl_window_config_t window = {
+        .slots = SCN_WINDOW_BATCHES,
+        .batch_records = SCN_SEND_BATCH_MAX,
+        .batch_ns = SCN_SEND_LINGER_NS,
+        .ack_timeout_ns = SCN_ACK_TIMEOUT_MS * CMN_NS_PER_MS,
+        .retry_ns = SCN_SEND_RETRY_MS * CMN_NS_PER_MS,
+        .nack_retry_ns = SCN_SEND_RETRY_MS * CMN_NS_PER_MS,
+        .session = 1};
+    pipeline->window = pl_window_new(&window);
+    if (!pipeline->rates || !pipeline->feedback || !pipeline->window)
         return -1;
     double burst = rate * SCN_BURST_SEC;
     pl_rate_config_t rate_config = {
@@ -480,7 +471,6 @@ static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
     pipeline->provider = (size_t)provider;
     pipeline->delay_ns = delay_ns;
     pipeline->scale = 1.0;
-    pipeline->next_seq = 1;
     return 0;
 }
 
@@ -492,6 +482,7 @@ static void s_model_destroy(s_model_t *self)
     for (size_t k = 0; k < SCN_PIPELINES_MAX; k++) {
         pl_rate_coordinator_destroy(&self->pipelines[k].rates);
         pl_feedback_destroy(&self->pipelines[k].feedback);
+        pl_window_destroy(&self->pipelines[k].window);
         free(self->pipelines[k].link.items);
     }
     pl_policy_destroy(&self->policy);
@@ -565,10 +556,9 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
         .low = (uint64_t)(capacity * SCN_LOW_FRACTION),
         .high = (uint64_t)(capacity * SCN_HIGH_FRACTION),
         .dead_band = policy->hysteresis
-                         ? (uint64_t)(capacity *
-                                      (policy->dead_band > 0
-                                           ? policy->dead_band
-                                           : SCN_DEAD_BAND_FRACTION))
+                         ? (uint64_t)(capacity * (policy->dead_band > 0
+                                                      ? policy->dead_band
+                                                      : SCN_DEAD_BAND_FRACTION))
                          : 0,
         .dwell_ns = policy->hysteresis
                         ? (policy->dwell_ms ? policy->dwell_ms : SCN_DWELL_MS) *
@@ -638,19 +628,19 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 figures->depth_max = depth;
         }
         if (scn_trace && now % (SCN_TRACE_MS * CMN_NS_PER_MS) == 0)
-            fprintf(scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
-                    (double)now / (double)CMN_NS_PER_SEC,
-                    coordinator->up ? (unsigned long long)sc_queue_depth(
-                                          coordinator->queue)
-                                    : 0ULL,
-                    coordinator->up ? proto_level_name(sc_watermark_level(
-                                          coordinator->watermark))
-                                    : "down",
-                    pl_rate_coordinator_scale(self->pipelines[0].rates,
-                                              self->pipelines[0].provider),
-                    pl_bucket_effective_rate(pl_rate_coordinator_bucket(
-                        self->pipelines[0].rates,
-                        self->pipelines[0].provider)));
+            fprintf(
+                scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
+                (double)now / (double)CMN_NS_PER_SEC,
+                coordinator->up
+                    ? (unsigned long long)sc_queue_depth(coordinator->queue)
+                    : 0ULL,
+                coordinator->up ? proto_level_name(sc_watermark_level(
+                                      coordinator->watermark))
+                                : "down",
+                pl_rate_coordinator_scale(self->pipelines[0].rates,
+                                          self->pipelines[0].provider),
+                pl_bucket_effective_rate(pl_rate_coordinator_bucket(
+                    self->pipelines[0].rates, self->pipelines[0].provider)));
         for (size_t k = 0; k < scenario->pipelines; k++) {
             s_pipeline_t *pipeline = &self->pipelines[k];
             if (pl_rate_coordinator_scale(pipeline->rates,
@@ -700,14 +690,8 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
         figures->restarts_seen += counters->restarts;
         figures->malformed += counters->malformed + counters->version;
         /* Conservation: every record made is acked or still held. */
-        uint64_t held = pipeline->pending;
-        for (size_t o = 0; o < pipeline->outbox_count; o++)
-            held +=
-                pipeline
-                    ->outbox[(pipeline->outbox_head + o) % SCN_WINDOW_BATCHES]
-                    .count;
-        for (size_t u = 0; u < pipeline->unacked_count; u++)
-            held += pipeline->unacked[u].count;
+        uint64_t held = pl_window_open_records(pipeline->window) +
+                        pl_window_unacked_records(pipeline->window);
         if (pipeline->acked + held != pipeline->produced)
             figures->outstanding = UINT64_MAX; /* a record vanished */
     }
