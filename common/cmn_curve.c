@@ -33,7 +33,7 @@
 #define CMN_CURVE_MONITOR_EVENTS                                               \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                    \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |   \
-     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+     ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 
 /* ZAP said no (AUTH), or the handshake failed before ZAP: a plaintext or
  * mismatched peer shows as PROTOCOL or NO_DETAIL depending on timing. */
@@ -48,7 +48,6 @@ struct _cmn_curve_t {
     pthread_mutex_t lock;   /* serialises requests on the guard pipe */
     cmn_metric_t *denied;   /* family: {socket, reason} */
     cmn_metric_t *accepted; /* family: {socket} */
-    cmn_metric_t *lost;     /* family: {socket}, as cmn_monitor's */
 };
 
 static atomic_uint s_monitor_counter;
@@ -175,7 +174,6 @@ typedef struct {
     char *name;       /* the socket's label */
     cmn_series_t *denied[S_REASONS];
     cmn_series_t *accepted;
-    cmn_series_t *lost; /* connections lost */
 } s_watch_t;
 
 typedef struct {
@@ -212,7 +210,6 @@ static int s_guard_watch(s_guard_t *guard, const char *endpoint,
         watch->denied[reason] = cmn_metric_series(guard->owner->denied, name,
                                                   s_reason_names[reason], NULL);
     watch->accepted = cmn_metric_series(guard->owner->accepted, name, NULL);
-    watch->lost = cmn_metric_series(guard->owner->lost, name, NULL);
     zpoller_add(guard->poller, watch->monitor);
     zlist_append(guard->watches, watch);
     return 0;
@@ -249,8 +246,6 @@ static bool s_guard_event(s_watch_t *watch)
                         "socket=%s reason=%s code=0x%x endpoint=%s",
                         watch->name, s_reason_names[reason], (unsigned)value,
                         endpoint ? endpoint : "?");
-    } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        cmn_series_inc(watch->lost);
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         cmn_series_inc(watch->accepted);
         cmn_log_debug("curve", "accepted", "socket=%s endpoint=%s", watch->name,
@@ -353,14 +348,9 @@ cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
     snprintf(name, sizeof name, "%s_curve_handshakes_total", metric_prefix);
     self->accepted = cmn_metrics_counter(
         metrics, name, "CURVE handshakes accepted.", "socket");
-    snprintf(name, sizeof name, "%s" CMN_MONITOR_DISCONNECTS_SUFFIX,
-             metric_prefix);
-    self->lost = cmn_metrics_counter(metrics, name,
-                                     CMN_MONITOR_DISCONNECTS_HELP, "socket");
     self->cert = zcert_load(secret_key_file);
     self->auth = zactor_new(zauth, NULL);
-    if (!self->denied || !self->accepted || !self->lost || !self->cert ||
-        !self->auth) {
+    if (!self->denied || !self->accepted || !self->cert || !self->auth) {
         cmn_log_error("curve", "start_failed", "reason=resources");
         cmn_curve_destroy(&self);
         return NULL;

@@ -7,8 +7,10 @@
  * peer is only visible in ZMQ_EVENT_DISCONNECTED on a socket monitor; this
  * module reads that monitor in an actor and counts each event in a series
  * (the metric's help says what a rise means). A socket has one monitor at
- * most: a CURVE-secured socket is watched by cmn_curve's guard, which counts
- * the same event itself (cmn_curve_server_new's disconnects family). */
+ * most: a CURVE-secured socket is watched by cmn_curve's guard instead, which
+ * does not count disconnects (with ZMQ_EVENT_DISCONNECTED in the guard's
+ * mask the allowed peer's first message was lost in about 1 run of 8 of
+ * common/tests/test_curve.c: a libzmq interaction not understood yet). */
 #ifndef CMN_MONITOR_H
 #define CMN_MONITOR_H
 

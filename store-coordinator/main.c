@@ -76,8 +76,9 @@ static zsock_t *s_bind(int type, const char *endpoint, const char *what,
 }
 
 /* Counts the connections the plaintext sockets lose: a peer libzmq drops
- * for a frame over ZMQ_MAXMSGSIZE is seen nowhere else. With CURVE the
- * guard counts them into the same family (cmn_monitor.h). */
+ * for a frame over ZMQ_MAXMSGSIZE is seen nowhere else. CURVE sockets
+ * carry the CURVE guard's monitor instead and are not counted
+ * (cmn_monitor.h says why). */
 static int s_monitor(cmn_metrics_t *metrics, zsock_t *router, zsock_t *xpub,
                      cmn_monitor_t *monitors[2])
 {

@@ -2,17 +2,17 @@
 #include "sc_announcer.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cmn_clock.h"
 
 #define S_PERCENT 100
+#define S_SHUTDOWN_REASON "shutdown"
 
 struct _sc_announcer_t {
     sc_announcer_config_t config;
-    proto_level_t level;     /* as last reported by the core */
-    proto_level_t previous;  /* the level before that */
-    const char *reason;      /* cause of the latest change, or NULL */
+    sc_snapshot_t state;     /* the core's latest */
     double hint;             /* scale_hint of the last message */
     int64_t heartbeat_ns;    /* next regular heartbeat */
     int64_t hint_check_ns;   /* next early-heartbeat check */
@@ -41,8 +41,10 @@ sc_announcer_t *sc_announcer_new(const sc_announcer_config_t *config,
     if (!self)
         return NULL;
     self->config = *config;
-    self->level = PROTO_LEVEL_OK;
-    self->previous = PROTO_LEVEL_OK;
+    self->state = (sc_snapshot_t){.level = PROTO_LEVEL_OK,
+                                  .previous = PROTO_LEVEL_OK,
+                                  .scale_hint = 1.0,
+                                  .sink_state = PROTO_SINK_STATE_UP};
     self->hint = 1.0; /* an empty queue's: nothing to send early at start */
     self->heartbeat_ns = now_ns + s_jittered_interval(self);
     self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
@@ -58,53 +60,32 @@ void sc_announcer_destroy(sc_announcer_t **self_p)
     }
 }
 
-const char *sc_announcer_reason(proto_level_t level, proto_level_t previous)
-{
-    if (level == PROTO_LEVEL_HARD)
-        return "queue at or above high watermark";
-    if (level == PROTO_LEVEL_SOFT)
-        return previous == PROTO_LEVEL_OK
-                   ? "queue above low watermark"
-                   : "queue below high watermark minus dead-band";
-    return "queue at or below low watermark minus dead-band";
-}
-
-/* Fills `out` with the current state at `depth`; the hint becomes the
- * last published one. */
+/* Fills `out` with the latest state; its hint becomes the last published
+ * one. */
 static bool s_announce(sc_announcer_t *self, proto_feedback_type_t type,
-                       uint64_t depth, const char *reason,
                        sc_announcement_t *out)
 {
-    double hint = sc_watermark_scale_hint(&self->config.watermark, depth);
-    *out = (sc_announcement_t){
-        .type = type,
-        .level = self->level,
-        .previous = self->previous,
-        .depth = depth,
-        .scale_hint = hint,
-        .reason = reason,
-    };
-    self->hint = hint;
+    *out = (sc_announcement_t){.type = type, .state = self->state};
+    out->state.changed = type == PROTO_FEEDBACK_TRANSITION;
+    self->hint = self->state.scale_hint;
     return true;
 }
 
-bool sc_announcer_transition(sc_announcer_t *self, proto_level_t level,
-                             proto_level_t previous, uint64_t depth,
-                             int64_t now_ns, sc_announcement_t *out)
+bool sc_announcer_state(sc_announcer_t *self, const sc_snapshot_t *state,
+                        int64_t now_ns, sc_announcement_t *out)
 {
-    assert(self && out);
+    assert(self && state && out);
     (void)now_ns;
     if (self->finished)
         return false;
-    self->level = level;
-    self->previous = previous;
-    self->reason = sc_announcer_reason(level, previous);
-    return s_announce(self, PROTO_FEEDBACK_TRANSITION, depth, self->reason,
-                      out);
+    self->state = *state;
+    if (!state->changed)
+        return false;
+    return s_announce(self, PROTO_FEEDBACK_TRANSITION, out);
 }
 
-bool sc_announcer_subscribed(sc_announcer_t *self, uint64_t depth,
-                             int64_t now_ns, sc_announcement_t *out)
+bool sc_announcer_subscribed(sc_announcer_t *self, int64_t now_ns,
+                             sc_announcement_t *out)
 {
     assert(self && out);
     if (self->finished || self->snapshot_due_ns != SC_ENGINE_NEVER)
@@ -117,10 +98,10 @@ bool sc_announcer_subscribed(sc_announcer_t *self, uint64_t depth,
     }
     self->snapshot_sent = true;
     self->snapshot_ns = now_ns;
-    return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, depth, self->reason, out);
+    return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, out);
 }
 
-bool sc_announcer_due(sc_announcer_t *self, uint64_t depth, int64_t now_ns,
+bool sc_announcer_due(sc_announcer_t *self, int64_t now_ns,
                       sc_announcement_t *out)
 {
     assert(self && out);
@@ -130,34 +111,31 @@ bool sc_announcer_due(sc_announcer_t *self, uint64_t depth, int64_t now_ns,
         self->snapshot_due_ns = SC_ENGINE_NEVER;
         self->snapshot_sent = true;
         self->snapshot_ns = now_ns;
-        return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, depth, self->reason,
-                          out);
+        return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, out);
     }
     if (now_ns >= self->heartbeat_ns) {
         self->heartbeat_ns = now_ns + s_jittered_interval(self);
-        return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth, self->reason,
-                          out);
+        return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
     }
     if (now_ns >= self->hint_check_ns) {
         self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
-        double hint = sc_watermark_scale_hint(&self->config.watermark, depth);
-        if (sc_watermark_hint_moved(self->hint, hint))
-            return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth,
-                              self->reason, out);
+        if (sc_watermark_hint_moved(self->hint, self->state.scale_hint))
+            return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
     }
     return false;
 }
 
-bool sc_announcer_final(sc_announcer_t *self, uint64_t depth,
-                        const char *reason, int64_t now_ns,
+bool sc_announcer_final(sc_announcer_t *self, int64_t now_ns,
                         sc_announcement_t *out)
 {
     assert(self && out);
     (void)now_ns;
     if (self->finished)
         return false;
-    s_announce(self, PROTO_FEEDBACK_HEARTBEAT, depth, reason, out);
-    out->final = true;
+    s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
+    snprintf(out->state.reason, sizeof out->state.reason, "%s",
+             S_SHUTDOWN_REASON);
+    out->going_away = true;
     self->finished = true;
     return true;
 }

@@ -12,12 +12,14 @@
  *  - a `snapshot` for each subscription that receives our topic, at most
  *    one per SC_ANNOUNCER_SNAPSHOT_INTERVAL_MS (a later one is deferred to
  *    the end of that interval, and further ones meanwhile share it);
- *  - the final heartbeat at shutdown (reason "shutdown"), after which
- *    nothing more is sent.
- * Every announcement carries the level last reported, the depth given with
- * the call and the scale_hint of that depth. The shell calls
- * sc_announcer_due at sc_announcer_deadline (repeatedly, until it returns
- * false). One thread (the publisher). */
+ *  - the final heartbeat at shutdown (reason "shutdown", going_away: the
+ *    shell sends it with ttl_ms 0, feedback.md 7.1), after which nothing
+ *    more is sent.
+ * Every message carries one whole snapshot (sc_snapshot.h): the latest the
+ * core reported, so level, depth, scale_hint and the drain signals of a
+ * message were read together, and a heartbeat never runs ahead of its
+ * transition. The shell calls sc_announcer_due at sc_announcer_deadline
+ * (repeatedly, until it returns false). One thread (the publisher). */
 #ifndef SC_ANNOUNCER_H
 #define SC_ANNOUNCER_H
 
@@ -27,6 +29,7 @@
 #include "proto_common.h"
 #include "proto_feedback.h"
 #include "sc_engine.h"
+#include "sc_snapshot.h"
 #include "sc_watermark.h"
 
 /* Heartbeats are spread over +-this percentage of the interval. */
@@ -37,62 +40,54 @@
 #define SC_ANNOUNCER_SNAPSHOT_INTERVAL_MS 10
 
 typedef struct {
-    sc_watermark_config_t watermark; /* for scale_hint */
-    int64_t heartbeat_ns;            /* regular interval, before jitter */
-    sc_engine_random_fn *random;     /* jitter source */
-    void *random_arg;                /* its argument */
+    int64_t heartbeat_ns;        /* regular interval, before jitter */
+    sc_engine_random_fn *random; /* jitter source */
+    void *random_arg;            /* its argument */
 } sc_announcer_config_t;
 
 /* One message to publish now. */
 typedef struct {
     proto_feedback_type_t type;
-    proto_level_t level;
-    proto_level_t previous;
-    uint64_t depth;
-    double scale_hint;  /* of `depth` */
-    const char *reason; /* static text, or NULL */
-    bool final;         /* the last message */
+    sc_snapshot_t state; /* what it says; reason "" = none */
+    bool going_away;     /* the last message (ttl_ms 0) */
 } sc_announcement_t;
 
 typedef struct _sc_announcer_t sc_announcer_t;
 
-/* An announcer at level OK with an empty queue at `now_ns`; the first
- * regular heartbeat is one jittered interval away. Caller owns it. */
+/* An announcer at level OK with an empty queue (scale_hint 1) at `now_ns`;
+ * the first regular heartbeat is one jittered interval away. Caller owns
+ * it. */
 sc_announcer_t *sc_announcer_new(const sc_announcer_config_t *config,
                                  int64_t now_ns);
 
 /* Frees; tolerates NULL and sets *self_p to NULL. */
 void sc_announcer_destroy(sc_announcer_t **self_p);
 
-/* The core reports a level change at queue `depth`. Returns true and fills
- * `out` with the transition to publish (false after the final message). */
-bool sc_announcer_transition(sc_announcer_t *self, proto_level_t level,
-                             proto_level_t previous, uint64_t depth,
-                             int64_t now_ns, sc_announcement_t *out);
+/* The core's latest snapshot. Returns true with the transition to publish
+ * when it says the level changed (false otherwise, and after the final
+ * message). */
+bool sc_announcer_state(sc_announcer_t *self, const sc_snapshot_t *state,
+                        int64_t now_ns, sc_announcement_t *out);
 
 /* A subscription that receives our topic arrived. Returns true with the
  * snapshot to publish now, or false when it is deferred (the deadline
  * moves) or already on its way. */
-bool sc_announcer_subscribed(sc_announcer_t *self, uint64_t depth,
-                             int64_t now_ns, sc_announcement_t *out);
+bool sc_announcer_subscribed(sc_announcer_t *self, int64_t now_ns,
+                             sc_announcement_t *out);
 
-/* At (or after) the deadline, with the current depth: returns true with one
- * message due (a deferred snapshot, a regular heartbeat, an early
- * heartbeat), false when nothing more is due now. Call until false. */
-bool sc_announcer_due(sc_announcer_t *self, uint64_t depth, int64_t now_ns,
+/* At (or after) the deadline: returns true with one message due (a
+ * deferred snapshot, a regular heartbeat, an early heartbeat), false when
+ * nothing more is due now. Call until false. */
+bool sc_announcer_due(sc_announcer_t *self, int64_t now_ns,
                       sc_announcement_t *out);
 
-/* Shutdown: the last message (a heartbeat with `reason`, final). Returns
- * false when it was already sent. */
-bool sc_announcer_final(sc_announcer_t *self, uint64_t depth,
-                        const char *reason, int64_t now_ns,
+/* Shutdown: the last message (a heartbeat, reason "shutdown", going_away).
+ * Returns false when it was already sent. */
+bool sc_announcer_final(sc_announcer_t *self, int64_t now_ns,
                         sc_announcement_t *out);
 
 /* When sc_announcer_due next has something to check (SC_ENGINE_NEVER after
  * the final message). */
 int64_t sc_announcer_deadline(sc_announcer_t *self);
-
-/* Why the level changed, for the `reason` key (feedback.md: for logs). */
-const char *sc_announcer_reason(proto_level_t level, proto_level_t previous);
 
 #endif

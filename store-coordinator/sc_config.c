@@ -156,6 +156,38 @@ static const cmn_option_t s_options[] = {
      .help = "shutdown flush budget; the rest is dead-lettered",
      .min = 0,
      .max = 3600000},
+    {.flag = "sojourn-target-ms",
+     .env = "MDS_SOJOURN_TARGET_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "1000",
+     .help = "oldest uncommitted record's age target: above it for "
+             "MDS_SOJOURN_INTERVAL_MS the level is at least SOFT, at 4x it "
+             "HARD (0: off)",
+     .min = 0,
+     .max = 3600000},
+    {.flag = "sojourn-interval-ms",
+     .env = "MDS_SOJOURN_INTERVAL_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "500",
+     .help = "how long the oldest record's age must stay above the target",
+     .min = 0,
+     .max = 3600000},
+    {.flag = "sink-stall-ms",
+     .env = "MDS_SINK_STALL_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "2000",
+     .help = "no commit for this long while a writer holds records: the "
+             "sink is down (HARD, reason sink_down); 0: off",
+     .min = 0,
+     .max = 3600000},
+    {.flag = "sink-recovery-ms",
+     .env = "MDS_SINK_RECOVERY_MS",
+     .type = CMN_OPT_INT,
+     .default_value = "2000",
+     .help = "after the sink is back, its pressure ramps from 1 to 0 "
+             "over this time",
+     .min = 1,
+     .max = 3600000},
     {.flag = "db-timeout-ms",
      .env = "MDS_DB_TIMEOUT_MS",
      .type = CMN_OPT_INT,
@@ -521,6 +553,11 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
                           "(MDS_RETRY_MAX_MS)");
         return -1;
     }
+    settings->sojourn_target_ms = cmn_config_int(config, "sojourn-target-ms");
+    settings->sojourn_interval_ms =
+        cmn_config_int(config, "sojourn-interval-ms");
+    settings->sink_stall_ms = cmn_config_int(config, "sink-stall-ms");
+    settings->sink_recovery_ms = cmn_config_int(config, "sink-recovery-ms");
     settings->breaker_threshold =
         (uint32_t)cmn_config_int(config, "breaker-threshold");
     settings->breaker_timeout_ms = cmn_config_int(config, "breaker-timeout-ms");

@@ -21,6 +21,7 @@
 /* Messages read per wake-up before dispatching and re-polling. */
 #define SC_INGEST_BURST_MAX 64
 #define SC_DLQ_REASON_DRAIN "drain timeout: not written before shutdown"
+#define SC_MS_PER_SEC 1000.0
 
 typedef struct _s_self_t s_self_t;
 
@@ -50,6 +51,7 @@ struct _s_self_t {
     cmn_webhook_t *webhook; /* borrowed, for the publisher */
     sc_dlq_t *dlq;          /* for the drain deadline */
     bool discarding;        /* tearing down: drop envelopes */
+    sc_snapshot_t sent;     /* the last snapshot sent to the publisher */
 };
 
 static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
@@ -72,22 +74,35 @@ static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
 static void s_answer(s_self_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
                      size_t count, const sc_intake_admission_t *admission)
 {
-    proto_reply_t reply = {.batch_seq = batch_seq};
+    proto_reply_t reply = {
+        .batch_seq = batch_seq,
+        .session = admission->session,
+        .has_credit = true,
+        .credit = admission->credit,
+    };
     if (admission->verdict == SC_INTAKE_ACK) {
         reply.type = PROTO_REPLY_ACK;
         cmn_series_inc(self->stats->acks);
     } else {
         reply.type = PROTO_REPLY_NACK;
         reply.reason = admission->reason;
+        reply.code = admission->code;
         reply.retry_after_ms = admission->retry_after_ms;
         snprintf(reply.detail, sizeof reply.detail, "%s", admission->detail);
+        snprintf(reply.field, sizeof reply.field, "%s", admission->field);
+        reply.has_record_index = admission->has_record_index;
+        reply.record_index = admission->record_index;
         cmn_series_inc(self->stats->nacks[admission->reason]);
         if (admission->reason == PROTO_NACK_MALFORMED) {
             cmn_series_inc(self->stats->malformed);
             if (admission->log)
                 cmn_log_warning("core", "malformed_message",
-                                "batch_seq=%llu detail=\"%s\" suppressed=%llu",
+                                "batch_seq=%llu code=%s detail=\"%s\" "
+                                "suppressed=%llu",
                                 (unsigned long long)batch_seq,
+                                proto_nack_code_name(admission->code)
+                                    ? proto_nack_code_name(admission->code)
+                                    : "none",
                                 admission->detail,
                                 (unsigned long long)admission->suppressed);
         } else
@@ -97,37 +112,83 @@ static void s_answer(s_self_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
 }
 
 /* Engine callback: a batch's last record is committed (or dead-lettered). */
-static void s_on_batch_done(const sc_batch_result_t *result, void *arg)
+static void s_on_ack(const sc_intake_ack_t *ack, void *arg)
 {
     s_self_t *self = arg;
-    zmsg_t *envelope = result->tag;
+    zmsg_t *envelope = ack->tag;
     if (self->discarding) {
         zmsg_destroy(&envelope);
         return;
     }
     proto_reply_t reply = {
         .type = PROTO_REPLY_ACK,
-        .batch_seq = result->batch_seq,
-        .written = (uint32_t)result->written,
-        .duplicates = (uint32_t)result->duplicates,
-        .dead_lettered = (uint32_t)result->dead_lettered,
+        .batch_seq = ack->batch_seq,
+        .written = (uint32_t)ack->written,
+        .duplicates = (uint32_t)ack->duplicates,
+        .dead_lettered = (uint32_t)ack->dead_lettered,
+        .session = ack->session,
+        .has_credit = true,
+        .credit = ack->credit,
     };
     cmn_series_inc(self->stats->acks);
     s_send_reply(self, &envelope, &reply);
 }
 
-static void s_publish_level(s_self_t *self, const sc_intake_update_t *update)
+/* True when `a` and `b` say something different to a subscriber. */
+static bool s_snapshot_differs(const sc_snapshot_t *a, const sc_snapshot_t *b)
 {
-    proto_level_t level = update->level;
-    atomic_store(&self->state->level, (int)level);
-    cmn_series_set(self->stats->level, level);
-    for (int i = 0; i < 3; i++)
-        cmn_series_set(self->stats->backpressure[i], i == (int)level);
-    zsock_send(self->publisher, "sii8s", "LEVEL", (int)level,
-               (int)update->previous, update->depth, "");
-    cmn_log_info("core", "level_changed", "from=%s to=%s depth=%llu",
-                 proto_level_name(update->previous), proto_level_name(level),
-                 (unsigned long long)update->depth);
+    return a->changed || a->level != b->level || a->depth != b->depth ||
+           a->scale_hint != b->scale_hint || a->pressure != b->pressure ||
+           a->oldest_age_ms != b->oldest_age_ms ||
+           a->commit_latency_ms != b->commit_latency_ms ||
+           a->sink_state != b->sink_state || a->drain_rate != b->drain_rate ||
+           a->credit_initial != b->credit_initial ||
+           strcmp(a->reason, b->reason) != 0;
+}
+
+/* Publishes one update: the atomics and gauges HTTP reads, the snapshot to
+ * the publisher (when it changed), the level change to the log. */
+static void s_publish(s_self_t *self, const sc_intake_update_t *update)
+{
+    const sc_snapshot_t *snapshot = &update->snapshot;
+    sc_state_t *state = self->state;
+    atomic_store(&state->depth, snapshot->depth);
+    atomic_store(&state->oldest_age_ms, snapshot->oldest_age_ms);
+    atomic_store(&state->commit_latency_ms, snapshot->commit_latency_ms);
+    atomic_store(&state->sink_state, (int)snapshot->sink_state);
+    atomic_store(&state->pressure, snapshot->pressure);
+    atomic_store(&state->producers, snapshot->producers);
+    atomic_store(&state->credit_initial, snapshot->credit_initial);
+    cmn_series_set(self->stats->queue_depth, (double)snapshot->depth);
+    cmn_series_set(self->stats->oldest_age,
+                   (double)snapshot->oldest_age_ms / SC_MS_PER_SEC);
+    cmn_series_set(self->stats->commit_latency,
+                   snapshot->commit_latency_ms / SC_MS_PER_SEC);
+    /* The gauge counts from 0 (up); the wire enum from 1 (0 = absent). */
+    cmn_series_set(self->stats->sink_state,
+                   (double)(snapshot->sink_state - PROTO_SINK_STATE_UP));
+    cmn_series_set(self->stats->pressure, snapshot->pressure);
+    cmn_series_set(self->stats->producers, (double)snapshot->producers);
+    if (update->drain_rate_changed) {
+        atomic_store(&state->drain_rate, snapshot->drain_rate);
+        cmn_series_set(self->stats->drain_rate, snapshot->drain_rate);
+    }
+    if (snapshot->changed) {
+        proto_level_t level = snapshot->level;
+        atomic_store(&state->level, (int)level);
+        cmn_series_set(self->stats->level, level);
+        for (int i = 0; i < 3; i++)
+            cmn_series_set(self->stats->backpressure[i], i == (int)level);
+        cmn_log_info(
+            "core", "level_changed", "from=%s to=%s depth=%llu reason=\"%s\"",
+            proto_level_name(snapshot->previous), proto_level_name(level),
+            (unsigned long long)snapshot->depth, snapshot->reason);
+    }
+    if (!s_snapshot_differs(snapshot, &self->sent))
+        return;
+    /* A plain struct over the in-process pipe: one consistent snapshot. */
+    zsock_send(self->publisher, "sb", "STATE", snapshot, sizeof *snapshot);
+    self->sent = *snapshot;
 }
 
 /* Dead-letters the chunks nobody will write in time, then acks them.
@@ -144,19 +205,19 @@ static bool s_abandon_rest(s_self_t *self)
                                SC_DLQ_REASON_DRAIN) == 0;
         ok = ok && sc_dlq_sync(self->dlq) == 0;
         if (!ok) {
-            all = false;
+            all = false; /* kept unacked; the sink counts as down */
+            sc_intake_dead_letter_failed(self->intake);
             continue;
         }
         cmn_series_add(self->stats->records_dead_lettered, chunk.count);
-        sc_intake_dead_lettered(self->intake, &chunk, s_on_batch_done, self);
+        sc_intake_dead_lettered(self->intake, &chunk, s_on_ack, self);
     }
     return all;
 }
 
 static void s_drain_finish(s_self_t *self, const char *outcome)
 {
-    zsock_send(self->publisher, "sii8s", "FINAL", 0, 0, (uint64_t)0,
-               "shutdown");
+    zsock_send(self->publisher, "sb", "FINAL", NULL, (size_t)0);
     zsock_wait(self->publisher);
     cmn_log_info("core", "drained", "outcome=%s depth=%zu", outcome,
                  sc_intake_depth(self->intake));
@@ -170,18 +231,11 @@ static void s_self_update(s_self_t *self)
 {
     sc_intake_update_t update;
     sc_intake_update(self->intake, cmn_clock_mono_ns(self->clock), &update);
-    atomic_store(&self->state->depth, update.depth);
-    cmn_series_set(self->stats->queue_depth, (double)update.depth);
-    if (update.drain_rate_changed) {
-        atomic_store(&self->state->drain_rate, update.drain_rate);
-        cmn_series_set(self->stats->drain_rate, update.drain_rate);
-    }
-    if (update.level_changed)
-        s_publish_level(self, &update);
+    s_publish(self, &update);
     if (update.drain == SC_INTAKE_DRAIN_EXPIRED) {
         cmn_log_warning("core", "drain_timeout",
                         "depth=%llu action=dead_letter path=\"%s\"",
-                        (unsigned long long)update.depth,
+                        (unsigned long long)update.snapshot.depth,
                         sc_dlq_path(self->dlq));
         bool all = s_abandon_rest(self);
         if (!all)
@@ -245,15 +299,27 @@ static void s_handle_message(s_self_t *self, zmsg_t *message)
                            self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
     zframe_destroy(&payload);
     int64_t now = cmn_clock_mono_ns(self->clock);
+    sc_intake_batch_t input = {
+        .producer_id = batch.producer_id,
+        .session = batch.session,
+        .batch_seq = batch.batch_seq,
+        .records = self->scratch,
+        .count = decoded == 0 ? batch.count : 0,
+        .tag = envelope,
+    };
     sc_intake_admission_t admission;
     if (decoded != 0)
-        sc_intake_malformed(self->intake, error.text, now, &admission);
+        sc_intake_malformed(self->intake, &input, &error, now, &admission);
     else
-        sc_intake_admit(self->intake, self->scratch, batch.count, envelope,
-                        batch.batch_seq, now, &admission);
+        sc_intake_admit(self->intake, &input, now, &admission);
     if (admission.verdict == SC_INTAKE_QUEUED) {
         cmn_series_add(self->stats->records_received, batch.count);
         s_self_update(self);
+    } else if (admission.verdict == SC_INTAKE_RESENT) {
+        /* Kept once; the ack goes to this newest envelope. */
+        zmsg_t *older = admission.replaced;
+        zmsg_destroy(&older);
+        cmn_series_inc(self->stats->resends_held);
     } else
         s_answer(self, &envelope, batch.batch_seq, batch.count, &admission);
 }
@@ -288,10 +354,17 @@ static int s_self_handle_worker(zloop_t *loop, zsock_t *reader, void *arg)
     if (command && streq(command, "DONE"))
         /* -1: already dead-lettered at the drain deadline. */
         sc_intake_done(self->intake, slot->index, id, (size_t)written,
-                       (size_t)duplicates, (size_t)dead_lettered, now,
-                       s_on_batch_done, self);
-    else if (command && streq(command, "BREAKER"))
-        sc_intake_breaker(self->intake, slot->index, (sc_breaker_state_t)id);
+                       (size_t)duplicates, (size_t)dead_lettered, now, s_on_ack,
+                       self);
+    else if (command && streq(command, "HEALTH")) {
+        /* "HEALTH" breaker retrying dlq_failing: the same four numbers. */
+        sc_intake_worker_t health = {
+            .breaker = (sc_breaker_state_t)id,
+            .retrying = written != 0,
+            .dlq_failing = duplicates != 0,
+        };
+        sc_intake_worker(self->intake, slot->index, &health);
+    }
     zstr_free(&command);
     s_self_run(self, true);
     return 0;
@@ -335,7 +408,7 @@ static void s_self_destroy(s_self_t **self_p)
     zactor_destroy(&self->publisher);
     if (self->intake) {
         self->discarding = true;
-        sc_intake_discard(self->intake, s_on_batch_done, self);
+        sc_intake_discard(self->intake, s_on_ack, self);
     }
     zloop_destroy(&self->loop);
     zsock_destroy(&self->router);
@@ -381,6 +454,10 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
         .batch_eager = settings->batch_eager,
         .drain_timeout_ns = settings->drain_timeout_ms * CMN_NS_PER_MS,
         .breaker_timeout_ms = (uint32_t)settings->breaker_timeout_ms,
+        .sojourn_target_ns = settings->sojourn_target_ms * CMN_NS_PER_MS,
+        .sojourn_interval_ns = settings->sojourn_interval_ms * CMN_NS_PER_MS,
+        .stall_ns = settings->sink_stall_ms * CMN_NS_PER_MS,
+        .recovery_ns = settings->sink_recovery_ms * CMN_NS_PER_MS,
     };
     self->intake = sc_intake_new(&config, cmn_clock_mono_ns(self->clock));
     self->dispatch = calloc(settings->workers, sizeof *self->dispatch);

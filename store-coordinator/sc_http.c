@@ -8,6 +8,7 @@
 #include "cmn_json.h"
 #include "cmn_page.h"
 #include "proto_common.h"
+#include "proto_feedback.h"
 #include "sc_breaker.h"
 #include "sc_sink.h"
 
@@ -79,14 +80,24 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_uint(json, "capacity", settings->capacity);
     cmn_json_double(json, "utilization",
                     (double)depth / (double)settings->capacity);
-    cmn_json_double(json, "scale_hint",
-                    sc_watermark_scale_hint(&settings->watermark, depth));
+    /* As in feedback (v1.1): min(depth formula, 1 - pressure). */
+    cmn_json_double(json, "scale_hint", 1.0 - atomic_load(&state->pressure));
     cmn_json_uint(json, "low_watermark", settings->watermark.low);
     cmn_json_uint(json, "high_watermark", settings->watermark.high);
     cmn_json_uint(json, "dead_band", settings->watermark.dead_band);
     cmn_json_int(json, "dwell_ms",
                  settings->watermark.dwell_ns / CMN_NS_PER_MS);
     cmn_json_double(json, "drain_rate", atomic_load(&state->drain_rate));
+    /* v1.1: why the level is what it is (feedback.md 3.2). */
+    cmn_json_uint(json, "oldest_age_ms", atomic_load(&state->oldest_age_ms));
+    cmn_json_double(json, "commit_latency_ms",
+                    atomic_load(&state->commit_latency_ms));
+    cmn_json_string(json, "sink_state",
+                    proto_sink_state_name(
+                        (proto_sink_state_t)atomic_load(&state->sink_state)));
+    cmn_json_double(json, "pressure", atomic_load(&state->pressure));
+    cmn_json_uint(json, "producers", atomic_load(&state->producers));
+    cmn_json_uint(json, "credit_initial", atomic_load(&state->credit_initial));
     cmn_json_bool(json, "draining", atomic_load(&state->draining));
     cmn_json_bool(json, "ready", sc_state_ready(state, settings->workers));
     cmn_json_object_begin(json, "sink");

@@ -1,9 +1,9 @@
 /* sc_http: the coordinator's HTTP server: /health (200 while the process
  * serves), /ready (200 when every worker reached its database at its last
- * contact, no breaker is open and the coordinator is not draining; else
- * 503), /status (JSON of the live state) and /metrics (the registry).
- * There is no mutating (admin) route. Handlers read only the published
- * atomics (sc_state_t), never an actor. */
+ * contact, no breaker is open, the sink is not down and the coordinator
+ * is not draining; else 503), /status (JSON of the live state) and /metrics
+ * (the registry). There is no mutating (admin) route. Handlers read only the
+ * published atomics (sc_state_t), never an actor. */
 #ifndef SC_HTTP_H
 #define SC_HTTP_H
 

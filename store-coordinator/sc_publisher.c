@@ -37,40 +37,50 @@ static uint64_t s_random(void *arg)
     return cmn_random_next((uint64_t *)arg);
 }
 
-static uint64_t s_depth(s_self_t *self)
-{
-    return atomic_load(&self->state->depth);
-}
-
 /* Encodes and sends one announcement; never blocks. */
 static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
 {
     const sc_settings_t *settings = self->settings;
+    const sc_snapshot_t *state = &announcement->state;
     proto_feedback_t event = {
         .type = announcement->type,
         .epoch = settings->epoch,
         .seq = self->seq + 1,
         .ts_ns = cmn_clock_wall_ns(self->clock),
-        .level = announcement->level,
-        .prev_level = announcement->previous,
-        .queue_size = announcement->depth,
+        .level = state->level,
+        .prev_level = state->previous,
+        .queue_size = state->depth,
         .capacity = settings->capacity,
         .low_wm = settings->watermark.low,
         .high_wm = settings->watermark.high,
-        .utilization = (double)announcement->depth / (double)settings->capacity,
-        .scale_hint = announcement->scale_hint,
-        .ttl_ms =
-            (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS * settings->heartbeat_ms),
+        .utilization = (double)state->depth / (double)settings->capacity,
+        .scale_hint = state->scale_hint,
+        /* The last message may not be trusted past its receipt (7.1). */
+        .ttl_ms = announcement->going_away
+                      ? 0
+                      : (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS *
+                                   settings->heartbeat_ms),
         .has_drain_rate = true,
-        .drain_rate = atomic_load(&self->state->drain_rate),
+        .drain_rate = state->drain_rate,
+        .has_oldest_age_ms = true,
+        .oldest_age_ms = state->oldest_age_ms,
+        .has_commit_latency_ms = true,
+        .commit_latency_ms = state->commit_latency_ms,
+        .sink_state = state->sink_state,
+        .has_pressure = true,
+        .pressure = state->pressure,
+        .has_credit_initial = true,
+        .credit_initial = state->credit_initial,
+        .has_going_away = true,
+        .going_away = announcement->going_away,
     };
     if (event.utilization > 1.0)
         event.utilization = 1.0;
     snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s",
              settings->coordinator_id);
-    if (announcement->reason) {
+    if (state->reason[0] != '\0') {
         event.has_reason = true;
-        snprintf(event.reason, sizeof event.reason, "%s", announcement->reason);
+        snprintf(event.reason, sizeof event.reason, "%s", state->reason);
     }
     msgpack_sbuffer_clear(&self->buffer);
     if (proto_feedback_encode(&event, &self->buffer) != 0) {
@@ -103,7 +113,7 @@ static void s_self_run(s_self_t *self)
 {
     int64_t now = cmn_clock_mono_ns(self->clock);
     sc_announcement_t announcement;
-    while (sc_announcer_due(self->announcer, s_depth(self), now, &announcement))
+    while (sc_announcer_due(self->announcer, now, &announcement))
         s_publish(self, &announcement);
     sc_actor_arm(self->loop, &self->timer_id,
                  sc_announcer_deadline(self->announcer), now,
@@ -144,8 +154,8 @@ static int s_self_handle_xpub(zloop_t *loop, zsock_t *reader, void *arg)
         return 0;
     cmn_series_inc(self->stats->feedback_subscriptions);
     sc_announcement_t announcement;
-    if (sc_announcer_subscribed(self->announcer, s_depth(self),
-                                cmn_clock_mono_ns(self->clock), &announcement))
+    if (sc_announcer_subscribed(self->announcer, cmn_clock_mono_ns(self->clock),
+                                &announcement))
         s_publish(self, &announcement);
     s_self_run(self);
     return 0;
@@ -155,34 +165,31 @@ static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_self_t *self = arg;
-    char *command = NULL, *reason = NULL;
-    int level = 0, previous = 0;
-    uint64_t depth = 0;
-    if (zsock_recv(reader, "sii8s", &command, &level, &previous, &depth,
-                   &reason) != 0)
+    char *command = NULL;
+    byte *data = NULL;
+    size_t size = 0;
+    if (zsock_recv(reader, "sb", &command, &data, &size) != 0)
         return -1;
     int result = 0;
     int64_t now = cmn_clock_mono_ns(self->clock);
     sc_announcement_t announcement;
     if (!command || streq(command, "$TERM"))
         result = -1;
-    else if (streq(command, "LEVEL")) {
-        if (sc_announcer_transition(self->announcer, (proto_level_t)level,
-                                    (proto_level_t)previous, depth, now,
-                                    &announcement))
+    else if (streq(command, "STATE") && data && size == sizeof(sc_snapshot_t)) {
+        sc_snapshot_t snapshot;
+        memcpy(&snapshot, data, sizeof snapshot);
+        if (sc_announcer_state(self->announcer, &snapshot, now, &announcement))
             s_publish(self, &announcement);
         s_self_run(self);
     } else if (streq(command, "FINAL")) {
-        if (sc_announcer_final(self->announcer, s_depth(self),
-                               reason && *reason ? reason : NULL, now,
-                               &announcement))
+        if (sc_announcer_final(self->announcer, now, &announcement))
             s_publish(self, &announcement);
         s_self_run(self); /* nothing more: disarms the timer */
         zsock_signal(reader, 0);
     } else
         cmn_log_error("publisher", "unknown_command", "command=%s", command);
     zstr_free(&command);
-    zstr_free(&reason);
+    free(data);
     return result;
 }
 
@@ -227,7 +234,6 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
     assert(length > 0); /* validated at start-up */
     self->topic_length = (size_t)length;
     sc_announcer_config_t config = {
-        .watermark = settings->watermark,
         .heartbeat_ns = settings->heartbeat_ms * CMN_NS_PER_MS,
         .random = s_random,
         .random_arg = &self->random,

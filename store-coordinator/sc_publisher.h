@@ -4,14 +4,15 @@
  * subscription, the final message). Every message gets seq + 1. Sending
  * never blocks: the XPUB drops for a subscriber past its high-water mark.
  *
- * Pipe commands (core -> publisher, typed "sii8s"):
- *   "LEVEL" level previous depth ""   a transition happened;
- *   "FINAL" 0 0 0 reason              publish the last heartbeat now, then
- *                                     signal (zsock_wait) when it is out.
- * Start-up: "READY"/"FAILED" (sc_actor.h). Depth and drain rate for
- * heartbeats and snapshots are read from sc_state_t; the level is the last
- * one reported over the pipe, so a heartbeat never runs ahead of its
- * transition. */
+ * Pipe commands (core -> publisher, typed "sb"):
+ *   "STATE" sc_snapshot_t   the core's latest state (a transition when its
+ *                           `changed` is set); every message carries the
+ *                           latest one whole, so a heartbeat never runs
+ *                           ahead of its transition;
+ *   "FINAL" (no bytes)      publish the last heartbeat now (going_away,
+ *                           ttl_ms 0, reason "shutdown"), then signal
+ *                           (zsock_wait) when it is out.
+ * Start-up: "READY"/"FAILED" (sc_actor.h). */
 #ifndef SC_PUBLISHER_H
 #define SC_PUBLISHER_H
 

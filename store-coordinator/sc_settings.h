@@ -32,15 +32,19 @@ typedef struct {
     uint32_t retry_limit;            /* quick retries before the breaker */
     int64_t retry_base_ms;           /* first backoff */
     int64_t retry_max_ms;            /* backoff cap */
+    int64_t sojourn_target_ms;       /* oldest-record age target; 0: off */
+    int64_t sojourn_interval_ms;     /* above the target this long: SOFT */
+    int64_t sink_stall_ms;           /* no commit this long: sink down */
+    int64_t sink_recovery_ms;        /* pressure ramp after the sink is up */
     uint32_t breaker_threshold;      /* consecutive failures that open it */
     int64_t breaker_timeout_ms;      /* how long it stays open */
     int64_t db_timeout_ms;           /* client deadline per database call */
     uint64_t epoch;                  /* random per run */
     /* HTTP (sc_http): /health /ready /status /metrics. */
-    const char *http_bind;          /* bind address */
-    int http_port;                  /* 0: a free one */
-    size_t http_max_request_bytes;  /* larger bodies answer 413 */
-    int http_request_timeout_ms;    /* a request must arrive within this */
+    const char *http_bind;         /* bind address */
+    int http_port;                 /* 0: a free one */
+    size_t http_max_request_bytes; /* larger bodies answer 413 */
+    int http_request_timeout_ms;   /* a request must arrive within this */
     /* Webhook broadcaster (seed 003): every transition POSTed as JSON. */
     bool fb_http_enabled;           /* MDS_FB_ENABLE_HTTP_BROADCAST */
     const char *fb_http_endpoint;   /* http://host[:port]/path */

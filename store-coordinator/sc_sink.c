@@ -1,8 +1,8 @@
 /* sc_sink: picks the backend for a sink URI and keeps the last error's text.
  *
- * The backends (sc_sink_null.c, sc_sink_sqlite.c, sc_sink_postgres.c) implement the
- * table in sc_sink_impl.h; this file only dispatches, so the worker sees one
- * type whatever the database. */
+ * The backends (sc_sink_null.c, sc_sink_sqlite.c, sc_sink_postgres.c) implement
+ * the table in sc_sink_impl.h; this file only dispatches, so the worker sees
+ * one type whatever the database. */
 #include "sc_sink.h"
 
 #include <assert.h>

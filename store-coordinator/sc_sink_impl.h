@@ -1,6 +1,6 @@
 /* sc_sink_impl: the small table of functions each sink backend provides; only
- * sc_sink.c and the backends (sc_sink_null.c, sc_sink_sqlite.c, sc_sink_postgres.c)
- * include it.
+ * sc_sink.c and the backends (sc_sink_null.c, sc_sink_sqlite.c,
+ * sc_sink_postgres.c) include it.
  *
  * sc_sink.c owns the public sc_sink_t (backend, its state, the last error's
  * text) and does the URI dispatch; a backend only ever sees its own state and

@@ -578,8 +578,7 @@ static sc_sink_status_t s_sqlite_start(void *state, sc_sink_error_t *error)
  * or start with SQLite's header: a path it can never write, or a text file
  * there, is a configuration error (exit 2), not a database that is "down"
  * forever. */
-static int s_sqlite_prepare(const char *uri, char *error,
-                            size_t error_capacity)
+static int s_sqlite_prepare(const char *uri, char *error, size_t error_capacity)
 {
     static const char header[] = "SQLite format 3"; /* and a NUL: 16 bytes */
     const char *path = uri + strlen(S_SCHEME);
@@ -590,12 +589,10 @@ static int s_sqlite_prepare(const char *uri, char *error,
         snprintf(error, error_capacity, "%s", made.text);
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                  S_FILE_MODE);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, S_FILE_MODE);
     if (fd < 0) {
-        snprintf(error, error_capacity,
-                 "cannot open '%.200s' for writing: %s", path,
-                 strerror(errno));
+        snprintf(error, error_capacity, "cannot open '%.200s' for writing: %s",
+                 path, strerror(errno));
         return -1;
     }
     close(fd);

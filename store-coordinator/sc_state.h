@@ -23,6 +23,13 @@ typedef struct {
     _Atomic double drain_rate; /* core: committed records/s, smoothed */
     _Atomic bool draining;     /* core: shutdown began */
     _Atomic uint64_t seq;      /* publisher: last published seq */
+    /* core (v1.1 drain signals, feedback.md 3.2) */
+    _Atomic uint32_t oldest_age_ms;        /* oldest uncommitted record */
+    _Atomic double commit_latency_ms;      /* recent mean dispatch -> commit */
+    _Atomic int sink_state;                /* proto_sink_state_t */
+    _Atomic double pressure;               /* 0..1 */
+    _Atomic uint32_t producers;            /* active producers */
+    _Atomic uint32_t credit_initial;       /* for a new producer */
     _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */
     _Atomic int reachable[SC_WORKERS_MAX]; /* worker i: SC_REACHABLE_* */
 } sc_state_t;
@@ -35,7 +42,8 @@ void sc_state_init(sc_state_t *self);
 int sc_state_breaker(sc_state_t *self, size_t workers);
 
 /* True when every worker's database was reachable at its last contact, no
- * breaker is open and the coordinator is not draining. Any thread. */
+ * breaker is open, the sink is not down and the coordinator is not
+ * draining. Any thread. */
 bool sc_state_ready(sc_state_t *self, size_t workers);
 
 #endif

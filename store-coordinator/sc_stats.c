@@ -68,6 +68,36 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
     family = cmn_metrics_counter(metrics, "coordinator_acks_total",
                                  "Batches acknowledged", "coordinator_id");
     self->acks = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_resends_held_total",
+        "Resends of a batch still queued or being written: kept once, not "
+        "queued again",
+        "coordinator_id");
+    self->resends_held = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_oldest_record_age_seconds",
+        "Age of the oldest record not yet committed (0: none)",
+        "coordinator_id");
+    self->oldest_age = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_commit_latency_seconds",
+        "Recent mean time from handing a chunk to a writer to its commit",
+        "coordinator_id");
+    self->commit_latency = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(metrics, "coordinator_sink_state",
+                               "Sink health: 0 up, 1 degraded, 2 down",
+                               "coordinator_id");
+    self->sink_state = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_pressure",
+        "Combined pressure 0..1: max of depth, sojourn and sink pressure",
+        "coordinator_id");
+    self->pressure = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_gauge(
+        metrics, "coordinator_active_producers",
+        "Producers (producer_id + session) sharing the credits",
+        "coordinator_id");
+    self->producers = cmn_metric_series(family, id, NULL);
 
     family = cmn_metrics_counter(metrics, "coordinator_records_written_total",
                                  "Records newly stored in the database",

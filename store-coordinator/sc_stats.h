@@ -24,10 +24,16 @@ typedef struct {
     cmn_series_t *batches_received; /* counter */
     cmn_series_t *records_received; /* counter: accepted into the queue */
     cmn_series_t
-        *records_rejected;   /* counter: in batches nacked full/draining */
-    cmn_series_t *malformed; /* counter: malformed messages */
-    cmn_series_t *nacks[3];  /* counters by proto_nack_reason_t */
-    cmn_series_t *acks;      /* counter: batches acked */
+        *records_rejected;        /* counter: in batches nacked full/draining */
+    cmn_series_t *malformed;      /* counter: malformed messages */
+    cmn_series_t *nacks[3];       /* counters by proto_nack_reason_t */
+    cmn_series_t *acks;           /* counter: batches acked */
+    cmn_series_t *resends_held;   /* counter: resends of held batches */
+    cmn_series_t *oldest_age;     /* gauge, seconds */
+    cmn_series_t *commit_latency; /* gauge, seconds (recent mean) */
+    cmn_series_t *sink_state;     /* gauge 0 up, 1 degraded, 2 down */
+    cmn_series_t *pressure;       /* gauge 0..1 */
+    cmn_series_t *producers;      /* gauge: active producers */
     /* workers */
     cmn_series_t *records_written;       /* counter */
     cmn_series_t *records_duplicate;     /* counter */

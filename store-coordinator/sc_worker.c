@@ -31,6 +31,9 @@ typedef struct {
     uint64_t chunk_id;             /* the chunk held, when busy */
     const proto_record_t *records; /* its records (the core's buffer) */
     int breaker;                   /* last published sc_breaker_state_t */
+    bool retrying;                 /* last reported: backing off */
+    bool dlq_failing;              /* the dead-letter file failed last time */
+    bool reported_dlq;             /* last reported dlq_failing */
 } s_self_t;
 
 static uint64_t s_random(void *arg)
@@ -38,19 +41,34 @@ static uint64_t s_random(void *arg)
     return cmn_random_next((uint64_t *)arg);
 }
 
+/* Reports this worker's health to the core (retry hints, sink state)
+ * when it changed: "HEALTH" breaker retrying dlq_failing 0. */
+static void s_report_health(s_self_t *self, bool breaker_changed)
+{
+    bool retrying = sc_writer_attempt(self->writer) > 0;
+    if (!breaker_changed && retrying == self->retrying &&
+        self->dlq_failing == self->reported_dlq)
+        return;
+    self->retrying = retrying;
+    self->reported_dlq = self->dlq_failing;
+    zsock_send(self->pipe, "s8888", "HEALTH", (uint64_t)self->breaker,
+               (uint64_t)retrying, (uint64_t)self->dlq_failing, (uint64_t)0);
+}
+
 /* Publishes the breaker's state (for /ready, /status, metrics and the
- * core's retry hints) when it changed. */
+ * core) when it changed. */
 static void s_publish_breaker(s_self_t *self)
 {
     sc_breaker_state_t state = sc_writer_breaker(self->writer);
     int before = self->breaker;
-    if (before == (int)state)
+    if (before == (int)state) {
+        s_report_health(self, false);
         return;
+    }
     self->breaker = (int)state;
     atomic_store(&self->state->breaker[self->index], (int)state);
     cmn_series_set(self->stats->breaker_state[self->index], state);
-    zsock_send(self->pipe, "s8888", "BREAKER", (uint64_t)state, (uint64_t)0,
-               (uint64_t)0, (uint64_t)0);
+    s_report_health(self, true);
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
         /* Re-opening after a failed trial is the same outage. */
@@ -146,6 +164,7 @@ static void s_self_run(s_self_t *self)
         } else if (action.step == SC_WRITER_DEAD_LETTER) {
             int result = sc_dlq_append(self->dlq, &self->records[action.index],
                                        sc_sink_error(self->sink));
+            self->dlq_failing = result != 0;
             if (result == 0)
                 cmn_log_warning("worker", "record_dead_lettered",
                                 "worker=%zu path=\"%s\" error=\"%s\"",
@@ -155,9 +174,10 @@ static void s_self_run(s_self_t *self)
                 self->writer, result, cmn_clock_mono_ns(self->clock));
             s_log_outcome(self, outcome, 1, "dead_letter_failed");
         } else if (action.step == SC_WRITER_SYNC) {
-            sc_writer_outcome_t outcome =
-                sc_writer_synced(self->writer, sc_dlq_sync(self->dlq),
-                                 cmn_clock_mono_ns(self->clock));
+            int result = sc_dlq_sync(self->dlq);
+            self->dlq_failing = result != 0;
+            sc_writer_outcome_t outcome = sc_writer_synced(
+                self->writer, result, cmn_clock_mono_ns(self->clock));
             s_log_outcome(self, outcome, 0, "dead_letter_sync_failed");
         } else { /* SC_WRITER_DONE */
             sc_writer_counts_t counts = sc_writer_finish(self->writer);

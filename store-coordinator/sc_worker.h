@@ -10,9 +10,11 @@
  * count(8): write these records (they stay read-only in the core's buffer
  * for this worker until DONE). Worker -> core ("s8888"): "DONE" id
  * written duplicates dead_lettered once every record is either committed
- * to the database or fsync'd into the dead-letter file; "BREAKER" state 0
- * 0 0 whenever its breaker changes (sc_breaker_state_t). A worker never
- * gives a chunk up and never dies from a sink error. $TERM ends the actor
+ * to the database or fsync'd into the dead-letter file; "HEALTH" breaker
+ * retrying dlq_failing 0 whenever one of them changes (breaker: its
+ * sc_breaker_state_t; retrying: backing off after a transient failure;
+ * dlq_failing: its dead-letter file could not be written last time). A worker
+ * never gives a chunk up and never dies from a sink error. $TERM ends the actor
  * even in the middle of a backoff; the chunk is then not reported (the
  * core dead-letters it at shutdown). The worker publishes its breaker
  * state and database reachability in sc_state_t and pings the database

@@ -82,8 +82,18 @@ static int64_t s_backoff_ns(sc_writer_t *self)
     return half + (int64_t)(bits % (uint64_t)(half + 1));
 }
 
-/* One more transient failure: count it toward the breaker (trip it when
- * the quick retries are used up) and wait. */
+/* The dead-letter file failed: back off and try again, without touching
+ * the database's breaker (the database is fine; a breaker left open with
+ * no write to close it would hold the sink "down" for good). */
+static sc_writer_outcome_t s_fail_dead_letter(sc_writer_t *self, int64_t now_ns)
+{
+    self->attempt++;
+    self->waiting_until_ns = now_ns + s_backoff_ns(self);
+    return SC_WRITER_RETRY;
+}
+
+/* One more transient database failure: count it toward the breaker (trip
+ * it when the quick retries are used up) and wait. */
 static sc_writer_outcome_t s_fail(sc_writer_t *self, int64_t now_ns)
 {
     self->attempt++;
@@ -178,7 +188,8 @@ sc_writer_outcome_t sc_writer_dead_lettered(sc_writer_t *self, int result,
     assert(self && self->busy && self->dead_letter_pending);
     self->dead_letter_pending = false;
     if (result != 0)
-        return s_fail(self, now_ns); /* then the record is written again */
+        /* Then the record is written again. */
+        return s_fail_dead_letter(self, now_ns);
     self->counts.dead_lettered++;
     self->index++;
     self->attempt = 0;
@@ -190,7 +201,7 @@ sc_writer_outcome_t sc_writer_synced(sc_writer_t *self, int result,
 {
     assert(self && self->busy);
     if (result != 0)
-        return s_fail(self, now_ns);
+        return s_fail_dead_letter(self, now_ns);
     self->synced = true;
     self->attempt = 0;
     return SC_WRITER_SETTLED;

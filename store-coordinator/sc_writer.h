@@ -12,11 +12,12 @@
  *    once each time the breaker half-opens. A chunk is never given up;
  *  - PERMANENT (the database refuses the data): isolate: write the chunk
  *    again record by record; a record refused on its own is dead-lettered
- *    (DEAD_LETTER); a dead-letter write that fails is a transient failure
- *    (backoff, then the record is written again);
+ *    (DEAD_LETTER); a dead-letter write that fails is retried after the
+ *    same backoff, without touching the database's breaker (then the
+ *    record is written again);
  *  - when every record is stored or dead-lettered and some were
- *    dead-lettered, the dead-letter file is synced (SYNC, retried like a
- *    transient failure) before DONE: an ack means on disk.
+ *    dead-lettered, the dead-letter file is synced (SYNC, retried after the
+ *    backoff, the breaker untouched) before DONE: an ack means on disk.
  * Idle, the engine asks for a ping every SC_WRITER_PING_INTERVAL_MS since
  * the last contact with the database while the breaker allows (for
  * /ready). One thread (the worker). */

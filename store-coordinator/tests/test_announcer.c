@@ -1,9 +1,11 @@
 /* Unit tests for sc_announcer: what the publisher sends and when. The
- * random source is a fixed value, so the jitter's extremes are exact. */
+ * random source is a fixed value, so the jitter's extremes are exact; the
+ * core's snapshots are made up by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,8 +17,7 @@
 #define HEARTBEAT_MS 1000
 #define SPREAD_MS (HEARTBEAT_MS * SC_ANNOUNCER_JITTER_PERCENT / 100)
 
-/* Low 0 at capacity 100: L = 50, H = 80, so a hint step of 0.05 is 1.5
- * records. */
+/* Capacity 100: L = 50, H = 80, so a hint step of 0.05 is 1.5 records. */
 static const sc_watermark_config_t s_watermark = {
     .capacity = 100, .low = 50, .high = 80, .dead_band = 10, .dwell_ns = 0};
 
@@ -28,7 +29,6 @@ static uint64_t s_fixed(void *arg)
 static sc_announcer_t *s_new(uint64_t *random)
 {
     sc_announcer_config_t config = {
-        .watermark = s_watermark,
         .heartbeat_ns = HEARTBEAT_MS * MS,
         .random = s_fixed,
         .random_arg = random,
@@ -36,18 +36,40 @@ static sc_announcer_t *s_new(uint64_t *random)
     return sc_announcer_new(&config, 0);
 }
 
-/* Runs the announcer from `from` to `to` (ms, inclusive) at queue `depth`
- * the way the shell does (at each deadline); returns how many messages of
- * `type` it sent and the time of the first one in `*first_ms`. */
+/* The core's snapshot at queue `depth` (scale_hint from the depth alone),
+ * optionally a level change. */
+static sc_snapshot_t s_snapshot(uint64_t depth, proto_level_t level,
+                                proto_level_t previous, bool changed)
+{
+    double hint = sc_watermark_scale_hint(&s_watermark, depth);
+    sc_snapshot_t snapshot = {.level = level,
+                              .previous = previous,
+                              .changed = changed,
+                              .depth = depth,
+                              .scale_hint = hint,
+                              .pressure = 1.0 - hint,
+                              .sink_state = PROTO_SINK_STATE_UP};
+    if (changed)
+        snprintf(snapshot.reason, sizeof snapshot.reason, "%s",
+                 "depth queue above low watermark");
+    return snapshot;
+}
+
+/* Runs the announcer from `from` to `to` (ms, inclusive) with the core at
+ * queue `depth` the way the shell does (at each deadline); returns how many
+ * messages of `type` it sent and the time of the first one in `*first_ms`. */
 static int s_run(sc_announcer_t *announcer, int64_t from, int64_t to,
                  uint64_t depth, proto_feedback_type_t type, int64_t *first_ms)
 {
+    sc_snapshot_t snapshot =
+        s_snapshot(depth, PROTO_LEVEL_OK, PROTO_LEVEL_OK, false);
+    sc_announcement_t out;
+    assert_false(sc_announcer_state(announcer, &snapshot, from * MS, &out));
     int sent = 0;
     for (int64_t ms = from; ms <= to; ms++) {
         if (sc_announcer_deadline(announcer) > ms * MS)
             continue;
-        sc_announcement_t out;
-        while (sc_announcer_due(announcer, depth, ms * MS, &out))
+        while (sc_announcer_due(announcer, ms * MS, &out))
             if (out.type == type && sent++ == 0 && first_ms)
                 *first_ms = ms;
     }
@@ -86,25 +108,41 @@ static void test_heartbeat_every_interval_within_jitter(void **state)
     sc_announcer_destroy(&announcer);
 }
 
-static void test_transition_at_once_with_reason(void **state)
+static void
+test_transition_at_once_then_heartbeats_carry_the_snapshot(void **state)
 {
     (void)state;
     uint64_t random = 0;
     sc_announcer_t *announcer = s_new(&random);
     sc_announcement_t out;
-    assert_true(sc_announcer_transition(announcer, PROTO_LEVEL_SOFT,
-                                        PROTO_LEVEL_OK, 65, 5 * MS, &out));
+    sc_snapshot_t snapshot =
+        s_snapshot(65, PROTO_LEVEL_SOFT, PROTO_LEVEL_OK, true);
+    assert_true(sc_announcer_state(announcer, &snapshot, 5 * MS, &out));
     assert_int_equal(out.type, PROTO_FEEDBACK_TRANSITION);
-    assert_int_equal(out.level, PROTO_LEVEL_SOFT);
-    assert_int_equal(out.previous, PROTO_LEVEL_OK);
-    assert_int_equal(out.depth, 65);
-    assert_true(out.scale_hint > 0.499 && out.scale_hint < 0.501);
-    assert_string_equal(out.reason, "queue above low watermark");
-    /* The next heartbeat carries the level and the reason too. */
-    int64_t first = -1;
-    assert_int_equal(
-        s_run(announcer, 6, HEARTBEAT_MS, 65, PROTO_FEEDBACK_HEARTBEAT, &first),
-        1);
+    assert_int_equal(out.state.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(out.state.previous, PROTO_LEVEL_OK);
+    assert_int_equal(out.state.depth, 65);
+    assert_true(out.state.scale_hint > 0.499 && out.state.scale_hint < 0.501);
+    assert_string_equal(out.state.reason, "depth queue above low watermark");
+    assert_false(out.going_away);
+    /* A snapshot without a change is no message by itself. */
+    snapshot.changed = false;
+    snapshot.depth = 66;
+    assert_false(sc_announcer_state(announcer, &snapshot, 6 * MS, &out));
+    /* The next heartbeat carries the latest snapshot whole: level and
+     * depth (and the reason of the change) read together. */
+    int sent = 0;
+    for (int64_t ms = 6; ms <= HEARTBEAT_MS; ms++)
+        while (sc_announcer_due(announcer, ms * MS, &out)) {
+            assert_int_equal(out.type, PROTO_FEEDBACK_HEARTBEAT);
+            assert_int_equal(out.state.level, PROTO_LEVEL_SOFT);
+            assert_int_equal(out.state.depth, 66);
+            assert_false(out.state.changed);
+            assert_string_equal(out.state.reason,
+                                "depth queue above low watermark");
+            sent++;
+        }
+    assert_int_equal(sent, 1);
     sc_announcer_destroy(&announcer);
 }
 
@@ -139,12 +177,15 @@ test_snapshot_per_subscription_at_most_one_per_interval(void **state)
     uint64_t random = 0;
     sc_announcer_t *announcer = s_new(&random);
     sc_announcement_t out;
-    assert_true(sc_announcer_subscribed(announcer, 7, 100 * MS, &out));
+    sc_snapshot_t snapshot =
+        s_snapshot(7, PROTO_LEVEL_OK, PROTO_LEVEL_OK, false);
+    sc_announcer_state(announcer, &snapshot, 99 * MS, &out);
+    assert_true(sc_announcer_subscribed(announcer, 100 * MS, &out));
     assert_int_equal(out.type, PROTO_FEEDBACK_SNAPSHOT);
-    assert_int_equal(out.depth, 7);
+    assert_int_equal(out.state.depth, 7);
     /* A flood within the interval: one deferred snapshot for them all. */
-    assert_false(sc_announcer_subscribed(announcer, 7, 103 * MS, &out));
-    assert_false(sc_announcer_subscribed(announcer, 7, 104 * MS, &out));
+    assert_false(sc_announcer_subscribed(announcer, 103 * MS, &out));
+    assert_false(sc_announcer_subscribed(announcer, 104 * MS, &out));
     assert_true(sc_announcer_deadline(announcer) <=
                 (100 + SC_ANNOUNCER_SNAPSHOT_INTERVAL_MS) * MS);
     int64_t first = -1;
@@ -152,26 +193,27 @@ test_snapshot_per_subscription_at_most_one_per_interval(void **state)
         s_run(announcer, 105, 200, 7, PROTO_FEEDBACK_SNAPSHOT, &first), 1);
     assert_int_equal(first, 100 + SC_ANNOUNCER_SNAPSHOT_INTERVAL_MS);
     /* After the interval, a subscription is answered at once again. */
-    assert_true(sc_announcer_subscribed(announcer, 7, 300 * MS, &out));
+    assert_true(sc_announcer_subscribed(announcer, 300 * MS, &out));
     sc_announcer_destroy(&announcer);
 }
 
-static void test_final_message_is_the_last(void **state)
+static void test_final_message_goes_away_and_is_the_last(void **state)
 {
     (void)state;
     uint64_t random = 0;
     sc_announcer_t *announcer = s_new(&random);
     sc_announcement_t out;
-    assert_true(sc_announcer_final(announcer, 0, "shutdown", 10 * MS, &out));
-    assert_true(out.final);
+    assert_true(sc_announcer_final(announcer, 10 * MS, &out));
+    assert_true(out.going_away);
     assert_int_equal(out.type, PROTO_FEEDBACK_HEARTBEAT);
-    assert_string_equal(out.reason, "shutdown");
-    assert_false(sc_announcer_final(announcer, 0, "shutdown", 11 * MS, &out));
-    assert_false(sc_announcer_transition(announcer, PROTO_LEVEL_HARD,
-                                         PROTO_LEVEL_OK, 90, 12 * MS, &out));
-    assert_false(sc_announcer_subscribed(announcer, 0, 13 * MS, &out));
+    assert_string_equal(out.state.reason, "shutdown");
+    assert_false(sc_announcer_final(announcer, 11 * MS, &out));
+    sc_snapshot_t snapshot =
+        s_snapshot(90, PROTO_LEVEL_HARD, PROTO_LEVEL_OK, true);
+    assert_false(sc_announcer_state(announcer, &snapshot, 12 * MS, &out));
+    assert_false(sc_announcer_subscribed(announcer, 13 * MS, &out));
     assert_int_equal(sc_announcer_deadline(announcer), SC_ENGINE_NEVER);
-    assert_false(sc_announcer_due(announcer, 90, 5000 * MS, &out));
+    assert_false(sc_announcer_due(announcer, 5000 * MS, &out));
     sc_announcer_destroy(&announcer);
 }
 
@@ -179,11 +221,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heartbeat_every_interval_within_jitter),
-        cmocka_unit_test(test_transition_at_once_with_reason),
+        cmocka_unit_test(
+            test_transition_at_once_then_heartbeats_carry_the_snapshot),
         cmocka_unit_test(test_early_heartbeat_when_the_hint_moved),
         cmocka_unit_test(
             test_snapshot_per_subscription_at_most_one_per_interval),
-        cmocka_unit_test(test_final_message_is_the_last),
+        cmocka_unit_test(test_final_message_goes_away_and_is_the_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

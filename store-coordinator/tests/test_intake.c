@@ -18,6 +18,7 @@
 #define TIMEOUT_MS 250
 #define DRAIN_MS 1000
 #define BREAKER_MS 2000
+#define RECOVERY_MS 1000
 #define MS CMN_NS_PER_MS
 
 static proto_record_t s_records[CAPACITY];
@@ -28,14 +29,20 @@ typedef struct {
     uint64_t seq[CAPACITY];
     size_t written[CAPACITY];
     size_t dead_lettered[CAPACITY];
+    void *tag[CAPACITY];
+    uint64_t session[CAPACITY];
+    uint32_t credit[CAPACITY];
 } s_acks_t;
 
-static void s_on_done(const sc_batch_result_t *result, void *arg)
+static void s_on_done(const sc_intake_ack_t *ack, void *arg)
 {
     s_acks_t *acks = arg;
-    acks->seq[acks->count] = result->batch_seq;
-    acks->written[acks->count] = result->written;
-    acks->dead_lettered[acks->count] = result->dead_lettered;
+    acks->seq[acks->count] = ack->batch_seq;
+    acks->written[acks->count] = ack->written;
+    acks->dead_lettered[acks->count] = ack->dead_lettered;
+    acks->tag[acks->count] = ack->tag;
+    acks->session[acks->count] = ack->session;
+    acks->credit[acks->count] = ack->credit;
     acks->count++;
 }
 
@@ -54,6 +61,10 @@ static sc_intake_config_t s_config(bool eager)
         .batch_eager = eager,
         .drain_timeout_ns = DRAIN_MS * MS,
         .breaker_timeout_ms = BREAKER_MS,
+        .sojourn_target_ns = 0, /* off unless a test sets it */
+        .sojourn_interval_ns = 0,
+        .stall_ns = 0,
+        .recovery_ns = RECOVERY_MS * MS,
     };
 }
 
@@ -61,8 +72,31 @@ static sc_intake_verdict_t s_admit(sc_intake_t *intake, size_t count,
                                    uint64_t seq, int64_t now,
                                    sc_intake_admission_t *out)
 {
-    sc_intake_admit(intake, s_records, count, NULL, seq, now, out);
+    sc_intake_batch_t batch = {.producer_id = "p1",
+                               .session = 0,
+                               .batch_seq = seq,
+                               .records = s_records,
+                               .count = count,
+                               .tag = NULL};
+    sc_intake_admit(intake, &batch, now, out);
     return out->verdict;
+}
+
+/* What sc_intake_update says now. */
+static sc_snapshot_t s_update(sc_intake_t *intake, int64_t now)
+{
+    sc_intake_update_t update;
+    sc_intake_update(intake, now, &update);
+    return update.snapshot;
+}
+
+static void s_malformed(sc_intake_t *intake, const char *text, int64_t now,
+                        sc_intake_admission_t *out)
+{
+    proto_error_t error = {{0}};
+    error.code = PROTO_NACK_CODE_NOT_A_MAP;
+    snprintf(error.text, sizeof error.text, "%s", text);
+    sc_intake_malformed(intake, NULL, &error, now, out);
 }
 
 static void test_admit_queue_or_refuse(void **state)
@@ -79,11 +113,14 @@ static void test_admit_queue_or_refuse(void **state)
     /* Larger than the whole queue: can never fit, malformed. */
     assert_int_equal(s_admit(intake, CAPACITY + 1, 3, 0, &out), SC_INTAKE_NACK);
     assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
+    assert_int_equal(out.code, PROTO_NACK_CODE_OVER_CAPACITY);
+    assert_string_equal(out.field, "records");
     assert_int_equal(out.retry_after_ms, 0);
     assert_non_null(strstr(out.detail, "exceeds the queue capacity 100"));
     /* 30 + 71 > 100: full. Nothing drains yet: the idle hint. */
     assert_int_equal(s_admit(intake, 71, 4, 0, &out), SC_INTAKE_NACK);
     assert_int_equal(out.reason, PROTO_NACK_FULL);
+    assert_int_equal(out.code, PROTO_NACK_CODE_QUEUE_FULL);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_IDLE_MS);
     assert_string_equal(out.detail, "queue full");
     assert_int_equal(sc_intake_depth(intake), 30);
@@ -116,7 +153,8 @@ static void test_retry_hint_follows_drain_rate_and_breaker(void **state)
     s_drain_at(intake, 0, &acks);
     sc_intake_update(intake, 1000 * MS, &update);
     assert_true(update.drain_rate_changed);
-    assert_true(update.drain_rate > 9.99 && update.drain_rate < 10.01);
+    assert_true(update.snapshot.drain_rate > 9.99 &&
+                update.snapshot.drain_rate < 10.01);
     /* Fill to 95: a batch of 10 misses 5 slots, 5 / 10 per s = 500 ms. */
     for (uint64_t seq = 2; seq <= 20 && sc_intake_depth(intake) < 95; seq++)
         s_admit(intake, 5, seq, 1000 * MS, &out);
@@ -128,10 +166,12 @@ static void test_retry_hint_follows_drain_rate_and_breaker(void **state)
     assert_int_equal(out.reason, PROTO_NACK_FULL);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_MAX_MS);
     /* A worker's breaker open: nothing drains before its timeout. */
-    sc_intake_breaker(intake, 1, SC_BREAKER_OPEN);
+    sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
+    sc_intake_worker(intake, 1, &open);
     assert_int_equal(s_admit(intake, 10, 32, 1000 * MS, &out), SC_INTAKE_NACK);
     assert_int_equal(out.retry_after_ms, BREAKER_MS);
-    sc_intake_breaker(intake, 1, SC_BREAKER_CLOSED);
+    sc_intake_worker_t closed = {.breaker = SC_BREAKER_CLOSED};
+    sc_intake_worker(intake, 1, &closed);
     assert_int_equal(s_admit(intake, 10, 33, 1000 * MS, &out), SC_INTAKE_NACK);
     assert_int_equal(out.retry_after_ms, 500);
     sc_intake_discard(intake, s_on_done, &acks);
@@ -159,7 +199,7 @@ static void test_dispatch_full_chunk_at_once_partial_after_timeout(void **state)
     assert_int_equal(acks.count, 0); /* the batch has 15 records left */
     /* Worker 0 idle, 5 waiting: a partial chunk waits for the timeout. */
     assert_int_equal(sc_intake_dispatch(intake, 0, true, dispatch), 0);
-    assert_int_equal(sc_intake_deadline(intake), TIMEOUT_MS * MS);
+    assert_true(sc_intake_deadline(intake) <= TIMEOUT_MS * MS);
     assert_int_equal(
         sc_intake_dispatch(intake, TIMEOUT_MS * MS - 1, false, dispatch), 0);
     assert_int_equal(
@@ -201,25 +241,30 @@ static void test_level_follows_depth_with_dwell_deadline(void **state)
     sc_intake_config_t config = s_config(true);
     sc_intake_t *intake = sc_intake_new(&config, 0);
     sc_intake_admission_t out;
-    sc_intake_update_t update;
     s_admit(intake, 80, 1, 0, &out);
-    sc_intake_update(intake, 0, &update);
-    assert_true(update.level_changed);
-    assert_int_equal(update.level, PROTO_LEVEL_HARD);
-    assert_int_equal(update.previous, PROTO_LEVEL_OK);
-    assert_int_equal(update.depth, 80);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_true(snapshot.changed);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.previous, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.depth, 80);
+    assert_string_equal(snapshot.reason,
+                        "depth queue at or above high watermark");
+    assert_true(snapshot.scale_hint == 0.0 && snapshot.pressure == 1.0);
     /* Drained to 0 at 100 ms: the dwell holds HARD until 250 ms, and the
      * engine asks to be called then. */
     s_acks_t acks = {0};
     for (int round = 0; round < 8; round++)
         s_drain_at(intake, 100 * MS, &acks);
     assert_int_equal(acks.count, 1);
-    sc_intake_update(intake, 100 * MS, &update);
-    assert_false(update.level_changed);
+    snapshot = s_update(intake, 100 * MS);
+    assert_false(snapshot.changed);
     assert_int_equal(sc_intake_deadline(intake), 250 * MS);
-    sc_intake_update(intake, 250 * MS, &update);
-    assert_true(update.level_changed);
-    assert_int_equal(update.level, PROTO_LEVEL_OK);
+    snapshot = s_update(intake, 250 * MS);
+    assert_true(snapshot.changed);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_string_equal(
+        snapshot.reason,
+        "depth queue at or below low watermark minus dead-band");
     /* At OK with nothing queued only the drain-rate window is due. */
     assert_int_equal(sc_intake_deadline(intake), 1000 * MS);
     sc_intake_destroy(&intake);
@@ -231,16 +276,17 @@ static void test_malformed_logged_once_per_interval(void **state)
     sc_intake_config_t config = s_config(true);
     sc_intake_t *intake = sc_intake_new(&config, 0);
     sc_intake_admission_t out;
-    sc_intake_malformed(intake, "not a map", 1, &out);
+    s_malformed(intake, "not a map", 1, &out);
     assert_int_equal(out.verdict, SC_INTAKE_NACK);
     assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
+    assert_int_equal(out.code, PROTO_NACK_CODE_NOT_A_MAP);
     assert_string_equal(out.detail, "not a map");
     assert_true(out.log);
-    sc_intake_malformed(intake, "not a map", 2, &out);
-    sc_intake_malformed(intake, "not a map", 3, &out);
+    s_malformed(intake, "not a map", 2, &out);
+    s_malformed(intake, "not a map", 3, &out);
     assert_false(out.log);
     int64_t later = 1 + SC_INTAKE_MALFORMED_LOG_INTERVAL_MS * MS;
-    sc_intake_malformed(intake, "not a map", later, &out);
+    s_malformed(intake, "not a map", later, &out);
     assert_true(out.log);
     assert_int_equal(out.suppressed, 2);
     sc_intake_destroy(&intake);
@@ -259,12 +305,15 @@ static void test_drain_flushes_then_reports_once(void **state)
     assert_true(sc_intake_draining(intake));
     assert_int_equal(s_admit(intake, 1, 2, 0, &out), SC_INTAKE_NACK);
     assert_int_equal(out.reason, PROTO_NACK_DRAINING);
+    assert_int_equal(out.code, PROTO_NACK_CODE_DRAINING);
+    /* Its 4 records in flight and nothing new while draining. */
+    assert_int_equal(out.credit, 4);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_DRAINING_MS);
     /* Draining: a partial chunk goes at once, even without eager. */
     assert_int_equal(sc_intake_dispatch(intake, 0, false, dispatch), 1);
     sc_intake_update(intake, 0, &update);
     assert_int_equal(update.drain, SC_INTAKE_DRAIN_NONE);
-    assert_int_equal(sc_intake_deadline(intake), DRAIN_MS * MS);
+    assert_true(sc_intake_deadline(intake) <= DRAIN_MS * MS);
     s_acks_t acks = {0};
     sc_intake_done(intake, dispatch[0].worker, dispatch[0].chunk.id, 4, 0, 0,
                    10 * MS, s_on_done, &acks);
@@ -328,6 +377,288 @@ static void test_discard_returns_every_tag(void **state)
     sc_intake_destroy(&intake);
 }
 
+static void s_breakers(sc_intake_t *intake, sc_breaker_state_t state)
+{
+    sc_intake_worker_t health = {.breaker = state};
+    for (size_t i = 0; i < WORKERS; i++)
+        sc_intake_worker(intake, i, &health);
+}
+
+static void
+test_sink_down_when_every_breaker_opens_then_recovery_ramps(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    s_admit(intake, 20, 1, 0, &out); /* a short queue: depth says OK */
+    assert_int_equal(sc_intake_dispatch(intake, 0, true, dispatch), 2);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_UP);
+    /* One breaker open: degraded, the level unmoved. */
+    sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
+    sc_intake_worker(intake, 0, &open);
+    snapshot = s_update(intake, 10 * MS);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DEGRADED);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    /* Both open: down, HARD at once whatever the depth, hint 0. */
+    s_breakers(intake, SC_BREAKER_OPEN);
+    snapshot = s_update(intake, 20 * MS);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_true(snapshot.changed);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_true(snapshot.pressure == 1.0 && snapshot.scale_hint == 0.0);
+    assert_string_equal(snapshot.reason,
+                        "sink_down every writer's breaker is open");
+    /* A half-open trial alone is not recovery: still down. */
+    s_breakers(intake, SC_BREAKER_HALF_OPEN);
+    assert_int_equal(s_update(intake, 2000 * MS).sink_state,
+                     PROTO_SINK_STATE_DOWN);
+    /* The trial commits: up again; the pressure ramps from 1 to 0 over
+     * RECOVERY_MS (half way: hint 0.5, SOFT), then OK. */
+    s_breakers(intake, SC_BREAKER_CLOSED);
+    s_acks_t acks = {0};
+    sc_intake_done(intake, 0, dispatch[0].chunk.id, 10, 0, 0, 2100 * MS,
+                   s_on_done, &acks);
+    snapshot = s_update(intake, 2100 * MS);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_UP);
+    assert_true(snapshot.scale_hint == 0.0);
+    snapshot = s_update(intake, (2100 + RECOVERY_MS / 2) * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_SOFT);
+    assert_true(snapshot.scale_hint > 0.49 && snapshot.scale_hint < 0.51);
+    assert_string_equal(snapshot.reason, "recovered the sink is writing again");
+    snapshot = s_update(intake, (2100 + RECOVERY_MS) * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_true(snapshot.scale_hint == 1.0);
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void
+test_sink_down_when_every_writer_holding_records_is_open(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    /* One chunk, held by worker 0; worker 1 idle with a closed breaker. */
+    s_admit(intake, 5, 1, 0, &out);
+    assert_int_equal(sc_intake_dispatch(intake, 0, true, dispatch), 1);
+    assert_int_equal(dispatch[0].worker, 0);
+    sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
+    sc_intake_worker(intake, 0, &open);
+    sc_snapshot_t snapshot = s_update(intake, 10 * MS);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void test_no_commit_within_the_stall_timeout_is_sink_down(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    config.stall_ns = 2000 * MS;
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    /* A hung database: breakers closed, a worker holding its chunk. */
+    s_admit(intake, 5, 1, 0, &out);
+    sc_intake_dispatch(intake, 0, true, dispatch);
+    assert_int_equal(s_update(intake, 1999 * MS).level, PROTO_LEVEL_OK);
+    /* The engine wakes itself to notice: no input arrives. */
+    assert_true(sc_intake_deadline(intake) <= 2000 * MS);
+    sc_snapshot_t snapshot = s_update(intake, 2000 * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_string_equal(snapshot.reason,
+                        "sink_down no commit within the stall timeout");
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void test_dead_letter_failure_is_sink_down(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_worker_t failing = {.dlq_failing = true};
+    sc_intake_worker(intake, 1, &failing);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_string_equal(snapshot.reason,
+                        "sink_down the dead-letter file cannot be written");
+    sc_intake_destroy(&intake);
+}
+
+static void test_oldest_age_over_the_target_raises_the_level(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    config.sojourn_target_ns = 100 * MS;
+    config.sojourn_interval_ns = 50 * MS;
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    /* 5 records held by a slow worker: a short queue, an old record. */
+    s_admit(intake, 5, 1, 0, &out);
+    sc_intake_dispatch(intake, 0, true, dispatch);
+    sc_snapshot_t snapshot = s_update(intake, 100 * MS);
+    assert_int_equal(snapshot.oldest_age_ms, 100);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    /* Above the target since 101 ms, for the 50 ms interval: SOFT. */
+    assert_int_equal(s_update(intake, 101 * MS).level, PROTO_LEVEL_OK);
+    assert_int_equal(s_update(intake, 150 * MS).level, PROTO_LEVEL_OK);
+    snapshot = s_update(intake, 151 * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_SOFT);
+    assert_string_equal(snapshot.reason,
+                        "sojourn oldest record 151 ms old, target 100 ms");
+    assert_true(snapshot.scale_hint < 1.0);
+    /* At 4x the target: HARD. */
+    snapshot = s_update(intake, 400 * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_true(snapshot.scale_hint == 0.0);
+    /* Committed: nothing waits, age 0; down after the dwell. */
+    s_acks_t acks = {0};
+    sc_intake_done(intake, 0, dispatch[0].chunk.id, 5, 0, 0, 410 * MS,
+                   s_on_done, &acks);
+    snapshot = s_update(intake, 410 * MS);
+    assert_int_equal(snapshot.oldest_age_ms, 0);
+    assert_true(snapshot.commit_latency_ms > 409.9 &&
+                snapshot.commit_latency_ms < 410.1);
+    snapshot = s_update(intake, 660 * MS);
+    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    sc_intake_destroy(&intake);
+}
+
+static sc_intake_verdict_t s_send(sc_intake_t *intake, const char *producer,
+                                  uint64_t session, uint64_t seq, size_t count,
+                                  void *tag, int64_t now,
+                                  sc_intake_admission_t *out)
+{
+    sc_intake_batch_t batch = {.producer_id = producer,
+                               .session = session,
+                               .batch_seq = seq,
+                               .records = s_records,
+                               .count = count,
+                               .tag = tag};
+    sc_intake_admit(intake, &batch, now, out);
+    return out->verdict;
+}
+
+static void test_resend_of_a_held_batch_is_kept_once(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    sc_intake_dispatch_t dispatch[WORKERS];
+    int first = 1, second = 2, other_run = 3;
+    assert_int_equal(s_send(intake, "p", 77, 5, 8, &first, 0, &out),
+                     SC_INTAKE_QUEUED);
+    assert_int_equal(out.session, 77);
+    sc_intake_dispatch(intake, 0, true, dispatch); /* being written */
+    /* The same batch again (a timeout, a reconnect): not queued again;
+     * the engine keeps the newest envelope and hands the older back. */
+    assert_int_equal(s_send(intake, "p", 77, 5, 8, &second, 1, &out),
+                     SC_INTAKE_RESENT);
+    assert_ptr_equal(out.replaced, &first);
+    assert_int_equal(sc_intake_depth(intake), 8);
+    /* Another run of the same producer id is another producer. */
+    assert_int_equal(s_send(intake, "p", 78, 5, 8, &other_run, 2, &out),
+                     SC_INTAKE_QUEUED);
+    assert_int_equal(sc_intake_depth(intake), 16);
+    s_acks_t acks = {0};
+    sc_intake_done(intake, 0, dispatch[0].chunk.id, 8, 0, 0, 3, s_on_done,
+                   &acks);
+    assert_int_equal(acks.count, 1);
+    assert_ptr_equal(acks.tag[0], &second);
+    assert_int_equal(acks.session[0], 77);
+    /* Acked: a later resend of batch 5 is a new batch (v1 behaviour). */
+    assert_int_equal(s_send(intake, "p", 77, 5, 8, &first, 4, &out),
+                     SC_INTAKE_QUEUED);
+    /* Without a session nothing tells runs apart: queued again. */
+    assert_int_equal(s_send(intake, "v1", 0, 9, 4, &first, 5, &out),
+                     SC_INTAKE_QUEUED);
+    assert_int_equal(s_send(intake, "v1", 0, 9, 4, &second, 6, &out),
+                     SC_INTAKE_QUEUED);
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void test_credits_share_the_room_below_the_high_watermark(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* Alone with an empty queue: the whole room below H = 80. */
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.credit_initial, 80);
+    assert_int_equal(s_send(intake, "a", 1, 1, 10, NULL, 0, &out),
+                     SC_INTAKE_QUEUED);
+    s_update(intake, 0);
+    /* a: 10 in flight + the room (80 - 10) x (1 - 0) / 1 producer. */
+    assert_int_equal(s_send(intake, "a", 1, 2, 10, NULL, 0, &out),
+                     SC_INTAKE_QUEUED);
+    assert_int_equal(out.credit, 20 + 60);
+    snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.producers, 1);
+    assert_int_equal(snapshot.credit_initial, 30); /* 60 / (1 + 1) */
+    /* b joins: the share is split between two. */
+    s_send(intake, "b", 2, 1, 10, NULL, 0, &out);
+    snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.producers, 2);
+    /* depth 30: pressure 0 (at or below L = 50), room 50, share 25. */
+    s_send(intake, "b", 2, 2, 0, NULL, 0, &out);
+    assert_int_equal(out.verdict, SC_INTAKE_ACK);
+    assert_int_equal(out.credit, 10 + 25);
+    /* depth 65 (SOFT): pressure 0.5, room 15: share 15 x 0.5 / 2 = 3. */
+    s_send(intake, "a", 1, 3, 35, NULL, 0, &out);
+    s_update(intake, 0);
+    s_send(intake, "b", 2, 3, 0, NULL, 0, &out);
+    assert_int_equal(out.credit, 10 + 3);
+    /* Over the high watermark: only what is in flight. */
+    s_send(intake, "a", 1, 4, 15, NULL, 0, &out);
+    s_update(intake, 0);
+    s_send(intake, "a", 1, 5, 0, NULL, 0, &out);
+    assert_int_equal(out.credit, 70);
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void test_malformed_copies_code_field_and_index(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    proto_error_t error = {{0}};
+    error.code = PROTO_NACK_CODE_BAD_RECORD;
+    snprintf(error.text, sizeof error.text, "%s",
+             "record 2: field 'price' must be > 0");
+    snprintf(error.field, sizeof error.field, "%s", "price");
+    error.has_record_index = true;
+    error.record_index = 2;
+    sc_intake_batch_t header = {
+        .producer_id = "p", .session = 42, .batch_seq = 9};
+    sc_intake_admission_t out;
+    sc_intake_malformed(intake, &header, &error, 0, &out);
+    assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
+    assert_int_equal(out.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_string_equal(out.field, "price");
+    assert_true(out.has_record_index);
+    assert_int_equal(out.record_index, 2);
+    assert_int_equal(out.session, 42);
+    assert_int_equal(out.credit, 80);
+    sc_intake_destroy(&intake);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +672,16 @@ int main(void)
         cmocka_unit_test(test_drain_flushes_then_reports_once),
         cmocka_unit_test(test_drain_deadline_abandons_waiting_and_held_chunks),
         cmocka_unit_test(test_discard_returns_every_tag),
+        cmocka_unit_test(
+            test_sink_down_when_every_breaker_opens_then_recovery_ramps),
+        cmocka_unit_test(
+            test_sink_down_when_every_writer_holding_records_is_open),
+        cmocka_unit_test(test_no_commit_within_the_stall_timeout_is_sink_down),
+        cmocka_unit_test(test_dead_letter_failure_is_sink_down),
+        cmocka_unit_test(test_oldest_age_over_the_target_raises_the_level),
+        cmocka_unit_test(test_resend_of_a_held_batch_is_kept_once),
+        cmocka_unit_test(test_credits_share_the_room_below_the_high_watermark),
+        cmocka_unit_test(test_malformed_copies_code_field_and_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@ with /usr/bin/python3, whose python3-yaml comes with yamllint)."""
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,73 @@ def objects(text):
 def find(objs, kind, name):
     for obj in objs:
         if obj.get("kind") == kind and obj["metadata"]["name"] == name:
+            return obj
+    return None
+
+
+def generated(objs, kind, name):
+    """The object kustomize generated as `name`: its name is `name-<hash>`
+    (configMapGenerator), or `name` itself."""
+    for obj in objs:
+        actual = obj["metadata"]["name"]
+        if obj.get("kind") == kind and (actual == name or re.fullmatch(
+                re.escape(name) + r"-[a-z0-9]{10}", actual)):
+            return obj
+    return None
+
+
+HPA_TOLERANCE = 0.1  # the kube-controller-manager's default
+
+
+def hpa_desired(metric_type, value, threshold, current):
+    """Replicas the HPA wants for one external metric (KEDA's triggers), as
+    the Kubernetes HPA algorithm computes them before min/max and behavior:
+    Value compares the value itself with the target and scales the current
+    count by the ratio; AverageValue divides the value by target x current.
+    Within the tolerance the count stays."""
+    import math
+    if metric_type == "Value":
+        ratio = value / threshold
+        if abs(ratio - 1.0) <= HPA_TOLERANCE:
+            return current
+        return math.ceil(ratio * current)
+    ratio = value / (threshold * current)
+    if abs(ratio - 1.0) <= HPA_TOLERANCE:
+        return current
+    return math.ceil(value / threshold)
+
+
+def replica_table(readme_path):
+    """The rows of the replica table between the replica-table markers:
+    (ScaledObject, replicas now or None for any, value from, value to,
+    HARD True/False or None for any, replicas wanted); a row applies when
+    from < value <= to."""
+    text = open(readme_path).read()
+    block = re.search(r"<!-- replica-table:begin -->(.*?)"
+                      r"<!-- replica-table:end -->", text, re.S)
+    if not block:
+        fail(f"{readme_path} has no replica table")
+    rows = []
+    for line in block.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and re.fullmatch(r"-?[\d.]+", cells[2]):
+            rows.append((cells[0],
+                         None if cells[1] == "any" else int(cells[1]),
+                         float(cells[2]), float(cells[3]),
+                         {"yes": True, "no": False}.get(cells[4]),
+                         int(cells[5])))
+    return rows
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def workload(objs, name):
+    """The Deployment or StatefulSet called `name` (the coordinator is a
+    StatefulSet, the pipeline a Deployment)."""
+    for kind in WORKLOAD_KINDS:
+        obj = find(objs, kind, name)
+        if obj is not None:
             return obj
     return None
 

@@ -137,6 +137,50 @@ def port_spec(port):
     return None, int(parts[0]), int(parts[-1])
 
 
+# Resources: every service has a CPU and memory limit and a memory
+# reservation below it; ours match the Kubernetes manifests' limits.
+def memory_bytes(text):
+    match = re.fullmatch(r"(\d+)([kmg]?)b?", str(text).lower())
+    c.check(match is not None, f"memory {text!r} parses")
+    return int(match.group(1)) * 1024 ** " kmg".index(match.group(2) or " ")
+
+
+K8S_LIMITS = {"mds-coordinator": ("2", "512m"), "mdp-pipeline": ("1", "256m")}
+for name, service in services.items():
+    limit = service.get("mem_limit")
+    reserve = service.get("mem_reservation")
+    c.check(float(service.get("cpus", 0)) > 0 and limit and reserve
+            and memory_bytes(reserve) <= memory_bytes(limit),
+            f"{name}: cpus, mem_limit and mem_reservation <= mem_limit "
+            f"({service.get('cpus')}, {limit}, {reserve})")
+for name, (cpus, memory) in K8S_LIMITS.items():
+    for lane in (name, name + "-pg"):
+        c.check(float(services[lane]["cpus"]) == float(cpus)
+                and memory_bytes(services[lane]["mem_limit"])
+                == memory_bytes(memory),
+                f"{lane}: limits as in Kubernetes ({cpus} cpus, {memory})")
+
+# Versions: the images are tagged with the project's version, which is the
+# Dockerfiles' VERSION and their OCI version label.
+version = re.search(r"version\s*:\s*'([^']+)'",
+                    open(os.path.join(SOURCE_ROOT, "meson.build")).read())[1]
+for name in ("mds-coordinator", "mdp-pipeline", "mds-coordinator-pg",
+             "mdp-pipeline-pg"):
+    c.check(services[name]["image"].endswith(":" + version),
+            f"{name}: image tag {version} ({services[name]['image']})")
+for dockerfile in ("Dockerfile.coordinator", "Dockerfile.pipeline"):
+    text = open(os.path.join(DEPLOY, "docker", dockerfile)).read()
+    c.check(re.search(rf"^ARG VERSION={re.escape(version)}$", text, re.M)
+            is not None, f"{dockerfile}: ARG VERSION={version}")
+    runtime = text.split("AS runtime", 1)[-1]
+    for label in ("title", "description", "version", "revision",
+                  "base.name"):
+        c.check(f"org.opencontainers.image.{label}=" in runtime,
+                f"{dockerfile}: OCI label {label} on the final image")
+    c.check('org.opencontainers.image.version="${VERSION}"' in runtime
+            and re.search(r"^ARG VERSION$", runtime, re.M) is not None,
+            f"{dockerfile}: the version label is VERSION")
+
 host_ports = {}
 for name, service in services.items():
     specs = [port_spec(p) for p in service.get("ports", [])]

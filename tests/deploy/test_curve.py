@@ -38,9 +38,9 @@ import sys
 import tempfile
 import time
 
-from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, find,
-                           free_port, http_get, kustomize, objects, processes,
-                           start, stop_all)
+from deploy_common import (DEPLOY, KUBERNETES, Checker, fail,
+                           free_port, generated, http_get, kustomize, objects, processes,
+                           start, stop_all, workload)
 
 NAMESPACE = "market-data"
 DEADLINE_S = 20
@@ -196,14 +196,16 @@ def kubelet_write(volume_dir, files, generation):
 
 
 def pod_mounts(objs, deployment_name, store, podroot):
-    """Writes the Deployment's Secret/ConfigMap volumes under `podroot`;
+    """Writes the workload's Secret/ConfigMap volumes under `podroot`;
     returns {mountPath: local folder} for their mounts."""
-    deployment = find(objs, "Deployment", deployment_name)
+    deployment = workload(objs, deployment_name)
     spec = deployment["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {}
     for mount in spec["containers"][0].get("volumeMounts", []):
-        volume = volumes[mount["name"]]
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            continue              # a volumeClaimTemplate: no keys there
         for kind, field, name_key in (("Secret", "secret", "secretName"),
                                       ("ConfigMap", "configMap", "name")):
             if field not in volume:
@@ -222,7 +224,7 @@ def pod_mounts(objs, deployment_name, store, podroot):
 
 def curve_env(objs, config_name, mounts):
     """The ConfigMap's *_CURVE_* variables, mount paths mapped to folders."""
-    data = find(objs, "ConfigMap", config_name)["data"]
+    data = generated(objs, "ConfigMap", config_name)["data"]
     env = {}
     for name, value in data.items():
         if "_CURVE_" not in name:

@@ -5,7 +5,7 @@ documentation name is one the binaries know (the VARIABLE column of their
 
   test_env_names.py MDS_COORDINATOR MDP_PIPELINE [MDS_FEEDBACK_TAIL]
 
-- Manifests (docker-compose.yml, deploy/**/*.yaml|yml, Dockerfiles): the
+- Manifests (docker-compose.yml, deploy/**/*.yaml|yml|env, Dockerfiles): the
   names they set, as keys, env names or ENV lines (comment lines skipped).
 - Markdown (deploy/**/*.md, docs/*.md, proto/*.md, README.md): every name
   written. A name ending in `_` (`MDS_FB_`) stands for a family: some known
@@ -56,7 +56,8 @@ def as_regex(name):
 manifests = [os.path.join(SOURCE_ROOT, "docker-compose.yml")]
 for root, _, names in os.walk(DEPLOY):
     manifests += [os.path.join(root, n) for n in names
-                  if n.endswith((".yaml", ".yml")) or n.startswith("Dockerfile")]
+                  if n.endswith((".yaml", ".yml", ".env"))
+                  or n.startswith("Dockerfile")]
 docs = sorted(set(
     glob.glob(os.path.join(DEPLOY, "**", "*.md"), recursive=True)
     + glob.glob(os.path.join(SOURCE_ROOT, "docs", "*.md"))

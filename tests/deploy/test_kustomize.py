@@ -16,7 +16,8 @@ import re
 import yaml
 
 from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
-                           kustomize, objects, overlays)
+                           generated, hpa_desired, kustomize, objects,
+                           overlays, replica_table)
 
 NAMESPACE = "market-data"
 IMAGE_USER = 10001  # USER in deploy/docker/Dockerfile.*
@@ -30,6 +31,10 @@ CURVE_FILES = {
 }
 CONFIG_MAPS = {"mds-coordinator": "mds-coordinator-config",
                "mdp-pipeline": "mdp-pipeline-config"}
+STARTUP_TIMEOUT_MIN_S = 3
+STARTUP_BUDGET_MIN_S = 60
+PROJECT_VERSION = re.search(r"version\s*:\s*'([^']+)'", open(os.path.join(
+    SOURCE_ROOT, "meson.build")).read()).group(1)
 c = Checker()
 
 
@@ -109,7 +114,22 @@ def check_workload(name, objs, deployment):
             f"{name}: runAsUser is the image's user {IMAGE_USER}")
     c.check(pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
             f"{name}: seccomp RuntimeDefault")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    spread = {t["topologyKey"]: t for t in
+              spec.get("topologySpreadConstraints", [])}
+    for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname"):
+        rule = spread.get(key, {})
+        c.check(rule.get("whenUnsatisfiable") == "ScheduleAnyway"
+                and selects(rule.get("labelSelector", {}), labels),
+                f"{name}: spread over {key} (ScheduleAnyway, own pods)")
+    budgets = [b for b in objs if b["kind"] == "PodDisruptionBudget"
+               and selects(b["spec"]["selector"], labels)]
+    c.check(len(budgets) == 1 and budgets[0]["spec"].get("maxUnavailable")
+            == 1 and "minAvailable" not in budgets[0]["spec"],
+            f"{name}: one PodDisruptionBudget, maxUnavailable 1")
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    claims = {t["metadata"]["name"] for t in
+              deployment["spec"].get("volumeClaimTemplates", [])}
     for container in containers(deployment):
         cname = f"{name}/{container['name']}"
         sc = container.get("securityContext", {})
@@ -126,6 +146,13 @@ def check_workload(name, objs, deployment):
             for res in ("cpu", "memory"):
                 c.check(res in resources.get(kind, {}),
                         f"{cname}: resources.{kind}.{res}")
+        startup = container.get("startupProbe", {})
+        c.check(startup.get("timeoutSeconds", 1) >= STARTUP_TIMEOUT_MIN_S
+                and startup.get("periodSeconds", 10)
+                * startup.get("failureThreshold", 3) >= STARTUP_BUDGET_MIN_S,
+                f"{cname}: startup probe {startup.get('timeoutSeconds', 1)} s "
+                f"per try, {STARTUP_BUDGET_MIN_S} s or more in all (a cold "
+                f"start)")
         live = container.get("livenessProbe", {}).get("httpGet", {})
         ready = container.get("readinessProbe", {}).get("httpGet", {})
         c.check(live.get("path") == "/health", f"{cname}: liveness /health")
@@ -133,7 +160,7 @@ def check_workload(name, objs, deployment):
         c.check(port_number(deployment, live.get("port")) is not None,
                 f"{cname}: liveness port exists")
         for mount in container.get("volumeMounts", []):
-            c.check(mount["name"] in volumes,
+            c.check(mount["name"] in volumes or mount["name"] in claims,
                     f"{cname}: volume {mount['name']} defined")
         for source in container.get("envFrom", []):
             ref = source.get("configMapRef", {}).get("name")
@@ -192,7 +219,8 @@ def check_curve(overlay, objs, deployments):
         c.check(set(curve) == set(CURVE_FILES[name]),
                 f"{overlay}: {name} sets {sorted(CURVE_FILES[name])} "
                 f"({sorted(curve)})")
-        c.check(set(curve) <= set(find(objs, "ConfigMap", CONFIG_MAPS[name])
+        c.check(set(curve) <= set(generated(objs, "ConfigMap",
+                                            CONFIG_MAPS[name])
                                   .get("data", {})),
                 f"{overlay}: {name}'s CURVE variables are in its ConfigMap")
         pod_sc = deployment["spec"]["template"]["spec"]["securityContext"]
@@ -235,9 +263,30 @@ def check_overlay(path):
             c.check(obj["metadata"].get("namespace") == NAMESPACE,
                     f"{overlay}: {obj['kind']}/{obj['metadata']['name']} "
                     f"in namespace {NAMESPACE}")
-    coordinator = find(objs, "Deployment", "mds-coordinator")
+    namespace = find(objs, "Namespace", NAMESPACE)
+    ns_labels = (namespace or {}).get("metadata", {}).get("labels", {})
+    for mode in ("enforce", "audit", "warn"):
+        c.check(ns_labels.get(f"pod-security.kubernetes.io/{mode}")
+                == "restricted",
+                f"{overlay}: namespace Pod Security {mode}=restricted")
+    # Generated ConfigMaps: a hashed name, so that an edit rolls the pods.
+    for name in CONFIG_MAPS.values():
+        config_map = generated(objs, "ConfigMap", name)
+        c.check(config_map is not None
+                and config_map["metadata"]["name"] != name,
+                f"{overlay}: ConfigMap {name} is generated with a hash "
+                f"({(config_map or {}).get('metadata', {}).get('name')})")
+    for kind in ("StatefulSet", "Deployment"):
+        for obj in (o for o in objs if o["kind"] == kind):
+            for container in containers(obj):
+                tag = container["image"].rsplit(":", 1)[-1]
+                c.check(tag == PROJECT_VERSION,
+                        f"{overlay}: {obj['metadata']['name']} runs image "
+                        f"tag {PROJECT_VERSION} (the project's version)")
+    coordinator = find(objs, "StatefulSet", "mds-coordinator")
     pipeline = find(objs, "Deployment", "mdp-pipeline")
-    if not (c.check(coordinator is not None, f"{overlay}: mds-coordinator")
+    if not (c.check(coordinator is not None,
+                    f"{overlay}: mds-coordinator is a StatefulSet")
             and c.check(pipeline is not None, f"{overlay}: mdp-pipeline")):
         return
     volumes = check_workload(f"{overlay}: mds-coordinator", objs, coordinator)
@@ -246,35 +295,60 @@ def check_overlay(path):
                                 "mdp-pipeline": pipeline})
 
     # Grace period above the drain timeout.
-    config = find(objs, "ConfigMap", "mds-coordinator-config")["data"]
+    config = generated(objs, "ConfigMap", "mds-coordinator-config")["data"]
     drain_s = int(config["MDS_DRAIN_TIMEOUT_MS"]) / 1000
     grace = coordinator["spec"]["template"]["spec"].get(
         "terminationGracePeriodSeconds", 30)
     c.check(grace > drain_s, f"{overlay}: terminationGracePeriodSeconds "
             f"{grace} > MDS_DRAIN_TIMEOUT_MS {drain_s:g} s")
 
-    pipeline_config = find(objs, "ConfigMap", "mdp-pipeline-config")["data"]
+    pipeline_config = generated(objs, "ConfigMap",
+                                "mdp-pipeline-config")["data"]
     shutdown_s = int(pipeline_config["MDP_SHUTDOWN_TIMEOUT_MS"]) / 1000
     grace = pipeline["spec"]["template"]["spec"].get(
         "terminationGracePeriodSeconds", 30)
     c.check(grace > shutdown_s, f"{overlay}: pipeline grace period {grace} > "
             f"MDP_SHUTDOWN_TIMEOUT_MS {shutdown_s:g} s")
 
-    # The data directory is writable (emptyDir or a claim that is rendered).
-    data = volumes.get("data", {})
-    c.check("emptyDir" in data or "persistentVolumeClaim" in data,
-            f"{overlay}: coordinator data on emptyDir or PVC")
-    claim = data.get("persistentVolumeClaim", {}).get("claimName")
-    if claim:
-        c.check(find(objs, "PersistentVolumeClaim", claim) is not None,
-                f"{overlay}: PVC {claim} rendered")
+    # No data loss: the dead-letter file (records acked as dead-lettered,
+    # never resent by a pipeline) is on each pod's own PersistentVolumeClaim,
+    # which outlives the pod, in every overlay.
+    dlq = config.get("MDS_DLQ_PATH", "")
+    mount, volume, _ = mount_of(coordinator, dlq)
+    templates = {t["metadata"]["name"]: t for t in
+                 coordinator["spec"].get("volumeClaimTemplates", [])}
+    c.check(dlq.startswith("/") and mount is not None,
+            f"{overlay}: MDS_DLQ_PATH {dlq} is on a mounted volume")
+    if mount is not None:
+        c.check(volume is None and mount["name"] in templates,
+                f"{overlay}: the dead-letter file's volume "
+                f"{mount['name']!r} is a volumeClaimTemplate (a PVC per pod, "
+                f"not an emptyDir)")
+        c.check(not mount.get("readOnly"),
+                f"{overlay}: the dead-letter volume is writable")
+        claim = templates.get(mount["name"], {}).get("spec", {})
+        c.check(claim.get("accessModes") == ["ReadWriteOnce"]
+                and claim.get("resources", {}).get("requests", {})
+                .get("storage"),
+                f"{overlay}: the claim is ReadWriteOnce with a size")
+    c.check(not any("emptyDir" in v for n, v in volumes.items()
+                    if n != "tmp"),
+            f"{overlay}: no coordinator data on an emptyDir "
+            f"({sorted(volumes)})")
+    c.check(coordinator["spec"].get("serviceName") == "mds-coordinator-zmq",
+            f"{overlay}: the StatefulSet's pods are named under the "
+            f"headless service")
     env = {e["name"]: e for e in containers(coordinator)[0].get("env", [])}
     if overlay == "dev":
-        c.check(claim is not None, "dev: SQLite on a PersistentVolumeClaim")
-        c.check(config["MDS_SINK"].startswith("sqlite:/var/lib/mds/data/")
-                and "MDS_SINK" not in env, "dev: MDS_SINK is SQLite on the volume")
-        c.check(coordinator["spec"]["strategy"]["type"] == "Recreate",
-                "dev: Recreate (one writer for the SQLite file)")
+        c.check(mount is not None and config["MDS_SINK"].startswith(
+            "sqlite:" + mount["mountPath"].rstrip("/") + "/")
+            and "MDS_SINK" not in env,
+            "dev: MDS_SINK is SQLite on the claim")
+        c.check(coordinator["spec"].get("replicas") == 1,
+                "dev: one coordinator (one writer for the SQLite file)")
+        c.check(coordinator["spec"].get("updateStrategy", {}).get("type")
+                in (None, "RollingUpdate"),
+                "dev: the rolling update replaces the one pod in place")
     if overlay.startswith("prod"):
         secret = env.get("MDS_SINK", {}).get("valueFrom", {}).get(
             "secretKeyRef", {})
@@ -353,33 +427,88 @@ def check_overlay(path):
     for name, scaler in scalers.items():
         spec = scaler["spec"]
         target = spec["scaleTargetRef"]["name"]
-        c.check(find(objs, "Deployment", target) is not None,
-                f"{overlay}: {name} targets a rendered Deployment")
+        kind = spec["scaleTargetRef"].get("kind", "Deployment")
+        c.check(find(objs, kind, target) is not None,
+                f"{overlay}: {name} targets a rendered {kind}")
         low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
         fallback = spec.get("fallback", {})
+        # Never scales down on a failure: the maximum (or, KEDA 2.15+,
+        # behavior currentReplicasIfHigher).
         c.check(fallback.get("failureThreshold", 0) >= 1
-                and low < fallback.get("replicas", 0) <= high,
-                f"{overlay}: {name} falls back above the minimum")
+                and (fallback.get("replicas") == high
+                     or fallback.get("behavior") == "currentReplicasIfHigher"),
+                f"{overlay}: {name} falls back to maxReplicaCount {high}, "
+                f"never below the current count")
+        managed = find(objs, kind, target) or {}
+        c.check("replicas" not in managed.get("spec", {}),
+                f"{overlay}: {kind} {target} (KEDA-managed) sets no "
+                f"spec.replicas, so an apply cannot reset the count")
+        if low >= 1:
+            c.check("cooldownPeriod" not in spec,
+                    f"{overlay}: {name} has no cooldownPeriod (only used "
+                    f"to and from 0 replicas)")
+        behavior = spec.get("advanced", {}).get(
+            "horizontalPodAutoscalerConfig", {}).get("behavior", {})
+        c.check("stabilizationWindowSeconds" in behavior.get("scaleDown", {}),
+                f"{overlay}: {name} paces scale-down with HPA behavior")
         for trigger in spec["triggers"]:
             meta = trigger["metadata"]
             tname = f"{overlay}: {name}/{trigger.get('name')}"
             c.check(trigger["type"] == "prometheus", f"{tname}: prometheus")
             c.check(meta.get("ignoreNullValues") == "false",
                     f"{tname}: ignoreNullValues \"false\"")
-            c.check(trigger.get("metricType", "AverageValue") == "AverageValue",
-                    f"{tname}: AverageValue (replicas = ceil(value/threshold))")
+            c.check(trigger.get("metricType", "AverageValue")
+                    in ("AverageValue", "Value"),
+                    f"{tname}: metricType AverageValue or Value (the replica "
+                    f"math of deploy_common.hpa_desired)")
             c.check(re.fullmatch(r"\d+(\.\d+)?", meta.get("threshold", ""))
                     is not None and float(meta["threshold"]) > 0,
                     f"{tname}: numeric threshold")
             c.check(f'namespace="{NAMESPACE}"' in meta.get("query", ""),
                     f"{tname}: query limited to namespace {NAMESPACE}")
     if "mds-coordinator-scaler" in scalers:
-        queries = [t["metadata"]["query"] for t in
-                   scalers["mds-coordinator-scaler"]["spec"]["triggers"]]
-        c.check(any(q.startswith("max(coordinator_queue_depth") for q in queries),
-                f"{overlay}: coordinator scaled on max(coordinator_queue_depth)")
-        c.check(any("coordinator_backpressure_hard" in q for q in queries),
-                f"{overlay}: coordinator scaled on HARD backpressure")
+        triggers = scalers["mds-coordinator-scaler"]["spec"]["triggers"]
+        low = float(generated(objs, "ConfigMap", "mds-coordinator-config")
+                    ["data"]["MDS_LOW_WATERMARK"])
+        for trigger in triggers:
+            query = " ".join(trigger["metadata"]["query"].split())
+            # A fraction of each coordinator's own capacity, averaged over
+            # the coordinators (falls as added coordinators take their
+            # share), compared as a Value: the HPA scales the current count.
+            c.check(re.fullmatch(r"avg\(coordinator_queue_depth\{[^}]*\} / "
+                                 r"coordinator_queue_capacity\{[^}]*\}\)",
+                                 query) is not None
+                    and trigger.get("metricType") == "Value",
+                    f"{overlay}: coordinators scaled on the average queue "
+                    f"utilisation as a Value ({query})")
+            c.check(0 < float(trigger["metadata"]["threshold"]) < low,
+                    f"{overlay}: utilisation target below the low watermark "
+                    f"{low:g} (scale before producers are slowed)")
+        for scaler in scalers.values():
+            for trigger in scaler["spec"]["triggers"]:
+                query = trigger["metadata"]["query"]
+                c.check("queue_depth" not in query
+                        or "coordinator_queue_capacity" in query,
+                        f"{overlay}: {scaler['metadata']['name']}/"
+                        f"{trigger.get('name')}: a queue trigger is a "
+                        f"fraction of capacity, not a record count")
+        # The README's replica table is the HPA's arithmetic.
+        readme = os.path.join(KUBERNETES, "README.md")
+        for row in replica_table(readme):
+            name, now, low_v, high_v, hard, wanted = row
+            if name != "mds-coordinator-scaler":
+                continue
+            spec = scalers[name]["spec"]
+            trigger = spec["triggers"][0]
+            for value in ((low_v + high_v) / 2, high_v):
+                got = min(spec["maxReplicaCount"],
+                          max(spec["minReplicaCount"],
+                              hpa_desired(trigger["metricType"], value,
+                                          float(trigger["metadata"]
+                                                ["threshold"]), now)))
+                c.check(got == wanted, f"{overlay}: replica table row "
+                        f"{now} replicas, utilisation {value:g} -> {wanted} "
+                        f"(HPA: {got})")
 
     # PrometheusRule == deploy/prometheus/rules/mdbp-alerts.yml.
     rule = find(objs, "PrometheusRule", "mdbp-alerts")

@@ -21,10 +21,12 @@ what the docs say.
    exactly as written) returns a value above its threshold; the replicas the
    HPA computes from them (max over triggers of ceil(value / threshold),
    clamped to min/max) equal the row of the replica table in
-   deploy/kubernetes/README.md; PipelineHardBackpressure goes pending/firing;
-   every query of every Grafana panel returns data; SIGTERM ends both
-   services with exit 0, the coordinator dead-lettering what it could not
-   write.
+   deploy/kubernetes/README.md; PipelineHardBackpressure,
+   CoordinatorBreakerOpen, CoordinatorQueueHigh and PipelineQueueHigh fire
+   with their namespace label; every query of every Grafana panel returns
+   data; SIGTERM ends both services with exit 0, the coordinator
+   dead-lettering what it could not write; then CoordinatorDown and
+   PipelineDown fire.
 """
 
 import json
@@ -42,8 +44,8 @@ import urllib.request
 import yaml
 
 from deploy_common import (DEPLOY, KUBERNETES, Checker, fail, free_port,
-                           http_get, kustomize, objects, processes, skip,
-                           start, stop_all)
+                           hpa_desired, http_get, kustomize, objects,
+                           processes, replica_table, skip, start, stop_all)
 
 PROMETHEUS = "/usr/bin/prometheus"
 NAMESPACE = "market-data"
@@ -86,21 +88,6 @@ def query(prom, expr):
     if data["resultType"] == "scalar":
         return [({}, float(data["result"][1]))]
     return [(r["metric"], float(r["value"][1])) for r in data["result"]]
-
-
-def replica_table():
-    text = open(os.path.join(KUBERNETES, "README.md")).read()
-    block = re.search(r"<!-- replica-table:begin -->(.*?)"
-                      r"<!-- replica-table:end -->", text, re.S)
-    if not block:
-        fail("deploy/kubernetes/README.md has no replica table")
-    rows = []
-    for line in block.group(1).splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"-?\d+", cells[1]):
-            rows.append((cells[0], float(cells[1]), float(cells[2]),
-                         cells[3] == "yes", int(cells[4])))
-    return rows
 
 
 def test_rules(workdir):
@@ -253,9 +240,15 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
             f"coordinator /ready fails while its database is down ({status})")
 
     check_scalers(prom, scalers)
-    check_alert(prom)
+    # The database is unreachable: breaker open, queue at the high
+    # watermark (80% of capacity), the pipeline HARD.
+    check_alerts(prom, ["PipelineHardBackpressure", "CoordinatorBreakerOpen",
+                        "CoordinatorQueueHigh", "PipelineQueueHigh"])
     check_panels(prom, dashboard)
     check_graceful_stop(coordinator_dir)
+    # Both stopped: their targets are down, which the `up == 0` alerts see
+    # (a dead coordinator has no other series an alert could read).
+    check_alerts(prom, ["CoordinatorDown", "PipelineDown"])
 
 
 def check_graceful_stop(coordinator_dir):
@@ -270,6 +263,9 @@ def check_graceful_stop(coordinator_dir):
         except subprocess.TimeoutExpired:
             code = None
         c.check(code == 0, f"{name} exits 0 on SIGTERM (exit {code})")
+    # Stopped on purpose: wait_for() no longer watches them.
+    processes[:] = [p for p in processes
+                    if p[1] not in ("mdp-pipeline", "mds-coordinator")]
     dead_letters = os.path.join(coordinator_dir, "data", "dead-letter.ndjson")
     lines = (sum(1 for _ in open(dead_letters))
              if os.path.exists(dead_letters) else 0)
@@ -278,14 +274,20 @@ def check_graceful_stop(coordinator_dir):
 
 
 def check_scalers(prom, scalers):
-    table = replica_table()
+    """The database is down: every trigger query, run exactly as rendered,
+    is past its threshold; the replicas the HPA computes from the values
+    (deploy_common.hpa_desired, this test's one coordinator and pipeline as
+    the current count) equal the README's replica table."""
+    table = replica_table(os.path.join(KUBERNETES, "README.md"))
+    current = 1
     for scaler in scalers:
         name = scaler["metadata"]["name"]
         spec = scaler["spec"]
-        desired, depth, hard = [], None, False
+        desired, fraction, hard = [], None, False
         for trigger in spec["triggers"]:
-            expr = trigger["metadata"]["query"]
+            expr = " ".join(trigger["metadata"]["query"].split())
             threshold = float(trigger["metadata"]["threshold"])
+            metric_type = trigger.get("metricType", "AverageValue")
             result = query(prom, expr)
             c.check(len(result) == 1, f"{name}: {expr} returns one value "
                     f"({result})")
@@ -294,54 +296,75 @@ def check_scalers(prom, scalers):
             value = result[0][1]
             c.check(value > threshold,
                     f"{name}: {expr} = {value:g} > threshold {threshold:g}")
-            replicas = math.ceil(value / threshold)
+            replicas = hpa_desired(metric_type, value, threshold, current)
             desired.append(replicas)
             print(f"{name}: {expr} = {value:g}, threshold {threshold:g} "
-                  f"-> {replicas} replicas")
+                  f"({metric_type}, {current} now) -> {replicas} replicas")
             if "queue_depth" in expr:
-                depth = value
+                fraction = value
             else:
                 hard = hard or value > 0
-        if not desired or depth is None:
-            c.check(False, f"{name}: a queue-depth trigger with a value")
+        if not desired or fraction is None:
+            c.check(False, f"{name}: a queue trigger with a value")
             continue
         replicas = min(spec["maxReplicaCount"],
                        max(spec["minReplicaCount"], max(desired)))
-        rows = [r for r in table if r[0] == name and r[1] < depth <= r[2]
-                and r[3] == hard]
-        c.check(len(rows) == 1, f"{name}: one README row for depth "
-                f"{depth:g}, HARD {hard} ({rows})")
+        rows = [r for r in table if r[0] == name
+                and r[1] in (None, current) and r[2] < fraction <= r[3]
+                and r[4] in (None, hard)]
+        c.check(len(rows) == 1, f"{name}: one README row for {current} "
+                f"replicas, value {fraction:g}, HARD {hard} ({rows})")
         if rows:
-            c.check(rows[0][4] == replicas,
-                    f"{name}: HPA wants {replicas} replicas at depth "
-                    f"{depth:g} (HARD {hard}); the README says {rows[0][4]}")
+            c.check(rows[0][5] == replicas,
+                    f"{name}: HPA wants {replicas} replicas at {fraction:g} "
+                    f"(HARD {hard}); the README says {rows[0][5]}")
 
 
-def check_alert(prom):
-    states = set()
+def check_alerts(prom, names):
+    """Each alert of `names` fires (test copy of the rules), with the
+    namespace label the routing needs."""
+    states = {name: set() for name in names}
+    labels = {}
 
-    def alert_state():
+    def alert_states():
         status, body = http_get(prom + "/api/v1/alerts")
         if status != 200:
             return None
         for alert in json.loads(body)["data"]["alerts"]:
-            if alert["labels"].get("alertname") == "PipelineHardBackpressure":
-                states.add(alert["state"])
-        return "firing" in states
+            name = alert["labels"].get("alertname")
+            if name in states:
+                states[name].add(alert["state"])
+                labels[name] = alert["labels"]
+        return all("firing" in s for s in states.values())
 
-    wait_for("PipelineHardBackpressure firing", ALERT_DEADLINE_S, alert_state)
-    print(f"PipelineHardBackpressure went through {sorted(states)}")
-    c.check("firing" in states, "PipelineHardBackpressure fires "
-            f"(test copy of the rules, for: {TEST_FOR})")
+    wait_for(f"{', '.join(names)} firing", ALERT_DEADLINE_S, alert_states)
+    for name in names:
+        print(f"{name} went through {sorted(states[name])}")
+        c.check("firing" in states[name]
+                and labels[name].get("namespace") == NAMESPACE,
+                f"{name} fires with namespace={NAMESPACE} (test copy of the "
+                f"rules, for: {TEST_FOR}; labels {labels.get(name)})")
 
 
 def check_panels(prom, dashboard):
+    """Every panel query, with the dashboard variables' default values as
+    Grafana substitutes them, returns data; a kube-state-metrics query
+    (kube_*: there is no cluster here) must run without an error and
+    returns nothing."""
     # rate() over [1m] needs two samples: the HARD wait gave it many.
+    defaults = {v["name"]: v["current"]["value"]
+                for v in dashboard["templating"]["list"]}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
-            expr = target["expr"]
+            expr = re.sub(r"\$(\w+)", lambda m: defaults[m.group(1)],
+                          target["expr"])
             result = query(prom, expr)
             values = [v for _, v in result]
+            if "kube_" in expr:
+                c.check(result == [], f"panel {panel['title']!r}: {expr} "
+                        f"runs (kube-state-metrics: no data without a "
+                        f"cluster)")
+                continue
             c.check(len(result) > 0 and not any(math.isnan(v) for v in values),
                     f"panel {panel['title']!r}: {expr} returns data {values}")
 

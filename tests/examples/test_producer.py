@@ -304,8 +304,9 @@ def case_stalled(binary, producer_py, workdir):
 
 def case_full(binary, producer_py, workdir):
     """A queue of 300 records behind a slow database: batches of 100 with a
-    window of 8 get `nack full`, are resent after retry_after_ms, and all
-    end up stored."""
+    window of 8 are held back, by the coordinator's credits (v1.1, ingest.md
+    4.4: the producer waits for credit) or by `nack full` (resent after
+    retry_after_ms), and all end up stored."""
     count = 3000
     with Coordinator(binary, MDS_QUEUE_CAPACITY=300, MDS_BATCH_SIZE=100) \
             as coordinator:
@@ -319,16 +320,19 @@ def case_full(binary, producer_py, workdir):
                          "--window", 8)
         expect_complete(result, count, written=count)
         summary = result.summary
-        check(summary["nacks"].get("full", 0) >= 1, "no nack full: %s" % result)
-        check(summary["resends"] >= summary["nacks"]["full"],
+        check(summary["nacks"].get("full", 0) >= 1
+              or summary["credit_waits"] >= 1,
+              "never held back (no nack full, no credit wait): %s" % result)
+        check(summary["resends"] >= summary["nacks"].get("full", 0),
               "nacked batches not resent: %s" % result)
         expect_stored(coordinator, records)
         coordinator.stop()
 
 
 def case_feedback(binary, producer_py, workdir):
-    """With --feedback, the producer pauses while the coordinator is HARD
-    (a 300-record queue behind a slow database) and still stores all."""
+    """With --feedback, the producer is held back by a 300-record queue
+    behind a slow database (it pauses while the coordinator is HARD, or
+    waits for credit: v1.1) and still stores all."""
     count = 3000
     with Coordinator(binary, MDS_QUEUE_CAPACITY=300, MDS_BATCH_SIZE=100) \
             as coordinator:
@@ -345,8 +349,12 @@ def case_feedback(binary, producer_py, workdir):
         expect_complete(result, count, written=count)
         summary = result.summary
         check(summary["feedback_messages"] >= 1, "no feedback: %s" % result)
-        check(summary["hard_pauses"] >= 1, "never paused: %s" % result)
-        check("coordinator HARD" in result.stderr, "pause not logged")
+        # Held back by a HARD pause, or (v1.1) by the coordinator's credits,
+        # which keep the queue below the high watermark.
+        check(summary["hard_pauses"] >= 1 or summary["credit_waits"] >= 1,
+              "never held back: %s" % result)
+        check(summary["hard_pauses"] == 0
+              or "coordinator HARD" in result.stderr, "pause not logged")
         expect_stored(coordinator, records)
         coordinator.stop()
 
@@ -364,7 +372,8 @@ def case_capacity(binary, producer_py, workdir):
                      coordinator.ingest_endpoint, "--feedback",
                      coordinator.feedback_endpoint, "--batch-size", 1000)
         expect_complete(result, 2000, written=2000)
-        check(result.summary["batches"] == 8, "batches: %s" % result)
+        # 2000 / 250 = 8 batches at least; credits (v1.1) may cut more.
+        check(result.summary["batches"] >= 8, "batches: %s" % result)
         check("batches of 250 records at most" in result.stderr,
               "capacity not logged: %s" % result)
         expect_stored(coordinator, records)

@@ -3,9 +3,10 @@
  * One tick (SCN_TICK_NS) does, in this order: deliver the feedback messages
  * that are due to each pipeline and apply the result to its bucket; let each
  * pipeline take tokens and send batches; let the sink's workers write; run
- * the coordinator's timers (level re-evaluation, heartbeat); sample the
- * figures; advance the clock. Every queue change re-evaluates the level at
- * once, as the coordinator's core does. */
+ * the coordinator's engines at their deadlines (sc_intake_deadline,
+ * sc_announcer_deadline), as the shells' timers do; sample the figures;
+ * advance the clock. Every queue change runs sc_intake_update at once and
+ * hands its snapshot to the announcer, as the core does. */
 #include "scn_model.h"
 
 #include <assert.h>
@@ -18,10 +19,9 @@
 #include "cmn_clock.h"
 #include "pl_feedback.h"
 #include "pl_rate_coordinator.h"
-#include "pl_window.h"
 #include "proto_feedback.h"
-#include "sc_queue.h"
-#include "sc_watermark.h"
+#include "sc_announcer.h"
+#include "sc_intake.h"
 
 #define SCN_TICK_NS CMN_NS_PER_MS
 #define SCN_WALL_START_NS INT64_C(1700000000000000000)
@@ -29,17 +29,12 @@
 /* The pipeline's sender with mdp-pipeline's defaults: batches of at most
  * MDP_SEND_BATCH_RECORDS records held at most MDP_SEND_BATCH_MS, a window of
  * MDP_SEND_WINDOW unacked batches (the producer stops while it is full).
- * After `nack full` it waits for the coordinator's retry hint: the time the
- * sink needs to free the missing slots, clamped as mds-coordinator does. */
+ * After `nack full` it waits for the coordinator's retry hint (sc_intake's
+ * own). */
 #define SCN_SEND_BATCH_MAX SCN_SEND_BATCH_RECORDS
 #define SCN_SEND_LINGER_NS (SCN_SEND_BATCH_MS * CMN_NS_PER_MS)
 #define SCN_WINDOW_BATCHES SCN_SEND_WINDOW
-/* MDP_SEND_ACK_TIMEOUT_MS, and pl_sender's pause after a failed send. */
-#define SCN_ACK_TIMEOUT_MS 5000
-#define SCN_SEND_RETRY_MS 100
-#define SCN_RETRY_AFTER_MIN_NS (5 * CMN_NS_PER_MS)
-#define SCN_RETRY_AFTER_MAX_NS (5000 * CMN_NS_PER_MS)
-#define SCN_RETRY_AFTER_IDLE_NS (100 * CMN_NS_PER_MS)
+#define SCN_PRODUCER_ID_BYTES 16
 /* Bucket burst: this much time at the base rate. */
 #define SCN_BURST_SEC 0.05
 #define SCN_EVENT_BYTES_MAX 512
@@ -47,6 +42,12 @@
 #define SCN_FORGET_SEC 300
 #define SCN_SECONDS_PER_MINUTE 60.0
 #define SCN_PERCENTILE_99 0.99
+
+/* A batch the sender holds: waiting to be (re)sent, or unacked. */
+typedef struct {
+    uint64_t seq;
+    size_t count;
+} s_batch_t;
 
 /* A feedback message on its way to one pipeline. */
 typedef struct {
@@ -71,8 +72,16 @@ typedef struct {
     s_link_t link;
     int64_t delay_ns;
     double scale; /* last scale applied */
-    /* sender: mdp-pipeline's own send window engine (pl_window) */
-    pl_window_t *window;
+    /* sender */
+    size_t pending; /* records taken, not yet in a batch */
+    int64_t pending_since_ns;
+    s_batch_t outbox[SCN_WINDOW_BATCHES]; /* FIFO to (re)send */
+    size_t outbox_head;
+    size_t outbox_count;
+    int64_t send_after_ns;                 /* back-off after nack full */
+    s_batch_t unacked[SCN_WINDOW_BATCHES]; /* accepted by the queue */
+    size_t unacked_count;
+    uint64_t next_seq;
     /* figures */
     uint64_t produced;
     uint64_t acked;
@@ -81,22 +90,18 @@ typedef struct {
 
 typedef struct {
     bool busy;
-    sc_chunk_t chunk;
-    double done; /* records of the chunk written so far */
+    uint64_t chunk_id; /* the chunk sc_intake handed it */
+    size_t count;      /* its records */
+    double done;       /* records of the chunk written so far */
 } s_worker_t;
 
 typedef struct {
-    sc_watermark_config_t config;
-    sc_queue_t *queue;
-    sc_watermark_t *watermark;
+    sc_intake_config_t config;
+    sc_intake_t *intake;       /* the core's engine */
+    sc_announcer_t *announcer; /* the publisher's engine */
     bool up;
     uint64_t epoch;
-    uint64_t seq;             /* of the last message */
-    proto_level_t prev_level; /* before the latest change */
-    double hint;              /* scale_hint of the last message */
-    int64_t next_hint_check_ns;
-    int64_t next_heartbeat_ns;
-    int64_t next_level_tick_ns;
+    uint64_t seq; /* of the last message */
     s_worker_t workers[SCN_WORKERS];
     uint64_t changes;
 } s_coordinator_t;
@@ -107,6 +112,7 @@ typedef struct {
     pl_policy_t *policy;
     s_coordinator_t coordinator;
     s_pipeline_t pipelines[SCN_PIPELINES_MAX];
+    char producer_ids[SCN_PIPELINES_MAX][SCN_PRODUCER_ID_BYTES];
     int64_t heartbeat_ms; /* publisher interval */
     uint64_t rng_loss;
     uint64_t rng_other;
@@ -168,29 +174,52 @@ static int s_link_push(s_link_t *link, int64_t deliver_ns, const void *data,
     return 0;
 }
 
-/* ---- the coordinator's publisher ---- */
+/* ---- the coordinator's publisher (sc_announcer decides) ---- */
 
-static void s_publish(s_model_t *self, proto_feedback_type_t type)
+/* Encodes one announcement as the publisher's shell does and puts it on
+ * every pipeline's link (minus the losses). */
+static void s_publish(s_model_t *self, const sc_announcement_t *announcement)
 {
     s_coordinator_t *coordinator = &self->coordinator;
-    uint64_t depth = sc_queue_depth(coordinator->queue);
+    const sc_snapshot_t *state = &announcement->state;
+    const sc_watermark_config_t *watermark = &coordinator->config.watermark;
     proto_feedback_t event = {
-        .type = type,
+        .type = announcement->type,
         .epoch = coordinator->epoch,
         .seq = ++coordinator->seq,
         .ts_ns = cmn_clock_wall_ns(self->clock),
-        .level = sc_watermark_level(coordinator->watermark),
-        .prev_level = coordinator->prev_level,
-        .queue_size = depth,
-        .capacity = coordinator->config.capacity,
-        .low_wm = coordinator->config.low,
-        .high_wm = coordinator->config.high,
-        .utilization = (double)depth / (double)coordinator->config.capacity,
-        .scale_hint = sc_watermark_scale_hint(&coordinator->config, depth),
-        .ttl_ms = (uint32_t)(SCN_TTL_HEARTBEATS * self->heartbeat_ms),
+        .level = state->level,
+        .prev_level = state->previous,
+        .queue_size = state->depth,
+        .capacity = watermark->capacity,
+        .low_wm = watermark->low,
+        .high_wm = watermark->high,
+        .utilization = (double)state->depth / (double)watermark->capacity,
+        .scale_hint = state->scale_hint,
+        .ttl_ms = announcement->going_away
+                      ? 0
+                      : (uint32_t)(SCN_TTL_HEARTBEATS * self->heartbeat_ms),
+        .has_drain_rate = true,
+        .drain_rate = state->drain_rate,
+        .has_oldest_age_ms = true,
+        .oldest_age_ms = state->oldest_age_ms,
+        .has_commit_latency_ms = true,
+        .commit_latency_ms = state->commit_latency_ms,
+        .sink_state = state->sink_state,
+        .has_pressure = true,
+        .pressure = state->pressure,
+        .has_credit_initial = true,
+        .credit_initial = state->credit_initial,
+        .has_going_away = true,
+        .going_away = announcement->going_away,
     };
-    coordinator->hint = event.scale_hint;
+    if (event.utilization > 1.0)
+        event.utilization = 1.0;
     strcpy(event.coordinator_id, SCN_COORDINATOR_ID);
+    if (state->reason[0] != '\0') {
+        event.has_reason = true;
+        snprintf(event.reason, sizeof event.reason, "%s", state->reason);
+    }
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     if (proto_feedback_encode(&event, &buffer) != 0) {
@@ -212,79 +241,132 @@ static void s_publish(s_model_t *self, proto_feedback_type_t type)
     msgpack_sbuffer_destroy(&buffer);
 }
 
-static int64_t s_heartbeat_interval(s_model_t *self)
+/* The publisher's jitter source, from the model's seeded generator. */
+static uint64_t s_engine_random(void *arg)
 {
-    double jitter =
-        SCN_HEARTBEAT_JITTER * (2.0 * s_uniform(&self->rng_other) - 1.0);
-    return (int64_t)((double)self->heartbeat_ms * (1.0 + jitter) *
-                     (double)CMN_NS_PER_MS);
+    return s_random((uint64_t *)arg);
 }
 
-/* Re-evaluates the level after a queue change or on the timer. */
-static void s_level_update(s_model_t *self)
+/* After any queue change and at the engine's deadline, as the core: the
+ * intake's update, its snapshot handed to the announcer (a transition when
+ * the level changed). */
+static void s_coordinator_update(s_model_t *self)
 {
     s_coordinator_t *coordinator = &self->coordinator;
-    proto_level_t previous;
-    if (!sc_watermark_update(coordinator->watermark,
-                             sc_queue_depth(coordinator->queue), s_now(self),
-                             &previous))
-        return;
-    coordinator->changes++;
-    coordinator->prev_level = previous;
-    s_publish(self, PROTO_FEEDBACK_TRANSITION);
+    sc_intake_update_t update;
+    sc_intake_update(coordinator->intake, s_now(self), &update);
+    if (update.snapshot.changed)
+        coordinator->changes++;
+    sc_announcement_t announcement;
+    if (sc_announcer_state(coordinator->announcer, &update.snapshot,
+                           s_now(self), &announcement))
+        s_publish(self, &announcement);
+}
+
+/* Chunks for idle workers, as the core hands them out after every input
+ * (the socket read empty: eager dispatch). */
+static void s_coordinator_dispatch(s_model_t *self)
+{
+    s_coordinator_t *coordinator = &self->coordinator;
+    sc_intake_dispatch_t dispatch[SCN_WORKERS];
+    size_t given =
+        sc_intake_dispatch(coordinator->intake, s_now(self), true, dispatch);
+    for (size_t i = 0; i < given; i++) {
+        s_worker_t *worker = &coordinator->workers[dispatch[i].worker];
+        *worker = (s_worker_t){.busy = true,
+                               .chunk_id = dispatch[i].chunk.id,
+                               .count = dispatch[i].chunk.count};
+    }
+}
+
+/* The coordinator's engines' timers, as the shells arm them. */
+static void s_coordinator_timers(s_model_t *self)
+{
+    s_coordinator_t *coordinator = &self->coordinator;
+    int64_t now = s_now(self);
+    if (now >= sc_intake_deadline(coordinator->intake)) {
+        s_coordinator_update(self);
+        s_coordinator_dispatch(self);
+    }
+    sc_announcement_t announcement;
+    if (now >= sc_announcer_deadline(coordinator->announcer))
+        while (sc_announcer_due(coordinator->announcer, now, &announcement))
+            s_publish(self, &announcement);
 }
 
 /* A batch's last record is committed: the ack reaches its pipeline. */
-static void s_on_batch_done(const sc_batch_result_t *result, void *arg)
+static void s_on_ack(const sc_intake_ack_t *ack, void *arg)
 {
     (void)arg;
-    s_pipeline_t *pipeline = result->tag;
-    pl_window_outcome_t outcome;
-    /* A resend of a batch still queued (reconnect) is acked twice: the
-     * second ack is late, as in pl_sender. */
-    if (pl_window_ack(pipeline->window, result->batch_seq, 0, &outcome) ==
-        PL_WINDOW_ACKED)
-        pipeline->acked += outcome.records;
+    s_pipeline_t *pipeline = ack->tag;
+    for (size_t k = 0; k < pipeline->unacked_count; k++) {
+        if (pipeline->unacked[k].seq == ack->batch_seq) {
+            pipeline->acked += pipeline->unacked[k].count;
+            pipeline->unacked[k] = pipeline->unacked[--pipeline->unacked_count];
+            return;
+        }
+    }
+    assert(!"ack for a batch that is not unacked");
 }
 
 static int s_coordinator_start(s_model_t *self)
 {
     s_coordinator_t *coordinator = &self->coordinator;
-    coordinator->queue = sc_queue_new(coordinator->config.capacity);
-    coordinator->watermark =
-        sc_watermark_new(&coordinator->config, s_now(self));
-    if (!coordinator->queue || !coordinator->watermark)
+    coordinator->intake = sc_intake_new(&coordinator->config, s_now(self));
+    sc_announcer_config_t announcer = {
+        .heartbeat_ns = self->heartbeat_ms * CMN_NS_PER_MS,
+        .random = s_engine_random,
+        .random_arg = &self->rng_other,
+    };
+    coordinator->announcer = sc_announcer_new(&announcer, s_now(self));
+    if (!coordinator->intake || !coordinator->announcer)
         return -1;
     memset(coordinator->workers, 0, sizeof coordinator->workers);
     coordinator->up = true;
     coordinator->epoch = s_random(&self->rng_other);
     /* The first message of an epoch may have any seq. */
     coordinator->seq = s_random(&self->rng_other) >> 40;
-    coordinator->prev_level = PROTO_LEVEL_OK;
-    coordinator->next_level_tick_ns =
-        s_now(self) + SCN_LEVEL_TICK_MS * CMN_NS_PER_MS;
-    coordinator->next_heartbeat_ns = s_now(self) + s_heartbeat_interval(self);
-    coordinator->hint = 1.0;
-    coordinator->next_hint_check_ns =
-        s_now(self) + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
-    /* Every pipeline (re)connects (a restarted coordinator lost what was
-     * in flight: pl_window resends it) and (re)subscribes: the XPUB
-     * answers with a snapshot. */
-    for (size_t k = 0; k < self->scenario->pipelines; k++)
-        pl_window_connected(self->pipelines[k].window, s_now(self));
-    s_publish(self, PROTO_FEEDBACK_SNAPSHOT);
+    s_coordinator_update(self);
+    /* Every pipeline (re)subscribes: the XPUB answers with a snapshot. */
+    sc_announcement_t announcement;
+    if (sc_announcer_subscribed(coordinator->announcer, s_now(self),
+                                &announcement))
+        s_publish(self, &announcement);
     return 0;
+}
+
+static void s_coordinator_stop(s_coordinator_t *coordinator)
+{
+    /* The tags point into the model: nothing to free, nothing to answer. */
+    if (coordinator->intake)
+        sc_intake_discard(coordinator->intake, NULL, NULL);
+    sc_intake_destroy(&coordinator->intake);
+    sc_announcer_destroy(&coordinator->announcer);
 }
 
 /* kill -9: the queue is gone; the pipelines will resend what is unacked. */
 static void s_coordinator_crash(s_model_t *self)
 {
     s_coordinator_t *coordinator = &self->coordinator;
-    sc_queue_destroy(&coordinator->queue);
-    sc_watermark_destroy(&coordinator->watermark);
+    s_coordinator_stop(coordinator);
     coordinator->up = false;
-    for (size_t k = 0; k < self->scenario->pipelines; k++)
-        pl_window_disconnected(self->pipelines[k].window, s_now(self));
+    for (size_t k = 0; k < self->scenario->pipelines; k++) {
+        s_pipeline_t *pipeline = &self->pipelines[k];
+        /* Unacked batches are older than the outbox's: they go first. */
+        s_batch_t outbox[SCN_WINDOW_BATCHES];
+        size_t count = 0;
+        for (size_t u = 0; u < pipeline->unacked_count; u++)
+            outbox[count++] = pipeline->unacked[u];
+        for (size_t o = 0; o < pipeline->outbox_count; o++)
+            outbox[count++] =
+                pipeline
+                    ->outbox[(pipeline->outbox_head + o) % SCN_WINDOW_BATCHES];
+        assert(count <= SCN_WINDOW_BATCHES);
+        memcpy(pipeline->outbox, outbox, count * sizeof outbox[0]);
+        pipeline->outbox_head = 0;
+        pipeline->outbox_count = count;
+        pipeline->unacked_count = 0;
+    }
 }
 
 /* ---- the sink ---- */
@@ -297,8 +379,9 @@ static bool s_sink_stalled(s_model_t *self)
            now < scenario->stall_at_ns + scenario->stall_ns;
 }
 
-/* Each worker writes at its share of the sink rate for one tick, taking
- * chunks eagerly (MDS_BATCH_EAGER) of at most the batch size. */
+/* Each worker writes the chunk sc_intake handed it at its share of the sink
+ * rate for one tick; a finished chunk is reported (DONE) and the next one
+ * taken at once, as the core does. */
 static void s_sink_step(s_model_t *self)
 {
     s_coordinator_t *coordinator = &self->coordinator;
@@ -309,24 +392,21 @@ static void s_sink_step(s_model_t *self)
         s_worker_t *worker = &coordinator->workers[w];
         double budget = per_worker;
         while (budget > 0) {
-            if (!worker->busy) {
-                if (sc_queue_take(coordinator->queue, SCN_BATCH_SIZE, NULL,
-                                  &worker->chunk) == 0)
-                    break;
-                worker->busy = true;
-                worker->done = 0;
-            }
-            double need = (double)worker->chunk.count - worker->done;
+            if (!worker->busy)
+                s_coordinator_dispatch(self);
+            if (!worker->busy)
+                break;
+            double need = (double)worker->count - worker->done;
             if (budget < need) {
                 worker->done += budget;
                 break;
             }
             budget -= need;
             worker->busy = false;
-            self->written += worker->chunk.count;
-            sc_queue_commit(coordinator->queue, worker->chunk.id,
-                            worker->chunk.count, 0, 0, s_on_batch_done, NULL);
-            s_level_update(self);
+            self->written += worker->count;
+            sc_intake_done(coordinator->intake, w, worker->chunk_id,
+                           worker->count, 0, 0, s_now(self), s_on_ack, NULL);
+            s_coordinator_update(self);
         }
     }
 }
@@ -361,76 +441,70 @@ static void s_pipeline_feedback(s_model_t *self, s_pipeline_t *pipeline)
     }
     pl_rate_coordinator_set_pressure(pipeline->rates, pipeline->provider,
                                      summary.level);
-    /* As the subscriber hands the sender: capacity, liveness. */
-    pl_feedback_limits_t limits;
-    if (pl_feedback_limits(pipeline->feedback, &limits)) {
-        pl_window_limits_t window = {.capacity = limits.capacity,
-                                     .has_credit_initial =
-                                         limits.has_credit_initial,
-                                     .credit_initial = limits.credit_initial,
-                                     .alive = limits.alive};
-        pl_window_set_limits(pipeline->window, &window, now);
-    }
 }
 
-/* The retry hint of a `nack full` for a batch of `count` records. */
-static int64_t s_retry_after(s_model_t *self, size_t count)
-{
-    if (s_sink_stalled(self))
-        return SCN_RETRY_AFTER_IDLE_NS;
-    size_t free_slots = sc_queue_free(self->coordinator.queue);
-    size_t needed = count > free_slots ? count - free_slots : 1;
-    int64_t wait = (int64_t)((double)needed * (double)CMN_NS_PER_SEC /
-                             self->scenario->sink_rate);
-    if (wait < SCN_RETRY_AFTER_MIN_NS)
-        return SCN_RETRY_AFTER_MIN_NS;
-    return wait > SCN_RETRY_AFTER_MAX_NS ? SCN_RETRY_AFTER_MAX_NS : wait;
-}
-
-/* Does what the pipeline's send window says, as pl_sender does: a send
- * is a push into the coordinator's queue (nothing leaves while it is
- * down); `full` is a nack with the coordinator's retry hint. */
+/* Sends what the outbox holds, oldest first, until a nack full (then waits
+ * for its retry hint). */
 static void s_pipeline_send(s_model_t *self, s_pipeline_t *pipeline)
 {
     s_coordinator_t *coordinator = &self->coordinator;
     int64_t now = s_now(self);
-    pl_window_action_t action;
-    while (pl_window_next(pipeline->window, now, false, &action)) {
-        if (action.kind != PL_WINDOW_SEND)
-            continue; /* SEAL, TIMED_OUT: no bytes in the model */
-        if (!coordinator->up) {
-            pl_window_sent(pipeline->window, action.slot, false, now);
-            continue;
+    size_t index = (size_t)(pipeline - self->pipelines);
+    while (coordinator->up && pipeline->outbox_count > 0 &&
+           now >= pipeline->send_after_ns) {
+        s_batch_t *batch = &pipeline->outbox[pipeline->outbox_head];
+        sc_intake_batch_t input = {
+            .producer_id = self->producer_ids[index],
+            .session = index + 1,
+            .batch_seq = batch->seq,
+            .records = self->records,
+            .count = batch->count,
+            .tag = pipeline,
+        };
+        sc_intake_admission_t admission;
+        sc_intake_admit(coordinator->intake, &input, now, &admission);
+        if (admission.verdict == SC_INTAKE_NACK) {
+            assert(admission.reason == PROTO_NACK_FULL);
+            self->rejected += batch->count;
+            pipeline->send_after_ns =
+                now + (int64_t)admission.retry_after_ms * CMN_NS_PER_MS;
+            return;
         }
-        int rc = sc_queue_push(coordinator->queue, self->records,
-                               action.records, pipeline, action.batch_seq);
-        pl_window_sent(pipeline->window, action.slot, true, now);
-        if (rc == SC_QUEUE_FULL) {
-            self->rejected += action.records;
-            int64_t retry = s_retry_after(self, action.records);
-            pl_window_outcome_t outcome;
-            pl_window_nack(
-                pipeline->window, action.batch_seq, PROTO_NACK_FULL,
-                (uint32_t)((retry + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS), now,
-                &outcome);
-            continue;
-        }
-        s_level_update(self);
+        assert(admission.verdict == SC_INTAKE_QUEUED);
+        pipeline->unacked[pipeline->unacked_count++] = *batch;
+        pipeline->outbox_head =
+            (pipeline->outbox_head + 1) % SCN_WINDOW_BATCHES;
+        pipeline->outbox_count--;
+        s_coordinator_update(self);
     }
 }
 
-/* The producer takes what its bucket grants while the open batch has room
- * (as pl_sender: while the window is full the open batch still fills up
- * to the batch size); the window closes and sends batches. */
+/* The producer takes what its bucket grants while the sender has room (as
+ * pl_sender: while the window is full the batch being filled still fills up
+ * to the batch size), and a batch is sealed when it is full or old enough
+ * and the window has a free slot. */
 static void s_pipeline_produce(s_model_t *self, s_pipeline_t *pipeline)
 {
     int64_t now = s_now(self);
-    size_t room = pl_window_room(pipeline->window);
-    if (room > 0) {
+    size_t window = pipeline->outbox_count + pipeline->unacked_count;
+    if (pipeline->pending < SCN_SEND_BATCH_MAX) {
         uint64_t granted =
-            pl_rate_coordinator_take(pipeline->rates, pipeline->provider, room);
-        pl_window_fill(pipeline->window, (size_t)granted, now);
+            pl_rate_coordinator_take(pipeline->rates, pipeline->provider,
+                                     SCN_SEND_BATCH_MAX - pipeline->pending);
+        if (granted > 0 && pipeline->pending == 0)
+            pipeline->pending_since_ns = now;
+        pipeline->pending += granted;
         pipeline->produced += granted;
+    }
+    if (window < SCN_WINDOW_BATCHES && pipeline->pending > 0 &&
+        (pipeline->pending >= SCN_SEND_BATCH_MAX ||
+         now - pipeline->pending_since_ns >= SCN_SEND_LINGER_NS)) {
+        size_t tail = (pipeline->outbox_head + pipeline->outbox_count) %
+                      SCN_WINDOW_BATCHES;
+        pipeline->outbox[tail] = (s_batch_t){.seq = pipeline->next_seq++,
+                                             .count = pipeline->pending};
+        pipeline->outbox_count++;
+        pipeline->pending = 0;
     }
     s_pipeline_send(self, pipeline);
 }
@@ -445,16 +519,7 @@ static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
         .forget_ns = SCN_FORGET_SEC * CMN_NS_PER_SEC,
     };
     pipeline->feedback = pl_feedback_new(self->clock, &config);
-    pl_window_config_t window = {
-        .slots = SCN_WINDOW_BATCHES,
-        .batch_records = SCN_SEND_BATCH_MAX,
-        .batch_ns = SCN_SEND_LINGER_NS,
-        .ack_timeout_ns = SCN_ACK_TIMEOUT_MS * CMN_NS_PER_MS,
-        .retry_ns = SCN_SEND_RETRY_MS * CMN_NS_PER_MS,
-        .nack_retry_ns = SCN_SEND_RETRY_MS * CMN_NS_PER_MS,
-        .session = 1};
-    pipeline->window = pl_window_new(&window);
-    if (!pipeline->rates || !pipeline->feedback || !pipeline->window)
+    if (!pipeline->rates || !pipeline->feedback)
         return -1;
     double burst = rate * SCN_BURST_SEC;
     pl_rate_config_t rate_config = {
@@ -471,18 +536,16 @@ static int s_pipeline_init(s_model_t *self, s_pipeline_t *pipeline, double rate,
     pipeline->provider = (size_t)provider;
     pipeline->delay_ns = delay_ns;
     pipeline->scale = 1.0;
+    pipeline->next_seq = 1;
     return 0;
 }
 
 static void s_model_destroy(s_model_t *self)
 {
-    s_coordinator_t *coordinator = &self->coordinator;
-    sc_queue_destroy(&coordinator->queue);
-    sc_watermark_destroy(&coordinator->watermark);
+    s_coordinator_stop(&self->coordinator);
     for (size_t k = 0; k < SCN_PIPELINES_MAX; k++) {
         pl_rate_coordinator_destroy(&self->pipelines[k].rates);
         pl_feedback_destroy(&self->pipelines[k].feedback);
-        pl_window_destroy(&self->pipelines[k].window);
         free(self->pipelines[k].link.items);
     }
     pl_policy_destroy(&self->policy);
@@ -500,6 +563,13 @@ void scn_print_defaults(void)
     printf("MDS_WORKERS %d\n", SCN_WORKERS);
     printf("MDS_BATCH_SIZE %d\n", SCN_BATCH_SIZE);
     printf("MDS_HEARTBEAT_MS %d\n", SCN_HEARTBEAT_MS);
+    printf("MDS_BATCH_EAGER true\n");
+    printf("MDS_BATCH_TIMEOUT_MS %d\n", SCN_BATCH_TIMEOUT_MS);
+    printf("MDS_BREAKER_TIMEOUT_MS %d\n", SCN_BREAKER_TIMEOUT_MS);
+    printf("MDS_SOJOURN_TARGET_MS %d\n", SCN_SOJOURN_TARGET_MS);
+    printf("MDS_SOJOURN_INTERVAL_MS %d\n", SCN_SOJOURN_INTERVAL_MS);
+    printf("MDS_SINK_STALL_MS %d\n", SCN_SINK_STALL_MS);
+    printf("MDS_SINK_RECOVERY_MS %d\n", SCN_SINK_RECOVERY_MS);
     printf("MDP_FB_RAMP_MS %d\n", SCN_RAMP_MS);
     printf("MDP_FB_POLICY step\n");
     printf("MDP_FB_SCALE_OK %g\n", PL_POLICY_SCALE_OK_DEFAULT);
@@ -551,7 +621,7 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
 
     const double capacity = SCN_CAPACITY;
     s_coordinator_t *coordinator = &self->coordinator;
-    coordinator->config = (sc_watermark_config_t){
+    sc_watermark_config_t watermark = {
         .capacity = SCN_CAPACITY,
         .low = (uint64_t)(capacity * SCN_LOW_FRACTION),
         .high = (uint64_t)(capacity * SCN_HIGH_FRACTION),
@@ -565,6 +635,24 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                               CMN_NS_PER_MS
                         : 0,
     };
+    /* mds-coordinator's defaults (check_defaults.py compares them). */
+    coordinator->config = (sc_intake_config_t){
+        .capacity = SCN_CAPACITY,
+        .watermark = watermark,
+        .workers = SCN_WORKERS,
+        .batch_size = SCN_BATCH_SIZE,
+        .batch_timeout_ns = SCN_BATCH_TIMEOUT_MS * CMN_NS_PER_MS,
+        .batch_eager = true,
+        .drain_timeout_ns = 0,
+        .breaker_timeout_ms = SCN_BREAKER_TIMEOUT_MS,
+        .sojourn_target_ns = SCN_SOJOURN_TARGET_MS * CMN_NS_PER_MS,
+        .sojourn_interval_ns = SCN_SOJOURN_INTERVAL_MS * CMN_NS_PER_MS,
+        .stall_ns = SCN_SINK_STALL_MS * CMN_NS_PER_MS,
+        .recovery_ns = SCN_SINK_RECOVERY_MS * CMN_NS_PER_MS,
+    };
+    for (size_t k = 0; k < SCN_PIPELINES_MAX; k++)
+        snprintf(self->producer_ids[k], sizeof self->producer_ids[k],
+                 "pipeline-%zu", k);
     double rate =
         scenario->overload * scenario->sink_rate / (double)scenario->pipelines;
     for (size_t k = 0; k < scenario->pipelines; k++)
@@ -600,28 +688,8 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 available_records += scenario->sink_rate * (double)SCN_TICK_NS /
                                      (double)CMN_NS_PER_SEC;
             s_sink_step(self);
-            if (now >= coordinator->next_level_tick_ns) {
-                s_level_update(self);
-                coordinator->next_level_tick_ns +=
-                    SCN_LEVEL_TICK_MS * CMN_NS_PER_MS;
-            }
-            /* The publisher's early heartbeat when the hint moved. */
-            if (now >= coordinator->next_hint_check_ns) {
-                if (sc_watermark_hint_moved(
-                        coordinator->hint,
-                        sc_watermark_scale_hint(
-                            &coordinator->config,
-                            sc_queue_depth(coordinator->queue))))
-                    s_publish(self, PROTO_FEEDBACK_HEARTBEAT);
-                coordinator->next_hint_check_ns +=
-                    SC_HINT_CHECK_MS * CMN_NS_PER_MS;
-            }
-            if (now >= coordinator->next_heartbeat_ns) {
-                s_publish(self, PROTO_FEEDBACK_HEARTBEAT);
-                coordinator->next_heartbeat_ns =
-                    now + s_heartbeat_interval(self);
-            }
-            uint64_t depth = sc_queue_depth(coordinator->queue);
+            s_coordinator_timers(self);
+            uint64_t depth = sc_intake_depth(coordinator->intake);
             samples[samples_taken++] = depth;
             depth_sum += (double)depth;
             if (depth > figures->depth_max)
@@ -632,11 +700,11 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                 scn_trace, "%8.3f %6llu %-4s %5.3f %8.1f\n",
                 (double)now / (double)CMN_NS_PER_SEC,
                 coordinator->up
-                    ? (unsigned long long)sc_queue_depth(coordinator->queue)
+                    ? (unsigned long long)sc_intake_depth(coordinator->intake)
                     : 0ULL,
-                coordinator->up ? proto_level_name(sc_watermark_level(
-                                      coordinator->watermark))
-                                : "down",
+                coordinator->up
+                    ? proto_level_name(sc_intake_level(coordinator->intake))
+                    : "down",
                 pl_rate_coordinator_scale(self->pipelines[0].rates,
                                           self->pipelines[0].provider),
                 pl_bucket_effective_rate(pl_rate_coordinator_bucket(
@@ -690,8 +758,14 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
         figures->restarts_seen += counters->restarts;
         figures->malformed += counters->malformed + counters->version;
         /* Conservation: every record made is acked or still held. */
-        uint64_t held = pl_window_open_records(pipeline->window) +
-                        pl_window_unacked_records(pipeline->window);
+        uint64_t held = pipeline->pending;
+        for (size_t o = 0; o < pipeline->outbox_count; o++)
+            held +=
+                pipeline
+                    ->outbox[(pipeline->outbox_head + o) % SCN_WINDOW_BATCHES]
+                    .count;
+        for (size_t u = 0; u < pipeline->unacked_count; u++)
+            held += pipeline->unacked[u].count;
         if (pipeline->acked + held != pipeline->produced)
             figures->outstanding = UINT64_MAX; /* a record vanished */
     }

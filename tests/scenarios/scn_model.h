@@ -1,19 +1,20 @@
 /* scn_model: a deterministic closed-loop model of coordinator + pipelines.
  *
  * It drives the REAL loop code on one virtual clock (cmn_clock_new_virtual):
- * the coordinator's bounded queue (sc_queue) and level state machine with its
- * scale hint (sc_watermark), the pipeline's token buckets (pl_rate_coordinator
- * / pl_bucket), its feedback state machine (pl_feedback) and policy
- * (pl_policy). Every feedback event is encoded with proto_feedback_encode and
+ * the coordinator's engines, the ones its shells call: sc_intake (admission,
+ * the retry hint of `nack full`, dispatch to the workers, the level from
+ * depth, sojourn and sink health, credits) and sc_announcer (transitions,
+ * jittered heartbeats, early heartbeats when the hint moved, snapshots); the
+ * pipeline's token buckets (pl_rate_coordinator / pl_bucket), its feedback
+ * state machine (pl_feedback) and policy (pl_policy). The model itself holds
+ * only the world: the sink's speed, the network, the clock. Every feedback event is encoded with proto_feedback_encode and
  * handed to pl_feedback_handle_message as the two frames a SUB socket would
  * receive, with the fields the publisher sends (level, prev_level,
  * scale_hint, seq, epoch, ttl_ms ...).
  *
  * What is modelled (and only this): the sink writes at a rate the scenario
- * sets (0 while stalled), split over the coordinator's workers, each taking
- * chunks of at most the batch size eagerly; the publisher's transitions,
- * jittered heartbeats, early heartbeats when the hint moved
- * (sc_watermark_hint_moved) and snapshots; the network between coordinator and
+ * sets (0 while stalled), split over the coordinator's workers, each writing
+ * the chunks sc_intake hands it; the network between coordinator and
  * each pipeline (fixed delay, random loss from a seeded generator); the
  * pipeline's sender with mdp-pipeline's defaults (batches bounded by size
  * and age, a window of unacked batches that stops the producer when full,
@@ -100,9 +101,13 @@ typedef struct {
 #define SCN_WORKERS 2              /* MDS_WORKERS */
 #define SCN_BATCH_SIZE 500         /* MDS_BATCH_SIZE */
 #define SCN_HEARTBEAT_MS 1000      /* MDS_HEARTBEAT_MS */
-#define SCN_HEARTBEAT_JITTER 0.1   /* +-10% */
 #define SCN_TTL_HEARTBEATS 3       /* ttl_ms = 3 x heartbeat */
-#define SCN_LEVEL_TICK_MS 10       /* the core re-evaluates on a timer */
+#define SCN_BATCH_TIMEOUT_MS 250   /* MDS_BATCH_TIMEOUT_MS */
+#define SCN_BREAKER_TIMEOUT_MS 2000 /* MDS_BREAKER_TIMEOUT_MS */
+#define SCN_SOJOURN_TARGET_MS 1000 /* MDS_SOJOURN_TARGET_MS */
+#define SCN_SOJOURN_INTERVAL_MS 500 /* MDS_SOJOURN_INTERVAL_MS */
+#define SCN_SINK_STALL_MS 2000     /* MDS_SINK_STALL_MS */
+#define SCN_SINK_RECOVERY_MS 2000  /* MDS_SINK_RECOVERY_MS */
 #define SCN_RAMP_MS 2000           /* MDP_FB_RAMP_MS */
 #define SCN_SEND_BATCH_RECORDS 500 /* MDP_SEND_BATCH_RECORDS */
 #define SCN_SEND_BATCH_MS 20       /* MDP_SEND_BATCH_MS */

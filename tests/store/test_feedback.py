@@ -111,9 +111,20 @@ def main(binary):
         check(event["capacity"] == CAPACITY and event["low_wm"] == LOW
               and event["high_wm"] == HIGH, "thresholds in %r" % event)
         check(event["ttl_ms"] == 3 * HEARTBEAT_MS, "ttl_ms %d" % event["ttl_ms"])
-        check(abs(event["scale_hint"] - scale_hint(event["queue_size"])) < 1e-9,
-              "scale_hint %r for size %d" % (event["scale_hint"],
-                                             event["queue_size"]))
+        # v1.1 (feedback.md 6): min(depth formula, 1 - pressure); it falls
+        # when records wait too long or the sink is down (the database is
+        # locked here), never rises above the depth formula.
+        depth_hint = scale_hint(event["queue_size"])
+        check(0.0 <= event["pressure"] <= 1.0
+              and event["sink_state"] in ("up", "degraded", "down")
+              and event["oldest_age_ms"] >= 0
+              and event["going_away"] is False, "v1.1 keys in %r" % event)
+        check(abs(event["scale_hint"] - min(depth_hint,
+                                            1.0 - event["pressure"])) < 1e-9
+              and event["scale_hint"] <= depth_hint + 1e-9,
+              "scale_hint %r for size %d, pressure %r"
+              % (event["scale_hint"], event["queue_size"],
+                 event["pressure"]))
     transitions = [event for event in bodies if event["type"] == "transition"]
     levels = [event["level"] for event in transitions]
     check(levels[:2] == ["soft", "hard"] and levels[-1] == "ok",

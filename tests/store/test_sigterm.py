@@ -252,6 +252,14 @@ def answered_until_exit(binary):
         check(shutdown and shutdown[0] == len(events) - 1,
               "the shutdown heartbeat is not the last message: %r"
               % [(e["type"], e.get("reason")) for e in events[-5:]])
+        # v1.1 (feedback.md 7.1): it says going_away, to be trusted for 0 ms;
+        # no message before it does.
+        last = events[-1]
+        check(last.get("going_away") is True and last["ttl_ms"] == 0,
+              "the last message: going_away %r ttl_ms %r"
+              % (last.get("going_away"), last["ttl_ms"]))
+        check(not any(e.get("going_away") for e in events[:-1]),
+              "going_away before the last message")
         subscriber.close()
         stored = set(sqlite_keys(coordinator.db_path))
         for recs in acked.values():
