@@ -185,10 +185,6 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDP_PROVIDERS": "ibkr",
         "MDP_RATE_IBKR_CAPACITY": str(PIPELINE_RATE),
         "MDP_RATE_IBKR_REFILL_RATE": str(PIPELINE_RATE),
-        # The queue fills with what the window holds: the pipeline resends
-        # nothing while the coordinator's heartbeats arrive (issue 11), so
-        # one pipeline's default 4 x 500 records stay below the watermarks.
-        "MDP_SEND_WINDOW": "32",
         "MDP_METRICS_ENABLE": "true",
         "MDP_METRICS_STANDALONE_PORT": str(pipeline_http),
         "MDP_METRICS_BIND": "127.0.0.1",
