@@ -34,6 +34,9 @@
 
 /* Heartbeats are spread over +-this percentage of the interval. */
 #define SC_ANNOUNCER_JITTER_PERCENT 10
+/* A consumer trusts a state for this many heartbeat intervals (ttl_ms of
+ * every message). */
+#define SC_ANNOUNCER_TTL_HEARTBEATS 3
 /* At most one snapshot per this interval: a client flooding subscriptions
  * cannot make the publisher flood every subscriber (late joiners still get
  * theirs within this time). */

@@ -10,8 +10,6 @@
 #include "sc_announcer.h"
 #include "sc_broadcaster.h"
 
-/* A consumer trusts a state for three heartbeats. */
-#define SC_FEEDBACK_TTL_HEARTBEATS 3
 #define S_RANDOM_SEED_MIX 0x2545F4914F6CDD1Dull
 
 typedef struct {
@@ -58,7 +56,7 @@ static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
         /* The last message may not be trusted past its receipt (7.1). */
         .ttl_ms = announcement->going_away
                       ? 0
-                      : (uint32_t)(SC_FEEDBACK_TTL_HEARTBEATS *
+                      : (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS *
                                    settings->heartbeat_ms),
         .has_drain_rate = true,
         .drain_rate = state->drain_rate,

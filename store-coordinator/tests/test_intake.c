@@ -306,8 +306,8 @@ static void test_drain_flushes_then_reports_once(void **state)
     assert_int_equal(s_admit(intake, 1, 2, 0, &out), SC_INTAKE_NACK);
     assert_int_equal(out.reason, PROTO_NACK_DRAINING);
     assert_int_equal(out.code, PROTO_NACK_CODE_DRAINING);
-    /* Its 4 records in flight and nothing new while draining. */
-    assert_int_equal(out.credit, 4);
+    /* Nothing new while draining (its 4 in flight are answered). */
+    assert_int_equal(out.credit, 0);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_DRAINING_MS);
     /* Draining: a partial chunk goes at once, even without eager. */
     assert_int_equal(sc_intake_dispatch(intake, 0, false, dispatch), 1);
@@ -591,43 +591,46 @@ static void test_resend_of_a_held_batch_is_kept_once(void **state)
     sc_intake_destroy(&intake);
 }
 
-static void test_credits_share_the_room_below_the_high_watermark(void **state)
+static void test_credits_share_the_target_below_the_low_watermark(void **state)
 {
     (void)state;
     sc_intake_config_t config = s_config(true);
     sc_intake_t *intake = sc_intake_new(&config, 0);
     sc_intake_admission_t out;
-    /* Alone with an empty queue: the whole room below H = 80. */
+    /* The target is where the level is OK again: L - D = 50 - 10 = 40.
+     * Alone with an empty queue, a new producer may send all of it. */
     sc_snapshot_t snapshot = s_update(intake, 0);
-    assert_int_equal(snapshot.credit_initial, 80);
+    assert_int_equal(snapshot.credit_initial, 40);
     assert_int_equal(s_send(intake, "a", 1, 1, 10, NULL, 0, &out),
                      SC_INTAKE_QUEUED);
     s_update(intake, 0);
-    /* a: 10 in flight + the room (80 - 10) x (1 - 0) / 1 producer. */
+    /* a: 20 in flight; its share (40 / 1 producer) fits the room. */
     assert_int_equal(s_send(intake, "a", 1, 2, 10, NULL, 0, &out),
                      SC_INTAKE_QUEUED);
-    assert_int_equal(out.credit, 20 + 60);
+    assert_int_equal(out.credit, 40);
     snapshot = s_update(intake, 0);
     assert_int_equal(snapshot.producers, 1);
-    assert_int_equal(snapshot.credit_initial, 30); /* 60 / (1 + 1) */
-    /* b joins: the share is split between two. */
+    /* A newcomer: half the target, within the 20 records of room. */
+    assert_int_equal(snapshot.credit_initial, 20);
+    /* b joins: the target is split between two. */
     s_send(intake, "b", 2, 1, 10, NULL, 0, &out);
     snapshot = s_update(intake, 0);
     assert_int_equal(snapshot.producers, 2);
-    /* depth 30: pressure 0 (at or below L = 50), room 50, share 25. */
+    /* depth 30: b's share 20 = its 10 in flight + 10 of room. */
     s_send(intake, "b", 2, 2, 0, NULL, 0, &out);
     assert_int_equal(out.verdict, SC_INTAKE_ACK);
-    assert_int_equal(out.credit, 10 + 25);
-    /* depth 65 (SOFT): pressure 0.5, room 15: share 15 x 0.5 / 2 = 3. */
+    assert_int_equal(out.credit, 20);
+    /* a ignores its credit: depth 65 (SOFT), pressure 0.5, no room left:
+     * b keeps only what it has in flight, within 40 x 0.5 / 2 = 10. */
     s_send(intake, "a", 1, 3, 35, NULL, 0, &out);
     s_update(intake, 0);
     s_send(intake, "b", 2, 3, 0, NULL, 0, &out);
-    assert_int_equal(out.credit, 10 + 3);
-    /* Over the high watermark: only what is in flight. */
+    assert_int_equal(out.credit, 10);
+    /* At the high watermark (pressure 1): nothing new for anyone. */
     s_send(intake, "a", 1, 4, 15, NULL, 0, &out);
     s_update(intake, 0);
     s_send(intake, "a", 1, 5, 0, NULL, 0, &out);
-    assert_int_equal(out.credit, 70);
+    assert_int_equal(out.credit, 0);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -655,7 +658,7 @@ static void test_malformed_copies_code_field_and_index(void **state)
     assert_true(out.has_record_index);
     assert_int_equal(out.record_index, 2);
     assert_int_equal(out.session, 42);
-    assert_int_equal(out.credit, 80);
+    assert_int_equal(out.credit, 40); /* the whole target, L - D */
     sc_intake_destroy(&intake);
 }
 
@@ -680,7 +683,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_failure_is_sink_down),
         cmocka_unit_test(test_oldest_age_over_the_target_raises_the_level),
         cmocka_unit_test(test_resend_of_a_held_batch_is_kept_once),
-        cmocka_unit_test(test_credits_share_the_room_below_the_high_watermark),
+        cmocka_unit_test(test_credits_share_the_target_below_the_low_watermark),
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

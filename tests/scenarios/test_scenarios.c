@@ -3,11 +3,14 @@
  * Runs every scenario of issue 7 under three loop configurations (`step` in
  * the seed's mode: dead-band 0 and dwell 0; `step` with the default
  * hysteresis; `proportional`) through scn_model, which drives the real
- * queue, watermark, bucket, feedback state machine and policy on a virtual
- * clock. Prints one markdown table of figures, then checks:
+ * engines (sc_intake, sc_announcer, pl_window, pl_feedback, pl_policy,
+ * pl_rate_coordinator) on a virtual clock as their shells call them.
+ * Prints one markdown table of figures, then checks:
  *  - invariants, for every run: the queue never over capacity, no record
  *    lost, no feedback message refused, lost events seen as seq gaps, a
- *    restart seen as a new epoch, producers resume after a stall;
+ *    restart seen as a new epoch and the sink writing again within a
+ *    second of it, producers resume after a stall, no pipeline holding its
+ *    coordinator stale unless it was down for longer than the ttl;
  *  - the targets of the default configuration (`step` with hysteresis).
  * Exit 0 when all hold, 1 otherwise. `--markdown` prints the table only
  * (for bench/run); `--strict` also fails on a target marked as a known
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "cmn_clock.h"
+#include "sc_announcer.h"
 #include "scn_model.h"
 
 #define SCN_SINK_RATE 10000.0 /* records/s: the queue holds 1 s of it */
@@ -28,6 +32,10 @@
 #define SCN_RESTART_AT_SEC 30
 #define SCN_RESTART_DOWN_MS 2000
 #define SCN_RESUME_SEC_MAX 5.0 /* producers run again after a stall */
+/* The sink writes again this soon after a restarted coordinator is up: the
+ * windows resend what the dead one lost at once (reconnect), long before
+ * their ack timeout (MDP_SEND_ACK_TIMEOUT_MS, 5 s) would. */
+#define SCN_RESTART_RESUME_SEC_MAX 1.0
 #define SCN_SHARE_MIN 0.5 /* each of N pipelines gets at least this / N */
 #define SCN_FAST_HEARTBEAT_MS 100
 
@@ -134,18 +142,19 @@ static void s_print_table(void)
 {
     printf("| scenario | policy | sink utilisation | queue mean | queue p99 "
            "| queue max | time at scale 0 | level changes/min "
-           "| records rejected (nack full) |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+           "| records rejected (nack full) | records resent | time stale |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t s = 0; s < SCN_SCENARIOS; s++)
         for (size_t p = 0; p < SCN_POLICIES; p++) {
             const scn_figures_t *f = &s_figures[s][p];
             printf("| %s | %s | %.2f%% | %.0f | %llu | %llu | %.2f%% | %.1f "
-                   "| %llu |\n",
+                   "| %llu | %llu | %.2f%% |\n",
                    s_scenarios[s].name, s_policies[p].name,
                    100.0 * f->utilisation, f->depth_mean,
                    (unsigned long long)f->depth_p99,
                    (unsigned long long)f->depth_max, 100.0 * f->scale0_fraction,
-                   f->changes_per_min, (unsigned long long)f->rejected);
+                   f->changes_per_min, (unsigned long long)f->rejected,
+                   (unsigned long long)f->resent, 100.0 * f->stale_fraction);
         }
 }
 
@@ -181,6 +190,27 @@ static void s_check_invariants(size_t s, size_t p)
                         (scenario->pipelines ? scenario->pipelines : 1) &&
                     f->final_scale > 0,
                 name, policy, what, NULL);
+    }
+    if (scenario->restart_at_ns > 0) {
+        snprintf(what, sizeof what,
+                 "sink writes %.3f s after the restart (<= %.0f s)",
+                 f->restart_resume_s, SCN_RESTART_RESUME_SEC_MAX);
+        s_check(f->restart_resume_s <= SCN_RESTART_RESUME_SEC_MAX, name, policy,
+                what, NULL);
+    }
+    /* Heartbeats (and transitions, early heartbeats) keep every pipeline's
+     * view fresh; only a coordinator down for longer than the ttl, or a run
+     * of lost messages as long as the ttl, may make one stale. */
+    int64_t heartbeat_ms = s_policies[p].heartbeat_ms
+                               ? s_policies[p].heartbeat_ms
+                               : SCN_HEARTBEAT_MS;
+    int64_t ttl_ns = SC_ANNOUNCER_TTL_HEARTBEATS * heartbeat_ms * CMN_NS_PER_MS;
+    if (scenario->loss == 0 &&
+        (scenario->restart_at_ns == 0 || scenario->restart_down_ns < ttl_ns)) {
+        snprintf(what, sizeof what, "time stale %.2f%% = 0 (ttl %lld ms)",
+                 100.0 * f->stale_fraction,
+                 (long long)(ttl_ns / CMN_NS_PER_MS));
+        s_check(f->stale_fraction == 0.0, name, policy, what, NULL);
     }
     if (scenario->stall_ns > 0) {
         snprintf(what, sizeof what,
@@ -308,11 +338,11 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[k], "--defaults") == 0) {
             scn_print_defaults();
             return 0;
-        }
-        else if (strcmp(argv[k], "--strict") == 0)
+        } else if (strcmp(argv[k], "--strict") == 0)
             s_strict = true;
         else {
-            fprintf(stderr, "usage: %s [--markdown] [--strict] [--defaults]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--markdown] [--strict] [--defaults]\n",
+                    argv[0]);
             return 2;
         }
     }

@@ -29,13 +29,6 @@ REQUEST_TIMEOUT_MS = 500
 checker = sec.Checker()
 
 
-# Cooldown scopes must name something of the provider (pipeline/README.md):
-# the refused requests use one of the synthetic provider's symbols, the
-# accepted one another.
-REFUSED = "symbol:AAPL"
-ACCEPTED = "symbol:MSFT"
-
-
 def post_cooldown(port, authorization=None, scope="global"):
     headers = "Authorization: %s\r\n" % authorization if authorization else ""
     request = ("POST /admin/cooldown?provider=synthetic&scope=%s&seconds=600 "
@@ -70,37 +63,41 @@ def scenario_admin():
                   MDP_FB_ENABLE_FEEDBACK="false",
                   MDP_HTTP_MAX_REQUEST_BYTES=MAX_BODY,
                   MDP_HTTP_REQUEST_TIMEOUT_MS=REQUEST_TIMEOUT_MS,
-                  MDP_ADMIN_TOKEN=TOKEN) as pipeline:
+                  MDP_ADMIN_TOKEN=TOKEN,
+                  # Two symbols to name the refused and the accepted
+                  # cooldowns with (a scope must name a real symbol).
+                  MDP_PROVIDER_SYNTHETIC_SYMBOLS="AAPL,REFUSED,ACCEPTED"
+                  ) as pipeline:
         pipeline.start()
         port = pipeline.http_port
         checker.check("status lists no cooldown at first",
                       sec.wait_until(lambda: cooldowns(pipeline) == [],
                                      DEADLINE_S), cooldowns(pipeline))
-        # Refused requests name scope REFUSED; the accepted one, sent
-        # after them on the same path, names ACCEPTED. Once ACCEPTED
+        # Refused requests name scope symbol:REFUSED; the accepted one,
+        # sent after them on the same path, symbol:ACCEPTED. Once "accepted"
         # shows in /status, a refused request that had slipped through
         # would show too.
         checker.check("admin without a token: 401",
-                      post_cooldown(port, None, REFUSED) == 401)
+                      post_cooldown(port, None, "symbol:REFUSED") == 401)
         checker.check("admin with a wrong token: 401",
                       post_cooldown(port, "Bearer wrong-" + TOKEN,
-                                    REFUSED) == 401)
+                                    "symbol:REFUSED") == 401)
         checker.check("admin with a token prefix: 401",
                       post_cooldown(port, "Bearer " + TOKEN[:-1],
-                                    REFUSED) == 401)
+                                    "symbol:REFUSED") == 401)
         checker.check("admin with Basic auth: 401",
-                      post_cooldown(port, "Basic " + TOKEN, REFUSED) == 401)
+                      post_cooldown(port, "Basic " + TOKEN, "symbol:REFUSED") == 401)
         checker.check("admin with the token: accepted",
-                      post_cooldown(port, "Bearer " + TOKEN, ACCEPTED)
+                      post_cooldown(port, "Bearer " + TOKEN, "symbol:ACCEPTED")
                       == 202)
         listed = sec.wait_until(
             lambda: [c for c in cooldowns(pipeline) or []
-                     if ACCEPTED in json.dumps(c)], DEADLINE_S)
+                     if "ACCEPTED" in json.dumps(c)], DEADLINE_S)
         checker.check("the accepted request is listed in /status", listed,
                       cooldowns(pipeline))
         checker.check("no refused request changed anything",
                       not [c for c in cooldowns(pipeline) or []
-                           if REFUSED in json.dumps(c)],
+                           if "REFUSED" in json.dumps(c)],
                       cooldowns(pipeline))
         abuse(pipeline.http_port, "pipeline")
         pipeline.stop()
