@@ -224,6 +224,8 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
             v == 1 for _, v in query(prom, f'up{{job="{job}"}}')))
         c.check(True, f"Prometheus scrapes {job}")
 
+    fill_queue(f"tcp://127.0.0.1:{ingest}", coordinator_url)
+
     # HARD, as seen by Prometheus from both sides.
     wait_for("HARD backpressure in Prometheus", HARD_DEADLINE_S, lambda: (
         [v for _, v in query(prom, "max(coordinator_backpressure_level)")]
@@ -245,6 +247,34 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     # Both stopped: their targets are down, which the `up == 0` alerts see
     # (a dead coordinator has no other series an alert could read).
     check_alerts(prom, ["CoordinatorDown", "PipelineDown"])
+
+
+def fill_queue(ingest, coordinator_url):
+    """Fills the coordinator's queue past its high watermark with a v1
+    producer that ignores credits (no session, one batch after another
+    until `nack full`): mdp-pipeline honours the credits a coordinator with
+    a dead database grants, so it alone no longer fills the queue (issue
+    11), while the queue alerts need one that is full."""
+    import msgpack
+    import zmq
+    context = zmq.Context.instance()
+    dealer = context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(ingest)
+    base = time.time_ns()
+    for seq in range(1, 2 * QUEUE_CAPACITY // 500 + 1):  # bounded
+        records = [["trade", "filler", "FILL", base + seq * 1000 + k,
+                    100.0, 1.0] for k in range(500)]
+        dealer.send(msgpack.packb({"v": 1, "type": "batch",
+                                   "producer_id": "live-filler",
+                                   "batch_seq": seq, "records": records}))
+        if not dealer.poll(200):
+            continue  # queued: its ack would come only after a commit
+        reply = msgpack.unpackb(dealer.recv(), raw=False)
+        if reply.get("reason") == "full":
+            break
+    dealer.close()
+    c.check(True, "the queue filled by a credit-ignoring v1 producer")
 
 
 def check_graceful_stop(coordinator_dir):
