@@ -1,14 +1,21 @@
-/* cmn_curve: certificates, zauth and a guard actor counting denials.
+/* cmn_curve: certificates, a ZAP handler and a guard actor counting denials.
  *
- * Design. zauth decides (allow-list directory of client certificates). The
+ * Design. Our ZAP handler actor decides: the client's key must be in the
+ * allow-list directory, read by cmn_allowlist (not by czmq's zcertstore,
+ * which printed a line of any non-certificate file it found there) and
+ * reread when the directory changes. The
  * guard actor reads one socket monitor per secured socket: libzmq reports
  * each failed handshake there (the ZAP refusal, a plaintext peer, a broken
- * handshake), so counting does not depend on zauth's internals. A secured
- * socket's owner calls cmn_curve_server_apply(), which starts the monitor
- * and asks the guard, over its pipe, to connect to it; a mutex serialises
- * those calls because the owners of the two sockets may be two actors. */
+ * handshake), so counting does not depend on the ZAP handler's internals. A
+ * secured socket's owner calls cmn_curve_server_apply(), which starts the
+ * monitor and asks the guard, over its pipe, to connect to it; a mutex
+ * serialises those calls because the owners of the two sockets may be two
+ * actors. */
 #include "cmn_curve.h"
+#include "cmn_allowlist.h"
+#include "cmn_clock.h"
 #include "cmn_log.h"
+#include "cmn_ratelimit.h"
 #include "cmn_monitor.h"
 
 #include <assert.h>
@@ -30,6 +37,15 @@
 #define CMN_CURVE_PUBLIC_MODE 0644  /* public certificate file */
 #define CMN_CURVE_SECRET_SUFFIX "_secret"
 #define CMN_CURVE_ZAP_DOMAIN "mdbp"
+#define CMN_CURVE_ZAP_ENDPOINT "inproc://zeromq.zap.01" /* libzmq's, fixed */
+#define CMN_CURVE_ZAP_VERSION "1.0"
+#define CMN_CURVE_ZAP_MECHANISM "CURVE"
+#define CMN_CURVE_ZAP_BIND_ATTEMPTS 200 /* x 10 ms: 2 s at most */
+#define CMN_CURVE_ZAP_BIND_RETRY_MS 10
+/* A flood of refused handshakes is counted in full but logged at most once
+ * per socket per this interval, with the number not logged (issue 12). */
+#define CMN_CURVE_DENIED_LOG_INTERVAL_MS 10000
+#define CMN_CURVE_NS_PER_MS 1000000LL
 #define CMN_CURVE_MONITOR_EVENTS                                               \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                    \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |   \
@@ -43,7 +59,8 @@ static const char *const s_reason_names[S_REASONS] = {"unknown_key",
 
 struct _cmn_curve_t {
     zcert_t *cert;          /* the server key pair */
-    zactor_t *auth;         /* zauth with the allow-list */
+    zactor_t *auth;         /* ZAP handler with the allow-list */
+    char *clients_dir;      /* the allow-list directory (the handler's) */
     zactor_t *guard;        /* reads the monitors */
     pthread_mutex_t lock;   /* serialises requests on the guard pipe */
     cmn_metric_t *denied;   /* family: {socket, reason} */
@@ -174,6 +191,7 @@ typedef struct {
     char *name;       /* the socket's label */
     cmn_series_t *denied[S_REASONS];
     cmn_series_t *accepted;
+    cmn_ratelimit_t denied_log; /* one denial line per interval */
 } s_watch_t;
 
 typedef struct {
@@ -210,6 +228,8 @@ static int s_guard_watch(s_guard_t *guard, const char *endpoint,
         watch->denied[reason] = cmn_metric_series(guard->owner->denied, name,
                                                   s_reason_names[reason], NULL);
     watch->accepted = cmn_metric_series(guard->owner->accepted, name, NULL);
+    watch->denied_log = cmn_ratelimit_make(CMN_CURVE_DENIED_LOG_INTERVAL_MS *
+                                           CMN_CURVE_NS_PER_MS);
     zpoller_add(guard->poller, watch->monitor);
     zlist_append(guard->watches, watch);
     return 0;
@@ -241,11 +261,16 @@ static bool s_guard_event(s_watch_t *watch)
              event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         reason = S_REASON_HANDSHAKE;
     if (reason >= 0) {
-        cmn_series_inc(watch->denied[reason]);
-        cmn_log_warning("curve", "denied",
-                        "socket=%s reason=%s code=0x%x endpoint=%s",
-                        watch->name, s_reason_names[reason], (unsigned)value,
-                        endpoint ? endpoint : "?");
+        cmn_series_inc(watch->denied[reason]); /* every one */
+        uint64_t suppressed = 0;
+        if (cmn_ratelimit_allow(&watch->denied_log, cmn_clock_now_mono_ns(),
+                                &suppressed))
+            cmn_log_warning("curve", "denied",
+                            "socket=%s reason=%s code=0x%x endpoint=%s "
+                            "suppressed=%llu",
+                            watch->name, s_reason_names[reason],
+                            (unsigned)value, endpoint ? endpoint : "?",
+                            (unsigned long long)suppressed);
     } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         cmn_series_inc(watch->accepted);
         cmn_log_debug("curve", "accepted", "socket=%s endpoint=%s", watch->name,
@@ -311,6 +336,106 @@ static void s_guard_actor(zsock_t *pipe, void *arg)
     zpoller_destroy(&guard.poller);
 }
 
+/* ---- ZAP handler actor: the allow-list decides ------------------------- */
+
+/* Answers one ZAP request (RFC 27): 200 for a CURVE client whose key is in
+ * the allow-list, 400 otherwise. */
+static void s_zap_answer(zsock_t *handler, cmn_allowlist_t *allowlist)
+{
+    zmsg_t *request = zmsg_recv(handler);
+    if (!request)
+        return;
+    char *version = zmsg_popstr(request);
+    char *sequence = zmsg_popstr(request);
+    char *domain = zmsg_popstr(request);
+    char *address = zmsg_popstr(request);
+    char *identity = zmsg_popstr(request);
+    char *mechanism = zmsg_popstr(request);
+    zframe_t *key = zmsg_pop(request);
+    bool allowed = false;
+    if (version && streq(version, CMN_CURVE_ZAP_VERSION) && mechanism &&
+        streq(mechanism, CMN_CURVE_ZAP_MECHANISM) && key &&
+        zframe_size(key) == CMN_ALLOWLIST_KEY_BYTES) {
+        cmn_allowlist_refresh(allowlist, false); /* files added/removed */
+        allowed = cmn_allowlist_has(allowlist, zframe_data(key));
+    }
+    /* A reply needs the version and the request id back. */
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, CMN_CURVE_ZAP_VERSION);
+    zmsg_addstr(reply, sequence ? sequence : "");
+    zmsg_addstr(reply, allowed ? "200" : "400");
+    zmsg_addstr(reply, allowed ? "OK" : "no access");
+    zmsg_addstr(reply, "");      /* user id */
+    zmsg_addmem(reply, NULL, 0); /* metadata */
+    zmsg_send(&reply, handler);
+    zframe_destroy(&key);
+    zstr_free(&version);
+    zstr_free(&sequence);
+    zstr_free(&domain);
+    zstr_free(&address);
+    zstr_free(&identity);
+    zstr_free(&mechanism);
+    zmsg_destroy(&request);
+}
+
+/* Binds the ZAP endpoint. A previous handler's socket (a server object
+ * destroyed just before) may still hold it until libzmq's reaper closes
+ * it: retry for a bounded time. Returns 0 or -1. */
+static int s_zap_bind(zsock_t *handler)
+{
+    for (int attempt = 0; attempt < CMN_CURVE_ZAP_BIND_ATTEMPTS; attempt++) {
+        if (zsock_bind(handler, "%s", CMN_CURVE_ZAP_ENDPOINT) == 0)
+            return 0;
+        if (zmq_errno() != EADDRINUSE)
+            return -1;
+        zclock_sleep(CMN_CURVE_ZAP_BIND_RETRY_MS);
+    }
+    return -1;
+}
+
+/* The ZAP handler: binds libzmq's ZAP endpoint and reads the allow-list,
+ * then says "READY" (or "FAILED") on its pipe and answers until $TERM. */
+static void s_zap_actor(zsock_t *pipe, void *arg)
+{
+    const char *clients_dir = arg;
+    zsock_signal(pipe, 0);
+    cmn_allowlist_t *allowlist = cmn_allowlist_new(clients_dir);
+    zsock_t *handler = zsock_new(ZMQ_REP);
+    zpoller_t *poller = NULL;
+    if (!allowlist || !handler || s_zap_bind(handler) != 0 ||
+        !(poller = zpoller_new(pipe, handler, NULL))) {
+        zsock_destroy(&handler);
+        cmn_allowlist_destroy(&allowlist);
+        zstr_send(pipe, "FAILED");
+        /* Wait for $TERM like every actor. */
+        char *command = NULL;
+        while ((command = zstr_recv(pipe)) && !streq(command, "$TERM"))
+            zstr_free(&command);
+        zstr_free(&command);
+        return;
+    }
+    zstr_send(pipe, "READY");
+    while (true) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == handler) {
+            s_zap_answer(handler, allowlist);
+            continue;
+        }
+        if (which != pipe)
+            break; /* interrupted */
+        char *command = zstr_recv(pipe);
+        bool terminate = !command || streq(command, "$TERM");
+        zstr_free(&command);
+        if (terminate)
+            break;
+    }
+    zpoller_destroy(&poller);
+    /* Free the endpoint now, for a handler that starts right after. */
+    zsock_unbind(handler, "%s", CMN_CURVE_ZAP_ENDPOINT);
+    zsock_destroy(&handler);
+    cmn_allowlist_destroy(&allowlist);
+}
+
 /* ---- server ------------------------------------------------------------ */
 
 cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
@@ -349,16 +474,19 @@ cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
     self->accepted = cmn_metrics_counter(
         metrics, name, "CURVE handshakes accepted.", "socket");
     self->cert = zcert_load(secret_key_file);
-    self->auth = zactor_new(zauth, NULL);
-    if (!self->denied || !self->accepted || !self->cert || !self->auth) {
+    self->clients_dir = strdup(clients_dir);
+    if (!self->denied || !self->accepted || !self->cert || !self->clients_dir) {
         cmn_log_error("curve", "start_failed", "reason=resources");
         cmn_curve_destroy(&self);
         return NULL;
     }
-    /* An explicit directory, never CURVE_ALLOW_ANY: only listed clients. */
-    if (zstr_sendx(self->auth, "CURVE", clients_dir, NULL) != 0 ||
-        zsock_wait(self->auth) != 0) {
-        cmn_log_error("curve", "start_failed", "reason=zauth");
+    /* Only listed clients (never "allow any"). */
+    self->auth = zactor_new(s_zap_actor, self->clients_dir);
+    char *status = self->auth ? zstr_recv(self->auth) : NULL;
+    bool ready = status && streq(status, "READY");
+    zstr_free(&status);
+    if (!ready) {
+        cmn_log_error("curve", "start_failed", "reason=zap_handler");
         cmn_curve_destroy(&self);
         return NULL;
     }
@@ -381,6 +509,7 @@ void cmn_curve_destroy(cmn_curve_t **self_p)
         return;
     zactor_destroy(&self->guard);
     zactor_destroy(&self->auth);
+    free(self->clients_dir);
     zcert_destroy(&self->cert);
     pthread_mutex_destroy(&self->lock);
     free(self);

@@ -1,18 +1,21 @@
 /* cmn_curve: CURVE security for the ZeroMQ channels, on czmq.
  *
  * A server (the coordinator) loads its key pair from a czmq certificate
- * file, starts czmq's zauth with an allow-list directory of client public
- * certificates (never CURVE_ALLOW_ANY) and makes its sockets CURVE servers.
+ * file, starts its own ZAP handler with an allow-list directory of client
+ * public certificates (cmn_allowlist: never "allow any", never czmq's
+ * loader) and makes its sockets CURVE servers.
  * Every failed handshake on such a socket (an unknown client key, a
  * plaintext or otherwise mismatched peer) is logged and counted in
  * <prefix>_curve_denied_total{socket,reason}, read from a socket monitor by
- * a guard actor; reasons are `unknown_key` (the ZAP handler said no) and
+ * a guard actor (logged at most once per socket per 10 s, with the number
+ * suppressed); reasons are `unknown_key` (the ZAP handler said no) and
  * `handshake` (plaintext or mismatched peer, broken handshake: libzmq
  * reports these as PROTOCOL or NO_DETAIL depending on timing). A client (the
  * pipeline, a subscriber) loads its own key pair and the server's public
  * certificate. Key pairs are czmq certificate files: `NAME` holds the public
- * key (to hand out), `NAME_secret` both keys (mode 0600). zauth is process-wide
- * (it binds the one ZAP endpoint): one server object per process. */
+ * key (to hand out), `NAME_secret` both keys (mode 0600). The ZAP handler is
+ * process-wide (it binds the one ZAP endpoint): one server object per
+ * process. */
 #ifndef CMN_CURVE_H
 #define CMN_CURVE_H
 
@@ -40,18 +43,18 @@ int cmn_curve_check_public(const char *path, const char **reason);
  * or -1 with a static reason. */
 int cmn_curve_check_directory(const char *path, const char **reason);
 
-/* A CURVE server with the key pair in `secret_key_file` and zauth allowing
- * the client certificates in `clients_dir` (files may be added or removed
- * while running). Registers <prefix>_curve_denied_total and
- * <prefix>_curve_handshakes_total. Returns NULL (logged) when a file is bad
- * or an actor cannot start. Caller owns the result; destroy it after the
- * sockets it secured. */
+/* A CURVE server with the key pair in `secret_key_file` and a ZAP handler
+ * allowing the client certificates in `clients_dir` (files may be added or
+ * removed while running: the directory is reread when it changes). Registers
+ * <prefix>_curve_denied_total and <prefix>_curve_handshakes_total. Returns NULL
+ * (logged) when a file is bad or an actor cannot start. Caller owns the result;
+ * destroy it after the sockets it secured. */
 cmn_curve_t *cmn_curve_server_new(const char *secret_key_file,
                                   const char *clients_dir,
                                   cmn_metrics_t *metrics,
                                   const char *metric_prefix);
 
-/* Stops zauth and the guard; tolerates NULL and sets *self_p to NULL. */
+/* Stops the ZAP handler and the guard; tolerates NULL, sets *self_p NULL. */
 void cmn_curve_destroy(cmn_curve_t **self_p);
 
 /* Makes `socket` a CURVE server with this key pair and starts counting its

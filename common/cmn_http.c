@@ -11,6 +11,7 @@
 #include "cmn_http.h"
 #include "cmn_log.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <civetweb.h>
@@ -92,11 +93,25 @@ static void s_metrics_handler(const cmn_http_request_t *request,
     free(text);
 }
 
+int cmn_http_check_bind_address(const char *address, const char **reason)
+{
+    assert(reason);
+    struct in_addr parsed;
+    /* inet_pton is strict: four decimal parts 0..255, nothing else. */
+    if (!address || inet_pton(AF_INET, address, &parsed) != 1) {
+        *reason = "expected one IPv4 address such as 0.0.0.0 or 127.0.0.1";
+        return -1;
+    }
+    *reason = NULL;
+    return 0;
+}
+
 cmn_http_t *cmn_http_new(const cmn_http_config_t *config,
                          cmn_metrics_t *metrics)
 {
     assert(config && config->bind_address && metrics);
-    assert(config->port >= 0 && config->threads > 0);
+    assert(config->port >= 0 && config->threads > 0 &&
+           config->threads <= CMN_HTTP_THREADS_MAX);
     pthread_once(&s_library_once, s_library_init);
     cmn_http_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -383,10 +398,22 @@ int cmn_http_start(cmn_http_t *self)
     char listening[CMN_HTTP_OPTION_BYTES];
     char threads[CMN_HTTP_OPTION_BYTES];
     char timeout[CMN_HTTP_OPTION_BYTES];
-    snprintf(listening, sizeof listening, "%s:%d", self->bind_address,
-             self->config.port);
+    char keep_alive[CMN_HTTP_OPTION_BYTES];
+    char address[INET_ADDRSTRLEN];
+    struct in_addr parsed;
+    /* The address in canonical form is exactly what civetweb binds (and
+     * what the log says); anything else would bind something else. */
+    if (inet_pton(AF_INET, self->bind_address, &parsed) != 1 ||
+        !inet_ntop(AF_INET, &parsed, address, sizeof address)) {
+        cmn_log_error("http", "start_failed", "bind_address=\"%s\" %s",
+                      self->bind_address, "reason=not_an_ipv4_address");
+        return -1;
+    }
+    snprintf(listening, sizeof listening, "%s:%d", address, self->config.port);
     snprintf(threads, sizeof threads, "%d", self->config.threads);
     snprintf(timeout, sizeof timeout, "%d", self->config.request_timeout_ms);
+    snprintf(keep_alive, sizeof keep_alive, "%d",
+             CMN_HTTP_KEEP_ALIVE_TIMEOUT_MS);
     /* No document_root: nothing is ever served from disk. */
     /* Name, value pairs. */
     // clang-format off
@@ -394,6 +421,7 @@ int cmn_http_start(cmn_http_t *self)
         "listening_ports", listening,
         "num_threads", threads,
         "request_timeout_ms", timeout,
+        "keep_alive_timeout_ms", keep_alive,
         "tcp_nodelay", "1",
         "enable_keep_alive", "yes",
         "enable_directory_listing", "no",
@@ -411,8 +439,10 @@ int cmn_http_start(cmn_http_t *self)
     int count =
         mg_get_server_ports(self->context, CMN_HTTP_MAX_LISTENERS, ports);
     self->port = count > 0 ? ports[0].port : self->config.port;
-    cmn_log_info("http", "listening", "address=%s port=%d threads=%d",
-                 self->bind_address, self->port, self->config.threads);
+    cmn_log_info("http", "listening",
+                 "address=%s port=%d threads=%d request_timeout_ms=%d", address,
+                 self->port, self->config.threads,
+                 self->config.request_timeout_ms);
     return 0;
 }
 

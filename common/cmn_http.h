@@ -32,9 +32,16 @@ typedef struct {
     const char *admin_token;  /* NULL or "" disables admin routes */
 } cmn_http_config_t;
 
-#define CMN_HTTP_THREADS_DEFAULT 4
+/* Slow clients (issue 12): civetweb gives each connection a worker thread
+ * until its request is in, so the worker count is how many slow clients
+ * can be open while /health still gets a thread at once, and the request
+ * timeout (headers and body together) how long each can hold one; an idle
+ * keep-alive connection holds one for CMN_HTTP_KEEP_ALIVE_TIMEOUT_MS. */
+#define CMN_HTTP_THREADS_DEFAULT 128
+#define CMN_HTTP_THREADS_MAX 1024
 #define CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT 16384
-#define CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT 5000
+#define CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT 2000
+#define CMN_HTTP_KEEP_ALIVE_TIMEOUT_MS 500
 
 typedef struct {
     const char *method; /* "GET", "POST", ... */
@@ -50,6 +57,12 @@ typedef struct _cmn_http_response_t cmn_http_response_t;
  * if it does not, the client gets 500. */
 typedef void(cmn_http_handler_fn)(const cmn_http_request_t *request,
                                   cmn_http_response_t *response, void *arg);
+
+/* Checks that `address` is one IPv4 address in dotted-quad form (what the
+ * server binds: civetweb would read "256.0.0.0" as 0.0.0.0 and "a:1,b" as
+ * two listeners). Returns 0, or -1 with a static reason. For start-up
+ * validation of *_HTTP_BIND / MDP_METRICS_BIND. */
+int cmn_http_check_bind_address(const char *address, const char **reason);
 
 /* A server for `config` (copied) exposing `metrics` on GET /metrics (the
  * registry is borrowed and must outlive the server). Not started yet. Caller

@@ -10,6 +10,7 @@
 
 #include "cmn_clock.h"
 #include "cmn_curve.h"
+#include "cmn_http.h"
 #include "pl_subscriber.h"
 
 #define PL_NAME_SEPARATORS ", "
@@ -100,8 +101,14 @@ static const cmn_option_t s_options[] = {
     {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
      "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
      NULL},
+    /* Issue 12: slow clients (docs/security.md, "Limits"). */
     {"http-request-timeout-ms", "MDP_HTTP_REQUEST_TIMEOUT_MS", CMN_OPT_INT,
-     "5000", "an HTTP request must arrive within this time", 100, 600000, NULL},
+     "2000", "an HTTP request (headers and body) must arrive within this time",
+     100, 600000, NULL},
+    {"http-threads", "MDP_HTTP_THREADS", CMN_OPT_INT, "128",
+     "HTTP worker threads: slow clients each hold one until their request "
+     "timeout",
+     1, CMN_HTTP_THREADS_MAX, NULL},
     {"curve-secret-key-file", "MDP_CURVE_SECRET_KEY_FILE", CMN_OPT_STRING, NULL,
      "CURVE on both channels: this pipeline's czmq certificate "
      "(NAME_secret; mds-coordinator keygen)",
@@ -358,12 +365,10 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
             }
         }
     }
-    struct in_addr address;
-    if (inet_pton(AF_INET, cmn_config_string(config, "metrics-bind"),
-                  &address) != 1) {
-        cmn_config_reject(config, "metrics-bind",
-                          "expected an IPv4 address such as 0.0.0.0 or "
-                          "127.0.0.1");
+    const char *bind_reason = NULL; /* issue 12: shared with the coordinator */
+    if (cmn_http_check_bind_address(cmn_config_string(config, "metrics-bind"),
+                                    &bind_reason) != 0) {
+        cmn_config_reject(config, "metrics-bind", bind_reason);
         return -1;
     }
     return 0;
@@ -416,6 +421,7 @@ static void s_read(pl_settings_t *self)
         (size_t)cmn_config_int(config, "http-max-request-bytes");
     self->http_request_timeout_ms =
         (int)cmn_config_int(config, "http-request-timeout-ms");
+    self->http_threads = (int)cmn_config_int(config, "http-threads");
     self->curve_secret_key_file =
         cmn_config_string(config, "curve-secret-key-file");
     self->curve_server_key_file =

@@ -54,6 +54,7 @@ typedef struct {
     const char *admin_token;
     size_t http_max_request_bytes;
     int http_request_timeout_ms;
+    int http_threads; /* civetweb workers (slow clients, issue 12) */
     /* CURVE: both or neither */
     const char *curve_secret_key_file;
     const char *curve_server_key_file;

@@ -19,6 +19,11 @@
 #define PROTO_SYMBOL_MAX 32           /* symbol */
 #define PROTO_REASON_MAX 128          /* reason, nack detail */
 #define PROTO_BATCH_RECORDS_MAX 10000 /* records in one batch */
+/* The ingest ROUTER's envelope (ingest.md section 1): at most this many
+ * frames before the batch (routing id, a REQ delimiter, proxy hops) and
+ * this many bytes together (libzmq routing ids are at most 255 bytes). */
+#define PROTO_ENVELOPE_FRAMES_MAX 8
+#define PROTO_ENVELOPE_BYTES_MAX 2048
 #define PROTO_MESSAGE_BYTES_MAX (4 * 1024 * 1024) /* one message */
 #define PROTO_FIELD_MAX 32                        /* nack `field` (v1.1) */
 

@@ -34,10 +34,19 @@
 
 #define SC_PROGRAM "mds-coordinator"
 #define SC_INGEST_RCVHWM 256   /* messages per producer, then TCP pushback */
-#define SC_INGEST_SNDHWM 10000 /* replies per producer before dropping */
+/* Replies per producer before dropping (and counting) them: with the
+ * envelope limit (PROTO_ENVELOPE_BYTES_MAX) a producer that never reads its
+ * replies holds at most about 1024 x 2.3 KiB (issue 12). */
+#define SC_INGEST_SNDHWM 1024
 /* Larger messages are cut off by ZeroMQ (the peer is disconnected); between
  * the protocol limit and this they are read and nacked malformed. */
 #define SC_INGEST_MAXMSGSIZE (2 * PROTO_MESSAGE_BYTES_MAX)
+/* Largest frame the feedback XPUB reads: the longest valid subscription
+ * is 73 bytes (82 as a ZMTP 3.1 SUBSCRIBE command, 33 more under CURVE),
+ * but the CURVE handshake needs HELLO (200 bytes) and INITIATE (about 300
+ * plus the client's metadata). libzmq disconnects a peer that sends more,
+ * before storing anything (docs/security.md, "Limits"). */
+#define SC_FEEDBACK_MAXMSGSIZE 1024
 #define SC_SOCKET_LINGER_MS 2000 /* let the last acks and event go out */
 #define SC_SIGNAL_POLL_MS 100    /* a second signal is noticed this fast */
 #define SC_WEBHOOK_METRIC_PREFIX "mds_feedback_webhook"
@@ -59,7 +68,13 @@ static zsock_t *s_bind(int type, const char *endpoint, const char *what,
         zsock_set_rcvhwm(socket, SC_INGEST_RCVHWM);
         zsock_set_sndhwm(socket, SC_INGEST_SNDHWM);
         zsock_set_maxmsgsize(socket, SC_INGEST_MAXMSGSIZE);
+        /* Issue 12: a full or gone peer fails the (non-blocking) send, so
+         * sc_core counts the dropped reply instead of libzmq hiding it. */
+        zsock_set_router_mandatory(socket, 1);
     }
+    /* Issue 12: before bind, or accepted connections do not get it. */
+    if (type == ZMQ_XPUB)
+        zsock_set_maxmsgsize(socket, SC_FEEDBACK_MAXMSGSIZE);
     if (zsock_bind(socket, "%s", endpoint) < 0) {
         cmn_log_error("main", "bind_failed",
                       "socket=%s endpoint=\"%s\" error=\"%s\"", what, endpoint,
@@ -223,6 +238,10 @@ static int s_run_service(const sc_settings_t *settings)
         (!curve && s_monitor(metrics, router, xpub, monitors) != 0))
         goto done;
     zsock_set_xpub_verbose(xpub, 1);
+    /* Issue 12: libzmq keeps ~48 bytes per byte of a subscription prefix:
+     * the publisher applies only prefixes of its topic itself (manual), and
+     * the transport drops a peer whose frame is over the cap (s_bind). */
+    zsock_set_xpub_manual(xpub, 1);
     zsock_set_sndhwm(xpub, settings->feedback_hwm);
 
     sc_core_args_t core_args = {

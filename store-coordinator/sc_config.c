@@ -14,6 +14,7 @@
 
 #include "cmn_clock.h"
 #include "cmn_curve.h"
+#include "cmn_http.h"
 #include "cmn_log.h"
 #include "cmn_webhook.h"
 #include "proto_feedback.h"
@@ -239,13 +240,23 @@ static const cmn_option_t s_options[] = {
      .help = "largest HTTP request body; larger answer 413",
      .min = 256,
      .max = 16777216},
+    /* Issue 12: slow clients (docs/security.md, "Limits"); defaults are
+     * CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT and CMN_HTTP_THREADS_DEFAULT. */
     {.flag = "http-request-timeout-ms",
      .env = "MDS_HTTP_REQUEST_TIMEOUT_MS",
      .type = CMN_OPT_INT,
-     .default_value = "5000",
-     .help = "an HTTP request must arrive within this time",
+     .default_value = "2000",
+     .help = "an HTTP request (headers and body) must arrive within this time",
      .min = 100,
      .max = 600000},
+    {.flag = "http-threads",
+     .env = "MDS_HTTP_THREADS",
+     .type = CMN_OPT_INT,
+     .default_value = "128",
+     .help = "HTTP worker threads: slow clients each hold one until their "
+             "request timeout",
+     .min = 1,
+     .max = CMN_HTTP_THREADS_MAX},
     {.flag = "fb-enable-http-broadcast",
      .env = "MDS_FB_ENABLE_HTTP_BROADCAST",
      .type = CMN_OPT_BOOL,
@@ -489,8 +500,9 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
                           "must be 1 to 64 bytes without '/'");
         return -1;
     }
-    snprintf(settings->coordinator_id, sizeof settings->coordinator_id, "%s",
-             id);
+    /* Length checked above; memcpy, not snprintf: at -O0 gcc cannot see
+     * the check and raises -Wformat-truncation for host[256]. */
+    memcpy(settings->coordinator_id, id, strlen(id) + 1);
     settings->ingest_endpoint = cmn_config_string(config, "ingest-endpoint");
     settings->feedback_endpoint =
         cmn_config_string(config, "feedback-endpoint");
@@ -568,7 +580,14 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
         (size_t)cmn_config_int(config, "http-max-request-bytes");
     settings->http_request_timeout_ms =
         (int)cmn_config_int(config, "http-request-timeout-ms");
+    settings->http_threads = (int)cmn_config_int(config, "http-threads");
     settings->epoch = s_random_epoch();
+    /* Issue 12: one IPv4 address, or civetweb binds something else. */
+    const char *bind_reason = NULL;
+    if (cmn_http_check_bind_address(settings->http_bind, &bind_reason) != 0) {
+        cmn_config_reject(config, "http-bind", bind_reason);
+        return -1;
+    }
     return s_security_load(config, settings);
 }
 

@@ -11,6 +11,7 @@
 #include "sc_core.h"
 
 #include "cmn_log.h"
+#include "cmn_router.h"
 #include "proto_ingest.h"
 #include "sc_actor.h"
 #include "sc_dlq.h"
@@ -22,6 +23,14 @@
 #define SC_INGEST_BURST_MAX 64
 #define SC_DLQ_REASON_DRAIN "drain timeout: not written before shutdown"
 #define SC_MS_PER_SEC 1000.0
+/* Issue 12: what the ingest ROUTER keeps of a message (docs/security.md,
+ * "Limits"). The payload cap equals the transport's ZMQ_MAXMSGSIZE, so the
+ * decoder still answers for a batch over PROTO_MESSAGE_BYTES_MAX. */
+static const cmn_router_limits_t s_ingest_limits = {
+    .envelope_frames_max = PROTO_ENVELOPE_FRAMES_MAX,
+    .envelope_bytes_max = PROTO_ENVELOPE_BYTES_MAX,
+    .payload_bytes_max = 2 * PROTO_MESSAGE_BYTES_MAX,
+};
 
 typedef struct _s_self_t s_self_t;
 
@@ -65,9 +74,10 @@ static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
         return;
     }
     zmsg_addmem(*envelope_p, self->reply.data, self->reply.size);
-    /* ROUTER: an unknown or slow peer's reply is dropped, never blocks. */
-    if (zmsg_send(envelope_p, self->router) != 0)
-        zmsg_destroy(envelope_p);
+    /* ROUTER (mandatory): a slow or gone peer's reply is dropped and
+     * counted, never blocks (issue 12). */
+    if (cmn_router_send(self->router, envelope_p) != 0)
+        cmn_series_inc(self->stats->replies_dropped[errno == EAGAIN ? 0 : 1]);
 }
 
 /* Answers a batch the engine did not queue. */
@@ -324,6 +334,45 @@ static void s_handle_message(s_self_t *self, zmsg_t *message)
         s_answer(self, &envelope, batch.batch_seq, batch.count, &admission);
 }
 
+/* Issue 12: a message over the envelope limits (cmn_router_recv kept only
+ * its routing id, a REQ delimiter and the payload) is counted and nacked
+ * malformed; it is never queued and its envelope never echoed. */
+static void s_refuse(s_self_t *self, zmsg_t *message, int verdict)
+{
+    cmn_series_inc(self->stats->batches_received);
+    cmn_series_inc(self->stats->ingest_refused[verdict]);
+    zframe_t *payload = NULL;
+    if (verdict != CMN_ROUTER_PAYLOAD_BYTES) {
+        payload = zmsg_last(message);
+        zmsg_remove(message, payload);
+    }
+    proto_batch_t batch = {0}; /* only for its batch_seq */
+    proto_error_t error = {{0}};
+    if (payload)
+        proto_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
+                           self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
+    zframe_destroy(&payload);
+    proto_error_t refusal = {{0}};
+    refusal.code = PROTO_NACK_CODE_TOO_LARGE;
+    snprintf(refusal.field, sizeof refusal.field, "%s", "envelope");
+    snprintf(refusal.text, sizeof refusal.text,
+             "message refused: %s over the limit (%d frames, %d bytes)",
+             cmn_router_verdict_name((cmn_router_verdict_t)verdict),
+             PROTO_ENVELOPE_FRAMES_MAX, PROTO_ENVELOPE_BYTES_MAX);
+    sc_intake_batch_t header = {
+        .producer_id = batch.producer_id,
+        .session = batch.session,
+        .batch_seq = batch.batch_seq,
+        .records = self->scratch,
+        .count = 0,
+        .tag = message,
+    };
+    sc_intake_admission_t admission;
+    sc_intake_malformed(self->intake, &header, &refusal,
+                        cmn_clock_mono_ns(self->clock), &admission);
+    s_answer(self, &message, batch.batch_seq, 0, &admission);
+}
+
 static int s_self_handle_router(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -331,9 +380,15 @@ static int s_self_handle_router(zloop_t *loop, zsock_t *reader, void *arg)
     for (int i = 0; i < SC_INGEST_BURST_MAX; i++) {
         if (!(zsock_events(reader) & ZMQ_POLLIN))
             break;
-        zmsg_t *message = zmsg_recv(reader);
-        if (!message)
+        zmsg_t *message = NULL;
+        /* Issue 12: bounded envelope, read frame by frame. */
+        int verdict = cmn_router_recv(reader, &s_ingest_limits, &message);
+        if (verdict < 0)
             break;
+        if (verdict != CMN_ROUTER_OK) {
+            s_refuse(self, message, verdict);
+            continue;
+        }
         s_handle_message(self, message);
     }
     s_self_run(self, !(zsock_events(reader) & ZMQ_POLLIN));

@@ -138,7 +138,7 @@ sc_http_t *sc_http_new(const sc_settings_t *settings, sc_state_t *state,
     cmn_http_config_t config = {
         .bind_address = settings->http_bind,
         .port = settings->http_port,
-        .threads = CMN_HTTP_THREADS_DEFAULT,
+        .threads = settings->http_threads,
         .max_request_bytes = settings->http_max_request_bytes,
         .request_timeout_ms = settings->http_request_timeout_ms,
         .admin_token = NULL, /* no mutating endpoint */

@@ -401,7 +401,9 @@ static bool s_breaker_open(sc_intake_t *self)
  * needs, at the drain rate, to free the room that is missing. */
 static uint32_t s_retry_after_full(sc_intake_t *self, size_t count)
 {
-    if (s_breaker_open(self))
+    /* Nothing drains before a breaker's trial (or a hung database's
+     * return): the smoothed rate would promise too much. */
+    if (s_breaker_open(self) || self->sink_down)
         return self->config.breaker_timeout_ms;
     if (self->drain_rate < S_DRAIN_RATE_IDLE)
         return SC_INTAKE_RETRY_AFTER_IDLE_MS;

@@ -8,7 +8,8 @@
  *    to the newest envelope), or refused with a nack reason, a code, a
  *    detail and a retry hint (`full`: the time the sink needs to free the
  *    missing room at the smoothed drain rate, 5..5000 ms, 100 ms while
- *    nothing drains, the breaker timeout while a breaker is open;
+ *    nothing drains, the breaker timeout while a breaker is open or the
+ *    sink is down;
  *    `draining`: 1000 ms; `malformed`: 0, at most one log line per 10 s);
  *  - credits (ingest.md 4.4) on every reply, per producer (producer_id +
  *    session): its records in flight plus an equal share, among the active

@@ -6,6 +6,7 @@
 #include "cmn_log.h"
 #include "cmn_random.h"
 #include "proto_feedback.h"
+#include "proto_subscription.h"
 #include "sc_actor.h"
 #include "sc_announcer.h"
 #include "sc_broadcaster.h"
@@ -128,12 +129,6 @@ static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-/* True when a subscription to `prefix` receives our topic. */
-static bool s_matches_topic(s_self_t *self, const byte *prefix, size_t size)
-{
-    return size <= self->topic_length && memcmp(prefix, self->topic, size) == 0;
-}
-
 static int s_self_handle_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
@@ -141,14 +136,28 @@ static int s_self_handle_xpub(zloop_t *loop, zsock_t *reader, void *arg)
     zframe_t *frame = zframe_recv(reader);
     if (!frame)
         return 0;
-    /* First byte 1: subscribe (with XPUB_VERBOSE, every time); 0: leave;
-     * anything else is not a subscription. Only a subscription that
-     * receives our topic gets a snapshot. */
-    bool subscribe =
-        zframe_size(frame) >= 1 && zframe_data(frame)[0] == 1 &&
-        s_matches_topic(self, zframe_data(frame) + 1, zframe_size(frame) - 1);
+    /* Issue 12: the XPUB is manual (ZMQ_XPUB_MANUAL): only a prefix of our
+     * topic (so at most 73 bytes) goes into libzmq's matching trie; others
+     * are counted and refused. Every subscription that receives our topic
+     * gets a snapshot (XPUB_VERBOSE: repeated ones too). */
+    const void *prefix = NULL;
+    size_t prefix_length = 0;
+    proto_subscription_verdict_t verdict = proto_subscription_check(
+        self->topic, self->topic_length, zframe_data(frame), zframe_size(frame),
+        &prefix, &prefix_length);
+    if (verdict == PROTO_SUBSCRIPTION_SUBSCRIBE ||
+        verdict == PROTO_SUBSCRIPTION_UNSUBSCRIBE)
+        zmq_setsockopt(zsock_resolve(self->xpub),
+                       verdict == PROTO_SUBSCRIPTION_SUBSCRIBE
+                           ? ZMQ_SUBSCRIBE
+                           : ZMQ_UNSUBSCRIBE,
+                       prefix, prefix_length);
+    else if (verdict == PROTO_SUBSCRIPTION_OVERSIZED ||
+             verdict == PROTO_SUBSCRIPTION_OTHER_TOPIC)
+        cmn_series_inc(self->stats->feedback_subscriptions_refused
+                           [verdict == PROTO_SUBSCRIPTION_OVERSIZED ? 0 : 1]);
     zframe_destroy(&frame);
-    if (!subscribe)
+    if (verdict != PROTO_SUBSCRIPTION_SUBSCRIBE)
         return 0;
     cmn_series_inc(self->stats->feedback_subscriptions);
     sc_announcement_t announcement;

@@ -45,6 +45,7 @@ typedef struct {
     int http_port;                 /* 0: a free one */
     size_t http_max_request_bytes; /* larger bodies answer 413 */
     int http_request_timeout_ms;   /* a request must arrive within this */
+    int http_threads;              /* civetweb workers (slow clients) */
     /* Webhook broadcaster (seed 003): every transition POSTed as JSON. */
     bool fb_http_enabled;           /* MDS_FB_ENABLE_HTTP_BROADCAST */
     const char *fb_http_endpoint;   /* http://host[:port]/path */

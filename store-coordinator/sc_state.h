@@ -1,8 +1,9 @@
 /* sc_state: the coordinator's live state published as C11 atomics.
  *
  * Each field has one writer (named below); any thread reads it (the HTTP
- * handlers for /ready and /status, the publisher for heartbeats). Nobody
- * blocks on an actor to answer a probe. */
+ * handlers for /ready and /status). Nobody blocks on an actor to answer a
+ * probe. Feedback messages do not read these: the core hands the
+ * publisher one consistent snapshot (sc_snapshot.h). */
 #ifndef SC_STATE_H
 #define SC_STATE_H
 

@@ -98,6 +98,22 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
         "Producers (producer_id + session) sharing the credits",
         "coordinator_id");
     self->producers = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_ingest_refused_total",
+        "Ingest messages refused for their envelope (frames, bytes) or size: "
+        "nacked malformed, never queued",
+        "coordinator_id,reason");
+    for (int verdict = 1; verdict < SC_INGEST_REFUSALS; verdict++)
+        self->ingest_refused[verdict] = cmn_metric_series(
+            family, id, cmn_router_verdict_name((cmn_router_verdict_t)verdict),
+            NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_replies_dropped_total",
+        "Replies not sent: the producer is at its send high-water mark "
+        "(peer_full: it does not read them) or gone",
+        "coordinator_id,reason");
+    self->replies_dropped[0] = cmn_metric_series(family, id, "peer_full", NULL);
+    self->replies_dropped[1] = cmn_metric_series(family, id, "peer_gone", NULL);
 
     family = cmn_metrics_counter(metrics, "coordinator_records_written_total",
                                  "Records newly stored in the database",
@@ -157,6 +173,15 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
         "Subscriptions seen on the feedback socket (each gets a snapshot)",
         "coordinator_id");
     self->feedback_subscriptions = cmn_metric_series(family, id, NULL);
+    family = cmn_metrics_counter(
+        metrics, "coordinator_feedback_subscriptions_refused_total",
+        "Subscriptions not passed to libzmq: oversized (longer than the "
+        "longest topic) or other_topic (cannot receive this coordinator's)",
+        "coordinator_id,reason");
+    self->feedback_subscriptions_refused[0] =
+        cmn_metric_series(family, id, "oversized", NULL);
+    self->feedback_subscriptions_refused[1] =
+        cmn_metric_series(family, id, "other_topic", NULL);
 
     /* The registry returns NULL only when memory ran out. */
     return self->feedback_subscriptions ? 0 : -1;

@@ -14,6 +14,10 @@
 #include "proto_ingest.h"
 #include "sc_settings.h"
 
+#include "cmn_router.h"
+
+#define SC_INGEST_REFUSALS CMN_ROUTER_REFUSALS
+
 typedef struct {
     /* core */
     cmn_series_t *queue_depth;      /* gauge, records */
@@ -34,6 +38,10 @@ typedef struct {
     cmn_series_t *sink_state;     /* gauge 0 up, 1 degraded, 2 down */
     cmn_series_t *pressure;       /* gauge 0..1 */
     cmn_series_t *producers;      /* gauge: active producers */
+    /* counters by cmn_router_verdict_t (index 0 unused): messages refused
+     * for their envelope or size, never queued (issue 12) */
+    cmn_series_t *ingest_refused[SC_INGEST_REFUSALS];
+    cmn_series_t *replies_dropped[2]; /* counters: [0] peer_full, [1] gone */
     /* workers */
     cmn_series_t *records_written;       /* counter */
     cmn_series_t *records_duplicate;     /* counter */
@@ -47,6 +55,8 @@ typedef struct {
     cmn_series_t *feedback_events[3];   /* counters: transitions by level */
     cmn_series_t *feedback_messages[3]; /* counters by proto_feedback_type_t */
     cmn_series_t *feedback_subscriptions; /* counter */
+    /* counters: [0] oversized, [1] other_topic: not passed to libzmq */
+    cmn_series_t *feedback_subscriptions_refused[2];
 } sc_stats_t;
 
 /* Registers every family in `metrics` and creates the series for

@@ -420,6 +420,30 @@ static void test_port_in_use_fails_to_start(void **state)
     cmn_http_destroy(&http);
 }
 
+/* Issue 12: civetweb read 256.0.0.0 as 0.0.0.0 and a list as two
+ * listeners; only one dotted-quad IPv4 address is accepted. */
+static void test_bind_address_check(void **state)
+{
+    (void)state;
+    const char *reason = NULL;
+    assert_int_equal(cmn_http_check_bind_address("0.0.0.0", &reason), 0);
+    assert_int_equal(cmn_http_check_bind_address("127.0.0.1", &reason), 0);
+    assert_int_equal(cmn_http_check_bind_address("255.255.255.255", &reason),
+                     0);
+    const char *bad[] = {"256.0.0.0", "127.0.0.1:8080,127.0.0.1",
+                         "a:80,b",    "127.0.0.1,127.0.0.2",
+                         "localhost", " 127.0.0.1",
+                         "1.2.3",     "127.0.0.01",
+                         "::1",       "",
+                         NULL};
+    for (size_t index = 0; bad[index]; index++) {
+        reason = NULL;
+        assert_int_equal(cmn_http_check_bind_address(bad[index], &reason), -1);
+        assert_non_null(reason);
+    }
+    assert_int_equal(cmn_http_check_bind_address(NULL, &reason), -1);
+}
+
 static void test_query_value(void **state)
 {
     (void)state;
@@ -445,6 +469,7 @@ static void test_query_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind_address_check),
         cmocka_unit_test(test_query_value),
         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_keep_alive_serves_two_requests),

@@ -477,6 +477,11 @@ static void test_no_commit_within_the_stall_timeout_is_sink_down(void **state)
     assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
     assert_string_equal(snapshot.reason,
                         "sink_down no commit within the stall timeout");
+    /* A full queue meanwhile: retry after the breaker timeout, not after
+     * what the (stale) drain rate would promise. */
+    s_admit(intake, CAPACITY - 5, 2, 2000 * MS, &out);
+    assert_int_equal(s_admit(intake, 10, 3, 2000 * MS, &out), SC_INTAKE_NACK);
+    assert_int_equal(out.retry_after_ms, BREAKER_MS);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);

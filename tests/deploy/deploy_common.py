@@ -105,11 +105,20 @@ def hpa_desired(metric_type, value, threshold, current):
     return math.ceil(value / threshold)
 
 
+def _now_range(cell):
+    """A replica table's "now" cell as a range of counts."""
+    if cell == "any":
+        return range(0, 1000)
+    low, _, high = cell.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
 def replica_table(readme_path):
     """The rows of the replica table between the replica-table markers:
-    (ScaledObject, replicas now or None for any, value from, value to,
+    (ScaledObject, replicas now as a range(), value from, value to,
     HARD True/False or None for any, replicas wanted); a row applies when
-    from < value <= to."""
+    from < value <= to and the current count is in the range ("any" is
+    range(0, 1000), "2-10" is range(2, 11), "3" is range(3, 4))."""
     text = open(readme_path).read()
     block = re.search(r"<!-- replica-table:begin -->(.*?)"
                       r"<!-- replica-table:end -->", text, re.S)
@@ -119,8 +128,7 @@ def replica_table(readme_path):
     for line in block.group(1).splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) == 6 and re.fullmatch(r"-?[\d.]+", cells[2]):
-            rows.append((cells[0],
-                         None if cells[1] == "any" else int(cells[1]),
+            rows.append((cells[0], _now_range(cells[1]),
                          float(cells[2]), float(cells[3]),
                          {"yes": True, "no": False}.get(cells[4]),
                          int(cells[5])))

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The Grafana dashboard and provisioning: valid JSON, the seed's four panels
 (queue depth, rate scale, backpressure state, pods) plus the coordinator's
-throughput, write latency, breaker, replicas, queue utilisation and level
-changes; a datasource variable (defaulting to the provisioned uid) that
+throughput, write latency, breaker, replicas, queue utilisation, level
+changes, store pressure (the coordinator scaler's own query), sink state,
+oldest record age and commit latency; a datasource variable (defaulting to the provisioned uid) that
 every panel uses and a namespace variable every query filters on; units
 (records per second, fractions); `or vector(0)` where no data means 0;
 every kube-state-metrics series a panel uses named in its description;
@@ -43,7 +44,9 @@ for title in ("Store Queue Depth", "Pipeline Rate Scale", "Backpressure State",
 c.check(len(set(p["id"] for p in dashboard["panels"])) == len(titles),
         "panel ids unique")
 
-for title in ("Coordinator Replicas", "Queue Utilisation", "Level Changes"):
+for title in ("Coordinator Replicas", "Queue Utilisation", "Level Changes",
+              "Store Pressure", "Sink State", "Oldest Record Age",
+              "Commit Latency"):
     c.check(title in titles, f"panel {title!r}")
 
 variables = {v["name"]: v for v in dashboard["templating"]["list"]}
@@ -97,7 +100,18 @@ for panel in dashboard["panels"]:
 
 by_title = {p["title"]: p for p in dashboard["panels"]}
 units = {"Coordinator Throughput": "rec/s", "Queue Utilisation": "percentunit",
-         "Batch Write Latency": "s", "Pipeline Rate Scale": "percentunit"}
+         "Batch Write Latency": "s", "Pipeline Rate Scale": "percentunit",
+         "Store Pressure": "percentunit", "Oldest Record Age": "s",
+         "Commit Latency": "s"}
+# The scaler's own query is on the dashboard, as the scaler runs it.
+scaler = yaml.safe_load(open(os.path.join(
+    DEPLOY, "kubernetes", "components", "coordinator-autoscaling",
+    "scaledobject-coordinator.yaml")))
+scaling = " ".join(scaler["spec"]["triggers"][0]["metadata"]["query"].split())
+pressure_exprs = [substituted(t["expr"]) for t in
+                  by_title.get("Store Pressure", {}).get("targets", [])]
+c.check(scaling in pressure_exprs,
+        f"Store Pressure plots the coordinator scaler's query ({scaling})")
 for title, unit in units.items():
     got = by_title[title]["fieldConfig"]["defaults"].get("unit", "")
     c.check(got.replace(" ", "").endswith(unit.replace(" ", "")),

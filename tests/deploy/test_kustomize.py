@@ -15,7 +15,8 @@ import re
 
 import yaml
 
-from deploy_common import (DEPLOY, KUBERNETES, SOURCE_ROOT, Checker, find,
+from deploy_common import (DEPLOY, HPA_TOLERANCE, KUBERNETES, SOURCE_ROOT,
+                           Checker, find,
                            generated, hpa_desired, kustomize, objects,
                            overlays, replica_table)
 
@@ -254,6 +255,49 @@ def check_curve(overlay, objs, deployments):
                         f"{what}: readable through fsGroup {IMAGE_USER}")
 
 
+def desired_replicas(spec, u, hard, now):
+    """What the HPA wants from every trigger of a ScaledObject (the largest,
+    clamped): `u` for the pressure trigger, 1 or 0 (HARD or not) for the
+    HARD trigger."""
+    wanted = []
+    for trigger in spec["triggers"]:
+        query = trigger["metadata"]["query"]
+        value = (1.0 if hard else 0.0) \
+            if "pipeline_backpressure_state" in query else u
+        wanted.append(hpa_desired(trigger["metricType"], value,
+                                  float(trigger["metadata"]["threshold"]),
+                                  now))
+    return min(spec["maxReplicaCount"],
+               max(spec["minReplicaCount"], max(wanted)))
+
+
+def check_replica_table(overlay, scalers):
+    """Every row of the README's replica table, for every count it names
+    (within min..max) and HARD value it covers, at its middle and at its
+    upper bound, is the HPA's arithmetic on the rendered triggers."""
+    readme = os.path.join(KUBERNETES, "README.md")
+    rows = replica_table(readme)
+    names = {row[0] for row in rows}
+    c.check(names == {"mds-coordinator-scaler", "mdp-pipeline-scaler"},
+            f"the replica table covers both scalers ({sorted(names)})")
+    for name, nows, low_v, high_v, hard, wanted in rows:
+        if name not in scalers:
+            continue
+        spec = scalers[name]["spec"]
+        counts = [n for n in nows if spec["minReplicaCount"] <= n
+                  <= spec["maxReplicaCount"]]
+        bad = []
+        for now in counts:
+            for is_hard in ((False, True) if hard is None else (hard,)):
+                for value in ((max(low_v, 0.0) + high_v) / 2, high_v):
+                    got = desired_replicas(spec, value, is_hard, now)
+                    if got != wanted:
+                        bad.append((now, is_hard, value, got))
+        c.check(counts and not bad, f"{overlay}: replica table row {name} "
+                f"now {nows.start}..{nows.stop - 1}, u {low_v:g}..{high_v:g}, "
+                f"HARD {hard} -> {wanted} (HPA disagrees: {bad[:3]})")
+
+
 def check_overlay(path):
     overlay = os.path.basename(path)
     print(f"overlay {overlay}")
@@ -468,22 +512,24 @@ def check_overlay(path):
                     f"{tname}: query limited to namespace {NAMESPACE}")
     if "mds-coordinator-scaler" in scalers:
         triggers = scalers["mds-coordinator-scaler"]["spec"]["triggers"]
-        low = float(generated(objs, "ConfigMap", "mds-coordinator-config")
-                    ["data"]["MDS_LOW_WATERMARK"])
+        c.check(len(triggers) == 1, f"{overlay}: the coordinator scaler has "
+                f"one trigger (the replica table has one dimension)")
         for trigger in triggers:
             query = " ".join(trigger["metadata"]["query"].split())
-            # A fraction of each coordinator's own capacity, averaged over
-            # the coordinators (falls as added coordinators take their
-            # share), compared as a Value: the HPA scales the current count.
-            c.check(re.fullmatch(r"avg\(coordinator_queue_depth\{[^}]*\} / "
-                                 r"coordinator_queue_capacity\{[^}]*\}\)",
+            # The loop's own pressure (a fraction), averaged over the
+            # coordinators (falls as added coordinators take their share),
+            # compared as a Value: the HPA scales the current count.
+            c.check(re.fullmatch(r"avg\(coordinator_pressure\{[^}]*\}\)",
                                  query) is not None
                     and trigger.get("metricType") == "Value",
-                    f"{overlay}: coordinators scaled on the average queue "
-                    f"utilisation as a Value ({query})")
-            c.check(0 < float(trigger["metadata"]["threshold"]) < low,
-                    f"{overlay}: utilisation target below the low watermark "
-                    f"{low:g} (scale before producers are slowed)")
+                    f"{overlay}: coordinators scaled on the average store "
+                    f"pressure as a Value ({query})")
+            # Pressure 1 (sink down, queue at the high watermark) must be
+            # past the target by more than the HPA's tolerance.
+            c.check(0 < float(trigger["metadata"]["threshold"])
+                    < 1 / (1 + HPA_TOLERANCE),
+                    f"{overlay}: pressure target below 1 / (1 + tolerance): "
+                    f"a sink down asks for more coordinators")
         for scaler in scalers.values():
             for trigger in scaler["spec"]["triggers"]:
                 query = trigger["metadata"]["query"]
@@ -492,24 +538,7 @@ def check_overlay(path):
                         f"{overlay}: {scaler['metadata']['name']}/"
                         f"{trigger.get('name')}: a queue trigger is a "
                         f"fraction of capacity, not a record count")
-        # The README's replica table is the HPA's arithmetic.
-        readme = os.path.join(KUBERNETES, "README.md")
-        for row in replica_table(readme):
-            name, now, low_v, high_v, hard, wanted = row
-            if name != "mds-coordinator-scaler":
-                continue
-            spec = scalers[name]["spec"]
-            trigger = spec["triggers"][0]
-            for value in ((low_v + high_v) / 2, high_v):
-                got = min(spec["maxReplicaCount"],
-                          max(spec["minReplicaCount"],
-                              hpa_desired(trigger["metricType"], value,
-                                          float(trigger["metadata"]
-                                                ["threshold"]), now)))
-                c.check(got == wanted, f"{overlay}: replica table row "
-                        f"{now} replicas, utilisation {value:g} -> {wanted} "
-                        f"(HPA: {got})")
-
+        check_replica_table(overlay, scalers)
     # PrometheusRule == deploy/prometheus/rules/mdbp-alerts.yml.
     rule = find(objs, "PrometheusRule", "mdbp-alerts")
     plain = yaml.safe_load(open(os.path.join(

@@ -1,30 +1,45 @@
 #!/usr/bin/python3
-"""Live: a real Prometheus scrapes the two running services and the stack is
-driven into HARD backpressure; then the shipped autoscaling and alerting do
-what the docs say.
+"""Live: a real Prometheus scrapes the two running services on a real
+PostgreSQL, the database is stopped mid-stream (the loop benchmark's
+database-stopped row), and the shipped autoscaling and alerting do what the
+docs say.
 
-  test_live.py MDS_COORDINATOR MDP_PIPELINE
+  with_postgres.sh test_live.py MDS_COORDINATOR MDP_PIPELINE
 
-1. mds-coordinator starts with a sink that cannot be reached
-   (MDS_SINK=postgres://127.0.0.1:1/...): every write fails, the breaker
-   opens, the queue only fills. mdp-pipeline sends a synthetic market to it
-   as fast as its bucket allows. Both on 127.0.0.1, ports found at run time.
+1. mds-coordinator writes to the throwaway PostgreSQL of
+   tests/lib/with_postgres.sh (MDS_TEST_PG_URI); mdp-pipeline sends a
+   synthetic market to it at a rate the database takes. Both on 127.0.0.1,
+   ports found at run time.
 2. Prometheus (Debian's /usr/bin/prometheus) runs on 127.0.0.1 with a temp
    storage dir and a configuration DERIVED from deploy/prometheus/prometheus.yml:
    same jobs, paths and labels; targets rewritten to the ports above; 1 s
    scrape and evaluation intervals; and a TEST COPY of the alert rules whose
-   `for:` durations are cut to 2 s (the shipped 2 min would make the test
-   wait 2 min; the expressions are unchanged).
-3. Checks: both targets up; the deploy/docker healthcheck script answers 0
-   for /health of both; the stack reaches HARD; every trigger query of both
-   ScaledObjects (rendered from overlays/prod-pipeline-autoscaling, run
-   exactly as written) returns a value above its threshold; the replicas the
-   HPA computes from them (max over triggers of ceil(value / threshold),
-   clamped to min/max) equal the row of the replica table in
-   deploy/kubernetes/README.md; PipelineHardBackpressure,
-   CoordinatorBreakerOpen, CoordinatorQueueHigh and PipelineQueueHigh fire
-   with their namespace label; every query of every Grafana panel returns
-   data; SIGTERM ends both services with exit 0, the coordinator
+   `for:` durations are cut to 2 s (the shipped 30 s to 5 min would make the
+   test wait minutes; the expressions and thresholds are unchanged).
+3. Checks, healthy: both targets up; the deploy/docker healthcheck script
+   answers 0 for /health of both; rows are written; every trigger query of
+   both ScaledObjects (rendered from overlays/prod-pipeline-autoscaling, run
+   exactly as written) returns one value and the replicas the HPA computes
+   from them (max over triggers of ceil(value / threshold) or the Value
+   form, clamped to min/max) equal the row of the replica table in
+   deploy/kubernetes/README.md (1 coordinator).
+   Then where the queue really fills: PostgreSQL made slow (a statement
+   trigger sleeps 0.3 s in every INSERT: commits slow, none fails) and a
+   producer that ignores credits (ingest.md allows it) with a window above
+   the capacity: CoordinatorQueueHigh and PipelineQueueHigh fire, the sink
+   is never down; the trigger dropped, the queue drains and pressure
+   returns to 0.
+4. The database is stopped (MDS_TEST_PG_STOP): Prometheus has the
+   coordinator scaler's query past its threshold within one
+   `pollingInterval` of the ScaledObject (the issue's "Done when"; the one
+   timing bound of this test, 15 s against about 2 s seen); both sides
+   reach HARD; every trigger is past its threshold and the replicas match
+   the table again; CoordinatorSinkDown, CoordinatorBreakerOpen,
+   CoordinatorPressureHigh, CoordinatorOldestRecordOld and
+   PipelineHardBackpressure fire with their namespace label, while the
+   queue stays short (producers pause on credits), so the queue-high
+   alerts do not, which this checks too; every query of every Grafana panel
+   returns data; SIGTERM ends both services with exit 0, the coordinator
    dead-lettering what it could not write; then CoordinatorDown and
    PipelineDown fire.
 """
@@ -51,13 +66,21 @@ PROMETHEUS = "/usr/bin/prometheus"
 NAMESPACE = "market-data"
 STARTUP_DEADLINE_S = 20
 SCRAPE_DEADLINE_S = 30       # first scrape comes after ~5 s
-HARD_DEADLINE_S = 90         # fill 8000 of 10000 records at >= 5000/s
+HARD_DEADLINE_S = 30         # sink down: HARD about 1 s after the stop
+WRITE_DEADLINE_S = 30        # rows in PostgreSQL, seen by Prometheus
 ALERT_DEADLINE_S = 30
 STOP_DEADLINE_S = 20         # drain budgets in this test: 1 s each
 POLL_S = 0.25
 TEST_FOR = "2s"              # `for:` of the test copy of the rules
-QUEUE_CAPACITY = 10000       # the default, as the replica table assumes
-PIPELINE_RATE = 20000        # records/s: HARD within a few seconds
+QUEUE_CAPACITY = 10000       # the default
+PIPELINE_RATE = 2000         # records/s: PostgreSQL keeps up (pressure 0)
+QUEUE_HIGH = 0.8             # the queue-high alerts' threshold
+SLOW_STATEMENT_S = 0.3       # each INSERT of the slowed database
+GREEDY_WINDOW = 24           # batches a credit-ignoring producer keeps out
+GREEDY_BATCH = 500           # records per batch: 12000 > the capacity
+GREEDY_BATCHES = 400         # bounded: at most 200000 records
+RECOVER_DEADLINE_S = 60      # the slowed queue drained, pressure back to 0
+TABLES = ("trades", "quotes", "bars")
 
 c = Checker()
 
@@ -130,6 +153,8 @@ def prometheus_config(workdir, targets):
 
 
 def main():
+    if "MDS_TEST_PG_URI" not in os.environ:
+        fail("run under tests/lib/with_postgres.sh (MDS_TEST_PG_URI unset)")
     if len(sys.argv) != 3:
         print(__doc__)
         sys.exit(2)
@@ -168,8 +193,8 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
         "MDS_FEEDBACK_ENDPOINT": f"tcp://127.0.0.1:{feedback}",
         "MDS_HTTP_PORT": str(coordinator_http),
         "MDS_HTTP_BIND": "127.0.0.1",
-        # Nothing listens on port 1: every write fails, the queue fills.
-        "MDS_SINK": "postgres://mds@127.0.0.1:1/market?connect_timeout=1",
+        # Stopped later in the test: writes fail, breakers open.
+        "MDS_SINK": os.environ["MDS_TEST_PG_URI"] + "?connect_timeout=1",
         "MDS_COORDINATOR_ID": "live-coordinator",
         "MDS_QUEUE_CAPACITY": str(QUEUE_CAPACITY),
         "MDS_DRAIN_TIMEOUT_MS": "1000",
@@ -224,7 +249,32 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
             v == 1 for _, v in query(prom, f'up{{job="{job}"}}')))
         c.check(True, f"Prometheus scrapes {job}")
 
-    fill_queue(f"tcp://127.0.0.1:{ingest}", coordinator_url)
+    # Healthy: rows written, pressure low, the scalers at the minimum.
+    wait_for("rows written, seen by Prometheus", WRITE_DEADLINE_S, lambda: [
+        v for _, v in query(prom, "sum(coordinator_records_written_total)")
+        if v > 0])
+    c.check(True, "the coordinator writes rows to PostgreSQL")
+    check_scalers(prom, scalers, stopped=False)
+
+    # A slow database, not a dead one: the queue really fills.
+    slow_sink_phase(prom, ingest)
+
+    # The database-stopped row: one polling interval for the scaling query.
+    coordinator_scaler = next(o for o in scalers if o["metadata"]["name"]
+                              == "mds-coordinator-scaler")
+    polling_s = coordinator_scaler["spec"]["pollingInterval"]
+    trigger = coordinator_scaler["spec"]["triggers"][0]["metadata"]
+    expr = " ".join(trigger["query"].split())
+    threshold = float(trigger["threshold"])
+    subprocess.run([os.environ["MDS_TEST_PG_STOP"]], check=True,
+                   capture_output=True, timeout=60)
+    stopped_at = time.monotonic()
+    wait_for(f"{expr} > {threshold:g} after the database stopped",
+             polling_s, lambda: [v for _, v in query(prom, expr)
+                                 if v > threshold])
+    c.check(True, f"database stopped: {expr} past {threshold:g} in Prometheus "
+            f"after {time.monotonic() - stopped_at:.1f} s (within one "
+            f"pollingInterval, {polling_s} s)")
 
     # HARD, as seen by Prometheus from both sides.
     wait_for("HARD backpressure in Prometheus", HARD_DEADLINE_S, lambda: (
@@ -237,11 +287,24 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     c.check(status is not None and status != 200,
             f"coordinator /ready fails while its database is down ({status})")
 
-    check_scalers(prom, scalers)
-    # The database is unreachable: breaker open, queue at the high
-    # watermark (80% of capacity), the pipeline HARD.
-    check_alerts(prom, ["PipelineHardBackpressure", "CoordinatorBreakerOpen",
-                        "CoordinatorQueueHigh", "PipelineQueueHigh"])
+    check_scalers(prom, scalers, stopped=True)
+    # The database is down: sink down, breaker open, records waiting, the
+    # pipeline HARD; the queue stays short (credits), so the queue-high
+    # alerts must not fire (promtool tests them where the queue fills).
+    check_alerts(prom, ["CoordinatorSinkDown", "CoordinatorBreakerOpen",
+                        "CoordinatorPressureHigh",
+                        "CoordinatorOldestRecordOld",
+                        "PipelineHardBackpressure"])
+    since_stop_s = math.ceil(time.monotonic() - stopped_at)
+    utilisation = [v for _, v in query(
+        prom, "max_over_time(max(coordinator_queue_depth "
+        f"/ coordinator_queue_capacity)[{since_stop_s}s:1s])")]
+    c.check(utilisation and utilisation[0] < QUEUE_HIGH,
+            f"the queue stayed below {QUEUE_HIGH:g} of capacity with the "
+            f"database down ({utilisation})")
+    firing = alert_states_now(prom)
+    c.check(not {"CoordinatorQueueHigh", "PipelineQueueHigh"} & firing,
+            f"the queue-high alerts are not firing ({sorted(firing)})")
     check_panels(prom, dashboard)
     check_graceful_stop(coordinator_dir)
     # Both stopped: their targets are down, which the `up == 0` alerts see
@@ -249,32 +312,71 @@ def run_live(workdir, coordinator_bin, pipeline_bin, healthcheck, scalers,
     check_alerts(prom, ["CoordinatorDown", "PipelineDown"])
 
 
-def fill_queue(ingest, coordinator_url):
-    """Fills the coordinator's queue past its high watermark with a v1
-    producer that ignores credits (no session, one batch after another
-    until `nack full`): mdp-pipeline honours the credits a coordinator with
-    a dead database grants, so it alone no longer fills the queue (issue
-    11), while the queue alerts need one that is full."""
-    import msgpack
-    import zmq
-    context = zmq.Context.instance()
-    dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
-    dealer.connect(ingest)
-    base = time.time_ns()
-    for seq in range(1, 2 * QUEUE_CAPACITY // 500 + 1):  # bounded
-        records = [["trade", "filler", "FILL", base + seq * 1000 + k,
-                    100.0, 1.0] for k in range(500)]
-        dealer.send(msgpack.packb({"v": 1, "type": "batch",
-                                   "producer_id": "live-filler",
-                                   "batch_seq": seq, "records": records}))
-        if not dealer.poll(200):
-            continue  # queued: its ack would come only after a commit
-        reply = msgpack.unpackb(dealer.recv(), raw=False)
-        if reply.get("reason") == "full":
-            break
-    dealer.close()
-    c.check(True, "the queue filled by a credit-ignoring v1 producer")
+def slow_sink_phase(prom, ingest):
+    """PostgreSQL made slow for real (a statement trigger sleeps
+    SLOW_STATEMENT_S in every INSERT: each commit takes that long, none
+    fails, so the sink stays up) and a producer that ignores credits (the
+    harness's DEALER with a window larger than the queue; ingest.md allows
+    it: the queue bound and `nack full` stay) fill the queue past the high
+    watermark: CoordinatorQueueHigh, and PipelineQueueHigh in the pipeline
+    that hears that coordinator, fire. Then the database is fast again and
+    the queue drains: pressure back to 0, no queue alert left."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+    import harness
+    uri = os.environ["MDS_TEST_PG_URI"]
+    harness.psql(uri, "CREATE FUNCTION mdbp_live_slow() RETURNS trigger "
+                 "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(%g); "
+                 "RETURN NULL; END $$" % SLOW_STATEMENT_S)
+    for table in TABLES:
+        harness.psql(uri, f"CREATE TRIGGER mdbp_live_slow BEFORE INSERT ON "
+                     f"{table} FOR EACH STATEMENT EXECUTE FUNCTION "
+                     f"mdbp_live_slow()")
+    slowed_at = time.monotonic()
+    producer = harness.Producer(f"tcp://127.0.0.1:{ingest}",
+                                producer_id="live-greedy")
+    batches = harness.batches_of(harness.records(0, GREEDY_BATCH
+                                                 * GREEDY_BATCHES),
+                                 GREEDY_BATCH)
+    thread, result = harness.stream_in_background(
+        producer, batches, window=GREEDY_WINDOW, timeout=600.0,
+        reply_timeout=30.0)
+    try:
+        check_alerts(prom, ["CoordinatorQueueHigh", "PipelineQueueHigh"])
+        window_s = math.ceil(time.monotonic() - slowed_at)
+        sink = [v for _, v in query(
+            prom, f"max_over_time(max(coordinator_sink_state)[{window_s}s:1s])")]
+        c.check(sink and sink[0] < 2, f"the slowed database was slow, never "
+                f"down (sink_state at most {sink})")
+    finally:
+        for table in TABLES:
+            harness.psql(uri, f"DROP TRIGGER mdbp_live_slow ON {table}")
+        harness.psql(uri, "DROP FUNCTION mdbp_live_slow()")
+    # Fast again: the producer's last batches are acked, the queue drains.
+    thread.join(timeout=RECOVER_DEADLINE_S)
+    c.check(not thread.is_alive() and "acks" in result,
+            f"the credit-ignoring producer got every batch acked "
+            f"({result.get('error')})")
+    producer.close()
+    wait_for("queue drained and pressure 0 after the slow database",
+             RECOVER_DEADLINE_S, lambda: (
+                 [v for _, v in query(prom, "max(coordinator_pressure)")]
+                 == [0.0] and
+                 [v for _, v in query(prom, "max(coordinator_queue_depth "
+                                      "/ coordinator_queue_capacity)")][0]
+                 < QUEUE_HIGH and
+                 not {"CoordinatorQueueHigh", "PipelineQueueHigh"}
+                 & alert_states_now(prom)))
+    c.check(True, "the database is fast again: queue drained, pressure 0, "
+            "the queue-high alerts resolved")
+
+
+def alert_states_now(prom):
+    """Names of the alerts pending or firing now."""
+    status, body = http_get(prom + "/api/v1/alerts")
+    if status != 200:
+        fail(f"/api/v1/alerts: HTTP {status}")
+    return {a["labels"].get("alertname")
+            for a in json.loads(body)["data"]["alerts"]}
 
 
 def check_graceful_stop(coordinator_dir):
@@ -299,17 +401,19 @@ def check_graceful_stop(coordinator_dir):
             f"({lines} records)")
 
 
-def check_scalers(prom, scalers):
-    """The database is down: every trigger query, run exactly as rendered,
-    is past its threshold; the replicas the HPA computes from the values
+def check_scalers(prom, scalers, stopped):
+    """Every trigger query, run exactly as rendered, returns one value, past
+    its threshold when the database is stopped (the HARD trigger too) and
+    not past it while healthy; the replicas the HPA computes from the values
     (deploy_common.hpa_desired, this test's one coordinator and pipeline as
     the current count) equal the README's replica table."""
     table = replica_table(os.path.join(KUBERNETES, "README.md"))
     current = 1
+    when = "database stopped" if stopped else "healthy"
     for scaler in scalers:
         name = scaler["metadata"]["name"]
         spec = scaler["spec"]
-        desired, fraction, hard = [], None, False
+        desired, pressure, hard = [], None, False
         for trigger in spec["triggers"]:
             expr = " ".join(trigger["metadata"]["query"].split())
             threshold = float(trigger["metadata"]["threshold"])
@@ -320,30 +424,32 @@ def check_scalers(prom, scalers):
             if not result:
                 continue
             value = result[0][1]
-            c.check(value > threshold,
-                    f"{name}: {expr} = {value:g} > threshold {threshold:g}")
+            c.check((value > threshold) == stopped,
+                    f"{name} ({when}): {expr} = {value:g} "
+                    f"{'>' if stopped else '<='} threshold {threshold:g}")
             replicas = hpa_desired(metric_type, value, threshold, current)
             desired.append(replicas)
             print(f"{name}: {expr} = {value:g}, threshold {threshold:g} "
                   f"({metric_type}, {current} now) -> {replicas} replicas")
-            if "queue_depth" in expr:
-                fraction = value
+            if "coordinator_pressure" in expr:
+                pressure = value
             else:
                 hard = hard or value > 0
-        if not desired or fraction is None:
-            c.check(False, f"{name}: a queue trigger with a value")
+        if not desired or pressure is None:
+            c.check(False, f"{name}: a pressure trigger with a value")
             continue
         replicas = min(spec["maxReplicaCount"],
                        max(spec["minReplicaCount"], max(desired)))
         rows = [r for r in table if r[0] == name
-                and r[1] in (None, current) and r[2] < fraction <= r[3]
+                and current in r[1] and r[2] < pressure <= r[3]
                 and r[4] in (None, hard)]
         c.check(len(rows) == 1, f"{name}: one README row for {current} "
-                f"replicas, value {fraction:g}, HARD {hard} ({rows})")
+                f"replicas, pressure {pressure:g}, HARD {hard} ({rows})")
         if rows:
             c.check(rows[0][5] == replicas,
-                    f"{name}: HPA wants {replicas} replicas at {fraction:g} "
-                    f"(HARD {hard}); the README says {rows[0][5]}")
+                    f"{name} ({when}): HPA wants {replicas} replicas at "
+                    f"{pressure:g} (HARD {hard}); the README says "
+                    f"{rows[0][5]}")
 
 
 def check_alerts(prom, names):

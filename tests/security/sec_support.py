@@ -5,6 +5,7 @@ exchanges, and the checker every test prints its lines with."""
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,3 +138,49 @@ def metric(text, name, **labels):
         if all(found.get(k) == v for k, v in labels.items()):
             return float(value)
     return 0.0
+
+
+def rss_mb(pid):
+    """VmRSS of a process in MB (0.0 when it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def zmtp_peer(port, socket_type, receive_buffer=None):
+    """A ZeroMQ peer spoken by hand (ZMTP 3.0, NULL mechanism) on a plain TCP
+    socket: it sends what a test wants and reads only when the test does, so
+    it can stop reading for real (a libzmq peer keeps reading into its own
+    queue) or send a subscription that libzmq's own SUB would keep in its
+    trie. Returns the connected socket; send frames with zmtp_send()."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    greeting = (b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00"
+                + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31)
+    name = socket_type.encode()
+    properties = (bytes([len(b"Socket-Type")]) + b"Socket-Type"
+                  + struct.pack(">I", len(name)) + name)
+    ready = bytes([5]) + b"READY" + properties
+    sock.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    return sock
+
+
+def zmtp_send(sock, frames):
+    """Sends one multipart message (long frames). False when the peer hung
+    up first."""
+    try:
+        for index, frame in enumerate(frames):
+            more = 0x01 if index + 1 < len(frames) else 0x00
+            sock.sendall(bytes([0x02 | more]) + struct.pack(">Q", len(frame))
+                         + frame)
+        return True
+    except OSError:
+        return False
