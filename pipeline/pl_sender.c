@@ -50,9 +50,10 @@ typedef struct {
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
     proto_record_t *records;  /* the open batch */
-    proto_record_t *returned; /* a split batch's records, to fill again */
+    proto_record_t *returned; /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
-    zmq_msg_t chunk; /* records received, not yet batched */
+    size_t returned_capacity; /* records; grows, bounded by the window */
+    zmq_msg_t chunk;          /* records received, not yet batched */
     bool has_chunk;
     size_t chunk_offset; /* records of the chunk already batched */
     int64_t next_status_ns;
@@ -166,21 +167,44 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
                     uint64_t batch_seq)
 {
     msgpack_sbuffer *buffer = &self->buffers[outcome->slot];
+    /* Earlier splits' records not filled yet stay first, in order. */
+    size_t left = self->returned_count - self->returned_offset;
+    memmove(self->returned, self->returned + self->returned_offset,
+            left * sizeof *self->returned);
+    self->returned_offset = 0;
+    self->returned_count = left;
+    size_t need = left + self->config.batch_records;
+    if (need > self->returned_capacity) {
+        /* At most the window's records: they were in its slots. */
+        proto_record_t *grown =
+            realloc(self->returned, need * sizeof *self->returned);
+        if (!grown) {
+            cmn_log_error(PL_SEND_MODULE, "split_failed",
+                          "batch_seq=%llu error=\"out of memory\"",
+                          (unsigned long long)batch_seq);
+            cmn_series_add(self->rejected, outcome->records);
+            pl_window_return(self->window, left);
+            return;
+        }
+        self->returned = grown;
+        self->returned_capacity = need;
+    }
     proto_batch_t batch;
     proto_error_t error;
-    if (proto_batch_decode(buffer->data, buffer->size, &batch, self->returned,
-                           self->config.batch_records, &error) != 0 ||
+    if (proto_batch_decode(buffer->data, buffer->size, &batch,
+                           self->returned + left, self->config.batch_records,
+                           &error) != 0 ||
         batch.count != outcome->records) {
         /* Our own encoding: cannot happen, loudly. */
         cmn_log_error(PL_SEND_MODULE, "split_failed",
                       "batch_seq=%llu error=\"%s\"",
                       (unsigned long long)batch_seq, error.text);
         cmn_series_add(self->rejected, outcome->records);
-        pl_window_return(self->window, 0);
+        pl_window_return(self->window, left);
         return;
     }
-    self->returned_count = batch.count;
-    self->returned_offset = 0;
+    self->returned_count = left + batch.count;
+    pl_window_return(self->window, self->returned_count);
     cmn_series_inc(self->split);
     cmn_log_warning(PL_SEND_MODULE, "batch_split",
                     "batch_seq=%llu records=%zu batch_limit=%zu",
@@ -606,6 +630,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     self->monitor = zsock_new(ZMQ_PAIR);
     self->limits = zsock_new(ZMQ_PULL);
     self->returned = calloc(config->batch_records, sizeof *self->returned);
+    self->returned_capacity = config->batch_records;
     self->buffers = calloc(config->window, sizeof *self->buffers);
     self->records = calloc(config->batch_records, sizeof *self->records);
     if (!self->endpoints || !self->producer_id || !self->data_endpoint ||

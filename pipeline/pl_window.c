@@ -411,7 +411,7 @@ pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
         return pl_window_ack(self, reply->batch_seq, now, outcome);
     size_t index;
     s_slot_t *slot = s_find(self, reply->batch_seq, &index);
-    if (slot && s_over_capacity(reply) && self->returned == 0) {
+    if (slot && s_over_capacity(reply)) {
         /* It can never be queued: split it. The parts are new batches of
          * at most the capacity (or half this one when the capacity is not
          * known yet). */
@@ -426,13 +426,10 @@ pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
         outcome->records = slot->records;
         outcome->latency_ns = now - slot->sent_ns;
         self->counters.splits++;
-        self->returned = slot->records;
+        self->returned += slot->records;
         s_release(self, slot);
         return PL_WINDOW_SPLIT;
     }
-    if (slot && s_over_capacity(reply)) /* one split at a time */
-        return pl_window_nack(self, reply->batch_seq, PROTO_NACK_FULL, 0, now,
-                              outcome);
     return pl_window_nack(self, reply->batch_seq, reply->reason,
                           reply->retry_after_ms, now, outcome);
 }

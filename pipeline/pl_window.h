@@ -199,8 +199,8 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
 pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
                                   int64_t now, pl_window_outcome_t *outcome);
 
-/* The shell holds `records` returned by a SPLIT, not yet filled again (it
- * fills them first; a flush waits for them; a second split waits). */
+/* The shell holds `records` returned by SPLITs, not yet filled again (it
+ * fills them first; a flush waits for them). */
 void pl_window_return(pl_window_t *self, size_t records);
 
 /* New feedback limits (capacity, credit_initial, alive). */

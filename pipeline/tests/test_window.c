@@ -512,6 +512,41 @@ static void test_an_over_capacity_batch_is_split(void **state)
     pl_window_destroy(&window);
 }
 
+/* Two over-capacity batches nacked one after the other are both split
+ * (the second is not retried as it is: it could never fit). */
+static void test_two_over_capacity_batches_are_both_split(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config_v11();
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t first = s_send_batch(window, 500, T0);
+    pl_window_action_t second = s_send_batch(window, 500, T0);
+    proto_reply_t nack;
+    memset(&nack, 0, sizeof nack);
+    nack.type = PROTO_REPLY_NACK;
+    nack.reason = PROTO_NACK_MALFORMED;
+    nack.code = PROTO_NACK_CODE_OVER_CAPACITY;
+    nack.has_credit = true; /* nothing admitted: no credit for more */
+    pl_window_outcome_t outcome;
+    nack.batch_seq = second.batch_seq;
+    assert_int_equal(pl_window_reply(window, &nack, T0 + 30 * MS, &outcome),
+                     PL_WINDOW_SPLIT);
+    nack.batch_seq = first.batch_seq;
+    assert_int_equal(pl_window_reply(window, &nack, T0 + 31 * MS, &outcome),
+                     PL_WINDOW_SPLIT);
+    assert_int_equal(pl_window_used(window), 0);
+    assert_int_equal(pl_window_counters(window)->splits, 2);
+    /* Credit 0, nothing in flight, no feedback: one batch after the hint. */
+    pl_window_return(window, 1000);
+    pl_window_fill(window, 250, T0 + 31 * MS);
+    pl_window_return(window, 750);
+    s_nothing(window, T0 + 31 * MS);
+    pl_window_action_t seal = s_next(window, T0 + 131 * MS);
+    assert_int_equal(seal.kind, PL_WINDOW_SEAL);
+    assert_int_equal(seal.records, 250);
+    pl_window_destroy(&window);
+}
+
 /* Alive but slow is not lost: while the coordinators' heartbeats arrive a
  * batch is not timed out; once they stop, it is. */
 static void test_no_timeout_while_the_coordinator_is_heard(void **state)
@@ -557,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_credit_zero_stops_new_batches),
         cmocka_unit_test(test_batches_are_cut_to_the_capacity),
         cmocka_unit_test(test_an_over_capacity_batch_is_split),
+        cmocka_unit_test(test_two_over_capacity_batches_are_both_split),
         cmocka_unit_test(test_no_timeout_while_the_coordinator_is_heard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

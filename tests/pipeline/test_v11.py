@@ -111,7 +111,7 @@ def test_capacity(pipeline_binary, coordinator_binary, feedback):
                       MDP_SEND_BATCH_MS=200) as pipeline:
             pipeline.start()
             pipeline.wait_metric("pipeline_records_acked_total",
-                                 lambda v: v == RECORDS, 60,
+                                 lambda v: v == RECORDS, 150,
                                  "every record acknowledged")
             metrics = pipeline.metrics()
             check(metrics.get("pipeline_records_rejected_total", 0) == 0,
