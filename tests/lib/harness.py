@@ -58,22 +58,31 @@ def _ephemeral_low():
         return 32768
 
 
+_handed_out = set()  # ports free_port() returned in this process
+
+
 def free_port():
     """A free TCP port on 127.0.0.1 for a server under test.
 
     Chosen at random BELOW the kernel's ephemeral range: a port the kernel
     hands out for bind(0) is from that range, and any outgoing connection
     (ZeroMQ connects a lot, tests run in parallel) may take it between this
-    probe and the server's own bind ("Address already in use")."""
+    probe and the server's own bind ("Address already in use"). Never the
+    same port twice in one test process: the ports of one service are
+    probed before any is bound, so a repeat would collide (seen once in CI:
+    feedback and HTTP on one port)."""
     high = min(_ephemeral_low(), 32768) - 1
     low = max(1024, high - 12000)
     for _ in range(500):
         port = random.randint(low, high)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port in %d..%d" % (low, high))
 
