@@ -203,19 +203,19 @@ static size_t s_producer(sc_intake_t *self, const char *id, uint64_t session)
 }
 
 /* The depth that producers honouring credits keep the queue at or under:
- * where the level comes back to OK (L - D, at least one chunk). So the
- * level stays an alarm for a store that cannot drain (sojourn, sink down)
- * or for producers that ignore credits, and never cycles OK/SOFT under
- * plain overload (the scenario suite measured 107 level changes/min at
- * 1.5x with credits sharing the room below H instead). */
+ * where the level comes back to OK (L - D; L when D >= L; at least one
+ * record). So the level stays an alarm for a store that cannot drain
+ * (sojourn, sink down) or for producers that ignore credits, and never
+ * cycles OK/SOFT under plain overload (the scenario suite measured 107
+ * level changes/min at 1.5x with credits sharing the room below H
+ * instead). Not raised to a batch: with a queue smaller than a batch
+ * (MDS_QUEUE_CAPACITY=300) that held the queue at HARD (bench/loop). */
 static uint64_t s_target(const sc_intake_t *self)
 {
     const sc_watermark_config_t *watermark = &self->config.watermark;
-    uint64_t target = watermark->low > watermark->dead_band
-                          ? watermark->low - watermark->dead_band
-                          : 0;
-    return target < self->config.batch_size ? self->config.batch_size
-                                            : target;
+    if (watermark->low > watermark->dead_band)
+        return watermark->low - watermark->dead_band;
+    return watermark->low > 0 ? watermark->low : 1;
 }
 
 /* What one producer may have in flight: an equal share of the target
