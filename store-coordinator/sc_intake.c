@@ -235,6 +235,10 @@ static uint64_t s_allowed(const sc_intake_t *self, uint64_t inflight,
         producers = 1;
     double fair = (double)target * (1.0 - self->pressure) / (double)producers;
     uint64_t allowed = fair > 0 ? (uint64_t)fair : 0;
+    /* More producers than target records: one each rather than none, or
+     * a crowd would wait forever on an empty queue. */
+    if (fair > 0 && allowed == 0)
+        allowed = 1;
     if (allowed > inflight + room)
         allowed = inflight + room;
     if (allowed > self->config.capacity)

@@ -641,6 +641,27 @@ static void test_credits_share_the_target_below_the_low_watermark(void **state)
     sc_intake_destroy(&intake);
 }
 
+static void test_a_crowd_larger_than_the_target_gets_one_record_each(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* 50 producers share a target of 40 records: 0.8 each would round to
+     * nothing, and nobody would ever send; each may have one. */
+    char name[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        s_send(intake, name, (uint64_t)i + 1, 1, 0, NULL, 0, &out);
+    }
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.producers, 50);
+    assert_int_equal(snapshot.credit_initial, 1);
+    s_send(intake, "p0", 1, 2, 0, NULL, 0, &out);
+    assert_int_equal(out.credit, 1);
+    sc_intake_destroy(&intake);
+}
+
 static void test_malformed_copies_code_field_and_index(void **state)
 {
     (void)state;
@@ -689,6 +710,8 @@ int main(void)
         cmocka_unit_test(test_oldest_age_over_the_target_raises_the_level),
         cmocka_unit_test(test_resend_of_a_held_batch_is_kept_once),
         cmocka_unit_test(test_credits_share_the_target_below_the_low_watermark),
+        cmocka_unit_test(
+            test_a_crowd_larger_than_the_target_gets_one_record_each),
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
