@@ -152,3 +152,51 @@ int64_t sc_announcer_deadline(sc_announcer_t *self)
         deadline = self->snapshot_due_ns;
     return deadline;
 }
+
+void sc_announcement_message(const sc_announcement_t *announcement,
+                             const sc_announcer_identity_t *identity,
+                             uint64_t seq, int64_t ts_ns,
+                             proto_feedback_t *out)
+{
+    const sc_snapshot_t *state = &announcement->state;
+    *out = (proto_feedback_t){
+        .type = announcement->type,
+        .epoch = identity->epoch,
+        .seq = seq,
+        .ts_ns = ts_ns,
+        .level = state->level,
+        .prev_level = state->previous,
+        .queue_size = state->depth,
+        .capacity = identity->capacity,
+        .low_wm = identity->low_wm,
+        .high_wm = identity->high_wm,
+        .utilization = (double)state->depth / (double)identity->capacity,
+        .scale_hint = state->scale_hint,
+        /* The last message may not be trusted past its receipt (7.1). */
+        .ttl_ms = announcement->going_away
+                      ? 0
+                      : (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS *
+                                   identity->heartbeat_ms),
+        .has_drain_rate = true,
+        .drain_rate = state->drain_rate,
+        .has_oldest_age_ms = true,
+        .oldest_age_ms = state->oldest_age_ms,
+        .has_commit_latency_ms = true,
+        .commit_latency_ms = state->commit_latency_ms,
+        .sink_state = state->sink_state,
+        .has_pressure = true,
+        .pressure = state->pressure,
+        .has_credit_initial = true,
+        .credit_initial = state->credit_initial,
+        .has_going_away = true,
+        .going_away = announcement->going_away,
+    };
+    if (out->utilization > 1.0)
+        out->utilization = 1.0;
+    snprintf(out->coordinator_id, sizeof out->coordinator_id, "%s",
+             identity->coordinator_id);
+    if (state->reason[0] != '\0') {
+        out->has_reason = true;
+        snprintf(out->reason, sizeof out->reason, "%s", state->reason);
+    }
+}

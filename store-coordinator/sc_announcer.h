@@ -93,4 +93,23 @@ bool sc_announcer_final(sc_announcer_t *self, int64_t now_ns,
  * the final message). */
 int64_t sc_announcer_deadline(sc_announcer_t *self);
 
+/* What every message of this coordinator carries besides the state. */
+typedef struct {
+    const char *coordinator_id; /* 1..PROTO_ID_MAX bytes */
+    uint64_t epoch;             /* this run's */
+    uint64_t capacity;          /* queue capacity, records */
+    uint64_t low_wm;            /* low watermark, records */
+    uint64_t high_wm;           /* high watermark, records */
+    int64_t heartbeat_ms;       /* regular interval (ttl_ms = 3 of them) */
+} sc_announcer_identity_t;
+
+/* The wire message of `announcement` (proto/feedback.md) into `out`, with
+ * the `seq` and wall-clock `ts_ns` the shell gives it: every v1.1 key, the
+ * last message with ttl_ms 0 (7.1). The publisher and the scenario model
+ * both build their messages here. */
+void sc_announcement_message(const sc_announcement_t *announcement,
+                             const sc_announcer_identity_t *identity,
+                             uint64_t seq, int64_t ts_ns,
+                             proto_feedback_t *out);
+
 #endif

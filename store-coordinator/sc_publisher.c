@@ -40,47 +40,17 @@ static uint64_t s_random(void *arg)
 static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
 {
     const sc_settings_t *settings = self->settings;
-    const sc_snapshot_t *state = &announcement->state;
-    proto_feedback_t event = {
-        .type = announcement->type,
+    sc_announcer_identity_t identity = {
+        .coordinator_id = settings->coordinator_id,
         .epoch = settings->epoch,
-        .seq = self->seq + 1,
-        .ts_ns = cmn_clock_wall_ns(self->clock),
-        .level = state->level,
-        .prev_level = state->previous,
-        .queue_size = state->depth,
         .capacity = settings->capacity,
         .low_wm = settings->watermark.low,
         .high_wm = settings->watermark.high,
-        .utilization = (double)state->depth / (double)settings->capacity,
-        .scale_hint = state->scale_hint,
-        /* The last message may not be trusted past its receipt (7.1). */
-        .ttl_ms = announcement->going_away
-                      ? 0
-                      : (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS *
-                                   settings->heartbeat_ms),
-        .has_drain_rate = true,
-        .drain_rate = state->drain_rate,
-        .has_oldest_age_ms = true,
-        .oldest_age_ms = state->oldest_age_ms,
-        .has_commit_latency_ms = true,
-        .commit_latency_ms = state->commit_latency_ms,
-        .sink_state = state->sink_state,
-        .has_pressure = true,
-        .pressure = state->pressure,
-        .has_credit_initial = true,
-        .credit_initial = state->credit_initial,
-        .has_going_away = true,
-        .going_away = announcement->going_away,
+        .heartbeat_ms = settings->heartbeat_ms,
     };
-    if (event.utilization > 1.0)
-        event.utilization = 1.0;
-    snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s",
-             settings->coordinator_id);
-    if (state->reason[0] != '\0') {
-        event.has_reason = true;
-        snprintf(event.reason, sizeof event.reason, "%s", state->reason);
-    }
+    proto_feedback_t event;
+    sc_announcement_message(announcement, &identity, self->seq + 1,
+                            cmn_clock_wall_ns(self->clock), &event);
     msgpack_sbuffer_clear(&self->buffer);
     if (proto_feedback_encode(&event, &self->buffer) != 0) {
         cmn_log_error("publisher", "encode_failed", "type=%s",

@@ -217,6 +217,43 @@ static void test_final_message_goes_away_and_is_the_last(void **state)
     sc_announcer_destroy(&announcer);
 }
 
+static void test_message_carries_the_snapshot_and_the_identity(void **state)
+{
+    (void)state;
+    sc_announcer_identity_t identity = {.coordinator_id = "c1",
+                                        .epoch = 7,
+                                        .capacity = 100,
+                                        .low_wm = 50,
+                                        .high_wm = 80,
+                                        .heartbeat_ms = 1000};
+    sc_announcement_t announcement = {
+        .type = PROTO_FEEDBACK_HEARTBEAT,
+        .state = {.level = PROTO_LEVEL_HARD,
+                  .previous = PROTO_LEVEL_OK,
+                  .depth = 120, /* past the capacity while a chunk lands */
+                  .scale_hint = 0.0,
+                  .pressure = 1.0,
+                  .sink_state = PROTO_SINK_STATE_DOWN,
+                  .reason = "sink_down"},
+    };
+    proto_feedback_t event;
+    sc_announcement_message(&announcement, &identity, 42, 1000, &event);
+    assert_string_equal(event.coordinator_id, "c1");
+    assert_int_equal(event.seq, 42);
+    assert_int_equal(event.epoch, 7);
+    assert_int_equal(event.level, PROTO_LEVEL_HARD);
+    assert_true(event.utilization == 1.0); /* clamped to 0..1 */
+    assert_int_equal(event.ttl_ms, 3000);  /* 3 heartbeats */
+    assert_true(event.has_reason);
+    assert_string_equal(event.reason, "sink_down");
+    assert_int_equal(event.sink_state, PROTO_SINK_STATE_DOWN);
+    /* The last message: trusted for no time at all. */
+    announcement.going_away = true;
+    sc_announcement_message(&announcement, &identity, 43, 2000, &event);
+    assert_int_equal(event.ttl_ms, 0);
+    assert_true(event.has_going_away && event.going_away);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +264,7 @@ int main(void)
         cmocka_unit_test(
             test_snapshot_per_subscription_at_most_one_per_interval),
         cmocka_unit_test(test_final_message_goes_away_and_is_the_last),
+        cmocka_unit_test(test_message_carries_the_snapshot_and_the_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,44 +174,17 @@ static void s_network_publish(s_model_t *self, const void *data, size_t size);
 static void s_publisher_send(s_model_t *self, const sc_announcement_t *a)
 {
     s_coordinator_t *coordinator = &self->coordinator;
-    const sc_snapshot_t *state = &a->state;
-    proto_feedback_t event = {
-        .type = a->type,
+    sc_announcer_identity_t identity = {
+        .coordinator_id = SCN_COORDINATOR_ID,
         .epoch = coordinator->epoch,
-        .seq = coordinator->seq + 1,
-        .ts_ns = cmn_clock_wall_ns(self->clock),
-        .level = state->level,
-        .prev_level = state->previous,
-        .queue_size = state->depth,
         .capacity = SCN_CAPACITY,
         .low_wm = (uint64_t)llround(SCN_LOW_FRACTION * SCN_CAPACITY),
         .high_wm = (uint64_t)llround(SCN_HIGH_FRACTION * SCN_CAPACITY),
-        .utilization = (double)state->depth / (double)SCN_CAPACITY,
-        .scale_hint = state->scale_hint,
-        .ttl_ms = a->going_away ? 0
-                                : (uint32_t)(SC_ANNOUNCER_TTL_HEARTBEATS *
-                                             self->heartbeat_ms),
-        .has_drain_rate = true,
-        .drain_rate = state->drain_rate,
-        .has_oldest_age_ms = true,
-        .oldest_age_ms = state->oldest_age_ms,
-        .has_commit_latency_ms = true,
-        .commit_latency_ms = state->commit_latency_ms,
-        .sink_state = state->sink_state,
-        .has_pressure = true,
-        .pressure = state->pressure,
-        .has_credit_initial = true,
-        .credit_initial = state->credit_initial,
-        .has_going_away = true,
-        .going_away = a->going_away,
+        .heartbeat_ms = self->heartbeat_ms,
     };
-    if (event.utilization > 1.0)
-        event.utilization = 1.0;
-    strcpy(event.coordinator_id, SCN_COORDINATOR_ID);
-    if (state->reason[0] != '\0') {
-        event.has_reason = true;
-        snprintf(event.reason, sizeof event.reason, "%s", state->reason);
-    }
+    proto_feedback_t event;
+    sc_announcement_message(a, &identity, coordinator->seq + 1,
+                            cmn_clock_wall_ns(self->clock), &event);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     if (proto_feedback_encode(&event, &buffer) != 0)
