@@ -36,3 +36,19 @@ size_t pl_actor_delay_ms(int64_t deadline_ns, int64_t now_ns)
         return 0;
     return (size_t)((deadline_ns - now_ns + CMN_NS_PER_MS - 1) / CMN_NS_PER_MS);
 }
+
+int pl_actor_recv_struct(zsock_t *reader, void *out, size_t size,
+                         size_t *received)
+{
+    byte *data = NULL;
+    size_t got = 0;
+    int rc = zsock_recv(reader, "b", &data, &got) == 0 && data && got == size
+                 ? 0
+                 : -1;
+    if (rc == 0)
+        memcpy(out, data, size);
+    free(data);
+    if (received)
+        *received = got;
+    return rc;
+}

@@ -29,6 +29,13 @@ void pl_actor_report(zsock_t *pipe, const char *error);
  * the actor has then ended: zactor_destroy() it. */
 int pl_actor_started(zactor_t *actor, char *error);
 
+/* Receives one fixed struct of `size` bytes sent by another actor of ours
+ * as a "b" frame into `out`. Returns 0, or -1 (logged by the caller) when
+ * nothing came or the frame has another size; `*received` (may be NULL)
+ * says how many bytes came. */
+int pl_actor_recv_struct(zsock_t *reader, void *out, size_t size,
+                         size_t *received);
+
 /* Milliseconds for a zloop timer due at `deadline_ns` seen at `now_ns`
  * (rounded up, so the timer never fires early; 0 when due). */
 size_t pl_actor_delay_ms(int64_t deadline_ns, int64_t now_ns);

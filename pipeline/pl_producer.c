@@ -264,15 +264,10 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_self_t *self = arg;
-    byte *data = NULL;
     size_t size = 0;
-    if (zsock_recv(reader, "b", &data, &size) != 0)
-        return 0;
     pl_feedback_decision_t decision;
-    bool valid = data && size == sizeof decision;
-    if (valid)
-        memcpy(&decision, data, sizeof decision);
-    free(data);
+    bool valid =
+        pl_actor_recv_struct(reader, &decision, sizeof decision, &size) == 0;
     if (!valid || decision.level > PROTO_LEVEL_HARD) {
         cmn_log_error(PL_PROD_MODULE, "bad_decision", "bytes=%zu", size);
         return 0;
@@ -307,15 +302,10 @@ static int s_self_handle_admin(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_self_t *self = arg;
-    byte *data = NULL;
     size_t size = 0;
-    if (zsock_recv(reader, "b", &data, &size) != 0)
-        return 0;
     pl_producer_admin_t command;
-    bool valid = data && size == sizeof command;
-    if (valid)
-        memcpy(&command, data, sizeof command);
-    free(data);
+    bool valid =
+        pl_actor_recv_struct(reader, &command, sizeof command, &size) == 0;
     valid = valid && command.provider < self->count &&
             command.scope[PL_RATE_SCOPE_MAX] == '\0';
     if (valid && command.kind == PL_PRODUCER_COOLDOWN && command.scope[0]) {

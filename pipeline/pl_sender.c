@@ -370,16 +370,9 @@ static int s_self_handle_limits(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_self_t *self = arg;
-    byte *data = NULL;
     size_t size = 0;
-    if (zsock_recv(reader, "b", &data, &size) != 0)
-        return 0;
     pl_feedback_limits_t limits;
-    bool valid = data && size == sizeof limits;
-    if (valid)
-        memcpy(&limits, data, sizeof limits);
-    free(data);
-    if (!valid) {
+    if (pl_actor_recv_struct(reader, &limits, sizeof limits, &size) != 0) {
         cmn_log_error(PL_SEND_MODULE, "bad_limits", "bytes=%zu", size);
         return 0;
     }
