@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 
 #define BENCH_WINDOW_DEFAULT 8
 #define BENCH_BATCH_DEFAULT 1000
@@ -35,13 +35,13 @@ typedef struct {
 
 static uint64_t s_next_ts;
 
-static void s_encode(s_slot_t *slot, uint64_t seq, proto_record_t *records,
+static void s_encode(s_slot_t *slot, uint64_t seq, mdbp_record_t *records,
                      size_t count)
 {
     for (size_t k = 0; k < count; k++) {
-        proto_record_t *record = &records[k];
+        mdbp_record_t *record = &records[k];
         memset(record, 0, sizeof *record);
-        record->kind = PROTO_RECORD_TRADE;
+        record->kind = MDBP_RECORD_TRADE;
         strcpy(record->provider, "bench");
         snprintf(record->symbol, sizeof record->symbol, "SYM%d",
                  (int)(s_next_ts % BENCH_SYMBOLS));
@@ -51,7 +51,7 @@ static void s_encode(s_slot_t *slot, uint64_t seq, proto_record_t *records,
         record->u.trade.size = 1.0;
     }
     msgpack_sbuffer_clear(&slot->message);
-    proto_batch_encode("bench-loadgen", seq, records, count, &slot->message);
+    mdbp_batch_encode("bench-loadgen", seq, records, count, &slot->message);
     slot->seq = seq;
     slot->resend_at_ms = 0;
 }
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     size_t window = argc > 3 ? (size_t)atoi(argv[3]) : BENCH_WINDOW_DEFAULT;
     size_t batch = argc > 4 ? (size_t)atoi(argv[4]) : BENCH_BATCH_DEFAULT;
     bool until_full = argc > 5 && strcmp(argv[5], "--until-full") == 0;
-    if (window < 1 || batch < 1 || batch > PROTO_BATCH_RECORDS_MAX) {
+    if (window < 1 || batch < 1 || batch > MDBP_BATCH_RECORDS_MAX) {
         fprintf(stderr, "bench_loadgen: bad WINDOW or BATCH\n");
         return 2;
     }
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
         return 1;
     }
     s_next_ts = (uint64_t)zclock_time() * BENCH_NS_PER_MS + 1;
-    proto_record_t *records = calloc(batch, sizeof *records);
+    mdbp_record_t *records = calloc(batch, sizeof *records);
     s_slot_t *slots = calloc(window, sizeof *slots);
     uint64_t seq = 1;
     for (size_t k = 0; k < window; k++) {
@@ -113,9 +113,9 @@ int main(int argc, char **argv)
         zframe_t *frame = zframe_recv(dealer);
         if (!frame)
             break;
-        proto_reply_t reply;
-        proto_error_t error;
-        int rc = proto_reply_decode(zframe_data(frame), zframe_size(frame),
+        mdbp_reply_t reply;
+        mdbp_error_t error;
+        int rc = mdbp_reply_decode(zframe_data(frame), zframe_size(frame),
                                     &reply, &error);
         zframe_destroy(&frame);
         if (rc != 0)
@@ -123,13 +123,13 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < window; k++) {
             if (slots[k].seq != reply.batch_seq)
                 continue;
-            if (reply.type == PROTO_REPLY_ACK) {
+            if (reply.type == MDBP_REPLY_ACK) {
                 acked += reply.written + reply.duplicates + reply.dead_lettered;
                 s_encode(&slots[k], seq++, records, batch);
                 s_send(dealer, &slots[k]);
             } else {
                 nacks++;
-                if (until_full && reply.reason == PROTO_NACK_FULL)
+                if (until_full && reply.reason == MDBP_NACK_FULL)
                     full = true;
                 slots[k].resend_at_ms =
                     now + (reply.retry_after_ms ? reply.retry_after_ms : 1);

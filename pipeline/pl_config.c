@@ -39,7 +39,7 @@ static const cmn_option_t s_options[] = {
      0, NULL},
     {"producer-id", "MDP_PRODUCER_ID", CMN_OPT_STRING, NULL,
      "producer id in batches, 1..64 bytes (default: the host name)", 1,
-     PROTO_ID_MAX, NULL},
+     MDBP_ID_MAX, NULL},
     {"fb-enable-feedback", "MDP_FB_ENABLE_FEEDBACK", CMN_OPT_BOOL, "true",
      "obey the coordinators' backpressure feedback", 0, 0, NULL},
     {"fb-provider-name", "MDP_FB_PROVIDER_NAME", CMN_OPT_STRING, NULL,
@@ -186,7 +186,7 @@ static const char *s_parse_names(const char *text, pl_names_t *names)
     size_t length;
     while (
         (name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length))) {
-        if (length > PROTO_NAME_MAX)
+        if (length > MDBP_NAME_MAX)
             return "a name is longer than 32 characters";
         for (size_t k = 0; k < length; k++)
             if (!isalnum((unsigned char)name[k]) && name[k] != '_' &&
@@ -391,7 +391,7 @@ static void s_read(pl_settings_t *self)
         .scale_hard = cmn_config_double(config, "fb-scale-hard"),
         .providers = cmn_config_string(config, "fb-provider-name")};
     self->stale_level =
-        (proto_level_t)cmn_config_choice(config, "fb-stale-level");
+        (mdbp_level_t)cmn_config_choice(config, "fb-stale-level");
     self->forget_ns = cmn_config_int(config, "fb-forget-sec") * CMN_NS_PER_SEC;
     self->resolve_ns =
         cmn_config_int(config, "fb-resolve-sec") * CMN_NS_PER_SEC;
@@ -403,7 +403,7 @@ static void s_read(pl_settings_t *self)
     snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);
     if (gethostname(self->host, sizeof self->host) != 0 || !self->host[0])
         snprintf(self->host, sizeof self->host, "%s", PL_PROGRAM);
-    self->host[PROTO_ID_MAX] = '\0';
+    self->host[MDBP_ID_MAX] = '\0';
     const char *producer_id = cmn_config_string(config, "producer-id");
     self->producer_id = producer_id ? producer_id : self->host;
     self->batch_records = (size_t)cmn_config_int(config, "send-batch-records");

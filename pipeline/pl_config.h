@@ -20,7 +20,7 @@
 #define PL_SETTINGS_EXIT 1
 
 typedef struct {
-    char names[PL_RATE_PROVIDERS_MAX][PROTO_NAME_MAX + 1];
+    char names[PL_RATE_PROVIDERS_MAX][MDBP_NAME_MAX + 1];
     size_t count;
 } pl_names_t;
 
@@ -32,7 +32,7 @@ typedef struct {
     /* feedback */
     bool feedback;
     pl_policy_config_t policy;
-    proto_level_t stale_level;
+    mdbp_level_t stale_level;
     int64_t forget_ns;
     int64_t resolve_ns;
     int64_t ramp_ns;
@@ -41,7 +41,7 @@ typedef struct {
     const char *store_endpoints;
     int64_t store_resolve_ns;
     const char *producer_id; /* MDP_PRODUCER_ID or the host name */
-    char host[PROTO_ID_MAX + 1];
+    char host[MDBP_ID_MAX + 1];
     size_t batch_records;
     int64_t batch_ns;
     size_t window;

@@ -7,7 +7,7 @@
 
 /* A feedback message: topic frame and msgpack body. */
 #define PL_FEEDBACK_FRAMES 2
-/* The codec's text for a version it does not read (proto_reader.c). */
+/* The codec's text for a version it does not read (mdbp_reader.c). */
 #define PL_FEEDBACK_VERSION_ERROR "unsupported version"
 
 struct _pl_feedback_t {
@@ -29,7 +29,7 @@ pl_feedback_t *pl_feedback_new(cmn_clock_t *clock,
         return NULL;
     self->clock = clock;
     self->config = *config;
-    self->decided.level = PROTO_LEVEL_OK;
+    self->decided.level = MDBP_LEVEL_OK;
     self->decided.scale = 1.0;
     return self;
 }
@@ -47,7 +47,7 @@ static int64_t s_ttl_ns(const pl_coordinator_view_t *view)
     return (int64_t)ttl_ms * CMN_NS_PER_MS;
 }
 
-static proto_level_t s_max_level(proto_level_t a, proto_level_t b)
+static mdbp_level_t s_max_level(mdbp_level_t a, mdbp_level_t b)
 {
     return a > b ? a : b;
 }
@@ -72,7 +72,7 @@ static pl_coordinator_view_t *s_find(pl_feedback_t *self, const char *id)
 }
 
 static void s_copy_state(pl_coordinator_view_t *view,
-                         const proto_feedback_t *event, int64_t now)
+                         const mdbp_feedback_t *event, int64_t now)
 {
     view->seq = event->seq;
     view->level = event->level;
@@ -99,7 +99,7 @@ static void s_forget(pl_feedback_t *self, size_t index)
 }
 
 pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
-                                              const proto_feedback_t *event)
+                                              const mdbp_feedback_t *event)
 {
     assert(self && event);
     int64_t now = cmn_clock_mono_ns(self->clock);
@@ -119,12 +119,12 @@ pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
         view->restarts++;
         self->counters.restarts++;
     } else if (event->seq <= view->seq &&
-               !(event->type == PROTO_FEEDBACK_SNAPSHOT &&
+               !(event->type == MDBP_FEEDBACK_SNAPSHOT &&
                  event->seq == view->seq)) {
         self->counters.old++;
         return PL_FEEDBACK_OLD;
     } else if (event->seq > view->seq + 1 &&
-               event->type != PROTO_FEEDBACK_SNAPSHOT) {
+               event->type != MDBP_FEEDBACK_SNAPSHOT) {
         view->gaps++;
         self->counters.gaps++;
         self->counters.missed += event->seq - view->seq - 1;
@@ -146,16 +146,16 @@ pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
                                                 const void *const *frames,
                                                 const size_t *sizes,
                                                 size_t frame_count,
-                                                proto_feedback_t *event)
+                                                mdbp_feedback_t *event)
 {
     assert(self && (frames || frame_count == 0));
-    proto_feedback_t decoded;
-    proto_error_t error;
+    mdbp_feedback_t decoded;
+    mdbp_error_t error;
     if (frame_count != PL_FEEDBACK_FRAMES) {
         self->counters.malformed++;
         return PL_FEEDBACK_MALFORMED;
     }
-    if (proto_feedback_decode(frames[1], sizes[1], &decoded, &error) != 0) {
+    if (mdbp_feedback_decode(frames[1], sizes[1], &decoded, &error) != 0) {
         if (strstr(error.text, PL_FEEDBACK_VERSION_ERROR)) {
             self->counters.version++;
             return PL_FEEDBACK_VERSION;
@@ -164,9 +164,9 @@ pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
         return PL_FEEDBACK_MALFORMED;
     }
     /* The topic must be the one of the id inside. */
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
     int length =
-        proto_feedback_topic(decoded.coordinator_id, topic, sizeof topic);
+        mdbp_feedback_topic(decoded.coordinator_id, topic, sizeof topic);
     if (length < 0 || (size_t)length != sizes[0] ||
         memcmp(topic, frames[0], sizes[0]) != 0) {
         self->counters.malformed++;
@@ -206,7 +206,7 @@ void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
                            pl_feedback_summary_t *summary)
 {
     assert(self && policy && summary);
-    summary->level = PROTO_LEVEL_OK;
+    summary->level = MDBP_LEVEL_OK;
     summary->scale = 1.0;
     summary->known = self->count;
     summary->stale = 0;

@@ -30,7 +30,7 @@
 
 #include "cmn_clock.h"
 #include "pl_policy.h"
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 
 #define PL_FEEDBACK_COORDINATORS_MAX 64
 /* Used when a message says ttl_ms = 0. */
@@ -46,17 +46,17 @@ typedef enum {
 } pl_feedback_result_t;
 
 typedef struct {
-    proto_level_t stale_level; /* fail-safe level of a stale coordinator */
+    mdbp_level_t stale_level; /* fail-safe level of a stale coordinator */
     int64_t forget_ns;         /* silence after which one is forgotten */
 } pl_feedback_config_t;
 
 /* One coordinator as known now. */
 typedef struct {
-    char id[PROTO_ID_MAX + 1];
+    char id[MDBP_ID_MAX + 1];
     uint64_t epoch;
     uint64_t seq;
-    proto_level_t level;     /* as reported */
-    proto_level_t effective; /* after the fail-safe when stale */
+    mdbp_level_t level;     /* as reported */
+    mdbp_level_t effective; /* after the fail-safe when stale */
     uint64_t queue_size;
     uint64_t capacity;
     double utilization;
@@ -82,12 +82,12 @@ typedef struct {
     uint64_t restarts;
     uint64_t forgotten;
     uint64_t going_away; /* of which at once, on going_away */
-    uint64_t by_level[PROTO_LEVEL_HARD + 1]; /* applied events */
-    uint64_t by_type[PROTO_FEEDBACK_SNAPSHOT + 1];
+    uint64_t by_level[MDBP_LEVEL_HARD + 1]; /* applied events */
+    uint64_t by_type[MDBP_FEEDBACK_SNAPSHOT + 1];
 } pl_feedback_counters_t;
 
 typedef struct {
-    proto_level_t level; /* most severe effective level; OK when none */
+    mdbp_level_t level; /* most severe effective level; OK when none */
     double scale;        /* smallest policy scale; 1.0 when none */
     size_t known;        /* coordinators known */
     size_t stale;        /* of which stale */
@@ -97,7 +97,7 @@ typedef struct {
  * and the wall-clock ts_ns of the event that caused it (0 when time did: a
  * coordinator went stale or was forgotten). */
 typedef struct {
-    proto_level_t level;
+    mdbp_level_t level;
     double scale;
     int64_t event_ts_ns;
 } pl_feedback_decision_t;
@@ -129,11 +129,11 @@ pl_feedback_result_t pl_feedback_handle_message(pl_feedback_t *self,
                                                 const void *const *frames,
                                                 const size_t *sizes,
                                                 size_t frame_count,
-                                                proto_feedback_t *event);
+                                                mdbp_feedback_t *event);
 
 /* Handles an already decoded event (the topic was checked). */
 pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
-                                              const proto_feedback_t *event);
+                                              const mdbp_feedback_t *event);
 
 /* Applies time: marks coordinators stale after their ttl and forgets those
  * silent for longer than forget_ns. Returns how many changed (stale or

@@ -71,21 +71,21 @@ pl_policy_kind_t pl_policy_kind(const pl_policy_t *self)
     return self->config.kind;
 }
 
-double pl_policy_step_scale(const pl_policy_t *self, proto_level_t level)
+double pl_policy_step_scale(const pl_policy_t *self, mdbp_level_t level)
 {
     assert(self);
     switch (level) {
-    case PROTO_LEVEL_OK:
+    case MDBP_LEVEL_OK:
         return self->config.scale_ok;
-    case PROTO_LEVEL_SOFT:
+    case MDBP_LEVEL_SOFT:
         return self->config.scale_soft;
-    case PROTO_LEVEL_HARD:
+    case MDBP_LEVEL_HARD:
         return self->config.scale_hard;
     }
     return self->config.scale_hard; /* unreachable: the most careful */
 }
 
-double pl_policy_scale(const pl_policy_t *self, proto_level_t level,
+double pl_policy_scale(const pl_policy_t *self, mdbp_level_t level,
                        double scale_hint, bool stale)
 {
     assert(self);

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 typedef enum {
     PL_POLICY_STEP = 0,
@@ -51,11 +51,11 @@ pl_policy_kind_t pl_policy_kind(const pl_policy_t *self);
 /* The scale for one coordinator's state: always 1.0 when disabled; the step
  * scale of `level` for `step` or when `stale`; else `scale_hint` clamped to
  * [0, 1] (a non-finite hint counts as the step scale). */
-double pl_policy_scale(const pl_policy_t *self, proto_level_t level,
+double pl_policy_scale(const pl_policy_t *self, mdbp_level_t level,
                        double scale_hint, bool stale);
 
 /* The step scale of a level. */
-double pl_policy_step_scale(const pl_policy_t *self, proto_level_t level);
+double pl_policy_step_scale(const pl_policy_t *self, mdbp_level_t level);
 
 /* True when feedback scales `provider` (enabled, and listed or no list). */
 bool pl_policy_applies(const pl_policy_t *self, const char *provider);

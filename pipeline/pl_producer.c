@@ -43,7 +43,7 @@ typedef struct {
     pl_rate_coordinator_t *rate; /* owned */
     s_provider_t providers[PL_RATE_PROVIDERS_MAX];
     size_t count;
-    proto_record_t *chunk;
+    mdbp_record_t *chunk;
     size_t chunk_count;
     size_t next; /* round-robin start */
     bool made;   /* the last pass made records: another may follow now */
@@ -66,7 +66,7 @@ static bool s_push(s_self_t *self)
     if (self->chunk_count == 0)
         return true;
     if (zmq_send(zsock_resolve(self->data), self->chunk,
-                 self->chunk_count * sizeof(proto_record_t), ZMQ_DONTWAIT) < 0)
+                 self->chunk_count * sizeof(mdbp_record_t), ZMQ_DONTWAIT) < 0)
         return false;
     self->chunk_count = 0;
     return true;
@@ -173,7 +173,7 @@ static void s_breaker_changed(s_self_t *self, size_t idx,
 static size_t s_make(s_self_t *self, size_t idx, size_t n)
 {
     s_provider_t *provider = &self->providers[idx];
-    proto_record_t *out = self->chunk + self->chunk_count;
+    mdbp_record_t *out = self->chunk + self->chunk_count;
     size_t made = 0;
     if (provider->source.synthetic) {
         made = pl_synthetic_generate(provider->source.synthetic,
@@ -268,7 +268,7 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
     pl_feedback_decision_t decision;
     bool valid =
         pl_actor_recv_struct(reader, &decision, sizeof decision, &size) == 0;
-    if (!valid || decision.level > PROTO_LEVEL_HARD) {
+    if (!valid || decision.level > MDBP_LEVEL_HARD) {
         cmn_log_error(PL_PROD_MODULE, "bad_decision", "bytes=%zu", size);
         return 0;
     }

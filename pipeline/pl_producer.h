@@ -45,7 +45,7 @@ typedef struct {
     pl_synthetic_t *synthetic; /* one of the two, owned */
     pl_replay_t *replay;
     uint64_t limit;                    /* records to make, 0: no limit */
-    char source[PROTO_REASON_MAX + 1]; /* as configured, for /status */
+    char source[MDBP_REASON_MAX + 1]; /* as configured, for /status */
 } pl_producer_source_t;
 
 typedef struct {

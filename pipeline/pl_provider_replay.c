@@ -9,13 +9,13 @@
 #include <sys/stat.h>
 
 #include "cmn_log.h"
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 #define PL_REPLAY_MODULE "replay"
 #define PL_REPLAY_PATH_MAX 4096
 
 struct _pl_replay_t {
-    char provider[PROTO_NAME_MAX + 1];
+    char provider[MDBP_NAME_MAX + 1];
     char path[PL_REPLAY_PATH_MAX];
     bool loop;
     FILE *file;
@@ -32,7 +32,7 @@ pl_replay_t *pl_replay_new(const pl_replay_config_t *config)
 {
     assert(config && config->provider && config->path);
     size_t provider_length = strlen(config->provider);
-    if (provider_length == 0 || provider_length > PROTO_NAME_MAX ||
+    if (provider_length == 0 || provider_length > MDBP_NAME_MAX ||
         strlen(config->path) >= PL_REPLAY_PATH_MAX)
         return NULL;
     pl_replay_t *self = calloc(1, sizeof *self);
@@ -114,7 +114,7 @@ static int s_rewind(pl_replay_t *self)
 }
 
 /* Parses one line. Returns 1 (record), 0 (skip quietly) or -1 (bad). */
-static int s_parse(char *text, proto_record_t *record, proto_error_t *error)
+static int s_parse(char *text, mdbp_record_t *record, mdbp_error_t *error)
 {
     size_t length = strlen(text);
     while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
@@ -122,8 +122,8 @@ static int s_parse(char *text, proto_record_t *record, proto_error_t *error)
     const char *start = text + strspn(text, " \t");
     if (*start == '\0' || *start == '#')
         return 0;
-    int parsed = *start == '{' ? proto_text_parse_json(start, record, error)
-                               : proto_text_parse_csv(start, record, error);
+    int parsed = *start == '{' ? mdbp_text_parse_json(start, record, error)
+                               : mdbp_text_parse_csv(start, record, error);
     if (parsed == 1)
         return 0; /* a CSV header */
     if (parsed != 0)
@@ -131,12 +131,12 @@ static int s_parse(char *text, proto_record_t *record, proto_error_t *error)
     return 1;
 }
 
-int pl_replay_next(pl_replay_t *self, proto_record_t *record)
+int pl_replay_next(pl_replay_t *self, mdbp_record_t *record)
 {
     assert(self && record);
     while (true) {
         size_t length;
-        int read = proto_text_read_line(self->file, self->line,
+        int read = mdbp_text_read_line(self->file, self->line,
                                         PL_REPLAY_LINE_MAX, &length);
         if (read <= 0) {
             if (read < 0) {
@@ -151,15 +151,15 @@ int pl_replay_next(pl_replay_t *self, proto_record_t *record)
             continue;
         }
         self->line_number++;
-        if (read == PROTO_TEXT_LINE_TOO_LONG) {
+        if (read == MDBP_TEXT_LINE_TOO_LONG) {
             s_bad_line(self, "line too long");
             continue;
         }
-        if (read == PROTO_TEXT_LINE_HAS_NUL) {
+        if (read == MDBP_TEXT_LINE_HAS_NUL) {
             s_bad_line(self, "line contains a NUL byte");
             continue;
         }
-        proto_error_t error = {{0}};
+        mdbp_error_t error = {{0}};
         int parsed = s_parse(self->line, record, &error);
         if (parsed == 0)
             continue;

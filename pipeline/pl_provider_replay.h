@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 #define PL_REPLAY_SOURCE_PREFIX "replay:"
 #define PL_REPLAY_LINE_MAX 4096
@@ -52,7 +52,7 @@ void pl_replay_destroy(pl_replay_t **self_p);
  * of the file (with `loop`: only when the file holds no good record, or
  * when the next pass's times would overflow), or
  * -1 on a read error (logged). */
-int pl_replay_next(pl_replay_t *self, proto_record_t *record);
+int pl_replay_next(pl_replay_t *self, mdbp_record_t *record);
 
 /* Bad lines skipped so far, and the number of the last line read. */
 uint64_t pl_replay_bad_lines(pl_replay_t *self);

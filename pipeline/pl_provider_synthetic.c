@@ -25,9 +25,9 @@
 #define PL_SYNTHETIC_DEFAULT_SEED 0x9e3779b97f4a7c15ULL
 
 typedef struct {
-    char name[PROTO_SYMBOL_MAX + 1];
+    char name[MDBP_SYMBOL_MAX + 1];
     double price;
-    int64_t last_ts[PROTO_RECORD_KIND_COUNT]; /* per kind */
+    int64_t last_ts[MDBP_RECORD_KIND_COUNT]; /* per kind */
     int64_t bar_second; /* second of the bar being built, -1: none */
     bool bar_partial;   /* the first second after start: never emitted */
     bool bar_traded;    /* at least one trade in the bar */
@@ -36,7 +36,7 @@ typedef struct {
 } s_symbol_t;
 
 struct _pl_synthetic_t {
-    char provider[PROTO_NAME_MAX + 1];
+    char provider[MDBP_NAME_MAX + 1];
     s_symbol_t *symbols;
     size_t count;
     size_t next;    /* round-robin cursor */
@@ -61,7 +61,7 @@ pl_synthetic_t *pl_synthetic_new(const pl_synthetic_config_t *config)
 {
     assert(config && config->provider && config->symbols);
     size_t provider_length = strlen(config->provider);
-    if (provider_length == 0 || provider_length > PROTO_NAME_MAX)
+    if (provider_length == 0 || provider_length > MDBP_NAME_MAX)
         return NULL;
     pl_synthetic_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -76,7 +76,7 @@ pl_synthetic_t *pl_synthetic_new(const pl_synthetic_config_t *config)
     size_t length;
     while ((name = cmn_config_list_next(&cursor, PL_SYNTHETIC_SEPARATORS,
                                         &length))) {
-        if (length > PROTO_SYMBOL_MAX ||
+        if (length > MDBP_SYMBOL_MAX ||
             self->count == PL_SYNTHETIC_SYMBOLS_MAX) {
             pl_synthetic_destroy(&self);
             return NULL;
@@ -114,7 +114,7 @@ size_t pl_synthetic_symbol_count(pl_synthetic_t *self)
     return self->count;
 }
 
-static int64_t s_next_ts(s_symbol_t *symbol, proto_record_kind_t kind,
+static int64_t s_next_ts(s_symbol_t *symbol, mdbp_record_kind_t kind,
                          int64_t wall_ns)
 {
     int64_t ts = symbol->last_ts[kind] + 1;
@@ -125,7 +125,7 @@ static int64_t s_next_ts(s_symbol_t *symbol, proto_record_kind_t kind,
 }
 
 static void s_start_record(pl_synthetic_t *self, s_symbol_t *symbol,
-                           proto_record_t *record, proto_record_kind_t kind)
+                           mdbp_record_t *record, mdbp_record_kind_t kind)
 {
     memset(record, 0, sizeof *record);
     record->kind = kind;
@@ -136,17 +136,17 @@ static void s_start_record(pl_synthetic_t *self, s_symbol_t *symbol,
 /* Emits the finished bar of `symbol` into `record` if there is one for a
  * second before `second`, and starts the bar of `second`. */
 static bool s_roll_bar(pl_synthetic_t *self, s_symbol_t *symbol, int64_t second,
-                       proto_record_t *record)
+                       mdbp_record_t *record)
 {
     if (symbol->bar_second == second)
         return false;
     bool emit =
         symbol->bar_second >= 0 && !symbol->bar_partial && symbol->bar_traded &&
-        symbol->bar_second * CMN_NS_PER_SEC > symbol->last_ts[PROTO_RECORD_BAR];
+        symbol->bar_second * CMN_NS_PER_SEC > symbol->last_ts[MDBP_RECORD_BAR];
     if (emit) {
-        s_start_record(self, symbol, record, PROTO_RECORD_BAR);
+        s_start_record(self, symbol, record, MDBP_RECORD_BAR);
         record->ts_ns = symbol->bar_second * CMN_NS_PER_SEC;
-        symbol->last_ts[PROTO_RECORD_BAR] = record->ts_ns;
+        symbol->last_ts[MDBP_RECORD_BAR] = record->ts_ns;
         record->u.bar.open = symbol->open;
         record->u.bar.high = symbol->high;
         record->u.bar.low = symbol->low;
@@ -183,13 +183,13 @@ size_t pl_synthetic_active(pl_synthetic_t *self, int64_t wall_ns)
 }
 
 size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
-                             proto_record_t *records, size_t count)
+                             mdbp_record_t *records, size_t count)
 {
     assert(self && (records || count == 0));
     if (pl_synthetic_active(self, wall_ns) == 0)
         return 0;
     for (size_t made = 0; made < count; made++) {
-        proto_record_t *record = &records[made];
+        mdbp_record_t *record = &records[made];
         s_symbol_t *symbol = &self->symbols[self->next];
         self->next = (self->next + 1) % self->count;
         while (symbol->paused_until_ns > wall_ns) {
@@ -199,9 +199,9 @@ size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
         }
 
         uint64_t draw = s_random(self);
-        proto_record_kind_t kind = draw % PL_SYNTHETIC_TRADE_EVERY == 0
-                                       ? PROTO_RECORD_TRADE
-                                       : PROTO_RECORD_QUOTE;
+        mdbp_record_kind_t kind = draw % PL_SYNTHETIC_TRADE_EVERY == 0
+                                       ? MDBP_RECORD_TRADE
+                                       : MDBP_RECORD_QUOTE;
         int64_t ts = s_next_ts(symbol, kind, wall_ns);
         if (s_roll_bar(self, symbol, ts / CMN_NS_PER_SEC, record))
             continue; /* this slot got the bar; the draw is not used */
@@ -213,7 +213,7 @@ size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
         double size = (double)(1 + s_random(self) % PL_SYNTHETIC_SIZE_MAX);
         s_start_record(self, symbol, record, kind);
         record->ts_ns = ts;
-        if (kind == PROTO_RECORD_TRADE) {
+        if (kind == MDBP_RECORD_TRADE) {
             record->u.trade.price = symbol->price;
             record->u.trade.size = size;
             if (!symbol->bar_traded) {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 #define PL_SYNTHETIC_SYMBOLS_MAX 256
 #define PL_SYNTHETIC_SYMBOLS_DEFAULT "AAPL,MSFT,GOOG,AMZN"
@@ -39,7 +39,7 @@ void pl_synthetic_destroy(pl_synthetic_t **self_p);
  * over the symbols not paused at `wall_ns`. Returns how many it made:
  * `count`, or 0 when every symbol is paused. */
 size_t pl_synthetic_generate(pl_synthetic_t *self, int64_t wall_ns,
-                             proto_record_t *records, size_t count);
+                             mdbp_record_t *records, size_t count);
 
 /* Makes no record of `symbol` before `until_wall_ns` (a symbol:S cooldown;
  * a later call replaces the time). Returns 0, or -1 for an unknown

@@ -13,10 +13,10 @@ typedef struct {
 } s_cooldown_t;
 
 typedef struct {
-    char name[PROTO_NAME_MAX + 1];
+    char name[MDBP_NAME_MAX + 1];
     pl_rate_config_t config;
     pl_bucket_t *bucket;    /* owned */
-    proto_level_t pressure; /* last level applied by feedback */
+    mdbp_level_t pressure; /* last level applied by feedback */
     s_cooldown_t cooldowns[PL_RATE_COOLDOWNS_MAX];
     pl_breaker_state_t breaker; /* as of the last update */
     int failures;               /* consecutive, while closed */
@@ -122,7 +122,7 @@ int pl_rate_coordinator_add(pl_rate_coordinator_t *self, const char *provider,
 {
     assert(self && provider && config);
     size_t length = strlen(provider);
-    if (length == 0 || length > PROTO_NAME_MAX ||
+    if (length == 0 || length > MDBP_NAME_MAX ||
         self->count == PL_RATE_PROVIDERS_MAX ||
         pl_rate_coordinator_find(self, provider) >= 0)
         return -1;
@@ -134,7 +134,7 @@ int pl_rate_coordinator_add(pl_rate_coordinator_t *self, const char *provider,
         return -1;
     memcpy(entry->name, provider, length + 1);
     entry->config = *config;
-    entry->pressure = PROTO_LEVEL_OK;
+    entry->pressure = MDBP_LEVEL_OK;
     entry->breaker = PL_BREAKER_CLOSED;
     return (int)self->count++;
 }
@@ -270,13 +270,13 @@ double pl_rate_coordinator_scale(pl_rate_coordinator_t *self, size_t idx)
 }
 
 void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self, size_t idx,
-                                      proto_level_t level)
+                                      mdbp_level_t level)
 {
-    assert(level <= PROTO_LEVEL_HARD);
+    assert(level <= MDBP_LEVEL_HARD);
     s_provider(self, idx)->pressure = level;
 }
 
-proto_level_t pl_rate_coordinator_pressure(pl_rate_coordinator_t *self,
+mdbp_level_t pl_rate_coordinator_pressure(pl_rate_coordinator_t *self,
                                            size_t idx)
 {
     return s_provider(self, idx)->pressure;

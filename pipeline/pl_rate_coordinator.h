@@ -23,7 +23,7 @@
 
 #include "cmn_clock.h"
 #include "pl_bucket.h"
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 #define PL_RATE_PROVIDERS_MAX 32
 #define PL_RATE_SCOPE_MAX 48     /* bytes of a scope name, NUL excluded */
@@ -102,8 +102,8 @@ void pl_rate_coordinator_set_scale(pl_rate_coordinator_t *self, size_t idx,
                                    double scale);
 double pl_rate_coordinator_scale(pl_rate_coordinator_t *self, size_t idx);
 void pl_rate_coordinator_set_pressure(pl_rate_coordinator_t *self, size_t idx,
-                                      proto_level_t level);
-proto_level_t pl_rate_coordinator_pressure(pl_rate_coordinator_t *self,
+                                      mdbp_level_t level);
+mdbp_level_t pl_rate_coordinator_pressure(pl_rate_coordinator_t *self,
                                            size_t idx);
 
 /* Changes the base refill rate, keeping the token accounting. */

@@ -15,7 +15,7 @@
 #include "cmn_log.h"
 #include "pl_feedback.h"
 #include "pl_window.h"
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 
 #define PL_SEND_MODULE "sender"
 /* Pause between attempts while no coordinator is connected. */
@@ -49,8 +49,8 @@ typedef struct {
     int64_t next_resolve_ns;
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
-    proto_record_t *records;  /* the open batch */
-    proto_record_t *returned; /* split batches' records, to fill again */
+    mdbp_record_t *records;  /* the open batch */
+    mdbp_record_t *returned; /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
     size_t returned_capacity; /* records; grows, bounded by the window */
     zmq_msg_t chunk;          /* records received, not yet batched */
@@ -64,7 +64,7 @@ typedef struct {
     cmn_series_t *foreign, *split, *deferred, *credit;
     uint64_t deferred_counted; /* of the window's deferred counter */
     cmn_series_t *resent_by_cause[PL_WINDOW_CAUSE_COUNT];
-    cmn_series_t *nacks_by_reason[PROTO_NACK_REASON_COUNT];
+    cmn_series_t *nacks_by_reason[MDBP_NACK_REASON_COUNT];
 } s_self_t;
 
 static void s_self_run(s_self_t *self);
@@ -86,14 +86,14 @@ static void s_update_window(s_self_t *self)
  * room. Returns true when the chunk is used up. */
 static bool s_take_chunk(s_self_t *self, int64_t now)
 {
-    const proto_record_t *records = zmq_msg_data(&self->chunk);
-    size_t total = zmq_msg_size(&self->chunk) / sizeof(proto_record_t);
+    const mdbp_record_t *records = zmq_msg_data(&self->chunk);
+    size_t total = zmq_msg_size(&self->chunk) / sizeof(mdbp_record_t);
     size_t room = pl_window_room(self->window);
     size_t left = total - self->chunk_offset;
     size_t take = left < room ? left : room;
     if (take > 0) {
         memcpy(self->records + pl_window_open_records(self->window),
-               records + self->chunk_offset, take * sizeof(proto_record_t));
+               records + self->chunk_offset, take * sizeof(mdbp_record_t));
         pl_window_fill(self->window, take, now);
         self->chunk_offset += take;
     }
@@ -113,7 +113,7 @@ static bool s_receive_chunk(s_self_t *self)
         zmq_msg_close(&self->chunk);
         return false;
     }
-    if (zmq_msg_size(&self->chunk) % sizeof(proto_record_t) != 0) {
+    if (zmq_msg_size(&self->chunk) % sizeof(mdbp_record_t) != 0) {
         /* Cannot happen between our own threads: a bug, loudly. */
         cmn_log_error(PL_SEND_MODULE, "bad_chunk", "bytes=%zu",
                       zmq_msg_size(&self->chunk));
@@ -129,7 +129,7 @@ static void s_seal(s_self_t *self, const pl_window_action_t *action)
 {
     msgpack_sbuffer *buffer = &self->buffers[action->slot];
     msgpack_sbuffer_clear(buffer);
-    if (proto_batch_encode_session(self->producer_id, self->config.session,
+    if (mdbp_batch_encode_session(self->producer_id, self->config.session,
                                    action->batch_seq, self->records,
                                    action->records, buffer) != 0) {
         cmn_log_error(PL_SEND_MODULE, "encode_failed",
@@ -176,7 +176,7 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
     size_t need = left + self->config.batch_records;
     if (need > self->returned_capacity) {
         /* At most the window's records: they were in its slots. */
-        proto_record_t *grown =
+        mdbp_record_t *grown =
             realloc(self->returned, need * sizeof *self->returned);
         if (!grown) {
             cmn_log_error(PL_SEND_MODULE, "split_failed",
@@ -189,9 +189,9 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
         self->returned = grown;
         self->returned_capacity = need;
     }
-    proto_batch_t batch;
-    proto_error_t error;
-    if (proto_batch_decode(buffer->data, buffer->size, &batch,
+    mdbp_batch_t batch;
+    mdbp_error_t error;
+    if (mdbp_batch_decode(buffer->data, buffer->size, &batch,
                            self->returned + left, self->config.batch_records,
                            &error) != 0 ||
         batch.count != outcome->records) {
@@ -265,9 +265,9 @@ static void s_on_reply(s_self_t *self, int64_t now)
     if (!message)
         return;
     zframe_t *frame = zmsg_last(message); /* after any envelope */
-    proto_reply_t reply;
-    proto_error_t error;
-    if (!frame || proto_reply_decode(zframe_data(frame), zframe_size(frame),
+    mdbp_reply_t reply;
+    mdbp_error_t error;
+    if (!frame || mdbp_reply_decode(zframe_data(frame), zframe_size(frame),
                                      &reply, &error) != 0) {
         cmn_log_warning(PL_SEND_MODULE, "bad_reply", "error=\"%s\"",
                         frame ? error.text : "empty");
@@ -317,7 +317,7 @@ static void s_on_reply(s_self_t *self, int64_t now)
         cmn_log_debug(PL_SEND_MODULE, "nack",
                       "batch_seq=%llu reason=%s retry_after_ms=%u",
                       (unsigned long long)reply.batch_seq,
-                      proto_nack_reason_name(reply.reason),
+                      mdbp_nack_reason_name(reply.reason),
                       reply.retry_after_ms);
         return;
     }
@@ -557,9 +557,9 @@ static void s_lookup_series(s_self_t *self)
          cause++)
         self->resent_by_cause[cause] = cmn_metric_series(
             m->batches_resent, pl_window_cause_name(cause), NULL);
-    for (int reason = 0; reason < PROTO_NACK_REASON_COUNT; reason++)
+    for (int reason = 0; reason < MDBP_NACK_REASON_COUNT; reason++)
         self->nacks_by_reason[reason] =
-            cmn_metric_series(m->nacks, proto_nack_reason_name(reason), NULL);
+            cmn_metric_series(m->nacks, mdbp_nack_reason_name(reason), NULL);
 }
 
 static void s_self_destroy(s_self_t **self_p)

@@ -1,7 +1,7 @@
 /* pl_sender: the actor that delivers records to the coordinators.
  *
  * Records arrive from the producer on a PULL socket it binds
- * (`data_endpoint`) as frames holding arrays of proto_record_t. They are
+ * (`data_endpoint`) as frames holding arrays of mdbp_record_t. They are
  * packed into batches (at most `batch_records` records, held at most
  * `batch_ns`) sent by a DEALER connected to every address of every
  * MDP_STORE_ENDPOINTS endpoint (proto/ingest.md): a host name is resolved

@@ -21,7 +21,7 @@
 /* One coordinator's labelled series, looked up once when it is first
  * heard (the registry lock stays off the message path). */
 typedef struct {
-    char id[PROTO_ID_MAX + 1];
+    char id[MDBP_ID_MAX + 1];
     cmn_series_t *depth, *stale, *age, *level;
 } s_shown_t;
 
@@ -44,7 +44,7 @@ typedef struct {
     s_shown_t shown[PL_FEEDBACK_COORDINATORS_MAX];
     size_t shown_count;
     /* series, looked up once */
-    cmn_series_t *events_by_level[PROTO_LEVEL_HARD + 1];
+    cmn_series_t *events_by_level[MDBP_LEVEL_HARD + 1];
     cmn_series_t *gaps, *missed, *restarts, *malformed, *version, *table_full,
         *coordinators, *endpoints_connected;
 } s_self_t;
@@ -84,7 +84,7 @@ static void s_publish_counters(s_self_t *self)
 {
     const pl_feedback_counters_t *now = pl_feedback_counters(self->feedback);
     pl_feedback_counters_t *was = &self->published;
-    for (int level = 0; level <= PROTO_LEVEL_HARD; level++)
+    for (int level = 0; level <= MDBP_LEVEL_HARD; level++)
         s_add(self->events_by_level[level], now->by_level[level],
               was->by_level[level]);
     s_add(self->gaps, now->gaps, was->gaps);
@@ -223,7 +223,7 @@ static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
         }
         count++;
     }
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     pl_feedback_result_t result = pl_feedback_handle_message(
         self->feedback, frames, sizes, count, &event);
     zmsg_destroy(&message);
@@ -309,7 +309,7 @@ static void s_self_destroy(s_self_t **self_p)
 static void s_lookup_series(s_self_t *self)
 {
     pl_metrics_t *m = self->config.metrics;
-    for (int level = 0; level <= PROTO_LEVEL_HARD; level++)
+    for (int level = 0; level <= MDBP_LEVEL_HARD; level++)
         self->events_by_level[level] =
             cmn_metric_series(m->feedback_events, s_level_names[level], NULL);
     self->gaps = cmn_metric_series(m->feedback_seq_gaps, NULL);
@@ -380,7 +380,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
         s_self_destroy(&self);
         return NULL;
     }
-    zsock_set_subscribe(self->sub, PROTO_FEEDBACK_TOPIC_PREFIX);
+    zsock_set_subscribe(self->sub, MDBP_FEEDBACK_TOPIC_PREFIX);
     self->addresses =
         pl_endpoints_new(self->sub, self->endpoints, self->config.resolve,
                          self->config.resolve_arg, PL_SUB_MODULE);

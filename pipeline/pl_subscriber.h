@@ -1,6 +1,6 @@
 /* pl_subscriber: the feedback subscriber actor.
  *
- * A SUB socket subscribed to PROTO_FEEDBACK_TOPIC_PREFIX and connected to
+ * A SUB socket subscribed to MDBP_FEEDBACK_TOPIC_PREFIX and connected to
  * every endpoint of MDP_FEEDBACK_ENDPOINTS. A `tcp://NAME:PORT` endpoint is
  * resolved with getaddrinfo and connected address by address; it is resolved
  * again every `resolve_ns`, so that the new pods behind a Kubernetes

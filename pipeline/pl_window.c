@@ -351,7 +351,7 @@ pl_window_reply_t pl_window_ack(pl_window_t *self, uint64_t batch_seq,
 }
 
 pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
-                                 proto_nack_reason_t reason,
+                                 mdbp_nack_reason_t reason,
                                  uint32_t retry_after_ms, int64_t now,
                                  pl_window_outcome_t *outcome)
 {
@@ -362,7 +362,7 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
     outcome->slot = index;
     outcome->records = slot->records;
     outcome->latency_ns = now - slot->sent_ns;
-    if (reason == PROTO_NACK_MALFORMED) {
+    if (reason == MDBP_NACK_MALFORMED) {
         self->counters.records_rejected += slot->records;
         s_release(self, slot);
         return PL_WINDOW_REJECTED;
@@ -373,22 +373,22 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
                                       : self->config.nack_retry_ns;
     slot->state = S_WAITING;
     slot->due_ns = now + retry_ns;
-    slot->cause = reason == PROTO_NACK_DRAINING ? PL_WINDOW_CAUSE_DRAINING
+    slot->cause = reason == MDBP_NACK_DRAINING ? PL_WINDOW_CAUSE_DRAINING
                                                 : PL_WINDOW_CAUSE_FULL;
     if (slot->due_ns > self->backoff_until_ns)
         self->backoff_until_ns = slot->due_ns;
     return PL_WINDOW_BACKOFF;
 }
 
-static bool s_over_capacity(const proto_reply_t *reply)
+static bool s_over_capacity(const mdbp_reply_t *reply)
 {
-    return reply->reason == PROTO_NACK_MALFORMED &&
-           (reply->code == PROTO_NACK_CODE_OVER_CAPACITY ||
-            (reply->code == PROTO_NACK_CODE_NONE &&
+    return reply->reason == MDBP_NACK_MALFORMED &&
+           (reply->code == MDBP_NACK_CODE_OVER_CAPACITY ||
+            (reply->code == MDBP_NACK_CODE_NONE &&
              strstr(reply->detail, S_OVER_CAPACITY_DETAIL)));
 }
 
-pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
+pl_window_reply_t pl_window_reply(pl_window_t *self, const mdbp_reply_t *reply,
                                   int64_t now, pl_window_outcome_t *outcome)
 {
     if (self->config.session && reply->session &&
@@ -400,14 +400,14 @@ pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
         self->credit_mode = S_CREDIT_GRANTED;
         self->credit = reply->credit;
         int64_t retry_ns =
-            reply->type == PROTO_REPLY_NACK && reply->retry_after_ms
+            reply->type == MDBP_REPLY_NACK && reply->retry_after_ms
                 ? (int64_t)reply->retry_after_ms * CMN_NS_PER_MS
                 : self->config.nack_retry_ns;
         self->credit_retry_ns = now + retry_ns;
     } else if (self->credit_mode == S_CREDIT_FIRST) {
         self->credit_mode = S_CREDIT_NONE; /* a v1 coordinator */
     }
-    if (reply->type == PROTO_REPLY_ACK)
+    if (reply->type == MDBP_REPLY_ACK)
         return pl_window_ack(self, reply->batch_seq, now, outcome);
     size_t index;
     s_slot_t *slot = s_find(self, reply->batch_seq, &index);

@@ -63,7 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 
 /* Ack timeouts double per timeout of a batch, at most this many times. */
 #define PL_WINDOW_BACKOFF_SHIFT_MAX 3
@@ -186,7 +186,7 @@ pl_window_reply_t pl_window_ack(pl_window_t *self, uint64_t batch_seq,
 
 /* A nack of `batch_seq`. Returns REJECTED, BACKOFF or LATE. */
 pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
-                                 proto_nack_reason_t reason,
+                                 mdbp_nack_reason_t reason,
                                  uint32_t retry_after_ms, int64_t now,
                                  pl_window_outcome_t *outcome);
 
@@ -196,7 +196,7 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
  * records exceeds the queue capacity C") is SPLIT: the shell must give the
  * slot's records back with pl_window_return() before it fills new ones.
  * Returns what happened (outcome filled unless FOREIGN or LATE). */
-pl_window_reply_t pl_window_reply(pl_window_t *self, const proto_reply_t *reply,
+pl_window_reply_t pl_window_reply(pl_window_t *self, const mdbp_reply_t *reply,
                                   int64_t now, pl_window_outcome_t *outcome);
 
 /* The shell holds `records` returned by SPLITs, not yet filled again (it

@@ -21,7 +21,7 @@
 #include "cmn_monitor.h"
 #include "cmn_process.h"
 #include "cmn_webhook.h"
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 #include "sc_actor.h"
 #include "sc_config.h"
 #include "sc_core.h"
@@ -35,12 +35,12 @@
 #define SC_PROGRAM "mds-coordinator"
 #define SC_INGEST_RCVHWM 256   /* messages per producer, then TCP pushback */
 /* Replies per producer before dropping (and counting) them: with the
- * envelope limit (PROTO_ENVELOPE_BYTES_MAX) a producer that never reads its
+ * envelope limit (MDBP_ENVELOPE_BYTES_MAX) a producer that never reads its
  * replies holds at most about 1024 x 2.3 KiB (issue 12). */
 #define SC_INGEST_SNDHWM 1024
 /* Larger messages are cut off by ZeroMQ (the peer is disconnected); between
  * the protocol limit and this they are read and nacked malformed. */
-#define SC_INGEST_MAXMSGSIZE (2 * PROTO_MESSAGE_BYTES_MAX)
+#define SC_INGEST_MAXMSGSIZE (2 * MDBP_MESSAGE_BYTES_MAX)
 /* Largest frame the feedback XPUB reads: the longest valid subscription
  * is 73 bytes (82 as a ZMTP 3.1 SUBSCRIBE command, 33 more under CURVE),
  * but the CURVE handshake needs HELLO (200 bytes) and INITIATE (about 300

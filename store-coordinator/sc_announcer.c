@@ -41,10 +41,10 @@ sc_announcer_t *sc_announcer_new(const sc_announcer_config_t *config,
     if (!self)
         return NULL;
     self->config = *config;
-    self->state = (sc_snapshot_t){.level = PROTO_LEVEL_OK,
-                                  .previous = PROTO_LEVEL_OK,
+    self->state = (sc_snapshot_t){.level = MDBP_LEVEL_OK,
+                                  .previous = MDBP_LEVEL_OK,
                                   .scale_hint = 1.0,
-                                  .sink_state = PROTO_SINK_STATE_UP};
+                                  .sink_state = MDBP_SINK_STATE_UP};
     self->hint = 1.0; /* an empty queue's: nothing to send early at start */
     self->heartbeat_ns = now_ns + s_jittered_interval(self);
     self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
@@ -62,11 +62,11 @@ void sc_announcer_destroy(sc_announcer_t **self_p)
 
 /* Fills `out` with the latest state; its hint becomes the last published
  * one. */
-static bool s_announce(sc_announcer_t *self, proto_feedback_type_t type,
+static bool s_announce(sc_announcer_t *self, mdbp_feedback_type_t type,
                        sc_announcement_t *out)
 {
     *out = (sc_announcement_t){.type = type, .state = self->state};
-    out->state.changed = type == PROTO_FEEDBACK_TRANSITION;
+    out->state.changed = type == MDBP_FEEDBACK_TRANSITION;
     self->hint = self->state.scale_hint;
     return true;
 }
@@ -81,7 +81,7 @@ bool sc_announcer_state(sc_announcer_t *self, const sc_snapshot_t *state,
     self->state = *state;
     if (!state->changed)
         return false;
-    return s_announce(self, PROTO_FEEDBACK_TRANSITION, out);
+    return s_announce(self, MDBP_FEEDBACK_TRANSITION, out);
 }
 
 bool sc_announcer_subscribed(sc_announcer_t *self, int64_t now_ns,
@@ -98,7 +98,7 @@ bool sc_announcer_subscribed(sc_announcer_t *self, int64_t now_ns,
     }
     self->snapshot_sent = true;
     self->snapshot_ns = now_ns;
-    return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, out);
+    return s_announce(self, MDBP_FEEDBACK_SNAPSHOT, out);
 }
 
 bool sc_announcer_due(sc_announcer_t *self, int64_t now_ns,
@@ -111,16 +111,16 @@ bool sc_announcer_due(sc_announcer_t *self, int64_t now_ns,
         self->snapshot_due_ns = SC_ENGINE_NEVER;
         self->snapshot_sent = true;
         self->snapshot_ns = now_ns;
-        return s_announce(self, PROTO_FEEDBACK_SNAPSHOT, out);
+        return s_announce(self, MDBP_FEEDBACK_SNAPSHOT, out);
     }
     if (now_ns >= self->heartbeat_ns) {
         self->heartbeat_ns = now_ns + s_jittered_interval(self);
-        return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
+        return s_announce(self, MDBP_FEEDBACK_HEARTBEAT, out);
     }
     if (now_ns >= self->hint_check_ns) {
         self->hint_check_ns = now_ns + SC_HINT_CHECK_MS * CMN_NS_PER_MS;
         if (sc_watermark_hint_moved(self->hint, self->state.scale_hint))
-            return s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
+            return s_announce(self, MDBP_FEEDBACK_HEARTBEAT, out);
     }
     return false;
 }
@@ -132,7 +132,7 @@ bool sc_announcer_final(sc_announcer_t *self, int64_t now_ns,
     (void)now_ns;
     if (self->finished)
         return false;
-    s_announce(self, PROTO_FEEDBACK_HEARTBEAT, out);
+    s_announce(self, MDBP_FEEDBACK_HEARTBEAT, out);
     snprintf(out->state.reason, sizeof out->state.reason, "%s",
              S_SHUTDOWN_REASON);
     out->going_away = true;
@@ -156,10 +156,10 @@ int64_t sc_announcer_deadline(sc_announcer_t *self)
 void sc_announcement_message(const sc_announcement_t *announcement,
                              const sc_announcer_identity_t *identity,
                              uint64_t seq, int64_t ts_ns,
-                             proto_feedback_t *out)
+                             mdbp_feedback_t *out)
 {
     const sc_snapshot_t *state = &announcement->state;
-    *out = (proto_feedback_t){
+    *out = (mdbp_feedback_t){
         .type = announcement->type,
         .epoch = identity->epoch,
         .seq = seq,

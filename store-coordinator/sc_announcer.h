@@ -26,8 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto_common.h"
-#include "proto_feedback.h"
+#include <mdbp/common.h>
+#include <mdbp/feedback.h>
 #include "sc_engine.h"
 #include "sc_snapshot.h"
 #include "sc_watermark.h"
@@ -50,7 +50,7 @@ typedef struct {
 
 /* One message to publish now. */
 typedef struct {
-    proto_feedback_type_t type;
+    mdbp_feedback_type_t type;
     sc_snapshot_t state; /* what it says; reason "" = none */
     bool going_away;     /* the last message (ttl_ms 0) */
 } sc_announcement_t;
@@ -95,7 +95,7 @@ int64_t sc_announcer_deadline(sc_announcer_t *self);
 
 /* What every message of this coordinator carries besides the state. */
 typedef struct {
-    const char *coordinator_id; /* 1..PROTO_ID_MAX bytes */
+    const char *coordinator_id; /* 1..MDBP_ID_MAX bytes */
     uint64_t epoch;             /* this run's */
     uint64_t capacity;          /* queue capacity, records */
     uint64_t low_wm;            /* low watermark, records */
@@ -110,6 +110,6 @@ typedef struct {
 void sc_announcement_message(const sc_announcement_t *announcement,
                              const sc_announcer_identity_t *identity,
                              uint64_t seq, int64_t ts_ns,
-                             proto_feedback_t *out);
+                             mdbp_feedback_t *out);
 
 #endif

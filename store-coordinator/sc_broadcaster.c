@@ -1,15 +1,15 @@
-/* sc_broadcaster: proto_feedback_t -> JSON -> cmn_webhook. */
+/* sc_broadcaster: mdbp_feedback_t -> JSON -> cmn_webhook. */
 #include "sc_broadcaster.h"
 
 #include "cmn_log.h"
-#include "proto_text.h"
+#include <mdbp/text.h>
 
-void sc_broadcaster_post(cmn_webhook_t *webhook, const proto_feedback_t *event)
+void sc_broadcaster_post(cmn_webhook_t *webhook, const mdbp_feedback_t *event)
 {
     if (!webhook)
         return;
-    char body[PROTO_TEXT_FEEDBACK_JSON_MAX];
-    if (proto_text_format_feedback_json(event, body, sizeof body) < 0) {
+    char body[MDBP_TEXT_FEEDBACK_JSON_MAX];
+    if (mdbp_text_format_feedback_json(event, body, sizeof body) < 0) {
         cmn_log_error("broadcaster", "render_failed", "seq=%llu",
                       (unsigned long long)event->seq);
         return;

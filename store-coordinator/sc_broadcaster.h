@@ -5,15 +5,15 @@
  * (cmn_webhook), which delivers it from its own threads: a slow or dead
  * receiver never slows the coordinator. The body is one JSON object with
  * proto/feedback.md's keys, levels and type as names
- * (proto_text_format_feedback_json). */
+ * (mdbp_text_format_feedback_json). */
 #ifndef SC_BROADCASTER_H
 #define SC_BROADCASTER_H
 
 #include "cmn_webhook.h"
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 
 /* Renders `event` and queues it on `webhook` (NULL: broadcasting is off,
  * nothing happens). Never blocks. Call from one thread (the publisher). */
-void sc_broadcaster_post(cmn_webhook_t *webhook, const proto_feedback_t *event);
+void sc_broadcaster_post(cmn_webhook_t *webhook, const mdbp_feedback_t *event);
 
 #endif

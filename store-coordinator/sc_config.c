@@ -17,7 +17,7 @@
 #include "cmn_http.h"
 #include "cmn_log.h"
 #include "cmn_webhook.h"
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 #include "sc_sink.h"
 
 #define SC_DATA_DIR_MODE 0755
@@ -121,7 +121,7 @@ static const cmn_option_t s_options[] = {
      .default_value = "500",
      .help = "records per transaction, at most",
      .min = 1,
-     .max = PROTO_BATCH_RECORDS_MAX},
+     .max = MDBP_BATCH_RECORDS_MAX},
     {.flag = "batch-timeout-ms",
      .env = "MDS_BATCH_TIMEOUT_MS",
      .type = CMN_OPT_INT,
@@ -490,12 +490,12 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
     if (!id || !*id) {
         if (gethostname(host, sizeof host) != 0 || !*host)
             snprintf(host, sizeof host, "coordinator");
-        host[PROTO_ID_MAX] = '\0';
+        host[MDBP_ID_MAX] = '\0';
         id = host;
     }
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
-    if (strlen(id) > PROTO_ID_MAX ||
-        proto_feedback_topic(id, topic, sizeof topic) < 0) {
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
+    if (strlen(id) > MDBP_ID_MAX ||
+        mdbp_feedback_topic(id, topic, sizeof topic) < 0) {
         cmn_config_reject(config, "coordinator-id",
                           "must be 1 to 64 bytes without '/'");
         return -1;

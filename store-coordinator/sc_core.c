@@ -12,7 +12,7 @@
 
 #include "cmn_log.h"
 #include "cmn_router.h"
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 #include "sc_actor.h"
 #include "sc_dlq.h"
 #include "sc_intake.h"
@@ -25,11 +25,11 @@
 #define SC_MS_PER_SEC 1000.0
 /* Issue 12: what the ingest ROUTER keeps of a message (docs/security.md,
  * "Limits"). The payload cap equals the transport's ZMQ_MAXMSGSIZE, so the
- * decoder still answers for a batch over PROTO_MESSAGE_BYTES_MAX. */
+ * decoder still answers for a batch over MDBP_MESSAGE_BYTES_MAX. */
 static const cmn_router_limits_t s_ingest_limits = {
-    .envelope_frames_max = PROTO_ENVELOPE_FRAMES_MAX,
-    .envelope_bytes_max = PROTO_ENVELOPE_BYTES_MAX,
-    .payload_bytes_max = 2 * PROTO_MESSAGE_BYTES_MAX,
+    .envelope_frames_max = MDBP_ENVELOPE_FRAMES_MAX,
+    .envelope_bytes_max = MDBP_ENVELOPE_BYTES_MAX,
+    .payload_bytes_max = 2 * MDBP_MESSAGE_BYTES_MAX,
 };
 
 typedef struct _s_self_t s_self_t;
@@ -52,7 +52,7 @@ struct _s_self_t {
     int timer_id;        /* armed from the engine's deadline, or -1 */
     sc_intake_t *intake; /* the decisions, the queue */
     sc_intake_dispatch_t *dispatch; /* settings->workers entries */
-    proto_record_t *scratch;        /* one decoded batch */
+    mdbp_record_t *scratch;        /* one decoded batch */
     msgpack_sbuffer reply;          /* encoded reply, reused */
     s_worker_slot_t *workers;       /* settings->workers slots */
     sc_publisher_args_t publisher_args;
@@ -64,10 +64,10 @@ struct _s_self_t {
 };
 
 static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
-                         const proto_reply_t *reply)
+                         const mdbp_reply_t *reply)
 {
     msgpack_sbuffer_clear(&self->reply);
-    if (proto_reply_encode(reply, &self->reply) != 0) {
+    if (mdbp_reply_encode(reply, &self->reply) != 0) {
         cmn_log_error("core", "reply_encode_failed", "batch_seq=%llu",
                       (unsigned long long)reply->batch_seq);
         zmsg_destroy(envelope_p);
@@ -84,17 +84,17 @@ static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
 static void s_answer(s_self_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
                      size_t count, const sc_intake_admission_t *admission)
 {
-    proto_reply_t reply = {
+    mdbp_reply_t reply = {
         .batch_seq = batch_seq,
         .session = admission->session,
         .has_credit = true,
         .credit = admission->credit,
     };
     if (admission->verdict == SC_INTAKE_ACK) {
-        reply.type = PROTO_REPLY_ACK;
+        reply.type = MDBP_REPLY_ACK;
         cmn_series_inc(self->stats->acks);
     } else {
-        reply.type = PROTO_REPLY_NACK;
+        reply.type = MDBP_REPLY_NACK;
         reply.reason = admission->reason;
         reply.code = admission->code;
         reply.retry_after_ms = admission->retry_after_ms;
@@ -103,15 +103,15 @@ static void s_answer(s_self_t *self, zmsg_t **envelope_p, uint64_t batch_seq,
         reply.has_record_index = admission->has_record_index;
         reply.record_index = admission->record_index;
         cmn_series_inc(self->stats->nacks[admission->reason]);
-        if (admission->reason == PROTO_NACK_MALFORMED) {
+        if (admission->reason == MDBP_NACK_MALFORMED) {
             cmn_series_inc(self->stats->malformed);
             if (admission->log)
                 cmn_log_warning("core", "malformed_message",
                                 "batch_seq=%llu code=%s detail=\"%s\" "
                                 "suppressed=%llu",
                                 (unsigned long long)batch_seq,
-                                proto_nack_code_name(admission->code)
-                                    ? proto_nack_code_name(admission->code)
+                                mdbp_nack_code_name(admission->code)
+                                    ? mdbp_nack_code_name(admission->code)
                                     : "none",
                                 admission->detail,
                                 (unsigned long long)admission->suppressed);
@@ -130,8 +130,8 @@ static void s_on_ack(const sc_intake_ack_t *ack, void *arg)
         zmsg_destroy(&envelope);
         return;
     }
-    proto_reply_t reply = {
-        .type = PROTO_REPLY_ACK,
+    mdbp_reply_t reply = {
+        .type = MDBP_REPLY_ACK,
         .batch_seq = ack->batch_seq,
         .written = (uint32_t)ack->written,
         .duplicates = (uint32_t)ack->duplicates,
@@ -176,7 +176,7 @@ static void s_publish(s_self_t *self, const sc_intake_update_t *update)
                    snapshot->commit_latency_ms / SC_MS_PER_SEC);
     /* The gauge counts from 0 (up); the wire enum from 1 (0 = absent). */
     cmn_series_set(self->stats->sink_state,
-                   (double)(snapshot->sink_state - PROTO_SINK_STATE_UP));
+                   (double)(snapshot->sink_state - MDBP_SINK_STATE_UP));
     cmn_series_set(self->stats->pressure, snapshot->pressure);
     cmn_series_set(self->stats->producers, (double)snapshot->producers);
     if (update->drain_rate_changed) {
@@ -184,14 +184,14 @@ static void s_publish(s_self_t *self, const sc_intake_update_t *update)
         cmn_series_set(self->stats->drain_rate, snapshot->drain_rate);
     }
     if (snapshot->changed) {
-        proto_level_t level = snapshot->level;
+        mdbp_level_t level = snapshot->level;
         atomic_store(&state->level, (int)level);
         cmn_series_set(self->stats->level, level);
         for (int i = 0; i < 3; i++)
             cmn_series_set(self->stats->backpressure[i], i == (int)level);
         cmn_log_info(
             "core", "level_changed", "from=%s to=%s depth=%llu reason=\"%s\"",
-            proto_level_name(snapshot->previous), proto_level_name(level),
+            mdbp_level_name(snapshot->previous), mdbp_level_name(level),
             (unsigned long long)snapshot->depth, snapshot->reason);
     }
     if (!s_snapshot_differs(snapshot, &self->sent))
@@ -302,11 +302,11 @@ static void s_handle_message(s_self_t *self, zmsg_t *message)
         zmsg_destroy(&envelope);
         return;
     }
-    proto_batch_t batch = {0};
-    proto_error_t error = {{0}};
+    mdbp_batch_t batch = {0};
+    mdbp_error_t error = {{0}};
     int decoded =
-        proto_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
-                           self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
+        mdbp_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
+                           self->scratch, MDBP_BATCH_RECORDS_MAX, &error);
     zframe_destroy(&payload);
     int64_t now = cmn_clock_mono_ns(self->clock);
     sc_intake_batch_t input = {
@@ -346,19 +346,19 @@ static void s_refuse(s_self_t *self, zmsg_t *message, int verdict)
         payload = zmsg_last(message);
         zmsg_remove(message, payload);
     }
-    proto_batch_t batch = {0}; /* only for its batch_seq */
-    proto_error_t error = {{0}};
+    mdbp_batch_t batch = {0}; /* only for its batch_seq */
+    mdbp_error_t error = {{0}};
     if (payload)
-        proto_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
-                           self->scratch, PROTO_BATCH_RECORDS_MAX, &error);
+        mdbp_batch_decode(zframe_data(payload), zframe_size(payload), &batch,
+                           self->scratch, MDBP_BATCH_RECORDS_MAX, &error);
     zframe_destroy(&payload);
-    proto_error_t refusal = {{0}};
-    refusal.code = PROTO_NACK_CODE_TOO_LARGE;
+    mdbp_error_t refusal = {{0}};
+    refusal.code = MDBP_NACK_CODE_TOO_LARGE;
     snprintf(refusal.field, sizeof refusal.field, "%s", "envelope");
     snprintf(refusal.text, sizeof refusal.text,
              "message refused: %s over the limit (%d frames, %d bytes)",
              cmn_router_verdict_name((cmn_router_verdict_t)verdict),
-             PROTO_ENVELOPE_FRAMES_MAX, PROTO_ENVELOPE_BYTES_MAX);
+             MDBP_ENVELOPE_FRAMES_MAX, MDBP_ENVELOPE_BYTES_MAX);
     sc_intake_batch_t header = {
         .producer_id = batch.producer_id,
         .session = batch.session,
@@ -516,7 +516,7 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
     };
     self->intake = sc_intake_new(&config, cmn_clock_mono_ns(self->clock));
     self->dispatch = calloc(settings->workers, sizeof *self->dispatch);
-    self->scratch = calloc(PROTO_BATCH_RECORDS_MAX, sizeof *self->scratch);
+    self->scratch = calloc(MDBP_BATCH_RECORDS_MAX, sizeof *self->scratch);
     self->workers = calloc(settings->workers, sizeof *self->workers);
     self->dlq = sc_dlq_new(settings->dlq_path);
     self->loop = zloop_new();

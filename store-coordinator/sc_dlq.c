@@ -30,10 +30,10 @@
 #include <unistd.h>
 
 #include "cmn_log.h"
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 /* One line: a record as JSON is a few hundred bytes; the reason is cut to
- * PROTO_REASON_MAX before it is escaped. */
+ * MDBP_REASON_MAX before it is escaped. */
 #define SC_DLQ_LINE_BYTES_MAX 4096
 #define SC_DLQ_FILE_MODE 0644
 /* Unsynced lines kept for a rewrite, at most; an append past this syncs
@@ -182,17 +182,17 @@ static int s_ready(sc_dlq_t *self)
     return 0;
 }
 
-int sc_dlq_append(sc_dlq_t *self, const proto_record_t *record,
+int sc_dlq_append(sc_dlq_t *self, const mdbp_record_t *record,
                   const char *reason)
 {
     assert(self);
     assert(record);
-    char short_reason[PROTO_REASON_MAX + 1];
+    char short_reason[MDBP_REASON_MAX + 1];
     snprintf(short_reason, sizeof short_reason, "%s",
              reason && *reason ? reason : "unknown");
     char line[SC_DLQ_LINE_BYTES_MAX];
     int formatted =
-        proto_text_format_json(record, short_reason, line, sizeof line - 1);
+        mdbp_text_format_json(record, short_reason, line, sizeof line - 1);
     if (formatted < 0) {
         cmn_log_error("dlq", "format_failed", "path=\"%s\"", self->path);
         return -1;

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 typedef struct _sc_dlq_t sc_dlq_t;
 
@@ -32,7 +32,7 @@ void sc_dlq_destroy(sc_dlq_t **self_p);
  * the path (reopened if the open one was deleted or moved). Returns 0, or
  * -1 (logged) when the file cannot be opened or written; the record is then
  * not dead-lettered (append it again later). */
-int sc_dlq_append(sc_dlq_t *self, const proto_record_t *record,
+int sc_dlq_append(sc_dlq_t *self, const mdbp_record_t *record,
                   const char *reason);
 
 /* Makes every line appended since the last successful sync durable at the

@@ -7,8 +7,8 @@
 #include "cmn_clock.h"
 #include "cmn_json.h"
 #include "cmn_page.h"
-#include "proto_common.h"
-#include "proto_feedback.h"
+#include <mdbp/common.h>
+#include <mdbp/feedback.h>
 #include "sc_breaker.h"
 #include "sc_sink.h"
 
@@ -75,7 +75,7 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_uint(json, "seq", atomic_load(&state->seq));
     cmn_json_string(
         json, "level",
-        proto_level_name((proto_level_t)atomic_load(&state->level)));
+        mdbp_level_name((mdbp_level_t)atomic_load(&state->level)));
     cmn_json_uint(json, "depth", depth);
     cmn_json_uint(json, "capacity", settings->capacity);
     cmn_json_double(json, "utilization",
@@ -93,8 +93,8 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_double(json, "commit_latency_ms",
                     atomic_load(&state->commit_latency_ms));
     cmn_json_string(json, "sink_state",
-                    proto_sink_state_name(
-                        (proto_sink_state_t)atomic_load(&state->sink_state)));
+                    mdbp_sink_state_name(
+                        (mdbp_sink_state_t)atomic_load(&state->sink_state)));
     cmn_json_double(json, "pressure", atomic_load(&state->pressure));
     cmn_json_uint(json, "producers", atomic_load(&state->producers));
     cmn_json_uint(json, "credit_initial", atomic_load(&state->credit_initial));

@@ -32,12 +32,12 @@ typedef struct {
     int64_t dispatched_ns;     /* when it got it */
     int64_t arrival_ns;        /* when the chunk's oldest record arrived */
     sc_intake_worker_t health; /* as last reported */
-    proto_record_t *buffer;    /* batch_size records: its chunk's copy */
+    mdbp_record_t *buffer;    /* batch_size records: its chunk's copy */
 } s_worker_t;
 
 typedef struct {
     bool used;
-    char producer_id[PROTO_ID_MAX + 1];
+    char producer_id[MDBP_ID_MAX + 1];
     uint64_t session;     /* 0: a v1 producer (keyed by id alone) */
     uint64_t inflight;    /* records queued, not yet acked */
     int64_t last_seen_ns; /* its last batch */
@@ -89,11 +89,11 @@ struct _sc_intake_t {
     int64_t recovered_ns;      /* when it came back, or 0 */
     bool dead_letter_failed;   /* the core's own dead-letter write */
     /* the combined level */
-    proto_level_t level;
-    proto_level_t previous;
+    mdbp_level_t level;
+    mdbp_level_t previous;
     int64_t changed_ns;
     bool last_up_was_sink; /* the latest rise was sink_down */
-    char reason[PROTO_REASON_MAX + 1];
+    char reason[MDBP_REASON_MAX + 1];
     double pressure; /* at the last update */
     uint64_t depth;  /* at the last update */
     /* drain */
@@ -136,7 +136,7 @@ sc_intake_t *sc_intake_new(const sc_intake_config_t *config, int64_t now_ns)
     self->now_ns = now_ns;
     self->window_start_ns = now_ns;
     self->changed_ns = now_ns;
-    self->level = self->previous = PROTO_LEVEL_OK;
+    self->level = self->previous = MDBP_LEVEL_OK;
     return self;
 }
 
@@ -380,8 +380,8 @@ static int64_t s_oldest_age_ns(sc_intake_t *self, int64_t now_ns)
 
 /* ---- admission ---- */
 
-static void s_nack(sc_intake_admission_t *out, proto_nack_reason_t reason,
-                   proto_nack_code_t code, uint32_t retry_after_ms,
+static void s_nack(sc_intake_admission_t *out, mdbp_nack_reason_t reason,
+                   mdbp_nack_code_t code, uint32_t retry_after_ms,
                    const char *detail)
 {
     out->verdict = SC_INTAKE_NACK;
@@ -389,7 +389,7 @@ static void s_nack(sc_intake_admission_t *out, proto_nack_reason_t reason,
     out->code = code;
     out->retry_after_ms = retry_after_ms;
     /* A decoder's text may be longer than a nack's detail: cut it. */
-    snprintf(out->detail, sizeof out->detail, "%.*s", (int)PROTO_REASON_MAX,
+    snprintf(out->detail, sizeof out->detail, "%.*s", (int)MDBP_REASON_MAX,
              detail);
 }
 
@@ -466,17 +466,17 @@ static void s_malformed_log(sc_intake_t *self, sc_intake_admission_t *out)
 }
 
 void sc_intake_malformed(sc_intake_t *self, const sc_intake_batch_t *header,
-                         const proto_error_t *error, int64_t now_ns,
+                         const mdbp_error_t *error, int64_t now_ns,
                          sc_intake_admission_t *out)
 {
     assert(self && error && out);
     *out = (sc_intake_admission_t){0};
     self->now_ns = now_ns;
     size_t producer = s_reply_to(self, header, false, out);
-    proto_nack_code_t code = error->code == PROTO_NACK_CODE_NONE
-                                 ? PROTO_NACK_CODE_NOT_A_MAP
+    mdbp_nack_code_t code = error->code == MDBP_NACK_CODE_NONE
+                                 ? MDBP_NACK_CODE_NOT_A_MAP
                                  : error->code;
-    s_nack(out, PROTO_NACK_MALFORMED, code, 0, error->text);
+    s_nack(out, MDBP_NACK_MALFORMED, code, 0, error->text);
     snprintf(out->field, sizeof out->field, "%s", error->field);
     out->has_record_index = error->has_record_index;
     out->record_index = error->record_index;
@@ -504,7 +504,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
         }
     }
     if (self->draining) {
-        s_nack(out, PROTO_NACK_DRAINING, PROTO_NACK_CODE_DRAINING,
+        s_nack(out, MDBP_NACK_DRAINING, MDBP_NACK_CODE_DRAINING,
                SC_INTAKE_RETRY_AFTER_DRAINING_MS,
                "coordinator is shutting down");
         out->credit = s_credit(self, producer);
@@ -517,7 +517,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
     }
     size_t capacity = sc_queue_capacity(self->queue);
     if (batch->count > capacity) {
-        s_nack(out, PROTO_NACK_MALFORMED, PROTO_NACK_CODE_OVER_CAPACITY, 0, "");
+        s_nack(out, MDBP_NACK_MALFORMED, MDBP_NACK_CODE_OVER_CAPACITY, 0, "");
         snprintf(out->detail, sizeof out->detail,
                  "batch of %zu records exceeds the queue capacity %zu",
                  batch->count, capacity);
@@ -532,7 +532,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
                       &self->flights[flight],
                       batch->batch_seq) == SC_QUEUE_FULL) {
         s_flight_free(self, flight);
-        s_nack(out, PROTO_NACK_FULL, PROTO_NACK_CODE_QUEUE_FULL,
+        s_nack(out, MDBP_NACK_FULL, MDBP_NACK_CODE_QUEUE_FULL,
                s_retry_after_full(self, batch->count), "queue full");
         out->credit = s_credit(self, producer);
         return;
@@ -721,7 +721,7 @@ static bool s_stalled(sc_intake_t *self, int64_t now_ns)
 /* Sink health (feedback.md 6.4): returns the sink pressure and fills the
  * state. */
 static double s_sink(sc_intake_t *self, int64_t now_ns,
-                     proto_sink_state_t *state)
+                     mdbp_sink_state_t *state)
 {
     /* Every writer's breaker open, or every writer that holds records
      * (an idle one has nothing to prove the database works with). */
@@ -756,9 +756,9 @@ static double s_sink(sc_intake_t *self, int64_t now_ns,
         self->sink_down = false;
         self->recovered_ns = now_ns;
     }
-    *state = self->sink_down ? PROTO_SINK_STATE_DOWN
-             : degraded      ? PROTO_SINK_STATE_DEGRADED
-                             : PROTO_SINK_STATE_UP;
+    *state = self->sink_down ? MDBP_SINK_STATE_DOWN
+             : degraded      ? MDBP_SINK_STATE_DEGRADED
+                             : MDBP_SINK_STATE_UP;
     if (self->sink_down)
         return 1.0;
     if (self->recovered_ns == 0)
@@ -790,23 +790,23 @@ static double s_sojourn(sc_intake_t *self, int64_t age_ns, int64_t now_ns)
     return pressure > 1.0 ? 1.0 : pressure;
 }
 
-static proto_level_t s_level_of(double pressure)
+static mdbp_level_t s_level_of(double pressure)
 {
-    return pressure >= 1.0  ? PROTO_LEVEL_HARD
-           : pressure > 0.0 ? PROTO_LEVEL_SOFT
-                            : PROTO_LEVEL_OK;
+    return pressure >= 1.0  ? MDBP_LEVEL_HARD
+           : pressure > 0.0 ? MDBP_LEVEL_SOFT
+                            : MDBP_LEVEL_OK;
 }
 
-static proto_level_t s_max_level(proto_level_t a, proto_level_t b)
+static mdbp_level_t s_max_level(mdbp_level_t a, mdbp_level_t b)
 {
     return a > b ? a : b;
 }
 
 /* The reason of a change to `wanted` (feedback.md 3.2: a machine-stable
  * word first). */
-static void s_reason(sc_intake_t *self, proto_level_t wanted, bool up,
-                     proto_level_t depth_level, proto_level_t sojourn_level,
-                     proto_level_t sink_level, int64_t age_ns)
+static void s_reason(sc_intake_t *self, mdbp_level_t wanted, bool up,
+                     mdbp_level_t depth_level, mdbp_level_t sojourn_level,
+                     mdbp_level_t sink_level, int64_t age_ns)
 {
     char *reason = self->reason;
     size_t size = sizeof self->reason;
@@ -826,7 +826,7 @@ static void s_reason(sc_intake_t *self, proto_level_t wanted, bool up,
     }
     if (up) {
         snprintf(reason, size, "depth %s",
-                 wanted == PROTO_LEVEL_HARD ? "queue at or above high watermark"
+                 wanted == MDBP_LEVEL_HARD ? "queue at or above high watermark"
                                             : "queue above low watermark");
         self->last_up_was_sink = false;
         return;
@@ -841,7 +841,7 @@ static void s_reason(sc_intake_t *self, proto_level_t wanted, bool up,
                  age_ms, target_ms);
     else
         snprintf(reason, size, "depth %s",
-                 wanted == PROTO_LEVEL_SOFT
+                 wanted == MDBP_LEVEL_SOFT
                      ? "queue below high watermark minus dead-band"
                      : "queue at or below low watermark minus dead-band");
 }
@@ -856,7 +856,7 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     sc_watermark_update(self->watermark, depth, now_ns, NULL);
     s_update_drain_rate(self, now_ns, out);
     int64_t age_ns = s_oldest_age_ns(self, now_ns);
-    proto_sink_state_t sink_state;
+    mdbp_sink_state_t sink_state;
     double sink_pressure = s_sink(self, now_ns, &sink_state);
     double sojourn_pressure = s_sojourn(self, age_ns, now_ns);
     double depth_hint = sc_watermark_scale_hint(&self->config.watermark, depth);
@@ -866,11 +866,11 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     if (sink_pressure > pressure)
         pressure = sink_pressure;
 
-    proto_level_t depth_level = sc_watermark_level(self->watermark);
-    proto_level_t sojourn_level = s_level_of(sojourn_pressure);
-    proto_level_t sink_level =
-        self->sink_down ? PROTO_LEVEL_HARD : s_level_of(sink_pressure);
-    proto_level_t wanted =
+    mdbp_level_t depth_level = sc_watermark_level(self->watermark);
+    mdbp_level_t sojourn_level = s_level_of(sojourn_pressure);
+    mdbp_level_t sink_level =
+        self->sink_down ? MDBP_LEVEL_HARD : s_level_of(sink_pressure);
+    mdbp_level_t wanted =
         s_max_level(depth_level, s_max_level(sojourn_level, sink_level));
     sc_snapshot_t *snapshot = &out->snapshot;
     if (wanted > self->level ||
@@ -929,7 +929,7 @@ int64_t sc_intake_deadline(sc_intake_t *self)
     if (idle_worker && sc_queue_pending(self->queue) > 0)
         deadline = s_earliest(deadline, self->pending_since_ns +
                                             self->config.batch_timeout_ns);
-    if (self->level != PROTO_LEVEL_OK) {
+    if (self->level != MDBP_LEVEL_OK) {
         /* A step down held by a dwell (the combined or the depth one). */
         int64_t dwell = self->config.watermark.dwell_ns;
         int64_t ends[2] = {self->changed_ns + dwell,
@@ -973,7 +973,7 @@ size_t sc_intake_capacity(sc_intake_t *self)
     return sc_queue_capacity(self->queue);
 }
 
-proto_level_t sc_intake_level(sc_intake_t *self)
+mdbp_level_t sc_intake_level(sc_intake_t *self)
 {
     assert(self);
     return self->level;

@@ -44,8 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_common.h"
-#include "proto_ingest.h"
+#include <mdbp/common.h>
+#include <mdbp/ingest.h>
 #include "sc_breaker.h"
 #include "sc_engine.h"
 #include "sc_queue.h"
@@ -102,18 +102,18 @@ typedef struct {
     const char *producer_id;
     uint64_t session; /* v1.1; 0 = absent */
     uint64_t batch_seq;
-    const proto_record_t *records;
+    const mdbp_record_t *records;
     size_t count;
     void *tag; /* the reply envelope, the shell's */
 } sc_intake_batch_t;
 
 typedef struct {
     sc_intake_verdict_t verdict;
-    proto_nack_reason_t reason;        /* with SC_INTAKE_NACK */
-    proto_nack_code_t code;            /* with SC_INTAKE_NACK */
+    mdbp_nack_reason_t reason;        /* with SC_INTAKE_NACK */
+    mdbp_nack_code_t code;            /* with SC_INTAKE_NACK */
     uint32_t retry_after_ms;           /* with SC_INTAKE_NACK */
-    char detail[PROTO_REASON_MAX + 1]; /* with SC_INTAKE_NACK */
-    char field[PROTO_FIELD_MAX + 1];   /* with SC_INTAKE_NACK, or "" */
+    char detail[MDBP_REASON_MAX + 1]; /* with SC_INTAKE_NACK */
+    char field[MDBP_FIELD_MAX + 1];   /* with SC_INTAKE_NACK, or "" */
     bool has_record_index;
     uint32_t record_index;
     uint64_t session; /* echoed (0: absent) */
@@ -186,7 +186,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
  * read (may be NULL). A nack malformed, logged at most once per
  * SC_INTAKE_MALFORMED_LOG_INTERVAL_MS. */
 void sc_intake_malformed(sc_intake_t *self, const sc_intake_batch_t *header,
-                         const proto_error_t *error, int64_t now_ns,
+                         const mdbp_error_t *error, int64_t now_ns,
                          sc_intake_admission_t *out);
 
 /* Worker `worker`'s health as it last reported it. */
@@ -247,7 +247,7 @@ int64_t sc_intake_deadline(sc_intake_t *self);
 /* Readers for the shell (logs). */
 size_t sc_intake_depth(sc_intake_t *self);
 size_t sc_intake_capacity(sc_intake_t *self);
-proto_level_t sc_intake_level(sc_intake_t *self);
+mdbp_level_t sc_intake_level(sc_intake_t *self);
 bool sc_intake_draining(sc_intake_t *self);
 
 #endif

@@ -5,8 +5,8 @@
 
 #include "cmn_log.h"
 #include "cmn_random.h"
-#include "proto_feedback.h"
-#include "proto_subscription.h"
+#include <mdbp/feedback.h>
+#include <mdbp/subscription.h>
 #include "sc_actor.h"
 #include "sc_announcer.h"
 #include "sc_broadcaster.h"
@@ -24,7 +24,7 @@ typedef struct {
     zloop_t *loop;             /* pipe, xpub and the one timer */
     int timer_id;              /* armed from the announcer, or -1 */
     sc_announcer_t *announcer; /* the decisions */
-    char topic[PROTO_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
+    char topic[MDBP_FEEDBACK_TOPIC_MAX]; /* "mds.fb/<id>/" */
     size_t topic_length;
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
@@ -48,13 +48,13 @@ static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
         .high_wm = settings->watermark.high,
         .heartbeat_ms = settings->heartbeat_ms,
     };
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     sc_announcement_message(announcement, &identity, self->seq + 1,
                             cmn_clock_wall_ns(self->clock), &event);
     msgpack_sbuffer_clear(&self->buffer);
-    if (proto_feedback_encode(&event, &self->buffer) != 0) {
+    if (mdbp_feedback_encode(&event, &self->buffer) != 0) {
         cmn_log_error("publisher", "encode_failed", "type=%s",
-                      proto_feedback_type_name(event.type));
+                      mdbp_feedback_type_name(event.type));
         return;
     }
     self->seq = event.seq;
@@ -69,7 +69,7 @@ static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
         cmn_log_debug("publisher", "send_failed", "error=\"%s\"",
                       zmq_strerror(zmq_errno()));
     cmn_series_inc(self->stats->feedback_messages[event.type]);
-    if (event.type == PROTO_FEEDBACK_TRANSITION) {
+    if (event.type == MDBP_FEEDBACK_TRANSITION) {
         cmn_series_inc(self->stats->feedback_events[event.level]);
         sc_broadcaster_post(self->webhook, &event); /* never blocks */
     }
@@ -112,22 +112,22 @@ static int s_self_handle_xpub(zloop_t *loop, zsock_t *reader, void *arg)
      * gets a snapshot (XPUB_VERBOSE: repeated ones too). */
     const void *prefix = NULL;
     size_t prefix_length = 0;
-    proto_subscription_verdict_t verdict = proto_subscription_check(
+    mdbp_subscription_verdict_t verdict = mdbp_subscription_check(
         self->topic, self->topic_length, zframe_data(frame), zframe_size(frame),
         &prefix, &prefix_length);
-    if (verdict == PROTO_SUBSCRIPTION_SUBSCRIBE ||
-        verdict == PROTO_SUBSCRIPTION_UNSUBSCRIBE)
+    if (verdict == MDBP_SUBSCRIPTION_SUBSCRIBE ||
+        verdict == MDBP_SUBSCRIPTION_UNSUBSCRIBE)
         zmq_setsockopt(zsock_resolve(self->xpub),
-                       verdict == PROTO_SUBSCRIPTION_SUBSCRIBE
+                       verdict == MDBP_SUBSCRIPTION_SUBSCRIBE
                            ? ZMQ_SUBSCRIBE
                            : ZMQ_UNSUBSCRIBE,
                        prefix, prefix_length);
-    else if (verdict == PROTO_SUBSCRIPTION_OVERSIZED ||
-             verdict == PROTO_SUBSCRIPTION_OTHER_TOPIC)
+    else if (verdict == MDBP_SUBSCRIPTION_OVERSIZED ||
+             verdict == MDBP_SUBSCRIPTION_OTHER_TOPIC)
         cmn_series_inc(self->stats->feedback_subscriptions_refused
-                           [verdict == PROTO_SUBSCRIPTION_OVERSIZED ? 0 : 1]);
+                           [verdict == MDBP_SUBSCRIPTION_OVERSIZED ? 0 : 1]);
     zframe_destroy(&frame);
-    if (verdict != PROTO_SUBSCRIPTION_SUBSCRIBE)
+    if (verdict != MDBP_SUBSCRIPTION_SUBSCRIBE)
         return 0;
     cmn_series_inc(self->stats->feedback_subscriptions);
     sc_announcement_t announcement;
@@ -206,7 +206,7 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
     };
     msgpack_sbuffer_init(&self->buffer);
     self->random = settings->epoch * S_RANDOM_SEED_MIX + 1;
-    int length = proto_feedback_topic(settings->coordinator_id, self->topic,
+    int length = mdbp_feedback_topic(settings->coordinator_id, self->topic,
                                       sizeof self->topic);
     assert(length > 0); /* validated at start-up */
     self->topic_length = (size_t)length;

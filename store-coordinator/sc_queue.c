@@ -35,12 +35,12 @@ typedef struct {
     uint64_t start;                /* position of its first record */
     size_t count;                  /* records */
     size_t first_batch;            /* the batch holding `start` */
-    const proto_record_t *records; /* where the taker reads them */
+    const mdbp_record_t *records; /* where the taker reads them */
 } s_chunk_t;
 
 struct _sc_queue_t {
     size_t capacity;         /* records; also entries in each pool */
-    proto_record_t *records; /* the record ring */
+    mdbp_record_t *records; /* the record ring */
     s_batch_t *batches;      /* batch pool */
     size_t *batch_free;      /* stack of free batch entries */
     size_t batch_free_count;
@@ -98,7 +98,7 @@ void sc_queue_destroy(sc_queue_t **self_p)
     *self_p = NULL;
 }
 
-int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
+int sc_queue_push(sc_queue_t *self, const mdbp_record_t *records, size_t count,
                   void *tag, uint64_t batch_seq)
 {
     assert(self);
@@ -135,7 +135,7 @@ int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
     return 0;
 }
 
-size_t sc_queue_take(sc_queue_t *self, size_t max, proto_record_t *buffer,
+size_t sc_queue_take(sc_queue_t *self, size_t max, mdbp_record_t *buffer,
                      sc_chunk_t *chunk)
 {
     assert(self);
@@ -149,7 +149,7 @@ size_t sc_queue_take(sc_queue_t *self, size_t max, proto_record_t *buffer,
         count = waiting;
     if (count > max)
         count = max;
-    const proto_record_t *records = self->records + slot;
+    const mdbp_record_t *records = self->records + slot;
     if (buffer) {
         memcpy(buffer, records, count * sizeof *buffer);
         records = buffer;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 /* sc_queue_push result when the batch does not fit. */
 #define SC_QUEUE_FULL 1
@@ -34,7 +34,7 @@ typedef struct _sc_queue_t sc_queue_t;
 /* A run of records handed to a worker. */
 typedef struct {
     uint64_t id;                   /* for sc_queue_commit */
-    const proto_record_t *records; /* the taker's buffer (or the ring) */
+    const mdbp_record_t *records; /* the taker's buffer (or the ring) */
     size_t count;
 } sc_chunk_t;
 
@@ -65,7 +65,7 @@ void sc_queue_destroy(sc_queue_t **self_p);
  * (nothing changed) when depth + count would exceed the capacity. `tag`
  * (e.g. the reply envelope) stays the caller's and comes back in the batch
  * result. */
-int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
+int sc_queue_push(sc_queue_t *self, const mdbp_record_t *records, size_t count,
                   void *tag, uint64_t batch_seq);
 
 /* Takes the oldest not yet taken records, at most `max` (>= 1), into
@@ -76,7 +76,7 @@ int sc_queue_push(sc_queue_t *self, const proto_record_t *records, size_t count,
  * dead-letter at once). Either way the ring slots are reusable at once; the
  * records still count in the depth until committed. Returns the count (0
  * when none is waiting). */
-size_t sc_queue_take(sc_queue_t *self, size_t max, proto_record_t *buffer,
+size_t sc_queue_take(sc_queue_t *self, size_t max, mdbp_record_t *buffer,
                      sc_chunk_t *chunk);
 
 /* Marks chunk `id` committed with its counts (written + duplicates +

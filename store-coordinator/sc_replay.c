@@ -10,8 +10,8 @@
 
 #include "cmn_log.h"
 #include "cmn_config.h"
-#include "proto_ingest.h"
-#include "proto_text.h"
+#include <mdbp/ingest.h>
+#include <mdbp/text.h>
 
 #define SC_REPLAY_LINE_BYTES_MAX 8192
 #define SC_REPLAY_PRODUCER_PREFIX "dlq-replay-"
@@ -21,7 +21,7 @@
 typedef struct {
     const sc_replay_config_t *config;
     zsock_t *dealer;
-    char producer_id[PROTO_ID_MAX + 1];
+    char producer_id[MDBP_ID_MAX + 1];
     uint64_t batch_seq;
     size_t accepted; /* records acked */
     size_t rejected; /* records in batches nacked malformed */
@@ -51,7 +51,7 @@ static bool s_connected(zsock_t *dealer)
 }
 
 /* Sends one batch until it is acked, rejected or its deadline passes. */
-static void s_send_batch(s_replay_t *self, const proto_record_t *records,
+static void s_send_batch(s_replay_t *self, const mdbp_record_t *records,
                          size_t count)
 {
     if (self->gave_up) {
@@ -60,7 +60,7 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
     }
     uint64_t seq = ++self->batch_seq;
     msgpack_sbuffer_clear(&self->buffer);
-    if (proto_batch_encode(self->producer_id, seq, records, count,
+    if (mdbp_batch_encode(self->producer_id, seq, records, count,
                            &self->buffer) != 0) {
         self->rejected += count;
         return;
@@ -79,20 +79,20 @@ static void s_send_batch(s_replay_t *self, const proto_record_t *records,
             zframe_t *reply_frame = zframe_recv(self->dealer);
             if (!reply_frame)
                 break;
-            proto_reply_t reply;
-            proto_error_t error;
+            mdbp_reply_t reply;
+            mdbp_error_t error;
             int decoded =
-                proto_reply_decode(zframe_data(reply_frame),
+                mdbp_reply_decode(zframe_data(reply_frame),
                                    zframe_size(reply_frame), &reply, &error);
             zframe_destroy(&reply_frame);
             if (decoded != 0 || reply.batch_seq != seq)
                 continue; /* a stale reply to an earlier resend */
-            if (reply.type == PROTO_REPLY_ACK) {
+            if (reply.type == MDBP_REPLY_ACK) {
                 self->accepted += count;
                 self->again += reply.dead_lettered;
                 return;
             }
-            if (reply.reason == PROTO_NACK_MALFORMED) {
+            if (reply.reason == MDBP_NACK_MALFORMED) {
                 fprintf(stderr, "dlq replay: batch %llu rejected: %s\n",
                         (unsigned long long)seq, reply.detail);
                 self->rejected += count;
@@ -155,22 +155,22 @@ int sc_replay_run(const sc_replay_config_t *config)
      * would send it round forever. */
     struct stat info;
     off_t end = fstat(fileno(file), &info) == 0 ? info.st_size : 0;
-    proto_record_t *records = calloc(config->batch_size, sizeof *records);
+    mdbp_record_t *records = calloc(config->batch_size, sizeof *records);
     char *line = malloc(SC_REPLAY_LINE_BYTES_MAX + 2);
     size_t count = 0, total = 0, unreadable = 0, line_number = 0;
     size_t length;
     int read = 1;
     while (records && line && ftello(file) < end &&
-           (read = proto_text_read_line(file, line, SC_REPLAY_LINE_BYTES_MAX,
+           (read = mdbp_text_read_line(file, line, SC_REPLAY_LINE_BYTES_MAX,
                                         &length)) > 0) {
         line_number++;
-        if (read == PROTO_TEXT_LINE_TOO_LONG) {
+        if (read == MDBP_TEXT_LINE_TOO_LONG) {
             fprintf(stderr, "dlq replay: %s:%zu: line longer than %d bytes\n",
                     config->path, line_number, SC_REPLAY_LINE_BYTES_MAX);
             unreadable++;
             continue;
         }
-        if (read == PROTO_TEXT_LINE_HAS_NUL) {
+        if (read == MDBP_TEXT_LINE_HAS_NUL) {
             fprintf(stderr, "dlq replay: %s:%zu: line contains a NUL byte\n",
                     config->path, line_number);
             unreadable++;
@@ -179,8 +179,8 @@ int sc_replay_run(const sc_replay_config_t *config)
         const char *start = line + strspn(line, " \t");
         if (*start == '\0' || *start == '#')
             continue;
-        proto_error_t error;
-        if (proto_text_parse_json(start, &records[count], &error) != 0) {
+        mdbp_error_t error;
+        if (mdbp_text_parse_json(start, &records[count], &error) != 0) {
             fprintf(stderr, "dlq replay: %s:%zu: %s\n", config->path,
                     line_number, error.text);
             unreadable++;

@@ -1,7 +1,7 @@
 /* sc_replay: `mds-coordinator dlq replay FILE` sends the records of a
  * dead-letter file back through a running coordinator's ingest endpoint.
  *
- * Reads the NDJSON lines with proto_text (the "reason" key is ignored; blank
+ * Reads the NDJSON lines with mdbp_text (the "reason" key is ignored; blank
  * lines and '#' comments are skipped), sends them as batches from a DEALER
  * and waits for each batch's ack: a `nack full` or `draining` is resent after
  * its retry hint, a missing reply after a timeout (the store ignores

@@ -8,14 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 #include "sc_watermark.h"
 
 /* Workers are few (each holds a database connection). */
 #define SC_WORKERS_MAX 64
 
 typedef struct {
-    char coordinator_id[PROTO_ID_MAX + 1];
+    char coordinator_id[MDBP_ID_MAX + 1];
     const char *ingest_endpoint;     /* ROUTER bind endpoint */
     const char *feedback_endpoint;   /* XPUB bind endpoint */
     const char *sink_uri;            /* sqlite:PATH, postgres://..., null: */

@@ -49,14 +49,14 @@ void sc_sink_error_set(sc_sink_error_t *error, const char *format, ...)
     va_end(args);
 }
 
-const char *sc_sink_table_name(proto_record_kind_t kind)
+const char *sc_sink_table_name(mdbp_record_kind_t kind)
 {
     switch (kind) {
-    case PROTO_RECORD_TRADE:
+    case MDBP_RECORD_TRADE:
         return "trades";
-    case PROTO_RECORD_QUOTE:
+    case MDBP_RECORD_QUOTE:
         return "quotes";
-    case PROTO_RECORD_BAR:
+    case MDBP_RECORD_BAR:
         return "bars";
     }
     return "unknown";
@@ -164,7 +164,7 @@ void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms)
         self->backend->set_timeout(self->state, timeout_ms);
 }
 
-sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
+sc_sink_status_t sc_sink_write(sc_sink_t *self, const mdbp_record_t *records,
                                size_t count, sc_sink_counts_t *counts)
 {
     assert(self != NULL);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 typedef struct _sc_sink_t sc_sink_t;
 
@@ -74,7 +74,7 @@ void sc_sink_set_timeout(sc_sink_t *self, int64_t timeout_ms);
  * schema first if needed). On SC_SINK_OK `counts` says how many rows were new
  * and how many were duplicates; on any error nothing of the batch is stored
  * and sc_sink_error() says why. */
-sc_sink_status_t sc_sink_write(sc_sink_t *self, const proto_record_t *records,
+sc_sink_status_t sc_sink_write(sc_sink_t *self, const mdbp_record_t *records,
                                size_t count, sc_sink_counts_t *counts);
 
 /* Checks that the database is reachable (connecting if needed). */

@@ -38,7 +38,7 @@ typedef struct {
     /* Closes the connection and frees the state (never NULL). */
     void (*close)(void *state);
     /* One transaction per call; see sc_sink_write. */
-    sc_sink_status_t (*write)(void *state, const proto_record_t *records,
+    sc_sink_status_t (*write)(void *state, const mdbp_record_t *records,
                               size_t count, sc_sink_counts_t *counts,
                               sc_sink_error_t *error);
     /* See sc_sink_ping. */
@@ -57,6 +57,6 @@ void sc_sink_error_set(sc_sink_error_t *error, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The table name for a record kind ("trades", "quotes", "bars"). */
-const char *sc_sink_table_name(proto_record_kind_t kind);
+const char *sc_sink_table_name(mdbp_record_kind_t kind);
 
 #endif

@@ -35,7 +35,7 @@ static void s_null_close(void *state)
     (void)state;
 }
 
-static sc_sink_status_t s_null_write(void *state, const proto_record_t *records,
+static sc_sink_status_t s_null_write(void *state, const mdbp_record_t *records,
                                      size_t count, sc_sink_counts_t *counts,
                                      sc_sink_error_t *error)
 {

@@ -94,10 +94,10 @@
 #define S_KEY_COLUMNS 3
 #define S_COLUMNS_MAX (S_KEY_COLUMNS + 5)
 /* Bytes one element takes at most, by column (length word included). */
-#define S_TEXT_ELEMENT_BYTES_MAX (4 + PROTO_SYMBOL_MAX)
+#define S_TEXT_ELEMENT_BYTES_MAX (4 + MDBP_SYMBOL_MAX)
 #define S_NUMBER_ELEMENT_BYTES (4 + 8)
 
-/* Mirrors proto_record_validate plus what a market makes impossible (prices
+/* Mirrors mdbp_record_validate plus what a market makes impossible (prices
  * > 0, high >= low). `x < 'Infinity'` also rejects NaN, which PostgreSQL
  * orders above every number. */
 static const char s_schema_sql[] =
@@ -142,29 +142,29 @@ static const char s_schema_sql[] =
     "COMMIT;";
 
 /* Values per kind after the key columns. */
-static const int s_value_columns[PROTO_RECORD_KIND_COUNT] = {
-    [PROTO_RECORD_TRADE] = 2,
-    [PROTO_RECORD_QUOTE] = 4,
-    [PROTO_RECORD_BAR] = 5,
+static const int s_value_columns[MDBP_RECORD_KIND_COUNT] = {
+    [MDBP_RECORD_TRADE] = 2,
+    [MDBP_RECORD_QUOTE] = 4,
+    [MDBP_RECORD_BAR] = 5,
 };
 
-static const char *const s_statement_name[PROTO_RECORD_KIND_COUNT] = {
-    [PROTO_RECORD_TRADE] = "sc_insert_trades",
-    [PROTO_RECORD_QUOTE] = "sc_insert_quotes",
-    [PROTO_RECORD_BAR] = "sc_insert_bars",
+static const char *const s_statement_name[MDBP_RECORD_KIND_COUNT] = {
+    [MDBP_RECORD_TRADE] = "sc_insert_trades",
+    [MDBP_RECORD_QUOTE] = "sc_insert_quotes",
+    [MDBP_RECORD_BAR] = "sc_insert_bars",
 };
 
-static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
-    [PROTO_RECORD_TRADE] =
+static const char *const s_insert_sql[MDBP_RECORD_KIND_COUNT] = {
+    [MDBP_RECORD_TRADE] =
         "INSERT INTO trades (provider, symbol, ts_ns, price, size)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
         " $4::float8[], $5::float8[]) ON CONFLICT DO NOTHING",
-    [PROTO_RECORD_QUOTE] =
+    [MDBP_RECORD_QUOTE] =
         "INSERT INTO quotes (provider, symbol, ts_ns, bid, bid_size, ask,"
         " ask_size) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
         " $4::float8[], $5::float8[], $6::float8[], $7::float8[])"
         " ON CONFLICT DO NOTHING",
-    [PROTO_RECORD_BAR] =
+    [MDBP_RECORD_BAR] =
         "INSERT INTO bars (provider, symbol, ts_ns, open, high, low, close,"
         " volume) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[],"
         " $4::float8[], $5::float8[], $6::float8[], $7::float8[],"
@@ -593,7 +593,7 @@ static sc_sink_status_t s_connect(s_postgres_t *self, sc_sink_error_t *error)
     PQsetNoticeProcessor(self->conn, s_ignore_notice, NULL);
 
     sc_sink_status_t status = s_run(self, s_schema_sql, "create schema", error);
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++)
         if (status == SC_SINK_OK)
             status = s_prepare(self, s_statement_name[kind], s_insert_sql[kind],
                                error);
@@ -664,13 +664,13 @@ static char *s_put_array_header(char *cursor, uint32_t element_oid,
 
 /* Lays out and fills the column arrays of every kind present in the batch.
  * Returns 0, or -1 when the buffer cannot grow. */
-static int s_encode(s_postgres_t *self, const proto_record_t *records,
+static int s_encode(s_postgres_t *self, const mdbp_record_t *records,
                     size_t count, s_kind_arrays_t arrays[])
 {
     for (size_t index = 0; index < count; index++)
         arrays[records[index].kind].rows++;
     size_t needed = 0;
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++) {
         arrays[kind].columns = S_KEY_COLUMNS + s_value_columns[kind];
         if (arrays[kind].rows > 0)
             needed += (size_t)arrays[kind].columns * S_ARRAY_HEADER_BYTES +
@@ -687,7 +687,7 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
     }
     /* Each column gets its worst-case region, one after the other. */
     char *next = self->arrays;
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++) {
         s_kind_arrays_t *part = &arrays[kind];
         if (part->rows == 0)
             continue;
@@ -704,7 +704,7 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
         }
     }
     for (size_t index = 0; index < count; index++) {
-        const proto_record_t *record = &records[index];
+        const mdbp_record_t *record = &records[index];
         char **cursor = arrays[record->kind].cursor;
         cursor[0] =
             s_put_text(cursor[0], record->provider, sizeof(record->provider));
@@ -713,17 +713,17 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
         cursor[2] = s_put32(cursor[2], sizeof(uint64_t));
         cursor[2] = s_put64(cursor[2], (uint64_t)record->ts_ns);
         switch (record->kind) {
-        case PROTO_RECORD_TRADE:
+        case MDBP_RECORD_TRADE:
             cursor[3] = s_put_double(cursor[3], record->u.trade.price);
             cursor[4] = s_put_double(cursor[4], record->u.trade.size);
             break;
-        case PROTO_RECORD_QUOTE:
+        case MDBP_RECORD_QUOTE:
             cursor[3] = s_put_double(cursor[3], record->u.quote.bid);
             cursor[4] = s_put_double(cursor[4], record->u.quote.bid_size);
             cursor[5] = s_put_double(cursor[5], record->u.quote.ask);
             cursor[6] = s_put_double(cursor[6], record->u.quote.ask_size);
             break;
-        case PROTO_RECORD_BAR:
+        case MDBP_RECORD_BAR:
             cursor[3] = s_put_double(cursor[3], record->u.bar.open);
             cursor[4] = s_put_double(cursor[4], record->u.bar.high);
             cursor[5] = s_put_double(cursor[5], record->u.bar.low);
@@ -732,7 +732,7 @@ static int s_encode(s_postgres_t *self, const proto_record_t *records,
             break;
         }
     }
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++)
         for (int column = 0; column < arrays[kind].columns; column++)
             if (arrays[kind].rows > 0)
                 arrays[kind].length[column] =
@@ -750,7 +750,7 @@ static int s_send(s_postgres_t *self, const s_kind_arrays_t arrays[])
     if (!PQenterPipelineMode(self->conn))
         return -1;
     int sent = 0;
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++) {
         const s_kind_arrays_t *part = &arrays[kind];
         if (part->rows == 0)
             continue;
@@ -764,7 +764,7 @@ static int s_send(s_postgres_t *self, const s_kind_arrays_t arrays[])
 }
 
 static sc_sink_status_t s_postgres_write(void *state,
-                                         const proto_record_t *records,
+                                         const mdbp_record_t *records,
                                          size_t count, sc_sink_counts_t *counts,
                                          sc_sink_error_t *error)
 {
@@ -773,7 +773,7 @@ static sc_sink_status_t s_postgres_write(void *state,
      * connection work so it is PERMANENT even with the database down. */
     for (size_t index = 0; index < count; index++) {
         unsigned kind = (unsigned)records[index].kind;
-        if (kind >= PROTO_RECORD_KIND_COUNT) {
+        if (kind >= MDBP_RECORD_KIND_COUNT) {
             sc_sink_error_set(error, "postgres: record %zu: unknown kind %u",
                               index, kind);
             return SC_SINK_PERMANENT;
@@ -784,7 +784,7 @@ static sc_sink_status_t s_postgres_write(void *state,
     if (status != SC_SINK_OK || count == 0)
         return status;
 
-    s_kind_arrays_t arrays[PROTO_RECORD_KIND_COUNT];
+    s_kind_arrays_t arrays[MDBP_RECORD_KIND_COUNT];
     memset(arrays, 0, sizeof(arrays));
     if (s_encode(self, records, count, arrays) != 0) {
         sc_sink_error_set(error, "postgres: out of memory for %zu records",

@@ -51,7 +51,7 @@
 #define S_FILE_MODE 0644
 #define S_NS_PER_S INT64_C(1000000000)
 
-/* Column checks mirror proto_record_validate plus what a market makes
+/* Column checks mirror mdbp_record_validate plus what a market makes
  * impossible (prices > 0, high >= low); 9e999 is SQLite's +Inf literal, so
  * `x < 9e999` rejects infinities (NaN binds as NULL and fails NOT NULL). */
 static const char s_schema_sql[] =
@@ -86,18 +86,18 @@ static const char s_schema_sql[] =
     " CHECK (high >= low),"
     " PRIMARY KEY (provider, symbol, ts_ns)) WITHOUT ROWID;";
 
-/* One INSERT per kind, indexed by proto_record_kind_t. The last parameter is
+/* One INSERT per kind, indexed by mdbp_record_kind_t. The last parameter is
  * ingested_at (ns since the Unix epoch, one value per batch). */
-static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
-    [PROTO_RECORD_TRADE] =
+static const char *const s_insert_sql[MDBP_RECORD_KIND_COUNT] = {
+    [MDBP_RECORD_TRADE] =
         "INSERT INTO trades (provider, symbol, ts_ns, price, size,"
         " ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         " ON CONFLICT (provider, symbol, ts_ns) DO NOTHING",
-    [PROTO_RECORD_QUOTE] =
+    [MDBP_RECORD_QUOTE] =
         "INSERT INTO quotes (provider, symbol, ts_ns, bid, bid_size, ask,"
         " ask_size, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         " ON CONFLICT (provider, symbol, ts_ns) DO NOTHING",
-    [PROTO_RECORD_BAR] =
+    [MDBP_RECORD_BAR] =
         "INSERT INTO bars (provider, symbol, ts_ns, open, high, low, close,"
         " volume, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         " ON CONFLICT (provider, symbol, ts_ns) DO NOTHING",
@@ -106,7 +106,7 @@ static const char *const s_insert_sql[PROTO_RECORD_KIND_COUNT] = {
 typedef struct {
     char *path;  /* file path after "sqlite:", owned */
     sqlite3 *db; /* NULL until the first write or ping */
-    sqlite3_stmt *insert[PROTO_RECORD_KIND_COUNT]; /* per kind */
+    sqlite3_stmt *insert[MDBP_RECORD_KIND_COUNT]; /* per kind */
     sqlite3_stmt *begin;                           /* BEGIN IMMEDIATE */
     sqlite3_stmt *commit;                          /* COMMIT */
     sqlite3_stmt *rollback;                        /* ROLLBACK */
@@ -153,7 +153,7 @@ static void *s_sqlite_open(const char *uri)
 /* Finalizes every statement and closes the connection (if open). */
 static void s_disconnect(s_sqlite_t *self)
 {
-    for (size_t kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++) {
+    for (size_t kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++) {
         sqlite3_finalize(self->insert[kind]);
         self->insert[kind] = NULL;
     }
@@ -336,7 +336,7 @@ static sc_sink_status_t s_open_database(s_sqlite_t *self,
     }
     if (rc == SQLITE_OK) {
         step = "prepare statements";
-        for (size_t kind = 0; rc == SQLITE_OK && kind < PROTO_RECORD_KIND_COUNT;
+        for (size_t kind = 0; rc == SQLITE_OK && kind < MDBP_RECORD_KIND_COUNT;
              kind++)
             rc = s_prepare(self, s_insert_sql[kind], &self->insert[kind]);
         if (rc == SQLITE_OK)
@@ -416,7 +416,7 @@ static int s_bind_text(sqlite3_stmt *stmt, int index, const char *text,
 }
 
 /* Binds one record to its kind's statement. Returns an SQLite code. */
-static int s_bind(sqlite3_stmt *stmt, const proto_record_t *record,
+static int s_bind(sqlite3_stmt *stmt, const mdbp_record_t *record,
                   int64_t ingested_at_ns)
 {
     int rc = s_bind_text(stmt, 1, record->provider, sizeof(record->provider));
@@ -427,17 +427,17 @@ static int s_bind(sqlite3_stmt *stmt, const proto_record_t *record,
     if (rc != SQLITE_OK)
         return rc;
     switch (record->kind) {
-    case PROTO_RECORD_TRADE:
+    case MDBP_RECORD_TRADE:
         sqlite3_bind_double(stmt, 4, record->u.trade.price);
         sqlite3_bind_double(stmt, 5, record->u.trade.size);
         return sqlite3_bind_int64(stmt, 6, ingested_at_ns);
-    case PROTO_RECORD_QUOTE:
+    case MDBP_RECORD_QUOTE:
         sqlite3_bind_double(stmt, 4, record->u.quote.bid);
         sqlite3_bind_double(stmt, 5, record->u.quote.bid_size);
         sqlite3_bind_double(stmt, 6, record->u.quote.ask);
         sqlite3_bind_double(stmt, 7, record->u.quote.ask_size);
         return sqlite3_bind_int64(stmt, 8, ingested_at_ns);
-    case PROTO_RECORD_BAR:
+    case MDBP_RECORD_BAR:
         sqlite3_bind_double(stmt, 4, record->u.bar.open);
         sqlite3_bind_double(stmt, 5, record->u.bar.high);
         sqlite3_bind_double(stmt, 6, record->u.bar.low);
@@ -457,7 +457,7 @@ static int64_t s_wall_clock_ns(void)
 
 /* One BEGIN IMMEDIATE ... COMMIT of the batch (see s_sqlite_write). */
 static sc_sink_status_t s_transaction(s_sqlite_t *self,
-                                      const proto_record_t *records,
+                                      const mdbp_record_t *records,
                                       size_t count, sc_sink_counts_t *counts,
                                       sc_sink_error_t *error)
 {
@@ -469,7 +469,7 @@ static sc_sink_status_t s_transaction(s_sqlite_t *self,
     int64_t ingested_at_ns = s_wall_clock_ns();
     size_t written = 0;
     for (size_t index = 0; index < count; index++) {
-        const proto_record_t *record = &records[index];
+        const mdbp_record_t *record = &records[index];
         sqlite3_stmt *stmt = self->insert[record->kind];
         rc = s_bind(stmt, record, ingested_at_ns);
         if (rc == SQLITE_OK) {
@@ -510,7 +510,7 @@ static sc_sink_status_t s_transaction(s_sqlite_t *self,
 }
 
 static sc_sink_status_t s_sqlite_write(void *state,
-                                       const proto_record_t *records,
+                                       const mdbp_record_t *records,
                                        size_t count, sc_sink_counts_t *counts,
                                        sc_sink_error_t *error)
 {
@@ -519,7 +519,7 @@ static sc_sink_status_t s_sqlite_write(void *state,
      * connection work so it is PERMANENT even with the database down. */
     for (size_t index = 0; index < count; index++) {
         unsigned kind = (unsigned)records[index].kind;
-        if (kind >= PROTO_RECORD_KIND_COUNT) {
+        if (kind >= MDBP_RECORD_KIND_COUNT) {
             sc_sink_error_set(error, "sqlite: record %zu: unknown kind %u",
                               index, kind);
             return SC_SINK_PERMANENT;

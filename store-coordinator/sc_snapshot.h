@@ -10,23 +10,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto_common.h"
-#include "proto_feedback.h"
+#include <mdbp/common.h>
+#include <mdbp/feedback.h>
 
 typedef struct {
-    proto_level_t level;               /* the combined level (feedback.md 6) */
-    proto_level_t previous;            /* the level before the latest change */
+    mdbp_level_t level;               /* the combined level (feedback.md 6) */
+    mdbp_level_t previous;            /* the level before the latest change */
     bool changed;                      /* this update changed the level */
     uint64_t depth;                    /* records not committed */
     double scale_hint;                 /* min(depth formula, 1 - pressure) */
     double pressure;                   /* 0..1: max(depth, sojourn, sink) */
     uint32_t oldest_age_ms;            /* oldest uncommitted record, 0: none */
     double commit_latency_ms;          /* recent mean dispatch -> commit */
-    proto_sink_state_t sink_state;     /* up / degraded / down */
+    mdbp_sink_state_t sink_state;     /* up / degraded / down */
     double drain_rate;                 /* records/s, smoothed */
     uint32_t credit_initial;           /* what a new producer may send */
     uint32_t producers;                /* active producers (credit shares) */
-    char reason[PROTO_REASON_MAX + 1]; /* of the latest change, or "" */
+    char reason[MDBP_REASON_MAX + 1]; /* of the latest change, or "" */
 } sc_snapshot_t;
 
 #endif

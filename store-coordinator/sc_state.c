@@ -1,19 +1,19 @@
 /* sc_state: start values and readers of the published atomics. */
 #include "sc_state.h"
 
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 #include "sc_breaker.h"
 
 void sc_state_init(sc_state_t *self)
 {
     atomic_init(&self->depth, 0);
-    atomic_init(&self->level, PROTO_LEVEL_OK);
+    atomic_init(&self->level, MDBP_LEVEL_OK);
     atomic_init(&self->drain_rate, 0.0);
     atomic_init(&self->draining, false);
     atomic_init(&self->seq, 0);
     atomic_init(&self->oldest_age_ms, 0);
     atomic_init(&self->commit_latency_ms, 0.0);
-    atomic_init(&self->sink_state, PROTO_SINK_STATE_UP);
+    atomic_init(&self->sink_state, MDBP_SINK_STATE_UP);
     atomic_init(&self->pressure, 0.0);
     atomic_init(&self->producers, 0);
     atomic_init(&self->credit_initial, 0);
@@ -42,7 +42,7 @@ bool sc_state_ready(sc_state_t *self, size_t workers)
         return false;
     /* Every writer stuck, a hung database, a dead-letter file that cannot
      * be written (feedback.md 6.4): not a place to send work. */
-    if (atomic_load(&self->sink_state) == PROTO_SINK_STATE_DOWN)
+    if (atomic_load(&self->sink_state) == MDBP_SINK_STATE_DOWN)
         return false;
     for (size_t i = 0; i < workers && i < SC_WORKERS_MAX; i++)
         if (atomic_load(&self->reachable[i]) != SC_REACHABLE_YES)

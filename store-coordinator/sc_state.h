@@ -20,14 +20,14 @@
 
 typedef struct {
     _Atomic uint64_t depth;    /* core: records not committed */
-    _Atomic int level;         /* core: proto_level_t */
+    _Atomic int level;         /* core: mdbp_level_t */
     _Atomic double drain_rate; /* core: committed records/s, smoothed */
     _Atomic bool draining;     /* core: shutdown began */
     _Atomic uint64_t seq;      /* publisher: last published seq */
     /* core (v1.1 drain signals, feedback.md 3.2) */
     _Atomic uint32_t oldest_age_ms;        /* oldest uncommitted record */
     _Atomic double commit_latency_ms;      /* recent mean dispatch -> commit */
-    _Atomic int sink_state;                /* proto_sink_state_t */
+    _Atomic int sink_state;                /* mdbp_sink_state_t */
     _Atomic double pressure;               /* 0..1 */
     _Atomic uint32_t producers;            /* active producers */
     _Atomic uint32_t credit_initial;       /* for a new producer */

@@ -36,7 +36,7 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
                                    level_help[level], "coordinator_id");
         self->backpressure[level] = cmn_metric_series(family, id, NULL);
     }
-    cmn_series_set(self->backpressure[PROTO_LEVEL_OK], 1);
+    cmn_series_set(self->backpressure[MDBP_LEVEL_OK], 1);
     family = cmn_metrics_gauge(
         metrics, "coordinator_drain_rate_records_per_second",
         "Records committed per second, smoothed", "coordinator_id");
@@ -61,9 +61,9 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
     family = cmn_metrics_counter(metrics, "coordinator_nacks_total",
                                  "Batches refused, by reason",
                                  "coordinator_id,reason");
-    for (int reason = 0; reason < PROTO_NACK_REASON_COUNT; reason++)
+    for (int reason = 0; reason < MDBP_NACK_REASON_COUNT; reason++)
         self->nacks[reason] = cmn_metric_series(
-            family, id, proto_nack_reason_name((proto_nack_reason_t)reason),
+            family, id, mdbp_nack_reason_name((mdbp_nack_reason_t)reason),
             NULL);
     family = cmn_metrics_counter(metrics, "coordinator_acks_total",
                                  "Batches acknowledged", "coordinator_id");
@@ -160,13 +160,13 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
                                  "coordinator_id,level");
     for (int level = 0; level < 3; level++)
         self->feedback_events[level] = cmn_metric_series(
-            family, id, proto_level_name((proto_level_t)level), NULL);
+            family, id, mdbp_level_name((mdbp_level_t)level), NULL);
     family = cmn_metrics_counter(metrics, "coordinator_feedback_messages_total",
                                  "Feedback messages published, by type",
                                  "coordinator_id,type");
     for (int type = 0; type < 3; type++)
         self->feedback_messages[type] = cmn_metric_series(
-            family, id, proto_feedback_type_name((proto_feedback_type_t)type),
+            family, id, mdbp_feedback_type_name((mdbp_feedback_type_t)type),
             NULL);
     family = cmn_metrics_counter(
         metrics, "coordinator_feedback_subscriptions_total",

@@ -9,9 +9,9 @@
 #define SC_STATS_H
 
 #include "cmn_metrics.h"
-#include "proto_common.h"
-#include "proto_feedback.h"
-#include "proto_ingest.h"
+#include <mdbp/common.h>
+#include <mdbp/feedback.h>
+#include <mdbp/ingest.h>
 #include "sc_settings.h"
 
 #include "cmn_router.h"
@@ -23,14 +23,14 @@ typedef struct {
     cmn_series_t *queue_depth;      /* gauge, records */
     cmn_series_t *queue_capacity;   /* gauge, records */
     cmn_series_t *level;            /* gauge 0/1/2 */
-    cmn_series_t *backpressure[3];  /* gauges 0/1 by proto_level_t */
+    cmn_series_t *backpressure[3];  /* gauges 0/1 by mdbp_level_t */
     cmn_series_t *drain_rate;       /* gauge, records/s */
     cmn_series_t *batches_received; /* counter */
     cmn_series_t *records_received; /* counter: accepted into the queue */
     cmn_series_t
         *records_rejected;        /* counter: in batches nacked full/draining */
     cmn_series_t *malformed;      /* counter: malformed messages */
-    cmn_series_t *nacks[3];       /* counters by proto_nack_reason_t */
+    cmn_series_t *nacks[3];       /* counters by mdbp_nack_reason_t */
     cmn_series_t *acks;           /* counter: batches acked */
     cmn_series_t *resends_held;   /* counter: resends of held batches */
     cmn_series_t *oldest_age;     /* gauge, seconds */
@@ -53,7 +53,7 @@ typedef struct {
     cmn_series_t *breaker_opens;                 /* counter */
     /* publisher */
     cmn_series_t *feedback_events[3];   /* counters: transitions by level */
-    cmn_series_t *feedback_messages[3]; /* counters by proto_feedback_type_t */
+    cmn_series_t *feedback_messages[3]; /* counters by mdbp_feedback_type_t */
     cmn_series_t *feedback_subscriptions; /* counter */
     /* counters: [0] oversized, [1] other_topic: not passed to libzmq */
     cmn_series_t *feedback_subscriptions_refused[2];

@@ -7,7 +7,7 @@
 
 struct _sc_watermark_t {
     sc_watermark_config_t config; /* thresholds, copied */
-    proto_level_t level;          /* current level */
+    mdbp_level_t level;          /* current level */
     int64_t changed_ns;           /* when `level` last changed */
 };
 
@@ -38,7 +38,7 @@ sc_watermark_t *sc_watermark_new(const sc_watermark_config_t *config,
     if (!self)
         return NULL;
     self->config = *config;
-    self->level = PROTO_LEVEL_OK;
+    self->level = MDBP_LEVEL_OK;
     self->changed_ns = now_ns;
     return self;
 }
@@ -52,41 +52,41 @@ void sc_watermark_destroy(sc_watermark_t **self_p)
 }
 
 /* The level the size calls for when going up (the seed's rule). */
-static proto_level_t s_level_up(const sc_watermark_config_t *config,
+static mdbp_level_t s_level_up(const sc_watermark_config_t *config,
                                 uint64_t size)
 {
     if (size >= config->high)
-        return PROTO_LEVEL_HARD;
+        return MDBP_LEVEL_HARD;
     if (size > config->low)
-        return PROTO_LEVEL_SOFT;
-    return PROTO_LEVEL_OK;
+        return MDBP_LEVEL_SOFT;
+    return MDBP_LEVEL_OK;
 }
 
 /* The level the size calls for when going down: the thresholds moved down
  * by the dead-band (saturating at 0, where leaving is then impossible:
  * "size <= L - D" with L < D has no solution, and "size < H - D" neither
  * when H <= D). */
-static proto_level_t s_level_down(const sc_watermark_config_t *config,
+static mdbp_level_t s_level_down(const sc_watermark_config_t *config,
                                   uint64_t size)
 {
     const uint64_t band = config->dead_band;
     if (config->low >= band && size <= config->low - band)
-        return PROTO_LEVEL_OK;
+        return MDBP_LEVEL_OK;
     if (config->high > band && size < config->high - band)
-        return PROTO_LEVEL_SOFT;
-    return PROTO_LEVEL_HARD;
+        return MDBP_LEVEL_SOFT;
+    return MDBP_LEVEL_HARD;
 }
 
 bool sc_watermark_update(sc_watermark_t *self, uint64_t size, int64_t now_ns,
-                         proto_level_t *previous)
+                         mdbp_level_t *previous)
 {
     assert(self);
-    proto_level_t next = self->level;
-    proto_level_t up = s_level_up(&self->config, size);
+    mdbp_level_t next = self->level;
+    mdbp_level_t up = s_level_up(&self->config, size);
     if (up > self->level)
         next = up;
     else {
-        proto_level_t down = s_level_down(&self->config, size);
+        mdbp_level_t down = s_level_down(&self->config, size);
         if (down < self->level &&
             now_ns - self->changed_ns >= self->config.dwell_ns)
             next = down;
@@ -100,7 +100,7 @@ bool sc_watermark_update(sc_watermark_t *self, uint64_t size, int64_t now_ns,
     return true;
 }
 
-proto_level_t sc_watermark_level(sc_watermark_t *self)
+mdbp_level_t sc_watermark_level(sc_watermark_t *self)
 {
     assert(self);
     return self->level;

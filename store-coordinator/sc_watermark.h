@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 typedef struct {
     uint64_t capacity;  /* records */
@@ -48,10 +48,10 @@ void sc_watermark_destroy(sc_watermark_t **self_p);
  * than a previous call). Returns true when the level changed; `*previous`
  * (may be NULL) then holds the level before. */
 bool sc_watermark_update(sc_watermark_t *self, uint64_t size, int64_t now_ns,
-                         proto_level_t *previous);
+                         mdbp_level_t *previous);
 
 /* The current level. */
-proto_level_t sc_watermark_level(sc_watermark_t *self);
+mdbp_level_t sc_watermark_level(sc_watermark_t *self);
 
 /* Monotonic time of the last level change. */
 int64_t sc_watermark_changed_ns(sc_watermark_t *self);

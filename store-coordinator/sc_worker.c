@@ -29,7 +29,7 @@ typedef struct {
     sc_writer_t *writer;           /* the decisions */
     uint64_t random;               /* xorshift state for jitter */
     uint64_t chunk_id;             /* the chunk held, when busy */
-    const proto_record_t *records; /* its records (the core's buffer) */
+    const mdbp_record_t *records; /* its records (the core's buffer) */
     int breaker;                   /* last published sc_breaker_state_t */
     bool retrying;                 /* last reported: backing off */
     bool dlq_failing;              /* the dead-letter file failed last time */
@@ -89,7 +89,7 @@ static void s_publish_reachable(s_self_t *self, sc_sink_status_t status)
 }
 
 /* One sink write, timed and counted. */
-static sc_sink_status_t s_write(s_self_t *self, const proto_record_t *records,
+static sc_sink_status_t s_write(s_self_t *self, const mdbp_record_t *records,
                                 size_t count, sc_sink_counts_t *counts)
 {
     int64_t start = cmn_clock_now_mono_ns();

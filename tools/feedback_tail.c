@@ -5,7 +5,7 @@
  * coordinator ("mds.fb/") or to exactly one ("mds.fb/<id>/": the trailing
  * slash keeps "mds.fb/a/" from matching coordinator "ab"). Each message is
  * decoded with the proto codec and printed as one JSON object per line on
- * stdout (proto_text_format_feedback_json: the v1.1 keys oldest_age_ms,
+ * stdout (mdbp_text_format_feedback_json: the v1.1 keys oldest_age_ms,
  * commit_latency_ms, sink_state, pressure, credit_initial and going_away
  * when the message has them), flushed per line so a pipe sees it at once. A message that does not
  * decode is reported on stderr, counted and skipped: a garbage publisher never
@@ -26,8 +26,8 @@
 #include "cmn_config.h"
 #include "cmn_curve.h"
 #include "cmn_log.h"
-#include "proto_feedback.h"
-#include "proto_text.h"
+#include <mdbp/feedback.h>
+#include <mdbp/text.h>
 
 #define FT_PROGRAM "mds-feedback-tail"
 #define FT_MODULE "tail"
@@ -160,23 +160,23 @@ typedef enum {
 
 /* Checks the topic frame: "mds.fb/<id>/" with a valid id. Returns 0 and the
  * id in `id`, or -1 with `error`. */
-static int s_topic_parse(const zmq_msg_t *topic, char *id, proto_error_t *error)
+static int s_topic_parse(const zmq_msg_t *topic, char *id, mdbp_error_t *error)
 {
     const char *bytes = zmq_msg_data((zmq_msg_t *)topic);
     size_t size = zmq_msg_size((zmq_msg_t *)topic);
-    size_t prefix = strlen(PROTO_FEEDBACK_TOPIC_PREFIX);
+    size_t prefix = strlen(MDBP_FEEDBACK_TOPIC_PREFIX);
     if (size < prefix + 2 ||
-        memcmp(bytes, PROTO_FEEDBACK_TOPIC_PREFIX, prefix) ||
+        memcmp(bytes, MDBP_FEEDBACK_TOPIC_PREFIX, prefix) ||
         bytes[size - 1] != '/') {
         snprintf(error->text, sizeof error->text,
-                 "topic is not " PROTO_FEEDBACK_TOPIC_PREFIX "<id>/");
+                 "topic is not " MDBP_FEEDBACK_TOPIC_PREFIX "<id>/");
         return -1;
     }
     size_t id_size = size - prefix - 1;
-    if (id_size > PROTO_ID_MAX || memchr(bytes + prefix, '/', id_size) ||
+    if (id_size > MDBP_ID_MAX || memchr(bytes + prefix, '/', id_size) ||
         memchr(bytes + prefix, '\0', id_size)) {
         snprintf(error->text, sizeof error->text,
-                 "topic id is longer than %d bytes or holds '/'", PROTO_ID_MAX);
+                 "topic id is longer than %d bytes or holds '/'", MDBP_ID_MAX);
         return -1;
     }
     memcpy(id, bytes + prefix, id_size);
@@ -185,7 +185,7 @@ static int s_topic_parse(const zmq_msg_t *topic, char *id, proto_error_t *error)
 }
 
 /* Receives every frame of one message and decodes it into `event`. */
-static ft_received_t s_receive(void *socket, proto_feedback_t *event)
+static ft_received_t s_receive(void *socket, mdbp_feedback_t *event)
 {
     zmq_msg_t topic, body;
     zmq_msg_init(&topic);
@@ -214,14 +214,14 @@ static ft_received_t s_receive(void *socket, proto_feedback_t *event)
         frames++;
     }
 
-    proto_error_t error = {{0}};
-    char id[PROTO_ID_MAX + 1] = "";
+    mdbp_error_t error = {{0}};
+    char id[MDBP_ID_MAX + 1] = "";
     int rc = -1;
     if (frames != 2)
         snprintf(error.text, sizeof error.text,
                  "expected 2 frames (topic, body), got %d", frames);
     else if (s_topic_parse(&topic, id, &error) == 0 &&
-             proto_feedback_decode(zmq_msg_data(&body), zmq_msg_size(&body),
+             mdbp_feedback_decode(zmq_msg_data(&body), zmq_msg_size(&body),
                                    event, &error) == 0) {
         if (strcmp(id, event->coordinator_id) == 0)
             rc = 0;
@@ -310,7 +310,7 @@ static void s_run(void *socket, cmn_clock_t *clock, int64_t count,
         }
         if (ready == 0)
             continue;
-        proto_feedback_t event;
+        mdbp_feedback_t event;
         ft_received_t received = s_receive(socket, &event);
         if (received == FT_RECEIVED_MALFORMED) {
             tally->malformed++;
@@ -318,8 +318,8 @@ static void s_run(void *socket, cmn_clock_t *clock, int64_t count,
         }
         if (received == FT_RECEIVED_NOTHING)
             continue; /* the loop condition sees the signal */
-        char line[PROTO_TEXT_FEEDBACK_JSON_MAX];
-        int length = proto_text_format_feedback_json(&event, line, sizeof line);
+        char line[MDBP_TEXT_FEEDBACK_JSON_MAX];
+        int length = mdbp_text_format_feedback_json(&event, line, sizeof line);
         if (length < 0) { /* cannot happen: the buffer holds any event */
             tally->malformed++;
             continue;
@@ -376,10 +376,10 @@ int main(int argc, char **argv)
     const char *endpoint_source =
         flag_count > 0 ? "--endpoint" : cmn_config_source(config, "endpoint");
 
-    char topic[PROTO_FEEDBACK_TOPIC_MAX] = PROTO_FEEDBACK_TOPIC_PREFIX;
+    char topic[MDBP_FEEDBACK_TOPIC_MAX] = MDBP_FEEDBACK_TOPIC_PREFIX;
     const char *coordinator = cmn_config_string(config, "coordinator");
     if (coordinator &&
-        proto_feedback_topic(coordinator, topic, sizeof topic) < 0) {
+        mdbp_feedback_topic(coordinator, topic, sizeof topic) < 0) {
         cmn_config_reject(config, "coordinator",
                           "an id is 1 to 64 bytes without '/'");
         goto done;
@@ -420,7 +420,7 @@ int main(int argc, char **argv)
     }
     int linger_ms = 0;
     int hwm = FT_RECEIVE_HWM_MESSAGES;
-    int64_t message_max = PROTO_MESSAGE_BYTES_MAX;
+    int64_t message_max = MDBP_MESSAGE_BYTES_MAX;
     zmq_setsockopt(socket, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
     /* A peer cannot make us allocate more than one protocol message. */

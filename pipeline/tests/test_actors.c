@@ -124,7 +124,7 @@ static void test_a_decision_reaches_the_bucket(void **state)
     zactor_t *actor = pl_producer_new(&config, error);
     assert_non_null(actor);
     zsock_t *decisions = zsock_new_push(">inproc://test-actors-decisions-2");
-    pl_feedback_decision_t decision = {.level = PROTO_LEVEL_HARD,
+    pl_feedback_decision_t decision = {.level = MDBP_LEVEL_HARD,
                                        .scale = 0.0,
                                        .event_ts_ns =
                                            cmn_clock_wall_ns(f->clock)};
@@ -135,7 +135,7 @@ static void test_a_decision_reaches_the_bucket(void **state)
         cmn_metric_series(f->metrics->backpressure_state, "sim", NULL);
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     while (cmn_series_value(scale) != 0.0 ||
-           cmn_series_value(pressure) != PROTO_LEVEL_HARD) {
+           cmn_series_value(pressure) != MDBP_LEVEL_HARD) {
         assert_true(zclock_mono() < deadline);
         zframe_t *chunk = zframe_recv_nowait(data); /* keep it flowing */
         zframe_destroy(&chunk);
@@ -180,10 +180,10 @@ static int s_resolve_stores(const char *host,
 /* Waits for a batch on `store`, feeding the sender records meanwhile. */
 static bool s_batch_arrives(zsock_t *store, zsock_t *data)
 {
-    proto_record_t records[10];
+    mdbp_record_t records[10];
     memset(records, 0, sizeof records);
     for (size_t k = 0; k < 10; k++) {
-        records[k].kind = PROTO_RECORD_TRADE;
+        records[k].kind = MDBP_RECORD_TRADE;
         snprintf(records[k].provider, sizeof records[k].provider, "test");
         snprintf(records[k].symbol, sizeof records[k].symbol, "AAPL");
         records[k].u.trade.price = 100;

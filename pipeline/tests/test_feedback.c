@@ -26,7 +26,7 @@ static int s_setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     f->clock = cmn_clock_new_virtual(SEC, INT64_C(1700000000) * SEC);
-    pl_feedback_config_t config = {.stale_level = PROTO_LEVEL_SOFT,
+    pl_feedback_config_t config = {.stale_level = MDBP_LEVEL_SOFT,
                                    .forget_ns = 60 * SEC};
     f->feedback = pl_feedback_new(f->clock, &config);
     pl_policy_config_t policy = {.enabled = true,
@@ -50,12 +50,12 @@ static int s_teardown(void **state)
     return 0;
 }
 
-static proto_feedback_t s_event(const char *id, uint64_t epoch, uint64_t seq,
-                                proto_level_t level)
+static mdbp_feedback_t s_event(const char *id, uint64_t epoch, uint64_t seq,
+                                mdbp_level_t level)
 {
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     memset(&event, 0, sizeof event);
-    event.type = PROTO_FEEDBACK_HEARTBEAT;
+    event.type = MDBP_FEEDBACK_HEARTBEAT;
     snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s", id);
     event.epoch = epoch;
     event.seq = seq;
@@ -63,20 +63,20 @@ static proto_feedback_t s_event(const char *id, uint64_t epoch, uint64_t seq,
     event.level = level;
     event.prev_level = level;
     event.capacity = 1000;
-    event.queue_size = level == PROTO_LEVEL_OK ? 10 : 900;
+    event.queue_size = level == MDBP_LEVEL_OK ? 10 : 900;
     event.low_wm = 500;
     event.high_wm = 800;
     event.utilization = (double)event.queue_size / (double)event.capacity;
-    event.scale_hint = level == PROTO_LEVEL_OK ? 1.0 : 0.2;
+    event.scale_hint = level == MDBP_LEVEL_OK ? 1.0 : 0.2;
     event.ttl_ms = TTL_MS;
     return event;
 }
 
 static pl_feedback_result_t s_apply(fixture_t *f, const char *id,
                                     uint64_t epoch, uint64_t seq,
-                                    proto_level_t level)
+                                    mdbp_level_t level)
 {
-    proto_feedback_t event = s_event(id, epoch, seq, level);
+    mdbp_feedback_t event = s_event(id, epoch, seq, level);
     return pl_feedback_handle_event(f->feedback, &event);
 }
 
@@ -93,16 +93,16 @@ static void test_in_order_events_apply(void **state)
     fixture_t *f = *state;
     pl_feedback_summary_t summary = s_summary(f);
     assert_int_equal(summary.known, 0);
-    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
     assert_true(summary.scale == 1.0);
 
-    assert_int_equal(s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK),
+    assert_int_equal(s_apply(f, "c1", 7, 1, MDBP_LEVEL_OK),
                      PL_FEEDBACK_APPLIED);
-    assert_int_equal(s_apply(f, "c1", 7, 2, PROTO_LEVEL_SOFT),
+    assert_int_equal(s_apply(f, "c1", 7, 2, MDBP_LEVEL_SOFT),
                      PL_FEEDBACK_APPLIED);
     summary = s_summary(f);
     assert_int_equal(summary.known, 1);
-    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
     assert_true(summary.scale == 0.5);
     const pl_coordinator_view_t *view = pl_feedback_find(f->feedback, "c1");
     assert_non_null(view);
@@ -110,49 +110,49 @@ static void test_in_order_events_apply(void **state)
     assert_int_equal(view->seq, 2);
     const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
     assert_int_equal(counters->applied, 2);
-    assert_int_equal(counters->by_level[PROTO_LEVEL_OK], 1);
-    assert_int_equal(counters->by_level[PROTO_LEVEL_SOFT], 1);
+    assert_int_equal(counters->by_level[MDBP_LEVEL_OK], 1);
+    assert_int_equal(counters->by_level[MDBP_LEVEL_SOFT], 1);
     assert_int_equal(counters->gaps, 0);
 }
 
 static void test_seq_gap_is_counted(void **state)
 {
     fixture_t *f = *state;
-    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
-    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, MDBP_LEVEL_OK);
+    s_apply(f, "c1", 7, 2, MDBP_LEVEL_OK);
     /* 3 and 4 were lost: one gap of two messages; the newest state wins. */
-    assert_int_equal(s_apply(f, "c1", 7, 5, PROTO_LEVEL_HARD),
+    assert_int_equal(s_apply(f, "c1", 7, 5, MDBP_LEVEL_HARD),
                      PL_FEEDBACK_APPLIED);
     const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
     assert_int_equal(counters->gaps, 1);
     assert_int_equal(counters->missed, 2);
     assert_int_equal(pl_feedback_find(f->feedback, "c1")->gaps, 1);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_HARD);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_HARD);
     /* An old or repeated message is ignored, not a gap. */
-    assert_int_equal(s_apply(f, "c1", 7, 4, PROTO_LEVEL_OK), PL_FEEDBACK_OLD);
-    assert_int_equal(s_apply(f, "c1", 7, 5, PROTO_LEVEL_OK), PL_FEEDBACK_OLD);
+    assert_int_equal(s_apply(f, "c1", 7, 4, MDBP_LEVEL_OK), PL_FEEDBACK_OLD);
+    assert_int_equal(s_apply(f, "c1", 7, 5, MDBP_LEVEL_OK), PL_FEEDBACK_OLD);
     assert_int_equal(counters->old, 2);
     assert_int_equal(counters->gaps, 1);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_HARD);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_HARD);
     /* A snapshot re-synchronises without a gap. */
-    proto_feedback_t snapshot = s_event("c1", 7, 9, PROTO_LEVEL_OK);
-    snapshot.type = PROTO_FEEDBACK_SNAPSHOT;
+    mdbp_feedback_t snapshot = s_event("c1", 7, 9, MDBP_LEVEL_OK);
+    snapshot.type = MDBP_FEEDBACK_SNAPSHOT;
     assert_int_equal(pl_feedback_handle_event(f->feedback, &snapshot),
                      PL_FEEDBACK_APPLIED);
     assert_int_equal(counters->gaps, 1);
-    assert_int_equal(counters->by_type[PROTO_FEEDBACK_SNAPSHOT], 1);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+    assert_int_equal(counters->by_type[MDBP_FEEDBACK_SNAPSHOT], 1);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_OK);
 }
 
 static void test_epoch_change_is_a_restart(void **state)
 {
     fixture_t *f = *state;
     for (uint64_t seq = 1; seq <= 50; seq++)
-        s_apply(f, "c1", 7, seq, PROTO_LEVEL_SOFT);
+        s_apply(f, "c1", 7, seq, MDBP_LEVEL_SOFT);
     /* Restarted: a new epoch whose seq starts again at 1. */
-    assert_int_equal(s_apply(f, "c1", 8, 1, PROTO_LEVEL_OK),
+    assert_int_equal(s_apply(f, "c1", 8, 1, MDBP_LEVEL_OK),
                      PL_FEEDBACK_APPLIED);
-    assert_int_equal(s_apply(f, "c1", 8, 2, PROTO_LEVEL_OK),
+    assert_int_equal(s_apply(f, "c1", 8, 2, MDBP_LEVEL_OK),
                      PL_FEEDBACK_APPLIED);
     const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
     assert_int_equal(counters->restarts, 1);
@@ -163,51 +163,51 @@ static void test_epoch_change_is_a_restart(void **state)
     assert_int_equal(view->seq, 2);
     assert_int_equal(view->restarts, 1);
     assert_int_equal(pl_feedback_count(f->feedback), 1);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_OK);
 }
 
 static void test_stale_after_ttl_is_fail_safe(void **state)
 {
     fixture_t *f = *state;
-    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, MDBP_LEVEL_OK);
     cmn_clock_advance(f->clock, TTL_MS * MS);
     pl_feedback_summary_t summary = s_summary(f);
     assert_int_equal(summary.stale, 0);
-    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
     /* One nanosecond past the ttl: stale, the fail-safe level applies. */
     cmn_clock_advance(f->clock, 1);
     assert_int_equal(pl_feedback_tick(f->feedback), 1);
     summary = s_summary(f);
     assert_int_equal(summary.stale, 1);
-    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
     assert_true(summary.scale == 0.5);
     assert_true(pl_feedback_find(f->feedback, "c1")->stale);
     /* Heard again: fresh. */
-    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 2, MDBP_LEVEL_OK);
     summary = s_summary(f);
     assert_int_equal(summary.stale, 0);
-    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
     /* A coordinator silent at HARD counts as exactly the fail-safe level
      * (SOFT): a dead coordinator must not pause the producer until it is
      * forgotten. */
-    s_apply(f, "c1", 7, 3, PROTO_LEVEL_HARD);
+    s_apply(f, "c1", 7, 3, MDBP_LEVEL_HARD);
     summary = s_summary(f);
-    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    assert_int_equal(summary.level, MDBP_LEVEL_HARD);
     assert_true(summary.scale == 0.0);
     cmn_clock_advance(f->clock, 2 * TTL_MS * MS);
     summary = s_summary(f);
     assert_int_equal(summary.stale, 1);
-    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
     assert_true(summary.scale == 0.5);
     assert_int_equal(pl_feedback_find(f->feedback, "c1")->level,
-                     PROTO_LEVEL_HARD);
+                     MDBP_LEVEL_HARD);
     assert_int_equal(pl_feedback_find(f->feedback, "c1")->effective,
-                     PROTO_LEVEL_SOFT);
+                     MDBP_LEVEL_SOFT);
     /* Gone for longer than forget_ns: forgotten, nothing known. */
     cmn_clock_advance(f->clock, 60 * SEC);
     summary = s_summary(f);
     assert_int_equal(summary.known, 0);
-    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
     assert_int_equal(pl_feedback_counters(f->feedback)->forgotten, 1);
 }
 
@@ -216,12 +216,12 @@ static void test_stale_after_ttl_is_fail_safe(void **state)
 static void test_stale_level_is_configurable(void **state)
 {
     fixture_t *f = *state;
-    static const proto_level_t levels[] = {PROTO_LEVEL_OK, PROTO_LEVEL_HARD};
+    static const mdbp_level_t levels[] = {MDBP_LEVEL_OK, MDBP_LEVEL_HARD};
     for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
         pl_feedback_config_t config = {.stale_level = levels[k],
                                        .forget_ns = 60 * SEC};
         pl_feedback_t *feedback = pl_feedback_new(f->clock, &config);
-        proto_feedback_t event = s_event("c1", 7, 1, PROTO_LEVEL_SOFT);
+        mdbp_feedback_t event = s_event("c1", 7, 1, MDBP_LEVEL_SOFT);
         assert_int_equal(pl_feedback_handle_event(feedback, &event),
                          PL_FEEDBACK_APPLIED);
         cmn_clock_advance(f->clock, 2 * TTL_MS * MS);
@@ -239,18 +239,18 @@ static void test_stale_level_is_configurable(void **state)
 static void test_two_coordinators_most_severe_wins(void **state)
 {
     fixture_t *f = *state;
-    s_apply(f, "c1", 1, 1, PROTO_LEVEL_OK);
-    s_apply(f, "c2", 1, 1, PROTO_LEVEL_SOFT);
+    s_apply(f, "c1", 1, 1, MDBP_LEVEL_OK);
+    s_apply(f, "c2", 1, 1, MDBP_LEVEL_SOFT);
     pl_feedback_summary_t summary = s_summary(f);
     assert_int_equal(summary.known, 2);
-    assert_int_equal(summary.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
     assert_true(summary.scale == 0.5);
-    s_apply(f, "c1", 1, 2, PROTO_LEVEL_HARD);
+    s_apply(f, "c1", 1, 2, MDBP_LEVEL_HARD);
     summary = s_summary(f);
-    assert_int_equal(summary.level, PROTO_LEVEL_HARD);
+    assert_int_equal(summary.level, MDBP_LEVEL_HARD);
     assert_true(summary.scale == 0.0);
-    s_apply(f, "c1", 1, 3, PROTO_LEVEL_OK);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_SOFT);
+    s_apply(f, "c1", 1, 3, MDBP_LEVEL_OK);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_SOFT);
     /* The order of the views is the order first heard. */
     assert_string_equal(pl_feedback_coordinator(f->feedback, 0)->id, "c1");
     assert_string_equal(pl_feedback_coordinator(f->feedback, 1)->id, "c2");
@@ -270,19 +270,19 @@ static void test_two_coordinators_most_severe_wins(void **state)
 
 /* Encodes an event as the two frames of a message. */
 typedef struct {
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
     msgpack_sbuffer body;
     const void *frames[2];
     size_t sizes[2];
 } message_t;
 
-static void s_message(message_t *message, const proto_feedback_t *event)
+static void s_message(message_t *message, const mdbp_feedback_t *event)
 {
-    int length = proto_feedback_topic(event->coordinator_id, message->topic,
+    int length = mdbp_feedback_topic(event->coordinator_id, message->topic,
                                       sizeof message->topic);
     assert_true(length > 0);
     msgpack_sbuffer_init(&message->body);
-    assert_int_equal(proto_feedback_encode(event, &message->body), 0);
+    assert_int_equal(mdbp_feedback_encode(event, &message->body), 0);
     message->frames[0] = message->topic;
     message->sizes[0] = (size_t)length;
     message->frames[1] = message->body.data;
@@ -294,14 +294,14 @@ static void test_messages_decode_and_bad_ones_are_counted(void **state)
     fixture_t *f = *state;
     const pl_feedback_counters_t *counters = pl_feedback_counters(f->feedback);
     message_t message;
-    proto_feedback_t event = s_event("coord-a", 3, 1, PROTO_LEVEL_SOFT);
+    mdbp_feedback_t event = s_event("coord-a", 3, 1, MDBP_LEVEL_SOFT);
     s_message(&message, &event);
-    proto_feedback_t decoded;
+    mdbp_feedback_t decoded;
     assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
                                                 message.sizes, 2, &decoded),
                      PL_FEEDBACK_APPLIED);
     assert_string_equal(decoded.coordinator_id, "coord-a");
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_SOFT);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_SOFT);
 
     /* One frame, three frames. */
     assert_int_equal(pl_feedback_handle_message(f->feedback, message.frames,
@@ -366,16 +366,16 @@ static void test_messages_decode_and_bad_ones_are_counted(void **state)
 static void test_table_full_is_counted(void **state)
 {
     fixture_t *f = *state;
-    char id[PROTO_ID_MAX + 1];
+    char id[MDBP_ID_MAX + 1];
     for (int k = 0; k < PL_FEEDBACK_COORDINATORS_MAX; k++) {
         snprintf(id, sizeof id, "c%d", k);
-        assert_int_equal(s_apply(f, id, 1, 1, PROTO_LEVEL_OK),
+        assert_int_equal(s_apply(f, id, 1, 1, MDBP_LEVEL_OK),
                          PL_FEEDBACK_APPLIED);
     }
-    assert_int_equal(s_apply(f, "one-too-many", 1, 1, PROTO_LEVEL_HARD),
+    assert_int_equal(s_apply(f, "one-too-many", 1, 1, MDBP_LEVEL_HARD),
                      PL_FEEDBACK_TABLE_FULL);
     assert_int_equal(pl_feedback_counters(f->feedback)->table_full, 1);
-    assert_int_equal(s_summary(f).level, PROTO_LEVEL_OK);
+    assert_int_equal(s_summary(f).level, MDBP_LEVEL_OK);
 }
 
 /* The producer hears only changes: a repeated level is no new decision. */
@@ -384,15 +384,15 @@ static void test_decide_reports_changes_only(void **state)
     fixture_t *f = *state;
     pl_feedback_decision_t decision;
     assert_false(pl_feedback_decide(f->feedback, f->policy, 5, &decision));
-    assert_int_equal(decision.level, PROTO_LEVEL_OK);
-    s_apply(f, "c1", 7, 1, PROTO_LEVEL_SOFT);
+    assert_int_equal(decision.level, MDBP_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, MDBP_LEVEL_SOFT);
     assert_true(pl_feedback_decide(f->feedback, f->policy, 42, &decision));
-    assert_int_equal(decision.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(decision.level, MDBP_LEVEL_SOFT);
     assert_true(decision.scale == 0.5);
     assert_int_equal(decision.event_ts_ns, 42);
-    s_apply(f, "c1", 7, 2, PROTO_LEVEL_SOFT);
+    s_apply(f, "c1", 7, 2, MDBP_LEVEL_SOFT);
     assert_false(pl_feedback_decide(f->feedback, f->policy, 43, &decision));
-    s_apply(f, "c1", 7, 3, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 3, MDBP_LEVEL_OK);
     assert_true(pl_feedback_decide(f->feedback, f->policy, 44, &decision));
     assert_true(decision.scale == 1.0);
 }
@@ -404,7 +404,7 @@ static void test_deadline_is_the_next_stale_then_forget(void **state)
     fixture_t *f = *state;
     assert_true(pl_feedback_deadline(f->feedback) == INT64_MAX);
     int64_t heard = cmn_clock_mono_ns(f->clock);
-    s_apply(f, "c1", 7, 1, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, MDBP_LEVEL_OK);
     assert_true(pl_feedback_deadline(f->feedback) == heard + TTL_MS * MS + 1);
     cmn_clock_advance(f->clock, TTL_MS * MS + 1);
     assert_int_equal(pl_feedback_tick(f->feedback), 1); /* stale now */
@@ -420,9 +420,9 @@ static void test_deadline_is_the_next_stale_then_forget(void **state)
 static void test_going_away_forgets_at_once(void **state)
 {
     fixture_t *f = *state;
-    s_apply(f, "c1", 7, 1, PROTO_LEVEL_HARD);
-    s_apply(f, "c2", 3, 1, PROTO_LEVEL_OK);
-    proto_feedback_t last = s_event("c1", 7, 2, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 1, MDBP_LEVEL_HARD);
+    s_apply(f, "c2", 3, 1, MDBP_LEVEL_OK);
+    mdbp_feedback_t last = s_event("c1", 7, 2, MDBP_LEVEL_OK);
     last.has_going_away = true;
     last.going_away = true;
     last.ttl_ms = 0;
@@ -433,7 +433,7 @@ static void test_going_away_forgets_at_once(void **state)
     assert_int_equal(pl_feedback_counters(f->feedback)->going_away, 1);
     pl_feedback_summary_t summary = s_summary(f);
     assert_int_equal(summary.known, 1);
-    assert_int_equal(summary.level, PROTO_LEVEL_OK);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
 }
 
 /* The sender's limits: the smallest capacity and credit_initial of the
@@ -444,12 +444,12 @@ static void test_limits_for_the_sender(void **state)
     pl_feedback_limits_t limits;
     assert_false(pl_feedback_limits(f->feedback, &limits));
     assert_false(limits.alive);
-    proto_feedback_t a = s_event("c1", 7, 1, PROTO_LEVEL_OK);
+    mdbp_feedback_t a = s_event("c1", 7, 1, MDBP_LEVEL_OK);
     a.capacity = 5000;
     a.has_credit_initial = true;
     a.credit_initial = 400;
     pl_feedback_handle_event(f->feedback, &a);
-    proto_feedback_t b = s_event("c2", 3, 1, PROTO_LEVEL_OK);
+    mdbp_feedback_t b = s_event("c2", 3, 1, MDBP_LEVEL_OK);
     b.capacity = 300;
     pl_feedback_handle_event(f->feedback, &b);
     assert_true(pl_feedback_limits(f->feedback, &limits));
@@ -460,7 +460,7 @@ static void test_limits_for_the_sender(void **state)
     assert_false(pl_feedback_limits(f->feedback, &limits)); /* unchanged */
     /* One goes silent: not alive any more (its batches may be lost). */
     cmn_clock_advance(f->clock, TTL_MS * MS + 1);
-    s_apply(f, "c1", 7, 2, PROTO_LEVEL_OK);
+    s_apply(f, "c1", 7, 2, MDBP_LEVEL_OK);
     pl_feedback_tick(f->feedback);
     assert_true(pl_feedback_limits(f->feedback, &limits));
     assert_false(limits.alive);

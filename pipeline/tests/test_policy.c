@@ -28,9 +28,9 @@ static void test_step_maps_levels(void **state)
     pl_policy_t *policy = pl_policy_new(&config);
     assert_non_null(policy);
     /* The hint is ignored by `step`. */
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_OK, 0.2, false) == 1.0);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0.2, false) == 0.5);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_HARD, 0.9, false) == 0.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_OK, 0.2, false) == 1.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, 0.2, false) == 0.5);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_HARD, 0.9, false) == 0.0);
     assert_string_equal(pl_policy_kind_name(pl_policy_kind(policy)), "step");
     pl_policy_destroy(&policy);
     assert_null(policy);
@@ -38,8 +38,8 @@ static void test_step_maps_levels(void **state)
     config.scale_soft = 0.7;
     config.scale_hard = 0.1;
     policy = pl_policy_new(&config);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0, false) == 0.7);
-    assert_true(pl_policy_step_scale(policy, PROTO_LEVEL_HARD) == 0.1);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, 0, false) == 0.7);
+    assert_true(pl_policy_step_scale(policy, MDBP_LEVEL_HARD) == 0.1);
     pl_policy_destroy(&policy);
 }
 
@@ -49,12 +49,12 @@ static void test_proportional_uses_the_hint(void **state)
     pl_policy_config_t config = s_defaults();
     config.kind = PL_POLICY_PROPORTIONAL;
     pl_policy_t *policy = pl_policy_new(&config);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0.35, false) == 0.35);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_OK, 1.5, false) == 1.0);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_HARD, -1, false) == 0.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, 0.35, false) == 0.35);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_OK, 1.5, false) == 1.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_HARD, -1, false) == 0.0);
     /* No trustworthy hint: the step scale of the level. */
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, 0.9, true) == 0.5);
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_SOFT, NAN, false) == 0.5);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, 0.9, true) == 0.5);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, NAN, false) == 0.5);
     pl_policy_destroy(&policy);
 }
 
@@ -65,7 +65,7 @@ static void test_disabled_never_scales(void **state)
     config.enabled = false;
     pl_policy_t *policy = pl_policy_new(&config);
     assert_false(pl_policy_enabled(policy));
-    assert_true(pl_policy_scale(policy, PROTO_LEVEL_HARD, 0, false) == 1.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_HARD, 0, false) == 1.0);
     assert_false(pl_policy_applies(policy, "ibkr"));
     pl_policy_destroy(&policy);
 }

@@ -14,7 +14,7 @@
 #include "cmn_log.h"
 #include "pl_provider_replay.h"
 #include "pl_provider_synthetic.h"
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 
 #define SEC (CMN_NS_PER_SEC)
 #define T0_WALL_NS (INT64_C(1700000000) * SEC + 123456789)
@@ -28,7 +28,7 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
     pl_synthetic_t *market = pl_synthetic_new(&config);
     assert_non_null(market);
     assert_int_equal(pl_synthetic_symbol_count(market), 3);
-    proto_record_t *records = calloc(RECORDS, sizeof *records);
+    mdbp_record_t *records = calloc(RECORDS, sizeof *records);
     /* 20000 records over 10 s of wall clock, 100 at a time, the clock
      * sometimes standing still. */
     int64_t wall = T0_WALL_NS;
@@ -36,11 +36,11 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
         pl_synthetic_generate(market, wall, records + made, 100);
         wall += (made / 100) % 3 == 0 ? 0 : 75 * CMN_NS_PER_MS;
     }
-    int64_t last[3][PROTO_RECORD_KIND_COUNT] = {{0}};
-    size_t kinds[PROTO_RECORD_KIND_COUNT] = {0};
+    int64_t last[3][MDBP_RECORD_KIND_COUNT] = {{0}};
+    size_t kinds[MDBP_RECORD_KIND_COUNT] = {0};
     for (size_t k = 0; k < RECORDS; k++) {
-        proto_error_t error;
-        if (proto_record_validate(&records[k], &error) != 0)
+        mdbp_error_t error;
+        if (mdbp_record_validate(&records[k], &error) != 0)
             fail_msg("record %zu: %s", k, error.text);
         assert_string_equal(records[k].provider, "sim");
         int symbol = strcmp(records[k].symbol, "AAPL") == 0   ? 0
@@ -54,7 +54,7 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
         assert_true(records[k].ts_ns > last[symbol][records[k].kind]);
         last[symbol][records[k].kind] = records[k].ts_ns;
         kinds[records[k].kind]++;
-        if (records[k].kind == PROTO_RECORD_BAR) {
+        if (records[k].kind == MDBP_RECORD_BAR) {
             /* Whole seconds, never the partial first one. */
             assert_true(records[k].ts_ns % SEC == 0);
             assert_true(records[k].ts_ns >=
@@ -65,14 +65,14 @@ static void test_synthetic_records_are_valid_and_increasing(void **state)
             assert_true(records[k].ts_ns >= T0_WALL_NS);
         }
     }
-    assert_true(kinds[PROTO_RECORD_TRADE] > RECORDS / 5);
-    assert_true(kinds[PROTO_RECORD_QUOTE] > RECORDS / 3);
+    assert_true(kinds[MDBP_RECORD_TRADE] > RECORDS / 5);
+    assert_true(kinds[MDBP_RECORD_QUOTE] > RECORDS / 3);
     /* About 9 bars per symbol over 10 s. */
-    assert_in_range(kinds[PROTO_RECORD_BAR], 3 * 8, 3 * 10);
+    assert_in_range(kinds[MDBP_RECORD_BAR], 3 * 8, 3 * 10);
 
     /* The same seed gives the same prices. */
     pl_synthetic_t *again = pl_synthetic_new(&config);
-    proto_record_t first[50], second[50];
+    mdbp_record_t first[50], second[50];
     pl_synthetic_generate(market, wall, first, 50);
     pl_synthetic_destroy(&market);
     assert_null(market);
@@ -93,7 +93,7 @@ static void test_synthetic_pauses_a_symbol(void **state)
     pl_synthetic_config_t config = {
         .provider = "sim", .symbols = "AAPL,MSFT", .seed = 7};
     pl_synthetic_t *market = pl_synthetic_new(&config);
-    proto_record_t records[50];
+    mdbp_record_t records[50];
     assert_int_equal(pl_synthetic_pause(market, "NOPE", T0_WALL_NS), -1);
     assert_int_equal(pl_synthetic_pause(market, "AAPL", T0_WALL_NS + SEC), 0);
     assert_int_equal(pl_synthetic_active(market, T0_WALL_NS), 1);
@@ -163,7 +163,7 @@ static void test_replay_loop_stops_before_overflow(void **state)
     assert_non_null(replay);
     int64_t expected[] = {1, 4000000000000000000, 4000000000000000001,
                           8000000000000000000};
-    proto_record_t record;
+    mdbp_record_t record;
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++) {
         assert_int_equal(pl_replay_next(replay, &record), 1);
         assert_true(record.ts_ns == expected[k]);
@@ -211,7 +211,7 @@ static void test_replay_nul_and_exact_long_lines(void **state)
     pl_replay_config_t config = {.provider = "rp", .path = path};
     pl_replay_t *replay = pl_replay_new(&config);
     assert_non_null(replay);
-    proto_record_t record;
+    mdbp_record_t record;
     assert_int_equal(pl_replay_next(replay, &record), 1);
     assert_true(record.ts_ns == 1000);
     assert_int_equal(pl_replay_next(replay, &record), 1);
@@ -242,17 +242,17 @@ static void test_replay_skips_a_malformed_line(void **state)
     pl_replay_config_t config = {.provider = "rp", .path = path};
     pl_replay_t *replay = pl_replay_new(&config);
     assert_non_null(replay);
-    proto_record_t record;
+    mdbp_record_t record;
     assert_int_equal(pl_replay_next(replay, &record), 1);
-    assert_int_equal(record.kind, PROTO_RECORD_TRADE);
+    assert_int_equal(record.kind, MDBP_RECORD_TRADE);
     assert_string_equal(record.provider, "rp");
     assert_true(record.u.trade.price == 189.5);
     assert_int_equal(pl_replay_next(replay, &record), 1);
-    assert_int_equal(record.kind, PROTO_RECORD_QUOTE);
+    assert_int_equal(record.kind, MDBP_RECORD_QUOTE);
     assert_string_equal(record.symbol, "MSFT");
     assert_int_equal(pl_replay_bad_lines(replay), 1); /* line 5 */
     assert_int_equal(pl_replay_next(replay, &record), 1);
-    assert_int_equal(record.kind, PROTO_RECORD_BAR);
+    assert_int_equal(record.kind, MDBP_RECORD_BAR);
     assert_int_equal(pl_replay_line(replay), 8);
     assert_int_equal(pl_replay_bad_lines(replay), 2); /* line 7 */
     /* The last line has a negative size: bad too; then the end. */
@@ -280,7 +280,7 @@ static void test_replay_loops_with_new_times(void **state)
     pl_replay_t *replay = pl_replay_new(&config);
     int64_t expected[] = {1000, 1500, 1501, 2001, 2002, 2502};
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++) {
-        proto_record_t record;
+        mdbp_record_t record;
         assert_int_equal(pl_replay_next(replay, &record), 1);
         assert_true(record.ts_ns == expected[k]);
     }
@@ -292,7 +292,7 @@ static void test_replay_loops_with_new_times(void **state)
     /* A file with no good line ends even when looping. */
     path = s_write_file("garbage\n");
     replay = pl_replay_new(&config);
-    proto_record_t record;
+    mdbp_record_t record;
     assert_int_equal(pl_replay_next(replay, &record), 0);
     pl_replay_destroy(&replay);
     unlink(path);

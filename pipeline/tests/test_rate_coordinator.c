@@ -68,10 +68,10 @@ static void test_register_and_find(void **state)
 static void test_scale_and_pressure(void **state)
 {
     fixture_t *f = *state;
-    pl_rate_coordinator_set_pressure(f->rate, f->ibkr, PROTO_LEVEL_SOFT);
+    pl_rate_coordinator_set_pressure(f->rate, f->ibkr, MDBP_LEVEL_SOFT);
     pl_rate_coordinator_set_scale(f->rate, f->ibkr, 0.5);
     assert_int_equal(pl_rate_coordinator_pressure(f->rate, f->ibkr),
-                     PROTO_LEVEL_SOFT);
+                     MDBP_LEVEL_SOFT);
     assert_true(pl_rate_coordinator_scale(f->rate, f->ibkr) == 0.5);
     pl_rate_coordinator_take(f->rate, f->ibkr, 100);
     cmn_clock_advance(f->clock, 100 * MS);

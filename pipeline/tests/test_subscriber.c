@@ -74,11 +74,11 @@ static void s_expect_subscription(zsock_t *xpub, int subscribe)
 }
 
 static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,
-                          proto_level_t level, uint32_t ttl_ms)
+                          mdbp_level_t level, uint32_t ttl_ms)
 {
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     memset(&event, 0, sizeof event);
-    event.type = PROTO_FEEDBACK_HEARTBEAT;
+    event.type = MDBP_FEEDBACK_HEARTBEAT;
     snprintf(event.coordinator_id, sizeof event.coordinator_id, "%s", id);
     event.epoch = 1;
     event.seq = seq;
@@ -92,11 +92,11 @@ static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,
     event.utilization = 0.01;
     event.scale_hint = 1.0;
     event.ttl_ms = ttl_ms;
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
-    assert_true(proto_feedback_topic(id, topic, sizeof topic) > 0);
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
+    assert_true(mdbp_feedback_topic(id, topic, sizeof topic) > 0);
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);
-    assert_int_equal(proto_feedback_encode(&event, &body), 0);
+    assert_int_equal(mdbp_feedback_encode(&event, &body), 0);
     zmsg_t *message = zmsg_new();
     zmsg_addstr(message, topic);
     zmsg_addmem(message, body.data, body.size);
@@ -105,7 +105,7 @@ static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,
 }
 
 static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
-                      proto_level_t level)
+                      mdbp_level_t level)
 {
     s_publish_ttl(xpub, id, seq, level, TTL_MS);
 }
@@ -113,7 +113,7 @@ static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,
 /* Publishes `level` from `id` until the producer's end of the decisions
  * socket receives that level. */
 static void s_expect_decision(zsock_t *decisions, zsock_t *xpub, const char *id,
-                              uint64_t *seq, proto_level_t level)
+                              uint64_t *seq, mdbp_level_t level)
 {
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     zsock_set_rcvtimeo(decisions, 50);
@@ -177,7 +177,7 @@ static void test_name_is_resolved_again(void **state)
         .endpoints = endpoints,
         .resolve_ns = RESOLVE_MS * CMN_NS_PER_MS,
         .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
-        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+        .feedback = {.stale_level = MDBP_LEVEL_SOFT,
                      .forget_ns = 60 * CMN_NS_PER_SEC},
         .policy = policy,
         .metrics = metrics,
@@ -194,12 +194,12 @@ static void test_name_is_resolved_again(void **state)
 
     /* Phase 0: only pod 2 is behind the name. */
     s_expect_subscription(pod2, 1);
-    s_expect_decision(decisions, pod2, "pod2", &seq2, PROTO_LEVEL_SOFT);
+    s_expect_decision(decisions, pod2, "pod2", &seq2, MDBP_LEVEL_SOFT);
 
     /* Phase 1: a new pod appears; it is connected and heard. */
     atomic_store(&resolver.phase, 1);
     s_expect_subscription(pod3, 1);
-    s_expect_decision(decisions, pod3, "pod3", &seq3, PROTO_LEVEL_HARD);
+    s_expect_decision(decisions, pod3, "pod3", &seq3, MDBP_LEVEL_HARD);
     cmn_series_t *endpoints_gauge =
         cmn_metric_series(metrics->feedback_endpoints, NULL);
     assert_true(cmn_series_value(endpoints_gauge) == 2);
@@ -212,7 +212,7 @@ static void test_name_is_resolved_again(void **state)
     /* Phase 3: resolution fails: pod 3 stays connected (still heard). */
     atomic_store(&resolver.phase, 3);
     s_wait_resolutions(&resolver, 3);
-    s_expect_decision(decisions, pod3, "pod3", &seq3, PROTO_LEVEL_SOFT);
+    s_expect_decision(decisions, pod3, "pod3", &seq3, MDBP_LEVEL_SOFT);
     assert_true(cmn_series_value(endpoints_gauge) == 1);
 
     zactor_destroy(&actor);
@@ -266,7 +266,7 @@ static void test_forgotten_coordinator_gauges_reset(void **state)
         .endpoints = endpoints,
         .resolve_ns = 60 * CMN_NS_PER_SEC,
         .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
-        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+        .feedback = {.stale_level = MDBP_LEVEL_SOFT,
                      .forget_ns = 300 * CMN_NS_PER_MS},
         .policy = policy,
         .metrics = metrics,
@@ -285,9 +285,9 @@ static void test_forgotten_coordinator_gauges_reset(void **state)
     /* Heard at HARD with a short ttl. */
     uint64_t seq = 0;
     int64_t deadline = zclock_mono() + DEADLINE_MS;
-    while (s_rendered(registry, level) != PROTO_LEVEL_HARD) {
+    while (s_rendered(registry, level) != MDBP_LEVEL_HARD) {
         assert_true(zclock_mono() < deadline);
-        s_publish_ttl(pod, "gone", ++seq, PROTO_LEVEL_HARD, 50);
+        s_publish_ttl(pod, "gone", ++seq, MDBP_LEVEL_HARD, 50);
         zclock_sleep(10); /* pacing the publisher, not synchronising */
     }
     assert_true(s_rendered(registry, depth) == 10);
@@ -329,7 +329,7 @@ static void test_start_up_failure_is_reported(void **state)
         .endpoints = endpoint,
         .resolve_ns = 60 * CMN_NS_PER_SEC,
         .tick_ns = RESOLVE_MS * CMN_NS_PER_MS,
-        .feedback = {.stale_level = PROTO_LEVEL_SOFT,
+        .feedback = {.stale_level = MDBP_LEVEL_SOFT,
                      .forget_ns = 60 * CMN_NS_PER_SEC},
         .policy = policy,
         .metrics = metrics,

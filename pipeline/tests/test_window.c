@@ -170,7 +170,7 @@ static void test_nack_full_backs_off_the_whole_window(void **state)
     pl_window_action_t first = s_send_batch(window, 10, T0);
     int64_t now = T0 + 30 * MS;
     pl_window_outcome_t outcome;
-    assert_int_equal(pl_window_nack(window, first.batch_seq, PROTO_NACK_FULL,
+    assert_int_equal(pl_window_nack(window, first.batch_seq, MDBP_NACK_FULL,
                                     250, now, &outcome),
                      PL_WINDOW_BACKOFF);
     assert_int_equal(pl_window_backoff_until(window), now + 250 * MS);
@@ -193,7 +193,7 @@ static void test_nack_draining_without_hint_waits_nack_retry_ns(void **state)
     pl_window_t *window = pl_window_new(&config);
     pl_window_action_t first = s_send_batch(window, 10, T0);
     pl_window_outcome_t outcome;
-    pl_window_nack(window, first.batch_seq, PROTO_NACK_DRAINING, 0, T0,
+    pl_window_nack(window, first.batch_seq, MDBP_NACK_DRAINING, 0, T0,
                    &outcome);
     s_nothing(window, T0 + 49 * MS);
     pl_window_action_t resend = s_next(window, T0 + 50 * MS);
@@ -210,7 +210,7 @@ static void test_nack_malformed_drops_the_batch(void **state)
     pl_window_action_t first = s_send_batch(window, 7, T0);
     pl_window_outcome_t outcome;
     assert_int_equal(pl_window_nack(window, first.batch_seq,
-                                    PROTO_NACK_MALFORMED, 0, T0, &outcome),
+                                    MDBP_NACK_MALFORMED, 0, T0, &outcome),
                      PL_WINDOW_REJECTED);
     assert_int_equal(pl_window_used(window), 0);
     assert_int_equal(pl_window_unacked_records(window), 0);
@@ -231,7 +231,7 @@ static void test_a_reply_for_no_slot_is_late(void **state)
     assert_int_equal(pl_window_ack(window, first.batch_seq, T0, &outcome),
                      PL_WINDOW_LATE);
     assert_int_equal(
-        pl_window_nack(window, 99, PROTO_NACK_FULL, 0, T0, &outcome),
+        pl_window_nack(window, 99, MDBP_NACK_FULL, 0, T0, &outcome),
         PL_WINDOW_LATE);
     pl_window_destroy(&window);
 }
@@ -343,12 +343,12 @@ static pl_window_config_t s_config_v11(void)
     return config;
 }
 
-static proto_reply_t s_ack(uint64_t batch_seq, uint64_t session, bool credit,
+static mdbp_reply_t s_ack(uint64_t batch_seq, uint64_t session, bool credit,
                            uint32_t value)
 {
-    proto_reply_t reply;
+    mdbp_reply_t reply;
     memset(&reply, 0, sizeof reply);
-    reply.type = PROTO_REPLY_ACK;
+    reply.type = MDBP_REPLY_ACK;
     reply.batch_seq = batch_seq;
     reply.session = session;
     reply.has_credit = credit;
@@ -365,17 +365,17 @@ static void test_a_reply_of_another_session_is_ignored(void **state)
     pl_window_t *window = pl_window_new(&config);
     pl_window_action_t first = s_send_batch(window, 10, T0);
     pl_window_outcome_t outcome;
-    proto_reply_t old = s_ack(first.batch_seq, SESSION + 1, true, 1000);
+    mdbp_reply_t old = s_ack(first.batch_seq, SESSION + 1, true, 1000);
     assert_int_equal(pl_window_reply(window, &old, T0, &outcome),
                      PL_WINDOW_FOREIGN);
     assert_int_equal(pl_window_used(window), 1);
     assert_int_equal(pl_window_counters(window)->foreign, 1);
-    proto_reply_t ours = s_ack(first.batch_seq, SESSION, true, 1000);
+    mdbp_reply_t ours = s_ack(first.batch_seq, SESSION, true, 1000);
     assert_int_equal(pl_window_reply(window, &ours, T0, &outcome),
                      PL_WINDOW_ACKED);
     /* A v1 reply (no session) is taken. */
     first = s_send_batch(window, 10, T0);
-    proto_reply_t v1 = s_ack(first.batch_seq, 0, false, 0);
+    mdbp_reply_t v1 = s_ack(first.batch_seq, 0, false, 0);
     assert_int_equal(pl_window_reply(window, &v1, T0, &outcome),
                      PL_WINDOW_ACKED);
     pl_window_destroy(&window);
@@ -401,7 +401,7 @@ static void test_batches_are_cut_to_the_credit(void **state)
     assert_int_equal(pl_window_open_records(window), 200);
     s_nothing(window, T0 + 100 * MS - 1); /* one batch until a reply */
     pl_window_outcome_t outcome;
-    proto_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 150);
+    mdbp_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 150);
     assert_int_equal(pl_window_reply(window, &ack, T0 + 20 * MS, &outcome),
                      PL_WINDOW_ACKED);
     assert_int_equal(pl_window_credit(window), 150);
@@ -433,7 +433,7 @@ static void test_credit_zero_stops_new_batches(void **state)
     pl_window_sent(window, s_next(window, T0 + 30 * MS).slot, true,
                    T0 + 30 * MS);
     pl_window_outcome_t outcome;
-    proto_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 0);
+    mdbp_reply_t ack = s_ack(seal.batch_seq, SESSION, true, 0);
     pl_window_reply(window, &ack, T0 + 40 * MS, &outcome);
     pl_window_fill(window, 100, T0 + 40 * MS);
     limits.credit_initial = 0;
@@ -467,12 +467,12 @@ static void test_an_over_capacity_batch_is_split(void **state)
     pl_window_config_t config = s_config_v11();
     pl_window_t *window = pl_window_new(&config);
     pl_window_action_t first = s_send_batch(window, 500, T0);
-    proto_reply_t nack;
+    mdbp_reply_t nack;
     memset(&nack, 0, sizeof nack);
-    nack.type = PROTO_REPLY_NACK;
+    nack.type = MDBP_REPLY_NACK;
     nack.batch_seq = first.batch_seq;
-    nack.reason = PROTO_NACK_MALFORMED;
-    nack.code = PROTO_NACK_CODE_OVER_CAPACITY;
+    nack.reason = MDBP_NACK_MALFORMED;
+    nack.code = MDBP_NACK_CODE_OVER_CAPACITY;
     nack.session = SESSION;
     pl_window_outcome_t outcome;
     assert_int_equal(pl_window_reply(window, &nack, T0 + 30 * MS, &outcome),
@@ -502,9 +502,9 @@ static void test_an_over_capacity_batch_is_split(void **state)
     window = pl_window_new(&config);
     first = s_send_batch(window, 500, T0);
     memset(&nack, 0, sizeof nack);
-    nack.type = PROTO_REPLY_NACK;
+    nack.type = MDBP_REPLY_NACK;
     nack.batch_seq = first.batch_seq;
-    nack.reason = PROTO_NACK_MALFORMED;
+    nack.reason = MDBP_NACK_MALFORMED;
     snprintf(nack.detail, sizeof nack.detail,
              "batch of 500 records exceeds the queue capacity 300");
     assert_int_equal(pl_window_reply(window, &nack, T0, &outcome),
@@ -521,11 +521,11 @@ static void test_two_over_capacity_batches_are_both_split(void **state)
     pl_window_t *window = pl_window_new(&config);
     pl_window_action_t first = s_send_batch(window, 500, T0);
     pl_window_action_t second = s_send_batch(window, 500, T0);
-    proto_reply_t nack;
+    mdbp_reply_t nack;
     memset(&nack, 0, sizeof nack);
-    nack.type = PROTO_REPLY_NACK;
-    nack.reason = PROTO_NACK_MALFORMED;
-    nack.code = PROTO_NACK_CODE_OVER_CAPACITY;
+    nack.type = MDBP_REPLY_NACK;
+    nack.reason = MDBP_NACK_MALFORMED;
+    nack.code = MDBP_NACK_CODE_OVER_CAPACITY;
     nack.has_credit = true; /* nothing admitted: no credit for more */
     pl_window_outcome_t outcome;
     nack.batch_seq = second.batch_seq;

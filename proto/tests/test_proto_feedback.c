@@ -8,20 +8,20 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 #include "test_builder.h"
 
-static proto_feedback_t s_event(proto_feedback_type_t type, bool optionals)
+static mdbp_feedback_t s_event(mdbp_feedback_type_t type, bool optionals)
 {
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     memset(&event, 0, sizeof event);
     event.type = type;
     strcpy(event.coordinator_id, "coord-1");
     event.epoch = 0x5eed5eed5eed5eedULL;
     event.seq = 42;
     event.ts_ns = 1700000000123456789LL;
-    event.level = PROTO_LEVEL_SOFT;
-    event.prev_level = PROTO_LEVEL_OK;
+    event.level = MDBP_LEVEL_SOFT;
+    event.prev_level = MDBP_LEVEL_OK;
     event.queue_size = 6500;
     event.capacity = 10000;
     event.low_wm = 5000;
@@ -38,7 +38,7 @@ static proto_feedback_t s_event(proto_feedback_type_t type, bool optionals)
     return event;
 }
 
-static void s_assert_equal(const proto_feedback_t *a, const proto_feedback_t *b)
+static void s_assert_equal(const mdbp_feedback_t *a, const mdbp_feedback_t *b)
 {
     assert_int_equal(a->type, b->type);
     assert_string_equal(a->coordinator_id, b->coordinator_id);
@@ -65,17 +65,17 @@ static void s_assert_equal(const proto_feedback_t *a, const proto_feedback_t *b)
 static void test_round_trip_every_type(void **state)
 {
     (void)state;
-    for (int type = PROTO_FEEDBACK_TRANSITION; type <= PROTO_FEEDBACK_SNAPSHOT;
+    for (int type = MDBP_FEEDBACK_TRANSITION; type <= MDBP_FEEDBACK_SNAPSHOT;
          type++) {
         for (int optionals = 0; optionals <= 1; optionals++) {
-            proto_feedback_t sent =
-                s_event((proto_feedback_type_t)type, optionals);
+            mdbp_feedback_t sent =
+                s_event((mdbp_feedback_type_t)type, optionals);
             msgpack_sbuffer buffer;
             msgpack_sbuffer_init(&buffer);
-            assert_int_equal(proto_feedback_encode(&sent, &buffer), 0);
-            proto_feedback_t received;
-            proto_error_t error = {{0}};
-            int rc = proto_feedback_decode(buffer.data, buffer.size, &received,
+            assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
+            mdbp_feedback_t received;
+            mdbp_error_t error = {{0}};
+            int rc = mdbp_feedback_decode(buffer.data, buffer.size, &received,
                                            &error);
             if (rc != 0)
                 fail_msg("decode: %s", error.text);
@@ -88,28 +88,28 @@ static void test_round_trip_every_type(void **state)
 static void test_round_trip_extremes(void **state)
 {
     (void)state;
-    proto_feedback_t sent = s_event(PROTO_FEEDBACK_HEARTBEAT, false);
+    mdbp_feedback_t sent = s_event(MDBP_FEEDBACK_HEARTBEAT, false);
     sent.epoch = UINT64_MAX;
     sent.seq = 0;
     sent.ts_ns = INT64_MIN;
-    sent.level = PROTO_LEVEL_HARD;
-    sent.prev_level = PROTO_LEVEL_HARD;
+    sent.level = MDBP_LEVEL_HARD;
+    sent.prev_level = MDBP_LEVEL_HARD;
     sent.queue_size = UINT64_MAX;
     sent.utilization = 1.0;
     sent.scale_hint = 0.0;
     sent.ttl_ms = UINT32_MAX;
-    memset(sent.coordinator_id, 'c', PROTO_ID_MAX);
-    sent.coordinator_id[PROTO_ID_MAX] = '\0';
+    memset(sent.coordinator_id, 'c', MDBP_ID_MAX);
+    sent.coordinator_id[MDBP_ID_MAX] = '\0';
     sent.has_reason = true;
-    memset(sent.reason, 'r', PROTO_REASON_MAX);
-    sent.reason[PROTO_REASON_MAX] = '\0';
+    memset(sent.reason, 'r', MDBP_REASON_MAX);
+    sent.reason[MDBP_REASON_MAX] = '\0';
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_feedback_encode(&sent, &buffer), 0);
-    proto_feedback_t received;
-    proto_error_t error;
+    assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
+    mdbp_feedback_t received;
+    mdbp_error_t error;
     assert_int_equal(
-        proto_feedback_decode(buffer.data, buffer.size, &received, &error), 0);
+        mdbp_feedback_decode(buffer.data, buffer.size, &received, &error), 0);
     s_assert_equal(&sent, &received);
     msgpack_sbuffer_destroy(&buffer);
 }
@@ -119,21 +119,21 @@ static void test_encode_rejects_bad_fields(void **state)
     (void)state;
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    proto_feedback_t event = s_event(PROTO_FEEDBACK_TRANSITION, false);
+    mdbp_feedback_t event = s_event(MDBP_FEEDBACK_TRANSITION, false);
     event.utilization = 1.5;
-    assert_int_equal(proto_feedback_encode(&event, &buffer), -1);
-    event = s_event(PROTO_FEEDBACK_TRANSITION, false);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
+    event = s_event(MDBP_FEEDBACK_TRANSITION, false);
     event.scale_hint = -0.1;
-    assert_int_equal(proto_feedback_encode(&event, &buffer), -1);
-    event = s_event(PROTO_FEEDBACK_TRANSITION, false);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
+    event = s_event(MDBP_FEEDBACK_TRANSITION, false);
     strcpy(event.coordinator_id, "a/b");
-    assert_int_equal(proto_feedback_encode(&event, &buffer), -1);
-    event = s_event(PROTO_FEEDBACK_TRANSITION, false);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
+    event = s_event(MDBP_FEEDBACK_TRANSITION, false);
     event.coordinator_id[0] = '\0';
-    assert_int_equal(proto_feedback_encode(&event, &buffer), -1);
-    event = s_event(PROTO_FEEDBACK_TRANSITION, true);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
+    event = s_event(MDBP_FEEDBACK_TRANSITION, true);
     event.drain_rate = -1.0;
-    assert_int_equal(proto_feedback_encode(&event, &buffer), -1);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
     assert_int_equal(buffer.size, 0);
     msgpack_sbuffer_destroy(&buffer);
 }
@@ -163,12 +163,12 @@ static const entry_t s_entries[] = {
 
 static int s_decode_built(const entry_t *entries, size_t count,
                           const char *skip, const char *wrong,
-                          proto_feedback_t *event, proto_error_t *error)
+                          mdbp_feedback_t *event, mdbp_error_t *error)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, count, skip, wrong);
-    int rc = proto_feedback_decode(buffer.data, buffer.size, event, error);
+    int rc = mdbp_feedback_decode(buffer.data, buffer.size, event, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
@@ -176,14 +176,14 @@ static int s_decode_built(const entry_t *entries, size_t count,
 static void test_decode_built_message(void **state)
 {
     (void)state;
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_built(s_entries, S_ENTRY_COUNT, NULL, NULL, &event, &error),
         0);
-    assert_int_equal(event.type, PROTO_FEEDBACK_HEARTBEAT);
-    assert_int_equal(event.level, PROTO_LEVEL_HARD);
-    assert_int_equal(event.prev_level, PROTO_LEVEL_SOFT);
+    assert_int_equal(event.type, MDBP_FEEDBACK_HEARTBEAT);
+    assert_int_equal(event.level, MDBP_LEVEL_HARD);
+    assert_int_equal(event.prev_level, MDBP_LEVEL_SOFT);
     assert_true(event.queue_size == 9000);
     assert_true(event.has_reason);
     assert_string_equal(event.reason, "above high watermark");
@@ -194,8 +194,8 @@ static void test_each_required_key_missing(void **state)
 {
     (void)state;
     for (size_t index = 0; index < S_REQUIRED_COUNT; index++) {
-        proto_feedback_t event;
-        proto_error_t error = {{0}};
+        mdbp_feedback_t event;
+        mdbp_error_t error = {{0}};
         assert_int_equal(s_decode_built(s_entries, S_ENTRY_COUNT,
                                         s_entries[index].key, NULL, &event,
                                         &error),
@@ -210,8 +210,8 @@ static void test_each_required_key_missing(void **state)
 static void test_optional_keys_missing(void **state)
 {
     (void)state;
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_built(s_entries, S_REQUIRED_COUNT, NULL, NULL, &event, &error),
         0);
@@ -223,8 +223,8 @@ static void test_each_key_wrong_type(void **state)
 {
     (void)state;
     for (size_t index = 0; index < S_ENTRY_COUNT; index++) {
-        proto_feedback_t event;
-        proto_error_t error = {{0}};
+        mdbp_feedback_t event;
+        mdbp_error_t error = {{0}};
         assert_int_equal(s_decode_built(s_entries, S_ENTRY_COUNT, NULL,
                                         s_entries[index].key, &event, &error),
                          -1);
@@ -238,7 +238,7 @@ static void test_each_key_wrong_type(void **state)
 
 /* Replaces the value of `key` in a copy of the entries. */
 static int s_decode_with(const char *key, entry_t value,
-                         proto_feedback_t *event, proto_error_t *error)
+                         mdbp_feedback_t *event, mdbp_error_t *error)
 {
     entry_t entries[S_ENTRY_COUNT];
     memcpy(entries, s_entries, sizeof entries);
@@ -254,8 +254,8 @@ static int s_decode_with(const char *key, entry_t value,
 static void test_value_errors(void **state)
 {
     (void)state;
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     struct {
         const char *key;
         entry_t value;
@@ -324,8 +324,8 @@ static void test_value_errors(void **state)
 static void test_accepted_encodings(void **state)
 {
     (void)state;
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     /* An integer or a float32 where a float is expected. */
     assert_int_equal(s_decode_with("utilization",
                                    (entry_t){.kind = ENTRY_UINT, .u = 1},
@@ -363,7 +363,7 @@ static void test_accepted_encodings(void **state)
                                              .raw_size = sizeof str8_level},
                                    &event, &error),
                      0);
-    assert_int_equal(event.level, PROTO_LEVEL_OK);
+    assert_int_equal(event.level, MDBP_LEVEL_OK);
     /* bin is not str. */
     static const uint8_t bin_level[] = {0xc4, 2, 'o', 'k'};
     assert_int_equal(s_decode_with("level",
@@ -390,8 +390,8 @@ static void test_unknown_keys_ignored(void **state)
                                            .raw_size = sizeof nested};
     entries[S_ENTRY_COUNT + 2] =
         (entry_t){.key = "x_float", .kind = ENTRY_DOUBLE, .d = 1.5};
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_built(entries, S_ENTRY_COUNT + 3, NULL, NULL, &event, &error),
         0);
@@ -401,8 +401,8 @@ static void test_unknown_keys_ignored(void **state)
 static void test_structure_errors(void **state)
 {
     (void)state;
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     /* Duplicate key. */
     entry_t entries[S_ENTRY_COUNT + 1];
     memcpy(entries, s_entries, sizeof s_entries);
@@ -414,11 +414,11 @@ static void test_structure_errors(void **state)
     assert_string_equal(error.text, "duplicate key 'seq'");
     /* Not a map. */
     static const uint8_t array[] = {0x91, 0x01};
-    assert_int_equal(proto_feedback_decode(array, sizeof array, &event, &error),
+    assert_int_equal(mdbp_feedback_decode(array, sizeof array, &event, &error),
                      -1);
     assert_string_equal(error.text, "message: expected a map, got array");
     /* Empty input. */
-    assert_int_equal(proto_feedback_decode(array, 0, &event, &error), -1);
+    assert_int_equal(mdbp_feedback_decode(array, 0, &event, &error), -1);
     assert_string_equal(error.text, "message: message truncated");
     /* Trailing bytes. */
     msgpack_sbuffer buffer;
@@ -426,13 +426,13 @@ static void test_structure_errors(void **state)
     builder_pack_map(&buffer, s_entries, S_ENTRY_COUNT, NULL, NULL);
     msgpack_sbuffer_write(&buffer, "\xc0", 1);
     assert_int_equal(
-        proto_feedback_decode(buffer.data, buffer.size, &event, &error), -1);
+        mdbp_feedback_decode(buffer.data, buffer.size, &event, &error), -1);
     assert_string_equal(error.text, "message: 1 bytes after the map");
     msgpack_sbuffer_destroy(&buffer);
     /* A non-str key. */
     static const uint8_t int_key[] = {0x81, 0x01, 0x01};
     assert_int_equal(
-        proto_feedback_decode(int_key, sizeof int_key, &event, &error), -1);
+        mdbp_feedback_decode(int_key, sizeof int_key, &event, &error), -1);
     assert_string_equal(error.text,
                         "message: map key 0: expected a str, got integer");
 }
@@ -440,51 +440,51 @@ static void test_structure_errors(void **state)
 static void test_topic(void **state)
 {
     (void)state;
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
-    assert_int_equal(proto_feedback_topic("coord-1", topic, sizeof topic), 15);
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
+    assert_int_equal(mdbp_feedback_topic("coord-1", topic, sizeof topic), 15);
     assert_string_equal(topic, "mds.fb/coord-1/");
     /* The trailing slash: coord-1's topic is not a prefix of coord-10's. */
-    char other[PROTO_FEEDBACK_TOPIC_MAX];
-    assert_int_equal(proto_feedback_topic("coord-10", other, sizeof other), 16);
+    char other[MDBP_FEEDBACK_TOPIC_MAX];
+    assert_int_equal(mdbp_feedback_topic("coord-10", other, sizeof other), 16);
     assert_true(strncmp(other, topic, strlen(topic)) != 0);
-    char longest[PROTO_ID_MAX + 2];
-    memset(longest, 'i', PROTO_ID_MAX);
-    longest[PROTO_ID_MAX] = '\0';
+    char longest[MDBP_ID_MAX + 2];
+    memset(longest, 'i', MDBP_ID_MAX);
+    longest[MDBP_ID_MAX] = '\0';
     assert_int_equal(
-        proto_feedback_topic(longest, topic, sizeof topic),
-        (int)(strlen(PROTO_FEEDBACK_TOPIC_PREFIX) + PROTO_ID_MAX + 1));
-    longest[PROTO_ID_MAX] = 'i';
-    longest[PROTO_ID_MAX + 1] = '\0';
-    assert_int_equal(proto_feedback_topic(longest, topic, sizeof topic), -1);
-    assert_int_equal(proto_feedback_topic("", topic, sizeof topic), -1);
-    assert_int_equal(proto_feedback_topic("a/b", topic, sizeof topic), -1);
-    assert_int_equal(proto_feedback_topic("coord-1", topic, 15), -1);
+        mdbp_feedback_topic(longest, topic, sizeof topic),
+        (int)(strlen(MDBP_FEEDBACK_TOPIC_PREFIX) + MDBP_ID_MAX + 1));
+    longest[MDBP_ID_MAX] = 'i';
+    longest[MDBP_ID_MAX + 1] = '\0';
+    assert_int_equal(mdbp_feedback_topic(longest, topic, sizeof topic), -1);
+    assert_int_equal(mdbp_feedback_topic("", topic, sizeof topic), -1);
+    assert_int_equal(mdbp_feedback_topic("a/b", topic, sizeof topic), -1);
+    assert_int_equal(mdbp_feedback_topic("coord-1", topic, 15), -1);
 }
 
 static void test_names(void **state)
 {
     (void)state;
-    assert_string_equal(proto_feedback_type_name(PROTO_FEEDBACK_SNAPSHOT),
+    assert_string_equal(mdbp_feedback_type_name(MDBP_FEEDBACK_SNAPSHOT),
                         "snapshot");
-    assert_string_equal(proto_level_name(PROTO_LEVEL_SOFT), "soft");
-    proto_level_t level;
-    assert_int_equal(proto_level_parse("HARD", &level), 0);
-    assert_int_equal(level, PROTO_LEVEL_HARD);
-    assert_int_equal(proto_level_parse("Ok", &level), 0);
-    assert_int_equal(level, PROTO_LEVEL_OK);
-    assert_int_equal(proto_level_parse("medium", &level), -1);
-    assert_string_equal(proto_record_kind_name(PROTO_RECORD_BAR), "bar");
+    assert_string_equal(mdbp_level_name(MDBP_LEVEL_SOFT), "soft");
+    mdbp_level_t level;
+    assert_int_equal(mdbp_level_parse("HARD", &level), 0);
+    assert_int_equal(level, MDBP_LEVEL_HARD);
+    assert_int_equal(mdbp_level_parse("Ok", &level), 0);
+    assert_int_equal(level, MDBP_LEVEL_OK);
+    assert_int_equal(mdbp_level_parse("medium", &level), -1);
+    assert_string_equal(mdbp_record_kind_name(MDBP_RECORD_BAR), "bar");
 }
 
 /* An event with every v1.1 key set. */
-static proto_feedback_t s_event_v11(void)
+static mdbp_feedback_t s_event_v11(void)
 {
-    proto_feedback_t event = s_event(PROTO_FEEDBACK_HEARTBEAT, true);
+    mdbp_feedback_t event = s_event(MDBP_FEEDBACK_HEARTBEAT, true);
     event.has_oldest_age_ms = true;
     event.oldest_age_ms = UINT32_MAX;
     event.has_commit_latency_ms = true;
     event.commit_latency_ms = 0.25;
-    event.sink_state = PROTO_SINK_STATE_DEGRADED;
+    event.sink_state = MDBP_SINK_STATE_DEGRADED;
     event.has_pressure = true;
     event.pressure = 0.75;
     event.has_credit_initial = true;
@@ -497,17 +497,17 @@ static proto_feedback_t s_event_v11(void)
 static void test_v11_round_trip(void **state)
 {
     (void)state;
-    for (int sink = PROTO_SINK_STATE_NONE; sink <= PROTO_SINK_STATE_DOWN;
+    for (int sink = MDBP_SINK_STATE_NONE; sink <= MDBP_SINK_STATE_DOWN;
          sink++) {
-        proto_feedback_t sent = s_event_v11();
-        sent.sink_state = (proto_sink_state_t)sink;
+        mdbp_feedback_t sent = s_event_v11();
+        sent.sink_state = (mdbp_sink_state_t)sink;
         sent.going_away = sink % 2 == 0;
         msgpack_sbuffer buffer;
         msgpack_sbuffer_init(&buffer);
-        assert_int_equal(proto_feedback_encode(&sent, &buffer), 0);
-        proto_feedback_t received;
-        proto_error_t error = {{0}};
-        if (proto_feedback_decode(buffer.data, buffer.size, &received, &error))
+        assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
+        mdbp_feedback_t received;
+        mdbp_error_t error = {{0}};
+        if (mdbp_feedback_decode(buffer.data, buffer.size, &received, &error))
             fail_msg("decode: %s", error.text);
         s_assert_equal(&sent, &received);
         assert_true(received.has_oldest_age_ms &&
@@ -523,29 +523,29 @@ static void test_v11_round_trip(void **state)
         msgpack_sbuffer_destroy(&buffer);
     }
     /* A v1 message decodes with every v1.1 key absent. */
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_built(s_entries, S_ENTRY_COUNT, NULL, NULL, &event, &error),
         0);
     assert_false(event.has_oldest_age_ms || event.has_commit_latency_ms ||
                  event.has_pressure || event.has_credit_initial ||
                  event.has_going_away);
-    assert_int_equal(event.sink_state, PROTO_SINK_STATE_NONE);
-    assert_string_equal(proto_sink_state_name(PROTO_SINK_STATE_DOWN), "down");
+    assert_int_equal(event.sink_state, MDBP_SINK_STATE_NONE);
+    assert_string_equal(mdbp_sink_state_name(MDBP_SINK_STATE_DOWN), "down");
 
     /* The encoder refuses what the decoder would. */
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    proto_feedback_t bad = s_event_v11();
+    mdbp_feedback_t bad = s_event_v11();
     bad.pressure = 1.5;
-    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     bad = s_event_v11();
     bad.commit_latency_ms = -1;
-    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     bad = s_event_v11();
-    bad.sink_state = (proto_sink_state_t)4;
-    assert_int_equal(proto_feedback_encode(&bad, &buffer), -1);
+    bad.sink_state = (mdbp_sink_state_t)4;
+    assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     assert_int_equal(buffer.size, 0);
     msgpack_sbuffer_destroy(&buffer);
 }
@@ -582,13 +582,13 @@ static void test_v11_value_errors(void **state)
         entry_t entries[S_ENTRY_COUNT + 1];
         memcpy(entries, s_entries, sizeof s_entries);
         entries[S_ENTRY_COUNT] = cases[index].value;
-        proto_feedback_t event;
-        proto_error_t error = {{0}};
+        mdbp_feedback_t event;
+        mdbp_error_t error = {{0}};
         assert_int_equal(s_decode_built(entries, S_ENTRY_COUNT + 1, NULL, NULL,
                                         &event, &error),
                          -1);
         assert_string_equal(error.text, cases[index].text);
-        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
         assert_string_equal(error.field, cases[index].value.key);
     }
     /* Accepted encodings: integers for the floats, float32. */
@@ -598,8 +598,8 @@ static void test_v11_value_errors(void **state)
         (entry_t){.key = "pressure", .kind = ENTRY_UINT, .u = 1};
     entries[S_ENTRY_COUNT + 1] =
         (entry_t){.key = "commit_latency_ms", .kind = ENTRY_FLOAT32, .d = 2.5};
-    proto_feedback_t event;
-    proto_error_t error;
+    mdbp_feedback_t event;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_built(entries, S_ENTRY_COUNT + 2, NULL, NULL, &event, &error),
         0);

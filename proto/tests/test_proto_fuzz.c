@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "proto_feedback.h"
-#include "proto_ingest.h"
-#include "proto_text.h"
+#include <mdbp/feedback.h>
+#include <mdbp/ingest.h>
+#include <mdbp/text.h>
 
 #define FUZZ_ROUNDS 10000
 #define FUZZ_RANDOM_BYTES_MAX 96
@@ -30,26 +30,26 @@ static uint64_t s_random(void)
 /* The three decoders behind one signature. Each decode copies the input
  * into an exactly sized heap block, so valgrind and ASan see any read past
  * the end. */
-typedef int (*decoder_t)(const void *data, size_t size, proto_error_t *error);
+typedef int (*decoder_t)(const void *data, size_t size, mdbp_error_t *error);
 
 static int s_decode_feedback(const void *data, size_t size,
-                             proto_error_t *error)
+                             mdbp_error_t *error)
 {
-    proto_feedback_t event;
-    return proto_feedback_decode(data, size, &event, error);
+    mdbp_feedback_t event;
+    return mdbp_feedback_decode(data, size, &event, error);
 }
 
-static int s_decode_batch(const void *data, size_t size, proto_error_t *error)
+static int s_decode_batch(const void *data, size_t size, mdbp_error_t *error)
 {
-    proto_batch_t batch;
-    proto_record_t records[FUZZ_RECORDS];
-    return proto_batch_decode(data, size, &batch, records, FUZZ_RECORDS, error);
+    mdbp_batch_t batch;
+    mdbp_record_t records[FUZZ_RECORDS];
+    return mdbp_batch_decode(data, size, &batch, records, FUZZ_RECORDS, error);
 }
 
-static int s_decode_reply(const void *data, size_t size, proto_error_t *error)
+static int s_decode_reply(const void *data, size_t size, mdbp_error_t *error)
 {
-    proto_reply_t reply;
-    return proto_reply_decode(data, size, &reply, error);
+    mdbp_reply_t reply;
+    return mdbp_reply_decode(data, size, &reply, error);
 }
 
 static const decoder_t s_decoders[] = {s_decode_feedback, s_decode_batch,
@@ -65,7 +65,7 @@ static int s_run(const uint8_t *data, size_t size)
         memcpy(copy, data, size);
     int failures = 0;
     for (size_t index = 0; index < DECODER_COUNT; index++) {
-        proto_error_t error;
+        mdbp_error_t error;
         error.text[0] = '\0';
         int rc = s_decoders[index](copy, size, &error);
         assert_true(rc == 0 || rc == -1);
@@ -87,13 +87,13 @@ typedef struct {
 static void s_corpus_build(corpus_t *corpus)
 {
     memset(corpus, 0, sizeof *corpus);
-    proto_feedback_t event = {.type = PROTO_FEEDBACK_TRANSITION,
+    mdbp_feedback_t event = {.type = MDBP_FEEDBACK_TRANSITION,
                               .coordinator_id = "coord-1",
                               .epoch = 123456789,
                               .seq = 1000,
                               .ts_ns = 1700000000000000000LL,
-                              .level = PROTO_LEVEL_HARD,
-                              .prev_level = PROTO_LEVEL_SOFT,
+                              .level = MDBP_LEVEL_HARD,
+                              .prev_level = MDBP_LEVEL_SOFT,
                               .queue_size = 8100,
                               .capacity = 10000,
                               .low_wm = 5000,
@@ -105,11 +105,11 @@ static void s_corpus_build(corpus_t *corpus)
                               .reason = "up",
                               .has_drain_rate = true,
                               .drain_rate = 5.5};
-    proto_record_t records[FUZZ_RECORDS];
+    mdbp_record_t records[FUZZ_RECORDS];
     for (int index = 0; index < FUZZ_RECORDS; index++) {
-        proto_record_t *record = &records[index];
+        mdbp_record_t *record = &records[index];
         memset(record, 0, sizeof *record);
-        record->kind = (proto_record_kind_t)(index % PROTO_RECORD_KIND_COUNT);
+        record->kind = (mdbp_record_kind_t)(index % MDBP_RECORD_KIND_COUNT);
         strcpy(record->provider, "ibkr");
         strcpy(record->symbol, "AAPL");
         record->ts_ns = 1 + index;
@@ -119,44 +119,44 @@ static void s_corpus_build(corpus_t *corpus)
         record->u.bar.close = 2;
         record->u.bar.volume = 3;
     }
-    proto_reply_t ack = {.type = PROTO_REPLY_ACK, .batch_seq = 7, .written = 8};
-    proto_reply_t nack = {.type = PROTO_REPLY_NACK,
+    mdbp_reply_t ack = {.type = MDBP_REPLY_ACK, .batch_seq = 7, .written = 8};
+    mdbp_reply_t nack = {.type = MDBP_REPLY_NACK,
                           .batch_seq = 7,
-                          .reason = PROTO_NACK_FULL,
+                          .reason = MDBP_NACK_FULL,
                           .retry_after_ms = 100,
                           .detail = "full"};
     for (size_t index = 0; index < 8; index++)
         msgpack_sbuffer_init(&corpus->buffers[index]);
-    assert_int_equal(proto_feedback_encode(&event, &corpus->buffers[0]), 0);
+    assert_int_equal(mdbp_feedback_encode(&event, &corpus->buffers[0]), 0);
     event.has_reason = event.has_drain_rate = false;
-    assert_int_equal(proto_feedback_encode(&event, &corpus->buffers[1]), 0);
-    assert_int_equal(proto_batch_encode("producer", 9, records, FUZZ_RECORDS,
+    assert_int_equal(mdbp_feedback_encode(&event, &corpus->buffers[1]), 0);
+    assert_int_equal(mdbp_batch_encode("producer", 9, records, FUZZ_RECORDS,
                                         &corpus->buffers[2]),
                      0);
-    assert_int_equal(proto_reply_encode(&ack, &corpus->buffers[3]), 0);
-    assert_int_equal(proto_reply_encode(&nack, &corpus->buffers[4]), 0);
+    assert_int_equal(mdbp_reply_encode(&ack, &corpus->buffers[3]), 0);
+    assert_int_equal(mdbp_reply_encode(&nack, &corpus->buffers[4]), 0);
     /* v1.1 keys: every feedback key, a session batch, a coded nack. */
     event.has_oldest_age_ms = event.has_commit_latency_ms = true;
     event.oldest_age_ms = 2150;
     event.commit_latency_ms = 12.5;
-    event.sink_state = PROTO_SINK_STATE_DOWN;
+    event.sink_state = MDBP_SINK_STATE_DOWN;
     event.has_pressure = event.has_credit_initial = true;
     event.pressure = 1.0;
     event.credit_initial = 500;
     event.has_going_away = event.going_away = true;
-    assert_int_equal(proto_feedback_encode(&event, &corpus->buffers[5]), 0);
-    assert_int_equal(proto_batch_encode_session("producer", 77, 9, records,
+    assert_int_equal(mdbp_feedback_encode(&event, &corpus->buffers[5]), 0);
+    assert_int_equal(mdbp_batch_encode_session("producer", 77, 9, records,
                                                 FUZZ_RECORDS,
                                                 &corpus->buffers[6]),
                      0);
     nack.session = 77;
     nack.has_credit = true;
     nack.credit = 1500;
-    nack.code = PROTO_NACK_CODE_BAD_RECORD;
+    nack.code = MDBP_NACK_CODE_BAD_RECORD;
     nack.has_record_index = true;
     nack.record_index = 3;
     snprintf(nack.field, sizeof nack.field, "price");
-    assert_int_equal(proto_reply_encode(&nack, &corpus->buffers[7]), 0);
+    assert_int_equal(mdbp_reply_encode(&nack, &corpus->buffers[7]), 0);
     corpus->count = 8;
     /* Each decodes with exactly one decoder. */
     for (size_t index = 0; index < corpus->count; index++)
@@ -270,13 +270,13 @@ static void s_text_run(const char *line, size_t length)
     assert_non_null(copy);
     memcpy(copy, line, length);
     copy[length] = '\0';
-    proto_record_t record;
-    proto_error_t error;
+    mdbp_record_t record;
+    mdbp_error_t error;
     error.text[0] = '\0';
-    int rc = proto_text_parse_json(copy, &record, &error);
+    int rc = mdbp_text_parse_json(copy, &record, &error);
     assert_true(rc == 0 || (rc == -1 && strlen(error.text) > 0));
     error.text[0] = '\0';
-    rc = proto_text_parse_csv(copy, &record, &error);
+    rc = mdbp_text_parse_csv(copy, &record, &error);
     assert_true(rc == 0 || rc == 1 || (rc == -1 && strlen(error.text) > 0));
     free(copy);
 }

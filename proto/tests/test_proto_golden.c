@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "proto_feedback.h"
-#include "proto_ingest.h"
+#include <mdbp/feedback.h>
+#include <mdbp/ingest.h>
 
 #define DOC_BYTES_MAX (256 * 1024)
 #define HEX_BYTES_MAX 4096
@@ -189,17 +189,17 @@ static void test_feedback_golden(void **state)
     assert_int_equal(documented_size, kept_size);
     assert_memory_equal(documented, kept, kept_size);
 
-    proto_feedback_t event;
-    proto_error_t error = {{0}};
-    if (proto_feedback_decode(documented, documented_size, &event, &error))
+    mdbp_feedback_t event;
+    mdbp_error_t error = {{0}};
+    if (mdbp_feedback_decode(documented, documented_size, &event, &error))
         fail_msg("decode: %s", error.text);
-    assert_int_equal(event.type, PROTO_FEEDBACK_TRANSITION);
+    assert_int_equal(event.type, MDBP_FEEDBACK_TRANSITION);
     assert_string_equal(event.coordinator_id, "coord-1");
     assert_true(event.epoch == 12345678901234567890ULL);
     assert_true(event.seq == 42);
     assert_true(event.ts_ns == 1700000000123456789LL);
-    assert_int_equal(event.level, PROTO_LEVEL_SOFT);
-    assert_int_equal(event.prev_level, PROTO_LEVEL_OK);
+    assert_int_equal(event.level, MDBP_LEVEL_SOFT);
+    assert_int_equal(event.prev_level, MDBP_LEVEL_OK);
     assert_true(event.queue_size == 6500);
     assert_true(event.capacity == 10000);
     assert_true(event.low_wm == 5000);
@@ -215,13 +215,13 @@ static void test_feedback_golden(void **state)
     /* Our encoder writes exactly the documented bytes. */
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_feedback_encode(&event, &buffer), 0);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), 0);
     assert_int_equal(buffer.size, documented_size);
     assert_memory_equal(buffer.data, documented, documented_size);
     msgpack_sbuffer_destroy(&buffer);
 
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
-    assert_int_equal(proto_feedback_topic("coord-1", topic, sizeof topic), 15);
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
+    assert_int_equal(mdbp_feedback_topic("coord-1", topic, sizeof topic), 15);
     assert_string_equal(topic, "mds.fb/coord-1/");
 }
 
@@ -245,10 +245,10 @@ static void test_batch_golden(void **state)
     size_t size =
         s_golden(s_ingest_md, "batch", s_batch_hex, bytes, sizeof bytes);
     assert_int_equal(size, 234);
-    proto_batch_t batch;
-    proto_record_t records[3];
-    proto_error_t error = {{0}};
-    if (proto_batch_decode(bytes, size, &batch, records, 3, &error))
+    mdbp_batch_t batch;
+    mdbp_record_t records[3];
+    mdbp_error_t error = {{0}};
+    if (mdbp_batch_decode(bytes, size, &batch, records, 3, &error))
         fail_msg("decode: %s", error.text);
     assert_string_equal(batch.producer_id, "feed-ibkr-1");
     assert_true(batch.batch_seq == 7);
@@ -257,17 +257,17 @@ static void test_batch_golden(void **state)
         assert_string_equal(records[index].provider, "ibkr");
         assert_string_equal(records[index].symbol, "AAPL");
     }
-    assert_int_equal(records[0].kind, PROTO_RECORD_TRADE);
+    assert_int_equal(records[0].kind, MDBP_RECORD_TRADE);
     assert_true(records[0].ts_ns == 1700000000000000000LL);
     assert_true(records[0].u.trade.price == 189.5);
     assert_true(records[0].u.trade.size == 100.0);
-    assert_int_equal(records[1].kind, PROTO_RECORD_QUOTE);
+    assert_int_equal(records[1].kind, MDBP_RECORD_QUOTE);
     assert_true(records[1].ts_ns == 1700000000000000001LL);
     assert_true(records[1].u.quote.bid == 189.49);
     assert_true(records[1].u.quote.bid_size == 300.0);
     assert_true(records[1].u.quote.ask == 189.51);
     assert_true(records[1].u.quote.ask_size == 200.0);
-    assert_int_equal(records[2].kind, PROTO_RECORD_BAR);
+    assert_int_equal(records[2].kind, MDBP_RECORD_BAR);
     assert_true(records[2].ts_ns == 1699999940000000000LL);
     assert_true(records[2].u.bar.open == 189.0);
     assert_true(records[2].u.bar.high == 190.25);
@@ -277,7 +277,7 @@ static void test_batch_golden(void **state)
 
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_batch_encode(batch.producer_id, batch.batch_seq,
+    assert_int_equal(mdbp_batch_encode(batch.producer_id, batch.batch_seq,
                                         records, batch.count, &buffer),
                      0);
     assert_int_equal(buffer.size, size);
@@ -289,48 +289,48 @@ static void test_replies_golden(void **state)
 {
     (void)state;
     uint8_t bytes[HEX_BYTES_MAX];
-    proto_reply_t reply;
-    proto_error_t error = {{0}};
+    mdbp_reply_t reply;
+    mdbp_error_t error = {{0}};
     msgpack_sbuffer buffer;
 
     size_t size = s_golden(s_ingest_md, "ack", s_ack_hex, bytes, sizeof bytes);
     assert_int_equal(size, 60);
-    if (proto_reply_decode(bytes, size, &reply, &error))
+    if (mdbp_reply_decode(bytes, size, &reply, &error))
         fail_msg("ack: %s", error.text);
-    assert_int_equal(reply.type, PROTO_REPLY_ACK);
+    assert_int_equal(reply.type, MDBP_REPLY_ACK);
     assert_true(reply.batch_seq == 7);
     assert_int_equal(reply.written, 3);
     assert_int_equal(reply.duplicates, 0);
     assert_int_equal(reply.dead_lettered, 0);
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(mdbp_reply_encode(&reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
     msgpack_sbuffer_destroy(&buffer);
 
     size = s_golden(s_ingest_md, "nack", s_nack_hex, bytes, sizeof bytes);
     assert_int_equal(size, 72);
-    if (proto_reply_decode(bytes, size, &reply, &error))
+    if (mdbp_reply_decode(bytes, size, &reply, &error))
         fail_msg("nack: %s", error.text);
-    assert_int_equal(reply.type, PROTO_REPLY_NACK);
+    assert_int_equal(reply.type, MDBP_REPLY_NACK);
     assert_true(reply.batch_seq == 8);
-    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    assert_int_equal(reply.reason, MDBP_NACK_FULL);
     assert_int_equal(reply.retry_after_ms, 200);
     assert_string_equal(reply.detail, "queue full");
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_reply_encode(&reply, &buffer), 0);
+    assert_int_equal(mdbp_reply_encode(&reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
     msgpack_sbuffer_destroy(&buffer);
 }
 
 /* Encodes `reply` and checks the bytes are `bytes`. */
-static void s_reply_encodes_to(const proto_reply_t *reply, const uint8_t *bytes,
+static void s_reply_encodes_to(const mdbp_reply_t *reply, const uint8_t *bytes,
                                size_t size)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_reply_encode(reply, &buffer), 0);
+    assert_int_equal(mdbp_reply_encode(reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
     msgpack_sbuffer_destroy(&buffer);
@@ -340,37 +340,37 @@ static void test_replies_v11_golden(void **state)
 {
     (void)state;
     uint8_t bytes[HEX_BYTES_MAX];
-    proto_reply_t reply;
-    proto_error_t error = {{0}};
+    mdbp_reply_t reply;
+    mdbp_error_t error = {{0}};
 
     size_t size =
         s_golden(s_ingest_md, "ack-v1.1", s_ack_v11_hex, bytes, sizeof bytes);
     assert_int_equal(size, 87);
-    if (proto_reply_decode(bytes, size, &reply, &error))
+    if (mdbp_reply_decode(bytes, size, &reply, &error))
         fail_msg("ack: %s", error.text);
-    assert_int_equal(reply.type, PROTO_REPLY_ACK);
+    assert_int_equal(reply.type, MDBP_REPLY_ACK);
     assert_true(reply.batch_seq == 7);
     assert_int_equal(reply.written, 3);
     assert_true(reply.session == 9876543210ULL);
     assert_true(reply.has_credit);
     assert_int_equal(reply.credit, 1500);
-    assert_int_equal(reply.code, PROTO_NACK_CODE_NONE);
+    assert_int_equal(reply.code, MDBP_NACK_CODE_NONE);
     s_reply_encodes_to(&reply, bytes, size);
 
     size =
         s_golden(s_ingest_md, "nack-v1.1", s_nack_v11_hex, bytes, sizeof bytes);
     assert_int_equal(size, 171);
-    if (proto_reply_decode(bytes, size, &reply, &error))
+    if (mdbp_reply_decode(bytes, size, &reply, &error))
         fail_msg("nack: %s", error.text);
-    assert_int_equal(reply.type, PROTO_REPLY_NACK);
+    assert_int_equal(reply.type, MDBP_REPLY_NACK);
     assert_true(reply.batch_seq == 9);
-    assert_int_equal(reply.reason, PROTO_NACK_MALFORMED);
+    assert_int_equal(reply.reason, MDBP_NACK_MALFORMED);
     assert_int_equal(reply.retry_after_ms, 0);
     assert_string_equal(reply.detail, "record 2: field 'price' must be > 0");
     assert_true(reply.session == 9876543210ULL);
     assert_true(reply.has_credit);
     assert_int_equal(reply.credit, 1500);
-    assert_int_equal(reply.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_int_equal(reply.code, MDBP_NACK_CODE_BAD_RECORD);
     assert_true(reply.has_record_index);
     assert_int_equal(reply.record_index, 2);
     assert_string_equal(reply.field, "price");
@@ -378,15 +378,15 @@ static void test_replies_v11_golden(void **state)
 }
 
 /* Decodes `bytes` as feedback, checks it encodes back to the same bytes. */
-static proto_feedback_t s_feedback_round(const uint8_t *bytes, size_t size)
+static mdbp_feedback_t s_feedback_round(const uint8_t *bytes, size_t size)
 {
-    proto_feedback_t event;
-    proto_error_t error = {{0}};
-    if (proto_feedback_decode(bytes, size, &event, &error))
+    mdbp_feedback_t event;
+    mdbp_error_t error = {{0}};
+    if (mdbp_feedback_decode(bytes, size, &event, &error))
         fail_msg("decode: %s", error.text);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_feedback_encode(&event, &buffer), 0);
+    assert_int_equal(mdbp_feedback_encode(&event, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
     msgpack_sbuffer_destroy(&buffer);
@@ -400,12 +400,12 @@ static void test_feedback_v11_golden(void **state)
     size_t size = s_golden(s_feedback_md, "feedback-v1.1", s_feedback_v11_hex,
                            bytes, sizeof bytes);
     assert_int_equal(size, 350);
-    proto_feedback_t event = s_feedback_round(bytes, size);
-    assert_int_equal(event.type, PROTO_FEEDBACK_TRANSITION);
+    mdbp_feedback_t event = s_feedback_round(bytes, size);
+    assert_int_equal(event.type, MDBP_FEEDBACK_TRANSITION);
     assert_true(event.seq == 43);
     assert_true(event.ts_ns == 1700000000223456789LL);
-    assert_int_equal(event.level, PROTO_LEVEL_HARD);
-    assert_int_equal(event.prev_level, PROTO_LEVEL_SOFT);
+    assert_int_equal(event.level, MDBP_LEVEL_HARD);
+    assert_int_equal(event.prev_level, MDBP_LEVEL_SOFT);
     assert_true(event.queue_size == 6500);
     assert_true(event.scale_hint == 0.0);
     assert_string_equal(event.reason, "sink_down");
@@ -414,7 +414,7 @@ static void test_feedback_v11_golden(void **state)
     assert_int_equal(event.oldest_age_ms, 2150);
     assert_true(event.has_commit_latency_ms);
     assert_true(event.commit_latency_ms == 12.5);
-    assert_int_equal(event.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_int_equal(event.sink_state, MDBP_SINK_STATE_DOWN);
     assert_true(event.has_pressure && event.pressure == 1.0);
     assert_true(event.has_credit_initial);
     assert_int_equal(event.credit_initial, 500);
@@ -425,15 +425,15 @@ static void test_feedback_v11_golden(void **state)
                     sizeof bytes);
     assert_int_equal(size, 224);
     event = s_feedback_round(bytes, size);
-    assert_int_equal(event.type, PROTO_FEEDBACK_HEARTBEAT);
+    assert_int_equal(event.type, MDBP_FEEDBACK_HEARTBEAT);
     assert_true(event.seq == 44);
-    assert_int_equal(event.level, PROTO_LEVEL_OK);
+    assert_int_equal(event.level, MDBP_LEVEL_OK);
     assert_true(event.queue_size == 0);
     assert_int_equal(event.ttl_ms, 0);
     assert_string_equal(event.reason, "shutdown");
     assert_true(event.has_going_away && event.going_away);
     assert_false(event.has_pressure);
-    assert_int_equal(event.sink_state, PROTO_SINK_STATE_NONE);
+    assert_int_equal(event.sink_state, MDBP_SINK_STATE_NONE);
 }
 
 int main(int argc, char **argv)

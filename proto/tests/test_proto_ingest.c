@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 #include "test_builder.h"
 
-static proto_record_t s_trade(int64_t ts_ns)
+static mdbp_record_t s_trade(int64_t ts_ns)
 {
-    proto_record_t record = {.kind = PROTO_RECORD_TRADE, .ts_ns = ts_ns};
+    mdbp_record_t record = {.kind = MDBP_RECORD_TRADE, .ts_ns = ts_ns};
     strcpy(record.provider, "ibkr");
     strcpy(record.symbol, "AAPL");
     record.u.trade.price = 189.5;
@@ -21,9 +21,9 @@ static proto_record_t s_trade(int64_t ts_ns)
     return record;
 }
 
-static proto_record_t s_quote(int64_t ts_ns)
+static mdbp_record_t s_quote(int64_t ts_ns)
 {
-    proto_record_t record = {.kind = PROTO_RECORD_QUOTE, .ts_ns = ts_ns};
+    mdbp_record_t record = {.kind = MDBP_RECORD_QUOTE, .ts_ns = ts_ns};
     strcpy(record.provider, "polygon");
     strcpy(record.symbol, "MSFT");
     record.u.quote.bid = 370.25;
@@ -33,9 +33,9 @@ static proto_record_t s_quote(int64_t ts_ns)
     return record;
 }
 
-static proto_record_t s_bar(int64_t ts_ns)
+static mdbp_record_t s_bar(int64_t ts_ns)
 {
-    proto_record_t record = {.kind = PROTO_RECORD_BAR, .ts_ns = ts_ns};
+    mdbp_record_t record = {.kind = MDBP_RECORD_BAR, .ts_ns = ts_ns};
     strcpy(record.provider, "synthetic");
     strcpy(record.symbol, "ES=F");
     record.u.bar.open = 4500.25;
@@ -46,8 +46,8 @@ static proto_record_t s_bar(int64_t ts_ns)
     return record;
 }
 
-static void s_assert_record_equal(const proto_record_t *a,
-                                  const proto_record_t *b)
+static void s_assert_record_equal(const mdbp_record_t *a,
+                                  const mdbp_record_t *b)
 {
     assert_int_equal(a->kind, b->kind);
     assert_string_equal(a->provider, b->provider);
@@ -60,8 +60,8 @@ static void test_batch_round_trip(void **state)
 {
     (void)state;
     enum { COUNT = 300 };
-    proto_record_t *sent = calloc(COUNT, sizeof *sent);
-    proto_record_t *received = calloc(COUNT, sizeof *received);
+    mdbp_record_t *sent = calloc(COUNT, sizeof *sent);
+    mdbp_record_t *received = calloc(COUNT, sizeof *received);
     assert_non_null(sent);
     assert_non_null(received);
     for (int index = 0; index < COUNT; index++) {
@@ -72,11 +72,11 @@ static void test_batch_round_trip(void **state)
     }
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_batch_encode("producer-7", 99, sent, COUNT, &buffer),
+    assert_int_equal(mdbp_batch_encode("producer-7", 99, sent, COUNT, &buffer),
                      0);
-    proto_batch_t batch;
-    proto_error_t error = {{0}};
-    int rc = proto_batch_decode(buffer.data, buffer.size, &batch, received,
+    mdbp_batch_t batch;
+    mdbp_error_t error = {{0}};
+    int rc = mdbp_batch_decode(buffer.data, buffer.size, &batch, received,
                                 COUNT, &error);
     if (rc != 0)
         fail_msg("decode: %s", error.text);
@@ -86,7 +86,7 @@ static void test_batch_round_trip(void **state)
     for (int index = 0; index < COUNT; index++)
         s_assert_record_equal(&sent[index], &received[index]);
     /* A reader with too little room says so. */
-    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+    assert_int_equal(mdbp_batch_decode(buffer.data, buffer.size, &batch,
                                         received, COUNT - 1, &error),
                      -1);
     assert_string_equal(error.text, "key 'records': 300 records, more than "
@@ -99,24 +99,24 @@ static void test_batch_round_trip(void **state)
 static void test_batch_limits(void **state)
 {
     (void)state;
-    size_t count = PROTO_BATCH_RECORDS_MAX + 1;
-    proto_record_t *records = calloc(count, sizeof *records);
+    size_t count = MDBP_BATCH_RECORDS_MAX + 1;
+    mdbp_record_t *records = calloc(count, sizeof *records);
     assert_non_null(records);
     for (size_t index = 0; index < count; index++)
         records[index] = s_trade(1 + (int64_t)index);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_batch_encode("p", 1, records, count, &buffer), -1);
-    assert_int_equal(proto_batch_encode("p", 1, records, 0, &buffer), -1);
-    assert_int_equal(proto_batch_encode("", 1, records, 1, &buffer), -1);
+    assert_int_equal(mdbp_batch_encode("p", 1, records, count, &buffer), -1);
+    assert_int_equal(mdbp_batch_encode("p", 1, records, 0, &buffer), -1);
+    assert_int_equal(mdbp_batch_encode("", 1, records, 1, &buffer), -1);
     assert_int_equal(buffer.size, 0);
     /* The largest batch goes through and fits the message limit. */
-    assert_int_equal(proto_batch_encode("p", 1, records, count - 1, &buffer),
+    assert_int_equal(mdbp_batch_encode("p", 1, records, count - 1, &buffer),
                      0);
-    assert_true(buffer.size < PROTO_MESSAGE_BYTES_MAX);
-    proto_batch_t batch;
-    proto_error_t error;
-    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+    assert_true(buffer.size < MDBP_MESSAGE_BYTES_MAX);
+    mdbp_batch_t batch;
+    mdbp_error_t error;
+    assert_int_equal(mdbp_batch_decode(buffer.data, buffer.size, &batch,
                                         records, count, &error),
                      0);
     assert_int_equal(batch.count, count - 1);
@@ -140,7 +140,7 @@ static void test_batch_limits(void **state)
     msgpack_pack_array(&packer, count);
     for (size_t index = 0; index < count; index++)
         msgpack_pack_nil(&packer);
-    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+    assert_int_equal(mdbp_batch_decode(buffer.data, buffer.size, &batch,
                                         records, count, &error),
                      -1);
     assert_string_equal(error.text,
@@ -153,7 +153,7 @@ static void test_batch_limits(void **state)
 /* The header keys of a batch whose records are packed by `records_raw`. */
 static int s_decode_batch(const char *skip, const char *wrong,
                           const void *records_raw, size_t records_size,
-                          proto_batch_t *batch, proto_error_t *error)
+                          mdbp_batch_t *batch, mdbp_error_t *error)
 {
     entry_t entries[] = {
         {.key = "v", .kind = ENTRY_UINT, .u = 1},
@@ -172,9 +172,9 @@ static int s_decode_batch(const char *skip, const char *wrong,
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, sizeof entries / sizeof entries[0], skip,
                      wrong);
-    proto_record_t records[4];
+    mdbp_record_t records[4];
     int rc =
-        proto_batch_decode(buffer.data, buffer.size, batch, records, 4, error);
+        mdbp_batch_decode(buffer.data, buffer.size, batch, records, 4, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
@@ -188,8 +188,8 @@ static const uint8_t s_one_trade[] = {
 static void test_batch_header_errors(void **state)
 {
     (void)state;
-    proto_batch_t batch;
-    proto_error_t error;
+    mdbp_batch_t batch;
+    mdbp_error_t error;
     assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade, sizeof s_one_trade,
                                     &batch, &error),
                      0);
@@ -217,7 +217,7 @@ static void test_batch_header_errors(void **state)
 
 /* Decodes a batch holding one record packed from `entries` (an array). */
 static int s_decode_record(const entry_t *elements, size_t count,
-                           proto_batch_t *batch, proto_error_t *error)
+                           mdbp_batch_t *batch, mdbp_error_t *error)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
@@ -412,8 +412,8 @@ static void test_record_errors(void **state)
          "record 1: field 'volume' must be finite"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
-        proto_batch_t batch;
-        proto_error_t error = {{0}};
+        mdbp_batch_t batch;
+        mdbp_error_t error = {{0}};
         int rc = s_decode_record(cases[index].elements, cases[index].count,
                                  &batch, &error);
         if (!cases[index].text) {
@@ -429,8 +429,8 @@ static void test_record_errors(void **state)
     }
     /* A record that is not an array. */
     static const uint8_t not_array[] = {0x92, 0xc0};
-    proto_batch_t batch;
-    proto_error_t error;
+    mdbp_batch_t batch;
+    mdbp_error_t error;
     assert_int_equal(
         s_decode_batch(NULL, NULL, not_array, sizeof not_array, &batch, &error),
         -1);
@@ -445,56 +445,56 @@ static void test_record_errors(void **state)
 static void test_record_validate(void **state)
 {
     (void)state;
-    proto_error_t error;
-    proto_record_t record = s_bar(1);
-    assert_int_equal(proto_record_validate(&record, &error), 0);
+    mdbp_error_t error;
+    mdbp_record_t record = s_bar(1);
+    assert_int_equal(mdbp_record_validate(&record, &error), 0);
     record.u.bar.low = -1;
-    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_int_equal(mdbp_record_validate(&record, &error), -1);
     assert_string_equal(error.text, "field 'low' must be > 0");
     record = s_quote(1);
     record.provider[0] = '\0';
-    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_int_equal(mdbp_record_validate(&record, &error), -1);
     assert_string_equal(error.text, "field 'provider' is empty");
     record = s_trade(-5);
-    assert_int_equal(proto_record_validate(&record, &error), -1);
+    assert_int_equal(mdbp_record_validate(&record, &error), -1);
     assert_string_equal(error.text, "field 'ts_ns' must be > 0");
     /* NULL error is allowed. */
-    assert_int_equal(proto_record_validate(&record, NULL), -1);
+    assert_int_equal(mdbp_record_validate(&record, NULL), -1);
 }
 
 static void test_reply_round_trip(void **state)
 {
     (void)state;
-    proto_reply_t replies[4] = {
-        {.type = PROTO_REPLY_ACK,
+    mdbp_reply_t replies[4] = {
+        {.type = MDBP_REPLY_ACK,
          .batch_seq = UINT64_MAX,
          .written = 9990,
          .duplicates = 7,
          .dead_lettered = 3},
-        {.type = PROTO_REPLY_NACK,
+        {.type = MDBP_REPLY_NACK,
          .batch_seq = 5,
-         .reason = PROTO_NACK_FULL,
+         .reason = MDBP_NACK_FULL,
          .retry_after_ms = 250,
          .detail = "queue full (10000 records)"},
-        {.type = PROTO_REPLY_NACK,
+        {.type = MDBP_REPLY_NACK,
          .batch_seq = 0,
-         .reason = PROTO_NACK_MALFORMED,
+         .reason = MDBP_NACK_MALFORMED,
          .retry_after_ms = 0,
          .detail = "record 3: field 'price' must be > 0"},
-        {.type = PROTO_REPLY_NACK,
+        {.type = MDBP_REPLY_NACK,
          .batch_seq = 6,
-         .reason = PROTO_NACK_DRAINING,
+         .reason = MDBP_NACK_DRAINING,
          .retry_after_ms = UINT32_MAX,
          .detail = ""},
     };
     for (size_t index = 0; index < 4; index++) {
         msgpack_sbuffer buffer;
         msgpack_sbuffer_init(&buffer);
-        assert_int_equal(proto_reply_encode(&replies[index], &buffer), 0);
-        proto_reply_t received;
-        proto_error_t error = {{0}};
+        assert_int_equal(mdbp_reply_encode(&replies[index], &buffer), 0);
+        mdbp_reply_t received;
+        mdbp_error_t error = {{0}};
         int rc =
-            proto_reply_decode(buffer.data, buffer.size, &received, &error);
+            mdbp_reply_decode(buffer.data, buffer.size, &received, &error);
         if (rc != 0)
             fail_msg("reply %zu: %s", index, error.text);
         assert_int_equal(received.type, replies[index].type);
@@ -508,7 +508,7 @@ static void test_reply_round_trip(void **state)
         assert_string_equal(received.detail, replies[index].detail);
         msgpack_sbuffer_destroy(&buffer);
     }
-    assert_string_equal(proto_nack_reason_name(PROTO_NACK_DRAINING),
+    assert_string_equal(mdbp_nack_reason_name(MDBP_NACK_DRAINING),
                         "draining");
 }
 
@@ -534,14 +534,14 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
 {
     for (size_t index = 0; index < count; index++) {
         msgpack_sbuffer buffer;
-        proto_reply_t reply;
-        proto_error_t error = {{0}};
+        mdbp_reply_t reply;
+        mdbp_error_t error = {{0}};
         char expected[64];
         if (index < required) {
             msgpack_sbuffer_init(&buffer);
             builder_pack_map(&buffer, entries, count, entries[index].key, NULL);
             assert_int_equal(
-                proto_reply_decode(buffer.data, buffer.size, &reply, &error),
+                mdbp_reply_decode(buffer.data, buffer.size, &reply, &error),
                 -1);
             snprintf(expected, sizeof expected, "missing key '%s'",
                      entries[index].key);
@@ -551,7 +551,7 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
         msgpack_sbuffer_init(&buffer);
         builder_pack_map(&buffer, entries, count, NULL, entries[index].key);
         assert_int_equal(
-            proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+            mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
         snprintf(expected, sizeof expected, "key '%s': expected ",
                  entries[index].key);
         if (strncmp(error.text, expected, strlen(expected)) != 0)
@@ -572,19 +572,19 @@ static void test_reply_key_errors(void **state)
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
-    proto_reply_t reply;
-    proto_error_t error;
+    mdbp_reply_t reply;
+    mdbp_error_t error;
     assert_int_equal(
-        proto_reply_decode(buffer.data, buffer.size, &reply, &error), 0);
+        mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), 0);
     assert_string_equal(reply.detail, "");
-    assert_int_equal(reply.reason, PROTO_NACK_FULL);
+    assert_int_equal(reply.reason, MDBP_NACK_FULL);
     msgpack_sbuffer_destroy(&buffer);
     memcpy(entries, s_ack, sizeof s_ack);
     entries[0].u = 2;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     assert_int_equal(
-        proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+        mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
     assert_string_equal(
         error.text, "key 'v': unsupported version 2 (this decoder reads 1)");
     msgpack_sbuffer_destroy(&buffer);
@@ -594,7 +594,7 @@ static void test_reply_key_errors(void **state)
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     assert_int_equal(
-        proto_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
+        mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
     assert_string_equal(error.text, "key 'type': expected one of ack|nack");
     msgpack_sbuffer_destroy(&buffer);
 }
@@ -615,10 +615,10 @@ static void test_batch_version_rejected(void **state)
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, 5, NULL, NULL);
-    proto_record_t records[1];
-    proto_batch_t batch;
-    proto_error_t error;
-    assert_int_equal(proto_batch_decode(buffer.data, buffer.size, &batch,
+    mdbp_record_t records[1];
+    mdbp_batch_t batch;
+    mdbp_error_t error;
+    assert_int_equal(mdbp_batch_decode(buffer.data, buffer.size, &batch,
                                         records, 1, &error),
                      -1);
     assert_string_equal(
@@ -628,12 +628,12 @@ static void test_batch_version_rejected(void **state)
 
 /* Decodes `entries` as a reply; returns decode's result. */
 static int s_reply_built(const entry_t *entries, size_t count,
-                         proto_reply_t *reply, proto_error_t *error)
+                         mdbp_reply_t *reply, mdbp_error_t *error)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, count, NULL, NULL);
-    int rc = proto_reply_decode(buffer.data, buffer.size, reply, error);
+    int rc = mdbp_reply_decode(buffer.data, buffer.size, reply, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
@@ -641,98 +641,98 @@ static int s_reply_built(const entry_t *entries, size_t count,
 static void test_reply_v11_round_trip(void **state)
 {
     (void)state;
-    proto_reply_t sent = {.type = PROTO_REPLY_NACK,
+    mdbp_reply_t sent = {.type = MDBP_REPLY_NACK,
                           .batch_seq = 3,
-                          .reason = PROTO_NACK_MALFORMED,
+                          .reason = MDBP_NACK_MALFORMED,
                           .detail = "x",
                           .session = UINT64_MAX,
                           .has_credit = true,
                           .credit = UINT32_MAX,
-                          .code = PROTO_NACK_CODE_IN_FLIGHT,
+                          .code = MDBP_NACK_CODE_IN_FLIGHT,
                           .has_record_index = true,
-                          .record_index = PROTO_BATCH_RECORDS_MAX - 1,
+                          .record_index = MDBP_BATCH_RECORDS_MAX - 1,
                           .field = "0123456789012345678901234567890X"};
-    for (int code = PROTO_NACK_CODE_QUEUE_FULL; code < PROTO_NACK_CODE_UNKNOWN;
+    for (int code = MDBP_NACK_CODE_QUEUE_FULL; code < MDBP_NACK_CODE_UNKNOWN;
          code++) {
-        sent.code = (proto_nack_code_t)code;
+        sent.code = (mdbp_nack_code_t)code;
         msgpack_sbuffer buffer;
         msgpack_sbuffer_init(&buffer);
-        assert_int_equal(proto_reply_encode(&sent, &buffer), 0);
-        proto_reply_t received;
-        proto_error_t error = {{0}};
-        if (proto_reply_decode(buffer.data, buffer.size, &received, &error))
+        assert_int_equal(mdbp_reply_encode(&sent, &buffer), 0);
+        mdbp_reply_t received;
+        mdbp_error_t error = {{0}};
+        if (mdbp_reply_decode(buffer.data, buffer.size, &received, &error))
             fail_msg("code %d: %s", code, error.text);
         assert_true(received.session == UINT64_MAX);
         assert_true(received.has_credit && received.credit == UINT32_MAX);
         assert_int_equal(received.code, code);
         assert_true(received.has_record_index);
-        assert_int_equal(received.record_index, PROTO_BATCH_RECORDS_MAX - 1);
+        assert_int_equal(received.record_index, MDBP_BATCH_RECORDS_MAX - 1);
         assert_string_equal(received.field, sent.field);
         msgpack_sbuffer_destroy(&buffer);
     }
     /* An ack carries session and credit, never the nack keys; credit 0 is
      * a value, not absence. */
-    proto_reply_t ack = {.type = PROTO_REPLY_ACK,
+    mdbp_reply_t ack = {.type = MDBP_REPLY_ACK,
                          .batch_seq = 1,
                          .written = 1,
                          .session = 5,
                          .has_credit = true,
                          .credit = 0,
-                         .code = PROTO_NACK_CODE_BAD_RECORD,
+                         .code = MDBP_NACK_CODE_BAD_RECORD,
                          .field = "price"};
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    assert_int_equal(proto_reply_encode(&ack, &buffer), 0);
-    proto_reply_t received;
-    proto_error_t error = {{0}};
+    assert_int_equal(mdbp_reply_encode(&ack, &buffer), 0);
+    mdbp_reply_t received;
+    mdbp_error_t error = {{0}};
     assert_int_equal(
-        proto_reply_decode(buffer.data, buffer.size, &received, &error), 0);
+        mdbp_reply_decode(buffer.data, buffer.size, &received, &error), 0);
     assert_true(received.session == 5 && received.has_credit);
     assert_int_equal(received.credit, 0);
-    assert_int_equal(received.code, PROTO_NACK_CODE_NONE);
+    assert_int_equal(received.code, MDBP_NACK_CODE_NONE);
     assert_string_equal(received.field, "");
     msgpack_sbuffer_destroy(&buffer);
     /* What cannot be encoded. */
     msgpack_sbuffer_init(&buffer);
-    proto_reply_t bad = sent;
-    bad.code = PROTO_NACK_CODE_UNKNOWN;
-    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    mdbp_reply_t bad = sent;
+    bad.code = MDBP_NACK_CODE_UNKNOWN;
+    assert_int_equal(mdbp_reply_encode(&bad, &buffer), -1);
     bad = sent;
-    bad.record_index = PROTO_BATCH_RECORDS_MAX;
-    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    bad.record_index = MDBP_BATCH_RECORDS_MAX;
+    assert_int_equal(mdbp_reply_encode(&bad, &buffer), -1);
     bad = sent;
     memset(bad.field, 'f', sizeof bad.field);
-    assert_int_equal(proto_reply_encode(&bad, &buffer), -1);
+    assert_int_equal(mdbp_reply_encode(&bad, &buffer), -1);
     assert_int_equal(buffer.size, 0);
     msgpack_sbuffer_destroy(&buffer);
-    assert_string_equal(proto_nack_code_name(PROTO_NACK_CODE_OVER_CAPACITY),
+    assert_string_equal(mdbp_nack_code_name(MDBP_NACK_CODE_OVER_CAPACITY),
                         "over_capacity");
-    assert_null(proto_nack_code_name(PROTO_NACK_CODE_NONE));
-    assert_int_equal(proto_nack_code_parse("bad_key", 7),
-                     PROTO_NACK_CODE_BAD_KEY);
-    assert_int_equal(proto_nack_code_parse("bad_keys", 8),
-                     PROTO_NACK_CODE_UNKNOWN);
+    assert_null(mdbp_nack_code_name(MDBP_NACK_CODE_NONE));
+    assert_int_equal(mdbp_nack_code_parse("bad_key", 7),
+                     MDBP_NACK_CODE_BAD_KEY);
+    assert_int_equal(mdbp_nack_code_parse("bad_keys", 8),
+                     MDBP_NACK_CODE_UNKNOWN);
 }
 
 static void test_reply_v11_decode_rules(void **state)
 {
     (void)state;
-    proto_reply_t reply;
-    proto_error_t error;
+    mdbp_reply_t reply;
+    mdbp_error_t error;
     entry_t entries[9];
     memcpy(entries, s_nack, sizeof s_nack);
     /* An unknown reason is `full`, an unknown code UNKNOWN: not malformed. */
     entries[3].s = "throttled";
     entries[6] = (entry_t){.key = "code", .kind = ENTRY_STR, .s = "slow_down"};
     assert_int_equal(s_reply_built(entries, 7, &reply, &error), 0);
-    assert_int_equal(reply.reason, PROTO_NACK_FULL);
-    assert_int_equal(reply.code, PROTO_NACK_CODE_UNKNOWN);
+    assert_int_equal(reply.reason, MDBP_NACK_FULL);
+    assert_int_equal(reply.code, MDBP_NACK_CODE_UNKNOWN);
     assert_int_equal(reply.retry_after_ms, 100);
     /* A v1 nack: every v1.1 key absent. */
     memcpy(entries, s_nack, sizeof s_nack);
     assert_int_equal(s_reply_built(entries, 6, &reply, &error), 0);
     assert_true(reply.session == 0 && !reply.has_credit &&
-                reply.code == PROTO_NACK_CODE_NONE && !reply.has_record_index &&
+                reply.code == MDBP_NACK_CODE_NONE && !reply.has_record_index &&
                 reply.field[0] == '\0');
     struct {
         entry_t value;
@@ -763,7 +763,7 @@ static void test_reply_v11_decode_rules(void **state)
         memset(&error, 0, sizeof error);
         assert_int_equal(s_reply_built(entries, 7, &reply, &error), -1);
         assert_string_equal(error.text, cases[index].text);
-        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
         assert_string_equal(error.field, cases[index].value.key);
         /* The same key on an ack: session and credit are checked there too,
          * the nack keys are ignored (unknown to an ack). */
@@ -777,8 +777,8 @@ static void test_reply_v11_decode_rules(void **state)
 }
 
 /* Decodes a batch holding s_one_trade with `extra` added. */
-static int s_batch_with(entry_t extra, proto_batch_t *batch,
-                        proto_error_t *error)
+static int s_batch_with(entry_t extra, mdbp_batch_t *batch,
+                        mdbp_error_t *error)
 {
     entry_t entries[] = {
         {.key = "v", .kind = ENTRY_UINT, .u = 1},
@@ -794,9 +794,9 @@ static int s_batch_with(entry_t extra, proto_batch_t *batch,
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
-    proto_record_t records[1];
+    mdbp_record_t records[1];
     int rc =
-        proto_batch_decode(buffer.data, buffer.size, batch, records, 1, error);
+        mdbp_batch_decode(buffer.data, buffer.size, batch, records, 1, error);
     msgpack_sbuffer_destroy(&buffer);
     return rc;
 }
@@ -804,26 +804,26 @@ static int s_batch_with(entry_t extra, proto_batch_t *batch,
 static void test_batch_session(void **state)
 {
     (void)state;
-    proto_record_t sent[2] = {s_trade(1), s_bar(2)}, received[2];
+    mdbp_record_t sent[2] = {s_trade(1), s_bar(2)}, received[2];
     msgpack_sbuffer with, without;
     msgpack_sbuffer_init(&with);
     msgpack_sbuffer_init(&without);
     assert_int_equal(
-        proto_batch_encode_session("p", 0xfeedULL, 4, sent, 2, &with), 0);
-    assert_int_equal(proto_batch_encode("p", 4, sent, 2, &without), 0);
-    proto_batch_t batch;
-    proto_error_t error = {{0}};
+        mdbp_batch_encode_session("p", 0xfeedULL, 4, sent, 2, &with), 0);
+    assert_int_equal(mdbp_batch_encode("p", 4, sent, 2, &without), 0);
+    mdbp_batch_t batch;
+    mdbp_error_t error = {{0}};
     assert_int_equal(
-        proto_batch_decode(with.data, with.size, &batch, received, 2, &error),
+        mdbp_batch_decode(with.data, with.size, &batch, received, 2, &error),
         0);
     assert_true(batch.session == 0xfeedULL && batch.batch_seq == 4);
-    assert_int_equal(proto_batch_decode(without.data, without.size, &batch,
+    assert_int_equal(mdbp_batch_decode(without.data, without.size, &batch,
                                         received, 2, &error),
                      0);
     assert_true(batch.session == 0);
     /* Session 0 writes the v1 bytes. */
     msgpack_sbuffer_clear(&with);
-    assert_int_equal(proto_batch_encode_session("p", 0, 4, sent, 2, &with), 0);
+    assert_int_equal(mdbp_batch_encode_session("p", 0, 4, sent, 2, &with), 0);
     assert_int_equal(with.size, without.size);
     assert_memory_equal(with.data, without.data, with.size);
     msgpack_sbuffer_destroy(&with);
@@ -834,14 +834,14 @@ static void test_batch_session(void **state)
                      &batch, &error),
         -1);
     assert_string_equal(error.text, "key 'session': must not be 0");
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
     assert_string_equal(error.field, "session");
     assert_true(batch.batch_seq == 12);
     assert_int_equal(
         s_batch_with((entry_t){.key = "session", .kind = ENTRY_STR, .s = "1"},
                      &batch, &error),
         -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
     /* A bad record after a good session: the nack can echo both. */
     assert_int_equal(
         s_batch_with((entry_t){.key = "session", .kind = ENTRY_UINT, .u = 77},
@@ -854,27 +854,27 @@ static void test_batch_session(void **state)
 static void test_batch_error_codes(void **state)
 {
     (void)state;
-    proto_batch_t batch;
-    proto_error_t error;
+    mdbp_batch_t batch;
+    mdbp_error_t error;
     const char *keys[] = {"v", "type", "producer_id", "batch_seq", "records"};
     for (size_t index = 0; index < 5; index++) {
         assert_int_equal(s_decode_batch(keys[index], NULL, s_one_trade,
                                         sizeof s_one_trade, &batch, &error),
                          -1);
-        assert_int_equal(error.code, PROTO_NACK_CODE_MISSING_KEY);
+        assert_int_equal(error.code, MDBP_NACK_CODE_MISSING_KEY);
         assert_string_equal(error.field, keys[index]);
         assert_false(error.has_record_index);
         assert_int_equal(s_decode_batch(NULL, keys[index], s_one_trade,
                                         sizeof s_one_trade, &batch, &error),
                          -1);
-        assert_int_equal(error.code, PROTO_NACK_CODE_BAD_VALUE);
+        assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
         assert_string_equal(error.field, keys[index]);
     }
     /* A bad record: its index and field. */
     entry_t bad_price[] = {S_STR("trade"), S_STR("ibkr"),  S_STR("AAPL"),
                            S_INT(5),       S_DOUBLE(-1.0), S_INT(1)};
     assert_int_equal(s_decode_record(bad_price, 6, &batch, &error), -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_RECORD);
     assert_true(error.has_record_index);
     assert_int_equal(error.record_index, 1);
     assert_string_equal(error.field, "price");
@@ -891,42 +891,42 @@ static void test_batch_error_codes(void **state)
     assert_int_equal(error.record_index, 1);
     /* Structure: not a map, trailing bytes, a duplicate key, a version. */
     static const uint8_t not_map[] = {0x93, 0x01, 0x02, 0x03};
-    proto_record_t records[1];
+    mdbp_record_t records[1];
     assert_int_equal(
-        proto_batch_decode(not_map, sizeof not_map, &batch, records, 1, &error),
+        mdbp_batch_decode(not_map, sizeof not_map, &batch, records, 1, &error),
         -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_NOT_A_MAP);
+    assert_int_equal(error.code, MDBP_NACK_CODE_NOT_A_MAP);
     static const uint8_t duplicate[] = {0x82, 0xa1, 'v', 0x01, 0xa1, 'v', 0x01};
-    assert_int_equal(proto_batch_decode(duplicate, sizeof duplicate, &batch,
+    assert_int_equal(mdbp_batch_decode(duplicate, sizeof duplicate, &batch,
                                         records, 1, &error),
                      -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_KEY);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_KEY);
     assert_string_equal(error.field, "v");
     static const uint8_t int_key[] = {0x81, 0x01, 0x01};
     assert_int_equal(
-        proto_batch_decode(int_key, sizeof int_key, &batch, records, 1, &error),
+        mdbp_batch_decode(int_key, sizeof int_key, &batch, records, 1, &error),
         -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_KEY);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_KEY);
     static const uint8_t v2[] = {0x81, 0xa1, 'v', 0x02};
     assert_int_equal(
-        proto_batch_decode(v2, sizeof v2, &batch, records, 1, &error), -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_VERSION);
+        mdbp_batch_decode(v2, sizeof v2, &batch, records, 1, &error), -1);
+    assert_int_equal(error.code, MDBP_NACK_CODE_VERSION);
     assert_string_equal(error.field, "v");
-    assert_int_equal(proto_batch_decode(v2, PROTO_MESSAGE_BYTES_MAX + 1, &batch,
+    assert_int_equal(mdbp_batch_decode(v2, MDBP_MESSAGE_BYTES_MAX + 1, &batch,
                                         records, 1, &error),
                      -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_TOO_LARGE);
+    assert_int_equal(error.code, MDBP_NACK_CODE_TOO_LARGE);
     /* A successful decode resets a previous error's code. */
     assert_int_equal(s_decode_batch(NULL, NULL, s_one_trade, sizeof s_one_trade,
                                     &batch, &error),
                      0);
-    assert_int_equal(error.code, PROTO_NACK_CODE_NONE);
+    assert_int_equal(error.code, MDBP_NACK_CODE_NONE);
     assert_false(error.has_record_index);
-    /* proto_record_validate names the field too. */
-    proto_record_t record = s_quote(1);
+    /* mdbp_record_validate names the field too. */
+    mdbp_record_t record = s_quote(1);
     record.u.quote.ask = NAN;
-    assert_int_equal(proto_record_validate(&record, &error), -1);
-    assert_int_equal(error.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_int_equal(mdbp_record_validate(&record, &error), -1);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_RECORD);
     assert_string_equal(error.field, "ask");
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests of proto_text: NDJSON and CSV records, read strictly with exact
+/* Unit tests of mdbp_text: NDJSON and CSV records, read strictly with exact
  * error texts, and the NDJSON writer of the dead-letter file. */
 #include <math.h>
 #include <setjmp.h>
@@ -9,21 +9,21 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 #define LINE_BYTES 1024
 
 static void test_json_valid(void **state)
 {
     (void)state;
-    proto_record_t record;
-    proto_error_t error = {{0}};
+    mdbp_record_t record;
+    mdbp_error_t error = {{0}};
     const char *trade = "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":"
                         "\"AAPL\",\"ts_ns\":1700000000000000000,\"price\":"
                         "189.5,\"size\":100}";
-    if (proto_text_parse_json(trade, &record, &error))
+    if (mdbp_text_parse_json(trade, &record, &error))
         fail_msg("%s", error.text);
-    assert_int_equal(record.kind, PROTO_RECORD_TRADE);
+    assert_int_equal(record.kind, MDBP_RECORD_TRADE);
     assert_string_equal(record.provider, "ibkr");
     assert_string_equal(record.symbol, "AAPL");
     assert_true(record.ts_ns == 1700000000000000000LL);
@@ -38,9 +38,9 @@ static void test_json_valid(void **state)
         "null,\"flag\":true,\"other\":false,\"n\":-1.5E+2,\"kind\":\"quote\","
         "\"provider\":\"p\\/q\\\\r\",\"symbol\":\"\\u0041B\","
         "\"bid_size\":2,\"ask\":0.002} \n";
-    if (proto_text_parse_json(quote, &record, &error))
+    if (mdbp_text_parse_json(quote, &record, &error))
         fail_msg("%s", error.text);
-    assert_int_equal(record.kind, PROTO_RECORD_QUOTE);
+    assert_int_equal(record.kind, MDBP_RECORD_QUOTE);
     assert_string_equal(record.provider, "p/q\\r");
     assert_string_equal(record.symbol, "AB");
     assert_true(record.ts_ns == INT64_MAX);
@@ -52,9 +52,9 @@ static void test_json_valid(void **state)
     const char *bar = "{\"kind\":\"bar\",\"provider\":\"synthetic\",\"symbol\":"
                       "\"ES=F\",\"ts_ns\":1,\"open\":2,\"high\":3,\"low\":1,"
                       "\"close\":2.5,\"volume\":0}";
-    if (proto_text_parse_json(bar, &record, &error))
+    if (mdbp_text_parse_json(bar, &record, &error))
         fail_msg("%s", error.text);
-    assert_int_equal(record.kind, PROTO_RECORD_BAR);
+    assert_int_equal(record.kind, MDBP_RECORD_BAR);
     assert_true(record.u.bar.high == 3 && record.u.bar.close == 2.5);
 }
 
@@ -144,9 +144,9 @@ static void test_json_errors(void **state)
          "json: field 'bid_size' must be >= 0"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
-        proto_record_t record;
-        proto_error_t error = {{0}};
-        if (proto_text_parse_json(cases[index].line, &record, &error) != -1)
+        mdbp_record_t record;
+        mdbp_error_t error = {{0}};
+        if (mdbp_text_parse_json(cases[index].line, &record, &error) != -1)
             fail_msg("case %zu accepted: %s", index, cases[index].line);
         if (strcmp(error.text, cases[index].text) != 0)
             fail_msg("case %zu: got '%s', expected '%s'", index, error.text,
@@ -157,33 +157,33 @@ static void test_json_errors(void **state)
 static void test_csv_valid(void **state)
 {
     (void)state;
-    proto_record_t record;
-    proto_error_t error = {{0}};
+    mdbp_record_t record;
+    mdbp_error_t error = {{0}};
     assert_int_equal(
-        proto_text_parse_csv("kind,provider,symbol,ts_ns,f1,f2,f3,f4,f5\n",
+        mdbp_text_parse_csv("kind,provider,symbol,ts_ns,f1,f2,f3,f4,f5\n",
                              &record, &error),
         1);
     assert_int_equal(
-        proto_text_parse_csv("trade,ibkr,AAPL,1700000000000000000,189.5,100\n",
+        mdbp_text_parse_csv("trade,ibkr,AAPL,1700000000000000000,189.5,100\n",
                              &record, &error),
         0);
-    assert_int_equal(record.kind, PROTO_RECORD_TRADE);
+    assert_int_equal(record.kind, MDBP_RECORD_TRADE);
     assert_string_equal(record.provider, "ibkr");
     assert_string_equal(record.symbol, "AAPL");
     assert_true(record.ts_ns == 1700000000000000000LL);
     assert_true(record.u.trade.price == 189.5);
     assert_true(record.u.trade.size == 100);
     assert_int_equal(
-        proto_text_parse_csv("quote,ibkr,AAPL,2,189.49,300,189.51,2e2\r\n",
+        mdbp_text_parse_csv("quote,ibkr,AAPL,2,189.49,300,189.51,2e2\r\n",
                              &record, &error),
         0);
-    assert_int_equal(record.kind, PROTO_RECORD_QUOTE);
+    assert_int_equal(record.kind, MDBP_RECORD_QUOTE);
     assert_true(record.u.quote.ask_size == 200);
     assert_int_equal(
-        proto_text_parse_csv("bar,ibkr,AAPL,3,189,190.25,188.75,189.5,125000",
+        mdbp_text_parse_csv("bar,ibkr,AAPL,3,189,190.25,188.75,189.5,125000",
                              &record, &error),
         0);
-    assert_int_equal(record.kind, PROTO_RECORD_BAR);
+    assert_int_equal(record.kind, MDBP_RECORD_BAR);
     assert_true(record.u.bar.low == 188.75);
     assert_true(record.u.bar.volume == 125000);
 }
@@ -230,9 +230,9 @@ static void test_csv_errors(void **state)
         {"quote,p,s,1,1,1,1,-0.5", "csv: field 'ask_size' must be >= 0"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
-        proto_record_t record;
-        proto_error_t error = {{0}};
-        if (proto_text_parse_csv(cases[index].line, &record, &error) != -1)
+        mdbp_record_t record;
+        mdbp_error_t error = {{0}};
+        if (mdbp_text_parse_csv(cases[index].line, &record, &error) != -1)
             fail_msg("case %zu accepted: %s", index, cases[index].line);
         if (strcmp(error.text, cases[index].text) != 0)
             fail_msg("case %zu: got '%s', expected '%s'", index, error.text,
@@ -243,15 +243,15 @@ static void test_csv_errors(void **state)
 static void test_format_round_trip(void **state)
 {
     (void)state;
-    proto_record_t records[3];
+    mdbp_record_t records[3];
     memset(records, 0, sizeof records);
-    records[0].kind = PROTO_RECORD_TRADE;
+    records[0].kind = MDBP_RECORD_TRADE;
     strcpy(records[0].provider, "ib\"kr\\");
     strcpy(records[0].symbol, "A\nB\x01");
     records[0].ts_ns = 1700000000000000000LL;
     records[0].u.trade.price = 0.1;
     records[0].u.trade.size = 1e300;
-    records[1].kind = PROTO_RECORD_QUOTE;
+    records[1].kind = MDBP_RECORD_QUOTE;
     strcpy(records[1].provider, "p");
     strcpy(records[1].symbol, "\xc3\xa9t\xc3\xa9");
     records[1].ts_ns = INT64_MAX;
@@ -259,7 +259,7 @@ static void test_format_round_trip(void **state)
     records[1].u.quote.bid_size = 300;
     records[1].u.quote.ask = 1.0 / 3.0;
     records[1].u.quote.ask_size = 0;
-    records[2].kind = PROTO_RECORD_BAR;
+    records[2].kind = MDBP_RECORD_BAR;
     strcpy(records[2].provider, "synthetic");
     strcpy(records[2].symbol, "ES=F");
     records[2].ts_ns = 1;
@@ -270,16 +270,16 @@ static void test_format_round_trip(void **state)
     records[2].u.bar.volume = 12345.5;
     for (int index = 0; index < 3; index++) {
         char line[LINE_BYTES];
-        int length = proto_text_format_json(
+        int length = mdbp_text_format_json(
             &records[index], index == 1 ? "db: \"refused\"\n" : NULL, line,
             sizeof line);
         assert_true(length > 0);
         assert_int_equal((size_t)length, strlen(line));
-        proto_record_t back;
-        proto_error_t error = {{0}};
+        mdbp_record_t back;
+        mdbp_error_t error = {{0}};
         /* records[0] has a control character: not valid, but it still
          * reads back up to validation. */
-        int rc = proto_text_parse_json(line, &back, &error);
+        int rc = mdbp_text_parse_json(line, &back, &error);
         if (index == 0) {
             assert_int_equal(rc, -1);
             assert_string_equal(
@@ -304,9 +304,9 @@ static void test_format_round_trip(void **state)
 static void test_format_exact(void **state)
 {
     (void)state;
-    proto_record_t record;
+    mdbp_record_t record;
     memset(&record, 0, sizeof record);
-    record.kind = PROTO_RECORD_TRADE;
+    record.kind = MDBP_RECORD_TRADE;
     strcpy(record.provider, "ibkr");
     strcpy(record.symbol, "AAPL");
     record.ts_ns = 1700000000000000000LL;
@@ -316,27 +316,27 @@ static void test_format_exact(void **state)
     const char *expected =
         "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":\"AAPL\","
         "\"ts_ns\":1700000000000000000,\"price\":189.5,\"size\":100}";
-    assert_int_equal(proto_text_format_json(&record, NULL, line, sizeof line),
+    assert_int_equal(mdbp_text_format_json(&record, NULL, line, sizeof line),
                      (int)strlen(expected));
     assert_string_equal(line, expected);
     /* Exactly enough room (the NUL included), then one byte less. */
     assert_int_equal(
-        proto_text_format_json(&record, NULL, line, strlen(expected) + 1),
+        mdbp_text_format_json(&record, NULL, line, strlen(expected) + 1),
         (int)strlen(expected));
     assert_int_equal(
-        proto_text_format_json(&record, NULL, line, strlen(expected)), -1);
+        mdbp_text_format_json(&record, NULL, line, strlen(expected)), -1);
     /* A dead letter with a value JSON cannot hold. */
     record.u.trade.price = NAN;
     record.u.trade.size = -INFINITY;
     assert_true(
-        proto_text_format_json(&record, "not finite", line, sizeof line) > 0);
+        mdbp_text_format_json(&record, "not finite", line, sizeof line) > 0);
     assert_string_equal(
         line, "{\"kind\":\"trade\",\"provider\":\"ibkr\",\"symbol\":\"AAPL\","
               "\"ts_ns\":1700000000000000000,\"price\":null,\"size\":null,"
               "\"reason\":\"not finite\"}");
-    proto_record_t back;
-    proto_error_t error;
-    assert_int_equal(proto_text_parse_json(line, &back, &error), -1);
+    mdbp_record_t back;
+    mdbp_error_t error;
+    assert_int_equal(mdbp_text_parse_json(line, &back, &error), -1);
     assert_string_equal(error.text, "json: key 'price': expected a number");
 }
 
@@ -346,14 +346,14 @@ static void test_format_exact(void **state)
 static void test_format_feedback(void **state)
 {
     (void)state;
-    proto_feedback_t event = {
-        .type = PROTO_FEEDBACK_TRANSITION,
+    mdbp_feedback_t event = {
+        .type = MDBP_FEEDBACK_TRANSITION,
         .coordinator_id = "coord-1",
         .epoch = 18446744073709551615u,
         .seq = 7,
         .ts_ns = 1700000000123456789,
-        .level = PROTO_LEVEL_SOFT,
-        .prev_level = PROTO_LEVEL_OK,
+        .level = MDBP_LEVEL_SOFT,
+        .prev_level = MDBP_LEVEL_OK,
         .queue_size = 6000,
         .capacity = 10000,
         .low_wm = 5000,
@@ -362,7 +362,7 @@ static void test_format_feedback(void **state)
         .scale_hint = 2.0 / 3.0,
         .ttl_ms = 3000,
     };
-    char out[PROTO_TEXT_FEEDBACK_JSON_MAX];
+    char out[MDBP_TEXT_FEEDBACK_JSON_MAX];
     const char *plain =
         "{\"v\":1,\"type\":\"transition\",\"coordinator_id\":\"coord-1\","
         "\"epoch\":18446744073709551615,\"seq\":7,"
@@ -370,7 +370,7 @@ static void test_format_feedback(void **state)
         "\"prev_level\":\"ok\",\"queue_size\":6000,\"capacity\":10000,"
         "\"low_wm\":5000,\"high_wm\":8000,\"utilization\":0.6,"
         "\"scale_hint\":0.66666666666666663,\"ttl_ms\":3000}";
-    assert_int_equal(proto_text_format_feedback_json(&event, out, sizeof out),
+    assert_int_equal(mdbp_text_format_feedback_json(&event, out, sizeof out),
                      (int)strlen(plain));
     assert_string_equal(out, plain);
 
@@ -378,36 +378,36 @@ static void test_format_feedback(void **state)
     strcpy(event.reason, "queue \"rising\"\n");
     event.has_drain_rate = true;
     event.drain_rate = 1500.5;
-    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
+    assert_true(mdbp_text_format_feedback_json(&event, out, sizeof out) > 0);
     assert_non_null(strstr(out, ",\"ttl_ms\":3000,\"reason\":"
                                 "\"queue \\\"rising\\\"\\n\","
                                 "\"drain_rate\":1500.5}"));
-    assert_int_equal(proto_text_format_feedback_json(&event, out, 40), -1);
+    assert_int_equal(mdbp_text_format_feedback_json(&event, out, 40), -1);
 
     /* v1.1 keys, after the v1 ones, only when present. */
     event.has_oldest_age_ms = true;
     event.oldest_age_ms = 2150;
     event.has_commit_latency_ms = true;
     event.commit_latency_ms = 12.5;
-    event.sink_state = PROTO_SINK_STATE_DOWN;
+    event.sink_state = MDBP_SINK_STATE_DOWN;
     event.has_pressure = true;
     event.pressure = 1.0;
     event.has_credit_initial = true;
     event.credit_initial = 500;
     event.has_going_away = true;
     event.going_away = true;
-    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
+    assert_true(mdbp_text_format_feedback_json(&event, out, sizeof out) > 0);
     assert_non_null(strstr(out, "\"drain_rate\":1500.5,\"oldest_age_ms\":2150,"
                                 "\"commit_latency_ms\":12.5,"
                                 "\"sink_state\":\"down\",\"pressure\":1,"
                                 "\"credit_initial\":500,\"going_away\":true}"));
     /* The longest event still fits the documented bound. */
-    memset(event.coordinator_id, 0x01, PROTO_ID_MAX);
-    event.coordinator_id[PROTO_ID_MAX] = '\0';
-    memset(event.reason, 0x01, PROTO_REASON_MAX);
-    event.reason[PROTO_REASON_MAX] = '\0';
+    memset(event.coordinator_id, 0x01, MDBP_ID_MAX);
+    event.coordinator_id[MDBP_ID_MAX] = '\0';
+    memset(event.reason, 0x01, MDBP_REASON_MAX);
+    event.reason[MDBP_REASON_MAX] = '\0';
     event.commit_latency_ms = -1.2345678901234567e-300;
-    assert_true(proto_text_format_feedback_json(&event, out, sizeof out) > 0);
+    assert_true(mdbp_text_format_feedback_json(&event, out, sizeof out) > 0);
 }
 
 static void test_spec_examples(void **state)
@@ -429,16 +429,16 @@ static void test_spec_examples(void **state)
         "bar,ibkr,AAPL,1699999940000000000,189,190.25,188.75,189.5,125000",
     };
     for (int index = 0; index < 3; index++) {
-        proto_record_t from_json, from_csv;
-        proto_error_t error;
-        assert_int_equal(proto_text_parse_json(json[index], &from_json, &error),
+        mdbp_record_t from_json, from_csv;
+        mdbp_error_t error;
+        assert_int_equal(mdbp_text_parse_json(json[index], &from_json, &error),
                          0);
-        assert_int_equal(proto_text_parse_csv(csv[index], &from_csv, &error),
+        assert_int_equal(mdbp_text_parse_csv(csv[index], &from_csv, &error),
                          0);
         assert_memory_equal(&from_json, &from_csv, sizeof from_json);
         char line[LINE_BYTES];
         assert_true(
-            proto_text_format_json(&from_json, NULL, line, sizeof line) > 0);
+            mdbp_text_format_json(&from_json, NULL, line, sizeof line) > 0);
         assert_string_equal(line, json[index]);
     }
 }

@@ -1,5 +1,5 @@
 /* Unit tests for the dead-letter file: lines are NDJSON records with a
- * reason, readable back with proto_text, appended across writers; the file
+ * reason, readable back with mdbp_text, appended across writers; the file
  * is followed by path (deleted or moved while open: later lines land at the
  * path), and a file that cannot be written (/dev/full, a file-size limit)
  * is an error, never a silent success. */
@@ -18,14 +18,14 @@
 #include <cmocka.h>
 
 #include "sc_dlq.h"
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 #define LINE_BYTES 4096
 
-static void make_quote(proto_record_t *record, int64_t ts_ns)
+static void make_quote(mdbp_record_t *record, int64_t ts_ns)
 {
     memset(record, 0, sizeof *record);
-    record->kind = PROTO_RECORD_QUOTE;
+    record->kind = MDBP_RECORD_QUOTE;
     strcpy(record->provider, "synthetic");
     strcpy(record->symbol, "MSFT");
     record->ts_ns = ts_ns;
@@ -45,7 +45,7 @@ static void test_lines_read_back(void **state)
 
     sc_dlq_t *first = sc_dlq_new(path);
     sc_dlq_t *second = sc_dlq_new(path);
-    proto_record_t record;
+    mdbp_record_t record;
     make_quote(&record, 1);
     assert_int_equal(sc_dlq_append(first, &record, "CHECK constraint"), 0);
     make_quote(&record, 2);
@@ -65,11 +65,11 @@ static void test_lines_read_back(void **state)
     char line[LINE_BYTES];
     int64_t expected = 1;
     while (fgets(line, sizeof line, file)) {
-        proto_record_t back;
-        proto_error_t error;
+        mdbp_record_t back;
+        mdbp_error_t error;
         assert_non_null(strstr(line, "\"reason\""));
-        assert_int_equal(proto_text_parse_json(line, &back, &error), 0);
-        assert_int_equal(back.kind, PROTO_RECORD_QUOTE);
+        assert_int_equal(mdbp_text_parse_json(line, &back, &error), 0);
+        assert_int_equal(back.kind, MDBP_RECORD_QUOTE);
         assert_int_equal(back.ts_ns, expected);
         assert_string_equal(back.symbol, "MSFT");
         assert_true(back.u.quote.ask == 100.5);
@@ -84,7 +84,7 @@ static void test_unwritable_path_fails_cleanly(void **state)
 {
     (void)state;
     sc_dlq_t *dlq = sc_dlq_new("/nonexistent-dir/dead-letter.ndjson");
-    proto_record_t record;
+    mdbp_record_t record;
     make_quote(&record, 1);
     assert_int_equal(sc_dlq_append(dlq, &record, "x"), -1);
     assert_int_equal(sc_dlq_sync(dlq), 0);
@@ -110,12 +110,12 @@ static contents_t s_read(const char *path)
         return contents;
     char line[LINE_BYTES];
     while (fgets(line, sizeof line, file)) {
-        proto_record_t back;
-        proto_error_t error;
+        mdbp_record_t back;
+        mdbp_error_t error;
         line[strcspn(line, "\n")] = '\0';
         if (line[0] == '\0')
             continue;
-        if (proto_text_parse_json(line, &back, &error) != 0)
+        if (mdbp_text_parse_json(line, &back, &error) != 0)
             contents.unreadable++;
         else if (contents.lines < READ_MAX)
             contents.ts_ns[contents.lines++] = back.ts_ns;
@@ -150,7 +150,7 @@ static void s_paths_remove(const paths_t *paths)
 
 static int s_append(sc_dlq_t *dlq, int64_t ts_ns)
 {
-    proto_record_t record;
+    mdbp_record_t record;
     make_quote(&record, ts_ns);
     return sc_dlq_append(dlq, &record, "CHECK constraint");
 }

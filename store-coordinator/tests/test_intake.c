@@ -21,7 +21,7 @@
 #define RECOVERY_MS 1000
 #define MS CMN_NS_PER_MS
 
-static proto_record_t s_records[CAPACITY];
+static mdbp_record_t s_records[CAPACITY];
 
 /* The acks the callback saw, by batch_seq. */
 typedef struct {
@@ -93,8 +93,8 @@ static sc_snapshot_t s_update(sc_intake_t *intake, int64_t now)
 static void s_malformed(sc_intake_t *intake, const char *text, int64_t now,
                         sc_intake_admission_t *out)
 {
-    proto_error_t error = {{0}};
-    error.code = PROTO_NACK_CODE_NOT_A_MAP;
+    mdbp_error_t error = {{0}};
+    error.code = MDBP_NACK_CODE_NOT_A_MAP;
     snprintf(error.text, sizeof error.text, "%s", text);
     sc_intake_malformed(intake, NULL, &error, now, out);
 }
@@ -112,15 +112,15 @@ static void test_admit_queue_or_refuse(void **state)
     assert_int_equal(s_admit(intake, 0, 2, 0, &out), SC_INTAKE_ACK);
     /* Larger than the whole queue: can never fit, malformed. */
     assert_int_equal(s_admit(intake, CAPACITY + 1, 3, 0, &out), SC_INTAKE_NACK);
-    assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
-    assert_int_equal(out.code, PROTO_NACK_CODE_OVER_CAPACITY);
+    assert_int_equal(out.reason, MDBP_NACK_MALFORMED);
+    assert_int_equal(out.code, MDBP_NACK_CODE_OVER_CAPACITY);
     assert_string_equal(out.field, "records");
     assert_int_equal(out.retry_after_ms, 0);
     assert_non_null(strstr(out.detail, "exceeds the queue capacity 100"));
     /* 30 + 71 > 100: full. Nothing drains yet: the idle hint. */
     assert_int_equal(s_admit(intake, 71, 4, 0, &out), SC_INTAKE_NACK);
-    assert_int_equal(out.reason, PROTO_NACK_FULL);
-    assert_int_equal(out.code, PROTO_NACK_CODE_QUEUE_FULL);
+    assert_int_equal(out.reason, MDBP_NACK_FULL);
+    assert_int_equal(out.code, MDBP_NACK_CODE_QUEUE_FULL);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_IDLE_MS);
     assert_string_equal(out.detail, "queue full");
     assert_int_equal(sc_intake_depth(intake), 30);
@@ -163,7 +163,7 @@ static void test_retry_hint_follows_drain_rate_and_breaker(void **state)
     assert_int_equal(out.retry_after_ms, 500);
     /* A hint is clamped to 5000 ms. */
     assert_int_equal(s_admit(intake, 100, 31, 1000 * MS, &out), SC_INTAKE_NACK);
-    assert_int_equal(out.reason, PROTO_NACK_FULL);
+    assert_int_equal(out.reason, MDBP_NACK_FULL);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_MAX_MS);
     /* A worker's breaker open: nothing drains before its timeout. */
     sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
@@ -244,8 +244,8 @@ static void test_level_follows_depth_with_dwell_deadline(void **state)
     s_admit(intake, 80, 1, 0, &out);
     sc_snapshot_t snapshot = s_update(intake, 0);
     assert_true(snapshot.changed);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
-    assert_int_equal(snapshot.previous, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
+    assert_int_equal(snapshot.previous, MDBP_LEVEL_OK);
     assert_int_equal(snapshot.depth, 80);
     assert_string_equal(snapshot.reason,
                         "depth queue at or above high watermark");
@@ -261,7 +261,7 @@ static void test_level_follows_depth_with_dwell_deadline(void **state)
     assert_int_equal(sc_intake_deadline(intake), 250 * MS);
     snapshot = s_update(intake, 250 * MS);
     assert_true(snapshot.changed);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
     assert_string_equal(
         snapshot.reason,
         "depth queue at or below low watermark minus dead-band");
@@ -278,8 +278,8 @@ static void test_malformed_logged_once_per_interval(void **state)
     sc_intake_admission_t out;
     s_malformed(intake, "not a map", 1, &out);
     assert_int_equal(out.verdict, SC_INTAKE_NACK);
-    assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
-    assert_int_equal(out.code, PROTO_NACK_CODE_NOT_A_MAP);
+    assert_int_equal(out.reason, MDBP_NACK_MALFORMED);
+    assert_int_equal(out.code, MDBP_NACK_CODE_NOT_A_MAP);
     assert_string_equal(out.detail, "not a map");
     assert_true(out.log);
     s_malformed(intake, "not a map", 2, &out);
@@ -304,8 +304,8 @@ static void test_drain_flushes_then_reports_once(void **state)
     sc_intake_drain(intake, 0);
     assert_true(sc_intake_draining(intake));
     assert_int_equal(s_admit(intake, 1, 2, 0, &out), SC_INTAKE_NACK);
-    assert_int_equal(out.reason, PROTO_NACK_DRAINING);
-    assert_int_equal(out.code, PROTO_NACK_CODE_DRAINING);
+    assert_int_equal(out.reason, MDBP_NACK_DRAINING);
+    assert_int_equal(out.code, MDBP_NACK_CODE_DRAINING);
     /* Nothing new while draining (its 4 in flight are answered). */
     assert_int_equal(out.credit, 0);
     assert_int_equal(out.retry_after_ms, SC_INTAKE_RETRY_AFTER_DRAINING_MS);
@@ -395,27 +395,27 @@ test_sink_down_when_every_breaker_opens_then_recovery_ramps(void **state)
     s_admit(intake, 20, 1, 0, &out); /* a short queue: depth says OK */
     assert_int_equal(sc_intake_dispatch(intake, 0, true, dispatch), 2);
     sc_snapshot_t snapshot = s_update(intake, 0);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_UP);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_UP);
     /* One breaker open: degraded, the level unmoved. */
     sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
     sc_intake_worker(intake, 0, &open);
     snapshot = s_update(intake, 10 * MS);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DEGRADED);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_DEGRADED);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
     /* Both open: down, HARD at once whatever the depth, hint 0. */
     s_breakers(intake, SC_BREAKER_OPEN);
     snapshot = s_update(intake, 20 * MS);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_DOWN);
     assert_true(snapshot.changed);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
     assert_true(snapshot.pressure == 1.0 && snapshot.scale_hint == 0.0);
     assert_string_equal(snapshot.reason,
                         "sink_down every writer's breaker is open");
     /* A half-open trial alone is not recovery: still down. */
     s_breakers(intake, SC_BREAKER_HALF_OPEN);
     assert_int_equal(s_update(intake, 2000 * MS).sink_state,
-                     PROTO_SINK_STATE_DOWN);
+                     MDBP_SINK_STATE_DOWN);
     /* The trial commits: up again; the pressure ramps from 1 to 0 over
      * RECOVERY_MS (half way: hint 0.5, SOFT), then OK. */
     s_breakers(intake, SC_BREAKER_CLOSED);
@@ -423,14 +423,14 @@ test_sink_down_when_every_breaker_opens_then_recovery_ramps(void **state)
     sc_intake_done(intake, 0, dispatch[0].chunk.id, 10, 0, 0, 2100 * MS,
                    s_on_done, &acks);
     snapshot = s_update(intake, 2100 * MS);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_UP);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_UP);
     assert_true(snapshot.scale_hint == 0.0);
     snapshot = s_update(intake, (2100 + RECOVERY_MS / 2) * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_SOFT);
     assert_true(snapshot.scale_hint > 0.49 && snapshot.scale_hint < 0.51);
     assert_string_equal(snapshot.reason, "recovered the sink is writing again");
     snapshot = s_update(intake, (2100 + RECOVERY_MS) * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
     assert_true(snapshot.scale_hint == 1.0);
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -451,8 +451,8 @@ test_sink_down_when_every_writer_holding_records_is_open(void **state)
     sc_intake_worker_t open = {.breaker = SC_BREAKER_OPEN};
     sc_intake_worker(intake, 0, &open);
     sc_snapshot_t snapshot = s_update(intake, 10 * MS);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_DOWN);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -469,12 +469,12 @@ static void test_no_commit_within_the_stall_timeout_is_sink_down(void **state)
     /* A hung database: breakers closed, a worker holding its chunk. */
     s_admit(intake, 5, 1, 0, &out);
     sc_intake_dispatch(intake, 0, true, dispatch);
-    assert_int_equal(s_update(intake, 1999 * MS).level, PROTO_LEVEL_OK);
+    assert_int_equal(s_update(intake, 1999 * MS).level, MDBP_LEVEL_OK);
     /* The engine wakes itself to notice: no input arrives. */
     assert_true(sc_intake_deadline(intake) <= 2000 * MS);
     sc_snapshot_t snapshot = s_update(intake, 2000 * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
-    assert_int_equal(snapshot.sink_state, PROTO_SINK_STATE_DOWN);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
+    assert_int_equal(snapshot.sink_state, MDBP_SINK_STATE_DOWN);
     assert_string_equal(snapshot.reason,
                         "sink_down no commit within the stall timeout");
     /* A full queue meanwhile: retry after the breaker timeout, not after
@@ -495,7 +495,7 @@ static void test_dead_letter_failure_is_sink_down(void **state)
     sc_intake_worker_t failing = {.dlq_failing = true};
     sc_intake_worker(intake, 1, &failing);
     sc_snapshot_t snapshot = s_update(intake, 0);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
     assert_string_equal(snapshot.reason,
                         "sink_down the dead-letter file cannot be written");
     sc_intake_destroy(&intake);
@@ -515,18 +515,18 @@ static void test_oldest_age_over_the_target_raises_the_level(void **state)
     sc_intake_dispatch(intake, 0, true, dispatch);
     sc_snapshot_t snapshot = s_update(intake, 100 * MS);
     assert_int_equal(snapshot.oldest_age_ms, 100);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
     /* Above the target since 101 ms, for the 50 ms interval: SOFT. */
-    assert_int_equal(s_update(intake, 101 * MS).level, PROTO_LEVEL_OK);
-    assert_int_equal(s_update(intake, 150 * MS).level, PROTO_LEVEL_OK);
+    assert_int_equal(s_update(intake, 101 * MS).level, MDBP_LEVEL_OK);
+    assert_int_equal(s_update(intake, 150 * MS).level, MDBP_LEVEL_OK);
     snapshot = s_update(intake, 151 * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_SOFT);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_SOFT);
     assert_string_equal(snapshot.reason,
                         "sojourn oldest record 151 ms old, target 100 ms");
     assert_true(snapshot.scale_hint < 1.0);
     /* At 4x the target: HARD. */
     snapshot = s_update(intake, 400 * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_HARD);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
     assert_true(snapshot.scale_hint == 0.0);
     /* Committed: nothing waits, age 0; down after the dwell. */
     s_acks_t acks = {0};
@@ -537,7 +537,7 @@ static void test_oldest_age_over_the_target_raises_the_level(void **state)
     assert_true(snapshot.commit_latency_ms > 409.9 &&
                 snapshot.commit_latency_ms < 410.1);
     snapshot = s_update(intake, 660 * MS);
-    assert_int_equal(snapshot.level, PROTO_LEVEL_OK);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_OK);
     sc_intake_destroy(&intake);
 }
 
@@ -667,8 +667,8 @@ static void test_malformed_copies_code_field_and_index(void **state)
     (void)state;
     sc_intake_config_t config = s_config(true);
     sc_intake_t *intake = sc_intake_new(&config, 0);
-    proto_error_t error = {{0}};
-    error.code = PROTO_NACK_CODE_BAD_RECORD;
+    mdbp_error_t error = {{0}};
+    error.code = MDBP_NACK_CODE_BAD_RECORD;
     snprintf(error.text, sizeof error.text, "%s",
              "record 2: field 'price' must be > 0");
     snprintf(error.field, sizeof error.field, "%s", "price");
@@ -678,8 +678,8 @@ static void test_malformed_copies_code_field_and_index(void **state)
         .producer_id = "p", .session = 42, .batch_seq = 9};
     sc_intake_admission_t out;
     sc_intake_malformed(intake, &header, &error, 0, &out);
-    assert_int_equal(out.reason, PROTO_NACK_MALFORMED);
-    assert_int_equal(out.code, PROTO_NACK_CODE_BAD_RECORD);
+    assert_int_equal(out.reason, MDBP_NACK_MALFORMED);
+    assert_int_equal(out.code, MDBP_NACK_CODE_BAD_RECORD);
     assert_string_equal(out.field, "price");
     assert_true(out.has_record_index);
     assert_int_equal(out.record_index, 2);

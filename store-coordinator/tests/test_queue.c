@@ -27,11 +27,11 @@ static void on_batch(const sc_batch_result_t *result, void *arg)
 }
 
 /* Records numbered by ts_ns so that tests can check what a chunk holds. */
-static void make_records(proto_record_t *records, size_t count, int64_t first)
+static void make_records(mdbp_record_t *records, size_t count, int64_t first)
 {
     memset(records, 0, count * sizeof *records);
     for (size_t i = 0; i < count; i++) {
-        records[i].kind = PROTO_RECORD_TRADE;
+        records[i].kind = MDBP_RECORD_TRADE;
         strcpy(records[i].provider, "test");
         strcpy(records[i].symbol, "AAPL");
         records[i].ts_ns = first + (int64_t)i;
@@ -42,7 +42,7 @@ static void test_batch_acked_when_all_chunks_commit(void **state)
 {
     (void)state;
     sc_queue_t *queue = sc_queue_new(10);
-    proto_record_t records[6];
+    mdbp_record_t records[6];
     make_records(records, 6, 100);
     int tag = 0;
     assert_int_equal(sc_queue_push(queue, records, 6, &tag, 7), 0);
@@ -50,7 +50,7 @@ static void test_batch_acked_when_all_chunks_commit(void **state)
     assert_int_equal(sc_queue_free(queue), 4);
 
     sc_chunk_t first, second;
-    proto_record_t buffer_first[4], buffer_second[4];
+    mdbp_record_t buffer_first[4], buffer_second[4];
     assert_int_equal(sc_queue_take(queue, 4, buffer_first, &first), 4);
     assert_int_equal(sc_queue_take(queue, 4, buffer_second, &second), 2);
     assert_ptr_equal(first.records, buffer_first);
@@ -89,7 +89,7 @@ static void test_chunk_spans_batches(void **state)
 {
     (void)state;
     sc_queue_t *queue = sc_queue_new(100);
-    proto_record_t records[10];
+    mdbp_record_t records[10];
     int tags[3];
     make_records(records, 10, 0);
     assert_int_equal(sc_queue_push(queue, records, 3, &tags[0], 1), 0);
@@ -124,7 +124,7 @@ static void test_full_and_wrap(void **state)
 {
     (void)state;
     sc_queue_t *queue = sc_queue_new(8);
-    proto_record_t records[9];
+    mdbp_record_t records[9];
     make_records(records, 9, 0);
     /* Larger than the free space: refused, nothing changed. */
     assert_int_equal(sc_queue_push(queue, records, 9, NULL, 1), SC_QUEUE_FULL);
@@ -139,7 +139,7 @@ static void test_full_and_wrap(void **state)
     assert_int_equal(sc_queue_free(queue), 8);
 
     /* This batch wraps: slots 6, 7, then 0..3. */
-    proto_record_t buffer[100];
+    mdbp_record_t buffer[100];
     make_records(records, 6, 1000);
     assert_int_equal(sc_queue_push(queue, records, 6, NULL, 3), 0);
     /* Up to the ring's end. */
@@ -172,7 +172,7 @@ static void test_many_rounds_keep_counts(void **state)
     (void)state;
     /* Odd sizes so that batches, chunks and the ring end never line up. */
     sc_queue_t *queue = sc_queue_new(37);
-    proto_record_t records[11];
+    mdbp_record_t records[11];
     acks_t acks;
     size_t pushed = 0, acked_records = 0;
     for (int round = 0; round < 1000; round++) {
@@ -207,8 +207,8 @@ static void test_stuck_oldest_chunk_does_not_block(void **state)
     (void)state;
     enum { CAPACITY = 100, BATCH = 10 };
     sc_queue_t *queue = sc_queue_new(CAPACITY);
-    proto_record_t records[BATCH];
-    proto_record_t stuck_buffer[BATCH], other_buffer[BATCH];
+    mdbp_record_t records[BATCH];
+    mdbp_record_t stuck_buffer[BATCH], other_buffer[BATCH];
     acks_t acks = {0};
     make_records(records, BATCH, 0);
     assert_int_equal(sc_queue_push(queue, records, BATCH, NULL, 0), 0);
@@ -257,7 +257,7 @@ static void test_out_of_order_with_reuse(void **state)
 {
     (void)state;
     sc_queue_t *queue = sc_queue_new(20);
-    proto_record_t records[8];
+    mdbp_record_t records[8];
     acks_t acks = {0};
     int tags[4];
     make_records(records, 8, 0);

@@ -26,7 +26,7 @@ static inline void
 test_sink_lands_once(sc_sink_t *sink, test_count_rows_fn *count_rows, void *arg)
 {
     enum { BATCH = 600 };
-    static proto_record_t records[BATCH];
+    static mdbp_record_t records[BATCH];
     test_fill_mixed(records, BATCH, "ACME", TEST_TS_BASE_NS);
 
     sc_sink_counts_t counts;
@@ -34,11 +34,11 @@ test_sink_lands_once(sc_sink_t *sink, test_count_rows_fn *count_rows, void *arg)
     assert_int_equal(counts.written, BATCH);
     assert_int_equal(counts.duplicates, 0);
     assert_int_equal(count_rows(arg, "trades"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_TRADE));
+                     test_mixed_kind_count(BATCH, MDBP_RECORD_TRADE));
     assert_int_equal(count_rows(arg, "quotes"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
+                     test_mixed_kind_count(BATCH, MDBP_RECORD_QUOTE));
     assert_int_equal(count_rows(arg, "bars"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
+                     test_mixed_kind_count(BATCH, MDBP_RECORD_BAR));
 
     /* Redelivery: every record a duplicate, nothing changes. */
     assert_int_equal(sc_sink_write(sink, records, BATCH, &counts), SC_SINK_OK);
@@ -46,7 +46,7 @@ test_sink_lands_once(sc_sink_t *sink, test_count_rows_fn *count_rows, void *arg)
     assert_int_equal(counts.duplicates, BATCH);
     assert_int_equal(test_total_rows(count_rows, arg), BATCH);
 
-    static proto_record_t mixed[BATCH + 1];
+    static mdbp_record_t mixed[BATCH + 1];
     test_fill_mixed(mixed, BATCH, "ACME", TEST_TS_BASE_NS + BATCH / 2 * 1000);
     mixed[BATCH] = mixed[BATCH - 1];
     assert_int_equal(sc_sink_write(sink, mixed, BATCH + 1, &counts),

@@ -51,7 +51,7 @@ static void test_null_counts_everything_as_written(void **state)
     assert_int_equal(sc_sink_ping(sink), SC_SINK_OK);
 
     enum { BATCH = 500 };
-    static proto_record_t records[BATCH];
+    static mdbp_record_t records[BATCH];
     test_fill_mixed(records, BATCH, "NULL", TEST_TS_BASE_NS);
     sc_sink_counts_t counts = {99, 99};
     assert_int_equal(sc_sink_write(sink, records, BATCH, &counts), SC_SINK_OK);

@@ -142,7 +142,7 @@ static void test_batches_of_each_kind_land_once(void **state)
 
     /* A batch of one kind only. */
     sc_sink_counts_t counts;
-    proto_record_t bars[5];
+    mdbp_record_t bars[5];
     for (int index = 0; index < 5; index++)
         bars[index] = test_bar("ONLY", TEST_TS_BASE_NS + index, 10, 11);
     assert_int_equal(sc_sink_write(fixture->sink, bars, 5, &counts),
@@ -154,7 +154,7 @@ static void test_batches_of_each_kind_land_once(void **state)
 static void test_values_round_trip(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[3] = {
+    mdbp_record_t records[3] = {
         test_trade("RT", TEST_TS_BASE_NS, 101.25, 7),
         test_quote("RT", TEST_TS_BASE_NS, 99.5, 100.5),
         test_bar("RT", TEST_TS_BASE_NS + 1, 90, 110),
@@ -191,11 +191,11 @@ static void test_values_round_trip(void **state)
 
 /* A batch of fresh records with one replaced by `bad`: PERMANENT, nothing of
  * the batch stored. */
-static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
+static void s_expect_rejected(fixture_t *fixture, mdbp_record_t bad,
                               int64_t ts_base_ns)
 {
     enum { BATCH = 50, BAD_INDEX = 37 };
-    proto_record_t records[BATCH];
+    mdbp_record_t records[BATCH];
     test_fill_mixed(records, BATCH, "REJ", ts_base_ns);
     records[BAD_INDEX] = bad;
     long long before = s_total_rows(fixture);
@@ -216,7 +216,7 @@ static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
 static void test_rejected_record_fails_the_whole_batch(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t good[10];
+    mdbp_record_t good[10];
     test_fill_mixed(good, 10, "GOOD", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, good, 10, &counts),
@@ -232,17 +232,17 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
     s_expect_rejected(fixture, test_trade("BAD", base, NAN, 1), base);
     s_expect_rejected(fixture, test_trade("BAD", base, INFINITY, 1), base);
     s_expect_rejected(fixture, test_trade("", base, 10, 1), base);
-    proto_record_t invalid_utf8 = test_trade("BAD", base, 10, 1);
+    mdbp_record_t invalid_utf8 = test_trade("BAD", base, 10, 1);
     snprintf(invalid_utf8.symbol, sizeof(invalid_utf8.symbol), "\xff\xfe");
     s_expect_rejected(fixture, invalid_utf8, base);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "SQLSTATE 22"));
-    proto_record_t unknown = test_trade("BAD", base, 10, 1);
-    unknown.kind = (proto_record_kind_t)7;
+    mdbp_record_t unknown = test_trade("BAD", base, 10, 1);
+    unknown.kind = (mdbp_record_kind_t)7;
     s_expect_rejected(fixture, unknown, base);
     assert_non_null(strstr(sc_sink_error(fixture->sink), "record 37"));
 
     /* The same connection goes on working. */
-    proto_record_t next[10];
+    mdbp_record_t next[10];
     test_fill_mixed(next, 10, "NEXT", base);
     assert_int_equal(sc_sink_write(fixture->sink, next, 10, &counts),
                      SC_SINK_OK);
@@ -253,31 +253,31 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
 static void test_large_batch_is_exact(void **state)
 {
     fixture_t *fixture = *state;
-    enum { BATCH = PROTO_BATCH_RECORDS_MAX };
-    static proto_record_t records[BATCH];
+    enum { BATCH = MDBP_BATCH_RECORDS_MAX };
+    static mdbp_record_t records[BATCH];
     test_fill_mixed(records, BATCH, "BIG", TEST_TS_BASE_NS);
     /* Long names use the whole field. */
-    memset(records[0].symbol, 'S', PROTO_SYMBOL_MAX);
-    records[0].symbol[PROTO_SYMBOL_MAX] = '\0';
-    memset(records[0].provider, 'P', PROTO_NAME_MAX);
-    records[0].provider[PROTO_NAME_MAX] = '\0';
+    memset(records[0].symbol, 'S', MDBP_SYMBOL_MAX);
+    records[0].symbol[MDBP_SYMBOL_MAX] = '\0';
+    memset(records[0].provider, 'P', MDBP_NAME_MAX);
+    records[0].provider[MDBP_NAME_MAX] = '\0';
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
                      SC_SINK_OK);
     assert_int_equal(counts.written, BATCH);
-    for (int kind = 0; kind < PROTO_RECORD_KIND_COUNT; kind++)
+    for (int kind = 0; kind < MDBP_RECORD_KIND_COUNT; kind++)
         assert_int_equal(
             s_count_rows(fixture, kind == 0   ? "trades"
                                   : kind == 1 ? "quotes"
                                               : "bars"),
-            test_mixed_kind_count(BATCH, (proto_record_kind_t)kind));
+            test_mixed_kind_count(BATCH, (mdbp_record_kind_t)kind));
 
     /* Every timestamp and price made it, bit for bit: compare sums. */
     long double ts_sum = 0;
     double volume_sum = 0;
     for (size_t index = 0; index < BATCH; index++) {
         ts_sum += (long double)(records[index].ts_ns - TEST_TS_BASE_NS);
-        if (records[index].kind == PROTO_RECORD_BAR)
+        if (records[index].kind == MDBP_RECORD_BAR)
             volume_sum += records[index].u.bar.volume;
     }
     long long stored_ts = s_query_number(
@@ -297,12 +297,12 @@ static void test_large_batch_is_exact(void **state)
                                     "SELECT count(*) FROM quotes WHERE"
                                     " ask = bid + 0.5 AND bid_size = 100 AND"
                                     " ask_size = 200"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_QUOTE));
+                     test_mixed_kind_count(BATCH, MDBP_RECORD_QUOTE));
     assert_int_equal(s_query_number(fixture,
                                     "SELECT count(*) FROM bars WHERE"
                                     " high = low + 1 AND open = low AND"
                                     " close = high"),
-                     test_mixed_kind_count(BATCH, PROTO_RECORD_BAR));
+                     test_mixed_kind_count(BATCH, MDBP_RECORD_BAR));
 
     /* The same 10,000 again: all duplicates. */
     assert_int_equal(sc_sink_write(fixture->sink, records, BATCH, &counts),
@@ -320,7 +320,7 @@ static void test_lock_held_elsewhere_is_transient(void **state)
     s_exec_ok(other, "BEGIN");
     s_exec_ok(other, "LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE");
 
-    proto_record_t records[30];
+    mdbp_record_t records[30];
     test_fill_mixed(records, 30, "LOCK", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 30, &counts),
@@ -338,7 +338,7 @@ static void test_lock_held_elsewhere_is_transient(void **state)
 static void test_dropped_table_recovers_on_next_write(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[9];
+    mdbp_record_t records[9];
     test_fill_mixed(records, 9, "DROP", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 9, &counts),
@@ -368,7 +368,7 @@ static void s_run_script(const char *variable)
 static void test_server_stopped_is_transient_then_recovers(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[60];
+    mdbp_record_t records[60];
     test_fill_mixed(records, 60, "DOWN", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 30, &counts),
@@ -418,7 +418,7 @@ static void *s_racer(void *arg)
 {
     intptr_t racer = (intptr_t)arg;
     sc_sink_t *sink = sc_sink_new(s_uri);
-    proto_record_t records[RACER_BATCH];
+    mdbp_record_t records[RACER_BATCH];
     char symbol[16];
     snprintf(symbol, sizeof(symbol), "RACE%d", (int)racer);
     test_fill_mixed(records, RACER_BATCH, symbol, TEST_TS_BASE_NS);
@@ -455,7 +455,7 @@ static void test_unreachable_server_is_transient(void **state)
     /* Port 1 on 127.0.0.1: nothing listens, the connect is refused. */
     sc_sink_t *sink = sc_sink_new("postgresql://postgres@127.0.0.1:1/none");
     assert_non_null(sink);
-    proto_record_t records[3];
+    mdbp_record_t records[3];
     test_fill_mixed(records, 3, "NOPE", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(sink, records, 3, &counts),
@@ -534,7 +534,7 @@ static void s_freeze(fixture_t *fixture)
  * this guards against) fails the test instead of blocking it forever. */
 typedef struct {
     sc_sink_t *sink;
-    const proto_record_t *records; /* NULL: ping */
+    const mdbp_record_t *records; /* NULL: ping */
     size_t count;
     sc_sink_status_t status;
     pthread_mutex_t lock;
@@ -565,7 +565,7 @@ static void *s_call_run(void *arg)
  * fails the test, after resuming the server and joining the thread, when
  * the call has not returned within HANG_LIMIT_S. */
 static sc_sink_status_t
-s_bounded_call(fixture_t *fixture, const proto_record_t *records, size_t count)
+s_bounded_call(fixture_t *fixture, const mdbp_record_t *records, size_t count)
 {
     call_t call = {.sink = fixture->sink, .records = records, .count = count};
     pthread_mutex_init(&call.lock, NULL);
@@ -601,7 +601,7 @@ static void test_frozen_server_is_transient_at_the_deadline(void **state)
     fixture_t *fixture = *state;
     sc_sink_set_timeout(fixture->sink, FROZEN_TIMEOUT_MS);
     enum { BATCH = 40 };
-    proto_record_t first[BATCH], second[BATCH];
+    mdbp_record_t first[BATCH], second[BATCH];
     test_fill_mixed(first, BATCH, "FROZEN", TEST_TS_BASE_NS);
     test_fill_mixed(second, BATCH, "FROZEN", TEST_TS_BASE_NS + BATCH);
     sc_sink_counts_t counts;

@@ -87,7 +87,7 @@ static void test_batches_of_each_kind_land_once(void **state)
 static void test_values_round_trip(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[3] = {
+    mdbp_record_t records[3] = {
         test_trade("RT", TEST_TS_BASE_NS, 101.25, 7),
         test_quote("RT", TEST_TS_BASE_NS, 99.5, 100.5),
         test_bar("RT", TEST_TS_BASE_NS + 1, 90, 110),
@@ -126,11 +126,11 @@ static void test_values_round_trip(void **state)
 
 /* Writes a batch of fresh records with record `bad_index` replaced by `bad`;
  * expects PERMANENT and that nothing of the batch was stored. */
-static void s_expect_rejected(fixture_t *fixture, proto_record_t bad,
+static void s_expect_rejected(fixture_t *fixture, mdbp_record_t bad,
                               int64_t ts_base_ns)
 {
     enum { BATCH = 50, BAD_INDEX = 37 };
-    proto_record_t records[BATCH];
+    mdbp_record_t records[BATCH];
     test_fill_mixed(records, BATCH, "REJ", ts_base_ns);
     records[BAD_INDEX] = bad;
     long before = s_total_rows(fixture);
@@ -148,7 +148,7 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
 {
     fixture_t *fixture = *state;
     /* A first good batch so the rejected ones run on an open connection. */
-    proto_record_t good[10];
+    mdbp_record_t good[10];
     test_fill_mixed(good, 10, "GOOD", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, good, 10, &counts),
@@ -164,12 +164,12 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
     s_expect_rejected(fixture, test_trade("BAD", base, NAN, 1), base);
     s_expect_rejected(fixture, test_trade("BAD", base, INFINITY, 1), base);
     s_expect_rejected(fixture, test_trade("", base, 10, 1), base);
-    proto_record_t unknown = test_trade("BAD", base, 10, 1);
-    unknown.kind = (proto_record_kind_t)7;
+    mdbp_record_t unknown = test_trade("BAD", base, 10, 1);
+    unknown.kind = (mdbp_record_kind_t)7;
     s_expect_rejected(fixture, unknown, base);
 
     /* The connection goes on working after a rejected batch. */
-    proto_record_t next[10];
+    mdbp_record_t next[10];
     test_fill_mixed(next, 10, "NEXT", base);
     assert_int_equal(sc_sink_write(fixture->sink, next, 10, &counts),
                      SC_SINK_OK);
@@ -180,7 +180,7 @@ static void test_rejected_record_fails_the_whole_batch(void **state)
 static void test_lock_held_elsewhere_is_transient(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[30];
+    mdbp_record_t records[30];
     test_fill_mixed(records, 30, "LOCK", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     /* Connect and create the schema first. */
@@ -214,7 +214,7 @@ static void test_lock_held_elsewhere_is_transient(void **state)
 static void test_dropped_table_recovers_on_next_write(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[9];
+    mdbp_record_t records[9];
     test_fill_mixed(records, 9, "DROP", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 9, &counts),
@@ -247,7 +247,7 @@ static void test_dropped_table_recovers_on_next_write(void **state)
 static void test_removed_file_is_noticed_and_recreated(void **state)
 {
     fixture_t *fixture = *state;
-    proto_record_t records[6];
+    mdbp_record_t records[6];
     test_fill_mixed(records, 6, "GONE", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(fixture->sink, records, 6, &counts),
@@ -301,7 +301,7 @@ static void test_disk_full_is_transient_and_recovers(void **state)
     assert_int_equal(sqlite3_auto_extension((void (*)(void))s_cap_pages),
                      SQLITE_OK);
     enum { BATCH = 200, ATTEMPTS = 100 };
-    proto_record_t records[BATCH];
+    mdbp_record_t records[BATCH];
     sc_sink_counts_t counts;
     sc_sink_status_t status = SC_SINK_OK;
     int batches = 0;
@@ -334,7 +334,7 @@ static void test_missing_directories_are_created(void **state)
     snprintf(uri, sizeof(uri), "sqlite:%s/new/deeper/market.db", fixture->dir);
     sc_sink_t *sink = sc_sink_new(uri);
     assert_non_null(sink);
-    proto_record_t records[3];
+    mdbp_record_t records[3];
     test_fill_mixed(records, 3, "DIR", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     assert_int_equal(sc_sink_write(sink, records, 3, &counts), SC_SINK_OK);
@@ -359,7 +359,7 @@ static void test_impossible_path_is_an_error_not_a_crash(void **state)
     assert_int_equal(sc_sink_check_uri(uri, error, sizeof(error)), 0);
     sc_sink_t *sink = sc_sink_new(uri);
     assert_non_null(sink);
-    proto_record_t records[3];
+    mdbp_record_t records[3];
     test_fill_mixed(records, 3, "BADPATH", TEST_TS_BASE_NS);
     sc_sink_counts_t counts;
     for (int attempt = 0; attempt < 2; attempt++) {

@@ -11,18 +11,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proto_common.h"
+#include <mdbp/common.h>
 
 /* A fixed base time so keys are reproducible: 2024-01-02T00:00:00Z. */
 #define TEST_TS_BASE_NS INT64_C(1704153600000000000)
 #define TEST_PROVIDER "synthetic"
 
-static inline proto_record_t test_trade(const char *symbol, int64_t ts_ns,
+static inline mdbp_record_t test_trade(const char *symbol, int64_t ts_ns,
                                         double price, double size)
 {
-    proto_record_t record;
+    mdbp_record_t record;
     memset(&record, 0, sizeof(record));
-    record.kind = PROTO_RECORD_TRADE;
+    record.kind = MDBP_RECORD_TRADE;
     snprintf(record.provider, sizeof(record.provider), "%s", TEST_PROVIDER);
     snprintf(record.symbol, sizeof(record.symbol), "%s", symbol);
     record.ts_ns = ts_ns;
@@ -31,12 +31,12 @@ static inline proto_record_t test_trade(const char *symbol, int64_t ts_ns,
     return record;
 }
 
-static inline proto_record_t test_quote(const char *symbol, int64_t ts_ns,
+static inline mdbp_record_t test_quote(const char *symbol, int64_t ts_ns,
                                         double bid, double ask)
 {
-    proto_record_t record;
+    mdbp_record_t record;
     memset(&record, 0, sizeof(record));
-    record.kind = PROTO_RECORD_QUOTE;
+    record.kind = MDBP_RECORD_QUOTE;
     snprintf(record.provider, sizeof(record.provider), "%s", TEST_PROVIDER);
     snprintf(record.symbol, sizeof(record.symbol), "%s", symbol);
     record.ts_ns = ts_ns;
@@ -47,12 +47,12 @@ static inline proto_record_t test_quote(const char *symbol, int64_t ts_ns,
     return record;
 }
 
-static inline proto_record_t test_bar(const char *symbol, int64_t ts_ns,
+static inline mdbp_record_t test_bar(const char *symbol, int64_t ts_ns,
                                       double low, double high)
 {
-    proto_record_t record;
+    mdbp_record_t record;
     memset(&record, 0, sizeof(record));
-    record.kind = PROTO_RECORD_BAR;
+    record.kind = MDBP_RECORD_BAR;
     snprintf(record.provider, sizeof(record.provider), "%s", TEST_PROVIDER);
     snprintf(record.symbol, sizeof(record.symbol), "%s", symbol);
     record.ts_ns = ts_ns;
@@ -67,13 +67,13 @@ static inline proto_record_t test_bar(const char *symbol, int64_t ts_ns,
 /* Fills `records` with `count` valid records, kinds in turn (trade, quote,
  * bar), symbol `symbol`, timestamps from `ts_base_ns` one microsecond apart
  * (each kind's keys are distinct). */
-static inline void test_fill_mixed(proto_record_t *records, size_t count,
+static inline void test_fill_mixed(mdbp_record_t *records, size_t count,
                                    const char *symbol, int64_t ts_base_ns)
 {
     for (size_t index = 0; index < count; index++) {
         int64_t ts_ns = ts_base_ns + (int64_t)index * 1000;
         double price = 100.0 + (double)(index % 97) * 0.25;
-        switch (index % PROTO_RECORD_KIND_COUNT) {
+        switch (index % MDBP_RECORD_KIND_COUNT) {
         case 0:
             records[index] = test_trade(symbol, ts_ns, price, 10);
             break;
@@ -89,10 +89,10 @@ static inline void test_fill_mixed(proto_record_t *records, size_t count,
 
 /* How many of the first `count` records test_fill_mixed made of `kind`. */
 static inline size_t test_mixed_kind_count(size_t count,
-                                           proto_record_kind_t kind)
+                                           mdbp_record_kind_t kind)
 {
-    size_t full = count / PROTO_RECORD_KIND_COUNT;
-    size_t rest = count % PROTO_RECORD_KIND_COUNT;
+    size_t full = count / MDBP_RECORD_KIND_COUNT;
+    size_t rest = count % MDBP_RECORD_KIND_COUNT;
     return full + ((size_t)kind < rest ? 1 : 0);
 }
 

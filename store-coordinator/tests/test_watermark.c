@@ -19,7 +19,7 @@
 
 /* Levels seen while feeding sizes, one entry per change. */
 typedef struct {
-    proto_level_t levels[SEQUENCE_MAX];
+    mdbp_level_t levels[SEQUENCE_MAX];
     uint64_t sizes[SEQUENCE_MAX];
     size_t count;
 } sequence_t;
@@ -27,7 +27,7 @@ typedef struct {
 static void feed(sc_watermark_t *watermark, cmn_clock_t *clock, uint64_t size,
                  sequence_t *seen)
 {
-    proto_level_t previous;
+    mdbp_level_t previous;
     if (sc_watermark_update(watermark, size, cmn_clock_mono_ns(clock),
                             &previous)) {
         assert_true(seen->count < SEQUENCE_MAX);
@@ -74,13 +74,13 @@ static void test_seed_mode_sequence(void **state)
 
     /* The seed: SOFT above L, HARD at H, back to SOFT below H, OK at L. */
     assert_int_equal(seen.count, 4);
-    assert_int_equal(seen.levels[0], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[0], MDBP_LEVEL_SOFT);
     assert_int_equal(seen.sizes[0], 51);
-    assert_int_equal(seen.levels[1], PROTO_LEVEL_HARD);
+    assert_int_equal(seen.levels[1], MDBP_LEVEL_HARD);
     assert_int_equal(seen.sizes[1], 80);
-    assert_int_equal(seen.levels[2], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[2], MDBP_LEVEL_SOFT);
     assert_int_equal(seen.sizes[2], 79);
-    assert_int_equal(seen.levels[3], PROTO_LEVEL_OK);
+    assert_int_equal(seen.levels[3], MDBP_LEVEL_OK);
     assert_int_equal(seen.sizes[3], 50);
     sc_watermark_destroy(&watermark);
     assert_null(watermark);
@@ -99,7 +99,7 @@ static void test_seed_mode_flaps_at_the_threshold(void **state)
         feed(watermark, clock, sizes[i], &seen);
     /* OK->SOFT at 79, then HARD, SOFT, HARD, SOFT. */
     assert_int_equal(seen.count, 5);
-    assert_int_equal(seen.levels[4], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[4], MDBP_LEVEL_SOFT);
     sc_watermark_destroy(&watermark);
     cmn_clock_destroy(&clock);
 }
@@ -115,13 +115,13 @@ static void test_hysteresis_sequence(void **state)
     fill_and_drain(watermark, clock, 10, &seen);
 
     assert_int_equal(seen.count, 4);
-    assert_int_equal(seen.levels[0], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[0], MDBP_LEVEL_SOFT);
     assert_int_equal(seen.sizes[0], 51);
-    assert_int_equal(seen.levels[1], PROTO_LEVEL_HARD);
+    assert_int_equal(seen.levels[1], MDBP_LEVEL_HARD);
     assert_int_equal(seen.sizes[1], 80);
-    assert_int_equal(seen.levels[2], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[2], MDBP_LEVEL_SOFT);
     assert_int_equal(seen.sizes[2], HIGH - DEAD_BAND - 1); /* < H - D */
-    assert_int_equal(seen.levels[3], PROTO_LEVEL_OK);
+    assert_int_equal(seen.levels[3], MDBP_LEVEL_OK);
     assert_int_equal(seen.sizes[3], LOW - DEAD_BAND); /* <= L - D */
     sc_watermark_destroy(&watermark);
     cmn_clock_destroy(&clock);
@@ -141,10 +141,10 @@ static void test_hysteresis_absorbs_flapping(void **state)
     }
     /* SOFT at 79, HARD at 80, then never below H - D = 70: stays HARD. */
     assert_int_equal(seen.count, 2);
-    assert_int_equal(seen.levels[1], PROTO_LEVEL_HARD);
+    assert_int_equal(seen.levels[1], MDBP_LEVEL_HARD);
     feed(watermark, clock, 69, &seen);
     assert_int_equal(seen.count, 3);
-    assert_int_equal(seen.levels[2], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[2], MDBP_LEVEL_SOFT);
     sc_watermark_destroy(&watermark);
     cmn_clock_destroy(&clock);
 }
@@ -160,33 +160,33 @@ static void test_dwell_holds_step_down_until_it_ends(void **state)
 
     feed(watermark, clock, 90, &seen); /* straight to HARD */
     assert_int_equal(seen.count, 1);
-    assert_int_equal(seen.levels[0], PROTO_LEVEL_HARD);
+    assert_int_equal(seen.levels[0], MDBP_LEVEL_HARD);
 
     /* Drained at once, but the dwell holds the level... */
     cmn_clock_advance(clock, (DWELL_MS - 1) * CMN_NS_PER_MS);
     feed(watermark, clock, 5, &seen);
     assert_int_equal(seen.count, 1);
-    assert_int_equal(sc_watermark_level(watermark), PROTO_LEVEL_HARD);
+    assert_int_equal(sc_watermark_level(watermark), MDBP_LEVEL_HARD);
 
     /* ...until the timer re-evaluates when it ends: straight to OK. */
     cmn_clock_advance(clock, 1 * CMN_NS_PER_MS);
     feed(watermark, clock, 5, &seen);
     assert_int_equal(seen.count, 2);
-    assert_int_equal(seen.levels[1], PROTO_LEVEL_OK);
+    assert_int_equal(seen.levels[1], MDBP_LEVEL_OK);
 
     /* Up is immediate, whatever the dwell. */
     feed(watermark, clock, 60, &seen);
     assert_int_equal(seen.count, 3);
-    assert_int_equal(seen.levels[2], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[2], MDBP_LEVEL_SOFT);
     feed(watermark, clock, 85, &seen);
     assert_int_equal(seen.count, 4);
-    assert_int_equal(seen.levels[3], PROTO_LEVEL_HARD);
+    assert_int_equal(seen.levels[3], MDBP_LEVEL_HARD);
 
     /* HARD -> SOFT when the size calls for SOFT (between L - D and H - D). */
     cmn_clock_advance(clock, DWELL_MS * CMN_NS_PER_MS);
     feed(watermark, clock, 45, &seen);
     assert_int_equal(seen.count, 5);
-    assert_int_equal(seen.levels[4], PROTO_LEVEL_SOFT);
+    assert_int_equal(seen.levels[4], MDBP_LEVEL_SOFT);
     assert_int_equal(sc_watermark_changed_ns(watermark),
                      cmn_clock_mono_ns(clock));
     sc_watermark_destroy(&watermark);
@@ -200,23 +200,23 @@ static void test_feedback_md_worked_example(void **state)
     typedef struct {
         int64_t at_ms;
         uint64_t size;
-        proto_level_t hysteresis; /* D = 1000, T = 250 ms */
-        proto_level_t seed;       /* D = 0, T = 0 */
+        mdbp_level_t hysteresis; /* D = 1000, T = 250 ms */
+        mdbp_level_t seed;       /* D = 0, T = 0 */
     } step_t;
     const step_t steps[] = {
-        {0, 0, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
-        {100, 5000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
-        {110, 5001, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
-        {200, 8000, PROTO_LEVEL_HARD, PROTO_LEVEL_HARD},
-        {300, 6500, PROTO_LEVEL_HARD, PROTO_LEVEL_SOFT},
-        {450, 6500, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
-        {500, 7500, PROTO_LEVEL_SOFT, PROTO_LEVEL_SOFT},
-        {600, 4500, PROTO_LEVEL_SOFT, PROTO_LEVEL_OK},
-        {650, 4000, PROTO_LEVEL_SOFT, PROTO_LEVEL_OK},
-        {700, 4000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
-        {800, 9000, PROTO_LEVEL_HARD, PROTO_LEVEL_HARD},
-        {1000, 7500, PROTO_LEVEL_HARD, PROTO_LEVEL_SOFT},
-        {1100, 3000, PROTO_LEVEL_OK, PROTO_LEVEL_OK},
+        {0, 0, MDBP_LEVEL_OK, MDBP_LEVEL_OK},
+        {100, 5000, MDBP_LEVEL_OK, MDBP_LEVEL_OK},
+        {110, 5001, MDBP_LEVEL_SOFT, MDBP_LEVEL_SOFT},
+        {200, 8000, MDBP_LEVEL_HARD, MDBP_LEVEL_HARD},
+        {300, 6500, MDBP_LEVEL_HARD, MDBP_LEVEL_SOFT},
+        {450, 6500, MDBP_LEVEL_SOFT, MDBP_LEVEL_SOFT},
+        {500, 7500, MDBP_LEVEL_SOFT, MDBP_LEVEL_SOFT},
+        {600, 4500, MDBP_LEVEL_SOFT, MDBP_LEVEL_OK},
+        {650, 4000, MDBP_LEVEL_SOFT, MDBP_LEVEL_OK},
+        {700, 4000, MDBP_LEVEL_OK, MDBP_LEVEL_OK},
+        {800, 9000, MDBP_LEVEL_HARD, MDBP_LEVEL_HARD},
+        {1000, 7500, MDBP_LEVEL_HARD, MDBP_LEVEL_SOFT},
+        {1100, 3000, MDBP_LEVEL_OK, MDBP_LEVEL_OK},
     };
     sc_watermark_config_t modes[2] = {
         {.capacity = 10000,

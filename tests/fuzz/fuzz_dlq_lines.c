@@ -1,9 +1,9 @@
 /* The dead-letter file as `mds-coordinator dlq replay` reads it: lines by
- * proto_text_read_line (the same calls as sc_replay.c), each parsed as an
+ * mdbp_text_read_line (the same calls as sc_replay.c), each parsed as an
  * NDJSON record. A line handed on never holds a NUL nor exceeds the limit,
  * and the reader always makes progress (issue 12 item 6). */
 #include "fuzz_common.h"
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 /* sc_replay.c's limit, small here so that long lines are common. */
 #define FUZZ_LINE_BYTES_MAX 256
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (true) {
         size_t length = 0;
         int result =
-            proto_text_read_line(file, line, FUZZ_LINE_BYTES_MAX, &length);
+            mdbp_text_read_line(file, line, FUZZ_LINE_BYTES_MAX, &length);
         FUZZ_CHECK(result >= 0);
         if (result == 0)
             break;
@@ -34,16 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(++lines <= size);
         FUZZ_CHECK(length <= FUZZ_LINE_BYTES_MAX && line[length] == '\0');
         if (result != 1) {
-            FUZZ_CHECK(result == PROTO_TEXT_LINE_TOO_LONG ||
-                       result == PROTO_TEXT_LINE_HAS_NUL);
+            FUZZ_CHECK(result == MDBP_TEXT_LINE_TOO_LONG ||
+                       result == MDBP_TEXT_LINE_HAS_NUL);
             continue;
         }
         FUZZ_CHECK(strlen(line) == length); /* no NUL inside */
-        proto_record_t record;
-        proto_error_t error = {{0}};
+        mdbp_record_t record;
+        mdbp_error_t error = {{0}};
         const char *start = line + strspn(line, " \t");
         if (*start && *start != '#' &&
-            proto_text_parse_json(start, &record, &error) != 0)
+            mdbp_text_parse_json(start, &record, &error) != 0)
             FUZZ_CHECK(error.text[0] != '\0');
     }
     fclose(file);

@@ -8,7 +8,7 @@
 #include "cmn_log.h"
 #include "fuzz_common.h"
 #include "pl_provider_replay.h"
-#include "proto_ingest.h"
+#include <mdbp/ingest.h>
 
 #define FUZZ_REPLAY_RECORDS_MAX 256 /* records read per input, bounded */
 
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .provider = "fz", .path = s_path, .loop = true};
     pl_replay_t *replay = pl_replay_new(&config);
     FUZZ_CHECK(replay);
-    proto_record_t record;
+    mdbp_record_t record;
     uint64_t pass = 0;
     int64_t pass_max = 0;     /* the latest time of the current pass */
     int64_t previous_max = 0; /* of the pass before */
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (result == 0)
             break;
         FUZZ_CHECK(record.ts_ns > 0);
-        FUZZ_CHECK(proto_record_validate(&record, NULL) == 0);
+        FUZZ_CHECK(mdbp_record_validate(&record, NULL) == 0);
         if (pl_replay_passes(replay) != pass) {
             pass = pl_replay_passes(replay);
             previous_max = pass_max;

@@ -30,7 +30,7 @@
 #include "pl_feedback.h"
 #include "pl_rate_coordinator.h"
 #include "pl_window.h"
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 #include "sc_announcer.h"
 #include "sc_intake.h"
 
@@ -72,7 +72,7 @@ typedef struct {
     size_t provider;              /* index in rates */
     pl_feedback_t *feedback;      /* the subscriber's state */
     pl_window_t *window;          /* the sender's send window */
-    char producer_id[PROTO_ID_MAX + 1]; /* its batches' producer_id */
+    char producer_id[MDBP_ID_MAX + 1]; /* its batches' producer_id */
     uint64_t session;                   /* and session (one run) */
     /* the world */
     s_link_t link;
@@ -122,7 +122,7 @@ typedef struct {
     int64_t heartbeat_ms; /* publisher interval */
     uint64_t rng_loss;
     uint64_t rng_other;
-    proto_record_t *records; /* SCN_SEND_BATCH_RECORDS blank records */
+    mdbp_record_t *records; /* SCN_SEND_BATCH_RECORDS blank records */
     uint64_t written;
     uint64_t rejected;
     uint64_t events_sent;
@@ -182,12 +182,12 @@ static void s_publisher_send(s_model_t *self, const sc_announcement_t *a)
         .high_wm = (uint64_t)llround(SCN_HIGH_FRACTION * SCN_CAPACITY),
         .heartbeat_ms = self->heartbeat_ms,
     };
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     sc_announcement_message(a, &identity, coordinator->seq + 1,
                             cmn_clock_wall_ns(self->clock), &event);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
-    if (proto_feedback_encode(&event, &buffer) != 0)
+    if (mdbp_feedback_encode(&event, &buffer) != 0)
         self->failed = true;
     else {
         coordinator->seq = event.seq;
@@ -447,13 +447,13 @@ static void s_subscriber_decide(s_model_t *self, s_pipeline_t *pipeline,
 static void s_subscriber_receive(s_model_t *self, s_pipeline_t *pipeline,
                                  const void *data, size_t size)
 {
-    char topic[PROTO_FEEDBACK_TOPIC_MAX];
+    char topic[MDBP_FEEDBACK_TOPIC_MAX];
     int topic_size =
-        proto_feedback_topic(SCN_COORDINATOR_ID, topic, sizeof topic);
+        mdbp_feedback_topic(SCN_COORDINATOR_ID, topic, sizeof topic);
     assert(topic_size > 0);
     const void *frames[2] = {topic, data};
     size_t sizes[2] = {(size_t)topic_size, size};
-    proto_feedback_t event;
+    mdbp_feedback_t event;
     if (pl_feedback_handle_message(pipeline->feedback, frames, sizes, 2,
                                    &event) == PL_FEEDBACK_APPLIED)
         s_subscriber_decide(self, pipeline, event.ts_ns);
@@ -473,7 +473,7 @@ static void s_subscriber_timer(s_model_t *self, s_pipeline_t *pipeline)
 /* s_on_reply: a reply as the coordinator encodes it (session, credit),
  * through pl_window_reply as the shell hands it over. */
 static void s_sender_reply(s_model_t *self, s_pipeline_t *pipeline,
-                           const proto_reply_t *reply)
+                           const mdbp_reply_t *reply)
 {
     pl_window_outcome_t outcome;
     /* LATE: the ack of a copy whose twin was acked first (a resend). */
@@ -487,8 +487,8 @@ static void s_sender_acked(s_model_t *self, s_pipeline_t *pipeline,
                            uint64_t batch_seq, uint64_t session,
                            uint32_t credit, size_t written)
 {
-    proto_reply_t reply = {
-        .type = PROTO_REPLY_ACK,
+    mdbp_reply_t reply = {
+        .type = MDBP_REPLY_ACK,
         .batch_seq = batch_seq,
         .session = session,
         .has_credit = true,
@@ -522,10 +522,10 @@ static void s_sender_send(s_model_t *self, s_pipeline_t *pipeline,
                        admission.credit, 0);
         return;
     }
-    if (admission.reason == PROTO_NACK_FULL)
+    if (admission.reason == MDBP_NACK_FULL)
         self->rejected += action->records;
-    proto_reply_t reply = {
-        .type = PROTO_REPLY_NACK,
+    mdbp_reply_t reply = {
+        .type = MDBP_REPLY_NACK,
         .batch_seq = action->batch_seq,
         .session = admission.session,
         .has_credit = true,
@@ -577,7 +577,7 @@ static int s_pipeline_new(s_model_t *self, s_pipeline_t *pipeline, double rate,
     pipeline->rates = pl_rate_coordinator_new(
         self->clock, ramp_ms > 0 ? ramp_ms * CMN_NS_PER_MS : 0);
     pl_feedback_config_t feedback = {
-        .stale_level = PROTO_LEVEL_SOFT,
+        .stale_level = MDBP_LEVEL_SOFT,
         .forget_ns = SCN_FORGET_SEC * CMN_NS_PER_SEC,
     };
     pipeline->feedback = pl_feedback_new(self->clock, &feedback);
@@ -867,7 +867,7 @@ int scn_run(const scn_scenario_t *scenario, const scn_policy_t *policy,
                     ? (unsigned long long)sc_intake_depth(coordinator->intake)
                     : 0ULL,
                 coordinator->up
-                    ? proto_level_name(sc_intake_level(coordinator->intake))
+                    ? mdbp_level_name(sc_intake_level(coordinator->intake))
                     : "down",
                 pl_rate_coordinator_scale(self->pipelines[0].rates,
                                           self->pipelines[0].provider),

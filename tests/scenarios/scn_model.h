@@ -6,7 +6,7 @@
  *    dispatch of chunks to the workers, the level after every change, the
  *    drain rate) as sc_core.c calls it; sc_announcer (transitions, jittered
  *    heartbeats, early heartbeats, snapshots) as sc_publisher.c calls it,
- *    every message encoded by proto_feedback_encode;
+ *    every message encoded by mdbp_feedback_encode;
  *  - pipeline: pl_feedback (decoding, seq/epoch, staleness, the decision
  *    under pl_policy) as pl_subscriber.c calls it; pl_rate_coordinator /
  *    pl_bucket (scale, pause, ramp) as pl_producer.c calls it; pl_window

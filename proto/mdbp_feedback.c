@@ -1,23 +1,23 @@
-/* proto_feedback: encoder and strict decoder of the feedback event
+/* mdbp_feedback: encoder and strict decoder of the feedback event
  * (feedback.md). */
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
-#include "proto_reader.h"
+#include "mdbp_reader.h"
 
 static const char *const s_type_names[] = {"transition", "heartbeat",
                                            "snapshot"};
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
-/* Indexed by proto_sink_state_t - 1 (NONE has no name). */
+/* Indexed by mdbp_sink_state_t - 1 (NONE has no name). */
 static const char *const s_sink_names[] = {"up", "degraded", "down"};
 
 #define S_TYPE_COUNT (sizeof s_type_names / sizeof s_type_names[0])
 #define S_LEVEL_COUNT (sizeof s_level_names / sizeof s_level_names[0])
 #define S_SINK_COUNT (sizeof s_sink_names / sizeof s_sink_names[0])
-_Static_assert(S_SINK_COUNT == PROTO_SINK_STATE_DOWN, "a name per state");
+_Static_assert(S_SINK_COUNT == MDBP_SINK_STATE_DOWN, "a name per state");
 
 /* Keys of the map, in the order the encoder writes them. */
 enum {
@@ -72,25 +72,25 @@ static const char *const s_key_names[KEY_COUNT] = {"v",
                                                    "credit_initial",
                                                    "going_away"};
 
-const char *proto_feedback_type_name(proto_feedback_type_t type)
+const char *mdbp_feedback_type_name(mdbp_feedback_type_t type)
 {
-    assert(type >= PROTO_FEEDBACK_TRANSITION &&
-           type <= PROTO_FEEDBACK_SNAPSHOT);
+    assert(type >= MDBP_FEEDBACK_TRANSITION &&
+           type <= MDBP_FEEDBACK_SNAPSHOT);
     return s_type_names[type];
 }
 
-const char *proto_sink_state_name(proto_sink_state_t state)
+const char *mdbp_sink_state_name(mdbp_sink_state_t state)
 {
-    assert(state >= PROTO_SINK_STATE_UP && state <= PROTO_SINK_STATE_DOWN);
+    assert(state >= MDBP_SINK_STATE_UP && state <= MDBP_SINK_STATE_DOWN);
     return s_sink_names[state - 1];
 }
 
-/* A coordinator id is 1..PROTO_ID_MAX bytes without '/' (the topic's
+/* A coordinator id is 1..MDBP_ID_MAX bytes without '/' (the topic's
  * terminator) and without control characters. */
 static bool s_id_valid(const char *id)
 {
-    size_t length = strnlen(id, PROTO_ID_MAX + 1);
-    if (length == 0 || length > PROTO_ID_MAX)
+    size_t length = strnlen(id, MDBP_ID_MAX + 1);
+    if (length == 0 || length > MDBP_ID_MAX)
         return false;
     for (size_t index = 0; index < length; index++) {
         unsigned char byte = (unsigned char)id[index];
@@ -100,15 +100,15 @@ static bool s_id_valid(const char *id)
     return true;
 }
 
-int proto_feedback_topic(const char *coordinator_id, char *out, size_t capacity)
+int mdbp_feedback_topic(const char *coordinator_id, char *out, size_t capacity)
 {
     if (!s_id_valid(coordinator_id))
         return -1;
-    size_t prefix = strlen(PROTO_FEEDBACK_TOPIC_PREFIX);
+    size_t prefix = strlen(MDBP_FEEDBACK_TOPIC_PREFIX);
     size_t length = prefix + strlen(coordinator_id) + 1;
     if (length + 1 > capacity)
         return -1;
-    memcpy(out, PROTO_FEEDBACK_TOPIC_PREFIX, prefix);
+    memcpy(out, MDBP_FEEDBACK_TOPIC_PREFIX, prefix);
     memcpy(out + prefix, coordinator_id, length - prefix - 1);
     out[length - 1] = '/';
     out[length] = '\0';
@@ -131,24 +131,24 @@ static int s_pack_text(msgpack_packer *packer, const char *text)
     return msgpack_pack_str_with_body(packer, text, strlen(text));
 }
 
-int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
+int mdbp_feedback_encode(const mdbp_feedback_t *event, msgpack_sbuffer *out)
 {
-    if (event->type < PROTO_FEEDBACK_TRANSITION ||
-        event->type > PROTO_FEEDBACK_SNAPSHOT ||
-        event->level < PROTO_LEVEL_OK || event->level > PROTO_LEVEL_HARD ||
-        event->prev_level < PROTO_LEVEL_OK ||
-        event->prev_level > PROTO_LEVEL_HARD ||
+    if (event->type < MDBP_FEEDBACK_TRANSITION ||
+        event->type > MDBP_FEEDBACK_SNAPSHOT ||
+        event->level < MDBP_LEVEL_OK || event->level > MDBP_LEVEL_HARD ||
+        event->prev_level < MDBP_LEVEL_OK ||
+        event->prev_level > MDBP_LEVEL_HARD ||
         !s_id_valid(event->coordinator_id) ||
         !s_fraction_valid(event->utilization) ||
         !s_fraction_valid(event->scale_hint) ||
         (event->has_reason &&
-         strnlen(event->reason, PROTO_REASON_MAX + 1) > PROTO_REASON_MAX) ||
+         strnlen(event->reason, MDBP_REASON_MAX + 1) > MDBP_REASON_MAX) ||
         (event->has_drain_rate &&
          !(isfinite(event->drain_rate) && event->drain_rate >= 0.0)) ||
         (event->has_commit_latency_ms && !(isfinite(event->commit_latency_ms) &&
                                            event->commit_latency_ms >= 0.0)) ||
-        event->sink_state < PROTO_SINK_STATE_NONE ||
-        event->sink_state > PROTO_SINK_STATE_DOWN ||
+        event->sink_state < MDBP_SINK_STATE_NONE ||
+        event->sink_state > MDBP_SINK_STATE_DOWN ||
         (event->has_pressure && !s_fraction_valid(event->pressure)))
         return -1;
 
@@ -158,12 +158,12 @@ int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
         KEY_REQUIRED_COUNT + (event->has_reason ? 1 : 0) +
         (event->has_drain_rate ? 1 : 0) + (event->has_oldest_age_ms ? 1 : 0) +
         (event->has_commit_latency_ms ? 1 : 0) +
-        (event->sink_state != PROTO_SINK_STATE_NONE ? 1 : 0) +
+        (event->sink_state != MDBP_SINK_STATE_NONE ? 1 : 0) +
         (event->has_pressure ? 1 : 0) + (event->has_credit_initial ? 1 : 0) +
         (event->has_going_away ? 1 : 0);
     int failed = msgpack_pack_map(&packer, entries);
     failed |= s_pack_key(&packer, KEY_V);
-    failed |= msgpack_pack_uint64(&packer, PROTO_VERSION);
+    failed |= msgpack_pack_uint64(&packer, MDBP_PROTOCOL_VERSION);
     failed |= s_pack_key(&packer, KEY_TYPE);
     failed |= s_pack_text(&packer, s_type_names[event->type]);
     failed |= s_pack_key(&packer, KEY_COORDINATOR_ID);
@@ -208,10 +208,10 @@ int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
         failed |= s_pack_key(&packer, KEY_COMMIT_LATENCY_MS);
         failed |= msgpack_pack_double(&packer, event->commit_latency_ms);
     }
-    if (event->sink_state != PROTO_SINK_STATE_NONE) {
+    if (event->sink_state != MDBP_SINK_STATE_NONE) {
         failed |= s_pack_key(&packer, KEY_SINK_STATE);
         failed |=
-            s_pack_text(&packer, proto_sink_state_name(event->sink_state));
+            s_pack_text(&packer, mdbp_sink_state_name(event->sink_state));
     }
     if (event->has_pressure) {
         failed |= s_pack_key(&packer, KEY_PRESSURE);
@@ -230,40 +230,40 @@ int proto_feedback_encode(const proto_feedback_t *event, msgpack_sbuffer *out)
 }
 
 /* A fraction key: a number within 0..1. */
-static int s_fraction(const proto_reader_t *reader, const proto_key_t *key,
-                      double *value, proto_error_t *error)
+static int s_fraction(const mdbp_reader_t *reader, const mdbp_key_t *key,
+                      double *value, mdbp_error_t *error)
 {
-    if (proto_key_number(reader, key, value, error) != 0)
+    if (mdbp_key_number(reader, key, value, error) != 0)
         return -1;
     if (!s_fraction_valid(*value)) {
-        proto_error_set(error, "key '%s': expected a number in 0..1",
+        mdbp_error_set(error, "key '%s': expected a number in 0..1",
                         key->name);
-        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, key->name);
+        return mdbp_error_code(error, MDBP_NACK_CODE_BAD_VALUE, key->name);
     }
     return 0;
 }
 
 /* A finite number >= 0. */
-static int s_non_negative(const proto_reader_t *reader, const proto_key_t *key,
-                          double *value, proto_error_t *error)
+static int s_non_negative(const mdbp_reader_t *reader, const mdbp_key_t *key,
+                          double *value, mdbp_error_t *error)
 {
-    if (proto_key_number(reader, key, value, error) != 0)
+    if (mdbp_key_number(reader, key, value, error) != 0)
         return -1;
     if (!(isfinite(*value) && *value >= 0.0)) {
-        proto_error_set(error, "key '%s': expected a finite number >= 0",
+        mdbp_error_set(error, "key '%s': expected a finite number >= 0",
                         key->name);
-        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE, key->name);
+        return mdbp_error_code(error, MDBP_NACK_CODE_BAD_VALUE, key->name);
     }
     return 0;
 }
 
 /* The optional keys added in v1.1. */
-static int s_decode_v11(const proto_reader_t *reader, const proto_key_t *keys,
-                        proto_feedback_t *event, proto_error_t *error)
+static int s_decode_v11(const mdbp_reader_t *reader, const mdbp_key_t *keys,
+                        mdbp_feedback_t *event, mdbp_error_t *error)
 {
     uint64_t value;
     if (keys[KEY_OLDEST_AGE_MS].seen) {
-        if (proto_key_uint(reader, &keys[KEY_OLDEST_AGE_MS], UINT32_MAX, &value,
+        if (mdbp_key_uint(reader, &keys[KEY_OLDEST_AGE_MS], UINT32_MAX, &value,
                            error) != 0)
             return -1;
         event->has_oldest_age_ms = true;
@@ -277,10 +277,10 @@ static int s_decode_v11(const proto_reader_t *reader, const proto_key_t *keys,
     }
     if (keys[KEY_SINK_STATE].seen) {
         int state;
-        if (proto_key_enum(reader, &keys[KEY_SINK_STATE], s_sink_names,
+        if (mdbp_key_enum(reader, &keys[KEY_SINK_STATE], s_sink_names,
                            S_SINK_COUNT, &state, error) != 0)
             return -1;
-        event->sink_state = (proto_sink_state_t)(state + 1);
+        event->sink_state = (mdbp_sink_state_t)(state + 1);
     }
     if (keys[KEY_PRESSURE].seen) {
         if (s_fraction(reader, &keys[KEY_PRESSURE], &event->pressure, error) !=
@@ -289,14 +289,14 @@ static int s_decode_v11(const proto_reader_t *reader, const proto_key_t *keys,
         event->has_pressure = true;
     }
     if (keys[KEY_CREDIT_INITIAL].seen) {
-        if (proto_key_uint(reader, &keys[KEY_CREDIT_INITIAL], UINT32_MAX,
+        if (mdbp_key_uint(reader, &keys[KEY_CREDIT_INITIAL], UINT32_MAX,
                            &value, error) != 0)
             return -1;
         event->has_credit_initial = true;
         event->credit_initial = (uint32_t)value;
     }
     if (keys[KEY_GOING_AWAY].seen) {
-        if (proto_key_bool(reader, &keys[KEY_GOING_AWAY], &event->going_away,
+        if (mdbp_key_bool(reader, &keys[KEY_GOING_AWAY], &event->going_away,
                            error) != 0)
             return -1;
         event->has_going_away = true;
@@ -304,65 +304,65 @@ static int s_decode_v11(const proto_reader_t *reader, const proto_key_t *keys,
     return 0;
 }
 
-int proto_feedback_decode(const void *data, size_t size,
-                          proto_feedback_t *event, proto_error_t *error)
+int mdbp_feedback_decode(const void *data, size_t size,
+                          mdbp_feedback_t *event, mdbp_error_t *error)
 {
-    proto_key_t keys[KEY_COUNT];
+    mdbp_key_t keys[KEY_COUNT];
     for (int key = 0; key < KEY_COUNT; key++)
         keys[key].name = s_key_names[key];
     memset(event, 0, sizeof *event);
-    proto_error_reset(error);
+    mdbp_error_reset(error);
 
-    proto_reader_t reader;
-    if (proto_reader_scan_message(&reader, data, size, keys, KEY_COUNT,
+    mdbp_reader_t reader;
+    if (mdbp_reader_scan_message(&reader, data, size, keys, KEY_COUNT,
                                   error) != 0)
         return -1;
 
     int type, level, prev_level;
     uint64_t ttl_ms;
-    if (proto_key_version(&reader, &keys[KEY_V], error) != 0 ||
-        proto_key_enum(&reader, &keys[KEY_TYPE], s_type_names, S_TYPE_COUNT,
+    if (mdbp_key_version(&reader, &keys[KEY_V], error) != 0 ||
+        mdbp_key_enum(&reader, &keys[KEY_TYPE], s_type_names, S_TYPE_COUNT,
                        &type, error) != 0 ||
-        proto_key_str(&reader, &keys[KEY_COORDINATOR_ID], 1, PROTO_ID_MAX,
+        mdbp_key_str(&reader, &keys[KEY_COORDINATOR_ID], 1, MDBP_ID_MAX,
                       event->coordinator_id, error) != 0)
         return -1;
     if (!s_id_valid(event->coordinator_id)) {
-        proto_error_set(error, "key 'coordinator_id': must not contain '/' "
+        mdbp_error_set(error, "key 'coordinator_id': must not contain '/' "
                                "or control characters");
-        return proto_error_code(error, PROTO_NACK_CODE_BAD_VALUE,
+        return mdbp_error_code(error, MDBP_NACK_CODE_BAD_VALUE,
                                 "coordinator_id");
     }
-    if (proto_key_uint(&reader, &keys[KEY_EPOCH], UINT64_MAX, &event->epoch,
+    if (mdbp_key_uint(&reader, &keys[KEY_EPOCH], UINT64_MAX, &event->epoch,
                        error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_SEQ], UINT64_MAX, &event->seq,
+        mdbp_key_uint(&reader, &keys[KEY_SEQ], UINT64_MAX, &event->seq,
                        error) != 0 ||
-        proto_key_int(&reader, &keys[KEY_TS_NS], &event->ts_ns, error) != 0 ||
-        proto_key_enum(&reader, &keys[KEY_LEVEL], s_level_names, S_LEVEL_COUNT,
+        mdbp_key_int(&reader, &keys[KEY_TS_NS], &event->ts_ns, error) != 0 ||
+        mdbp_key_enum(&reader, &keys[KEY_LEVEL], s_level_names, S_LEVEL_COUNT,
                        &level, error) != 0 ||
-        proto_key_enum(&reader, &keys[KEY_PREV_LEVEL], s_level_names,
+        mdbp_key_enum(&reader, &keys[KEY_PREV_LEVEL], s_level_names,
                        S_LEVEL_COUNT, &prev_level, error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_QUEUE_SIZE], UINT64_MAX,
+        mdbp_key_uint(&reader, &keys[KEY_QUEUE_SIZE], UINT64_MAX,
                        &event->queue_size, error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_CAPACITY], UINT64_MAX,
+        mdbp_key_uint(&reader, &keys[KEY_CAPACITY], UINT64_MAX,
                        &event->capacity, error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_LOW_WM], UINT64_MAX, &event->low_wm,
+        mdbp_key_uint(&reader, &keys[KEY_LOW_WM], UINT64_MAX, &event->low_wm,
                        error) != 0 ||
-        proto_key_uint(&reader, &keys[KEY_HIGH_WM], UINT64_MAX, &event->high_wm,
+        mdbp_key_uint(&reader, &keys[KEY_HIGH_WM], UINT64_MAX, &event->high_wm,
                        error) != 0 ||
         s_fraction(&reader, &keys[KEY_UTILIZATION], &event->utilization,
                    error) != 0 ||
         s_fraction(&reader, &keys[KEY_SCALE_HINT], &event->scale_hint, error) !=
             0 ||
-        proto_key_uint(&reader, &keys[KEY_TTL_MS], UINT32_MAX, &ttl_ms,
+        mdbp_key_uint(&reader, &keys[KEY_TTL_MS], UINT32_MAX, &ttl_ms,
                        error) != 0)
         return -1;
-    event->type = (proto_feedback_type_t)type;
-    event->level = (proto_level_t)level;
-    event->prev_level = (proto_level_t)prev_level;
+    event->type = (mdbp_feedback_type_t)type;
+    event->level = (mdbp_level_t)level;
+    event->prev_level = (mdbp_level_t)prev_level;
     event->ttl_ms = (uint32_t)ttl_ms;
 
     if (keys[KEY_REASON].seen) {
-        if (proto_key_str(&reader, &keys[KEY_REASON], 0, PROTO_REASON_MAX,
+        if (mdbp_key_str(&reader, &keys[KEY_REASON], 0, MDBP_REASON_MAX,
                           event->reason, error) != 0)
             return -1;
         event->has_reason = true;

@@ -1,7 +1,7 @@
-/* proto_text: records as NDJSON objects and CSV lines (ingest.md, "Records
+/* mdbp_text: records as NDJSON objects and CSV lines (ingest.md, "Records
  * as text"): strict readers with errors naming the key or column, and the
  * NDJSON writer of the dead-letter file. */
-#include "proto_text.h"
+#include <mdbp/text.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto_ingest.h"
-#include "proto_reader.h"
+#include <mdbp/ingest.h>
+#include "mdbp_reader.h"
 
 /* Longest number text we read (digits, sign, point, exponent). */
 #define S_NUMBER_TEXT_MAX 64
@@ -28,12 +28,12 @@
 
 static const char *const s_kind_names[] = {"trade", "quote", "bar"};
 /* The number fields of each kind, in CSV / msgpack order. */
-static const char *const s_field_names[PROTO_RECORD_KIND_COUNT][5] = {
+static const char *const s_field_names[MDBP_RECORD_KIND_COUNT][5] = {
     {"price", "size"},
     {"bid", "bid_size", "ask", "ask_size"},
     {"open", "high", "low", "close", "volume"},
 };
-static const size_t s_field_counts[PROTO_RECORD_KIND_COUNT] = {2, 4, 5};
+static const size_t s_field_counts[MDBP_RECORD_KIND_COUNT] = {2, 4, 5};
 
 /* Every number key of any kind (the union of s_field_names). */
 static const char *const s_number_keys[] = {
@@ -41,12 +41,12 @@ static const char *const s_number_keys[] = {
     "open",  "high", "low", "close",    "volume"};
 #define S_NUMBER_KEY_COUNT (sizeof s_number_keys / sizeof s_number_keys[0])
 
-static double *s_field_slot(proto_record_t *record, size_t index)
+static double *s_field_slot(mdbp_record_t *record, size_t index)
 {
     switch (record->kind) {
-    case PROTO_RECORD_TRADE:
+    case MDBP_RECORD_TRADE:
         return index == 0 ? &record->u.trade.price : &record->u.trade.size;
-    case PROTO_RECORD_QUOTE: {
+    case MDBP_RECORD_QUOTE: {
         double *slots[] = {&record->u.quote.bid, &record->u.quote.bid_size,
                            &record->u.quote.ask, &record->u.quote.ask_size};
         return slots[index];
@@ -61,12 +61,12 @@ static double *s_field_slot(proto_record_t *record, size_t index)
 }
 
 static int s_kind_parse(const char *text, size_t length,
-                        proto_record_kind_t *kind)
+                        mdbp_record_kind_t *kind)
 {
-    for (int index = 0; index < PROTO_RECORD_KIND_COUNT; index++) {
+    for (int index = 0; index < MDBP_RECORD_KIND_COUNT; index++) {
         if (strlen(s_kind_names[index]) == length &&
             memcmp(s_kind_names[index], text, length) == 0) {
-            *kind = (proto_record_kind_t)index;
+            *kind = (mdbp_record_kind_t)index;
             return 0;
         }
     }
@@ -145,28 +145,28 @@ static int s_integer_value(const char *text, size_t length, int64_t *value)
 /* Copies a provider or symbol (`what`) into `out` with the wire's rules. */
 static int s_name_copy(const char *text, size_t length, size_t max, char *out,
                        const char *prefix, const char *what,
-                       proto_error_t *error)
+                       mdbp_error_t *error)
 {
     if (length == 0)
-        return proto_error_set(error, "%s: field '%s': empty", prefix, what);
+        return mdbp_error_set(error, "%s: field '%s': empty", prefix, what);
     if (length > max)
-        return proto_error_set(error, "%s: field '%s': longer than %zu bytes",
+        return mdbp_error_set(error, "%s: field '%s': longer than %zu bytes",
                                prefix, what, max);
     if (memchr(text, '\0', length))
-        return proto_error_set(error, "%s: field '%s': contains a NUL byte",
+        return mdbp_error_set(error, "%s: field '%s': contains a NUL byte",
                                prefix, what);
     memcpy(out, text, length);
     out[length] = '\0';
     return 0;
 }
 
-/* Runs proto_record_validate and prefixes its error. */
-static int s_validate(const proto_record_t *record, const char *prefix,
-                      proto_error_t *error)
+/* Runs mdbp_record_validate and prefixes its error. */
+static int s_validate(const mdbp_record_t *record, const char *prefix,
+                      mdbp_error_t *error)
 {
-    proto_error_t invalid;
-    if (proto_record_validate(record, &invalid) != 0)
-        return proto_error_set(error, "%s: %s", prefix, invalid.text);
+    mdbp_error_t invalid;
+    if (mdbp_record_validate(record, &invalid) != 0)
+        return mdbp_error_set(error, "%s: %s", prefix, invalid.text);
     return 0;
 }
 
@@ -175,12 +175,12 @@ static int s_validate(const proto_record_t *record, const char *prefix,
 typedef struct {
     const char *line; /* the whole line, for columns */
     const char *at;   /* next character */
-    proto_error_t *error;
+    mdbp_error_t *error;
 } s_json_t;
 
 static int s_json_fail(s_json_t *json, const char *what)
 {
-    return proto_error_set(json->error, "json: %s at column %td", what,
+    return mdbp_error_set(json->error, "json: %s at column %td", what,
                            json->at - json->line + 1);
 }
 
@@ -322,7 +322,7 @@ static int s_json_number(s_json_t *json, const char **text, size_t *length,
 /* The known keys of a record object and what was read for them. */
 typedef struct {
     bool seen_kind, seen_provider, seen_symbol, seen_ts_ns;
-    proto_record_kind_t kind;
+    mdbp_record_kind_t kind;
     bool seen_number[S_NUMBER_KEY_COUNT];
     double number[S_NUMBER_KEY_COUNT];
 } s_fields_t;
@@ -330,14 +330,14 @@ typedef struct {
 static int s_json_duplicate(s_json_t *json, bool *seen, const char *key)
 {
     if (*seen)
-        return proto_error_set(json->error, "json: duplicate key '%s'", key);
+        return mdbp_error_set(json->error, "json: duplicate key '%s'", key);
     *seen = true;
     return 0;
 }
 
 /* Reads the value of `key` (already read) into `fields` / `record`. */
 static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
-                         s_fields_t *fields, proto_record_t *record)
+                         s_fields_t *fields, mdbp_record_t *record)
 {
     char text[S_STRING_MAX];
     size_t length = 0;
@@ -371,7 +371,7 @@ static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
             return -1;
         if (value != S_VALUE_STRING ||
             s_kind_parse(text, length, &fields->kind) != 0)
-            return proto_error_set(json->error,
+            return mdbp_error_set(json->error,
                                    "json: key 'kind': expected "
                                    "\"trade\", \"quote\" or \"bar\"");
         return 0;
@@ -383,10 +383,10 @@ static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
                 key) != 0)
             return -1;
         if (value != S_VALUE_STRING)
-            return proto_error_set(json->error,
+            return mdbp_error_set(json->error,
                                    "json: key '%s': expected a string", key);
         return s_name_copy(text, length,
-                           provider ? PROTO_NAME_MAX : PROTO_SYMBOL_MAX,
+                           provider ? MDBP_NAME_MAX : MDBP_SYMBOL_MAX,
                            provider ? record->provider : record->symbol, prefix,
                            key, json->error);
     }
@@ -394,10 +394,10 @@ static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
         if (s_json_duplicate(json, &fields->seen_ts_ns, key) != 0)
             return -1;
         if (value != S_VALUE_NUMBER || !integral)
-            return proto_error_set(json->error,
+            return mdbp_error_set(json->error,
                                    "json: key 'ts_ns': expected an integer");
         if (s_integer_value(number_text, number_length, &record->ts_ns) != 0)
-            return proto_error_set(json->error,
+            return mdbp_error_set(json->error,
                                    "json: key 'ts_ns': out of range");
         return 0;
     }
@@ -407,19 +407,19 @@ static int s_json_member(s_json_t *json, const char *key, bool key_truncated,
         if (s_json_duplicate(json, &fields->seen_number[index], key) != 0)
             return -1;
         if (value != S_VALUE_NUMBER)
-            return proto_error_set(json->error,
+            return mdbp_error_set(json->error,
                                    "json: key '%s': expected a number", key);
         if (s_number_value(number_text, number_length,
                            &fields->number[index]) != 0)
-            return proto_error_set(json->error, "json: key '%s': out of range",
+            return mdbp_error_set(json->error, "json: key '%s': out of range",
                                    key);
         return 0;
     }
     return 0; /* an unknown key (e.g. "reason"): ignored */
 }
 
-int proto_text_parse_json(const char *line, proto_record_t *record,
-                          proto_error_t *error)
+int mdbp_text_parse_json(const char *line, mdbp_record_t *record,
+                          mdbp_error_t *error)
 {
     s_json_t json = {.line = line, .at = line, .error = error};
     s_fields_t fields;
@@ -466,13 +466,13 @@ int proto_text_parse_json(const char *line, proto_record_t *record,
         return s_json_fail(&json, "unexpected text after the object");
 
     if (!fields.seen_kind)
-        return proto_error_set(error, "json: missing key 'kind'");
+        return mdbp_error_set(error, "json: missing key 'kind'");
     if (!fields.seen_provider)
-        return proto_error_set(error, "json: missing key 'provider'");
+        return mdbp_error_set(error, "json: missing key 'provider'");
     if (!fields.seen_symbol)
-        return proto_error_set(error, "json: missing key 'symbol'");
+        return mdbp_error_set(error, "json: missing key 'symbol'");
     if (!fields.seen_ts_ns)
-        return proto_error_set(error, "json: missing key 'ts_ns'");
+        return mdbp_error_set(error, "json: missing key 'ts_ns'");
     record->kind = fields.kind;
     for (size_t field = 0; field < s_field_counts[fields.kind]; field++) {
         const char *name = s_field_names[fields.kind][field];
@@ -480,7 +480,7 @@ int proto_text_parse_json(const char *line, proto_record_t *record,
         while (strcmp(s_number_keys[index], name) != 0)
             index++;
         if (!fields.seen_number[index])
-            return proto_error_set(error, "json: missing key '%s'", name);
+            return mdbp_error_set(error, "json: missing key '%s'", name);
         *s_field_slot(record, field) = fields.number[index];
     }
     return s_validate(record, "json", error);
@@ -488,8 +488,8 @@ int proto_text_parse_json(const char *line, proto_record_t *record,
 
 /* ---- CSV reader ------------------------------------------------------- */
 
-int proto_text_parse_csv(const char *line, proto_record_t *record,
-                         proto_error_t *error)
+int mdbp_text_parse_csv(const char *line, mdbp_record_t *record,
+                         mdbp_error_t *error)
 {
     memset(record, 0, sizeof *record);
     size_t line_length = strlen(line);
@@ -515,31 +515,31 @@ int proto_text_parse_csv(const char *line, proto_record_t *record,
     }
     if (lengths[0] == 4 && memcmp(starts[0], "kind", 4) == 0)
         return 1; /* the header line */
-    proto_record_kind_t kind;
+    mdbp_record_kind_t kind;
     if (s_kind_parse(starts[0], lengths[0], &kind) != 0)
-        return proto_error_set(error, "csv: field 1 (kind): expected "
+        return mdbp_error_set(error, "csv: field 1 (kind): expected "
                                       "trade|quote|bar");
     record->kind = kind;
     size_t expected = 4 + s_field_counts[kind];
     if (fields != expected)
-        return proto_error_set(error, "csv: a %s has %zu fields, got %zu",
+        return mdbp_error_set(error, "csv: a %s has %zu fields, got %zu",
                                s_kind_names[kind], expected, fields);
-    if (s_name_copy(starts[1], lengths[1], PROTO_NAME_MAX, record->provider,
+    if (s_name_copy(starts[1], lengths[1], MDBP_NAME_MAX, record->provider,
                     "csv", "provider", error) != 0 ||
-        s_name_copy(starts[2], lengths[2], PROTO_SYMBOL_MAX, record->symbol,
+        s_name_copy(starts[2], lengths[2], MDBP_SYMBOL_MAX, record->symbol,
                     "csv", "symbol", error) != 0)
         return -1;
     bool integral;
     if (!s_number_syntax(starts[3], lengths[3], &integral) || !integral ||
         s_integer_value(starts[3], lengths[3], &record->ts_ns) != 0)
-        return proto_error_set(error,
+        return mdbp_error_set(error,
                                "csv: field 4 (ts_ns): expected an integer");
     for (size_t field = 0; field < s_field_counts[kind]; field++) {
         size_t column = 4 + field;
         if (!s_number_syntax(starts[column], lengths[column], &integral) ||
             s_number_value(starts[column], lengths[column],
                            s_field_slot(record, field)) != 0)
-            return proto_error_set(error,
+            return mdbp_error_set(error,
                                    "csv: field %zu (%s): expected a number",
                                    column + 1, s_field_names[kind][field]);
     }
@@ -622,7 +622,7 @@ static void s_write_number(s_writer_t *writer, double value)
     s_write(writer, "%s", text);
 }
 
-int proto_text_read_line(FILE *file, char *line, size_t max_length,
+int mdbp_text_read_line(FILE *file, char *line, size_t max_length,
                          size_t *length)
 {
     /* One byte more than the limit is kept, for a '\r' before '\n'. */
@@ -653,14 +653,14 @@ int proto_text_read_line(FILE *file, char *line, size_t max_length,
     line[kept] = '\0';
     *length = kept;
     if (has_nul)
-        return PROTO_TEXT_LINE_HAS_NUL;
-    return too_long ? PROTO_TEXT_LINE_TOO_LONG : 1;
+        return MDBP_TEXT_LINE_HAS_NUL;
+    return too_long ? MDBP_TEXT_LINE_TOO_LONG : 1;
 }
 
-int proto_text_format_json(const proto_record_t *record, const char *reason,
+int mdbp_text_format_json(const mdbp_record_t *record, const char *reason,
                            char *out, size_t capacity)
 {
-    if (record->kind < PROTO_RECORD_TRADE || record->kind > PROTO_RECORD_BAR ||
+    if (record->kind < MDBP_RECORD_TRADE || record->kind > MDBP_RECORD_BAR ||
         capacity == 0)
         return -1;
     s_writer_t writer = {.out = out, .capacity = capacity};
@@ -670,7 +670,7 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
     s_write(&writer, ",\"symbol\":");
     s_write_string(&writer, record->symbol);
     s_write(&writer, ",\"ts_ns\":%" PRId64, record->ts_ns);
-    proto_record_t copy = *record;
+    mdbp_record_t copy = *record;
     for (size_t field = 0; field < s_field_counts[record->kind]; field++) {
         s_write(&writer, ",\"%s\":", s_field_names[record->kind][field]);
         s_write_number(&writer, *s_field_slot(&copy, field));
@@ -685,15 +685,15 @@ int proto_text_format_json(const proto_record_t *record, const char *reason,
     return (int)writer.length;
 }
 
-int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
+int mdbp_text_format_feedback_json(const mdbp_feedback_t *event, char *out,
                                     size_t capacity)
 {
     if (capacity == 0)
         return -1;
     s_writer_t writer = {.out = out, .capacity = capacity};
     s_write(&writer,
-            "{\"v\":%d,\"type\":\"%s\",\"coordinator_id\":", PROTO_VERSION,
-            proto_feedback_type_name(event->type));
+            "{\"v\":%d,\"type\":\"%s\",\"coordinator_id\":", MDBP_PROTOCOL_VERSION,
+            mdbp_feedback_type_name(event->type));
     s_write_string(&writer, event->coordinator_id);
     s_write(&writer,
             ",\"epoch\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRId64
@@ -701,7 +701,7 @@ int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
             ",\"capacity\":%" PRIu64 ",\"low_wm\":%" PRIu64
             ",\"high_wm\":%" PRIu64 ",\"utilization\":",
             event->epoch, event->seq, event->ts_ns,
-            proto_level_name(event->level), proto_level_name(event->prev_level),
+            mdbp_level_name(event->level), mdbp_level_name(event->prev_level),
             event->queue_size, event->capacity, event->low_wm, event->high_wm);
     s_write_number(&writer, event->utilization);
     s_write(&writer, ",\"scale_hint\":");
@@ -722,9 +722,9 @@ int proto_text_format_feedback_json(const proto_feedback_t *event, char *out,
         s_write(&writer, ",\"commit_latency_ms\":");
         s_write_number(&writer, event->commit_latency_ms);
     }
-    if (event->sink_state != PROTO_SINK_STATE_NONE)
+    if (event->sink_state != MDBP_SINK_STATE_NONE)
         s_write(&writer, ",\"sink_state\":\"%s\"",
-                proto_sink_state_name(event->sink_state));
+                mdbp_sink_state_name(event->sink_state));
     if (event->has_pressure) {
         s_write(&writer, ",\"pressure\":");
         s_write_number(&writer, event->pressure);

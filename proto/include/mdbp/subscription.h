@@ -1,37 +1,37 @@
-/* proto_subscription: what a feedback publisher does with a subscription.
+/* mdbp_subscription: what a feedback publisher does with a subscription.
  *
  * An XPUB socket hands the publisher every subscription message it gets
  * from a subscriber: a first byte 1 (subscribe) or 0 (unsubscribe) and a
  * topic prefix (feedback.md section 2). Only a prefix of the publisher's
  * own topic can ever receive anything, and no topic is longer than
- * PROTO_FEEDBACK_TOPIC_MAX - 1 bytes: anything else is refused (not passed
+ * MDBP_FEEDBACK_TOPIC_MAX - 1 bytes: anything else is refused (not passed
  * on to libzmq's subscription trie), so the trie holds at most the
  * prefixes of one topic however many peers subscribe. Pure. */
-#ifndef PROTO_SUBSCRIPTION_H
-#define PROTO_SUBSCRIPTION_H
+#ifndef MDBP_SUBSCRIPTION_H
+#define MDBP_SUBSCRIPTION_H
 
 #include <stddef.h>
 
-#include "proto_feedback.h"
+#include <mdbp/feedback.h>
 
 /* The longest valid subscription message: 1 byte + the longest topic
  * ("mds.fb/" + 64-byte id + "/"), 73 bytes. */
-#define PROTO_SUBSCRIPTION_BYTES_MAX PROTO_FEEDBACK_TOPIC_MAX
+#define MDBP_SUBSCRIPTION_BYTES_MAX MDBP_FEEDBACK_TOPIC_MAX
 
 typedef enum {
-    PROTO_SUBSCRIPTION_SUBSCRIBE,   /* apply: a prefix of our topic */
-    PROTO_SUBSCRIPTION_UNSUBSCRIBE, /* apply: a prefix of our topic */
-    PROTO_SUBSCRIPTION_OVERSIZED,   /* refuse: longer than any topic */
-    PROTO_SUBSCRIPTION_OTHER_TOPIC, /* refuse: cannot receive our topic */
-    PROTO_SUBSCRIPTION_IGNORED,     /* not a subscription, or a refused
+    MDBP_SUBSCRIPTION_SUBSCRIBE,   /* apply: a prefix of our topic */
+    MDBP_SUBSCRIPTION_UNSUBSCRIBE, /* apply: a prefix of our topic */
+    MDBP_SUBSCRIPTION_OVERSIZED,   /* refuse: longer than any topic */
+    MDBP_SUBSCRIPTION_OTHER_TOPIC, /* refuse: cannot receive our topic */
+    MDBP_SUBSCRIPTION_IGNORED,     /* not a subscription, or a refused
                                        prefix's unsubscribe */
-} proto_subscription_verdict_t;
+} mdbp_subscription_verdict_t;
 
 /* The verdict on the `size`-byte subscription message `data` for a
  * publisher of `topic` (`topic_length` bytes). On SUBSCRIBE/UNSUBSCRIBE
  * *prefix and *prefix_length (may be NULL) give the prefix to apply. */
-proto_subscription_verdict_t
-proto_subscription_check(const char *topic, size_t topic_length,
+mdbp_subscription_verdict_t
+mdbp_subscription_check(const char *topic, size_t topic_length,
                          const void *data, size_t size, const void **prefix,
                          size_t *prefix_length);
 

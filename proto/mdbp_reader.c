@@ -1,5 +1,5 @@
-/* proto_reader: a bounded, allocation-free msgpack reader (see the header). */
-#include "proto_reader.h"
+/* mdbp_reader: a bounded, allocation-free msgpack reader (see the header). */
+#include "mdbp_reader.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -51,19 +51,19 @@
 
 /* Message buffers, in bytes: the "key 'NAME'" prefix of an error, and the
  * longer texts (a list of expected names, an unknown key quoted). */
-#define PROTO_KEY_PREFIX_SIZE 48
-#define PROTO_EXPECTED_SIZE 96
+#define MDBP_KEY_PREFIX_SIZE 48
+#define MDBP_EXPECTED_SIZE 96
 /* Characters of an unknown key quoted in an error. */
-#define PROTO_KEY_QUOTED_MAX 32
+#define MDBP_KEY_QUOTED_MAX 32
 
-void proto_reader_init(proto_reader_t *self, const void *data, size_t size)
+void mdbp_reader_init(mdbp_reader_t *self, const void *data, size_t size)
 {
     self->data = data;
     self->size = size;
     self->pos = 0;
 }
 
-size_t proto_reader_left(const proto_reader_t *self)
+size_t mdbp_reader_left(const mdbp_reader_t *self)
 {
     return self->size - self->pos;
 }
@@ -79,26 +79,26 @@ static uint64_t s_big_endian(const uint8_t *at, size_t width)
 }
 
 /* Reads a length of `width` bytes that follows the format byte. Returns
- * PROTO_READ_OK and sets `value`, or PROTO_READ_END. */
-static proto_read_t s_length(const proto_reader_t *self, size_t width,
+ * MDBP_READ_OK and sets `value`, or MDBP_READ_END. */
+static mdbp_read_t s_length(const mdbp_reader_t *self, size_t width,
                              uint64_t *value)
 {
-    if (proto_reader_left(self) < 1 + width)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1 + width)
+        return MDBP_READ_END;
     *value = s_big_endian(self->data + self->pos + 1, width);
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
 /* Reads the header of a map or an array: a fix format (`fix_format` in the
  * high nibble, the count in the low one) or a 16/32-bit count. Each counted
  * element is at least `element_bytes` bytes, so a count the data cannot
- * hold is PROTO_READ_END before anything is allocated for it. */
-static proto_read_t s_container(proto_reader_t *self, uint8_t fix_format,
+ * hold is MDBP_READ_END before anything is allocated for it. */
+static mdbp_read_t s_container(mdbp_reader_t *self, uint8_t fix_format,
                                 uint8_t format16, uint8_t format32,
                                 uint64_t element_bytes, uint32_t *count)
 {
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1)
+        return MDBP_READ_END;
     uint8_t format = self->data[self->pos];
     uint64_t elements;
     size_t header;
@@ -107,34 +107,34 @@ static proto_read_t s_container(proto_reader_t *self, uint8_t fix_format,
         header = 1;
     } else if (format == format16 || format == format32) {
         size_t width = format == format16 ? 2 : 4;
-        if (s_length(self, width, &elements) != PROTO_READ_OK)
-            return PROTO_READ_END;
+        if (s_length(self, width, &elements) != MDBP_READ_OK)
+            return MDBP_READ_END;
         header = 1 + width;
     } else
-        return PROTO_READ_TYPE;
-    if (elements > (proto_reader_left(self) - header) / element_bytes)
-        return PROTO_READ_END;
+        return MDBP_READ_TYPE;
+    if (elements > (mdbp_reader_left(self) - header) / element_bytes)
+        return MDBP_READ_END;
     self->pos += header;
     *count = (uint32_t)elements;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_map(proto_reader_t *self, uint32_t *count)
+mdbp_read_t mdbp_reader_map(mdbp_reader_t *self, uint32_t *count)
 {
     /* Each entry needs a key and a value, one byte at least each. */
     return s_container(self, MP_FIXMAP, MP_MAP16, MP_MAP32, 2, count);
 }
 
-proto_read_t proto_reader_array(proto_reader_t *self, uint32_t *count)
+mdbp_read_t mdbp_reader_array(mdbp_reader_t *self, uint32_t *count)
 {
     return s_container(self, MP_FIXARRAY, MP_ARRAY16, MP_ARRAY32, 1, count);
 }
 
-proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
+mdbp_read_t mdbp_reader_str(mdbp_reader_t *self, const char **text,
                               uint32_t *length)
 {
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1)
+        return MDBP_READ_END;
     uint8_t format = self->data[self->pos];
     uint64_t bytes;
     size_t header;
@@ -143,17 +143,17 @@ proto_read_t proto_reader_str(proto_reader_t *self, const char **text,
         header = 1;
     } else if (format == MP_STR8 || format == MP_STR16 || format == MP_STR32) {
         size_t width = format == MP_STR8 ? 1 : format == MP_STR16 ? 2 : 4;
-        if (s_length(self, width, &bytes) != PROTO_READ_OK)
-            return PROTO_READ_END;
+        if (s_length(self, width, &bytes) != MDBP_READ_OK)
+            return MDBP_READ_END;
         header = 1 + width;
     } else
-        return PROTO_READ_TYPE;
-    if (bytes > proto_reader_left(self) - header)
-        return PROTO_READ_END;
+        return MDBP_READ_TYPE;
+    if (bytes > mdbp_reader_left(self) - header)
+        return MDBP_READ_END;
     *text = (const char *)self->data + self->pos + header;
     *length = (uint32_t)bytes;
     self->pos += header + (size_t)bytes;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
 /* An integer read by s_integer, not yet consumed. */
@@ -165,22 +165,22 @@ typedef struct {
 } s_integer_t;
 
 /* Reads any integer into `integer` without consuming it. */
-static proto_read_t s_integer(const proto_reader_t *self, s_integer_t *integer)
+static mdbp_read_t s_integer(const mdbp_reader_t *self, s_integer_t *integer)
 {
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1)
+        return MDBP_READ_END;
     uint8_t format = self->data[self->pos];
     if (format <= MP_POSITIVE_FIXINT_MAX) {
         integer->negative = false;
         integer->magnitude = format;
         integer->used = 1;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     if (format >= MP_NEGATIVE_FIXINT) {
         integer->negative = true;
         integer->signed_value = (int8_t)format;
         integer->used = 1;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     size_t width;
     bool is_signed;
@@ -218,16 +218,16 @@ static proto_read_t s_integer(const proto_reader_t *self, s_integer_t *integer)
         is_signed = true;
         break;
     default:
-        return PROTO_READ_TYPE;
+        return MDBP_READ_TYPE;
     }
     uint64_t raw;
-    if (s_length(self, width, &raw) != PROTO_READ_OK)
-        return PROTO_READ_END;
+    if (s_length(self, width, &raw) != MDBP_READ_OK)
+        return MDBP_READ_END;
     integer->used = 1 + width;
     if (!is_signed) {
         integer->negative = false;
         integer->magnitude = raw;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     /* Sign-extend a two's complement value of `width` bytes. */
     int64_t value;
@@ -255,48 +255,48 @@ static proto_read_t s_integer(const proto_reader_t *self, s_integer_t *integer)
         integer->negative = false;
         integer->magnitude = (uint64_t)value;
     }
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_uint(proto_reader_t *self, uint64_t *value)
+mdbp_read_t mdbp_reader_uint(mdbp_reader_t *self, uint64_t *value)
 {
     s_integer_t integer = {0};
-    proto_read_t result = s_integer(self, &integer);
-    if (result != PROTO_READ_OK)
+    mdbp_read_t result = s_integer(self, &integer);
+    if (result != MDBP_READ_OK)
         return result;
     if (integer.negative)
-        return PROTO_READ_RANGE;
+        return MDBP_READ_RANGE;
     *value = integer.magnitude;
     self->pos += integer.used;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_int(proto_reader_t *self, int64_t *value)
+mdbp_read_t mdbp_reader_int(mdbp_reader_t *self, int64_t *value)
 {
     s_integer_t integer = {0};
-    proto_read_t result = s_integer(self, &integer);
-    if (result != PROTO_READ_OK)
+    mdbp_read_t result = s_integer(self, &integer);
+    if (result != MDBP_READ_OK)
         return result;
     if (integer.negative)
         *value = integer.signed_value;
     else if (integer.magnitude > INT64_MAX)
-        return PROTO_READ_RANGE;
+        return MDBP_READ_RANGE;
     else
         *value = (int64_t)integer.magnitude;
     self->pos += integer.used;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_number(proto_reader_t *self, double *value)
+mdbp_read_t mdbp_reader_number(mdbp_reader_t *self, double *value)
 {
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1)
+        return MDBP_READ_END;
     uint8_t format = self->data[self->pos];
     if (format == MP_FLOAT32 || format == MP_FLOAT64) {
         size_t width = format == MP_FLOAT32 ? 4 : 8;
         uint64_t raw;
-        if (s_length(self, width, &raw) != PROTO_READ_OK)
-            return PROTO_READ_END;
+        if (s_length(self, width, &raw) != MDBP_READ_OK)
+            return MDBP_READ_END;
         if (width == 4) {
             uint32_t bits = (uint32_t)raw;
             float single;
@@ -305,33 +305,33 @@ proto_read_t proto_reader_number(proto_reader_t *self, double *value)
         } else
             memcpy(value, &raw, sizeof *value);
         self->pos += 1 + width;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     s_integer_t integer = {0};
-    proto_read_t result = s_integer(self, &integer);
-    if (result != PROTO_READ_OK)
+    mdbp_read_t result = s_integer(self, &integer);
+    if (result != MDBP_READ_OK)
         return result;
     *value = integer.negative ? (double)integer.signed_value
                               : (double)integer.magnitude;
     self->pos += integer.used;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_bool(proto_reader_t *self, bool *value)
+mdbp_read_t mdbp_reader_bool(mdbp_reader_t *self, bool *value)
 {
-    if (proto_reader_left(self) < 1)
-        return PROTO_READ_END;
+    if (mdbp_reader_left(self) < 1)
+        return MDBP_READ_END;
     uint8_t format = self->data[self->pos];
     if (format != MP_TRUE && format != MP_FALSE)
-        return PROTO_READ_TYPE;
+        return MDBP_READ_TYPE;
     *value = format == MP_TRUE;
     self->pos += 1;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
 /* For one object starting at `at`: the bytes of its header and payload
  * (`bytes`) and the number of child objects that follow (`children`). */
-static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
+static mdbp_read_t s_object_extent(const mdbp_reader_t *self, size_t at,
                                     uint64_t *bytes, uint64_t *children)
 {
     const uint8_t *data = self->data;
@@ -341,21 +341,21 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
     if (format <= MP_POSITIVE_FIXINT_MAX || format >= MP_NEGATIVE_FIXINT ||
         format == MP_NIL || format == MP_FALSE || format == MP_TRUE) {
         *bytes = 1;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXMAP) {
         *bytes = 1;
         *children = 2u * (format & MP_FIX_COUNT_MASK);
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     if ((format & ~MP_FIX_COUNT_MASK) == MP_FIXARRAY) {
         *bytes = 1;
         *children = format & MP_FIX_COUNT_MASK;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     if (format >= MP_FIXSTR && format <= MP_FIXSTR_LAST) {
         *bytes = 1u + (format & MP_FIXSTR_LENGTH_MASK);
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     /* Formats with a length field: (width of the length, what it counts). */
     size_t width = 0;
@@ -369,7 +369,7 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
     } meaning = LENGTH_NONE;
     switch (format) {
     case MP_NEVER_USED:
-        return PROTO_READ_BAD;
+        return MDBP_READ_BAD;
     case MP_BIN8:
     case MP_STR8:
         width = 1;
@@ -447,14 +447,14 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
         meaning = LENGTH_MAP;
         break;
     default:
-        return PROTO_READ_BAD;
+        return MDBP_READ_BAD;
     }
     if (meaning == LENGTH_NONE) {
         *bytes = 1 + fixed;
-        return PROTO_READ_OK;
+        return MDBP_READ_OK;
     }
     if (left < 1 + width)
-        return PROTO_READ_END;
+        return MDBP_READ_END;
     uint64_t length = s_big_endian(data + at + 1, width);
     switch (meaning) {
     case LENGTH_BYTES:
@@ -472,10 +472,10 @@ static proto_read_t s_object_extent(const proto_reader_t *self, size_t at,
         *children = 2 * length;
         break;
     }
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-proto_read_t proto_reader_skip(proto_reader_t *self)
+mdbp_read_t mdbp_reader_skip(mdbp_reader_t *self)
 {
     size_t at = self->pos;
     /* Objects still to skip. Each needs at least one byte, so `pending`
@@ -483,25 +483,25 @@ proto_read_t proto_reader_skip(proto_reader_t *self)
     uint64_t pending = 1;
     while (pending > 0) {
         if (at >= self->size)
-            return PROTO_READ_END;
+            return MDBP_READ_END;
         uint64_t bytes, children;
-        proto_read_t result = s_object_extent(self, at, &bytes, &children);
-        if (result != PROTO_READ_OK)
+        mdbp_read_t result = s_object_extent(self, at, &bytes, &children);
+        if (result != MDBP_READ_OK)
             return result;
         if (bytes > self->size - at)
-            return PROTO_READ_END;
+            return MDBP_READ_END;
         at += (size_t)bytes;
         pending = pending - 1 + children;
         if (pending > self->size - at)
-            return PROTO_READ_END;
+            return MDBP_READ_END;
     }
     self->pos = at;
-    return PROTO_READ_OK;
+    return MDBP_READ_OK;
 }
 
-const char *proto_reader_type_name(const proto_reader_t *self)
+const char *mdbp_reader_type_name(const mdbp_reader_t *self)
 {
-    if (proto_reader_left(self) < 1)
+    if (mdbp_reader_left(self) < 1)
         return "nothing";
     uint8_t format = self->data[self->pos];
     if (format <= MP_POSITIVE_FIXINT_MAX || format >= MP_NEGATIVE_FIXINT)
@@ -558,7 +558,7 @@ const char *proto_reader_type_name(const proto_reader_t *self)
     }
 }
 
-int proto_error_set(proto_error_t *error, const char *format, ...)
+int mdbp_error_set(mdbp_error_t *error, const char *format, ...)
 {
     if (error) {
         va_list arguments;
@@ -569,53 +569,53 @@ int proto_error_set(proto_error_t *error, const char *format, ...)
     return -1;
 }
 
-int proto_reader_fail(const proto_reader_t *self, proto_read_t result,
+int mdbp_reader_fail(const mdbp_reader_t *self, mdbp_read_t result,
                       const char *prefix, const char *what,
-                      proto_error_t *error)
+                      mdbp_error_t *error)
 {
     switch (result) {
-    case PROTO_READ_TYPE:
-        return proto_error_set(error, "%s: expected %s, got %s", prefix, what,
-                               proto_reader_type_name(self));
-    case PROTO_READ_RANGE:
-        return proto_error_set(error, "%s: expected %s, out of range", prefix,
+    case MDBP_READ_TYPE:
+        return mdbp_error_set(error, "%s: expected %s, got %s", prefix, what,
+                               mdbp_reader_type_name(self));
+    case MDBP_READ_RANGE:
+        return mdbp_error_set(error, "%s: expected %s, out of range", prefix,
                                what);
-    case PROTO_READ_BAD:
-        return proto_error_set(error, "%s: invalid msgpack byte", prefix);
+    case MDBP_READ_BAD:
+        return mdbp_error_set(error, "%s: invalid msgpack byte", prefix);
     default:
-        return proto_error_set(error, "%s: message truncated", prefix);
+        return mdbp_error_set(error, "%s: message truncated", prefix);
     }
 }
 
-int proto_reader_scan_map(proto_reader_t *self, const char *what,
-                          proto_key_t *keys, size_t key_count,
-                          proto_error_t *error)
+int mdbp_reader_scan_map(mdbp_reader_t *self, const char *what,
+                          mdbp_key_t *keys, size_t key_count,
+                          mdbp_error_t *error)
 {
     for (size_t index = 0; index < key_count; index++)
         keys[index].seen = false;
     uint32_t entries;
-    proto_read_t result = proto_reader_map(self, &entries);
-    if (result != PROTO_READ_OK) {
-        proto_reader_fail(self, result, what, "a map", error);
-        return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP, NULL);
+    mdbp_read_t result = mdbp_reader_map(self, &entries);
+    if (result != MDBP_READ_OK) {
+        mdbp_reader_fail(self, result, what, "a map", error);
+        return mdbp_error_code(error, MDBP_NACK_CODE_NOT_A_MAP, NULL);
     }
     for (uint32_t entry = 0; entry < entries; entry++) {
         const char *name;
         uint32_t length;
-        result = proto_reader_str(self, &name, &length);
-        if (result != PROTO_READ_OK) {
-            char prefix[PROTO_KEY_PREFIX_SIZE];
+        result = mdbp_reader_str(self, &name, &length);
+        if (result != MDBP_READ_OK) {
+            char prefix[MDBP_KEY_PREFIX_SIZE];
             snprintf(prefix, sizeof prefix, "%s: map key %u", what,
                      (unsigned)entry);
-            proto_reader_fail(self, result, prefix, "a str", error);
+            mdbp_reader_fail(self, result, prefix, "a str", error);
             /* A truncated key is a broken map, a non-str one a bad key. */
-            return proto_error_code(error,
-                                    result == PROTO_READ_TYPE
-                                        ? PROTO_NACK_CODE_BAD_KEY
-                                        : PROTO_NACK_CODE_NOT_A_MAP,
+            return mdbp_error_code(error,
+                                    result == MDBP_READ_TYPE
+                                        ? MDBP_NACK_CODE_BAD_KEY
+                                        : MDBP_NACK_CODE_NOT_A_MAP,
                                     NULL);
         }
-        proto_key_t *known = NULL;
+        mdbp_key_t *known = NULL;
         for (size_t index = 0; index < key_count; index++) {
             if (strlen(keys[index].name) == length &&
                 memcmp(keys[index].name, name, length) == 0) {
@@ -625,50 +625,50 @@ int proto_reader_scan_map(proto_reader_t *self, const char *what,
         }
         if (known) {
             if (known->seen) {
-                proto_error_set(error, "duplicate key '%s'", known->name);
-                return proto_error_code(error, PROTO_NACK_CODE_BAD_KEY,
+                mdbp_error_set(error, "duplicate key '%s'", known->name);
+                return mdbp_error_code(error, MDBP_NACK_CODE_BAD_KEY,
                                         known->name);
             }
             known->seen = true;
             known->offset = self->pos;
         }
         size_t value_at = self->pos;
-        result = proto_reader_skip(self);
-        if (result != PROTO_READ_OK) {
-            proto_reader_t at_value = *self;
+        result = mdbp_reader_skip(self);
+        if (result != MDBP_READ_OK) {
+            mdbp_reader_t at_value = *self;
             at_value.pos = value_at;
-            char prefix[PROTO_EXPECTED_SIZE];
+            char prefix[MDBP_EXPECTED_SIZE];
             snprintf(prefix, sizeof prefix, "key '%.*s'",
-                     (int)(length > PROTO_KEY_QUOTED_MAX ? PROTO_KEY_QUOTED_MAX
+                     (int)(length > MDBP_KEY_QUOTED_MAX ? MDBP_KEY_QUOTED_MAX
                                                          : length),
                      name);
-            proto_reader_fail(&at_value, result, prefix, "a value", error);
-            return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP,
+            mdbp_reader_fail(&at_value, result, prefix, "a value", error);
+            return mdbp_error_code(error, MDBP_NACK_CODE_NOT_A_MAP,
                                     known ? known->name : NULL);
         }
     }
     return 0;
 }
 
-int proto_reader_scan_message(proto_reader_t *self, const void *data,
-                              size_t size, proto_key_t *keys, size_t key_count,
-                              proto_error_t *error)
+int mdbp_reader_scan_message(mdbp_reader_t *self, const void *data,
+                              size_t size, mdbp_key_t *keys, size_t key_count,
+                              mdbp_error_t *error)
 {
-    proto_reader_init(self, data, size);
-    if (proto_reader_scan_map(self, "message", keys, key_count, error) != 0)
+    mdbp_reader_init(self, data, size);
+    if (mdbp_reader_scan_map(self, "message", keys, key_count, error) != 0)
         return -1;
-    if (proto_reader_left(self) != 0) {
-        proto_error_set(error, "message: %zu bytes after the map",
-                        proto_reader_left(self));
-        return proto_error_code(error, PROTO_NACK_CODE_NOT_A_MAP, NULL);
+    if (mdbp_reader_left(self) != 0) {
+        mdbp_error_set(error, "message: %zu bytes after the map",
+                        mdbp_reader_left(self));
+        return mdbp_error_code(error, MDBP_NACK_CODE_NOT_A_MAP, NULL);
     }
     return 0;
 }
 
 /* A reader positioned at the key's value. */
-static proto_reader_t s_at(const proto_reader_t *self, const proto_key_t *key)
+static mdbp_reader_t s_at(const mdbp_reader_t *self, const mdbp_key_t *key)
 {
-    proto_reader_t reader = *self;
+    mdbp_reader_t reader = *self;
     reader.pos = key->offset;
     return reader;
 }
@@ -676,62 +676,62 @@ static proto_reader_t s_at(const proto_reader_t *self, const proto_key_t *key)
 /* Starts reading a key's value: positions `reader` at it and writes the
  * "key 'NAME'" prefix of its messages. -1 (error set) when the key was not
  * in the map. */
-static int s_key_start(const proto_reader_t *self, const proto_key_t *key,
-                       proto_reader_t *reader, char *prefix,
-                       proto_error_t *error)
+static int s_key_start(const mdbp_reader_t *self, const mdbp_key_t *key,
+                       mdbp_reader_t *reader, char *prefix,
+                       mdbp_error_t *error)
 {
     if (!key->seen)
-        return proto_error_set(error, "missing key '%s'", key->name);
+        return mdbp_error_set(error, "missing key '%s'", key->name);
     *reader = s_at(self, key);
-    snprintf(prefix, PROTO_KEY_PREFIX_SIZE, "key '%s'", key->name);
+    snprintf(prefix, MDBP_KEY_PREFIX_SIZE, "key '%s'", key->name);
     return 0;
 }
 
-static int s_key_uint(const proto_reader_t *self, const proto_key_t *key,
-                      uint64_t max, uint64_t *value, proto_error_t *error)
+static int s_key_uint(const mdbp_reader_t *self, const mdbp_key_t *key,
+                      uint64_t max, uint64_t *value, mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
-    proto_read_t result = proto_reader_uint(&reader, value);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, "an unsigned integer",
+    mdbp_read_t result = mdbp_reader_uint(&reader, value);
+    if (result != MDBP_READ_OK)
+        return mdbp_reader_fail(&reader, result, prefix, "an unsigned integer",
                                  error);
     if (*value > max)
-        return proto_error_set(error, "key '%s': %llu is more than %llu",
+        return mdbp_error_set(error, "key '%s': %llu is more than %llu",
                                key->name, (unsigned long long)*value,
                                (unsigned long long)max);
     return 0;
 }
 
-static int s_key_int(const proto_reader_t *self, const proto_key_t *key,
-                     int64_t *value, proto_error_t *error)
+static int s_key_int(const mdbp_reader_t *self, const mdbp_key_t *key,
+                     int64_t *value, mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
-    proto_read_t result = proto_reader_int(&reader, value);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, "an integer", error);
+    mdbp_read_t result = mdbp_reader_int(&reader, value);
+    if (result != MDBP_READ_OK)
+        return mdbp_reader_fail(&reader, result, prefix, "an integer", error);
     return 0;
 }
 
-static int s_key_number(const proto_reader_t *self, const proto_key_t *key,
-                        double *value, proto_error_t *error)
+static int s_key_number(const mdbp_reader_t *self, const mdbp_key_t *key,
+                        double *value, mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
-    proto_read_t result = proto_reader_number(&reader, value);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, "a number", error);
+    mdbp_read_t result = mdbp_reader_number(&reader, value);
+    if (result != MDBP_READ_OK)
+        return mdbp_reader_fail(&reader, result, prefix, "a number", error);
     return 0;
 }
 
-bool proto_code_point_is_control(uint32_t code_point)
+bool mdbp_code_point_is_control(uint32_t code_point)
 {
     return code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f) ||
            code_point == 0x2028 || code_point == 0x2029 ||
@@ -741,7 +741,7 @@ bool proto_code_point_is_control(uint32_t code_point)
            (code_point >= 0x2066 && code_point <= 0x2069);
 }
 
-uint32_t proto_utf8_decode(const unsigned char *bytes, size_t length)
+uint32_t mdbp_utf8_decode(const unsigned char *bytes, size_t length)
 {
     static const unsigned char lead_bits[] = {0x7f, 0x1f, 0x0f, 0x07};
     assert(length >= 1 && length <= 4);
@@ -751,48 +751,48 @@ uint32_t proto_utf8_decode(const unsigned char *bytes, size_t length)
     return code_point;
 }
 
-int proto_copy_str(const char *text, uint32_t length, size_t min_length,
+int mdbp_copy_str(const char *text, uint32_t length, size_t min_length,
                    size_t max_length, char *out, const char *what,
-                   proto_error_t *error)
+                   mdbp_error_t *error)
 {
     if (length < min_length)
-        return proto_error_set(error, "%s: empty", what);
+        return mdbp_error_set(error, "%s: empty", what);
     if (length > max_length)
-        return proto_error_set(error, "%s: longer than %zu bytes", what,
+        return mdbp_error_set(error, "%s: longer than %zu bytes", what,
                                max_length);
     if (memchr(text, '\0', length))
-        return proto_error_set(error, "%s: contains a NUL byte", what);
+        return mdbp_error_set(error, "%s: contains a NUL byte", what);
     memcpy(out, text, length);
     out[length] = '\0';
     return 0;
 }
 
-static int s_key_str(const proto_reader_t *self, const proto_key_t *key,
+static int s_key_str(const mdbp_reader_t *self, const mdbp_key_t *key,
                      size_t min_length, size_t max_length, char *out,
-                     proto_error_t *error)
+                     mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
     const char *text;
     uint32_t length;
-    proto_read_t result = proto_reader_str(&reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, "a str", error);
-    return proto_copy_str(text, length, min_length, max_length, out, prefix,
+    mdbp_read_t result = mdbp_reader_str(&reader, &text, &length);
+    if (result != MDBP_READ_OK)
+        return mdbp_reader_fail(&reader, result, prefix, "a str", error);
+    return mdbp_copy_str(text, length, min_length, max_length, out, prefix,
                           error);
 }
 
-static int s_key_enum(const proto_reader_t *self, const proto_key_t *key,
+static int s_key_enum(const mdbp_reader_t *self, const mdbp_key_t *key,
                       const char *const *names, size_t count, int *index,
-                      proto_error_t *error)
+                      mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
-    char expected[PROTO_EXPECTED_SIZE] = "one of ";
+    char expected[MDBP_EXPECTED_SIZE] = "one of ";
     for (size_t name = 0; name < count; name++) {
         if (name > 0)
             strncat(expected, "|", sizeof expected - strlen(expected) - 1);
@@ -800,9 +800,9 @@ static int s_key_enum(const proto_reader_t *self, const proto_key_t *key,
     }
     const char *text;
     uint32_t length;
-    proto_read_t result = proto_reader_str(&reader, &text, &length);
-    if (result != PROTO_READ_OK)
-        return proto_reader_fail(&reader, result, prefix, expected, error);
+    mdbp_read_t result = mdbp_reader_str(&reader, &text, &length);
+    if (result != MDBP_READ_OK)
+        return mdbp_reader_fail(&reader, result, prefix, expected, error);
     for (size_t name = 0; name < count; name++) {
         if (strlen(names[name]) == length &&
             memcmp(names[name], text, length) == 0) {
@@ -810,118 +810,118 @@ static int s_key_enum(const proto_reader_t *self, const proto_key_t *key,
             return 0;
         }
     }
-    return proto_error_set(error, "key '%s': expected %s", key->name, expected);
+    return mdbp_error_set(error, "key '%s': expected %s", key->name, expected);
 }
 
-int proto_key_version(const proto_reader_t *self, const proto_key_t *key,
-                      proto_error_t *error)
+int mdbp_key_version(const mdbp_reader_t *self, const mdbp_key_t *key,
+                      mdbp_error_t *error)
 {
     uint64_t version;
-    if (proto_key_uint(self, key, UINT64_MAX, &version, error) != 0)
+    if (mdbp_key_uint(self, key, UINT64_MAX, &version, error) != 0)
         return -1;
-    if (version != PROTO_VERSION) {
-        proto_error_set(error,
+    if (version != MDBP_PROTOCOL_VERSION) {
+        mdbp_error_set(error,
                         "key 'v': unsupported version %llu "
                         "(this decoder reads %d)",
-                        (unsigned long long)version, PROTO_VERSION);
-        return proto_error_code(error, PROTO_NACK_CODE_VERSION, key->name);
+                        (unsigned long long)version, MDBP_PROTOCOL_VERSION);
+        return mdbp_error_code(error, MDBP_NACK_CODE_VERSION, key->name);
     }
     return 0;
 }
 
 /* A failed read of `key`: MISSING_KEY when it is absent, else BAD_VALUE,
  * naming it as the field. Always returns -1. */
-static int s_key_code(proto_error_t *error, const proto_key_t *key)
+static int s_key_code(mdbp_error_t *error, const mdbp_key_t *key)
 {
-    return proto_error_code(error,
-                            key->seen ? PROTO_NACK_CODE_BAD_VALUE
-                                      : PROTO_NACK_CODE_MISSING_KEY,
+    return mdbp_error_code(error,
+                            key->seen ? MDBP_NACK_CODE_BAD_VALUE
+                                      : MDBP_NACK_CODE_MISSING_KEY,
                             key->name);
 }
 
-int proto_key_uint(const proto_reader_t *self, const proto_key_t *key,
-                   uint64_t max, uint64_t *value, proto_error_t *error)
+int mdbp_key_uint(const mdbp_reader_t *self, const mdbp_key_t *key,
+                   uint64_t max, uint64_t *value, mdbp_error_t *error)
 {
     if (s_key_uint(self, key, max, value, error) != 0)
         return s_key_code(error, key);
     return 0;
 }
 
-int proto_key_int(const proto_reader_t *self, const proto_key_t *key,
-                  int64_t *value, proto_error_t *error)
+int mdbp_key_int(const mdbp_reader_t *self, const mdbp_key_t *key,
+                  int64_t *value, mdbp_error_t *error)
 {
     if (s_key_int(self, key, value, error) != 0)
         return s_key_code(error, key);
     return 0;
 }
 
-int proto_key_number(const proto_reader_t *self, const proto_key_t *key,
-                     double *value, proto_error_t *error)
+int mdbp_key_number(const mdbp_reader_t *self, const mdbp_key_t *key,
+                     double *value, mdbp_error_t *error)
 {
     if (s_key_number(self, key, value, error) != 0)
         return s_key_code(error, key);
     return 0;
 }
 
-int proto_key_str(const proto_reader_t *self, const proto_key_t *key,
+int mdbp_key_str(const mdbp_reader_t *self, const mdbp_key_t *key,
                   size_t min_length, size_t max_length, char *out,
-                  proto_error_t *error)
+                  mdbp_error_t *error)
 {
     if (s_key_str(self, key, min_length, max_length, out, error) != 0)
         return s_key_code(error, key);
     return 0;
 }
 
-int proto_key_enum(const proto_reader_t *self, const proto_key_t *key,
+int mdbp_key_enum(const mdbp_reader_t *self, const mdbp_key_t *key,
                    const char *const *names, size_t count, int *index,
-                   proto_error_t *error)
+                   mdbp_error_t *error)
 {
     if (s_key_enum(self, key, names, count, index, error) != 0)
         return s_key_code(error, key);
     return 0;
 }
 
-int proto_key_raw_str(const proto_reader_t *self, const proto_key_t *key,
-                      const char **text, uint32_t *length, proto_error_t *error)
+int mdbp_key_raw_str(const mdbp_reader_t *self, const mdbp_key_t *key,
+                      const char **text, uint32_t *length, mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return s_key_code(error, key);
-    proto_read_t result = proto_reader_str(&reader, text, length);
-    if (result != PROTO_READ_OK) {
-        proto_reader_fail(&reader, result, prefix, "a str", error);
+    mdbp_read_t result = mdbp_reader_str(&reader, text, length);
+    if (result != MDBP_READ_OK) {
+        mdbp_reader_fail(&reader, result, prefix, "a str", error);
         return s_key_code(error, key);
     }
     return 0;
 }
 
-int proto_key_bool(const proto_reader_t *self, const proto_key_t *key,
-                   bool *value, proto_error_t *error)
+int mdbp_key_bool(const mdbp_reader_t *self, const mdbp_key_t *key,
+                   bool *value, mdbp_error_t *error)
 {
-    proto_reader_t reader;
-    char prefix[PROTO_KEY_PREFIX_SIZE];
+    mdbp_reader_t reader;
+    char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return s_key_code(error, key);
-    proto_read_t result = proto_reader_bool(&reader, value);
-    if (result != PROTO_READ_OK) {
-        proto_reader_fail(&reader, result, prefix, "a bool", error);
+    mdbp_read_t result = mdbp_reader_bool(&reader, value);
+    if (result != MDBP_READ_OK) {
+        mdbp_reader_fail(&reader, result, prefix, "a bool", error);
         return s_key_code(error, key);
     }
     return 0;
 }
 
-void proto_error_reset(proto_error_t *error)
+void mdbp_error_reset(mdbp_error_t *error)
 {
     if (error) {
-        error->code = PROTO_NACK_CODE_NONE;
+        error->code = MDBP_NACK_CODE_NONE;
         error->field[0] = '\0';
         error->has_record_index = false;
         error->record_index = 0;
     }
 }
 
-int proto_error_code(proto_error_t *error, proto_nack_code_t code,
+int mdbp_error_code(mdbp_error_t *error, mdbp_nack_code_t code,
                      const char *field)
 {
     if (error) {
