@@ -28,8 +28,13 @@ intervals) and the same TEST COPY of the shipped rules: every `for:` cut to
    reloads Prometheus): CoordinatorAbsent fires with job and namespace, and
    CoordinatorDown is gone (no `up` series is left to be 0). absent() has
    no series to take labels from: the rule names the namespace.
-3. The same for the pipeline: killed, PipelineDown fires; its target
-   removed, PipelineAbsent fires.
+   A second pipeline that reaches no coordinator (its feedback and store
+   endpoints are closed ports: what a client left out of the CURVE
+   allow-list sees) answers /health but not /ready, and
+   PipelineNoCoordinator fires for it, and only for it.
+3. The same for the pipeline: killed, PipelineDown fires (not for the
+   other pipeline, still up); the pipelines' targets removed,
+   PipelineAbsent fires.
 """
 
 import json
@@ -256,9 +261,29 @@ def run_live(workdir, coordinator_bin, pipeline_bin):
     }, workdir)
     wait_for("mdp-pipeline /health", STARTUP_DEADLINE_S, lambda: http_get(
         f"http://127.0.0.1:{pipeline_http}/health")[0] == 200)
+    # Alive, never ready: nothing answers on its coordinator addresses.
+    lonely_http = free_port()
+    start("mdp-pipeline-lonely", [pipeline_bin], {
+        "MDP_STORE_ENDPOINTS": f"tcp://127.0.0.1:{free_port()}",
+        "MDP_FEEDBACK_ENDPOINTS": f"tcp://127.0.0.1:{free_port()}",
+        "MDP_PROVIDERS": "ibkr",
+        "MDP_RATE_IBKR_CAPACITY": str(PIPELINE_RATE),
+        "MDP_RATE_IBKR_REFILL_RATE": str(PIPELINE_RATE),
+        "MDP_METRICS_ENABLE": "true",
+        "MDP_METRICS_STANDALONE_PORT": str(lonely_http),
+        "MDP_METRICS_BIND": "127.0.0.1",
+        "MDP_LOG_FORMAT": "json",
+    }, workdir)
+    wait_for("mdp-pipeline-lonely /health", STARTUP_DEADLINE_S,
+             lambda: http_get(
+                 f"http://127.0.0.1:{lonely_http}/health")[0] == 200)
+    status, _ = http_get(f"http://127.0.0.1:{lonely_http}/ready")
+    c.check(status is not None and status != 200, f"the pipeline that "
+            f"reaches no coordinator is alive but not ready ({status})")
 
     targets = {"mds-coordinator": f"127.0.0.1:{coordinator_http}",
-               "mdp-pipeline": f"127.0.0.1:{pipeline_http}"}
+               "mdp-pipeline": [f"127.0.0.1:{pipeline_http}",
+                                f"127.0.0.1:{lonely_http}"]}
     config = prometheus_config(workdir, targets)
     start("prometheus", [
         PROMETHEUS, f"--config.file={config}",
@@ -280,6 +305,9 @@ def run_live(workdir, coordinator_bin, pipeline_bin):
     c.check(True, "both up: no Absent alert, no Down alert firing")
 
     flap(prom, ingest)
+    check_fires(prom, "PipelineNoCoordinator", {
+        "instance": f"127.0.0.1:{lonely_http}", "namespace": NAMESPACE,
+        "severity": "warning"})
 
     # The coordinator dies; the pipeline lives on.
     kill("mds-coordinator")
@@ -302,10 +330,10 @@ def run_live(workdir, coordinator_bin, pipeline_bin):
     # Then the pipeline.
     kill("mdp-pipeline")
     check_fires(prom, "PipelineDown", {
-        "job": "mdp-pipeline", "instance": targets["mdp-pipeline"],
+        "job": "mdp-pipeline", "instance": f"127.0.0.1:{pipeline_http}",
         "namespace": NAMESPACE, "severity": "critical"})
     reload_prometheus(prom, workdir, {"mds-coordinator": "",
-                                      "mdp-pipeline": ""}, "mdp-pipeline")
+                                      "mdp-pipeline": []}, "mdp-pipeline")
     check_fires(prom, "PipelineAbsent", {
         "job": "mdp-pipeline", "namespace": NAMESPACE,
         "severity": "critical"})
