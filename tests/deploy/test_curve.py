@@ -21,13 +21,18 @@ deploy/README.md tells a user to set it up.
    records arrive (ingest channel); both sockets count accepted CURVE
    handshakes and no denial.
 4. A consumer with a key pair that is not in the allow-list
-   (mds-feedback-tail) gets nothing and is counted as unknown_key. Its
+   (mds-feedback-tail) gets nothing and is counted as unknown_key, and on
+   a real Prometheus scraping the coordinator (test_live.py's
+   configuration and test copy of the rules) CoordinatorCurveUnknownKey
+   fires at once, with namespace and socket, and CoordinatorCurveDenied
+   does not (skipped, said so, without /usr/bin/prometheus). Its
    public certificate is then added to the clients ConfigMap and the
    volume updated the way the kubelet does (new folder, `..data` swapped
    atomically): without any restart, it now receives events.
 5. SIGTERM ends both services with exit 0.
 """
 
+import json
 import os
 import re
 import shlex
@@ -41,6 +46,7 @@ import time
 from deploy_common import (DEPLOY, KUBERNETES, Checker, fail,
                            free_port, generated, http_get, kustomize, objects, processes,
                            start, stop_all, workload)
+from test_live import PROMETHEUS, prometheus_config, query
 
 NAMESPACE = "market-data"
 DEADLINE_S = 20
@@ -254,6 +260,57 @@ def tail(tail_bin, endpoint, secret, server):
     return result.returncode
 
 
+def start_prometheus(workdir, coordinator_http):
+    """Prometheus scraping the coordinator, its unknown_key series seen at
+    0 (an increase needs the sample before the refusal); None, said so,
+    when Prometheus is not installed."""
+    if not os.access(PROMETHEUS, os.X_OK):
+        print(f"NOTE: {PROMETHEUS} is not installed (Debian package "
+              f"prometheus): CoordinatorCurveUnknownKey not checked live")
+        return None
+    home = os.path.join(workdir, "prometheus")
+    os.makedirs(home)
+    config = prometheus_config(home, {
+        "mds-coordinator": f"127.0.0.1:{coordinator_http}"})
+    port = free_port()
+    start("prometheus", [
+        PROMETHEUS, f"--config.file={config}",
+        f"--storage.tsdb.path={os.path.join(home, 'tsdb')}",
+        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+    ], {}, home)
+    prom = f"http://127.0.0.1:{port}"
+    wait_for("Prometheus ready",
+             lambda: http_get(prom + "/-/ready")[0] == 200)
+    wait_for("Prometheus has the unknown_key series at 0", lambda: [
+        v for _, v in query(prom, 'mds_curve_denied_total{socket="feedback",'
+                            'reason="unknown_key"}') if v == 0])
+    return prom
+
+
+def check_unknown_key_alert(prom, instance):
+    """The allow-list miss fires CoordinatorCurveUnknownKey (no `for:`: a
+    refused client may never retry), not CoordinatorCurveDenied."""
+    def states():
+        status, body = http_get(prom + "/api/v1/alerts")
+        if status != 200:
+            return None
+        found = {}
+        for alert in json.loads(body)["data"]["alerts"]:
+            found.setdefault(alert["labels"]["alertname"], []).append(alert)
+        return found
+    firing = wait_for("CoordinatorCurveUnknownKey firing", lambda: [
+        a["labels"] for a in (states() or {}).get(
+            "CoordinatorCurveUnknownKey", []) if a["state"] == "firing"])
+    c.check(len(firing) == 1 and firing[0].get("namespace") == NAMESPACE
+            and firing[0].get("socket") == "feedback"
+            and firing[0].get("instance") == instance,
+            f"CoordinatorCurveUnknownKey fires for the allow-list miss with "
+            f"namespace, instance and socket=feedback ({firing})")
+    now = states() or {}
+    c.check("CoordinatorCurveDenied" not in now, f"CoordinatorCurveDenied "
+            f"(handshake failures) does not ({sorted(now)})")
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -298,6 +355,7 @@ def run(workdir, objs, coordinator_bin, pipeline_bin, tail_bin):
              lambda: http_get(coordinator_url + "/health")[0] == 200)
     log = open(processes[0][2]).read()
     c.check("server_ready" in log, "the coordinator logs curve: server_ready")
+    prom = start_prometheus(workdir, http)
 
     start("mdp-pipeline", [pipeline_bin], dict(pipeline_env, **{
         "MDP_STORE_ENDPOINTS": f"tcp://127.0.0.1:{ingest}",
@@ -342,6 +400,8 @@ def run(workdir, objs, coordinator_bin, pipeline_bin, tail_bin):
         reason="unknown_key") >= 1)
     c.check(True, "the refusal is counted (mds_curve_denied_total "
             "reason=unknown_key)")
+    if prom:
+        check_unknown_key_alert(prom, f"127.0.0.1:{http}")
 
     clients = store[("ConfigMap", "mds-curve-clients")]
     clients["dashboard"] = open(os.path.join(admin, "keys", "dashboard"),

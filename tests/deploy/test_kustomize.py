@@ -2,11 +2,13 @@
 """Renders every overlay of deploy/kubernetes with `kubectl kustomize` and
 checks what deploy/kubernetes/README.md promises of the rendered objects:
 probes, resources, security contexts, grace periods above the drain timeout,
-the headless ZeroMQ service, NetworkPolicies (evaluated for sample peers),
-ServiceMonitors, the ScaledObjects (fallback, ignoreNullValues, the seed's
-producer scaler only where opted in) and the PrometheusRule matching the
-plain rule file, and CURVE (prod: every key variable names a file on a
-read-only mount of the right Secret or ConfigMap; dev: no CURVE at all).
+the headless ZeroMQ service (and the pipelines' MDP_STORE_ENDPOINTS and
+MDP_FEEDBACK_ENDPOINTS on it: spread over every coordinator),
+NetworkPolicies (evaluated for sample peers), ServiceMonitors, the
+ScaledObjects (fallback, ignoreNullValues, the seed's producer scaler only
+where opted in) and the PrometheusRule matching the plain rule file (its
+namespace matchers naming the overlay's namespace), and CURVE (prod: every
+key variable names a file on a read-only mount of the right Secret or ConfigMap; dev: no CURVE at all).
 Schema validation is test_schemas.py; test_curve.py runs the prod CURVE
 configuration for real."""
 
@@ -184,6 +186,73 @@ def container_env(objs, deployment):
     return env
 
 
+# The pipeline's coordinator addresses (pipeline/README.md, "Sending" and
+# "Feedback"): every A record of each host is connected and the names are
+# resolved again every *_RESOLVE_SEC, so a headless Service (one A record
+# per coordinator pod) spreads the pipelines over every coordinator and
+# subscribes them to each one's feedback; a ClusterIP Service would be one
+# address, one coordinator per connection.
+PIPELINE_ENDPOINTS = {"MDP_STORE_ENDPOINTS": ("ingest", "MDP_STORE_RESOLVE_SEC"),
+                      "MDP_FEEDBACK_ENDPOINTS": ("feedback",
+                                                 "MDP_FB_RESOLVE_SEC")}
+RESOLVE_SEC_MAX = 60  # a coordinator added by KEDA gets traffic within this
+
+
+def service_of_host(objs, host, namespace):
+    """The Service a host name in `namespace` resolves to (NAME,
+    NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local), or None."""
+    parts = host.split(".")
+    name = parts[0]
+    rest = ".".join(parts[1:])
+    if rest not in ("", namespace, f"{namespace}.svc",
+                    f"{namespace}.svc.cluster.local"):
+        return None
+    return find(objs, "Service", name)
+
+
+def check_pipeline_endpoints(overlay, objs, coordinator, pipeline):
+    """Every address of MDP_STORE_ENDPOINTS and MDP_FEEDBACK_ENDPOINTS is a
+    headless Service of the coordinator pods on their ingest / feedback
+    port, not-ready pods published, re-resolved often enough."""
+    env = container_env(objs, pipeline)
+    pod_labels = coordinator["spec"]["template"]["metadata"]["labels"]
+    for variable, (port_name, resolve) in PIPELINE_ENDPOINTS.items():
+        value = env.get(variable)
+        if not c.check(isinstance(value, str) and value,
+                       f"{overlay}: pipeline {variable} is set"):
+            continue
+        for endpoint in value.split(","):
+            match = re.fullmatch(r"tcp://([^:/]+):(\d+)", endpoint.strip())
+            if not c.check(match is not None, f"{overlay}: {variable} "
+                           f"{endpoint} is tcp://HOST:PORT"):
+                continue
+            host, port = match.group(1), int(match.group(2))
+            service = service_of_host(objs, host, NAMESPACE)
+            what = f"{overlay}: {variable} {endpoint}"
+            if not c.check(service is not None,
+                           f"{what} names a Service of the overlay"):
+                continue
+            spec = service["spec"]
+            c.check(spec.get("clusterIP") == "None",
+                    f"{what}: {service['metadata']['name']} is headless "
+                    f"(one address per coordinator pod)")
+            c.check(selects({"matchLabels": spec.get("selector", {})},
+                            pod_labels),
+                    f"{what}: the Service selects the coordinator pods")
+            c.check(spec.get("publishNotReadyAddresses") is True,
+                    f"{what}: not-ready coordinators stay addressed (HARD "
+                    f"feedback, draining)")
+            ports = [p for p in spec.get("ports", []) if p["port"] == port]
+            c.check(len(ports) == 1 and port_number(
+                coordinator, ports[0]["targetPort"])
+                == port_number(coordinator, port_name),
+                f"{what}: port {port} is the coordinator's {port_name} port")
+        seconds = int(env.get(resolve) or 30)  # the pipeline's default
+        c.check(1 <= seconds <= RESOLVE_SEC_MAX,
+                f"{overlay}: {resolve} {seconds} s: a new coordinator is "
+                f"found within {RESOLVE_SEC_MAX} s")
+
+
 def mount_of(deployment, path):
     """(volumeMount, volume, path inside the volume) serving `path`: the
     mount with the longest mountPath that contains it."""
@@ -337,6 +406,8 @@ def check_overlay(path):
     check_workload(f"{overlay}: mdp-pipeline", objs, pipeline)
     check_curve(overlay, objs, {"mds-coordinator": coordinator,
                                 "mdp-pipeline": pipeline})
+
+    check_pipeline_endpoints(overlay, objs, coordinator, pipeline)
 
     # Grace period above the drain timeout.
     config = generated(objs, "ConfigMap", "mds-coordinator-config")["data"]
@@ -545,6 +616,19 @@ def check_overlay(path):
         DEPLOY, "prometheus", "rules", "mdbp-alerts.yml")))
     c.check(rule is not None and rule["spec"] == plain,
             f"{overlay}: PrometheusRule equals rules/mdbp-alerts.yml")
+    # Rules that name the namespace (absent() has no series to take it
+    # from) name the one the overlay deploys to.
+    workload_ns = coordinator["metadata"].get("namespace")
+    for group in (rule or {}).get("spec", {}).get("groups", []):
+        for alert in group["rules"]:
+            named = re.findall(r'namespace\s*=~?\s*"([^"]*)"', alert["expr"])
+            c.check(all(n == workload_ns for n in named),
+                    f"{overlay}: {alert['alert']} names namespace "
+                    f"{workload_ns} only ({named})")
+            if "absent(" in alert["expr"]:
+                c.check(named == [workload_ns],
+                        f"{overlay}: {alert['alert']}: absent() names the "
+                        f"namespace, so the alert carries it")
 
 
 found = overlays()

@@ -130,7 +130,9 @@ def test_rules(workdir):
 
 def prometheus_config(workdir, targets):
     """deploy/prometheus/prometheus.yml with targets rewritten to `targets`
-    (job -> host:port); jobs not in `targets` are dropped."""
+    (job -> "host:port" or a list of them; "" or [] keeps the job with no
+    target, as a Service with no endpoints); jobs not in `targets` are
+    dropped."""
     config = yaml.safe_load(open(os.path.join(DEPLOY, "prometheus",
                                               "prometheus.yml")))
     config["global"].update(scrape_interval="1s", scrape_timeout="1s",
@@ -139,7 +141,9 @@ def prometheus_config(workdir, targets):
     for job in config["scrape_configs"]:
         if job["job_name"] in targets:
             for static in job["static_configs"]:
-                static["targets"] = [targets[job["job_name"]]]
+                wanted = targets[job["job_name"]]
+                static["targets"] = ([wanted] if isinstance(wanted, str)
+                                     else list(wanted)) if wanted else []
             kept.append(job)
     missing = set(targets) - {j["job_name"] for j in kept}
     if missing:

@@ -3,7 +3,9 @@
 `promtool check rules` + `promtool test rules` on the alert rules twice: as
 the plain rule file and as extracted from the PrometheusRule object that
 `kubectl kustomize` renders (the unit tests in deploy/prometheus/tests are
-run against both copies). Also checks that every alert has a unit test."""
+run against both copies). Also checks that every alert has a unit test in
+which it fires, that every alert a unit test expects has a namespace label,
+and that every alert has a runbook line in deploy/README.md."""
 
 import os
 import shutil
@@ -48,6 +50,29 @@ for test in test_files:
                 fired.add(at["alertname"])
 for alert in sorted(alerts):
     c.check(alert in fired, f"alert {alert} has a firing unit test")
+# ... and every alert that a unit test expects carries `namespace` (the
+# routing label; absent() alerts name it in their selector).
+for test in test_files:
+    for case in yaml.safe_load(open(test))["tests"]:
+        for at in case.get("alert_rule_test", []):
+            for expected in at.get("exp_alerts") or []:
+                c.check("namespace" in expected.get("exp_labels", {}),
+                        f"{os.path.basename(test)}: {at['alertname']} at "
+                        f"{at['eval_time']} is expected with a namespace "
+                        f"label")
+
+# Every alert has its runbook line in deploy/README.md ("Alerts and
+# runbook": a table whose first cell names one or more alerts, "A / B").
+readme = open(os.path.join(DEPLOY, "README.md")).read()
+runbook = readme.split("## Alerts and runbook", 1)[-1].split("\n## ", 1)[0]
+rows = {name.strip() for line in runbook.splitlines()
+        if line.startswith("| ") and not line.startswith("| alert ")
+        for name in line.split("|")[1].split("/")}
+for alert in sorted(alerts):
+    c.check(alert in rows, f"alert {alert} has a runbook line in "
+            f"deploy/README.md")
+c.check(rows <= alerts, f"the runbook names no alert that does not exist "
+        f"({sorted(rows - alerts)})")
 for name in ("PipelineQueueHigh", "PipelineHardBackpressure",
              "PipelineRateScaleLow", "CoordinatorBreakerOpen",
              "CoordinatorDeadLettersGrowing", "PipelineFeedbackStale"):
