@@ -1,9 +1,10 @@
 /* mdbp_common: what both channels of wire protocol v1 share: the version,
  * limits, the record, the backpressure level and decode errors.
  *
- * The specs are feedback.md and ingest.md in this folder; this codec is one
- * implementation of them, with no dependency on czmq (only msgpack-c), so a
- * third party can link it alone. */
+ * The specs are feedback.md and ingest.md; this codec (libmdbp, API.md) is
+ * one implementation of them, with no dependency on czmq and msgpack-c used
+ * inside only (no msgpack type in these headers), so a third party can
+ * install it and link it alone: `pkg-config --cflags --libs mdbp`. */
 #ifndef MDBP_COMMON_H
 #define MDBP_COMMON_H
 

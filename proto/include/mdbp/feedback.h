@@ -7,7 +7,6 @@
 #define MDBP_FEEDBACK_H
 
 #include <mdbp/buffer.h>
-
 #include <mdbp/common.h>
 
 #ifdef __cplusplus

@@ -8,7 +8,6 @@
 #define MDBP_INGEST_H
 
 #include <mdbp/buffer.h>
-
 #include <mdbp/common.h>
 
 #ifdef __cplusplus
