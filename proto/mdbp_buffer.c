@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* The first allocation: a feedback message or a reply fits. */
-#define S_CAPACITY_INITIAL_BYTES 256
+#define MDBP_BUFFER_CAPACITY_INITIAL_BYTES 256
 
 void mdbp_buffer_init(mdbp_buffer_t *buffer)
 {
@@ -39,7 +39,7 @@ int mdbp_buffer_append(mdbp_buffer_t *buffer, const void *bytes, size_t size)
     size_t needed = buffer->size + size;
     if (needed > buffer->capacity) {
         size_t capacity =
-            buffer->capacity ? buffer->capacity : S_CAPACITY_INITIAL_BYTES;
+            buffer->capacity ? buffer->capacity : MDBP_BUFFER_CAPACITY_INITIAL_BYTES;
         while (capacity < needed)
             capacity = capacity > SIZE_MAX / 2 ? needed : capacity * 2;
         uint8_t *data = realloc(buffer->data, capacity);
