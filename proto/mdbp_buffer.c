@@ -38,8 +38,8 @@ int mdbp_buffer_append(mdbp_buffer_t *buffer, const void *bytes, size_t size)
         return -1;
     size_t needed = buffer->size + size;
     if (needed > buffer->capacity) {
-        size_t capacity =
-            buffer->capacity ? buffer->capacity : MDBP_BUFFER_CAPACITY_INITIAL_BYTES;
+        size_t capacity = buffer->capacity ? buffer->capacity
+                                           : MDBP_BUFFER_CAPACITY_INITIAL_BYTES;
         while (capacity < needed)
             capacity = capacity > SIZE_MAX / 2 ? needed : capacity * 2;
         uint8_t *data = realloc(buffer->data, capacity);

@@ -122,8 +122,8 @@ static int s_run_case(const char *directory, size_t line_number,
     tally->by_verdict[expected]++;
     if ((verdict_t)got != expected) {
         tally->failed++;
-        printf("FAIL %s %s: expected %s, the library says %s%s%s (%s)\n",
-               kind, file, s_verdict_names[expected], s_verdict_names[got],
+        printf("FAIL %s %s: expected %s, the library says %s%s%s (%s)\n", kind,
+               file, s_verdict_names[expected], s_verdict_names[got],
                got == VERDICT_VALID ? "" : ": ",
                got == VERDICT_VALID ? "" : error.text, description);
     }

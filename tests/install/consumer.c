@@ -84,7 +84,8 @@ static int s_exchange(void *dealer, const mdbp_buffer_t *batch,
                       mdbp_reply_t *reply)
 {
     if (zmq_send(dealer, batch->data, batch->size, 0) < 0) {
-        fprintf(stderr, "consumer: send failed: %s\n", zmq_strerror(zmq_errno()));
+        fprintf(stderr, "consumer: send failed: %s\n",
+                zmq_strerror(zmq_errno()));
         return -1;
     }
     zmq_msg_t frame;
@@ -122,12 +123,13 @@ static int s_ingest(void *context, const char *endpoint, const char *provider)
     mdbp_reply_t reply;
     if (rc == 0)
         rc = s_exchange(dealer, &batch, &reply);
-    if (rc == 0 && (reply.type != MDBP_REPLY_ACK ||
-                    reply.batch_seq != CONSUMER_BATCH_SEQ ||
-                    reply.written != CONSUMER_RECORDS ||
-                    reply.duplicates != 0)) {
-        fprintf(stderr, "consumer: expected an ack of %d written, got type %d "
-                        "written %u duplicates %u (%s)\n",
+    if (rc == 0 &&
+        (reply.type != MDBP_REPLY_ACK ||
+         reply.batch_seq != CONSUMER_BATCH_SEQ ||
+         reply.written != CONSUMER_RECORDS || reply.duplicates != 0)) {
+        fprintf(stderr,
+                "consumer: expected an ack of %d written, got type %d "
+                "written %u duplicates %u (%s)\n",
                 CONSUMER_RECORDS, (int)reply.type, (unsigned)reply.written,
                 (unsigned)reply.duplicates, reply.detail);
         rc = -1;
@@ -140,16 +142,16 @@ static int s_ingest(void *context, const char *endpoint, const char *provider)
         rc = s_exchange(dealer, &batch, &reply);
     if (rc == 0 && (reply.type != MDBP_REPLY_ACK || reply.written != 0 ||
                     reply.duplicates != CONSUMER_RECORDS)) {
-        fprintf(stderr, "consumer: expected %d duplicates, got written %u "
-                        "duplicates %u\n",
+        fprintf(stderr,
+                "consumer: expected %d duplicates, got written %u "
+                "duplicates %u\n",
                 CONSUMER_RECORDS, (unsigned)reply.written,
                 (unsigned)reply.duplicates);
         rc = -1;
     }
     if (rc == 0)
         printf("ack batch_seq=%llu duplicates=%u\n",
-               (unsigned long long)reply.batch_seq,
-               (unsigned)reply.duplicates);
+               (unsigned long long)reply.batch_seq, (unsigned)reply.duplicates);
     mdbp_buffer_release(&batch);
     zmq_close(dealer);
     return rc;
@@ -190,15 +192,14 @@ static int s_feedback(void *context, const char *endpoint,
         rc = zmq_msg_recv(&frame, subscriber, 0) < 0 ? -1 : 0;
     mdbp_feedback_t event;
     mdbp_error_t error = {{0}};
-    if (rc == 0 && mdbp_feedback_decode(zmq_msg_data(&frame),
-                                        zmq_msg_size(&frame), &event,
-                                        &error) != 0) {
+    if (rc == 0 &&
+        mdbp_feedback_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &event,
+                             &error) != 0) {
         fprintf(stderr, "consumer: bad feedback message: %s\n", error.text);
         rc = -1;
     }
     if (rc == 0 && strcmp(event.coordinator_id, coordinator_id) != 0) {
-        fprintf(stderr, "consumer: feedback from '%s'\n",
-                event.coordinator_id);
+        fprintf(stderr, "consumer: feedback from '%s'\n", event.coordinator_id);
         rc = -1;
     }
     if (rc == 0) {

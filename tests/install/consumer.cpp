@@ -16,39 +16,57 @@
 #include <mdbp/mdbp.h>
 #include <zmq.h>
 
-namespace {
+namespace
+{
 
-const std::size_t kRecords = 12;          // records in the batch
-const int kDeadlineMs = 10000;            // each wait ends before or fails
-const int kPollMs = 100;                  // one zmq_poll slice
+const std::size_t kRecords = 12; // records in the batch
+const int kDeadlineMs = 10000;   // each wait ends before or fails
+const int kPollMs = 100;         // one zmq_poll slice
 const long long kTsNsBase = 1700000000000000000LL;
 const std::uint64_t kBatchSeq = 1;
 
 // Owns one mdbp_buffer_t (released on scope exit).
-class Buffer {
+class Buffer
+{
   public:
-    Buffer() { mdbp_buffer_init(&buffer_); }
-    ~Buffer() { mdbp_buffer_release(&buffer_); }
+    Buffer()
+    {
+        mdbp_buffer_init(&buffer_);
+    }
+    ~Buffer()
+    {
+        mdbp_buffer_release(&buffer_);
+    }
     Buffer(const Buffer &) = delete;
     Buffer &operator=(const Buffer &) = delete;
-    mdbp_buffer_t *get() { return &buffer_; }
+    mdbp_buffer_t *get()
+    {
+        return &buffer_;
+    }
 
   private:
     mdbp_buffer_t buffer_;
 };
 
 // One ZeroMQ socket (closed on scope exit).
-class Socket {
+class Socket
+{
   public:
     Socket(void *context, int type) : socket_(zmq_socket(context, type))
     {
         int linger = 0;
         zmq_setsockopt(socket_, ZMQ_LINGER, &linger, sizeof linger);
     }
-    ~Socket() { zmq_close(socket_); }
+    ~Socket()
+    {
+        zmq_close(socket_);
+    }
     Socket(const Socket &) = delete;
     Socket &operator=(const Socket &) = delete;
-    void *get() { return socket_; }
+    void *get()
+    {
+        return socket_;
+    }
 
     // One frame within the deadline; throws when none came.
     std::string recv()
@@ -127,8 +145,8 @@ void feedback(void *context, const std::string &endpoint,
               const std::string &coordinator_id)
 {
     char topic[MDBP_FEEDBACK_TOPIC_MAX];
-    int length = mdbp_feedback_topic(coordinator_id.c_str(), topic,
-                                     sizeof topic);
+    int length =
+        mdbp_feedback_topic(coordinator_id.c_str(), topic, sizeof topic);
     if (length < 0)
         throw std::runtime_error("bad coordinator id " + coordinator_id);
     Socket subscriber(context, ZMQ_SUB);
