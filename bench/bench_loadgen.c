@@ -10,7 +10,6 @@
  * --until-full it stops at the first `nack full` (the queue is full) and
  * prints `full 1`, or `full 0` when SECONDS passed first. */
 #include <czmq.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,7 @@
 
 typedef struct {
     uint64_t seq;            /* 0: slot free */
-    msgpack_sbuffer message; /* the encoded batch */
+    mdbp_buffer_t message;   /* the encoded batch */
     int64_t resend_at_ms;    /* after a nack full; 0: not waiting */
 } s_slot_t;
 
@@ -50,7 +49,7 @@ static void s_encode(s_slot_t *slot, uint64_t seq, mdbp_record_t *records,
             BENCH_PRICE + (double)(k % BENCH_PRICE_STEPS) / BENCH_PRICE_STEPS;
         record->u.trade.size = 1.0;
     }
-    msgpack_sbuffer_clear(&slot->message);
+    mdbp_buffer_reset(&slot->message);
     mdbp_batch_encode("bench-loadgen", seq, records, count, &slot->message);
     slot->seq = seq;
     slot->resend_at_ms = 0;
@@ -91,7 +90,7 @@ int main(int argc, char **argv)
     s_slot_t *slots = calloc(window, sizeof *slots);
     uint64_t seq = 1;
     for (size_t k = 0; k < window; k++) {
-        msgpack_sbuffer_init(&slots[k].message);
+        mdbp_buffer_init(&slots[k].message);
         s_encode(&slots[k], seq++, records, batch);
         s_send(dealer, &slots[k]);
     }
@@ -147,7 +146,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     zpoller_destroy(&poller);
     for (size_t k = 0; k < window; k++)
-        msgpack_sbuffer_destroy(&slots[k].message);
+        mdbp_buffer_release(&slots[k].message);
     free(slots);
     free(records);
     zsock_destroy(&dealer);

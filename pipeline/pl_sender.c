@@ -48,7 +48,7 @@ typedef struct {
     pl_endpoints_t *addresses; /* the DEALER's connections, kept with DNS */
     int64_t next_resolve_ns;
     pl_window_t *window;
-    msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
+    mdbp_buffer_t *buffers;  /* encoded batch per slot, kept to resend */
     mdbp_record_t *records;  /* the open batch */
     mdbp_record_t *returned; /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
@@ -127,8 +127,8 @@ static bool s_receive_chunk(s_self_t *self)
 
 static void s_seal(s_self_t *self, const pl_window_action_t *action)
 {
-    msgpack_sbuffer *buffer = &self->buffers[action->slot];
-    msgpack_sbuffer_clear(buffer);
+    mdbp_buffer_t *buffer = &self->buffers[action->slot];
+    mdbp_buffer_reset(buffer);
     if (mdbp_batch_encode_session(self->producer_id, self->config.session,
                                    action->batch_seq, self->records,
                                    action->records, buffer) != 0) {
@@ -166,7 +166,7 @@ static void s_take_returned(s_self_t *self, int64_t now)
 static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
                     uint64_t batch_seq)
 {
-    msgpack_sbuffer *buffer = &self->buffers[outcome->slot];
+    mdbp_buffer_t *buffer = &self->buffers[outcome->slot];
     /* Earlier splits' records not filled yet stay first, in order. */
     size_t left = self->returned_count - self->returned_offset;
     memmove(self->returned, self->returned + self->returned_offset,
@@ -215,7 +215,7 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
 static void s_send(s_self_t *self, const pl_window_action_t *action,
                    int64_t now)
 {
-    msgpack_sbuffer *buffer = &self->buffers[action->slot];
+    mdbp_buffer_t *buffer = &self->buffers[action->slot];
     bool sent = zmq_send(zsock_resolve(self->dealer), buffer->data,
                          buffer->size, ZMQ_DONTWAIT) >= 0;
     pl_window_sent(self->window, action->slot, sent, now);
@@ -579,7 +579,7 @@ static void s_self_destroy(s_self_t **self_p)
     zsock_destroy(&self->limits);
     if (self->buffers)
         for (size_t k = 0; k < self->config.window; k++)
-            msgpack_sbuffer_destroy(&self->buffers[k]);
+            mdbp_buffer_release(&self->buffers[k]);
     free(self->buffers);
     free(self->records);
     free(self->returned);
@@ -635,7 +635,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
         return NULL;
     }
     for (size_t k = 0; k < config->window; k++)
-        msgpack_sbuffer_init(&self->buffers[k]);
+        mdbp_buffer_init(&self->buffers[k]);
     zsock_set_immediate(self->dealer, 1);
     zsock_set_linger(self->dealer, 0);
     zsock_set_reconnect_ivl(self->dealer, PL_SEND_RECONNECT_MS);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mdbp_packer.h"
 #include "mdbp_reader.h"
 
 static const char *const s_type_names[] = {"transition", "heartbeat",
@@ -131,7 +132,7 @@ static int s_pack_text(msgpack_packer *packer, const char *text)
     return msgpack_pack_str_with_body(packer, text, strlen(text));
 }
 
-int mdbp_feedback_encode(const mdbp_feedback_t *event, msgpack_sbuffer *out)
+int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
 {
     if (event->type < MDBP_FEEDBACK_TRANSITION ||
         event->type > MDBP_FEEDBACK_SNAPSHOT ||
@@ -152,8 +153,9 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, msgpack_sbuffer *out)
         (event->has_pressure && !s_fraction_valid(event->pressure)))
         return -1;
 
+    size_t start = out->size;
     msgpack_packer packer;
-    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, out, mdbp_buffer_packer_write);
     size_t entries =
         KEY_REQUIRED_COUNT + (event->has_reason ? 1 : 0) +
         (event->has_drain_rate ? 1 : 0) + (event->has_oldest_age_ms ? 1 : 0) +
@@ -226,7 +228,7 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, msgpack_sbuffer *out)
         failed |= event->going_away ? msgpack_pack_true(&packer)
                                     : msgpack_pack_false(&packer);
     }
-    return failed ? -1 : 0;
+    return mdbp_buffer_packer_finish(out, start, failed);
 }
 
 /* A fraction key: a number within 0..1. */

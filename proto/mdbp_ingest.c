@@ -2,7 +2,7 @@
  * ack and nack (ingest.md).
  *
  * The batch path is the hot one (a million records a second and more): the
- * encoder packs straight onto the sbuffer and the decoder walks the bytes in
+ * encoder packs straight onto the buffer and the decoder walks the bytes in
  * place into the caller's record array, with no allocation. */
 #include <mdbp/ingest.h>
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mdbp_packer.h"
 #include "mdbp_reader.h"
 
 static const char *const s_kind_names[] = {"trade", "quote", "bar"};
@@ -228,17 +229,16 @@ static int s_pack_text(msgpack_packer *packer, const char *text)
     msgpack_pack_str_with_body((packer), (literal), sizeof(literal) - 1)
 
 int mdbp_batch_encode(const char *producer_id, uint64_t batch_seq,
-                       const mdbp_record_t *records, size_t count,
-                       msgpack_sbuffer *out)
+                      const mdbp_record_t *records, size_t count,
+                      mdbp_buffer_t *out)
 {
     return mdbp_batch_encode_session(producer_id, 0, batch_seq, records, count,
                                       out);
 }
 
 int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
-                               uint64_t batch_seq,
-                               const mdbp_record_t *records, size_t count,
-                               msgpack_sbuffer *out)
+                              uint64_t batch_seq, const mdbp_record_t *records,
+                              size_t count, mdbp_buffer_t *out)
 {
     size_t id_length = strnlen(producer_id, MDBP_ID_MAX + 1);
     if (count == 0 || count > MDBP_BATCH_RECORDS_MAX || id_length == 0 ||
@@ -248,8 +248,9 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
         if (mdbp_record_validate(&records[index], NULL) != 0)
             return -1;
 
+    size_t start = out->size;
     msgpack_packer packer;
-    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, out, mdbp_buffer_packer_write);
     int failed = msgpack_pack_map(&packer, session ? 6 : 5);
     failed |= S_PACK_KEY(&packer, "v");
     failed |= msgpack_pack_uint64(&packer, MDBP_PROTOCOL_VERSION);
@@ -292,7 +293,7 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
             break;
         }
     }
-    return failed ? -1 : 0;
+    return mdbp_buffer_packer_finish(out, start, failed);
 }
 
 /* The error of a failed read of record `index`'s `field` (NULL for the
@@ -569,10 +570,11 @@ static size_t s_v11_key_count(const mdbp_reply_t *reply, bool nack)
     return count;
 }
 
-int mdbp_reply_encode(const mdbp_reply_t *reply, msgpack_sbuffer *out)
+int mdbp_reply_encode(const mdbp_reply_t *reply, mdbp_buffer_t *out)
 {
+    size_t start = out->size;
     msgpack_packer packer;
-    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, out, mdbp_buffer_packer_write);
     int failed;
     if (reply->type == MDBP_REPLY_ACK) {
         failed = msgpack_pack_map(&packer, 6 + s_v11_key_count(reply, false));
@@ -589,7 +591,7 @@ int mdbp_reply_encode(const mdbp_reply_t *reply, msgpack_sbuffer *out)
         failed |= S_PACK_KEY(&packer, "dead_lettered");
         failed |= msgpack_pack_uint32(&packer, reply->dead_lettered);
         failed |= s_pack_v11_keys(&packer, reply, false);
-        return failed ? -1 : 0;
+        return mdbp_buffer_packer_finish(out, start, failed);
     }
     if (reply->type != MDBP_REPLY_NACK || reply->reason < MDBP_NACK_FULL ||
         reply->reason > MDBP_NACK_DRAINING ||
@@ -610,7 +612,7 @@ int mdbp_reply_encode(const mdbp_reply_t *reply, msgpack_sbuffer *out)
     failed |= S_PACK_KEY(&packer, "detail");
     failed |= s_pack_text(&packer, reply->detail);
     failed |= s_pack_v11_keys(&packer, reply, true);
-    return failed ? -1 : 0;
+    return mdbp_buffer_packer_finish(out, start, failed);
 }
 
 /* The v1.1 keys both reply types may carry. */

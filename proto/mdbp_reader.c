@@ -690,7 +690,7 @@ static int s_key_start(const mdbp_reader_t *self, const mdbp_key_t *key,
 static int s_key_uint(const mdbp_reader_t *self, const mdbp_key_t *key,
                       uint64_t max, uint64_t *value, mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
@@ -708,7 +708,7 @@ static int s_key_uint(const mdbp_reader_t *self, const mdbp_key_t *key,
 static int s_key_int(const mdbp_reader_t *self, const mdbp_key_t *key,
                      int64_t *value, mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
@@ -721,7 +721,7 @@ static int s_key_int(const mdbp_reader_t *self, const mdbp_key_t *key,
 static int s_key_number(const mdbp_reader_t *self, const mdbp_key_t *key,
                         double *value, mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
@@ -771,7 +771,7 @@ static int s_key_str(const mdbp_reader_t *self, const mdbp_key_t *key,
                      size_t min_length, size_t max_length, char *out,
                      mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
@@ -788,7 +788,7 @@ static int s_key_enum(const mdbp_reader_t *self, const mdbp_key_t *key,
                       const char *const *names, size_t count, int *index,
                       mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return -1;
@@ -884,7 +884,7 @@ int mdbp_key_enum(const mdbp_reader_t *self, const mdbp_key_t *key,
 int mdbp_key_raw_str(const mdbp_reader_t *self, const mdbp_key_t *key,
                       const char **text, uint32_t *length, mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return s_key_code(error, key);
@@ -899,7 +899,7 @@ int mdbp_key_raw_str(const mdbp_reader_t *self, const mdbp_key_t *key,
 int mdbp_key_bool(const mdbp_reader_t *self, const mdbp_key_t *key,
                    bool *value, mdbp_error_t *error)
 {
-    mdbp_reader_t reader;
+    mdbp_reader_t reader = {0}; /* s_key_start sets it; -fPIC gcc warns */
     char prefix[MDBP_KEY_PREFIX_SIZE];
     if (s_key_start(self, key, &reader, prefix, error) != 0)
         return s_key_code(error, key);

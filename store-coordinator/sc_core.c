@@ -53,7 +53,7 @@ struct _s_self_t {
     sc_intake_t *intake; /* the decisions, the queue */
     sc_intake_dispatch_t *dispatch; /* settings->workers entries */
     mdbp_record_t *scratch;        /* one decoded batch */
-    msgpack_sbuffer reply;          /* encoded reply, reused */
+    mdbp_buffer_t reply;           /* encoded reply, reused */
     s_worker_slot_t *workers;       /* settings->workers slots */
     sc_publisher_args_t publisher_args;
     zactor_t *publisher;
@@ -66,7 +66,7 @@ struct _s_self_t {
 static void s_send_reply(s_self_t *self, zmsg_t **envelope_p,
                          const mdbp_reply_t *reply)
 {
-    msgpack_sbuffer_clear(&self->reply);
+    mdbp_buffer_reset(&self->reply);
     if (mdbp_reply_encode(reply, &self->reply) != 0) {
         cmn_log_error("core", "reply_encode_failed", "batch_seq=%llu",
                       (unsigned long long)reply->batch_seq);
@@ -472,7 +472,7 @@ static void s_self_destroy(s_self_t **self_p)
     free(self->dispatch);
     free(self->scratch);
     sc_intake_destroy(&self->intake);
-    msgpack_sbuffer_destroy(&self->reply);
+    mdbp_buffer_release(&self->reply);
     free(self);
     *self_p = NULL;
 }
@@ -499,7 +499,7 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
         .timer_id = -1,
         .webhook = given->webhook,
     };
-    msgpack_sbuffer_init(&self->reply);
+    mdbp_buffer_init(&self->reply);
     sc_intake_config_t config = {
         .capacity = settings->capacity,
         .watermark = settings->watermark,

@@ -28,7 +28,7 @@ typedef struct {
     size_t topic_length;
     uint64_t seq;           /* last seq published */
     uint64_t random;        /* xorshift state for jitter */
-    msgpack_sbuffer buffer; /* encoded event, reused */
+    mdbp_buffer_t buffer;   /* encoded event, reused */
 } s_self_t;
 
 static uint64_t s_random(void *arg)
@@ -51,7 +51,7 @@ static void s_publish(s_self_t *self, const sc_announcement_t *announcement)
     mdbp_feedback_t event;
     sc_announcement_message(announcement, &identity, self->seq + 1,
                             cmn_clock_wall_ns(self->clock), &event);
-    msgpack_sbuffer_clear(&self->buffer);
+    mdbp_buffer_reset(&self->buffer);
     if (mdbp_feedback_encode(&event, &self->buffer) != 0) {
         cmn_log_error("publisher", "encode_failed", "type=%s",
                       mdbp_feedback_type_name(event.type));
@@ -178,7 +178,7 @@ static void s_self_destroy(s_self_t **self_p)
     zloop_destroy(&self->loop);
     sc_announcer_destroy(&self->announcer);
     zsock_destroy(&self->xpub);
-    msgpack_sbuffer_destroy(&self->buffer);
+    mdbp_buffer_release(&self->buffer);
     free(self);
     *self_p = NULL;
 }
@@ -204,7 +204,7 @@ static s_self_t *s_self_new(zsock_t *pipe, void *args, char *error)
         .webhook = given->webhook,
         .timer_id = -1,
     };
-    msgpack_sbuffer_init(&self->buffer);
+    mdbp_buffer_init(&self->buffer);
     self->random = settings->epoch * S_RANDOM_SEED_MIX + 1;
     int length = mdbp_feedback_topic(settings->coordinator_id, self->topic,
                                       sizeof self->topic);

@@ -28,7 +28,7 @@ typedef struct {
     size_t lost;     /* records not acked before the deadline */
     size_t again;    /* acked but dead-lettered again (still refused) */
     bool gave_up;    /* a batch timed out: the coordinator is not there */
-    msgpack_sbuffer buffer;
+    mdbp_buffer_t buffer;
 } s_replay_t;
 
 void sc_replay_connect_address(const char *bind_endpoint, char *out,
@@ -59,7 +59,7 @@ static void s_send_batch(s_replay_t *self, const mdbp_record_t *records,
         return;
     }
     uint64_t seq = ++self->batch_seq;
-    msgpack_sbuffer_clear(&self->buffer);
+    mdbp_buffer_reset(&self->buffer);
     if (mdbp_batch_encode(self->producer_id, seq, records, count,
                            &self->buffer) != 0) {
         self->rejected += count;
@@ -122,7 +122,7 @@ int sc_replay_run(const sc_replay_config_t *config)
     s_replay_t self = {.config = config};
     snprintf(self.producer_id, sizeof self.producer_id, "%s%d",
              SC_REPLAY_PRODUCER_PREFIX, (int)getpid());
-    msgpack_sbuffer_init(&self.buffer);
+    mdbp_buffer_init(&self.buffer);
     self.dealer = zsock_new(ZMQ_DEALER);
     /* ZMQ_IMMEDIATE (before connecting): a batch is only queued on a live
      * connection, so a coordinator that is not there is reported, not
@@ -145,7 +145,7 @@ int sc_replay_run(const sc_replay_config_t *config)
                 "MDS_INGEST_ENDPOINT / --ingest-endpoint its address?\n",
                 config->endpoint, SC_REPLAY_CONNECT_TIMEOUT_MS);
         zsock_destroy(&self.dealer);
-        msgpack_sbuffer_destroy(&self.buffer);
+        mdbp_buffer_release(&self.buffer);
         fclose(file);
         return 1;
     }
@@ -212,7 +212,7 @@ int sc_replay_run(const sc_replay_config_t *config)
     free(records);
     fclose(file);
     zsock_destroy(&self.dealer);
-    msgpack_sbuffer_destroy(&self.buffer);
+    mdbp_buffer_release(&self.buffer);
     bool complete =
         self.accepted == total && unreadable == 0 && self.again == 0;
     return complete ? 0 : 1;

@@ -271,7 +271,7 @@ static void test_two_coordinators_most_severe_wins(void **state)
 /* Encodes an event as the two frames of a message. */
 typedef struct {
     char topic[MDBP_FEEDBACK_TOPIC_MAX];
-    msgpack_sbuffer body;
+    mdbp_buffer_t body;
     const void *frames[2];
     size_t sizes[2];
 } message_t;
@@ -281,7 +281,7 @@ static void s_message(message_t *message, const mdbp_feedback_t *event)
     int length = mdbp_feedback_topic(event->coordinator_id, message->topic,
                                       sizeof message->topic);
     assert_true(length > 0);
-    msgpack_sbuffer_init(&message->body);
+    mdbp_buffer_init(&message->body);
     assert_int_equal(mdbp_feedback_encode(event, &message->body), 0);
     message->frames[0] = message->topic;
     message->sizes[0] = (size_t)length;
@@ -360,7 +360,7 @@ static void test_messages_decode_and_bad_ones_are_counted(void **state)
                      PL_FEEDBACK_VERSION);
     assert_int_equal(counters->version, version_before + 1);
     assert_int_equal(counters->applied, 1);
-    msgpack_sbuffer_destroy(&message.body);
+    mdbp_buffer_release(&message.body);
 }
 
 static void test_table_full_is_counted(void **state)

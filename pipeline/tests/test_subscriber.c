@@ -94,14 +94,14 @@ static void s_publish_ttl(zsock_t *xpub, const char *id, uint64_t seq,
     event.ttl_ms = ttl_ms;
     char topic[MDBP_FEEDBACK_TOPIC_MAX];
     assert_true(mdbp_feedback_topic(id, topic, sizeof topic) > 0);
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
+    mdbp_buffer_t body;
+    mdbp_buffer_init(&body);
     assert_int_equal(mdbp_feedback_encode(&event, &body), 0);
     zmsg_t *message = zmsg_new();
     zmsg_addstr(message, topic);
     zmsg_addmem(message, body.data, body.size);
     assert_int_equal(zmsg_send(&message, xpub), 0);
-    msgpack_sbuffer_destroy(&body);
+    mdbp_buffer_release(&body);
 }
 
 static void s_publish(zsock_t *xpub, const char *id, uint64_t seq,

@@ -3,7 +3,7 @@
 #ifndef TEST_BUILDER_H
 #define TEST_BUILDER_H
 
-#include <msgpack.h>
+#include "mdbp_packer.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -51,7 +51,7 @@ static inline void builder_pack_value(msgpack_packer *packer,
         msgpack_pack_nil(packer);
         break;
     case ENTRY_RAW:
-        msgpack_sbuffer_write(packer->data, entry->raw, entry->raw_size);
+        mdbp_buffer_append(packer->data, entry->raw, entry->raw_size);
         break;
     }
 }
@@ -59,12 +59,12 @@ static inline void builder_pack_value(msgpack_packer *packer,
 /* Packs a map of `entries` into `out`, without the entry whose key is
  * `skip` and with the value of `wrong` replaced by one of another type (a
  * str for numbers, an integer for strings). */
-static inline void builder_pack_map(msgpack_sbuffer *out,
-                                    const entry_t *entries, size_t count,
-                                    const char *skip, const char *wrong)
+static inline void builder_pack_map(mdbp_buffer_t *out, const entry_t *entries,
+                                    size_t count, const char *skip,
+                                    const char *wrong)
 {
     msgpack_packer packer;
-    msgpack_packer_init(&packer, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, out, mdbp_buffer_packer_write);
     size_t kept = 0;
     for (size_t index = 0; index < count; index++)
         if (!skip || strcmp(entries[index].key, skip) != 0)

@@ -70,8 +70,8 @@ static void test_round_trip_every_type(void **state)
         for (int optionals = 0; optionals <= 1; optionals++) {
             mdbp_feedback_t sent =
                 s_event((mdbp_feedback_type_t)type, optionals);
-            msgpack_sbuffer buffer;
-            msgpack_sbuffer_init(&buffer);
+            mdbp_buffer_t buffer;
+            mdbp_buffer_init(&buffer);
             assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
             mdbp_feedback_t received;
             mdbp_error_t error = {{0}};
@@ -80,7 +80,7 @@ static void test_round_trip_every_type(void **state)
             if (rc != 0)
                 fail_msg("decode: %s", error.text);
             s_assert_equal(&sent, &received);
-            msgpack_sbuffer_destroy(&buffer);
+            mdbp_buffer_release(&buffer);
         }
     }
 }
@@ -103,22 +103,22 @@ static void test_round_trip_extremes(void **state)
     sent.has_reason = true;
     memset(sent.reason, 'r', MDBP_REASON_MAX);
     sent.reason[MDBP_REASON_MAX] = '\0';
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
     mdbp_feedback_t received;
     mdbp_error_t error;
     assert_int_equal(
         mdbp_feedback_decode(buffer.data, buffer.size, &received, &error), 0);
     s_assert_equal(&sent, &received);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 static void test_encode_rejects_bad_fields(void **state)
 {
     (void)state;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     mdbp_feedback_t event = s_event(MDBP_FEEDBACK_TRANSITION, false);
     event.utilization = 1.5;
     assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
@@ -135,7 +135,7 @@ static void test_encode_rejects_bad_fields(void **state)
     event.drain_rate = -1.0;
     assert_int_equal(mdbp_feedback_encode(&event, &buffer), -1);
     assert_int_equal(buffer.size, 0);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 /* Every key of a feedback message with a valid value. */
@@ -165,11 +165,11 @@ static int s_decode_built(const entry_t *entries, size_t count,
                           const char *skip, const char *wrong,
                           mdbp_feedback_t *event, mdbp_error_t *error)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, count, skip, wrong);
     int rc = mdbp_feedback_decode(buffer.data, buffer.size, event, error);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return rc;
 }
 
@@ -421,14 +421,14 @@ static void test_structure_errors(void **state)
     assert_int_equal(mdbp_feedback_decode(array, 0, &event, &error), -1);
     assert_string_equal(error.text, "message: message truncated");
     /* Trailing bytes. */
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, s_entries, S_ENTRY_COUNT, NULL, NULL);
-    msgpack_sbuffer_write(&buffer, "\xc0", 1);
+    mdbp_buffer_append(&buffer, "\xc0", 1);
     assert_int_equal(
         mdbp_feedback_decode(buffer.data, buffer.size, &event, &error), -1);
     assert_string_equal(error.text, "message: 1 bytes after the map");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     /* A non-str key. */
     static const uint8_t int_key[] = {0x81, 0x01, 0x01};
     assert_int_equal(
@@ -502,8 +502,8 @@ static void test_v11_round_trip(void **state)
         mdbp_feedback_t sent = s_event_v11();
         sent.sink_state = (mdbp_sink_state_t)sink;
         sent.going_away = sink % 2 == 0;
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init(&buffer);
+        mdbp_buffer_t buffer;
+        mdbp_buffer_init(&buffer);
         assert_int_equal(mdbp_feedback_encode(&sent, &buffer), 0);
         mdbp_feedback_t received;
         mdbp_error_t error = {{0}};
@@ -520,7 +520,7 @@ static void test_v11_round_trip(void **state)
                     received.credit_initial == 0);
         assert_true(received.has_going_away);
         assert_int_equal(received.going_away, sent.going_away);
-        msgpack_sbuffer_destroy(&buffer);
+        mdbp_buffer_release(&buffer);
     }
     /* A v1 message decodes with every v1.1 key absent. */
     mdbp_feedback_t event;
@@ -535,8 +535,8 @@ static void test_v11_round_trip(void **state)
     assert_string_equal(mdbp_sink_state_name(MDBP_SINK_STATE_DOWN), "down");
 
     /* The encoder refuses what the decoder would. */
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     mdbp_feedback_t bad = s_event_v11();
     bad.pressure = 1.5;
     assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
@@ -547,7 +547,7 @@ static void test_v11_round_trip(void **state)
     bad.sink_state = (mdbp_sink_state_t)4;
     assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     assert_int_equal(buffer.size, 0);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 static void test_v11_value_errors(void **state)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include <mdbp/feedback.h>
 #include <mdbp/ingest.h>
@@ -80,7 +81,7 @@ static int s_run(const uint8_t *data, size_t size)
 
 /* Valid messages of every kind, for truncation and mutation. */
 typedef struct {
-    msgpack_sbuffer buffers[8];
+    mdbp_buffer_t buffers[8];
     size_t count;
 } corpus_t;
 
@@ -126,7 +127,7 @@ static void s_corpus_build(corpus_t *corpus)
                           .retry_after_ms = 100,
                           .detail = "full"};
     for (size_t index = 0; index < 8; index++)
-        msgpack_sbuffer_init(&corpus->buffers[index]);
+        mdbp_buffer_init(&corpus->buffers[index]);
     assert_int_equal(mdbp_feedback_encode(&event, &corpus->buffers[0]), 0);
     event.has_reason = event.has_drain_rate = false;
     assert_int_equal(mdbp_feedback_encode(&event, &corpus->buffers[1]), 0);
@@ -168,7 +169,7 @@ static void s_corpus_build(corpus_t *corpus)
 static void s_corpus_destroy(corpus_t *corpus)
 {
     for (size_t index = 0; index < corpus->count; index++)
-        msgpack_sbuffer_destroy(&corpus->buffers[index]);
+        mdbp_buffer_release(&corpus->buffers[index]);
 }
 
 static void test_random_buffers(void **state)
@@ -194,7 +195,7 @@ static void test_truncations(void **state)
     int rounds = 0;
     while (rounds < FUZZ_ROUNDS) {
         for (size_t message = 0; message < corpus.count; message++) {
-            const msgpack_sbuffer *buffer = &corpus.buffers[message];
+            const mdbp_buffer_t *buffer = &corpus.buffers[message];
             /* Every strict prefix, from a random start so all lengths are
              * covered across the corpus. */
             size_t size = s_random() % buffer->size;
@@ -205,7 +206,7 @@ static void test_truncations(void **state)
     }
     /* And every prefix of each message once. */
     for (size_t message = 0; message < corpus.count; message++) {
-        const msgpack_sbuffer *buffer = &corpus.buffers[message];
+        const mdbp_buffer_t *buffer = &corpus.buffers[message];
         for (size_t size = 0; size < buffer->size; size++)
             assert_int_equal(s_run((const uint8_t *)buffer->data, size),
                              (int)DECODER_COUNT);
@@ -219,7 +220,7 @@ static void test_mutations(void **state)
     corpus_t corpus;
     s_corpus_build(&corpus);
     for (int round = 0; round < FUZZ_ROUNDS; round++) {
-        const msgpack_sbuffer *buffer =
+        const mdbp_buffer_t *buffer =
             &corpus.buffers[(size_t)round % corpus.count];
         uint8_t *data = malloc(buffer->size);
         assert_non_null(data);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include <mdbp/feedback.h>
 #include <mdbp/ingest.h>
@@ -213,12 +214,12 @@ static void test_feedback_golden(void **state)
     assert_true(event.drain_rate == 12500.5);
 
     /* Our encoder writes exactly the documented bytes. */
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_feedback_encode(&event, &buffer), 0);
     assert_int_equal(buffer.size, documented_size);
     assert_memory_equal(buffer.data, documented, documented_size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 
     char topic[MDBP_FEEDBACK_TOPIC_MAX];
     assert_int_equal(mdbp_feedback_topic("coord-1", topic, sizeof topic), 15);
@@ -275,14 +276,14 @@ static void test_batch_golden(void **state)
     assert_true(records[2].u.bar.close == 189.5);
     assert_true(records[2].u.bar.volume == 125000.0);
 
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_batch_encode(batch.producer_id, batch.batch_seq,
                                         records, batch.count, &buffer),
                      0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 static void test_replies_golden(void **state)
@@ -291,7 +292,7 @@ static void test_replies_golden(void **state)
     uint8_t bytes[HEX_BYTES_MAX];
     mdbp_reply_t reply;
     mdbp_error_t error = {{0}};
-    msgpack_sbuffer buffer;
+    mdbp_buffer_t buffer;
 
     size_t size = s_golden(s_ingest_md, "ack", s_ack_hex, bytes, sizeof bytes);
     assert_int_equal(size, 60);
@@ -302,11 +303,11 @@ static void test_replies_golden(void **state)
     assert_int_equal(reply.written, 3);
     assert_int_equal(reply.duplicates, 0);
     assert_int_equal(reply.dead_lettered, 0);
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_reply_encode(&reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 
     size = s_golden(s_ingest_md, "nack", s_nack_hex, bytes, sizeof bytes);
     assert_int_equal(size, 72);
@@ -317,23 +318,23 @@ static void test_replies_golden(void **state)
     assert_int_equal(reply.reason, MDBP_NACK_FULL);
     assert_int_equal(reply.retry_after_ms, 200);
     assert_string_equal(reply.detail, "queue full");
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_reply_encode(&reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 /* Encodes `reply` and checks the bytes are `bytes`. */
 static void s_reply_encodes_to(const mdbp_reply_t *reply, const uint8_t *bytes,
                                size_t size)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_reply_encode(reply, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 static void test_replies_v11_golden(void **state)
@@ -384,12 +385,12 @@ static mdbp_feedback_t s_feedback_round(const uint8_t *bytes, size_t size)
     mdbp_error_t error = {{0}};
     if (mdbp_feedback_decode(bytes, size, &event, &error))
         fail_msg("decode: %s", error.text);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_feedback_encode(&event, &buffer), 0);
     assert_int_equal(buffer.size, size);
     assert_memory_equal(buffer.data, bytes, size);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return event;
 }
 

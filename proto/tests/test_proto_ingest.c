@@ -70,8 +70,8 @@ static void test_batch_round_trip(void **state)
                       : index % 3 == 1 ? s_quote(ts_ns)
                                        : s_bar(ts_ns);
     }
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_batch_encode("producer-7", 99, sent, COUNT, &buffer),
                      0);
     mdbp_batch_t batch;
@@ -91,7 +91,7 @@ static void test_batch_round_trip(void **state)
                      -1);
     assert_string_equal(error.text, "key 'records': 300 records, more than "
                                     "the 299 this reader holds");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     free(sent);
     free(received);
 }
@@ -104,8 +104,8 @@ static void test_batch_limits(void **state)
     assert_non_null(records);
     for (size_t index = 0; index < count; index++)
         records[index] = s_trade(1 + (int64_t)index);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_batch_encode("p", 1, records, count, &buffer), -1);
     assert_int_equal(mdbp_batch_encode("p", 1, records, 0, &buffer), -1);
     assert_int_equal(mdbp_batch_encode("", 1, records, 1, &buffer), -1);
@@ -120,13 +120,13 @@ static void test_batch_limits(void **state)
                                         records, count, &error),
                      0);
     assert_int_equal(batch.count, count - 1);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 
     /* A batch claiming more records than the limit, refused from the
      * header (the bytes for them are there). */
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     msgpack_packer packer;
-    msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, &buffer, mdbp_buffer_packer_write);
     msgpack_pack_map(&packer, 5);
     msgpack_pack_str_with_body(&packer, "v", 1);
     msgpack_pack_uint8(&packer, 1);
@@ -146,7 +146,7 @@ static void test_batch_limits(void **state)
     assert_string_equal(error.text,
                         "key 'records': 10001 records, more than 10000");
     assert_true(batch.batch_seq == 3);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     free(records);
 }
 
@@ -168,14 +168,14 @@ static int s_decode_batch(const char *skip, const char *wrong,
         {.key = "compression", .kind = ENTRY_STR, .s = "none"},
         {.key = "sent_ns", .kind = ENTRY_DOUBLE, .d = 1.5},
     };
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, sizeof entries / sizeof entries[0], skip,
                      wrong);
     mdbp_record_t records[4];
     int rc =
         mdbp_batch_decode(buffer.data, buffer.size, batch, records, 4, error);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return rc;
 }
 
@@ -219,19 +219,19 @@ static void test_batch_header_errors(void **state)
 static int s_decode_record(const entry_t *elements, size_t count,
                            mdbp_batch_t *batch, mdbp_error_t *error)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     msgpack_packer packer;
-    msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init(&packer, &buffer, mdbp_buffer_packer_write);
     msgpack_pack_array(&packer, 2);
     /* A valid record 0, then the one under test as record 1. */
-    msgpack_sbuffer_write(&buffer, (const char *)s_one_trade + 1,
-                          sizeof s_one_trade - 1);
+    mdbp_buffer_append(&buffer, (const char *)s_one_trade + 1,
+                       sizeof s_one_trade - 1);
     msgpack_pack_array(&packer, count);
     for (size_t index = 0; index < count; index++)
         builder_pack_value(&packer, &elements[index]);
     int rc = s_decode_batch(NULL, NULL, buffer.data, buffer.size, batch, error);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return rc;
 }
 
@@ -488,8 +488,8 @@ static void test_reply_round_trip(void **state)
          .detail = ""},
     };
     for (size_t index = 0; index < 4; index++) {
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init(&buffer);
+        mdbp_buffer_t buffer;
+        mdbp_buffer_init(&buffer);
         assert_int_equal(mdbp_reply_encode(&replies[index], &buffer), 0);
         mdbp_reply_t received;
         mdbp_error_t error = {{0}};
@@ -506,7 +506,7 @@ static void test_reply_round_trip(void **state)
         assert_int_equal(received.retry_after_ms,
                          replies[index].retry_after_ms);
         assert_string_equal(received.detail, replies[index].detail);
-        msgpack_sbuffer_destroy(&buffer);
+        mdbp_buffer_release(&buffer);
     }
     assert_string_equal(mdbp_nack_reason_name(MDBP_NACK_DRAINING),
                         "draining");
@@ -533,12 +533,12 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
                                size_t required)
 {
     for (size_t index = 0; index < count; index++) {
-        msgpack_sbuffer buffer;
+        mdbp_buffer_t buffer;
         mdbp_reply_t reply;
         mdbp_error_t error = {{0}};
         char expected[64];
         if (index < required) {
-            msgpack_sbuffer_init(&buffer);
+            mdbp_buffer_init(&buffer);
             builder_pack_map(&buffer, entries, count, entries[index].key, NULL);
             assert_int_equal(
                 mdbp_reply_decode(buffer.data, buffer.size, &reply, &error),
@@ -546,9 +546,9 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
             snprintf(expected, sizeof expected, "missing key '%s'",
                      entries[index].key);
             assert_string_equal(error.text, expected);
-            msgpack_sbuffer_destroy(&buffer);
+            mdbp_buffer_release(&buffer);
         }
-        msgpack_sbuffer_init(&buffer);
+        mdbp_buffer_init(&buffer);
         builder_pack_map(&buffer, entries, count, NULL, entries[index].key);
         assert_int_equal(
             mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
@@ -556,7 +556,7 @@ static void s_reply_key_errors(const entry_t *entries, size_t count,
                  entries[index].key);
         if (strncmp(error.text, expected, strlen(expected)) != 0)
             fail_msg("key %s: error '%s'", entries[index].key, error.text);
-        msgpack_sbuffer_destroy(&buffer);
+        mdbp_buffer_release(&buffer);
     }
 }
 
@@ -569,8 +569,8 @@ static void test_reply_key_errors(void **state)
     entry_t entries[7];
     memcpy(entries, s_nack, sizeof s_nack);
     entries[5] = (entry_t){.key = "hint", .kind = ENTRY_DOUBLE, .d = 1};
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     mdbp_reply_t reply;
     mdbp_error_t error;
@@ -578,25 +578,25 @@ static void test_reply_key_errors(void **state)
         mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), 0);
     assert_string_equal(reply.detail, "");
     assert_int_equal(reply.reason, MDBP_NACK_FULL);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     memcpy(entries, s_ack, sizeof s_ack);
     entries[0].u = 2;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     assert_int_equal(
         mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
     assert_string_equal(
         error.text, "key 'v': unsupported version 2 (this decoder reads 1)");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     /* A batch is not a reply. */
     memcpy(entries, s_ack, sizeof s_ack);
     entries[1].s = "batch";
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     assert_int_equal(
         mdbp_reply_decode(buffer.data, buffer.size, &reply, &error), -1);
     assert_string_equal(error.text, "key 'type': expected one of ack|nack");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 static void test_batch_version_rejected(void **state)
@@ -612,8 +612,8 @@ static void test_batch_version_rejected(void **state)
          .raw = s_one_trade,
          .raw_size = sizeof s_one_trade},
     };
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, 5, NULL, NULL);
     mdbp_record_t records[1];
     mdbp_batch_t batch;
@@ -623,18 +623,18 @@ static void test_batch_version_rejected(void **state)
                      -1);
     assert_string_equal(
         error.text, "key 'v': unsupported version 2 (this decoder reads 1)");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 /* Decodes `entries` as a reply; returns decode's result. */
 static int s_reply_built(const entry_t *entries, size_t count,
                          mdbp_reply_t *reply, mdbp_error_t *error)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, count, NULL, NULL);
     int rc = mdbp_reply_decode(buffer.data, buffer.size, reply, error);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return rc;
 }
 
@@ -655,8 +655,8 @@ static void test_reply_v11_round_trip(void **state)
     for (int code = MDBP_NACK_CODE_QUEUE_FULL; code < MDBP_NACK_CODE_UNKNOWN;
          code++) {
         sent.code = (mdbp_nack_code_t)code;
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init(&buffer);
+        mdbp_buffer_t buffer;
+        mdbp_buffer_init(&buffer);
         assert_int_equal(mdbp_reply_encode(&sent, &buffer), 0);
         mdbp_reply_t received;
         mdbp_error_t error = {{0}};
@@ -668,7 +668,7 @@ static void test_reply_v11_round_trip(void **state)
         assert_true(received.has_record_index);
         assert_int_equal(received.record_index, MDBP_BATCH_RECORDS_MAX - 1);
         assert_string_equal(received.field, sent.field);
-        msgpack_sbuffer_destroy(&buffer);
+        mdbp_buffer_release(&buffer);
     }
     /* An ack carries session and credit, never the nack keys; credit 0 is
      * a value, not absence. */
@@ -680,8 +680,8 @@ static void test_reply_v11_round_trip(void **state)
                          .credit = 0,
                          .code = MDBP_NACK_CODE_BAD_RECORD,
                          .field = "price"};
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     assert_int_equal(mdbp_reply_encode(&ack, &buffer), 0);
     mdbp_reply_t received;
     mdbp_error_t error = {{0}};
@@ -691,9 +691,9 @@ static void test_reply_v11_round_trip(void **state)
     assert_int_equal(received.credit, 0);
     assert_int_equal(received.code, MDBP_NACK_CODE_NONE);
     assert_string_equal(received.field, "");
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     /* What cannot be encoded. */
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_init(&buffer);
     mdbp_reply_t bad = sent;
     bad.code = MDBP_NACK_CODE_UNKNOWN;
     assert_int_equal(mdbp_reply_encode(&bad, &buffer), -1);
@@ -704,7 +704,7 @@ static void test_reply_v11_round_trip(void **state)
     memset(bad.field, 'f', sizeof bad.field);
     assert_int_equal(mdbp_reply_encode(&bad, &buffer), -1);
     assert_int_equal(buffer.size, 0);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     assert_string_equal(mdbp_nack_code_name(MDBP_NACK_CODE_OVER_CAPACITY),
                         "over_capacity");
     assert_null(mdbp_nack_code_name(MDBP_NACK_CODE_NONE));
@@ -791,13 +791,13 @@ static int s_batch_with(entry_t extra, mdbp_batch_t *batch,
          .raw_size = sizeof s_one_trade},
         extra,
     };
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     builder_pack_map(&buffer, entries, 6, NULL, NULL);
     mdbp_record_t records[1];
     int rc =
         mdbp_batch_decode(buffer.data, buffer.size, batch, records, 1, error);
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return rc;
 }
 
@@ -805,9 +805,9 @@ static void test_batch_session(void **state)
 {
     (void)state;
     mdbp_record_t sent[2] = {s_trade(1), s_bar(2)}, received[2];
-    msgpack_sbuffer with, without;
-    msgpack_sbuffer_init(&with);
-    msgpack_sbuffer_init(&without);
+    mdbp_buffer_t with, without;
+    mdbp_buffer_init(&with);
+    mdbp_buffer_init(&without);
     assert_int_equal(
         mdbp_batch_encode_session("p", 0xfeedULL, 4, sent, 2, &with), 0);
     assert_int_equal(mdbp_batch_encode("p", 4, sent, 2, &without), 0);
@@ -822,12 +822,12 @@ static void test_batch_session(void **state)
                      0);
     assert_true(batch.session == 0);
     /* Session 0 writes the v1 bytes. */
-    msgpack_sbuffer_clear(&with);
+    mdbp_buffer_reset(&with);
     assert_int_equal(mdbp_batch_encode_session("p", 0, 4, sent, 2, &with), 0);
     assert_int_equal(with.size, without.size);
     assert_memory_equal(with.data, without.data, with.size);
-    msgpack_sbuffer_destroy(&with);
-    msgpack_sbuffer_destroy(&without);
+    mdbp_buffer_release(&with);
+    mdbp_buffer_release(&without);
 
     assert_int_equal(
         s_batch_with((entry_t){.key = "session", .kind = ENTRY_UINT, .u = 0},

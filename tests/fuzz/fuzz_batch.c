@@ -1,8 +1,6 @@
 /* The ingest decoder (mdbp_batch_decode): what any producer sends to the
  * coordinator's ROUTER. A decoded batch must hold only valid records, and
  * re-encoding it must give a batch that decodes to the same records. */
-#include <msgpack.h>
-
 #include "fuzz_common.h"
 #include <mdbp/ingest.h>
 
@@ -28,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(batch.count >= 1 && batch.count <= FUZZ_BATCH_RECORDS);
     for (size_t index = 0; index < batch.count; index++)
         FUZZ_CHECK(mdbp_record_validate(&records[index], NULL) == 0);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     FUZZ_CHECK(mdbp_batch_encode_session(batch.producer_id, batch.session,
                                           batch.batch_seq, records, batch.count,
                                           &buffer) == 0);
@@ -46,6 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    strcmp(again[index].symbol, records[index].symbol) == 0 &&
                    strcmp(again[index].provider, records[index].provider) == 0);
     }
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return 0;
 }

@@ -1,8 +1,6 @@
 /* The reply decoder (mdbp_reply_decode): what a pipeline reads from a
  * coordinator (or anything at that address). A decoded reply re-encodes
  * and decodes to the same type and batch_seq. */
-#include <msgpack.h>
-
 #include "fuzz_common.h"
 #include <mdbp/ingest.h>
 
@@ -20,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(error.text[0] != '\0');
         return 0;
     }
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     if (mdbp_reply_encode(&reply, &buffer) == 0) {
         mdbp_reply_t again;
         FUZZ_CHECK(
@@ -29,6 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(again.type == reply.type &&
                    again.batch_seq == reply.batch_seq);
     }
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
     return 0;
 }

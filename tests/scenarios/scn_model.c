@@ -21,7 +21,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,15 +184,15 @@ static void s_publisher_send(s_model_t *self, const sc_announcement_t *a)
     mdbp_feedback_t event;
     sc_announcement_message(a, &identity, coordinator->seq + 1,
                             cmn_clock_wall_ns(self->clock), &event);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init(&buffer);
+    mdbp_buffer_t buffer;
+    mdbp_buffer_init(&buffer);
     if (mdbp_feedback_encode(&event, &buffer) != 0)
         self->failed = true;
     else {
         coordinator->seq = event.seq;
         s_network_publish(self, buffer.data, buffer.size);
     }
-    msgpack_sbuffer_destroy(&buffer);
+    mdbp_buffer_release(&buffer);
 }
 
 /* sc_publisher.c s_self_run: whatever the announcer says is due now. */

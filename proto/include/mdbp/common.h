@@ -1,15 +1,36 @@
 /* mdbp_common: what both channels of wire protocol v1 share: the version,
  * limits, the record, the backpressure level and decode errors.
  *
- * The specs are feedback.md and ingest.md in this folder; this codec is one
- * implementation of them, with no dependency on czmq (only msgpack-c), so a
- * third party can link it alone. */
+ * The specs are feedback.md and ingest.md; this codec (libmdbp, API.md) is
+ * one implementation of them, with no dependency on czmq and msgpack-c used
+ * inside only (no msgpack type in these headers), so a third party can
+ * install it and link it alone: `pkg-config --cflags --libs mdbp`. */
 #ifndef MDBP_COMMON_H
 #define MDBP_COMMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks the public functions: the shared library is built with
+ * -fvisibility=hidden and exports these only (never the internals). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MDBP_EXPORT __attribute__((visibility("default")))
+#else
+#define MDBP_EXPORT
+#endif
+
+/* Lets C++ (g++ -Wpedantic) read the anonymous struct of mdbp_error_t,
+ * which C11 has and ISO C++ has not; GCC and clang accept it in both. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#define MDBP_ANONYMOUS_STRUCT __extension__ struct
+#else
+#define MDBP_ANONYMOUS_STRUCT struct
+#endif
 
 #define MDBP_PROTOCOL_VERSION 1
 
@@ -34,9 +55,9 @@ typedef enum {
 } mdbp_level_t;
 
 /* "ok", "soft", "hard". */
-const char *mdbp_level_name(mdbp_level_t level);
+MDBP_EXPORT const char *mdbp_level_name(mdbp_level_t level);
 /* Parses a level name (case-insensitive). Returns 0 or -1. */
-int mdbp_level_parse(const char *name, mdbp_level_t *level);
+MDBP_EXPORT int mdbp_level_parse(const char *name, mdbp_level_t *level);
 
 typedef enum {
     MDBP_RECORD_TRADE = 0,
@@ -47,7 +68,7 @@ typedef enum {
 #define MDBP_RECORD_KIND_COUNT 3
 
 /* "trade", "quote", "bar". */
-const char *mdbp_record_kind_name(mdbp_record_kind_t kind);
+MDBP_EXPORT const char *mdbp_record_kind_name(mdbp_record_kind_t kind);
 
 /* One market-data record. Its unique key is (kind, provider, symbol, ts_ns):
  * a redelivered record with the same key is ignored by the store. */
@@ -100,10 +121,11 @@ typedef enum {
 
 /* The wire name of a code ("queue_full", ...); NULL for NONE and UNKNOWN,
  * which have none. */
-const char *mdbp_nack_code_name(mdbp_nack_code_t code);
+MDBP_EXPORT const char *mdbp_nack_code_name(mdbp_nack_code_t code);
 /* The code of a wire name of `length` bytes: UNKNOWN when it is not one of
  * the closed list (never NONE). */
-mdbp_nack_code_t mdbp_nack_code_parse(const char *name, size_t length);
+MDBP_EXPORT mdbp_nack_code_t mdbp_nack_code_parse(const char *name,
+                                                  size_t length);
 
 /* Why a decode failed: a short text naming the key or position, e.g.
  * "missing key 'seq'", "key 'level': expected one of ok|soft|hard", and
@@ -118,7 +140,7 @@ mdbp_nack_code_t mdbp_nack_code_parse(const char *name, size_t length);
  * that the v1 initialiser `mdbp_error_t error = {{0}};` stays a complete
  * zero initialiser (no -Wmissing-field-initializers, no -Wmissing-braces). */
 typedef struct {
-    struct {
+    MDBP_ANONYMOUS_STRUCT {
         mdbp_nack_code_t code;
         char text[160];
         char field[MDBP_FIELD_MAX + 1];
@@ -126,5 +148,9 @@ typedef struct {
         uint32_t record_index; /* 0-based, when has_record_index */
     };
 } mdbp_error_t;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,9 +6,12 @@
 #ifndef MDBP_FEEDBACK_H
 #define MDBP_FEEDBACK_H
 
-#include <msgpack.h>
-
+#include <mdbp/buffer.h>
 #include <mdbp/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The topic prefix every coordinator publishes under. */
 #define MDBP_FEEDBACK_TOPIC_PREFIX "mds.fb/"
@@ -23,7 +26,7 @@ typedef enum {
 } mdbp_feedback_type_t;
 
 /* "transition", "heartbeat", "snapshot". */
-const char *mdbp_feedback_type_name(mdbp_feedback_type_t type);
+MDBP_EXPORT const char *mdbp_feedback_type_name(mdbp_feedback_type_t type);
 
 /* The store's sink health (feedback.md 3.2, v1.1). NONE = absent. */
 typedef enum {
@@ -34,7 +37,7 @@ typedef enum {
 } mdbp_sink_state_t;
 
 /* "up", "degraded", "down" (not NONE). */
-const char *mdbp_sink_state_name(mdbp_sink_state_t state);
+MDBP_EXPORT const char *mdbp_sink_state_name(mdbp_sink_state_t state);
 
 /* One feedback message. Optional keys have a `has_` flag (sink_state: NONE)
  * and are encoded only when set, so an event without the v1.1 keys has the
@@ -75,16 +78,22 @@ typedef struct {
 /* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into
  * `out` (MDBP_FEEDBACK_TOPIC_MAX bytes). Returns its length, or -1 when the
  * id is empty, too long or contains '/'. */
-int mdbp_feedback_topic(const char *coordinator_id, char *out,
-                         size_t capacity);
+MDBP_EXPORT int mdbp_feedback_topic(const char *coordinator_id, char *out,
+                                    size_t capacity);
 
 /* Appends the msgpack map of `event` to `out`. Returns 0, or -1 when a field
  * is out of range (asserted in debug builds: encoding our own data). */
-int mdbp_feedback_encode(const mdbp_feedback_t *event, msgpack_sbuffer *out);
+MDBP_EXPORT int mdbp_feedback_encode(const mdbp_feedback_t *event,
+                                     mdbp_buffer_t *out);
 
 /* Decodes one msgpack map. Returns 0, or -1 with `error` naming the bad or
  * missing key. Never reads past `size`. */
-int mdbp_feedback_decode(const void *data, size_t size,
-                          mdbp_feedback_t *event, mdbp_error_t *error);
+MDBP_EXPORT int mdbp_feedback_decode(const void *data, size_t size,
+                                     mdbp_feedback_t *event,
+                                     mdbp_error_t *error);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

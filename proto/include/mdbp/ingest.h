@@ -7,9 +7,12 @@
 #ifndef MDBP_INGEST_H
 #define MDBP_INGEST_H
 
-#include <msgpack.h>
-
+#include <mdbp/buffer.h>
 #include <mdbp/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct {
     char producer_id[MDBP_ID_MAX + 1];
@@ -23,16 +26,16 @@ typedef struct {
 /* Appends a batch message to `out`. Returns 0 or -1 (count over the limit,
  * a string too long, a non-finite number). Writes no `session`: the bytes
  * of a v1 batch. */
-int mdbp_batch_encode(const char *producer_id, uint64_t batch_seq,
-                       const mdbp_record_t *records, size_t count,
-                       msgpack_sbuffer *out);
+MDBP_EXPORT int mdbp_batch_encode(const char *producer_id, uint64_t batch_seq,
+                                  const mdbp_record_t *records, size_t count,
+                                  mdbp_buffer_t *out);
 
 /* The same with the v1.1 `session` key (written after producer_id) when
  * `session` is not 0; with 0 the bytes are mdbp_batch_encode's. */
-int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
-                               uint64_t batch_seq,
-                               const mdbp_record_t *records, size_t count,
-                               msgpack_sbuffer *out);
+MDBP_EXPORT int mdbp_batch_encode_session(const char *producer_id,
+                                          uint64_t session, uint64_t batch_seq,
+                                          const mdbp_record_t *records,
+                                          size_t count, mdbp_buffer_t *out);
 
 /* Decodes a batch into `batch` and up to `records_capacity` records in the
  * caller's array. Returns 0, or -1 with `error` saying what and where
@@ -42,13 +45,14 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
  * producer_id and session are still filled (for the nack). A record count
  * over `records_capacity` is TOO_MANY_RECORDS; the caller checks its queue
  * capacity itself (OVER_CAPACITY). */
-int mdbp_batch_decode(const void *data, size_t size, mdbp_batch_t *batch,
-                       mdbp_record_t *records, size_t records_capacity,
-                       mdbp_error_t *error);
+MDBP_EXPORT int mdbp_batch_decode(const void *data, size_t size,
+                                  mdbp_batch_t *batch, mdbp_record_t *records,
+                                  size_t records_capacity, mdbp_error_t *error);
 
 /* Checks one record's values (finite numbers, sizes >= 0, names not empty).
  * Returns 0 or -1 with `error`. Used by the decoder and by producers. */
-int mdbp_record_validate(const mdbp_record_t *record, mdbp_error_t *error);
+MDBP_EXPORT int mdbp_record_validate(const mdbp_record_t *record,
+                                     mdbp_error_t *error);
 
 typedef enum {
     MDBP_REPLY_ACK = 0,
@@ -65,7 +69,7 @@ typedef enum {
 #define MDBP_NACK_REASON_COUNT 3
 
 /* "full", "malformed", "draining". */
-const char *mdbp_nack_reason_name(mdbp_nack_reason_t reason);
+MDBP_EXPORT const char *mdbp_nack_reason_name(mdbp_nack_reason_t reason);
 
 /* A reply. The v1.1 keys are written only when set (so a reply without
  * them has the v1 bytes) and are "absent" after decoding a v1 reply:
@@ -95,14 +99,19 @@ typedef struct {
 
 /* Appends a reply message to `out`. Returns 0 or -1 (a reason, code,
  * record_index or string out of range; code UNKNOWN cannot be encoded). */
-int mdbp_reply_encode(const mdbp_reply_t *reply, msgpack_sbuffer *out);
+MDBP_EXPORT int mdbp_reply_encode(const mdbp_reply_t *reply,
+                                  mdbp_buffer_t *out);
 
 /* Decodes a reply. Returns 0, or -1 with `error`. A nack `reason` this
  * version does not know decodes as MDBP_NACK_FULL and an unknown `code`
  * as MDBP_NACK_CODE_UNKNOWN (ingest.md 4.3): neither is malformed. A
  * `session` that is present and differs from the producer's own is the
  * caller's to ignore. */
-int mdbp_reply_decode(const void *data, size_t size, mdbp_reply_t *reply,
-                       mdbp_error_t *error);
+MDBP_EXPORT int mdbp_reply_decode(const void *data, size_t size,
+                                  mdbp_reply_t *reply, mdbp_error_t *error);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

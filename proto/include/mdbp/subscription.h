@@ -14,6 +14,10 @@
 
 #include <mdbp/feedback.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The longest valid subscription message: 1 byte + the longest topic
  * ("mds.fb/" + 64-byte id + "/"), 73 bytes. */
 #define MDBP_SUBSCRIPTION_BYTES_MAX MDBP_FEEDBACK_TOPIC_MAX
@@ -30,9 +34,12 @@ typedef enum {
 /* The verdict on the `size`-byte subscription message `data` for a
  * publisher of `topic` (`topic_length` bytes). On SUBSCRIBE/UNSUBSCRIBE
  * *prefix and *prefix_length (may be NULL) give the prefix to apply. */
-mdbp_subscription_verdict_t
-mdbp_subscription_check(const char *topic, size_t topic_length,
-                         const void *data, size_t size, const void **prefix,
-                         size_t *prefix_length);
+MDBP_EXPORT mdbp_subscription_verdict_t mdbp_subscription_check(
+    const char *topic, size_t topic_length, const void *data, size_t size,
+    const void **prefix, size_t *prefix_length);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
