@@ -11,10 +11,14 @@
  *    nothing drains, the breaker timeout while a breaker is open or the
  *    sink is down;
  *    `draining`: 1000 ms; `malformed`: 0, at most one log line per 10 s);
- *  - credits (ingest.md 4.4) on every reply, per producer (producer_id +
- *    session): its records in flight plus an equal share, among the active
- *    producers, of the room below the high watermark scaled by (1 -
- *    pressure); see store-coordinator/README.md "Credits";
+ *  - credits (ingest.md 4.4, 4.5) on every reply, per producer
+ *    (producer_id + session): a weighted share, among the active
+ *    producers, of the target depth scaled by its class's factor of the
+ *    pressure (critical 1, normal 1 - p, bulk 1 - 2p), plus for critical
+ *    producers a share of the reserve above the high watermark, never more
+ *    than its records in flight plus the room left; while a critical
+ *    producer is active, other batches may not fill the reserve; see
+ *    store-coordinator/README.md "Credits";
  *  - dispatch: which idle worker gets which chunk (a full chunk at once; a
  *    partial one after batch_timeout, when the input is idle and eager
  *    dispatch is on, or while draining);
@@ -102,6 +106,8 @@ typedef struct {
     const char *producer_id;
     uint64_t session; /* v1.1; 0 = absent */
     uint64_t batch_seq;
+    mdbp_priority_t priority; /* v1.1 class; NORMAL when absent */
+    uint32_t weight;          /* v1.1 share weight; 0 = absent (1) */
     const mdbp_record_t *records;
     size_t count;
     void *tag; /* the reply envelope, the shell's */
