@@ -86,8 +86,8 @@ static const cmn_option_t s_options[] = {
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-priority", "MDP_SEND_PRIORITY", CMN_OPT_CHOICE, "normal",
      "this pipeline's class at the coordinators (ingest.md 4.5): normal, "
-     "critical (never cut by pressure, has the reserve above H) or bulk "
-     "(cut first)",
+     "critical (paced by credits alone: never cut by pressure or scaled by "
+     "the level, has the reserve above H) or bulk (cut first)",
      0, 0, s_priorities},
     {"send-weight", "MDP_SEND_WEIGHT", CMN_OPT_INT, "1",
      "this pipeline's share weight within the credit split", 1,
@@ -399,7 +399,9 @@ static void s_read(pl_settings_t *self)
         .scale_ok = cmn_config_double(config, "fb-scale-ok"),
         .scale_soft = cmn_config_double(config, "fb-scale-soft"),
         .scale_hard = cmn_config_double(config, "fb-scale-hard"),
-        .providers = cmn_config_string(config, "fb-provider-name")};
+        .providers = cmn_config_string(config, "fb-provider-name"),
+        .credits_only = cmn_config_choice(config, "send-priority") ==
+                        (int)MDBP_PRIORITY_CRITICAL};
     self->stale_level =
         (mdbp_level_t)cmn_config_choice(config, "fb-stale-level");
     self->forget_ns = cmn_config_int(config, "fb-forget-sec") * CMN_NS_PER_SEC;

@@ -40,7 +40,7 @@ typedef struct {
     char producer_id[MDBP_ID_MAX + 1];
     uint64_t session;     /* 0: a v1 producer (keyed by id alone) */
     mdbp_priority_t priority; /* of its latest batch */
-    uint32_t weight;          /* of its latest batch, >= 1 */
+    uint32_t weight;          /* its share: batch weight x class multiplier */
     uint64_t inflight;    /* records queued, not yet acked */
     int64_t last_seen_ns; /* its last batch */
     size_t flights;       /* its first flight, or S_NONE */
@@ -233,6 +233,18 @@ static double s_class_factor(mdbp_priority_t priority, double pressure)
     return factor > 0.0 ? factor : 0.0;
 }
 
+/* A producer's share weight: its batch's weight (absent: 1) times its
+ * class's multiplier. */
+static uint32_t s_share_weight(mdbp_priority_t priority, uint32_t weight)
+{
+    uint32_t multiplier = priority == MDBP_PRIORITY_CRITICAL
+                              ? SC_INTAKE_CLASS_MULTIPLIER_CRITICAL
+                          : priority == MDBP_PRIORITY_BULK
+                              ? SC_INTAKE_CLASS_MULTIPLIER_BULK
+                              : SC_INTAKE_CLASS_MULTIPLIER_NORMAL;
+    return (weight > 0 ? weight : 1) * multiplier;
+}
+
 /* The room above the high watermark that only critical producers may
  * fill (ingest.md 4.5). */
 static uint64_t s_reserve(const sc_intake_t *self)
@@ -241,15 +253,16 @@ static uint64_t s_reserve(const sc_intake_t *self)
     return self->config.capacity > high ? self->config.capacity - high : 0;
 }
 
-/* A producer's class and weight as the credit split sees them. */
+/* A producer's class and share weight as the credit split sees them. */
 typedef struct {
     mdbp_priority_t priority;
-    uint32_t weight; /* >= 1 */
+    uint32_t weight; /* s_share_weight */
     uint64_t inflight;
 } s_claim_t;
 
-/* What one producer may have in flight: its weight's share of the target
- * among the active producers (plus `extra_weight` of new ones), scaled by
+/* What one producer may have in flight: its share weight's part of the
+ * target among the active producers (plus `extra_weight` of new ones),
+ * scaled by
  * its class's factor, plus for a critical producer its share of the
  * reserve; never more than it has now plus the room left below the target
  * (below the capacity, for critical), counting records of producers that
@@ -294,7 +307,8 @@ static uint64_t s_allowed(const sc_intake_t *self, const s_claim_t *claim,
 
 static uint32_t s_credit(const sc_intake_t *self, size_t index)
 {
-    s_claim_t claim = {.priority = MDBP_PRIORITY_NORMAL, .weight = 1};
+    s_claim_t claim = {.priority = MDBP_PRIORITY_NORMAL,
+                       .weight = s_share_weight(MDBP_PRIORITY_NORMAL, 1)};
     if (index != S_NONE) {
         const s_producer_t *producer = &self->producers[index];
         claim = (s_claim_t){.priority = producer->priority,
@@ -513,7 +527,7 @@ static size_t s_reply_to(sc_intake_t *self, const sc_intake_batch_t *batch,
             entry->last_seen_ns = self->now_ns;
             if (create) {
                 entry->priority = batch->priority;
-                entry->weight = batch->weight > 0 ? batch->weight : 1;
+                entry->weight = s_share_weight(batch->priority, batch->weight);
             }
         }
     }
@@ -979,8 +993,9 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     self->pressure = pressure;
     self->depth = depth;
     s_count_active(self, snapshot);
-    s_claim_t newcomer = {.priority = MDBP_PRIORITY_NORMAL, .weight = 1};
-    uint64_t initial = s_allowed(self, &newcomer, 1);
+    s_claim_t newcomer = {.priority = MDBP_PRIORITY_NORMAL,
+                          .weight = s_share_weight(MDBP_PRIORITY_NORMAL, 1)};
+    uint64_t initial = s_allowed(self, &newcomer, newcomer.weight);
 
     snapshot->level = self->level;
     snapshot->previous = self->previous;

@@ -12,8 +12,9 @@
  *    sink is down;
  *    `draining`: 1000 ms; `malformed`: 0, at most one log line per 10 s);
  *  - credits (ingest.md 4.4, 4.5) on every reply, per producer
- *    (producer_id + session): a weighted share, among the active
- *    producers, of the target depth scaled by its class's factor of the
+ *    (producer_id + session): a share, among the active producers by
+ *    weight x class multiplier, of the target depth scaled by its class's
+ *    factor of the
  *    pressure (critical 1, normal 1 - p, bulk 1 - 2p), plus for critical
  *    producers a share of the reserve above the high watermark, never more
  *    than its records in flight plus the room left; while a critical
@@ -74,6 +75,13 @@
 /* Producers (producer_id + session) tracked for credits and resends; more
  * at once are served as untracked (a share, no resend detection). */
 #define SC_INTAKE_PRODUCERS_MAX 256
+/* A producer's share of the target is its weight times its class's
+ * multiplier (ingest.md 4.5): under plain overload, where credits keep the
+ * level at OK and the pressure at 0, the classes still split the store
+ * 4 : 2 : 1; pressure then cuts bulk first (1 - 2p), normal next (1 - p). */
+#define SC_INTAKE_CLASS_MULTIPLIER_CRITICAL 4
+#define SC_INTAKE_CLASS_MULTIPLIER_NORMAL 2
+#define SC_INTAKE_CLASS_MULTIPLIER_BULK 1
 /* The sojourn pressure reaches 1 (HARD) at this multiple of the target. */
 #define SC_INTAKE_SOJOURN_HARD_FACTOR 4
 

@@ -704,6 +704,35 @@ static void test_weights_split_the_target(void **state)
     sc_intake_destroy(&intake);
 }
 
+static void test_classes_split_the_target_four_two_one(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* No pressure (credits keep the level OK under plain overload): the
+     * classes still split the target of 40 as 4 : 2 : 1 of weight. */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_true(snapshot.pressure == 0.0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 5); /* 40 x 1/7 */
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 11); /* 40 x 2/7 */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 42); /* 40 x 4/7 + the reserve 20 */
+    /* Alone, bulk has the whole target. */
+    sc_intake_destroy(&intake);
+    intake = sc_intake_new(&config, 0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    s_update(intake, 0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 40);
+    sc_intake_destroy(&intake);
+}
+
 static void test_soft_cuts_bulk_first_critical_never(void **state)
 {
     (void)state;
@@ -723,17 +752,18 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_true(snapshot.class_factor[MDBP_PRIORITY_CRITICAL] == 1.0);
     assert_true(snapshot.class_factor[MDBP_PRIORITY_NORMAL] == 0.5);
     assert_true(snapshot.class_factor[MDBP_PRIORITY_BULK] == 0.0);
-    /* bulk: cut to nothing; normal: 40 x 0.5 / 3; critical: 40 / 3 plus
-     * the whole reserve (capacity 100 - H 80). */
+    /* Share weights 4 : 2 : 1 (class multipliers). bulk: cut to
+     * nothing; normal: 40 x 0.5 x 2/7; critical: 40 x 4/7 plus the whole
+     * reserve (capacity 100 - H 80). */
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 250 * MS,
                  &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 6);
+    assert_int_equal(out.credit, 5);
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 33);
+    assert_int_equal(out.credit, 42);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -773,7 +803,7 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
     sc_snapshot_t snapshot = s_update(intake, 0);
     assert_int_equal(snapshot.level, MDBP_LEVEL_HARD); /* depth 80 = H */
     /* HARD: normal and bulk get nothing new; critical still gets its
-     * share (40 / 2 + the reserve 20), bounded by the room (20). */
+     * share (40 x 4/6 + the reserve 20), bounded by the room (20). */
     s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "late", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
@@ -844,6 +874,7 @@ int main(void)
             test_a_crowd_larger_than_the_target_gets_one_record_each),
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
         cmocka_unit_test(test_weights_split_the_target),
+        cmocka_unit_test(test_classes_split_the_target_four_two_one),
         cmocka_unit_test(test_soft_cuts_bulk_first_critical_never),
         cmocka_unit_test(
             test_hard_pauses_all_but_critical_which_has_the_reserve),
