@@ -15,10 +15,10 @@
  *    (producer_id + session): a share, among the active producers by
  *    weight x class multiplier, of the target depth scaled by its class's
  *    factor of the
- *    pressure (critical 1, normal 1 - p, bulk 1 - 2p), plus for critical
- *    producers a share of the reserve above the high watermark, never more
- *    than its records in flight plus the room left; while a critical
- *    producer is active, other batches may not fill the reserve; see
+ *    pressure (critical 1, normal 1 - p, bulk 1 - 2p), never more than
+ *    its records in flight plus the room left (critical: up to the
+ *    capacity); while a critical producer is active, other batches may
+ *    not fill the reserve above the high watermark; see
  *    store-coordinator/README.md "Credits";
  *  - dispatch: which idle worker gets which chunk (a full chunk at once; a
  *    partial one after batch_timeout, when the input is idle and eager

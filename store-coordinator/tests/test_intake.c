@@ -722,7 +722,7 @@ static void test_classes_split_the_target_four_two_one(void **state)
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
     assert_int_equal(out.credit, 11); /* 40 x 2/7 */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
-    assert_int_equal(out.credit, 42); /* 40 x 4/7 + the reserve 20 */
+    assert_int_equal(out.credit, 22); /* 40 x 4/7 */
     /* Alone, bulk has the whole target. */
     sc_intake_destroy(&intake);
     intake = sc_intake_new(&config, 0);
@@ -753,8 +753,7 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_true(snapshot.class_factor[MDBP_PRIORITY_NORMAL] == 0.5);
     assert_true(snapshot.class_factor[MDBP_PRIORITY_BULK] == 0.0);
     /* Share weights 4 : 2 : 1 (class multipliers). bulk: cut to
-     * nothing; normal: 40 x 0.5 x 2/7; critical: 40 x 4/7 plus the whole
-     * reserve (capacity 100 - H 80). */
+     * nothing; normal: 40 x 0.5 x 2/7; critical: uncut, 40 x 4/7. */
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 250 * MS,
                  &out);
     assert_int_equal(out.credit, 0);
@@ -763,7 +762,7 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_int_equal(out.credit, 5);
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 42);
+    assert_int_equal(out.credit, 22);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -803,7 +802,7 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
     sc_snapshot_t snapshot = s_update(intake, 0);
     assert_int_equal(snapshot.level, MDBP_LEVEL_HARD); /* depth 80 = H */
     /* HARD: normal and bulk get nothing new; critical still gets its
-     * share (40 x 4/6 + the reserve 20), bounded by the room (20). */
+     * share (40 x 4/6), bounded by the room the reserve leaves (20). */
     s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "late", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
