@@ -203,6 +203,8 @@ static int s_start(s_main_t *self)
         .batch_records = settings->batch_records,
         .batch_ns = settings->batch_ns,
         .window = settings->window,
+        .priority = settings->priority,
+        .weight = settings->weight,
         .ack_timeout_ns = settings->ack_timeout_ns,
         .metrics = self->metrics,
         .status = self->status,

@@ -21,6 +21,8 @@
 
 static const char *const s_policies[] = {"step", "proportional", NULL};
 static const char *const s_levels[] = {"ok", "soft", "hard", NULL};
+/* In mdbp_priority_t's order. */
+static const char *const s_priorities[] = {"normal", "critical", "bulk", NULL};
 static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
                                            NULL};
 static const char *const s_log_formats[] = {"text", "json", NULL};
@@ -82,6 +84,14 @@ static const cmn_option_t s_options[] = {
      * they meet `nack full`. The feedback levels pace the fleet. */
     {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
+    {"send-priority", "MDP_SEND_PRIORITY", CMN_OPT_CHOICE, "normal",
+     "this pipeline's class at the coordinators (ingest.md 4.5): normal, "
+     "critical (paced by credits alone: never cut by pressure or scaled by "
+     "the level, has the reserve above H) or bulk (cut first)",
+     0, 0, s_priorities},
+    {"send-weight", "MDP_SEND_WEIGHT", CMN_OPT_INT, "1",
+     "this pipeline's share weight within the credit split", 1,
+     MDBP_WEIGHT_MAX, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
      "resend a batch not acknowledged within this time (doubling "
      "after each timeout of that batch, at most 8x)",
@@ -389,7 +399,9 @@ static void s_read(pl_settings_t *self)
         .scale_ok = cmn_config_double(config, "fb-scale-ok"),
         .scale_soft = cmn_config_double(config, "fb-scale-soft"),
         .scale_hard = cmn_config_double(config, "fb-scale-hard"),
-        .providers = cmn_config_string(config, "fb-provider-name")};
+        .providers = cmn_config_string(config, "fb-provider-name"),
+        .credits_only = cmn_config_choice(config, "send-priority") ==
+                        (int)MDBP_PRIORITY_CRITICAL};
     self->stale_level =
         (mdbp_level_t)cmn_config_choice(config, "fb-stale-level");
     self->forget_ns = cmn_config_int(config, "fb-forget-sec") * CMN_NS_PER_SEC;
@@ -409,6 +421,9 @@ static void s_read(pl_settings_t *self)
     self->batch_records = (size_t)cmn_config_int(config, "send-batch-records");
     self->batch_ns = cmn_config_int(config, "send-batch-ms") * CMN_NS_PER_MS;
     self->window = (size_t)cmn_config_int(config, "send-window");
+    self->priority =
+        (mdbp_priority_t)cmn_config_choice(config, "send-priority");
+    self->weight = (uint32_t)cmn_config_int(config, "send-weight");
     self->ack_timeout_ns =
         cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS;
     self->shutdown_timeout_ns =

@@ -10,6 +10,7 @@
 
 #include "cmn_config.h"
 #include "cmn_log.h"
+#include <mdbp/ingest.h>
 #include "pl_policy.h"
 #include "pl_producer.h"
 #include "pl_rate_coordinator.h"
@@ -45,6 +46,8 @@ typedef struct {
     size_t batch_records;
     int64_t batch_ns;
     size_t window;
+    mdbp_priority_t priority; /* the class at the coordinators */
+    uint32_t weight;          /* 1..MDBP_WEIGHT_MAX */
     int64_t ack_timeout_ns;
     int64_t shutdown_timeout_ns;
     /* HTTP */

@@ -89,7 +89,7 @@ double pl_policy_scale(const pl_policy_t *self, mdbp_level_t level,
                        double scale_hint, bool stale)
 {
     assert(self);
-    if (!self->config.enabled)
+    if (!self->config.enabled || self->config.credits_only)
         return 1.0;
     if (self->config.kind == PL_POLICY_STEP || stale || !isfinite(scale_hint))
         return pl_policy_step_scale(self, level);

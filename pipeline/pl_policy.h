@@ -33,6 +33,10 @@ typedef struct {
     double scale_soft;
     double scale_hard;
     const char *providers; /* NULL or "": all providers */
+    /* MDP_SEND_PRIORITY=critical (ingest.md 4.5): a feed that must not be
+     * paused is paced by the coordinators' credits alone; no level or
+     * hint scales it. */
+    bool credits_only;
 } pl_policy_config_t;
 
 typedef struct _pl_policy_t pl_policy_t;
@@ -48,7 +52,8 @@ void pl_policy_destroy(pl_policy_t **self_p);
 bool pl_policy_enabled(const pl_policy_t *self);
 pl_policy_kind_t pl_policy_kind(const pl_policy_t *self);
 
-/* The scale for one coordinator's state: always 1.0 when disabled; the step
+/* The scale for one coordinator's state: always 1.0 when disabled or
+ * credits_only; the step
  * scale of `level` for `step` or when `stale`; else `scale_hint` clamped to
  * [0, 1] (a non-finite hint counts as the step scale). */
 double pl_policy_scale(const pl_policy_t *self, mdbp_level_t level,

@@ -129,9 +129,14 @@ static void s_seal(s_self_t *self, const pl_window_action_t *action)
 {
     mdbp_buffer_t *buffer = &self->buffers[action->slot];
     mdbp_buffer_reset(buffer);
-    if (mdbp_batch_encode_session(self->producer_id, self->config.session,
-                                   action->batch_seq, self->records,
-                                   action->records, buffer) != 0) {
+    mdbp_batch_t header = {.session = self->config.session,
+                           .batch_seq = action->batch_seq,
+                           .priority = self->config.priority,
+                           .weight = self->config.weight};
+    snprintf(header.producer_id, sizeof header.producer_id, "%s",
+             self->producer_id);
+    if (mdbp_batch_encode_header(&header, self->records, action->records,
+                                 buffer) != 0) {
         cmn_log_error(PL_SEND_MODULE, "encode_failed",
                       "batch_seq=%llu records=%zu",
                       (unsigned long long)action->batch_seq, action->records);

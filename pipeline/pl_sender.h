@@ -34,6 +34,8 @@
 
 #include <czmq.h>
 
+#include <mdbp/ingest.h>
+
 #include "cmn_clock.h"
 #include "pl_actor.h"
 #include "pl_endpoints.h"
@@ -58,6 +60,8 @@ typedef struct {
     size_t batch_records;
     int64_t batch_ns;
     size_t window; /* batches */
+    mdbp_priority_t priority; /* v1.1 class of every batch (ingest.md 4.5) */
+    uint32_t weight;          /* v1.1 share weight, >= 1 */
     int64_t ack_timeout_ns;
     pl_metrics_t *metrics; /* borrowed */
     pl_status_t *status;   /* borrowed */

@@ -18,12 +18,16 @@ static const char *const s_kind_names[] = {"trade", "quote", "bar"};
 static const char *const s_reason_names[] = {"full", "malformed", "draining"};
 static const char *const s_reply_names[] = {"ack", "nack"};
 static const char *const s_batch_names[] = {"batch"};
+static const char *const s_priority_names[] = {"normal", "critical", "bulk"};
 
 #define S_REASON_COUNT (sizeof s_reason_names / sizeof s_reason_names[0])
 #define S_REPLY_COUNT (sizeof s_reply_names / sizeof s_reply_names[0])
 #define S_BATCH_COUNT (sizeof s_batch_names / sizeof s_batch_names[0])
 _Static_assert(S_REASON_COUNT == MDBP_NACK_REASON_COUNT,
                "a name for each nack reason");
+_Static_assert(sizeof s_priority_names / sizeof s_priority_names[0] ==
+                   MDBP_PRIORITY_COUNT,
+               "a name for each priority class");
 
 /* Elements of a record array, kind included, and its number fields (the
  * four leading elements are kind, provider, symbol, ts_ns). */
@@ -41,6 +45,24 @@ const char *mdbp_nack_reason_name(mdbp_nack_reason_t reason)
 {
     assert(reason >= MDBP_NACK_FULL && reason <= MDBP_NACK_DRAINING);
     return s_reason_names[reason];
+}
+
+const char *mdbp_priority_name(mdbp_priority_t priority)
+{
+    assert(priority >= MDBP_PRIORITY_NORMAL && priority <= MDBP_PRIORITY_BULK);
+    return s_priority_names[priority];
+}
+
+int mdbp_priority_parse(const char *text, size_t length,
+                        mdbp_priority_t *priority)
+{
+    for (int index = 0; index < MDBP_PRIORITY_COUNT; index++)
+        if (strlen(s_priority_names[index]) == length &&
+            memcmp(s_priority_names[index], text, length) == 0) {
+            *priority = (mdbp_priority_t)index;
+            return 0;
+        }
+    return -1;
 }
 
 /* Copies a record's number fields into `values` (price / bid / open
@@ -240,6 +262,25 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
                               uint64_t batch_seq, const mdbp_record_t *records,
                               size_t count, mdbp_buffer_t *out)
 {
+    mdbp_batch_t header = {.batch_seq = batch_seq, .session = session};
+    size_t id_length = strnlen(producer_id, MDBP_ID_MAX + 1);
+    if (id_length > MDBP_ID_MAX)
+        return -1;
+    memcpy(header.producer_id, producer_id, id_length);
+    return mdbp_batch_encode_header(&header, records, count, out);
+}
+
+int mdbp_batch_encode_header(const mdbp_batch_t *header,
+                             const mdbp_record_t *records, size_t count,
+                             mdbp_buffer_t *out)
+{
+    const char *producer_id = header->producer_id;
+    uint64_t session = header->session;
+    bool has_priority = header->priority != MDBP_PRIORITY_NORMAL;
+    bool has_weight = header->weight > 1;
+    if (header->priority > MDBP_PRIORITY_BULK ||
+        header->weight > MDBP_WEIGHT_MAX)
+        return -1;
     size_t id_length = strnlen(producer_id, MDBP_ID_MAX + 1);
     if (count == 0 || count > MDBP_BATCH_RECORDS_MAX || id_length == 0 ||
         id_length > MDBP_ID_MAX)
@@ -251,7 +292,9 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
     size_t start = out->size;
     msgpack_packer packer;
     msgpack_packer_init(&packer, out, mdbp_buffer_packer_write);
-    int failed = msgpack_pack_map(&packer, session ? 6 : 5);
+    int failed = msgpack_pack_map(&packer, 5 + (session ? 1 : 0) +
+                                               (has_priority ? 1 : 0) +
+                                               (has_weight ? 1 : 0));
     failed |= S_PACK_KEY(&packer, "v");
     failed |= msgpack_pack_uint64(&packer, MDBP_PROTOCOL_VERSION);
     failed |= S_PACK_KEY(&packer, "type");
@@ -262,8 +305,16 @@ int mdbp_batch_encode_session(const char *producer_id, uint64_t session,
         failed |= S_PACK_KEY(&packer, "session");
         failed |= msgpack_pack_uint64(&packer, session);
     }
+    if (has_priority) {
+        failed |= S_PACK_KEY(&packer, "priority");
+        failed |= s_pack_text(&packer, s_priority_names[header->priority]);
+    }
+    if (has_weight) {
+        failed |= S_PACK_KEY(&packer, "weight");
+        failed |= msgpack_pack_uint32(&packer, header->weight);
+    }
     failed |= S_PACK_KEY(&packer, "batch_seq");
-    failed |= msgpack_pack_uint64(&packer, batch_seq);
+    failed |= msgpack_pack_uint64(&packer, header->batch_seq);
     failed |= S_PACK_KEY(&packer, "records");
     failed |= msgpack_pack_array(&packer, count);
     for (size_t index = 0; index < count && !failed; index++) {
@@ -409,8 +460,35 @@ enum {
     BATCH_SEQ,
     BATCH_RECORDS,
     BATCH_SESSION,
+    BATCH_PRIORITY,
+    BATCH_WEIGHT,
     BATCH_KEY_COUNT
 };
+
+/* The v1.1 class keys: `priority` one of the names, `weight` 1..max. */
+static int s_batch_priority(const mdbp_reader_t *reader, mdbp_key_t *keys,
+                            mdbp_batch_t *batch, mdbp_error_t *error)
+{
+    if (keys[BATCH_PRIORITY].seen) {
+        int priority;
+        if (mdbp_key_enum(reader, &keys[BATCH_PRIORITY], s_priority_names,
+                          MDBP_PRIORITY_COUNT, &priority, error) != 0)
+            return -1;
+        batch->priority = (mdbp_priority_t)priority;
+    }
+    if (keys[BATCH_WEIGHT].seen) {
+        uint64_t weight;
+        if (mdbp_key_uint(reader, &keys[BATCH_WEIGHT], MDBP_WEIGHT_MAX,
+                          &weight, error) != 0)
+            return -1;
+        if (weight == 0) {
+            mdbp_error_set(error, "key 'weight': must not be 0");
+            return mdbp_error_code(error, MDBP_NACK_CODE_BAD_VALUE, "weight");
+        }
+        batch->weight = (uint32_t)weight;
+    }
+    return 0;
+}
 
 int mdbp_batch_decode(const void *data, size_t size, mdbp_batch_t *batch,
                        mdbp_record_t *records, size_t records_capacity,
@@ -418,7 +496,8 @@ int mdbp_batch_decode(const void *data, size_t size, mdbp_batch_t *batch,
 {
     mdbp_key_t keys[BATCH_KEY_COUNT] = {
         {.name = "v"},         {.name = "type"},    {.name = "producer_id"},
-        {.name = "batch_seq"}, {.name = "records"}, {.name = "session"}};
+        {.name = "batch_seq"}, {.name = "records"}, {.name = "session"},
+        {.name = "priority"},  {.name = "weight"}};
     memset(batch, 0, sizeof *batch);
     mdbp_error_reset(error);
 
@@ -451,7 +530,8 @@ int mdbp_batch_decode(const void *data, size_t size, mdbp_batch_t *batch,
         }
     }
     if (mdbp_key_str(&reader, &keys[BATCH_PRODUCER_ID], 1, MDBP_ID_MAX,
-                      batch->producer_id, error) != 0)
+                      batch->producer_id, error) != 0 ||
+        s_batch_priority(&reader, keys, batch, error) != 0)
         return -1;
     if (!keys[BATCH_RECORDS].seen) {
         mdbp_error_set(error, "missing key 'records'");

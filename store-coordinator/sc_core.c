@@ -10,6 +10,9 @@
  * after every worker has stopped. */
 #include "sc_core.h"
 
+_Static_assert(SC_PRIORITY_CLASSES == MDBP_PRIORITY_COUNT,
+               "sc_state holds one entry per priority class");
+
 #include "cmn_log.h"
 #include "cmn_router.h"
 #include <mdbp/ingest.h>
@@ -179,6 +182,16 @@ static void s_publish(s_self_t *self, const sc_intake_update_t *update)
                    (double)(snapshot->sink_state - MDBP_SINK_STATE_UP));
     cmn_series_set(self->stats->pressure, snapshot->pressure);
     cmn_series_set(self->stats->producers, (double)snapshot->producers);
+    for (int priority = 0; priority < MDBP_PRIORITY_COUNT; priority++) {
+        atomic_store(&state->class_producers[priority],
+                     snapshot->class_producers[priority]);
+        atomic_store(&state->class_factor[priority],
+                     snapshot->class_factor[priority]);
+        cmn_series_set(self->stats->class_producers[priority],
+                       (double)snapshot->class_producers[priority]);
+        cmn_series_set(self->stats->class_factor[priority],
+                       snapshot->class_factor[priority]);
+    }
     if (update->drain_rate_changed) {
         atomic_store(&state->drain_rate, snapshot->drain_rate);
         cmn_series_set(self->stats->drain_rate, snapshot->drain_rate);
@@ -313,6 +326,8 @@ static void s_handle_message(s_self_t *self, zmsg_t *message)
         .producer_id = batch.producer_id,
         .session = batch.session,
         .batch_seq = batch.batch_seq,
+        .priority = batch.priority,
+        .weight = batch.weight,
         .records = self->scratch,
         .count = decoded == 0 ? batch.count : 0,
         .tag = envelope,
@@ -322,6 +337,13 @@ static void s_handle_message(s_self_t *self, zmsg_t *message)
         sc_intake_malformed(self->intake, &input, &error, now, &admission);
     else
         sc_intake_admit(self->intake, &input, now, &admission);
+    if (admission.verdict == SC_INTAKE_QUEUED)
+        cmn_series_add(self->stats->class_admitted[batch.priority],
+                       batch.count);
+    else if (admission.verdict == SC_INTAKE_NACK &&
+             admission.reason != MDBP_NACK_MALFORMED)
+        cmn_series_add(self->stats->class_refused[batch.priority],
+                       batch.count);
     if (admission.verdict == SC_INTAKE_QUEUED) {
         cmn_series_add(self->stats->records_received, batch.count);
         s_self_update(self);

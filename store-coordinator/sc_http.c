@@ -9,6 +9,7 @@
 #include "cmn_page.h"
 #include <mdbp/common.h>
 #include <mdbp/feedback.h>
+#include <mdbp/ingest.h>
 #include "sc_breaker.h"
 #include "sc_sink.h"
 
@@ -60,6 +61,24 @@ static void s_on_ready(const cmn_http_request_t *request,
     cmn_json_destroy(&json);
 }
 
+
+/* ingest.md 4.5: per priority class, the active producers and the share
+ * factor they get at the current pressure. */
+static void s_status_classes(cmn_json_t *json, sc_state_t *state)
+{
+    cmn_json_object_begin(json, "classes");
+    for (int priority = 0; priority < SC_PRIORITY_CLASSES; priority++) {
+        cmn_json_object_begin(json,
+                              mdbp_priority_name((mdbp_priority_t)priority));
+        cmn_json_uint(json, "producers",
+                      atomic_load(&state->class_producers[priority]));
+        cmn_json_double(json, "share_factor",
+                        atomic_load(&state->class_factor[priority]));
+        cmn_json_object_end(json);
+    }
+    cmn_json_object_end(json);
+}
+
 static void s_on_status(const cmn_http_request_t *request,
                         cmn_http_response_t *response, void *arg)
 {
@@ -98,6 +117,7 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_double(json, "pressure", atomic_load(&state->pressure));
     cmn_json_uint(json, "producers", atomic_load(&state->producers));
     cmn_json_uint(json, "credit_initial", atomic_load(&state->credit_initial));
+    s_status_classes(json, state);
     cmn_json_bool(json, "draining", atomic_load(&state->draining));
     cmn_json_bool(json, "ready", sc_state_ready(state, settings->workers));
     cmn_json_object_begin(json, "sink");

@@ -39,6 +39,8 @@ typedef struct {
     bool used;
     char producer_id[MDBP_ID_MAX + 1];
     uint64_t session;     /* 0: a v1 producer (keyed by id alone) */
+    mdbp_priority_t priority; /* of its latest batch */
+    uint32_t weight;          /* its share: batch weight x class multiplier */
     uint64_t inflight;    /* records queued, not yet acked */
     int64_t last_seen_ns; /* its last batch */
     size_t flights;       /* its first flight, or S_NONE */
@@ -71,6 +73,8 @@ struct _sc_intake_t {
     s_producer_t producers[SC_INTAKE_PRODUCERS_MAX];
     size_t producers_used; /* entries [0, used) may be in use */
     uint32_t active;       /* active producers at the last update */
+    uint64_t active_weight;   /* their share weights, summed */
+    uint64_t critical_weight; /* the critical ones' (0: no reserve held) */
     s_arrival_t *arrivals; /* ring of capacity entries */
     size_t arrival_head, arrival_count;
     uint64_t pushed; /* records ever queued (positions) */
@@ -218,29 +222,77 @@ static uint64_t s_target(const sc_intake_t *self)
     return watermark->low > 0 ? watermark->low : 1;
 }
 
-/* What one producer may have in flight: an equal share of the target
- * among the active producers (plus `extra` new ones), scaled by
- * 1 - pressure, and never more than it has now plus the room left below
- * the target (records of producers that ignore credits count too). */
-static uint64_t s_allowed(const sc_intake_t *self, uint64_t inflight,
-                          uint32_t extra)
+/* How much of its share a producer of `priority` keeps at `pressure`
+ * (ingest.md 4.5): bulk is cut first and reaches 0 halfway through SOFT,
+ * normal at HARD, critical never (its room bounds it). */
+static double s_class_factor(mdbp_priority_t priority, double pressure)
+{
+    double factor = priority == MDBP_PRIORITY_CRITICAL ? 1.0
+                    : priority == MDBP_PRIORITY_BULK   ? 1.0 - 2.0 * pressure
+                                                       : 1.0 - pressure;
+    return factor > 0.0 ? factor : 0.0;
+}
+
+/* A producer's share weight: its batch's weight (absent: 1) times its
+ * class's multiplier. */
+static uint32_t s_share_weight(mdbp_priority_t priority, uint32_t weight)
+{
+    uint32_t multiplier = priority == MDBP_PRIORITY_CRITICAL
+                              ? SC_INTAKE_CLASS_MULTIPLIER_CRITICAL
+                          : priority == MDBP_PRIORITY_BULK
+                              ? SC_INTAKE_CLASS_MULTIPLIER_BULK
+                              : SC_INTAKE_CLASS_MULTIPLIER_NORMAL;
+    return (weight > 0 ? weight : 1) * multiplier;
+}
+
+/* The room above the high watermark that only critical producers may
+ * fill (ingest.md 4.5). */
+static uint64_t s_reserve(const sc_intake_t *self)
+{
+    uint64_t high = self->config.watermark.high;
+    return self->config.capacity > high ? self->config.capacity - high : 0;
+}
+
+/* A producer's class and share weight as the credit split sees them. */
+typedef struct {
+    mdbp_priority_t priority;
+    uint32_t weight; /* s_share_weight */
+    uint64_t inflight;
+} s_claim_t;
+
+/* What one producer may have in flight: its share weight's part of the
+ * target among the active producers (plus `extra_weight` of new ones),
+ * scaled by its class's factor; never more than it has now plus the room
+ * left below the target, counting records of producers that ignore
+ * credits too. A critical producer's room reaches the capacity: the
+ * reserve above H is its own when the queue is deep (a slow or stopped
+ * sink, producers that ignore credits), but its share stays a share of
+ * the target, so under plain overload the queue stays where the level is
+ * OK (granting the reserve as standing credit measured 102 level changes
+ * a minute in bench/classes). */
+static uint64_t s_allowed(const sc_intake_t *self, const s_claim_t *claim,
+                          uint64_t extra_weight)
 {
     if (self->draining)
         return 0;
+    bool critical = claim->priority == MDBP_PRIORITY_CRITICAL;
     uint64_t target = s_target(self);
     uint64_t depth = sc_queue_depth(self->queue);
-    uint64_t room = target > depth ? target - depth : 0;
-    uint64_t producers = (uint64_t)self->active + extra;
-    if (producers == 0)
-        producers = 1;
-    double fair = (double)target * (1.0 - self->pressure) / (double)producers;
+    uint64_t ceiling = critical ? self->config.capacity : target;
+    uint64_t room = ceiling > depth ? ceiling - depth : 0;
+    uint64_t weights = self->active_weight + extra_weight;
+    if (weights < claim->weight)
+        weights = claim->weight; /* not counted yet: new since the update */
+    double fair = (double)target *
+                  s_class_factor(claim->priority, self->pressure) *
+                  (double)claim->weight / (double)weights;
     uint64_t allowed = fair > 0 ? (uint64_t)fair : 0;
     /* More producers than target records: one each rather than none, or
      * a crowd would wait forever on an empty queue. */
     if (fair > 0 && allowed == 0)
         allowed = 1;
-    if (allowed > inflight + room)
-        allowed = inflight + room;
+    if (allowed > claim->inflight + room)
+        allowed = claim->inflight + room;
     if (allowed > self->config.capacity)
         allowed = self->config.capacity;
     return allowed;
@@ -248,8 +300,26 @@ static uint64_t s_allowed(const sc_intake_t *self, uint64_t inflight,
 
 static uint32_t s_credit(const sc_intake_t *self, size_t index)
 {
-    uint64_t inflight = index == S_NONE ? 0 : self->producers[index].inflight;
-    return (uint32_t)s_allowed(self, inflight, 0);
+    s_claim_t claim = {.priority = MDBP_PRIORITY_NORMAL,
+                       .weight = s_share_weight(MDBP_PRIORITY_NORMAL, 1)};
+    if (index != S_NONE) {
+        const s_producer_t *producer = &self->producers[index];
+        claim = (s_claim_t){.priority = producer->priority,
+                            .weight = producer->weight,
+                            .inflight = producer->inflight};
+    }
+    return (uint32_t)s_allowed(self, &claim, 0);
+}
+
+/* True when a batch of `count` records of `priority` would take the
+ * reserve while a critical producer needs it. */
+static bool s_takes_reserve(const sc_intake_t *self, mdbp_priority_t priority,
+                            size_t count)
+{
+    if (priority == MDBP_PRIORITY_CRITICAL || self->critical_weight == 0)
+        return false;
+    uint64_t limit = self->config.capacity - s_reserve(self);
+    return sc_queue_depth(self->queue) + count > limit;
 }
 
 /* ---- flights ---- */
@@ -445,8 +515,14 @@ static size_t s_reply_to(sc_intake_t *self, const sc_intake_batch_t *batch,
         producer =
             create ? s_producer(self, batch->producer_id, batch->session)
                    : s_producer_find(self, batch->producer_id, batch->session);
-        if (producer != S_NONE)
-            self->producers[producer].last_seen_ns = self->now_ns;
+        if (producer != S_NONE) {
+            s_producer_t *entry = &self->producers[producer];
+            entry->last_seen_ns = self->now_ns;
+            if (create) {
+                entry->priority = batch->priority;
+                entry->weight = s_share_weight(batch->priority, batch->weight);
+            }
+        }
     }
     out->session = batch ? batch->session : 0;
     return producer;
@@ -524,6 +600,13 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
         snprintf(out->field, sizeof out->field, "%s", "records");
         out->credit = s_credit(self, producer);
         s_malformed_log(self, out);
+        return;
+    }
+    if (s_takes_reserve(self, batch->priority, batch->count)) {
+        s_nack(out, MDBP_NACK_FULL, MDBP_NACK_CODE_QUEUE_FULL,
+               s_retry_after_full(self, batch->count),
+               "queue full for this class: the rest is reserved for critical");
+        out->credit = s_credit(self, producer);
         return;
     }
     bool was_idle = sc_queue_pending(self->queue) == 0;
@@ -846,6 +929,23 @@ static void s_reason(sc_intake_t *self, mdbp_level_t wanted, bool up,
                      : "queue at or below low watermark minus dead-band");
 }
 
+/* The active producers, their weights (all, critical) and per class. */
+static void s_count_active(sc_intake_t *self, sc_snapshot_t *snapshot)
+{
+    self->active = 0;
+    self->active_weight = self->critical_weight = 0;
+    for (size_t i = 0; i < self->producers_used; i++) {
+        const s_producer_t *producer = &self->producers[i];
+        if (!s_active(self, producer))
+            continue;
+        self->active++;
+        self->active_weight += producer->weight;
+        if (producer->priority == MDBP_PRIORITY_CRITICAL)
+            self->critical_weight += producer->weight;
+        snapshot->class_producers[producer->priority]++;
+    }
+}
+
 void sc_intake_update(sc_intake_t *self, int64_t now_ns,
                       sc_intake_update_t *out)
 {
@@ -885,11 +985,10 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     }
     self->pressure = pressure;
     self->depth = depth;
-    uint32_t active = 0;
-    for (size_t i = 0; i < self->producers_used; i++)
-        active += s_active(self, &self->producers[i]);
-    self->active = active;
-    uint64_t initial = s_allowed(self, 0, 1);
+    s_count_active(self, snapshot);
+    s_claim_t newcomer = {.priority = MDBP_PRIORITY_NORMAL,
+                          .weight = s_share_weight(MDBP_PRIORITY_NORMAL, 1)};
+    uint64_t initial = s_allowed(self, &newcomer, newcomer.weight);
 
     snapshot->level = self->level;
     snapshot->previous = self->previous;
@@ -901,7 +1000,10 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     snapshot->sink_state = sink_state;
     snapshot->drain_rate = self->drain_rate;
     snapshot->credit_initial = (uint32_t)initial;
-    snapshot->producers = active;
+    snapshot->producers = self->active;
+    for (int priority = 0; priority < MDBP_PRIORITY_COUNT; priority++)
+        snapshot->class_factor[priority] =
+            s_class_factor((mdbp_priority_t)priority, pressure);
     snprintf(snapshot->reason, sizeof snapshot->reason, "%s", self->reason);
 
     if (self->draining && !self->drained) {

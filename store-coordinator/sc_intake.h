@@ -11,10 +11,15 @@
  *    nothing drains, the breaker timeout while a breaker is open or the
  *    sink is down;
  *    `draining`: 1000 ms; `malformed`: 0, at most one log line per 10 s);
- *  - credits (ingest.md 4.4) on every reply, per producer (producer_id +
- *    session): its records in flight plus an equal share, among the active
- *    producers, of the room below the high watermark scaled by (1 -
- *    pressure); see store-coordinator/README.md "Credits";
+ *  - credits (ingest.md 4.4, 4.5) on every reply, per producer
+ *    (producer_id + session): a share, among the active producers by
+ *    weight x class multiplier, of the target depth scaled by its class's
+ *    factor of the
+ *    pressure (critical 1, normal 1 - p, bulk 1 - 2p), never more than
+ *    its records in flight plus the room left (critical: up to the
+ *    capacity); while a critical producer is active, other batches may
+ *    not fill the reserve above the high watermark; see
+ *    store-coordinator/README.md "Credits";
  *  - dispatch: which idle worker gets which chunk (a full chunk at once; a
  *    partial one after batch_timeout, when the input is idle and eager
  *    dispatch is on, or while draining);
@@ -70,6 +75,13 @@
 /* Producers (producer_id + session) tracked for credits and resends; more
  * at once are served as untracked (a share, no resend detection). */
 #define SC_INTAKE_PRODUCERS_MAX 256
+/* A producer's share of the target is its weight times its class's
+ * multiplier (ingest.md 4.5): under plain overload, where credits keep the
+ * level at OK and the pressure at 0, the classes still split the store
+ * 4 : 2 : 1; pressure then cuts bulk first (1 - 2p), normal next (1 - p). */
+#define SC_INTAKE_CLASS_MULTIPLIER_CRITICAL 4
+#define SC_INTAKE_CLASS_MULTIPLIER_NORMAL 2
+#define SC_INTAKE_CLASS_MULTIPLIER_BULK 1
 /* The sojourn pressure reaches 1 (HARD) at this multiple of the target. */
 #define SC_INTAKE_SOJOURN_HARD_FACTOR 4
 
@@ -102,6 +114,8 @@ typedef struct {
     const char *producer_id;
     uint64_t session; /* v1.1; 0 = absent */
     uint64_t batch_seq;
+    mdbp_priority_t priority; /* v1.1 class; NORMAL when absent */
+    uint32_t weight;          /* v1.1 share weight; 0 = absent (1) */
     const mdbp_record_t *records;
     size_t count;
     void *tag; /* the reply envelope, the shell's */

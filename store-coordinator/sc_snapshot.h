@@ -12,6 +12,7 @@
 
 #include <mdbp/common.h>
 #include <mdbp/feedback.h>
+#include <mdbp/ingest.h>
 
 typedef struct {
     mdbp_level_t level;               /* the combined level (feedback.md 6) */
@@ -26,6 +27,10 @@ typedef struct {
     double drain_rate;                 /* records/s, smoothed */
     uint32_t credit_initial;           /* what a new producer may send */
     uint32_t producers;                /* active producers (credit shares) */
+    /* per class (mdbp_priority_t): active producers and the factor their
+     * shares are scaled by now (ingest.md 4.5) */
+    uint32_t class_producers[MDBP_PRIORITY_COUNT];
+    double class_factor[MDBP_PRIORITY_COUNT];
     char reason[MDBP_REASON_MAX + 1]; /* of the latest change, or "" */
 } sc_snapshot_t;
 

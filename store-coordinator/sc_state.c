@@ -17,6 +17,10 @@ void sc_state_init(sc_state_t *self)
     atomic_init(&self->pressure, 0.0);
     atomic_init(&self->producers, 0);
     atomic_init(&self->credit_initial, 0);
+    for (size_t i = 0; i < SC_PRIORITY_CLASSES; i++) {
+        atomic_init(&self->class_producers[i], 0);
+        atomic_init(&self->class_factor[i], 1.0);
+    }
     for (size_t i = 0; i < SC_WORKERS_MAX; i++) {
         atomic_init(&self->breaker[i], SC_BREAKER_CLOSED);
         atomic_init(&self->reachable[i], SC_REACHABLE_UNKNOWN);

@@ -13,6 +13,10 @@
 
 #include "sc_settings.h"
 
+/* mdbp_priority_t's classes (MDBP_PRIORITY_COUNT; this header stays free
+ * of the codec's). */
+#define SC_PRIORITY_CLASSES 3
+
 /* Reachability of a worker's database, as last seen. */
 #define SC_REACHABLE_UNKNOWN (-1)
 #define SC_REACHABLE_NO 0
@@ -31,6 +35,9 @@ typedef struct {
     _Atomic double pressure;               /* 0..1 */
     _Atomic uint32_t producers;            /* active producers */
     _Atomic uint32_t credit_initial;       /* for a new producer */
+    /* by mdbp_priority_t: active producers, share factor (ingest.md 4.5) */
+    _Atomic uint32_t class_producers[SC_PRIORITY_CLASSES];
+    _Atomic double class_factor[SC_PRIORITY_CLASSES];
     _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */
     _Atomic int reachable[SC_WORKERS_MAX]; /* worker i: SC_REACHABLE_* */
 } sc_state_t;

@@ -6,6 +6,36 @@
 
 #include "sc_breaker.h"
 
+/* The per-class series (ingest.md 4.5), one per class from the start. */
+static void s_class_series(sc_stats_t *self, cmn_metrics_t *metrics,
+                           const char *id)
+{
+    cmn_metric_t *producers = cmn_metrics_gauge(
+        metrics, "coordinator_class_producers",
+        "Active producers by priority class", "coordinator_id,priority");
+    cmn_metric_t *factor = cmn_metrics_gauge(
+        metrics, "coordinator_class_share_factor",
+        "How much of its credit share a class keeps at the current pressure "
+        "(critical 1, normal 1 - p, bulk 1 - 2p)",
+        "coordinator_id,priority");
+    cmn_metric_t *records = cmn_metrics_counter(
+        metrics, "coordinator_class_records_total",
+        "Records by priority class: admitted into the queue, or refused "
+        "(nack full or draining)",
+        "coordinator_id,priority,outcome");
+    for (int priority = 0; priority < MDBP_PRIORITY_COUNT; priority++) {
+        const char *name = mdbp_priority_name((mdbp_priority_t)priority);
+        self->class_producers[priority] =
+            cmn_metric_series(producers, id, name, NULL);
+        self->class_factor[priority] =
+            cmn_metric_series(factor, id, name, NULL);
+        self->class_admitted[priority] =
+            cmn_metric_series(records, id, name, "admitted", NULL);
+        self->class_refused[priority] =
+            cmn_metric_series(records, id, name, "refused", NULL);
+    }
+}
+
 int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
                   const sc_settings_t *settings)
 {
@@ -98,6 +128,7 @@ int sc_stats_init(sc_stats_t *self, cmn_metrics_t *metrics,
         "Producers (producer_id + session) sharing the credits",
         "coordinator_id");
     self->producers = cmn_metric_series(family, id, NULL);
+    s_class_series(self, metrics, id);
     family = cmn_metrics_counter(
         metrics, "coordinator_ingest_refused_total",
         "Ingest messages refused for their envelope (frames, bytes) or size: "

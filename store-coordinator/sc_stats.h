@@ -38,6 +38,11 @@ typedef struct {
     cmn_series_t *sink_state;     /* gauge 0 up, 1 degraded, 2 down */
     cmn_series_t *pressure;       /* gauge 0..1 */
     cmn_series_t *producers;      /* gauge: active producers */
+    /* by mdbp_priority_t (ingest.md 4.5) */
+    cmn_series_t *class_producers[MDBP_PRIORITY_COUNT]; /* gauge */
+    cmn_series_t *class_factor[MDBP_PRIORITY_COUNT];    /* gauge 0..1 */
+    cmn_series_t *class_admitted[MDBP_PRIORITY_COUNT];  /* counter, records */
+    cmn_series_t *class_refused[MDBP_PRIORITY_COUNT];   /* counter, records */
     /* counters by cmn_router_verdict_t (index 0 unused): messages refused
      * for their envelope or size, never queued (issue 12) */
     cmn_series_t *ingest_refused[SC_INGEST_REFUSALS];

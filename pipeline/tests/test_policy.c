@@ -70,6 +70,19 @@ static void test_disabled_never_scales(void **state)
     pl_policy_destroy(&policy);
 }
 
+static void test_critical_is_paced_by_credits_alone(void **state)
+{
+    (void)state;
+    pl_policy_config_t config = s_defaults();
+    config.credits_only = true;
+    pl_policy_t *policy = pl_policy_new(&config);
+    assert_true(pl_policy_enabled(policy));
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_HARD, 0, false) == 1.0);
+    assert_true(pl_policy_scale(policy, MDBP_LEVEL_SOFT, 0.2, true) == 1.0);
+    assert_true(pl_policy_applies(policy, "ibkr"));
+    pl_policy_destroy(&policy);
+}
+
 static void test_provider_list(void **state)
 {
     (void)state;
@@ -104,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_step_maps_levels),
         cmocka_unit_test(test_proportional_uses_the_hint),
         cmocka_unit_test(test_disabled_never_scales),
+        cmocka_unit_test(test_critical_is_paced_by_credits_alone),
         cmocka_unit_test(test_provider_list),
         cmocka_unit_test(test_invalid_scales_are_refused),
     };

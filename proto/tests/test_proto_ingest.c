@@ -850,6 +850,79 @@ static void test_batch_session(void **state)
     assert_true(batch.session == 77);
 }
 
+/* The v1.1 class keys: round trip, absent = normal weight 1 (the v1
+ * bytes), and strict values. */
+static void test_batch_priority(void **state)
+{
+    (void)state;
+    mdbp_record_t sent[1] = {s_trade(1)}, received[1];
+    mdbp_batch_t header = {.producer_id = "p",
+                           .batch_seq = 9,
+                           .session = 3,
+                           .priority = MDBP_PRIORITY_BULK,
+                           .weight = 4};
+    mdbp_buffer_t with, without;
+    mdbp_buffer_init(&with);
+    mdbp_buffer_init(&without);
+    assert_int_equal(mdbp_batch_encode_header(&header, sent, 1, &with), 0);
+    mdbp_batch_t batch;
+    mdbp_error_t error = {{0}};
+    assert_int_equal(
+        mdbp_batch_decode(with.data, with.size, &batch, received, 1, &error),
+        0);
+    assert_int_equal(batch.priority, MDBP_PRIORITY_BULK);
+    assert_int_equal(batch.weight, 4);
+    assert_true(batch.session == 3 && batch.batch_seq == 9);
+    /* Normal with weight 1 writes no class keys. */
+    header.priority = MDBP_PRIORITY_NORMAL;
+    header.weight = 1;
+    mdbp_buffer_reset(&with);
+    assert_int_equal(mdbp_batch_encode_header(&header, sent, 1, &with), 0);
+    assert_int_equal(mdbp_batch_encode_session("p", 3, 9, sent, 1, &without),
+                     0);
+    assert_int_equal(with.size, without.size);
+    assert_memory_equal(with.data, without.data, with.size);
+    header.weight = MDBP_WEIGHT_MAX + 1;
+    assert_int_equal(mdbp_batch_encode_header(&header, sent, 1, &with), -1);
+    mdbp_buffer_release(&with);
+    mdbp_buffer_release(&without);
+
+    assert_int_equal(
+        s_batch_with(
+            (entry_t){.key = "priority", .kind = ENTRY_STR, .s = "critical"},
+            &batch, &error),
+        0);
+    assert_int_equal(batch.priority, MDBP_PRIORITY_CRITICAL);
+    assert_int_equal(batch.weight, 0);
+    assert_int_equal(
+        s_batch_with(
+            (entry_t){.key = "priority", .kind = ENTRY_STR, .s = "urgent"},
+            &batch, &error),
+        -1);
+    assert_int_equal(error.code, MDBP_NACK_CODE_BAD_VALUE);
+    assert_string_equal(error.field, "priority");
+    assert_true(batch.batch_seq == 12);
+    assert_int_equal(
+        s_batch_with((entry_t){.key = "weight", .kind = ENTRY_UINT, .u = 0},
+                     &batch, &error),
+        -1);
+    assert_string_equal(error.field, "weight");
+    assert_int_equal(
+        s_batch_with((entry_t){.key = "weight",
+                               .kind = ENTRY_UINT,
+                               .u = MDBP_WEIGHT_MAX + 1},
+                     &batch, &error),
+        -1);
+    assert_string_equal(error.field, "weight");
+
+    mdbp_priority_t priority;
+    assert_int_equal(mdbp_priority_parse("bulk", 4, &priority), 0);
+    assert_int_equal(priority, MDBP_PRIORITY_BULK);
+    assert_int_equal(mdbp_priority_parse("bul", 3, &priority), -1);
+    assert_string_equal(mdbp_priority_name(MDBP_PRIORITY_CRITICAL),
+                        "critical");
+}
+
 /* Every decode error of a batch carries its code, field and record index. */
 static void test_batch_error_codes(void **state)
 {
@@ -944,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_reply_v11_round_trip),
         cmocka_unit_test(test_reply_v11_decode_rules),
         cmocka_unit_test(test_batch_session),
+        cmocka_unit_test(test_batch_priority),
         cmocka_unit_test(test_batch_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

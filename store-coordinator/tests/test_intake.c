@@ -663,6 +663,165 @@ static void test_a_crowd_larger_than_the_target_gets_one_record_each(void **stat
     sc_intake_destroy(&intake);
 }
 
+static sc_intake_verdict_t s_send_class(sc_intake_t *intake,
+                                        const char *producer,
+                                        mdbp_priority_t priority,
+                                        uint32_t weight, uint64_t seq,
+                                        size_t count, int64_t now,
+                                        sc_intake_admission_t *out)
+{
+    sc_intake_batch_t batch = {.producer_id = producer,
+                               .session = 1,
+                               .batch_seq = seq,
+                               .priority = priority,
+                               .weight = weight,
+                               .records = s_records,
+                               .count = count};
+    sc_intake_admit(intake, &batch, now, out);
+    return out->verdict;
+}
+
+static void test_weights_split_the_target(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* Two normal producers, weights 1 and 3, share the target of 40 as
+     * 10 and 30: a greedy one gets no more than its weight's share. */
+    s_send_class(intake, "light", MDBP_PRIORITY_NORMAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "heavy", MDBP_PRIORITY_NORMAL, 3, 1, 0, 0, &out);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.class_producers[MDBP_PRIORITY_NORMAL], 2);
+    s_send_class(intake, "light", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 10);
+    s_send_class(intake, "heavy", MDBP_PRIORITY_NORMAL, 3, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 30);
+    /* Without class keys (weight 0 = absent) a producer weighs 1. */
+    s_send_class(intake, "v1", MDBP_PRIORITY_NORMAL, 0, 1, 0, 0, &out);
+    s_update(intake, 0);
+    s_send_class(intake, "v1", MDBP_PRIORITY_NORMAL, 0, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 8); /* 40 x 1 / 5 */
+    sc_intake_destroy(&intake);
+}
+
+static void test_classes_split_the_target_four_two_one(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* No pressure (credits keep the level OK under plain overload): the
+     * classes still split the target of 40 as 4 : 2 : 1 of weight. */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_true(snapshot.pressure == 0.0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 5); /* 40 x 1/7 */
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 11); /* 40 x 2/7 */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 22); /* 40 x 4/7 */
+    /* Alone, bulk has the whole target. */
+    sc_intake_destroy(&intake);
+    intake = sc_intake_new(&config, 0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    s_update(intake, 0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 40);
+    sc_intake_destroy(&intake);
+}
+
+static void test_soft_cuts_bulk_first_critical_never(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    config.sojourn_target_ns = 100 * MS;
+    config.sojourn_interval_ns = 0;
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 1, 10, 0, &out);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    /* The 10 records wait 250 ms against a 100 ms target: the store is
+     * slow (pressure 0.5, SOFT) while the queue is nearly empty. */
+    sc_snapshot_t snapshot = s_update(intake, 250 * MS);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_SOFT);
+    assert_true(snapshot.pressure == 0.5);
+    assert_true(snapshot.class_factor[MDBP_PRIORITY_CRITICAL] == 1.0);
+    assert_true(snapshot.class_factor[MDBP_PRIORITY_NORMAL] == 0.5);
+    assert_true(snapshot.class_factor[MDBP_PRIORITY_BULK] == 0.0);
+    /* Share weights 4 : 2 : 1 (class multipliers). bulk: cut to
+     * nothing; normal: 40 x 0.5 x 2/7; critical: uncut, 40 x 4/7. */
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 250 * MS,
+                 &out);
+    assert_int_equal(out.credit, 0);
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 250 * MS,
+                 &out);
+    assert_int_equal(out.credit, 5);
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 250 * MS,
+                 &out);
+    assert_int_equal(out.credit, 22);
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
+static void test_hard_pauses_all_but_critical_which_has_the_reserve(
+    void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    /* Without a critical producer there is no reserve: a producer that
+     * ignores credits may fill the queue to H and past it. */
+    assert_int_equal(s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1,
+                                  1, 85, 0, &out),
+                     SC_INTAKE_QUEUED);
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+
+    intake = sc_intake_new(&config, 0);
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
+    s_update(intake, 0);
+    /* A critical producer is active: the greedy one stops at H. */
+    assert_int_equal(s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1,
+                                  1, 70, 0, &out),
+                     SC_INTAKE_QUEUED);
+    assert_int_equal(s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1,
+                                  2, 15, 0, &out),
+                     SC_INTAKE_NACK);
+    assert_int_equal(out.reason, MDBP_NACK_FULL);
+    assert_int_equal(out.code, MDBP_NACK_CODE_QUEUE_FULL);
+    assert_int_equal(s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1,
+                                  3, 10, 0, &out),
+                     SC_INTAKE_QUEUED);
+    sc_snapshot_t snapshot = s_update(intake, 0);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD); /* depth 80 = H */
+    /* HARD: normal and bulk get nothing new; critical still gets its
+     * share (40 x 4/6), bounded by the room the reserve leaves (20). */
+    s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);
+    assert_int_equal(out.credit, 0);
+    s_send_class(intake, "late", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
+    assert_int_equal(out.credit, 0);
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
+    assert_int_equal(out.credit, 20);
+    assert_int_equal(s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1,
+                                  3, 20, 0, &out),
+                     SC_INTAKE_QUEUED);
+    /* Until the queue is really full. */
+    assert_int_equal(s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1,
+                                  4, 1, 0, &out),
+                     SC_INTAKE_NACK);
+    assert_int_equal(out.reason, MDBP_NACK_FULL);
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
 static void test_malformed_copies_code_field_and_index(void **state)
 {
     (void)state;
@@ -714,6 +873,11 @@ int main(void)
         cmocka_unit_test(
             test_a_crowd_larger_than_the_target_gets_one_record_each),
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
+        cmocka_unit_test(test_weights_split_the_target),
+        cmocka_unit_test(test_classes_split_the_target_four_two_one),
+        cmocka_unit_test(test_soft_cuts_bulk_first_critical_never),
+        cmocka_unit_test(
+            test_hard_pauses_all_but_critical_which_has_the_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

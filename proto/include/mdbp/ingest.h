@@ -14,6 +14,26 @@
 extern "C" {
 #endif
 
+/* A producer's priority class (ingest.md 4.5, v1.1): how the coordinator
+ * shares its queue under pressure. NORMAL is the value of a batch without
+ * the key (every v1 producer). */
+typedef enum {
+    MDBP_PRIORITY_NORMAL = 0,
+    MDBP_PRIORITY_CRITICAL = 1,
+    MDBP_PRIORITY_BULK = 2,
+} mdbp_priority_t;
+#define MDBP_PRIORITY_COUNT 3
+/* A producer's share weight within its class: 1 (absent) .. this. */
+#define MDBP_WEIGHT_MAX 1000
+
+/* "normal", "critical", "bulk". */
+MDBP_EXPORT const char *mdbp_priority_name(mdbp_priority_t priority);
+
+/* The class named `text` (length bytes, not NUL-terminated). Returns 0, or
+ * -1 when it names none. */
+MDBP_EXPORT int mdbp_priority_parse(const char *text, size_t length,
+                                    mdbp_priority_t *priority);
+
 typedef struct {
     char producer_id[MDBP_ID_MAX + 1];
     uint64_t batch_seq; /* per producer, increasing; echoed in the reply */
@@ -21,6 +41,10 @@ typedef struct {
     /* v1.1: the producer run's id; 0 = absent (a v1 producer): the wire
      * never carries 0 (a decoder refuses it). */
     uint64_t session;
+    /* v1.1: the producer's class and weight; NORMAL and 0 = absent (a
+     * weight of 1). */
+    mdbp_priority_t priority;
+    uint32_t weight;
 } mdbp_batch_t;
 
 /* Appends a batch message to `out`. Returns 0 or -1 (count over the limit,
@@ -36,6 +60,14 @@ MDBP_EXPORT int mdbp_batch_encode_session(const char *producer_id,
                                           uint64_t session, uint64_t batch_seq,
                                           const mdbp_record_t *records,
                                           size_t count, mdbp_buffer_t *out);
+
+/* The same with every v1.1 header key of `header` that is set (session
+ * not 0, priority not NORMAL, weight above 1), in the order session,
+ * priority, weight after producer_id; header->count is ignored (`count`
+ * is). With none set the bytes are mdbp_batch_encode's. */
+MDBP_EXPORT int mdbp_batch_encode_header(const mdbp_batch_t *header,
+                                         const mdbp_record_t *records,
+                                         size_t count, mdbp_buffer_t *out);
 
 /* Decodes a batch into `batch` and up to `records_capacity` records in the
  * caller's array. Returns 0, or -1 with `error` saying what and where
