@@ -20,11 +20,13 @@
 
 #define CMN_CONFIG_SOURCE_BYTES 128      /* "--" + flag, or a variable name */
 #define CMN_CONFIG_REASON_BYTES 512      /* "must be one of: a, b, c" */
-#define CMN_CONFIG_HELP_COLUMNS 80     /* --help lines fit a terminal */
-#define CMN_CONFIG_HELP_INDENT 2       /* before a flag */
+#define CMN_CONFIG_HELP_COLUMNS 80       /* --help lines fit a terminal */
+#define CMN_CONFIG_HELP_INDENT 2         /* before a flag */
 #define CMN_CONFIG_HELP_DESCRIPTION_INDENT 6 /* before its description */
-#define CMN_CONFIG_HELP_DEFAULT_ROOM 12 /* aligned columns leave this for a
-                                           default, else they are not aligned */
+#define S_GAP 2    /* spaces between flag, variable and default */
+#define S_DASHES 2 /* "--" before a flag */
+/* Columns are aligned only when they leave this room for a default. */
+#define CMN_CONFIG_HELP_DEFAULT_ROOM 12
 #define CMN_CONFIG_HELP_BYTES 4096 /* one option's description with range */
 #define CMN_CONFIG_OPTIONS_FLAG "--help-options=tsv" /* the table for tools */
 
@@ -290,15 +292,14 @@ static void s_describe(const cmn_option_t *option, char *text, size_t size)
     if (option->type == CMN_OPT_INT || option->type == CMN_OPT_DOUBLE)
         length += (size_t)snprintf(text + (length < size ? length : size),
                                    length < size ? size - length : 0,
-                                   " [%.17g, %.17g]", option->min,
-                                   option->max);
+                                   " [%.17g, %.17g]", option->min, option->max);
     if (option->type == CMN_OPT_CHOICE)
         for (size_t choice = 0; option->choices[choice]; choice++)
-            length += (size_t)snprintf(
-                text + (length < size ? length : size),
-                length < size ? size - length : 0, "%s%s%s",
-                choice ? "|" : " (", option->choices[choice],
-                option->choices[choice + 1] ? "" : ")");
+            length +=
+                (size_t)snprintf(text + (length < size ? length : size),
+                                 length < size ? size - length : 0, "%s%s%s",
+                                 choice ? "|" : " (", option->choices[choice],
+                                 option->choices[choice + 1] ? "" : ")");
     if (option->type == CMN_OPT_BOOL)
         snprintf(text + (length < size ? length : size),
                  length < size ? size - length : 0, " (true/false)");
@@ -319,18 +320,17 @@ static void s_print_option(const char *flag, const char *env,
         flag_width = flag_length;
     if (env_length > env_width)
         env_width = env_length;
+    /* The row without its flag and variable: indent, gaps, default. */
+    size_t rest = indent + 2 * S_GAP + default_length;
     if (!*env)
         printf("%*s%s\n", (int)indent, "", flag);
-    else if (indent + flag_width + 2 + env_width + 2 + default_length <=
-             CMN_CONFIG_HELP_COLUMNS)
+    else if (rest + flag_width + env_width <= CMN_CONFIG_HELP_COLUMNS)
         printf("%*s%-*s  %-*s  %s\n", (int)indent, "", (int)flag_width, flag,
                (int)env_width, env, default_value);
-    else if (indent + flag_width + 2 + env_length + 2 + default_length <=
-             CMN_CONFIG_HELP_COLUMNS)
-        printf("%*s%-*s  %s  %s\n", (int)indent, "", (int)flag_width, flag,
-               env, default_value);
-    else if (indent + flag_length + 2 + env_length + 2 + default_length <=
-             CMN_CONFIG_HELP_COLUMNS)
+    else if (rest + flag_width + env_length <= CMN_CONFIG_HELP_COLUMNS)
+        printf("%*s%-*s  %s  %s\n", (int)indent, "", (int)flag_width, flag, env,
+               default_value);
+    else if (rest + flag_length + env_length <= CMN_CONFIG_HELP_COLUMNS)
         printf("%*s%s  %s  %s\n", (int)indent, "", flag, env, default_value);
     else
         printf("%*s%s  %s\n%*sdefault: %s\n", (int)indent, "", flag, env,
@@ -350,12 +350,12 @@ static void s_print_help(cmn_config_t *self)
     size_t flag_width = strlen("--version"), env_width = strlen("VARIABLE");
     for (size_t index = 0; index < self->count; index++) {
         const cmn_option_t *option = &self->entries[index].option;
-        if (strlen(option->flag) + 2 > flag_width)
-            flag_width = strlen(option->flag) + 2;
+        if (strlen(option->flag) + S_DASHES > flag_width)
+            flag_width = strlen(option->flag) + S_DASHES;
         if (strlen(option->env) > env_width)
             env_width = strlen(option->env);
     }
-    if (CMN_CONFIG_HELP_INDENT + flag_width + 2 + env_width + 2 +
+    if (CMN_CONFIG_HELP_INDENT + flag_width + env_width + 2 * S_GAP +
             CMN_CONFIG_HELP_DEFAULT_ROOM >
         CMN_CONFIG_HELP_COLUMNS)
         flag_width = env_width = 0;
@@ -391,10 +391,11 @@ static void s_print_field(const char *text, bool last)
  * then a header row and one row per option. */
 static void s_print_options_tsv(cmn_config_t *self)
 {
-    static const char *const types[] = {
-        [CMN_OPT_STRING] = "string", [CMN_OPT_INT] = "int",
-        [CMN_OPT_DOUBLE] = "double", [CMN_OPT_BOOL] = "bool",
-        [CMN_OPT_CHOICE] = "choice"};
+    static const char *const types[] = {[CMN_OPT_STRING] = "string",
+                                        [CMN_OPT_INT] = "int",
+                                        [CMN_OPT_DOUBLE] = "double",
+                                        [CMN_OPT_BOOL] = "bool",
+                                        [CMN_OPT_CHOICE] = "choice"};
     printf("#program\t%s\n#version\t%s\n#summary\t", self->program,
            self->version);
     for (const char *text = self->summary; *text; text++) {

@@ -206,8 +206,7 @@ static void s_fields_add(s_fields_t *fields, const char *bytes, size_t count,
 #define S_FIELDS_PRINT(fields, spec, star_count, stars, value)                 \
     S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value, S_MARK_TEXT)
 #define S_FIELDS_NUMBER(fields, spec, star_count, stars, value)                \
-    S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value,              \
-                          S_MARK_NUMBER)
+    S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value, S_MARK_NUMBER)
 
 /* printf(3) for the conversions the format attribute allows, keeping track
  * of which bytes are the format's and which the arguments'. */
@@ -264,22 +263,22 @@ static void s_fields_format(s_fields_t *fields, const char *format,
         case 'i':
             if (size_long_long)
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, long long));
+                                va_arg(*args, long long));
             else if (size_first == 'l')
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, long));
+                                va_arg(*args, long));
             else if (size_first == 'z')
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, size_t));
+                                va_arg(*args, size_t));
             else if (size_first == 'j')
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, intmax_t));
+                                va_arg(*args, intmax_t));
             else if (size_first == 't')
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, ptrdiff_t));
+                                va_arg(*args, ptrdiff_t));
             else
                 S_FIELDS_NUMBER(fields, spec, star_count, stars,
-                               va_arg(*args, int));
+                                va_arg(*args, int));
             break;
         case 'u':
         case 'o':
@@ -289,22 +288,22 @@ static void s_fields_format(s_fields_t *fields, const char *format,
             char mark = conversion == 'u' ? S_MARK_NUMBER : S_MARK_TEXT;
             if (size_long_long)
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned long long), mark);
+                                      va_arg(*args, unsigned long long), mark);
             else if (size_first == 'l')
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned long), mark);
+                                      va_arg(*args, unsigned long), mark);
             else if (size_first == 'z')
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, size_t), mark);
+                                      va_arg(*args, size_t), mark);
             else if (size_first == 'j')
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, uintmax_t), mark);
+                                      va_arg(*args, uintmax_t), mark);
             else if (size_first == 't')
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, ptrdiff_t), mark);
+                                      va_arg(*args, ptrdiff_t), mark);
             else
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned int), mark);
+                                      va_arg(*args, unsigned int), mark);
             break;
         }
         case 'f':
@@ -321,10 +320,10 @@ static void s_fields_format(s_fields_t *fields, const char *format,
                                                                : S_MARK_NUMBER;
             if (size_first == 'L')
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, long double), mark);
+                                      va_arg(*args, long double), mark);
             else
                 S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
-                               va_arg(*args, double), mark);
+                                      va_arg(*args, double), mark);
             break;
         }
         case 'c':
@@ -440,8 +439,7 @@ static void s_line_add_fields_text(s_line_t *line, const s_fields_t *fields)
  * whole a JSON number (RFC 8259: no "+", no leading zero, no inf or nan).
  * A %s value is text whatever it holds, so a field's type does not depend
  * on what a peer sent. */
-static bool s_is_json_number(const char *text, const char *marks,
-                             size_t length)
+static bool s_is_json_number(const char *text, const char *marks, size_t length)
 {
     for (size_t index = 0; index < length; index++)
         if (marks[index] != 0 && marks[index] != S_MARK_NUMBER)
