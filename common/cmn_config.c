@@ -20,7 +20,15 @@
 
 #define CMN_CONFIG_SOURCE_BYTES 128      /* "--" + flag, or a variable name */
 #define CMN_CONFIG_REASON_BYTES 512      /* "must be one of: a, b, c" */
-#define CMN_CONFIG_DEFAULT_COLUMN_MAX 24 /* wider defaults are not aligned */
+#define CMN_CONFIG_HELP_COLUMNS 80       /* --help lines fit a terminal */
+#define CMN_CONFIG_HELP_INDENT 2         /* before a flag */
+#define CMN_CONFIG_HELP_DESCRIPTION_INDENT 6 /* before its description */
+#define S_GAP 2    /* spaces between flag, variable and default */
+#define S_DASHES 2 /* "--" before a flag */
+/* Columns are aligned only when they leave this room for a default. */
+#define CMN_CONFIG_HELP_DEFAULT_ROOM 12
+#define CMN_CONFIG_HELP_BYTES 4096 /* one option's description with range */
+#define CMN_CONFIG_OPTIONS_FLAG "--help-options=tsv" /* the table for tools */
 
 typedef struct {
     cmn_option_t option; /* deep copy of the caller's description */
@@ -235,49 +243,188 @@ static int s_parse(s_entry_t *entry, const char *text, char *reason,
     return -1;
 }
 
+/* Prints `text` wrapped at CMN_CONFIG_HELP_COLUMNS, each line after
+ * `indent` spaces; a newline in the text starts a new line, a word wider
+ * than the line stands alone. `first_column` is where the first line
+ * already is (its indent is then not printed). */
+static void s_print_wrapped(const char *text, size_t indent,
+                            size_t first_column)
+{
+    size_t column = first_column;
+    bool line_empty = true;
+    if (column == 0) {
+        printf("%*s", (int)indent, "");
+        column = indent;
+    }
+    while (*text) {
+        if (*text == '\n') {
+            printf("\n%*s", (int)indent, "");
+            column = indent;
+            line_empty = true;
+            text++;
+            continue;
+        }
+        if (*text == ' ') {
+            text++;
+            continue;
+        }
+        size_t length = strcspn(text, " \n");
+        size_t needed = line_empty ? length : length + 1;
+        if (!line_empty && column + needed > CMN_CONFIG_HELP_COLUMNS) {
+            printf("\n%*s", (int)indent, "");
+            column = indent;
+            line_empty = true;
+            needed = length;
+        }
+        printf("%s%.*s", line_empty ? "" : " ", (int)length, text);
+        column += needed;
+        line_empty = false;
+        text += length;
+    }
+    printf("\n");
+}
+
+/* The description of one option as --help shows it: its help, then its
+ * range, choices or "(true/false)". */
+static void s_describe(const cmn_option_t *option, char *text, size_t size)
+{
+    size_t length = (size_t)snprintf(text, size, "%s", option->help);
+    if (option->type == CMN_OPT_INT || option->type == CMN_OPT_DOUBLE)
+        length += (size_t)snprintf(text + (length < size ? length : size),
+                                   length < size ? size - length : 0,
+                                   " [%.17g, %.17g]", option->min, option->max);
+    if (option->type == CMN_OPT_CHOICE)
+        for (size_t choice = 0; option->choices[choice]; choice++)
+            length +=
+                (size_t)snprintf(text + (length < size ? length : size),
+                                 length < size ? size - length : 0, "%s%s%s",
+                                 choice ? "|" : " (", option->choices[choice],
+                                 option->choices[choice + 1] ? "" : ")");
+    if (option->type == CMN_OPT_BOOL)
+        snprintf(text + (length < size ? length : size),
+                 length < size ? size - length : 0, " (true/false)");
+}
+
+/* One option in --help: "  --flag  VARIABLE  DEFAULT", then its
+ * description wrapped below, so that no line is wider than
+ * CMN_CONFIG_HELP_COLUMNS. The columns are aligned as far as the line still
+ * fits; a default that fits nowhere gets a line of its own. */
+static void s_print_option(const char *flag, const char *env,
+                           const char *default_value, const char *description,
+                           size_t flag_width, size_t env_width)
+{
+    size_t flag_length = strlen(flag), env_length = strlen(env);
+    size_t default_length = strlen(default_value);
+    size_t indent = CMN_CONFIG_HELP_INDENT;
+    if (flag_length > flag_width)
+        flag_width = flag_length;
+    if (env_length > env_width)
+        env_width = env_length;
+    /* The row without its flag and variable: indent, gaps, default. */
+    size_t rest = indent + 2 * S_GAP + default_length;
+    if (!*env)
+        printf("%*s%s\n", (int)indent, "", flag);
+    else if (rest + flag_width + env_width <= CMN_CONFIG_HELP_COLUMNS)
+        printf("%*s%-*s  %-*s  %s\n", (int)indent, "", (int)flag_width, flag,
+               (int)env_width, env, default_value);
+    else if (rest + flag_width + env_length <= CMN_CONFIG_HELP_COLUMNS)
+        printf("%*s%-*s  %s  %s\n", (int)indent, "", (int)flag_width, flag, env,
+               default_value);
+    else if (rest + flag_length + env_length <= CMN_CONFIG_HELP_COLUMNS)
+        printf("%*s%s  %s  %s\n", (int)indent, "", flag, env, default_value);
+    else
+        printf("%*s%s  %s\n%*sdefault: %s\n", (int)indent, "", flag, env,
+               CMN_CONFIG_HELP_DESCRIPTION_INDENT, "", default_value);
+    s_print_wrapped(description, CMN_CONFIG_HELP_DESCRIPTION_INDENT, 0);
+}
+
 static void s_print_help(cmn_config_t *self)
 {
     printf("Usage: %s [OPTION]...\n", self->program);
     if (*self->summary)
-        printf("%s\n", self->summary);
+        s_print_wrapped(self->summary, 0, 0);
     printf("\nEach option is a long flag and an environment variable; the "
            "flag wins.\n\n");
+    /* Columns are aligned only as wide as a table that leaves room for a
+     * short default; longer rows fall back to two spaces between fields. */
     size_t flag_width = strlen("--version"), env_width = strlen("VARIABLE");
-    size_t default_width = strlen("DEFAULT");
     for (size_t index = 0; index < self->count; index++) {
         const cmn_option_t *option = &self->entries[index].option;
-        size_t width = strlen(option->flag) + 2;
-        if (width > flag_width)
-            flag_width = width;
+        if (strlen(option->flag) + S_DASHES > flag_width)
+            flag_width = strlen(option->flag) + S_DASHES;
         if (strlen(option->env) > env_width)
             env_width = strlen(option->env);
-        width = option->default_value ? strlen(option->default_value) : 1;
-        if (width > default_width && width <= CMN_CONFIG_DEFAULT_COLUMN_MAX)
-            default_width = width;
     }
-    printf("  %-*s  %-*s  %-*s  %s\n", (int)flag_width, "FLAG", (int)env_width,
-           "VARIABLE", (int)default_width, "DEFAULT", "DESCRIPTION");
+    if (CMN_CONFIG_HELP_INDENT + flag_width + env_width + 2 * S_GAP +
+            CMN_CONFIG_HELP_DEFAULT_ROOM >
+        CMN_CONFIG_HELP_COLUMNS)
+        flag_width = env_width = 0;
+    s_print_option("FLAG", "VARIABLE", "DEFAULT", "DESCRIPTION", flag_width,
+                   env_width);
+    char flag[CMN_CONFIG_SOURCE_BYTES];
+    char description[CMN_CONFIG_HELP_BYTES];
     for (size_t index = 0; index < self->count; index++) {
         const cmn_option_t *option = &self->entries[index].option;
-        printf("  --%-*s  %-*s  %-*s  %s", (int)flag_width - 2, option->flag,
-               (int)env_width, option->env, (int)default_width,
-               option->default_value ? option->default_value : "-",
-               option->help);
-        if (option->type == CMN_OPT_INT || option->type == CMN_OPT_DOUBLE)
-            printf(" [%.17g, %.17g]", option->min, option->max);
-        if (option->type == CMN_OPT_CHOICE) {
-            printf(" (");
-            for (size_t choice = 0; option->choices[choice]; choice++)
-                printf("%s%s", choice ? "|" : "", option->choices[choice]);
-            printf(")");
-        }
-        if (option->type == CMN_OPT_BOOL)
-            printf(" (true/false)");
-        printf("\n");
+        snprintf(flag, sizeof flag, "--%s", option->flag);
+        s_describe(option, description, sizeof description);
+        s_print_option(flag, option->env,
+                       option->default_value ? option->default_value : "-",
+                       description, flag_width, env_width);
     }
-    printf("  %-*s  %s\n  %-*s  %s\n", (int)flag_width, "--help",
-           "print this help and exit", (int)flag_width, "--version",
-           "print the version and exit");
+    s_print_option("--help", "", "", "print this help and exit", flag_width,
+                   env_width);
+    s_print_option("--version", "", "", "print the version and exit",
+                   flag_width, env_width);
+}
+
+/* Writes `text` as one TSV field: tabs and newlines become spaces. */
+static void s_print_field(const char *text, bool last)
+{
+    for (; text && *text; text++)
+        putchar(*text == '\t' || *text == '\n' ? ' ' : *text);
+    putchar(last ? '\n' : '\t');
+}
+
+/* `--help-options=tsv`: the option table for tools (the man pages and the
+ * bash completions are generated from it at build time). Lines starting
+ * with '#' give the program, version and summary ("\n" written as "\\n");
+ * then a header row and one row per option. */
+static void s_print_options_tsv(cmn_config_t *self)
+{
+    static const char *const types[] = {[CMN_OPT_STRING] = "string",
+                                        [CMN_OPT_INT] = "int",
+                                        [CMN_OPT_DOUBLE] = "double",
+                                        [CMN_OPT_BOOL] = "bool",
+                                        [CMN_OPT_CHOICE] = "choice"};
+    printf("#program\t%s\n#version\t%s\n#summary\t", self->program,
+           self->version);
+    for (const char *text = self->summary; *text; text++) {
+        if (*text == '\n')
+            printf("\\n");
+        else
+            putchar(*text == '\t' ? ' ' : *text);
+    }
+    printf("\nflag\tvariable\ttype\tdefault\tmin\tmax\tchoices\t"
+           "description\n");
+    char number[CMN_CONFIG_SOURCE_BYTES];
+    for (size_t index = 0; index < self->count; index++) {
+        const cmn_option_t *option = &self->entries[index].option;
+        bool ranged =
+            option->type == CMN_OPT_INT || option->type == CMN_OPT_DOUBLE;
+        s_print_field(option->flag, false);
+        s_print_field(option->env, false);
+        s_print_field(types[option->type], false);
+        s_print_field(option->default_value, false);
+        snprintf(number, sizeof number, "%.17g", option->min);
+        s_print_field(ranged ? number : "", false);
+        snprintf(number, sizeof number, "%.17g", option->max);
+        s_print_field(ranged ? number : "", false);
+        for (size_t choice = 0; option->choices && option->choices[choice];
+             choice++)
+            printf("%s%s", choice ? "|" : "", option->choices[choice]);
+        putchar('\t');
+        s_print_field(option->help, true);
+    }
 }
 
 /* The flag (without "--") closest to a misspelled one, or NULL when none is
@@ -383,6 +530,10 @@ int cmn_config_load(cmn_config_t *self, int argc, char **argv)
         if (strcmp(argv[index], "--help") == 0 ||
             strcmp(argv[index], "-h") == 0) {
             s_print_help(self);
+            return CMN_CONFIG_EXIT;
+        }
+        if (strcmp(argv[index], CMN_CONFIG_OPTIONS_FLAG) == 0) {
+            s_print_options_tsv(self);
             return CMN_CONFIG_EXIT;
         }
         if (strcmp(argv[index], "--version") == 0) {

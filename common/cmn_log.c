@@ -8,6 +8,7 @@
 #include "cmn_json.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,8 +149,10 @@ static void s_line_add_flat(s_line_t *line, const char *text)
 }
 
 /* The fields of one event as formatted, with one mark per byte: nonzero
- * where the byte came from an argument (a value, possibly from a peer),
- * zero where it came from the format string (the code). Only the format's
+ * where the byte came from an argument (a value, possibly from a peer;
+ * S_MARK_NUMBER for a decimal conversion such as %d, %zu, %.1f, so that
+ * JSON can write it as a number), zero where it came from the format
+ * string (the code). Only the format's
  * bytes are structure (spaces, '=', quotes); an argument's bytes are always
  * content, so a value can never close its quotes or start a new field. */
 typedef struct {
@@ -157,23 +160,26 @@ typedef struct {
     s_line_t marks;
 } s_fields_t;
 
+#define S_MARK_TEXT 1   /* a byte of an argument: %s, %c, %p, %x ... */
+#define S_MARK_NUMBER 2 /* a byte of a decimal number: %d %i %u %f %e %g */
+
 #define CMN_LOG_SPEC_BYTES 32 /* longest conversion spec, "%-+ #0*.*lld" */
 
 static void s_fields_add(s_fields_t *fields, const char *bytes, size_t count,
-                         bool from_argument)
+                         char mark)
 {
     if (!s_line_reserve(&fields->text, count) ||
         !s_line_reserve(&fields->marks, count))
         return;
     memcpy(fields->text.text + fields->text.length, bytes, count);
-    memset(fields->marks.text + fields->marks.length, from_argument, count);
+    memset(fields->marks.text + fields->marks.length, mark, count);
     fields->text.length += count;
     fields->marks.length += count;
 }
 
 /* Formats one conversion `spec` (a printf spec with up to two '*' values in
- * `stars`) of `value` and adds it as argument bytes. */
-#define S_FIELDS_PRINT(fields, spec, star_count, stars, value)                 \
+ * `stars`) of `value` and adds it as argument bytes marked `mark`. */
+#define S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value, mark)    \
     do {                                                                       \
         char s_small[CMN_LOG_STACK_BYTES];                                     \
         char *s_out = s_small;                                                 \
@@ -193,10 +199,14 @@ static void s_fields_add(s_fields_t *fields, const char *bytes, size_t count,
                 break;                                                         \
         }                                                                      \
         if (s_out && s_length > 0)                                             \
-            s_fields_add(fields, s_out, (size_t)s_length, true);               \
+            s_fields_add(fields, s_out, (size_t)s_length, (mark));             \
         if (s_out != s_small)                                                  \
             free(s_out);                                                       \
     } while (0)
+#define S_FIELDS_PRINT(fields, spec, star_count, stars, value)                 \
+    S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value, S_MARK_TEXT)
+#define S_FIELDS_NUMBER(fields, spec, star_count, stars, value)                \
+    S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars, value, S_MARK_NUMBER)
 
 /* printf(3) for the conversions the format attribute allows, keeping track
  * of which bytes are the format's and which the arguments'. */
@@ -207,13 +217,13 @@ static void s_fields_format(s_fields_t *fields, const char *format,
     while (*at) {
         if (*at != '%') {
             size_t count = strcspn(at, "%");
-            s_fields_add(fields, at, count, false);
+            s_fields_add(fields, at, count, 0);
             at += count;
             continue;
         }
         const char *spec_start = at++;
         if (*at == '%') {
-            s_fields_add(fields, "%", 1, false);
+            s_fields_add(fields, "%", 1, 0);
             at++;
             continue;
         }
@@ -252,47 +262,50 @@ static void s_fields_format(s_fields_t *fields, const char *format,
         case 'd':
         case 'i':
             if (size_long_long)
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, long long));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, long long));
             else if (size_first == 'l')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, long));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, long));
             else if (size_first == 'z')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, size_t));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, size_t));
             else if (size_first == 'j')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, intmax_t));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, intmax_t));
             else if (size_first == 't')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, ptrdiff_t));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, ptrdiff_t));
             else
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, int));
+                S_FIELDS_NUMBER(fields, spec, star_count, stars,
+                                va_arg(*args, int));
             break;
         case 'u':
         case 'o':
         case 'x':
-        case 'X':
+        case 'X': {
+            /* Only decimal is a JSON number; hex and octal stay text. */
+            char mark = conversion == 'u' ? S_MARK_NUMBER : S_MARK_TEXT;
             if (size_long_long)
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned long long));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, unsigned long long), mark);
             else if (size_first == 'l')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned long));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, unsigned long), mark);
             else if (size_first == 'z')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, size_t));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, size_t), mark);
             else if (size_first == 'j')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, uintmax_t));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, uintmax_t), mark);
             else if (size_first == 't')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, ptrdiff_t));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, ptrdiff_t), mark);
             else
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, unsigned int));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, unsigned int), mark);
             break;
+        }
         case 'f':
         case 'F':
         case 'e':
@@ -300,14 +313,19 @@ static void s_fields_format(s_fields_t *fields, const char *format,
         case 'g':
         case 'G':
         case 'a':
-        case 'A':
+        case 'A': {
+            /* %a is hexadecimal: text; inf and nan are not JSON numbers
+             * (the writer checks the grammar). */
+            char mark = conversion == 'a' || conversion == 'A' ? S_MARK_TEXT
+                                                               : S_MARK_NUMBER;
             if (size_first == 'L')
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, long double));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, long double), mark);
             else
-                S_FIELDS_PRINT(fields, spec, star_count, stars,
-                               va_arg(*args, double));
+                S_FIELDS_PRINT_MARKED(fields, spec, star_count, stars,
+                                      va_arg(*args, double), mark);
             break;
+        }
         case 'c':
             S_FIELDS_PRINT(fields, spec, star_count, stars, va_arg(*args, int));
             break;
@@ -416,7 +434,48 @@ static void s_line_add_fields_text(s_line_t *line, const s_fields_t *fields)
     }
 }
 
-/* Adds the `key=value ...` fields as JSON members. A value in double quotes
+/* True when an unquoted value is a number for JSON: every byte from a
+ * decimal conversion (%d, %zu, %.1f ...) or the format itself, and the
+ * whole a JSON number (RFC 8259: no "+", no leading zero, no inf or nan).
+ * A %s value is text whatever it holds, so a field's type does not depend
+ * on what a peer sent. */
+static bool s_is_json_number(const char *text, const char *marks, size_t length)
+{
+    for (size_t index = 0; index < length; index++)
+        if (marks[index] != 0 && marks[index] != S_MARK_NUMBER)
+            return false;
+    size_t at = 0;
+    if (at < length && text[at] == '-')
+        at++;
+    if (at == length || !isdigit((unsigned char)text[at]))
+        return false;
+    if (text[at] == '0')
+        at++;
+    else
+        while (at < length && isdigit((unsigned char)text[at]))
+            at++;
+    if (at < length && text[at] == '.') {
+        at++;
+        if (at == length || !isdigit((unsigned char)text[at]))
+            return false;
+        while (at < length && isdigit((unsigned char)text[at]))
+            at++;
+    }
+    if (at < length && (text[at] == 'e' || text[at] == 'E')) {
+        at++;
+        if (at < length && (text[at] == '+' || text[at] == '-'))
+            at++;
+        if (at == length || !isdigit((unsigned char)text[at]))
+            return false;
+        while (at < length && isdigit((unsigned char)text[at]))
+            at++;
+    }
+    return at == length;
+}
+
+/* Adds the `key=value ...` fields as JSON members. An unquoted number
+ * (s_is_json_number) is written as a JSON number, anything else as a
+ * string. A value in double quotes
  * may contain spaces and the escapes \" and \\ (of the format); a word
  * without '=' is collected into a "msg" member so nothing is lost. Only the
  * format's bytes delimit: an argument's bytes are content wherever they
@@ -468,7 +527,10 @@ static void s_line_add_fields_json(s_line_t *line, const s_fields_t *fields)
             start = at;
             while (at < length && !S_IS(at, ' '))
                 at++;
-            s_line_add_json(line, text + start, at - start);
+            if (s_is_json_number(text + start, marks + start, at - start))
+                s_line_add(line, text + start, at - start);
+            else
+                s_line_add_json(line, text + start, at - start);
         }
     }
 #undef S_IS

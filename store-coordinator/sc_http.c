@@ -16,6 +16,8 @@
 #define SC_HTTP_OK 200
 #define SC_HTTP_UNAVAILABLE 503
 
+#define SC_HTTP_SERVICE "market-data-store" /* /health "service" */
+
 struct _sc_http_t {
     const sc_settings_t *settings; /* borrowed */
     sc_state_t *state;             /* borrowed; read only */
@@ -30,7 +32,10 @@ static void s_on_health(const cmn_http_request_t *request,
     (void)arg;
     cmn_json_t *json = cmn_json_new();
     cmn_json_object_begin(json, NULL);
-    cmn_json_string(json, "status", "ok");
+    /* The same shape as the pipeline's (the seed's body): a probe or a
+     * dashboard reads both services alike. */
+    cmn_json_string(json, "status", "healthy");
+    cmn_json_string(json, "service", SC_HTTP_SERVICE);
     cmn_json_object_end(json);
     cmn_http_respond_json(response, SC_HTTP_OK, json);
     cmn_json_destroy(&json);

@@ -48,6 +48,15 @@ int main(int argc, char **argv)
          .type = CMN_OPT_STRING,
          .default_value = NULL,
          .help = "bearer token for admin routes"},
+        /* Wider than a terminal on purpose: --help must wrap it. */
+        {.flag = "provider-long-name-symbols",
+         .env = "MDS_PROVIDER_LONG_NAME_SYMBOLS",
+         .type = CMN_OPT_STRING,
+         .default_value = "AAPL,MSFT,GOOG,AMZN,NVDA,TSLA",
+         .help = "symbols of the provider, comma-separated; a description "
+                 "long enough that no terminal of eighty columns shows it "
+                 "on one line, with a-word-that-is-itself-rather-long-to-"
+                 "wrap-at-all and then a few more words to finish"},
     };
     cmn_config_t *config =
         cmn_config_new("mds-demo", "9.9.9", "A demo of cmn_config.", options,

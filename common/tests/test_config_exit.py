@@ -82,6 +82,53 @@ if code != 0 or err != '' or not all(
                                  '--version', 'MDS_ADMIN_TOKEN')):
     failures.append(f'--help: exit {code}, stdout {out!r}, stderr {err!r}')
 
+# --help fits 80 columns: descriptions wrap below their option, an option
+# whose flag, variable and default do not fit on one line shows its default
+# on a line of its own; every word of the long description is still there.
+code, out, err = run(['--help'])
+wide = [line for line in out.splitlines() if len(line) > 80]
+if code != 0 or wide:
+    failures.append(f'--help lines over 80 columns: {wide!r}')
+lines = out.splitlines()
+head = [i for i, line in enumerate(lines)
+        if line.startswith('  --provider-long-name')]
+if not head or lines[head[0]].split()[1:] != [
+        'MDS_PROVIDER_LONG_NAME_SYMBOLS'] or \
+        lines[head[0] + 1].split() != ['default:', 'AAPL,MSFT,GOOG,AMZN,NVDA,TSLA']:
+    failures.append(f'--help: the wide option is not as expected: {out!r}')
+described = ' '.join(' '.join(lines[head[0] + 2:head[0] + 6]).split())
+if not described.startswith('symbols of the provider, comma-separated; a '
+                            'description long enough') or \
+        'a-word-that-is-itself-rather-long-to-wrap-at-all' not in described:
+    failures.append(f'--help: the wrapped description lost words: '
+                    f'{described!r}')
+row = [line for line in lines if line.startswith('  --queue-capacity')]
+if not row or row[0].split() != ['--queue-capacity', 'MDS_QUEUE_CAPACITY',
+                                 '10000']:
+    failures.append(f'--help: the queue capacity row is {row!r}')
+
+# --help-options=tsv: the table for the man page and completion generator.
+code, out, err = run(['--help-options=tsv'], {'MDS_QUEUE_CAPACITY': 'abc'})
+rows = [line.split('\t') for line in out.splitlines()
+        if not line.startswith('#')]
+meta = dict(line[1:].split('\t', 1) for line in out.splitlines()
+            if line.startswith('#'))
+by_flag = {row[0]: row for row in rows[1:]}
+if code != 0 or err != '' or rows[0] != [
+        'flag', 'variable', 'type', 'default', 'min', 'max', 'choices',
+        'description'] or any(len(row) != 8 for row in rows):
+    failures.append(f'--help-options=tsv: exit {code}, {out!r}, {err!r}')
+elif meta != {'program': 'mds-demo', 'version': '9.9.9',
+              'summary': 'A demo of cmn_config.'} or \
+        by_flag['queue-capacity'] != ['queue-capacity', 'MDS_QUEUE_CAPACITY',
+                                      'int', '10000', '1', '10000000', '',
+                                      'records the queue holds'] or \
+        by_flag['log-level'][2:7] != ['choice', 'info', '', '',
+                                      'error|warning|info|debug'] or \
+        by_flag['admin-token'][2:4] != ['string', ''] or \
+        by_flag['enable-feedback'][2] != 'bool' or len(by_flag) != 7:
+    failures.append(f'--help-options=tsv rows: {by_flag!r} {meta!r}')
+
 code, out, err = run(['--version'])
 if code != 0 or out != 'mds-demo 9.9.9\n':
     failures.append(f'--version: exit {code}, stdout {out!r}')

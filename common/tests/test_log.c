@@ -1,6 +1,7 @@
 /* Unit tests for cmn_log: both line formats, level filtering, parsing.
  * stderr is redirected into a pipe for each test and read back. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -93,15 +94,41 @@ static void test_json_format(void **state)
         out,
         "^\\{\"ts\":\"" TS
         "\",\"level\":\"debug\",\"service\":\"mdp-pipeline\","
-        "\"module\":\"bucket\",\"event\":\"refill\",\"tokens\":\"12\","
-        "\"rate\":\"2.5\"\\}\n"
+        "\"module\":\"bucket\",\"event\":\"refill\",\"tokens\":12,"
+        "\"rate\":2.5\\}\n"
         "\\{\"ts\":\"" TS "\",\"level\":\"info\",\"service\":\"mdp-pipeline\","
         "\"module\":\"policy\",\"event\":\"scale\","
         "\"reason\":\"queue is \\\\\"soft\\\\\" now\","
-        "\"path\":\"C:\\\\\\\\\\\\\\\\x\",\"ok\":\"1\",\"msg\":\"note "
+        "\"path\":\"C:\\\\\\\\\\\\\\\\x\",\"ok\":1,\"msg\":\"note "
         "tail\"\\}\n"
         "\\{\"ts\":\"" TS "\",\"level\":\"error\",\"service\":\"mdp-pipeline\","
         "\"module\":\"sink\",\"event\":\"down\"\\}\n$");
+}
+
+/* JSON writes a decimal conversion (or a number in the format) as a JSON
+ * number; a %s value stays a string whatever it holds (its type must not
+ * depend on a peer's bytes), and so does anything that is not a number by
+ * JSON's grammar (inf, hex, a unit, a leading zero). */
+static void test_json_numbers(void **state)
+{
+    (void)state;
+    char out[CAPTURE_BYTES];
+    capture_t capture;
+    cmn_log_setup("svc", CMN_LOG_INFO, CMN_LOG_JSON);
+    s_capture_start(&capture);
+    cmn_log_info("m", "e",
+                 "count=%zu delta=%lld ratio=%.2f big=%g tiny=%e unsigned=%u "
+                 "literal=-3 id=%s hex=%x octal=%o inf=%g percent=%d%% "
+                 "unit=%dms zero=007 quoted=\"%d\" version=1.0.0",
+                 (size_t)42, -5LL, 0.5, 1e21, 2.5e-7, 7u, "42", 255u, 8u,
+                 HUGE_VAL, 50, 3, 9);
+    s_capture_end(&capture, out, sizeof out);
+    assert_non_null(strstr(
+        out, "\"count\":42,\"delta\":-5,\"ratio\":0.50,\"big\":1e+21,"
+             "\"tiny\":2.500000e-07,\"unsigned\":7,\"literal\":-3,"
+             "\"id\":\"42\",\"hex\":\"ff\",\"octal\":\"10\",\"inf\":\"inf\","
+             "\"percent\":\"50%\",\"unit\":\"3ms\",\"zero\":\"007\","
+             "\"quoted\":\"9\",\"version\":\"1.0.0\"}\n"));
 }
 
 static void test_long_line_is_one_line(void **state)
@@ -141,7 +168,7 @@ static void test_json_value_cannot_forge_fields(void **state)
              "\"service\":\"svc\",\"module\":\"ingest\",\"event\":\"nack\","
              "\"peer\":\"p1 level=error\","
              "\"detail\":\"key \\\\\" level=error event=forged x=\\\\\"\","
-             "\"n\":\"7\"\\}\n"
+             "\"n\":7\\}\n"
              "\\{\"ts\":\"" TS "\",\"level\":\"info\",\"service\":\"svc\","
              "\"module\":\"ingest\",\"event\":\"words\","
              "\"msg\":\"event=forged\"\\}\n$");
@@ -216,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_format),
         cmocka_unit_test(test_json_format),
+        cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_long_line_is_one_line),
         cmocka_unit_test(test_json_value_cannot_forge_fields),
         cmocka_unit_test(test_text_value_is_escaped),

@@ -39,10 +39,15 @@ def main():
             ("MDP_RATE_POLYGON_BREAKER_THRESHOLD", "5"),
             ("MDP_PROVIDER_IBKR_SOURCE", "synthetic"),
             ("MDP_PROVIDER_POLYGON_SYMBOLS", None)]:
-        lines = [line for line in out.splitlines() if variable + " " in line]
+        # "--flag  VARIABLE  DEFAULT" (or the default on the next line
+        # when the three do not fit in 80 columns), the description below.
+        help_lines = out.splitlines() + [""]
+        lines = [line + " " + help_lines[index + 1].replace("default:", "")
+                 for index, line in enumerate(help_lines[:-1])
+                 if variable + " " in line + " "]
         check(lines, "--help does not list %s:\n%s" % (variable, out))
         if default is not None:
-            check((" %s " % default) in lines[0],
+            check((" %s " % default) in lines[0] + " ",
                   "--help shows no default %s for %s: %s"
                   % (default, variable, lines[0]))
     flag_of = {"MDP_RATE_IBKR_CAPACITY": "--rate-ibkr-capacity"}

@@ -84,16 +84,18 @@ def main(binary):
         result = run(binary, {}, ["--help"], cwd)
         check(result.returncode == 0, "--help exit %d" % result.returncode)
         rows = {}
-        for line in result.stdout.splitlines():
+        help_lines = result.stdout.splitlines() + [""]
+        for index, line in enumerate(help_lines[:-1]):
             words = line.split()
             if len(words) >= 3 and words[0].startswith("--") \
                     and words[1].startswith("MDS_"):
-                rows[words[1]] = words
+                # FLAG VARIABLE DEFAULT, the description on the next line.
+                rows[words[1]] = words + help_lines[index + 1].split()
         for variable in OPTIONS:
             check(variable in rows, "--help lacks %s" % variable)
         for variable, words in rows.items():
-            # FLAG VARIABLE DEFAULT DESCRIPTION...: a default ("-" when
-            # none) and a description on every row.
+            # A default ("-" when none) and a description on every row;
+            # no line wider than 80 columns.
             check(len(words) >= 4, "--help row of %s: %r" % (variable, words))
             check(words[0] == "--" + variable[4:].lower().replace("_", "-"),
                   "--help: %s has flag %s" % (variable, words[0]))
@@ -102,6 +104,8 @@ def main(binary):
               and rows["MDS_HEARTBEAT_MS"][2] == "1000"
               and rows["MDS_SINK"][2] == "sqlite:./data/market.db",
               "--help defaults differ from the issue's")
+        wide = [line for line in result.stdout.splitlines() if len(line) > 80]
+        check(not wide, "--help lines over 80 columns: %r" % wide)
         result = run(binary, {}, ["--version"], cwd)
         check(result.returncode == 0 and result.stdout.strip(), "--version")
     print("ok: %d bad configurations exit 2 naming the option" % len(BAD))
