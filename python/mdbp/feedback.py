@@ -103,13 +103,15 @@ def _check_value(key, value, spec):
     return value
 
 
-def unpack_map(body, error=None):
+def unpack_map(body, error=None, unicode_errors="strict"):
     """The msgpack map of `body` as a dict, refusing what the stock msgpack
     library lets through (feedback.md 3.3, 4): a key given twice (a dict
     would keep the last value silently), a key that is not a str (with
     strict_map_key=True a bin key still passes, as bytes), bytes after the
     map, invalid UTF-8. `error` is the exception class to raise (Malformed
-    by default)."""
+    by default). unicode_errors="surrogateescape" reads invalid UTF-8 into
+    lone surrogates instead of failing, for a caller that refuses it per
+    field (a batch's record names, ingest.md 3)."""
     error = error or Malformed
 
     def unique_str_keys(pairs):
@@ -125,7 +127,8 @@ def unpack_map(body, error=None):
     try:
         # raw=False: str -> str, bin -> bytes. unpackb refuses trailing bytes.
         message = msgpack.unpackb(body, raw=False, strict_map_key=False,
-                                  object_pairs_hook=unique_str_keys)
+                                  object_pairs_hook=unique_str_keys,
+                                  unicode_errors=unicode_errors)
     except error:
         raise
     except Exception as failure:  # truncated, extra data, bad UTF-8, ...

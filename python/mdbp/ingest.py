@@ -43,7 +43,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import feedback as feedback_channel
 from .records import (BadRecord, generate, record_as_json,  # noqa: F401
-                      validate_record)
+                      utf8_length, validate_record)
 
 VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -196,7 +196,9 @@ def decode_batch(frame, capacity=RECORDS_PER_BATCH_MAX):
             code = "bad_key" if "key" in text else "not_a_map"
             MalformedBatch.__init__(self, text, code)
 
-    message = feedback_channel.unpack_map(frame, NotAMap)
+    # Invalid UTF-8 is refused where it is (a record's name: bad_record),
+    # as the coordinator does, not as "not a map".
+    message = feedback_channel.unpack_map(frame, NotAMap, "surrogateescape")
 
     def uint(key, seq=0):
         def error(text):
@@ -225,7 +227,8 @@ def decode_batch(frame, capacity=RECORDS_PER_BATCH_MAX):
         raise MalformedBatch("missing key 'producer_id'", "missing_key",
                              "producer_id", batch_seq=seq)
     if not isinstance(producer_id, str) \
-            or not 1 <= len(producer_id.encode()) <= PRODUCER_ID_MAX_BYTES:
+            or not 1 <= (utf8_length(producer_id) or 0) \
+            <= PRODUCER_ID_MAX_BYTES:
         raise MalformedBatch("key 'producer_id': a str of 1..%d bytes"
                              % PRODUCER_ID_MAX_BYTES, "bad_value",
                              "producer_id", batch_seq=seq)

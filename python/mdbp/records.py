@@ -246,6 +246,15 @@ _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c"
                       "\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def utf8_length(text):
+    """Bytes of `text` in UTF-8, or None when it holds a lone surrogate (how
+    a str read with unicode_errors="surrogateescape" marks invalid UTF-8)."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
 def has_control_character(text):
     """True when `text` holds a code point ingest.md 3 calls a control
     character (refused in provider and symbol)."""
@@ -283,7 +292,9 @@ def validate_record(record):
     for name, value in zip(("provider", "symbol"), record[1:3]):
         if not isinstance(value, str):
             raise BadRecord("field '%s': expected a str" % name, name)
-        if not 1 <= len(value.encode("utf-8")) <= NAME_MAX_BYTES:
+        if utf8_length(value) is None:
+            raise BadRecord("field '%s': not valid UTF-8" % name, name)
+        if not 1 <= utf8_length(value) <= NAME_MAX_BYTES:
             raise BadRecord("field '%s': 1..%d bytes" % (name, NAME_MAX_BYTES),
                             name)
         if has_control_character(value):
