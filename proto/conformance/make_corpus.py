@@ -235,6 +235,18 @@ NACK_V11 = [("v", 1), ("type", "nack"), ("batch_seq", 9),
             ("session", SESSION), ("credit", 1500), ("code", "bad_record"),
             ("record_index", 2), ("field", "price")]
 
+ACK_DUPLICATES = [("v", 1), ("type", "ack"), ("batch_seq", 12),
+                  ("written", 1), ("duplicates", 2), ("dead_lettered", 0),
+                  ("session", SESSION), ("credit", 1500)]
+NACK_SEQ0 = [("v", 1), ("type", "nack"), ("batch_seq", 0),
+             ("reason", "malformed"), ("retry_after_ms", 0),
+             ("detail", "message: expected a map, got array"),
+             ("credit", 1500), ("code", "not_a_map")]
+NACK_DRAINING = [("v", 1), ("type", "nack"), ("batch_seq", 10),
+                 ("reason", "draining"), ("retry_after_ms", 1000),
+                 ("detail", "coordinator is shutting down"),
+                 ("session", SESSION), ("credit", 1500), ("code", "draining")]
+
 
 def check_goldens():
     """The hand-made encoder writes exactly the specs' example bytes."""
@@ -244,7 +256,10 @@ def check_goldens():
             ("feedback.md", "going-away", GOING_AWAY),
             ("ingest.md", "batch", BATCH), ("ingest.md", "ack", ACK),
             ("ingest.md", "nack", NACK), ("ingest.md", "ack-v1.1", ACK_V11),
-            ("ingest.md", "nack-v1.1", NACK_V11)):
+            ("ingest.md", "nack-v1.1", NACK_V11),
+            ("ingest.md", "ack-duplicates", ACK_DUPLICATES),
+            ("ingest.md", "nack-batch-seq-0", NACK_SEQ0),
+            ("ingest.md", "nack-draining", NACK_DRAINING)):
         written = enc(Map(pairs))
         if written != golden(document, name):
             raise SystemExit("make_corpus: %s golden %r differs from the "
@@ -596,24 +611,15 @@ def reply_cases():
     case(k, "valid", "golden-nack", nack, "ingest.md 6, nack full")
     case(k, "valid", "golden-ack-v1.1", ACK_V11, "ingest.md 6, v1.1 ack")
     case(k, "valid", "golden-nack-v1.1", NACK_V11, "ingest.md 6, v1.1 nack")
-    case(k, "valid", "ack-duplicates",
-         edit(ACK_V11, batch_seq=12, written=1, duplicates=2),
-         "ack of a resent batch: 1 written, 2 duplicates")
+    case(k, "valid", "golden-ack-duplicates", ACK_DUPLICATES,
+         "ingest.md 4.2, ack with duplicates, byte for byte")
     case(k, "valid", "ack-dead-lettered",
          edit(ACK_V11, written=1, duplicates=0, dead_lettered=2),
          "ack with dead-lettered records")
-    case(k, "valid", "nack-batch-seq-0",
-         [("v", 1), ("type", "nack"), ("batch_seq", 0),
-          ("reason", "malformed"), ("retry_after_ms", 0),
-          ("detail", "not a msgpack map"), ("credit", 1500),
-          ("code", "not_a_map")],
-         "nack of a message whose batch_seq could not be read")
-    case(k, "valid", "nack-draining",
-         [("v", 1), ("type", "nack"), ("batch_seq", 10),
-          ("reason", "draining"), ("retry_after_ms", 1000),
-          ("detail", "coordinator draining"), ("session", SESSION),
-          ("credit", 0), ("code", "draining")],
-         "nack draining, credit 0")
+    case(k, "valid", "golden-nack-batch-seq-0", NACK_SEQ0,
+         "ingest.md 4.2, nack of a message whose batch_seq could not be read")
+    case(k, "valid", "golden-nack-draining", NACK_DRAINING,
+         "ingest.md 4.2, nack draining")
     case(k, "valid", "nack-no-detail", edit(nack, detail=DROP),
          "nack without detail (optional for decoders)")
     case(k, "valid", "nack-unknown-reason", edit(nack, reason="throttled"),

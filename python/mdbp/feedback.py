@@ -22,6 +22,8 @@ import time
 import msgpack
 import zmq
 
+from . import curve as curve_keys
+
 TOPIC_PREFIX = b"mds.fb/"
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 VERSION = 1
@@ -257,11 +259,12 @@ class Update:
 class FeedbackClient:
     """Subscribes to one coordinator or all of them on some endpoints and
     tracks each coordinator's state. `clock` returns monotonic seconds (give
-    another one to drive staleness in a test). Not thread-safe."""
+    another one to drive staleness in a test); `curve` (mdbp.curve.CurveKeys)
+    makes the socket a CURVE client. Not thread-safe."""
 
     def __init__(self, endpoints, coordinator=None, context=None,
                  clock=time.monotonic, clock_synchronised=False,
-                 wall_clock=time.time_ns):
+                 wall_clock=time.time_ns, curve=None):
         self.clock = clock
         # feedback.md 7: with clocks known to be synchronised (NTP), a
         # state's trust runs from its ts_ns, not from its receipt, so a
@@ -279,6 +282,7 @@ class FeedbackClient:
         self.socket.setsockopt(zmq.RCVHWM, RECEIVE_HWM_MESSAGES)
         self.socket.setsockopt(zmq.SUBSCRIBE, topic_for(coordinator)
                                if coordinator else TOPIC_PREFIX)
+        curve_keys.apply(self.socket, curve)  # mdbp.curve.CurveKeys or None
         for endpoint in endpoints:
             self.socket.connect(endpoint)
 

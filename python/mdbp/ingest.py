@@ -41,6 +41,7 @@ import msgpack
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from . import curve as curve_keys
 from . import feedback as feedback_channel
 from .records import (BadRecord, generate, record_as_json,  # noqa: F401
                       utf8_length, validate_record)
@@ -330,13 +331,15 @@ class Producer:
     """Sends records to one coordinator over a DEALER. Not thread-safe:
     one thread calls run() and close(). `clock` returns monotonic seconds.
     `rejects` is an open text file for the records of malformed batches
-    (7.1 dead-letter lines) or None."""
+    (7.1 dead-letter lines) or None; `curve` (mdbp.curve.CurveKeys) makes
+    its sockets CURVE clients."""
 
     def __init__(self, endpoint, producer_id=None, window=DEFAULT_WINDOW_BATCHES,
                  reply_timeout_s=DEFAULT_REPLY_TIMEOUT_S,
                  feedback_endpoints=None, coordinator_id=None,
                  rate=None, rejects=None, log=_log_stderr, context=None,
-                 clock=time.monotonic, session=None, honour_credit=True):
+                 clock=time.monotonic, session=None, honour_credit=True,
+                 curve=None):
         producer_id = producer_id or default_producer_id()
         if not 1 <= len(producer_id.encode()) <= PRODUCER_ID_MAX_BYTES:
             raise ValueError("producer_id must be 1..64 bytes")
@@ -371,12 +374,13 @@ class Producer:
         self.socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         self.monitor = self.socket.get_monitor_socket(
             zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        curve_keys.apply(self.socket, curve)  # mdbp.curve.CurveKeys or None
         self.socket.connect(endpoint)
         self.feedback = None
         if feedback_endpoints:
             self.feedback = feedback_channel.FeedbackClient(
                 feedback_endpoints, coordinator=coordinator_id,
-                context=self._context, clock=clock)
+                context=self._context, clock=clock, curve=curve)
         self.poller = zmq.Poller()
         self.poller.register(self.socket, zmq.POLLIN)
         self.poller.register(self.monitor, zmq.POLLIN)

@@ -11,10 +11,14 @@ Usage: test_live_coordinator.py MDS_COORDINATOR CORPUS_DIR [EXPECT_MDBP_IN]
 With EXPECT_MDBP_IN, the imported mdbp must live under that directory (the
 install test runs this script with a venv's interpreter)."""
 import os
+import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
 
+import msgpack
 import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from harness import Coordinator, check, sqlite_count, wait_for  # noqa: E402
 
 import mdbp  # noqa: E402
-from mdbp import conformance  # noqa: E402
+from mdbp import conformance, curve  # noqa: E402
 from mdbp.feedback import FeedbackClient  # noqa: E402
 from mdbp.ingest import (BatchVersionMismatch, MalformedBatch,  # noqa: E402
                          Producer, decode_batch, decode_reply)
@@ -168,6 +172,72 @@ def test_corpus_batches(coordinator, corpus):
           % count)
 
 
+def spec_golden(corpus, name):
+    """A golden reply of ingest.md, decoded (keys in the bytes' order)."""
+    with open(os.path.join(corpus, "..", "ingest.md"), encoding="utf-8") as spec:
+        text = spec.read()
+    at = text.index("<!-- golden: %s -->" % name)
+    start = text.index("\n", text.index("```", at)) + 1
+    return msgpack.unpackb(bytes.fromhex(text[start:text.index("```", start)]),
+                           raw=False)
+
+
+def same_but_credit(reply_frame, expected, what):
+    got = msgpack.unpackb(reply_frame, raw=False)
+    check(list(got) == list(expected), "%s: keys %r, the spec shows %r"
+          % (what, list(got), list(expected)))
+    check({k: v for k, v in got.items() if k != "credit"}
+          == {k: v for k, v in expected.items() if k != "credit"},
+          "%s: %r, the spec shows %r" % (what, got, expected))
+
+
+def test_spec_replies(coordinator, corpus):
+    """The later reply examples of ingest.md 4.2 are what the coordinator
+    sends (its credit aside), and the REQ framing of section 1."""
+    with open(os.path.join(corpus, "batch", "valid-golden.msgpack"),
+              "rb") as body:
+        stored = msgpack.unpackb(body.read(), raw=False)["records"]
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(coordinator.ingest_endpoint)
+    try:
+        # Batch 12: two records of the golden batch (stored by the corpus
+        # run) and one new one.
+        batch = {"v": 1, "type": "batch", "producer_id": "feed-ibkr-1",
+                 "session": 9876543210, "batch_seq": 12,
+                 "records": stored[:2] + [["trade", "ibkr", "AAPL",
+                                           1700000000000000002, 189.52, 50.0]]}
+        socket.send(msgpack.packb(batch))
+        check(socket.poll(int(REPLY_WAIT_S * 1000)), "ack in time")
+        same_but_credit(socket.recv(), spec_golden(corpus, "ack-duplicates"),
+                        "ack with duplicates")
+        socket.send(msgpack.packb([1, 2, 3]))
+        check(socket.poll(int(REPLY_WAIT_S * 1000)), "nack in time")
+        same_but_credit(socket.recv(), spec_golden(corpus, "nack-batch-seq-0"),
+                        "nack with batch_seq 0")
+        # A DEALER speaking like a REQ: [""][batch] -> [""][reply].
+        socket.send_multipart([b"", msgpack.packb(dict(batch, batch_seq=13))])
+        check(socket.poll(int(REPLY_WAIT_S * 1000)), "reply in time")
+        frames = socket.recv_multipart()
+        check(len(frames) == 2 and frames[0] == b""
+              and decode_reply(frames[1])["type"] == "ack",
+              "the delimiter echoed, the reply last: %r" % frames)
+    finally:
+        socket.close(0)
+    req = zmq.Context.instance().socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(coordinator.ingest_endpoint)
+    try:
+        req.send(msgpack.packb(dict(batch, batch_seq=14)))
+        check(req.poll(int(REPLY_WAIT_S * 1000)), "REQ reply in time")
+        reply = decode_reply(req.recv())
+        check(reply["type"] == "ack" and reply["batch_seq"] == 14
+              and reply["duplicates"] == 3, "REQ: %r" % reply)
+    finally:
+        req.close(0)
+    print("ok spec replies: ack with duplicates, batch_seq 0, REQ framing")
+
+
 def test_stale(binary):
     with Coordinator(binary, MDS_HEARTBEAT_MS=HEARTBEAT_MS) as coordinator:
         coordinator.start()
@@ -199,6 +269,52 @@ def test_going_away(coordinator, client):
     print("ok going_away")
 
 
+def test_curve(binary):
+    """feedback.md 1.1 as written: keygen, the allow-list, the client keys
+    from the certificate files; a plaintext subscriber is refused."""
+    keys_dir = tempfile.mkdtemp(prefix="mdbp-curve-")
+    clients = os.path.join(keys_dir, "clients")
+    os.mkdir(clients)
+    for name in ("coordinator", os.path.join("clients", "feed-1")):
+        subprocess.run([binary, "keygen", os.path.join(keys_dir, name)],
+                       check=True, stdout=subprocess.DEVNULL)
+    # The allow-list holds the public certificate only.
+    os.rename(os.path.join(clients, "feed-1_secret"),
+              os.path.join(keys_dir, "feed-1_secret"))
+    keys = curve.client_keys(os.path.join(keys_dir, "feed-1_secret"),
+                             os.path.join(keys_dir, "coordinator"))
+    with Coordinator(binary, MDS_HEARTBEAT_MS=HEARTBEAT_MS,
+                     MDS_CURVE_SECRET_KEY_FILE=os.path.join(
+                         keys_dir, "coordinator_secret"),
+                     MDS_CURVE_CLIENTS_DIR=clients) as coordinator:
+        coordinator.start()
+        client = FeedbackClient([coordinator.feedback_endpoint],
+                                coordinator=coordinator.coordinator_id,
+                                curve=keys)
+        plain = FeedbackClient([coordinator.feedback_endpoint])
+        try:
+            first_update(client, "feedback over CURVE")
+            producer = Producer(coordinator.ingest_endpoint,
+                                producer_id="py-curve", curve=keys,
+                                log=quiet)
+            try:
+                summary = producer.run(make_records(300, "py-curve"),
+                                       batch_size=100, deadline_s=DEADLINE_S)
+            finally:
+                producer.close()
+            check(summary.complete and summary.written == 300,
+                  "records over CURVE: %r" % summary.as_dict())
+            wait_for(lambda: coordinator.metrics().get(
+                "mds_curve_denied_total", 0) >= 1, DEADLINE_S,
+                "the plaintext subscriber refused and counted")
+            check(not plain.poll(0), "nothing reached the plaintext client")
+        finally:
+            client.close()
+            plain.close()
+    shutil.rmtree(keys_dir, ignore_errors=True)
+    print("ok CURVE: keys from the certificate files, plaintext refused")
+
+
 def main(binary, corpus, expect_in=None):
     if expect_in:
         check(os.path.abspath(mdbp.__file__).startswith(
@@ -212,10 +328,12 @@ def main(binary, corpus, expect_in=None):
             test_feedback(coordinator, client)
             test_producer(coordinator, coordinator.feedback_endpoint)
             test_corpus_batches(coordinator, corpus)
+            test_spec_replies(coordinator, corpus)
             test_going_away(coordinator, client)
         finally:
             client.close()
     test_stale(binary)
+    test_curve(binary)
     print("test_live_coordinator: every check passed (mdbp %s from %s)"
           % (mdbp.__version__, os.path.dirname(mdbp.__file__)))
 
