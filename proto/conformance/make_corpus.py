@@ -502,6 +502,12 @@ def batch_cases():
     case(k, "valid", "names-unicode",
          rec(trade(2, provider="b\u00f6rse", symbol="\u00c4PL\u00a0X")),
          "multi-byte UTF-8 names, U+00A0 (not a control character)")
+    case(k, "valid", "names-near-controls",
+         rec(trade(4, provider="\u00a0\u061b\u200d\u2027",
+                   symbol="\u202f\u2065\u206a\ufeff")),
+         "code points next to the control characters of ingest.md 3 "
+         "(U+00A0, U+061B, U+200D, U+2027, U+202F, U+2065, U+206A, U+FEFF) "
+         "are allowed")
     case(k, "valid", "records-10000",
          edit(b, records=[trade(i + 1) for i in range(10000)]),
          "10,000 records: the most one batch may hold")
@@ -571,6 +577,8 @@ def batch_cases():
                        ("line-separator", "\u2028"),
                        ("paragraph-separator", "\u2029"),
                        ("alm", "\u061c"), ("lrm", "\u200e"),
+                       ("rlm", "\u200f"), ("lre", "\u202a"),
+                       ("lri", "\u2066"),
                        ("rlo", "\u202e"), ("fsi", "\u2068"),
                        ("pdi", "\u2069")):
         bad("symbol-control-" + name,
