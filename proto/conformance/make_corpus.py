@@ -332,6 +332,12 @@ def feedback_cases():
          fb + [("future", [1, {"a": None}]), ("blob", Bin(b"\x00\xff")),
                ("nothing", None), ("z" * 40, 1.5)],
          "unknown str keys with any values (array, map, bin, nil) are ignored")
+    case(k, "valid", "unknown-key-odd-map",
+         fb + [("future", Map([(1, "x"), ("a", 1), ("a", 2),
+                               (Bin(b"k"), None)]))],
+         "an unknown key whose value is a map with an integer key, a key "
+         "twice and a bin key: ignored with the value (only top-level keys "
+         "are checked)")
     case(k, "valid", "edges", edit(fb, utilization=0.0, scale_hint=1.0,
                                     drain_rate=0.0),
          "utilization 0.0, scale_hint 1.0, drain_rate 0.0")
@@ -485,6 +491,10 @@ def batch_cases():
     case(k, "valid", "unknown-keys", b + [("hint", {"x": [1]}),
                                           ("blob", Bin(b"\x01"))],
          "unknown keys ignored")
+    case(k, "valid", "unknown-key-odd-map",
+         b + [("hint", Map([(7, 1), ("x", 1), ("x", 2)]))],
+         "an unknown key whose value is a map with an integer key and a key "
+         "twice: ignored")
     case(k, "valid", "batch-seq-0", edit(b, batch_seq=0),
          "batch_seq 0: reserved, but not refused (ingest.md 2)")
     case(k, "valid", "session-max", b + [("session", u64(2 ** 64 - 1))],
@@ -554,6 +564,11 @@ def batch_cases():
     case(k, "invalid", "not-a-map", enc([1, 2]), "an array")
     case(k, "invalid", "empty", b"", "an empty frame")
     bad("record-not-array", rec("trade"), "a record that is a str")
+    bad("record-map", rec(Map([(0, "trade"), (1, "ibkr"), (2, "AAPL"),
+                               (3, 1), (4, 1.0), (5, 1.0)])),
+        "a record that is a map of index to element, not an array")
+    bad("records-map-int-keys", edit(b, records=Map([(0, TRADE)])),
+        "records as a map with integer keys")
     bad("record-kind-unknown", rec(["tick", "ibkr", "AAPL", 1, 1.0, 1.0]),
         "unknown kind 'tick'")
     bad("record-kind-bin", rec([Bin(b"trade"), "ibkr", "AAPL", 1, 1.0, 1.0]),
@@ -634,6 +649,10 @@ def reply_cases():
          "a reason this version does not know: handled like full")
     case(k, "valid", "nack-unknown-code", NACK_V11[:7] + [("code", "slow")],
          "a code this version does not know")
+    case(k, "valid", "unknown-key-odd-map",
+         ack + [("extra", Map([(None, 1), ("y", 1), ("y", 1)]))],
+         "an unknown key whose value is a map with a nil key and a key "
+         "twice: ignored")
     case(k, "valid", "unknown-keys", ack + [("extra", [1, 2])],
          "unknown keys ignored")
     case(k, "valid", "keys-reversed", list(reversed(NACK_V11)),

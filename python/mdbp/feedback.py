@@ -105,39 +105,42 @@ def _check_value(key, value, spec):
     return value
 
 
+class MapPairs(tuple):
+    """A decoded msgpack map as the tuple of its (key, value) pairs, in
+    order, repetitions kept (feedback.md 3.4). Nested maps (inside an
+    unknown key's value) stay so: they are never checked, and a tuple is not
+    taken for an array (a list) or any other value type."""
+
+
 def unpack_map(body, error=None, unicode_errors="strict"):
     """The msgpack map of `body` as a dict, refusing what the stock msgpack
-    library lets through (feedback.md 3.3, 4): a key given twice (a dict
-    would keep the last value silently), a key that is not a str (with
-    strict_map_key=True a bin key still passes, as bytes), bytes after the
-    map, invalid UTF-8. `error` is the exception class to raise (Malformed
-    by default). unicode_errors="surrogateescape" reads invalid UTF-8 into
-    lone surrogates instead of failing, for a caller that refuses it per
-    field (a batch's record names, ingest.md 3)."""
+    library lets through (feedback.md 3.3, 3.4, 4): a top-level key given
+    twice (a dict would keep the last value silently), a key that is not a
+    str (with strict_map_key=True a bin key still passes, as bytes), bytes
+    after the map, invalid UTF-8. `error` is the exception class to raise
+    (Malformed by default). unicode_errors="surrogateescape" reads invalid
+    UTF-8 into lone surrogates instead of failing, for a caller that refuses
+    it per field (a batch's record names, ingest.md 3)."""
     error = error or Malformed
-
-    def unique_str_keys(pairs):
-        result = {}
-        for key, value in pairs:
-            if not isinstance(key, str):
-                raise error("a map key is not a str: %r" % (key,))
-            if key in result:
-                raise error("key %r appears twice" % key)
-            result[key] = value
-        return result
-
     try:
         # raw=False: str -> str, bin -> bytes. unpackb refuses trailing bytes.
+        # The hook only keeps the pairs: it runs for nested maps too, whose
+        # keys are none of our business (unknown values are ignored).
         message = msgpack.unpackb(body, raw=False, strict_map_key=False,
-                                  object_pairs_hook=unique_str_keys,
+                                  object_pairs_hook=MapPairs,
                                   unicode_errors=unicode_errors)
-    except error:
-        raise
     except Exception as failure:  # truncated, extra data, bad UTF-8, ...
         raise error("not one msgpack value: %s" % failure)
-    if not isinstance(message, dict):
+    if not isinstance(message, MapPairs):
         raise error("not a map: a msgpack %s" % type(message).__name__)
-    return message
+    result = {}
+    for key, value in message:
+        if not isinstance(key, str):
+            raise error("a map key is not a str: %r" % (key,))
+        if key in result:
+            raise error("key %r appears twice" % key)
+        result[key] = value
+    return result
 
 
 def decode(frames):
