@@ -238,8 +238,9 @@ def test_spec_replies(coordinator, corpus):
     print("ok spec replies: ack with duplicates, batch_seq 0, REQ framing")
 
 
-def test_stale(binary):
-    with Coordinator(binary, MDS_HEARTBEAT_MS=HEARTBEAT_MS) as coordinator:
+def test_stale(binary, workdir):
+    with Coordinator(binary, workdir=workdir,
+                     MDS_HEARTBEAT_MS=HEARTBEAT_MS) as coordinator:
         coordinator.start()
         client = FeedbackClient([coordinator.feedback_endpoint],
                                 coordinator=coordinator.coordinator_id)
@@ -269,10 +270,11 @@ def test_going_away(coordinator, client):
     print("ok going_away")
 
 
-def test_curve(binary):
+def test_curve(binary, workdir):
     """feedback.md 1.1 as written: keygen, the allow-list, the client keys
     from the certificate files; a plaintext subscriber is refused."""
-    keys_dir = tempfile.mkdtemp(prefix="mdbp-curve-")
+    keys_dir = os.path.join(workdir, "keys")
+    os.mkdir(keys_dir)
     clients = os.path.join(keys_dir, "clients")
     os.mkdir(clients)
     for name in ("coordinator", os.path.join("clients", "feed-1")):
@@ -283,7 +285,7 @@ def test_curve(binary):
               os.path.join(keys_dir, "feed-1_secret"))
     keys = curve.client_keys(os.path.join(keys_dir, "feed-1_secret"),
                              os.path.join(keys_dir, "coordinator"))
-    with Coordinator(binary, MDS_HEARTBEAT_MS=HEARTBEAT_MS,
+    with Coordinator(binary, workdir=workdir, MDS_HEARTBEAT_MS=HEARTBEAT_MS,
                      MDS_CURVE_SECRET_KEY_FILE=os.path.join(
                          keys_dir, "coordinator_secret"),
                      MDS_CURVE_CLIENTS_DIR=clients) as coordinator:
@@ -311,7 +313,6 @@ def test_curve(binary):
         finally:
             client.close()
             plain.close()
-    shutil.rmtree(keys_dir, ignore_errors=True)
     print("ok CURVE: keys from the certificate files, plaintext refused")
 
 
@@ -320,7 +321,13 @@ def main(binary, corpus, expect_in=None):
         check(os.path.abspath(mdbp.__file__).startswith(
             os.path.abspath(expect_in)),
             "mdbp imported from %s, not under %s" % (mdbp.__file__, expect_in))
-    with Coordinator(binary, MDS_HEARTBEAT_MS=HEARTBEAT_MS) as coordinator:
+    # One directory per coordinator (database, log), removed at the end.
+    top = tempfile.mkdtemp(prefix="mdbp-live-")
+    workdirs = [os.path.join(top, name) for name in ("main", "stale", "curve")]
+    for workdir in workdirs:
+        os.mkdir(workdir)
+    with Coordinator(binary, workdir=workdirs[0],
+                     MDS_HEARTBEAT_MS=HEARTBEAT_MS) as coordinator:
         coordinator.start()
         client = FeedbackClient([coordinator.feedback_endpoint],
                                 coordinator=coordinator.coordinator_id)
@@ -332,8 +339,9 @@ def main(binary, corpus, expect_in=None):
             test_going_away(coordinator, client)
         finally:
             client.close()
-    test_stale(binary)
-    test_curve(binary)
+    test_stale(binary, workdirs[1])
+    test_curve(binary, workdirs[2])
+    shutil.rmtree(top, ignore_errors=True)
     print("test_live_coordinator: every check passed (mdbp %s from %s)"
           % (mdbp.__version__, os.path.dirname(mdbp.__file__)))
 
