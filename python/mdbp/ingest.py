@@ -408,10 +408,15 @@ class Producer:
     def _pressure(self):
         """(level, factor): the worst level among the coordinators we hear
         of, and the fraction of the normal window/rate to use (1 ok,
-        scale_hint soft, 0 hard, STALE_FACTOR stale). No feedback: ok."""
+        scale_hint soft, 0 hard, STALE_FACTOR stale or no state yet).
+        Without feedback endpoints: ok."""
         if not self.feedback:
             return "ok", 1.0
         self.feedback.check_staleness()
+        if not self.feedback.coordinators:
+            # No state yet (or the coordinator went away): nothing says ok
+            # (ingest.md 5, before the first feedback message).
+            return "stale", STALE_FACTOR
         level, factor = "ok", 1.0
         for state in self.feedback.coordinators.values():
             if state.stale:
