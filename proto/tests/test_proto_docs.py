@@ -1,8 +1,11 @@
 """The specs work for a third party: the hex examples of feedback.md and
 ingest.md decode with Python's msgpack to the documented values, and the
-subscriber snippet of feedback.md accepts the example and rejects malformed
-messages. Usage: test_proto_docs.py feedback.md ingest.md"""
+Python examples of both specs (the subscriber of feedback.md 9, the reply
+decoder of ingest.md 6) give every case of the conformance corpus its
+verdict: valid accepted, invalid malformed, version a version mismatch.
+Usage: test_proto_docs.py feedback.md ingest.md CONFORMANCE_DIR"""
 import json
+import os
 import re
 import sys
 
@@ -25,7 +28,41 @@ def check(condition, what):
         raise AssertionError(what)
 
 
-def main(feedback_path, ingest_path):
+def corpus_cases(directory, wanted_kind):
+    """(verdict, file, body) of every case of one kind in cases.tsv."""
+    with open(os.path.join(directory, "cases.tsv"), encoding="utf-8") as tsv:
+        for line in tsv:
+            if not line.strip() or line.startswith("#"):
+                continue
+            kind, verdict, name, _ = line.rstrip("\n").split("\t")
+            if kind == wanted_kind:
+                with open(os.path.join(directory, name), "rb") as body:
+                    yield verdict, name, body.read()
+
+
+def verdict_of(decode, malformed, mismatch, body):
+    try:
+        decode(body)
+    except mismatch:
+        return "version"
+    except malformed:
+        return "invalid"
+    return "valid"
+
+
+def check_corpus(directory, kind, decode, malformed, mismatch):
+    counts = {}
+    for verdict, name, body in corpus_cases(directory, kind):
+        got = verdict_of(decode, malformed, mismatch, body)
+        check(got == verdict, "%s: the spec's example says %s, the corpus %s"
+              % (name, got, verdict))
+        counts[verdict] = counts.get(verdict, 0) + 1
+    check(all(counts.get(v, 0) > 0 for v in ("valid", "invalid", "version")),
+          "%s cases of every verdict: %r" % (kind, counts))
+    return counts
+
+
+def main(feedback_path, ingest_path, corpus_dir):
     feedback = open(feedback_path, encoding="utf-8").read()
     ingest = open(ingest_path, encoding="utf-8").read()
 
@@ -44,6 +81,9 @@ def main(feedback_path, ingest_path):
     scope = {"__name__": "snippet"}
     exec(compile(snippet, "feedback.md", "exec"), scope)
     decode, malformed = scope["decode_feedback"], scope["Malformed"]
+    mismatch = scope["VersionMismatch"]
+    check(not issubclass(mismatch, malformed), "a version mismatch is told "
+          "apart from a malformed message")
     topic = b"mds.fb/coord-1/"
     state = decode([topic, golden(feedback, "feedback")])
     check(state["level"] == "soft" and state["seq"] == 42, "snippet decodes")
@@ -69,7 +109,13 @@ def main(feedback_path, ingest_path):
     check(rejected([topic]), "one frame")
     check(rejected([b"mds.fb/coord-1", packed()]), "topic without slash")
     check(rejected([b"mds.fb/coord-2/", packed()]), "topic of another id")
-    check(rejected([topic, packed(v=2)]), "v=2")
+    try:
+        decode([topic, packed(v=2, seq=None)])
+        raise AssertionError("v=2 accepted")
+    except mismatch:
+        pass  # a version mismatch, whatever keys it lacks
+    check(rejected([topic, packed(v=True)]), "v=true is not version 1")
+    check(rejected([topic, packed(v="1")]), "v as str")
     check(rejected([topic, packed(seq=None)]), "missing seq")
     check(rejected([topic, packed(seq="1")]), "seq as str")
     check(rejected([topic, packed(seq=-1)]), "negative seq")
@@ -104,6 +150,14 @@ def main(feedback_path, ingest_path):
                 dict(oldest_age_ms=2 ** 32), dict(credit_initial=-1)):
         check(rejected([topic, packed(**bad)]), "v1.1 bad value %r" % bad)
 
+    # The golden messages and the whole corpus through the snippet.
+    for name in ("feedback", "feedback-v1.1", "going-away"):
+        check(scope["decode_map"](golden(feedback, name))["coordinator_id"]
+              == "coord-1", "snippet decodes golden %s" % name)
+    counts = check_corpus(corpus_dir, "feedback", scope["decode_map"],
+                          malformed, mismatch)
+    check(counts["invalid"] >= 43, "43 crafted invalid messages or more")
+
     batch = msgpack.unpackb(golden(ingest, "batch"), raw=False)
     check(batch == {
         "v": 1, "type": "batch", "producer_id": "feed-ibkr-1", "batch_seq": 7,
@@ -135,8 +189,39 @@ def main(feedback_path, ingest_path):
                             (r'\{"v": 1, "type": "nack".*\}', nack)):
         check(json.loads(re.search(shown, ingest).group(0)) == expected,
               "section 4 shows the golden reply")
+    check_ingest_example(ingest, corpus_dir)
     print("test_proto_docs: every check passed")
 
 
+def check_ingest_example(ingest, corpus_dir):
+    """The producer example of ingest.md 6: its reply decoder over the
+    golden replies and the corpus; its REQ framing as shown."""
+    snippet = block_after(ingest, "<!-- example: python-producer -->")
+    scope = {"__name__": "snippet"}
+    exec(compile(snippet, "ingest.md", "exec"), scope)
+    decode = scope["decode_reply"]
+    for name in ("ack", "nack", "ack-v1.1", "nack-v1.1", "ack-duplicates",
+                 "nack-batch-seq-0", "nack-draining"):
+        reply = decode(golden(ingest, name))
+        check(reply["type"] in ("ack", "nack"), "golden %s decodes" % name)
+    check_corpus(corpus_dir, "reply", decode, scope["Malformed"],
+                 scope["VersionMismatch"])
+    # The JSON shown after each of the later examples is the same message.
+    for name in ("ack-duplicates", "nack-batch-seq-0", "nack-draining"):
+        marker = "<!-- golden: %s -->" % name
+        after = ingest.index("```", ingest.index("```", ingest.index(marker))
+                             + 3) + 3
+        shown = json.loads(_next_block(ingest, after))
+        decoded = msgpack.unpackb(golden(ingest, name), raw=False)
+        check(shown == decoded and list(shown) == list(decoded),
+              "%s: the JSON shown is the golden message" % name)
+
+
+def _next_block(document, start):
+    """The text of the first code block at or after `start`."""
+    begin = document.index("\n", document.index("```", start)) + 1
+    return document[begin:document.index("```", begin)]
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
