@@ -486,6 +486,13 @@ def batch_cases():
     case(k, "valid", "golden", b, "ingest.md section 6, byte for byte")
     case(k, "valid", "session", b[:3] + [("session", SESSION)] + b[3:],
          "v1.1 session, written right after producer_id as our encoder does")
+    case(k, "valid", "priority-weight",
+         b[:3] + [("session", SESSION), ("priority", "critical"),
+                  ("weight", 3)] + b[3:],
+         "v1.1 priority class and weight (4.5), in our encoder's order")
+    case(k, "valid", "priority-normal", b + [("priority", "normal")],
+         "priority normal spelled out (the same as absent)")
+    case(k, "valid", "weight-max", b + [("weight", 1000)], "weight 1000")
     case(k, "valid", "keys-reversed", list(reversed(b)),
          "keys in reverse order")
     case(k, "valid", "unknown-keys", b + [("hint", {"x": [1]}),
@@ -553,6 +560,14 @@ def batch_cases():
     bad("session-0", b + [("session", 0)], "session 0 (bad_value)")
     bad("session-negative", b + [("session", -3)], "session -3")
     bad("session-str", b + [("session", "1")], "session as str")
+    bad("priority-unknown", b + [("priority", "urgent")],
+        "priority not one of the three classes (bad_value)")
+    bad("priority-case", b + [("priority", "Critical")],
+        "priority names are lower case")
+    bad("priority-int", b + [("priority", 1)], "priority as an integer")
+    bad("weight-0", b + [("weight", 0)], "weight 0 (bad_value)")
+    bad("weight-1001", b + [("weight", 1001)], "weight over 1000")
+    bad("weight-float", b + [("weight", 2.0)], "weight as float")
     bad("records-empty", edit(b, records=[]), "records empty")
     bad("records-map", edit(b, records={"0": TRADE}), "records as a map")
     bad("records-10001", edit(b, records=[trade(i + 1)

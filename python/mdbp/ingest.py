@@ -78,15 +78,31 @@ NACK_CODES = ("queue_full", "draining", "version", "not_a_map",
 # --------------------------------------------------------------------------
 # Batches and replies (ingest.md sections 2 and 4)
 
-def encode_batch(producer_id, batch_seq, records, session=None):
+# Priority classes and the share weight (ingest.md 4.5).
+PRIORITIES = ("normal", "critical", "bulk")
+WEIGHT_MAX = 1000
+
+
+def encode_batch(producer_id, batch_seq, records, session=None,
+                 priority=None, weight=None):
     """The one frame of a batch: a msgpack map in the order of section 2
     (ints in the smallest format, floats as float64, str for strings), with
-    the v1.1 `session` after producer_id when given."""
+    the v1.1 `session`, `priority` and `weight` after producer_id when
+    given."""
     message = {"v": VERSION, "type": "batch", "producer_id": producer_id}
     if session is not None:
         if not 1 <= session <= UINT64_MAX:
             raise ValueError("session must be a nonzero uint64")
         message["session"] = session
+    if priority is not None:
+        if priority not in PRIORITIES:
+            raise ValueError("priority must be one of %s"
+                             % ", ".join(PRIORITIES))
+        message["priority"] = priority
+    if weight is not None:
+        if not 1 <= weight <= WEIGHT_MAX:
+            raise ValueError("weight must be 1..%d" % WEIGHT_MAX)
+        message["weight"] = weight
     message["batch_seq"] = batch_seq
     message["records"] = records
     return msgpack.packb(message, use_bin_type=True)
@@ -223,6 +239,17 @@ def decode_batch(frame, capacity=RECORDS_PER_BATCH_MAX):
         if batch["session"] == 0:
             raise MalformedBatch("key 'session': must not be 0", "bad_value",
                                  "session", batch_seq=seq)
+    if "priority" in message:
+        if message["priority"] not in PRIORITIES:
+            raise MalformedBatch("key 'priority': one of %s"
+                                 % ", ".join(PRIORITIES), "bad_value",
+                                 "priority", batch_seq=seq)
+        batch["priority"] = message["priority"]
+    if "weight" in message:
+        batch["weight"] = uint("weight", seq)
+        if not 1 <= batch["weight"] <= WEIGHT_MAX:
+            raise MalformedBatch("key 'weight': 1..%d" % WEIGHT_MAX,
+                                 "bad_value", "weight", batch_seq=seq)
     producer_id = message.get("producer_id")
     if producer_id is None:
         raise MalformedBatch("missing key 'producer_id'", "missing_key",
