@@ -816,7 +816,7 @@ static int s_key_enum(const mdbp_reader_t *self, const mdbp_key_t *key,
 int mdbp_key_version(const mdbp_reader_t *self, const mdbp_key_t *key,
                       mdbp_error_t *error)
 {
-    uint64_t version;
+    uint64_t version = 0; /* gcc -O3 cannot see mdbp_key_uint set it */
     if (mdbp_key_uint(self, key, UINT64_MAX, &version, error) != 0)
         return -1;
     if (version != MDBP_PROTOCOL_VERSION) {

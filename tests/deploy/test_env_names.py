@@ -66,11 +66,13 @@ docs = sorted(set(
 docs = [d for d in docs if os.path.isfile(d)]
 
 providers = set()
-for path in manifests:
+# Provider names a deploy file or a doc lists (its MDP_PROVIDER_<NAME>_*
+# options exist for them).
+for path in manifests + docs:
     for value in re.findall(r"MDP_PROVIDERS[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_,]+)",
                             open(path).read()):
         providers |= set(value.split(","))
-c.check(len(providers) > 0, f"deploy files name providers ({sorted(providers)})")
+c.check(len(providers) > 0, f"deploy files and docs name providers ({sorted(providers)})")
 
 known = known_names(sys.argv[1])
 known |= known_names(sys.argv[2])
