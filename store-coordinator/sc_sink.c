@@ -105,6 +105,53 @@ int sc_sink_prepare(const char *uri, char *error, size_t error_capacity)
     return backend->prepare(uri, error, error_capacity);
 }
 
+/* What PostgreSQL (and libpq) say when the login itself is refused; the
+ * server's English messages (lc_messages=C, the default of initdb here). */
+static const char *const s_authentication_marks[] = {
+    "password authentication failed",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "authentication failed",
+    "role \"",  /* role "x" does not exist */
+    "SQLSTATE 28", /* invalid authorization specification */
+    NULL,
+};
+
+sc_sink_problem_t sc_sink_problem_of(const char *error)
+{
+    if (!error || !*error)
+        return SC_SINK_PROBLEM_NONE;
+    if ((strstr(error, "database \"") && strstr(error, "does not exist")) ||
+        strstr(error, "SQLSTATE 3D000"))
+        return SC_SINK_PROBLEM_NO_DATABASE;
+    for (const char *const *mark = s_authentication_marks; *mark; mark++)
+        if (strstr(error, *mark) &&
+            (strcmp(*mark, "role \"") != 0 || strstr(error, "does not exist")))
+            return SC_SINK_PROBLEM_AUTHENTICATION;
+    return SC_SINK_PROBLEM_NONE;
+}
+
+const char *sc_sink_problem_name(sc_sink_problem_t problem)
+{
+    static const char *const names[SC_SINK_PROBLEM_COUNT] = {
+        "none", "authentication_failed", "database_missing"};
+    assert(problem >= 0 && problem < SC_SINK_PROBLEM_COUNT);
+    return names[problem];
+}
+
+const char *sc_sink_problem_text(sc_sink_problem_t problem)
+{
+    static const char *const texts[SC_SINK_PROBLEM_COUNT] = {
+        "no problem",
+        "the database refused the login: check the user and password in "
+        "MDS_SINK (and pg_hba.conf)",
+        "the database named in MDS_SINK does not exist: create it or fix "
+        "the name",
+    };
+    assert(problem >= 0 && problem < SC_SINK_PROBLEM_COUNT);
+    return texts[problem];
+}
+
 const char *sc_sink_kind_of(const char *uri)
 {
     assert(uri != NULL);

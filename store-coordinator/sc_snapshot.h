@@ -13,6 +13,15 @@
 #include <mdbp/common.h>
 #include <mdbp/feedback.h>
 
+/* Issue 15: the rates /status explains the level with, records/s, smoothed
+ * over the drain rate's windows. Not sent on the wire. */
+typedef struct {
+    double incoming;   /* records admitted (queued) */
+    double offered;    /* records in decoded batches, admitted or refused */
+    double written;    /* rows newly written */
+    double duplicates; /* rows whose key was already stored */
+} sc_snapshot_rates_t;
+
 typedef struct {
     mdbp_level_t level;               /* the combined level (feedback.md 6) */
     mdbp_level_t previous;            /* the level before the latest change */
@@ -27,6 +36,8 @@ typedef struct {
     uint32_t credit_initial;           /* what a new producer may send */
     uint32_t producers;                /* active producers (credit shares) */
     char reason[MDBP_REASON_MAX + 1]; /* of the latest change, or "" */
+    int64_t changed_ns;                /* monotonic time of that change */
+    sc_snapshot_rates_t rates;           /* issue 15: for /status */
 } sc_snapshot_t;
 
 #endif
