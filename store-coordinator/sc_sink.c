@@ -6,6 +6,7 @@
 #include "sc_sink.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,21 +113,32 @@ static const char *const s_authentication_marks[] = {
     "no password supplied",
     "no pg_hba.conf entry",
     "authentication failed",
-    "role \"",  /* role "x" does not exist */
     "SQLSTATE 28", /* invalid authorization specification */
     NULL,
 };
+
+/* `word "name" does not exist`, with either quote (sc_sink_error turns
+ * double quotes into single ones). */
+static bool s_does_not_exist(const char *error, const char *word)
+{
+    char quoted[2][32];
+    snprintf(quoted[0], sizeof quoted[0], "%s \"", word);
+    snprintf(quoted[1], sizeof quoted[1], "%s '", word);
+    return (strstr(error, quoted[0]) || strstr(error, quoted[1])) &&
+           strstr(error, "does not exist");
+}
 
 sc_sink_problem_t sc_sink_problem_of(const char *error)
 {
     if (!error || !*error)
         return SC_SINK_PROBLEM_NONE;
-    if ((strstr(error, "database \"") && strstr(error, "does not exist")) ||
+    if (s_does_not_exist(error, "database") ||
         strstr(error, "SQLSTATE 3D000"))
         return SC_SINK_PROBLEM_NO_DATABASE;
+    if (s_does_not_exist(error, "role"))
+        return SC_SINK_PROBLEM_AUTHENTICATION;
     for (const char *const *mark = s_authentication_marks; *mark; mark++)
-        if (strstr(error, *mark) &&
-            (strcmp(*mark, "role \"") != 0 || strstr(error, "does not exist")))
+        if (strstr(error, *mark))
             return SC_SINK_PROBLEM_AUTHENTICATION;
     return SC_SINK_PROBLEM_NONE;
 }
