@@ -34,9 +34,9 @@ static void s_check_sqlite(cmn_check_t *check, const char *uri)
     char header[SC_CHECK_SQLITE_MAGIC_BYTES] = {0};
     size_t got = fread(header, 1, sizeof header, file);
     fclose(file);
-    if (got > 0 && (got < sizeof header ||
-                    memcmp(header, SC_CHECK_SQLITE_MAGIC,
-                           sizeof SC_CHECK_SQLITE_MAGIC) != 0))
+    if (got > 0 &&
+        (got < sizeof header || memcmp(header, SC_CHECK_SQLITE_MAGIC,
+                                       sizeof SC_CHECK_SQLITE_MAGIC) != 0))
         cmn_check_problem(check, CMN_CHECK_CONFIG, "MDS_SINK",
                           "MDS_SINK: '%s' is not a SQLite database", path);
 }
@@ -83,8 +83,9 @@ int sc_check_command(cmn_config_t *config, cmn_check_t *check)
     memset(&settings, 0, sizeof settings);
     bool valid = sc_config_settings(config, &settings) == 0;
     if (valid && cmn_check_count(check, true, CMN_CHECK_CONFIG) == 0)
-        cmn_check_passed(check, "%s", "every option parsed and the rules "
-                                      "between options checked");
+        cmn_check_passed(check, "%s",
+                         "every option parsed and the rules "
+                         "between options checked");
 
     cmn_check_endpoint(check, "MDS_INGEST_ENDPOINT", settings.ingest_endpoint);
     cmn_check_endpoint(check, "MDS_FEEDBACK_ENDPOINT",

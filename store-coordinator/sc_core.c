@@ -162,7 +162,8 @@ static bool s_snapshot_differs(const sc_snapshot_t *a, const sc_snapshot_t *b)
 static void s_publish_since(s_self_t *self, const sc_snapshot_t *snapshot)
 {
     int64_t mono = cmn_clock_mono_ns(self->clock);
-    int64_t wall = cmn_clock_wall_ns(self->clock) - (mono - snapshot->changed_ns);
+    int64_t wall =
+        cmn_clock_wall_ns(self->clock) - (mono - snapshot->changed_ns);
     atomic_store(&self->state->level_changed_ns, snapshot->changed_ns);
     atomic_store(&self->state->level_changed_ms, wall / CMN_NS_PER_MS);
     atomic_store(&self->state->reason,

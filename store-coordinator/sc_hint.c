@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static const char *const s_reason_names[SC_HINT_REASON_COUNT] = {
     "none", "depth", "sojourn", "sink_down", "recovered"};
 
@@ -65,8 +64,9 @@ static void s_cause(const sc_hint_input_t *input, char *out, size_t size)
         if (input->level == MDBP_LEVEL_OK)
             snprintf(out, size, "the sink recovered and the %s", depth);
         else
-            snprintf(out, size, "the sink is writing again after an outage, "
-                                "%s",
+            snprintf(out, size,
+                     "the sink is writing again after an outage, "
+                     "%s",
                      depth);
         return;
     case SC_HINT_REASON_SOJOURN:
@@ -74,8 +74,9 @@ static void s_cause(const sc_hint_input_t *input, char *out, size_t size)
             snprintf(out, size, "records no longer wait past the target, %s",
                      depth);
         else
-            snprintf(out, size, "records wait longer than the target (the "
-                                "sink is slow), %s",
+            snprintf(out, size,
+                     "records wait longer than the target (the "
+                     "sink is slow), %s",
                      depth);
         return;
     case SC_HINT_REASON_DEPTH:
@@ -95,7 +96,7 @@ static const char *s_effect(mdbp_level_t level)
 {
     return level == MDBP_LEVEL_HARD   ? "producers paused"
            : level == MDBP_LEVEL_SOFT ? "producers slowed"
-                                       : "producers at full rate";
+                                      : "producers at full rate";
 }
 
 const char *sc_hint_text(const sc_hint_input_t *input, char *out, size_t size)
@@ -104,8 +105,9 @@ const char *sc_hint_text(const sc_hint_input_t *input, char *out, size_t size)
     if (size == 0)
         return out;
     if (input->draining) {
-        snprintf(out, size, "shutting down: new batches refused while the "
-                            "queue is written out");
+        snprintf(out, size,
+                 "shutting down: new batches refused while the "
+                 "queue is written out");
         return out;
     }
     char cause[SC_HINT_MAX];

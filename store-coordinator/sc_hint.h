@@ -34,14 +34,14 @@ typedef enum {
 #define SC_HINT_MAX 192
 
 typedef struct {
-    mdbp_level_t level;          /* the combined level now */
-    sc_hint_reason_t reason;     /* of the change to that level */
+    mdbp_level_t level;           /* the combined level now */
+    sc_hint_reason_t reason;      /* of the change to that level */
     mdbp_sink_state_t sink_state; /* now */
-    uint64_t depth;              /* records not committed */
-    uint64_t low, high;          /* the watermarks, records */
-    uint64_t dead_band;          /* records below a watermark to leave it */
-    bool draining;               /* shutting down */
-    int64_t dwell_remaining_ms;  /* before a step down may happen, >= 0 */
+    uint64_t depth;               /* records not committed */
+    uint64_t low, high;           /* the watermarks, records */
+    uint64_t dead_band;           /* records below a watermark to leave it */
+    bool draining;                /* shutting down */
+    int64_t dwell_remaining_ms;   /* before a step down may happen, >= 0 */
 } sc_hint_input_t;
 
 /* The reason word of `reason` ("sink_down every writer's breaker is open"

@@ -18,7 +18,8 @@
 #define SC_HTTP_UNAVAILABLE 503
 #define SC_HTTP_MS_PER_SEC 1000
 #define SC_HTTP_TM_YEAR_BASE 1900
-#define SC_HTTP_TIME_MAX 64 /* "2026-12-02T05:44:03.123Z" (room for any int) */
+#define SC_HTTP_TIME_MAX 64 /* "2026-12-02T05:44:03.123Z" (room for any int)   \
+                             */
 
 struct _sc_http_t {
     const sc_settings_t *settings; /* borrowed */

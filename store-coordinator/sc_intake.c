@@ -82,7 +82,7 @@ struct _sc_intake_t {
     uint64_t pushed_at_window;  /* `pushed` when this window began */
     uint64_t written_window;    /* rows newly written */
     uint64_t duplicates_window; /* rows already stored */
-    sc_snapshot_rates_t rates;    /* smoothed, records/s */
+    sc_snapshot_rates_t rates;  /* smoothed, records/s */
     int64_t window_start_ns;   /* drain-rate window start */
     double drain_rate;         /* records/s, smoothed */
     double latency_ms;         /* commit latency, averaged */
@@ -710,11 +710,12 @@ static void s_update_drain_rate(sc_intake_t *self, int64_t now_ns,
     if (elapsed < SC_INTAKE_DRAIN_RATE_WINDOW_MS * CMN_NS_PER_MS)
         return;
     double per_ns = (double)CMN_NS_PER_SEC / (double)elapsed;
-    self->drain_rate = s_smooth(self->drain_rate,
-                                (double)self->committed_window * per_ns);
+    self->drain_rate =
+        s_smooth(self->drain_rate, (double)self->committed_window * per_ns);
     sc_snapshot_rates_t *rates = &self->rates;
-    rates->incoming = s_smooth(
-        rates->incoming, (double)(self->pushed - self->pushed_at_window) * per_ns);
+    rates->incoming =
+        s_smooth(rates->incoming,
+                 (double)(self->pushed - self->pushed_at_window) * per_ns);
     rates->offered =
         s_smooth(rates->offered, (double)self->offered_window * per_ns);
     rates->written =

@@ -132,8 +132,7 @@ sc_sink_problem_t sc_sink_problem_of(const char *error)
 {
     if (!error || !*error)
         return SC_SINK_PROBLEM_NONE;
-    if (s_does_not_exist(error, "database") ||
-        strstr(error, "SQLSTATE 3D000"))
+    if (s_does_not_exist(error, "database") || strstr(error, "SQLSTATE 3D000"))
         return SC_SINK_PROBLEM_NO_DATABASE;
     if (s_does_not_exist(error, "role"))
         return SC_SINK_PROBLEM_AUTHENTICATION;

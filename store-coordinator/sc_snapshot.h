@@ -36,8 +36,8 @@ typedef struct {
     uint32_t credit_initial;           /* what a new producer may send */
     uint32_t producers;                /* active producers (credit shares) */
     char reason[MDBP_REASON_MAX + 1]; /* of the latest change, or "" */
-    int64_t changed_ns;                /* monotonic time of that change */
-    sc_snapshot_rates_t rates;           /* issue 15: for /status */
+    int64_t changed_ns;               /* monotonic time of that change */
+    sc_snapshot_rates_t rates;        /* issue 15: for /status */
 } sc_snapshot_t;
 
 #endif

@@ -32,13 +32,13 @@ typedef struct {
     _Atomic uint32_t producers;            /* active producers */
     _Atomic uint32_t credit_initial;       /* for a new producer */
     /* core (issue 15: what /status explains the level with) */
-    _Atomic int64_t level_changed_ns;  /* monotonic, the last level change */
-    _Atomic int64_t level_changed_ms;  /* wall clock (Unix ms), the same */
-    _Atomic int reason;                /* sc_hint_reason_t of that change */
-    _Atomic double incoming_rate;      /* records/s admitted */
-    _Atomic double offered_rate;       /* records/s in decoded batches */
-    _Atomic double written_rate;       /* rows/s newly written */
-    _Atomic double duplicates_rate;    /* rows/s already stored */
+    _Atomic int64_t level_changed_ns; /* monotonic, the last level change */
+    _Atomic int64_t level_changed_ms; /* wall clock (Unix ms), the same */
+    _Atomic int reason;               /* sc_hint_reason_t of that change */
+    _Atomic double incoming_rate;     /* records/s admitted */
+    _Atomic double offered_rate;      /* records/s in decoded batches */
+    _Atomic double written_rate;      /* rows/s newly written */
+    _Atomic double duplicates_rate;   /* rows/s already stored */
     /* workers: a database that refuses us (sc_sink_problem_t), 0: none */
     _Atomic int sink_problem;
     _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */

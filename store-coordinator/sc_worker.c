@@ -72,14 +72,14 @@ static void s_publish_breaker(s_self_t *self)
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
         /* Re-opening, or a refused login already named: debug. */
-        bool quiet = before != SC_BREAKER_CLOSED ||
-                     atomic_load(&self->state->sink_problem) !=
-                         SC_SINK_PROBLEM_NONE;
-        cmn_log_event(
-            quiet ? CMN_LOG_DEBUG : CMN_LOG_WARNING,
-            "worker", "breaker_open", "worker=%zu timeout_ms=%lld error=\"%s\"",
-            self->index, (long long)self->settings->breaker_timeout_ms,
-            sc_sink_error(self->sink));
+        bool quiet =
+            before != SC_BREAKER_CLOSED ||
+            atomic_load(&self->state->sink_problem) != SC_SINK_PROBLEM_NONE;
+        cmn_log_event(quiet ? CMN_LOG_DEBUG : CMN_LOG_WARNING, "worker",
+                      "breaker_open", "worker=%zu timeout_ms=%lld error=\"%s\"",
+                      self->index,
+                      (long long)self->settings->breaker_timeout_ms,
+                      sc_sink_error(self->sink));
     } else if (state == SC_BREAKER_CLOSED)
         cmn_log_info("worker", "breaker_closed", "worker=%zu", self->index);
 }
@@ -145,14 +145,14 @@ static void s_log_outcome(s_self_t *self, sc_writer_outcome_t outcome,
         cmn_series_inc(self->stats->sink_retries);
         uint32_t attempt = sc_writer_attempt(self->writer);
         /* A refused login is named once (s_publish_problem). */
-        bool named = atomic_load(&self->state->sink_problem) !=
-                     SC_SINK_PROBLEM_NONE;
+        bool named =
+            atomic_load(&self->state->sink_problem) != SC_SINK_PROBLEM_NONE;
         if ((attempt == 1 && !named) || cmn_log_enabled(CMN_LOG_DEBUG))
-            cmn_log_event(named ? CMN_LOG_DEBUG : CMN_LOG_WARNING, "worker", what,
-                            "worker=%zu records=%zu attempt=%u "
-                            "error=\"%s\"",
-                            self->index, count, attempt,
-                            sc_sink_error(self->sink));
+            cmn_log_event(
+                named ? CMN_LOG_DEBUG : CMN_LOG_WARNING, "worker", what,
+                "worker=%zu records=%zu attempt=%u "
+                "error=\"%s\"",
+                self->index, count, attempt, sc_sink_error(self->sink));
     } else if (outcome == SC_WRITER_ISOLATE)
         cmn_log_warning("worker", "batch_rejected",
                         "worker=%zu records=%zu error=\"%s\" "

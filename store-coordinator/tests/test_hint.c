@@ -69,8 +69,8 @@ static void test_reason_words(void **state)
 static void test_ok_every_reason(void **state)
 {
     (void)state;
-    sc_hint_input_t input = s_input(MDBP_LEVEL_OK, SC_HINT_REASON_NONE,
-                                    DEPTH_LOW);
+    sc_hint_input_t input =
+        s_input(MDBP_LEVEL_OK, SC_HINT_REASON_NONE, DEPTH_LOW);
     s_expect(&input, (const char *const[]){"queue below low watermark",
                                            ": producers at full rate", NULL});
     input.reason = SC_HINT_REASON_DEPTH;
@@ -91,8 +91,8 @@ static void test_ok_every_reason(void **state)
 static void test_soft_every_reason(void **state)
 {
     (void)state;
-    sc_hint_input_t input = s_input(MDBP_LEVEL_SOFT, SC_HINT_REASON_DEPTH,
-                                    DEPTH_MIDDLE);
+    sc_hint_input_t input =
+        s_input(MDBP_LEVEL_SOFT, SC_HINT_REASON_DEPTH, DEPTH_MIDDLE);
     s_expect(&input, (const char *const[]){"queue above low watermark",
                                            ": producers slowed", NULL});
     input.reason = SC_HINT_REASON_NONE;
@@ -116,8 +116,8 @@ static void test_soft_every_reason(void **state)
 static void test_hard_every_reason(void **state)
 {
     (void)state;
-    sc_hint_input_t input = s_input(MDBP_LEVEL_HARD, SC_HINT_REASON_SINK_DOWN,
-                                    DEPTH_HIGH);
+    sc_hint_input_t input =
+        s_input(MDBP_LEVEL_HARD, SC_HINT_REASON_SINK_DOWN, DEPTH_HIGH);
     input.sink_state = MDBP_SINK_STATE_DOWN;
     char text[SC_HINT_MAX];
     assert_string_equal(sc_hint_text(&input, text, sizeof text),
@@ -148,8 +148,8 @@ static void test_hard_every_reason(void **state)
 static void test_sink_down_now_overrides_reason(void **state)
 {
     (void)state;
-    sc_hint_input_t input = s_input(MDBP_LEVEL_HARD, SC_HINT_REASON_DEPTH,
-                                    DEPTH_HIGH);
+    sc_hint_input_t input =
+        s_input(MDBP_LEVEL_HARD, SC_HINT_REASON_DEPTH, DEPTH_HIGH);
     input.sink_state = MDBP_SINK_STATE_DOWN;
     s_expect(&input, (const char *const[]){"because the sink is down",
                                            ": producers paused", NULL});
@@ -163,8 +163,8 @@ static void test_sink_down_now_overrides_reason(void **state)
 static void test_dwell_and_draining(void **state)
 {
     (void)state;
-    sc_hint_input_t input = s_input(MDBP_LEVEL_SOFT, SC_HINT_REASON_DEPTH,
-                                    DEPTH_LOW);
+    sc_hint_input_t input =
+        s_input(MDBP_LEVEL_SOFT, SC_HINT_REASON_DEPTH, DEPTH_LOW);
     input.dwell_remaining_ms = DWELL_LEFT_MS;
     s_expect(&input, (const char *const[]){"held at least 120 ms more", NULL});
     input.level = MDBP_LEVEL_OK; /* OK is never held */
@@ -179,7 +179,8 @@ static void test_dwell_and_draining(void **state)
     input.level = MDBP_LEVEL_SOFT;
     input.depth = LOW - DEAD_BAND / 2;
     s_expect(&input, (const char *const[]){"not yet below it minus the "
-                                           "dead-band", NULL});
+                                           "dead-band",
+                                           NULL});
     input.level = MDBP_LEVEL_HARD;
     input.depth = HIGH - DEAD_BAND / 2;
     s_expect(&input, (const char *const[]){"below high watermark but not yet",

@@ -99,8 +99,7 @@ static void test_problem_of_a_refused_login_or_missing_database(void **state)
                      SC_SINK_PROBLEM_NONE);
     assert_string_equal(sc_sink_problem_name(SC_SINK_PROBLEM_NO_DATABASE),
                         "database_missing");
-    assert_non_null(strstr(sc_sink_problem_text(
-                               SC_SINK_PROBLEM_AUTHENTICATION),
+    assert_non_null(strstr(sc_sink_problem_text(SC_SINK_PROBLEM_AUTHENTICATION),
                            "MDS_SINK"));
 }
 
