@@ -357,6 +357,12 @@ int main(int argc, char **argv)
         exit_code = sc_replay_command(config, SC_PROGRAM);
     else if (command && streq(command, "keygen"))
         exit_code = s_run_keygen(config);
+    else if (command && streq(command, "check")) {
+        /* Only argv[1] turns collecting on before the options load. */
+        fprintf(stderr, "%s: put check first: %s check [OPTION]...\n",
+                SC_PROGRAM, SC_PROGRAM);
+        exit_code = CMN_EXIT_USAGE;
+    }
     else if (command) {
         fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", SC_PROGRAM,
                 command);
