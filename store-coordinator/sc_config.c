@@ -425,6 +425,7 @@ static uint64_t s_random_epoch(void)
  * (message printed). */
 static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
 {
+    int result = 0; /* every problem is reported (issue 15: check) */
     settings->fb_http_enabled =
         cmn_config_bool(config, "fb-enable-http-broadcast");
     settings->fb_http_endpoint = cmn_config_string(config, "fb-http-endpoint");
@@ -446,12 +447,12 @@ static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
         cmn_config_reject(config, "fb-http-endpoint",
                           "required when MDS_FB_ENABLE_HTTP_BROADCAST is "
                           "true");
-        return -1;
+        result = -1;
     }
     if (settings->fb_http_endpoint &&
         cmn_webhook_url_parse(settings->fb_http_endpoint, &url, &reason) != 0) {
         cmn_config_reject(config, "fb-http-endpoint", reason);
-        return -1;
+        result = -1;
     }
     settings->curve_secret_key_file =
         cmn_config_string(config, "curve-secret-key-file");
@@ -461,30 +462,33 @@ static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
         cmn_config_reject(config, "curve-clients-dir",
                           "required with MDS_CURVE_SECRET_KEY_FILE (the "
                           "allow-list of client certificates)");
-        return -1;
+        result = -1;
     }
     if (settings->curve_clients_dir && !settings->curve_secret_key_file) {
         cmn_config_reject(config, "curve-secret-key-file",
                           "required with MDS_CURVE_CLIENTS_DIR");
-        return -1;
+        result = -1;
     }
     if (settings->curve_secret_key_file &&
         cmn_curve_check_secret(settings->curve_secret_key_file, &reason) != 0) {
         cmn_config_reject(config, "curve-secret-key-file", reason);
-        return -1;
+        result = -1;
     }
     if (settings->curve_clients_dir &&
         cmn_curve_check_directory(settings->curve_clients_dir, &reason) != 0) {
         cmn_config_reject(config, "curve-clients-dir", reason);
-        return -1;
+        result = -1;
     }
-    return 0;
+    return result;
 }
 
 /* Fills `settings` from the loaded configuration and checks the rules that
  * involve several options. Returns 0 or -1 (message printed). */
 int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
 {
+    /* Every rule is checked and reported, not only the first broken one
+     * (issue 15: `check` lists them all; start-up prints them all). */
+    int result = 0;
     const char *id = cmn_config_string(config, "coordinator-id");
     char host[SC_HOST_NAME_MAX] = "";
     if (!id || !*id) {
@@ -498,7 +502,8 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
         mdbp_feedback_topic(id, topic, sizeof topic) < 0) {
         cmn_config_reject(config, "coordinator-id",
                           "must be 1 to 64 bytes without '/'");
-        return -1;
+        result = -1;
+        id = "coordinator"; /* to go on checking */
     }
     /* Length checked above; memcpy, not snprintf: at -O0 gcc cannot see
      * the check and raises -Wformat-truncation for host[256]. */
@@ -507,20 +512,21 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
     settings->feedback_endpoint =
         cmn_config_string(config, "feedback-endpoint");
     if (s_check_endpoint(config, "ingest-endpoint",
-                         settings->ingest_endpoint) != 0 ||
-        s_check_endpoint(config, "feedback-endpoint",
+                         settings->ingest_endpoint) != 0)
+        result = -1;
+    if (s_check_endpoint(config, "feedback-endpoint",
                          settings->feedback_endpoint) != 0)
-        return -1;
+        result = -1;
     settings->sink_uri = cmn_config_string(config, "sink");
     settings->dlq_path = cmn_config_string(config, "dlq-path");
     char error[SC_ERROR_BYTES];
     if (sc_sink_check_uri(settings->sink_uri, error, sizeof error) != 0) {
         cmn_config_reject(config, "sink", error);
-        return -1;
+        result = -1;
     }
     if (!settings->dlq_path || !*settings->dlq_path) {
         cmn_config_reject(config, "dlq-path", "must not be empty");
-        return -1;
+        result = -1;
     }
     size_t capacity = (size_t)cmn_config_int(config, "queue-capacity");
     settings->capacity = capacity;
@@ -534,20 +540,25 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
         .dead_band = (uint64_t)llround(band * (double)capacity),
         .dwell_ns = cmn_config_int(config, "dwell-ms") * CMN_NS_PER_MS,
     };
+    bool watermarks_ok = true;
     if (low >= high) {
         cmn_config_reject(config, "low-watermark",
                           "must be below the high watermark");
-        return -1;
+        watermarks_ok = false;
     }
     if (settings->watermark.dead_band > settings->watermark.low) {
         cmn_config_reject(config, "dead-band",
                           "must not exceed the low watermark");
-        return -1;
+        watermarks_ok = false;
     }
+    if (!watermarks_ok)
+        result = -1;
     const char *reason = NULL;
-    if (sc_watermark_config_check(&settings->watermark, &reason) != 0) {
+    /* What the two rules above do not already say (rounding to records). */
+    if (watermarks_ok &&
+        sc_watermark_config_check(&settings->watermark, &reason) != 0) {
         cmn_config_reject(config, "high-watermark", reason);
-        return -1;
+        result = -1;
     }
     settings->workers = (size_t)cmn_config_int(config, "workers");
     settings->batch_size = (size_t)cmn_config_int(config, "batch-size");
@@ -563,7 +574,7 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
         cmn_config_reject(config, "retry-base-ms",
                           "must not exceed the longest backoff "
                           "(MDS_RETRY_MAX_MS)");
-        return -1;
+        result = -1;
     }
     settings->sojourn_target_ms = cmn_config_int(config, "sojourn-target-ms");
     settings->sojourn_interval_ms =
@@ -586,9 +597,11 @@ int sc_config_settings(cmn_config_t *config, sc_settings_t *settings)
     const char *bind_reason = NULL;
     if (cmn_http_check_bind_address(settings->http_bind, &bind_reason) != 0) {
         cmn_config_reject(config, "http-bind", bind_reason);
-        return -1;
+        result = -1;
     }
-    return s_security_load(config, settings);
+    if (s_security_load(config, settings) != 0)
+        result = -1;
+    return result;
 }
 
 int sc_config_prepare(cmn_config_t *config, const sc_settings_t *settings)

@@ -18,6 +18,7 @@ _Static_assert(SC_PRIORITY_CLASSES == MDBP_PRIORITY_COUNT,
 #include <mdbp/ingest.h>
 #include "sc_actor.h"
 #include "sc_dlq.h"
+#include "sc_hint.h"
 #include "sc_intake.h"
 #include "sc_publisher.h"
 #include "sc_worker.h"
@@ -159,6 +160,19 @@ static bool s_snapshot_differs(const sc_snapshot_t *a, const sc_snapshot_t *b)
            strcmp(a->reason, b->reason) != 0;
 }
 
+/* Issue 15: when the level last changed (monotonic, and as wall-clock
+ * time for people) and the word of its reason, for /status. */
+static void s_publish_since(s_self_t *self, const sc_snapshot_t *snapshot)
+{
+    int64_t mono = cmn_clock_mono_ns(self->clock);
+    int64_t wall =
+        cmn_clock_wall_ns(self->clock) - (mono - snapshot->changed_ns);
+    atomic_store(&self->state->level_changed_ns, snapshot->changed_ns);
+    atomic_store(&self->state->level_changed_ms, wall / CMN_NS_PER_MS);
+    atomic_store(&self->state->reason,
+                 (int)sc_hint_reason_of(snapshot->reason));
+}
+
 /* Publishes one update: the atomics and gauges HTTP reads, the snapshot to
  * the publisher (when it changed), the level change to the log. */
 static void s_publish(s_self_t *self, const sc_intake_update_t *update)
@@ -195,7 +209,14 @@ static void s_publish(s_self_t *self, const sc_intake_update_t *update)
     if (update->drain_rate_changed) {
         atomic_store(&state->drain_rate, snapshot->drain_rate);
         cmn_series_set(self->stats->drain_rate, snapshot->drain_rate);
+        const sc_snapshot_rates_t *rates = &snapshot->rates;
+        atomic_store(&state->incoming_rate, rates->incoming);
+        atomic_store(&state->offered_rate, rates->offered);
+        atomic_store(&state->written_rate, rates->written);
+        atomic_store(&state->duplicates_rate, rates->duplicates);
     }
+    if (snapshot->changed || atomic_load(&state->level_changed_ms) == 0)
+        s_publish_since(self, snapshot);
     if (snapshot->changed) {
         mdbp_level_t level = snapshot->level;
         atomic_store(&state->level, (int)level);

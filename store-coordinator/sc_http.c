@@ -2,7 +2,9 @@
  * civetweb's threads and read only atomics (sc_state_t) and settings. */
 #include "sc_http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cmn_clock.h"
 #include "cmn_json.h"
@@ -11,10 +13,15 @@
 #include <mdbp/feedback.h>
 #include <mdbp/ingest.h>
 #include "sc_breaker.h"
+#include "sc_hint.h"
 #include "sc_sink.h"
 
 #define SC_HTTP_OK 200
 #define SC_HTTP_UNAVAILABLE 503
+#define SC_HTTP_MS_PER_SEC 1000
+#define SC_HTTP_TM_YEAR_BASE 1900
+#define SC_HTTP_TIME_MAX 64 /* "2026-12-02T05:44:03.123Z" (room for any int)   \
+                             */
 
 #define SC_HTTP_SERVICE "market-data-store" /* /health "service" */
 
@@ -41,6 +48,32 @@ static void s_on_health(const cmn_http_request_t *request,
     cmn_json_destroy(&json);
 }
 
+/* Why /ready says not ready, in words (the first that applies), or NULL. */
+static const char *s_not_ready_reason(sc_http_t *context)
+{
+    sc_state_t *state = context->state;
+    size_t workers = context->settings->workers;
+    int problem = atomic_load(&state->sink_problem);
+    if (atomic_load(&state->draining))
+        return "draining: the coordinator is shutting down";
+    if (problem != SC_SINK_PROBLEM_NONE)
+        return sc_sink_problem_text((sc_sink_problem_t)problem);
+    if (sc_state_breaker(state, workers) == SC_BREAKER_OPEN)
+        return "a writer's circuit breaker is open (the database failed "
+               "repeatedly)";
+    if (atomic_load(&state->sink_state) == MDBP_SINK_STATE_DOWN)
+        return "the sink is down (nothing was written within the stall "
+               "timeout, or the dead-letter file cannot be written)";
+    for (size_t i = 0; i < workers; i++) {
+        int reachable = atomic_load(&state->reachable[i]);
+        if (reachable == SC_REACHABLE_NO)
+            return "the database cannot be reached";
+        if (reachable == SC_REACHABLE_UNKNOWN)
+            return "starting: a writer has not reached the database yet";
+    }
+    return NULL;
+}
+
 static void s_on_ready(const cmn_http_request_t *request,
                        cmn_http_response_t *response, void *arg)
 {
@@ -60,6 +93,10 @@ static void s_on_ready(const cmn_http_request_t *request,
         json, "breaker",
         sc_breaker_state_name(sc_state_breaker(context->state, workers)));
     cmn_json_bool(json, "draining", atomic_load(&context->state->draining));
+    /* Issue 15: why not, in words (absent when ready). */
+    const char *reason = ready ? NULL : s_not_ready_reason(context);
+    if (reason)
+        cmn_json_string(json, "reason", reason);
     cmn_json_object_end(json);
     cmn_http_respond_json(response, ready ? SC_HTTP_OK : SC_HTTP_UNAVAILABLE,
                           json);
@@ -82,6 +119,56 @@ static void s_status_classes(cmn_json_t *json, sc_state_t *state)
         cmn_json_object_end(json);
     }
     cmn_json_object_end(json);
+}
+
+/* Issue 15: the level explained: reason word, since when, the dwell left,
+ * the rates and the one-line hint. */
+static void s_status_explain(sc_http_t *context, cmn_json_t *json)
+{
+    const sc_settings_t *settings = context->settings;
+    sc_state_t *state = context->state;
+    mdbp_level_t level = (mdbp_level_t)atomic_load(&state->level);
+    sc_hint_reason_t reason = (sc_hint_reason_t)atomic_load(&state->reason);
+    int64_t now = cmn_clock_now_mono_ns();
+    int64_t in_level = now - atomic_load(&state->level_changed_ns);
+    if (in_level < 0)
+        in_level = 0;
+    int64_t dwell_left = 0;
+    if (level != MDBP_LEVEL_OK && in_level < settings->watermark.dwell_ns)
+        dwell_left = (settings->watermark.dwell_ns - in_level) / CMN_NS_PER_MS;
+    int64_t since_ms = atomic_load(&state->level_changed_ms);
+    time_t since_s = (time_t)(since_ms / SC_HTTP_MS_PER_SEC);
+    struct tm since_tm;
+    char since[SC_HTTP_TIME_MAX] = "";
+    if (since_ms > 0 && gmtime_r(&since_s, &since_tm))
+        snprintf(since, sizeof since, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 since_tm.tm_year + SC_HTTP_TM_YEAR_BASE, since_tm.tm_mon + 1,
+                 since_tm.tm_mday, since_tm.tm_hour, since_tm.tm_min,
+                 since_tm.tm_sec, (int)(since_ms % SC_HTTP_MS_PER_SEC));
+    cmn_json_string(json, "reason", sc_hint_reason_name(reason));
+    cmn_json_string(json, "since", since);
+    cmn_json_int(json, "since_ms", since_ms);
+    cmn_json_double(json, "seconds_in_level",
+                    (double)in_level / (double)CMN_NS_PER_SEC);
+    cmn_json_int(json, "dwell_remaining_ms", dwell_left);
+    cmn_json_double(json, "incoming_rate", atomic_load(&state->incoming_rate));
+    cmn_json_double(json, "offered_rate", atomic_load(&state->offered_rate));
+    cmn_json_double(json, "written_rate", atomic_load(&state->written_rate));
+    cmn_json_double(json, "duplicates_rate",
+                    atomic_load(&state->duplicates_rate));
+    sc_hint_input_t input = {
+        .level = level,
+        .reason = reason,
+        .sink_state = (mdbp_sink_state_t)atomic_load(&state->sink_state),
+        .depth = atomic_load(&state->depth),
+        .low = settings->watermark.low,
+        .high = settings->watermark.high,
+        .dead_band = settings->watermark.dead_band,
+        .draining = atomic_load(&state->draining),
+        .dwell_remaining_ms = dwell_left,
+    };
+    char hint[SC_HINT_MAX];
+    cmn_json_string(json, "hint", sc_hint_text(&input, hint, sizeof hint));
 }
 
 static void s_on_status(const cmn_http_request_t *request,
@@ -127,7 +214,15 @@ static void s_on_status(const cmn_http_request_t *request,
     cmn_json_bool(json, "ready", sc_state_ready(state, settings->workers));
     cmn_json_object_begin(json, "sink");
     cmn_json_string(json, "kind", context->sink_kind);
+    cmn_json_string(json, "state",
+                    mdbp_sink_state_name(
+                        (mdbp_sink_state_t)atomic_load(&state->sink_state)));
+    int problem = atomic_load(&state->sink_problem);
+    if (problem != SC_SINK_PROBLEM_NONE)
+        cmn_json_string(json, "problem",
+                        sc_sink_problem_name((sc_sink_problem_t)problem));
     cmn_json_object_end(json);
+    s_status_explain(context, json);
     cmn_json_string(
         json, "breaker",
         sc_breaker_state_name(sc_state_breaker(state, settings->workers)));

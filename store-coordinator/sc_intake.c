@@ -81,6 +81,12 @@ struct _sc_intake_t {
     uint64_t taken;  /* records ever taken */
     /* drain signals */
     uint64_t committed_window; /* records committed in this window */
+    /* issue 15: what /status explains, over the same windows */
+    uint64_t offered_window;    /* records in decoded batches, any verdict */
+    uint64_t pushed_at_window;  /* `pushed` when this window began */
+    uint64_t written_window;    /* rows newly written */
+    uint64_t duplicates_window; /* rows already stored */
+    sc_snapshot_rates_t rates;  /* smoothed, records/s */
     int64_t window_start_ns;   /* drain-rate window start */
     double drain_rate;         /* records/s, smoothed */
     double latency_ms;         /* commit latency, averaged */
@@ -566,6 +572,7 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
     assert(self && batch && out);
     *out = (sc_intake_admission_t){0};
     self->now_ns = now_ns;
+    self->offered_window += batch->count;
     size_t producer = s_reply_to(self, batch, true, out);
     if (producer != S_NONE && batch->session != 0) {
         size_t flight = s_flight_find(self, producer, batch->batch_seq);
@@ -697,6 +704,8 @@ int sc_intake_done(sc_intake_t *self, size_t worker, uint64_t chunk_id,
                         dead_lettered, s_on_batch, &relay) != 0)
         return -1;
     self->committed_window += written + duplicates + dead_lettered;
+    self->written_window += written;
+    self->duplicates_window += duplicates;
     return 0;
 }
 
@@ -770,17 +779,35 @@ void sc_intake_discard(sc_intake_t *self, sc_intake_ack_fn *fn, void *arg)
 
 /* ---- the level ---- */
 
+/* One step of the exponential average every rate uses. */
+static double s_smooth(double average, double window_rate)
+{
+    return S_DRAIN_RATE_SMOOTHING * average +
+           (1.0 - S_DRAIN_RATE_SMOOTHING) * window_rate;
+}
+
 static void s_update_drain_rate(sc_intake_t *self, int64_t now_ns,
                                 sc_intake_update_t *out)
 {
     int64_t elapsed = now_ns - self->window_start_ns;
     if (elapsed < SC_INTAKE_DRAIN_RATE_WINDOW_MS * CMN_NS_PER_MS)
         return;
-    double window_rate = (double)self->committed_window *
-                         (double)CMN_NS_PER_SEC / (double)elapsed;
-    self->drain_rate = S_DRAIN_RATE_SMOOTHING * self->drain_rate +
-                       (1.0 - S_DRAIN_RATE_SMOOTHING) * window_rate;
+    double per_ns = (double)CMN_NS_PER_SEC / (double)elapsed;
+    self->drain_rate =
+        s_smooth(self->drain_rate, (double)self->committed_window * per_ns);
+    sc_snapshot_rates_t *rates = &self->rates;
+    rates->incoming =
+        s_smooth(rates->incoming,
+                 (double)(self->pushed - self->pushed_at_window) * per_ns);
+    rates->offered =
+        s_smooth(rates->offered, (double)self->offered_window * per_ns);
+    rates->written =
+        s_smooth(rates->written, (double)self->written_window * per_ns);
+    rates->duplicates =
+        s_smooth(rates->duplicates, (double)self->duplicates_window * per_ns);
     self->committed_window = 0;
+    self->pushed_at_window = self->pushed;
+    self->offered_window = self->written_window = self->duplicates_window = 0;
     self->window_start_ns = now_ns;
     out->drain_rate_changed = true;
 }
@@ -1005,6 +1032,8 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
         snapshot->class_factor[priority] =
             s_class_factor((mdbp_priority_t)priority, pressure);
     snprintf(snapshot->reason, sizeof snapshot->reason, "%s", self->reason);
+    snapshot->changed_ns = self->changed_ns;
+    snapshot->rates = self->rates;
 
     if (self->draining && !self->drained) {
         if (depth == 0)

@@ -6,6 +6,7 @@
 #include "sc_sink.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,63 @@ int sc_sink_prepare(const char *uri, char *error, size_t error_capacity)
     if (backend == NULL || backend->prepare == NULL)
         return 0;
     return backend->prepare(uri, error, error_capacity);
+}
+
+/* What PostgreSQL (and libpq) say when the login itself is refused; the
+ * server's English messages (lc_messages=C, the default of initdb here). */
+static const char *const s_authentication_marks[] = {
+    "password authentication failed",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "authentication failed",
+    "SQLSTATE 28", /* invalid authorization specification */
+    NULL,
+};
+
+/* `word "name" does not exist`, with either quote (sc_sink_error turns
+ * double quotes into single ones). */
+static bool s_does_not_exist(const char *error, const char *word)
+{
+    char quoted[2][32];
+    snprintf(quoted[0], sizeof quoted[0], "%s \"", word);
+    snprintf(quoted[1], sizeof quoted[1], "%s '", word);
+    return (strstr(error, quoted[0]) || strstr(error, quoted[1])) &&
+           strstr(error, "does not exist");
+}
+
+sc_sink_problem_t sc_sink_problem_of(const char *error)
+{
+    if (!error || !*error)
+        return SC_SINK_PROBLEM_NONE;
+    if (s_does_not_exist(error, "database") || strstr(error, "SQLSTATE 3D000"))
+        return SC_SINK_PROBLEM_NO_DATABASE;
+    if (s_does_not_exist(error, "role"))
+        return SC_SINK_PROBLEM_AUTHENTICATION;
+    for (const char *const *mark = s_authentication_marks; *mark; mark++)
+        if (strstr(error, *mark))
+            return SC_SINK_PROBLEM_AUTHENTICATION;
+    return SC_SINK_PROBLEM_NONE;
+}
+
+const char *sc_sink_problem_name(sc_sink_problem_t problem)
+{
+    static const char *const names[SC_SINK_PROBLEM_COUNT] = {
+        "none", "authentication_failed", "database_missing"};
+    assert(problem >= 0 && problem < SC_SINK_PROBLEM_COUNT);
+    return names[problem];
+}
+
+const char *sc_sink_problem_text(sc_sink_problem_t problem)
+{
+    static const char *const texts[SC_SINK_PROBLEM_COUNT] = {
+        "no problem",
+        "the database refused the login: check the user and password in "
+        "MDS_SINK (and pg_hba.conf)",
+        "the database named in MDS_SINK does not exist: create it or fix "
+        "the name",
+    };
+    assert(problem >= 0 && problem < SC_SINK_PROBLEM_COUNT);
+    return texts[problem];
 }
 
 const char *sc_sink_kind_of(const char *uri)

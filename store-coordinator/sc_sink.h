@@ -36,6 +36,25 @@ typedef struct {
     size_t duplicates; /* rows whose key was already stored */
 } sc_sink_counts_t;
 
+/* Issue 15: a database that refuses this coordinator for a reason no retry
+ * fixes (the operator must): named once, clearly, in the log, /ready and
+ * `mds-coordinator check`. */
+typedef enum {
+    SC_SINK_PROBLEM_NONE = 0,
+    SC_SINK_PROBLEM_AUTHENTICATION = 1, /* password, user, pg_hba.conf */
+    SC_SINK_PROBLEM_NO_DATABASE = 2,    /* the database does not exist */
+    SC_SINK_PROBLEM_COUNT
+} sc_sink_problem_t;
+
+/* The problem an error text (sc_sink_error) shows, or NONE. Pure. */
+sc_sink_problem_t sc_sink_problem_of(const char *error);
+
+/* "none", "authentication_failed", "database_missing". */
+const char *sc_sink_problem_name(sc_sink_problem_t problem);
+
+/* One sentence for an operator: what is wrong and what to fix. */
+const char *sc_sink_problem_text(sc_sink_problem_t problem);
+
 /* Checks a sink URI without connecting. Returns 0, or -1 with a message in
  * `error` naming what is wrong (for start-up validation, exit 2). */
 int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity);

@@ -14,6 +14,15 @@
 #include <mdbp/feedback.h>
 #include <mdbp/ingest.h>
 
+/* Issue 15: the rates /status explains the level with, records/s, smoothed
+ * over the drain rate's windows. Not sent on the wire. */
+typedef struct {
+    double incoming;   /* records admitted (queued) */
+    double offered;    /* records in decoded batches, admitted or refused */
+    double written;    /* rows newly written */
+    double duplicates; /* rows whose key was already stored */
+} sc_snapshot_rates_t;
+
 typedef struct {
     mdbp_level_t level;               /* the combined level (feedback.md 6) */
     mdbp_level_t previous;            /* the level before the latest change */
@@ -32,6 +41,8 @@ typedef struct {
     uint32_t class_producers[MDBP_PRIORITY_COUNT];
     double class_factor[MDBP_PRIORITY_COUNT];
     char reason[MDBP_REASON_MAX + 1]; /* of the latest change, or "" */
+    int64_t changed_ns;               /* monotonic time of that change */
+    sc_snapshot_rates_t rates;        /* issue 15: for /status */
 } sc_snapshot_t;
 
 #endif

@@ -21,6 +21,14 @@ void sc_state_init(sc_state_t *self)
         atomic_init(&self->class_producers[i], 0);
         atomic_init(&self->class_factor[i], 1.0);
     }
+    atomic_init(&self->level_changed_ns, 0);
+    atomic_init(&self->level_changed_ms, 0);
+    atomic_init(&self->reason, 0);
+    atomic_init(&self->incoming_rate, 0.0);
+    atomic_init(&self->offered_rate, 0.0);
+    atomic_init(&self->written_rate, 0.0);
+    atomic_init(&self->duplicates_rate, 0.0);
+    atomic_init(&self->sink_problem, 0);
     for (size_t i = 0; i < SC_WORKERS_MAX; i++) {
         atomic_init(&self->breaker[i], SC_BREAKER_CLOSED);
         atomic_init(&self->reachable[i], SC_REACHABLE_UNKNOWN);

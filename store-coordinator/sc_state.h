@@ -38,6 +38,16 @@ typedef struct {
     /* by mdbp_priority_t: active producers, share factor (ingest.md 4.5) */
     _Atomic uint32_t class_producers[SC_PRIORITY_CLASSES];
     _Atomic double class_factor[SC_PRIORITY_CLASSES];
+    /* core (issue 15: what /status explains the level with) */
+    _Atomic int64_t level_changed_ns; /* monotonic, the last level change */
+    _Atomic int64_t level_changed_ms; /* wall clock (Unix ms), the same */
+    _Atomic int reason;               /* sc_hint_reason_t of that change */
+    _Atomic double incoming_rate;     /* records/s admitted */
+    _Atomic double offered_rate;      /* records/s in decoded batches */
+    _Atomic double written_rate;      /* rows/s newly written */
+    _Atomic double duplicates_rate;   /* rows/s already stored */
+    /* workers: a database that refuses us (sc_sink_problem_t), 0: none */
+    _Atomic int sink_problem;
     _Atomic int breaker[SC_WORKERS_MAX];   /* worker i: sc_breaker_state_t */
     _Atomic int reachable[SC_WORKERS_MAX]; /* worker i: SC_REACHABLE_* */
 } sc_state_t;

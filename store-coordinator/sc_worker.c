@@ -71,21 +71,54 @@ static void s_publish_breaker(s_self_t *self)
     s_report_health(self, true);
     if (state == SC_BREAKER_OPEN) {
         cmn_series_inc(self->stats->breaker_opens);
-        /* Re-opening after a failed trial is the same outage. */
-        cmn_log_event(
-            before == SC_BREAKER_CLOSED ? CMN_LOG_WARNING : CMN_LOG_DEBUG,
-            "worker", "breaker_open", "worker=%zu timeout_ms=%lld error=\"%s\"",
-            self->index, (long long)self->settings->breaker_timeout_ms,
-            sc_sink_error(self->sink));
+        /* Re-opening, or a refused login already named: debug. */
+        bool quiet =
+            before != SC_BREAKER_CLOSED ||
+            atomic_load(&self->state->sink_problem) != SC_SINK_PROBLEM_NONE;
+        cmn_log_event(quiet ? CMN_LOG_DEBUG : CMN_LOG_WARNING, "worker",
+                      "breaker_open", "worker=%zu timeout_ms=%lld error=\"%s\"",
+                      self->index,
+                      (long long)self->settings->breaker_timeout_ms,
+                      sc_sink_error(self->sink));
     } else if (state == SC_BREAKER_CLOSED)
         cmn_log_info("worker", "breaker_closed", "worker=%zu", self->index);
 }
 
-static void s_publish_reachable(s_self_t *self, sc_sink_status_t status)
+/* Issue 15: a database that refuses the login, or has no such database,
+ * is named once for the whole process (whichever worker sees it first),
+ * not once per worker and attempt; /ready says it too. Returns the problem
+ * (NONE for any other outcome). */
+static sc_sink_problem_t s_publish_problem(s_self_t *self,
+                                           sc_sink_status_t status)
+{
+    sc_sink_problem_t problem =
+        status == SC_SINK_TRANSIENT
+            ? sc_sink_problem_of(sc_sink_error(self->sink))
+            : SC_SINK_PROBLEM_NONE;
+    if (status == SC_SINK_OK) {
+        if (atomic_exchange(&self->state->sink_problem, SC_SINK_PROBLEM_NONE))
+            cmn_log_info("worker", "database_accepted", "worker=%zu",
+                         self->index);
+        return problem;
+    }
+    int expected = SC_SINK_PROBLEM_NONE;
+    if (problem != SC_SINK_PROBLEM_NONE &&
+        atomic_compare_exchange_strong(&self->state->sink_problem, &expected,
+                                       (int)problem))
+        cmn_log_error("sink", sc_sink_problem_name(problem),
+                      "kind=%s hint=\"%s\" error=\"%s\"",
+                      sc_sink_kind(self->sink), sc_sink_problem_text(problem),
+                      sc_sink_error(self->sink));
+    return problem;
+}
+
+static sc_sink_problem_t s_publish_reachable(s_self_t *self,
+                                             sc_sink_status_t status)
 {
     atomic_store(&self->state->reachable[self->index],
                  status == SC_SINK_TRANSIENT ? SC_REACHABLE_NO
                                              : SC_REACHABLE_YES);
+    return s_publish_problem(self, status);
 }
 
 /* One sink write, timed and counted. */
@@ -111,12 +144,15 @@ static void s_log_outcome(s_self_t *self, sc_writer_outcome_t outcome,
     if (outcome == SC_WRITER_RETRY) {
         cmn_series_inc(self->stats->sink_retries);
         uint32_t attempt = sc_writer_attempt(self->writer);
-        if (attempt == 1 || cmn_log_enabled(CMN_LOG_DEBUG))
-            cmn_log_warning("worker", what,
-                            "worker=%zu records=%zu attempt=%u "
-                            "error=\"%s\"",
-                            self->index, count, attempt,
-                            sc_sink_error(self->sink));
+        /* A refused login is named once (s_publish_problem). */
+        bool named =
+            atomic_load(&self->state->sink_problem) != SC_SINK_PROBLEM_NONE;
+        if ((attempt == 1 && !named) || cmn_log_enabled(CMN_LOG_DEBUG))
+            cmn_log_event(
+                named ? CMN_LOG_DEBUG : CMN_LOG_WARNING, "worker", what,
+                "worker=%zu records=%zu attempt=%u "
+                "error=\"%s\"",
+                self->index, count, attempt, sc_sink_error(self->sink));
     } else if (outcome == SC_WRITER_ISOLATE)
         cmn_log_warning("worker", "batch_rejected",
                         "worker=%zu records=%zu error=\"%s\" "
@@ -128,9 +164,10 @@ static void s_ping(s_self_t *self, int64_t now)
 {
     sc_sink_status_t status = sc_sink_ping(self->sink);
     int before = atomic_load(&self->state->reachable[self->index]);
-    s_publish_reachable(self, status);
+    sc_sink_problem_t problem = s_publish_reachable(self, status);
     sc_writer_pinged(self->writer, now);
-    if (status == SC_SINK_TRANSIENT && before != SC_REACHABLE_NO)
+    if (status == SC_SINK_TRANSIENT && before != SC_REACHABLE_NO &&
+        problem == SC_SINK_PROBLEM_NONE)
         cmn_log_warning("worker", "database_unreachable",
                         "worker=%zu error=\"%s\"", self->index,
                         sc_sink_error(self->sink));

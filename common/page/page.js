@@ -345,9 +345,14 @@
             (metrics.__version ? ' · version ' + metrics.__version : ''));
     setLevel('level', s.level);
     observe('level', s.level, now, 'depth ' + formatNumber(s.depth));
-    const reason = firstText(s.reason, s.level_reason, s.hint,
-                             s.explanation);
-    setText('reason', reason || derivedReason(s));
+    // The service's one-line hint (issue 15), else what the numbers say;
+    // the machine word of the last change's reason under it.
+    const hint = firstText(s.hint, s.explanation);
+    setText('hint', hint || derivedReason(s), hint || '');
+    const reason = firstText(s.reason, s.level_reason);
+    setText('reason', reason && reason !== 'none'
+                          ? 'reason: ' + reason.replace(/_/g, ' ') : '',
+            reason || '');
     // Time in level: the service's own figure when it sends one, else what
     // this page has seen.
     const since = firstNumber(s.since_ms, s.level_since_ms,
@@ -365,6 +370,8 @@
                         : 'seen in this level for ' +
                               formatDuration((now - page.seenSince.level) /
                                              1000);
+    if (since)
+      sinceText += ' (since ' + new Date(since).toLocaleTimeString() + ')';
     if (isNumber(dwellLeft) && dwellLeft > 0)
       sinceText += ' · dwell left ' + formatDuration(dwellLeft);
     setText('since', sinceText);

@@ -141,6 +141,50 @@ static int64_t s_drain_at(sc_intake_t *intake, int64_t now, s_acks_t *acks)
     return now;
 }
 
+/* Issue 15: the rates /status explains the level with, over the drain
+ * rate's windows and smoothing: admitted (incoming), offered (refused
+ * included), written and duplicates; and the time of the last change. */
+static void test_rates_incoming_offered_written_duplicates(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    s_acks_t acks = {0};
+    /* First second: 90 records admitted (level HARD at 80), 40 refused
+     * (full); one chunk of 10 committed as 6 written + 4 duplicates. */
+    for (uint64_t seq = 1; seq <= 9; seq++)
+        assert_int_equal(s_admit(intake, 10, seq, 0, &out), SC_INTAKE_QUEUED);
+    assert_int_equal(s_admit(intake, 20, 10, 0, &out), SC_INTAKE_NACK);
+    assert_int_equal(s_admit(intake, 20, 11, 0, &out), SC_INTAKE_NACK);
+    sc_snapshot_t snapshot = s_update(intake, 10 * MS);
+    assert_int_equal(snapshot.level, MDBP_LEVEL_HARD);
+    assert_int_equal(snapshot.changed_ns, 10 * MS);
+    assert_true(snapshot.rates.incoming == 0.0); /* no window closed yet */
+    sc_intake_dispatch_t dispatch[WORKERS];
+    size_t given = sc_intake_dispatch(intake, 20 * MS, true, dispatch);
+    assert_true(given >= 1);
+    sc_intake_done(intake, dispatch[0].worker, dispatch[0].chunk.id, 6, 4, 0,
+                   30 * MS, s_on_done, &acks);
+    sc_intake_update_t update;
+    sc_intake_update(intake, 1000 * MS, &update);
+    assert_true(update.drain_rate_changed);
+    /* Smoothed: half of the first window's rate. */
+    const sc_snapshot_rates_t *rates = &update.snapshot.rates;
+    assert_true(rates->incoming > 44.99 && rates->incoming < 45.01);
+    assert_true(rates->offered > 64.99 && rates->offered < 65.01);
+    assert_true(rates->written > 2.99 && rates->written < 3.01);
+    assert_true(rates->duplicates > 1.99 && rates->duplicates < 2.01);
+    assert_true(rates->incoming > rates->written); /* overloaded */
+    /* A quiet second halves them again; the level has not changed. */
+    sc_intake_update(intake, 2000 * MS, &update);
+    assert_true(update.snapshot.rates.incoming > 22.49 &&
+                update.snapshot.rates.incoming < 22.51);
+    assert_int_equal(update.snapshot.changed_ns, 10 * MS);
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
 static void test_retry_hint_follows_drain_rate_and_breaker(void **state)
 {
     (void)state;
@@ -853,6 +897,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admit_queue_or_refuse),
         cmocka_unit_test(test_retry_hint_follows_drain_rate_and_breaker),
+        cmocka_unit_test(test_rates_incoming_offered_written_duplicates),
         cmocka_unit_test(
             test_dispatch_full_chunk_at_once_partial_after_timeout),
         cmocka_unit_test(test_eager_dispatch_only_when_input_is_idle),

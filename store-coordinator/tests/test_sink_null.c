@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
 #include <cmocka.h>
 
 #include "test_sink_util.h"
@@ -69,12 +71,45 @@ static void test_null_counts_everything_as_written(void **state)
     sc_sink_destroy(&sink); /* tolerates NULL */
 }
 
+/* Issue 15: the refusals no retry fixes, named from the error text. */
+static void test_problem_of_a_refused_login_or_missing_database(void **state)
+{
+    (void)state;
+    assert_int_equal(sc_sink_problem_of(""), SC_SINK_PROBLEM_NONE);
+    assert_int_equal(sc_sink_problem_of(NULL), SC_SINK_PROBLEM_NONE);
+    assert_int_equal(
+        sc_sink_problem_of("postgres: connect: connection to server at "
+                           "'127.0.0.1', port 5432 failed: FATAL: password "
+                           "authentication failed for user 'postgres'"),
+        SC_SINK_PROBLEM_AUTHENTICATION);
+    assert_int_equal(sc_sink_problem_of("postgres: connect: fe_sendauth: no "
+                                        "password supplied"),
+                     SC_SINK_PROBLEM_AUTHENTICATION);
+    assert_int_equal(sc_sink_problem_of("postgres: connect: FATAL: role "
+                                        "'nobody' does not exist"),
+                     SC_SINK_PROBLEM_AUTHENTICATION);
+    assert_int_equal(sc_sink_problem_of("postgres: connect: FATAL: database "
+                                        "'nodb' does not exist"),
+                     SC_SINK_PROBLEM_NO_DATABASE);
+    assert_int_equal(sc_sink_problem_of("postgres: connect: connection "
+                                        "refused"),
+                     SC_SINK_PROBLEM_NONE);
+    assert_int_equal(sc_sink_problem_of("sqlite: begin transaction: database "
+                                        "is locked (code 5)"),
+                     SC_SINK_PROBLEM_NONE);
+    assert_string_equal(sc_sink_problem_name(SC_SINK_PROBLEM_NO_DATABASE),
+                        "database_missing");
+    assert_non_null(strstr(sc_sink_problem_text(SC_SINK_PROBLEM_AUTHENTICATION),
+                           "MDS_SINK"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_uri_accepts_each_scheme),
         cmocka_unit_test(test_check_uri_rejects_with_a_message),
         cmocka_unit_test(test_null_counts_everything_as_written),
+        cmocka_unit_test(test_problem_of_a_refused_login_or_missing_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,12 @@ level and depth the coordinator page shows are /status's, its workers are
 listed, its charts drawn; the pipeline page has a row for the provider with
 /status's scale and a row for the coordinator at its level. Also checks the
 page's headers (CSP, no-store) and saves a screenshot of each page into
-LOG_DIR. Then, live through the DevTools protocol (one page left open):
+LOG_DIR. The coordinator page shows /status's reason word, the time of
+the last change and its hint (issue 15). Then, live through the DevTools protocol (one page left open):
 the page shows HARD, the database lock is released, and without a reload
 the page's level follows /status down to OK, the step down from HARD is in
-its transitions table and its written rate becomes positive; a screenshot
+its transitions table, its hint says full rate and its written rate
+becomes positive; a screenshot
 of that is saved too. Exit 77 (skipped) only when chromium is not
 installed.
 """
@@ -123,6 +125,12 @@ def live_page(chromium, coordinator, lock, screenshot):
                  LIVE_TIMEOUT_S, "/status at OK", 0.1)
         wait_for(lambda: browser.evaluate(level) == "ok", LIVE_TIMEOUT_S,
                  "the open page to follow /status to OK", 0.1)
+        hint = "document.getElementById('hint').dataset.value"
+        wait_for(lambda: "producers at full rate" in browser.evaluate(hint),
+                 LIVE_TIMEOUT_S, "the open page's hint at full rate", 0.1)
+        reason = "document.getElementById('reason').dataset.value"
+        check(browser.evaluate(reason) in ("depth", "recovered"),
+              "the open page's reason at OK: %r" % browser.evaluate(reason))
         rows = json.loads(browser.evaluate(LEVEL_ROWS_JS))
         check(any(row[2] == "hard" and row[3] in ("soft", "ok")
                   for row in rows), "no step down from HARD among the "
@@ -304,6 +312,23 @@ def main():
             check(dom.text("since").startswith(("in this level",
                                                 "seen in this level")),
                   "time in level shown %r" % dom.text("since"))
+            # Issue 15: the reason, since when, and the hint of /status.
+            check(dom.attr("reason", "data-value") in
+                  (status["reason"], after["reason"]) and
+                  status["reason"] in ("sink_down", "depth", "sojourn") and
+                  dom.text("reason") == "reason: " +
+                  dom.attr("reason", "data-value").replace("_", " "),
+                  "page reason %r (%r), /status %r then %r"
+                  % (dom.text("reason"), dom.attr("reason", "data-value"),
+                     status["reason"], after["reason"]))
+            check("(since " in dom.text("since"),
+                  "no time of the change shown: %r" % dom.text("since"))
+            shown_hint = dom.attr("hint", "data-value")
+            check(shown_hint and shown_hint == dom.text("hint") and
+                  shown_hint.startswith(("queue", "the sink")) and
+                  ": producers paused" in shown_hint and
+                  ": producers paused" in after["hint"],
+                  "page hint %r, /status %r" % (shown_hint, after["hint"]))
             check("low %s" % "{:,}".format(status["low_watermark"])
                   in dom.text("watermarks"),
                   "watermarks shown %r" % dom.text("watermarks"))
