@@ -46,6 +46,8 @@ enum {
     KEY_PRESSURE,
     KEY_CREDIT_INITIAL,
     KEY_GOING_AWAY,
+    KEY_SCALE_HINT_CRITICAL,
+    KEY_SCALE_HINT_BULK,
     KEY_COUNT
 };
 
@@ -71,7 +73,9 @@ static const char *const s_key_names[KEY_COUNT] = {"v",
                                                    "sink_state",
                                                    "pressure",
                                                    "credit_initial",
-                                                   "going_away"};
+                                                   "going_away",
+                                                   "scale_hint_critical",
+                                                   "scale_hint_bulk"};
 
 const char *mdbp_feedback_type_name(mdbp_feedback_type_t type)
 {
@@ -150,7 +154,11 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
                                            event->commit_latency_ms >= 0.0)) ||
         event->sink_state < MDBP_SINK_STATE_NONE ||
         event->sink_state > MDBP_SINK_STATE_DOWN ||
-        (event->has_pressure && !s_fraction_valid(event->pressure)))
+        (event->has_pressure && !s_fraction_valid(event->pressure)) ||
+        (event->has_scale_hint_critical &&
+         !s_fraction_valid(event->scale_hint_critical)) ||
+        (event->has_scale_hint_bulk &&
+         !s_fraction_valid(event->scale_hint_bulk)))
         return -1;
 
     size_t start = out->size;
@@ -162,7 +170,9 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
         (event->has_commit_latency_ms ? 1 : 0) +
         (event->sink_state != MDBP_SINK_STATE_NONE ? 1 : 0) +
         (event->has_pressure ? 1 : 0) + (event->has_credit_initial ? 1 : 0) +
-        (event->has_going_away ? 1 : 0);
+        (event->has_going_away ? 1 : 0) +
+        (event->has_scale_hint_critical ? 1 : 0) +
+        (event->has_scale_hint_bulk ? 1 : 0);
     int failed = msgpack_pack_map(&packer, entries);
     failed |= s_pack_key(&packer, KEY_V);
     failed |= msgpack_pack_uint64(&packer, MDBP_PROTOCOL_VERSION);
@@ -228,6 +238,14 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
         failed |= event->going_away ? msgpack_pack_true(&packer)
                                     : msgpack_pack_false(&packer);
     }
+    if (event->has_scale_hint_critical) {
+        failed |= s_pack_key(&packer, KEY_SCALE_HINT_CRITICAL);
+        failed |= msgpack_pack_double(&packer, event->scale_hint_critical);
+    }
+    if (event->has_scale_hint_bulk) {
+        failed |= s_pack_key(&packer, KEY_SCALE_HINT_BULK);
+        failed |= msgpack_pack_double(&packer, event->scale_hint_bulk);
+    }
     return mdbp_buffer_packer_finish(out, start, failed);
 }
 
@@ -289,6 +307,18 @@ static int s_decode_v11(const mdbp_reader_t *reader, const mdbp_key_t *keys,
             0)
             return -1;
         event->has_pressure = true;
+    }
+    if (keys[KEY_SCALE_HINT_CRITICAL].seen) {
+        if (s_fraction(reader, &keys[KEY_SCALE_HINT_CRITICAL],
+                       &event->scale_hint_critical, error) != 0)
+            return -1;
+        event->has_scale_hint_critical = true;
+    }
+    if (keys[KEY_SCALE_HINT_BULK].seen) {
+        if (s_fraction(reader, &keys[KEY_SCALE_HINT_BULK],
+                       &event->scale_hint_bulk, error) != 0)
+            return -1;
+        event->has_scale_hint_bulk = true;
     }
     if (keys[KEY_CREDIT_INITIAL].seen) {
         if (mdbp_key_uint(reader, &keys[KEY_CREDIT_INITIAL], UINT32_MAX,

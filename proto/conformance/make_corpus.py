@@ -346,6 +346,10 @@ def feedback_cases():
               pressure=0, commit_latency_ms=0, going_away=True,
               sink_state="degraded"),
          "v1.1 keys at their edges: 2^32-1, 0, pressure as integer 0")
+    case(k, "valid", "class-scales",
+         FEEDBACK_V11 + [("scale_hint_critical", 1.0),
+                         ("scale_hint_bulk", 0.0)],
+         "v1.1 per-class share factors (ingest.md 4.5) at their edges")
     case(k, "valid", "going-away-ttl",
          edit(fb, going_away=True), "going_away true with a nonzero ttl_ms")
 
@@ -452,6 +456,12 @@ def feedback_cases():
     bad("sink-state-unknown", edit(v11, sink_state="gone"),
         "sink_state not up|degraded|down")
     bad("pressure-above-1", edit(v11, pressure=1.5), "pressure 1.5")
+    bad("scale-hint-bulk-above-1", v11 + [("scale_hint_bulk", 1.5)],
+        "scale_hint_bulk 1.5")
+    bad("scale-hint-critical-str", v11 + [("scale_hint_critical", "1")],
+        "scale_hint_critical as str")
+    bad("scale-hint-bulk-nan", v11 + [("scale_hint_bulk", math.nan)],
+        "scale_hint_bulk NaN")
     bad("pressure-nan", edit(v11, pressure=math.nan), "pressure NaN")
     bad("going-away-int", edit(v11, going_away=1), "going_away as integer 1")
     bad("going-away-nil", edit(v11, going_away=None), "going_away nil")

@@ -491,6 +491,10 @@ static mdbp_feedback_t s_event_v11(void)
     event.credit_initial = 0;
     event.has_going_away = true;
     event.going_away = true;
+    event.has_scale_hint_critical = true;
+    event.scale_hint_critical = 1.0;
+    event.has_scale_hint_bulk = true;
+    event.scale_hint_bulk = 0.5;
     return event;
 }
 
@@ -520,6 +524,10 @@ static void test_v11_round_trip(void **state)
                     received.credit_initial == 0);
         assert_true(received.has_going_away);
         assert_int_equal(received.going_away, sent.going_away);
+        assert_true(received.has_scale_hint_critical &&
+                    received.scale_hint_critical == 1.0);
+        assert_true(received.has_scale_hint_bulk &&
+                    received.scale_hint_bulk == 0.5);
         mdbp_buffer_release(&buffer);
     }
     /* A v1 message decodes with every v1.1 key absent. */
@@ -542,6 +550,9 @@ static void test_v11_round_trip(void **state)
     assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     bad = s_event_v11();
     bad.commit_latency_ms = -1;
+    assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
+    bad = s_event_v11();
+    bad.scale_hint_bulk = -0.1;
     assert_int_equal(mdbp_feedback_encode(&bad, &buffer), -1);
     bad = s_event_v11();
     bad.sink_state = (mdbp_sink_state_t)4;

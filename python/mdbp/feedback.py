@@ -65,6 +65,8 @@ OPTIONAL = {
     "pressure": ("float", (0.0, 1.0)),
     "credit_initial": ("uint", (0, UINT32_MAX)),
     "going_away": ("bool", None),
+    "scale_hint_critical": ("float", (0.0, 1.0)),
+    "scale_hint_bulk": ("float", (0.0, 1.0)),
 }
 SINK_STATES = ("up", "degraded", "down")
 

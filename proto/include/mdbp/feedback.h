@@ -73,6 +73,12 @@ typedef struct {
     uint32_t credit_initial; /* records before a first reply */
     bool has_going_away;
     bool going_away; /* the coordinator's last message: forget it */
+    /* the share factors of the critical and bulk classes (ingest.md 4.5;
+     * normal's is scale_hint) */
+    bool has_scale_hint_critical;
+    double scale_hint_critical; /* 0..1 */
+    bool has_scale_hint_bulk;
+    double scale_hint_bulk; /* 0..1 */
 } mdbp_feedback_t;
 
 /* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into
