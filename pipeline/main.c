@@ -13,6 +13,7 @@
  *     not acknowledged, exit 0;
  *   SIGHUP: logged and ignored (a closed terminal must not kill it
  *     unflushed). */
+#include <ctype.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
@@ -255,8 +256,14 @@ static int s_start(s_main_t *self)
         cmn_log_info("main", "http_listening", "port=%d",
                      cmn_http_port(self->http));
     }
+    char names[PL_RATE_PROVIDERS_MAX * (MDBP_NAME_MAX + 1) + 1] = "";
+    for (size_t idx = 0; idx < settings->names.count; idx++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", idx ? "," : "",
+                 settings->names.names[idx]);
+    }
     cmn_log_info("main", "started", "providers=%s feedback=%s policy=%s",
-                 cmn_config_string(settings->config, "providers"),
+                 names,
                  settings->feedback ? "on" : "off",
                  pl_policy_kind_name(pl_policy_kind(self->policy)));
     return CMN_EXIT_OK;
@@ -317,6 +324,23 @@ int main(int argc, char **argv)
                                                     "MDP_PROVIDER_ MDP_RATE_",
                                                     "MDP_PROVIDERS", NULL},
                             NULL);
+    /* #15: the seed's variables name providers MDP_PROVIDERS may not list. */
+    for (size_t k = 0; k < settings.implied.count; k++) {
+        const char *name = settings.implied.names[k];
+        const char *why = settings.implied.why[k];
+        bool family = strcmp(why, "MDP_FB_PROVIDER_NAME") != 0;
+        char upper[MDBP_NAME_MAX + 1];
+        size_t length = 0;
+        for (; name[length]; length++)
+            upper[length] = (char)toupper((unsigned char)name[length]);
+        upper[length] = '\0';
+        cmn_log_warning("main", "provider_created",
+                        "name=%s source=%s reason=\"named by %s%s%s%s but "
+                        "not in MDP_PROVIDERS\"",
+                        name, pl_settings_source(&settings, name), why,
+                        family ? "_" : "", family ? upper : "",
+                        family ? "_*" : "");
+    }
     int exit_code = s_run(&settings);
     pl_settings_clear(&settings);
     return exit_code;

@@ -204,6 +204,92 @@ static const char *s_parse_names(const char *text, pl_names_t *names)
     return names->count ? NULL : "no provider";
 }
 
+extern char **environ; /* POSIX */
+
+/* Adds `name` (length bytes) to `names` unless one matches it ignoring
+ * case (the variables spell names in upper case); records it in `implied`
+ * with why. Returns false when the name is unusable or the list is full. */
+static bool s_imply(pl_names_t *names, pl_implied_t *implied,
+                    const char *name, size_t length, const char *why)
+{
+    char lowered[MDBP_NAME_MAX + 1];
+    if (length == 0 || length > MDBP_NAME_MAX)
+        return false;
+    for (size_t k = 0; k < length; k++) {
+        if (!isalnum((unsigned char)name[k]) && name[k] != '_' &&
+            name[k] != '-')
+            return false;
+        lowered[k] = (char)tolower((unsigned char)name[k]);
+    }
+    lowered[length] = '\0';
+    for (size_t idx = 0; idx < names->count; idx++)
+        if (strcasecmp(names->names[idx], lowered) == 0)
+            return true;
+    if (names->count == PL_RATE_PROVIDERS_MAX ||
+        implied->count == PL_RATE_PROVIDERS_MAX)
+        return false;
+    memcpy(names->names[names->count++], lowered, length + 1);
+    memcpy(implied->names[implied->count], lowered, length + 1);
+    implied->why[implied->count++] = why;
+    return true;
+}
+
+/* The seed's meaning (issue 15): a provider named by MDP_FB_PROVIDER_NAME
+ * or by a MDP_RATE_<NAME>_<SUFFIX> / MDP_PROVIDER_<NAME>_<SUFFIX> variable
+ * but not listed in MDP_PROVIDERS exists, with the defaults (a synthetic
+ * source). When MDP_PROVIDERS itself is unset, the implied names replace
+ * its default list instead of joining it (the seed's pipeline has exactly
+ * the provider it names). Names with bad characters are left for the
+ * later checks to refuse. */
+static void s_imply_providers(pl_names_t *names, pl_implied_t *implied,
+                              bool listed, const char *feedback_names)
+{
+    pl_names_t found = {.count = 0};
+    pl_implied_t ignored = {.count = 0};
+    implied->count = 0;
+    const char *cursor = feedback_names, *name;
+    size_t length;
+    while ((name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length)))
+        s_imply(&found, implied, name, length, "MDP_FB_PROVIDER_NAME");
+    for (char **variable = environ; variable && *variable; variable++)
+        for (size_t t = 0; t < S_TEMPLATE_COUNT; t++) {
+            const s_template_t *template = &s_templates[t];
+            char suffix[PL_OPTION_NAME_MAX];
+            int written = snprintf(suffix, sizeof suffix, "_%s=",
+                                   template->suffix);
+            for (char *c = suffix; *c; c++)
+                *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+            size_t prefix = strlen(template->env_prefix);
+            const char *text = *variable;
+            const char *equals = strchr(text, '=');
+            if (!equals || written <= 0 ||
+                strncmp(text, template->env_prefix, prefix) != 0 ||
+                text[prefix] != '_' || !equals[1])
+                continue;
+            size_t tail = (size_t)(equals + 1 - text);
+            if (tail < prefix + 1 + (size_t)written ||
+                strncmp(equals + 1 - written, suffix, (size_t)written) != 0)
+                continue;
+            s_imply(&found, implied, text + prefix + 1,
+                    tail - prefix - 1 - (size_t)written,
+                    template->env_prefix);
+        }
+    if (!listed && found.count)
+        names->count = 0; /* the default list gives way */
+    pl_implied_t kept = {.count = 0};
+    for (size_t k = 0; k < implied->count; k++) {
+        size_t before = names->count;
+        s_imply(names, &ignored, implied->names[k],
+                strlen(implied->names[k]), implied->why[k]);
+        if (names->count > before) {
+            memcpy(kept.names[kept.count], implied->names[k],
+                   sizeof kept.names[0]);
+            kept.why[kept.count++] = implied->why[k];
+        }
+    }
+    *implied = kept;
+}
+
 /* "--rate-<name>-capacity" and "MDP_RATE_<NAME>_CAPACITY". */
 static void s_option_names(const s_template_t *template, const char *name,
                            char *flag, char *env)
@@ -444,6 +530,13 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
     const char *peeked =
         cmn_config_peek(argc, argv, "providers", "MDP_PROVIDERS", "synthetic");
     bool names_ok = s_parse_names(peeked, &self->names) == NULL;
+    bool listed = cmn_config_peek(argc, argv, "providers", "MDP_PROVIDERS",
+                                  NULL) != NULL;
+    const char *feedback_names = cmn_config_peek(
+        argc, argv, "fb-provider-name", "MDP_FB_PROVIDER_NAME", NULL);
+    if (names_ok)
+        s_imply_providers(&self->names, &self->implied, listed,
+                          feedback_names);
     if (names_ok)
         for (size_t idx = 0; idx < self->names.count; idx++)
             for (size_t t = 0; t < S_TEMPLATE_COUNT; t++) {
@@ -465,6 +558,11 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         return PL_SETTINGS_EXIT;
     const char *why = s_parse_names(
         cmn_config_string(self->config, "providers"), &self->names);
+    if (!why)
+        s_imply_providers(
+            &self->names, &self->implied,
+            strcmp(cmn_config_source(self->config, "providers"), "default"),
+            cmn_config_string(self->config, "fb-provider-name"));
     if (rc == 0 && why) {
         cmn_config_reject(self->config, "providers", why);
         rc = -1;
@@ -518,6 +616,13 @@ bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
             strncmp(item, scope + symbol, length) == 0)
             return true;
     return false;
+}
+
+const char *pl_settings_source(pl_settings_t *self, const char *name)
+{
+    char flag[PL_OPTION_NAME_MAX];
+    s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+    return cmn_config_string(self->config, flag);
 }
 
 void pl_settings_clear(pl_settings_t *self)

@@ -24,9 +24,20 @@ typedef struct {
     size_t count;
 } pl_names_t;
 
+/* Providers that exist because a variable named them (the seed's
+ * MDP_FB_PROVIDER_NAME=ibkr, MDP_RATE_IBKR_*) though MDP_PROVIDERS does
+ * not list them: main logs a note for each. */
+typedef struct {
+    char names[PL_RATE_PROVIDERS_MAX][MDBP_NAME_MAX + 1];
+    const char *why[PL_RATE_PROVIDERS_MAX]; /* the variable (prefix) */
+    size_t count;
+} pl_implied_t;
+
 typedef struct {
     cmn_config_t *config; /* owned: the strings below point into it */
-    pl_names_t names;     /* MDP_PROVIDERS, in order (rate indexes) */
+    pl_names_t names;     /* MDP_PROVIDERS, in order (rate indexes), then
+                             the implied ones */
+    pl_implied_t implied; /* of which named only by other variables */
     cmn_log_level_t log_level;
     cmn_log_format_t log_format;
     /* feedback */
@@ -78,6 +89,9 @@ int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
  * thread once loaded (reads immutable settings). */
 bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
                              const char *scope, const char **why);
+
+/* The MDP_PROVIDER_<NAME>_SOURCE of provider `name` (one of names). */
+const char *pl_settings_source(pl_settings_t *self, const char *name);
 
 /* Frees what pl_settings_load() made; tolerates a cleared one. */
 void pl_settings_clear(pl_settings_t *self);
