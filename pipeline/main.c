@@ -40,6 +40,7 @@
 #define PL_DECISIONS_ENDPOINT "inproc://pl-decisions"
 #define PL_ADMIN_ENDPOINT "inproc://pl-admin"
 #define PL_LIMITS_ENDPOINT "inproc://pl-limits"
+#define PL_POSTED_ENDPOINT "inproc://pl-posted-feedback"
 /* A second signal is noticed this fast while main waits for an actor. */
 #define PL_SIGNAL_POLL_MS 100
 /* An actor answers at its deadline at the latest: allow this margin. */
@@ -239,7 +240,10 @@ static int s_start(s_main_t *self)
             .metrics = self->metrics,
             .status = self->status,
             .curve_secret_key_file = settings->curve_secret_key_file,
-            .curve_server_key_file = settings->curve_server_key_file};
+            .curve_server_key_file = settings->curve_server_key_file,
+            .posted_endpoint = PL_POSTED_ENDPOINT,
+            .posted_ttl_ms = settings->posted_ttl_ms,
+            .source_label = settings->source_label};
         self->subscriber = pl_subscriber_new(&subscriber, error);
         if (!self->subscriber) {
             s_start_failed("subscriber", error);
@@ -247,8 +251,9 @@ static int s_start(s_main_t *self)
         }
     }
     if (settings->http_enable) {
-        self->http = pl_http_new(settings, self->registry, self->status,
-                                 PL_ADMIN_ENDPOINT);
+        self->http = pl_http_new(
+            settings, self->registry, self->status, PL_ADMIN_ENDPOINT,
+            settings->feedback ? PL_POSTED_ENDPOINT : NULL, self->metrics);
         if (!self->http) {
             s_start_failed("http", "cannot serve HTTP (see above)");
             return CMN_EXIT_FAILURE;

@@ -65,6 +65,11 @@ static const cmn_option_t s_options[] = {
      s_levels},
     {"fb-forget-sec", "MDP_FB_FORGET_SEC", CMN_OPT_INT, "300",
      "forget a coordinator silent for this long", 1, 86400, NULL},
+    /* Issue 15: a webhook (POST /feedback) sends transitions only. */
+    {"fb-http-ttl-sec", "MDP_FB_HTTP_TTL_SEC", CMN_OPT_INT, "60",
+     "an event POSTed to /feedback is trusted this long (no heartbeats "
+     "come that way), then MDP_FB_STALE_LEVEL applies",
+     1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
     {"store-resolve-sec", "MDP_STORE_RESOLVE_SEC", CMN_OPT_INT, "30",
@@ -94,9 +99,14 @@ static const cmn_option_t s_options[] = {
      "8000", "HTTP port (0: any free port, logged)", 0, 65535, NULL},
     {"metrics-bind", "MDP_METRICS_BIND", CMN_OPT_STRING, "0.0.0.0",
      "HTTP bind address", 0, 0, NULL},
+    /* Issue 15: the seed's queries filter source="store_coordinator". */
+    {"metrics-source-label", "MDP_METRICS_SOURCE_LABEL", CMN_OPT_STRING, NULL,
+     "one `source` label for the pipeline_feedback_* gauges, each the worst "
+     "over the coordinators (default: one series per coordinator id)",
+     1, MDBP_ID_MAX, NULL},
     {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
-     "bearer token of POST /admin/cooldown and /admin/scale (unset: "
-     "those routes answer 404)",
+     "bearer token of POST /admin/cooldown, /admin/scale and /feedback "
+     "(unset: those routes answer 404)",
      0, 0, NULL},
     {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
      "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
@@ -483,6 +493,9 @@ static void s_read(pl_settings_t *self)
         cmn_config_int(config, "fb-resolve-sec") * CMN_NS_PER_SEC;
     self->ramp_ns = cmn_config_int(config, "fb-ramp-ms") * CMN_NS_PER_MS;
     self->feedback_endpoints = cmn_config_string(config, "feedback-endpoints");
+    self->posted_ttl_ms = (uint32_t)(cmn_config_int(config, "fb-http-ttl-sec") *
+                                     (CMN_NS_PER_SEC / CMN_NS_PER_MS));
+    self->source_label = cmn_config_string(config, "metrics-source-label");
     self->store_endpoints = cmn_config_string(config, "store-endpoints");
     self->store_resolve_ns =
         cmn_config_int(config, "store-resolve-sec") * CMN_NS_PER_SEC;

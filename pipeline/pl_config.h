@@ -48,6 +48,8 @@ typedef struct {
     int64_t resolve_ns;
     int64_t ramp_ns;
     const char *feedback_endpoints;
+    uint32_t posted_ttl_ms;   /* MDP_FB_HTTP_TTL_SEC: POST /feedback events */
+    const char *source_label; /* MDP_METRICS_SOURCE_LABEL, or NULL */
     /* sending */
     const char *store_endpoints;
     int64_t store_resolve_ns;
