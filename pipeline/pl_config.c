@@ -93,6 +93,11 @@ static const cmn_option_t s_options[] = {
      10, 600000, NULL},
     {"shutdown-timeout-ms", "MDP_SHUTDOWN_TIMEOUT_MS", CMN_OPT_INT, "10000",
      "on SIGTERM, wait this long for unacknowledged batches", 0, 600000, NULL},
+    /* Issue 15: a finite replay ends the run by itself. */
+    {"exit-when-done", "MDP_EXIT_WHEN_DONE", CMN_OPT_BOOL, "false",
+     "exit 0 once every provider has ended (its LIMIT, the end of a replay) "
+     "and every batch is acknowledged",
+     0, 0, NULL},
     {"metrics-enable", "MDP_METRICS_ENABLE", CMN_OPT_BOOL, "true",
      "serve /metrics, /health, /ready, /status over HTTP", 0, 0, NULL},
     {"metrics-standalone-port", "MDP_METRICS_STANDALONE_PORT", CMN_OPT_INT,
@@ -284,19 +289,24 @@ static void s_imply_providers(pl_names_t *names, pl_implied_t *implied,
                     tail - prefix - 1 - (size_t)written,
                     template->env_prefix);
         }
-    if (!listed && found.count)
-        names->count = 0; /* the default list gives way */
+    pl_names_t before = *names;
     pl_implied_t kept = {.count = 0};
     for (size_t k = 0; k < implied->count; k++) {
-        size_t before = names->count;
-        s_imply(names, &ignored, implied->names[k],
+        size_t count = before.count;
+        s_imply(&before, &ignored, implied->names[k],
                 strlen(implied->names[k]), implied->why[k]);
-        if (names->count > before) {
+        if (before.count > count) { /* a name not listed: a note */
             memcpy(kept.names[kept.count], implied->names[k],
                    sizeof kept.names[0]);
             kept.why[kept.count++] = implied->why[k];
         }
     }
+    /* Only new names change the list; when MDP_PROVIDERS is unset, its
+     * default gives way to the names found (which may include it). */
+    if (kept.count && !listed)
+        *names = found;
+    else if (kept.count)
+        *names = before;
     *implied = kept;
 }
 
@@ -470,6 +480,35 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
     return 0;
 }
 
+/* MDP_EXIT_WHEN_DONE needs every provider to end: a LIMIT, or a replay
+ * without LOOP. Returns 0 or -1 after rejecting. */
+static int s_check_finite(cmn_config_t *config, const pl_names_t *names)
+{
+    if (!cmn_config_bool(config, "exit-when-done"))
+        return 0;
+    for (size_t idx = 0; idx < names->count; idx++) {
+        char flag[PL_OPTION_NAME_MAX], reason[PL_OPTION_NAME_MAX * 2];
+        const char *name = names->names[idx];
+        s_provider_flag(name, S_PROVIDER_LIMIT, flag);
+        if (cmn_config_int(config, flag) > 0)
+            continue;
+        s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+        bool replay = strncmp(cmn_config_string(config, flag),
+                              PL_REPLAY_SOURCE_PREFIX,
+                              strlen(PL_REPLAY_SOURCE_PREFIX)) == 0;
+        s_provider_flag(name, S_PROVIDER_LOOP, flag);
+        if (replay && !cmn_config_bool(config, flag))
+            continue;
+        snprintf(reason, sizeof reason,
+                 "provider '%s' never ends (set MDP_PROVIDER_<NAME>_LIMIT, "
+                 "or replay a file without LOOP)",
+                 name);
+        cmn_config_reject(config, "exit-when-done", reason);
+        return -1;
+    }
+    return 0;
+}
+
 /* The settings main and the actors read, from the loaded options. */
 static void s_read(pl_settings_t *self)
 {
@@ -512,6 +551,7 @@ static void s_read(pl_settings_t *self)
         cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS;
     self->shutdown_timeout_ns =
         cmn_config_int(config, "shutdown-timeout-ms") * CMN_NS_PER_MS;
+    self->exit_when_done = cmn_config_bool(config, "exit-when-done");
     self->http_enable = cmn_config_bool(config, "metrics-enable");
     self->http_bind = cmn_config_string(config, "metrics-bind");
     self->http_port = (int)cmn_config_int(config, "metrics-standalone-port");
@@ -592,6 +632,8 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
     if (rc == 0 && s_check_curve(self->config) != 0)
         rc = -1;
     if (rc == 0 && s_check_options(self->config, &self->names) != 0)
+        rc = -1;
+    if (rc == 0 && s_check_finite(self->config, &self->names) != 0)
         rc = -1;
     if (rc != 0)
         return -1;

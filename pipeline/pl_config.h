@@ -60,6 +60,7 @@ typedef struct {
     size_t window;
     int64_t ack_timeout_ns;
     int64_t shutdown_timeout_ns;
+    bool exit_when_done; /* MDP_EXIT_WHEN_DONE */
     /* HTTP */
     bool http_enable;
     const char *http_bind;
