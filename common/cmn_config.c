@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@
 #define CMN_CONFIG_SOURCE_BYTES 128      /* "--" + flag, or a variable name */
 #define CMN_CONFIG_REASON_BYTES 512      /* "must be one of: a, b, c" */
 #define CMN_CONFIG_DEFAULT_COLUMN_MAX 24 /* wider defaults are not aligned */
+#define CMN_CONFIG_VALUE_BYTES 512       /* a value as shown */
+#define CMN_CONFIG_VALUE_COLUMN 28       /* wider values are not aligned */
+#define CMN_CONFIG_HIDDEN "****"         /* instead of a secret */
+#define CMN_CONFIG_UNSET "(unset)"        /* a string without a value */
 
 typedef struct {
     cmn_option_t option; /* deep copy of the caller's description */
@@ -43,7 +48,31 @@ struct _cmn_config_t {
     size_t capacity;
     char **positionals; /* non-flag arguments, copied */
     size_t positional_count;
+    cmn_config_problem_fn *collect; /* NULL: first problem to stderr */
+    void *collect_arg;
+    size_t problems; /* reported through `collect` so far */
 };
+
+/* One problem: to the collector when there is one, else to stderr as
+ * "program: TEXT". */
+static void s_problem(cmn_config_t *self, const char *subject,
+                      const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_problem(cmn_config_t *self, const char *subject,
+                      const char *format, ...)
+{
+    char text[CMN_CONFIG_REASON_BYTES + CMN_CONFIG_SOURCE_BYTES * 2];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    if (self->collect) {
+        self->problems++;
+        self->collect(self->collect_arg, subject, text);
+    } else
+        fprintf(stderr, "%s: %s\n", self->program, text);
+}
 
 static char *s_strdup_or_null(const char *text)
 {
@@ -143,6 +172,22 @@ void cmn_config_add(cmn_config_t *self, const cmn_option_t *option)
             entry->choices[index] = strdup(option->choices[index]);
         entry->option.choices = (const char *const *)entry->choices;
     }
+}
+
+/* A value never shown (tokens, passwords): by the variable's name, so the
+ * option tables need no field for it. */
+static bool s_is_secret(const s_entry_t *entry)
+{
+    static const char *const endings[] = {"_TOKEN", "_PASSWORD", "_SECRET"};
+    const char *env = entry->option.env;
+    size_t length = strlen(env);
+    for (size_t index = 0; index < sizeof endings / sizeof *endings; index++) {
+        size_t ending = strlen(endings[index]);
+        if (length >= ending &&
+            strcmp(env + length - ending, endings[index]) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* Parses a boolean word; returns 0 or -1. */
@@ -344,15 +389,23 @@ static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
             const char *typed = arg + strspn(arg, "-");
             const char *near = s_closest_flag(
                 self, typed, (size_t)shown - (size_t)(typed - arg));
+            char subject[CMN_CONFIG_SOURCE_BYTES];
+            snprintf(subject, sizeof subject, "%.*s", shown, arg);
             if (near)
-                fprintf(stderr,
-                        "%s: unknown option %.*s: did you mean --%s? "
-                        "(see --help)\n",
-                        self->program, shown, arg, near);
+                s_problem(self, subject,
+                          "unknown option %s: did you mean --%s? "
+                          "(see --help)",
+                          subject, near);
             else
-                fprintf(stderr, "%s: unknown option %.*s (see --help)\n",
-                        self->program, shown, arg);
-            return -1;
+                s_problem(self, subject, "unknown option %s (see --help)",
+                          subject);
+            if (!self->collect)
+                return -1;
+            /* Collecting: `--unknown VALUE` most likely had a value;
+             * skip it rather than report it as a stray argument. */
+            if (!equals && index + 1 < argc && argv[index + 1][0] != '-')
+                index++;
+            continue;
         }
         if (equals) {
             entry->flag_value = equals + 1;
@@ -368,9 +421,12 @@ static int s_scan_argv(cmn_config_t *self, int argc, char **argv)
         } else if (index + 1 < argc) {
             entry->flag_value = argv[++index];
         } else {
-            fprintf(stderr, "%s: option --%s needs a value (see --help)\n",
-                    self->program, entry->option.flag);
-            return -1;
+            char subject[CMN_CONFIG_SOURCE_BYTES];
+            snprintf(subject, sizeof subject, "--%s", entry->option.flag);
+            s_problem(self, subject, "option %s needs a value (see --help)",
+                      subject);
+            if (!self->collect)
+                return -1;
         }
     }
     return 0;
@@ -392,6 +448,7 @@ int cmn_config_load(cmn_config_t *self, int argc, char **argv)
     }
     for (size_t index = 0; index < self->count; index++)
         self->entries[index].flag_value = NULL;
+    size_t problems_before = self->problems;
     if (s_scan_argv(self, argc, argv) != 0)
         return -1;
 
@@ -422,10 +479,16 @@ int cmn_config_load(cmn_config_t *self, int argc, char **argv)
         char reason[CMN_CONFIG_REASON_BYTES];
         if (s_parse(entry, text, reason, sizeof reason) != 0) {
             cmn_config_reject(self, entry->option.flag, reason);
-            return -1;
+            if (!self->collect)
+                return -1;
+            /* Collecting: go on with the default, so that the rules
+             * between options are checked on sane values, not on this. */
+            const char *fallback = entry->option.default_value;
+            if (fallback)
+                (void)s_parse(entry, fallback, reason, sizeof reason);
         }
     }
-    return 0;
+    return self->problems == problems_before ? 0 : -1;
 }
 
 /* Finds an option that must exist with this type (API misuse otherwise). */
@@ -490,12 +553,94 @@ void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
     s_entry_t *entry = s_find(self, flag);
     assert(entry);
     const char *value = entry->text ? entry->text : "";
+    if (s_is_secret(entry))
+        value = CMN_CONFIG_HIDDEN;
     if (strcmp(cmn_config_source(self, flag), "default") == 0)
-        fprintf(stderr, "%s: invalid default --%s='%s': %s\n", self->program,
-                flag, value, reason);
+        s_problem(self, entry->option.env, "invalid default --%s='%s': %s",
+                  flag, value, reason);
     else
-        fprintf(stderr, "%s: invalid %s='%s': %s\n", self->program,
-                entry->source, value, reason);
+        s_problem(self, entry->source, "invalid %s='%s': %s", entry->source,
+                  value, reason);
+}
+
+void cmn_config_collect(cmn_config_t *self, cmn_config_problem_fn *fn,
+                        void *arg)
+{
+    assert(self);
+    self->collect = fn;
+    self->collect_arg = arg;
+}
+
+cmn_config_origin_t cmn_config_origin(cmn_config_t *self, const char *flag)
+{
+    const char *source = cmn_config_source(self, flag);
+    return strncmp(source, "--", 2) == 0     ? CMN_CONFIG_ORIGIN_FLAG
+           : strcmp(source, "default") == 0 ? CMN_CONFIG_ORIGIN_DEFAULT
+                                            : CMN_CONFIG_ORIGIN_ENVIRONMENT;
+}
+
+const char *cmn_config_origin_name(cmn_config_origin_t origin)
+{
+    return origin == CMN_CONFIG_ORIGIN_FLAG          ? "flag"
+           : origin == CMN_CONFIG_ORIGIN_ENVIRONMENT ? "environment"
+                                                     : "default";
+}
+
+/* Copies `value` into `out` for showing, with the password of a URL
+ * (scheme://user:PASSWORD@host) replaced: a database URI may hold one. */
+static void s_mask_url_password(const char *value, char *out, size_t size)
+{
+    snprintf(out, size, "%s", value);
+    char *scheme = strstr(out, "://");
+    if (!scheme)
+        return;
+    char *user = scheme + strlen("://");
+    char *at = strchr(user, '@');
+    char *colon = strchr(user, ':');
+    if (!at || !colon || colon > at || strchr(user, '/') < at)
+        return;
+    char rest[CMN_CONFIG_VALUE_BYTES];
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(colon + 1, size - (size_t)(colon + 1 - out), "%s%s",
+             CMN_CONFIG_HIDDEN, rest);
+}
+
+const char *cmn_config_display(cmn_config_t *self, const char *flag,
+                               char *out, size_t size)
+{
+    assert(self && flag && out && size > 0);
+    s_entry_t *entry = s_find(self, flag);
+    assert(entry);
+    if (!entry->text)
+        snprintf(out, size, "%s", CMN_CONFIG_UNSET);
+    else if (s_is_secret(entry))
+        snprintf(out, size, "%s", CMN_CONFIG_HIDDEN);
+    else
+        s_mask_url_password(entry->text, out, size);
+    return out;
+}
+
+void cmn_config_print_effective(cmn_config_t *self, FILE *out)
+{
+    assert(self && out);
+    size_t env_width = strlen("VARIABLE");
+    for (size_t index = 0; index < self->count; index++) {
+        size_t length = strlen(self->entries[index].option.env);
+        if (length > env_width)
+            env_width = length;
+    }
+    fprintf(out, "%-*s  %-*s  %s\n", (int)env_width, "VARIABLE",
+            CMN_CONFIG_VALUE_COLUMN, "VALUE", "ORIGIN");
+    for (size_t index = 0; index < self->count; index++) {
+        s_entry_t *entry = &self->entries[index];
+        char value[CMN_CONFIG_VALUE_BYTES];
+        cmn_config_display(self, entry->option.flag, value, sizeof value);
+        cmn_config_origin_t origin = cmn_config_origin(self, entry->option.flag);
+        fprintf(out, "%-*s  %-*s  %s%s%s\n", (int)env_width, entry->option.env,
+                CMN_CONFIG_VALUE_COLUMN, value, cmn_config_origin_name(origin),
+                origin == CMN_CONFIG_ORIGIN_FLAG ? " " : "",
+                origin == CMN_CONFIG_ORIGIN_FLAG ? entry->source : "");
+    }
 }
 
 const char *cmn_config_peek(int argc, char **argv, const char *flag,
@@ -614,6 +759,41 @@ static bool s_family_match(cmn_config_t *self, const char *name, size_t length,
     return best != SIZE_MAX;
 }
 
+/* The "ignored; did you mean ..." text for an unknown variable. */
+static void s_unknown_hint(cmn_config_t *self,
+                           const cmn_config_unknown_t *rules, const char *name,
+                           size_t length, char *hint, size_t size)
+{
+    const char *near = s_closest_env(self, name, length);
+    size_t family_length = 0, name_length = 0, distance = 0;
+    const char *suffix = NULL;
+    if (!near && rules->families &&
+        s_has_prefix(rules->families, name, length, &family_length) &&
+        s_family_match(self, name, length, family_length, &name_length,
+                       &suffix, &distance)) {
+        const char *listed = "";
+        for (size_t index = 0; index < self->count; index++)
+            if (rules->names_variable &&
+                strcmp(self->entries[index].option.env,
+                       rules->names_variable) == 0)
+                listed = self->entries[index].text
+                             ? self->entries[index].text
+                             : "";
+        char meant[CMN_CONFIG_SOURCE_BYTES] = "";
+        if (distance > 0)
+            snprintf(meant, sizeof meant, "; did you mean %.*s%s?",
+                     (int)(family_length + name_length), name, suffix);
+        snprintf(hint, size, "ignored: %.*s is not in %s (%s)%s",
+                 (int)name_length, name + family_length,
+                 rules->names_variable ? rules->names_variable
+                                       : "the names configured",
+                 listed, meant);
+    } else if (near)
+        snprintf(hint, size, "ignored; did you mean %s?", near);
+    else
+        snprintf(hint, size, "ignored: no such option (see --help)");
+}
+
 size_t cmn_config_warn_unknown(cmn_config_t *self,
                                const cmn_config_unknown_t *rules,
                                char *const *environment)
@@ -639,44 +819,16 @@ size_t cmn_config_warn_unknown(cmn_config_t *self,
                       s_has_prefix(rules->ignored, name, length, NULL)))
             continue;
         warned++;
-        const char *near = s_closest_env(self, name, length);
-        size_t family_length = 0, name_length = 0, distance = 0;
-        const char *suffix = NULL;
-        if (!near && rules->families &&
-            s_has_prefix(rules->families, name, length, &family_length) &&
-            s_family_match(self, name, length, family_length, &name_length,
-                           &suffix, &distance)) {
-            const char *listed = "";
-            for (size_t index = 0; index < self->count; index++)
-                if (rules->names_variable &&
-                    strcmp(self->entries[index].option.env,
-                           rules->names_variable) == 0)
-                    listed = self->entries[index].text
-                                 ? self->entries[index].text
-                                 : "";
-            char meant[CMN_CONFIG_SOURCE_BYTES] = "";
-            if (distance > 0)
-                snprintf(meant, sizeof meant, "; did you mean %.*s%s?",
-                         (int)(family_length + name_length), name, suffix);
+        char hint[CMN_CONFIG_REASON_BYTES];
+        s_unknown_hint(self, rules, name, length, hint, sizeof hint);
+        if (self->collect) {
+            char subject[CMN_CONFIG_SOURCE_BYTES];
+            snprintf(subject, sizeof subject, "%.*s", (int)length, name);
+            s_problem(self, subject, "unknown variable %s: %s", subject, hint);
+        } else
             cmn_log_warning("config", "unknown_variable",
-                            "variable=%.*s hint=\"ignored: %.*s is not in "
-                            "%s (%s)%s\"",
-                            (int)length, name, (int)name_length,
-                            name + family_length,
-                            rules->names_variable ? rules->names_variable
-                                                  : "the names configured",
-                            listed, meant);
-        } else if (near) {
-            cmn_log_warning("config", "unknown_variable",
-                            "variable=%.*s hint=\"ignored; did you mean "
-                            "%s?\"",
-                            (int)length, name, near);
-        } else {
-            cmn_log_warning("config", "unknown_variable",
-                            "variable=%.*s hint=\"ignored: no such option "
-                            "(see --help)\"",
-                            (int)length, name);
-        }
+                            "variable=%.*s hint=\"%s\"", (int)length, name,
+                            hint);
     }
     return warned;
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes of both services. */
 #define CMN_EXIT_OK 0
@@ -89,6 +90,47 @@ const char *cmn_config_positional(cmn_config_t *self, size_t index);
  * high). The caller then exits with CMN_EXIT_USAGE. */
 void cmn_config_reject(cmn_config_t *self, const char *flag,
                        const char *reason);
+
+/* ---- issue 15: `check` subcommands (cmn_check.h builds on these) ---- */
+
+/* Receives one problem: `subject` names what it is about (the variable,
+ * "--flag" or the unknown name), `text` is the whole message without the
+ * program's name. Both are only valid during the call. */
+typedef void(cmn_config_problem_fn)(void *arg, const char *subject,
+                                    const char *text);
+
+/* From now on every problem goes to `fn` instead of stderr, and nothing
+ * stops at the first: cmn_config_load() reports every unknown flag and
+ * every bad value (using the default in its place, so later rules see sane
+ * values) and returns -1 at the end if there was any; cmn_config_reject()
+ * reports through `fn`; cmn_config_warn_unknown() reports each unknown
+ * variable through `fn` instead of logging it. NULL `fn`: back to stderr. */
+void cmn_config_collect(cmn_config_t *self, cmn_config_problem_fn *fn,
+                        void *arg);
+
+/* Where an option's value came from. */
+typedef enum {
+    CMN_CONFIG_ORIGIN_DEFAULT = 0,
+    CMN_CONFIG_ORIGIN_ENVIRONMENT = 1,
+    CMN_CONFIG_ORIGIN_FLAG = 2,
+} cmn_config_origin_t;
+
+/* After cmn_config_load(). */
+cmn_config_origin_t cmn_config_origin(cmn_config_t *self, const char *flag);
+
+/* "default", "environment", "flag". */
+const char *cmn_config_origin_name(cmn_config_origin_t origin);
+
+/* The value of option `flag` as it may be shown: "****" for a secret (a
+ * variable whose name ends in _TOKEN, _PASSWORD or _SECRET), a URL's password replaced by "****", "(unset)" for an unset
+ * string. Writes into `out` (`size` bytes) and returns it. */
+const char *cmn_config_display(cmn_config_t *self, const char *flag,
+                               char *out, size_t size);
+
+/* Prints the effective configuration to `out`, one option per line in
+ * declaration order: VARIABLE, VALUE (as cmn_config_display), ORIGIN
+ * ("default", "environment", or "flag --name"), with a header line. */
+void cmn_config_print_effective(cmn_config_t *self, FILE *out);
 
 /* Looks up a raw value before loading (flag in argv wins over the variable),
  * for options that decide which other options exist (MDP_PROVIDERS). Returns

@@ -33,6 +33,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_process.h"
+#include "pl_check.h"
 #include "pl_config.h"
 #include "pl_http.h"
 #include "pl_metrics.h"
@@ -458,18 +459,25 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
 
     pl_settings_t settings;
-    int rc = pl_settings_load(&settings, argc, argv);
+    /* Issue 15: `mdp-pipeline check` lists every problem at once. */
+    cmn_check_t *check =
+        pl_check_requested(argc, argv) ? cmn_check_new(PL_PROGRAM) : NULL;
+    if (check) {
+        cmn_log_setup(PL_PROGRAM, CMN_LOG_ERROR, CMN_LOG_TEXT);
+        pl_settings_load(&settings, argc, argv, check);
+        int code = pl_check_command(&settings, check);
+        cmn_check_destroy(&check);
+        pl_settings_clear(&settings);
+        return code;
+    }
+    int rc = pl_settings_load(&settings, argc, argv, NULL);
     if (rc != 0) {
         pl_settings_clear(&settings);
         return rc == PL_SETTINGS_EXIT ? CMN_EXIT_OK : CMN_EXIT_USAGE;
     }
     cmn_log_setup(PL_PROGRAM, settings.log_level, settings.log_format);
     /* #15: warn about unknown MDP_* variables, per-provider ones included. */
-    cmn_config_warn_unknown(settings.config,
-                            &(cmn_config_unknown_t){"MDP_",
-                                                    "MDP_PROVIDER_ MDP_RATE_",
-                                                    "MDP_PROVIDERS", NULL},
-                            NULL);
+    cmn_config_warn_unknown(settings.config, &pl_settings_unknown, NULL);
     /* #15: the seed's variables name providers MDP_PROVIDERS may not list. */
     for (size_t k = 0; k < settings.implied.count; k++) {
         const char *name = settings.implied.names[k];

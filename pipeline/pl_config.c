@@ -25,6 +25,9 @@ static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
                                            NULL};
 static const char *const s_log_formats[] = {"text", "json", NULL};
 
+const cmn_config_unknown_t pl_settings_unknown = {
+    "MDP_", "MDP_PROVIDER_ MDP_RATE_", "MDP_PROVIDERS", NULL};
+
 static const cmn_option_t s_options[] = {
     {"providers", "MDP_PROVIDERS", CMN_OPT_STRING, "synthetic",
      "comma-separated provider names (each has MDP_PROVIDER_<NAME>_* and "
@@ -438,6 +441,7 @@ static int s_check_curve(cmn_config_t *config)
 static int s_check_options(cmn_config_t *config, const pl_names_t *names)
 {
     char bad[PL_OPTION_NAME_MAX * 2], reason[PL_OPTION_NAME_MAX * 4];
+    int rc = 0; /* every rule is checked: `check` lists them all */
     const char *store = cmn_config_string(config, "store-endpoints");
     if (pl_subscriber_check_endpoints(store, bad, sizeof bad) != 0) {
         if (!store || !store[strspn(store, PL_NAME_SEPARATORS)])
@@ -447,7 +451,7 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
                      "'%s' is not tcp://HOST:PORT, ipc://... or inproc://...",
                      bad);
         cmn_config_reject(config, "store-endpoints", reason);
-        return -1;
+        rc = -1;
     }
     pl_names_t scaled;
     const char *listed = cmn_config_string(config, "fb-provider-name");
@@ -455,29 +459,26 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
     bool blank = !listed || !listed[strspn(listed, PL_NAME_SEPARATORS)];
     if (why && !blank) {
         cmn_config_reject(config, "fb-provider-name", why);
-        return -1;
+        rc = -1;
     }
-    if (listed && !why) {
-        for (size_t k = 0; k < scaled.count; k++) {
-            bool known = false;
-            for (size_t idx = 0; idx < names->count; idx++)
-                known =
-                    known || strcmp(scaled.names[k], names->names[idx]) == 0;
-            if (!known) {
-                snprintf(reason, sizeof reason, "'%s' is not in MDP_PROVIDERS",
-                         scaled.names[k]);
-                cmn_config_reject(config, "fb-provider-name", reason);
-                return -1;
-            }
+    for (size_t k = 0; listed && !why && k < scaled.count; k++) {
+        bool known = false;
+        for (size_t idx = 0; idx < names->count; idx++)
+            known = known || strcasecmp(scaled.names[k], names->names[idx]) == 0;
+        if (!known) { /* only when the list was full (implied names) */
+            snprintf(reason, sizeof reason, "'%s' is not in MDP_PROVIDERS",
+                     scaled.names[k]);
+            cmn_config_reject(config, "fb-provider-name", reason);
+            rc = -1;
         }
     }
     const char *bind_reason = NULL; /* issue 12: shared with the coordinator */
     if (cmn_http_check_bind_address(cmn_config_string(config, "metrics-bind"),
                                     &bind_reason) != 0) {
         cmn_config_reject(config, "metrics-bind", bind_reason);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 /* MDP_EXIT_WHEN_DONE needs every provider to end: a LIMIT, or a replay
@@ -567,7 +568,8 @@ static void s_read(pl_settings_t *self)
         cmn_config_string(config, "curve-server-key-file");
 }
 
-int pl_settings_load(pl_settings_t *self, int argc, char **argv)
+int pl_settings_load(pl_settings_t *self, int argc, char **argv,
+                      cmn_check_t *check)
 {
     memset(self, 0, sizeof *self);
     self->config = cmn_config_new(
@@ -575,7 +577,13 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         "The producer service: providers paced by token buckets that obey "
         "the coordinators' backpressure feedback. The per-provider options "
         "(MDP_PROVIDER_<NAME>_*, MDP_RATE_<NAME>_*) are listed for the "
-        "names in MDP_PROVIDERS: set it before --help to see yours.",
+        "names in MDP_PROVIDERS: set it before --help to see yours.\n"
+        "Subcommand:\n"
+        "  check  validate every option, try the HTTP port and the "
+        "coordinators\n"
+        "         (a ZMTP handshake, a feedback message; nothing is sent),\n"
+        "         print the effective configuration and every problem\n"
+        "         (exit 0 ok, 2 configuration, 1 runtime problems)",
         s_options, sizeof s_options / sizeof s_options[0]);
     if (!self->config)
         return -1;
@@ -606,9 +614,15 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
                                        NULL};
                 cmn_config_add(self->config, &option);
             }
+    if (check) /* every problem collected, none stops the checks */
+        cmn_check_attach(check, self->config);
     int rc = cmn_config_load(self->config, argc, argv);
     if (rc == CMN_CONFIG_EXIT)
         return PL_SETTINGS_EXIT;
+    if (check) {
+        cmn_config_warn_unknown(self->config, &pl_settings_unknown, NULL);
+        rc = 0; /* the rules below see defaults in place of bad values */
+    }
     const char *why = s_parse_names(
         cmn_config_string(self->config, "providers"), &self->names);
     if (!why)
@@ -621,7 +635,7 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         rc = -1;
     }
     char bad[PL_BAD_ITEM_MAX];
-    if (rc == 0 && pl_subscriber_check_endpoints(
+    if ((rc == 0 || check) && pl_subscriber_check_endpoints(
                        cmn_config_string(self->config, "feedback-endpoints"),
                        bad, sizeof bad) != 0) {
         cmn_config_reject(
@@ -629,12 +643,19 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
             "expected tcp://HOST:PORT, ipc://... or inproc://...");
         rc = -1;
     }
-    if (rc == 0 && s_check_curve(self->config) != 0)
+    if ((rc == 0 || check) && s_check_curve(self->config) != 0)
         rc = -1;
-    if (rc == 0 && s_check_options(self->config, &self->names) != 0)
+    if ((rc == 0 || check) &&
+        s_check_options(self->config, &self->names) != 0)
         rc = -1;
-    if (rc == 0 && s_check_finite(self->config, &self->names) != 0)
+    if ((rc == 0 || check) && s_check_finite(self->config, &self->names) != 0)
         rc = -1;
+    if (check) {
+        s_read(self);
+        return rc == 0 && cmn_check_count(check, true, CMN_CHECK_CONFIG) == 0
+                   ? 0
+                   : -1;
+    }
     if (rc != 0)
         return -1;
     s_read(self);

@@ -8,6 +8,7 @@
 #ifndef PL_CONFIG_H
 #define PL_CONFIG_H
 
+#include "cmn_check.h"
 #include "cmn_config.h"
 #include "cmn_log.h"
 #include "pl_policy.h"
@@ -76,8 +77,17 @@ typedef struct {
 
 /* Reads and validates every option into `self`. Returns 0,
  * PL_SETTINGS_EXIT (help/version printed), or -1 after printing what is
- * bad (exit 2). Call pl_settings_clear() in every case. */
-int pl_settings_load(pl_settings_t *self, int argc, char **argv);
+ * bad (exit 2). With `check` (mdp-pipeline check), every problem goes to
+ * it instead, unknown MDP_* variables included, and no rule stops the
+ * others (a bad value is replaced by its default); -1 then means "some
+ * problem", and `self` is filled all the same. Call pl_settings_clear() in
+ * every case. */
+int pl_settings_load(pl_settings_t *self, int argc, char **argv,
+                     cmn_check_t *check);
+
+/* Which environment variables are the pipeline's (unknown ones warned
+ * about with a "did you mean"). */
+extern const cmn_config_unknown_t pl_settings_unknown;
 
 /* Builds the rate coordinator (into *rate, caller owns) and the providers
  * (into sources[], by rate index, caller owns) the settings describe.
