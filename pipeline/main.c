@@ -53,6 +53,8 @@
 /* MDP_EXIT_WHEN_DONE: the flush after DONE waits this long for the acks
  * (a day: "until everything is acked"; a signal cuts it short). */
 #define PL_DONE_FLUSH_MS (24LL * 3600 * 1000)
+/* Where the seed's pipeline served /health, /ready and the app. */
+#define PL_HTTP_PORT_SEED 8000
 /* The refused_by list of the shutdown report (code:records, ...). */
 #define PL_REPORT_CODES_MAX 512
 /* An actor answers at its deadline at the latest: allow this margin. */
@@ -67,6 +69,7 @@ typedef struct {
     pl_policy_t *policy;
     zactor_t *sender, *producer, *subscriber;
     cmn_http_t *http;
+    cmn_http_t *metrics_http; /* the seed's standalone /metrics, or NULL */
     bool hurried; /* a second signal came: nobody waits any more */
     bool done;    /* MDP_EXIT_WHEN_DONE: every provider ended */
 } s_main_t;
@@ -311,6 +314,29 @@ static void s_start_failed(const char *actor, const char *reason)
                   reason);
 }
 
+/* The seed's standalone metrics server: /metrics alone on
+ * MDP_METRICS_STANDALONE_PORT while MDP_HTTP_PORT serves the rest.
+ * Returns NULL (logged) when it cannot listen. */
+static cmn_http_t *s_metrics_http_new(s_main_t *self)
+{
+    pl_settings_t *settings = self->settings;
+    cmn_http_config_t config = {
+        .bind_address = settings->http_bind,
+        .port = settings->metrics_port,
+        .threads = settings->http_threads,
+        .max_request_bytes = settings->http_max_request_bytes,
+        .request_timeout_ms = settings->http_request_timeout_ms};
+    cmn_http_t *http = cmn_http_new(&config, self->registry);
+    if (http && cmn_http_start(http) == 0) {
+        cmn_log_info("main", "metrics_listening", "port=%d routes=/metrics",
+                     cmn_http_port(http));
+        return http;
+    }
+    cmn_http_destroy(&http);
+    s_start_failed("http", "cannot serve MDP_METRICS_STANDALONE_PORT");
+    return NULL;
+}
+
 /* Starts the actors and HTTP. Returns an exit code (0: running). */
 static int s_start(s_main_t *self)
 {
@@ -400,6 +426,21 @@ static int s_start(s_main_t *self)
         }
         cmn_log_info("main", "http_listening", "port=%d",
                      cmn_http_port(self->http));
+        if (settings->metrics_port >= 0 &&
+            !(self->metrics_http = s_metrics_http_new(self)))
+            return CMN_EXIT_FAILURE;
+        if (settings->metrics_port < 0 &&
+            settings->http_port != PL_HTTP_PORT_SEED &&
+            strcmp(cmn_config_source(settings->config,
+                                     "metrics-standalone-port"),
+                   "default") != 0)
+            cmn_log_warning(
+                "main", "http_port_moved",
+                "port=%d note=\"MDP_METRICS_STANDALONE_PORT moves every "
+                "route, /health and /ready too, off %d; the seed moved "
+                "/metrics only: set MDP_HTTP_PORT=%d for that\"",
+                cmn_http_port(self->http), PL_HTTP_PORT_SEED,
+                PL_HTTP_PORT_SEED);
     }
     char names[PL_RATE_PROVIDERS_MAX * (MDBP_NAME_MAX + 1) + 1] = "";
     for (size_t idx = 0; idx < settings->names.count; idx++) {
@@ -439,6 +480,7 @@ static int s_run(pl_settings_t *settings)
     zactor_destroy(&self.producer);
     zactor_destroy(&self.sender);
     cmn_http_destroy(&self.http);
+    cmn_http_destroy(&self.metrics_http);
     pl_policy_destroy(&self.policy);
     pl_status_destroy(&self.status);
     pl_metrics_destroy(&self.metrics);

@@ -202,9 +202,14 @@ int pl_check_command(pl_settings_t *settings, cmn_check_t *check)
         cmn_check_passed(check, "%s", "every option parsed and the rules "
                                       "between options checked");
     s_providers(check, settings);
+    bool split = settings->metrics_port >= 0;
     if (settings->http_enable)
-        cmn_check_port(check, "MDP_METRICS_STANDALONE_PORT",
+        cmn_check_port(check,
+                       split ? "MDP_HTTP_PORT" : "MDP_METRICS_STANDALONE_PORT",
                        settings->http_bind, settings->http_port);
+    if (settings->http_enable && split)
+        cmn_check_port(check, "MDP_METRICS_STANDALONE_PORT",
+                       settings->http_bind, settings->metrics_port);
     s_endpoints(check, "MDP_STORE_ENDPOINTS", settings->store_endpoints,
                 settings, false);
     if (settings->feedback)

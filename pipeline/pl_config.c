@@ -104,7 +104,15 @@ static const cmn_option_t s_options[] = {
     {"metrics-enable", "MDP_METRICS_ENABLE", CMN_OPT_BOOL, "true",
      "serve /metrics, /health, /ready, /status over HTTP", 0, 0, NULL},
     {"metrics-standalone-port", "MDP_METRICS_STANDALONE_PORT", CMN_OPT_INT,
-     "8000", "HTTP port (0: any free port, logged)", 0, 65535, NULL},
+     "8000",
+     "HTTP port (0: any free port, logged); with MDP_HTTP_PORT set, a "
+     "second server for /metrics alone (the seed's meaning)",
+     0, 65535, NULL},
+    /* Issue 15: the seed's standalone port moved /metrics only. */
+    {"http-port", "MDP_HTTP_PORT", CMN_OPT_INT, "-1",
+     "port of /health, /ready, /status, the page, admin and /feedback "
+     "(-1: MDP_METRICS_STANDALONE_PORT serves everything)",
+     -1, 65535, NULL},
     {"metrics-bind", "MDP_METRICS_BIND", CMN_OPT_STRING, "0.0.0.0",
      "HTTP bind address", 0, 0, NULL},
     /* Issue 15: the seed's queries filter source="store_coordinator". */
@@ -556,6 +564,15 @@ static void s_read(pl_settings_t *self)
     self->http_enable = cmn_config_bool(config, "metrics-enable");
     self->http_bind = cmn_config_string(config, "metrics-bind");
     self->http_port = (int)cmn_config_int(config, "metrics-standalone-port");
+    self->metrics_port = -1; /* no second server */
+    if (cmn_config_int(config, "http-port") >= 0) {
+        int standalone = self->http_port;
+        self->http_port = (int)cmn_config_int(config, "http-port");
+        if (strcmp(cmn_config_source(config, "metrics-standalone-port"),
+                   "default") != 0 &&
+            standalone != self->http_port)
+            self->metrics_port = standalone;
+    }
     self->admin_token = cmn_config_string(config, "admin-token");
     self->http_max_request_bytes =
         (size_t)cmn_config_int(config, "http-max-request-bytes");

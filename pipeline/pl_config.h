@@ -65,7 +65,8 @@ typedef struct {
     /* HTTP */
     bool http_enable;
     const char *http_bind;
-    int http_port;
+    int http_port;    /* the server of every route */
+    int metrics_port; /* a second server for /metrics alone, or -1 */
     const char *admin_token;
     size_t http_max_request_bytes;
     int http_request_timeout_ms;

@@ -186,8 +186,44 @@ def check_prometheus(pipeline):
         log.close()
 
 
+def check_standalone_port(binary):
+    """The seed's MDP_METRICS_STANDALONE_PORT with MDP_HTTP_PORT: /metrics
+    alone on the standalone port, everything else where probes look; alone,
+    it moves every route, with a warning saying so."""
+    from harness import http_get
+    app_port, metrics_port = free_port(), free_port()
+    pipeline = Pipeline(binary, MDP_HTTP_PORT=app_port,
+                        MDP_STORE_ENDPOINTS="tcp://127.0.0.1:%d" % free_port(),
+                        MDP_FB_ENABLE_FEEDBACK="false",
+                        MDP_SHUTDOWN_TIMEOUT_MS=100)
+    pipeline.env["MDP_METRICS_STANDALONE_PORT"] = str(metrics_port)
+    pipeline.http_port = app_port
+    with pipeline:
+        pipeline.start()
+        code, body = http_get(metrics_port, "/metrics")
+        check(code == 200 and "pipeline_build_info" in body,
+              "/metrics on the standalone port: %d" % code)
+        check(http_get(metrics_port, "/health")[0] == 404,
+              "/health moved to the standalone port")
+        check(http_get(app_port, "/health")[0] == 200, "/health not at home")
+        check("http_port_moved" not in pipeline.read_log(),
+              "a warning although /health stayed")
+        check(pipeline.stop() == 0, "exit")
+    with Pipeline(binary, MDP_FB_ENABLE_FEEDBACK="false",
+                  MDP_SHUTDOWN_TIMEOUT_MS=100,
+                  MDP_STORE_ENDPOINTS="tcp://127.0.0.1:%d" % free_port()
+                  ) as pipeline:
+        pipeline.start()
+        check("http_port_moved" in pipeline.read_log(),
+              "no note that every route moved:\n" + pipeline.read_log())
+        check(pipeline.stop() == 0, "exit")
+    print("ok: MDP_METRICS_STANDALONE_PORT with MDP_HTTP_PORT serves "
+          "/metrics alone")
+
+
 def main():
     pipeline_binary, coordinator_binary = sys.argv[1], sys.argv[2]
+    check_standalone_port(pipeline_binary)
     pipeline_port = free_port()
     with Coordinator(coordinator_binary, MDS_QUEUE_CAPACITY=2000,
                      MDS_HEARTBEAT_MS=200, MDS_DWELL_MS=100,
