@@ -651,6 +651,9 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv,
         cmn_config_reject(self->config, "providers", why);
         rc = -1;
     }
+    if (why || !names_ok)
+        self->names.count = 0; /* no per-provider options exist: `check`
+                                  goes on without providers */
     char bad[PL_BAD_ITEM_MAX];
     if ((rc == 0 || check) && pl_subscriber_check_endpoints(
                        cmn_config_string(self->config, "feedback-endpoints"),

@@ -48,6 +48,14 @@ def planted_mistakes(binary):
                    "MDP_EXIT_WHEN_DONE", "MDP_STORE_ENDPOINTS"):
         check(needle in err, "%r not reported:\n%s" % (needle, err))
     check("effective configuration" in out, "no effective configuration")
+    # A bad provider list: no per-provider option exists, still a report.
+    code, _, err = run(binary, MDP_PROVIDERS="ibkr,IBKR",
+                       MDP_EXIT_WHEN_DONE="true",
+                       MDP_FB_ENABLE_FEEDBACK="false",
+                       MDP_METRICS_STANDALONE_PORT=0,
+                       MDP_STORE_ENDPOINTS="inproc://nowhere")
+    check(code == 2 and "MDP_PROVIDERS='ibkr,IBKR'" in err,
+          "a bad provider list: exit %d:\n%s" % (code, err))
     print("ok: every planted mistake listed at once (exit 2)")
 
 
