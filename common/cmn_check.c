@@ -69,8 +69,8 @@ static void s_add(cmn_check_t *self, bool problem, cmn_check_kind_t kind,
     char *copy = strdup(text);
     assert(copy);
     if (problem) {
-        s_item_t *items = realloc(self->problems, (self->problem_count + 1) *
-                                                      sizeof *items);
+        s_item_t *items =
+            realloc(self->problems, (self->problem_count + 1) * sizeof *items);
         assert(items);
         self->problems = items;
         items[self->problem_count++] = (s_item_t){kind, copy};
@@ -141,8 +141,8 @@ int cmn_check_port(cmn_check_t *self, const char *subject, const char *host,
                    int port)
 {
     assert(self && subject);
-    const char *shown = host && *host && strcmp(host, "*") != 0 ? host
-                                                                : "0.0.0.0";
+    const char *shown =
+        host && *host && strcmp(host, "*") != 0 ? host : "0.0.0.0";
     if (port == 0) {
         cmn_check_passed(self, "%s: port 0: a free port is picked at start",
                          subject);
@@ -218,8 +218,7 @@ int cmn_check_endpoint(cmn_check_t *self, const char *subject,
     return cmn_check_port(self, subject, name, (int)port);
 }
 
-int cmn_check_writable(cmn_check_t *self, const char *subject,
-                       const char *path)
+int cmn_check_writable(cmn_check_t *self, const char *subject, const char *path)
 {
     assert(self && subject);
     if (!path || !*path) {
@@ -271,8 +270,8 @@ int cmn_check_writable(cmn_check_t *self, const char *subject,
         error = errno;
     if (error != 0) {
         cmn_check_problem(self, CMN_CHECK_CONFIG, subject,
-                          "%s: cannot create '%s': directory '%s': %s",
-                          subject, path, directory, strerror(error));
+                          "%s: cannot create '%s': directory '%s': %s", subject,
+                          path, directory, strerror(error));
         return -1;
     }
     cmn_check_passed(self, "%s: '%s' can be created (in '%s')", subject, path,

@@ -25,7 +25,7 @@
 #define CMN_CONFIG_VALUE_BYTES 512       /* a value as shown */
 #define CMN_CONFIG_VALUE_COLUMN 28       /* wider values are not aligned */
 #define CMN_CONFIG_HIDDEN "****"         /* instead of a secret */
-#define CMN_CONFIG_UNSET "(unset)"        /* a string without a value */
+#define CMN_CONFIG_UNSET "(unset)"       /* a string without a value */
 
 typedef struct {
     cmn_option_t option; /* deep copy of the caller's description */
@@ -574,7 +574,7 @@ void cmn_config_collect(cmn_config_t *self, cmn_config_problem_fn *fn,
 cmn_config_origin_t cmn_config_origin(cmn_config_t *self, const char *flag)
 {
     const char *source = cmn_config_source(self, flag);
-    return strncmp(source, "--", 2) == 0     ? CMN_CONFIG_ORIGIN_FLAG
+    return strncmp(source, "--", 2) == 0    ? CMN_CONFIG_ORIGIN_FLAG
            : strcmp(source, "default") == 0 ? CMN_CONFIG_ORIGIN_DEFAULT
                                             : CMN_CONFIG_ORIGIN_ENVIRONMENT;
 }
@@ -605,8 +605,8 @@ static void s_mask_url_password(const char *value, char *out, size_t size)
              CMN_CONFIG_HIDDEN, rest);
 }
 
-const char *cmn_config_display(cmn_config_t *self, const char *flag,
-                               char *out, size_t size)
+const char *cmn_config_display(cmn_config_t *self, const char *flag, char *out,
+                               size_t size)
 {
     assert(self && flag && out && size > 0);
     s_entry_t *entry = s_find(self, flag);
@@ -635,7 +635,8 @@ void cmn_config_print_effective(cmn_config_t *self, FILE *out)
         s_entry_t *entry = &self->entries[index];
         char value[CMN_CONFIG_VALUE_BYTES];
         cmn_config_display(self, entry->option.flag, value, sizeof value);
-        cmn_config_origin_t origin = cmn_config_origin(self, entry->option.flag);
+        cmn_config_origin_t origin =
+            cmn_config_origin(self, entry->option.flag);
         fprintf(out, "%-*s  %-*s  %s%s%s\n", (int)env_width, entry->option.env,
                 CMN_CONFIG_VALUE_COLUMN, value, cmn_config_origin_name(origin),
                 origin == CMN_CONFIG_ORIGIN_FLAG ? " " : "",
@@ -769,16 +770,14 @@ static void s_unknown_hint(cmn_config_t *self,
     const char *suffix = NULL;
     if (!near && rules->families &&
         s_has_prefix(rules->families, name, length, &family_length) &&
-        s_family_match(self, name, length, family_length, &name_length,
-                       &suffix, &distance)) {
+        s_family_match(self, name, length, family_length, &name_length, &suffix,
+                       &distance)) {
         const char *listed = "";
         for (size_t index = 0; index < self->count; index++)
-            if (rules->names_variable &&
-                strcmp(self->entries[index].option.env,
-                       rules->names_variable) == 0)
-                listed = self->entries[index].text
-                             ? self->entries[index].text
-                             : "";
+            if (rules->names_variable && strcmp(self->entries[index].option.env,
+                                                rules->names_variable) == 0)
+                listed =
+                    self->entries[index].text ? self->entries[index].text : "";
         char meant[CMN_CONFIG_SOURCE_BYTES] = "";
         if (distance > 0)
             snprintf(meant, sizeof meant, "; did you mean %.*s%s?",

@@ -122,10 +122,11 @@ cmn_config_origin_t cmn_config_origin(cmn_config_t *self, const char *flag);
 const char *cmn_config_origin_name(cmn_config_origin_t origin);
 
 /* The value of option `flag` as it may be shown: "****" for a secret (a
- * variable whose name ends in _TOKEN, _PASSWORD or _SECRET), a URL's password replaced by "****", "(unset)" for an unset
- * string. Writes into `out` (`size` bytes) and returns it. */
-const char *cmn_config_display(cmn_config_t *self, const char *flag,
-                               char *out, size_t size);
+ * variable whose name ends in _TOKEN, _PASSWORD or _SECRET), a URL's password
+ * replaced by "****", "(unset)" for an unset string. Writes into `out` (`size`
+ * bytes) and returns it. */
+const char *cmn_config_display(cmn_config_t *self, const char *flag, char *out,
+                               size_t size);
 
 /* Prints the effective configuration to `out`, one option per line in
  * declaration order: VARIABLE, VALUE (as cmn_config_display), ORIGIN

@@ -20,14 +20,30 @@
 #include "cmn_config.h"
 
 static const cmn_option_t s_options[] = {
-    {.flag = "workers", .env = "CK_WORKERS", .type = CMN_OPT_INT,
-     .default_value = "2", .help = "writers", .min = 1, .max = 8},
-    {.flag = "ratio", .env = "CK_RATIO", .type = CMN_OPT_DOUBLE,
-     .default_value = "0.5", .help = "a fraction", .min = 0, .max = 1},
-    {.flag = "sink", .env = "CK_SINK", .type = CMN_OPT_STRING,
-     .default_value = "postgres://user:hunter2@db/market", .help = "where"},
-    {.flag = "admin-token", .env = "CK_ADMIN_TOKEN", .type = CMN_OPT_STRING,
-     .default_value = NULL, .help = "a secret"},
+    {.flag = "workers",
+     .env = "CK_WORKERS",
+     .type = CMN_OPT_INT,
+     .default_value = "2",
+     .help = "writers",
+     .min = 1,
+     .max = 8},
+    {.flag = "ratio",
+     .env = "CK_RATIO",
+     .type = CMN_OPT_DOUBLE,
+     .default_value = "0.5",
+     .help = "a fraction",
+     .min = 0,
+     .max = 1},
+    {.flag = "sink",
+     .env = "CK_SINK",
+     .type = CMN_OPT_STRING,
+     .default_value = "postgres://user:hunter2@db/market",
+     .help = "where"},
+    {.flag = "admin-token",
+     .env = "CK_ADMIN_TOKEN",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "a secret"},
 };
 #define OPTION_COUNT (sizeof s_options / sizeof *s_options)
 
@@ -145,8 +161,8 @@ static void test_port_in_use_is_a_runtime_problem(void **state)
     /* Released now: free, tried and released again. */
     assert_int_equal(cmn_check_port(check, "CK_PORT", "127.0.0.1", port), 0);
     assert_int_equal(cmn_check_port(check, "CK_PORT", "127.0.0.1", port), 0);
-    assert_int_equal(cmn_check_endpoint(check, "CK_ENDPOINT",
-                                        "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(
+        cmn_check_endpoint(check, "CK_ENDPOINT", "tcp://127.0.0.1:*"), 0);
     assert_int_equal(cmn_check_endpoint(check, "CK_ENDPOINT", "tcp://nope"),
                      -1);
     assert_int_equal(cmn_check_port(check, "CK_PORT", "not-an-ip", 1), -1);
