@@ -44,6 +44,7 @@
 struct _cmn_webhook_t {
     cmn_webhook_config_t config; /* copy; endpoint/prefix below are owned */
     char *endpoint;
+    char *token; /* bearer token, or NULL */
     cmn_webhook_url_t url;
     cmn_series_t *sent;    /* events delivered (2xx) */
     cmn_series_t *failed;  /* events given up (retries spent or 4xx) */
@@ -177,6 +178,8 @@ int64_t cmn_webhook_backoff_ns(int64_t backoff_ms, int64_t max_ms, int retry,
 typedef struct {
     cmn_webhook_url_t url;
     int64_t timeout_ms;
+    /* "Authorization: Bearer ...\r\n" or "" */
+    char authorization[CMN_WEBHOOK_TOKEN_BYTES + 32];
 } s_sender_args_t;
 
 /* One POST. Returns the HTTP status, or CMN_WEBHOOK_STATUS_NO_ANSWER with
@@ -201,8 +204,10 @@ static int s_post(const s_sender_args_t *args, const void *body, size_t length,
                   "Content-Length: %zu\r\n"
                   "Connection: close\r\n"
                   "User-Agent: mdbp-webhook/" MDBP_VERSION "\r\n"
+                  "%s"
                   "\r\n",
-                  args->url.path, args->url.host, args->url.port, length);
+                  args->url.path, args->url.host, args->url.port, length,
+                  args->authorization);
     if (written <= 0 ||
         (length && mg_write(connection, body, length) != (int)length)) {
         snprintf(error, error_size, "send failed");
@@ -374,6 +379,9 @@ static void s_queue_actor(zsock_t *pipe, void *arg)
     cmn_webhook_t *owner = arg;
     s_sender_args_t sender_args = {.url = owner->url,
                                    .timeout_ms = owner->config.timeout_ms};
+    if (owner->token)
+        snprintf(sender_args.authorization, sizeof sender_args.authorization,
+                 "Authorization: Bearer %s\r\n", owner->token);
     s_queue_t queue = {.owner = owner, .waiting = zlist_new()};
     queue.random_state =
         owner->config.jitter_seed
@@ -473,6 +481,11 @@ cmn_webhook_t *cmn_webhook_new(const cmn_webhook_config_t *config)
         self->config.backoff_max_ms = CMN_WEBHOOK_BACKOFF_MAX_MS_DEFAULT;
     self->url = url;
     self->endpoint = strdup(config->endpoint);
+    if (config->bearer_token && *config->bearer_token &&
+        strlen(config->bearer_token) < CMN_WEBHOOK_TOKEN_BYTES &&
+        !strpbrk(config->bearer_token, "\r\n"))
+        self->token = strdup(config->bearer_token);
+    self->config.bearer_token = NULL; /* self->token is the copy */
     self->sent = s_family(self, true, "sent_total",
                           "Events delivered to the webhook (2xx).");
     self->failed = s_family(self, true, "failed_total",
@@ -514,6 +527,7 @@ void cmn_webhook_destroy(cmn_webhook_t **self_p)
         return;
     zactor_destroy(&self->actor);
     free(self->endpoint);
+    free(self->token);
     free(self);
     *self_p = NULL;
 }

@@ -36,7 +36,13 @@ typedef struct {
     cmn_metrics_t *metrics;    /* borrowed; series created at _new */
     const char *metric_prefix; /* e.g. "mds_feedback_webhook" */
     uint64_t jitter_seed;      /* 0 seeds from the clock */
+    const char *bearer_token;  /* NULL: no Authorization header; else sent
+                                  as "Bearer TOKEN" (a pipeline's
+                                  MDP_ADMIN_TOKEN guards its POST
+                                  /feedback); copied */
 } cmn_webhook_config_t;
+
+#define CMN_WEBHOOK_TOKEN_BYTES 512 /* longest bearer token sent */
 
 #define CMN_WEBHOOK_QUEUE_CAPACITY_DEFAULT 1024
 #define CMN_WEBHOOK_MAX_BODY_BYTES 65536         /* larger events are refused */

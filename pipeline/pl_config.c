@@ -27,6 +27,9 @@ static const char *const s_log_levels[] = {"error", "warning", "info", "debug",
                                            NULL};
 static const char *const s_log_formats[] = {"text", "json", NULL};
 
+const cmn_config_unknown_t pl_settings_unknown = {
+    "MDP_", "MDP_PROVIDER_ MDP_RATE_", "MDP_PROVIDERS", NULL};
+
 static const cmn_option_t s_options[] = {
     {"providers", "MDP_PROVIDERS", CMN_OPT_STRING, "synthetic",
      "comma-separated provider names (each has MDP_PROVIDER_<NAME>_* and "
@@ -67,6 +70,11 @@ static const cmn_option_t s_options[] = {
      s_levels},
     {"fb-forget-sec", "MDP_FB_FORGET_SEC", CMN_OPT_INT, "300",
      "forget a coordinator silent for this long", 1, 86400, NULL},
+    /* Issue 15: a webhook (POST /feedback) sends transitions only. */
+    {"fb-http-ttl-sec", "MDP_FB_HTTP_TTL_SEC", CMN_OPT_INT, "60",
+     "an event POSTed to /feedback is trusted this long (no heartbeats "
+     "come that way), then MDP_FB_STALE_LEVEL applies",
+     1, 86400, NULL},
     {"fb-resolve-sec", "MDP_FB_RESOLVE_SEC", CMN_OPT_INT, "30",
      "resolve feedback host names again this often", 1, 86400, NULL},
     {"store-resolve-sec", "MDP_STORE_RESOLVE_SEC", CMN_OPT_INT, "30",
@@ -98,15 +106,33 @@ static const cmn_option_t s_options[] = {
      10, 600000, NULL},
     {"shutdown-timeout-ms", "MDP_SHUTDOWN_TIMEOUT_MS", CMN_OPT_INT, "10000",
      "on SIGTERM, wait this long for unacknowledged batches", 0, 600000, NULL},
+    /* Issue 15: a finite replay ends the run by itself. */
+    {"exit-when-done", "MDP_EXIT_WHEN_DONE", CMN_OPT_BOOL, "false",
+     "exit 0 once every provider has ended (its LIMIT, the end of a replay) "
+     "and every batch is acknowledged",
+     0, 0, NULL},
     {"metrics-enable", "MDP_METRICS_ENABLE", CMN_OPT_BOOL, "true",
      "serve /metrics, /health, /ready, /status over HTTP", 0, 0, NULL},
     {"metrics-standalone-port", "MDP_METRICS_STANDALONE_PORT", CMN_OPT_INT,
-     "8000", "HTTP port (0: any free port, logged)", 0, 65535, NULL},
+     "8000",
+     "HTTP port (0: any free port, logged); with MDP_HTTP_PORT set, a "
+     "second server for /metrics alone (the seed's meaning)",
+     0, 65535, NULL},
+    /* Issue 15: the seed's standalone port moved /metrics only. */
+    {"http-port", "MDP_HTTP_PORT", CMN_OPT_INT, "-1",
+     "port of /health, /ready, /status, the page, admin and /feedback "
+     "(-1: MDP_METRICS_STANDALONE_PORT serves everything)",
+     -1, 65535, NULL},
     {"metrics-bind", "MDP_METRICS_BIND", CMN_OPT_STRING, "0.0.0.0",
      "HTTP bind address", 0, 0, NULL},
+    /* Issue 15: the seed's queries filter source="store_coordinator". */
+    {"metrics-source-label", "MDP_METRICS_SOURCE_LABEL", CMN_OPT_STRING, NULL,
+     "one `source` label for the pipeline_feedback_* gauges, each the worst "
+     "over the coordinators (default: one series per coordinator id)",
+     1, MDBP_ID_MAX, NULL},
     {"admin-token", "MDP_ADMIN_TOKEN", CMN_OPT_STRING, NULL,
-     "bearer token of POST /admin/cooldown and /admin/scale (unset: "
-     "those routes answer 404)",
+     "bearer token of POST /admin/cooldown, /admin/scale and /feedback "
+     "(unset: those routes answer 404)",
      0, 0, NULL},
     {"http-max-request-bytes", "MDP_HTTP_MAX_REQUEST_BYTES", CMN_OPT_INT,
      "16384", "largest HTTP request body; larger answer 413", 256, 16777216,
@@ -212,6 +238,97 @@ static const char *s_parse_names(const char *text, pl_names_t *names)
         names->count++;
     }
     return names->count ? NULL : "no provider";
+}
+
+extern char **environ; /* POSIX */
+
+/* Adds `name` (length bytes) to `names` unless one matches it ignoring
+ * case (the variables spell names in upper case); records it in `implied`
+ * with why. Returns false when the name is unusable or the list is full. */
+static bool s_imply(pl_names_t *names, pl_implied_t *implied,
+                    const char *name, size_t length, const char *why)
+{
+    char lowered[MDBP_NAME_MAX + 1];
+    if (length == 0 || length > MDBP_NAME_MAX)
+        return false;
+    for (size_t k = 0; k < length; k++) {
+        if (!isalnum((unsigned char)name[k]) && name[k] != '_' &&
+            name[k] != '-')
+            return false;
+        lowered[k] = (char)tolower((unsigned char)name[k]);
+    }
+    lowered[length] = '\0';
+    for (size_t idx = 0; idx < names->count; idx++)
+        if (strcasecmp(names->names[idx], lowered) == 0)
+            return true;
+    if (names->count == PL_RATE_PROVIDERS_MAX ||
+        implied->count == PL_RATE_PROVIDERS_MAX)
+        return false;
+    memcpy(names->names[names->count++], lowered, length + 1);
+    memcpy(implied->names[implied->count], lowered, length + 1);
+    implied->why[implied->count++] = why;
+    return true;
+}
+
+/* The seed's meaning (issue 15): a provider named by MDP_FB_PROVIDER_NAME
+ * or by a MDP_RATE_<NAME>_<SUFFIX> / MDP_PROVIDER_<NAME>_<SUFFIX> variable
+ * but not listed in MDP_PROVIDERS exists, with the defaults (a synthetic
+ * source). When MDP_PROVIDERS itself is unset, the implied names replace
+ * its default list instead of joining it (the seed's pipeline has exactly
+ * the provider it names). Names with bad characters are left for the
+ * later checks to refuse. */
+static void s_imply_providers(pl_names_t *names, pl_implied_t *implied,
+                              bool listed, const char *feedback_names)
+{
+    pl_names_t found = {.count = 0};
+    pl_implied_t ignored = {.count = 0};
+    implied->count = 0;
+    const char *cursor = feedback_names, *name;
+    size_t length;
+    while ((name = cmn_config_list_next(&cursor, PL_NAME_SEPARATORS, &length)))
+        s_imply(&found, implied, name, length, "MDP_FB_PROVIDER_NAME");
+    for (char **variable = environ; variable && *variable; variable++)
+        for (size_t t = 0; t < S_TEMPLATE_COUNT; t++) {
+            const s_template_t *template = &s_templates[t];
+            char suffix[PL_OPTION_NAME_MAX];
+            int written = snprintf(suffix, sizeof suffix, "_%s=",
+                                   template->suffix);
+            for (char *c = suffix; *c; c++)
+                *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+            size_t prefix = strlen(template->env_prefix);
+            const char *text = *variable;
+            const char *equals = strchr(text, '=');
+            if (!equals || written <= 0 ||
+                strncmp(text, template->env_prefix, prefix) != 0 ||
+                text[prefix] != '_' || !equals[1])
+                continue;
+            size_t tail = (size_t)(equals + 1 - text);
+            if (tail < prefix + 1 + (size_t)written ||
+                strncmp(equals + 1 - written, suffix, (size_t)written) != 0)
+                continue;
+            s_imply(&found, implied, text + prefix + 1,
+                    tail - prefix - 1 - (size_t)written,
+                    template->env_prefix);
+        }
+    pl_names_t before = *names;
+    pl_implied_t kept = {.count = 0};
+    for (size_t k = 0; k < implied->count; k++) {
+        size_t count = before.count;
+        s_imply(&before, &ignored, implied->names[k],
+                strlen(implied->names[k]), implied->why[k]);
+        if (before.count > count) { /* a name not listed: a note */
+            memcpy(kept.names[kept.count], implied->names[k],
+                   sizeof kept.names[0]);
+            kept.why[kept.count++] = implied->why[k];
+        }
+    }
+    /* Only new names change the list; when MDP_PROVIDERS is unset, its
+     * default gives way to the names found (which may include it). */
+    if (kept.count && !listed)
+        *names = found;
+    else if (kept.count)
+        *names = before;
+    *implied = kept;
 }
 
 /* "--rate-<name>-capacity" and "MDP_RATE_<NAME>_CAPACITY". */
@@ -342,6 +459,7 @@ static int s_check_curve(cmn_config_t *config)
 static int s_check_options(cmn_config_t *config, const pl_names_t *names)
 {
     char bad[PL_OPTION_NAME_MAX * 2], reason[PL_OPTION_NAME_MAX * 4];
+    int rc = 0; /* every rule is checked: `check` lists them all */
     const char *store = cmn_config_string(config, "store-endpoints");
     if (pl_subscriber_check_endpoints(store, bad, sizeof bad) != 0) {
         if (!store || !store[strspn(store, PL_NAME_SEPARATORS)])
@@ -351,7 +469,7 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
                      "'%s' is not tcp://HOST:PORT, ipc://... or inproc://...",
                      bad);
         cmn_config_reject(config, "store-endpoints", reason);
-        return -1;
+        rc = -1;
     }
     pl_names_t scaled;
     const char *listed = cmn_config_string(config, "fb-provider-name");
@@ -359,26 +477,52 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
     bool blank = !listed || !listed[strspn(listed, PL_NAME_SEPARATORS)];
     if (why && !blank) {
         cmn_config_reject(config, "fb-provider-name", why);
-        return -1;
+        rc = -1;
     }
-    if (listed && !why) {
-        for (size_t k = 0; k < scaled.count; k++) {
-            bool known = false;
-            for (size_t idx = 0; idx < names->count; idx++)
-                known =
-                    known || strcmp(scaled.names[k], names->names[idx]) == 0;
-            if (!known) {
-                snprintf(reason, sizeof reason, "'%s' is not in MDP_PROVIDERS",
-                         scaled.names[k]);
-                cmn_config_reject(config, "fb-provider-name", reason);
-                return -1;
-            }
+    for (size_t k = 0; listed && !why && k < scaled.count; k++) {
+        bool known = false;
+        for (size_t idx = 0; idx < names->count; idx++)
+            known = known || strcasecmp(scaled.names[k], names->names[idx]) == 0;
+        if (!known) { /* only when the list was full (implied names) */
+            snprintf(reason, sizeof reason, "'%s' is not in MDP_PROVIDERS",
+                     scaled.names[k]);
+            cmn_config_reject(config, "fb-provider-name", reason);
+            rc = -1;
         }
     }
     const char *bind_reason = NULL; /* issue 12: shared with the coordinator */
     if (cmn_http_check_bind_address(cmn_config_string(config, "metrics-bind"),
                                     &bind_reason) != 0) {
         cmn_config_reject(config, "metrics-bind", bind_reason);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* MDP_EXIT_WHEN_DONE needs every provider to end: a LIMIT, or a replay
+ * without LOOP. Returns 0 or -1 after rejecting. */
+static int s_check_finite(cmn_config_t *config, const pl_names_t *names)
+{
+    if (!cmn_config_bool(config, "exit-when-done"))
+        return 0;
+    for (size_t idx = 0; idx < names->count; idx++) {
+        char flag[PL_OPTION_NAME_MAX], reason[PL_OPTION_NAME_MAX * 2];
+        const char *name = names->names[idx];
+        s_provider_flag(name, S_PROVIDER_LIMIT, flag);
+        if (cmn_config_int(config, flag) > 0)
+            continue;
+        s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+        bool replay = strncmp(cmn_config_string(config, flag),
+                              PL_REPLAY_SOURCE_PREFIX,
+                              strlen(PL_REPLAY_SOURCE_PREFIX)) == 0;
+        s_provider_flag(name, S_PROVIDER_LOOP, flag);
+        if (replay && !cmn_config_bool(config, flag))
+            continue;
+        snprintf(reason, sizeof reason,
+                 "provider '%s' never ends (set MDP_PROVIDER_<NAME>_LIMIT, "
+                 "or replay a file without LOOP)",
+                 name);
+        cmn_config_reject(config, "exit-when-done", reason);
         return -1;
     }
     return 0;
@@ -409,6 +553,9 @@ static void s_read(pl_settings_t *self)
         cmn_config_int(config, "fb-resolve-sec") * CMN_NS_PER_SEC;
     self->ramp_ns = cmn_config_int(config, "fb-ramp-ms") * CMN_NS_PER_MS;
     self->feedback_endpoints = cmn_config_string(config, "feedback-endpoints");
+    self->posted_ttl_ms = (uint32_t)(cmn_config_int(config, "fb-http-ttl-sec") *
+                                     (CMN_NS_PER_SEC / CMN_NS_PER_MS));
+    self->source_label = cmn_config_string(config, "metrics-source-label");
     self->store_endpoints = cmn_config_string(config, "store-endpoints");
     self->store_resolve_ns =
         cmn_config_int(config, "store-resolve-sec") * CMN_NS_PER_SEC;
@@ -428,9 +575,19 @@ static void s_read(pl_settings_t *self)
         cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS;
     self->shutdown_timeout_ns =
         cmn_config_int(config, "shutdown-timeout-ms") * CMN_NS_PER_MS;
+    self->exit_when_done = cmn_config_bool(config, "exit-when-done");
     self->http_enable = cmn_config_bool(config, "metrics-enable");
     self->http_bind = cmn_config_string(config, "metrics-bind");
     self->http_port = (int)cmn_config_int(config, "metrics-standalone-port");
+    self->metrics_port = -1; /* no second server */
+    if (cmn_config_int(config, "http-port") >= 0) {
+        int standalone = self->http_port;
+        self->http_port = (int)cmn_config_int(config, "http-port");
+        if (strcmp(cmn_config_source(config, "metrics-standalone-port"),
+                   "default") != 0 &&
+            standalone != self->http_port)
+            self->metrics_port = standalone;
+    }
     self->admin_token = cmn_config_string(config, "admin-token");
     self->http_max_request_bytes =
         (size_t)cmn_config_int(config, "http-max-request-bytes");
@@ -443,7 +600,8 @@ static void s_read(pl_settings_t *self)
         cmn_config_string(config, "curve-server-key-file");
 }
 
-int pl_settings_load(pl_settings_t *self, int argc, char **argv)
+int pl_settings_load(pl_settings_t *self, int argc, char **argv,
+                      cmn_check_t *check)
 {
     memset(self, 0, sizeof *self);
     self->config = cmn_config_new(
@@ -451,7 +609,13 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
         "The producer service: providers paced by token buckets that obey "
         "the coordinators' backpressure feedback. The per-provider options "
         "(MDP_PROVIDER_<NAME>_*, MDP_RATE_<NAME>_*) are listed for the "
-        "names in MDP_PROVIDERS: set it before --help to see yours.",
+        "names in MDP_PROVIDERS: set it before --help to see yours.\n"
+        "Subcommand:\n"
+        "  check  validate every option, try the HTTP port and the "
+        "coordinators\n"
+        "         (a ZMTP handshake, a feedback message; nothing is sent),\n"
+        "         print the effective configuration and every problem\n"
+        "         (exit 0 ok, 2 configuration, 1 runtime problems)",
         s_options, sizeof s_options / sizeof s_options[0]);
     if (!self->config)
         return -1;
@@ -459,6 +623,13 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
     const char *peeked =
         cmn_config_peek(argc, argv, "providers", "MDP_PROVIDERS", "synthetic");
     bool names_ok = s_parse_names(peeked, &self->names) == NULL;
+    bool listed = cmn_config_peek(argc, argv, "providers", "MDP_PROVIDERS",
+                                  NULL) != NULL;
+    const char *feedback_names = cmn_config_peek(
+        argc, argv, "fb-provider-name", "MDP_FB_PROVIDER_NAME", NULL);
+    if (names_ok)
+        s_imply_providers(&self->names, &self->implied, listed,
+                          feedback_names);
     if (names_ok)
         for (size_t idx = 0; idx < self->names.count; idx++)
             for (size_t t = 0; t < S_TEMPLATE_COUNT; t++) {
@@ -475,17 +646,31 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
                                        NULL};
                 cmn_config_add(self->config, &option);
             }
+    if (check) /* every problem collected, none stops the checks */
+        cmn_check_attach(check, self->config);
     int rc = cmn_config_load(self->config, argc, argv);
     if (rc == CMN_CONFIG_EXIT)
         return PL_SETTINGS_EXIT;
+    if (check) {
+        cmn_config_warn_unknown(self->config, &pl_settings_unknown, NULL);
+        rc = 0; /* the rules below see defaults in place of bad values */
+    }
     const char *why = s_parse_names(
         cmn_config_string(self->config, "providers"), &self->names);
+    if (!why)
+        s_imply_providers(
+            &self->names, &self->implied,
+            strcmp(cmn_config_source(self->config, "providers"), "default"),
+            cmn_config_string(self->config, "fb-provider-name"));
     if (rc == 0 && why) {
         cmn_config_reject(self->config, "providers", why);
         rc = -1;
     }
+    if (why || !names_ok)
+        self->names.count = 0; /* no per-provider options exist: `check`
+                                  goes on without providers */
     char bad[PL_BAD_ITEM_MAX];
-    if (rc == 0 && pl_subscriber_check_endpoints(
+    if ((rc == 0 || check) && pl_subscriber_check_endpoints(
                        cmn_config_string(self->config, "feedback-endpoints"),
                        bad, sizeof bad) != 0) {
         cmn_config_reject(
@@ -493,10 +678,19 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv)
             "expected tcp://HOST:PORT, ipc://... or inproc://...");
         rc = -1;
     }
-    if (rc == 0 && s_check_curve(self->config) != 0)
+    if ((rc == 0 || check) && s_check_curve(self->config) != 0)
         rc = -1;
-    if (rc == 0 && s_check_options(self->config, &self->names) != 0)
+    if ((rc == 0 || check) &&
+        s_check_options(self->config, &self->names) != 0)
         rc = -1;
+    if ((rc == 0 || check) && s_check_finite(self->config, &self->names) != 0)
+        rc = -1;
+    if (check) {
+        s_read(self);
+        return rc == 0 && cmn_check_count(check, true, CMN_CHECK_CONFIG) == 0
+                   ? 0
+                   : -1;
+    }
     if (rc != 0)
         return -1;
     s_read(self);
@@ -533,6 +727,13 @@ bool pl_settings_scope_valid(const pl_settings_t *self, size_t idx,
             strncmp(item, scope + symbol, length) == 0)
             return true;
     return false;
+}
+
+const char *pl_settings_source(pl_settings_t *self, const char *name)
+{
+    char flag[PL_OPTION_NAME_MAX];
+    s_provider_flag(name, S_PROVIDER_SOURCE, flag);
+    return cmn_config_string(self->config, flag);
 }
 
 void pl_settings_clear(pl_settings_t *self)

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cmn_json.h"
 #include "cmn_log.h"
 #include "cmn_page.h"
+#include "pl_feedback_json.h"
 
 #define PL_SERVICE "market-data-pipeline"
 
@@ -180,12 +182,70 @@ static void s_on_admin_scale(const cmn_http_request_t *request,
                                    .scale = value};
     s_admin_forward(response, &command);
 }
+/* POST /feedback (issue 15): the coordinator's webhook body or the seed's
+ * FeedbackEvent, parsed here and handed to the subscriber actor as one
+ * pl_posted_feedback_t, which decides as for a ZeroMQ message. */
+typedef struct {
+    const char *posted_endpoint; /* the subscriber's PULL, NULL: off */
+    cmn_series_t *accepted, *malformed, *disabled;
+} s_receiver_t;
+
+static s_receiver_t s_receiver; /* set once by pl_http_new */
+
+static void s_on_feedback(const cmn_http_request_t *request,
+                          cmn_http_response_t *response, void *arg)
+{
+    (void)arg;
+    if (!s_receiver.posted_endpoint) {
+        cmn_series_inc(s_receiver.disabled);
+        s_admin_error(response, 409,
+                      "feedback is off (MDP_FB_ENABLE_FEEDBACK=false)");
+        return;
+    }
+    pl_posted_feedback_t posted;
+    char reason[PL_FEEDBACK_JSON_REASON_MAX];
+    if (pl_feedback_json_parse(request->body ? request->body : "",
+                               request->body ? request->body_length : 0,
+                               &posted, reason) != 0) {
+        cmn_series_inc(s_receiver.malformed);
+        cmn_json_t *json = cmn_json_new();
+        cmn_json_object_begin(json, NULL);
+        cmn_json_string(json, "error", reason);
+        cmn_json_object_end(json);
+        cmn_http_respond(response, 400, "application/json",
+                         cmn_json_text(json), cmn_json_length(json));
+        cmn_json_destroy(&json);
+        return;
+    }
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    if (!push ||
+        zsock_connect(push, "%s", s_receiver.posted_endpoint) != 0) {
+        zsock_destroy(&push);
+        s_admin_error(response, 500, "no socket");
+        return;
+    }
+    zsock_set_linger(push, PL_ADMIN_LINGER_MS);
+    zsock_send(push, "b", &posted, sizeof posted);
+    zsock_destroy(&push);
+    cmn_series_inc(s_receiver.accepted);
+    static const char body[] = "{\"accepted\":true}";
+    cmn_http_respond(response, 202, "application/json", body, sizeof body - 1);
+}
+
 cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
-                        pl_status_t *status, const char *admin_endpoint)
+                        pl_status_t *status, const char *admin_endpoint,
+                        const char *posted_endpoint, pl_metrics_t *metrics)
 {
     s_admin.settings = settings;
     s_admin.names = &settings->names;
     s_admin.admin_endpoint = admin_endpoint;
+    s_receiver.posted_endpoint = posted_endpoint;
+    s_receiver.accepted =
+        cmn_metric_series(metrics->feedback_posted, "accepted", NULL);
+    s_receiver.malformed =
+        cmn_metric_series(metrics->feedback_posted, "malformed", NULL);
+    s_receiver.disabled =
+        cmn_metric_series(metrics->feedback_posted, "disabled", NULL);
     cmn_http_config_t config = {
         .bind_address = settings->http_bind,
         .port = settings->http_port,
@@ -203,6 +263,7 @@ cmn_http_t *pl_http_new(const pl_settings_t *settings, cmn_metrics_t *registry,
     cmn_http_route(http, "POST", "/admin/cooldown", true, s_on_admin_cooldown,
                    NULL);
     cmn_http_route(http, "POST", "/admin/scale", true, s_on_admin_scale, NULL);
+    cmn_http_route(http, "POST", "/feedback", true, s_on_feedback, NULL);
     if (cmn_http_start(http) != 0) {
         cmn_http_destroy(&http);
         return NULL;

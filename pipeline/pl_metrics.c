@@ -159,6 +159,11 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
     self->feedback_endpoints = cmn_metrics_gauge(
         r, "pipeline_feedback_endpoints",
         "Feedback addresses connected (after DNS resolution).", "");
+    self->feedback_posted = cmn_metrics_counter(
+        r, "pipeline_feedback_http_requests_total",
+        "POST /feedback requests, by result: accepted (handed to the "
+        "subscriber), malformed (400), disabled (409: feedback off).",
+        "result");
     return self;
 }
 

@@ -57,6 +57,9 @@ typedef struct {
     cmn_metric_t *feedback_malformed;    /* counter {reason} */
     cmn_metric_t *feedback_coordinators; /* gauge: known */
     cmn_metric_t *feedback_endpoints;    /* gauge: connected addresses */
+    /* HTTP receiver: POST /feedback bodies, by result (accepted,
+     * malformed, disabled) */
+    cmn_metric_t *feedback_posted;
 } pl_metrics_t;
 
 /* Registers every family in `registry` (borrowed). Caller owns the result

@@ -37,6 +37,7 @@ typedef struct {
     zloop_t *loop;
     int timer;          /* zloop timer id, -1: none */
     bool blocked;       /* the chunk waits for room on the data socket */
+    bool announced;     /* PL_PRODUCER_DONE was sent */
     zsock_t *data;      /* PUSH to the sender */
     zsock_t *decisions; /* PULL from the subscriber */
     zsock_t *admin;     /* PULL from the HTTP admin routes */
@@ -350,20 +351,41 @@ static void s_pause_symbol(s_self_t *self, size_t idx, const char *scope)
                         pl_rate_coordinator_name(self->rate, idx), scope);
 }
 
-/* Answers STOP: what could not be handed over. */
-static void s_stop_reply(s_self_t *self)
+static uint64_t s_produced(const s_self_t *self)
 {
-    if (self->chunk_count > 0)
-        cmn_log_warning(PL_PROD_MODULE, "stop_deadline", "dropped=%zu",
-                        self->chunk_count);
     uint64_t produced = 0;
     for (size_t idx = 0; idx < self->count; idx++)
         produced += self->providers[idx].produced;
-    cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu",
-                 (unsigned long long)produced);
-    zsock_send(self->pipe, "s8", PL_PRODUCER_STOPPED,
-               (uint64_t)self->chunk_count);
+    return produced;
+}
+
+/* Answers STOP: what could not be handed over (main reports it: one
+ * shutdown report, not a warning per actor). */
+static void s_stop_reply(s_self_t *self)
+{
+    cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu not_handed_over=%zu",
+                 (unsigned long long)s_produced(self), self->chunk_count);
+    zsock_send(self->pipe, "s88", PL_PRODUCER_STOPPED,
+               (uint64_t)self->chunk_count, s_produced(self));
     self->stop_pending = false;
+    /* Reported as never sent: they must not leave later (the sender
+     * counts what reaches it after the flush as never sent too). */
+    self->chunk_count = 0;
+}
+
+/* Tells main once that every provider has ended and everything made was
+ * handed over (MDP_EXIT_WHEN_DONE). */
+static void s_announce_done(s_self_t *self)
+{
+    if (self->announced || self->chunk_count > 0)
+        return;
+    for (size_t idx = 0; idx < self->count; idx++)
+        if (!self->providers[idx].done)
+            return;
+    self->announced = true;
+    cmn_log_info(PL_PROD_MODULE, "all_done", "produced=%llu",
+                 (unsigned long long)s_produced(self));
+    zsock_send(self->pipe, "s8", PL_PRODUCER_DONE, s_produced(self));
 }
 
 static int s_self_handle_pipe(zloop_t *loop, zsock_t *reader, void *arg)
@@ -438,6 +460,8 @@ static void s_self_arm(s_self_t *self)
     }
     if (self->stop_pending && (!blocked || now >= self->stop_deadline_ns))
         s_stop_reply(self);
+    if (!blocked)
+        s_announce_done(self);
     int64_t deadline = self->next_status_ns;
     if (self->stop_pending && self->stop_deadline_ns < deadline)
         deadline = self->stop_deadline_ns;

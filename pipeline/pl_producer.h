@@ -20,9 +20,13 @@
  *     the bucket runs at min(feedback scale, cap));
  *   its pipe (zsock pictures; start-up: pl_actor.h):
  *     PL_PRODUCER_STOP "s8" deadline_ms: stop producing, hand over the
- *       chunk; replies PL_PRODUCER_STOPPED "s8" with the number of records
- *       it could not hand over by the deadline (0: none);
- *     PL_PRODUCER_NOW "s": a running stop replies now.
+ *       chunk; replies PL_PRODUCER_STOPPED "s88" with the number of records
+ *       it could not hand over by the deadline (0: none) and the records
+ *       produced in all;
+ *     PL_PRODUCER_NOW "s": a running stop replies now;
+ *     and once, unasked, PL_PRODUCER_DONE "s8" (produced) when every
+ *       provider has ended (its limit, the end of a replay) and every record
+ *       was handed over: main's MDP_EXIT_WHEN_DONE waits for it.
  *
  * It writes the per-provider metrics and the providers part of /status. */
 #ifndef PL_PRODUCER_H
@@ -65,6 +69,7 @@ typedef struct {
 #define PL_PRODUCER_STOP "STOP"
 #define PL_PRODUCER_NOW "NOW"
 #define PL_PRODUCER_STOPPED "STOPPED"
+#define PL_PRODUCER_DONE "DONE"
 
 /* An admin command (inproc, one frame holding this struct). */
 typedef enum {

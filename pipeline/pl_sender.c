@@ -235,6 +235,24 @@ static void s_send(s_self_t *self, const pl_window_action_t *action,
     }
 }
 
+/* At the end of a flush: the records handed over but never put in a
+ * batch (the chunk being read, chunks still queued), counted and
+ * discarded. The producer has stopped: the queue is finite. */
+static uint64_t s_drain(s_self_t *self)
+{
+    uint64_t records = 0;
+    for (;;) {
+        if (self->has_chunk) {
+            records += zmq_msg_size(&self->chunk) / sizeof(mdbp_record_t) -
+                       self->chunk_offset;
+            zmq_msg_close(&self->chunk);
+            self->has_chunk = false;
+        }
+        if (!s_receive_chunk(self))
+            return records;
+    }
+}
+
 /* Does every action the window has now. */
 static void s_act(s_self_t *self, int64_t now, bool input_pending)
 {
@@ -252,13 +270,18 @@ static void s_act(s_self_t *self, int64_t now, bool input_pending)
                 PL_SEND_MODULE, "ack_timeout", "batch_seq=%llu attempts=%u",
                 (unsigned long long)action.batch_seq, action.attempts);
             break;
-        case PL_WINDOW_FLUSHED:
-            if (action.records > 0)
-                cmn_log_warning(PL_SEND_MODULE, "flush_deadline",
-                                "unacked_records=%zu", action.records);
-            zsock_send(self->pipe, "s8", PL_SENDER_FLUSHED,
-                       (uint64_t)action.records);
+        case PL_WINDOW_FLUSHED: {
+            /* The numbers go to main's one shutdown report (issue 15). */
+            pl_sender_report_t report = {.input_never_sent = s_drain(self)};
+            pl_window_loss(self->window, &report.window);
+            report.counters = *pl_window_counters(self->window);
+            cmn_log_info(PL_SEND_MODULE, "flush_ended", "held_records=%zu",
+                         action.records);
+            zsock_send(self->pipe, "s88b", PL_SENDER_FLUSHED,
+                       (uint64_t)action.records, (uint64_t)0, &report,
+                       sizeof report);
             break;
+        }
         }
     }
     s_update_window(self);

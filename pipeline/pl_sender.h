@@ -26,8 +26,10 @@
  *
  * Pipe commands (zsock_send pictures; see pl_actor.h for start-up):
  *   PL_SENDER_FLUSH "s8" deadline_ms: seal everything, wait for the acks
- *     until the deadline, then reply PL_SENDER_FLUSHED "s8" with the number
- *     of records still unacknowledged (0 when all are safe);
+ *     until the deadline, then reply PL_SENDER_FLUSHED "s88b" with the number
+ *     of records still unacknowledged (0 when all are safe), 0, and a
+ *     pl_sender_report_t (main's one shutdown report; the producer's
+ *     replies have the same picture);
  *   PL_SENDER_NOW "s": a running flush stops waiting and replies now. */
 #ifndef PL_SENDER_H
 #define PL_SENDER_H
@@ -41,6 +43,7 @@
 #include "pl_endpoints.h"
 #include "pl_metrics.h"
 #include "pl_status.h"
+#include "pl_window.h"
 
 /* Records in one producer->sender frame at most. */
 #define PL_SENDER_CHUNK_RECORDS_MAX 1024
@@ -73,6 +76,16 @@ typedef struct {
 #define PL_SENDER_FLUSH "FLUSH"
 #define PL_SENDER_NOW "NOW"
 #define PL_SENDER_FLUSHED "FLUSHED"
+
+/* What the sender knows at the end of a flush (issue 15): every record it
+ * was handed is in exactly one of these (or acked / rejected in the
+ * counters). */
+typedef struct {
+    pl_window_loss_t window;   /* the records the window holds */
+    uint64_t input_never_sent; /* handed over by the producer, not yet in a
+                                  batch (a chunk being read or queued) */
+    pl_window_counters_t counters;
+} pl_sender_report_t;
 
 /* Starts the actor (config copied). Returns NULL with the reason in `error`
  * (PL_ACTOR_ERROR_MAX bytes) when a socket cannot be set up or the endpoint

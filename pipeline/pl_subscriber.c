@@ -34,6 +34,7 @@ typedef struct {
     zsock_t *sub;
     zsock_t *decisions; /* PUSH to the producer */
     zsock_t *limits;    /* PUSH to the sender, or NULL */
+    zsock_t *posted;    /* PULL from the HTTP receiver, or NULL */
     pl_feedback_t *feedback;
     pl_endpoints_t *addresses; /* the SUB's connections, kept with DNS */
     int64_t next_resolve_ns;
@@ -121,7 +122,10 @@ static void s_reset_forgotten(s_self_t *self)
     size_t kept = 0;
     for (size_t k = 0; k < self->shown_count; k++) {
         s_shown_t *shown = &self->shown[k];
-        if (!pl_feedback_find(self->feedback, shown->id)) {
+        bool gone = self->config.source_label
+                        ? pl_feedback_count(self->feedback) == 0
+                        : !pl_feedback_find(self->feedback, shown->id);
+        if (gone) {
             cmn_series_remove(&shown->depth);
             cmn_series_remove(&shown->level);
             cmn_series_remove(&shown->stale);
@@ -143,17 +147,25 @@ static void s_publish_state(s_self_t *self, int64_t now)
     cmn_json_array_begin(json, NULL);
     size_t count = pl_feedback_count(self->feedback);
     bool fresh = count > 0;
+    const char *label = self->config.source_label;
+    double worst_depth = 0, worst_age = 0, worst_stale = 0, worst_level = 0;
     for (size_t k = 0; k < count; k++) {
         const pl_coordinator_view_t *view =
             pl_feedback_coordinator(self->feedback, k);
         double age = (double)(now - view->heard_ns) / (double)CMN_NS_PER_SEC;
         if (view->stale)
             fresh = false;
-        s_shown_t *shown = s_shown(self, view->id);
-        cmn_series_set(shown->depth, (double)view->queue_size);
-        cmn_series_set(shown->stale, view->stale ? 1 : 0);
-        cmn_series_set(shown->age, age);
-        cmn_series_set(shown->level, (double)view->effective);
+        worst_depth = fmax(worst_depth, (double)view->queue_size);
+        worst_age = fmax(worst_age, age);
+        worst_stale = fmax(worst_stale, view->stale ? 1 : 0);
+        worst_level = fmax(worst_level, (double)view->effective);
+        if (!label) {
+            s_shown_t *shown = s_shown(self, view->id);
+            cmn_series_set(shown->depth, (double)view->queue_size);
+            cmn_series_set(shown->stale, view->stale ? 1 : 0);
+            cmn_series_set(shown->age, age);
+            cmn_series_set(shown->level, (double)view->effective);
+        }
         cmn_json_object_begin(json, NULL);
         cmn_json_string(json, "id", view->id);
         cmn_json_uint(json, "epoch", view->epoch);
@@ -173,6 +185,15 @@ static void s_publish_state(s_self_t *self, int64_t now)
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
+    if (label && count > 0) {
+        /* One series for all: the worst, so that an alert on it fires when
+         * any coordinator would have fired it. */
+        s_shown_t *shown = s_shown(self, label);
+        cmn_series_set(shown->depth, worst_depth);
+        cmn_series_set(shown->stale, worst_stale);
+        cmn_series_set(shown->age, worst_age);
+        cmn_series_set(shown->level, worst_level);
+    }
     pl_status_publish(self->config.status, PL_STATUS_COORDINATORS,
                       cmn_json_text(json));
     cmn_json_destroy(&json);
@@ -233,6 +254,46 @@ static int s_self_handle_sub(zloop_t *loop, zsock_t *reader, void *arg)
     } else if (result == PL_FEEDBACK_MALFORMED || result == PL_FEEDBACK_VERSION)
         cmn_log_debug(PL_SUB_MODULE, "dropped", "reason=%s",
                       result == PL_FEEDBACK_VERSION ? "version" : "malformed");
+    s_publish_counters(self);
+    if (result == PL_FEEDBACK_APPLIED)
+        s_publish_state(self, cmn_clock_mono_ns(self->config.clock));
+    s_self_arm(self);
+    return 0;
+}
+
+/* An event POSTed to /feedback (pl_http), already parsed: the same
+ * engine call as a message from the SUB socket. The seed's shape has no
+ * epoch or seq: its events are numbered here, per coordinator, in the
+ * order they came. A webhook sends no heartbeats: the event is trusted for
+ * posted_ttl_ms, then the coordinator is stale like a silent one. */
+static int s_self_handle_posted(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    s_self_t *self = arg;
+    pl_posted_feedback_t posted;
+    if (pl_actor_recv_struct(reader, &posted, sizeof posted, NULL) != 0) {
+        cmn_log_error(PL_SUB_MODULE, "bad_posted", "reason=size");
+        return 0;
+    }
+    mdbp_feedback_t *event = &posted.event;
+    if (!posted.sequenced) {
+        const pl_coordinator_view_t *view =
+            pl_feedback_find(self->feedback, event->coordinator_id);
+        event->epoch = PL_SUBSCRIBER_POSTED_EPOCH;
+        event->seq =
+            view && view->epoch == PL_SUBSCRIBER_POSTED_EPOCH ? view->seq + 1
+                                                               : 1;
+    }
+    event->ttl_ms = self->config.posted_ttl_ms;
+    pl_feedback_result_t result =
+        pl_feedback_handle_event(self->feedback, event);
+    if (result == PL_FEEDBACK_APPLIED) {
+        s_decide(self, event->ts_ns);
+        s_limits(self);
+    }
+    cmn_log_debug(PL_SUB_MODULE, "posted", "coordinator=%s level=%s result=%d",
+                  event->coordinator_id, s_level_names[event->level],
+                  (int)result);
     s_publish_counters(self);
     if (result == PL_FEEDBACK_APPLIED)
         s_publish_state(self, cmn_clock_mono_ns(self->config.clock));
@@ -301,6 +362,7 @@ static void s_self_destroy(s_self_t **self_p)
     zsock_destroy(&self->sub);
     zsock_destroy(&self->decisions);
     zsock_destroy(&self->limits);
+    zsock_destroy(&self->posted);
     free(self->endpoints);
     free(self);
     *self_p = NULL;
@@ -367,6 +429,16 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
         zsock_set_sndtimeo(self->limits, 0);
         zsock_set_linger(self->limits, 0);
     }
+    if (config->posted_endpoint) {
+        self->posted = zsock_new(ZMQ_PULL);
+        if (!self->posted ||
+            zsock_bind(self->posted, "%s", config->posted_endpoint) != 0) {
+            snprintf(why, size, "cannot bind %s", config->posted_endpoint);
+            s_self_destroy(&self);
+            return NULL;
+        }
+    }
+    self->config.posted_endpoint = NULL; /* not kept */
     if (config->curve_secret_key_file &&
         cmn_curve_client_apply(self->sub, config->curve_secret_key_file,
                                config->curve_server_key_file) != 0) {
@@ -403,6 +475,8 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     zloop_set_nonstop(self->loop, true); /* signals are main's (sigwait) */
     zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
     zloop_reader(self->loop, self->sub, s_self_handle_sub, self);
+    if (self->posted)
+        zloop_reader(self->loop, self->posted, s_self_handle_posted, self);
     return self;
 }
 

@@ -25,6 +25,7 @@
 #include "pl_actor.h"
 #include "pl_endpoints.h"
 #include "pl_feedback.h"
+#include "pl_feedback_json.h"
 #include "pl_metrics.h"
 #include "pl_policy.h"
 #include "pl_status.h"
@@ -58,7 +59,22 @@ typedef struct {
     /* CURVE client (docs/security.md): both set or both NULL; borrowed. */
     const char *curve_secret_key_file; /* our key pair (NAME_secret) */
     const char *curve_server_key_file; /* the coordinators' public cert */
+    /* POST /feedback (issue 15): the inproc PULL this actor binds for the
+     * HTTP receiver's pl_posted_feedback_t frames (NULL: none), and the
+     * ttl_ms such an event is trusted for (a webhook sends transitions,
+     * no heartbeats). */
+    const char *posted_endpoint;
+    uint32_t posted_ttl_ms;
+    /* The `source` label of the per-coordinator gauges: NULL, the
+     * coordinator id; else this one value for all, each gauge holding the
+     * worst over the coordinators (the seed's source="store_coordinator"
+     * queries). Borrowed. */
+    const char *source_label;
 } pl_subscriber_config_t;
+
+/* Epoch of the events the subscriber numbers itself (the seed's shape has
+ * no epoch or seq): /status shows it. */
+#define PL_SUBSCRIBER_POSTED_EPOCH 0
 
 /* Starts the actor (config copied). Returns NULL with the reason in `error`
  * (PL_ACTOR_ERROR_MAX bytes) when the endpoint list is unusable or a

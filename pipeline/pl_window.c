@@ -430,8 +430,12 @@ pl_window_reply_t pl_window_reply(pl_window_t *self, const mdbp_reply_t *reply,
         s_release(self, slot);
         return PL_WINDOW_SPLIT;
     }
-    return pl_window_nack(self, reply->batch_seq, reply->reason,
-                          reply->retry_after_ms, now, outcome);
+    pl_window_reply_t result =
+        pl_window_nack(self, reply->batch_seq, reply->reason,
+                       reply->retry_after_ms, now, outcome);
+    if (result == PL_WINDOW_REJECTED && reply->code <= MDBP_NACK_CODE_UNKNOWN)
+        self->counters.rejected_by_code[reply->code] += outcome->records;
+    return result;
 }
 
 void pl_window_return(pl_window_t *self, size_t records)
@@ -568,6 +572,28 @@ int pl_window_connections(const pl_window_t *self)
 bool pl_window_flushing(const pl_window_t *self)
 {
     return self->flushing;
+}
+
+void pl_window_loss(const pl_window_t *self, pl_window_loss_t *loss)
+{
+    *loss = (pl_window_loss_t){.never_sent =
+                                   self->open_records + self->returned};
+    for (size_t k = 0; k < self->config.slots; k++) {
+        const s_slot_t *slot = &self->slots[k];
+        bool refused = slot->state == S_WAITING && slot->timeouts == 0 &&
+                       (slot->cause == PL_WINDOW_CAUSE_FULL ||
+                        slot->cause == PL_WINDOW_CAUSE_DRAINING);
+        if (slot->state == S_FREE)
+            continue;
+        if (slot->attempts == 0)
+            loss->never_sent += slot->records;
+        else if (refused && slot->cause == PL_WINDOW_CAUSE_FULL)
+            loss->refused_full += slot->records;
+        else if (refused)
+            loss->refused_draining += slot->records;
+        else
+            loss->maybe_stored += slot->records; /* an answer may be lost */
+    }
 }
 
 const pl_window_counters_t *pl_window_counters(const pl_window_t *self)

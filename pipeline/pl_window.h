@@ -147,7 +147,21 @@ typedef struct {
     uint64_t deferred; /* timeouts not taken: the coordinator is alive */
     uint64_t foreign;  /* replies of another session ignored */
     uint64_t splits;   /* batches split (over_capacity) */
+    /* records_rejected by the nack's code (NONE: a v1 coordinator's or an
+     * encoding failure) */
+    uint64_t rejected_by_code[MDBP_NACK_CODE_UNKNOWN + 1];
 } pl_window_counters_t;
+
+/* Where the records the window holds are, for the shutdown report (issue
+ * 15): each is counted once. */
+typedef struct {
+    uint64_t never_sent;   /* the open batch, sealed batches never sent and
+                              records returned by a split */
+    uint64_t maybe_stored; /* sent, no answer (in flight, timed out, lost
+                              with a connection): an ack may be lost */
+    uint64_t refused_full;     /* last answer nack full: not stored */
+    uint64_t refused_draining; /* last answer nack draining: not stored */
+} pl_window_loss_t;
 
 typedef struct _pl_window_t pl_window_t;
 
@@ -235,5 +249,7 @@ int pl_window_connections(const pl_window_t *self);
 size_t pl_window_credit(const pl_window_t *self);
 bool pl_window_flushing(const pl_window_t *self);
 const pl_window_counters_t *pl_window_counters(const pl_window_t *self);
+/* The records held now, by what is known of them. */
+void pl_window_loss(const pl_window_t *self, pl_window_loss_t *loss);
 
 #endif

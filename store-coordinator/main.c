@@ -197,6 +197,7 @@ static cmn_webhook_t *s_webhook_new(const sc_settings_t *settings,
         .clock = clock,
         .metrics = metrics,
         .metric_prefix = SC_WEBHOOK_METRIC_PREFIX,
+        .bearer_token = settings->fb_http_token,
     };
     cmn_webhook_t *webhook = cmn_webhook_new(&config);
     *failed = webhook == NULL;

@@ -302,6 +302,13 @@ static const cmn_option_t s_options[] = {
      .help = "transitions waiting for the webhook; the oldest is dropped",
      .min = 1,
      .max = 1000000},
+    /* Issue 15: a pipeline's POST /feedback takes its MDP_ADMIN_TOKEN. */
+    {.flag = "fb-http-token",
+     .env = "MDS_FB_HTTP_TOKEN",
+     .type = CMN_OPT_STRING,
+     .default_value = NULL,
+     .help = "bearer token the webhook sends (a pipeline's MDP_ADMIN_TOKEN)",
+     .max = CMN_WEBHOOK_TOKEN_BYTES - 1},
     {.flag = "curve-secret-key-file",
      .env = "MDS_CURVE_SECRET_KEY_FILE",
      .type = CMN_OPT_STRING,
@@ -439,6 +446,12 @@ static int s_security_load(cmn_config_t *config, sc_settings_t *settings)
         cmn_config_double(config, "fb-http-backoff-max") * SC_MS_PER_SEC);
     settings->fb_http_queue_capacity =
         (size_t)cmn_config_int(config, "fb-http-queue-capacity");
+    settings->fb_http_token = cmn_config_string(config, "fb-http-token");
+    if (settings->fb_http_token &&
+        strpbrk(settings->fb_http_token, "\r\n")) {
+        cmn_config_reject(config, "fb-http-token", "a line break");
+        result = -1;
+    }
     if (settings->fb_http_timeout_ms < 1)
         settings->fb_http_timeout_ms = 1;
     const char *reason = NULL;

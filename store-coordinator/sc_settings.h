@@ -54,6 +54,7 @@ typedef struct {
     int64_t fb_http_backoff_ms;     /* first retry wait, doubles, jitter */
     int64_t fb_http_backoff_max_ms; /* the doubling stops here */
     size_t fb_http_queue_capacity;  /* waiting events; oldest dropped */
+    const char *fb_http_token;      /* MDS_FB_HTTP_TOKEN: bearer, or NULL */
     /* CURVE on both sockets when set (docs/security.md). */
     const char *curve_secret_key_file; /* server key pair (czmq cert) */
     const char *curve_clients_dir;     /* allow-list of client certs */

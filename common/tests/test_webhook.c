@@ -442,6 +442,54 @@ static void test_refuses_https(void **state)
     cmn_metrics_destroy(&metrics);
 }
 
+/* Issue 15: the bearer token opens a receiver's admin route (a
+ * pipeline's POST /feedback); without it the 401 is final (a 4xx is not
+ * retried). */
+static void test_bearer_token(void **state)
+{
+    (void)state;
+    cmn_metrics_t *metrics = cmn_metrics_new();
+    cmn_clock_t *clock = cmn_clock_new_system();
+    receiver_t receiver;
+    s_receiver_init(&receiver);
+    int port = 0;
+    close(s_reserve_port(&port));
+    cmn_http_config_t http = {
+        .bind_address = "127.0.0.1",
+        .port = port,
+        .threads = RECEIVER_THREADS,
+        .max_request_bytes = CMN_HTTP_MAX_REQUEST_BYTES_DEFAULT,
+        .request_timeout_ms = CMN_HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
+        .admin_token = "s3cret",
+    };
+    receiver.http = cmn_http_new(&http, receiver.metrics);
+    assert_non_null(receiver.http);
+    cmn_http_route(receiver.http, "POST", "/hook", true, s_hook, &receiver);
+    assert_int_equal(cmn_http_start(receiver.http), 0);
+
+    cmn_webhook_config_t config = s_config(metrics, clock, port);
+    cmn_webhook_t *anonymous = cmn_webhook_new(&config);
+    assert_non_null(anonymous);
+    assert_int_equal(cmn_webhook_post(anonymous, "{\"seq\":1}"), 0);
+    s_wait_metric(metrics, "failed_total", 1);
+    assert_int_equal(s_received(&receiver), 0);
+    cmn_webhook_destroy(&anonymous);
+
+    cmn_metrics_t *signed_metrics = cmn_metrics_new();
+    config = s_config(signed_metrics, clock, port);
+    config.bearer_token = "s3cret";
+    cmn_webhook_t *signed_webhook = cmn_webhook_new(&config);
+    assert_non_null(signed_webhook);
+    assert_int_equal(cmn_webhook_post(signed_webhook, "{\"seq\":2}"), 0);
+    s_wait_received(&receiver, 1);
+    s_wait_metric(signed_metrics, "sent_total", 1);
+    cmn_webhook_destroy(&signed_webhook);
+    cmn_metrics_destroy(&signed_metrics);
+    s_receiver_fini(&receiver);
+    cmn_clock_destroy(&clock);
+    cmn_metrics_destroy(&metrics);
+}
+
 int main(void)
 {
     cmn_log_setup("test-webhook", CMN_LOG_ERROR, CMN_LOG_TEXT);
@@ -452,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_full_queue_drops_oldest),
         cmocka_unit_test(test_retries_follow_the_clock),
         cmocka_unit_test(test_refuses_https),
+        cmocka_unit_test(test_bearer_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -569,6 +569,52 @@ static void test_no_timeout_while_the_coordinator_is_heard(void **state)
     pl_window_destroy(&window);
 }
 
+/* Issue 15: the shutdown report's view of the window. Every held record
+ * is in one place: never sent (open, sealed unsent), refused (the last
+ * answer a nack full/draining), maybe stored (sent, no answer); a refusal
+ * that dropped records is counted by its code. */
+static void test_loss_says_where_each_record_is(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config();
+    config.slots = 4;
+    pl_window_t *window = pl_window_new(&config);
+    pl_window_action_t rejected = s_send_batch(window, 10, T0);
+    pl_window_action_t refused = s_send_batch(window, 10, T0);
+    pl_window_action_t unanswered = s_send_batch(window, 10, T0);
+    mdbp_reply_t nack;
+    memset(&nack, 0, sizeof nack);
+    nack.type = MDBP_REPLY_NACK;
+    nack.batch_seq = rejected.batch_seq;
+    nack.reason = MDBP_NACK_MALFORMED;
+    nack.code = MDBP_NACK_CODE_BAD_RECORD;
+    pl_window_outcome_t outcome;
+    assert_int_equal(pl_window_reply(window, &nack, T0 + 30 * MS, &outcome),
+                     PL_WINDOW_REJECTED);
+    nack.batch_seq = refused.batch_seq;
+    nack.reason = MDBP_NACK_FULL;
+    nack.code = MDBP_NACK_CODE_QUEUE_FULL;
+    nack.retry_after_ms = 1000;
+    assert_int_equal(pl_window_reply(window, &nack, T0 + 30 * MS, &outcome),
+                     PL_WINDOW_BACKOFF);
+    /* Sealed during the backoff, never sent; and 3 still open. */
+    pl_window_fill(window, 10, T0 + 30 * MS);
+    assert_int_equal(s_next(window, T0 + 60 * MS).kind, PL_WINDOW_SEAL);
+    pl_window_fill(window, 3, T0 + 60 * MS);
+    pl_window_loss_t loss;
+    pl_window_loss(window, &loss);
+    assert_int_equal(loss.never_sent, 13);
+    assert_int_equal(loss.refused_full, 10);
+    assert_int_equal(loss.refused_draining, 0);
+    assert_int_equal(loss.maybe_stored, 10);
+    (void)unanswered;
+    const pl_window_counters_t *counters = pl_window_counters(window);
+    assert_int_equal(counters->records_rejected, 10);
+    assert_int_equal(counters->rejected_by_code[MDBP_NACK_CODE_BAD_RECORD],
+                     10);
+    pl_window_destroy(&window);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_an_over_capacity_batch_is_split),
         cmocka_unit_test(test_two_over_capacity_batches_are_both_split),
         cmocka_unit_test(test_no_timeout_while_the_coordinator_is_heard),
+        cmocka_unit_test(test_loss_says_where_each_record_is),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,7 @@ def main():
         ({"MDP_STORE_ENDPOINTS": "localhost:5555"}, "MDP_STORE_ENDPOINTS"),
         ({"MDP_STORE_ENDPOINTS": " , "}, "MDP_STORE_ENDPOINTS"),
         ({"MDP_FEEDBACK_ENDPOINTS": "udp://x:1"}, "MDP_FEEDBACK_ENDPOINTS"),
-        ({"MDP_FB_PROVIDER_NAME": "nosuch"}, "MDP_FB_PROVIDER_NAME"),
+        ({"MDP_FB_PROVIDER_NAME": "a;b"}, "MDP_FB_PROVIDER_NAME"),
         ({"MDP_METRICS_BIND": "not-an-address"}, "MDP_METRICS_BIND"),
         ({"MDP_METRICS_STANDALONE_PORT": "70000"},
          "MDP_METRICS_STANDALONE_PORT"),

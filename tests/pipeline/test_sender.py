@@ -73,14 +73,15 @@ def main():
         took = time.monotonic() - started
         check(code == 0, "SIGTERM with a full window exited %s" % code)
         log = pipeline.read_log()
-        found = re.search(r"shutdown_incomplete unacked_records=(\d+) "
-                          r"unsent_records=(\d+)", log)
-        check(found, "no shutdown_incomplete line:\n" + log[-2000:])
-        check(int(found.group(1)) >= unacked,
-              "reported %s unacked, the gauge said %d"
-              % (found.group(1), unacked))
-        print("ok: stopped in %.1f s, %s unacked, %s unsent"
-              % (took, found.group(1), found.group(2)))
+        found = re.search(r"shutdown_report result=incomplete produced=(\d+) "
+                          r"stored=(\d+) never_sent=(\d+) sent_unacked=(\d+)",
+                          log)
+        check(found, "no shutdown_report line:\n" + log[-2000:])
+        check(int(found.group(4)) >= unacked,
+              "reported %s sent and unacked, the gauge said %d"
+              % (found.group(4), unacked))
+        print("ok: stopped in %.1f s, %s sent and unacked, %s never sent"
+              % (took, found.group(4), found.group(3)))
 
 
 def failover(binary):

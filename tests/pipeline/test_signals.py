@@ -72,7 +72,7 @@ def test_sighup_is_ignored(binary, context):
         check(pipeline.process.returncode == 0,
               "exit %s after SIGHUP then SIGTERM" % pipeline.process.returncode)
         log = pipeline.read_log()
-        check("main: flushed unacked_records=0" in log,
+        check("main: shutdown_report result=complete" in log,
               "no clean flush after SIGHUP:\n%s" % log)
     store.close()
     print("ok: SIGHUP logged and ignored; SIGTERM still flushes")
@@ -103,8 +103,8 @@ def test_second_sigint_flushes_now(binary, context):
         log = pipeline.read_log()
         check("action=flush_now (second signal)" in log,
               "no flush_now log line:\n%s" % log)
-        check("main: shutdown_incomplete unacked_records=" in log and
-              "unacked_records=0 " not in log,
+        check("main: shutdown_report result=incomplete" in log and
+              "sent_unacked=0 " not in log,
               "the unacknowledged records are not reported:\n%s" % log)
     store.close()
     print("ok: a second SIGINT stops waiting for acks")
