@@ -722,7 +722,9 @@ void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
     assert(self && flag && reason);
     s_entry_t *entry = s_find(self, flag);
     assert(entry);
-    const char *value = entry->text ? entry->text : "";
+    char masked[CMN_CONFIG_VALUE_BYTES];
+    const char *value =
+        cmn_config_mask(entry->text ? entry->text : "", masked, sizeof masked);
     if (s_is_secret(entry))
         value = CMN_CONFIG_HIDDEN;
     if (strcmp(cmn_config_source(self, flag), "default") == 0)
@@ -756,23 +758,45 @@ const char *cmn_config_origin_name(cmn_config_origin_t origin)
                                                      : "default";
 }
 
-/* Copies `value` into `out` for showing, with the password of a URL
- * (scheme://user:PASSWORD@host) replaced: a database URI may hold one. */
-static void s_mask_url_password(const char *value, char *out, size_t size)
+/* Masks a `password=VALUE` (a URI query or a libpq key=value string) from
+ * `from` on: VALUE ends at '&', a space or the end. */
+static void s_mask_password_keys(char *out, size_t size, char *from)
 {
+    static const char key[] = "password=";
+    char rest[CMN_CONFIG_VALUE_BYTES];
+    for (char *found = strstr(from, key); found; found = strstr(found, key)) {
+        char *value = found + strlen(key);
+        char *end = value + strcspn(value, "& ");
+        snprintf(rest, sizeof rest, "%s", end);
+        snprintf(value, size - (size_t)(value - out), "%s%s",
+                 CMN_CONFIG_HIDDEN, rest);
+        found = value + strlen(CMN_CONFIG_HIDDEN);
+    }
+}
+
+const char *cmn_config_mask(const char *value, char *out, size_t size)
+{
+    assert(value && out && size > 0);
     snprintf(out, size, "%s", value);
     char *scheme = strstr(out, "://");
-    if (!scheme)
-        return;
-    char *user = scheme + strlen("://");
-    char *at = strchr(user, '@');
-    char *colon = strchr(user, ':');
-    if (!at || !colon || colon > at || strchr(user, '/') < at)
-        return;
-    char rest[CMN_CONFIG_VALUE_BYTES];
-    snprintf(rest, sizeof rest, "%s", at);
-    snprintf(colon + 1, size - (size_t)(colon + 1 - out), "%s%s",
-             CMN_CONFIG_HIDDEN, rest);
+    char *query = out;
+    if (scheme) {
+        /* The userinfo ends at the authority's end: the first '/', '?' or
+         * '#' after the scheme, or the end of the text. */
+        char *user = scheme + strlen("://");
+        size_t authority = strcspn(user, "/?#");
+        char *at = memchr(user, '@', authority);
+        char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+        if (colon) {
+            char rest[CMN_CONFIG_VALUE_BYTES];
+            snprintf(rest, sizeof rest, "%s", at);
+            snprintf(colon + 1, size - (size_t)(colon + 1 - out), "%s%s",
+                     CMN_CONFIG_HIDDEN, rest);
+        }
+        query = user;
+    }
+    s_mask_password_keys(out, size, query);
+    return out;
 }
 
 const char *cmn_config_display(cmn_config_t *self, const char *flag, char *out,
@@ -786,7 +810,7 @@ const char *cmn_config_display(cmn_config_t *self, const char *flag, char *out,
     else if (s_is_secret(entry))
         snprintf(out, size, "%s", CMN_CONFIG_HIDDEN);
     else
-        s_mask_url_password(entry->text, out, size);
+        cmn_config_mask(entry->text, out, size);
     return out;
 }
 

@@ -125,6 +125,12 @@ const char *cmn_config_origin_name(cmn_config_origin_t origin);
  * variable whose name ends in _TOKEN, _PASSWORD or _SECRET), a URL's password
  * replaced by "****", "(unset)" for an unset string. Writes into `out` (`size`
  * bytes) and returns it. */
+/* Copies `value` into `out` (size bytes) for showing, with every password
+ * a database URI may hold replaced by "****": a URL's userinfo password
+ * (scheme://user:PASSWORD@host) and any `password=VALUE` (a URI query or a
+ * libpq key=value string). Returns `out`. Any thread. */
+const char *cmn_config_mask(const char *value, char *out, size_t size);
+
 const char *cmn_config_display(cmn_config_t *self, const char *flag, char *out,
                                size_t size);
 

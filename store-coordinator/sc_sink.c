@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmn_config.h"
 #include "sc_sink_impl.h"
+
+/* Room for a sink URI as an error shows it (passwords masked). */
+#define SC_SINK_URI_SHOWN_MAX 512
 
 struct _sc_sink_t {
     const sc_sink_backend_t *backend; /* chosen from the URI's scheme */
@@ -87,10 +91,11 @@ int sc_sink_check_uri(const char *uri, char *error, size_t error_capacity)
     }
     const sc_sink_backend_t *backend = s_backend_for(uri);
     if (backend == NULL) {
+        char masked[SC_SINK_URI_SHOWN_MAX];
         snprintf(error, error_capacity,
                  "sink URI '%.200s' has an unknown scheme; expected "
                  "sqlite:PATH, postgres://..., postgresql://... or null:",
-                 uri);
+                 cmn_config_mask(uri, masked, sizeof masked));
         return -1;
     }
     return backend->check(uri, error, error_capacity);
