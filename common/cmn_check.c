@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -137,6 +138,26 @@ const char *cmn_check_text(cmn_check_t *self, size_t index,
     return self->problems[index].text;
 }
 
+/* A host name the services would bind (libzmq resolves one): its first
+ * IPv4 address into `address`. A name that does not resolve here is a
+ * runtime problem (DNS, /etc/hosts), not a bad value. */
+static int s_resolve(cmn_check_t *self, const char *subject, const char *host,
+                     struct sockaddr_in *address)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    int error = getaddrinfo(host, NULL, &hints, &found);
+    if (error != 0 || !found) {
+        cmn_check_problem(self, CMN_CHECK_RUNTIME, subject,
+                          "%s: host '%s' has no IPv4 address here: %s",
+                          subject, host, gai_strerror(error));
+        return -1;
+    }
+    address->sin_addr = ((struct sockaddr_in *)found->ai_addr)->sin_addr;
+    freeaddrinfo(found);
+    return 0;
+}
+
 int cmn_check_port(cmn_check_t *self, const char *subject, const char *host,
                    int port)
 {
@@ -150,13 +171,15 @@ int cmn_check_port(cmn_check_t *self, const char *subject, const char *host,
     }
     struct sockaddr_in address = {.sin_family = AF_INET,
                                   .sin_port = htons((uint16_t)port)};
-    if (port < 0 || port > CMN_CHECK_PORT_MAX ||
-        inet_pton(AF_INET, shown, &address.sin_addr) != 1) {
+    if (port < 0 || port > CMN_CHECK_PORT_MAX) {
         cmn_check_problem(self, CMN_CHECK_CONFIG, subject,
-                          "%s: %s:%d is not an IPv4 address and port", subject,
-                          shown, port);
+                          "%s: port %d is not within 0..%d", subject, port,
+                          CMN_CHECK_PORT_MAX);
         return -1;
     }
+    if (inet_pton(AF_INET, shown, &address.sin_addr) != 1 &&
+        s_resolve(self, subject, shown, &address) != 0)
+        return -1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     /* As the services bind (libzmq and civetweb set SO_REUSEADDR): a port
      * in TIME_WAIT is free for them, one with a listener is not. */
@@ -210,9 +233,11 @@ int cmn_check_endpoint(cmn_check_t *self, const char *subject,
     snprintf(name, sizeof name, "%.*s", (int)(colon - host), host);
     char *end = NULL;
     long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || end == colon + 1) {
+    if (*end != '\0' || end == colon + 1 || port < 0 ||
+        port > CMN_CHECK_PORT_MAX) {
         cmn_check_problem(self, CMN_CHECK_CONFIG, subject,
-                          "%s: '%s' has no port number", subject, endpoint);
+                          "%s: '%s' has no port number within 0..%d", subject,
+                          endpoint, CMN_CHECK_PORT_MAX);
         return -1;
     }
     return cmn_check_port(self, subject, name, (int)port);

@@ -30,7 +30,6 @@
 #define CMN_CONFIG_HELP_DEFAULT_ROOM 12
 #define CMN_CONFIG_HELP_BYTES 4096 /* one option's description with range */
 #define CMN_CONFIG_OPTIONS_FLAG "--help-options=tsv" /* the table for tools */
-#define CMN_CONFIG_DEFAULT_COLUMN_MAX 24 /* wider defaults are not aligned */
 #define CMN_CONFIG_VALUE_BYTES 512       /* a value as shown */
 #define CMN_CONFIG_VALUE_COLUMN 28       /* wider values are not aligned */
 #define CMN_CONFIG_HIDDEN "****"         /* instead of a secret */
@@ -46,6 +45,7 @@ typedef struct {
     double double_value;
     bool bool_value;
     int choice_index;
+    bool rejected; /* cmn_config_reject was called for it */
 } s_entry_t;
 
 struct _cmn_config_t {
@@ -722,6 +722,7 @@ void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
     assert(self && flag && reason);
     s_entry_t *entry = s_find(self, flag);
     assert(entry);
+    entry->rejected = true;
     char masked[CMN_CONFIG_VALUE_BYTES];
     const char *value =
         cmn_config_mask(entry->text ? entry->text : "", masked, sizeof masked);
@@ -733,6 +734,14 @@ void cmn_config_reject(cmn_config_t *self, const char *flag, const char *reason)
     else
         s_problem(self, entry->source, "invalid %s='%s': %s", entry->source,
                   value, reason);
+}
+
+bool cmn_config_rejected(cmn_config_t *self, const char *flag)
+{
+    assert(self && flag);
+    s_entry_t *entry = s_find(self, flag);
+    assert(entry);
+    return entry->rejected;
 }
 
 void cmn_config_collect(cmn_config_t *self, cmn_config_problem_fn *fn,

@@ -91,6 +91,10 @@ const char *cmn_config_positional(cmn_config_t *self, size_t index);
 void cmn_config_reject(cmn_config_t *self, const char *flag,
                        const char *reason);
 
+/* True once cmn_config_reject was called for `flag` (a `check` then does
+ * not report the same value twice). */
+bool cmn_config_rejected(cmn_config_t *self, const char *flag);
+
 /* ---- issue 15: `check` subcommands (cmn_check.h builds on these) ---- */
 
 /* Receives one problem: `subject` names what it is about (the variable,

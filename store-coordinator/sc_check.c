@@ -15,6 +15,8 @@
 /* The first 16 bytes of every SQLite 3 database file. */
 #define SC_CHECK_SQLITE_MAGIC "SQLite format 3"
 #define SC_CHECK_SQLITE_MAGIC_BYTES 16
+/* SQLite's name for a database in memory (sqlite::memory:). */
+#define SC_CHECK_SQLITE_MEMORY ":memory:"
 
 bool sc_check_requested(int argc, char **argv)
 {
@@ -26,6 +28,11 @@ bool sc_check_requested(int argc, char **argv)
 static void s_check_sqlite(cmn_check_t *check, const char *uri)
 {
     const char *path = uri + strlen(SC_CHECK_SQLITE_SCHEME);
+    if (strcmp(path, SC_CHECK_SQLITE_MEMORY) == 0) {
+        cmn_check_passed(check, "%s", "MDS_SINK: an in-memory SQLite database "
+                                      "(nothing on disk to check)");
+        return;
+    }
     if (cmn_check_writable(check, "MDS_SINK", path) != 0)
         return;
     FILE *file = fopen(path, "rb");
@@ -87,12 +94,20 @@ int sc_check_command(cmn_config_t *config, cmn_check_t *check)
                          "every option parsed and the rules "
                          "between options checked");
 
-    cmn_check_endpoint(check, "MDS_INGEST_ENDPOINT", settings.ingest_endpoint);
-    cmn_check_endpoint(check, "MDS_FEEDBACK_ENDPOINT",
-                       settings.feedback_endpoint);
-    cmn_check_port(check, "MDS_HTTP_PORT", settings.http_bind,
-                   settings.http_port);
-    cmn_check_writable(check, "MDS_DLQ_PATH", settings.dlq_path);
+    /* A value already rejected is not tried again (one mistake, one
+     * line). */
+    if (!cmn_config_rejected(config, "ingest-endpoint"))
+        cmn_check_endpoint(check, "MDS_INGEST_ENDPOINT",
+                           settings.ingest_endpoint);
+    if (!cmn_config_rejected(config, "feedback-endpoint"))
+        cmn_check_endpoint(check, "MDS_FEEDBACK_ENDPOINT",
+                           settings.feedback_endpoint);
+    if (!cmn_config_rejected(config, "http-port") &&
+        !cmn_config_rejected(config, "http-bind"))
+        cmn_check_port(check, "MDS_HTTP_PORT", settings.http_bind,
+                       settings.http_port);
+    if (!cmn_config_rejected(config, "dlq-path"))
+        cmn_check_writable(check, "MDS_DLQ_PATH", settings.dlq_path);
 
     char error[SC_CHECK_ERROR_BYTES];
     if (settings.sink_uri &&

@@ -477,9 +477,11 @@ static bool s_breaker_open(sc_intake_t *self)
     return false;
 }
 
-/* When resending a batch of `count` records may succeed: the time the sink
- * needs, at the drain rate, to free the room that is missing. */
-static uint32_t s_retry_after_full(sc_intake_t *self, size_t count)
+/* When resending a batch of `count` records may succeed against a queue
+ * filled up to `limit` records at most: the time the sink needs, at the
+ * drain rate, to free the room that is missing below it. */
+static uint32_t s_retry_after_below(sc_intake_t *self, size_t count,
+                                    uint64_t limit)
 {
     /* Nothing drains before a breaker's trial (or a hung database's
      * return): the smoothed rate would promise too much. */
@@ -487,14 +489,20 @@ static uint32_t s_retry_after_full(sc_intake_t *self, size_t count)
         return self->config.breaker_timeout_ms;
     if (self->drain_rate < S_DRAIN_RATE_IDLE)
         return SC_INTAKE_RETRY_AFTER_IDLE_MS;
-    size_t free_slots = sc_queue_free(self->queue);
-    size_t needed = count > free_slots ? count - free_slots : 1;
+    uint64_t wanted = sc_queue_depth(self->queue) + count;
+    uint64_t needed = wanted > limit ? wanted - limit : 1;
     double ms = (double)needed * S_MS_PER_SEC / self->drain_rate;
     if (ms < SC_INTAKE_RETRY_AFTER_MIN_MS)
         return SC_INTAKE_RETRY_AFTER_MIN_MS;
     if (ms > SC_INTAKE_RETRY_AFTER_MAX_MS)
         return SC_INTAKE_RETRY_AFTER_MAX_MS;
     return (uint32_t)ms;
+}
+
+/* The same against the whole queue. */
+static uint32_t s_retry_after_full(sc_intake_t *self, size_t count)
+{
+    return s_retry_after_below(self, count, sc_queue_capacity(self->queue));
 }
 
 /* The known producer (id, session), or S_NONE. */
@@ -610,8 +618,10 @@ void sc_intake_admit(sc_intake_t *self, const sc_intake_batch_t *batch,
         return;
     }
     if (s_takes_reserve(self, batch->priority, batch->count)) {
+        /* The missing room is below H, not below the capacity. */
         s_nack(out, MDBP_NACK_FULL, MDBP_NACK_CODE_QUEUE_FULL,
-               s_retry_after_full(self, batch->count),
+               s_retry_after_below(self, batch->count,
+                                   self->config.capacity - s_reserve(self)),
                "queue full for this class: the rest is reserved for critical");
         out->credit = s_credit(self, producer);
         return;

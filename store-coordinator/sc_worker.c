@@ -101,6 +101,13 @@ static sc_sink_problem_t s_publish_problem(s_self_t *self,
                          self->index);
         return problem;
     }
+    if (problem == SC_SINK_PROBLEM_NONE) {
+        /* Another kind of failure (the network, a full disk): the login
+         * problem is no longer what goes on, and its retries must be
+         * logged again (s_log_outcome). */
+        atomic_store(&self->state->sink_problem, SC_SINK_PROBLEM_NONE);
+        return problem;
+    }
     int expected = SC_SINK_PROBLEM_NONE;
     if (problem != SC_SINK_PROBLEM_NONE &&
         atomic_compare_exchange_strong(&self->state->sink_problem, &expected,

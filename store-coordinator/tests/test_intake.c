@@ -866,6 +866,31 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
     sc_intake_destroy(&intake);
 }
 
+static void test_reserve_refusal_hint_counts_the_room_below_h(void **state)
+{
+    (void)state;
+    sc_intake_config_t config = s_config(true);
+    sc_intake_t *intake = sc_intake_new(&config, 0);
+    sc_intake_admission_t out;
+    s_acks_t acks = {0};
+    /* 10 records/s drained, as in the retry-hint test above. */
+    s_admit(intake, 20, 1, 0, &out);
+    s_drain_at(intake, 0, &acks);
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
+    sc_intake_update_t update;
+    sc_intake_update(intake, 1000 * MS, &update);
+    s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 1, 75, 1000 * MS,
+                 &out);
+    /* depth 75, H 80: a normal batch of 10 misses 5 records of room below
+     * H (not 0 below the capacity): 5 / 10 per s = 500 ms. */
+    assert_int_equal(s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1,
+                                  2, 10, 1000 * MS, &out),
+                     SC_INTAKE_NACK);
+    assert_int_equal(out.retry_after_ms, 500);
+    sc_intake_discard(intake, s_on_done, &acks);
+    sc_intake_destroy(&intake);
+}
+
 static void test_malformed_copies_code_field_and_index(void **state)
 {
     (void)state;
@@ -918,6 +943,7 @@ int main(void)
         cmocka_unit_test(
             test_a_crowd_larger_than_the_target_gets_one_record_each),
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
+        cmocka_unit_test(test_reserve_refusal_hint_counts_the_room_below_h),
         cmocka_unit_test(test_weights_split_the_target),
         cmocka_unit_test(test_classes_split_the_target_four_two_one),
         cmocka_unit_test(test_soft_cuts_bulk_first_critical_never),
