@@ -403,7 +403,9 @@ static int s_start(s_main_t *self)
             .decisions_endpoint = PL_DECISIONS_ENDPOINT,
             .limits_endpoint = PL_LIMITS_ENDPOINT,
             .feedback = {.stale_level = settings->stale_level,
-                         .forget_ns = settings->forget_ns},
+                         .forget_ns = settings->forget_ns,
+                         .critical =
+                             settings->priority == MDBP_PRIORITY_CRITICAL},
             .policy = self->policy,
             .metrics = self->metrics,
             .status = self->status,

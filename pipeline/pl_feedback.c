@@ -72,7 +72,8 @@ static pl_coordinator_view_t *s_find(pl_feedback_t *self, const char *id)
 }
 
 static void s_copy_state(pl_coordinator_view_t *view,
-                         const mdbp_feedback_t *event, int64_t now)
+                         const mdbp_feedback_t *event, bool critical,
+                         int64_t now)
 {
     view->seq = event->seq;
     view->level = event->level;
@@ -87,6 +88,10 @@ static void s_copy_state(pl_coordinator_view_t *view,
     view->effective = event->level;
     view->has_credit_initial = event->has_credit_initial;
     view->credit_initial = event->credit_initial;
+    if (critical && event->has_credit_initial_critical) {
+        view->has_credit_initial = true;
+        view->credit_initial = event->credit_initial_critical;
+    }
 }
 
 /* Removes coordinators[index], keeping the order of the others. */
@@ -129,7 +134,7 @@ pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
         self->counters.gaps++;
         self->counters.missed += event->seq - view->seq - 1;
     }
-    s_copy_state(view, event, now);
+    s_copy_state(view, event, self->config.critical, now);
     self->counters.applied++;
     self->counters.by_level[event->level]++;
     self->counters.by_type[event->type]++;

@@ -48,6 +48,9 @@ typedef enum {
 typedef struct {
     mdbp_level_t stale_level; /* fail-safe level of a stale coordinator */
     int64_t forget_ns;         /* silence after which one is forgotten */
+    /* MDP_SEND_PRIORITY=critical: a coordinator's credit_initial_critical
+     * is this pipeline's credit_initial (ingest.md 4.5) */
+    bool critical;
 } pl_feedback_config_t;
 
 /* One coordinator as known now. */

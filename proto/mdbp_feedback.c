@@ -48,6 +48,7 @@ enum {
     KEY_GOING_AWAY,
     KEY_SCALE_HINT_CRITICAL,
     KEY_SCALE_HINT_BULK,
+    KEY_CREDIT_INITIAL_CRITICAL,
     KEY_COUNT
 };
 
@@ -75,7 +76,8 @@ static const char *const s_key_names[KEY_COUNT] = {"v",
                                                    "credit_initial",
                                                    "going_away",
                                                    "scale_hint_critical",
-                                                   "scale_hint_bulk"};
+                                                   "scale_hint_bulk",
+                                                   "credit_initial_critical"};
 
 const char *mdbp_feedback_type_name(mdbp_feedback_type_t type)
 {
@@ -172,7 +174,8 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
         (event->has_pressure ? 1 : 0) + (event->has_credit_initial ? 1 : 0) +
         (event->has_going_away ? 1 : 0) +
         (event->has_scale_hint_critical ? 1 : 0) +
-        (event->has_scale_hint_bulk ? 1 : 0);
+        (event->has_scale_hint_bulk ? 1 : 0) +
+        (event->has_credit_initial_critical ? 1 : 0);
     int failed = msgpack_pack_map(&packer, entries);
     failed |= s_pack_key(&packer, KEY_V);
     failed |= msgpack_pack_uint64(&packer, MDBP_PROTOCOL_VERSION);
@@ -245,6 +248,10 @@ int mdbp_feedback_encode(const mdbp_feedback_t *event, mdbp_buffer_t *out)
     if (event->has_scale_hint_bulk) {
         failed |= s_pack_key(&packer, KEY_SCALE_HINT_BULK);
         failed |= msgpack_pack_double(&packer, event->scale_hint_bulk);
+    }
+    if (event->has_credit_initial_critical) {
+        failed |= s_pack_key(&packer, KEY_CREDIT_INITIAL_CRITICAL);
+        failed |= msgpack_pack_uint32(&packer, event->credit_initial_critical);
     }
     return mdbp_buffer_packer_finish(out, start, failed);
 }
@@ -319,6 +326,13 @@ static int s_decode_v11(const mdbp_reader_t *reader, const mdbp_key_t *keys,
                        &event->scale_hint_bulk, error) != 0)
             return -1;
         event->has_scale_hint_bulk = true;
+    }
+    if (keys[KEY_CREDIT_INITIAL_CRITICAL].seen) {
+        if (mdbp_key_uint(reader, &keys[KEY_CREDIT_INITIAL_CRITICAL],
+                          UINT32_MAX, &value, error) != 0)
+            return -1;
+        event->has_credit_initial_critical = true;
+        event->credit_initial_critical = (uint32_t)value;
     }
     if (keys[KEY_CREDIT_INITIAL].seen) {
         if (mdbp_key_uint(reader, &keys[KEY_CREDIT_INITIAL], UINT32_MAX,

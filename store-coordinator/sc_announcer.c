@@ -192,6 +192,8 @@ void sc_announcement_message(const sc_announcement_t *announcement,
         .scale_hint_bulk = state->class_factor[MDBP_PRIORITY_BULK],
         .has_credit_initial = true,
         .credit_initial = state->credit_initial,
+        .has_credit_initial_critical = true,
+        .credit_initial_critical = state->credit_initial_critical,
         .has_going_away = true,
         .going_away = announcement->going_away,
     };

@@ -157,6 +157,7 @@ static bool s_snapshot_differs(const sc_snapshot_t *a, const sc_snapshot_t *b)
            a->commit_latency_ms != b->commit_latency_ms ||
            a->sink_state != b->sink_state || a->drain_rate != b->drain_rate ||
            a->credit_initial != b->credit_initial ||
+           a->credit_initial_critical != b->credit_initial_critical ||
            strcmp(a->reason, b->reason) != 0;
 }
 

@@ -1026,6 +1026,11 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     s_claim_t newcomer = {.priority = MDBP_PRIORITY_NORMAL,
                           .weight = s_share_weight(MDBP_PRIORITY_NORMAL, 1)};
     uint64_t initial = s_allowed(self, &newcomer, newcomer.weight);
+    /* A critical newcomer is not cut by pressure: at HARD it may still
+     * start (ingest.md 4.5). */
+    s_claim_t critical = {.priority = MDBP_PRIORITY_CRITICAL,
+                          .weight = s_share_weight(MDBP_PRIORITY_CRITICAL, 1)};
+    uint64_t initial_critical = s_allowed(self, &critical, critical.weight);
 
     snapshot->level = self->level;
     snapshot->previous = self->previous;
@@ -1037,6 +1042,7 @@ void sc_intake_update(sc_intake_t *self, int64_t now_ns,
     snapshot->sink_state = sink_state;
     snapshot->drain_rate = self->drain_rate;
     snapshot->credit_initial = (uint32_t)initial;
+    snapshot->credit_initial_critical = (uint32_t)initial_critical;
     snapshot->producers = self->active;
     for (int priority = 0; priority < MDBP_PRIORITY_COUNT; priority++)
         snapshot->class_factor[priority] =

@@ -35,6 +35,7 @@ typedef struct {
     mdbp_sink_state_t sink_state;     /* up / degraded / down */
     double drain_rate;                 /* records/s, smoothed */
     uint32_t credit_initial;           /* what a new producer may send */
+    uint32_t credit_initial_critical;  /* the same for a critical one */
     uint32_t producers;                /* active producers (credit shares) */
     /* per class (mdbp_priority_t): active producers and the factor their
      * shares are scaled by now (ingest.md 4.5) */

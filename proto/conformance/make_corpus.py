@@ -348,7 +348,8 @@ def feedback_cases():
          "v1.1 keys at their edges: 2^32-1, 0, pressure as integer 0")
     case(k, "valid", "class-scales",
          FEEDBACK_V11 + [("scale_hint_critical", 1.0),
-                         ("scale_hint_bulk", 0.0)],
+                         ("scale_hint_bulk", 0.0),
+                         ("credit_initial_critical", 2 ** 32 - 1)],
          "v1.1 per-class share factors (ingest.md 4.5) at their edges")
     case(k, "valid", "going-away-ttl",
          edit(fb, going_away=True), "going_away true with a nonzero ttl_ms")
@@ -462,6 +463,9 @@ def feedback_cases():
         "scale_hint_critical as str")
     bad("scale-hint-bulk-nan", v11 + [("scale_hint_bulk", math.nan)],
         "scale_hint_bulk NaN")
+    bad("credit-initial-critical-2-32",
+        v11 + [("credit_initial_critical", u64(2 ** 32))],
+        "credit_initial_critical 2^32")
     bad("pressure-nan", edit(v11, pressure=math.nan), "pressure NaN")
     bad("going-away-int", edit(v11, going_away=1), "going_away as integer 1")
     bad("going-away-nil", edit(v11, going_away=None), "going_away nil")

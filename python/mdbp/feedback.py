@@ -67,6 +67,7 @@ OPTIONAL = {
     "going_away": ("bool", None),
     "scale_hint_critical": ("float", (0.0, 1.0)),
     "scale_hint_bulk": ("float", (0.0, 1.0)),
+    "credit_initial_critical": ("uint", (0, UINT32_MAX)),
 }
 SINK_STATES = ("up", "degraded", "down")
 

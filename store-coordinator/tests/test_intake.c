@@ -846,6 +846,10 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
                      SC_INTAKE_QUEUED);
     sc_snapshot_t snapshot = s_update(intake, 0);
     assert_int_equal(snapshot.level, MDBP_LEVEL_HARD); /* depth 80 = H */
+    /* A new producer may start only if it is critical (the review: a
+     * restarted critical feed waited for the level to drop). */
+    assert_int_equal(snapshot.credit_initial, 0);
+    assert_int_equal(snapshot.credit_initial_critical, 20);
     /* HARD: normal and bulk get nothing new; critical still gets its
      * share (40 x 4/6), bounded by the room the reserve leaves (20). */
     s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);

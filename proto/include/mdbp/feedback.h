@@ -79,6 +79,8 @@ typedef struct {
     double scale_hint_critical; /* 0..1 */
     bool has_scale_hint_bulk;
     double scale_hint_bulk; /* 0..1 */
+    bool has_credit_initial_critical;
+    uint32_t credit_initial_critical; /* credit_initial for critical */
 } mdbp_feedback_t;
 
 /* Writes the topic of `coordinator_id` ("mds.fb/<id>/", NUL-terminated) into
