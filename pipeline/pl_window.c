@@ -183,33 +183,45 @@ static size_t s_room(const pl_window_t *self, const s_coordinator_t *c,
     return allowed > c->unacked_records ? allowed - c->unacked_records : 0;
 }
 
+/* How much of its credit `c` uses: unacked / allowed (without credit, v1:
+ * the unacked records alone, scaled far below any credit's share). */
+static double s_fill(const pl_window_t *self, const s_coordinator_t *c,
+                     int64_t now)
+{
+    size_t allowed = s_allowed(self, c, now);
+    if (allowed == SIZE_MAX)
+        return (double)c->unacked_records / (double)SIZE_MAX;
+    return allowed > 0 ? (double)c->unacked_records / (double)allowed : 1.0;
+}
+
 /* The coordinator for a batch of `records` at `now`, -1 when none fits:
- * `prefer` (the one that may hold it) when it fits, else the most room,
- * ties to the fewest unacked, then in turn. A batch larger than every
- * room still goes to an eligible coordinator holding nothing with a
- * nonzero credit (it was cut to a credit before; it must not wait
- * forever for a room that size). */
+ * `prefer` (the one that may hold it) when it fits, else the one using the
+ * smallest part of its credit, ties in turn (so coordinators share the
+ * load in proportion to their credits, and one that stops answering fills
+ * its credit and gets nothing more). A batch larger than every room still
+ * goes to an eligible coordinator holding nothing with a nonzero credit
+ * (it was cut to a credit before; it must not wait forever for a room
+ * that size). */
 static int s_choose(const pl_window_t *self, size_t records, int prefer,
                     int64_t now)
 {
-    if (prefer >= 0 && s_room(self, &self->coordinators[prefer], now) >= records)
+    if (prefer >= 0 &&
+        s_room(self, &self->coordinators[prefer], now) >= records)
         return prefer;
     int best = -1;
-    size_t best_room = 0, best_unacked = 0;
+    double best_fill = 0;
     int count = self->coordinator_count;
     for (int step = 0; step < count; step++) {
         int id = (self->turn + step) % count;
         const s_coordinator_t *c = &self->coordinators[id];
         size_t room = s_room(self, c, now);
-        bool fits = room >= records ||
-                    (room > 0 && c->unacked_batches == 0);
+        bool fits = room >= records || (room > 0 && c->unacked_batches == 0);
         if (!fits)
             continue;
-        if (best < 0 || room > best_room ||
-            (room == best_room && c->unacked_records < best_unacked)) {
+        double fill = s_fill(self, c, now);
+        if (best < 0 || fill < best_fill) {
             best = id;
-            best_room = room;
-            best_unacked = c->unacked_records;
+            best_fill = fill;
         }
     }
     return best;
