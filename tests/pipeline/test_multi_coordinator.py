@@ -18,6 +18,11 @@ part "added": the endpoint list names a third coordinator that is not
   running yet; once it starts it gets batches too (a pod KEDA adds behind
   a static list; DNS re-resolution itself is pl_actors'
   test_sender_connects_every_address_again, with a resolver hook).
+part "gone": one of two coordinators is killed (SIGKILL: no going_away);
+  its feedback goes stale, then is forgotten after MDP_FB_FORGET_SEC: its
+  pipeline_feedback_stale{source} series disappears (no permanent alert);
+  its batches go to the other one at once (the reconnect is refused) and
+  every record is stored (union of keys = produced).
 part "none": no coordinator listens: the pipeline never logs `sender:
   connected`, /status says no coordinator answers, and it warns
   (`no_coordinator`, rate-limited) after PL_SEND_NONE_WARN_NS.
@@ -37,6 +42,7 @@ from harness import Coordinator, SqliteLock, sqlite_keys  # noqa: E402
 RATE = 3000
 LIMIT = 24000
 NONE_WARN_SEC = 10
+FORGET_SEC = 3
 
 
 def coordinator(binary, index, **env):
@@ -167,6 +173,45 @@ def part_added(pipeline_binary, coordinator_binary):
     print("ok: added")
 
 
+def part_gone(pipeline_binary, coordinator_binary):
+    with coordinator(coordinator_binary, 0) as first, \
+            coordinator(coordinator_binary, 1) as second:
+        first.start(ready=True)
+        second.start(ready=True)
+        with pipeline_for(pipeline_binary, [first, second],
+                          MDP_FB_FORGET_SEC=FORGET_SEC) as pipeline:
+            pipeline.start()
+            wait_for(lambda: written(first) > 0 and written(second) > 0, 20,
+                     "both coordinators written to")
+            stale = 'pipeline_feedback_stale{source="%s"}' \
+                % second.coordinator_id
+            second.kill()
+            pipeline.wait_metric(stale, lambda v: v == 1, 15,
+                                 "the killed coordinator stale")
+            wait_for(lambda: stale not in pipeline.metrics(), FORGET_SEC + 10,
+                     "the killed coordinator's stale series gone")
+            check(pipeline.metric(up_key(second)) == 0,
+                  "the killed coordinator is up")
+            # Its store keeps what it committed before it died.
+            pipeline.wait_metric('pipeline_records_produced_total'
+                                 '{provider="sim"}', lambda v: v == LIMIT,
+                                 60, "the whole run produced")
+            pipeline.wait_metric("pipeline_records_acked_total",
+                                 lambda v: v >= LIMIT - 0.5, 60,
+                                 "every record acked")
+            moved = pipeline.metric("pipeline_records_moved_total")
+            check(pipeline.stop() == 0, "SIGTERM did not exit 0")
+            check(first.stop() == 0, "the coordinator did not exit 0")
+            keys = [sqlite_keys(c.db_path) for c in (first, second)]
+            union = set().union(*keys)
+            check(len(union) == LIMIT, "stored %d distinct records, "
+                  "produced %d" % (len(union), LIMIT))
+            extra = sum(len(k) for k in keys) - len(union)
+            check(extra <= moved, "%d extra rows, %d records moved"
+                  % (extra, moved))
+    print("ok: gone")
+
+
 def part_none(pipeline_binary):
     nobody = "tcp://127.0.0.1:%d" % free_port()
     with Pipeline(pipeline_binary, MDP_PROVIDERS="sim",
@@ -197,6 +242,7 @@ def main():
     parts = {"hang": lambda: part_hang(pipeline_binary, coordinator_binary),
              "hard": lambda: part_hard(pipeline_binary, coordinator_binary),
              "added": lambda: part_added(pipeline_binary, coordinator_binary),
+             "gone": lambda: part_gone(pipeline_binary, coordinator_binary),
              "none": lambda: part_none(pipeline_binary)}
     for name in sys.argv[3:]:
         parts[name]()
