@@ -27,7 +27,7 @@ typedef struct {
 } s_connection_t;
 
 struct _pl_endpoints_t {
-    zsock_t *socket;           /* borrowed; NULL in links mode */
+    zsock_t *socket;            /* borrowed; NULL in links mode */
     pl_endpoints_link_fn *link; /* links mode */
     void *link_arg;
     char *endpoints; /* owned copy */
@@ -254,8 +254,7 @@ size_t pl_endpoints_refresh(pl_endpoints_t *self)
     for (size_t k = 0; k < self->count; k++) {
         if (!self->connections[k].seen) {
             if (self->link)
-                self->link(self->connections[k].address, false,
-                           self->link_arg);
+                self->link(self->connections[k].address, false, self->link_arg);
             else
                 zsock_disconnect(self->socket, "%s",
                                  self->connections[k].address);

@@ -137,9 +137,9 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
         r, "pipeline_store_credit",
         "Records this coordinator lets us have unacked (-1: no credit, v1).",
         "address");
-    self->store_unacked = cmn_metrics_gauge(
-        r, "pipeline_store_unacked_records",
-        "Records in flight at this coordinator.", "address");
+    self->store_unacked =
+        cmn_metrics_gauge(r, "pipeline_store_unacked_records",
+                          "Records in flight at this coordinator.", "address");
     self->records_moved = cmn_metrics_counter(
         r, "pipeline_records_moved_total",
         "Records resent to another coordinator than the one that may hold "

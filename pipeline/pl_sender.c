@@ -76,8 +76,8 @@ struct _s_self_t {
         *limits_endpoint; /* owned copies */
     zsock_t *pipe;
     zloop_t *loop;
-    int timer;    /* zloop timer id, -1: none */
-    bool reading; /* the data socket is in the loop */
+    int timer;                 /* zloop timer id, -1: none */
+    bool reading;              /* the data socket is in the loop */
     zsock_t *data;             /* PULL from the producer */
     zsock_t *limits;           /* PULL: feedback limits from the subscriber */
     pl_endpoints_t *addresses; /* the links, kept with DNS */
@@ -88,8 +88,8 @@ struct _s_self_t {
     int64_t next_resolve_ns;
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
-    mdbp_record_t *records;  /* the open batch */
-    mdbp_record_t *returned; /* split batches' records, to fill again */
+    mdbp_record_t *records;   /* the open batch */
+    mdbp_record_t *returned;  /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
     size_t returned_capacity; /* records; grows, bounded by the window */
     zmq_msg_t chunk;          /* records received, not yet batched */
@@ -181,8 +181,8 @@ static void s_seal(s_self_t *self, const pl_window_action_t *action)
     msgpack_sbuffer *buffer = &self->buffers[action->slot];
     msgpack_sbuffer_clear(buffer);
     if (mdbp_batch_encode_session(self->producer_id, self->config.session,
-                                   action->batch_seq, self->records,
-                                   action->records, buffer) != 0) {
+                                  action->batch_seq, self->records,
+                                  action->records, buffer) != 0) {
         cmn_log_error(PL_SEND_MODULE, "encode_failed",
                       "batch_seq=%llu records=%zu",
                       (unsigned long long)action->batch_seq, action->records);
@@ -243,8 +243,8 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
     mdbp_batch_t batch;
     mdbp_error_t error;
     if (mdbp_batch_decode(buffer->data, buffer->size, &batch,
-                           self->returned + left, self->config.batch_records,
-                           &error) != 0 ||
+                          self->returned + left, self->config.batch_records,
+                          &error) != 0 ||
         batch.count != outcome->records) {
         /* Our own encoding: cannot happen, loudly. */
         cmn_log_error(PL_SEND_MODULE, "split_failed",
@@ -321,7 +321,7 @@ static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
     mdbp_reply_t reply;
     mdbp_error_t error;
     if (!frame || mdbp_reply_decode(zframe_data(frame), zframe_size(frame),
-                                     &reply, &error) != 0) {
+                                    &reply, &error) != 0) {
         cmn_log_warning(PL_SEND_MODULE, "bad_reply", "error=\"%s\"",
                         frame ? error.text : "empty");
         zmsg_destroy(&message);
@@ -368,13 +368,13 @@ static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
     case PL_WINDOW_BACKOFF:
         cmn_series_inc(self->nacks_by_reason[reply.reason]);
         if (reply.reason == MDBP_NACK_DRAINING)
-            cmn_log_info(PL_SEND_MODULE, "coordinator_going_away",
-                         "address=%s", link->address);
+            cmn_log_info(PL_SEND_MODULE, "coordinator_going_away", "address=%s",
+                         link->address);
         cmn_log_debug(PL_SEND_MODULE, "nack",
                       "batch_seq=%llu reason=%s retry_after_ms=%u address=%s",
                       (unsigned long long)reply.batch_seq,
-                      mdbp_nack_reason_name(reply.reason),
-                      reply.retry_after_ms, link->address);
+                      mdbp_nack_reason_name(reply.reason), reply.retry_after_ms,
+                      link->address);
         return;
     }
 }
@@ -548,14 +548,12 @@ static void s_publish_status(s_self_t *self, int64_t now)
         cmn_json_string(json, "address", link->address);
         cmn_json_bool(json, "connected", view.connected);
         cmn_json_bool(json, "going_away", view.going_away);
-        cmn_json_int(json, "credit", view.credit == SIZE_MAX
-                                         ? -1
-                                         : (int64_t)view.credit);
+        cmn_json_int(json, "credit",
+                     view.credit == SIZE_MAX ? -1 : (int64_t)view.credit);
         cmn_json_uint(json, "unacked_records", view.unacked_records);
         int64_t wait = view.backoff_until_ns - now;
         cmn_json_double(json, "backoff_seconds",
-                        wait > 0 ? (double)wait / (double)CMN_NS_PER_SEC
-                                 : 0.0);
+                        wait > 0 ? (double)wait / (double)CMN_NS_PER_SEC : 0.0);
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
@@ -703,8 +701,7 @@ static int s_link_add(s_self_t *self, const char *address)
         zsock_set_reconnect_ivl_max(link->dealer, PL_SEND_RECONNECT_MAX_MS);
         zsock_set_sndhwm(link->dealer, (int)self->config.window * 2);
         zsock_set_heartbeat_ivl(link->dealer, PL_SEND_HEARTBEAT_IVL_MS);
-        zsock_set_heartbeat_timeout(link->dealer,
-                                    PL_SEND_HEARTBEAT_TIMEOUT_MS);
+        zsock_set_heartbeat_timeout(link->dealer, PL_SEND_HEARTBEAT_TIMEOUT_MS);
         zsock_set_heartbeat_ttl(link->dealer, PL_SEND_HEARTBEAT_TTL_MS);
         zsock_set_handshake_ivl(link->dealer, PL_SEND_HANDSHAKE_IVL_MS);
         snprintf(monitor, sizeof monitor, "inproc://pl-sender-monitor-%p",
@@ -881,9 +878,8 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     self->buffers = calloc(config->window, sizeof *self->buffers);
     self->records = calloc(config->batch_records, sizeof *self->records);
     if (!self->endpoints || !self->producer_id || !self->data_endpoint ||
-        !self->limits_endpoint || !self->window || !self->loop ||
-        !self->data || !self->limits ||
-        !self->returned || !self->buffers || !self->records) {
+        !self->limits_endpoint || !self->window || !self->loop || !self->data ||
+        !self->limits || !self->returned || !self->buffers || !self->records) {
         snprintf(why, size, "out of memory or sockets");
         s_self_destroy(&self);
         return NULL;
@@ -901,9 +897,9 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
         s_self_destroy(&self);
         return NULL;
     }
-    self->addresses = pl_endpoints_new_links(
-        self->endpoints, config->resolve, config->resolve_arg, s_on_address,
-        self, PL_SEND_MODULE);
+    self->addresses = pl_endpoints_new_links(self->endpoints, config->resolve,
+                                             config->resolve_arg, s_on_address,
+                                             self, PL_SEND_MODULE);
     if (!self->addresses) {
         snprintf(why, size, "out of memory");
         s_self_destroy(&self);

@@ -72,8 +72,8 @@ struct _pl_window_t {
     bool flushing;
     int64_t flush_deadline_ns;
     pl_window_limits_t limits;
-    size_t split_limit;      /* batch size after a split (0: none) */
-    size_t returned;         /* records the shell holds from a split */
+    size_t split_limit; /* batch size after a split (0: none) */
+    size_t returned;    /* records the shell holds from a split */
     pl_window_counters_t counters;
 };
 
@@ -522,7 +522,7 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
     slot->state = S_WAITING;
     slot->due_ns = now;
     slot->cause = reason == MDBP_NACK_DRAINING ? PL_WINDOW_CAUSE_DRAINING
-                                                : PL_WINDOW_CAUSE_FULL;
+                                               : PL_WINDOW_CAUSE_FULL;
     return PL_WINDOW_BACKOFF;
 }
 
@@ -816,8 +816,8 @@ int pl_window_connections(const pl_window_t *self)
 {
     int connected = 0;
     for (int id = 0; id < self->coordinator_count; id++)
-        connected += self->coordinators[id].present &&
-                     self->coordinators[id].connected;
+        connected +=
+            self->coordinators[id].present && self->coordinators[id].connected;
     return connected;
 }
 

@@ -41,9 +41,9 @@
  * it reconnects or PL_WINDOW_GOING_AWAY_NS pass). A hung coordinator (a
  * SIGSTOPped process: no reply and no ZMTP heartbeat answered) is seen
  * as a disconnect by the shell's heartbeats; before that, its credit
- * bounds what waits there. A batch is cut to the largest room, so a coordinator at HARD
- * (credit 0) gets nothing new and nothing waits for it while another has
- * credit; with no room anywhere records stay in the open batch and the
+ * bounds what waits there. A batch is cut to the largest room, so a coordinator
+ * at HARD (credit 0) gets nothing new and nothing waits for it while another
+ * has credit; with no room anywhere records stay in the open batch and the
  * producer blocks (a provider pauses only when all are full).
  * A batch in flight at a coordinator that disconnects stays charged to it
  * until its ack timeout (a hung coordinator that resumes still commits and
@@ -243,8 +243,8 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
                                  uint32_t retry_after_ms, int64_t now,
                                  pl_window_outcome_t *outcome);
 
-/* A decoded reply from `coordinator`: checks the session, takes the credit, then acts as
- * pl_window_ack / pl_window_nack; a nack `malformed` with code
+/* A decoded reply from `coordinator`: checks the session, takes the credit,
+ * then acts as pl_window_ack / pl_window_nack; a nack `malformed` with code
  * over_capacity (or, from a v1 coordinator, its spec'd detail "batch of N
  * records exceeds the queue capacity C") is SPLIT: the shell must give the
  * slot's records back with pl_window_return() before it fills new ones.

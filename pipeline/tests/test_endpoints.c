@@ -16,11 +16,11 @@
 #define LINKS_MAX 8
 
 typedef struct {
-    int phase;                     /* which answer the resolver gives */
-    char links[LINKS_MAX][64];     /* addresses linked now */
+    int phase;                 /* which answer the resolver gives */
+    char links[LINKS_MAX][64]; /* addresses linked now */
     size_t count;
-    int added, removed;            /* callbacks so far */
-    bool refuse;                   /* the next link cannot be made */
+    int added, removed; /* callbacks so far */
+    bool refuse;        /* the next link cannot be made */
 } s_world_t;
 
 /* Phase 0: two pods; 1: a third added; 2: the first gone; 3: the name does
@@ -93,9 +93,9 @@ static void test_every_address_is_a_link_kept_with_dns(void **state)
 {
     (void)state;
     s_world_t world = {0};
-    pl_endpoints_t *endpoints = pl_endpoints_new_links(
-        "tcp://" HOST ":5555, tcp://127.0.0.1:6000", s_resolve, &world,
-        s_link, &world, "test");
+    pl_endpoints_t *endpoints =
+        pl_endpoints_new_links("tcp://" HOST ":5555, tcp://127.0.0.1:6000",
+                               s_resolve, &world, s_link, &world, "test");
     assert_non_null(endpoints);
     assert_int_equal(pl_endpoints_refresh(endpoints), 3);
     assert_true(s_linked(&world, "tcp://10.0.0.1:5555"));

@@ -209,8 +209,8 @@ static void test_nack_full_backs_off_that_coordinator(void **state)
 
 /* nack draining: the coordinator is going away; it gets nothing new until
  * it reconnects (a restarted one) or PL_WINDOW_GOING_AWAY_NS pass. */
-static void test_nack_draining_stops_sending_there_until_it_reconnects(
-    void **state)
+static void
+test_nack_draining_stops_sending_there_until_it_reconnects(void **state)
 {
     (void)state;
     pl_window_config_t config = s_config();
@@ -365,7 +365,7 @@ static pl_window_config_t s_config_v11(void)
 }
 
 static mdbp_reply_t s_ack(uint64_t batch_seq, uint64_t session, bool credit,
-                           uint32_t value)
+                          uint32_t value)
 {
     mdbp_reply_t reply;
     memset(&reply, 0, sizeof reply);
@@ -615,8 +615,8 @@ static pl_window_action_t s_seal_send(pl_window_t *window, int64_t now)
  * keeps the batch it had until the ack timeout (it may still commit it
  * when it resumes); new batches go to the other at once; at the timeout
  * the batch goes to the other too, counted as moved (a possible copy). */
-static void test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout(
-    void **state)
+static void
+test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout(void **state)
 {
     (void)state;
     pl_window_config_t config = s_config();
@@ -636,8 +636,7 @@ static void test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout(
     assert_false(view.eligible);
     assert_int_equal(view.unacked_records, 10);
     s_nothing(window, sent + 100 * MS - 1);
-    assert_int_equal(s_next(window, sent + 100 * MS).kind,
-                     PL_WINDOW_TIMED_OUT);
+    assert_int_equal(s_next(window, sent + 100 * MS).kind, PL_WINDOW_TIMED_OUT);
     pl_window_action_t resend = s_next(window, sent + 100 * MS);
     assert_int_equal(resend.kind, PL_WINDOW_SEND);
     assert_int_equal(resend.batch_seq, first.batch_seq);
@@ -649,8 +648,8 @@ static void test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout(
 
 /* A coordinator whose reconnect is refused (its process died) cannot
  * answer what it had: elsewhere at once, cause disconnect. */
-static void test_an_unreachable_coordinators_batches_go_elsewhere_at_once(
-    void **state)
+static void
+test_an_unreachable_coordinators_batches_go_elsewhere_at_once(void **state)
 {
     (void)state;
     pl_window_config_t config = s_config();
@@ -680,9 +679,9 @@ static void test_batches_go_where_the_credit_is(void **state)
     pl_window_outcome_t outcome;
     mdbp_reply_t hard = s_ack(a.batch_seq, SESSION, true, 0);
     mdbp_reply_t free_one = s_ack(b.batch_seq, SESSION, true, 120);
-    assert_int_equal(pl_window_reply(window, a.coordinator, &hard, T0 + 30 * MS,
-                                     &outcome),
-                     PL_WINDOW_ACKED);
+    assert_int_equal(
+        pl_window_reply(window, a.coordinator, &hard, T0 + 30 * MS, &outcome),
+        PL_WINDOW_ACKED);
     assert_int_equal(pl_window_reply(window, b.coordinator, &free_one,
                                      T0 + 30 * MS, &outcome),
                      PL_WINDOW_ACKED);
@@ -727,8 +726,8 @@ static void test_without_credits_batches_are_shared(void **state)
 /* Before a coordinator's first reply, without credit_initial from its
  * feedback: a conservative initial credit, PL_WINDOW_FIRST_RECORDS unacked
  * there (a coordinator that never answers holds no more). */
-static void test_a_silent_coordinator_holds_at_most_the_initial_credit(
-    void **state)
+static void
+test_a_silent_coordinator_holds_at_most_the_initial_credit(void **state)
 {
     (void)state;
     pl_window_config_t config = s_config();
