@@ -61,13 +61,15 @@
 typedef struct _s_self_t s_self_t;
 
 /* One coordinator address: its own DEALER and monitor. */
-typedef struct {
+typedef struct s_link_t_ {
     s_self_t *owner;
     char address[PL_SEND_ADDRESS_MAX];
-    int id; /* the window's coordinator id */
+    int id;    /* the window's coordinator id */
+    bool dead; /* removed: freed at the next resolution, ignore events */
     zsock_t *dealer;
     zsock_t *monitor; /* PAIR: the dealer's connection events */
     cmn_series_t *up, *credit, *unacked; /* {address}, removed with it */
+    struct s_link_t_ *next_dead;         /* the removed, to free */
 } s_link_t;
 
 struct _s_self_t {
@@ -82,7 +84,8 @@ struct _s_self_t {
     zsock_t *limits;           /* PULL: feedback limits from the subscriber */
     pl_endpoints_t *addresses; /* the links, kept with DNS */
     s_link_t *links[PL_WINDOW_COORDINATORS_MAX]; /* by window id */
-    char link_failure[PL_ENDPOINTS_ERROR_MAX];   /* first link not made */
+    s_link_t *dead_links; /* removed, freed at the next resolution */
+    char link_failure[PL_ENDPOINTS_ERROR_MAX]; /* first link not made */
     int64_t none_since_ns;     /* no coordinator connected since (0: one is) */
     int64_t next_none_warn_ns; /* the next "no coordinator" warning */
     int64_t next_resolve_ns;
@@ -384,6 +387,8 @@ static int s_self_handle_dealer(zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     (void)reader;
     s_link_t *link = arg;
+    if (link->dead)
+        return 0; /* removed during this loop turn */
     s_self_t *self = link->owner;
     int64_t now = s_now(self);
     /* Replies in bulk, without waiting. */
@@ -424,6 +429,8 @@ static int s_self_handle_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_link_t *link = arg;
+    if (link->dead)
+        return 0; /* removed during this loop turn */
     s_self_t *self = link->owner;
     zmsg_t *message = zmsg_recv(reader);
     if (!message)
@@ -658,7 +665,7 @@ static void s_link_destroy(s_self_t *self, s_link_t **link_p)
     s_link_t *link = *link_p;
     if (!link)
         return;
-    if (self->loop) {
+    if (self->loop && !link->dead) {
         if (link->dealer)
             zloop_reader_end(self->loop, link->dealer);
         if (link->monitor)
@@ -756,9 +763,30 @@ static void s_link_remove(s_self_t *self, const char *address)
             continue;
         pl_window_coordinator_remove(self->window, id, s_now(self));
         self->links[id] = NULL;
-        s_link_destroy(self, &link);
+        /* Not freed now: this may run inside one of its own handlers, and
+         * the loop may still hold its sockets' events of this turn. */
+        zloop_reader_end(self->loop, link->dealer);
+        zloop_reader_end(self->loop, link->monitor);
+        link->dead = true;
+        /* Its series go at once: a gone coordinator leaves no gauge. */
+        cmn_series_remove(&link->up);
+        cmn_series_remove(&link->credit);
+        cmn_series_remove(&link->unacked);
+        link->next_dead = self->dead_links;
+        self->dead_links = link;
         cmn_series_set(self->connected, pl_window_connections(self->window));
         return;
+    }
+}
+
+/* Frees the links removed at the previous resolution (no handler of
+ * theirs can run any more). */
+static void s_free_dead_links(s_self_t *self)
+{
+    while (self->dead_links) {
+        s_link_t *link = self->dead_links;
+        self->dead_links = link->next_dead;
+        s_link_destroy(self, &link);
     }
 }
 
@@ -777,6 +805,7 @@ static int s_on_address(const char *address, bool added, void *arg)
  * connected, sooner. */
 static void s_resolve(s_self_t *self, int64_t now)
 {
+    s_free_dead_links(self);
     pl_endpoints_refresh(self->addresses);
     size_t connected = (size_t)pl_window_connections(self->window);
     self->next_resolve_ns = now + (connected > 0 ? self->config.resolve_ns
@@ -824,6 +853,7 @@ static void s_self_destroy(s_self_t **self_p)
         return;
     for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++)
         s_link_destroy(self, &self->links[id]);
+    s_free_dead_links(self);
     zloop_destroy(&self->loop);
     pl_endpoints_destroy(&self->addresses);
     if (self->has_chunk)
