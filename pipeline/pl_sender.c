@@ -91,6 +91,7 @@ struct _s_self_t {
     int64_t next_resolve_ns;
     pl_window_t *window;
     msgpack_sbuffer *buffers; /* encoded batch per slot, kept to resend */
+    size_t buffer_count;      /* pl_window_slot_count */
     mdbp_record_t *records;   /* the open batch */
     mdbp_record_t *returned;  /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
@@ -861,7 +862,7 @@ static void s_self_destroy(s_self_t **self_p)
     zsock_destroy(&self->data);
     zsock_destroy(&self->limits);
     if (self->buffers)
-        for (size_t k = 0; k < self->config.window; k++)
+        for (size_t k = 0; k < self->buffer_count; k++)
             msgpack_sbuffer_destroy(&self->buffers[k]);
     free(self->buffers);
     free(self->records);
@@ -905,7 +906,9 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
     self->limits = zsock_new(ZMQ_PULL);
     self->returned = calloc(config->batch_records, sizeof *self->returned);
     self->returned_capacity = config->batch_records;
-    self->buffers = calloc(config->window, sizeof *self->buffers);
+    self->buffer_count = self->window ? pl_window_slot_count(self->window) : 0;
+    self->buffers = calloc(self->buffer_count ? self->buffer_count : 1,
+                           sizeof *self->buffers);
     self->records = calloc(config->batch_records, sizeof *self->records);
     if (!self->endpoints || !self->producer_id || !self->data_endpoint ||
         !self->limits_endpoint || !self->window || !self->loop || !self->data ||
@@ -914,7 +917,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
         s_self_destroy(&self);
         return NULL;
     }
-    for (size_t k = 0; k < config->window; k++)
+    for (size_t k = 0; k < self->buffer_count; k++)
         msgpack_sbuffer_init(&self->buffers[k]);
     const char *failed = NULL;
     if (zsock_set_rcvhwm(self->data, PL_SEND_DATA_HWM),

@@ -61,6 +61,7 @@ typedef struct {
 struct _pl_window_t {
     pl_window_config_t config;
     s_slot_t *slots;
+    size_t slot_count; /* config.slots live + as many parked */
     size_t used;
     size_t unacked_records;
     size_t open_records;
@@ -93,7 +94,12 @@ pl_window_t *pl_window_new(const pl_window_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
-    self->slots = calloc(config->slots, sizeof *self->slots);
+    /* Room for `slots` batches at connected coordinators plus as many
+     * parked at coordinators that stopped answering (their batches wait
+     * for the ack timeout: they must not take the window from the
+     * others). Memory stays bounded: twice the window at most. */
+    self->slot_count = config->slots * PL_WINDOW_PARKED_FACTOR;
+    self->slots = calloc(self->slot_count, sizeof *self->slots);
     if (!self->slots) {
         free(self);
         return NULL;
@@ -265,7 +271,7 @@ static size_t s_seal_count(const pl_window_t *self, int64_t now)
         count = limit;
     size_t room = s_room_max(self, now);
     if (room != SIZE_MAX)
-        for (size_t k = 0; k < self->config.slots && room > 0; k++)
+        for (size_t k = 0; k < self->slot_count && room > 0; k++)
             if (self->slots[k].state == S_WAITING)
                 room = room > self->slots[k].records
                            ? room - self->slots[k].records
@@ -285,12 +291,26 @@ void pl_window_fill(pl_window_t *self, size_t records, int64_t now)
 
 static s_slot_t *s_free_slot(pl_window_t *self, size_t *index)
 {
-    for (size_t k = 0; k < self->config.slots; k++)
+    for (size_t k = 0; k < self->slot_count; k++)
         if (self->slots[k].state == S_FREE) {
             *index = k;
             return &self->slots[k];
         }
     return NULL;
+}
+
+/* Slots that count against the window: all used but those in flight at a
+ * disconnected coordinator (parked until their ack timeout). */
+static size_t s_live_used(const pl_window_t *self)
+{
+    size_t parked = 0;
+    for (size_t k = 0; k < self->slot_count; k++) {
+        const s_slot_t *slot = &self->slots[k];
+        if (slot->state == S_IN_FLIGHT && slot->at >= 0 &&
+            !self->coordinators[slot->at].connected)
+            parked++;
+    }
+    return self->used - parked;
 }
 
 /* The open batch must close now: full, old enough, or flushing. */
@@ -339,7 +359,7 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
                     pl_window_action_t *action)
 {
     /* 1. Ack timeouts: the batch goes back to waiting, due now. */
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         s_slot_t *slot = &self->slots[k];
         if (slot->state == S_IN_FLIGHT && now >= slot->due_ns &&
             self->limits.alive && slot->at >= 0 &&
@@ -368,6 +388,7 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
     size_t index, count;
     s_slot_t *slot;
     if (s_seal_due(self, now) && (count = s_seal_count(self, now)) > 0 &&
+        s_live_used(self) < self->config.slots &&
         (slot = s_free_slot(self, &index))) {
         slot->state = S_WAITING;
         slot->batch_seq = self->next_seq++;
@@ -387,7 +408,7 @@ bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
         return true;
     }
     /* 3. Due sends, each where the room is (none fits: it waits). */
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         slot = &self->slots[k];
         int to;
         if (slot->state == S_WAITING && now >= slot->due_ns &&
@@ -419,7 +440,7 @@ void pl_window_sent(pl_window_t *self, const pl_window_action_t *action,
 {
     size_t index = action->slot;
     int to = action->coordinator;
-    assert(index < self->config.slots);
+    assert(index < self->slot_count);
     assert(to >= 0 && to < self->coordinator_count);
     s_slot_t *slot = &self->slots[index];
     assert(slot->state == S_WAITING);
@@ -455,7 +476,7 @@ void pl_window_sent(pl_window_t *self, const pl_window_action_t *action,
 
 void pl_window_drop(pl_window_t *self, size_t index)
 {
-    assert(index < self->config.slots);
+    assert(index < self->slot_count);
     s_slot_t *slot = &self->slots[index];
     assert(slot->state != S_FREE);
     self->counters.records_rejected += slot->records;
@@ -464,7 +485,7 @@ void pl_window_drop(pl_window_t *self, size_t index)
 
 static s_slot_t *s_find(pl_window_t *self, uint64_t batch_seq, size_t *index)
 {
-    for (size_t k = 0; k < self->config.slots; k++)
+    for (size_t k = 0; k < self->slot_count; k++)
         if (self->slots[k].state != S_FREE &&
             self->slots[k].batch_seq == batch_seq) {
             *index = k;
@@ -618,7 +639,7 @@ void pl_window_coordinator_remove(pl_window_t *self, int coordinator,
     assert(coordinator >= 0 && coordinator < self->coordinator_count);
     /* Gone for good (not in DNS any more): what it had goes elsewhere
      * now; a copy it committed before it went is in its store already. */
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         s_slot_t *slot = &self->slots[k];
         if (slot->holder == coordinator)
             slot->holder = -1;
@@ -647,7 +668,7 @@ void pl_window_connected(pl_window_t *self, int coordinator, int64_t now)
     /* Whatever was sent there before this connection may have gone into
      * a queue that is gone: send it again now (or when the backoff ends),
      * there first. */
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         s_slot_t *slot = &self->slots[k];
         if (slot->at != coordinator)
             continue;
@@ -677,7 +698,7 @@ void pl_window_unreachable(pl_window_t *self, int coordinator, int64_t now)
     assert(coordinator >= 0 && coordinator < self->coordinator_count);
     /* Refused: no process listens there (it died; a hung one still
      * accepts TCP). What it had can never be answered: elsewhere now. */
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         s_slot_t *slot = &self->slots[k];
         if (slot->state != S_IN_FLIGHT || slot->at != coordinator)
             continue;
@@ -747,7 +768,8 @@ static int64_t s_coordinators_deadline(const pl_window_t *self, int64_t now)
 int64_t pl_window_deadline(const pl_window_t *self, int64_t now)
 {
     int64_t next = PL_WINDOW_NEVER;
-    bool free_slot = self->used < self->config.slots;
+    bool free_slot =
+        s_live_used(self) < self->config.slots && self->used < self->slot_count;
     bool waiting = false;
     if (self->open_records > 0 && free_slot) {
         if (s_seal_count(self, now) > 0)
@@ -757,7 +779,7 @@ int64_t pl_window_deadline(const pl_window_t *self, int64_t now)
         else
             waiting = true; /* no room anywhere: until time opens some */
     }
-    for (size_t k = 0; k < self->config.slots; k++) {
+    for (size_t k = 0; k < self->slot_count; k++) {
         const s_slot_t *slot = &self->slots[k];
         if (slot->state == S_IN_FLIGHT) {
             next = s_min(next, slot->due_ns);
@@ -775,6 +797,11 @@ int64_t pl_window_deadline(const pl_window_t *self, int64_t now)
     if (self->flushing)
         next = s_min(next, self->flush_deadline_ns);
     return next;
+}
+
+size_t pl_window_slot_count(const pl_window_t *self)
+{
+    return self->slot_count;
 }
 
 size_t pl_window_used(const pl_window_t *self)

@@ -53,6 +53,9 @@
  * listens, the process died) does it go elsewhere at once.
  * A send to another coordinator than the one that may hold the batch is
  * counted (records_moved): the only source of duplicates across stores.
+ * Batches parked at a disconnected coordinator do not count against the
+ * window of `slots` (the others keep their full window); they use up to as
+ * many extra slots (PL_WINDOW_PARKED_FACTOR): memory stays bounded.
  *
  * v1.1 (proto/ingest.md 4.4 and 5):
  *
@@ -100,6 +103,9 @@
 #define PL_WINDOW_FIRST_RECORDS 500
 /* pl_window_deadline() when nothing is due. */
 #define PL_WINDOW_NEVER INT64_MAX
+/* Slot indices per window slot: `slots` batches at connected coordinators
+ * plus as many parked at disconnected (hung) ones until their timeout. */
+#define PL_WINDOW_PARKED_FACTOR 2
 /* Coordinators known at most (one per connected address). */
 #define PL_WINDOW_COORDINATORS_MAX 64
 /* A coordinator that said draining gets nothing new for this long unless
@@ -294,6 +300,10 @@ void pl_window_hurry(pl_window_t *self, int64_t now);
 /* When the engine next needs pl_window_next(), PL_WINDOW_NEVER if not
  * before the next input. */
 int64_t pl_window_deadline(const pl_window_t *self, int64_t now);
+
+/* Slot indices (action.slot is below it): the shell keeps one buffer per
+ * index. slots * PL_WINDOW_PARKED_FACTOR. */
+size_t pl_window_slot_count(const pl_window_t *self);
 
 /* Readings. */
 size_t pl_window_used(const pl_window_t *self);

@@ -646,6 +646,29 @@ test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout(void **state)
     pl_window_destroy(&window);
 }
 
+/* Batches parked at a hung (disconnected) coordinator until their ack
+ * timeout do not take the window from the other: it keeps all its slots
+ * (memory stays bounded: PL_WINDOW_PARKED_FACTOR times the window). */
+static void test_parked_batches_do_not_take_the_window(void **state)
+{
+    (void)state;
+    pl_window_config_t config = s_config(); /* 2 slots */
+    pl_window_t *window = s_window_two(&config);
+    assert_int_equal(pl_window_slot_count(window), 2 * PL_WINDOW_PARKED_FACTOR);
+    pl_window_action_t a = s_send_batch(window, 10, T0);
+    pl_window_action_t b = s_send_batch(window, 10, T0);
+    assert_int_not_equal(a.coordinator, b.coordinator);
+    pl_window_disconnected(window, b.coordinator, T0 + 30 * MS);
+    /* Two slots for the one still answering. */
+    pl_window_fill(window, 10, T0 + 30 * MS);
+    assert_int_equal(s_seal_send(window, T0 + 50 * MS).coordinator,
+                     a.coordinator);
+    pl_window_fill(window, 10, T0 + 50 * MS);
+    s_nothing(window, T0 + 70 * MS); /* its window is full now */
+    assert_int_equal(pl_window_used(window), 3);
+    pl_window_destroy(&window);
+}
+
 /* A coordinator whose reconnect is refused (its process died) cannot
  * answer what it had: elsewhere at once, cause disconnect. */
 static void
@@ -799,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_a_new_connection_resends_what_was_in_flight),
         cmocka_unit_test(
             test_a_hung_coordinator_keeps_its_batch_until_the_ack_timeout),
+        cmocka_unit_test(test_parked_batches_do_not_take_the_window),
         cmocka_unit_test(
             test_an_unreachable_coordinators_batches_go_elsewhere_at_once),
         cmocka_unit_test(test_batches_go_where_the_credit_is),
