@@ -45,8 +45,8 @@
 /* ZMTP heartbeats: a PING this often; no traffic for the timeout drops
  * the connection (a SIGSTOPped coordinator). The TTL asks the peer to do
  * the same. The handshake of a reconnect to a hung peer gives up too. */
-#define PL_SEND_HEARTBEAT_IVL_MS 500
-#define PL_SEND_HEARTBEAT_TIMEOUT_MS 1500
+#define PL_SEND_HEARTBEAT_IVL_MS 250
+#define PL_SEND_HEARTBEAT_TIMEOUT_MS 1000
 #define PL_SEND_HEARTBEAT_TTL_MS 3000
 #define PL_SEND_HANDSHAKE_IVL_MS 3000
 /* While no coordinator answers: a warning this often. */
