@@ -27,7 +27,9 @@ typedef struct {
 } s_connection_t;
 
 struct _pl_endpoints_t {
-    zsock_t *socket; /* borrowed */
+    zsock_t *socket;            /* borrowed; NULL in links mode */
+    pl_endpoints_link_fn *link; /* links mode */
+    void *link_arg;
     char *endpoints; /* owned copy */
     pl_endpoints_resolve_fn *resolve;
     void *arg;
@@ -141,6 +143,28 @@ pl_endpoints_t *pl_endpoints_new(zsock_t *socket, const char *endpoints,
     return self;
 }
 
+pl_endpoints_t *pl_endpoints_new_links(const char *endpoints,
+                                       pl_endpoints_resolve_fn *resolve,
+                                       void *arg, pl_endpoints_link_fn *link,
+                                       void *link_arg, const char *module)
+{
+    assert(endpoints && link && module);
+    pl_endpoints_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->endpoints = strdup(endpoints);
+    if (!self->endpoints) {
+        free(self);
+        return NULL;
+    }
+    self->link = link;
+    self->link_arg = link_arg;
+    self->resolve = resolve ? resolve : pl_endpoints_resolve_dns;
+    self->arg = arg;
+    self->module = module;
+    return self;
+}
+
 void pl_endpoints_destroy(pl_endpoints_t **self_p)
 {
     assert(self_p);
@@ -172,7 +196,10 @@ static void s_want(pl_endpoints_t *self, const char *origin,
                         address);
         return;
     }
-    if (zsock_connect(self->socket, "%s", address) != 0) {
+    if (self->link) {
+        if (self->link(address, true, self->link_arg) != 0)
+            return; /* the owner logged it; tried again next refresh */
+    } else if (zsock_connect(self->socket, "%s", address) != 0) {
         if (!self->failure[0])
             snprintf(self->failure, sizeof self->failure,
                      "cannot connect to %.200s: %s", address,
@@ -186,7 +213,8 @@ static void s_want(pl_endpoints_t *self, const char *origin,
     snprintf(connection->address, sizeof connection->address, "%s", address);
     snprintf(connection->origin, sizeof connection->origin, "%s", origin);
     connection->seen = true;
-    cmn_log_info(self->module, "connected", "address=%s", address);
+    /* Connecting, not connected: nothing may listen there yet. */
+    cmn_log_info(self->module, "address_added", "address=%s", address);
 }
 
 size_t pl_endpoints_refresh(pl_endpoints_t *self)
@@ -225,8 +253,12 @@ size_t pl_endpoints_refresh(pl_endpoints_t *self)
     size_t kept = 0;
     for (size_t k = 0; k < self->count; k++) {
         if (!self->connections[k].seen) {
-            zsock_disconnect(self->socket, "%s", self->connections[k].address);
-            cmn_log_info(self->module, "disconnected", "address=%s",
+            if (self->link)
+                self->link(self->connections[k].address, false, self->link_arg);
+            else
+                zsock_disconnect(self->socket, "%s",
+                                 self->connections[k].address);
+            cmn_log_info(self->module, "address_removed", "address=%s",
                          self->connections[k].address);
             continue;
         }

@@ -1,5 +1,6 @@
-/* pl_endpoints: one socket connected to every address of an endpoint list,
- * kept in step with DNS (the sender's DEALER, the subscriber's SUB).
+/* pl_endpoints: every address of an endpoint list, kept in step with DNS:
+ * one socket connected to all of them (the subscriber's SUB), or one link
+ * per address made by the owner (the sender's DEALER per coordinator).
  *
  * Each item is tcp://HOST:PORT, ipc://... or inproc://... A tcp host name
  * is resolved with `resolve` (default getaddrinfo, IPv4) and every address
@@ -12,6 +13,7 @@
 #define PL_ENDPOINTS_H
 
 #include <czmq.h>
+#include <stdbool.h>
 
 /* Addresses connected at most per list. */
 #define PL_ENDPOINTS_MAX 64
@@ -38,12 +40,24 @@ int pl_endpoints_check(const char *endpoints, char *bad, size_t capacity);
 
 typedef struct _pl_endpoints_t pl_endpoints_t;
 
+/* Links mode: `address` appeared (`added`: make a link, return 0, or -1
+ * when it cannot be made now; the address is tried again at the next
+ * refresh) or vanished (remove its link; the return is ignored). */
+typedef int(pl_endpoints_link_fn)(const char *address, bool added, void *arg);
+
 /* A set for `socket` (borrowed) and `endpoints` (copied); `resolve` NULL
  * means pl_endpoints_resolve_dns; `module` names the log lines. Connects
  * nothing yet. Returns NULL when out of memory. */
 pl_endpoints_t *pl_endpoints_new(zsock_t *socket, const char *endpoints,
                                  pl_endpoints_resolve_fn *resolve, void *arg,
                                  const char *module);
+
+/* Like pl_endpoints_new, but each address goes to `link` (links mode, no
+ * socket): the owner makes one connection per address. */
+pl_endpoints_t *pl_endpoints_new_links(const char *endpoints,
+                                       pl_endpoints_resolve_fn *resolve,
+                                       void *arg, pl_endpoints_link_fn *link,
+                                       void *link_arg, const char *module);
 
 /* Destroys it (the socket keeps its connections); tolerates NULL and sets
  * *self_p to NULL. */

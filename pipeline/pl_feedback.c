@@ -47,9 +47,9 @@ static int64_t s_ttl_ns(const pl_coordinator_view_t *view)
     return (int64_t)ttl_ms * CMN_NS_PER_MS;
 }
 
-static mdbp_level_t s_max_level(mdbp_level_t a, mdbp_level_t b)
+static mdbp_level_t s_min_level(mdbp_level_t a, mdbp_level_t b)
 {
-    return a > b ? a : b;
+    return a < b ? a : b;
 }
 
 static void s_update_stale(pl_feedback_t *self, pl_coordinator_view_t *view,
@@ -215,12 +215,17 @@ void pl_feedback_summarize(pl_feedback_t *self, const pl_policy_t *policy,
     summary->scale = 1.0;
     summary->known = self->count;
     summary->stale = 0;
+    /* The freest coordinator wins: the sender sends where the credit is
+     * (pl_window), so one at HARD or stale (hung) is routed around and
+     * must not slow or pause the provider for all of them; a provider
+     * pauses only when every coordinator is HARD (issue 11). */
     for (size_t k = 0; k < self->count; k++) {
         const pl_coordinator_view_t *view = &self->coordinators[k];
-        summary->level = s_max_level(summary->level, view->effective);
+        summary->level = k == 0 ? view->effective
+                                : s_min_level(summary->level, view->effective);
         double scale = pl_policy_scale(policy, view->effective,
                                        view->scale_hint, view->stale);
-        if (scale < summary->scale)
+        if (k == 0 || scale > summary->scale)
             summary->scale = scale;
         if (view->stale)
             summary->stale++;

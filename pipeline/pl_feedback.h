@@ -17,8 +17,9 @@
  * - `going_away` (v1.1, the coordinator's last message before it exits):
  *   forgotten at once, no stale alert and no fail-safe for it.
  *
- * Several coordinators combine to the most severe effective level and the
- * smallest scale. Messages that do not decode, carry another protocol version
+ * Several coordinators combine to the least severe effective level and the
+ * largest scale: the sender sends where the credit is, so a provider pauses
+ * only when every coordinator is HARD (issue 11). Messages that do not decode, carry another protocol version
  * or a topic that does not match are counted and dropped. Not thread-safe:
  * owned by the subscriber actor. */
 #ifndef PL_FEEDBACK_H
@@ -90,7 +91,7 @@ typedef struct {
 } pl_feedback_counters_t;
 
 typedef struct {
-    mdbp_level_t level; /* most severe effective level; OK when none */
+    mdbp_level_t level; /* least severe effective level; OK when none */
     double scale;        /* smallest policy scale; 1.0 when none */
     size_t known;        /* coordinators known */
     size_t stale;        /* of which stale */

@@ -128,6 +128,23 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
         "", CMN_METRICS_LATENCY_BOUNDS, CMN_METRICS_LATENCY_BOUND_COUNT);
     self->store_connected = cmn_metrics_gauge(
         r, "pipeline_store_connections", "Connections to coordinators up.", "");
+    self->store_up = cmn_metrics_gauge(
+        r, "pipeline_store_up",
+        "1 while the coordinator at this ingest address answers (handshake "
+        "and heartbeats); the series goes when the address does.",
+        "address");
+    self->store_credit = cmn_metrics_gauge(
+        r, "pipeline_store_credit",
+        "Records this coordinator lets us have unacked (-1: no credit, v1).",
+        "address");
+    self->store_unacked =
+        cmn_metrics_gauge(r, "pipeline_store_unacked_records",
+                          "Records in flight at this coordinator.", "address");
+    self->records_moved = cmn_metrics_counter(
+        r, "pipeline_records_moved_total",
+        "Records resent to another coordinator than the one that may hold "
+        "them (after an ack timeout): possible duplicates across stores.",
+        "");
 
     self->feedback_stale = cmn_metrics_gauge(
         r, "pipeline_feedback_stale",

@@ -45,6 +45,10 @@ typedef struct {
     cmn_metric_t *window_records;        /* gauge: records in them */
     cmn_metric_t *ack_latency;           /* histogram seconds */
     cmn_metric_t *store_connected;       /* gauge: connections up */
+    cmn_metric_t *store_up;              /* gauge {address} 0/1 */
+    cmn_metric_t *store_credit;          /* gauge {address} records */
+    cmn_metric_t *store_unacked;         /* gauge {address} records */
+    cmn_metric_t *records_moved;         /* counter: resent elsewhere */
     /* feedback subscriber */
     cmn_metric_t *feedback_queue_depth;  /* gauge {source} */
     cmn_metric_t *feedback_stale;        /* gauge {source} 0/1 */

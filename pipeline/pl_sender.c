@@ -1,6 +1,20 @@
 /* pl_sender: the actor that delivers records to the coordinators (a shell
  * around pl_window).
  *
+ * One DEALER per coordinator address (a link), not one DEALER connected to
+ * all: libzmq round-robins a multi-connected DEALER blindly, so a hung or
+ * HARD coordinator kept getting its share (issue 11: 20,700 -> 359 rows/s
+ * with one of two SIGSTOPped). With a socket each, the engine knows which
+ * coordinator had which batch and what credit each grants, and chooses
+ * where each batch goes. (A ROUTER with known peer identities would do
+ * too, but needs the peers' routing ids, which coordinators do not send.)
+ * Each link has a monitor: HANDSHAKE_SUCCEEDED = the coordinator answers
+ * (connected), DISCONNECTED, and CONNECT_RETRIED = refused (nothing
+ * listens: pl_window_unreachable). ZMTP heartbeats (PL_SEND_HEARTBEAT_*)
+ * turn a hung peer (SIGSTOPped: TCP up, no process) into a disconnect
+ * within a few seconds. Links follow pl_endpoints (links mode): an
+ * address DNS no longer gives is removed with its labelled series.
+ *
  * Invariant: every record the producer handed over is in exactly one of
  * four places until it is acked (or refused as malformed): the chunk being
  * read (`chunk`), the records of a split batch not yet filled again
@@ -28,29 +42,58 @@
 #define PL_SEND_RECONNECT_MS 100
 #define PL_SEND_RECONNECT_MAX_MS 1000
 #define PL_SEND_DATA_HWM 2
+/* ZMTP heartbeats: a PING this often; no traffic for the timeout drops
+ * the connection (a SIGSTOPped coordinator). The TTL asks the peer to do
+ * the same. The handshake of a reconnect to a hung peer gives up too. */
+#define PL_SEND_HEARTBEAT_IVL_MS 250
+#define PL_SEND_HEARTBEAT_TIMEOUT_MS 1000
+#define PL_SEND_HEARTBEAT_TTL_MS 3000
+#define PL_SEND_HANDSHAKE_IVL_MS 3000
+/* While no coordinator answers: a warning this often. */
+#define PL_SEND_NONE_WARN_NS (10 * CMN_NS_PER_SEC)
+/* Room for one connected address, with its NUL. */
+#define PL_SEND_ADDRESS_MAX 256
 /* zmq monitor event frame: uint16 event + uint32 value. */
 #define PL_SEND_MONITOR_EVENT_BYTES 6
 /* "inproc://pl-sender-monitor-" and a pointer, with the NUL. */
 #define PL_SEND_MONITOR_ENDPOINT_MAX 64
 
-typedef struct {
+typedef struct _s_self_t s_self_t;
+
+/* One coordinator address: its own DEALER and monitor. */
+typedef struct s_link_t_ {
+    s_self_t *owner;
+    char address[PL_SEND_ADDRESS_MAX];
+    int id;    /* the window's coordinator id */
+    bool dead; /* removed: freed at the next resolution, ignore events */
+    zsock_t *dealer;
+    zsock_t *monitor; /* PAIR: the dealer's connection events */
+    cmn_series_t *up, *credit, *unacked; /* {address}, removed with it */
+    struct s_link_t_ *next_dead;         /* the removed, to free */
+} s_link_t;
+
+struct _s_self_t {
     pl_sender_config_t config;
     char *endpoints, *producer_id, *data_endpoint,
         *limits_endpoint; /* owned copies */
     zsock_t *pipe;
     zloop_t *loop;
-    int timer;    /* zloop timer id, -1: none */
-    bool reading; /* the data socket is in the loop */
-    zsock_t *dealer;
+    int timer;                 /* zloop timer id, -1: none */
+    bool reading;              /* the data socket is in the loop */
     zsock_t *data;             /* PULL from the producer */
-    zsock_t *monitor;          /* PAIR: the dealer's connection events */
     zsock_t *limits;           /* PULL: feedback limits from the subscriber */
-    pl_endpoints_t *addresses; /* the DEALER's connections, kept with DNS */
+    pl_endpoints_t *addresses; /* the links, kept with DNS */
+    s_link_t *links[PL_WINDOW_COORDINATORS_MAX]; /* by window id */
+    s_link_t *dead_links; /* removed, freed at the next resolution */
+    char link_failure[PL_ENDPOINTS_ERROR_MAX]; /* first link not made */
+    int64_t none_since_ns;     /* no coordinator connected since (0: one is) */
+    int64_t next_none_warn_ns; /* the next "no coordinator" warning */
     int64_t next_resolve_ns;
     pl_window_t *window;
-    mdbp_buffer_t *buffers;  /* encoded batch per slot, kept to resend */
-    mdbp_record_t *records;  /* the open batch */
-    mdbp_record_t *returned; /* split batches' records, to fill again */
+    mdbp_buffer_t *buffers; /* encoded batch per slot, kept to resend */
+    size_t buffer_count;      /* pl_window_slot_count */
+    mdbp_record_t *records;   /* the open batch */
+    mdbp_record_t *returned;  /* split batches' records, to fill again */
     size_t returned_count, returned_offset;
     size_t returned_capacity; /* records; grows, bounded by the window */
     zmq_msg_t chunk;          /* records received, not yet batched */
@@ -61,11 +104,12 @@ typedef struct {
     cmn_series_t *sent, *resent, *acked, *written, *duplicate, *dead, *rejected,
         *batches_sent, *batches_acked, *late, *window_batches, *window_records,
         *ack_latency, *connected;
-    cmn_series_t *foreign, *split, *deferred, *credit;
+    cmn_series_t *foreign, *split, *deferred, *credit, *moved;
     uint64_t deferred_counted; /* of the window's deferred counter */
+    uint64_t moved_counted;    /* of the window's records_moved */
     cmn_series_t *resent_by_cause[PL_WINDOW_CAUSE_COUNT];
     cmn_series_t *nacks_by_reason[MDBP_NACK_REASON_COUNT];
-} s_self_t;
+};
 
 static void s_self_run(s_self_t *self);
 static void s_resolve(s_self_t *self, int64_t now);
@@ -75,11 +119,22 @@ static int64_t s_now(s_self_t *self)
     return cmn_clock_mono_ns(self->config.clock);
 }
 
-static void s_update_window(s_self_t *self)
+static void s_update_window(s_self_t *self, int64_t now)
 {
     cmn_series_set(self->window_batches, (double)pl_window_used(self->window));
     cmn_series_set(self->window_records,
                    (double)pl_window_unacked_records(self->window));
+    for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++) {
+        s_link_t *link = self->links[id];
+        if (!link)
+            continue;
+        pl_window_coordinator_view_t view;
+        pl_window_coordinator(self->window, id, now, &view);
+        cmn_series_set(link->up, view.connected ? 1 : 0);
+        cmn_series_set(link->credit,
+                       view.credit == SIZE_MAX ? -1 : (double)view.credit);
+        cmn_series_set(link->unacked, (double)view.unacked_records);
+    }
 }
 
 /* Moves records from the received chunk into the open batch while it has
@@ -197,8 +252,8 @@ static void s_split(s_self_t *self, const pl_window_outcome_t *outcome,
     mdbp_batch_t batch;
     mdbp_error_t error;
     if (mdbp_batch_decode(buffer->data, buffer->size, &batch,
-                           self->returned + left, self->config.batch_records,
-                           &error) != 0 ||
+                          self->returned + left, self->config.batch_records,
+                          &error) != 0 ||
         batch.count != outcome->records) {
         /* Our own encoding: cannot happen, loudly. */
         cmn_log_error(PL_SEND_MODULE, "split_failed",
@@ -221,9 +276,11 @@ static void s_send(s_self_t *self, const pl_window_action_t *action,
                    int64_t now)
 {
     mdbp_buffer_t *buffer = &self->buffers[action->slot];
-    bool sent = zmq_send(zsock_resolve(self->dealer), buffer->data,
+    s_link_t *link = self->links[action->coordinator];
+    assert(link);
+    bool sent = zmq_send(zsock_resolve(link->dealer), buffer->data,
                          buffer->size, ZMQ_DONTWAIT) >= 0;
-    pl_window_sent(self->window, action->slot, sent, now);
+    pl_window_sent(self->window, action, sent, now);
     if (!sent)
         return;
     if (action->attempts == 0) {
@@ -284,19 +341,19 @@ static void s_act(s_self_t *self, int64_t now, bool input_pending)
         }
         }
     }
-    s_update_window(self);
+    s_update_window(self, now);
 }
 
-static void s_on_reply(s_self_t *self, int64_t now)
+static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
 {
-    zmsg_t *message = zmsg_recv(self->dealer);
+    zmsg_t *message = zmsg_recv(link->dealer);
     if (!message)
         return;
     zframe_t *frame = zmsg_last(message); /* after any envelope */
     mdbp_reply_t reply;
     mdbp_error_t error;
     if (!frame || mdbp_reply_decode(zframe_data(frame), zframe_size(frame),
-                                     &reply, &error) != 0) {
+                                    &reply, &error) != 0) {
         cmn_log_warning(PL_SEND_MODULE, "bad_reply", "error=\"%s\"",
                         frame ? error.text : "empty");
         zmsg_destroy(&message);
@@ -305,7 +362,7 @@ static void s_on_reply(s_self_t *self, int64_t now)
     zmsg_destroy(&message);
     pl_window_outcome_t outcome;
     pl_window_reply_t result =
-        pl_window_reply(self->window, &reply, now, &outcome);
+        pl_window_reply(self->window, link->id, &reply, now, &outcome);
     size_t credit = pl_window_credit(self->window);
     cmn_series_set(self->credit, credit == SIZE_MAX ? -1 : (double)credit);
     switch (result) {
@@ -342,11 +399,14 @@ static void s_on_reply(s_self_t *self, int64_t now)
         return;
     case PL_WINDOW_BACKOFF:
         cmn_series_inc(self->nacks_by_reason[reply.reason]);
+        if (reply.reason == MDBP_NACK_DRAINING)
+            cmn_log_info(PL_SEND_MODULE, "coordinator_going_away", "address=%s",
+                         link->address);
         cmn_log_debug(PL_SEND_MODULE, "nack",
-                      "batch_seq=%llu reason=%s retry_after_ms=%u",
+                      "batch_seq=%llu reason=%s retry_after_ms=%u address=%s",
                       (unsigned long long)reply.batch_seq,
-                      mdbp_nack_reason_name(reply.reason),
-                      reply.retry_after_ms);
+                      mdbp_nack_reason_name(reply.reason), reply.retry_after_ms,
+                      link->address);
         return;
     }
 }
@@ -355,19 +415,52 @@ static int s_self_handle_dealer(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     (void)reader;
-    s_self_t *self = arg;
+    s_link_t *link = arg;
+    if (link->dead)
+        return 0; /* removed during this loop turn */
+    s_self_t *self = link->owner;
     int64_t now = s_now(self);
     /* Replies in bulk, without waiting. */
-    while (zsock_events(self->dealer) & ZMQ_POLLIN)
-        s_on_reply(self, now);
+    while (zsock_events(link->dealer) & ZMQ_POLLIN)
+        s_on_reply(self, link, now);
     s_self_run(self);
     return 0;
+}
+
+/* The link's connection state changed: CONNECTED here is the ZMTP
+ * handshake (a coordinator answers), not the TCP connect (a SIGSTOPped
+ * process still accepts TCP). */
+static void s_link_event(s_self_t *self, s_link_t *link, uint16_t event,
+                         int64_t now)
+{
+    pl_window_coordinator_view_t view;
+    pl_window_coordinator(self->window, link->id, now, &view);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        pl_window_connected(self->window, link->id, now);
+        cmn_log_info(PL_SEND_MODULE, "connected", "address=%s connections=%d",
+                     link->address, pl_window_connections(self->window));
+    } else if (event == ZMQ_EVENT_DISCONNECTED && view.connected) {
+        pl_window_disconnected(self->window, link->id, now);
+        cmn_log_warning(PL_SEND_MODULE, "disconnected",
+                        "address=%s connections=%d unacked_records=%zu",
+                        link->address, pl_window_connections(self->window),
+                        view.unacked_records);
+    } else if (event == ZMQ_EVENT_CONNECT_RETRIED && view.unacked_batches) {
+        pl_window_unreachable(self->window, link->id, now);
+        cmn_log_warning(PL_SEND_MODULE, "unreachable",
+                        "address=%s resent_elsewhere_records=%zu",
+                        link->address, view.unacked_records);
+    }
+    cmn_series_set(self->connected, pl_window_connections(self->window));
 }
 
 static int s_self_handle_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    s_self_t *self = arg;
+    s_link_t *link = arg;
+    if (link->dead)
+        return 0; /* removed during this loop turn */
+    s_self_t *self = link->owner;
     zmsg_t *message = zmsg_recv(reader);
     if (!message)
         return 0;
@@ -375,17 +468,7 @@ static int s_self_handle_monitor(zloop_t *loop, zsock_t *reader, void *arg)
     if (frame && zframe_size(frame) >= PL_SEND_MONITOR_EVENT_BYTES) {
         uint16_t event;
         memcpy(&event, zframe_data(frame), sizeof event);
-        int64_t now = s_now(self);
-        if (event == ZMQ_EVENT_CONNECTED) {
-            pl_window_connected(self->window, now);
-            cmn_log_info(PL_SEND_MODULE, "connected", "connections=%d",
-                         pl_window_connections(self->window));
-        } else if (event == ZMQ_EVENT_DISCONNECTED) {
-            pl_window_disconnected(self->window, now);
-            cmn_log_warning(PL_SEND_MODULE, "disconnected", "connections=%d",
-                            pl_window_connections(self->window));
-        }
-        cmn_series_set(self->connected, pl_window_connections(self->window));
+        s_link_event(self, link, event, s_now(self));
     }
     zmsg_destroy(&message);
     s_self_run(self);
@@ -463,7 +546,12 @@ static void s_publish_status(s_self_t *self, int64_t now)
     cmn_json_object_begin(json, NULL);
     cmn_json_string(json, "endpoints", self->endpoints);
     cmn_json_string(json, "producer_id", self->producer_id);
-    cmn_json_int(json, "connections", pl_window_connections(self->window));
+    int connections = pl_window_connections(self->window);
+    cmn_json_int(json, "connections", connections);
+    /* Nothing answers: say so (the pipeline holds its records). */
+    cmn_json_bool(json, "store_answering", connections > 0);
+    if (connections == 0)
+        cmn_json_string(json, "warning", "no coordinator answers");
     cmn_json_uint(json, "unacked_batches", pl_window_used(self->window));
     cmn_json_uint(json, "unacked_records",
                   pl_window_unacked_records(self->window));
@@ -484,11 +572,57 @@ static void s_publish_status(s_self_t *self, int64_t now)
     cmn_json_double(json, "backoff_seconds",
                     backoff > 0 ? (double)backoff / (double)CMN_NS_PER_SEC
                                 : 0.0);
+    cmn_json_uint(json, "records_moved", counters->records_moved);
+    cmn_json_array_begin(json, "coordinators");
+    for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++) {
+        const s_link_t *link = self->links[id];
+        if (!link)
+            continue;
+        pl_window_coordinator_view_t view;
+        pl_window_coordinator(self->window, id, now, &view);
+        cmn_json_object_begin(json, NULL);
+        cmn_json_string(json, "address", link->address);
+        cmn_json_bool(json, "connected", view.connected);
+        cmn_json_bool(json, "going_away", view.going_away);
+        cmn_json_int(json, "credit",
+                     view.credit == SIZE_MAX ? -1 : (int64_t)view.credit);
+        cmn_json_uint(json, "unacked_records", view.unacked_records);
+        int64_t wait = view.backoff_until_ns - now;
+        cmn_json_double(json, "backoff_seconds",
+                        wait > 0 ? (double)wait / (double)CMN_NS_PER_SEC : 0.0);
+        cmn_json_object_end(json);
+    }
+    cmn_json_array_end(json);
     cmn_json_object_end(json);
     pl_status_publish(self->config.status, PL_STATUS_SENDER,
                       cmn_json_text(json));
     cmn_json_destroy(&json);
     self->next_status_ns = now + PL_SEND_STATUS_NS;
+}
+
+/* While no coordinator answers, a warning every PL_SEND_NONE_WARN_NS
+ * (the first after that long: start-up connects in milliseconds). */
+static void s_warn_if_none(s_self_t *self, int64_t now)
+{
+    if (pl_window_connections(self->window) > 0) {
+        self->none_since_ns = 0;
+        return;
+    }
+    if (!self->none_since_ns) {
+        self->none_since_ns = now;
+        self->next_none_warn_ns = now + PL_SEND_NONE_WARN_NS;
+        return;
+    }
+    if (now < self->next_none_warn_ns)
+        return;
+    self->next_none_warn_ns = now + PL_SEND_NONE_WARN_NS;
+    cmn_log_warning(PL_SEND_MODULE, "no_coordinator",
+                    "seconds=%.0f endpoints=\"%s\" unacked_records=%zu "
+                    "open_records=%zu",
+                    (double)(now - self->none_since_ns) /
+                        (double)CMN_NS_PER_SEC,
+                    self->endpoints, pl_window_unacked_records(self->window),
+                    pl_window_open_records(self->window));
 }
 
 /* A flush waits for the records not yet in the open batch: the chunk being
@@ -525,6 +659,12 @@ static void s_self_run(s_self_t *self)
                        counters->deferred - self->deferred_counted);
         self->deferred_counted = counters->deferred;
     }
+    if (counters->records_moved != self->moved_counted) {
+        cmn_series_add(self->moved,
+                       counters->records_moved - self->moved_counted);
+        self->moved_counted = counters->records_moved;
+    }
+    s_warn_if_none(self, now);
     bool room = !self->has_chunk && self->returned_count == 0 &&
                 pl_window_room(self->window) > 0;
     if (room && !self->reading)
@@ -541,18 +681,162 @@ static void s_self_run(s_self_t *self)
         deadline = self->next_status_ns;
     if (self->next_resolve_ns < deadline)
         deadline = self->next_resolve_ns;
+    if (self->none_since_ns && self->next_none_warn_ns < deadline)
+        deadline = self->next_none_warn_ns;
     if (self->timer >= 0)
         zloop_timer_end(self->loop, self->timer);
     self->timer = zloop_timer(self->loop, pl_actor_delay_ms(deadline, now), 1,
                               s_self_handle_timer, self);
 }
 
-/* Resolves the store endpoints again: new addresses connected, vanished
- * ones disconnected (the monitor then tells the window). While none is
+static void s_link_destroy(s_self_t *self, s_link_t **link_p)
+{
+    s_link_t *link = *link_p;
+    if (!link)
+        return;
+    if (self->loop && !link->dead) {
+        if (link->dealer)
+            zloop_reader_end(self->loop, link->dealer);
+        if (link->monitor)
+            zloop_reader_end(self->loop, link->monitor);
+    }
+    if (link->dealer)
+        zmq_socket_monitor(zsock_resolve(link->dealer), NULL, 0);
+    zsock_destroy(&link->monitor);
+    zsock_destroy(&link->dealer);
+    /* Its series go with it: a gone coordinator leaves no stale gauge. */
+    cmn_series_remove(&link->up);
+    cmn_series_remove(&link->credit);
+    cmn_series_remove(&link->unacked);
+    free(link);
+    *link_p = NULL;
+}
+
+/* A DEALER for `address`, its monitor and its window coordinator.
+ * Returns 0 or -1 (logged; link_failure says the first). */
+static int s_link_add(s_self_t *self, const char *address)
+{
+    s_link_t *link = calloc(1, sizeof *link);
+    const char *failed = NULL;
+    if (!link)
+        failed = "out of memory";
+    else {
+        link->owner = self;
+        snprintf(link->address, sizeof link->address, "%s", address);
+        link->id = -1;
+        link->dealer = zsock_new(ZMQ_DEALER);
+        link->monitor = zsock_new(ZMQ_PAIR);
+        if (!link->dealer || !link->monitor)
+            failed = "out of sockets";
+    }
+    char monitor[PL_SEND_MONITOR_ENDPOINT_MAX];
+    if (!failed) {
+        zsock_set_immediate(link->dealer, 1);
+        zsock_set_linger(link->dealer, 0);
+        zsock_set_reconnect_ivl(link->dealer, PL_SEND_RECONNECT_MS);
+        zsock_set_reconnect_ivl_max(link->dealer, PL_SEND_RECONNECT_MAX_MS);
+        zsock_set_sndhwm(link->dealer, (int)self->config.window * 2);
+        zsock_set_heartbeat_ivl(link->dealer, PL_SEND_HEARTBEAT_IVL_MS);
+        zsock_set_heartbeat_timeout(link->dealer, PL_SEND_HEARTBEAT_TIMEOUT_MS);
+        zsock_set_heartbeat_ttl(link->dealer, PL_SEND_HEARTBEAT_TTL_MS);
+        zsock_set_handshake_ivl(link->dealer, PL_SEND_HANDSHAKE_IVL_MS);
+        snprintf(monitor, sizeof monitor, "inproc://pl-sender-monitor-%p",
+                 (void *)link);
+        if (self->config.curve_secret_key_file &&
+            cmn_curve_client_apply(link->dealer,
+                                   self->config.curve_secret_key_file,
+                                   self->config.curve_server_key_file) != 0)
+            failed = "cannot apply the CURVE keys"; /* before connect */
+        else if (zmq_socket_monitor(zsock_resolve(link->dealer), monitor,
+                                    ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                        ZMQ_EVENT_DISCONNECTED |
+                                        ZMQ_EVENT_CONNECT_RETRIED) != 0 ||
+                 zsock_connect(link->monitor, "%s", monitor) != 0)
+            failed = "cannot monitor the store connection";
+        else if (zsock_connect(link->dealer, "%s", address) != 0)
+            failed = "cannot connect";
+        else if ((link->id = pl_window_coordinator_add(self->window)) < 0)
+            failed = "too many coordinators";
+    }
+    if (failed) {
+        if (!self->link_failure[0])
+            snprintf(self->link_failure, sizeof self->link_failure,
+                     "%s to %.200s: %s", failed, address,
+                     zmq_strerror(zmq_errno()));
+        cmn_log_warning(PL_SEND_MODULE, "link_failed",
+                        "address=%s error=\"%s: %s\"", address, failed,
+                        zmq_strerror(zmq_errno()));
+        if (link && link->id >= 0)
+            pl_window_coordinator_remove(self->window, link->id, s_now(self));
+        s_link_destroy(self, &link);
+        return -1;
+    }
+    pl_metrics_t *m = self->config.metrics;
+    link->up = cmn_metric_series(m->store_up, address, NULL);
+    link->credit = cmn_metric_series(m->store_credit, address, NULL);
+    link->unacked = cmn_metric_series(m->store_unacked, address, NULL);
+    self->links[link->id] = link;
+    zloop_reader(self->loop, link->dealer, s_self_handle_dealer, link);
+    zloop_reader(self->loop, link->monitor, s_self_handle_monitor, link);
+    /* inproc has no connection events: it is there once connected. */
+    if (strncmp(address, "inproc://", strlen("inproc://")) == 0)
+        pl_window_connected(self->window, link->id, s_now(self));
+    return 0;
+}
+
+static void s_link_remove(s_self_t *self, const char *address)
+{
+    for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++) {
+        s_link_t *link = self->links[id];
+        if (!link || strcmp(link->address, address) != 0)
+            continue;
+        pl_window_coordinator_remove(self->window, id, s_now(self));
+        self->links[id] = NULL;
+        /* Not freed now: this may run inside one of its own handlers, and
+         * the loop may still hold its sockets' events of this turn. */
+        zloop_reader_end(self->loop, link->dealer);
+        zloop_reader_end(self->loop, link->monitor);
+        link->dead = true;
+        /* Its series go at once: a gone coordinator leaves no gauge. */
+        cmn_series_remove(&link->up);
+        cmn_series_remove(&link->credit);
+        cmn_series_remove(&link->unacked);
+        link->next_dead = self->dead_links;
+        self->dead_links = link;
+        cmn_series_set(self->connected, pl_window_connections(self->window));
+        return;
+    }
+}
+
+/* Frees the links removed at the previous resolution (no handler of
+ * theirs can run any more). */
+static void s_free_dead_links(s_self_t *self)
+{
+    while (self->dead_links) {
+        s_link_t *link = self->dead_links;
+        self->dead_links = link->next_dead;
+        s_link_destroy(self, &link);
+    }
+}
+
+/* pl_endpoints (links mode): an address appeared or vanished. */
+static int s_on_address(const char *address, bool added, void *arg)
+{
+    s_self_t *self = arg;
+    if (added)
+        return s_link_add(self, address);
+    s_link_remove(self, address);
+    return 0;
+}
+
+/* Resolves the store endpoints again: new addresses get a link, vanished
+ * ones lose theirs (and their batches go elsewhere). While none is
  * connected, sooner. */
 static void s_resolve(s_self_t *self, int64_t now)
 {
-    size_t connected = pl_endpoints_refresh(self->addresses);
+    s_free_dead_links(self);
+    pl_endpoints_refresh(self->addresses);
+    size_t connected = (size_t)pl_window_connections(self->window);
     self->next_resolve_ns = now + (connected > 0 ? self->config.resolve_ns
                                                  : PL_SEND_RESOLVE_RETRY_NS);
 }
@@ -578,6 +862,7 @@ static void s_lookup_series(s_self_t *self)
     self->split = cmn_metric_series(m->batches_split, NULL);
     self->deferred = cmn_metric_series(m->timeouts_deferred, NULL);
     self->credit = cmn_metric_series(m->credit, NULL);
+    self->moved = cmn_metric_series(m->records_moved, NULL);
     cmn_series_set(self->credit, -1);
     /* The resend causes (not "none") and every nack reason, visible
      * before their first event. */
@@ -595,18 +880,17 @@ static void s_self_destroy(s_self_t **self_p)
     s_self_t *self = *self_p;
     if (!self)
         return;
+    for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++)
+        s_link_destroy(self, &self->links[id]);
+    s_free_dead_links(self);
     zloop_destroy(&self->loop);
     pl_endpoints_destroy(&self->addresses);
     if (self->has_chunk)
         zmq_msg_close(&self->chunk);
-    if (self->dealer)
-        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
-    zsock_destroy(&self->monitor);
-    zsock_destroy(&self->dealer);
     zsock_destroy(&self->data);
     zsock_destroy(&self->limits);
     if (self->buffers)
-        for (size_t k = 0; k < self->config.window; k++)
+        for (size_t k = 0; k < self->buffer_count; k++)
             mdbp_buffer_release(&self->buffers[k]);
     free(self->buffers);
     free(self->records);
@@ -646,44 +930,26 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
                                  .session = config->session};
     self->window = pl_window_new(&window);
     self->loop = zloop_new();
-    self->dealer = zsock_new(ZMQ_DEALER);
     self->data = zsock_new(ZMQ_PULL);
-    self->monitor = zsock_new(ZMQ_PAIR);
     self->limits = zsock_new(ZMQ_PULL);
     self->returned = calloc(config->batch_records, sizeof *self->returned);
     self->returned_capacity = config->batch_records;
-    self->buffers = calloc(config->window, sizeof *self->buffers);
+    self->buffer_count = self->window ? pl_window_slot_count(self->window) : 0;
+    self->buffers = calloc(self->buffer_count ? self->buffer_count : 1,
+                           sizeof *self->buffers);
     self->records = calloc(config->batch_records, sizeof *self->records);
     if (!self->endpoints || !self->producer_id || !self->data_endpoint ||
-        !self->limits_endpoint || !self->window || !self->loop ||
-        !self->dealer || !self->data || !self->monitor || !self->limits ||
-        !self->returned || !self->buffers || !self->records) {
+        !self->limits_endpoint || !self->window || !self->loop || !self->data ||
+        !self->limits || !self->returned || !self->buffers || !self->records) {
         snprintf(why, size, "out of memory or sockets");
         s_self_destroy(&self);
         return NULL;
     }
-    for (size_t k = 0; k < config->window; k++)
+    for (size_t k = 0; k < self->buffer_count; k++)
         mdbp_buffer_init(&self->buffers[k]);
-    zsock_set_immediate(self->dealer, 1);
-    zsock_set_linger(self->dealer, 0);
-    zsock_set_reconnect_ivl(self->dealer, PL_SEND_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(self->dealer, PL_SEND_RECONNECT_MAX_MS);
-    zsock_set_sndhwm(self->dealer, (int)config->window * 2);
-    char monitor[PL_SEND_MONITOR_ENDPOINT_MAX];
-    snprintf(monitor, sizeof monitor, "inproc://pl-sender-monitor-%p",
-             (void *)self);
     const char *failed = NULL;
-    if (config->curve_secret_key_file &&
-        cmn_curve_client_apply(self->dealer, config->curve_secret_key_file,
-                               config->curve_server_key_file) != 0)
-        failed = "cannot apply the CURVE keys"; /* before connect */
-    else if (zmq_socket_monitor(zsock_resolve(self->dealer), monitor,
-                                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) !=
-                 0 ||
-             zsock_connect(self->monitor, "%s", monitor) != 0)
-        failed = "cannot monitor the store connections";
-    else if (zsock_set_rcvhwm(self->data, PL_SEND_DATA_HWM),
-             zsock_bind(self->data, "%s", self->data_endpoint) != 0)
+    if (zsock_set_rcvhwm(self->data, PL_SEND_DATA_HWM),
+        zsock_bind(self->data, "%s", self->data_endpoint) != 0)
         failed = "cannot bind the data endpoint";
     else if (zsock_bind(self->limits, "%s", self->limits_endpoint) != 0)
         failed = "cannot bind the limits endpoint";
@@ -692,25 +958,23 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_sender_config_t *config,
         s_self_destroy(&self);
         return NULL;
     }
-    self->addresses =
-        pl_endpoints_new(self->dealer, self->endpoints, config->resolve,
-                         config->resolve_arg, PL_SEND_MODULE);
+    self->addresses = pl_endpoints_new_links(self->endpoints, config->resolve,
+                                             config->resolve_arg, s_on_address,
+                                             self, PL_SEND_MODULE);
     if (!self->addresses) {
         snprintf(why, size, "out of memory");
         s_self_destroy(&self);
         return NULL;
     }
+    s_lookup_series(self); /* before the links: they set the gauges */
     s_resolve(self, s_now(self));
-    if (pl_endpoints_failure(self->addresses)[0]) {
-        snprintf(why, size, "%s", pl_endpoints_failure(self->addresses));
+    if (self->link_failure[0]) {
+        snprintf(why, size, "%s", self->link_failure);
         s_self_destroy(&self);
         return NULL;
     }
-    s_lookup_series(self);
     zloop_set_nonstop(self->loop, true); /* signals are main's (sigwait) */
     zloop_reader(self->loop, pipe, s_self_handle_pipe, self);
-    zloop_reader(self->loop, self->dealer, s_self_handle_dealer, self);
-    zloop_reader(self->loop, self->monitor, s_self_handle_monitor, self);
     zloop_reader(self->loop, self->limits, s_self_handle_limits, self);
     return self;
 }

@@ -3,22 +3,24 @@
  * Records arrive from the producer on a PULL socket it binds
  * (`data_endpoint`) as frames holding arrays of mdbp_record_t. They are
  * packed into batches (at most `batch_records` records, held at most
- * `batch_ns`) sent by a DEALER connected to every address of every
- * MDP_STORE_ENDPOINTS endpoint (proto/ingest.md): a host name is resolved
+ * `batch_ns`) sent over one DEALER per address of every
+ * MDP_STORE_ENDPOINTS endpoint (proto/ingest.md 4.4), each to the
+ * coordinator with room in its credit (pl_window): a host name is resolved
  * again every `resolve_ns` (pl_endpoints), so the pods a headless Service
- * gains get traffic and vanished ones are disconnected. A batch stays in a
+ * gains get traffic and vanished ones are closed. A batch stays in a
  * bounded window of `window` unacknowledged batches until the coordinator acks
  * it (after its commit); while the window is full the actor stops reading
  * records, so the producer blocks and memory stays bounded. A batch is sent
- * again when no reply came within `ack_timeout_ns`, when a connection to a
- * coordinator is (re)established after it was sent (a restarted coordinator
- * lost it), when one of several coordinators disconnects while it is in flight
- * (it may have been the one that had it), or after a `nack full|draining` once
- * its retry_after_ms has passed (new batches wait too). The ack timeout of a
- * batch doubles after each of its timeouts (at most 8x): acks come after the
- * commit, and a slow database must not get ever more copies. Resending is safe:
- * records are keyed, duplicates are ignored by the store. `nack malformed`
- * drops the batch (counted, logged).
+ * again when no reply came within `ack_timeout_ns` (also to another
+ * coordinator: a hung one, its ZMTP heartbeats unanswered, keeps it until
+ * then), when its coordinator's connection is (re)established after it was
+ * sent (a restarted coordinator lost it), when its coordinator refuses the
+ * reconnect or leaves DNS (elsewhere at once), or after a `nack
+ * full|draining` (elsewhere at once, or there after retry_after_ms). The
+ * ack timeout of a batch doubles after each of its timeouts (at most 8x):
+ * acks come after the commit, and a slow database must not get ever more
+ * copies. Resending is safe: records are keyed, duplicates are ignored by
+ * the store. `nack malformed` drops the batch (counted, logged).
  *
  * The decisions are pl_window's (pipeline/pl_window.h); this actor owns the
  * sockets, the encoded batches (one buffer per window slot), one zloop and

@@ -13,21 +13,49 @@
  *
  *   FREE --SEAL--> WAITING (due now, or when the nack backoff ends)
  *   WAITING --due, no backoff: SEND, pl_window_sent(ok)--> IN_FLIGHT
- *   WAITING --pl_window_sent(failed): no connection--> WAITING (+retry_ns)
+ *   WAITING --pl_window_sent(failed): no connection--> WAITING (that
+ *                              coordinator skipped for retry_ns)
  *   IN_FLIGHT --ack--> FREE
  *   IN_FLIGHT --nack malformed--> FREE (dropped: the store will never take
  *                                 it; counted as rejected)
- *   IN_FLIGHT --nack full|draining--> WAITING (retry_after; every new send
- *                                 waits as long: the window backs off)
+ *   IN_FLIGHT --nack full|draining--> WAITING (due now, elsewhere: that
+ *                                 coordinator backs off for retry_after,
+ *                                 or after draining takes nothing new)
  *   IN_FLIGHT --ack timeout--> WAITING (due now, cause timeout); the timeout
  *                              of a slot doubles after each of its timeouts,
  *                              at most 2^PL_WINDOW_BACKOFF_SHIFT_MAX times
  *                              (acks come after the commit: a slow database
  *                              must not get ever more copies)
- *   IN_FLIGHT --a connection (re)established--> WAITING (due now, cause
- *                              reconnect: a restarted coordinator lost it)
- *   IN_FLIGHT --a connection lost, another still up--> WAITING (+retry_ns,
- *                              cause disconnect: failover to the others)
+ *   IN_FLIGHT --its coordinator's connection (re)established--> WAITING
+ *                              (due now, cause reconnect: a restarted
+ *                              coordinator lost it)
+ *
+ * Several coordinators (issue 11, item 4): the shell adds one engine
+ * coordinator per address it connects (pl_window_coordinator_add) and
+ * tells it that coordinator's events (connected = ZMTP handshake done,
+ * disconnected, replies). Each has its own credit, its own unacked
+ * records, its own nack backoff and its going_away. A batch goes to the
+ * *eligible* coordinator with the most room (credit - unacked there;
+ * ties: the fewest unacked, then in turn), where eligible means connected,
+ * not backing off after a nack full, not going away (a nack draining, until
+ * it reconnects or PL_WINDOW_GOING_AWAY_NS pass). A hung coordinator (a
+ * SIGSTOPped process: no reply and no ZMTP heartbeat answered) is seen
+ * as a disconnect by the shell's heartbeats; before that, its credit
+ * bounds what waits there. A batch is cut to the largest room, so a coordinator
+ * at HARD (credit 0) gets nothing new and nothing waits for it while another
+ * has credit; with no room anywhere records stay in the open batch and the
+ * producer blocks (a provider pauses only when all are full).
+ * A batch in flight at a coordinator that disconnects stays charged to it
+ * until its ack timeout (a hung coordinator that resumes still commits and
+ * answers it: resending at once would make a copy in another store); then
+ * it goes wherever the room is, first to the coordinator that may hold it.
+ * Only when the reconnect is refused (pl_window_unreachable: nothing
+ * listens, the process died) does it go elsewhere at once.
+ * A send to another coordinator than the one that may hold the batch is
+ * counted (records_moved): the only source of duplicates across stores.
+ * Batches parked at a disconnected coordinator do not count against the
+ * window of `slots` (the others keep their full window); they use up to as
+ * many extra slots (PL_WINDOW_PARKED_FACTOR): memory stays bounded.
  *
  * v1.1 (proto/ingest.md 4.4 and 5):
  *
@@ -36,21 +64,24 @@
  *   and ignored.
  * - Credits: a batch is cut to fit the coordinator's grant: unacked
  *   records never exceed the last `credit` of a reply; before the first
- *   reply, when the feedback says `credit_initial` (a coordinator known to
- *   grant credits), one batch of at most min(credit_initial, capacity);
- *   without it (v1, or no feedback yet) and after a reply without `credit`
- *   only the window limits. With credit 0 and nothing in flight, one batch
- *   of the first size may go when credit_initial is nonzero, or without
- *   feedback after the reply's retry hint (ingest.md 4.4).
+ *   reply from a coordinator, at most min(credit_initial, capacity)
+ *   records unacked there, or PL_WINDOW_FIRST_RECORDS when no feedback
+ *   said credit_initial (a conservative initial credit: a coordinator
+ *   that never answers holds at most that much); after a reply without
+ *   `credit` (v1) only the window limits. With credit 0 and nothing in
+ *   flight, one batch of the first size may go when credit_initial is
+ *   nonzero, or without feedback after the reply's retry hint (ingest.md
+ *   4.4).
  * - Capacity: batches are cut to the coordinators' queue capacity (from
  *   feedback, pl_window_set_limits); a batch nacked `over_capacity` is
  *   SPLIT: its slot is freed and its records come back to the shell, which
  *   fills them again (in batches now cut to fit), before new records: never
  *   dropped.
  * - Alive but slow is not lost: while every coordinator's feedback is
- *   fresh (limits.alive) an in-flight batch is not timed out (its timer is
- *   re-armed); it is resent only on a disconnect/reconnect, or once the
- *   feedback goes silent.
+ *   fresh (limits.alive) and the batch's coordinator is connected (its
+ *   ZMTP heartbeats answered) an in-flight batch is not timed out (its
+ *   timer is re-armed); it is resent on a reconnect, or once the feedback
+ *   goes silent or the connection drops.
  *
  * Flush: pl_window_flush() seals at once and reports FLUSHED when nothing
  * is left (no open record, no slot used, no input pending) or at the
@@ -67,10 +98,19 @@
 
 /* Ack timeouts double per timeout of a batch, at most this many times. */
 #define PL_WINDOW_BACKOFF_SHIFT_MAX 3
-/* Records of the first batch before any reply and any feedback. */
+/* Records unacked at a coordinator before its first reply, when no
+ * feedback said credit_initial (ingest.md 4.4). */
 #define PL_WINDOW_FIRST_RECORDS 500
 /* pl_window_deadline() when nothing is due. */
 #define PL_WINDOW_NEVER INT64_MAX
+/* Slot indices per window slot: `slots` batches at connected coordinators
+ * plus as many parked at disconnected (hung) ones until their timeout. */
+#define PL_WINDOW_PARKED_FACTOR 2
+/* Coordinators known at most (one per connected address). */
+#define PL_WINDOW_COORDINATORS_MAX 64
+/* A coordinator that said draining gets nothing new for this long unless
+ * it reconnects first (a restarted one). */
+#define PL_WINDOW_GOING_AWAY_NS (10 * INT64_C(1000000000))
 
 typedef struct {
     size_t slots;           /* unacknowledged batches at most */
@@ -114,6 +154,7 @@ typedef enum {
 typedef struct {
     pl_window_action_kind_t kind;
     size_t slot;
+    int coordinator; /* SEND: where to (pl_window_coordinator_add id) */
     uint64_t batch_seq;
     size_t records;          /* of the slot; FLUSHED: records not acked */
     uint32_t attempts;       /* sends of the slot so far */
@@ -150,6 +191,9 @@ typedef struct {
     /* records_rejected by the nack's code (NONE: a v1 coordinator's or an
      * encoding failure) */
     uint64_t rejected_by_code[MDBP_NACK_CODE_UNKNOWN + 1];
+    /* records sent to another coordinator than the one that may hold
+     * them (after a timeout): possible duplicates across stores */
+    uint64_t records_moved;
 } pl_window_counters_t;
 
 /* Where the records the window holds are, for the shutdown report (issue
@@ -162,6 +206,19 @@ typedef struct {
     uint64_t refused_full;     /* last answer nack full: not stored */
     uint64_t refused_draining; /* last answer nack draining: not stored */
 } pl_window_loss_t;
+
+/* One coordinator as the engine sees it (pl_window_coordinator). */
+typedef struct {
+    bool present;    /* added and not removed */
+    bool connected;  /* handshake done, not disconnected since */
+    bool going_away; /* said draining; nothing new until it reconnects */
+    bool eligible;   /* may get a new batch now (credit aside) */
+    size_t credit;   /* in force; SIZE_MAX: none (v1) */
+    size_t unacked_records;
+    size_t unacked_batches;
+    int64_t backoff_until_ns; /* no send there before (nack full) */
+    int64_t heard_ns;         /* last reply or connect */
+} pl_window_coordinator_view_t;
 
 typedef struct _pl_window_t pl_window_t;
 
@@ -187,8 +244,10 @@ void pl_window_fill(pl_window_t *self, size_t records, int64_t now);
 bool pl_window_next(pl_window_t *self, int64_t now, bool input_pending,
                     pl_window_action_t *action);
 
-/* The SEND of `slot` succeeded (`sent`) or could not leave now. */
-void pl_window_sent(pl_window_t *self, size_t slot, bool sent, int64_t now);
+/* The SEND `action` (its slot, to its coordinator) succeeded (`sent`) or
+ * could not leave now (that coordinator is then skipped for retry_ns). */
+void pl_window_sent(pl_window_t *self, const pl_window_action_t *action,
+                    bool sent, int64_t now);
 
 /* The SEAL of `slot` could not be encoded: the slot is freed and its
  * records counted as rejected. */
@@ -204,14 +263,15 @@ pl_window_reply_t pl_window_nack(pl_window_t *self, uint64_t batch_seq,
                                  uint32_t retry_after_ms, int64_t now,
                                  pl_window_outcome_t *outcome);
 
-/* A decoded reply: checks the session, takes the credit, then acts as
- * pl_window_ack / pl_window_nack; a nack `malformed` with code
+/* A decoded reply from `coordinator`: checks the session, takes the credit,
+ * then acts as pl_window_ack / pl_window_nack; a nack `malformed` with code
  * over_capacity (or, from a v1 coordinator, its spec'd detail "batch of N
  * records exceeds the queue capacity C") is SPLIT: the shell must give the
  * slot's records back with pl_window_return() before it fills new ones.
  * Returns what happened (outcome filled unless FOREIGN or LATE). */
-pl_window_reply_t pl_window_reply(pl_window_t *self, const mdbp_reply_t *reply,
-                                  int64_t now, pl_window_outcome_t *outcome);
+pl_window_reply_t pl_window_reply(pl_window_t *self, int coordinator,
+                                  const mdbp_reply_t *reply, int64_t now,
+                                  pl_window_outcome_t *outcome);
 
 /* The shell holds `records` returned by SPLITs, not yet filled again (it
  * fills them first; a flush waits for them). */
@@ -224,9 +284,27 @@ void pl_window_set_limits(pl_window_t *self, const pl_window_limits_t *limits,
 /* The batch size in force: batch_records cut to the capacity. */
 size_t pl_window_batch_limit(const pl_window_t *self);
 
-/* A connection to a coordinator was established / lost. */
-void pl_window_connected(pl_window_t *self, int64_t now);
-void pl_window_disconnected(pl_window_t *self, int64_t now);
+/* A new coordinator (an address the shell connected), not connected yet.
+ * Returns its id (>= 0), or -1 when PL_WINDOW_COORDINATORS_MAX are known. */
+int pl_window_coordinator_add(pl_window_t *self);
+
+/* The coordinator is gone (its address vanished from DNS): batches in
+ * flight there wait for a send elsewhere, due now (cause disconnect); the
+ * id may be reused. */
+void pl_window_coordinator_remove(pl_window_t *self, int coordinator,
+                                  int64_t now);
+
+/* `coordinator`'s connection was established (handshake) / lost. */
+void pl_window_connected(pl_window_t *self, int coordinator, int64_t now);
+void pl_window_disconnected(pl_window_t *self, int coordinator, int64_t now);
+
+/* A reconnect to `coordinator` was refused (nothing listens: the process
+ * died): its batches in flight go elsewhere now (cause disconnect). */
+void pl_window_unreachable(pl_window_t *self, int coordinator, int64_t now);
+
+/* `coordinator` as of `now` into `view`. */
+void pl_window_coordinator(const pl_window_t *self, int coordinator,
+                           int64_t now, pl_window_coordinator_view_t *view);
 
 /* Starts a flush ending at `deadline_ns` at the latest. */
 void pl_window_flush(pl_window_t *self, int64_t deadline_ns);
@@ -237,15 +315,22 @@ void pl_window_hurry(pl_window_t *self, int64_t now);
  * before the next input. */
 int64_t pl_window_deadline(const pl_window_t *self, int64_t now);
 
+/* Slot indices (action.slot is below it): the shell keeps one buffer per
+ * index. slots * PL_WINDOW_PARKED_FACTOR. */
+size_t pl_window_slot_count(const pl_window_t *self);
+
 /* Readings. */
 size_t pl_window_used(const pl_window_t *self);
 size_t pl_window_unacked_records(const pl_window_t *self);
 size_t pl_window_open_records(const pl_window_t *self);
 uint64_t pl_window_next_seq(const pl_window_t *self);
+/* The earliest time a connected coordinator takes a batch after a nack
+ * backoff (0 when one takes it now, or none is connected). */
 int64_t pl_window_backoff_until(const pl_window_t *self);
+/* Coordinators connected now. */
 int pl_window_connections(const pl_window_t *self);
-/* The credit in force: records that may be unacked now (SIZE_MAX: only
- * the window limits them, a v1 coordinator). */
+/* The credit in force, summed over the connected coordinators: records
+ * that may be unacked now (SIZE_MAX: one has none, a v1 coordinator). */
 size_t pl_window_credit(const pl_window_t *self);
 bool pl_window_flushing(const pl_window_t *self);
 const pl_window_counters_t *pl_window_counters(const pl_window_t *self);

@@ -162,7 +162,8 @@ static void test_a_decision_reaches_the_bucket(void **state)
 #define STORES_HOST "stores.test"
 
 /* The resolver of STORES_HOST: phase 0 answers 127.0.0.2, phase 1 adds
- * 127.0.0.3 (a pod the headless Service gained). */
+ * 127.0.0.3 (a pod the headless Service gained), phase 2 drops 127.0.0.2
+ * (a pod gone). */
 static int s_resolve_stores(const char *host,
                             char addresses[][PL_ENDPOINTS_ADDRESS_TEXT_MAX],
                             size_t max, void *arg)
@@ -170,6 +171,10 @@ static int s_resolve_stores(const char *host,
     atomic_int *phase = arg;
     assert_string_equal(host, STORES_HOST);
     assert_true(max >= 2);
+    if (atomic_load(phase) == 2) {
+        strcpy(addresses[0], "127.0.0.3");
+        return 1;
+    }
     strcpy(addresses[0], "127.0.0.2");
     if (atomic_load(phase) == 0)
         return 1;
@@ -205,8 +210,20 @@ static bool s_batch_arrives(zsock_t *store, zsock_t *data)
     return false;
 }
 
-/* Every address of a store host name is connected, and a new one is found
- * by the periodic resolution: it gets batches too. */
+/* Whether /metrics shows `text` now. */
+static bool s_metrics_show(fixture_t *f, const char *text)
+{
+    size_t length = 0;
+    char *rendered = cmn_metrics_render(f->registry, &length);
+    assert_non_null(rendered);
+    bool found = strstr(rendered, text) != NULL;
+    free(rendered);
+    return found;
+}
+
+/* Every address of a store host name gets its own connection, a new one is
+ * found by the periodic resolution and gets batches too, and one gone
+ * loses its connection and its labelled series. */
 static void test_sender_connects_every_address_again(void **state)
 {
     fixture_t *f = *state;
@@ -241,7 +258,18 @@ static void test_sender_connects_every_address_again(void **state)
     zsock_t *data = zsock_new_push(">inproc://test-actors-data-3");
     assert_true(s_batch_arrives(pod2, data));
     atomic_store(&phase, 1);
-    assert_true(s_batch_arrives(pod3, data)); /* round robin over both */
+    assert_true(s_batch_arrives(pod3, data)); /* shared between both */
+    char pod2_up[96];
+    snprintf(pod2_up, sizeof pod2_up,
+             "pipeline_store_up{address=\"tcp://127.0.0.2:%d\"}", port);
+    assert_true(s_metrics_show(f, pod2_up));
+    atomic_store(&phase, 2);
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (s_metrics_show(f, pod2_up)) {
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(10); /* polling the registry, not synchronising */
+    }
+    assert_true(s_batch_arrives(pod3, data)); /* still sending */
     zactor_destroy(&sender);
     zsock_destroy(&data);
     zsock_destroy(&pod2);

@@ -236,26 +236,34 @@ static void test_stale_level_is_configurable(void **state)
     }
 }
 
-static void test_two_coordinators_most_severe_wins(void **state)
+/* Several coordinators: the pipeline sends where the credit is, so a
+ * provider slows down only as far as the freest coordinator says, and
+ * pauses only when all are HARD (issue 11). */
+static void test_two_coordinators_the_freest_wins(void **state)
 {
     fixture_t *f = *state;
     s_apply(f, "c1", 1, 1, MDBP_LEVEL_OK);
     s_apply(f, "c2", 1, 1, MDBP_LEVEL_SOFT);
     pl_feedback_summary_t summary = s_summary(f);
     assert_int_equal(summary.known, 2);
-    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
-    assert_true(summary.scale == 0.5);
+    assert_int_equal(summary.level, MDBP_LEVEL_OK);
+    assert_true(summary.scale == 1.0);
     s_apply(f, "c1", 1, 2, MDBP_LEVEL_HARD);
     summary = s_summary(f);
-    assert_int_equal(summary.level, MDBP_LEVEL_HARD);
+    assert_int_equal(summary.level, MDBP_LEVEL_SOFT);
+    assert_true(summary.scale == 0.5);
+    s_apply(f, "c2", 1, 2, MDBP_LEVEL_HARD);
+    summary = s_summary(f);
+    assert_int_equal(summary.level, MDBP_LEVEL_HARD); /* all full */
     assert_true(summary.scale == 0.0);
-    s_apply(f, "c1", 1, 3, MDBP_LEVEL_OK);
+    s_apply(f, "c1", 1, 3, MDBP_LEVEL_SOFT);
+    s_apply(f, "c2", 1, 3, MDBP_LEVEL_SOFT);
     assert_int_equal(s_summary(f).level, MDBP_LEVEL_SOFT);
     /* The order of the views is the order first heard. */
     assert_string_equal(pl_feedback_coordinator(f->feedback, 0)->id, "c1");
     assert_string_equal(pl_feedback_coordinator(f->feedback, 1)->id, "c2");
 
-    /* Proportional: the smallest hint wins. */
+    /* Proportional: the largest hint wins (both soft: 0.2). */
     pl_policy_config_t config = {.enabled = true,
                                  .kind = PL_POLICY_PROPORTIONAL,
                                  .scale_ok = 1.0,
@@ -480,7 +488,7 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_level_is_configurable,
                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_two_coordinators_most_severe_wins,
+        cmocka_unit_test_setup_teardown(test_two_coordinators_the_freest_wins,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_messages_decode_and_bad_ones_are_counted, s_setup, s_teardown),

@@ -4,7 +4,7 @@ feedback events and a Python ROUTER playing the store (no coordinator).
 Feedback over real sockets: level changes move the scale gauges; a seq gap
 is counted; an epoch change is a restart, not a gap; malformed and
 unknown-version messages are counted and dropped; two coordinators combine to
-the most severe; a silent coordinator turns stale and the fail-safe (SOFT)
+the freest (least severe); a silent coordinator turns stale and the fail-safe (SOFT)
 applies (also when it was HARD: exactly the fail-safe level). Sending: the ROUTER nacks `full` first (the pipeline backs off and
 resends), then acks; every record produced is acknowledged, each batch's
 records arrive, and SIGTERM exits 0.
@@ -128,16 +128,20 @@ def main():
         scale = 'pipeline_rate_scale_factor{provider="sim"}'
         state_key = 'pipeline_backpressure_state{provider="sim"}'
 
-        # Two coordinators: the most severe wins.
-        state["c2"][2] = "soft"
-        until(scale, lambda v: v == 0.5, "scale 0.5 (c2 soft)")
+        # Two coordinators: the freest wins (the sender routes around the
+        # others); paused only when both are HARD.
+        state["c2"][2] = "hard"
+        state["c1"][2] = "soft"
+        until(scale, lambda v: v == 0.5, "scale 0.5 (c1 soft, c2 hard)")
+        check(pipeline.metric('pipeline_paused{provider="sim"}') == 0,
+              "paused while c1 still takes records")
         state["c1"][2] = "hard"
-        until(state_key, lambda v: v == 2, "HARD (c1 hard, c2 soft)")
+        until(state_key, lambda v: v == 2, "HARD (both hard)")
         until('pipeline_paused{provider="sim"}', lambda v: v == 1, "paused")
         state["c1"][2] = "ok"
-        until(state_key, lambda v: v == 1, "SOFT again (c2 soft)")
-        state["c2"][2] = "ok"
+        until(state_key, lambda v: v == 0, "OK again (c1 ok, c2 hard)")
         until(scale, lambda v: v == 1.0, "scale back to 1")
+        state["c2"][2] = "ok"
 
         # A gap of three messages from c1: one gap counted.
         publish("c1", skip=3)
@@ -161,7 +165,11 @@ def main():
         check(pipeline.metric(state_key) == 0,
               "a dropped message changed the level")
 
-        # c1 goes silent: stale after its ttl, fail-safe SOFT.
+        # c1 goes silent: stale after its ttl, fail-safe SOFT (c2 is HARD
+        # meanwhile, or the freest, c2, would hide it).
+        state["c2"][2] = "hard"
+        until('pipeline_feedback_level{source="c2"}', lambda v: v == 2,
+              "c2 hard")
         silent.add("c1")
         until('pipeline_feedback_stale{source="c1"}', lambda v: v == 1,
               "c1 stale")
@@ -183,6 +191,7 @@ def main():
         silent.discard("c1")
         state["c1"][2] = "ok"
         until(state_key, lambda v: v == 0, "OK once c1 is heard at ok")
+        state["c2"][2] = "ok"
 
         # Every record is acknowledged despite the nacks.
         until('pipeline_records_produced_total{provider="sim"}',

@@ -74,11 +74,11 @@ MUTANTS = [
            "sc_intake: `nack full` carries the time the sink needs",
            [INTAKE, SCENARIOS]),
     Mutant("window-resend", "pipeline/pl_window.c",
-           "            if (slot->state == S_WAITING && "
-           "now >= slot->due_ns) {\n",
-           "            if (slot->state == S_WAITING && "
+           "        if (slot->state == S_WAITING && "
+           "now >= slot->due_ns &&\n",
+           "        if (slot->state == S_WAITING && "
            "now >= slot->due_ns &&\n"
-           "                slot->attempts == 0) {\n",
+           "            slot->attempts == 0 &&\n",
            "pl_window: a batch not acked is sent again (any cause)",
            [WINDOW, SCENARIOS]),
     Mutant("window-resend-reconnect", "pipeline/pl_window.c",

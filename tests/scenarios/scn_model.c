@@ -476,7 +476,7 @@ static void s_sender_reply(s_model_t *self, s_pipeline_t *pipeline,
 {
     pl_window_outcome_t outcome;
     /* LATE: the ack of a copy whose twin was acked first (a resend). */
-    if (pl_window_reply(pipeline->window, reply, s_now(self), &outcome) ==
+    if (pl_window_reply(pipeline->window, 0, reply, s_now(self), &outcome) ==
             PL_WINDOW_ACKED)
         pipeline->acked += outcome.records;
 }
@@ -504,10 +504,10 @@ static void s_sender_send(s_model_t *self, s_pipeline_t *pipeline,
 {
     int64_t now = s_now(self);
     if (!self->coordinator.up) {
-        pl_window_sent(pipeline->window, action->slot, false, now);
+        pl_window_sent(pipeline->window, action, false, now);
         return;
     }
-    pl_window_sent(pipeline->window, action->slot, true, now);
+    pl_window_sent(pipeline->window, action, true, now);
     sc_intake_admission_t admission;
     s_core_admit(self, pipeline, action->batch_seq, action->records,
                  &admission);
@@ -562,12 +562,12 @@ static void s_sender_fill(s_model_t *self, s_pipeline_t *pipeline)
 /* The monitor's CONNECTED / DISCONNECTED events. */
 static void s_sender_connected(s_model_t *self, s_pipeline_t *pipeline)
 {
-    pl_window_connected(pipeline->window, s_now(self));
+    pl_window_connected(pipeline->window, 0, s_now(self));
 }
 
 static void s_sender_disconnected(s_model_t *self, s_pipeline_t *pipeline)
 {
-    pl_window_disconnected(pipeline->window, s_now(self));
+    pl_window_disconnected(pipeline->window, 0, s_now(self));
 }
 
 static int s_pipeline_new(s_model_t *self, s_pipeline_t *pipeline, double rate,
@@ -591,6 +591,9 @@ static int s_pipeline_new(s_model_t *self, s_pipeline_t *pipeline, double rate,
     };
     pipeline->window = pl_window_new(&window);
     if (!pipeline->rates || !pipeline->feedback || !pipeline->window)
+        return -1;
+    /* The one coordinator is id 0 (the sender adds one per address). */
+    if (pl_window_coordinator_add(pipeline->window) != 0)
         return -1;
     double burst = rate * SCN_BURST_SEC;
     pl_rate_config_t rate_config = {
