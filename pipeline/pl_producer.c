@@ -165,6 +165,12 @@ static void s_publish_status(s_self_t *self, int64_t now)
         cmn_json_uint(json, "produced", provider->produced);
         cmn_json_uint(json, "limit", provider->source.limit);
         cmn_json_bool(json, "done", provider->done);
+        if (provider->source.feed) { /* issue 16: docs/spool.md */
+            cmn_json_uint(json, "spool_records",
+                          pl_feed_spool_records(provider->source.feed));
+            cmn_json_uint(json, "conflated",
+                          pl_feed_conflated(provider->source.feed));
+        }
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
