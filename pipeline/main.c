@@ -357,6 +357,7 @@ static int s_start(s_main_t *self)
         for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
             pl_synthetic_destroy(&producer.sources[idx].synthetic);
             pl_replay_destroy(&producer.sources[idx].replay);
+            pl_feed_destroy(&producer.sources[idx].feed, 0);
         }
         return CMN_EXIT_USAGE;
     }
@@ -386,6 +387,7 @@ static int s_start(s_main_t *self)
         for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
             pl_synthetic_destroy(&producer.sources[idx].synthetic);
             pl_replay_destroy(&producer.sources[idx].replay);
+            pl_feed_destroy(&producer.sources[idx].feed, 0);
         }
         return CMN_EXIT_FAILURE;
     }

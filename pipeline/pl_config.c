@@ -177,12 +177,23 @@ enum {
     S_RATE_COOLDOWN_SEC,
     S_RATE_BREAKER_THRESHOLD,
     S_RATE_BREAKER_TIMEOUT,
+    /* push sources (issue 16, docs/spool.md) */
+    S_PROVIDER_CONFLATE,
+    S_PROVIDER_SPOOL_DIR,
+    S_PROVIDER_SPOOL_MAX_BYTES,
+    S_PROVIDER_SPOOL_MAX_AGE_SEC,
+    S_PROVIDER_SPOOL_SEGMENT_BYTES,
+    S_PROVIDER_SPOOL_FULL,
+    S_PROVIDER_SPOOL_FSYNC,
+    S_PROVIDER_SPOOL_FSYNC_MS,
 };
 
 static const s_template_t s_templates[] = {
     [S_PROVIDER_SOURCE] =
         {"provider", "MDP_PROVIDER", "source", CMN_OPT_STRING, "synthetic",
-         "synthetic, or replay:PATH (a CSV or NDJSON file; pipeline/README.md)",
+         "synthetic, replay:PATH (a CSV or NDJSON file; pipeline/README.md), "
+         "or push:PORT, push:HOST:PORT, push:fifo:PATH (a live feed of lines; "
+         "docs/spool.md)",
          0, 0},
     [S_PROVIDER_SYMBOLS] = {"provider", "MDP_PROVIDER", "symbols",
                             CMN_OPT_STRING, PL_SYNTHETIC_SYMBOLS_DEFAULT,
@@ -210,6 +221,43 @@ static const s_template_t s_templates[] = {
     [S_RATE_BREAKER_TIMEOUT] =
         {"rate", "MDP_RATE", "breaker-timeout", CMN_OPT_DOUBLE, "60",
          "seconds before an open breaker lets a probe through", 0, 1e7},
+    [S_PROVIDER_CONFLATE] =
+        {"provider", "MDP_PROVIDER", "conflate", CMN_OPT_STRING, "none",
+         "push: none, or quote (while throttled only the latest quote per "
+         "symbol waits; trades and bars are never conflated)",
+         0, 0},
+    [S_PROVIDER_SPOOL_DIR] = {"provider", "MDP_PROVIDER", "spool-dir",
+                              CMN_OPT_STRING, NULL,
+                              "push: the spool's directory (default: "
+                              "mdp-spool-<name> in the working directory)",
+                              0, 0},
+    [S_PROVIDER_SPOOL_MAX_BYTES] = {"provider", "MDP_PROVIDER",
+                                    "spool-max-bytes", CMN_OPT_INT,
+                                    "268435456",
+                                    "push: bytes of waiting records at most",
+                                    4096, 1e13},
+    [S_PROVIDER_SPOOL_MAX_AGE_SEC] =
+        {"provider", "MDP_PROVIDER", "spool-max-age-sec", CMN_OPT_DOUBLE, "0",
+         "push: drop (counted) spooled records older than this (0: never)", 0,
+         1e8},
+    [S_PROVIDER_SPOOL_SEGMENT_BYTES] =
+        {"provider", "MDP_PROVIDER", "spool-segment-bytes", CMN_OPT_INT,
+         "4194304", "push: a spool segment file rolls over past this size",
+         1024, 1e10},
+    [S_PROVIDER_SPOOL_FULL] =
+        {"provider", "MDP_PROVIDER", "spool-full", CMN_OPT_STRING,
+         "drop-oldest",
+         "push: when the spool is full: drop-oldest, drop-newest, or block "
+         "(stop reading: only for writers that can wait)",
+         0, 0},
+    [S_PROVIDER_SPOOL_FSYNC] =
+        {"provider", "MDP_PROVIDER", "spool-fsync", CMN_OPT_STRING, "interval",
+         "push: record (fdatasync each record), interval (every "
+         "SPOOL_FSYNC_MS) or never (survives kill -9, not a power cut)",
+         0, 0},
+    [S_PROVIDER_SPOOL_FSYNC_MS] = {"provider", "MDP_PROVIDER",
+                                   "spool-fsync-ms", CMN_OPT_INT, "100",
+                                   "push: the fsync interval", 1, 600000},
 };
 
 #define S_TEMPLATE_COUNT (sizeof s_templates / sizeof s_templates[0])
@@ -351,6 +399,89 @@ static void s_provider_flag(const char *name, size_t template, char *flag)
     s_option_names(&s_templates[template], name, flag, env);
 }
 
+/* The index of `text` in a NULL-terminated list of names, or -1 after
+ * rejecting `flag`. */
+static int s_pick(cmn_config_t *config, const char *flag, const char *text,
+                  const char *const *names, const char *expected)
+{
+    for (int k = 0; names[k]; k++)
+        if (strcmp(text, names[k]) == 0)
+            return k;
+    cmn_config_reject(config, flag, expected);
+    return -1;
+}
+
+/* A push source `address` for provider `name`: its listener, its spool
+ * (read back from its directory) and conflation. Returns 0 or -1 after
+ * rejecting the option at fault. */
+static int s_build_push(cmn_config_t *config, const char *name,
+                        const char *source_flag, const char *address,
+                        pl_producer_source_t *source)
+{
+    static const char *const conflate[] = {"none", "quote", NULL};
+    static const char *const full[] = {"drop-oldest", "drop-newest", "block",
+                                       NULL};
+    static const char *const fsync[] = {"record", "interval", "never", NULL};
+    char flag[PL_OPTION_NAME_MAX], reason[PL_OPTION_NAME_MAX * 2];
+    char directory[PL_OPTION_NAME_MAX + MDBP_NAME_MAX];
+    if (!pl_push_address_valid(address)) {
+        cmn_config_reject(config, source_flag,
+                          "expected push:PORT, push:HOST:PORT (IPv4) or "
+                          "push:fifo:PATH");
+        return -1;
+    }
+    s_provider_flag(name, S_PROVIDER_CONFLATE, flag);
+    int conflate_kind = s_pick(config, flag, cmn_config_string(config, flag),
+                               conflate, "expected none or quote");
+    pl_spool_config_t spool = {0};
+    s_provider_flag(name, S_PROVIDER_SPOOL_FULL, flag);
+    int full_policy = s_pick(config, flag, cmn_config_string(config, flag),
+                             full,
+                             "expected drop-oldest, drop-newest or block");
+    s_provider_flag(name, S_PROVIDER_SPOOL_FSYNC, flag);
+    int fsync_policy = s_pick(config, flag, cmn_config_string(config, flag),
+                              fsync, "expected record, interval or never");
+    if (conflate_kind < 0 || full_policy < 0 || fsync_policy < 0)
+        return -1;
+    spool.full = (pl_spool_full_t)full_policy;
+    spool.fsync = (pl_spool_fsync_t)fsync_policy;
+    s_provider_flag(name, S_PROVIDER_SPOOL_MAX_BYTES, flag);
+    spool.max_bytes = (uint64_t)cmn_config_int(config, flag);
+    s_provider_flag(name, S_PROVIDER_SPOOL_SEGMENT_BYTES, flag);
+    spool.segment_bytes = (uint64_t)cmn_config_int(config, flag);
+    s_provider_flag(name, S_PROVIDER_SPOOL_MAX_AGE_SEC, flag);
+    spool.max_age_ns =
+        (int64_t)(cmn_config_double(config, flag) * (double)CMN_NS_PER_SEC);
+    s_provider_flag(name, S_PROVIDER_SPOOL_FSYNC_MS, flag);
+    spool.fsync_interval_ns = cmn_config_int(config, flag) * CMN_NS_PER_MS;
+    s_provider_flag(name, S_PROVIDER_SPOOL_DIR, flag);
+    spool.directory = cmn_config_string(config, flag);
+    if (!spool.directory || !spool.directory[0]) {
+        snprintf(directory, sizeof directory, "mdp-spool-%s", name);
+        spool.directory = directory;
+    }
+    pl_feed_config_t feed = {.conflate_quotes = conflate_kind == 1};
+    errno = 0;
+    feed.spool = pl_spool_open(&spool, &feed.recovery);
+    if (!feed.spool) {
+        snprintf(reason, sizeof reason, "cannot open the spool: %s",
+                 errno ? strerror(errno) : "invalid");
+        cmn_config_reject(config, flag, reason);
+        return -1;
+    }
+    pl_push_config_t push = {.provider = name, .address = address};
+    feed.push = pl_push_new(&push);
+    if (!feed.push) {
+        snprintf(reason, sizeof reason, "cannot listen: %s",
+                 errno ? strerror(errno) : "invalid");
+        pl_spool_close(&feed.spool);
+        cmn_config_reject(config, source_flag, reason);
+        return -1;
+    }
+    source->feed = pl_feed_new(&feed);
+    return source->feed ? 0 : -1;
+}
+
 int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
                                 pl_rate_coordinator_t **rate,
                                 pl_producer_source_t *sources)
@@ -416,9 +547,15 @@ int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
                 cmn_config_reject(config, flag, reason);
                 return -1;
             }
+        } else if (strncmp(kind, PL_PUSH_SOURCE_PREFIX,
+                           strlen(PL_PUSH_SOURCE_PREFIX)) == 0) {
+            if (s_build_push(config, name, flag,
+                             kind + strlen(PL_PUSH_SOURCE_PREFIX),
+                             source) != 0)
+                return -1;
         } else {
             cmn_config_reject(config, flag,
-                              "expected synthetic or replay:PATH");
+                              "expected synthetic, replay:PATH or push:...");
             return -1;
         }
     }

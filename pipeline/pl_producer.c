@@ -13,6 +13,9 @@
 #define PL_PROD_DATA_HWM 2
 /* Inputs queued on the decision and admin sockets at most. */
 #define PL_PROD_INPUT_HWM 1000
+/* Push records read per event at most, so that one busy feed cannot keep
+ * the loop from its other work (issue 16). */
+#define PL_PROD_PUSH_BURST 4096
 
 typedef struct {
     pl_producer_source_t source;
@@ -22,6 +25,7 @@ typedef struct {
     bool scaled;           /* feedback applies to it (the policy) */
     double feedback_scale; /* last scale from feedback, 1.0 at start */
     double scale_cap;      /* manual override (admin), 1.0: none */
+    bool polling;          /* a push feed's descriptor is in the loop */
     cmn_series_t *produced_series, *scale, *state, *paused, *effective, *tokens,
         *breaker, *bad_series, *cooldowns;
 } s_provider_t;
@@ -53,6 +57,7 @@ typedef struct {
     int64_t stop_deadline_ns;
     int64_t next_status_ns;
     cmn_series_t *latency;
+    cmn_series_t *acked; /* the sender's, read to release spool segments */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -97,6 +102,23 @@ static void s_set_gauges(s_self_t *self, size_t idx)
                    (double)pl_rate_coordinator_breaker(self->rate, idx));
     cmn_series_set(provider->cooldowns,
                    (double)pl_rate_coordinator_cooldown_count(self->rate, idx));
+}
+
+/* Push feeds: age bound, fsync, gauges; spool segments the store has
+ * acknowledged are released. */
+static void s_feeds_tick(s_self_t *self)
+{
+    uint64_t made = 0;
+    for (size_t idx = 0; idx < self->count; idx++)
+        made += self->providers[idx].produced;
+    uint64_t acked = (uint64_t)cmn_series_value(self->acked);
+    for (size_t idx = 0; idx < self->count; idx++) {
+        pl_feed_t *feed = self->providers[idx].source.feed;
+        if (!feed)
+            continue;
+        pl_feed_tick(feed, cmn_clock_wall_ns(self->config.clock));
+        pl_feed_release(feed, made, acked);
+    }
 }
 
 static void s_publish_status(s_self_t *self, int64_t now)
@@ -144,6 +166,12 @@ static void s_publish_status(s_self_t *self, int64_t now)
         cmn_json_uint(json, "produced", provider->produced);
         cmn_json_uint(json, "limit", provider->source.limit);
         cmn_json_bool(json, "done", provider->done);
+        if (provider->source.feed) { /* issue 16: docs/spool.md */
+            cmn_json_uint(json, "spool_records",
+                          pl_feed_spool_records(provider->source.feed));
+            cmn_json_uint(json, "conflated",
+                          pl_feed_conflated(provider->source.feed));
+        }
         cmn_json_object_end(json);
     }
     cmn_json_array_end(json);
@@ -151,6 +179,7 @@ static void s_publish_status(s_self_t *self, int64_t now)
                       cmn_json_text(json));
     cmn_json_destroy(&json);
     self->next_status_ns = now + PL_PROD_STATUS_NS;
+    s_feeds_tick(self);
 }
 
 /* Logs a breaker transition (the source failed, or a probe succeeded). */
@@ -218,6 +247,63 @@ static size_t s_make(s_self_t *self, size_t idx, size_t n)
     return made;
 }
 
+/* A push feed's records into the chunk: its waiting ones first, then, when
+ * `may_send`, new ones straight from the source; the rest wait (pl_feed).
+ * Returns how many went into the chunk. */
+static size_t s_make_feed(s_self_t *self, size_t idx, bool may_send)
+{
+    s_provider_t *provider = &self->providers[idx];
+    pl_feed_t *feed = provider->source.feed;
+    int64_t wall = cmn_clock_wall_ns(self->config.clock);
+    mdbp_record_t *out = self->chunk + self->chunk_count;
+    size_t room = self->config.chunk_records - self->chunk_count;
+    size_t made = may_send ? pl_feed_drain(feed, out, room, self->rate, idx,
+                                           wall)
+                           : 0;
+    made += pl_feed_intake(feed, out + made, room - made, may_send,
+                           self->rate, idx, PL_PROD_PUSH_BURST, wall);
+    self->chunk_count += made;
+    provider->produced += made;
+    cmn_series_add(provider->produced_series, made);
+    return made;
+}
+
+/* A push feed's descriptor is readable: read it now, whatever the state
+ * (the source cannot wait: what cannot be sent is spooled). */
+static int s_self_handle_feed(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    s_self_t *self = arg;
+    for (size_t idx = 0; idx < self->count; idx++) {
+        pl_feed_t *feed = self->providers[idx].source.feed;
+        if (!feed || pl_feed_fd(feed) != item->fd)
+            continue;
+        bool may_send = !self->blocked && !self->stopped;
+        if (s_make_feed(self, idx, may_send) > 0)
+            self->made = true;
+    }
+    s_self_arm(self);
+    return 0;
+}
+
+/* Polls each push feed's descriptor while it reads (not while the block
+ * policy holds a record). */
+static void s_feeds_poll(s_self_t *self)
+{
+    for (size_t idx = 0; idx < self->count; idx++) {
+        s_provider_t *provider = &self->providers[idx];
+        pl_feed_t *feed = provider->source.feed;
+        if (!feed || pl_feed_reading(feed) == provider->polling)
+            continue;
+        zmq_pollitem_t item = {NULL, pl_feed_fd(feed), ZMQ_POLLIN, 0};
+        if (!provider->polling)
+            zloop_poller(self->loop, &item, s_self_handle_feed, self);
+        else
+            zloop_poller_end(self->loop, &item);
+        provider->polling = !provider->polling;
+    }
+}
+
 /* One pass over the providers. Returns true if anything was made. */
 static bool s_produce(s_self_t *self)
 {
@@ -230,6 +316,10 @@ static bool s_produce(s_self_t *self)
             break;
         if (provider->done)
             continue;
+        if (provider->source.feed) {
+            made_any = s_make_feed(self, idx, true) > 0 || made_any;
+            continue;
+        }
         if (provider->source.synthetic &&
             pl_synthetic_active(provider->source.synthetic,
                                 cmn_clock_wall_ns(self->config.clock)) == 0)
@@ -253,6 +343,11 @@ static int64_t s_next_wait(s_self_t *self)
     for (size_t idx = 0; idx < self->count; idx++) {
         if (self->providers[idx].done)
             continue;
+        pl_feed_t *feed = self->providers[idx].source.feed;
+        if (feed && pl_feed_buffered(feed))
+            return 0;
+        if (feed && !pl_feed_waiting(feed))
+            continue; /* its descriptor wakes the loop */
         int64_t due = pl_rate_coordinator_wait_ns(self->rate, idx, 1);
         if (due < wait)
             wait = due;
@@ -460,6 +555,7 @@ static void s_self_arm(s_self_t *self)
     }
     if (self->stop_pending && (!blocked || now >= self->stop_deadline_ns))
         s_stop_reply(self);
+    s_feeds_poll(self);
     if (!blocked)
         s_announce_done(self);
     int64_t deadline = self->next_status_ns;
@@ -485,6 +581,8 @@ static void s_self_destroy(s_self_t **self_p)
     for (size_t idx = 0; idx < self->count; idx++) {
         pl_synthetic_destroy(&self->providers[idx].source.synthetic);
         pl_replay_destroy(&self->providers[idx].source.replay);
+        pl_feed_destroy(&self->providers[idx].source.feed,
+                        cmn_clock_wall_ns(self->config.clock));
     }
     pl_rate_coordinator_destroy(&self->rate);
     zsock_destroy(&self->data);
@@ -499,6 +597,7 @@ static void s_lookup_series(s_self_t *self)
 {
     pl_metrics_t *m = self->config.metrics;
     self->latency = cmn_metric_series(m->rate_change_latency, NULL);
+    self->acked = cmn_metric_series(m->records_acked, NULL);
     for (size_t idx = 0; idx < self->count; idx++) {
         s_provider_t *p = &self->providers[idx];
         const char *name = pl_rate_coordinator_name(self->rate, idx);
@@ -511,6 +610,8 @@ static void s_lookup_series(s_self_t *self)
         p->breaker = cmn_metric_series(m->breaker_state, name, NULL);
         p->bad_series = cmn_metric_series(m->replay_bad_lines, name, NULL);
         p->cooldowns = cmn_metric_series(m->cooldowns, name, NULL);
+        if (p->source.feed)
+            pl_feed_metrics(p->source.feed, m, name);
     }
 }
 
@@ -527,6 +628,7 @@ static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
         for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
             pl_synthetic_destroy(&config->sources[idx].synthetic);
             pl_replay_destroy(&config->sources[idx].replay);
+            pl_feed_destroy(&config->sources[idx].feed, 0);
         }
         return NULL;
     }
@@ -614,6 +716,7 @@ zactor_t *pl_producer_new(pl_producer_config_t *config, char *error)
         for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
             pl_synthetic_destroy(&args.config.sources[idx].synthetic);
             pl_replay_destroy(&args.config.sources[idx].replay);
+            pl_feed_destroy(&args.config.sources[idx].feed, 0);
         }
     }
     if (rc != 0) {

@@ -35,6 +35,7 @@
 #include <czmq.h>
 
 #include "pl_actor.h"
+#include "pl_feed.h"
 #include "pl_feedback.h"
 #include "pl_metrics.h"
 #include "pl_policy.h"
@@ -46,8 +47,9 @@
 #define PL_PRODUCER_CHUNK_RECORDS_DEFAULT 512
 
 typedef struct {
-    pl_synthetic_t *synthetic; /* one of the two, owned */
+    pl_synthetic_t *synthetic; /* one of the three, owned */
     pl_replay_t *replay;
+    pl_feed_t *feed; /* a push source with its spool (issue 16) */
     uint64_t limit;                    /* records to make, 0: no limit */
     char source[MDBP_REASON_MAX + 1]; /* as configured, for /status */
 } pl_producer_source_t;
