@@ -54,8 +54,12 @@ LEVEL_TIMEOUT_S = 30    # /status reaching a level
 OVERLOAD_KNOBS = ("MDP_RATE_", "MDP_SEND_")
 RUN_STACK = "scripts/run-stack"
 
-PAGE_JS = ("JSON.stringify(['level', 'reason', 'hint'].map("
-           "id => document.getElementById(id).dataset.value))")
+# [level, reason, hint] as the page shows them; null while the page is
+# still loading (a navigation in progress has no such elements yet).
+PAGE_JS = ("(() => { const e = ['level', 'reason', 'hint'].map("
+           "id => document.getElementById(id)); "
+           "return e.every(x => x) ? JSON.stringify(e.map("
+           "x => x.dataset.value)) : null; })()")
 
 
 def sh_commands(readme):
@@ -171,7 +175,11 @@ def page_follows(browser, port, what, want=None):
 
     def same():
         before = status(port)
-        shown = json.loads(browser.evaluate(PAGE_JS))
+        try:
+            shown = browser.evaluate(PAGE_JS)
+        except AssertionError:   # the context went with a navigation
+            shown = None
+        shown = json.loads(shown) if shown else None
         after = status(port)
         seen[:] = [shown, before.get("level"), before.get("reason"),
                    after.get("hint")]
