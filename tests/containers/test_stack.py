@@ -76,12 +76,13 @@ POLL_S = 0.5
 # makes them the panels' expressions plus the second trigger's. The
 # pod-count panel (kube_pod_info) needs kube-state-metrics: no cluster here.
 SEED_QUERIES = (
-    ("panel 1, query 1, PipelineQueueHigh, trigger 1",
+    ("seed's panel 1, query 1, PipelineQueueHigh, KEDA trigger 1",
      'max(pipeline_feedback_queue_depth{source="store_coordinator"})'),
-    ("panel 2, query 2", 'avg(pipeline_rate_scale_factor{provider="ibkr"})'),
-    ("panel 3, query 3, PipelineHardBackpressure",
+    ("seed's panel 2, query 2",
+     'avg(pipeline_rate_scale_factor{provider="ibkr"})'),
+    ("seed's panel 3, query 3, PipelineHardBackpressure",
      'max(pipeline_backpressure_state{provider="ibkr"})'),
-    ("trigger 2", "max(pipeline_backpressure_state)"),
+    ("seed's KEDA trigger 2", "max(pipeline_backpressure_state)"),
 )
 # The shipped PipelineQueueHigh's join (source = coordinator_id) without its
 # threshold: it must still match the seed-named coordinator.
@@ -643,15 +644,15 @@ def check_running(c, stack, mapping, config):
         return values if values and all(math.isfinite(v)
                                         for v in values) else None
 
-    for what, query in SEED_QUERIES + (("the shipped join", SHIPPED_JOIN),):
+    joined = (("the shipped PipelineQueueHigh's join", SHIPPED_JOIN),)
+    for what, query in SEED_QUERIES + joined:
         try:
             values = wait_for(f"data for {query}", SCRAPE_DEADLINE_S,
                               lambda: series(query))
         except RuntimeError as err:
             values = None
             print(f"  {err}")
-        c.check(values is not None,
-                f"seed's {what}: {query} -> {values}")
+        c.check(values is not None, f"{what}: {query} -> {values}")
 
     # PostgreSQL: rows from the -pg lane.
     def pg_rows():
