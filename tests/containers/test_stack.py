@@ -26,8 +26,8 @@
 5. Checks: every service healthy; /health and /metrics of both
    coordinators and both pipelines; Prometheus scrapes all four and loaded
    the rules; the seed's dashboard, alert and KEDA queries (filtering
-   source="store_coordinator", provider="ibkr") return data unchanged; rows in the SQLite file (on the named volume) and in
-   PostgreSQL; user 10001 (the process's real uid, read from /proc), a
+   source="store_coordinator", provider="ibkr") return data unchanged;
+   rows in the SQLite file (on the named volume) and in PostgreSQL; user 10001 (the process's real uid, read from /proc), a
    read-only root (a write fails), the compose resource limits applied,
    the image tagged and OCI-labelled with the project's version;
    `docker-compose stop` (SIGTERM) ends every service with exit code 0.
