@@ -25,8 +25,9 @@
    services through that namespace (nsenter).
 5. Checks: every service healthy; /health and /metrics of both
    coordinators and both pipelines; Prometheus scrapes all four and loaded
-   the rules; rows in the SQLite file (on the named volume) and in
-   PostgreSQL; user 10001 (the process's real uid, read from /proc), a
+   the rules; the seed's dashboard, alert and KEDA queries (filtering
+   source="store_coordinator", provider="ibkr") return data unchanged;
+   rows in the SQLite file (on the named volume) and in PostgreSQL; user 10001 (the process's real uid, read from /proc), a
    read-only root (a write fails), the compose resource limits applied,
    the image tagged and OCI-labelled with the project's version;
    `docker-compose stop` (SIGTERM) ends every service with exit code 0.
@@ -37,6 +38,7 @@
 Prints the time of each phase and the total (the CI budget is 15 min)."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -45,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import yaml
 
@@ -66,6 +69,28 @@ HEALTHY_DEADLINE_S = 180
 SCRAPE_DEADLINE_S = 90
 ROWS_DEADLINE_S = 60
 POLL_S = 0.5
+# The seed's queries (market_data_pipeline phase 6.0: dashboard panels 1-3,
+# verification queries 1-3, the alerts PipelineQueueHigh and
+# PipelineHardBackpressure, the KEDA triggers), unchanged; the alerts' and
+# the triggers' thresholds left off (a healthy stack is below them), which
+# makes them the panels' expressions plus the second trigger's. The
+# pod-count panel (kube_pod_info) needs kube-state-metrics: no cluster here.
+SEED_QUERIES = (
+    ("seed's panel 1, query 1, PipelineQueueHigh, KEDA trigger 1",
+     'max(pipeline_feedback_queue_depth{source="store_coordinator"})'),
+    ("seed's panel 2, query 2",
+     'avg(pipeline_rate_scale_factor{provider="ibkr"})'),
+    ("seed's panel 3, query 3, PipelineHardBackpressure",
+     'max(pipeline_backpressure_state{provider="ibkr"})'),
+    ("seed's KEDA trigger 2", "max(pipeline_backpressure_state)"),
+)
+# The shipped PipelineQueueHigh's join (source = coordinator_id) without its
+# threshold: it must still match the seed-named coordinator.
+SHIPPED_JOIN = (
+    'max by (namespace, pod, instance, source) (pipeline_feedback_queue_depth'
+    '{source="store_coordinator"}) / on (namespace, source) group_left '
+    'max by (namespace, source) (label_replace(coordinator_queue_capacity, '
+    '"source", "$1", "coordinator_id", "(.+)"))')
 # Services of docker-compose.yml run here (grafana: no image, see above).
 SERVICES = ("mds-coordinator", "mdp-pipeline", "prometheus", "postgres",
             "mds-coordinator-pg", "mdp-pipeline-pg")
@@ -605,6 +630,29 @@ def check_running(c, stack, mapping, config):
     rules = sum(len(g["rules"]) for g in groups)
     c.check(rules > 0, f"Prometheus loaded {rules} rules from "
             f"deploy/prometheus/rules")
+
+    # The seed's queries, unchanged, return data (deploy/README.md, "The
+    # seed's queries"): the series come once the pipeline has heard the
+    # coordinator and Prometheus has scraped it.
+    def series(query):
+        status, body = http(netns_pid, f"{prom}/api/v1/query?query="
+                            + urllib.parse.quote(query))
+        if status != 200:
+            return None
+        result = json.loads(body)["data"]["result"]
+        values = [float(r["value"][1]) for r in result]
+        return values if values and all(math.isfinite(v)
+                                        for v in values) else None
+
+    joined = (("the shipped PipelineQueueHigh's join", SHIPPED_JOIN),)
+    for what, query in SEED_QUERIES + joined:
+        try:
+            values = wait_for(f"data for {query}", SCRAPE_DEADLINE_S,
+                              lambda: series(query))
+        except RuntimeError as err:
+            values = None
+            print(f"  {err}")
+        c.check(values is not None, f"{what}: {query} -> {values}")
 
     # PostgreSQL: rows from the -pg lane.
     def pg_rows():
