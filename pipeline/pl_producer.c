@@ -53,6 +53,7 @@ typedef struct {
     int64_t stop_deadline_ns;
     int64_t next_status_ns;
     cmn_series_t *latency;
+    uint64_t scale_seen; /* the scale_cell value last applied */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -218,10 +219,26 @@ static size_t s_make(s_self_t *self, size_t idx, size_t n)
     return made;
 }
 
+/* Applies the subscriber's newest scale, if it changed, to every provider
+ * the policy scales (one atomic load when it did not). */
+static void s_take_scale(s_self_t *self)
+{
+    double scale;
+    if (!self->config.scale_cell ||
+        !pl_scale_cell_poll(self->config.scale_cell, &self->scale_seen, &scale))
+        return;
+    for (size_t idx = 0; idx < self->count; idx++)
+        if (self->providers[idx].scaled) {
+            self->providers[idx].feedback_scale = scale;
+            s_apply_scale(self, idx);
+        }
+}
+
 /* One pass over the providers. Returns true if anything was made. */
 static bool s_produce(s_self_t *self)
 {
     bool made_any = false;
+    s_take_scale(self); /* before the takes: they obey the newest decision */
     for (size_t turn = 0; turn < self->count; turn++) {
         size_t idx = (self->next + turn) % self->count;
         s_provider_t *provider = &self->providers[idx];
@@ -273,14 +290,17 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
         cmn_log_error(PL_PROD_MODULE, "bad_decision", "bytes=%zu", size);
         return 0;
     }
+    s_take_scale(self); /* the cell, when there is one, is newer */
     for (size_t idx = 0; idx < self->count; idx++) {
         if (!self->providers[idx].scaled)
             continue;
-        self->providers[idx].feedback_scale = decision.scale;
-        s_apply_scale(self, idx);
+        if (!self->config.scale_cell) {
+            self->providers[idx].feedback_scale = decision.scale;
+            s_apply_scale(self, idx);
+        }
         pl_rate_coordinator_set_pressure(self->rate, idx, decision.level);
     }
-    if (decision.event_ts_ns > 0) {
+    if (decision.event_ts_ns > 0 && !self->config.scale_cell) {
         double latency = (double)(cmn_clock_wall_ns(self->config.clock) -
                                   decision.event_ts_ns) /
                          (double)CMN_NS_PER_SEC;
@@ -534,6 +554,7 @@ static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
     self->pipe = pipe;
     self->timer = -1;
     self->made = true; /* try at once */
+    self->scale_seen = PL_SCALE_CELL_UNSEEN;
     self->rate = config->rate;
     config->rate = NULL;
     self->count = pl_rate_coordinator_count(self->rate);
