@@ -54,6 +54,7 @@ typedef struct {
     int64_t next_status_ns;
     cmn_series_t *latency;
     uint64_t scale_seen; /* the scale_cell value last applied */
+    double decided_scale; /* the last decision message's scale */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -300,7 +301,13 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
         }
         pl_rate_coordinator_set_pressure(self->rate, idx, decision.level);
     }
-    if (decision.event_ts_ns > 0 && !self->config.scale_cell) {
+    /* With the cell, a rise is ours to observe (pl_scale_cell.h): in force
+     * now that this thread applied it. */
+    bool observe = !self->config.scale_cell ||
+                   !pl_scale_cell_observed_at_store(self->decided_scale,
+                                                    decision.scale);
+    self->decided_scale = decision.scale;
+    if (decision.event_ts_ns > 0 && observe) {
         double latency = (double)(cmn_clock_wall_ns(self->config.clock) -
                                   decision.event_ts_ns) /
                          (double)CMN_NS_PER_SEC;
@@ -555,6 +562,7 @@ static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
     self->timer = -1;
     self->made = true; /* try at once */
     self->scale_seen = PL_SCALE_CELL_UNSEEN;
+    self->decided_scale = 1.0; /* as the subscriber's first stored_scale */
     self->rate = config->rate;
     config->rate = NULL;
     self->count = pl_rate_coordinator_count(self->rate);

@@ -13,7 +13,8 @@
  *
  *   scale_cell (pl_scale_cell.h): the decided feedback scale, read before
  *     every take and applied to every provider `policy` scales (the hot
- *     path: no message, no wake-up; the subscriber observes the latency);
+ *     path: no message, no wake-up; the subscriber observes a fall's
+ *     latency at its store, this actor a rise's when the message came);
  *   decisions_endpoint (inproc PULL it binds): one frame holding a
  *     pl_feedback_decision_t, straight from the subscriber, after the
  *     cell: its level, gauges and logs, and the wake-up of a paused

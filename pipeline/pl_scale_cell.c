@@ -47,6 +47,11 @@ void pl_scale_cell_store(pl_scale_cell_t *self, double scale)
     atomic_store_explicit(&self->bits, s_bits(scale), memory_order_release);
 }
 
+bool pl_scale_cell_observed_at_store(double previous, double next)
+{
+    return !(next > previous);
+}
+
 bool pl_scale_cell_poll(pl_scale_cell_t *self, uint64_t *seen, double *scale)
 {
     assert(self && seen && scale);

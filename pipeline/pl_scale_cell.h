@@ -47,4 +47,13 @@ void pl_scale_cell_store(pl_scale_cell_t *self, double scale);
 bool pl_scale_cell_poll(pl_scale_cell_t *self, uint64_t *seen,
                         double *scale);
 
+/* Where a decision's propagation latency is observed, one rule for both
+ * threads so that each decision is counted once: a scale that does not
+ * rise (`next` <= `previous`, the decision before) is in force at the
+ * store, since every later take obeys it (a pause forfeits the tokens);
+ * a rise is in force only once the producer applied it (a paused producer
+ * sleeps until the decision message wakes it), so the producer observes
+ * it. True: at the store (the subscriber). */
+bool pl_scale_cell_observed_at_store(double previous, double next);
+
 #endif

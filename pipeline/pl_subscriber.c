@@ -49,6 +49,7 @@ typedef struct {
     cmn_series_t *gaps, *missed, *restarts, *malformed, *version, *table_full,
         *coordinators, *endpoints_connected;
     cmn_series_t *latency; /* observed at the store, when scale_cell is set */
+    double stored_scale;   /* the decision stored last (the cell starts at 1) */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -204,9 +205,10 @@ static void s_publish_state(s_self_t *self, int64_t now)
 }
 
 /* Publishes a changed decision: its scale into the cell the buckets read
- * on their next take (the moment the rate is applied: every later grant
- * obeys it), then the whole decision to the producer for its pressure
- * level, gauges and logs (and to wake it if it sleeps paused). */
+ * on their next take (for a fall, the moment the rate is applied: every
+ * later grant obeys it; a rise is observed by the producer), then the
+ * whole decision to the producer for its pressure level, gauges and logs
+ * (and to wake it if it sleeps paused). */
 static void s_decide(s_self_t *self, int64_t event_ts_ns)
 {
     pl_feedback_decision_t decision;
@@ -215,7 +217,10 @@ static void s_decide(s_self_t *self, int64_t event_ts_ns)
         return;
     if (self->config.scale_cell) {
         pl_scale_cell_store(self->config.scale_cell, decision.scale);
-        if (event_ts_ns > 0) {
+        bool here = pl_scale_cell_observed_at_store(self->stored_scale,
+                                                    decision.scale);
+        self->stored_scale = decision.scale;
+        if (here && event_ts_ns > 0) {
             int64_t late = cmn_clock_wall_ns(self->config.clock) - event_ts_ns;
             cmn_series_observe(self->latency, late > 0 ? (double)late /
                                                              (double)CMN_NS_PER_SEC
@@ -413,6 +418,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     self->config = *config;
     self->pipe = pipe;
     self->timer = -1;
+    self->stored_scale = 1.0;
     if (!self->config.resolve)
         self->config.resolve = pl_subscriber_resolve_dns;
     self->endpoints = strdup(config->endpoints);

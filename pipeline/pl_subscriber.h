@@ -51,7 +51,8 @@ typedef struct {
     const char *decisions_endpoint; /* the producer's inproc PULL */
     /* Where each decided scale is stored first, before the message, for
      * the producer's buckets to read on their next take (pl_scale_cell.h);
-     * then the propagation latency is observed here, at the store.
+     * the propagation latency of a fall is observed here, at the store,
+     * that of a rise by the producer once applied.
      * Borrowed, must outlive the actor; NULL: the message only. */
     pl_scale_cell_t *scale_cell;
     const char *limits_endpoint;    /* the sender's inproc PULL (NULL:

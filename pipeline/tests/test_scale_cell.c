@@ -63,6 +63,19 @@ static void test_stores_are_clamped_like_the_bucket(void **state)
     pl_scale_cell_destroy(&cell);
 }
 
+/* Each decision's latency is observed once: a fall or a repeat where it
+ * is stored, a rise where the producer applied it. */
+static void test_a_fall_is_observed_at_the_store_a_rise_by_the_producer(
+    void **state)
+{
+    (void)state;
+    assert_true(pl_scale_cell_observed_at_store(1.0, 0.0)); /* OK -> HARD */
+    assert_true(pl_scale_cell_observed_at_store(1.0, 0.5)); /* OK -> SOFT */
+    assert_true(pl_scale_cell_observed_at_store(0.5, 0.5)); /* repeat */
+    assert_false(pl_scale_cell_observed_at_store(0.0, 1.0)); /* HARD -> OK */
+    assert_false(pl_scale_cell_observed_at_store(0.5, 0.75));
+}
+
 typedef struct {
     pl_scale_cell_t *cell;
     _Atomic int acknowledged; /* the index of the last value the reader saw */
@@ -127,6 +140,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_poll_reports_the_initial_value),
         cmocka_unit_test(test_stores_are_clamped_like_the_bucket),
+        cmocka_unit_test(
+            test_a_fall_is_observed_at_the_store_a_rise_by_the_producer),
         cmocka_unit_test(test_another_thread_sees_every_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
