@@ -68,7 +68,8 @@ typedef struct {
     pl_status_t *status;
     pl_policy_t *policy;
     zactor_t *sender, *producer, *subscriber;
-    pl_scale_cell_t *scale_cell; /* subscriber -> buckets, outlives both */
+    /* The scale, subscriber -> buckets (pl_scale_cell.h); outlives both. */
+    pl_scale_cell_t *scale_cell;
     cmn_http_t *http;
     cmn_http_t *metrics_http; /* the seed's standalone /metrics, or NULL */
     bool hurried; /* a second signal came: nobody waits any more */

@@ -53,7 +53,7 @@ typedef struct {
     int64_t stop_deadline_ns;
     int64_t next_status_ns;
     cmn_series_t *latency;
-    uint64_t scale_seen; /* the scale_cell value last applied */
+    uint64_t scale_seen;  /* the scale_cell value last applied */
     double decided_scale; /* the last decision message's scale */
 } s_self_t;
 
@@ -303,9 +303,9 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
     }
     /* With the cell, a rise is ours to observe (pl_scale_cell.h): in force
      * now that this thread applied it. */
-    bool observe = !self->config.scale_cell ||
-                   !pl_scale_cell_observed_at_store(self->decided_scale,
-                                                    decision.scale);
+    bool observe =
+        !self->config.scale_cell ||
+        !pl_scale_cell_observed_at_store(self->decided_scale, decision.scale);
     self->decided_scale = decision.scale;
     if (decision.event_ts_ns > 0 && observe) {
         double latency = (double)(cmn_clock_wall_ns(self->config.clock) -

@@ -44,8 +44,7 @@ void pl_scale_cell_store(pl_scale_cell_t *self, double scale);
 /* The reader: true, with the value in *scale, when the cell holds another
  * value than the one *seen stands for (then *seen is updated); false when
  * nothing changed since. */
-bool pl_scale_cell_poll(pl_scale_cell_t *self, uint64_t *seen,
-                        double *scale);
+bool pl_scale_cell_poll(pl_scale_cell_t *self, uint64_t *seen, double *scale);
 
 /* Where a decision's propagation latency is observed, one rule for both
  * threads so that each decision is counted once: a scale that does not

@@ -217,14 +217,13 @@ static void s_decide(s_self_t *self, int64_t event_ts_ns)
         return;
     if (self->config.scale_cell) {
         pl_scale_cell_store(self->config.scale_cell, decision.scale);
-        bool here = pl_scale_cell_observed_at_store(self->stored_scale,
-                                                    decision.scale);
+        bool here =
+            pl_scale_cell_observed_at_store(self->stored_scale, decision.scale);
         self->stored_scale = decision.scale;
         if (here && event_ts_ns > 0) {
             int64_t late = cmn_clock_wall_ns(self->config.clock) - event_ts_ns;
-            cmn_series_observe(self->latency, late > 0 ? (double)late /
-                                                             (double)CMN_NS_PER_SEC
-                                                       : 0);
+            double seconds = (double)late / (double)CMN_NS_PER_SEC;
+            cmn_series_observe(self->latency, seconds > 0 ? seconds : 0);
         }
     }
     /* Over inproc between our own threads: the struct as it is. A full

@@ -195,7 +195,8 @@ static void test_the_scale_cell_reaches_the_bucket(void **state)
     assert_int_equal(zsock_send(decisions, "b", &decision, sizeof decision), 0);
     deadline = zclock_mono() + DEADLINE_MS;
     /* More than a chunk made before the pause could hold: made after it. */
-    while (cmn_series_value(produced) <= at_pause + (double)config.chunk_records ||
+    double enough = at_pause + (double)config.chunk_records;
+    while (cmn_series_value(produced) <= enough ||
            cmn_series_value(paused) != 0) {
         assert_true(zclock_mono() < deadline);
         zframe_t *chunk = zframe_recv_nowait(data);

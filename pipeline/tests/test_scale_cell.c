@@ -65,13 +65,13 @@ static void test_stores_are_clamped_like_the_bucket(void **state)
 
 /* Each decision's latency is observed once: a fall or a repeat where it
  * is stored, a rise where the producer applied it. */
-static void test_a_fall_is_observed_at_the_store_a_rise_by_the_producer(
-    void **state)
+static void
+test_a_fall_is_observed_at_the_store_a_rise_by_the_producer(void **state)
 {
     (void)state;
-    assert_true(pl_scale_cell_observed_at_store(1.0, 0.0)); /* OK -> HARD */
-    assert_true(pl_scale_cell_observed_at_store(1.0, 0.5)); /* OK -> SOFT */
-    assert_true(pl_scale_cell_observed_at_store(0.5, 0.5)); /* repeat */
+    assert_true(pl_scale_cell_observed_at_store(1.0, 0.0));  /* OK -> HARD */
+    assert_true(pl_scale_cell_observed_at_store(1.0, 0.5));  /* OK -> SOFT */
+    assert_true(pl_scale_cell_observed_at_store(0.5, 0.5));  /* repeat */
     assert_false(pl_scale_cell_observed_at_store(0.0, 1.0)); /* HARD -> OK */
     assert_false(pl_scale_cell_observed_at_store(0.5, 0.75));
 }
