@@ -5,7 +5,11 @@
  * once the child receives (slow joiner) sends MESSAGES two-frame messages
  * whose second frame holds CLOCK_MONOTONIC (system-wide) at send time, one
  * every GAP_US so that no queue builds. The child prints p50 and p99 of
- * receive - send in microseconds. */
+ * receive - send in microseconds.
+ *
+ * usage: bench_zmq_latency [MESSAGES GAP_US]: another count and gap, e.g.
+ * 160 50000 for the scripted feedback row's cadence (every thread asleep
+ * between two messages: the wake-ups it pays are in the floor too). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,19 +43,22 @@ static int s_compare(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static long s_messages = BENCH_MESSAGES;
+static long s_gap_us = BENCH_GAP_US;
+
 static int s_child(const char *endpoint)
 {
     void *context = zmq_ctx_new();
     void *sub = zmq_socket(context, ZMQ_SUB);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, BENCH_TOPIC, strlen(BENCH_TOPIC));
     zmq_connect(sub, endpoint);
-    int64_t *latency = malloc(BENCH_MESSAGES * sizeof *latency);
+    int64_t *latency = malloc((size_t)s_messages * sizeof *latency);
     size_t count = 0;
     char topic[BENCH_TOPIC_MAX];
     unsigned char body[BENCH_PADDING];
     int timeout_ms = BENCH_RECEIVE_TIMEOUT_MS;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    while (count < BENCH_MESSAGES) {
+    while (count < (size_t)s_messages) {
         if (zmq_recv(sub, topic, sizeof topic, 0) < 0)
             break;
         int size = zmq_recv(sub, body, sizeof body, 0);
@@ -71,11 +78,19 @@ static int s_child(const char *endpoint)
     free(latency);
     zmq_close(sub);
     zmq_ctx_term(context);
-    return count == BENCH_MESSAGES ? 0 : 1;
+    return count == (size_t)s_messages ? 0 : 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3) {
+        s_messages = strtol(argv[1], NULL, 10);
+        s_gap_us = strtol(argv[2], NULL, 10);
+    }
+    if (argc != 1 && (argc != 3 || s_messages <= 0 || s_gap_us < 0)) {
+        fprintf(stderr, "usage: bench_zmq_latency [MESSAGES GAP_US]\n");
+        return 2;
+    }
     /* Fork before any libzmq context exists; the child learns the port
      * over a pipe. */
     int channel[2];
@@ -115,12 +130,12 @@ int main(void)
         zmq_send(pub, body, sizeof body, 0);
         usleep(BENCH_US_PER_MS); /* one warm-up message a millisecond */
     }
-    for (int k = 0; k < BENCH_MESSAGES; k++) {
+    for (long k = 0; k < s_messages; k++) {
         int64_t now = s_now_ns();
         memcpy(body, &now, sizeof now);
         zmq_send(pub, BENCH_TOPIC, strlen(BENCH_TOPIC), ZMQ_SNDMORE);
         zmq_send(pub, body, sizeof body, 0);
-        usleep(BENCH_GAP_US);
+        usleep((useconds_t)s_gap_us);
     }
     int status = 1;
     waitpid(pid, &status, 0);

@@ -68,6 +68,8 @@ typedef struct {
     pl_status_t *status;
     pl_policy_t *policy;
     zactor_t *sender, *producer, *subscriber;
+    /* The scale, subscriber -> buckets (pl_scale_cell.h); outlives both. */
+    pl_scale_cell_t *scale_cell;
     cmn_http_t *http;
     cmn_http_t *metrics_http; /* the seed's standalone /metrics, or NULL */
     bool hurried; /* a second signal came: nobody waits any more */
@@ -346,6 +348,7 @@ static int s_start(s_main_t *self)
         .clock = self->clock,
         .data_endpoint = PL_DATA_ENDPOINT,
         .decisions_endpoint = PL_DECISIONS_ENDPOINT,
+        .scale_cell = self->scale_cell,
         .admin_endpoint = PL_ADMIN_ENDPOINT,
         .policy = self->policy,
         .chunk_records = PL_PRODUCER_CHUNK_RECORDS_DEFAULT,
@@ -403,6 +406,7 @@ static int s_start(s_main_t *self)
             .resolve_ns = settings->resolve_ns,
             .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
             .decisions_endpoint = PL_DECISIONS_ENDPOINT,
+            .scale_cell = self->scale_cell,
             .limits_endpoint = PL_LIMITS_ENDPOINT,
             .feedback = {.stale_level = settings->stale_level,
                          .forget_ns = settings->forget_ns,
@@ -470,9 +474,11 @@ static int s_run(pl_settings_t *settings)
     cmn_process_metrics(self.registry, "pipeline_build_info", MDBP_VERSION);
     self.metrics = self.registry ? pl_metrics_new(self.registry) : NULL;
     self.status = pl_status_new(settings->feedback);
+    self.scale_cell = pl_scale_cell_new(1.0); /* the producer starts at 1 */
     self.policy = pl_policy_new(&settings->policy);
     int exit_code = CMN_EXIT_FAILURE;
-    if (!self.clock || !self.metrics || !self.status || !self.policy)
+    if (!self.clock || !self.metrics || !self.status || !self.policy ||
+        !self.scale_cell)
         s_start_failed("main", "out of memory");
     else
         exit_code = s_start(&self);
@@ -485,6 +491,7 @@ static int s_run(pl_settings_t *settings)
     zactor_destroy(&self.subscriber);
     zactor_destroy(&self.producer);
     zactor_destroy(&self.sender);
+    pl_scale_cell_destroy(&self.scale_cell);
     cmn_http_destroy(&self.http);
     cmn_http_destroy(&self.metrics_http);
     pl_policy_destroy(&self.policy);

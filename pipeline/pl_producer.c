@@ -58,6 +58,8 @@ typedef struct {
     int64_t next_status_ns;
     cmn_series_t *latency;
     cmn_series_t *acked; /* the sender's, read to release spool segments */
+    uint64_t scale_seen;  /* the scale_cell value last applied */
+    double decided_scale; /* the last decision message's scale */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -247,6 +249,8 @@ static size_t s_make(s_self_t *self, size_t idx, size_t n)
     return made;
 }
 
+static void s_take_scale(s_self_t *self);
+
 /* A push feed's records into the chunk: its waiting ones first, then, when
  * `may_send`, new ones straight from the source; the rest wait (pl_feed).
  * Returns how many went into the chunk. */
@@ -274,6 +278,7 @@ static int s_self_handle_feed(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
     s_self_t *self = arg;
+    s_take_scale(self); /* the feed's tokens at the newest scale */
     for (size_t idx = 0; idx < self->count; idx++) {
         pl_feed_t *feed = self->providers[idx].source.feed;
         if (!feed || pl_feed_fd(feed) != item->fd)
@@ -304,10 +309,26 @@ static void s_feeds_poll(s_self_t *self)
     }
 }
 
+/* Applies the subscriber's newest scale, if it changed, to every provider
+ * the policy scales (one atomic load when it did not). */
+static void s_take_scale(s_self_t *self)
+{
+    double scale;
+    if (!self->config.scale_cell ||
+        !pl_scale_cell_poll(self->config.scale_cell, &self->scale_seen, &scale))
+        return;
+    for (size_t idx = 0; idx < self->count; idx++)
+        if (self->providers[idx].scaled) {
+            self->providers[idx].feedback_scale = scale;
+            s_apply_scale(self, idx);
+        }
+}
+
 /* One pass over the providers. Returns true if anything was made. */
 static bool s_produce(s_self_t *self)
 {
     bool made_any = false;
+    s_take_scale(self); /* before the takes: they obey the newest decision */
     for (size_t turn = 0; turn < self->count; turn++) {
         size_t idx = (self->next + turn) % self->count;
         s_provider_t *provider = &self->providers[idx];
@@ -368,14 +389,23 @@ static int s_self_handle_decision(zloop_t *loop, zsock_t *reader, void *arg)
         cmn_log_error(PL_PROD_MODULE, "bad_decision", "bytes=%zu", size);
         return 0;
     }
+    s_take_scale(self); /* the cell, when there is one, is newer */
     for (size_t idx = 0; idx < self->count; idx++) {
         if (!self->providers[idx].scaled)
             continue;
-        self->providers[idx].feedback_scale = decision.scale;
-        s_apply_scale(self, idx);
+        if (!self->config.scale_cell) {
+            self->providers[idx].feedback_scale = decision.scale;
+            s_apply_scale(self, idx);
+        }
         pl_rate_coordinator_set_pressure(self->rate, idx, decision.level);
     }
-    if (decision.event_ts_ns > 0) {
+    /* With the cell, a rise is ours to observe (pl_scale_cell.h): in force
+     * now that this thread applied it. */
+    bool observe =
+        !self->config.scale_cell ||
+        !pl_scale_cell_observed_at_store(self->decided_scale, decision.scale);
+    self->decided_scale = decision.scale;
+    if (decision.event_ts_ns > 0 && observe) {
         double latency = (double)(cmn_clock_wall_ns(self->config.clock) -
                                   decision.event_ts_ns) /
                          (double)CMN_NS_PER_SEC;
@@ -636,6 +666,8 @@ static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
     self->pipe = pipe;
     self->timer = -1;
     self->made = true; /* try at once */
+    self->scale_seen = PL_SCALE_CELL_UNSEEN;
+    self->decided_scale = 1.0; /* as the subscriber's first stored_scale */
     self->rate = config->rate;
     config->rate = NULL;
     self->count = pl_rate_coordinator_count(self->rate);

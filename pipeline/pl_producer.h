@@ -11,10 +11,16 @@
  * and one timer armed at the soonest bucket's due time (or the next status
  * refresh). Its inputs:
  *
+ *   scale_cell (pl_scale_cell.h): the decided feedback scale, read before
+ *     every take and applied to every provider `policy` scales (the hot
+ *     path: no message, no wake-up; the subscriber observes a fall's
+ *     latency at its store, this actor a rise's when the message came);
  *   decisions_endpoint (inproc PULL it binds): one frame holding a
- *     pl_feedback_decision_t, straight from the subscriber; applied to every
- *     provider `policy` scales, its ts_ns observed as the propagation
- *     latency (pipeline_rate_change_latency_seconds);
+ *     pl_feedback_decision_t, straight from the subscriber, after the
+ *     cell: its level, gauges and logs, and the wake-up of a paused
+ *     producer; without a cell its scale is applied here and its ts_ns
+ *     observed as the propagation latency
+ *     (pipeline_rate_change_latency_seconds);
  *   admin_endpoint (inproc PULL it binds): one frame holding a
  *     pl_producer_admin_t from the HTTP admin routes (cooldown, scale cap:
  *     the bucket runs at min(feedback scale, cap));
@@ -42,6 +48,7 @@
 #include "pl_provider_replay.h"
 #include "pl_provider_synthetic.h"
 #include "pl_rate_coordinator.h"
+#include "pl_scale_cell.h"
 #include "pl_status.h"
 
 #define PL_PRODUCER_CHUNK_RECORDS_DEFAULT 512
@@ -61,6 +68,10 @@ typedef struct {
                                        taken (nulled) by pl_producer_new */
     const char *data_endpoint;      /* the sender's PULL, copied */
     const char *decisions_endpoint; /* to bind, copied */
+    pl_scale_cell_t *scale_cell;    /* the subscriber's decided scale,
+                                     * polled before every take (borrowed,
+                                     * outlives the actor); NULL: the
+                                     * decision message's scale */
     const char *admin_endpoint;     /* to bind, copied */
     const pl_policy_t *policy;      /* borrowed, immutable */
     size_t chunk_records;           /* <= PL_SENDER_CHUNK_RECORDS_MAX */

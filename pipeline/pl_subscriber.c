@@ -48,6 +48,8 @@ typedef struct {
     cmn_series_t *events_by_level[MDBP_LEVEL_HARD + 1];
     cmn_series_t *gaps, *missed, *restarts, *malformed, *version, *table_full,
         *coordinators, *endpoints_connected;
+    cmn_series_t *latency; /* observed at the store, when scale_cell is set */
+    double stored_scale;   /* the decision stored last (the cell starts at 1) */
 } s_self_t;
 
 static const char *const s_level_names[] = {"ok", "soft", "hard"};
@@ -202,13 +204,28 @@ static void s_publish_state(s_self_t *self, int64_t now)
     self->next_status_ns = now + self->config.tick_ns;
 }
 
-/* Hands a changed decision straight to the producer (one hop). */
+/* Publishes a changed decision: its scale into the cell the buckets read
+ * on their next take (for a fall, the moment the rate is applied: every
+ * later grant obeys it; a rise is observed by the producer), then the
+ * whole decision to the producer for its pressure level, gauges and logs
+ * (and to wake it if it sleeps paused). */
 static void s_decide(s_self_t *self, int64_t event_ts_ns)
 {
     pl_feedback_decision_t decision;
     if (!pl_feedback_decide(self->feedback, self->config.policy, event_ts_ns,
                             &decision))
         return;
+    if (self->config.scale_cell) {
+        pl_scale_cell_store(self->config.scale_cell, decision.scale);
+        bool here =
+            pl_scale_cell_observed_at_store(self->stored_scale, decision.scale);
+        self->stored_scale = decision.scale;
+        if (here && event_ts_ns > 0) {
+            int64_t late = cmn_clock_wall_ns(self->config.clock) - event_ts_ns;
+            double seconds = (double)late / (double)CMN_NS_PER_SEC;
+            cmn_series_observe(self->latency, seconds > 0 ? seconds : 0);
+        }
+    }
     /* Over inproc between our own threads: the struct as it is. A full
      * pipe (the producer is gone) drops it rather than block. */
     zsock_send(self->decisions, "b", &decision, sizeof decision);
@@ -384,6 +401,7 @@ static void s_lookup_series(s_self_t *self)
         cmn_metric_series(m->feedback_malformed, "table_full", NULL);
     self->coordinators = cmn_metric_series(m->feedback_coordinators, NULL);
     self->endpoints_connected = cmn_metric_series(m->feedback_endpoints, NULL);
+    self->latency = cmn_metric_series(m->rate_change_latency, NULL);
 }
 
 /* Makes the sockets and the state in the actor's thread. Returns NULL with
@@ -399,6 +417,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     self->config = *config;
     self->pipe = pipe;
     self->timer = -1;
+    self->stored_scale = 1.0;
     if (!self->config.resolve)
         self->config.resolve = pl_subscriber_resolve_dns;
     self->endpoints = strdup(config->endpoints);

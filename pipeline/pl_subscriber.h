@@ -28,6 +28,7 @@
 #include "pl_feedback_json.h"
 #include "pl_metrics.h"
 #include "pl_policy.h"
+#include "pl_scale_cell.h"
 #include "pl_status.h"
 
 #define PL_SUBSCRIBER_TICK_MS_DEFAULT 100
@@ -48,6 +49,12 @@ typedef struct {
     int64_t resolve_ns;             /* DNS re-resolution interval */
     int64_t tick_ns;                /* gauge and /status refresh interval */
     const char *decisions_endpoint; /* the producer's inproc PULL */
+    /* Where each decided scale is stored first, before the message, for
+     * the producer's buckets to read on their next take (pl_scale_cell.h);
+     * the propagation latency of a fall is observed here, at the store,
+     * that of a rise by the producer once applied.
+     * Borrowed, must outlive the actor; NULL: the message only. */
+    pl_scale_cell_t *scale_cell;
     const char *limits_endpoint;    /* the sender's inproc PULL (NULL:
                                      * none) */
     pl_feedback_config_t feedback;

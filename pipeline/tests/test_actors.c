@@ -159,6 +159,56 @@ static void test_a_decision_reaches_the_bucket(void **state)
     zsock_destroy(&data);
 }
 
+/* The hot path without a hop: a scale stored in the cell (no message)
+ * pauses the bucket; a rise stored there, followed by the decision message
+ * as the subscriber sends it, wakes the paused producer and records flow
+ * again. */
+static void test_the_scale_cell_reaches_the_bucket(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *data = zsock_new_pull("@inproc://test-actors-data-4");
+    pl_producer_config_t config = s_producer(f, "inproc://test-actors-data-4",
+                                             "inproc://test-actors-decisions-4",
+                                             "inproc://test-actors-admin-4");
+    pl_scale_cell_t *cell = pl_scale_cell_new(1.0);
+    config.scale_cell = cell;
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *actor = pl_producer_new(&config, error);
+    assert_non_null(actor);
+    cmn_series_t *scale =
+        cmn_metric_series(f->metrics->rate_scale_factor, "sim", NULL);
+    cmn_series_t *paused = cmn_metric_series(f->metrics->paused, "sim", NULL);
+    cmn_series_t *produced =
+        cmn_metric_series(f->metrics->records_produced, "sim", NULL);
+    pl_scale_cell_store(cell, 0.0);
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (cmn_series_value(scale) != 0.0 || cmn_series_value(paused) != 1) {
+        assert_true(zclock_mono() < deadline);
+        zframe_t *chunk = zframe_recv_nowait(data);
+        zframe_destroy(&chunk);
+        zclock_sleep(5); /* polling the gauge, not synchronising */
+    }
+    double at_pause = cmn_series_value(produced);
+    zsock_t *decisions = zsock_new_push(">inproc://test-actors-decisions-4");
+    pl_scale_cell_store(cell, 1.0);
+    pl_feedback_decision_t decision = {.level = MDBP_LEVEL_OK, .scale = 1.0};
+    assert_int_equal(zsock_send(decisions, "b", &decision, sizeof decision), 0);
+    deadline = zclock_mono() + DEADLINE_MS;
+    /* More than a chunk made before the pause could hold: made after it. */
+    double enough = at_pause + (double)config.chunk_records;
+    while (cmn_series_value(produced) <= enough ||
+           cmn_series_value(paused) != 0) {
+        assert_true(zclock_mono() < deadline);
+        zframe_t *chunk = zframe_recv_nowait(data);
+        zframe_destroy(&chunk);
+        zclock_sleep(5);
+    }
+    zactor_destroy(&actor);
+    zsock_destroy(&decisions);
+    zsock_destroy(&data);
+    pl_scale_cell_destroy(&cell);
+}
+
 #define STORES_HOST "stores.test"
 
 /* The resolver of STORES_HOST: phase 0 answers 127.0.0.2, phase 1 adds
@@ -284,6 +334,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_sender_start_up_failure_is_reported, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_decision_reaches_the_bucket,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_the_scale_cell_reaches_the_bucket,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_sender_connects_every_address_again, s_setup, s_teardown),
