@@ -396,9 +396,13 @@ static void s_print_option(const char *flag, const char *env,
                default_value);
     else if (rest + flag_length + env_length <= CMN_CONFIG_HELP_COLUMNS)
         printf("%*s%s  %s  %s\n", (int)indent, "", flag, env, default_value);
-    else
+    else if (indent + flag_length + S_GAP + env_length <=
+             CMN_CONFIG_HELP_COLUMNS)
         printf("%*s%s  %s\n%*sdefault: %s\n", (int)indent, "", flag, env,
                CMN_CONFIG_HELP_DESCRIPTION_INDENT, "", default_value);
+    else /* a long per-provider name: flag, then variable and default */
+        printf("%*s%s\n%*s%s  default: %s\n", (int)indent, "", flag,
+               CMN_CONFIG_HELP_DESCRIPTION_INDENT, "", env, default_value);
     s_print_wrapped(description, CMN_CONFIG_HELP_DESCRIPTION_INDENT, 0);
 }
 
