@@ -320,11 +320,11 @@ static bool s_imply(pl_names_t *names, pl_implied_t *implied,
 
 /* The seed's meaning (issue 15): a provider named by MDP_FB_PROVIDER_NAME
  * or by a MDP_RATE_<NAME>_<SUFFIX> / MDP_PROVIDER_<NAME>_<SUFFIX> variable
- * but not listed in MDP_PROVIDERS exists, with the defaults (a synthetic
- * source). When MDP_PROVIDERS itself is unset, the implied names replace
- * its default list instead of joining it (the seed's pipeline has exactly
- * the provider it names). Names with bad characters are left for the
- * later checks to refuse. */
+ * exists, with the defaults (a synthetic source), while MDP_PROVIDERS itself
+ * is unset: the implied names replace its default list (the seed's
+ * pipeline has exactly the provider it names). With MDP_PROVIDERS set,
+ * `implied` returns the names it lacks, for the caller to refuse. Names
+ * with bad characters are left for the later checks to refuse. */
 static void s_imply_providers(pl_names_t *names, pl_implied_t *implied,
                               bool listed, const char *feedback_names)
 {
@@ -370,12 +370,13 @@ static void s_imply_providers(pl_names_t *names, pl_implied_t *implied,
             kept.why[kept.count++] = implied->why[k];
         }
     }
-    /* Only new names change the list; when MDP_PROVIDERS is unset, its
-     * default gives way to the names found (which may include it). */
+    /* When MDP_PROVIDERS is unset, its default gives way to the names
+     * found (which may include it): the seed's env. When it is set, the
+     * list is the user's: a variable naming a provider it lacks is a
+     * mistake the caller refuses (a leftover MDP_RATE_SYNTHETIC_* must not
+     * add a synthetic market to a real store's data). */
     if (kept.count && !listed)
         *names = found;
-    else if (kept.count)
-        *names = before;
     *implied = kept;
 }
 
@@ -794,11 +795,28 @@ int pl_settings_load(pl_settings_t *self, int argc, char **argv,
     }
     const char *why = s_parse_names(
         cmn_config_string(self->config, "providers"), &self->names);
+    bool providers_set =
+        strcmp(cmn_config_source(self->config, "providers"), "default") != 0;
     if (!why)
-        s_imply_providers(
-            &self->names, &self->implied,
-            strcmp(cmn_config_source(self->config, "providers"), "default"),
-            cmn_config_string(self->config, "fb-provider-name"));
+        s_imply_providers(&self->names, &self->implied, providers_set,
+                          cmn_config_string(self->config, "fb-provider-name"));
+    if (!why && providers_set && self->implied.count > 0) {
+        const char *name = self->implied.names[0];
+        const char *from = self->implied.why[0];
+        char upper[MDBP_NAME_MAX + 1];
+        size_t length = 0;
+        for (; name[length] && length < MDBP_NAME_MAX; length++)
+            upper[length] = (char)toupper((unsigned char)name[length]);
+        upper[length] = '\0';
+        bool family = strcmp(from, "MDP_FB_PROVIDER_NAME") != 0;
+        snprintf(self->unlisted, sizeof self->unlisted,
+                 "%s%s%s%s names provider '%s', which is not listed: add "
+                 "it, or unset the variable",
+                 from, family ? "_" : "", family ? upper : "",
+                 family ? "_*" : "", name);
+        why = self->unlisted;
+        self->implied.count = 0;
+    }
     if (rc == 0 && why) {
         cmn_config_reject(self->config, "providers", why);
         rc = -1;

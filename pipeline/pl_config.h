@@ -35,8 +35,12 @@ typedef struct {
     size_t count;
 } pl_implied_t;
 
+/* Room for the refusal of a provider MDP_PROVIDERS does not list. */
+#define PL_UNLISTED_MAX 256
+
 typedef struct {
     cmn_config_t *config; /* owned: the strings below point into it */
+    char unlisted[PL_UNLISTED_MAX]; /* why an unlisted name is refused */
     pl_names_t names;     /* MDP_PROVIDERS, in order (rate indexes), then
                              the implied ones */
     pl_implied_t implied; /* of which named only by other variables */

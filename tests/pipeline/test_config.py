@@ -75,6 +75,13 @@ def main():
         ({"MDP_PROVIDERS": " , "}, "MDP_PROVIDERS"),
         ({"MDP_PROVIDERS": "ibkr,IBKR"}, "MDP_PROVIDERS"),
         ({"MDP_PROVIDERS": "a;b"}, "MDP_PROVIDERS"),
+        # An explicit list is the user's: a leftover variable naming a
+        # provider it lacks stops start-up, naming that variable (it must
+        # not add a synthetic market to a real store).
+        ({"MDP_PROVIDERS": "ibkr", "MDP_RATE_SYNTHETIC_CAPACITY": "5"},
+         "MDP_RATE_SYNTHETIC_*"),
+        ({"MDP_PROVIDERS": "ibkr", "MDP_FB_PROVIDER_NAME": "polygon"},
+         "MDP_FB_PROVIDER_NAME"),
         ({"MDP_PROVIDER_SYNTHETIC_SOURCE": "replay:" + missing},
          "MDP_PROVIDER_SYNTHETIC_SOURCE"),
         ({"MDP_PROVIDER_SYNTHETIC_SOURCE": "replay:" + workdir},
