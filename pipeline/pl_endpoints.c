@@ -123,11 +123,11 @@ int pl_endpoints_resolve_dns(const char *host,
     return (int)count;
 }
 
-pl_endpoints_t *pl_endpoints_new(zsock_t *socket, const char *endpoints,
-                                 pl_endpoints_resolve_fn *resolve, void *arg,
-                                 const char *module)
+/* What both modes share: the list, the resolver, the module. */
+static pl_endpoints_t *s_new(const char *endpoints,
+                             pl_endpoints_resolve_fn *resolve, void *arg,
+                             const char *module)
 {
-    assert(socket && endpoints && module);
     pl_endpoints_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -136,10 +136,20 @@ pl_endpoints_t *pl_endpoints_new(zsock_t *socket, const char *endpoints,
         free(self);
         return NULL;
     }
-    self->socket = socket;
     self->resolve = resolve ? resolve : pl_endpoints_resolve_dns;
     self->arg = arg;
     self->module = module;
+    return self;
+}
+
+pl_endpoints_t *pl_endpoints_new(zsock_t *socket, const char *endpoints,
+                                 pl_endpoints_resolve_fn *resolve, void *arg,
+                                 const char *module)
+{
+    assert(socket && endpoints && module);
+    pl_endpoints_t *self = s_new(endpoints, resolve, arg, module);
+    if (self)
+        self->socket = socket;
     return self;
 }
 
@@ -149,19 +159,11 @@ pl_endpoints_t *pl_endpoints_new_links(const char *endpoints,
                                        void *link_arg, const char *module)
 {
     assert(endpoints && link && module);
-    pl_endpoints_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->endpoints = strdup(endpoints);
-    if (!self->endpoints) {
-        free(self);
-        return NULL;
+    pl_endpoints_t *self = s_new(endpoints, resolve, arg, module);
+    if (self) {
+        self->link = link;
+        self->link_arg = link_arg;
     }
-    self->link = link;
-    self->link_arg = link_arg;
-    self->resolve = resolve ? resolve : pl_endpoints_resolve_dns;
-    self->arg = arg;
-    self->module = module;
     return self;
 }
 
