@@ -43,10 +43,8 @@
 #include "pl_status.h"
 #include "pl_subscriber.h"
 
-#define PL_DATA_ENDPOINT "inproc://pl-records"
 #define PL_DECISIONS_ENDPOINT "inproc://pl-decisions"
 #define PL_ADMIN_ENDPOINT "inproc://pl-admin"
-#define PL_LIMITS_ENDPOINT "inproc://pl-limits"
 #define PL_POSTED_ENDPOINT "inproc://pl-posted-feedback"
 /* A second signal is noticed this fast while main waits for an actor. */
 #define PL_SIGNAL_POLL_MS 100
@@ -67,7 +65,10 @@ typedef struct {
     pl_metrics_t *metrics;
     pl_status_t *status;
     pl_policy_t *policy;
-    zactor_t *sender, *producer, *subscriber;
+    zactor_t *producer, *subscriber;
+    /* One sender per class in use (ingest.md 4.5: a producer session per
+     * class), by mdbp_priority_t; NULL for a class no provider has. */
+    zactor_t *senders[MDBP_PRIORITY_COUNT];
     /* The scale, subscriber -> buckets (pl_scale_cell.h); outlives both. */
     pl_scale_cell_t *scale_cell;
     cmn_http_t *http;
@@ -91,6 +92,18 @@ static const char *s_signal_name(int number)
            : number == SIGINT ? "SIGINT"
                               : "SIGHUP";
 }
+
+/* Each sender's endpoints (it binds them), by class. */
+static const char *const s_data_endpoints[MDBP_PRIORITY_COUNT] = {
+    "inproc://pl-records-normal", "inproc://pl-records-critical",
+    "inproc://pl-records-bulk"};
+static const char *const s_limits_endpoints[MDBP_PRIORITY_COUNT] = {
+    "inproc://pl-limits-normal", "inproc://pl-limits-critical",
+    "inproc://pl-limits-bulk"};
+/* Classes, most important first: the first in use is the primary sender
+ * (pl_sender.h) and the "sender" of /status. */
+static const mdbp_priority_t s_importance[MDBP_PRIORITY_COUNT] = {
+    MDBP_PRIORITY_CRITICAL, MDBP_PRIORITY_NORMAL, MDBP_PRIORITY_BULK};
 
 /* Waits for SIGTERM or SIGINT; SIGHUP is logged and ignored. */
 static void s_wait_for_stop(void)
@@ -259,10 +272,21 @@ static void s_shutdown(s_main_t *self, bool done)
     s_await(self, self->producer, PL_PRODUCER_STOPPED, PL_PRODUCER_NOW,
             deadline + PL_REPLY_MARGIN_NS, &producer);
     int64_t left = (deadline - cmn_clock_now_mono_ns()) / CMN_NS_PER_MS;
-    zsock_send(self->sender, "s8", PL_SENDER_FLUSH,
-               (uint64_t)(left > 0 ? left : 0));
-    s_await(self, self->sender, PL_SENDER_FLUSHED, PL_SENDER_NOW,
-            deadline + PL_REPLY_MARGIN_NS, &sender);
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) /* flushing together */
+        if (self->senders[k])
+            zsock_send(self->senders[k], "s8", PL_SENDER_FLUSH,
+                       (uint64_t)(left > 0 ? left : 0));
+    sender = (s_reply_t){.answered = true, .has_report = true};
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        if (!self->senders[k])
+            continue;
+        s_reply_t one;
+        s_await(self, self->senders[k], PL_SENDER_FLUSHED, PL_SENDER_NOW,
+                deadline + PL_REPLY_MARGIN_NS, &one);
+        sender.has_report = sender.has_report && one.has_report;
+        if (one.has_report)
+            pl_sender_report_add(&sender.report, &one.report);
+    }
     s_report(&producer, &sender);
 }
 
@@ -297,16 +321,17 @@ static bool s_wait_for_done(s_main_t *self)
     return done;
 }
 
-/* This run's session (proto/ingest.md 5): random, nonzero. */
-static uint64_t s_session(void)
+/* A session of this run (proto/ingest.md 5), one per class: random,
+ * nonzero. */
+static uint64_t s_session(mdbp_priority_t priority)
 {
     uint64_t session = 0;
     while (session == 0)
         if (getrandom(&session, sizeof session, 0) != (ssize_t)sizeof session)
             session =
                 (uint64_t)cmn_clock_now_mono_ns() ^ ((uint64_t)getpid() << 32);
-    cmn_log_info("main", "session", "session=%llu",
-                 (unsigned long long)session);
+    cmn_log_info("main", "session", "session=%llu priority=%s",
+                 (unsigned long long)session, mdbp_priority_name(priority));
     return session;
 }
 
@@ -339,6 +364,52 @@ static cmn_http_t *s_metrics_http_new(s_main_t *self)
     return NULL;
 }
 
+/* A sender for each class the providers have (each its own session: one
+ * producer per class, ingest.md 4.5), and the producer's way to each.
+ * Returns 0, or -1 (logged) when one cannot start. */
+static int s_start_senders(s_main_t *self, pl_producer_config_t *producer)
+{
+    pl_settings_t *settings = self->settings;
+    bool used[MDBP_PRIORITY_COUNT] = {false};
+    for (size_t idx = 0; idx < settings->names.count; idx++)
+        used[producer->sources[idx].priority] = true;
+    bool primary = true;
+    for (int rank = 0; rank < MDBP_PRIORITY_COUNT; rank++) {
+        mdbp_priority_t priority = s_importance[rank];
+        if (!used[priority])
+            continue;
+        char error[PL_ACTOR_ERROR_MAX];
+        pl_sender_config_t sender = {
+            .clock = self->clock,
+            .endpoints = settings->store_endpoints,
+            .producer_id = settings->producer_id,
+            .data_endpoint = s_data_endpoints[priority],
+            .limits_endpoint = s_limits_endpoints[priority],
+            .resolve_ns = settings->store_resolve_ns,
+            .session = s_session(priority),
+            .batch_records = settings->batch_records,
+            .batch_ns = settings->batch_ns,
+            .window = settings->window,
+            .priority = priority,
+            .weight = settings->weight,
+            .primary = primary,
+            .ack_timeout_ns = settings->ack_timeout_ns,
+            .metrics = self->metrics,
+            .status = self->status,
+            .curve_secret_key_file = settings->curve_secret_key_file,
+            .curve_server_key_file = settings->curve_server_key_file};
+        /* The sender binds the data endpoint the producer connects to. */
+        self->senders[priority] = pl_sender_new(&sender, error);
+        if (!self->senders[priority]) {
+            s_start_failed("sender", error);
+            return -1;
+        }
+        producer->data_endpoints[priority] = s_data_endpoints[priority];
+        primary = false;
+    }
+    return 0;
+}
+
 /* Starts the actors and HTTP. Returns an exit code (0: running). */
 static int s_start(s_main_t *self)
 {
@@ -346,7 +417,6 @@ static int s_start(s_main_t *self)
     char error[PL_ACTOR_ERROR_MAX];
     pl_producer_config_t producer = {
         .clock = self->clock,
-        .data_endpoint = PL_DATA_ENDPOINT,
         .decisions_endpoint = PL_DECISIONS_ENDPOINT,
         .scale_cell = self->scale_cell,
         .admin_endpoint = PL_ADMIN_ENDPOINT,
@@ -364,28 +434,7 @@ static int s_start(s_main_t *self)
         }
         return CMN_EXIT_USAGE;
     }
-    pl_sender_config_t sender = {
-        .clock = self->clock,
-        .endpoints = settings->store_endpoints,
-        .producer_id = settings->producer_id,
-        .data_endpoint = PL_DATA_ENDPOINT,
-        .limits_endpoint = PL_LIMITS_ENDPOINT,
-        .resolve_ns = settings->store_resolve_ns,
-        .session = s_session(),
-        .batch_records = settings->batch_records,
-        .batch_ns = settings->batch_ns,
-        .window = settings->window,
-        .priority = settings->priority,
-        .weight = settings->weight,
-        .ack_timeout_ns = settings->ack_timeout_ns,
-        .metrics = self->metrics,
-        .status = self->status,
-        .curve_secret_key_file = settings->curve_secret_key_file,
-        .curve_server_key_file = settings->curve_server_key_file};
-    /* The sender binds the data endpoint the producer connects to. */
-    self->sender = pl_sender_new(&sender, error);
-    if (!self->sender) {
-        s_start_failed("sender", error);
+    if (s_start_senders(self, &producer) != 0) {
         pl_rate_coordinator_destroy(&producer.rate);
         for (size_t idx = 0; idx < PL_RATE_PROVIDERS_MAX; idx++) {
             pl_synthetic_destroy(&producer.sources[idx].synthetic);
@@ -407,11 +456,8 @@ static int s_start(s_main_t *self)
             .tick_ns = PL_SUBSCRIBER_TICK_MS_DEFAULT * CMN_NS_PER_MS,
             .decisions_endpoint = PL_DECISIONS_ENDPOINT,
             .scale_cell = self->scale_cell,
-            .limits_endpoint = PL_LIMITS_ENDPOINT,
             .feedback = {.stale_level = settings->stale_level,
-                         .forget_ns = settings->forget_ns,
-                         .critical =
-                             settings->priority == MDBP_PRIORITY_CRITICAL},
+                         .forget_ns = settings->forget_ns},
             .policy = self->policy,
             .metrics = self->metrics,
             .status = self->status,
@@ -420,6 +466,9 @@ static int s_start(s_main_t *self)
             .posted_endpoint = PL_POSTED_ENDPOINT,
             .posted_ttl_ms = settings->posted_ttl_ms,
             .source_label = settings->source_label};
+        for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+            if (self->senders[k])
+                subscriber.limits_endpoints[k] = s_limits_endpoints[k];
         self->subscriber = pl_subscriber_new(&subscriber, error);
         if (!self->subscriber) {
             s_start_failed("subscriber", error);
@@ -490,7 +539,8 @@ static int s_run(pl_settings_t *settings)
     }
     zactor_destroy(&self.subscriber);
     zactor_destroy(&self.producer);
-    zactor_destroy(&self.sender);
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        zactor_destroy(&self.senders[k]);
     pl_scale_cell_destroy(&self.scale_cell);
     cmn_http_destroy(&self.http);
     cmn_http_destroy(&self.metrics_http);

@@ -93,12 +93,14 @@ static const cmn_option_t s_options[] = {
     {"send-window", "MDP_SEND_WINDOW", CMN_OPT_INT, "4",
      "unacknowledged batches at most (bounds memory)", 1, 1024, NULL},
     {"send-priority", "MDP_SEND_PRIORITY", CMN_OPT_CHOICE, "normal",
-     "this pipeline's class at the coordinators (ingest.md 4.5): normal, "
+     "the providers' class at the coordinators (ingest.md 4.5; "
+     "MDP_PROVIDER_<NAME>_PRIORITY sets one provider's): normal, "
      "critical (paced by credits alone: never cut by pressure or scaled by "
      "the level, has the reserve above H) or bulk (cut first)",
      0, 0, s_priorities},
     {"send-weight", "MDP_SEND_WEIGHT", CMN_OPT_INT, "1",
-     "this pipeline's share weight within the credit split", 1,
+     "the share weight of each of this pipeline's classes within the "
+     "credit split", 1,
      MDBP_WEIGHT_MAX, NULL},
     {"send-ack-timeout-ms", "MDP_SEND_ACK_TIMEOUT_MS", CMN_OPT_INT, "5000",
      "resend a batch not acknowledged within this time (doubling "
@@ -186,6 +188,7 @@ enum {
     S_PROVIDER_SPOOL_FULL,
     S_PROVIDER_SPOOL_FSYNC,
     S_PROVIDER_SPOOL_FSYNC_MS,
+    S_PROVIDER_PRIORITY, /* issue 16: classes per provider */
 };
 
 static const s_template_t s_templates[] = {
@@ -258,6 +261,12 @@ static const s_template_t s_templates[] = {
     [S_PROVIDER_SPOOL_FSYNC_MS] = {"provider", "MDP_PROVIDER",
                                    "spool-fsync-ms", CMN_OPT_INT, "100",
                                    "push: the fsync interval", 1, 600000},
+    [S_PROVIDER_PRIORITY] =
+        {"provider", "MDP_PROVIDER", "priority", CMN_OPT_STRING, NULL,
+         "the provider's class at the coordinators: critical, normal or bulk "
+         "(default: MDP_SEND_PRIORITY); each class in use is a producer "
+         "session of its own",
+         0, 0},
 };
 
 #define S_TEMPLATE_COUNT (sizeof s_templates / sizeof s_templates[0])
@@ -508,6 +517,7 @@ int pl_settings_build_providers(pl_settings_t *self, cmn_clock_t *clock,
         if (pl_rate_coordinator_add(*rate, name, &rate_config) != (int)idx)
             return -1;
         pl_producer_source_t *source = &sources[idx];
+        source->priority = self->priorities[idx];
         s_provider_flag(name, S_PROVIDER_LIMIT, flag);
         source->limit = (uint64_t)cmn_config_int(config, flag);
         s_provider_flag(name, S_PROVIDER_SOURCE, flag);
@@ -628,6 +638,14 @@ static int s_check_options(cmn_config_t *config, const pl_names_t *names)
             rc = -1;
         }
     }
+    for (size_t idx = 0; idx < names->count; idx++) {
+        char flag[PL_OPTION_NAME_MAX];
+        s_provider_flag(names->names[idx], S_PROVIDER_PRIORITY, flag);
+        const char *priority = cmn_config_string(config, flag);
+        if (priority && s_pick(config, flag, priority, s_priorities,
+                               "expected critical, normal or bulk") < 0)
+            rc = -1;
+    }
     const char *bind_reason = NULL; /* issue 12: shared with the coordinator */
     if (cmn_http_check_bind_address(cmn_config_string(config, "metrics-bind"),
                                     &bind_reason) != 0) {
@@ -666,6 +684,27 @@ static int s_check_finite(cmn_config_t *config, const pl_names_t *names)
     return 0;
 }
 
+/* Each provider's class; a pipeline of critical feeds only is paced by
+ * credits alone (its policy never scales; in a mixed one the producer
+ * leaves its critical providers unscaled). A bad value was rejected and
+ * reads as the default. */
+static void s_read_priorities(pl_settings_t *self)
+{
+    bool all_critical = self->names.count > 0;
+    for (size_t idx = 0; idx < self->names.count; idx++) {
+        char flag[PL_OPTION_NAME_MAX];
+        s_provider_flag(self->names.names[idx], S_PROVIDER_PRIORITY, flag);
+        const char *text = cmn_config_string(self->config, flag);
+        self->priorities[idx] = self->priority;
+        for (int k = 0; text && s_priorities[k]; k++)
+            if (strcmp(text, s_priorities[k]) == 0)
+                self->priorities[idx] = (mdbp_priority_t)k;
+        all_critical = all_critical &&
+                       self->priorities[idx] == MDBP_PRIORITY_CRITICAL;
+    }
+    self->policy.credits_only = all_critical;
+}
+
 /* The settings main and the actors read, from the loaded options. */
 static void s_read(pl_settings_t *self)
 {
@@ -681,9 +720,7 @@ static void s_read(pl_settings_t *self)
         .scale_ok = cmn_config_double(config, "fb-scale-ok"),
         .scale_soft = cmn_config_double(config, "fb-scale-soft"),
         .scale_hard = cmn_config_double(config, "fb-scale-hard"),
-        .providers = cmn_config_string(config, "fb-provider-name"),
-        .credits_only = cmn_config_choice(config, "send-priority") ==
-                        (int)MDBP_PRIORITY_CRITICAL};
+        .providers = cmn_config_string(config, "fb-provider-name")};
     self->stale_level =
         (mdbp_level_t)cmn_config_choice(config, "fb-stale-level");
     self->forget_ns = cmn_config_int(config, "fb-forget-sec") * CMN_NS_PER_SEC;
@@ -708,6 +745,7 @@ static void s_read(pl_settings_t *self)
     self->window = (size_t)cmn_config_int(config, "send-window");
     self->priority =
         (mdbp_priority_t)cmn_config_choice(config, "send-priority");
+    s_read_priorities(self);
     self->weight = (uint32_t)cmn_config_int(config, "send-weight");
     self->ack_timeout_ns =
         cmn_config_int(config, "send-ack-timeout-ms") * CMN_NS_PER_MS;

@@ -64,7 +64,9 @@ typedef struct {
     size_t batch_records;
     int64_t batch_ns;
     size_t window;
-    mdbp_priority_t priority; /* the class at the coordinators */
+    mdbp_priority_t priority; /* MDP_SEND_PRIORITY: the default class */
+    /* each provider's class (MDP_PROVIDER_<NAME>_PRIORITY), by rate index */
+    mdbp_priority_t priorities[PL_RATE_PROVIDERS_MAX];
     uint32_t weight;          /* 1..MDBP_WEIGHT_MAX */
     int64_t ack_timeout_ns;
     int64_t shutdown_timeout_ns;

@@ -72,8 +72,7 @@ static pl_coordinator_view_t *s_find(pl_feedback_t *self, const char *id)
 }
 
 static void s_copy_state(pl_coordinator_view_t *view,
-                         const mdbp_feedback_t *event, bool critical,
-                         int64_t now)
+                         const mdbp_feedback_t *event, int64_t now)
 {
     view->seq = event->seq;
     view->level = event->level;
@@ -88,10 +87,11 @@ static void s_copy_state(pl_coordinator_view_t *view,
     view->effective = event->level;
     view->has_credit_initial = event->has_credit_initial;
     view->credit_initial = event->credit_initial;
-    if (critical && event->has_credit_initial_critical) {
-        view->has_credit_initial = true;
-        view->credit_initial = event->credit_initial_critical;
-    }
+    view->has_credit_initial_critical = event->has_credit_initial_critical ||
+                                        event->has_credit_initial;
+    view->credit_initial_critical = event->has_credit_initial_critical
+                                        ? event->credit_initial_critical
+                                        : event->credit_initial;
 }
 
 /* Removes coordinators[index], keeping the order of the others. */
@@ -134,7 +134,7 @@ pl_feedback_result_t pl_feedback_handle_event(pl_feedback_t *self,
         self->counters.gaps++;
         self->counters.missed += event->seq - view->seq - 1;
     }
-    s_copy_state(view, event, self->config.critical, now);
+    s_copy_state(view, event, now);
     self->counters.applied++;
     self->counters.by_level[event->level]++;
     self->counters.by_type[event->type]++;
@@ -248,6 +248,15 @@ bool pl_feedback_decide(pl_feedback_t *self, const pl_policy_t *policy,
     return true;
 }
 
+/* Keeps the smallest of the values that are known. */
+static void s_smallest(bool known, uint32_t value, bool *has, uint32_t *least)
+{
+    if (known && (!*has || value < *least)) {
+        *has = true;
+        *least = value;
+    }
+}
+
 bool pl_feedback_limits(pl_feedback_t *self, pl_feedback_limits_t *limits)
 {
     assert(self && limits);
@@ -262,12 +271,12 @@ bool pl_feedback_limits(pl_feedback_t *self, pl_feedback_limits_t *limits)
         if (view->capacity > 0 &&
             (limits->capacity == 0 || view->capacity < limits->capacity))
             limits->capacity = view->capacity;
-        if (view->has_credit_initial &&
-            (!limits->has_credit_initial ||
-             view->credit_initial < limits->credit_initial)) {
-            limits->has_credit_initial = true;
-            limits->credit_initial = view->credit_initial;
-        }
+        s_smallest(view->has_credit_initial, view->credit_initial,
+                   &limits->has_credit_initial, &limits->credit_initial);
+        s_smallest(view->has_credit_initial_critical,
+                   view->credit_initial_critical,
+                   &limits->has_credit_initial_critical,
+                   &limits->credit_initial_critical);
     }
     if (memcmp(limits, &self->limits, sizeof *limits) == 0)
         return false;

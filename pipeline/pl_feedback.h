@@ -49,9 +49,6 @@ typedef enum {
 typedef struct {
     mdbp_level_t stale_level; /* fail-safe level of a stale coordinator */
     int64_t forget_ns;         /* silence after which one is forgotten */
-    /* MDP_SEND_PRIORITY=critical: a coordinator's credit_initial_critical
-     * is this pipeline's credit_initial (ingest.md 4.5) */
-    bool critical;
 } pl_feedback_config_t;
 
 /* One coordinator as known now. */
@@ -73,6 +70,10 @@ typedef struct {
     uint64_t restarts;       /* epoch changes seen */
     bool has_credit_initial; /* v1.1 */
     uint32_t credit_initial;
+    /* A critical producer's first credit (ingest.md 4.5): the feedback's
+     * credit_initial_critical, else credit_initial. */
+    bool has_credit_initial_critical;
+    uint32_t credit_initial_critical;
 } pl_coordinator_view_t;
 
 typedef struct {
@@ -106,14 +107,17 @@ typedef struct {
     int64_t event_ts_ns;
 } pl_feedback_decision_t;
 
-/* What the sender needs from the feedback (pl_window_limits): the smallest
+/* What the senders need from the feedback (pl_window_limits): the smallest
  * queue capacity and credit_initial of the fresh coordinators (0 / false
- * when none says), and whether every known coordinator is fresh (alive:
- * its batches are slow, not lost). */
+ * when none says), the same for a critical sender, and whether every known
+ * coordinator is fresh (alive: its batches are slow, not lost). One frame
+ * goes to every sender; each takes its class's credit. */
 typedef struct {
     uint64_t capacity;
     bool has_credit_initial;
     uint32_t credit_initial;
+    bool has_credit_initial_critical;
+    uint32_t credit_initial_critical;
     bool alive;
 } pl_feedback_limits_t;
 

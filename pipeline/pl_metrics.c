@@ -126,6 +126,26 @@ pl_metrics_t *pl_metrics_new(cmn_metrics_t *registry)
     self->ack_latency = cmn_metrics_histogram(
         r, "pipeline_ack_latency_seconds", "From a batch's send to its ack.",
         "", CMN_METRICS_LATENCY_BOUNDS, CMN_METRICS_LATENCY_BOUND_COUNT);
+    self->class_records_sent = cmn_metrics_counter(
+        r, "pipeline_class_records_sent_total",
+        "Records sent for the first time, by the class of their provider.",
+        "priority");
+    self->class_records_acked = cmn_metrics_counter(
+        r, "pipeline_class_records_acked_total",
+        "Records acknowledged, by the class of their provider.", "priority");
+    self->class_ack_latency = cmn_metrics_histogram(
+        r, "pipeline_class_ack_latency_seconds",
+        "From a batch's send to its ack, by the class of its providers.",
+        "priority", CMN_METRICS_LATENCY_BOUNDS,
+        CMN_METRICS_LATENCY_BOUND_COUNT);
+    self->class_window_records = cmn_metrics_gauge(
+        r, "pipeline_class_unacked_records",
+        "Records in unacknowledged batches, by class.", "priority");
+    self->class_credit = cmn_metrics_gauge(
+        r, "pipeline_class_send_credit_records",
+        "Records the coordinators' credits allow this class unacknowledged "
+        "(-1: no credit in force).",
+        "priority");
     self->store_connected = cmn_metrics_gauge(
         r, "pipeline_store_connections", "Connections to coordinators up.", "");
     self->store_up = cmn_metrics_gauge(

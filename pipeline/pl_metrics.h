@@ -49,6 +49,12 @@ typedef struct {
     cmn_metric_t *store_credit;          /* gauge {address} records */
     cmn_metric_t *store_unacked;         /* gauge {address} records */
     cmn_metric_t *records_moved;         /* counter: resent elsewhere */
+    /* per priority class (ingest.md 4.5): one sender per class in use */
+    cmn_metric_t *class_records_sent;  /* counter {priority} */
+    cmn_metric_t *class_records_acked; /* counter {priority} */
+    cmn_metric_t *class_ack_latency;   /* histogram {priority} seconds */
+    cmn_metric_t *class_window_records; /* gauge {priority} unacked */
+    cmn_metric_t *class_credit;        /* gauge {priority} records, -1 */
     /* feedback subscriber */
     cmn_metric_t *feedback_queue_depth;  /* gauge {source} */
     cmn_metric_t *feedback_stale;        /* gauge {source} 0/1 */

@@ -17,6 +17,17 @@
  * the loop from its other work (issue 16). */
 #define PL_PROD_PUSH_BURST 4096
 
+/* The way to the sender of one class (issue 16): a provider's records go
+ * to the lane of its class, so a class whose window is full stops only
+ * its own providers. */
+typedef struct {
+    zsock_t *data;        /* PUSH to that sender; NULL: class not in use */
+    mdbp_record_t *chunk; /* records not handed over yet */
+    size_t chunk_count;
+    bool blocked;        /* the chunk waits for room on the data socket */
+    cmn_series_t *acked; /* the sender's, read to release spool segments */
+} s_lane_t;
+
 typedef struct {
     pl_producer_source_t source;
     uint64_t produced;
@@ -40,16 +51,13 @@ typedef struct {
     zsock_t *pipe;
     zloop_t *loop;
     int timer;          /* zloop timer id, -1: none */
-    bool blocked;       /* the chunk waits for room on the data socket */
     bool announced;     /* PL_PRODUCER_DONE was sent */
-    zsock_t *data;      /* PUSH to the sender */
+    s_lane_t lanes[MDBP_PRIORITY_COUNT]; /* by class */
     zsock_t *decisions; /* PULL from the subscriber */
     zsock_t *admin;     /* PULL from the HTTP admin routes */
     pl_rate_coordinator_t *rate; /* owned */
     s_provider_t providers[PL_RATE_PROVIDERS_MAX];
     size_t count;
-    mdbp_record_t *chunk;
-    size_t chunk_count;
     size_t next; /* round-robin start */
     bool made;   /* the last pass made records: another may follow now */
     bool stopped;
@@ -57,7 +65,6 @@ typedef struct {
     int64_t stop_deadline_ns;
     int64_t next_status_ns;
     cmn_series_t *latency;
-    cmn_series_t *acked; /* the sender's, read to release spool segments */
     uint64_t scale_seen;  /* the scale_cell value last applied */
     double decided_scale; /* the last decision message's scale */
 } s_self_t;
@@ -67,17 +74,38 @@ static const char *const s_level_names[] = {"ok", "soft", "hard"};
 static void s_self_arm(s_self_t *self);
 static void s_pause_symbol(s_self_t *self, size_t idx, const char *scope);
 
-/* Pushes the chunk without blocking. Returns true when it left (or was
- * empty). */
-static bool s_push(s_self_t *self)
+/* The lane of provider idx's class. */
+static s_lane_t *s_lane(s_self_t *self, size_t idx)
 {
-    if (self->chunk_count == 0)
+    return &self->lanes[self->providers[idx].source.priority];
+}
+
+/* Records a lane's chunk can take now (0 while it waits for its sender). */
+static size_t s_room(const s_self_t *self, const s_lane_t *lane)
+{
+    return lane->blocked ? 0 : self->config.chunk_records - lane->chunk_count;
+}
+
+/* Pushes a lane's chunk without blocking. Returns true when it left (or
+ * was empty). */
+static bool s_push(s_lane_t *lane)
+{
+    if (lane->chunk_count == 0)
         return true;
-    if (zmq_send(zsock_resolve(self->data), self->chunk,
-                 self->chunk_count * sizeof(mdbp_record_t), ZMQ_DONTWAIT) < 0)
+    if (zmq_send(zsock_resolve(lane->data), lane->chunk,
+                 lane->chunk_count * sizeof(mdbp_record_t), ZMQ_DONTWAIT) < 0)
         return false;
-    self->chunk_count = 0;
+    lane->chunk_count = 0;
     return true;
+}
+
+/* Records not handed over, in every lane. */
+static size_t s_held(const s_self_t *self)
+{
+    size_t held = 0;
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        held += self->lanes[k].chunk_count;
+    return held;
 }
 
 /* The bucket's scale: the feedback's, capped by a manual override. */
@@ -107,19 +135,23 @@ static void s_set_gauges(s_self_t *self, size_t idx)
 }
 
 /* Push feeds: age bound, fsync, gauges; spool segments the store has
- * acknowledged are released. */
+ * acknowledged are released: counted within the feed's class (one sender,
+ * one order of acks), not across classes whose acks overtake each other. */
 static void s_feeds_tick(s_self_t *self)
 {
-    uint64_t made = 0;
+    uint64_t made[MDBP_PRIORITY_COUNT] = {0};
     for (size_t idx = 0; idx < self->count; idx++)
-        made += self->providers[idx].produced;
-    uint64_t acked = (uint64_t)cmn_series_value(self->acked);
+        made[self->providers[idx].source.priority] +=
+            self->providers[idx].produced;
     for (size_t idx = 0; idx < self->count; idx++) {
         pl_feed_t *feed = self->providers[idx].source.feed;
         if (!feed)
             continue;
+        mdbp_priority_t priority = self->providers[idx].source.priority;
         pl_feed_tick(feed, cmn_clock_wall_ns(self->config.clock));
-        pl_feed_release(feed, made, acked);
+        pl_feed_release(
+            feed, made[priority],
+            (uint64_t)cmn_series_value(self->lanes[priority].acked));
     }
 }
 
@@ -205,7 +237,8 @@ static void s_breaker_changed(s_self_t *self, size_t idx,
 static size_t s_make(s_self_t *self, size_t idx, size_t n)
 {
     s_provider_t *provider = &self->providers[idx];
-    mdbp_record_t *out = self->chunk + self->chunk_count;
+    s_lane_t *lane = s_lane(self, idx);
+    mdbp_record_t *out = lane->chunk + lane->chunk_count;
     size_t made = 0;
     if (provider->source.synthetic) {
         made = pl_synthetic_generate(provider->source.synthetic,
@@ -236,7 +269,7 @@ static size_t s_make(s_self_t *self, size_t idx, size_t n)
             provider->bad_lines = bad;
         }
     }
-    self->chunk_count += made;
+    lane->chunk_count += made;
     provider->produced += made;
     cmn_series_add(provider->produced_series, made);
     if (provider->source.limit && provider->produced >= provider->source.limit)
@@ -259,14 +292,15 @@ static size_t s_make_feed(s_self_t *self, size_t idx, bool may_send)
     s_provider_t *provider = &self->providers[idx];
     pl_feed_t *feed = provider->source.feed;
     int64_t wall = cmn_clock_wall_ns(self->config.clock);
-    mdbp_record_t *out = self->chunk + self->chunk_count;
-    size_t room = self->config.chunk_records - self->chunk_count;
+    s_lane_t *lane = s_lane(self, idx);
+    mdbp_record_t *out = lane->chunk + lane->chunk_count;
+    size_t room = may_send ? s_room(self, lane) : 0;
     size_t made = may_send ? pl_feed_drain(feed, out, room, self->rate, idx,
                                            wall)
                            : 0;
     made += pl_feed_intake(feed, out + made, room - made, may_send,
                            self->rate, idx, PL_PROD_PUSH_BURST, wall);
-    self->chunk_count += made;
+    lane->chunk_count += made;
     provider->produced += made;
     cmn_series_add(provider->produced_series, made);
     return made;
@@ -283,7 +317,7 @@ static int s_self_handle_feed(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         pl_feed_t *feed = self->providers[idx].source.feed;
         if (!feed || pl_feed_fd(feed) != item->fd)
             continue;
-        bool may_send = !self->blocked && !self->stopped;
+        bool may_send = !s_lane(self, idx)->blocked && !self->stopped;
         if (s_make_feed(self, idx, may_send) > 0)
             self->made = true;
     }
@@ -332,11 +366,9 @@ static bool s_produce(s_self_t *self)
     for (size_t turn = 0; turn < self->count; turn++) {
         size_t idx = (self->next + turn) % self->count;
         s_provider_t *provider = &self->providers[idx];
-        size_t room = self->config.chunk_records - self->chunk_count;
-        if (room == 0)
-            break;
-        if (provider->done)
-            continue;
+        size_t room = s_room(self, s_lane(self, idx));
+        if (room == 0 || provider->done)
+            continue; /* its class's sender is full: others go on */
         if (provider->source.feed) {
             made_any = s_make_feed(self, idx, true) > 0 || made_any;
             continue;
@@ -362,8 +394,8 @@ static int64_t s_next_wait(s_self_t *self)
 {
     int64_t wait = PL_PROD_WAIT_MAX_NS;
     for (size_t idx = 0; idx < self->count; idx++) {
-        if (self->providers[idx].done)
-            continue;
+        if (self->providers[idx].done || s_lane(self, idx)->blocked)
+            continue; /* its sender's room wakes the loop */
         pl_feed_t *feed = self->providers[idx].source.feed;
         if (feed && pl_feed_buffered(feed))
             return 0;
@@ -488,21 +520,23 @@ static uint64_t s_produced(const s_self_t *self)
  * shutdown report, not a warning per actor). */
 static void s_stop_reply(s_self_t *self)
 {
+    size_t held = s_held(self);
     cmn_log_info(PL_PROD_MODULE, "stopped", "produced=%llu not_handed_over=%zu",
-                 (unsigned long long)s_produced(self), self->chunk_count);
-    zsock_send(self->pipe, "s88", PL_PRODUCER_STOPPED,
-               (uint64_t)self->chunk_count, s_produced(self));
+                 (unsigned long long)s_produced(self), held);
+    zsock_send(self->pipe, "s88", PL_PRODUCER_STOPPED, (uint64_t)held,
+               s_produced(self));
     self->stop_pending = false;
     /* Reported as never sent: they must not leave later (the sender
      * counts what reaches it after the flush as never sent too). */
-    self->chunk_count = 0;
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        self->lanes[k].chunk_count = 0;
 }
 
 /* Tells main once that every provider has ended and everything made was
  * handed over (MDP_EXIT_WHEN_DONE). */
 static void s_announce_done(s_self_t *self)
 {
-    if (self->announced || self->chunk_count > 0)
+    if (self->announced || s_held(self) > 0)
         return;
     for (size_t idx = 0; idx < self->count; idx++)
         if (!self->providers[idx].done)
@@ -559,29 +593,44 @@ static int s_self_handle_timer(zloop_t *loop, int timer_id, void *arg)
     int64_t now = cmn_clock_mono_ns(self->config.clock);
     if (now >= self->next_status_ns)
         s_publish_status(self, now);
-    if (!self->stopped && !self->blocked &&
-        self->chunk_count < self->config.chunk_records)
+    if (!self->stopped)
         self->made = s_produce(self);
     s_self_arm(self);
     return 0;
 }
 
-/* After every event: hands over the chunk when it is full, when nothing
- * more can be made now or when stopping; waits for room on the data socket
- * only while a chunk is stuck; arms the one timer. */
-static void s_self_arm(s_self_t *self)
+/* Hands over a lane's chunk when it is full, when nothing more can be made
+ * now or when stopping; watches its data socket only while a chunk is
+ * stuck. Returns whether it is stuck. */
+static bool s_lane_arm(s_self_t *self, s_lane_t *lane)
 {
-    int64_t now = cmn_clock_mono_ns(self->config.clock);
-    bool hand_over = self->chunk_count == self->config.chunk_records ||
+    if (!lane->data)
+        return false;
+    bool hand_over = lane->chunk_count == self->config.chunk_records ||
                      !self->made || self->stopped;
-    bool blocked = hand_over && !s_push(self);
-    if (blocked != self->blocked) {
-        zmq_pollitem_t item = {zsock_resolve(self->data), 0, ZMQ_POLLOUT, 0};
+    bool blocked = hand_over && !s_push(lane);
+    if (blocked != lane->blocked) {
+        zmq_pollitem_t item = {zsock_resolve(lane->data), 0, ZMQ_POLLOUT, 0};
         if (blocked)
             zloop_poller(self->loop, &item, s_self_handle_room, self);
         else
             zloop_poller_end(self->loop, &item);
-        self->blocked = blocked;
+        lane->blocked = blocked;
+    }
+    return blocked;
+}
+
+/* After every event: the lanes' hand-overs (s_lane_arm), then the one
+ * timer. */
+static void s_self_arm(s_self_t *self)
+{
+    int64_t now = cmn_clock_mono_ns(self->config.clock);
+    bool blocked = false; /* some lane waits for its sender */
+    bool open = false;    /* some lane takes records */
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        bool stuck = s_lane_arm(self, &self->lanes[k]);
+        blocked = blocked || stuck;
+        open = open || (self->lanes[k].data && !stuck);
     }
     if (self->stop_pending && (!blocked || now >= self->stop_deadline_ns))
         s_stop_reply(self);
@@ -591,7 +640,7 @@ static void s_self_arm(s_self_t *self)
     int64_t deadline = self->next_status_ns;
     if (self->stop_pending && self->stop_deadline_ns < deadline)
         deadline = self->stop_deadline_ns;
-    if (!self->stopped && !blocked) {
+    if (!self->stopped && open) {
         int64_t wait = self->made ? 0 : s_next_wait(self);
         if (now + wait < deadline)
             deadline = now + wait;
@@ -615,10 +664,12 @@ static void s_self_destroy(s_self_t **self_p)
                         cmn_clock_wall_ns(self->config.clock));
     }
     pl_rate_coordinator_destroy(&self->rate);
-    zsock_destroy(&self->data);
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        zsock_destroy(&self->lanes[k].data);
+        free(self->lanes[k].chunk);
+    }
     zsock_destroy(&self->decisions);
     zsock_destroy(&self->admin);
-    free(self->chunk);
     free(self);
     *self_p = NULL;
 }
@@ -627,7 +678,11 @@ static void s_lookup_series(s_self_t *self)
 {
     pl_metrics_t *m = self->config.metrics;
     self->latency = cmn_metric_series(m->rate_change_latency, NULL);
-    self->acked = cmn_metric_series(m->records_acked, NULL);
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        if (self->lanes[k].data)
+            self->lanes[k].acked = cmn_metric_series(
+                m->class_records_acked,
+                mdbp_priority_name((mdbp_priority_t)k), NULL);
     for (size_t idx = 0; idx < self->count; idx++) {
         s_provider_t *p = &self->providers[idx];
         const char *name = pl_rate_coordinator_name(self->rate, idx);
@@ -643,6 +698,24 @@ static void s_lookup_series(s_self_t *self)
         if (p->source.feed)
             pl_feed_metrics(p->source.feed, m, name);
     }
+}
+
+/* A lane (socket and chunk) for each class that has a sender. Returns 0,
+ * or -1 when out of memory or sockets. */
+static int s_lanes_new(s_self_t *self)
+{
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        s_lane_t *lane = &self->lanes[k];
+        if (!self->config.data_endpoints[k])
+            continue;
+        lane->data = zsock_new(ZMQ_PUSH);
+        lane->chunk = calloc(self->config.chunk_records, sizeof *lane->chunk);
+        if (!lane->data || !lane->chunk)
+            return -1;
+        zsock_set_sndhwm(lane->data, PL_PROD_DATA_HWM);
+        zsock_set_linger(lane->data, 0);
+    }
+    return 0;
 }
 
 /* Takes what `args` holds and makes the sockets, in the actor's thread.
@@ -676,32 +749,34 @@ static s_self_t *s_self_new(zsock_t *pipe, s_args_t *args, char *why,
         provider->source = config->sources[idx];
         provider->feedback_scale = 1.0;
         provider->scale_cap = 1.0;
-        provider->scaled = pl_policy_applies(
-            config->policy, pl_rate_coordinator_name(self->rate, idx));
+        /* A critical feed is paced by its credits alone (ingest.md 4.5). */
+        provider->scaled =
+            pl_policy_applies(config->policy,
+                              pl_rate_coordinator_name(self->rate, idx)) &&
+            provider->source.priority != MDBP_PRIORITY_CRITICAL;
         memset(&config->sources[idx], 0, sizeof config->sources[idx]);
     }
     self->loop = zloop_new();
-    self->data = zsock_new(ZMQ_PUSH);
     self->decisions = zsock_new(ZMQ_PULL);
     self->admin = zsock_new(ZMQ_PULL);
-    self->chunk = calloc(config->chunk_records, sizeof *self->chunk);
-    if (!self->loop || !self->data || !self->decisions || !self->admin ||
-        !self->chunk) {
+    if (!self->loop || !self->decisions || !self->admin ||
+        s_lanes_new(self) != 0) {
         snprintf(why, size, "out of memory or sockets");
         s_self_destroy(&self);
         return NULL;
     }
-    zsock_set_sndhwm(self->data, PL_PROD_DATA_HWM);
-    zsock_set_linger(self->data, 0);
     zsock_set_rcvhwm(self->decisions, PL_PROD_INPUT_HWM);
     zsock_set_rcvhwm(self->admin, PL_PROD_INPUT_HWM);
     const char *failed = NULL, *endpoint = NULL;
-    if (zsock_connect(self->data, "%s", endpoint = config->data_endpoint) != 0)
-        failed = "cannot connect to";
-    else if (zsock_bind(self->decisions, "%s",
-                        endpoint = config->decisions_endpoint) != 0 ||
-             zsock_bind(self->admin, "%s", endpoint = config->admin_endpoint) !=
-                 0)
+    for (int k = 0; k < MDBP_PRIORITY_COUNT && !failed; k++)
+        if (self->lanes[k].data &&
+            zsock_connect(self->lanes[k].data, "%s",
+                          endpoint = config->data_endpoints[k]) != 0)
+            failed = "cannot connect to";
+    if (!failed && (zsock_bind(self->decisions, "%s",
+                               endpoint = config->decisions_endpoint) != 0 ||
+                    zsock_bind(self->admin, "%s",
+                               endpoint = config->admin_endpoint) != 0))
         failed = "cannot bind";
     if (failed) {
         snprintf(why, size, "%s %s: %s", failed, endpoint,
@@ -733,7 +808,7 @@ static void s_actor(zsock_t *pipe, void *args)
 
 zactor_t *pl_producer_new(pl_producer_config_t *config, char *error)
 {
-    assert(config && config->clock && config->rate && config->data_endpoint &&
+    assert(config && config->clock && config->rate &&
            config->decisions_endpoint && config->admin_endpoint &&
            config->policy && config->metrics && config->status);
     assert(config->chunk_records > 0);

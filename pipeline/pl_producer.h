@@ -58,6 +58,7 @@ typedef struct {
     pl_replay_t *replay;
     pl_feed_t *feed; /* a push source with its spool (issue 16) */
     uint64_t limit;                    /* records to make, 0: no limit */
+    mdbp_priority_t priority; /* its class: which sender takes its records */
     char source[MDBP_REASON_MAX + 1]; /* as configured, for /status */
 } pl_producer_source_t;
 
@@ -66,7 +67,9 @@ typedef struct {
     pl_rate_coordinator_t *rate; /* taken (nulled) by pl_producer_new */
     pl_producer_source_t sources[PL_RATE_PROVIDERS_MAX]; /* by rate index;
                                        taken (nulled) by pl_producer_new */
-    const char *data_endpoint;      /* the sender's PULL, copied */
+    /* The PULL of the sender of each class (mdbp_priority_t index), NULL
+     * for a class without one; every provider's class has one. Copied. */
+    const char *data_endpoints[MDBP_PRIORITY_COUNT];
     const char *decisions_endpoint; /* to bind, copied */
     pl_scale_cell_t *scale_cell;    /* the subscriber's decided scale,
                                      * polled before every take (borrowed,

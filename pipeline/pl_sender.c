@@ -105,6 +105,12 @@ struct _s_self_t {
         *batches_sent, *batches_acked, *late, *window_batches, *window_records,
         *ack_latency, *connected;
     cmn_series_t *foreign, *split, *deferred, *credit, *moved;
+    /* This sender's class (ingest.md 4.5): its own series. The unlabelled
+     * window gauges are sums over the pipeline's senders (each adds its
+     * change); credit and the per-coordinator gauges are the primary's. */
+    cmn_series_t *class_sent, *class_acked, *class_latency, *class_window,
+        *class_credit;
+    double window_batches_mine, window_records_mine; /* in the sums */
     uint64_t deferred_counted; /* of the window's deferred counter */
     uint64_t moved_counted;    /* of the window's records_moved */
     cmn_series_t *resent_by_cause[PL_WINDOW_CAUSE_COUNT];
@@ -119,14 +125,33 @@ static int64_t s_now(s_self_t *self)
     return cmn_clock_mono_ns(self->config.clock);
 }
 
+/* Sets a gauge this sender owns; NULL: the primary sender's (another
+ * class's sender writes it). */
+static void s_set(cmn_series_t *series, double value)
+{
+    if (series)
+        cmn_series_set(series, value);
+}
+
+/* Moves this sender's part of a gauge summed over the senders. */
+static void s_set_part(cmn_series_t *series, double *mine, double value)
+{
+    if (!series)
+        return; /* not looked up yet */
+    cmn_series_gauge_add(series, value - *mine);
+    *mine = value;
+}
+
 static void s_update_window(s_self_t *self, int64_t now)
 {
-    cmn_series_set(self->window_batches, (double)pl_window_used(self->window));
-    cmn_series_set(self->window_records,
-                   (double)pl_window_unacked_records(self->window));
+    double records = (double)pl_window_unacked_records(self->window);
+    s_set_part(self->window_batches, &self->window_batches_mine,
+               (double)pl_window_used(self->window));
+    s_set_part(self->window_records, &self->window_records_mine, records);
+    cmn_series_set(self->class_window, records);
     for (int id = 0; id < PL_WINDOW_COORDINATORS_MAX; id++) {
         s_link_t *link = self->links[id];
-        if (!link)
+        if (!link || !link->up)
             continue;
         pl_window_coordinator_view_t view;
         pl_window_coordinator(self->window, id, now, &view);
@@ -285,6 +310,7 @@ static void s_send(s_self_t *self, const pl_window_action_t *action,
         return;
     if (action->attempts == 0) {
         cmn_series_add(self->sent, action->records);
+        cmn_series_add(self->class_sent, action->records);
         cmn_series_inc(self->batches_sent);
     } else {
         cmn_series_add(self->resent, action->records);
@@ -364,7 +390,9 @@ static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
     pl_window_reply_t result =
         pl_window_reply(self->window, link->id, &reply, now, &outcome);
     size_t credit = pl_window_credit(self->window);
-    cmn_series_set(self->credit, credit == SIZE_MAX ? -1 : (double)credit);
+    s_set(self->credit, credit == SIZE_MAX ? -1 : (double)credit);
+    cmn_series_set(self->class_credit,
+                   credit == SIZE_MAX ? -1 : (double)credit);
     switch (result) {
     case PL_WINDOW_FOREIGN:
         cmn_series_inc(self->foreign);
@@ -378,11 +406,14 @@ static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
         return;
     case PL_WINDOW_ACKED:
         cmn_series_add(self->acked, outcome.records);
+        cmn_series_add(self->class_acked, outcome.records);
         cmn_series_add(self->written, reply.written);
         cmn_series_add(self->duplicate, reply.duplicates);
         cmn_series_add(self->dead, reply.dead_lettered);
         cmn_series_inc(self->batches_acked);
         cmn_series_observe(self->ack_latency,
+                           (double)outcome.latency_ns / (double)CMN_NS_PER_SEC);
+        cmn_series_observe(self->class_latency,
                            (double)outcome.latency_ns / (double)CMN_NS_PER_SEC);
         return;
     case PL_WINDOW_REJECTED:
@@ -451,7 +482,7 @@ static void s_link_event(s_self_t *self, s_link_t *link, uint16_t event,
                         "address=%s resent_elsewhere_records=%zu",
                         link->address, view.unacked_records);
     }
-    cmn_series_set(self->connected, pl_window_connections(self->window));
+    s_set(self->connected, pl_window_connections(self->window));
 }
 
 static int s_self_handle_monitor(zloop_t *loop, zsock_t *reader, void *arg)
@@ -487,11 +518,14 @@ static int s_self_handle_limits(zloop_t *loop, zsock_t *reader, void *arg)
         cmn_log_error(PL_SEND_MODULE, "bad_limits", "bytes=%zu", size);
         return 0;
     }
-    pl_window_limits_t window = {.capacity = limits.capacity,
-                                 .has_credit_initial =
-                                     limits.has_credit_initial,
-                                 .credit_initial = limits.credit_initial,
-                                 .alive = limits.alive};
+    bool critical = self->config.priority == MDBP_PRIORITY_CRITICAL;
+    pl_window_limits_t window = {
+        .capacity = limits.capacity,
+        .has_credit_initial = critical ? limits.has_credit_initial_critical
+                                       : limits.has_credit_initial,
+        .credit_initial = critical ? limits.credit_initial_critical
+                                   : limits.credit_initial,
+        .alive = limits.alive};
     pl_window_set_limits(self->window, &window, s_now(self));
     s_self_run(self);
     return 0;
@@ -546,6 +580,8 @@ static void s_publish_status(s_self_t *self, int64_t now)
     cmn_json_object_begin(json, NULL);
     cmn_json_string(json, "endpoints", self->endpoints);
     cmn_json_string(json, "producer_id", self->producer_id);
+    cmn_json_string(json, "priority",
+                    mdbp_priority_name(self->config.priority));
     int connections = pl_window_connections(self->window);
     cmn_json_int(json, "connections", connections);
     /* Nothing answers: say so (the pipeline holds its records). */
@@ -594,8 +630,8 @@ static void s_publish_status(s_self_t *self, int64_t now)
     }
     cmn_json_array_end(json);
     cmn_json_object_end(json);
-    pl_status_publish(self->config.status, PL_STATUS_SENDER,
-                      cmn_json_text(json));
+    pl_status_publish_sender(self->config.status, self->config.priority,
+                             cmn_json_text(json));
     cmn_json_destroy(&json);
     self->next_status_ns = now + PL_SEND_STATUS_NS;
 }
@@ -772,9 +808,11 @@ static int s_link_add(s_self_t *self, const char *address)
         return -1;
     }
     pl_metrics_t *m = self->config.metrics;
-    link->up = cmn_metric_series(m->store_up, address, NULL);
-    link->credit = cmn_metric_series(m->store_credit, address, NULL);
-    link->unacked = cmn_metric_series(m->store_unacked, address, NULL);
+    if (self->config.primary) {
+        link->up = cmn_metric_series(m->store_up, address, NULL);
+        link->credit = cmn_metric_series(m->store_credit, address, NULL);
+        link->unacked = cmn_metric_series(m->store_unacked, address, NULL);
+    }
     self->links[link->id] = link;
     zloop_reader(self->loop, link->dealer, s_self_handle_dealer, link);
     zloop_reader(self->loop, link->monitor, s_self_handle_monitor, link);
@@ -803,7 +841,7 @@ static void s_link_remove(s_self_t *self, const char *address)
         cmn_series_remove(&link->unacked);
         link->next_dead = self->dead_links;
         self->dead_links = link;
-        cmn_series_set(self->connected, pl_window_connections(self->window));
+        s_set(self->connected, pl_window_connections(self->window));
         return;
     }
 }
@@ -857,13 +895,25 @@ static void s_lookup_series(s_self_t *self)
     self->window_batches = cmn_metric_series(m->window_batches, NULL);
     self->window_records = cmn_metric_series(m->window_records, NULL);
     self->ack_latency = cmn_metric_series(m->ack_latency, NULL);
-    self->connected = cmn_metric_series(m->store_connected, NULL);
+    if (self->config.primary)
+        self->connected = cmn_metric_series(m->store_connected, NULL);
     self->foreign = cmn_metric_series(m->foreign_replies, NULL);
     self->split = cmn_metric_series(m->batches_split, NULL);
     self->deferred = cmn_metric_series(m->timeouts_deferred, NULL);
-    self->credit = cmn_metric_series(m->credit, NULL);
+    if (self->config.primary)
+        self->credit = cmn_metric_series(m->credit, NULL);
     self->moved = cmn_metric_series(m->records_moved, NULL);
-    cmn_series_set(self->credit, -1);
+    s_set(self->credit, -1);
+    const char *priority = mdbp_priority_name(self->config.priority);
+    self->class_sent = cmn_metric_series(m->class_records_sent, priority, NULL);
+    self->class_acked =
+        cmn_metric_series(m->class_records_acked, priority, NULL);
+    self->class_latency =
+        cmn_metric_series(m->class_ack_latency, priority, NULL);
+    self->class_window =
+        cmn_metric_series(m->class_window_records, priority, NULL);
+    self->class_credit = cmn_metric_series(m->class_credit, priority, NULL);
+    cmn_series_set(self->class_credit, -1);
     /* The resend causes (not "none") and every nack reason, visible
      * before their first event. */
     for (int cause = PL_WINDOW_CAUSE_TIMEOUT; cause < PL_WINDOW_CAUSE_COUNT;
@@ -895,6 +945,9 @@ static void s_self_destroy(s_self_t **self_p)
     free(self->buffers);
     free(self->records);
     free(self->returned);
+    /* What this sender added to the summed gauges goes with it. */
+    s_set_part(self->window_batches, &self->window_batches_mine, 0);
+    s_set_part(self->window_records, &self->window_records_mine, 0);
     pl_window_destroy(&self->window);
     free(self->endpoints);
     free(self->producer_id);
@@ -1005,4 +1058,29 @@ zactor_t *pl_sender_new(const pl_sender_config_t *config, char *error)
         return NULL;
     }
     return actor;
+}
+
+void pl_sender_report_add(pl_sender_report_t *sum,
+                          const pl_sender_report_t *part)
+{
+    assert(sum && part);
+    sum->window.never_sent += part->window.never_sent;
+    sum->window.maybe_stored += part->window.maybe_stored;
+    sum->window.refused_full += part->window.refused_full;
+    sum->window.refused_draining += part->window.refused_draining;
+    sum->input_never_sent += part->input_never_sent;
+    pl_window_counters_t *total = &sum->counters;
+    const pl_window_counters_t *more = &part->counters;
+    total->records_sent += more->records_sent;
+    total->records_resent += more->records_resent;
+    total->records_acked += more->records_acked;
+    total->records_rejected += more->records_rejected;
+    total->batches_sent += more->batches_sent;
+    total->timeouts += more->timeouts;
+    total->deferred += more->deferred;
+    total->foreign += more->foreign;
+    total->splits += more->splits;
+    for (int code = 0; code <= MDBP_NACK_CODE_UNKNOWN; code++)
+        total->rejected_by_code[code] += more->rejected_by_code[code];
+    total->records_moved += more->records_moved;
 }

@@ -32,7 +32,12 @@
  *     of records still unacknowledged (0 when all are safe), 0, and a
  *     pl_sender_report_t (main's one shutdown report; the producer's
  *     replies have the same picture);
- *   PL_SENDER_NOW "s": a running flush stops waiting and replies now. */
+ *   PL_SENDER_NOW "s": a running flush stops waiting and replies now.
+ *
+ * A pipeline whose providers have several classes runs one sender per
+ * class in use (ingest.md 4.5: one producer session per class): each its
+ * own session, window, DEALERs and data and limits endpoints, so a class
+ * whose credit is spent blocks only its own providers. */
 #ifndef PL_SENDER_H
 #define PL_SENDER_H
 
@@ -67,6 +72,10 @@ typedef struct {
     size_t window; /* batches */
     mdbp_priority_t priority; /* v1.1 class of every batch (ingest.md 4.5) */
     uint32_t weight;          /* v1.1 share weight, >= 1 */
+    /* The pipeline's first sender: it writes the gauges that are not
+     * summed over senders (credit, connections, the per-coordinator
+     * pipeline_store_*); every sender writes its class's series. */
+    bool primary;
     int64_t ack_timeout_ns;
     pl_metrics_t *metrics; /* borrowed */
     pl_status_t *status;   /* borrowed */
@@ -88,6 +97,11 @@ typedef struct {
                                   batch (a chunk being read or queued) */
     pl_window_counters_t counters;
 } pl_sender_report_t;
+
+/* Adds `part` (another class's sender) to `sum`: the report of a pipeline
+ * with one sender per class. */
+void pl_sender_report_add(pl_sender_report_t *sum,
+                          const pl_sender_report_t *part);
 
 /* Starts the actor (config copied). Returns NULL with the reason in `error`
  * (PL_ACTOR_ERROR_MAX bytes) when a socket cannot be set up or the endpoint

@@ -14,9 +14,12 @@
 #define PL_STATUS_FRAME_BYTES 256
 #define PL_STATUS_PART_FRAME_BYTES 8
 
-static const char *const s_keys[PL_STATUS_PART_COUNT] = {
-    "providers", "coordinators", "sender"};
-static const char *const s_empty[PL_STATUS_PART_COUNT] = {"[]", "[]", "{}"};
+/* The keys of the parts before the senders. */
+static const char *const s_keys[PL_STATUS_SENDERS] = {"providers",
+                                                      "coordinators"};
+/* The senders' classes, most important first (the order of "senders"). */
+static const mdbp_priority_t s_importance[MDBP_PRIORITY_COUNT] = {
+    MDBP_PRIORITY_CRITICAL, MDBP_PRIORITY_NORMAL, MDBP_PRIORITY_BULK};
 
 struct _pl_status_t {
     pthread_mutex_t mutex;             /* guards parts */
@@ -51,10 +54,24 @@ void pl_status_destroy(pl_status_t **self_p)
     *self_p = NULL;
 }
 
+static void s_replace(pl_status_t *self, int part, const char *json);
+
 void pl_status_publish(pl_status_t *self, pl_status_part_t part,
                        const char *json)
 {
-    assert(self && part < PL_STATUS_PART_COUNT && json);
+    assert(self && part < PL_STATUS_SENDERS && json);
+    s_replace(self, part, json);
+}
+
+void pl_status_publish_sender(pl_status_t *self, mdbp_priority_t priority,
+                              const char *json)
+{
+    assert(self && priority < MDBP_PRIORITY_COUNT && json);
+    s_replace(self, PL_STATUS_SENDERS + (int)priority, json);
+}
+
+static void s_replace(pl_status_t *self, int part, const char *json)
+{
     char *copy = strdup(json);
     if (!copy)
         return; /* keep the previous text */
@@ -85,6 +102,17 @@ bool pl_status_ready(pl_status_t *self)
     return atomic_load(&self->subscribed) && atomic_load(&self->fresh);
 }
 
+/* The part of the i-th sender in importance order, or NULL. */
+static const char *s_sender(const pl_status_t *self, size_t rank)
+{
+    for (size_t k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        const char *part = self->parts[PL_STATUS_SENDERS + (int)s_importance[k]];
+        if (part && rank-- == 0)
+            return part;
+    }
+    return NULL;
+}
+
 char *pl_status_render(pl_status_t *self)
 {
     assert(self);
@@ -92,10 +120,11 @@ char *pl_status_render(pl_status_t *self)
     pthread_mutex_lock(&self->mutex);
     size_t length = PL_STATUS_FRAME_BYTES;
     for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
-        length +=
-            strlen(s_keys[part]) +
-            strlen(self->parts[part] ? self->parts[part] : s_empty[part]) +
-            PL_STATUS_PART_FRAME_BYTES;
+        length += (part < PL_STATUS_SENDERS ? strlen(s_keys[part]) : 0) +
+                  (self->parts[part] ? strlen(self->parts[part]) : 0) +
+                  PL_STATUS_PART_FRAME_BYTES;
+    const char *first = s_sender(self, 0);
+    length += first ? strlen(first) : 0; /* "sender" repeats it */
     char *text = malloc(length);
     if (text) {
         int used = snprintf(text, length,
@@ -103,11 +132,17 @@ char *pl_status_render(pl_status_t *self)
                             "\"feedback_enabled\":%s",
                             PL_STATUS_SERVICE, ready ? "true" : "false",
                             self->feedback ? "true" : "false");
-        for (int part = 0; part < PL_STATUS_PART_COUNT; part++)
-            used += snprintf(
-                text + used, length - (size_t)used, ",\"%s\":%s", s_keys[part],
-                self->parts[part] ? self->parts[part] : s_empty[part]);
-        snprintf(text + used, length - (size_t)used, "}");
+        for (int part = 0; part < PL_STATUS_SENDERS; part++)
+            used += snprintf(text + used, length - (size_t)used, ",\"%s\":%s",
+                             s_keys[part],
+                             self->parts[part] ? self->parts[part] : "[]");
+        used += snprintf(text + used, length - (size_t)used,
+                         ",\"sender\":%s,\"senders\":[", first ? first : "{}");
+        const char *sender;
+        for (size_t rank = 0; (sender = s_sender(self, rank)); rank++)
+            used += snprintf(text + used, length - (size_t)used, "%s%s",
+                             rank ? "," : "", sender);
+        snprintf(text + used, length - (size_t)used, "]}");
     }
     pthread_mutex_unlock(&self->mutex);
     return text;

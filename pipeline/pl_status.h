@@ -9,11 +9,16 @@
 
 #include <stdbool.h>
 
+#include <mdbp/ingest.h>
+
 typedef enum {
     PL_STATUS_PROVIDERS = 0,    /* JSON array, by the producer */
     PL_STATUS_COORDINATORS = 1, /* JSON array, by the subscriber */
-    PL_STATUS_SENDER = 2,       /* JSON object, by the sender */
-    PL_STATUS_PART_COUNT = 3,
+    /* JSON objects, one by the sender of each class in use
+     * (pl_status_publish_sender): rendered as "senders", most important
+     * class first, and "sender", the first of them */
+    PL_STATUS_SENDERS = 2,
+    PL_STATUS_PART_COUNT = PL_STATUS_SENDERS + MDBP_PRIORITY_COUNT,
 } pl_status_part_t;
 
 typedef struct _pl_status_t pl_status_t;
@@ -30,6 +35,10 @@ void pl_status_destroy(pl_status_t **self_p);
 /* Replaces a part with `json` (copied). Any thread. */
 void pl_status_publish(pl_status_t *self, pl_status_part_t part,
                        const char *json);
+
+/* Replaces the part of the sender of class `priority`. Any thread. */
+void pl_status_publish_sender(pl_status_t *self, mdbp_priority_t priority,
+                              const char *json);
 
 /* Readiness inputs from the subscriber. Any thread. */
 void pl_status_set_subscribed(pl_status_t *self, bool subscribed);

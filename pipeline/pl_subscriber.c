@@ -33,7 +33,7 @@ typedef struct {
     int timer; /* zloop timer id, -1: none */
     zsock_t *sub;
     zsock_t *decisions; /* PUSH to the producer */
-    zsock_t *limits;    /* PUSH to the sender, or NULL */
+    zsock_t *limits[MDBP_PRIORITY_COUNT]; /* PUSH to each sender, or NULL */
     zsock_t *posted;    /* PULL from the HTTP receiver, or NULL */
     pl_feedback_t *feedback;
     pl_endpoints_t *addresses; /* the SUB's connections, kept with DNS */
@@ -233,12 +233,15 @@ static void s_decide(s_self_t *self, int64_t event_ts_ns)
                  s_level_names[decision.level], decision.scale);
 }
 
-/* Hands changed limits to the sender (capacity, credits, liveness). */
+/* Hands changed limits to the senders (capacity, credits, liveness). */
 static void s_limits(s_self_t *self)
 {
     pl_feedback_limits_t limits;
-    if (self->limits && pl_feedback_limits(self->feedback, &limits))
-        zsock_send(self->limits, "b", &limits, sizeof limits);
+    if (!pl_feedback_limits(self->feedback, &limits))
+        return;
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        if (self->limits[k])
+            zsock_send(self->limits[k], "b", &limits, sizeof limits);
 }
 
 static void s_self_arm(s_self_t *self);
@@ -378,7 +381,8 @@ static void s_self_destroy(s_self_t **self_p)
     pl_endpoints_destroy(&self->addresses);
     zsock_destroy(&self->sub);
     zsock_destroy(&self->decisions);
-    zsock_destroy(&self->limits);
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++)
+        zsock_destroy(&self->limits[k]);
     zsock_destroy(&self->posted);
     free(self->endpoints);
     free(self);
@@ -423,7 +427,8 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     self->endpoints = strdup(config->endpoints);
     self->config.endpoints = self->endpoints;
     self->config.decisions_endpoint = NULL; /* not kept */
-    self->config.limits_endpoint = NULL;
+    memset(self->config.limits_endpoints, 0,
+           sizeof self->config.limits_endpoints);
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     self->decisions = zsock_new(ZMQ_PUSH);
@@ -437,16 +442,20 @@ static s_self_t *s_self_new(zsock_t *pipe, const pl_subscriber_config_t *config,
     zsock_set_rcvhwm(self->sub, PL_SUB_RCVHWM);
     zsock_set_sndtimeo(self->decisions, 0);
     zsock_set_linger(self->decisions, 0);
-    if (config->limits_endpoint) {
-        self->limits = zsock_new(ZMQ_PUSH);
-        if (!self->limits ||
-            zsock_connect(self->limits, "%s", config->limits_endpoint) != 0) {
-            snprintf(why, size, "cannot connect to the limits endpoint");
+    for (int k = 0; k < MDBP_PRIORITY_COUNT; k++) {
+        if (!config->limits_endpoints[k])
+            continue;
+        self->limits[k] = zsock_new(ZMQ_PUSH);
+        if (!self->limits[k] || zsock_connect(self->limits[k], "%s",
+                                              config->limits_endpoints[k]) !=
+                                    0) {
+            snprintf(why, size, "cannot connect to the limits endpoint %s",
+                     config->limits_endpoints[k]);
             s_self_destroy(&self);
             return NULL;
         }
-        zsock_set_sndtimeo(self->limits, 0);
-        zsock_set_linger(self->limits, 0);
+        zsock_set_sndtimeo(self->limits[k], 0);
+        zsock_set_linger(self->limits[k], 0);
     }
     if (config->posted_endpoint) {
         self->posted = zsock_new(ZMQ_PULL);

@@ -13,8 +13,8 @@
  * straight to the producer over `decisions_endpoint` (inproc PUSH; one
  * frame holding a pl_feedback_decision_t): no relay through main. When
  * the limits the sender needs change (capacity, credit_initial, whether
- * every coordinator is heard), it sends a pl_feedback_limits_t to
- * `limits_endpoint` the same way. It
+ * every coordinator is heard), it sends a pl_feedback_limits_t to each of
+ * `limits_endpoints` (a sender per class in use) the same way. It
  * writes the feedback metrics, the coordinators part of /status and the
  * readiness flags. Its pipe takes only $TERM (start-up: pl_actor.h). */
 #ifndef PL_SUBSCRIBER_H
@@ -55,8 +55,9 @@ typedef struct {
      * that of a rise by the producer once applied.
      * Borrowed, must outlive the actor; NULL: the message only. */
     pl_scale_cell_t *scale_cell;
-    const char *limits_endpoint;    /* the sender's inproc PULL (NULL:
-                                     * none) */
+    /* The senders' inproc PULLs, by class (NULL: no sender of that
+     * class) */
+    const char *limits_endpoints[MDBP_PRIORITY_COUNT];
     pl_feedback_config_t feedback;
     const pl_policy_t *policy;         /* borrowed, immutable */
     pl_metrics_t *metrics;             /* borrowed */

@@ -56,7 +56,8 @@ static pl_producer_config_t s_producer(fixture_t *f, const char *data,
                                        const char *decisions, const char *admin)
 {
     pl_producer_config_t config = {.clock = f->clock,
-                                   .data_endpoint = data,
+                                   .data_endpoints = {[MDBP_PRIORITY_NORMAL] =
+                                                          data},
                                    .decisions_endpoint = decisions,
                                    .admin_endpoint = admin,
                                    .policy = f->policy,
@@ -98,6 +99,7 @@ static void test_sender_start_up_failure_is_reported(void **state)
         .producer_id = "test",
         .data_endpoint = "inproc://test-actors-data-taken",
         .limits_endpoint = "inproc://test-actors-limits",
+        .primary = true,
         .batch_records = 10,
         .batch_ns = 20 * CMN_NS_PER_MS,
         .window = 2,
@@ -157,6 +159,69 @@ static void test_a_decision_reaches_the_bucket(void **state)
     zactor_destroy(&actor);
     zsock_destroy(&decisions);
     zsock_destroy(&data);
+}
+
+/* Classes (issue 16): a provider's records go to the sender of its class.
+ * The bulk sender here never reads, so its lane fills and blocks; the
+ * critical provider keeps making records all the same. A HARD decision
+ * pauses the bulk provider; the critical one is paced by credits alone. */
+static void test_a_full_class_blocks_only_its_providers(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *live = zsock_new_pull("@inproc://test-actors-live");
+    zsock_t *bulk = zsock_new(ZMQ_PULL);
+    zsock_set_rcvhwm(bulk, 1);
+    assert_int_equal(zsock_bind(bulk, "inproc://test-actors-bulk"), 0);
+    /* "sim" is the critical provider, "back" the bulk one. */
+    pl_producer_config_t config =
+        s_producer(f, NULL, "inproc://test-actors-decisions-5",
+                   "inproc://test-actors-admin-5");
+    config.data_endpoints[MDBP_PRIORITY_CRITICAL] = "inproc://test-actors-live";
+    config.data_endpoints[MDBP_PRIORITY_BULK] = "inproc://test-actors-bulk";
+    pl_rate_config_t rate = {.capacity = 1000, .refill_rate = 100000};
+    assert_int_equal(pl_rate_coordinator_add(config.rate, "back", &rate), 1);
+    pl_synthetic_config_t synthetic = {
+        .provider = "back", .symbols = "AAPL", .seed = 1};
+    config.sources[1].synthetic = pl_synthetic_new(&synthetic);
+    assert_non_null(config.sources[1].synthetic);
+    config.sources[0].priority = MDBP_PRIORITY_CRITICAL;
+    config.sources[1].priority = MDBP_PRIORITY_BULK;
+    char error[PL_ACTOR_ERROR_MAX];
+    zactor_t *actor = pl_producer_new(&config, error);
+    assert_non_null(actor);
+    /* 20 chunks of the critical provider, while bulk is stuck. */
+    zsock_set_rcvtimeo(live, DEADLINE_MS);
+    for (int chunk = 0; chunk < 20; chunk++) {
+        zframe_t *frame = zframe_recv(live);
+        assert_non_null(frame);
+        const mdbp_record_t *records = (const mdbp_record_t *)zframe_data(frame);
+        assert_string_equal(records[0].provider, "sim");
+        zframe_destroy(&frame);
+    }
+    /* What bulk made is bounded by its socket buffers (a few chunks). */
+    cmn_series_t *bulk_made =
+        cmn_metric_series(f->metrics->records_produced, "back", NULL);
+    assert_true(cmn_series_value(bulk_made) <= 16 * 8);
+    /* HARD: bulk's bucket goes to 0, the critical one's stays at 1. */
+    zsock_t *decisions = zsock_new_push(">inproc://test-actors-decisions-5");
+    pl_feedback_decision_t decision = {.level = MDBP_LEVEL_HARD, .scale = 0.0};
+    assert_int_equal(zsock_send(decisions, "b", &decision, sizeof decision), 0);
+    cmn_series_t *back_scale =
+        cmn_metric_series(f->metrics->rate_scale_factor, "back", NULL);
+    cmn_series_t *live_scale =
+        cmn_metric_series(f->metrics->rate_scale_factor, "sim", NULL);
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (cmn_series_value(back_scale) != 0.0) {
+        assert_true(zclock_mono() < deadline);
+        zframe_t *frame = zframe_recv_nowait(live); /* keep it flowing */
+        zframe_destroy(&frame);
+        zclock_sleep(5); /* polling the gauge, not synchronising */
+    }
+    assert_true(cmn_series_value(live_scale) == 1.0);
+    zactor_destroy(&actor);
+    zsock_destroy(&decisions);
+    zsock_destroy(&bulk);
+    zsock_destroy(&live);
 }
 
 /* The hot path without a hop: a scale stored in the cell (no message)
@@ -292,6 +357,7 @@ static void test_sender_connects_every_address_again(void **state)
                                  .data_endpoint = "inproc://test-actors-data-3",
                                  .limits_endpoint =
                                      "inproc://test-actors-limits-3",
+                                 .primary = true,
                                  .session = 7,
                                  .resolve_ns = 50 * CMN_NS_PER_MS,
                                  .resolve = s_resolve_stores,
@@ -335,6 +401,8 @@ int main(void)
             test_sender_start_up_failure_is_reported, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_decision_reaches_the_bucket,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_full_class_blocks_only_its_providers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_the_scale_cell_reaches_the_bucket,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(

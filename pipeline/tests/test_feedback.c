@@ -456,14 +456,20 @@ static void test_limits_for_the_sender(void **state)
     a.capacity = 5000;
     a.has_credit_initial = true;
     a.credit_initial = 400;
+    a.has_credit_initial_critical = true;
+    a.credit_initial_critical = 900;
     pl_feedback_handle_event(f->feedback, &a);
     mdbp_feedback_t b = s_event("c2", 3, 1, MDBP_LEVEL_OK);
     b.capacity = 300;
+    b.has_credit_initial = true; /* no critical credit: its own for both */
+    b.credit_initial = 700;
     pl_feedback_handle_event(f->feedback, &b);
     assert_true(pl_feedback_limits(f->feedback, &limits));
     assert_int_equal(limits.capacity, 300);
     assert_true(limits.has_credit_initial);
     assert_int_equal(limits.credit_initial, 400);
+    assert_true(limits.has_credit_initial_critical);
+    assert_int_equal(limits.credit_initial_critical, 700);
     assert_true(limits.alive);
     assert_false(pl_feedback_limits(f->feedback, &limits)); /* unchanged */
     /* One goes silent: not alive any more (its batches may be lost). */
