@@ -38,7 +38,8 @@ def main():
             ("MDP_RATE_POLYGON_REFILL_RATE", "60"),
             ("MDP_RATE_POLYGON_BREAKER_THRESHOLD", "5"),
             ("MDP_PROVIDER_IBKR_SOURCE", "synthetic"),
-            ("MDP_PROVIDER_POLYGON_SYMBOLS", None)]:
+            ("MDP_PROVIDER_POLYGON_SYMBOLS", None),
+            ("MDP_PROVIDER_IBKR_PRIORITY", None)]:
         # "--flag  VARIABLE  DEFAULT" (or the default on the next line
         # when the three do not fit in 80 columns), the description below.
         help_lines = out.splitlines() + [""]
@@ -75,6 +76,9 @@ def main():
         ({"MDP_PROVIDERS": " , "}, "MDP_PROVIDERS"),
         ({"MDP_PROVIDERS": "ibkr,IBKR"}, "MDP_PROVIDERS"),
         ({"MDP_PROVIDERS": "a;b"}, "MDP_PROVIDERS"),
+        ({"MDP_PROVIDERS": "live,backfill",
+          "MDP_PROVIDER_LIVE_PRIORITY": "urgent"},
+         "MDP_PROVIDER_LIVE_PRIORITY"),
         # An explicit list is the user's: a leftover variable naming a
         # provider it lacks stops start-up, naming that variable (it must
         # not add a synthetic market to a real store).
@@ -114,10 +118,14 @@ def main():
     code, _, err = run(binary, ["--send-window=0"])
     check(code == 2 and "--send-window" in err,
           "--send-window=0: %d %s" % (code, err))
+    code, _, err = run(binary, ["--provider-live-priority=urgent"],
+                       MDP_PROVIDERS="live,backfill")
+    check(code == 2 and "--provider-live-priority" in err,
+          "--provider-live-priority=urgent: %d %s" % (code, err))
     code, _, err = run(binary, ["--no-such-flag"])
     check(code == 2 and "--no-such-flag" in err,
           "--no-such-flag: %d %s" % (code, err))
-    print("ok: %d bad configurations refused" % (len(bad_cases) + 2))
+    print("ok: %d bad configurations refused" % (len(bad_cases) + 3))
 
 
 if __name__ == "__main__":
