@@ -75,6 +75,7 @@ struct _sc_intake_t {
     uint32_t active;       /* active producers at the last update */
     uint64_t active_weight;   /* their share weights, summed */
     uint64_t critical_weight; /* the critical ones' (0: no reserve held) */
+    uint64_t critical_inflight; /* records the critical ones have in flight */
     s_arrival_t *arrivals; /* ring of capacity entries */
     size_t arrival_head, arrival_count;
     uint64_t pushed; /* records ever queued (positions) */
@@ -266,9 +267,33 @@ typedef struct {
     uint64_t inflight;
 } s_claim_t;
 
-/* What one producer may have in flight: its share weight's part of the
- * target among the active producers (plus `extra_weight` of new ones),
- * scaled by its class's factor; never more than it has now plus the room
+/* The part of the target a claim's class shares (ingest.md 4.5), and the
+ * share weights of the active producers sharing it (`extra_weight`: a new
+ * one of the claim's class): critical producers share up to
+ * SC_INTAKE_CRITICAL_SHARE_MAX of the target (all of it when no other
+ * class is active), the others what critical records in flight leave. */
+static double s_class_part(const sc_intake_t *self, const s_claim_t *claim,
+                           uint64_t extra_weight, uint64_t *weights)
+{
+    double target = (double)s_target(self);
+    bool critical = claim->priority == MDBP_PRIORITY_CRITICAL;
+    uint64_t others = self->active_weight - self->critical_weight;
+    *weights = (critical ? self->critical_weight : others) + extra_weight;
+    if (*weights < claim->weight)
+        *weights = claim->weight; /* not counted yet: new since the update */
+    double critical_part =
+        others + (critical ? 0 : extra_weight) > 0
+            ? target * SC_INTAKE_CRITICAL_SHARE_MAX
+            : target;
+    if (critical)
+        return critical_part;
+    double taken = (double)self->critical_inflight;
+    return target - (taken < critical_part ? taken : critical_part);
+}
+
+/* What one producer may have in flight: its share weight's part of what
+ * its class shares (s_class_part), scaled by its class's factor; never
+ * more than it has now plus the room
  * left below the target, counting records of producers that ignore
  * credits too. A critical producer's room reaches the capacity: the
  * reserve above H is its own when the queue is deep (a slow or stopped
@@ -286,11 +311,9 @@ static uint64_t s_allowed(const sc_intake_t *self, const s_claim_t *claim,
     uint64_t depth = sc_queue_depth(self->queue);
     uint64_t ceiling = critical ? self->config.capacity : target;
     uint64_t room = ceiling > depth ? ceiling - depth : 0;
-    uint64_t weights = self->active_weight + extra_weight;
-    if (weights < claim->weight)
-        weights = claim->weight; /* not counted yet: new since the update */
-    double fair = (double)target *
-                  s_class_factor(claim->priority, self->pressure) *
+    uint64_t weights = 0;
+    double part = s_class_part(self, claim, extra_weight, &weights);
+    double fair = part * s_class_factor(claim->priority, self->pressure) *
                   (double)claim->weight / (double)weights;
     uint64_t allowed = fair > 0 ? (uint64_t)fair : 0;
     /* More producers than target records: one each rather than none, or
@@ -970,15 +993,17 @@ static void s_reason(sc_intake_t *self, mdbp_level_t wanted, bool up,
 static void s_count_active(sc_intake_t *self, sc_snapshot_t *snapshot)
 {
     self->active = 0;
-    self->active_weight = self->critical_weight = 0;
+    self->active_weight = self->critical_weight = self->critical_inflight = 0;
     for (size_t i = 0; i < self->producers_used; i++) {
         const s_producer_t *producer = &self->producers[i];
         if (!s_active(self, producer))
             continue;
         self->active++;
         self->active_weight += producer->weight;
-        if (producer->priority == MDBP_PRIORITY_CRITICAL)
+        if (producer->priority == MDBP_PRIORITY_CRITICAL) {
             self->critical_weight += producer->weight;
+            self->critical_inflight += producer->inflight;
+        }
         snapshot->class_producers[producer->priority]++;
     }
 }

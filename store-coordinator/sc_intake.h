@@ -75,11 +75,16 @@
 /* Producers (producer_id + session) tracked for credits and resends; more
  * at once are served as untracked (a share, no resend detection). */
 #define SC_INTAKE_PRODUCERS_MAX 256
-/* A producer's share of the target is its weight times its class's
- * multiplier (ingest.md 4.5): under plain overload, where credits keep the
- * level at OK and the pressure at 0, the classes still split the store
- * 4 : 2 : 1; pressure then cuts bulk first (1 - 2p), normal next (1 - p). */
-#define SC_INTAKE_CLASS_MULTIPLIER_CRITICAL 4
+/* Critical first (ingest.md 4.5): critical producers share the target
+ * among themselves by weight, up to this part of it while producers of
+ * other classes are active (they keep the rest, so a greedy feed labelled
+ * critical by mistake cannot starve them); the others share what the
+ * critical ones leave, by weight times their class's multiplier: under
+ * plain overload, where credits keep the level at OK and the pressure at
+ * 0, normal and bulk still split it 2 : 1; pressure then cuts bulk first
+ * (1 - 2p), normal next (1 - p), critical never. */
+#define SC_INTAKE_CRITICAL_SHARE_MAX 0.9
+#define SC_INTAKE_CLASS_MULTIPLIER_CRITICAL 1
 #define SC_INTAKE_CLASS_MULTIPLIER_NORMAL 2
 #define SC_INTAKE_CLASS_MULTIPLIER_BULK 1
 /* The sojourn pressure reaches 1 (HARD) at this multiple of the target. */

@@ -749,25 +749,37 @@ static void test_weights_split_the_target(void **state)
     sc_intake_destroy(&intake);
 }
 
-static void test_classes_split_the_target_four_two_one(void **state)
+static void test_critical_first_then_normal_and_bulk_two_one(void **state)
 {
     (void)state;
     sc_intake_config_t config = s_config(true);
     sc_intake_t *intake = sc_intake_new(&config, 0);
     sc_intake_admission_t out;
-    /* No pressure (credits keep the level OK under plain overload): the
-     * classes still split the target of 40 as 4 : 2 : 1 of weight. */
+    /* No pressure (credits keep the level OK under plain overload). The
+     * critical feed may take 0.9 of the target of 40 while others are
+     * active; normal and bulk split what it leaves 2 : 1. */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 1, 0, 0, &out);
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
     sc_snapshot_t snapshot = s_update(intake, 0);
     assert_true(snapshot.pressure == 0.0);
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 0, &out);
-    assert_int_equal(out.credit, 5); /* 40 x 1/7 */
+    assert_int_equal(out.credit, 13); /* nothing critical in flight: 40/3 */
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
-    assert_int_equal(out.credit, 11); /* 40 x 2/7 */
+    assert_int_equal(out.credit, 26); /* 40 x 2/3 */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
-    assert_int_equal(out.credit, 22); /* 40 x 4/7 */
+    assert_int_equal(out.credit, 36); /* 40 x 0.9 */
+    /* The critical feed uses 30: the others share the 10 it leaves. */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 3, 30, 0, &out);
+    s_update(intake, 0);
+    s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 3, 0, 0, &out);
+    assert_int_equal(out.credit, 3); /* 10 x 1/3 */
+    s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 3, 0, 0, &out);
+    assert_int_equal(out.credit, 6); /* 10 x 2/3 */
+    s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 4, 0, 0, &out);
+    assert_int_equal(out.credit, 36); /* its 30 in flight and 6 more */
+    s_acks_t acks = {0};
+    sc_intake_discard(intake, s_on_done, &acks);
     /* Alone, bulk has the whole target. */
     sc_intake_destroy(&intake);
     intake = sc_intake_new(&config, 0);
@@ -797,17 +809,18 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_true(snapshot.class_factor[MDBP_PRIORITY_CRITICAL] == 1.0);
     assert_true(snapshot.class_factor[MDBP_PRIORITY_NORMAL] == 0.5);
     assert_true(snapshot.class_factor[MDBP_PRIORITY_BULK] == 0.0);
-    /* Share weights 4 : 2 : 1 (class multipliers). bulk: cut to
-     * nothing; normal: 40 x 0.5 x 2/7; critical: uncut, 40 x 4/7. */
+    /* Nothing critical in flight: normal and bulk share the target 2 : 1.
+     * bulk: cut to nothing; normal: 40 x 0.5 x 2/3; critical: uncut,
+     * 40 x 0.9. */
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 250 * MS,
                  &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 5);
+    assert_int_equal(out.credit, 13);
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 22);
+    assert_int_equal(out.credit, 36);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -849,10 +862,10 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
     /* A new producer may start only if it is critical (the review: a
      * restarted critical feed waited for the level to drop). */
     assert_int_equal(snapshot.credit_initial, 0);
-    /* 40 x 4 / (4 + 2 + its own 4), within the 20 of room. */
-    assert_int_equal(snapshot.credit_initial_critical, 16);
+    /* 40 x 0.9 x 1 / (1 + its own 1), within the 20 of room. */
+    assert_int_equal(snapshot.credit_initial_critical, 18);
     /* HARD: normal and bulk get nothing new; critical still gets its
-     * share (40 x 4/6), bounded by the room the reserve leaves (20). */
+     * share (40 x 0.9), bounded by the room the reserve leaves (20). */
     s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "late", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);
@@ -950,7 +963,7 @@ int main(void)
         cmocka_unit_test(test_malformed_copies_code_field_and_index),
         cmocka_unit_test(test_reserve_refusal_hint_counts_the_room_below_h),
         cmocka_unit_test(test_weights_split_the_target),
-        cmocka_unit_test(test_classes_split_the_target_four_two_one),
+        cmocka_unit_test(test_critical_first_then_normal_and_bulk_two_one),
         cmocka_unit_test(test_soft_cuts_bulk_first_critical_never),
         cmocka_unit_test(
             test_hard_pauses_all_but_critical_which_has_the_reserve),

@@ -14,8 +14,9 @@ What must hold (behaviour, never timings):
 - /status lists one active producer in each class;
 - the critical feed keeps flowing while bulk is throttled: of the rows
   stored while both run, the critical provider has at least 2x the bulk
-  one's (both saturate their credits, so rows follow the 4 : 1 split of
-  the target: about 4x measured; with equal classes they share alike);
+  one's (both saturate their credits; critical comes first and takes up
+  to 0.9 of the target, bulk what it leaves; with equal classes they
+  share alike);
 - no pipeline drops a record (pipeline_records_rejected_total 0);
 - once the critical feed stops (its pipeline stopped; in one pipeline,
   its provider paused by /admin/scale), bulk gets the store: its rows grow.
