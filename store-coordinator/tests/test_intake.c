@@ -756,7 +756,7 @@ static void test_critical_first_then_normal_and_bulk_two_one(void **state)
     sc_intake_t *intake = sc_intake_new(&config, 0);
     sc_intake_admission_t out;
     /* No pressure (credits keep the level OK under plain overload). The
-     * critical feed may take 0.9 of the target of 40 while others are
+     * critical feed may take 0.95 of the target of 40 while others are
      * active; normal and bulk split what it leaves 2 : 1. */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 1, 0, 0, &out);
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 1, 0, 0, &out);
@@ -768,7 +768,7 @@ static void test_critical_first_then_normal_and_bulk_two_one(void **state)
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 2, 0, 0, &out);
     assert_int_equal(out.credit, 26); /* 40 x 2/3 */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 0, &out);
-    assert_int_equal(out.credit, 36); /* 40 x 0.9 */
+    assert_int_equal(out.credit, 38); /* 40 x 0.95 */
     /* The critical feed uses 30: the others share the 10 it leaves. */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 3, 30, 0, &out);
     s_update(intake, 0);
@@ -777,7 +777,7 @@ static void test_critical_first_then_normal_and_bulk_two_one(void **state)
     s_send_class(intake, "feed", MDBP_PRIORITY_NORMAL, 1, 3, 0, 0, &out);
     assert_int_equal(out.credit, 6); /* 10 x 2/3 */
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 4, 0, 0, &out);
-    assert_int_equal(out.credit, 36); /* its 30 in flight and 6 more */
+    assert_int_equal(out.credit, 38); /* its 30 in flight and 8 more */
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     /* Alone, bulk has the whole target. */
@@ -811,7 +811,7 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_true(snapshot.class_factor[MDBP_PRIORITY_BULK] == 0.0);
     /* Nothing critical in flight: normal and bulk share the target 2 : 1.
      * bulk: cut to nothing; normal: 40 x 0.5 x 2/3; critical: uncut,
-     * 40 x 0.9. */
+     * 40 x 0.95. */
     s_send_class(intake, "backfill", MDBP_PRIORITY_BULK, 1, 2, 0, 250 * MS,
                  &out);
     assert_int_equal(out.credit, 0);
@@ -820,7 +820,7 @@ static void test_soft_cuts_bulk_first_critical_never(void **state)
     assert_int_equal(out.credit, 13);
     s_send_class(intake, "live", MDBP_PRIORITY_CRITICAL, 1, 2, 0, 250 * MS,
                  &out);
-    assert_int_equal(out.credit, 36);
+    assert_int_equal(out.credit, 38);
     s_acks_t acks = {0};
     sc_intake_discard(intake, s_on_done, &acks);
     sc_intake_destroy(&intake);
@@ -862,10 +862,10 @@ static void test_hard_pauses_all_but_critical_which_has_the_reserve(
     /* A new producer may start only if it is critical (the review: a
      * restarted critical feed waited for the level to drop). */
     assert_int_equal(snapshot.credit_initial, 0);
-    /* 40 x 0.9 x 1 / (1 + its own 1), within the 20 of room. */
-    assert_int_equal(snapshot.credit_initial_critical, 18);
+    /* 40 x 0.95 x 1 / (1 + its own 1), within the 20 of room. */
+    assert_int_equal(snapshot.credit_initial_critical, 19);
     /* HARD: normal and bulk get nothing new; critical still gets its
-     * share (40 x 0.9), bounded by the room the reserve leaves (20). */
+     * share (40 x 0.95), bounded by the room the reserve leaves (20). */
     s_send_class(intake, "greedy", MDBP_PRIORITY_NORMAL, 1, 4, 0, 0, &out);
     assert_int_equal(out.credit, 0);
     s_send_class(intake, "late", MDBP_PRIORITY_BULK, 1, 1, 0, 0, &out);

@@ -15,7 +15,7 @@ What must hold (behaviour, never timings):
 - the critical feed keeps flowing while bulk is throttled: of the rows
   stored while both run, the critical provider has at least 2x the bulk
   one's (both saturate their credits; critical comes first and takes up
-  to 0.9 of the target, bulk what it leaves; with equal classes they
+  to 0.95 of the target, bulk what it leaves; with equal classes they
   share alike);
 - no pipeline drops a record (pipeline_records_rejected_total 0);
 - once the critical feed stops (its pipeline stopped; in one pipeline,
