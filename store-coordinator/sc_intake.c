@@ -281,12 +281,15 @@ static double s_class_part(const sc_intake_t *self, const s_claim_t *claim,
     *weights = (critical ? self->critical_weight : others) + extra_weight;
     if (*weights < claim->weight)
         *weights = claim->weight; /* not counted yet: new since the update */
+    /* A non-critical claim is another class itself, counted or not (a
+     * producer new since the update). */
+    bool mixed = !critical || others > 0;
     double critical_part =
-        others + (critical ? 0 : extra_weight) > 0
-            ? target * SC_INTAKE_CRITICAL_SHARE_MAX
-            : target;
+        mixed ? target * SC_INTAKE_CRITICAL_SHARE_MAX : target;
     if (critical)
         return critical_part;
+    /* As of the last update: the shell updates after every input, and the
+     * room below the target bounds a grant anyway. */
     double taken = (double)self->critical_inflight;
     return target - (taken < critical_part ? taken : critical_part);
 }
