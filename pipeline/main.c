@@ -100,10 +100,6 @@ static const char *const s_data_endpoints[MDBP_PRIORITY_COUNT] = {
 static const char *const s_limits_endpoints[MDBP_PRIORITY_COUNT] = {
     "inproc://pl-limits-normal", "inproc://pl-limits-critical",
     "inproc://pl-limits-bulk"};
-/* Classes, most important first: the first in use is the primary sender
- * (pl_sender.h) and the "sender" of /status. */
-static const mdbp_priority_t s_importance[MDBP_PRIORITY_COUNT] = {
-    MDBP_PRIORITY_CRITICAL, MDBP_PRIORITY_NORMAL, MDBP_PRIORITY_BULK};
 
 /* Waits for SIGTERM or SIGINT; SIGHUP is logged and ignored. */
 static void s_wait_for_stop(void)
@@ -375,7 +371,7 @@ static int s_start_senders(s_main_t *self, pl_producer_config_t *producer)
         used[producer->sources[idx].priority] = true;
     bool primary = true;
     for (int rank = 0; rank < MDBP_PRIORITY_COUNT; rank++) {
-        mdbp_priority_t priority = s_importance[rank];
+        mdbp_priority_t priority = pl_status_importance[rank];
         if (!used[priority])
             continue;
         char error[PL_ACTOR_ERROR_MAX];

@@ -409,16 +409,23 @@ static void s_provider_flag(const char *name, size_t template, char *flag)
     s_option_names(&s_templates[template], name, flag, env);
 }
 
-/* The index of `text` in a NULL-terminated list of names, or -1 after
- * rejecting `flag`. */
+/* The index of `text` in a NULL-terminated list of names, or -1. */
+static int s_index(const char *text, const char *const *names)
+{
+    for (int k = 0; text && names[k]; k++)
+        if (strcmp(text, names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* s_index, or -1 after rejecting `flag`. */
 static int s_pick(cmn_config_t *config, const char *flag, const char *text,
                   const char *const *names, const char *expected)
 {
-    for (int k = 0; names[k]; k++)
-        if (strcmp(text, names[k]) == 0)
-            return k;
-    cmn_config_reject(config, flag, expected);
-    return -1;
+    int k = s_index(text, names);
+    if (k < 0)
+        cmn_config_reject(config, flag, expected);
+    return k;
 }
 
 /* A push source `address` for provider `name`: its listener, its spool
@@ -694,11 +701,8 @@ static void s_read_priorities(pl_settings_t *self)
     for (size_t idx = 0; idx < self->names.count; idx++) {
         char flag[PL_OPTION_NAME_MAX];
         s_provider_flag(self->names.names[idx], S_PROVIDER_PRIORITY, flag);
-        const char *text = cmn_config_string(self->config, flag);
-        self->priorities[idx] = self->priority;
-        for (int k = 0; text && s_priorities[k]; k++)
-            if (strcmp(text, s_priorities[k]) == 0)
-                self->priorities[idx] = (mdbp_priority_t)k;
+        int k = s_index(cmn_config_string(self->config, flag), s_priorities);
+        self->priorities[idx] = k >= 0 ? (mdbp_priority_t)k : self->priority;
         all_critical = all_critical &&
                        self->priorities[idx] == MDBP_PRIORITY_CRITICAL;
     }

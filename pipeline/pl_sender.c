@@ -390,9 +390,9 @@ static void s_on_reply(s_self_t *self, s_link_t *link, int64_t now)
     pl_window_reply_t result =
         pl_window_reply(self->window, link->id, &reply, now, &outcome);
     size_t credit = pl_window_credit(self->window);
-    s_set(self->credit, credit == SIZE_MAX ? -1 : (double)credit);
-    cmn_series_set(self->class_credit,
-                   credit == SIZE_MAX ? -1 : (double)credit);
+    double gauge = credit == SIZE_MAX ? -1 : (double)credit; /* -1: none */
+    s_set(self->credit, gauge);
+    cmn_series_set(self->class_credit, gauge);
     switch (result) {
     case PL_WINDOW_FOREIGN:
         cmn_series_inc(self->foreign);

@@ -17,8 +17,7 @@
 /* The keys of the parts before the senders. */
 static const char *const s_keys[PL_STATUS_SENDERS] = {"providers",
                                                       "coordinators"};
-/* The senders' classes, most important first (the order of "senders"). */
-static const mdbp_priority_t s_importance[MDBP_PRIORITY_COUNT] = {
+const mdbp_priority_t pl_status_importance[MDBP_PRIORITY_COUNT] = {
     MDBP_PRIORITY_CRITICAL, MDBP_PRIORITY_NORMAL, MDBP_PRIORITY_BULK};
 
 struct _pl_status_t {
@@ -106,7 +105,8 @@ bool pl_status_ready(pl_status_t *self)
 static const char *s_sender(const pl_status_t *self, size_t rank)
 {
     for (size_t k = 0; k < MDBP_PRIORITY_COUNT; k++) {
-        const char *part = self->parts[PL_STATUS_SENDERS + (int)s_importance[k]];
+        int index = PL_STATUS_SENDERS + (int)pl_status_importance[k];
+        const char *part = self->parts[index];
         if (part && rank-- == 0)
             return part;
     }

@@ -36,6 +36,10 @@ void pl_status_destroy(pl_status_t **self_p);
 void pl_status_publish(pl_status_t *self, pl_status_part_t part,
                        const char *json);
 
+/* The classes, most important first: the order of "senders", and main's
+ * (the first in use is the primary sender, pl_sender.h). */
+extern const mdbp_priority_t pl_status_importance[MDBP_PRIORITY_COUNT];
+
 /* Replaces the part of the sender of class `priority`. Any thread. */
 void pl_status_publish_sender(pl_status_t *self, mdbp_priority_t priority,
                               const char *json);

@@ -28,6 +28,7 @@ pipeline's (pipeline_class_records_{sent,acked}_total).
 usage: test_priority.py MDP_PIPELINE MDS_COORDINATOR [--one-pipeline]
 """
 import json
+import re
 import os
 import sqlite3
 import sys
@@ -261,6 +262,21 @@ def one_pipeline(pipeline_binary, coordinator):
         check_class_counters(shared)
         check_no_rejection((shared,))
         check(shared.stop() == 0, "the pipeline did not exit 0")
+        check_report(shared)
+
+
+def check_report(shared):
+    """SIGTERM with both classes drained: the one shutdown report adds the
+    two senders up, every record produced stored."""
+    with open(shared.log_path, errors="replace") as log:
+        reports = re.findall(r"shutdown_report (.*)$", log.read(), re.M)
+    check(len(reports) == 1, "expected one shutdown_report, got %r" % reports)
+    fields = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', reports[0]))
+    check(fields.get("result") == "complete" and
+          fields.get("produced") == fields.get("stored") and
+          int(fields.get("produced", 0)) > 0,
+          "the report does not add up: %s" % reports[0])
+    print("ok: %s" % reports[0])
 
 
 def main():
